@@ -1,0 +1,152 @@
+"""Windowed queries over the datapoint table: filter, sort, search, count, one page at a time.
+
+Nothing here loads a whole table. Every filter is an index lookup (status, label, flagged,
+dataset) or an FTS5 match, and pages are fetched with LIMIT/OFFSET on an indexed order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+
+from app.core.project import Project
+from app.core.tables import STATUS_CODES, STATUS_NAMES
+
+SORTABLE = ("id", "dataset", "status")
+STATUS_FILTERS = (*STATUS_NAMES, "flagged")
+PREVIEW_CHARS = 500
+_ORDER = {
+    "id": "d.id {dir}",
+    "dataset": "d.dataset_id {dir}, d.id {dir}",
+    "status": "d.status {dir}, d.id {dir}",
+}
+_WORD = re.compile(r"[\w]+\*?", re.UNICODE)
+_PHRASE = re.compile(r'"([^"]+)"')
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the user asked to see."""
+
+    status: str | None = None  # one of STATUS_FILTERS
+    label: str | None = None
+    search: str | None = None
+    dataset_id: int | None = None
+    sort: str = "id"
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    dataset: str
+    row: int
+    text: str
+    status: str
+    flagged: bool
+    labels: list[str]
+
+
+def search_terms(search: str) -> tuple[str | None, list[str]]:
+    """A safe FTS5 expression (every word required, `word*` for a prefix) and the phrases.
+
+    FTS5 syntax is never passed through from the user, so no input can cause a syntax error.
+    Quoted phrases are required as words in FTS and then checked as substrings of the text.
+    """
+    phrases = [p.strip() for p in _PHRASE.findall(search) if p.strip()]
+    words = _WORD.findall(search)
+    if not words:
+        return None, phrases
+    parts = []
+    for word in words:
+        prefix = word.endswith("*")
+        word = word.rstrip("*")
+        if word:
+            parts.append(f'"{word}"' + ("*" if prefix else ""))
+    return (" ".join(parts) or None), phrases
+
+
+def _where(query: Query) -> tuple[str, dict[str, Any]]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if query.status == "flagged":
+        clauses.append("d.flagged = 1")
+    elif query.status:
+        clauses.append("d.status = :status")
+        params["status"] = STATUS_CODES[query.status]
+    if query.label:
+        clauses.append("d.id IN (SELECT datapoint_id FROM annotation_label WHERE label = :label)")
+        params["label"] = query.label
+    if query.dataset_id is not None:
+        clauses.append("d.dataset_id = :dataset_id")
+        params["dataset_id"] = query.dataset_id
+    if query.search and query.search.strip():
+        match, phrases = search_terms(query.search)
+        if match:
+            clauses.append("d.id IN (SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m)")
+            params["m"] = match
+        for i, phrase in enumerate(phrases):
+            clauses.append(f"d.text LIKE :p{i} ESCAPE '\\'")
+            escaped = phrase.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params[f"p{i}"] = f"%{escaped}%"
+        if not match and not phrases:
+            clauses.append("0")  # only punctuation: nothing can match
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+class Browser:
+    """Read-only, thread-safe access to pages of datapoints for the table and the CLI."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    def count(self, query: Query) -> int:
+        where, params = _where(query)
+        with self.project.engine.connect() as conn:
+            return conn.execute(text(f"SELECT count(*) FROM datapoint d{where}"), params).scalar()
+
+    def page(self, query: Query, offset: int, limit: int) -> list[Row]:
+        where, params = _where(query)
+        sort = query.sort if query.sort in SORTABLE else "id"
+        order = _ORDER[sort].format(dir="DESC" if query.descending else "ASC")
+        sql = (
+            "SELECT d.id, ds.source_name, d.row, substr(d.text, 1, :chars), d.status, d.flagged "
+            f"FROM datapoint d JOIN dataset ds ON ds.id = d.dataset_id{where} "
+            f"ORDER BY {order} LIMIT :limit OFFSET :offset"
+        )
+        params.update(chars=PREVIEW_CHARS, limit=limit, offset=offset)
+        with self.project.engine.connect() as conn:
+            rows = conn.execute(text(sql), params).all()
+            labels: dict[int, list[str]] = {}
+            if rows:
+                ids = ",".join(str(row[0]) for row in rows)  # integers from the database
+                for dp_id, label in conn.execute(
+                    text(
+                        "SELECT datapoint_id, label FROM annotation_label "
+                        f"WHERE datapoint_id IN ({ids}) ORDER BY datapoint_id, label"
+                    )
+                ):
+                    found = labels.setdefault(dp_id, [])
+                    if label not in found:
+                        found.append(label)
+        return [
+            Row(r[0], r[1], r[2], r[3], STATUS_NAMES[r[4]], bool(r[5]), labels.get(r[0], []))
+            for r in rows
+        ]
+
+    def status_counts(self) -> dict[str, int]:
+        """Counts for the status bar: total, one per status, and flagged."""
+        counts = dict.fromkeys(("total", *STATUS_FILTERS), 0)
+        with self.project.engine.connect() as conn:
+            for status, n in conn.execute(
+                text("SELECT status, count(*) FROM datapoint GROUP BY status")
+            ):
+                counts[STATUS_NAMES[status]] = n
+            counts["flagged"] = conn.execute(
+                text("SELECT count(*) FROM datapoint WHERE flagged = 1")
+            ).scalar()
+        counts["total"] = sum(counts[name] for name in STATUS_NAMES)
+        return counts

@@ -1,0 +1,214 @@
+"""The project database schema (SQLAlchemy Core). Changes go through Alembic migrations.
+
+Everything that travels between machines carries a UUID (32 hex characters). A datapoint's
+UUID is name-based: uuid5(dataset UUID, row number), so a million rows need no random UUID
+column and no unique index to stay globally identifiable (see `app.core.ids`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData()
+
+UUID = String(32)
+
+project = Table(
+    "project",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("task_type", String(20), nullable=False),
+    Column("language", String(16), nullable=False, default="en"),
+    Column("created_at", String(32), nullable=False),
+    Column("app_version", String(32), nullable=False),
+)
+
+# The project's inputs: exactly one is annotated, the others are shown as context.
+project_input = Table(
+    "project_input",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("position", Integer, nullable=False),
+    Column("annotated", Boolean, nullable=False, default=False),
+)
+
+# Label schema and guidelines, versioned: an edit adds a row, annotations keep their version.
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("version", Integer, nullable=False, unique=True),
+    Column("labels", Text, nullable=False),  # JSON list of {name, colour, hotkey, description}
+    Column("guidelines", Text, nullable=False, default=""),
+    Column("allow_overlap", Boolean, nullable=False, default=False),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", ForeignKey("annotator.id"), nullable=True),
+)
+
+annotator = Table(
+    "annotator",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("role", String(16), nullable=False, default="annotator"),
+    Column("created_at", String(32), nullable=False),
+)
+
+dataset = Table(
+    "dataset",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("source_name", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("mapping", Text, nullable=False),  # JSON {column: input}
+    Column("label_column", Text, nullable=True),
+    Column("row_count", Integer, nullable=False, default=0),
+    Column("duplicate_count", Integer, nullable=False, default=0),
+    Column("imported_at", String(32), nullable=False),
+    Column("imported_by", ForeignKey("annotator.id"), nullable=True),
+)
+
+# status: 0 unlabeled, 1 labeled, 2 skipped, 3 discarded (derived from annotations, kept for
+# fast filtering). `row` is the record's position in its file, from 1.
+datapoint = Table(
+    "datapoint",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataset_id", ForeignKey("dataset.id", ondelete="CASCADE"), nullable=False),
+    Column("row", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("context", Text, nullable=True),  # JSON {input: value} for the context inputs
+    Column("status", Integer, nullable=False, default=0),
+    Column("flagged", Boolean, nullable=False, default=False),
+    Index("ix_datapoint_dataset", "dataset_id", "id"),
+    Index("ix_datapoint_status", "status", "id"),
+    Index("ix_datapoint_flagged", "id", sqlite_where=text("flagged = 1")),
+)
+
+annotation = Table(
+    "annotation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("datapoint_id", ForeignKey("datapoint.id", ondelete="CASCADE"), nullable=False),
+    Column("annotator_id", ForeignKey("annotator.id"), nullable=False),
+    Column("value", Text, nullable=True),  # JSON: a label, a list of labels, or spans
+    Column("status", String(16), nullable=False),  # complete, skipped, discarded
+    Column("schema_version_id", ForeignKey("schema_version.id"), nullable=False),
+    Column("time_spent_ms", Integer, nullable=False, default=0),
+    Column("origin", String(16), nullable=False, default="human"),  # human, imported, suggestion
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("datapoint_id", "annotator_id", name="uq_annotation_datapoint_annotator"),
+)
+
+# One row per label an annotation carries: makes "filter by label" an index lookup.
+annotation_label = Table(
+    "annotation_label",
+    metadata,
+    Column("annotation_id", ForeignKey("annotation.id", ondelete="CASCADE"), primary_key=True),
+    Column("label", Text, primary_key=True),
+    Column("datapoint_id", ForeignKey("datapoint.id", ondelete="CASCADE"), nullable=False),
+    Index("ix_annotation_label_label", "label", "datapoint_id"),
+    Index("ix_annotation_label_datapoint", "datapoint_id"),
+)
+
+task = Table(
+    "task",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("datapoint_id", ForeignKey("datapoint.id", ondelete="CASCADE"), nullable=False),
+    Column("annotator_id", ForeignKey("annotator.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # label, review, adjudicate, gold, qualification
+    Column("status", String(16), nullable=False, default="todo"),
+    Column("created_at", String(32), nullable=False),
+    Index("ix_task_annotator", "annotator_id", "status"),
+)
+
+comment = Table(
+    "comment",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("datapoint_id", ForeignKey("datapoint.id", ondelete="CASCADE"), nullable=False),
+    Column("annotator_id", ForeignKey("annotator.id"), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+flag = Table(
+    "flag",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("datapoint_id", ForeignKey("datapoint.id", ondelete="CASCADE"), nullable=False),
+    Column("annotator_id", ForeignKey("annotator.id"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("resolved_at", String(32), nullable=True),
+)
+
+model_version = Table(
+    "model_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("label_count", Integer, nullable=False),
+    Column("metrics", Text, nullable=False, default="{}"),  # JSON
+    Column("format", String(32), nullable=False),  # a safe serialisation, never pickle
+    Column("artifact", LargeBinary, nullable=True),
+)
+
+prediction = Table(
+    "prediction",
+    metadata,
+    Column("datapoint_id", ForeignKey("datapoint.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "model_version_id",
+        ForeignKey("model_version.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("value", Text, nullable=False),  # JSON
+    Column("confidence", Float, nullable=False),
+    Column("score", Float, nullable=True),  # active-learning priority
+)
+
+audit_event = Table(
+    "audit_event",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("at", String(32), nullable=False),
+    Column("actor_id", ForeignKey("annotator.id"), nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("entity_uuid", UUID, nullable=True),
+    Column("before", Text, nullable=True),  # JSON
+    Column("after", Text, nullable=True),  # JSON
+)
+
+STATUS_NAMES = ("unlabeled", "labeled", "skipped", "discarded")
+STATUS_CODES = {name: code for code, name in enumerate(STATUS_NAMES)}
