@@ -180,7 +180,7 @@ def import_dataset(
             for spec in project.context_inputs
             if spec in inverse
         ]
-        get_label = source.getter(label_column) if label_column else None
+        get_label = source.getter(label_column, optional=True) if label_column else None
         if label_column and label_column in mapping:
             raise DataError(
                 name, 1, f"the label column {label_column!r} is also mapped as an input"

@@ -137,7 +137,7 @@ class Source:
     encoding: str
     columns: list[str]
     records: Iterator[tuple[int, Any]]
-    getter: Callable[[str], Callable[[Any, int], Any]]
+    getter: Callable[..., Callable[[Any, int], Any]]  # (column, optional=False)
 
 
 def open_source(path: Path, stream: BinaryIO, fmt: str) -> Source:
@@ -164,7 +164,7 @@ def _txt_records(lines: Iterator[str]) -> Iterator[tuple[int, Any]]:
             yield number, line
 
 
-def _txt_getter(column: str) -> Callable[[Any, int], Any]:
+def _txt_getter(column: str, optional: bool = False) -> Callable[[Any, int], Any]:
     return lambda record, _line: record
 
 
@@ -227,7 +227,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: Iterator[str]) -> Sou
 
     index = {column: i for i, column in enumerate(header)}
 
-    def getter(column: str) -> Callable[[Any, int], Any]:
+    def getter(column: str, optional: bool = False) -> Callable[[Any, int], Any]:
         if column not in index:
             raise DataError(
                 name, 1, f"missing column {column!r}; the file has: {', '.join(header)}"
@@ -238,8 +238,10 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: Iterator[str]) -> Sou
     return Source(name, fmt, encoding, header, records(), getter)
 
 
-def _dict_getter(name: str) -> Callable[[str], Callable[[Any, int], Any]]:
-    def getter(column: str) -> Callable[[Any, int], Any]:
+def _dict_getter(name: str) -> Callable[..., Callable[[Any, int], Any]]:
+    def getter(column: str, optional: bool = False) -> Callable[[Any, int], Any]:
+        """A value by key; a missing key is an error unless `optional` (then None)."""
+
         def get(record: Any, line: int) -> Any:
             if isinstance(record, str) and column == TEXT_COLUMN:
                 return record
@@ -250,6 +252,8 @@ def _dict_getter(name: str) -> Callable[[str], Callable[[Any, int], Any]]:
             try:
                 return record[column]
             except KeyError:
+                if optional:
+                    return None
                 keys = ", ".join(map(str, list(record)[:20])) or "no keys"
                 raise DataError(
                     name, line, f"missing key {column!r}; this record has: {keys}"
