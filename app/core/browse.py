@@ -97,6 +97,16 @@ def _where(query: Query) -> tuple[str, dict[str, Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def _only(query: Query, params: dict[str, Any]) -> str | None:
+    """'label' or 'words' when that is the query's only filter (words: no quoted phrases)."""
+    used = {k for k in ("status", "label", "search", "dataset_id") if getattr(query, k)}
+    if used == {"label"}:
+        return "label"
+    if used == {"search"} and "m" in params and not any(k.startswith("p") for k in params):
+        return "words"
+    return None
+
+
 class Browser:
     """Read-only, thread-safe access to pages of datapoints for the table and the CLI."""
 
@@ -105,17 +115,32 @@ class Browser:
 
     def count(self, query: Query) -> int:
         where, params = _where(query)
+        sql = f"SELECT count(*) FROM datapoint d{where}"
+        # A lone label or word search counts its own index instead of probing 1M datapoints.
+        only = _only(query, params)
+        if only == "label":
+            sql = "SELECT count(DISTINCT datapoint_id) FROM annotation_label WHERE label = :label"
+        elif only == "words":
+            sql = "SELECT count(*) FROM datapoint_fts WHERE datapoint_fts MATCH :m"
         with self.project.engine.connect() as conn:
-            return conn.execute(text(f"SELECT count(*) FROM datapoint d{where}"), params).scalar()
+            return conn.execute(text(sql), params).scalar()
 
     def page(self, query: Query, offset: int, limit: int) -> list[Row]:
         where, params = _where(query)
         sort = query.sort if query.sort in SORTABLE else "id"
         order = _ORDER[sort].format(dir="DESC" if query.descending else "ASC")
+        # Find the page's ids on narrow indexes first; only then read those rows' text.
+        ids = f"SELECT d.id FROM datapoint d{where} ORDER BY {order} LIMIT :limit OFFSET :offset"
+        if _only(query, params) == "words" and sort == "id":  # FTS5 yields rowids in order
+            direction = "DESC" if query.descending else "ASC"
+            ids = (
+                "SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m "
+                f"ORDER BY rowid {direction} LIMIT :limit OFFSET :offset"
+            )
         sql = (
             "SELECT d.id, ds.source_name, d.row, substr(d.text, 1, :chars), d.status, d.flagged "
-            f"FROM datapoint d JOIN dataset ds ON ds.id = d.dataset_id{where} "
-            f"ORDER BY {order} LIMIT :limit OFFSET :offset"
+            "FROM datapoint d JOIN dataset ds ON ds.id = d.dataset_id "
+            f"WHERE d.id IN ({ids}) ORDER BY {order}"
         )
         params.update(chars=PREVIEW_CHARS, limit=limit, offset=offset)
         with self.project.engine.connect() as conn:

@@ -327,7 +327,8 @@ def _import_rows(
                     continue
             else:
                 report.duplicates += 1
-                _note_example(report, line, lines_of.get(first))
+                if len(report.duplicate_examples) < 5:
+                    _note_example(report, line, lines_of.get(first))
         else:
             seen[key] = next_id
         if len(report.duplicate_examples) < 5 or duplicates == "skip":
@@ -365,10 +366,14 @@ def _import_rows(
         )
 
     progress(total_bytes, total_bytes, "Indexing text for search")
+    # No incremental merging during the bulk insert (about 25% faster); FTS5 still merges
+    # when a level fills up ("crisismerge"), and normal merging resumes afterwards.
+    conn.execute("INSERT INTO datapoint_fts (datapoint_fts, rank) VALUES ('automerge', 0)")
     conn.execute(
         "INSERT INTO datapoint_fts (rowid, text) SELECT id, text FROM datapoint WHERE id >= ?",
         (first_id,),
     )
+    conn.execute("INSERT INTO datapoint_fts (datapoint_fts, rank) VALUES ('automerge', 4)")
     conn.execute(
         "UPDATE dataset SET sha256 = ?, row_count = ?, duplicate_count = ? WHERE id = ?",
         (stream.sha256.hexdigest(), report.rows, report.duplicates, dataset_id),

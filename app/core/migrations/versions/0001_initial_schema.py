@@ -129,6 +129,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("datapoint", schema=None) as batch_op:
         batch_op.create_index("ix_datapoint_dataset", ["dataset_id", "id"], unique=False)
+        batch_op.create_index("ix_datapoint_id", ["id"], unique=False)
         batch_op.create_index(
             "ix_datapoint_flagged", ["id"], unique=False, sqlite_where=sa.text("flagged = 1")
         )
@@ -273,6 +274,7 @@ def downgrade() -> None:
     op.drop_table("annotation")
     with op.batch_alter_table("datapoint", schema=None) as batch_op:
         batch_op.drop_index("ix_datapoint_status")
+        batch_op.drop_index("ix_datapoint_id")
         batch_op.drop_index("ix_datapoint_flagged", sqlite_where=sa.text("flagged = 1"))
         batch_op.drop_index("ix_datapoint_dataset")
 

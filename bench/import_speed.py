@@ -1,0 +1,80 @@
+"""Import speed: N rows (default 1,000,000) of real text into a new project, against raw sqlite3.
+
+Prints rows/s for Tagloop's import (parse, validate, dedupe, insert, index for search, commit)
+and the time raw sqlite3 takes to insert the same rows, already in memory, into a bare table.
+Targets (issue 2): >= 250,000 rows/s and <= 3x the raw insert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TAGLOOP_CONFIG_DIR", tempfile.mkdtemp(prefix="tagloop-bench-"))
+
+from bench._data import big_csv  # noqa: E402
+
+
+def raw_insert_seconds(source: Path, directory: Path) -> float:
+    with source.open(encoding="utf-8", newline="") as handle:
+        rows = [(row[0],) for row in csv.reader(handle)][1:]
+    db = directory / "raw.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE t (text TEXT)")
+    started = time.perf_counter()
+    with conn:
+        conn.executemany("INSERT INTO t VALUES (?)", rows)
+    seconds = time.perf_counter() - started
+    conn.close()
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    from app.core.importer import import_dataset
+    from app.core.project import create_project
+    from app.core.schema import LabelSpec
+
+    source = big_csv(args.rows)
+    print(f"source: {source.name}, {source.stat().st_size / 1e6:.0f} MB, {args.rows:,} rows")
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        raw = raw_insert_seconds(source, directory)
+        project = create_project(
+            directory / "bench.tagloop", "classification", [LabelSpec("a"), LabelSpec("b")]
+        )
+        phases: dict[str, float] = {}
+        last = [time.perf_counter(), "Reading"]
+
+        def progress(done: int, total: int | None, message: str) -> None:
+            now = time.perf_counter()
+            phase = message.split(" ")[0]
+            if phase != last[1]:
+                phases[last[1]] = phases.get(last[1], 0) + now - last[0]
+                last[0], last[1] = now, phase
+
+        with project:
+            started = time.perf_counter()
+            report = import_dataset(project, source, progress=progress)
+            seconds = time.perf_counter() - started
+        phases[last[1]] = phases.get(last[1], 0) + time.perf_counter() - last[0]
+    rate = report.rows / seconds
+    print(f"tagloop import: {seconds:6.2f} s  {rate:>10,.0f} rows/s  (target >= 250,000)")
+    print(f"raw sqlite3:    {raw:6.2f} s  {report.rows / raw:>10,.0f} rows/s")
+    print(f"ratio:          {seconds / raw:6.2f} x raw insert  (target <= 3.0)")
+    print("phases: " + ", ".join(f"{name} {t:.2f} s" for name, t in phases.items()))
+    print(f"duplicates found: {report.duplicates:,} (kept)")
+
+
+if __name__ == "__main__":
+    main()
