@@ -352,6 +352,8 @@ def _import_rows(
             flush()
     flush()
     report.rows = next_id - first_id
+    if row_number == 0:
+        raise DataError(name, None, "the file holds no records (only a header, or nothing)")
 
     if parser is not None:
         added = parser.unknown_labels()

@@ -1,0 +1,368 @@
+"""The main window: the datapoint table with filters, the datasets panel, and the menus."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import APP_NAME, __version__
+from app.core import settings
+from app.core.browse import STATUS_FILTERS, Browser, Query
+from app.core.datasets import list_datasets, remove_dataset
+from app.core.errors import TagloopError
+from app.core.export import export_datapoints
+from app.core.project import PROJECT_SUFFIX, Project, open_project
+from app.views.import_dialog import FILE_FILTER, ImportDialog
+from app.views.new_project_wizard import NewProjectWizard
+from app.views.table_model import DatapointTableModel
+from app.workers.job import Job, run_with_progress
+
+SEARCH_DELAY_MS = 250
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, project: Project | None = None) -> None:
+        super().__init__()
+        self.project: Project | None = None
+        self.model: DatapointTableModel | None = None
+        self.jobs: list[Job] = []  # keep running jobs alive
+        self.resize(1200, 750)
+        self._build_menus()
+        self.stack = QStackedWidget()
+        self.setCentralWidget(self.stack)
+        self.stack.addWidget(self._empty_state())
+        self.stack.addWidget(self._browser_view())
+        self.datasets = QListWidget()
+        self.datasets.setObjectName("datasets")
+        remove = QPushButton("Remove dataset…")
+        remove.clicked.connect(self.remove_selected_dataset)
+        panel = QWidget()
+        panel_layout = QVBoxLayout(panel)
+        panel_layout.setContentsMargins(4, 4, 4, 4)
+        panel_layout.addWidget(self.datasets)
+        panel_layout.addWidget(remove)
+        self.dock = QDockWidget("Datasets", self)
+        self.dock.setObjectName("datasets_dock")
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        self.dock.setWidget(panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
+        self.counts_label = QLabel()
+        self.showing_label = QLabel()
+        self.statusBar().addWidget(self.counts_label, 1)
+        self.statusBar().addPermanentWidget(self.showing_label)
+        self.set_project(project)
+
+    # ---- layout -------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.actions: dict[str, QAction] = {}
+        for key, text, shortcut, slot in (
+            ("new", "&New project…", QKeySequence.StandardKey.New, self.new_project),
+            ("open", "&Open project…", QKeySequence.StandardKey.Open, self.choose_project),
+            ("import", "&Import dataset…", "Ctrl+I", self.import_dataset),
+            ("export", "&Export…", "Ctrl+E", self.export),
+        ):
+            action = QAction(text, self)
+            action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            file_menu.addAction(action)
+            self.actions[key] = action
+            if key == "open":
+                self.recent_menu = file_menu.addMenu("Open &recent")
+                self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About Tagloop", self)
+        about.triggered.connect(
+            lambda: QMessageBox.about(
+                self,
+                "About Tagloop",
+                f"{APP_NAME} {__version__}\nOffline text annotation. "
+                "Your data never leaves this machine.",
+            )
+        )
+        help_menu.addAction(about)
+
+    def _empty_state(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        title = QLabel("<h1>Tagloop</h1><p>Label text on your own machine. Nothing leaves it.</p>")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(title)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        for text, slot in (
+            ("New project…", self.new_project),
+            ("Open project…", self.choose_project),
+            ("Open demo", self.open_demo),
+        ):
+            button = QPushButton(text)
+            button.setMinimumWidth(140)
+            button.clicked.connect(slot)
+            row.addWidget(button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        layout.addStretch(2)
+        return page
+
+    def _browser_view(self) -> QWidget:
+        page = QWidget()
+        self.status_filter = QComboBox()
+        self.status_filter.setObjectName("status_filter")
+        self.status_filter.addItem("All statuses", None)
+        for status in STATUS_FILTERS:
+            self.status_filter.addItem(status.capitalize(), status)
+        self.label_filter = QComboBox()
+        self.label_filter.setObjectName("label_filter")
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setClearButtonEnabled(True)
+        self.search.setPlaceholderText('Search text (words, "phrases", prefix*)')
+        self.search_timer = QTimer(self)
+        self.search_timer.setSingleShot(True)
+        self.search_timer.setInterval(SEARCH_DELAY_MS)
+        self.search_timer.timeout.connect(self.apply_filters)
+        self.search.textChanged.connect(lambda _t: self.search_timer.start())
+        self.status_filter.currentIndexChanged.connect(lambda _i: self.apply_filters())
+        self.label_filter.currentIndexChanged.connect(lambda _i: self.apply_filters())
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Status:"))
+        bar.addWidget(self.status_filter)
+        bar.addWidget(QLabel("Label:"))
+        bar.addWidget(self.label_filter)
+        bar.addWidget(self.search, 1)
+        self.table = QTableView()
+        self.table.setObjectName("datapoints")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        layout = QVBoxLayout(page)
+        layout.addLayout(bar)
+        layout.addWidget(self.table, 1)
+        return page
+
+    # ---- project ------------------------------------------------------------------------
+    def set_project(self, project: Project | None) -> None:
+        if self.project is not None and self.project is not project:
+            self.project.close()
+        self.project = project
+        for key in ("import", "export"):
+            self.actions[key].setEnabled(project is not None)
+        self.dock.setVisible(project is not None)
+        if project is None:
+            self.setWindowTitle(APP_NAME)
+            self.stack.setCurrentIndex(0)
+            self.counts_label.clear()
+            self.showing_label.clear()
+            return
+        self.setWindowTitle(f"{APP_NAME} — {project.name}")
+        self.label_filter.blockSignals(True)
+        self.label_filter.clear()
+        self.label_filter.addItem("All labels", None)
+        for name in project.schema.label_names:
+            self.label_filter.addItem(name, name)
+        self.label_filter.blockSignals(False)
+        self.model = DatapointTableModel(project, self._query(), self)
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        for column, width in ((0, 80), (1, 170), (3, 90), (4, 140), (5, 60)):
+            self.table.setColumnWidth(column, width)
+        self.stack.setCurrentIndex(1)
+        self.refresh()
+
+    def open_project_path(self, path: Path) -> bool:
+        try:
+            project = open_project(Path(path))
+        except TagloopError as exc:
+            QMessageBox.warning(self, "Cannot open project", str(exc))
+            return False
+        self.set_project(project)
+        return True
+
+    def _query(self) -> Query:
+        return Query(
+            status=self.status_filter.currentData(),
+            label=self.label_filter.currentData(),
+            search=self.search.text().strip() or None,
+        )
+
+    def apply_filters(self) -> None:
+        if self.model is None:
+            return
+        current = self.model.query
+        self.model.set_query(
+            replace(self._query(), sort=current.sort, descending=current.descending)
+        )
+        self._show_filter_count()
+
+    def _show_filter_count(self) -> None:
+        if self.model is not None:
+            self.showing_label.setText(f"showing {self.model.rowCount():,}")
+
+    def refresh(self) -> None:
+        """Reload the table, datasets and counts after the data changed."""
+        if self.project is None or self.model is None:
+            return
+        self.model.refresh()
+        self._show_filter_count()
+        self.datasets.clear()
+        for info in list_datasets(self.project):
+            when = info.imported_at[:16].replace("T", " ")
+            item = QListWidgetItem(f"{info.source_name}\n{info.row_count:,} rows · {when}")
+            item.setData(Qt.ItemDataRole.UserRole, info.id)
+            item.setToolTip(f"SHA-256 {info.sha256}\nmapping {info.mapping}")
+            self.datasets.addItem(item)
+        self.counts_label.setText("Counting…")
+        browser = Browser(self.project)
+        job = Job(lambda progress, cancel: browser.status_counts())
+        job.succeeded.connect(self._show_counts)
+        self._track(job).start()
+
+    def _show_counts(self, counts: dict[str, int]) -> None:
+        self.counts_label.setText(
+            f"{counts['total']:,} datapoints · labeled {counts['labeled']:,} · unlabeled "
+            f"{counts['unlabeled']:,} · skipped {counts['skipped']:,} · discarded "
+            f"{counts['discarded']:,} · flagged {counts['flagged']:,}"
+        )
+
+    def _track(self, job: Job) -> Job:
+        self.jobs.append(job)
+        job.finished.connect(lambda: self.jobs.remove(job) if job in self.jobs else None)
+        return job
+
+    # ---- actions ------------------------------------------------------------------------
+    def new_project(self) -> None:
+        wizard = NewProjectWizard(self)
+        if wizard.exec() and wizard.project is not None:
+            self.set_project(wizard.project)
+
+    def choose_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open project", "", f"Tagloop projects (*{PROJECT_SUFFIX})"
+        )
+        if path:
+            self.open_project_path(Path(path))
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in settings.recent_projects():
+            action = self.recent_menu.addAction(str(path))
+            action.triggered.connect(lambda _c=False, p=path: self.open_project_path(p))
+        self.recent_menu.setEnabled(True)
+
+    def open_demo(self) -> None:
+        from app.core.demo import build_demo
+
+        job = run_with_progress(self, "Building demo projects", build_demo)
+        job.succeeded.connect(lambda paths: self.open_project_path(paths[0]))
+        job.failed.connect(lambda message: QMessageBox.warning(self, "Demo", message))
+        self._track(job)
+
+    def import_dataset(self, path: Path | None = None) -> ImportDialog | None:
+        if self.project is None:
+            return None
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(self, "Import dataset", "", FILE_FILTER)
+            if not chosen:
+                return None
+            path = Path(chosen)
+        dialog = ImportDialog(self.project, path, self)
+        dialog.imported.connect(lambda _report: self._after_import())
+        dialog.open()
+        return dialog
+
+    def _after_import(self) -> None:
+        if self.project is not None:
+            self.set_project(self.project)  # the schema may have new labels
+
+    def export(self) -> None:
+        if self.project is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export", f"{self.project.name}.jsonl", "JSON Lines (*.jsonl);;CSV (*.csv)"
+        )
+        if path:
+            only = (
+                QMessageBox.question(self, "Export", "Export only completed (labeled) items?")
+                == QMessageBox.StandardButton.Yes
+            )
+            self.start_export(Path(path), only)
+
+    def start_export(self, path: Path, only_completed: bool = False) -> Job:
+        job = run_with_progress(
+            self,
+            f"Exporting to {path.name}",
+            export_datapoints,
+            self.project,
+            path,
+            only_completed=only_completed,
+        )
+        job.succeeded.connect(
+            lambda n: self.statusBar().showMessage(f"Exported {n:,} datapoints to {path}", 8000)
+        )
+        job.failed.connect(lambda message: QMessageBox.warning(self, "Export failed", message))
+        return self._track(job)
+
+    def remove_selected_dataset(self) -> None:
+        item = self.datasets.currentItem()
+        if self.project is None or item is None:
+            return
+        name = item.text().splitlines()[0]
+        answer = QMessageBox.question(
+            self,
+            "Remove dataset",
+            f"Remove “{name}” and all its datapoints and annotations? This cannot be undone.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        job = run_with_progress(
+            self,
+            f"Removing {name}",
+            remove_dataset,
+            self.project,
+            item.data(Qt.ItemDataRole.UserRole),
+        )
+        job.succeeded.connect(lambda _n: self.refresh())
+        job.failed.connect(lambda message: QMessageBox.warning(self, "Remove failed", message))
+        self._track(job)
+
+    def closeEvent(self, event) -> None:
+        for job in self.jobs:
+            job.cancel()
+        if self.project is not None:
+            self.project.close()
+        super().closeEvent(event)

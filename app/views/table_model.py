@@ -1,0 +1,113 @@
+"""The datapoint table: a Qt model over core's windowed queries, never the whole table.
+
+rowCount is the filter's count; rows arrive a page at a time when the view asks for them and
+are kept in a small LRU cache, so a million rows cost a few pages of memory.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from app.core.browse import SORTABLE, Browser, Query, Row
+from app.core.project import Project
+
+PAGE_SIZE = 200
+CACHED_PAGES = 20
+COLUMNS = ("#", "Dataset", "Text", "Status", "Labels", "Flagged")
+SORT_KEYS = {0: "id", 1: "dataset", 3: "status"}
+STATUS_COLOURS = {
+    "unlabeled": "#6b7280",
+    "labeled": "#047857",
+    "skipped": "#b45309",
+    "discarded": "#b91c1c",
+}
+Index = QModelIndex | QPersistentModelIndex
+
+
+class DatapointTableModel(QAbstractTableModel):
+    def __init__(self, project: Project, query: Query | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.browser = Browser(project)
+        self.query = query or Query()
+        self._count = self.browser.count(self.query)
+        self._pages: OrderedDict[int, list[Row]] = OrderedDict()
+        self.fetches = 0  # pages read from the database (tests and benchmarks look at it)
+
+    def set_query(self, query: Query) -> None:
+        self.beginResetModel()
+        self.query = query
+        self._pages.clear()
+        self._count = self.browser.count(query)
+        self.endResetModel()
+
+    def refresh(self) -> None:
+        self.set_query(self.query)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else self._count
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def row_at(self, row: int) -> Row | None:
+        if not 0 <= row < self._count:
+            return None
+        number, offset = divmod(row, PAGE_SIZE)
+        page = self._pages.get(number)
+        if page is None:
+            page = self.browser.page(self.query, number * PAGE_SIZE, PAGE_SIZE)
+            self.fetches += 1
+            self._pages[number] = page
+            if len(self._pages) > CACHED_PAGES:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(number)
+        return page[offset] if offset < len(page) else None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        item = self.row_at(index.row())
+        if item is None:
+            return None
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return item.id
+            if column == 1:
+                return f"{item.dataset}:{item.row}"
+            if column == 2:
+                return " ".join(item.text[:300].split())
+            if column == 3:
+                return item.status
+            if column == 4:
+                return ", ".join(item.labels)
+            return "⚑" if item.flagged else ""
+        if role == Qt.ItemDataRole.ToolTipRole and column == 2:
+            return item.text
+        if role == Qt.ItemDataRole.ForegroundRole and column == 3:
+            return QColor(STATUS_COLOURS[item.status])
+        if role == Qt.ItemDataRole.ForegroundRole and column == 5:
+            return QColor("#b91c1c")
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 0:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        key = SORT_KEYS.get(column)
+        if key is None or key not in SORTABLE:
+            return
+        descending = order == Qt.SortOrder.DescendingOrder
+        if (key, descending) != (self.query.sort, self.query.descending):
+            from dataclasses import replace
+
+            self.set_query(replace(self.query, sort=key, descending=descending))
