@@ -1,0 +1,40 @@
+"""GUI test fixtures: an isolated config dir and a small classification project."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+from PySide6.QtCore import QThreadPool
+
+from app.core.project import create_project
+from app.core.schema import LabelSpec
+
+
+@pytest.fixture(autouse=True)
+def _config_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TAGLOOP_CONFIG_DIR", str(tmp_path / "config"))
+    yield
+    QThreadPool.globalInstance().waitForDone(10_000)
+
+
+@pytest.fixture
+def spam_project(tmp_path):
+    project = create_project(
+        tmp_path / "spam.tagloop", "classification", [LabelSpec("ham"), LabelSpec("spam")]
+    )
+    yield project
+    QThreadPool.globalInstance().waitForDone(10_000)
+    project.close()
+
+
+@pytest.fixture
+def sms_csv(tmp_path):
+    """A CSV of real SMS texts (and labels) from the shared data."""
+    from tests.fixtures_data import sms_rows, write_csv
+
+    path = tmp_path / "sms.csv"
+    write_csv(path, [["message", "label"], *sms_rows(60)])
+    return path

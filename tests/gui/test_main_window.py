@@ -1,0 +1,179 @@
+"""The main window, driven as a user would: filters, search, sorting, import, export."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt, QThreadPool
+from PySide6.QtWidgets import QMessageBox
+
+from app.core.browse import Browser, Query
+from app.core.importer import import_dataset
+from app.views.import_dialog import ImportDialog
+from app.views.main_window import MainWindow
+from app.views.table_model import PAGE_SIZE, DatapointTableModel
+
+
+def _window(qtbot, project) -> MainWindow:
+    window = MainWindow(project)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def test_empty_state_without_project(qtbot):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert window.stack.currentIndex() == 0
+    assert not window.actions["import"].isEnabled()
+
+
+def test_import_dialog_maps_columns_and_imports(qtbot, spam_project, sms_csv, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: None)
+    window = _window(qtbot, spam_project)
+    dialog = ImportDialog(spam_project, sms_csv, window)
+    qtbot.addWidget(dialog)
+    assert dialog.table.rowCount() == 50  # live preview of the first 50 records
+    assert dialog.input_combos["text"].currentText() == "message"  # the lone text column
+    assert dialog.label_combo.currentText() == "label"
+    dialog.imported.connect(lambda _r: window._after_import())
+    with qtbot.waitSignal(dialog.imported, timeout=20_000):
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    assert dialog.report is not None and dialog.report.rows == 60
+    assert window.model.rowCount() == 60
+    qtbot.waitUntil(lambda: "60 datapoints" in window.counts_label.text(), timeout=10_000)
+    assert "labeled 60" in window.counts_label.text()
+    assert window.datasets.count() == 1
+
+
+def test_import_dialog_shows_error_and_imports_nothing(qtbot, spam_project, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text('text\n"ok"\n"never closed\nmore\n', encoding="utf-8")
+    dialog = ImportDialog(spam_project, bad)
+    qtbot.addWidget(dialog)
+    assert "bad.csv, line 3" in dialog.error.text()  # the preview already finds it
+    assert "never closed" in dialog.error.text()
+    assert not dialog.import_button.isEnabled()
+    assert Browser(spam_project).count(Query()) == 0
+
+
+def test_error_past_the_preview_is_reported_by_the_import(qtbot, spam_project, tmp_path):
+    from tests.fixtures_data import sms_rows, write_csv
+
+    path = tmp_path / "late.csv"
+    write_csv(path, [["text"], *[[text] for text, _ in sms_rows(80)]])
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("one,two\n")  # line 82: two fields under a one-column header
+    dialog = ImportDialog(spam_project, path)
+    qtbot.addWidget(dialog)
+    assert dialog.import_button.isEnabled() and not dialog.error.text()
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "late.csv, line 82" in dialog.error.text(), timeout=10_000)
+    assert "2 fields" in dialog.error.text()
+    assert Browser(spam_project).count(Query()) == 0
+    assert dialog.import_button.isEnabled()  # the user can fix the file and try again
+
+
+def test_unknown_label_can_be_added_from_the_dialog(qtbot, spam_project, tmp_path, monkeypatch):
+    path = tmp_path / "labels.csv"
+    path.write_text("text,label\nhello there,ham\nbuy now,promo\n", encoding="utf-8")
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: None)
+    asked = []
+
+    def answer_yes(*args, **kwargs):
+        asked.append(args[2])
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer_yes)
+    dialog = ImportDialog(spam_project, path)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.imported, timeout=20_000):
+        dialog.start_import()
+    assert "promo" in asked[0] and "line 3" in asked[0]
+    assert spam_project.schema.label_names == ["ham", "spam", "promo"]
+    assert spam_project.schema.version == 2
+    assert Browser(spam_project).count(Query(label="promo")) == 1
+
+
+def test_filters_search_and_sort(qtbot, spam_project, sms_csv):
+    import_dataset(spam_project, sms_csv, mapping={"message": "text"}, label_column="label")
+    window = _window(qtbot, spam_project)
+    total = window.model.rowCount()
+    assert total == 60
+    spam = Browser(spam_project).count(Query(label="spam"))
+    window.label_filter.setCurrentIndex(window.label_filter.findData("spam"))
+    assert window.model.rowCount() == spam > 0
+    assert all(
+        window.model.data(window.model.index(r, 4)) == "spam"
+        for r in range(window.model.rowCount())
+    )
+    window.label_filter.setCurrentIndex(0)
+    window.status_filter.setCurrentIndex(window.status_filter.findData("unlabeled"))
+    assert window.model.rowCount() == 0
+    window.status_filter.setCurrentIndex(0)
+    qtbot.keyClicks(window.search, "free")
+    qtbot.waitUntil(lambda: window.model.rowCount() < total, timeout=5_000)
+    expected = Browser(spam_project).count(Query(search="free"))
+    assert window.model.rowCount() == expected > 0
+    assert "showing" in window.showing_label.text()
+    window.search.clear()
+    qtbot.waitUntil(lambda: window.model.rowCount() == total, timeout=5_000)
+    # sort by # descending through the header, as a click on it would
+    window.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    assert window.model.data(window.model.index(0, 0)) == 60
+    window.table.sortByColumn(2, Qt.SortOrder.AscendingOrder)  # text: not sortable, ignored
+    assert window.model.query.sort == "id"
+
+
+def test_model_fetches_only_the_pages_it_shows(qtbot, spam_project, tmp_path):
+    path = tmp_path / "many.txt"
+    path.write_text("\n".join(f"message number {i}" for i in range(5_000)), encoding="utf-8")
+    import_dataset(spam_project, path)
+    model = DatapointTableModel(spam_project)
+    assert model.rowCount() == 5_000
+    assert model.fetches == 0
+    assert model.data(model.index(4_999, 2)) == "message number 4999"
+    assert model.data(model.index(4_998, 2)) == "message number 4998"
+    assert model.fetches == 1  # one page, not 25
+    model.data(model.index(0, 0))
+    assert model.fetches == 2
+    assert len(model._pages) <= 20 and PAGE_SIZE < 5_000
+
+
+def test_export_runs_in_background(qtbot, spam_project, sms_csv, tmp_path):
+    import_dataset(spam_project, sms_csv, mapping={"message": "text"}, label_column="label")
+    window = _window(qtbot, spam_project)
+    out = tmp_path / "out.jsonl"
+    job = window.start_export(out, only_completed=True)
+    with qtbot.waitSignal(job.finished, timeout=20_000):
+        pass
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 60
+    assert json.loads(lines[0])["label"] in ("ham", "spam")
+
+
+def test_cancelled_import_leaves_nothing(qtbot, spam_project, tmp_path):
+    from app.workers.job import Job
+    from tests.fixtures_data import sms_rows, write_csv
+
+    rows = sms_rows(200)
+    path = tmp_path / "big.csv"
+    write_csv(path, [["text"], *[[f"{text} #{i}"] for i in range(300) for text, _ in rows[:200]]])
+    job = Job(import_dataset, spam_project, path)
+    job.progress.connect(lambda *_: job.cancel())
+    with qtbot.waitSignal(job.cancelled, timeout=30_000):
+        job.start()
+    QThreadPool.globalInstance().waitForDone(10_000)
+    assert Browser(spam_project).count(Query()) == 0
+    from app.core.datasets import list_datasets
+
+    assert list_datasets(spam_project) == []
+
+
+def test_job_failure_surfaces_the_message(qtbot, spam_project, tmp_path):
+    from app.workers.job import Job
+
+    job = Job(import_dataset, spam_project, tmp_path / "missing.csv")
+    with qtbot.waitSignal(job.failed, timeout=10_000) as blocker:
+        job.start()
+    assert "missing.csv" in blocker.args[0]
