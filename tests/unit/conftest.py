@@ -1,0 +1,28 @@
+"""Core tests: no Qt, an isolated config dir, and a project factory."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.core.project import create_project
+from app.core.schema import LabelSpec
+
+
+@pytest.fixture(autouse=True)
+def _config_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TAGLOOP_CONFIG_DIR", str(tmp_path / "config"))
+
+
+@pytest.fixture
+def make_project(tmp_path):
+    made = []
+
+    def make(task_type="classification", labels=("ham", "spam"), **kwargs):
+        path = tmp_path / f"p{len(made)}.tagloop"
+        project = create_project(path, task_type, [LabelSpec(x) for x in labels], **kwargs)
+        made.append(project)
+        return project
+
+    yield make
+    for project in made:
+        project.close()

@@ -1,0 +1,45 @@
+"""Reading a project's rows back for assertions."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from app.core.project import Project
+
+
+def rows(project: Project, sql: str, *params) -> list[tuple]:
+    conn = sqlite3.connect(project.path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def texts(project: Project) -> list[str]:
+    return [r[0] for r in rows(project, "SELECT text FROM datapoint ORDER BY id")]
+
+
+def values(project: Project) -> list:
+    return [
+        json.loads(r[0])
+        for r in rows(
+            project,
+            "SELECT a.value FROM annotation a JOIN datapoint d ON d.id = a.datapoint_id"
+            " ORDER BY d.id",
+        )
+    ]
+
+
+def snapshot(project: Project) -> dict[str, int]:
+    """Row counts of every table that an import may touch."""
+    tables = (
+        "datapoint",
+        "dataset",
+        "annotation",
+        "annotation_label",
+        "audit_event",
+        "schema_version",
+        "annotator",
+    )
+    return {t: rows(project, f"SELECT count(*) FROM {t}")[0][0] for t in tables}
