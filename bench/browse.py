@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TAGLOOP_CONFIG_DIR", tempfile.mkdtemp(prefix="tagloop-bench-"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from bench._data import big_project  # noqa: E402
+from bench._data import big_project
 
 PAGE = 200
 
@@ -90,7 +90,7 @@ def main() -> None:
     worst = 0.0
     for name, query in steps.items():
         result = {}
-        count_ms = timed(lambda q=query: result.setdefault("n", browser.count(q)))
+        count_ms = timed(lambda q=query, r=result: r.setdefault("n", browser.count(q)))
         page_ms = timed(lambda q=query: browser.page(q, 0, PAGE))
         worst = max(worst, count_ms + page_ms)
         print(f"{name:<32} {count_ms:9.1f} {page_ms:8.1f} {result['n']:>10,}")

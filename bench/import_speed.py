@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TAGLOOP_CONFIG_DIR", tempfile.mkdtemp(prefix="tagloop-bench-"))
 
-from bench._data import big_csv  # noqa: E402
+from bench._data import big_csv
 
 
 def raw_insert_seconds(source: Path, directory: Path) -> float:
