@@ -38,11 +38,17 @@ Label each SMS message.
 
 When unsure, prefer **ham**: wrongly blocking a real message costs more than letting spam through.
 """
-DISEASE_GUIDELINES = """# Disease mentions (NCBI Disease corpus)
+_TYPE_LIST = "\n".join(f"- **{name}**: {text}" for name, text in MENTION_TYPES.items())
+DISEASE_GUIDELINES = f"""# Disease mentions (NCBI Disease corpus)
 
 Mark every mention of a disease in the title and abstract of each PubMed article.
 
-""" + "\n".join(f"- **{name}**: {text}" for name, text in MENTION_TYPES.items())
+{_TYPE_LIST}"""
+TYPE_GUIDELINES = f"""# Mention types
+
+Tick every type of disease mention in the abstract.
+
+{_TYPE_LIST}"""
 
 
 @dataclass
@@ -166,17 +172,19 @@ def _disease_labels() -> list[LabelSpec]:
     ]
 
 
-def _build_diseases(path: Path, tmp: Path, cancel: CancelCheck) -> None:
+def _build_ncbi(
+    path: Path, tmp: Path, cancel: CancelCheck, task_type: str, name: str, guidelines: str
+) -> None:
     project = create_project(
         path,
-        "spans",
+        task_type,
         _disease_labels(),
         inputs=["text", "pmid"],
-        guidelines=DISEASE_GUIDELINES,
-        name="Disease mentions",
+        guidelines=guidelines,
+        name=name,
     )
     with project:
-        for staged in _stage_ncbi(tmp, multilabel=False):
+        for staged in _stage_ncbi(tmp, multilabel=task_type == "multilabel"):
             import_dataset(
                 project,
                 staged,
@@ -185,25 +193,11 @@ def _build_diseases(path: Path, tmp: Path, cancel: CancelCheck) -> None:
                 annotator="NCBI Disease corpus",
                 cancel=cancel,
             )
+
+
+def _build_diseases(path: Path, tmp: Path, cancel: CancelCheck) -> None:
+    _build_ncbi(path, tmp, cancel, "spans", "Disease mentions", DISEASE_GUIDELINES)
 
 
 def _build_mention_types(path: Path, tmp: Path, cancel: CancelCheck) -> None:
-    project = create_project(
-        path,
-        "multilabel",
-        _disease_labels(),
-        inputs=["text", "pmid"],
-        guidelines="# Mention types\n\nTick every type of disease mention in the abstract.\n\n"
-        + "\n".join(f"- **{name}**: {text}" for name, text in MENTION_TYPES.items()),
-        name="Disease mention types",
-    )
-    with project:
-        for staged in _stage_ncbi(tmp, multilabel=True):
-            import_dataset(
-                project,
-                staged,
-                mapping={"text": "text", "pmid": "pmid"},
-                label_column="label",
-                annotator="NCBI Disease corpus",
-                cancel=cancel,
-            )
+    _build_ncbi(path, tmp, cancel, "multilabel", "Disease mention types", TYPE_GUIDELINES)

@@ -19,7 +19,7 @@ from typing import Any
 from app.core import audit, readers
 from app.core.errors import Cancelled, DataError, ProjectError, UnknownLabelsError
 from app.core.ids import new_uuid, now_iso
-from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
+from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.labels import LabelParser
 from app.core.project import Project, annotator_by_name, current_schema, update_schema
 from app.core.schema import LabelSpec
@@ -399,8 +399,8 @@ def _import_rows(
 
 
 def _check_cancel_every(counter: int, cancel: CancelCheck) -> None:
-    if counter % 50_000 == 0 and cancel():
-        raise Cancelled()
+    if counter % 50_000 == 0:
+        check_cancel(cancel)
 
 
 def _note_example(report: ImportReport, line: int, first_line: int | None) -> None:
