@@ -298,8 +298,7 @@ def _import_rows(
             datapoints.clear()
             batch_texts.clear()
         progress(stream.position, total_bytes, f"Reading {path.name}")
-        if cancel():
-            raise Cancelled()
+        check_cancel(cancel)
 
     for line, record in source.records:
         row_number += 1
