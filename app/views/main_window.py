@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QStackedWidget,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -34,10 +35,13 @@ from app.core.datasets import list_datasets, remove_dataset
 from app.core.errors import TagloopError
 from app.core.export import export_datapoints
 from app.core.project import PROJECT_SUFFIX, Project, open_project
+from app.views.editor import AnnotationSession, EditorBase, make_editor
+from app.views.editor.grid import BulkGrid
 from app.views.import_dialog import FILE_FILTER, ImportDialog
 from app.views.new_project_wizard import NewProjectWizard
 from app.views.table_model import DatapointTableModel
 from app.workers.job import Job, run_with_progress
+from app.workers.writer import Writer
 
 SEARCH_DELAY_MS = 250
 
@@ -48,12 +52,20 @@ class MainWindow(QMainWindow):
         self.project: Project | None = None
         self.model: DatapointTableModel | None = None
         self.jobs: list[Job] = []  # keep running jobs alive
+        self.writer: Writer | None = None
+        self.session: AnnotationSession | None = None
+        self.editor: EditorBase | None = None
+        self.grid: BulkGrid | None = None
         self.resize(1200, 750)
         self._build_menus()
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
         self.stack.addWidget(self._empty_state())
-        self.stack.addWidget(self._browser_view())
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self._browser_view(), "Browse")
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.stack.addWidget(self.tabs)
         self.datasets = QListWidget()
         self.datasets.setObjectName("datasets")
         remove = QPushButton("Remove dataset…")
@@ -97,6 +109,25 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        self.edit_menu = self.menuBar().addMenu("&Edit")
+        view_menu = self.menuBar().addMenu("&Annotate")
+        for key, text, shortcut, slot in (
+            ("browse", "&Browse the table", "Ctrl+1", lambda: self.show_tab("browse")),
+            ("annotate", "&Annotate", "Ctrl+2", lambda: self.show_tab("annotate")),
+            ("grid", "Bulk &grid", "Ctrl+3", lambda: self.show_tab("grid")),
+            ("annotate_filter", "Annotate the &table's items", "Ctrl+Return", self.annotate_table),
+        ):
+            action = QAction(text, self)
+            action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            view_menu.addAction(action)
+            self.actions[key] = action
+        self.auto_advance = QAction("Move on after a label (classification)", self)
+        self.auto_advance.setCheckable(True)
+        self.auto_advance.setChecked(bool(settings.preference("editor_auto_advance", True)))
+        self.auto_advance.toggled.connect(self._set_auto_advance)
+        view_menu.addSeparator()
+        view_menu.addAction(self.auto_advance)
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Tagloop", self)
         about.triggered.connect(
@@ -166,6 +197,7 @@ class MainWindow(QMainWindow):
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.doubleClicked.connect(self._annotate_row)
         layout = QVBoxLayout(page)
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
@@ -176,7 +208,8 @@ class MainWindow(QMainWindow):
         if self.project is not None and self.project is not project:
             self.project.close()
         self.project = project
-        for key in ("import", "export"):
+        self._close_session()
+        for key in ("import", "export", "browse", "annotate", "grid", "annotate_filter"):
             self.actions[key].setEnabled(project is not None)
         self.dock.setVisible(project is not None)
         if project is None:
@@ -201,8 +234,85 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         for column, width in ((0, 80), (1, 170), (3, 90), (4, 140), (5, 60)):
             self.table.setColumnWidth(column, width)
+        self._open_session(project)
         self.stack.setCurrentIndex(1)
         self.refresh()
+
+    # ---- annotating -------------------------------------------------------------------------
+    def _open_session(self, project: Project) -> None:
+        """Editor and grid tabs for a project; their queue is built when first shown."""
+        self.writer = Writer(self)
+        self.session = AnnotationSession(project, self.writer, parent=self)
+        self.session.failed.connect(lambda message: QMessageBox.warning(self, "Not saved", message))
+        self.editor = make_editor(self.session)
+        self.tabs.addTab(self.editor, "Annotate")
+        if project.task_type != "spans":
+            self.grid = BulkGrid(self.session)
+            self.tabs.addTab(self.grid, "Bulk grid")
+        self.actions["grid"].setEnabled(self.grid is not None)
+        self.auto_advance.setEnabled(project.task_type == "classification")
+        stack = self.session.undo_stack
+        self.edit_menu.clear()
+        undo = stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.edit_menu.addAction(undo)
+        self.edit_menu.addAction(redo)
+
+    def _close_session(self) -> None:
+        if self.session is not None:
+            self.session._save_position()
+        if self.writer is not None:
+            self.writer.shutdown()  # every edit is committed before the project closes
+        while self.tabs.count() > 1:
+            widget = self.tabs.widget(1)
+            self.tabs.removeTab(1)
+            widget.deleteLater()
+        for name in ("editor", "grid", "session", "writer"):
+            obj = getattr(self, name)
+            if obj is not None and name in ("session", "writer"):
+                obj.deleteLater()
+            setattr(self, name, None)
+        self.edit_menu.clear()
+
+    def show_tab(self, name: str) -> None:
+        widget = {"browse": self.tabs.widget(0), "annotate": self.editor, "grid": self.grid}[name]
+        if widget is not None:
+            self.tabs.setCurrentWidget(widget)
+
+    def _tab_changed(self, index: int) -> None:
+        widget = self.tabs.widget(index)
+        if self.session is None:
+            return
+        if widget in (self.editor, self.grid) and widget is not None:
+            if self.session.queue is None:
+                self.session.open_queue()
+            widget.setFocus()
+        elif index == 0 and self.model is not None:
+            self.session._save_position()
+            self.refresh()
+
+    def annotate_table(self, row: int | None = None) -> None:
+        """Annotate what the table shows (its filter and sort), from its current row."""
+        if self.session is None or self.model is None:
+            return
+        from app.core.queue import QueueSpec
+
+        index = self.table.currentIndex()
+        row = index.row() if row is None and index.isValid() else row
+        shown = self.model.row_at(row) if row is not None else None
+        self.tabs.setCurrentWidget(self.editor)
+        self.session.open_queue(QueueSpec(self.model.query), shown.id if shown else None)
+        self.editor.setFocus()
+
+    def _annotate_row(self, index) -> None:
+        self.annotate_table(index.row())
+
+    def _set_auto_advance(self, on: bool) -> None:
+        settings.set_preference("editor_auto_advance", on)
+        if hasattr(self.editor, "set_auto_advance"):
+            self.editor.set_auto_advance(on)
 
     def open_project_path(self, path: Path) -> bool:
         try:
@@ -363,6 +473,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         for job in self.jobs:
             job.cancel()
+        self._close_session()
         if self.project is not None:
             self.project.close()
         super().closeEvent(event)

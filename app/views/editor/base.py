@@ -1,0 +1,445 @@
+"""What the three editors share: layout, header, keyboard, lock overlay, notes and guidelines.
+
+An editor is a view of an AnnotationSession. Subclasses decide what a label key, Enter and
+Delete mean for their task type; everything else (navigation, skip, discard, flag, comment,
+reopen, undo, find, text size, shortcuts) lives here so that it behaves the same everywhere.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QColor, QKeyEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core import browse, settings
+from app.core.annotate import Item
+from app.core.queue import QueueSpec
+from app.views.editor.session import AnnotationSession
+from app.views.editor.text_view import TextView
+from app.views.editor.widgets import LabelBar, PromptBar, ShortcutSheet
+
+POINT_SIZE_KEY = "editor_point_size"
+DEFAULT_POINT_SIZE = 14.0
+QUEUE_FILTERS = (
+    ("Unlabeled", browse.Query(status="unlabeled")),
+    ("All items", browse.Query()),
+    ("Skipped", browse.Query(status="skipped")),
+    ("Flagged", browse.Query(status="flagged")),
+    ("Discarded", browse.Query(status="discarded")),
+    ("Labeled", browse.Query(status="labeled")),
+)
+ORDERS = (("File order", "file"), ("Random (seeded)", "random"), ("Model's choice", "active"))
+_OVERLAY = {
+    "complete": ("#E8F5E9", "#2E7D32", "✓ Completed"),
+    "skipped": ("#ECEFF1", "#455A64", "↷ Skipped"),
+    "discarded": ("#FFEBEE", "#C62828", "✕ Discarded"),
+}
+_NO_MODIFIERS = Qt.KeyboardModifier.NoModifier | Qt.KeyboardModifier.KeypadModifier
+
+
+class EditorBase(QWidget):
+    """The shared editor shell; see ChoiceEditor and SpanEditor for the task-specific parts."""
+
+    multi = False  # labels toggle (multilabel) rather than choose
+    left_goes_back = True  # the span editor needs the arrow keys for the caret
+
+    def __init__(self, session: AnnotationSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.project = session.project
+        self.schema = self.project.schema
+        self.hotkeys = {label.hotkey: label.name for label in self.schema.labels if label.hotkey}
+        self.colours = {label.name: QColor(label.colour) for label in self.schema.labels}
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.sheet: ShortcutSheet | None = None
+        self._build()
+        session.item_changed.connect(self._show_item)
+        session.item_updated.connect(self._update_item)
+        session.message.connect(self.say)
+        session.failed.connect(lambda message: self.say(message, error=True))
+        session.progress_changed.connect(self._show_progress)
+        session.queue_changed.connect(self._show_queue)
+        session.saved.connect(lambda: self.saved_label.setText("✓ Saved"))
+        self.set_point_size(float(settings.preference(POINT_SIZE_KEY, DEFAULT_POINT_SIZE)))
+
+    # --- layout ------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        header = QHBoxLayout()
+        header.setContentsMargins(12, 8, 12, 4)
+        self.queue_filter = QComboBox()
+        for name, _query in QUEUE_FILTERS:
+            self.queue_filter.addItem(name)
+        for label in self.schema.labels:
+            self.queue_filter.addItem(f"Label: {label.name}")
+        self.queue_filter.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.order = QComboBox()
+        for name, _order in ORDERS:
+            self.order.addItem(name)
+        self.order.model().item(2).setEnabled(False)
+        self.order.model().item(2).setToolTip("Available once a model has been trained")
+        self.order.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.queue_filter.activated.connect(self._queue_chosen)
+        self.order.activated.connect(self._queue_chosen)
+        self.position_label = QLabel()
+        self.position_label.setObjectName("position")
+        self.progress = QProgressBar()
+        self.progress.setMinimumWidth(200)
+        self.progress.setMaximumWidth(260)
+        self.progress.setFormat("%v of %m labeled")
+        self.saved_label = QLabel("✓ Saved")
+        self.saved_label.setMinimumWidth(80)
+        header.addWidget(QLabel("Queue:"))
+        header.addWidget(self.queue_filter)
+        header.addWidget(self.order)
+        header.addSpacing(16)
+        header.addWidget(self.position_label, 1)
+        header.addWidget(self.progress)
+        header.addWidget(self.saved_label)
+
+        self.overlay = QLabel()
+        self.overlay.setObjectName("overlay")
+        self.overlay.setWordWrap(True)
+        self.overlay.hide()
+
+        self.text_view = TextView()
+        self.text_view.setFocusPolicy(self._text_focus_policy())
+        self.text_view.installEventFilter(self)
+
+        self.context_view = QTextBrowser()
+        self.context_view.setOpenExternalLinks(False)
+        self.context_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.guidelines = QTextBrowser()
+        self.guidelines.setMarkdown(self.schema.guidelines or "*No guidelines yet.*")
+        self.guidelines.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.guidelines.setVisible(bool(settings.preference("editor_guidelines", False)))
+
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.addWidget(self.context_view)
+        side.addWidget(self.guidelines)
+        text_column = QWidget()
+        column = QVBoxLayout(text_column)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.overlay)
+        column.addWidget(self.text_view, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(text_column)
+        self.splitter.addWidget(side)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+
+        self.label_bar = LabelBar(self.on_label)
+        self.label_bar.set_labels(self.schema.labels, checkable=True)
+        self.prompt = PromptBar()
+        self.prompt.submitted.connect(self._prompted)
+        self.prompt.closed.connect(self._prompt_closed)
+        self.hint = QLabel(self.hint_text())
+        self.hint.setObjectName("hint")
+        self.status_line = QLabel()
+        self.status_line.setObjectName("message")
+        footer = QHBoxLayout()
+        footer.setContentsMargins(12, 2, 12, 8)
+        footer.addWidget(self.hint, 1)
+        footer.addWidget(self.status_line)
+
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(header)
+        layout.addWidget(line)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.prompt)
+        layout.addWidget(self.label_bar)
+        layout.addLayout(footer)
+
+    def _text_focus_policy(self) -> Qt.FocusPolicy:
+        return Qt.FocusPolicy.ClickFocus
+
+    def hint_text(self) -> str:
+        return (
+            "Enter done · S skip · D discard · ⌫ back · F flag · C comment · "
+            "R reopen · F1 guidelines · ? all keys"
+        )
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        rows = [
+            (label.hotkey, f"Label “{label.name}”") for label in self.schema.labels if label.hotkey
+        ]
+        rows += [
+            ("Enter", "Complete the item and go to the next"),
+            ("Backspace" + (" / ←" if self.left_goes_back else " / Alt+←"), "Go back"),
+            ("→" if self.left_goes_back else "Alt+→", "Next item without completing"),
+            ("S", "Skip"),
+            ("D", "Discard (cannot be labeled)"),
+            ("F", "Flag for investigation, with a reason"),
+            ("C", "Comment"),
+            ("R", "Reopen a finished item for editing"),
+            ("Ctrl+Z", "Undo (any edit of this session, across items)"),
+            ("Ctrl+Shift+Z / Ctrl+Y", "Redo"),
+            ("Ctrl+F", "Find: make a queue of the items containing words"),
+            ("Ctrl++ / Ctrl+− / Ctrl+0", "Larger, smaller, default text size"),
+            ("F1", "Show or hide the guidelines"),
+            ("?", "This list"),
+        ]
+        taken = set(self.hotkeys) & {"s", "d", "f", "c", "r", "n", "S", "D", "F", "C", "R", "N"}
+        for key in sorted(taken):
+            rows.append((key, f"is a label's hotkey here, so it labels “{self.hotkeys[key]}”"))
+        return rows
+
+    # --- showing items ---------------------------------------------------------------------
+
+    def _show_queue(self) -> None:
+        spec = self.session.queue.spec if self.session.queue else QueueSpec()
+        index = next((i for i, (_n, q) in enumerate(QUEUE_FILTERS) if q == spec.query), -1)
+        if index < 0 and spec.query.label and not spec.query.status and not spec.query.search:
+            names = self.schema.label_names
+            if spec.query.label in names:
+                index = len(QUEUE_FILTERS) + names.index(spec.query.label)
+        if index < 0:
+            text = f"Search: {spec.query.search}" if spec.query.search else "Custom filter"
+            if self.queue_filter.findText(text) < 0:
+                self.queue_filter.addItem(text)
+            index = self.queue_filter.findText(text)
+        self.queue_filter.setCurrentIndex(index)
+        self.order.setCurrentIndex([o for _n, o in ORDERS].index(spec.order))
+
+    def _queue_chosen(self) -> None:
+        index = self.queue_filter.currentIndex()
+        if index < len(QUEUE_FILTERS):
+            query = QUEUE_FILTERS[index][1]
+        elif index < len(QUEUE_FILTERS) + len(self.schema.labels):
+            query = browse.Query(label=self.schema.label_names[index - len(QUEUE_FILTERS)])
+        else:
+            current = self.session.queue.spec.query if self.session.queue else browse.Query()
+            query = current
+        order = ORDERS[self.order.currentIndex()][1]
+        self.open_queue(QueueSpec(query, order, seed=int(settings.local_identity().uuid[:8], 16)))
+
+    def open_queue(self, spec: QueueSpec, datapoint_id: int | None = None) -> None:
+        self.session.open_queue(spec, datapoint_id)
+        self.setFocus()
+
+    def _show_item(self, item: Item | None) -> None:
+        self.prompt.hide()
+        if item is None:
+            self.text_view.set_text("")
+            self.position_label.setText("<b>This queue is empty.</b> Choose another above.")
+            self.context_view.clear()
+            self.overlay.hide()
+            return
+        self.text_view.set_text(item.text)
+        self._update_item(item)
+
+    def _update_item(self, item: Item) -> None:
+        session = self.session
+        self.position_label.setText(
+            f"<b>Item {session.position + 1:,} of {len(session):,}</b>"
+            f" &nbsp;·&nbsp; {html.escape(item.dataset)}, row {item.row:,}"
+        )
+        self._show_context(item)
+        self._show_overlay(item)
+        self.show_annotation(item)
+        if session.writer.pending:
+            self.saved_label.setText("Saving…")
+
+    def _show_context(self, item: Item) -> None:
+        parts = []
+        for name in self.project.context_inputs:
+            value = item.context.get(name)
+            parts.append(
+                f"<p><b>{html.escape(name)}</b><br>"
+                f"{html.escape('' if value is None else str(value))}</p>"
+            )
+        for note in item.flags:
+            parts.append(
+                f"<p style='color:#B71C1C'>⚑ <b>Flagged</b> by {html.escape(note.author)}: "
+                f"{html.escape(note.body)}</p>"
+            )
+        for note in item.comments:
+            parts.append(f"<p>💬 <b>{html.escape(note.author)}</b>: {html.escape(note.body)}</p>")
+        if not parts:
+            parts.append("<p style='color:gray'>No context, flags or comments.</p>")
+        self.context_view.setHtml("".join(parts))
+
+    def _show_overlay(self, item: Item) -> None:
+        state = item.annotation
+        if state is None or not state.finished:
+            self.overlay.hide()
+            self.label_bar.setEnabled(True)
+            return
+        background, foreground, title = _OVERLAY[state.status]
+        detail = ""
+        if state.status == "complete":
+            detail = f": {html.escape(self.describe(state.value))}"
+        locked = self.session.locked
+        action = "Press R to reopen it for editing." if locked else "Editable until you move on."
+        self.overlay.setText(f"<b>{title}</b>{detail} &nbsp;—&nbsp; {action}")
+        self.overlay.setStyleSheet(
+            f"QLabel#overlay {{ background: {background}; color: {foreground};"
+            f" border-bottom: 2px solid {foreground}; padding: 8px 16px; font-size: 11pt; }}"
+        )
+        self.overlay.show()
+        self.label_bar.setEnabled(not locked)
+
+    def _show_progress(self) -> None:
+        self.progress.setMaximum(max(1, self.session.total))
+        self.progress.setValue(self.session.labeled)
+
+    def say(self, message: str, error: bool = False) -> None:
+        colour = "#C62828" if error else "#37474F"
+        self.status_line.setText(f"<span style='color:{colour}'>{html.escape(message)}</span>")
+
+    # --- to be provided by each editor ---------------------------------------------------
+
+    def describe(self, value: object) -> str:
+        return str(value)
+
+    def show_annotation(self, item: Item) -> None:
+        raise NotImplementedError
+
+    def on_label(self, name: str) -> None:
+        raise NotImplementedError
+
+    def complete(self) -> None:
+        raise NotImplementedError
+
+    def on_delete(self) -> None:
+        """Delete key: nothing by default."""
+
+    def extra_key(self, event: QKeyEvent) -> bool:
+        """Task-specific keys (N for none of these); True when handled."""
+        return False
+
+    # --- keys --------------------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.text_view and event.type() == QEvent.Type.KeyPress:
+            return self.handle_key(event)
+        return super().eventFilter(watched, event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self.handle_key(event):
+            super().keyPressEvent(event)
+
+    def handle_key(self, event: QKeyEvent) -> bool:
+        key = event.key()
+        mods = event.modifiers()
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+        alt = bool(mods & Qt.KeyboardModifier.AltModifier)
+        session = self.session
+        if ctrl:
+            if key == Qt.Key.Key_Z:
+                (session.undo_stack.redo if shift else session.undo_stack.undo)()
+            elif key == Qt.Key.Key_Y:
+                session.undo_stack.redo()
+            elif key == Qt.Key.Key_F:
+                self.prompt.ask("find", "Find items containing:")
+            elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+                self.zoom(+1)
+            elif key == Qt.Key.Key_Minus:
+                self.zoom(-1)
+            elif key == Qt.Key.Key_0:
+                self.set_point_size(DEFAULT_POINT_SIZE, remember=True)
+            else:
+                return False
+            return True
+        if alt:
+            if key == Qt.Key.Key_Left:
+                session.back()
+                return True
+            if key == Qt.Key.Key_Right:
+                session.next()
+                return True
+            return self.alt_key(event)
+        text = event.text()
+        if text and text in self.hotkeys:
+            self.on_label(self.hotkeys[text])
+            return True
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.complete()
+        elif key == Qt.Key.Key_Backspace or (key == Qt.Key.Key_Left and self.left_goes_back):
+            session.back()
+        elif key == Qt.Key.Key_Right and self.left_goes_back:
+            session.next()
+        elif key == Qt.Key.Key_Delete:
+            self.on_delete()
+        elif key == Qt.Key.Key_F1:
+            self.toggle_guidelines()
+        elif self.extra_key(event):
+            pass
+        elif text.lower() == "s":
+            session.set_state(None, "skipped", "skip", advance=True)
+        elif text.lower() == "d":
+            session.set_state(None, "discarded", "discard", advance=True)
+        elif text.lower() == "f" and session.item is not None:
+            self.prompt.ask("flag", "Why flag this item?")
+        elif text.lower() == "c" and session.item is not None:
+            self.prompt.ask("comment", "Comment:")
+        elif text.lower() == "r":
+            session.reopen()
+        elif text == "?":
+            self.show_shortcuts()
+        else:
+            return False
+        return True
+
+    def alt_key(self, event: QKeyEvent) -> bool:
+        return False
+
+    # --- prompts, guidelines, text size -------------------------------------------------------
+
+    def _prompted(self, purpose: str, text: str) -> None:
+        if purpose == "flag":
+            self.session.add_flag(text)
+            self.say("Flagged." if text.strip() else "A flag needs a reason; nothing flagged.")
+        elif purpose == "comment":
+            self.session.add_comment(text)
+        elif purpose == "find":
+            words = text.strip()
+            if not words:
+                return
+            spec = QueueSpec(browse.Query(search=words))
+            self.open_queue(spec)
+            self.say(f"{len(self.session):,} items contain “{words}”.")
+            self.prompt.hide()
+            self.text_view.highlight(
+                browse.search_terms(words)[1] or words.replace("*", "").split()
+            )
+
+    def _prompt_closed(self) -> None:
+        self.setFocus()
+
+    def toggle_guidelines(self) -> None:
+        visible = not self.guidelines.isVisible()
+        self.guidelines.setVisible(visible)
+        settings.set_preference("editor_guidelines", visible)
+
+    def show_shortcuts(self) -> None:
+        self.sheet = ShortcutSheet(self.shortcut_rows(), self)
+        self.sheet.show()
+
+    def zoom(self, step: int) -> None:
+        self.set_point_size(self.text_view.font().pointSizeF() + step, remember=True)
+
+    def set_point_size(self, points: float, remember: bool = False) -> None:
+        points = min(48.0, max(8.0, points))
+        self.text_view.set_point_size(points)
+        if remember:
+            settings.set_preference(POINT_SIZE_KEY, points)

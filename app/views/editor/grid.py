@@ -1,0 +1,241 @@
+"""Bulk classification: a card grid over the session's queue; label many items in one step.
+
+Select cards with the mouse (Ctrl/Shift+click) or the keyboard (Shift+arrows, Ctrl+A), press a
+label's key: every selected item gets the label in one committed, undoable action. Cards are
+fetched lazily, a batch at a time, as the grid scrolls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPen
+from PySide6.QtWidgets import (
+    QLabel,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core import annotate
+from app.core.annotate import AnnotationState, Item
+from app.views.editor.session import AnnotationSession
+from app.views.editor.widgets import text_colour_on
+
+BATCH = 120
+CARD = QSize(300, 132)
+PREVIEW_CHARS = 400
+
+
+class CardModel(QAbstractListModel):
+    """The queue's items as cards, loaded a batch at a time."""
+
+    def __init__(self, session: AnnotationSession, parent=None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.items: list[Item] = []
+        session.queue_changed.connect(self.reset)
+        session.items_committed.connect(self._committed)
+
+    def reset(self) -> None:
+        self.beginResetModel()
+        self.items = []
+        self.endResetModel()
+        if self.canFetchMore():
+            self.fetchMore()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.items)
+
+    def canFetchMore(self, parent: QModelIndex = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and len(self.items) < len(self.session)
+
+    def fetchMore(self, parent: QModelIndex = QModelIndex()) -> None:  # noqa: B008
+        queue = self.session.queue
+        if queue is None:
+            return
+        start = len(self.items)
+        stop = min(len(queue), start + BATCH)
+        ids = [queue.id_at(p) for p in range(start, stop)]
+        loaded = annotate.load_items(self.session.project, ids, self.session.annotator_id)
+        self.beginInsertRows(QModelIndex(), start, stop - 1)
+        self.items.extend(loaded[i] for i in ids)
+        self.endInsertRows()
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        item = self.items[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item.text[:PREVIEW_CHARS]
+        if role == Qt.ItemDataRole.UserRole:
+            return item
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return item.text[:2000]
+        return None
+
+    def _committed(self, fresh: dict[int, Item]) -> None:
+        for row, item in enumerate(self.items):
+            if item.id in fresh:
+                self.items[row] = fresh[item.id]
+                index = self.index(row)
+                self.dataChanged.emit(index, index)
+
+    def predict(self, rows: list[int], states: dict[int, AnnotationState]) -> None:
+        """Show a bulk edit at once; the committed rows replace these when the write is done."""
+        from dataclasses import replace
+
+        for row in rows:
+            item = self.items[row]
+            self.items[row] = replace(item, annotation=states[item.id])
+            index = self.index(row)
+            self.dataChanged.emit(index, index)
+
+
+class CardDelegate(QStyledItemDelegate):
+    def __init__(self, colours: dict[str, QColor], task_type: str, parent=None) -> None:
+        super().__init__(parent)
+        self.colours = colours
+        self.task_type = task_type
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        return CARD
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        item: Item = index.data(Qt.ItemDataRole.UserRole)
+        rect = option.rect.adjusted(5, 5, -5, -5)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(
+            QPen(QColor("#1976D2") if selected else QColor("#C7CCD1"), 3 if selected else 1)
+        )
+        painter.setBrush(QColor("#E3F2FD") if selected else option.palette.base().color())
+        painter.drawRoundedRect(rect, 8, 8)
+        text_rect = rect.adjusted(10, 8, -10, -34)
+        painter.setPen(option.palette.text().color())
+        flags = Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+        metrics = painter.fontMetrics()
+        elided = metrics.elidedText(
+            " ".join(item.text.split())[:PREVIEW_CHARS],
+            Qt.TextElideMode.ElideRight,
+            text_rect.width() * max(1, text_rect.height() // metrics.lineSpacing()) - 40,
+        )
+        painter.drawText(text_rect, int(flags), elided)
+        x = rect.left() + 10
+        for name, status in self._chips(item):
+            colour = self.colours.get(name, QColor("#9E9E9E"))
+            width = metrics.horizontalAdvance(name) + 16
+            chip = QRect(x, rect.bottom() - 26, width, 20)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colour if status == "complete" else colour.lighter(150))
+            painter.drawRoundedRect(chip, 9, 9)
+            painter.setPen(QColor(text_colour_on(colour)))
+            painter.drawText(chip, int(Qt.AlignmentFlag.AlignCenter), name)
+            x += width + 6
+        painter.restore()
+
+    def _chips(self, item: Item) -> list[tuple[str, str]]:
+        state = item.annotation
+        if state is None:
+            return []
+        if state.status in ("skipped", "discarded"):
+            return [(state.status, state.status)]
+        if self.task_type == "multilabel":
+            return [(name, state.status) for name in state.value or []] or [
+                ("none of these", state.status)
+            ]
+        return [(str(state.value), state.status)] if state.value else []
+
+
+class BulkGrid(QWidget):
+    """The card grid; a label key labels every selected card at once."""
+
+    def __init__(self, session: AnnotationSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        schema = session.project.schema
+        self.schema = schema
+        self.hotkeys = {label.hotkey: label.name for label in schema.labels if label.hotkey}
+        colours = {label.name: QColor(label.colour) for label in schema.labels}
+        self.model = CardModel(session, self)
+        self.view = QListView()
+        self.view.setViewMode(QListView.ViewMode.IconMode)
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.view.setMovement(QListView.Movement.Static)
+        self.view.setUniformItemSizes(True)
+        self.view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
+        self.view.setSpacing(2)
+        self.view.setModel(self.model)
+        self.view.setItemDelegate(CardDelegate(colours, session.project.task_type, self.view))
+        self.view.installEventFilter(self)
+        keys = ", ".join(f"{label.hotkey} {label.name}" for label in schema.labels if label.hotkey)
+        self.hint = QLabel(
+            f"Select cards (click, Ctrl/Shift+click, Shift+arrows, Ctrl+A), then a label key: "
+            f"{keys}. Ctrl+Z undoes the whole step."
+        )
+        self.hint.setWordWrap(True)
+        self.status = QLabel()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.status)
+        if session.queue is not None:
+            self.model.reset()
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.view and event.type() == event.Type.KeyPress:
+            return self.handle_key(event)
+        return super().eventFilter(watched, event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self.handle_key(event):
+            super().keyPressEvent(event)
+
+    def handle_key(self, event: QKeyEvent) -> bool:
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if ctrl and event.key() == Qt.Key.Key_Z:
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                self.session.undo_stack.redo()
+            else:
+                self.session.undo_stack.undo()
+            return True
+        if ctrl and event.key() == Qt.Key.Key_Y:
+            self.session.undo_stack.redo()
+            return True
+        text = event.text()
+        if not ctrl and text and text in self.hotkeys:
+            self.apply_label(self.hotkeys[text])
+            return True
+        return False
+
+    def selected_rows(self) -> list[int]:
+        return sorted(index.row() for index in self.view.selectionModel().selectedIndexes())
+
+    def apply_label(self, name: str) -> int:
+        """Label every selected card; returns how many changed."""
+        rows = self.selected_rows()
+        if not rows:
+            self.status.setText("Select some cards first.")
+            return 0
+        states: dict[int, AnnotationState] = {}
+        for row in rows:
+            item = self.model.items[row]
+            old = item.annotation
+            if self.session.project.task_type == "multilabel":
+                labels = list(old.value) if old and isinstance(old.value, list) else []
+                value: object = labels if name in labels else [*labels, name]
+            else:
+                value = name
+            states[item.id] = AnnotationState(
+                value, "complete", old.time_spent_ms if old else 0, old.uuid if old else None
+            )
+        self.model.predict(rows, states)
+        self.session.set_many(states, f"label {len(states)} items {name}")
+        self.status.setText(f"Labeled {len(states):,} items “{name}”. Ctrl+Z undoes it.")
+        return len(states)

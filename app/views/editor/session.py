@@ -1,0 +1,323 @@
+"""An annotation session: one annotator walking a queue, with undo, prefetch and timing.
+
+The editors and the bulk grid are views of a session. Every edit becomes a core command,
+pushed on a QUndoStack and committed by the window's single writer thread; the command's
+inverse, returned by the commit, is what undo replays. The item on screen is updated at once
+(optimistically) and refreshed from the database when its last pending write has committed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+from sqlalchemy import text
+
+from app.core import annotate, queue
+from app.core.annotate import AddComment, AddFlag, AnnotationState, Applied, Command, Item
+from app.core.project import Project
+from app.workers.writer import Writer
+
+CACHE_ITEMS = 64
+PREFETCH_AHEAD = 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A committed command, what it did, and the fresh state of the items it touched."""
+
+    command: Command
+    applied: Applied
+    items: dict[int, Item]
+
+
+class _UndoEntry(QUndoCommand):
+    """A core command on the undo stack: each redo/undo applies the previous inverse."""
+
+    def __init__(self, session: AnnotationSession, command: Command) -> None:
+        super().__init__(command.description)
+        self.session = session
+        self.command = command
+        self.future: Future | None = None
+
+    def _toggle(self) -> None:
+        previous = self.future
+        resolve = (
+            (lambda: self.command)
+            if previous is None
+            else (lambda: previous.result().applied.inverse)
+        )
+        if previous is not None:  # an undo or a redo: show the item it changes
+            self.session.show_datapoint(self.command.datapoints[0])
+        self.future = self.session._submit(resolve, self.command.datapoints)
+
+    def redo(self) -> None:
+        self._toggle()
+
+    def undo(self) -> None:
+        self._toggle()
+
+
+class AnnotationSession(QObject):
+    item_changed = Signal(object)  # a new item is current
+    item_updated = Signal(object)  # the current item's annotation, flags or comments changed
+    message = Signal(str)  # a short note for the status line
+    failed = Signal(str)  # a write failed; the message says why
+    saved = Signal()  # every pending write has committed
+    progress_changed = Signal()
+    items_committed = Signal(object)  # {datapoint id: Item} fresh from the database
+    queue_changed = Signal()
+
+    def __init__(
+        self,
+        project: Project,
+        writer: Writer,
+        annotator_id: int | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.writer = writer
+        self.annotator_id = annotator_id or project.local_annotator_id
+        self.undo_stack = QUndoStack(self)
+        self.queue: queue.Queue | None = None
+        self.position = 0
+        self.item: Item | None = None
+        self.reopened: set[int] = set()
+        self._cache: OrderedDict[int, Item] = OrderedDict()
+        self._pending: dict[int, int] = {}  # datapoint id: writes not yet committed
+        self._shown_at = time.monotonic()
+        self.labeled = 0
+        self.total = 0
+        self._save_timer = QTimer(self, singleShot=True, interval=1000)
+        self._save_timer.timeout.connect(self._save_position)
+        writer.done.connect(self._committed)
+        writer.failed.connect(self._write_failed)
+
+    # --- queue and navigation -------------------------------------------------------------
+
+    def open_queue(self, spec: queue.QueueSpec | None = None, datapoint_id: int | None = None):
+        """Build a queue and show its first item, or `datapoint_id`, or where I stopped."""
+        if spec is None:
+            spec, saved = queue.saved_position(self.project)
+            datapoint_id = datapoint_id if datapoint_id is not None else saved
+        self.queue = queue.Queue(self.project, spec)
+        self._count_progress()
+        position = self.queue.position_of(datapoint_id) if datapoint_id is not None else None
+        if position is None:
+            position = queue.first_unfinished(self.project, self.queue, self.annotator_id)
+        self.queue_changed.emit()
+        self.go(position)
+
+    def _count_progress(self) -> None:
+        with self.project.engine.connect() as conn:
+            self.total = conn.execute(text("SELECT count(*) FROM datapoint")).scalar_one()
+            self.labeled = conn.execute(
+                text("SELECT count(*) FROM datapoint WHERE status = 1")
+            ).scalar_one()
+        self.progress_changed.emit()
+
+    def __len__(self) -> int:
+        return len(self.queue) if self.queue else 0
+
+    def go(self, position: int) -> bool:
+        if not self.queue or not len(self.queue) or not 0 <= position < len(self.queue):
+            if self.queue is not None and not len(self.queue):
+                self.item = None
+                self.item_changed.emit(None)
+            return False
+        if self.item is not None:
+            self.reopened.discard(self.item.id)  # leaving an item locks it again
+        self.position = position
+        self.item = self._load(self.queue.id_at(position))
+        self._shown_at = time.monotonic()
+        self.item_changed.emit(self.item)
+        self._save_timer.start()
+        QTimer.singleShot(0, self._prefetch)
+        return True
+
+    def next(self) -> bool:
+        if self.queue and self.position + 1 >= len(self.queue):
+            self.message.emit("That was the last item in this queue.")
+            return False
+        return self.go(self.position + 1)
+
+    def back(self) -> bool:
+        if self.position == 0:
+            self.message.emit("This is the first item in the queue.")
+            return False
+        return self.go(self.position - 1)
+
+    def show_datapoint(self, datapoint_id: int) -> None:
+        if self.item is not None and self.item.id == datapoint_id:
+            return
+        position = self.queue.position_of(datapoint_id) if self.queue else None
+        if position is not None:
+            self.go(position)
+
+    def _load(self, datapoint_id: int) -> Item:
+        item = self._cache.get(datapoint_id)
+        if item is None:
+            item = annotate.load_item(self.project, datapoint_id, self.annotator_id)
+            self._remember(item)
+        else:
+            self._cache.move_to_end(datapoint_id)
+        return item
+
+    def _remember(self, item: Item) -> None:
+        self._cache[item.id] = item
+        self._cache.move_to_end(item.id)
+        while len(self._cache) > CACHE_ITEMS:
+            self._cache.popitem(last=False)
+
+    def _prefetch(self) -> None:
+        if not self.queue:
+            return
+        ahead = range(self.position + 1, min(self.position + 1 + PREFETCH_AHEAD, len(self.queue)))
+        wanted = [self.queue.id_at(p) for p in ahead]
+        missing = [i for i in wanted if i not in self._cache]
+        for item in annotate.load_items(self.project, missing, self.annotator_id).values():
+            self._remember(item)
+
+    def _save_position(self) -> None:
+        if self.queue and self.item:
+            queue.save_position(self.project, self.queue.spec, self.item.id)
+
+    # --- state of the current item ---------------------------------------------------------
+
+    @property
+    def locked(self) -> bool:
+        """A finished item is locked until it is explicitly reopened."""
+        item = self.item
+        return bool(
+            item and item.annotation and item.annotation.finished and item.id not in self.reopened
+        )
+
+    def reopen(self) -> None:
+        if self.item is None or not self.locked:
+            return
+        item_id = self.item.id
+        self.reopened.add(item_id)
+        self.writer.submit(
+            lambda: annotate.record_reopen(self.project, item_id, self.annotator_id),
+            token="reopen",
+        )
+        self.message.emit("Reopened: edits are allowed again.")
+        self.item_updated.emit(self.item)
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self._shown_at) * 1000)
+
+    def set_state(
+        self, value: object, status: str, description: str, advance: bool = False
+    ) -> bool:
+        """Give the current item a new annotation (one undoable, committed action)."""
+        item = self.item
+        if item is None:
+            return False
+        if self.locked:
+            self.message.emit("This item is finished. Press R to reopen it for editing.")
+            return False
+        old = item.annotation
+        spent = (old.time_spent_ms if old else 0) + self.elapsed_ms()
+        self._shown_at = time.monotonic()
+        state = AnnotationState(value, status, spent, old.uuid if old else None)
+        self.push(annotate.SetAnnotations(self.annotator_id, ((item.id, state),), description))
+        if state.finished and not advance:
+            self.reopened.add(item.id)  # still editable until the annotator moves on
+        if advance:
+            self.next()
+        return True
+
+    def set_many(self, states: dict[int, AnnotationState], description: str) -> None:
+        """One undoable action over many datapoints (the bulk grid)."""
+        if states:
+            self.push(
+                annotate.SetAnnotations(self.annotator_id, tuple(states.items()), description)
+            )
+
+    def add_flag(self, reason: str) -> None:
+        if self.item is not None and reason.strip():
+            self.push(AddFlag(self.item.id, self.annotator_id, reason.strip()))
+
+    def add_comment(self, body: str) -> None:
+        if self.item is not None and body.strip():
+            self.push(AddComment(self.item.id, self.annotator_id, body.strip()))
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def push(self, command: Command) -> None:
+        self._predict(command)
+        self.undo_stack.push(_UndoEntry(self, command))
+
+    def _predict(self, command: Command) -> None:
+        """Show an edit at once; the committed state replaces it when the write is done."""
+        if not isinstance(command, annotate.SetAnnotations):
+            return
+        for dp_id, state in command.changes:
+            cached = self._cache.get(dp_id)
+            if cached is not None:
+                self._cache[dp_id] = replace(cached, annotation=state)
+        if self.item is not None and self.item.id in command.datapoints:
+            self.item = self._cache.get(self.item.id, self.item)
+            self.item_updated.emit(self.item)
+
+    def _submit(self, resolve: Callable[[], Command], datapoints: tuple[int, ...]) -> Future:
+        # An inverse touches the same datapoints as its command, so they are known up front.
+        for dp_id in datapoints:
+            self._pending[dp_id] = self._pending.get(dp_id, 0) + 1
+
+        def job() -> Outcome:
+            command = resolve()
+            applied = command.apply(self.project)
+            items = annotate.load_items(self.project, list(command.datapoints), self.annotator_id)
+            return Outcome(command, applied, items)
+
+        return self.writer.submit(job, token=(self, datapoints))
+
+    def _committed(self, token: object, outcome: object) -> None:
+        if not (isinstance(token, tuple) and token and token[0] is self):
+            if token == "reopen" and not self.writer.pending:
+                self.saved.emit()
+            return
+        assert isinstance(outcome, Outcome)
+        for dp_id in outcome.command.datapoints:
+            left = self._pending.get(dp_id, 1) - 1
+            if left > 0:
+                self._pending[dp_id] = left
+                continue
+            self._pending.pop(dp_id, None)
+            fresh = outcome.items.get(dp_id)
+            if fresh is not None and (dp_id in self._cache or dp_id == getattr(self.item, "id", 0)):
+                self._remember(fresh)
+                if self.item is not None and self.item.id == dp_id:
+                    self.item = fresh
+                    self.item_updated.emit(fresh)
+        self.items_committed.emit(outcome.items)
+        for before, after in outcome.applied.statuses.values():
+            self.labeled += (after == "labeled") - (before == "labeled")
+        if outcome.applied.statuses:
+            self.progress_changed.emit()
+        if not self._pending:
+            self.saved.emit()
+
+    def _write_failed(self, token: object, message: str) -> None:
+        if not (isinstance(token, tuple) and token and token[0] is self) and token != "reopen":
+            return
+        # The undo history no longer matches the database: start it afresh and re-read.
+        self._pending.clear()
+        self.undo_stack.clear()
+        self._cache.clear()
+        if self.item is not None:
+            self.item = self._load(self.item.id)
+            self.item_updated.emit(self.item)
+        self.failed.emit(f"Could not save: {message}")
+
+    def flush(self) -> None:
+        """Wait for every pending write (tests, closing the window)."""
+        self.writer.flush()

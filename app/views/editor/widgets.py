@@ -1,0 +1,133 @@
+"""Small parts shared by the editors: the inline prompt, the label bar and the shortcut sheet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.schema import LabelSpec
+
+
+class PromptBar(QWidget):
+    """A one-line question under the text (flag reason, comment, find): Enter or Esc."""
+
+    submitted = Signal(str, str)  # purpose, text
+    closed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 2, 8, 2)
+        self.label = QLabel()
+        self.edit = QLineEdit()
+        layout.addWidget(self.label)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(QLabel("<small>Enter to confirm · Esc to cancel</small>"))
+        self.purpose = ""
+        self.edit.returnPressed.connect(self._submit)
+        self.hide()
+
+    def ask(self, purpose: str, question: str, text: str = "") -> None:
+        self.purpose = purpose
+        self.label.setText(f"<b>{question}</b>")
+        self.edit.setText(text)
+        self.show()
+        self.edit.setFocus()
+        self.edit.selectAll()
+
+    def _submit(self) -> None:
+        text = self.edit.text()
+        purpose = self.purpose
+        if purpose != "find":
+            self.hide()
+        self.submitted.emit(purpose, text)
+        if purpose != "find":
+            self.closed.emit()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.hide()
+            self.closed.emit()
+            return
+        super().keyPressEvent(event)
+
+
+def text_colour_on(background: QColor) -> str:
+    return "#000000" if background.lightnessF() > 0.55 else "#FFFFFF"
+
+
+class LabelBar(QWidget):
+    """One button per label, showing its hotkey and colour; checkable for multilabel."""
+
+    def __init__(self, on_label: Callable[[str], None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.on_label = on_label
+        self.layout_ = QHBoxLayout(self)
+        self.layout_.setContentsMargins(12, 6, 12, 6)
+        self.buttons: dict[str, QPushButton] = {}
+
+    def set_labels(self, labels: tuple[LabelSpec, ...], checkable: bool) -> None:
+        while self.layout_.count():
+            widget = self.layout_.takeAt(0).widget()
+            if widget:
+                widget.deleteLater()
+        self.buttons = {}
+        for label in labels:
+            button = QPushButton(f"{label.hotkey}  {label.name}" if label.hotkey else label.name)
+            button.setCheckable(checkable)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setToolTip(label.description or label.name)
+            colour = QColor(label.colour)
+            name, fg = colour.name(), text_colour_on(colour)
+            button.setStyleSheet(
+                f"QPushButton {{ border: 2px solid {name}; border-radius: 6px;"
+                " padding: 6px 14px; background: palette(base); font-weight: 600; }"
+                f" QPushButton:checked {{ background: {name}; color: {fg}; }}"
+            )
+            button.clicked.connect(lambda _=False, name=label.name: self.on_label(name))
+            self.layout_.addWidget(button)
+            self.buttons[label.name] = button
+        self.layout_.addStretch(1)
+
+    def show_chosen(self, chosen: set[str]) -> None:
+        for name, button in self.buttons.items():
+            button.setCheckable(True)
+            button.setChecked(name in chosen)
+
+
+class ShortcutSheet(QDialog):
+    """`?`: every key the editor understands, labels included."""
+
+    def __init__(self, rows: list[tuple[str, str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        table = QTableWidget(len(rows), 2)
+        table.setHorizontalHeaderLabels(["Key", "Action"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for i, (key, action) in enumerate(rows):
+            table.setItem(i, 0, QTableWidgetItem(key))
+            table.setItem(i, 1, QTableWidgetItem(action))
+        table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        table.resizeColumnToContents(0)
+        layout = QVBoxLayout(self)
+        layout.addWidget(table)
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
+        self.table = table
+        self.resize(460, 520)
