@@ -1,8 +1,9 @@
 """Import a dataset file into a project: streamed, cancellable, and all-or-nothing.
 
-Rows go in as one transaction through the DB-API connection with executemany, because the
-ORM would be an order of magnitude slower at a million rows. The search index is filled from
-the new rows in the same transaction, so a cancelled or failed import leaves no trace.
+Rows go in as one transaction through the DB-API connection with one executemany over a
+generator of tuples, because the ORM would be an order of magnitude slower at a million rows;
+a cancelled or failed import leaves no trace. The search index is built after the commit, in
+resumable chunks (app.core.fts), and search stays correct while rows wait for it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import io
 import json
 import sqlite3
 import time
+from array import array
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from app.core import audit, readers
+from app.core import audit, fts, readers
 from app.core.errors import Cancelled, DataError, ProjectError, UnknownLabelsError
 from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
@@ -49,7 +51,9 @@ class ImportReport:
     skipped: int = 0
     empty: int = 0
     annotations: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # until the rows were committed
+    index_seconds: float = 0.0  # then until the search index was ready
+    indexed: bool = True  # False: part of the search index is still pending (app.core.fts)
     added_labels: list[str] = field(default_factory=list)
     duplicate_examples: list[tuple[int, int]] = field(default_factory=list)  # (line, first line)
 
@@ -65,7 +69,12 @@ class ImportReport:
         if self.added_labels:
             parts.append(f"labels added to the schema: {', '.join(self.added_labels)}")
         rate = self.rows / self.seconds if self.seconds else 0
-        return "; ".join(parts) + f" in {self.seconds:.1f} s ({rate:,.0f} rows/s)."
+        done = "; ".join(parts) + f" in {self.seconds:.1f} s ({rate:,.0f} rows/s)."
+        if not self.indexed:
+            return done + " The search index is still being built."
+        if self.index_seconds:
+            return done + f" Search index built in {self.index_seconds:.1f} s."
+        return done
 
 
 def _open(path: Path):
@@ -155,8 +164,17 @@ def import_dataset(
     fmt: str | None = None,
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
+    index: bool = True,
 ) -> ImportReport:
-    """Import one file as a new dataset of the project. Either all of it lands, or nothing."""
+    """Import one file as a new dataset of the project. Either all of it lands, or nothing.
+
+    The rows are committed first; then, if `index` (the default), they are added to the search
+    index (app.core.fts.index_pending), which is what makes `report.seconds` (rows committed)
+    and `report.index_seconds` (search index ready) two figures. A cancel during indexing
+    keeps the committed import and leaves the rest of the index pending (`report.indexed` is
+    False); search stays correct meanwhile, and index_pending resumes it. With index=False
+    the caller runs index_pending itself (e.g. in a background job).
+    """
     path = Path(path)
     name = str(path)
     if duplicates not in ("keep", "skip"):
@@ -190,6 +208,11 @@ def import_dataset(
         with project.engine.connect() as sa_conn:
             conn: sqlite3.Connection = sa_conn.connection.dbapi_connection  # type: ignore[assignment]
             conn.set_progress_handler(lambda: 1 if cancel() else 0, 50_000)
+            # Every key this import writes points at rows it has just written itself (its
+            # dataset, datapoints, annotations) or has read (annotator, schema version), so
+            # checking them row by row is pure cost. Only settable outside a transaction.
+            conn.execute("PRAGMA foreign_keys=OFF")
+            conn.execute("PRAGMA temp_store=MEMORY")
             try:
                 with sa_conn.begin():
                     conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not midway
@@ -222,8 +245,21 @@ def import_dataset(
                 ) from exc
             finally:
                 conn.set_progress_handler(None, 0)
+                if not conn.in_transaction:
+                    conn.execute("PRAGMA foreign_keys=ON")
+                else:  # cannot happen after the block above; never hand back a lax connection
+                    sa_conn.invalidate()
     report.seconds = time.perf_counter() - started
     progress(total_bytes, total_bytes, report.summary())
+    if index:
+        indexing = time.perf_counter()
+        try:
+            fts.index_pending(project, progress, cancel)
+        except Cancelled:
+            report.indexed = False
+        report.index_seconds = time.perf_counter() - indexing
+    else:
+        report.indexed = False
     return report
 
 
@@ -251,107 +287,129 @@ def _import_rows(
     name = str(path)
     schema = current_schema(sa_conn)
     dataset_uuid = new_uuid()
-    dataset_id = conn.execute(
-        "INSERT INTO dataset (uuid, source_name, sha256, format, mapping, label_column, row_count,"
-        " duplicate_count, imported_at, imported_by) VALUES (?, ?, '', ?, ?, ?, 0, 0, ?, ?)",
-        (
-            dataset_uuid,
-            path.name,
-            fmt,
-            json.dumps(mapping, ensure_ascii=False),
-            label_column,
-            now_iso(),
-            actor_id,
-        ),
-    ).lastrowid
+    dataset_id = int(
+        conn.execute(
+            "INSERT INTO dataset (uuid, source_name, sha256, format, mapping, label_column,"
+            " row_count, duplicate_count, imported_at, imported_by)"
+            " VALUES (?, ?, '', ?, ?, ?, 0, 0, ?, ?)",
+            (
+                dataset_uuid,
+                path.name,
+                fmt,
+                json.dumps(mapping, ensure_ascii=False),
+                label_column,
+                now_iso(),
+                actor_id,
+            ),
+        ).lastrowid
+    )
     report = ImportReport(dataset_id, dataset_uuid, path.name)
-    first_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM datapoint").fetchone()[0]
-    next_id = first_id
+    # New ids go above both the newest datapoint and the search index's mark (app.core.fts).
+    indexed_upto, top = fts.pending(conn)
+    first_id = max(top, indexed_upto) + 1
 
     # Exact-duplicate detection: texts already in the project, then the file's own.
-    seen: dict[int, int] = {}  # hash(text) -> datapoint id of its first occurrence
-    lines_of: dict[int, int] = {}  # datapoint id -> line, for this file's rows (examples only)
+    # hash(text) -> datapoint id of its first occurrence; a hit is confirmed by comparing the
+    # texts before a row is skipped. The line of each row of this file, by id - first_id.
+    seen: dict[int, int] = {}
+    lines_of = array("q")
     if first_id > 1:
-        for dp_id, text in conn.execute("SELECT id, text FROM datapoint"):
-            seen.setdefault(hash(text), dp_id)
-            _check_cancel_every(dp_id, cancel)
+        setdefault = seen.setdefault
+        for count, (dp_id, text) in enumerate(conn.execute("SELECT id, text FROM datapoint")):
+            setdefault(hash(text), dp_id)
+            if count % 50_000 == 0:
+                check_cancel(cancel)
 
     parser = LabelParser(project.task_type, schema, name) if get_label else None
     annotator_id = None
     if get_label is not None:
         annotator_id = annotator_by_name(sa_conn, annotator or "imported")
     labeled_code = STATUS_CODES["labeled"]
-
-    datapoints: list[tuple] = []
     pending_annotations: list[tuple[int, int, Any]] = []  # (datapoint id, line, parsed value)
-    batch_texts: dict[int, str] = {}
-    row_number = 0
-    dumps = json.dumps
+    skip = duplicates == "skip"
+    counts = {"rows": 0, "records": 0}
 
-    def flush() -> None:
-        if datapoints:
-            conn.executemany(
-                "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
-                " VALUES (?, ?, ?, ?, ?, ?, 0)",
-                datapoints,
-            )
-            datapoints.clear()
-            batch_texts.clear()
-        progress(stream.position, total_bytes, f"Reading {path.name}")
-        check_cancel(cancel)
+    def original_text(dp_id: int) -> str | None:
+        found = conn.execute("SELECT text FROM datapoint WHERE id = ?", (dp_id,)).fetchone()
+        return found[0] if found else None
 
-    for line, record in source.records:
-        row_number += 1
-        text = get_text(record, line)
-        if not isinstance(text, str):
-            if text is None or isinstance(text, dict | list):
-                raise DataError(name, line, f"the text is {readers._kind(text)}, not a string")
-            text = str(text)
-        if not text.strip():
-            report.empty += 1
-            continue
-        key = hash(text)
-        first = seen.get(key)
-        if first is not None:
-            if duplicates == "skip":
-                original = batch_texts.get(first)
-                if original is None:
-                    original = conn.execute(
-                        "SELECT text FROM datapoint WHERE id = ?", (first,)
-                    ).fetchone()[0]
-                if original == text:
-                    report.duplicates += 1
-                    report.skipped += 1
-                    _note_example(report, line, lines_of.get(first))
+    def rows():
+        """The datapoint rows to insert, as tuples; counts and duplicates go to the report."""
+        next_id = first_id
+        row_number = 0
+        examples = report.duplicate_examples
+        dumps = json.dumps
+        append_line = lines_of.append
+        seen_get = seen.get
+        simple = not context_getters and parser is None
+        try:
+            for line, record in source.records:
+                row_number += 1
+                if not row_number % BATCH:
+                    progress(stream.position, total_bytes, f"Reading {path.name}")
+                    check_cancel(cancel)
+                text = get_text(record, line)
+                if text.__class__ is not str:
+                    if text is None or isinstance(text, dict | list):
+                        raise DataError(
+                            name, line, f"the text is {readers._kind(text)}, not a string"
+                        )
+                    text = str(text)
+                if not text or text.isspace():
+                    report.empty += 1
                     continue
-            else:
-                report.duplicates += 1
-                if len(report.duplicate_examples) < 5:
-                    _note_example(report, line, lines_of.get(first))
-        else:
-            seen[key] = next_id
-        if len(report.duplicate_examples) < 5 or duplicates == "skip":
-            lines_of[next_id] = line
-        context = None
-        if context_getters:
-            context = dumps(
-                {spec: get(record, line) for spec, get in context_getters}, ensure_ascii=False
-            )
-        status = 0
-        if parser is not None:
-            value = parser.parse(get_label(record, line), line, text)
-            if value is not LabelParser.ABSENT:
-                pending_annotations.append((next_id, line, value))
-                status = labeled_code
-        datapoints.append((next_id, dataset_id, row_number, text, context, status))
-        if duplicates == "skip":
-            batch_texts[next_id] = text
-        next_id += 1
-        if len(datapoints) >= BATCH:
-            flush()
-    flush()
-    report.rows = next_id - first_id
-    if row_number == 0:
+                key = hash(text)
+                first = seen_get(key)
+                if first is None:
+                    seen[key] = next_id
+                elif skip:
+                    if original_text(first) == text:
+                        report.duplicates += 1
+                        report.skipped += 1
+                        if len(examples) < 5:
+                            examples.append((line, _line_of(lines_of, first, first_id)))
+                        continue
+                else:
+                    report.duplicates += 1
+                    if len(examples) < 5:
+                        examples.append((line, _line_of(lines_of, first, first_id)))
+                append_line(line)
+                if simple:
+                    yield (next_id, row_number, text)
+                else:
+                    context = None
+                    if context_getters:
+                        context = dumps(
+                            {spec: get(record, line) for spec, get in context_getters},
+                            ensure_ascii=False,
+                        )
+                    status = 0
+                    if parser is not None:
+                        value = parser.parse(get_label(record, line), line, text)
+                        if value is not LabelParser.ABSENT:
+                            pending_annotations.append((next_id, line, value))
+                            status = labeled_code
+                    yield (next_id, row_number, text, context, status)
+                next_id += 1
+        finally:
+            counts["rows"] = next_id - first_id
+            counts["records"] = row_number
+
+    if not context_getters and parser is None:
+        sql = (
+            "INSERT INTO datapoint (id, dataset_id, row, text, status, flagged)"
+            f" VALUES (?, {dataset_id}, ?, ?, 0, 0)"
+        )
+    else:
+        sql = (
+            "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
+            f" VALUES (?, {dataset_id}, ?, ?, ?, ?, 0)"
+        )
+    conn.executemany(sql, rows())
+    progress(stream.position, total_bytes, f"Reading {path.name}")
+    check_cancel(cancel)
+    report.rows = counts["rows"]
+    if counts["records"] == 0:
         raise DataError(name, None, "the file holds no records (only a header, or nothing)")
 
     if parser is not None:
@@ -366,15 +424,6 @@ def _import_rows(
             conn, pending_annotations, annotator_id, schema.id, project.task_type
         )
 
-    progress(total_bytes, total_bytes, "Indexing text for search")
-    # No incremental merging during the bulk insert (about 25% faster); FTS5 still merges
-    # when a level fills up ("crisismerge"), and normal merging resumes afterwards.
-    conn.execute("INSERT INTO datapoint_fts (datapoint_fts, rank) VALUES ('automerge', 0)")
-    conn.execute(
-        "INSERT INTO datapoint_fts (rowid, text) SELECT id, text FROM datapoint WHERE id >= ?",
-        (first_id,),
-    )
-    conn.execute("INSERT INTO datapoint_fts (datapoint_fts, rank) VALUES ('automerge', 4)")
     conn.execute(
         "UPDATE dataset SET sha256 = ?, row_count = ?, duplicate_count = ? WHERE id = ?",
         (stream.sha256.hexdigest(), report.rows, report.duplicates, dataset_id),
@@ -397,14 +446,9 @@ def _import_rows(
     return report
 
 
-def _check_cancel_every(counter: int, cancel: CancelCheck) -> None:
-    if counter % 50_000 == 0:
-        check_cancel(cancel)
-
-
-def _note_example(report: ImportReport, line: int, first_line: int | None) -> None:
-    if len(report.duplicate_examples) < 5:
-        report.duplicate_examples.append((line, first_line or 0))
+def _line_of(lines_of: array, dp_id: int, first_id: int) -> int:
+    """The line of a datapoint of this file, or 0 for one already in the project."""
+    return lines_of[dp_id - first_id] if dp_id >= first_id else 0
 
 
 def _insert_annotations(
