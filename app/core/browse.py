@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from app.core import fts
 from app.core.project import Project
 from app.core.tables import STATUS_CODES, STATUS_NAMES
 
@@ -23,7 +24,9 @@ _ORDER = {
     "dataset": "d.dataset_id {dir}, d.id {dir}",
     "status": "d.status {dir}, d.id {dir}",
 }
-_WORD = re.compile(r"[\w]+\*?", re.UNICODE)
+# Runs of letters and digits, as FTS5's unicode61 tokenizer cuts them ("_" separates words).
+_WORD = re.compile(r"[^\W_]+\*?", re.UNICODE)
+_NON_ASCII = "*[^\x01-\x7f]*"  # GLOB: the text holds a character beyond ASCII
 _PHRASE = re.compile(r'"([^"]+)"')
 
 
@@ -69,7 +72,9 @@ def search_terms(search: str) -> tuple[str | None, list[str]]:
     return (" ".join(parts) or None), phrases
 
 
-def _where(query: Query) -> tuple[str, dict[str, Any]]:
+def _where(query: Query, pending_after: int | None = None) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause and its parameters. `pending_after`: the search index's mark when
+    datapoints above it are not indexed yet (app.core.fts); those are scanned instead."""
     clauses: list[str] = []
     params: dict[str, Any] = {}
     if query.status == "flagged":
@@ -86,8 +91,16 @@ def _where(query: Query) -> tuple[str, dict[str, Any]]:
     if query.search and query.search.strip():
         match, phrases = search_terms(query.search)
         if match:
-            clauses.append("d.id IN (SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m)")
             params["m"] = match
+            if pending_after is None:
+                clauses.append(
+                    "d.id IN (SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m)"
+                )
+            else:
+                clauses.append(
+                    "d.id IN (SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m"
+                    f" UNION ALL {_pending_scan(query.search, params, pending_after)})"
+                )
         for i, phrase in enumerate(phrases):
             clauses.append(f"d.text LIKE :p{i} ESCAPE '\\'")
             escaped = phrase.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -97,14 +110,54 @@ def _where(query: Query) -> tuple[str, dict[str, Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def _pending_scan(search: str, params: dict[str, Any], pending_after: int) -> str:
+    """Ids of not-yet-indexed datapoints holding every search word, found as FTS5 would.
+
+    A cheap LIKE test in SQL first keeps only ASCII texts that contain each ASCII word (and
+    every non-ASCII text), then app.core.fts.match_words tokenizes what is left.
+    """
+    words = []
+    tests = []
+    for i, word in enumerate(_WORD.findall(search)):
+        prefix = word.endswith("*")
+        folded = fts.fold(word.rstrip("*"))
+        if not folded:
+            continue
+        words.append((folded, prefix))
+        if folded.isascii():
+            tests.append(f" AND (text LIKE :w{i} OR text GLOB :non_ascii)")
+            params[f"w{i}"] = f"%{folded}%"
+            params["non_ascii"] = _NON_ASCII
+    params["pending_after"] = pending_after
+    params["spec"] = fts.match_spec(words)
+    return (
+        "SELECT id FROM datapoint WHERE id > :pending_after"
+        + "".join(tests)
+        + f" AND {fts.MATCH_FUNCTION}(text, :spec)"
+    )
+
+
 def _only(query: Query, params: dict[str, Any]) -> str | None:
     """'label' or 'words' when that is the query's only filter (words: no quoted phrases)."""
     used = {k for k in ("status", "label", "search", "dataset_id") if getattr(query, k)}
     if used == {"label"}:
         return "label"
-    if used == {"search"} and "m" in params and not any(k.startswith("p") for k in params):
+    phrases = any(re.fullmatch(r"p\d+", k) for k in params)
+    if used == {"search"} and "m" in params and not phrases and "pending_after" not in params:
         return "words"
     return None
+
+
+def _pending_after(conn, query: Query) -> int | None:
+    """The search index's mark if the query searches and some datapoints are not indexed
+    yet (then the SQL matcher is registered on this connection), else None."""
+    if not (query.search and query.search.strip()):
+        return None
+    upto, top = fts.pending(conn)
+    if top <= upto:
+        return None
+    fts.register(conn.connection.dbapi_connection)
+    return upto
 
 
 class Browser:
@@ -114,36 +167,40 @@ class Browser:
         self.project = project
 
     def count(self, query: Query) -> int:
-        where, params = _where(query)
-        sql = f"SELECT count(*) FROM datapoint d{where}"
-        # A lone label or word search counts its own index instead of probing 1M datapoints.
-        only = _only(query, params)
-        if only == "label":
-            sql = "SELECT count(DISTINCT datapoint_id) FROM annotation_label WHERE label = :label"
-        elif only == "words":
-            sql = "SELECT count(*) FROM datapoint_fts WHERE datapoint_fts MATCH :m"
         with self.project.engine.connect() as conn:
+            where, params = _where(query, _pending_after(conn, query))
+            sql = f"SELECT count(*) FROM datapoint d{where}"
+            # A lone label or word search counts its own index instead of probing 1M rows.
+            only = _only(query, params)
+            if only == "label":
+                sql = (
+                    "SELECT count(DISTINCT datapoint_id) FROM annotation_label WHERE label = :label"
+                )
+            elif only == "words":
+                sql = "SELECT count(*) FROM datapoint_fts WHERE datapoint_fts MATCH :m"
             return conn.execute(text(sql), params).scalar()
 
     def page(self, query: Query, offset: int, limit: int) -> list[Row]:
-        where, params = _where(query)
-        sort = query.sort if query.sort in SORTABLE else "id"
-        order = _ORDER[sort].format(dir="DESC" if query.descending else "ASC")
-        # Find the page's ids on narrow indexes first; only then read those rows' text.
-        ids = f"SELECT d.id FROM datapoint d{where} ORDER BY {order} LIMIT :limit OFFSET :offset"
-        if _only(query, params) == "words" and sort == "id":  # FTS5 yields rowids in order
-            direction = "DESC" if query.descending else "ASC"
-            ids = (
-                "SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m "
-                f"ORDER BY rowid {direction} LIMIT :limit OFFSET :offset"
-            )
-        sql = (
-            "SELECT d.id, ds.source_name, d.row, substr(d.text, 1, :chars), d.status, d.flagged "
-            "FROM datapoint d JOIN dataset ds ON ds.id = d.dataset_id "
-            f"WHERE d.id IN ({ids}) ORDER BY {order}"
-        )
-        params.update(chars=PREVIEW_CHARS, limit=limit, offset=offset)
         with self.project.engine.connect() as conn:
+            where, params = _where(query, _pending_after(conn, query))
+            sort = query.sort if query.sort in SORTABLE else "id"
+            order = _ORDER[sort].format(dir="DESC" if query.descending else "ASC")
+            # Find the page's ids on narrow indexes first; only then read those rows' text.
+            ids = (
+                f"SELECT d.id FROM datapoint d{where} ORDER BY {order} LIMIT :limit OFFSET :offset"
+            )
+            if _only(query, params) == "words" and sort == "id":  # FTS5 yields rowids in order
+                direction = "DESC" if query.descending else "ASC"
+                ids = (
+                    "SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m "
+                    f"ORDER BY rowid {direction} LIMIT :limit OFFSET :offset"
+                )
+            sql = (
+                "SELECT d.id, ds.source_name, d.row, substr(d.text, 1, :chars), d.status, "
+                "d.flagged FROM datapoint d JOIN dataset ds ON ds.id = d.dataset_id "
+                f"WHERE d.id IN ({ids}) ORDER BY {order}"
+            )
+            params.update(chars=PREVIEW_CHARS, limit=limit, offset=offset)
             rows = conn.execute(text(sql), params).all()
             labels: dict[int, list[str]] = {}
             if rows:
