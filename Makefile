@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/import_speed.py
 	$(BIN)/python bench/browse.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/editor_latency.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
