@@ -82,7 +82,9 @@ def _where(query: Query, pending_after: int | None = None) -> tuple[str, dict[st
     elif query.status:
         clauses.append("d.status = :status")
         params["status"] = STATUS_CODES[query.status]
+    label_clause = None
     if query.label:
+        label_clause = len(clauses)
         clauses.append("d.id IN (SELECT datapoint_id FROM annotation_label WHERE label = :label)")
         params["label"] = query.label
     if query.dataset_id is not None:
@@ -92,14 +94,15 @@ def _where(query: Query, pending_after: int | None = None) -> tuple[str, dict[st
         match, phrases = search_terms(query.search)
         if match:
             params["m"] = match
-            if pending_after is None:
-                clauses.append(
-                    "d.id IN (SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m)"
-                )
-            else:
-                clauses.append(
-                    "d.id IN (SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m"
-                    f" UNION ALL {_pending_scan(query.search, params, pending_after)})"
+            ids = "SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m"
+            if pending_after is not None:
+                ids += f" UNION ALL {_pending_scan(query.search, params, pending_after)}"
+            if label_clause is None:
+                clauses.append(f"d.id IN ({ids})")
+            else:  # one list: the labelled ids among the matches, probed on (label, id)
+                clauses[label_clause] = (
+                    "d.id IN (SELECT datapoint_id FROM annotation_label"
+                    f" WHERE label = :label AND datapoint_id IN ({ids}))"
                 )
         for i, phrase in enumerate(phrases):
             clauses.append(f"d.text LIKE :p{i} ESCAPE '\\'")
