@@ -213,3 +213,29 @@ def test_foreign_keys_are_back_on_after_an_import(make_project, tmp_path):
     for _ in range(5):  # every pooled connection
         with project.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def _indexes(project):
+    return rows(
+        project,
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'datapoint'"
+        " ORDER BY name",
+    )
+
+
+def test_indexes_rebuilt_by_a_big_import_are_the_same_and_survive_a_failure(make_project, tmp_path):
+    project = make_project()
+    before = _indexes(project)
+    assert {name for name, _ in before} >= {"ix_datapoint_id", "ix_datapoint_status"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text\n" + "fine\n" * 1_000 + '"never closed\n', encoding="utf-8")
+    with pytest.raises(DataError):
+        import_dataset(project, bad)  # empty project: the indexes were dropped, then rolled back
+    assert _indexes(project) == before
+    import_dataset(project, _write(tmp_path / "a.txt", LINES))
+    assert _indexes(project) == before
+    plan = rows(project, "EXPLAIN QUERY PLAN SELECT id FROM datapoint WHERE status = 0")
+    assert "ix_datapoint_status" in plan[0][3]
+    import_dataset(project, _write(tmp_path / "b.txt", ["one more"]))  # kept in place
+    assert _indexes(project) == before
+    assert rows(project, "PRAGMA integrity_check") == [("ok",)]
