@@ -26,7 +26,8 @@ _ORDER = {
 }
 # Runs of letters and digits, as FTS5's unicode61 tokenizer cuts them ("_" separates words).
 _WORD = re.compile(r"[^\W_]+\*?", re.UNICODE)
-_NON_ASCII = "*[^\x01-\x7f]*"  # GLOB: the text holds a character beyond ASCII
+# The text holds a character beyond ASCII (more bytes than characters); 10x faster than GLOB.
+_NON_ASCII = "length(text) <> length(CAST(text AS BLOB))"
 _PHRASE = re.compile(r'"([^"]+)"')
 
 
@@ -128,9 +129,8 @@ def _pending_scan(search: str, params: dict[str, Any], pending_after: int) -> st
             continue
         words.append((folded, prefix))
         if folded.isascii():
-            tests.append(f" AND (text LIKE :w{i} OR text GLOB :non_ascii)")
+            tests.append(f" AND (text LIKE :w{i} OR {_NON_ASCII})")
             params[f"w{i}"] = f"%{folded}%"
-            params["non_ascii"] = _NON_ASCII
     params["pending_after"] = pending_after
     params["spec"] = fts.match_spec(words)
     return (
