@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, text
@@ -104,8 +105,17 @@ def read_states(conn: Connection, annotator_id: int, ids: list[int]) -> dict[int
     }
 
 
-def validate_value(project: Project, labels: list[str], value: Any, status: str) -> None:
-    """Refuse values that do not fit the task type or name labels outside the schema."""
+def validate_value(
+    project: Project,
+    labels: list[str],
+    value: Any,
+    status: str,
+    text_length: int | None = None,
+    allow_overlap: bool = True,
+) -> None:
+    """Refuse values that do not fit the task type, name labels outside the schema, or (for
+    spans) lie outside the text or overlap where the schema forbids it: the same rules as
+    import, so that whatever is saved can be exported and imported again."""
     if status not in ANNOTATION_STATUSES:
         raise ProjectError(f"unknown annotation status {status!r}")
     if status in ("skipped", "discarded"):
@@ -119,16 +129,39 @@ def validate_value(project: Project, labels: list[str], value: Any, status: str)
     kind = project.task_type
     if kind == "classification" and not isinstance(value, str):
         raise ProjectError("a classification is one label")
-    if kind == "multilabel" and not (isinstance(value, list) and len(set(value)) == len(value)):
+    if kind == "multilabel" and not (
+        isinstance(value, list) and len(set(map(str, value))) == len(value)
+    ):
         raise ProjectError("a multilabel answer is a list of distinct labels")
-    spans_ok = isinstance(value, list) and all(
-        isinstance(s, dict) and {"start", "end", "label"} <= s.keys() for s in value
-    )
-    if kind == "spans" and not spans_ok:
-        raise ProjectError("spans are a list of {start, end, label}")
-    unknown = sorted(set(LabelParser.labels_of(value, kind)) - set(labels))
+    if kind == "spans":
+        _validate_spans(value, text_length, allow_overlap)
+    named = LabelParser.labels_of(value, kind)
+    if not all(isinstance(label, str) and label for label in named):
+        raise ProjectError("every label must be a non-empty string")
+    unknown = sorted(set(named) - set(labels))
     if unknown:
         raise ProjectError(f"labels not in the schema: {', '.join(unknown)}")
+
+
+def _validate_spans(value: Any, text_length: int | None, allow_overlap: bool) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(s, dict) and {"start", "end", "label"} <= s.keys() for s in value
+    ):
+        raise ProjectError("spans are a list of {start, end, label}")
+    for span in value:
+        start, end = span["start"], span["end"]
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, end)):
+            raise ProjectError(f"span offsets must be integers: {span!r}")
+        if not 0 <= start < end or (text_length is not None and end > text_length):
+            raise ProjectError(f"span {start}-{end} lies outside the text")
+    if not allow_overlap:
+        ordered = sorted(value, key=lambda s: (s["start"], s["end"]))
+        for before, after in pairwise(ordered):
+            if after["start"] < before["end"]:
+                raise ProjectError(
+                    f"spans {before['start']}-{before['end']} and {after['start']}-"
+                    f"{after['end']} overlap, and the label schema does not allow overlaps"
+                )
 
 
 @dataclass(frozen=True)
@@ -150,16 +183,26 @@ class SetAnnotations:
         ids = list(self.datapoints)
         with project.engine.begin() as conn:
             schema = current_schema(conn)
-            for _dp, state in self.changes:
-                if state is not None:
-                    validate_value(project, schema.label_names, state.value, state.status)
             before_status = _statuses(conn, ids)
             missing = sorted(set(ids) - before_status.keys())
             if missing:
                 raise ProjectError(f"datapoint {missing[0]} no longer exists")
-            before = read_states(conn, self.annotator_id, ids)
+            lengths = _text_lengths(conn, ids) if project.task_type == "spans" else {}
             for dp_id, state in self.changes:
+                if state is not None:
+                    validate_value(
+                        project,
+                        schema.label_names,
+                        state.value,
+                        state.status,
+                        lengths.get(dp_id),
+                        schema.allow_overlap,
+                    )
+            before = read_states(conn, self.annotator_id, ids)
+            written = [
                 _write_state(conn, project, self.annotator_id, dp_id, state, schema.id)
+                for dp_id, state in self.changes
+            ]
             conn.execute(_DERIVE_STATUS, {"ids": ids})
             after_status = _statuses(conn, ids)
             audit.record(
@@ -167,7 +210,7 @@ class SetAnnotations:
                 self.annotator_id,
                 self.description,
                 "annotation",
-                before.get(ids[0]).uuid if len(ids) == 1 and ids[0] in before else None,
+                written[0] if len(ids) == 1 else None,
                 before={str(k): _audit_value(v) for k, v in before.items()},
                 after={str(k): _audit_value(v) for k, v in self.changes},
             )
@@ -177,6 +220,17 @@ class SetAnnotations:
             f"undo {self.description}",
         )
         return Applied(inverse, _changed(before_status, after_status))
+
+
+def _text_lengths(conn: Connection, ids: list[int]) -> dict[int, int]:
+    """Text lengths in characters (SQLite's length() counts code points, like len())."""
+    rows = conn.execute(
+        text("SELECT id, length(text) FROM datapoint WHERE id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        ),
+        {"ids": ids},
+    )
+    return dict(rows.all())
 
 
 def _audit_value(state: AnnotationState | None) -> Any:
@@ -190,7 +244,8 @@ def _write_state(
     dp_id: int,
     state: AnnotationState | None,
     schema_version_id: int,
-) -> None:
+) -> str | None:
+    """Write one annotation (or remove it, for None); the UUID of what was written."""
     existing = conn.execute(
         text("SELECT id, uuid FROM annotation WHERE datapoint_id = :dp AND annotator_id = :who"),
         {"dp": dp_id, "who": annotator_id},
@@ -198,9 +253,10 @@ def _write_state(
     if state is None:
         if existing is not None:
             conn.execute(text("DELETE FROM annotation WHERE id = :id"), {"id": existing.id})
-        return
+        return existing.uuid if existing is not None else None
     now = now_iso()
     value = None if state.value is None else json.dumps(state.value, ensure_ascii=False)
+    uuid = existing.uuid if existing is not None else (state.uuid or new_uuid())
     if existing is None:
         annotation_id = conn.execute(
             text(
@@ -210,7 +266,7 @@ def _write_state(
                 " :now, :now)"
             ),
             {
-                "uuid": state.uuid or new_uuid(),
+                "uuid": uuid,
                 "dp": dp_id,
                 "who": annotator_id,
                 "value": value,
@@ -250,6 +306,7 @@ def _write_state(
                 ),
                 [{"id": annotation_id, "label": label, "dp": dp_id} for label in labels],
             )
+    return uuid
 
 
 @dataclass(frozen=True)
@@ -330,6 +387,8 @@ class AddComment:
         if not self.body.strip():
             raise ProjectError("a comment cannot be empty")
         with project.engine.begin() as conn:
+            if not _statuses(conn, [self.datapoint_id]):
+                raise ProjectError(f"datapoint {self.datapoint_id} no longer exists")
             conn.execute(
                 text(
                     "INSERT INTO comment (uuid, datapoint_id, annotator_id, body, created_at)"

@@ -145,7 +145,7 @@ def saved_position(project: Project) -> tuple[QueueSpec, int | None]:
         return QueueSpec(), None
     try:
         return QueueSpec.from_dict(data["queue"]), data.get("datapoint")
-    except (KeyError, TypeError, ValueError):
+    except (AttributeError, KeyError, TypeError, ValueError):
         return QueueSpec(), None
 
 

@@ -466,7 +466,7 @@ class MainWindow(QMainWindow):
             self.project,
             item.data(Qt.ItemDataRole.UserRole),
         )
-        job.succeeded.connect(lambda _n: self.refresh())
+        job.succeeded.connect(lambda _n: self.set_project(self.project))  # queues too
         job.failed.connect(lambda message: QMessageBox.warning(self, "Remove failed", message))
         self._track(job)
 

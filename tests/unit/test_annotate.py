@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy.exc import IntegrityError
 
 from app.core import settings
 from app.core.annotate import (
@@ -378,12 +377,6 @@ def test_spans_label_rows_are_distinct(spans_project):
     assert item.annotation.value == value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # DID NOT RAISE
-    reason="BUG: validate_value checks span keys but not offsets: reversed, out-of-text "
-    "and non-integer offsets are stored (the importer refuses all of these)",
-)
 @pytest.mark.parametrize(
     "span",
     [
@@ -397,12 +390,6 @@ def test_spans_refuse_bad_offsets(spans_project, span):
         _label(spans_project, 1, [span])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # DID NOT RAISE
-    reason="BUG: overlapping spans are stored although the schema does not allow overlaps "
-    "(the importer refuses them)",
-)
 def test_spans_refuse_overlap_when_schema_forbids_it(spans_project):
     assert not spans_project.schema.allow_overlap
     overlapping = [
@@ -413,12 +400,6 @@ def test_spans_refuse_overlap_when_schema_forbids_it(spans_project):
         _label(spans_project, 1, overlapping)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG: a non-string label makes validate_value raise TypeError (', '.join of an "
-    "int) instead of ProjectError",
-)
 @pytest.mark.parametrize("kind", ["multilabel", "spans"])
 def test_non_string_label_is_a_project_error(make_project, tmp_path, kind):
     project = make_project(kind, labels=("ham", "spam"))
@@ -446,12 +427,6 @@ def test_deleted_datapoint_is_refused(project, tmp_path):
         AddFlag(gone[1], project.local_annotator_id, "why").apply(project)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IntegrityError,
-    reason="BUG: AddComment does not check that the datapoint exists, so a deleted one "
-    "raises sqlalchemy IntegrityError instead of ProjectError (AddFlag checks)",
-)
 def test_comment_on_deleted_datapoint_is_a_project_error(project):
     with pytest.raises(ProjectError):
         AddComment(999, project.local_annotator_id, "hello?").apply(project)

@@ -198,12 +198,6 @@ def test_saved_position_ignores_junk(make_project, tmp_path, junk):
     assert saved_position(project) == (QueueSpec(), None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="BUG: saved_position catches KeyError/TypeError/ValueError but a 'queue' entry "
-    "that is not a dict makes QueueSpec.from_dict raise AttributeError (data.get)",
-)
 @pytest.mark.parametrize("queue", [None, "file", [1]])
 def test_saved_position_ignores_a_queue_entry_that_is_not_a_dict(make_project, tmp_path, queue):
     project = _project_with(make_project, tmp_path, 1)

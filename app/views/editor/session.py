@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from app.core import annotate, queue
 from app.core.annotate import AddComment, AddFlag, AnnotationState, Applied, Command, Item
+from app.core.errors import ProjectError
 from app.core.project import Project
 from app.workers.writer import Writer
 
@@ -106,7 +107,13 @@ class AnnotationSession(QObject):
         if spec is None:
             spec, saved = queue.saved_position(self.project)
             datapoint_id = datapoint_id if datapoint_id is not None else saved
-        self.queue = queue.Queue(self.project, spec)
+            try:
+                self.queue = queue.Queue(self.project, spec)
+            except ProjectError:  # a remembered queue that cannot be rebuilt: start afresh
+                self.queue = queue.Queue(self.project, queue.QueueSpec())
+        else:
+            self.queue = queue.Queue(self.project, spec)
+        self._cache.clear()
         self._count_progress()
         position = self.queue.position_of(datapoint_id) if datapoint_id is not None else None
         if position is None:
