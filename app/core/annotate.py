@@ -462,6 +462,7 @@ class Item:
     annotation: AnnotationState | None
     flags: tuple[Note, ...] = ()
     comments: tuple[Note, ...] = ()
+    others: tuple[tuple[str, Any], ...] = ()  # (annotator name, value): others' complete answers
 
 
 def load_items(project: Project, ids: list[int], annotator_id: int) -> dict[int, Item]:
@@ -497,6 +498,16 @@ def load_items(project: Project, ids: list[int], annotator_id: int) -> dict[int,
                 text(sql).bindparams(bindparam("ids", expanding=True)), {"ids": ids}
             ):
                 notes.setdefault((kind, dp_id), []).append(Note(uuid, author, body, at))
+        others: dict[int, list[tuple[str, Any]]] = {}
+        for dp_id, author, value in conn.execute(
+            text(
+                "SELECT an.datapoint_id, a.name, an.value FROM annotation an"
+                " JOIN annotator a ON a.id = an.annotator_id WHERE an.status = 'complete'"
+                " AND an.annotator_id != :me AND an.datapoint_id IN :ids ORDER BY an.id"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids, "me": annotator_id},
+        ):
+            others.setdefault(dp_id, []).append((author, json.loads(value)))
     return {
         r[0]: Item(
             id=r[0],
@@ -509,6 +520,7 @@ def load_items(project: Project, ids: list[int], annotator_id: int) -> dict[int,
             annotation=states.get(r[0]),
             flags=tuple(notes.get(("flag", r[0]), ())),
             comments=tuple(notes.get(("comment", r[0]), ())),
+            others=tuple(others.get(r[0], ())),
         )
         for r in rows
     }

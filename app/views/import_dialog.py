@@ -189,10 +189,12 @@ class ImportDialog(QDialog):
             duplicates="skip" if self.skip.isChecked() else "keep",
             add_labels=add_labels,
             fmt=self.format.currentText(),
+            index=False,  # the main window builds the search index in the background
         )
         self.job.succeeded.connect(self._done)
         self.job.failed.connect(self._failed)
         self.job.cancelled.connect(self._cancelled)
+        self.job.start()
 
     def _done(self, report: ImportReport) -> None:
         self.report = report

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME, __version__
-from app.core import settings
+from app.core import fts, settings
 from app.core.browse import STATUS_FILTERS, Browser, Query
 from app.core.datasets import list_datasets, remove_dataset
 from app.core.errors import TagloopError
@@ -83,6 +83,8 @@ class MainWindow(QMainWindow):
         self.counts_label = QLabel()
         self.showing_label = QLabel()
         self.statusBar().addWidget(self.counts_label, 1)
+        self.indexing_label = QLabel()
+        self.statusBar().addPermanentWidget(self.indexing_label)
         self.statusBar().addPermanentWidget(self.showing_label)
         self.set_project(project)
 
@@ -237,6 +239,23 @@ class MainWindow(QMainWindow):
         self._open_session(project)
         self.stack.setCurrentIndex(1)
         self.refresh()
+        self._index_pending(project)
+
+    def _index_pending(self, project: Project) -> None:
+        """Finish the search index in the background (after an import, or an interrupted one).
+
+        Search is exact meanwhile (pending rows are scanned), only slower."""
+        if fts.pending_count(project) == 0:
+            return
+        self.indexing_label.setText("Indexing text for search…")
+        job = Job(fts.index_pending, project)
+        job.progress.connect(
+            lambda done, total, _m: self.indexing_label.setText(
+                f"Indexing text for search… {done:,} of {total:,}" if total > 0 else ""
+            )
+        )
+        job.finished.connect(self.indexing_label.clear)
+        self._track(job).start()
 
     # ---- annotating -------------------------------------------------------------------------
     def _open_session(self, project: Project) -> None:
@@ -400,7 +419,7 @@ class MainWindow(QMainWindow):
         job = run_with_progress(self, "Building demo projects", build_demo)
         job.succeeded.connect(lambda paths: self.open_project_path(paths[0]))
         job.failed.connect(lambda message: QMessageBox.warning(self, "Demo", message))
-        self._track(job)
+        self._track(job).start()
 
     def import_dataset(self, path: Path | None = None) -> ImportDialog | None:
         if self.project is None:
@@ -445,7 +464,7 @@ class MainWindow(QMainWindow):
             lambda n: self.statusBar().showMessage(f"Exported {n:,} datapoints to {path}", 8000)
         )
         job.failed.connect(lambda message: QMessageBox.warning(self, "Export failed", message))
-        return self._track(job)
+        return self._track(job).start()
 
     def remove_selected_dataset(self) -> None:
         item = self.datasets.currentItem()
@@ -468,7 +487,7 @@ class MainWindow(QMainWindow):
         )
         job.succeeded.connect(lambda _n: self.set_project(self.project))  # queues too
         job.failed.connect(lambda message: QMessageBox.warning(self, "Remove failed", message))
-        self._track(job)
+        self._track(job).start()
 
     def closeEvent(self, event) -> None:
         for job in self.jobs:

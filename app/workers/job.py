@@ -86,7 +86,11 @@ class _Runner(QRunnable):
 def run_with_progress(
     parent: QWidget | None, title: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
 ) -> Job:
-    """Start a Job behind a window-modal progress dialog whose Cancel cancels the job."""
+    """A Job behind a window-modal progress dialog whose Cancel cancels the job.
+
+    Not started: connect its signals, then call start(). A job that finished before its
+    signals were connected would report to nobody.
+    """
     job = Job(fn, *args, **kwargs)
     dialog = QProgressDialog(title, "Cancel", 0, 0, parent)
     dialog.setWindowTitle(title)
@@ -107,4 +111,4 @@ def run_with_progress(
     job.finished.connect(dialog.close)
     job.finished.connect(dialog.deleteLater)
     job.dialog = dialog  # type: ignore[attr-defined]
-    return job.start()
+    return job

@@ -177,3 +177,16 @@ def test_job_failure_surfaces_the_message(qtbot, spam_project, tmp_path):
     with qtbot.waitSignal(job.failed, timeout=10_000) as blocker:
         job.start()
     assert "missing.csv" in blocker.args[0]
+
+
+def test_opening_a_project_finishes_its_search_index_in_background(qtbot, spam_project, sms_csv):
+    from app.core import fts
+
+    import_dataset(spam_project, sms_csv, label_column="label", index=False)
+    assert fts.pending_count(spam_project) == 60
+    window = _window(qtbot, spam_project)
+    qtbot.waitUntil(lambda: fts.pending_count(spam_project) == 0, timeout=20_000)
+    qtbot.waitUntil(lambda: window.indexing_label.text() == "", timeout=5_000)
+    window.search.setText("free")
+    window.apply_filters()
+    assert 0 < window.model.rowCount() < 60

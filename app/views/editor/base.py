@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProgressBar,
+    QSizePolicy,
     QSplitter,
     QTextBrowser,
     QVBoxLayout,
@@ -95,6 +96,7 @@ class EditorBase(QWidget):
         self.order.activated.connect(self._queue_chosen)
         self.position_label = QLabel()
         self.position_label.setObjectName("position")
+        self.position_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar()
         self.progress.setMinimumWidth(200)
         self.progress.setMaximumWidth(260)
@@ -150,6 +152,10 @@ class EditorBase(QWidget):
         self.hint.setObjectName("hint")
         self.status_line = QLabel()
         self.status_line.setObjectName("message")
+        # Long notes and hints must never widen the window: they wrap within what is there.
+        for label in (self.hint, self.status_line):
+            label.setWordWrap(True)
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         footer = QHBoxLayout()
         footer.setContentsMargins(12, 2, 12, 8)
         footer.addWidget(self.hint, 1)
@@ -266,13 +272,20 @@ class EditorBase(QWidget):
                 f"<p><b>{html.escape(name)}</b><br>"
                 f"{html.escape('' if value is None else str(value))}</p>"
             )
+        for author, value in item.others:
+            parts.append(
+                f"<p style='color:#37474F'><b>{html.escape(author)}</b> answered: "
+                f"{html.escape(self.describe_other(item, value))}</p>"
+            )
         for note in item.flags:
             parts.append(
-                f"<p style='color:#B71C1C'>⚑ <b>Flagged</b> by {html.escape(note.author)}: "
+                f"<p style='color:#B71C1C'><b>Flagged</b> by {html.escape(note.author)}: "
                 f"{html.escape(note.body)}</p>"
             )
         for note in item.comments:
-            parts.append(f"<p>💬 <b>{html.escape(note.author)}</b>: {html.escape(note.body)}</p>")
+            parts.append(
+                f"<p><b>Comment</b> by {html.escape(note.author)}: {html.escape(note.body)}</p>"
+            )
         if not parts:
             parts.append("<p style='color:gray'>No context, flags or comments.</p>")
         self.context_view.setHtml("".join(parts))
@@ -309,6 +322,10 @@ class EditorBase(QWidget):
 
     def describe(self, value: object) -> str:
         return str(value)
+
+    def describe_other(self, item: Item, value: object) -> str:
+        """Another annotator's answer, in words (spans quote their text)."""
+        return self.describe(value)
 
     def show_annotation(self, item: Item) -> None:
         raise NotImplementedError

@@ -88,6 +88,13 @@ class SpanEditor(EditorBase):
         count = len(value) if isinstance(value, list) else 0
         return f"{count} span{'s' if count != 1 else ''}" if count else "no spans"
 
+    def describe_other(self, item: Item, value: object) -> str:
+        if not isinstance(value, list) or not value:
+            return "no spans"
+        quoted = [f"{span['label']} “{item.text[span['start'] : span['end']]}”" for span in value]
+        more = f" and {len(quoted) - 12} more" if len(quoted) > 12 else ""
+        return "; ".join(quoted[:12]) + more
+
     # --- state ---------------------------------------------------------------------------------
 
     def show_annotation(self, item: Item) -> None:

@@ -1,0 +1,86 @@
+"""Regenerate the README's screenshots from the demo projects (offscreen, real windows).
+
+Usage: .venv/bin/python docs/screenshots.py   (writes docs/*.png; uses a temporary config)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["TAGLOOP_CONFIG_DIR"] = tempfile.mkdtemp(prefix="tagloop-shots-")
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS.parent))
+
+
+def main() -> None:
+    from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
+    from PySide6.QtTest import QTest
+
+    from app.core.demo import build_demo
+    from app.views.app import make_application
+    from app.views.main_window import MainWindow
+
+    app = make_application()
+    spam, diseases, mentions = build_demo(Path(tempfile.mkdtemp(prefix="tagloop-demo-")))
+
+    def window_on(path: Path) -> MainWindow:
+        window = MainWindow()
+        window.resize(1280, 780)
+        window.show()
+        window.open_project_path(path)
+        app.processEvents()
+        return window
+
+    def settle(window: MainWindow) -> None:
+        window.writer.flush()
+        for _ in range(5):
+            app.processEvents()
+
+    def save(window: MainWindow, name: str) -> None:
+        settle(window)
+        window.grab().save(str(DOCS / name))
+        print("wrote", DOCS / name)
+
+    window = window_on(spam)
+    window.show_tab("annotate")
+    editor = window.editor
+    QTest.keyClick(editor, "1")
+    QTest.keyClick(editor, "2")
+    QTest.keyClick(editor, Qt.Key.Key_F1)  # the guidelines beside the text
+    save(window, "editor_classification.png")
+    window.show_tab("grid")
+    grid = window.grid
+    rows = QItemSelection(grid.model.index(3), grid.model.index(5))
+    grid.view.selectionModel().select(rows, QItemSelectionModel.SelectionFlag.Select)
+    grid.view.selectionModel().select(grid.model.index(9), QItemSelectionModel.SelectionFlag.Select)
+    QTest.keyClick(grid.view, "1")
+    save(window, "bulk_grid.png")
+    window.close()
+
+    window = window_on(mentions)
+    window.show_tab("annotate")
+    QTest.keyClick(window.editor, "1")
+    QTest.keyClick(window.editor, "3")
+    save(window, "editor_multilabel.png")
+    window.close()
+
+    window = window_on(diseases)
+    window.show_tab("annotate")
+    editor = window.editor
+    view = editor.text_view
+    text = window.session.item.text
+    for word, key in (("skin tumour", "1"), ("cancer", "2"), ("colon cancers", "1")):
+        start = text.index(word)
+        view.select(start + 1, start + len(word) - 1)  # partial words: snapping completes them
+        QTest.keyClick(view, key)
+        settle(window)
+    save(window, "editor_spans.png")
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
