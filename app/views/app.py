@@ -6,12 +6,13 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QThreadPool, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME, __version__
 from app.views.main_window import MainWindow
+from app.workers.job import wait_for_jobs
 
 
 def make_application() -> QApplication:
@@ -35,7 +36,7 @@ def main_gui(project_path: Path | None = None) -> int:
     if os.environ.get("TAGLOOP_BENCH_READY"):
         QTimer.singleShot(0, lambda: _report_ready(window))
     code = app.exec()
-    QThreadPool.globalInstance().waitForDone(10_000)  # let cancelled jobs roll back cleanly
+    wait_for_jobs(10.0)  # let cancelled jobs roll back cleanly
     return code
 
 

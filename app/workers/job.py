@@ -1,26 +1,36 @@
 """Run core work off the GUI thread: progress and cancel from core become Qt signals.
 
-Core functions take `progress(done, total, message)` and `cancel()`; a Job passes both in,
-runs the function on the global QThreadPool, and re-emits everything on the GUI thread.
+Core functions take `progress(done, total, message)` and `cancel()`. A Job runs one on a plain
+worker thread that never touches a Qt object: it only puts events on a thread-safe queue,
+which a timer on the GUI thread drains into the Job's signals. A running Job is kept alive by
+a registry until its last event is delivered, so the garbage collector can never delete a
+Job (or its dialog) while its thread still reports to it. (Qt objects used or deleted across
+threads crashed the test suite at random.)
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from app.core.errors import Cancelled, TagloopError
 
 log = logging.getLogger(__name__)
 
+POLL_MS = 15
+_EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tagloop-job")
+_RUNNING: set[Job] = set()
+
 
 class Job(QObject):
-    """One background run of a core function. Signals arrive on the thread that made the Job."""
+    """One background run of a core function. Signals arrive on the GUI thread."""
 
     progress = Signal(int, int, str)  # done, total (-1 if unknown), message
     succeeded = Signal(object)
@@ -32,6 +42,11 @@ class Job(QObject):
         super().__init__()
         self._fn, self._args, self._kwargs = fn, args, kwargs
         self._cancel = threading.Event()
+        self._events: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._drain)
+        self.future: Future | None = None
         self.done = False
         self.error: Exception | None = None  # the failure, for callers that offer a remedy
 
@@ -42,45 +57,77 @@ class Job(QObject):
         return self._cancel.is_set()
 
     def start(self) -> Job:
-        QThreadPool.globalInstance().start(_Runner(self))
+        """Run the function; connect the signals first."""
+        _RUNNING.add(self)
+        self.future = _EXECUTOR.submit(
+            _run, self._fn, self._args, self._kwargs, self._cancel, self._events
+        )
+        self._timer.start()
         return self
 
-    def _emit(self, signal_name: str, *args: Any) -> None:
-        try:
-            getattr(self, signal_name).emit(*args)
-        except RuntimeError:  # the Job's Qt side is gone (app shutting down): nobody listens
-            self._cancel.set()
+    def _drain(self) -> None:
+        latest_progress = None
+        while True:
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                break
+            kind = event[0]
+            if kind == "progress":
+                latest_progress = event[1:]  # only the newest matters to a progress bar
+                continue
+            if latest_progress is not None:
+                self.progress.emit(*latest_progress)
+                latest_progress = None
+            if kind == "succeeded":
+                self.succeeded.emit(event[1])
+            elif kind == "failed":
+                self.error = event[2]
+                self.failed.emit(event[1])
+            elif kind == "cancelled":
+                self.cancelled.emit()
+            elif kind == "finished":
+                self._timer.stop()
+                self.done = True
+                self.finished.emit()
+                _RUNNING.discard(self)
+                return
+        if latest_progress is not None:
+            self.progress.emit(*latest_progress)
 
-    def _run(self) -> None:
-        def progress(done: int, total: int | None, message: str) -> None:
-            self._emit("progress", int(done), -1 if total is None else int(total), message)
 
-        try:
-            result = self._fn(
-                *self._args, progress=progress, cancel=self._cancel.is_set, **self._kwargs
-            )
-        except Cancelled:
-            self._emit("cancelled")
-        except TagloopError as exc:
-            self.error = exc
-            self._emit("failed", str(exc))
-        except Exception as exc:  # a bug: log it whole, show a short message
-            log.exception("background job failed")
-            self._emit("failed", f"Unexpected error: {type(exc).__name__}: {exc}")
-        else:
-            self._emit("succeeded", result)
-        finally:
-            self.done = True
-            self._emit("finished")
+def _run(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    cancel: threading.Event,
+    events: queue.SimpleQueue,
+) -> None:
+    """The worker side: plain Python only, results go on the queue."""
+
+    def progress(done: int, total: int | None, message: str) -> None:
+        events.put(("progress", int(done), -1 if total is None else int(total), message))
+
+    try:
+        result = fn(*args, progress=progress, cancel=cancel.is_set, **kwargs)
+    except Cancelled:
+        events.put(("cancelled",))
+    except TagloopError as exc:
+        events.put(("failed", str(exc), exc))
+    except Exception as exc:  # a bug: log it whole, show a short message
+        log.exception("background job failed")
+        events.put(("failed", f"Unexpected error: {type(exc).__name__}: {exc}", exc))
+    else:
+        events.put(("succeeded", result))
+    finally:
+        events.put(("finished",))
 
 
-class _Runner(QRunnable):
-    def __init__(self, job: Job) -> None:
-        super().__init__()
-        self.job = job
-
-    def run(self) -> None:
-        self.job._run()
+def wait_for_jobs(timeout: float = 10.0) -> bool:
+    """Wait until every running job's function has returned (at exit, and in tests)."""
+    futures = [job.future for job in list(_RUNNING) if job.future is not None]
+    _done, not_done = wait(futures, timeout=timeout)
+    return not not_done
 
 
 def run_with_progress(

@@ -7,17 +7,17 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtCore import QThreadPool
 
 from app.core.project import create_project
 from app.core.schema import LabelSpec
+from app.workers.job import wait_for_jobs
 
 
 @pytest.fixture(autouse=True)
 def _config_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("TAGLOOP_CONFIG_DIR", str(tmp_path / "config"))
     yield
-    QThreadPool.globalInstance().waitForDone(10_000)
+    wait_for_jobs(10.0)
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def spam_project(tmp_path):
         tmp_path / "spam.tagloop", "classification", [LabelSpec("ham"), LabelSpec("spam")]
     )
     yield project
-    QThreadPool.globalInstance().waitForDone(10_000)
+    wait_for_jobs(10.0)
     project.close()
 
 

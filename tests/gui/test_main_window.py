@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import Qt, QThreadPool
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.core.browse import Browser, Query
@@ -12,6 +12,7 @@ from app.core.importer import import_dataset
 from app.views.import_dialog import ImportDialog
 from app.views.main_window import MainWindow
 from app.views.table_model import PAGE_SIZE, DatapointTableModel
+from app.workers.job import wait_for_jobs
 
 
 def _window(qtbot, project) -> MainWindow:
@@ -163,7 +164,7 @@ def test_cancelled_import_leaves_nothing(qtbot, spam_project, tmp_path):
     job.progress.connect(lambda *_: job.cancel())
     with qtbot.waitSignal(job.cancelled, timeout=30_000):
         job.start()
-    QThreadPool.globalInstance().waitForDone(10_000)
+    wait_for_jobs(10.0)
     assert Browser(spam_project).count(Query()) == 0
     from app.core.datasets import list_datasets
 
