@@ -183,6 +183,57 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return _gui(Path(args.path) if getattr(args, "path", None) else None)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from app.core.project import open_project
+    from app.ml.loop import score_pool, train_project
+
+    with open_project(Path(args.path)) as project:
+        started = time.perf_counter()
+        version = train_project(project, progress=TextProgress())
+        metrics = version.metrics
+        print(
+            f"Model version {version.id}: {version.label_count:,} labels, cross-validated"
+            f" macro-F1 {metrics.get('macro_f1', 0):.3f}"
+            + (
+                f", accuracy {metrics['accuracy']:.3f}"
+                if metrics.get("accuracy") is not None
+                else ""
+            )
+            + (f", ECE {metrics['ece']:.3f}" if metrics.get("ece") is not None else "")
+            + f" ({time.perf_counter() - started:.1f} s)"
+        )
+        for label, figures in metrics.get("per_label", {}).items():
+            print(
+                f"  {label:<24} P {figures['precision']:.3f}  R {figures['recall']:.3f}"
+                f"  F1 {figures['f1']:.3f}  n {figures['support']}"
+            )
+        if not args.no_score:
+            started = time.perf_counter()
+            scored = score_pool(project, version, progress=TextProgress())
+            print(f"Scored {scored:,} unlabeled items in {time.perf_counter() - started:.1f} s")
+        if args.json:
+            print(json.dumps({"version": version.id, "metrics": metrics}, ensure_ascii=False))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from app.core.project import open_project
+    from app.ml.loop import predict_file
+
+    with open_project(Path(args.path)) as project:
+        count = predict_file(
+            project, Path(args.input), Path(args.output), args.column, progress=TextProgress()
+        )
+    print(f"Wrote {count:,} predictions to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_al_bench(args: argparse.Namespace) -> int:
+    from app.ml import albench
+
+    return albench.main(args)
+
+
 def _gui(path: Path | None) -> int:
     from app.views.app import main_gui
 
@@ -259,6 +310,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--open", action="store_true", help="open the spam demo in the app")
     p.add_argument("--force", action="store_true", help="rebuild them even if they exist")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("train", help="train a model on the labels, then score unlabeled items")
+    p.add_argument("path", help="the project file")
+    p.add_argument("--no-score", action="store_true", help="do not score the unlabeled items")
+    p.add_argument("--json", action="store_true", help="also print the metrics as JSON")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="label a new file with the project's current model")
+    p.add_argument("path", help="the project file")
+    p.add_argument("input", help="a csv, tsv, json, jsonl or txt file of texts")
+    p.add_argument("--output", required=True, help="where to write the JSON Lines predictions")
+    p.add_argument("--column", help="the text column (default: the annotated input, or text)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser(
+        "al-bench", help="simulate active learning on a labeled file; prints learning curves"
+    )
+    try:
+        from app.ml import albench
+
+        albench.add_arguments(p)
+    except ImportError:  # pragma: no cover - only while app.ml.albench is being written
+        pass
+    p.set_defaults(func=cmd_al_bench)
 
     p = sub.add_parser("gui", help="open the app")
     p.add_argument("path", nargs="?", help="a project file to open")

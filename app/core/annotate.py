@@ -17,10 +17,11 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, text
 
-from app.core import audit
+from app.core import audit, modelstore
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.labels import LabelParser
+from app.core.modelstore import Suggestion
 from app.core.project import Project, current_schema
 from app.core.tables import STATUS_NAMES
 
@@ -53,6 +54,7 @@ class AnnotationState:
     status: str
     time_spent_ms: int = 0
     uuid: str | None = None  # kept across undo/redo, so an annotation keeps its identity
+    origin: str = "human"  # human, imported, accepted (a model's suggestion), corrected
 
     @property
     def finished(self) -> bool:
@@ -94,14 +96,16 @@ def read_states(conn: Connection, annotator_id: int, ids: list[int]) -> dict[int
     """The annotator's annotations on these datapoints (absent ones are left out)."""
     rows = conn.execute(
         text(
-            "SELECT datapoint_id, value, status, time_spent_ms, uuid FROM annotation"
+            "SELECT datapoint_id, value, status, time_spent_ms, uuid, origin FROM annotation"
             " WHERE annotator_id = :annotator AND datapoint_id IN :ids"
         ).bindparams(bindparam("ids", expanding=True)),
         {"annotator": annotator_id, "ids": ids},
     )
     return {
-        dp_id: AnnotationState(None if value is None else json.loads(value), status, spent, uuid)
-        for dp_id, value, status, spent, uuid in rows
+        dp_id: AnnotationState(
+            None if value is None else json.loads(value), status, spent, uuid, origin
+        )
+        for dp_id, value, status, spent, uuid, origin in rows
     }
 
 
@@ -234,7 +238,9 @@ def _text_lengths(conn: Connection, ids: list[int]) -> dict[int, int]:
 
 
 def _audit_value(state: AnnotationState | None) -> Any:
-    return None if state is None else {"value": state.value, "status": state.status}
+    if state is None:
+        return None
+    return {"value": state.value, "status": state.status, "origin": state.origin}
 
 
 def _write_state(
@@ -262,7 +268,7 @@ def _write_state(
             text(
                 "INSERT INTO annotation (uuid, datapoint_id, annotator_id, value, status,"
                 " schema_version_id, time_spent_ms, origin, created_at, updated_at)"
-                " VALUES (:uuid, :dp, :who, :value, :status, :schema, :spent, 'human',"
+                " VALUES (:uuid, :dp, :who, :value, :status, :schema, :spent, :origin,"
                 " :now, :now)"
             ),
             {
@@ -273,6 +279,7 @@ def _write_state(
                 "status": state.status,
                 "schema": schema_version_id,
                 "spent": state.time_spent_ms,
+                "origin": state.origin,
                 "now": now,
             },
         ).lastrowid
@@ -281,7 +288,7 @@ def _write_state(
         conn.execute(
             text(
                 "UPDATE annotation SET value = :value, status = :status, schema_version_id ="
-                " :schema, time_spent_ms = :spent, origin = 'human', updated_at = :now"
+                " :schema, time_spent_ms = :spent, origin = :origin, updated_at = :now"
                 " WHERE id = :id"
             ),
             {
@@ -289,6 +296,7 @@ def _write_state(
                 "status": state.status,
                 "schema": schema_version_id,
                 "spent": state.time_spent_ms,
+                "origin": state.origin,
                 "now": now,
                 "id": annotation_id,
             },
@@ -463,12 +471,17 @@ class Item:
     flags: tuple[Note, ...] = ()
     comments: tuple[Note, ...] = ()
     others: tuple[tuple[str, Any], ...] = ()  # (annotator name, value): others' complete answers
+    suggestion: Suggestion | None = None  # the model's pre-label, once it passes the bar
 
 
-def load_items(project: Project, ids: list[int], annotator_id: int) -> dict[int, Item]:
-    """Datapoints by id with everything an editor shows, in four indexed queries."""
+def load_items(
+    project: Project, ids: list[int], annotator_id: int, suggest_version: int | None = None
+) -> dict[int, Item]:
+    """Datapoints by id with everything an editor shows, in a few indexed queries; with the
+    model version's suggestions when one is given."""
     if not ids:
         return {}
+    suggested = modelstore.suggestions(project, ids, suggest_version) if suggest_version else {}
     expanding = bindparam("ids", expanding=True)
     with project.engine.connect() as conn:
         rows = conn.execute(
@@ -521,13 +534,16 @@ def load_items(project: Project, ids: list[int], annotator_id: int) -> dict[int,
             flags=tuple(notes.get(("flag", r[0]), ())),
             comments=tuple(notes.get(("comment", r[0]), ())),
             others=tuple(others.get(r[0], ())),
+            suggestion=suggested.get(r[0]),
         )
         for r in rows
     }
 
 
-def load_item(project: Project, datapoint_id: int, annotator_id: int) -> Item:
-    item = load_items(project, [datapoint_id], annotator_id).get(datapoint_id)
+def load_item(
+    project: Project, datapoint_id: int, annotator_id: int, suggest_version: int | None = None
+) -> Item:
+    item = load_items(project, [datapoint_id], annotator_id, suggest_version).get(datapoint_id)
     if item is None:
         raise ProjectError(f"datapoint {datapoint_id} does not exist")
     return item

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import text
 
-from app.core import browse, settings
+from app.core import browse, modelstore, settings
 from app.core.errors import ProjectError
 from app.core.project import Project
 
@@ -89,9 +89,17 @@ class Queue:
         self.spec = spec or QueueSpec()
         if self.spec.order not in QUEUE_ORDERS:
             raise ProjectError(f"unknown queue order {self.spec.order!r}")
+        self.version: int | None = None
         if self.spec.order == "active":
-            raise ProjectError("active-learning order needs a trained model, which is not here yet")
-        self._ids = array("q", _ids(project, self.spec.query))
+            self.version = modelstore.scored_version(project)
+            if self.version is None:
+                raise ProjectError(
+                    "the model's order needs a trained model that has scored the data: "
+                    "train one first (Model ▸ Train now)"
+                )
+            self._ids = array("q", _active_ids(project, self.spec.query, self.version))
+        else:
+            self._ids = array("q", _ids(project, self.spec.query))
         self._perm = _Permutation(len(self._ids), self.spec.seed) if self.order_random else None
 
     @property
@@ -106,6 +114,22 @@ class Queue:
             raise IndexError(position)
         return self._ids[self._perm(position) if self._perm else position]
 
+    def rerank_after(self, position: int) -> bool:
+        """Pick up a newer model's scores: items up to `position` stay where they are (the
+        annotator is looking at one of them), the rest are ordered by the new scores and
+        leave out what no longer matches the filter (say, labeled since)."""
+        if self.spec.order != "active":
+            return False
+        version = modelstore.scored_version(self.project)
+        if version is None or version == self.version:
+            return False
+        head = self._ids[: position + 1]
+        seen = set(head)
+        fresh = _active_ids(self.project, self.spec.query, version)
+        self._ids = head + array("q", (i for i in fresh if i not in seen))
+        self.version = version
+        return True
+
     def position_of(self, datapoint_id: int) -> int | None:
         try:
             index = self._ids.index(datapoint_id)
@@ -116,16 +140,27 @@ class Queue:
 
 def _ids(project: Project, query: browse.Query) -> list[int]:
     """The ids a browse query selects, in its sort order, without reading any text."""
-    where, params = browse._where(query)
     sort = query.sort if query.sort in browse.SORTABLE else "id"
     order = browse._ORDER[sort].format(dir="DESC" if query.descending else "ASC")
-    raw = project.engine.raw_connection()
-    try:
+    with project.engine.connect() as conn:
+        # Rows not in the search index yet are scanned, exactly as the table does.
+        where, params = browse._where(query, browse._pending_after(conn, query))
         sql = f"SELECT d.id FROM datapoint d{where} ORDER BY {order}"
-        # SQLAlchemy's :name parameters are sqlite3's own named style, so they pass straight on.
-        return [row[0] for row in raw.execute(sql, params)]
-    finally:
-        raw.close()
+        return [row[0] for row in conn.exec_driver_sql(sql, params)]
+
+
+def _active_ids(project: Project, query: browse.Query, version: int) -> list[int]:
+    """The ids a query selects, most useful to label first by the model's priority score;
+    items the model has not scored yet follow in file order."""
+    with project.engine.connect() as conn:
+        where, params = browse._where(query, browse._pending_after(conn, query))
+        sql = (
+            "SELECT d.id FROM datapoint d LEFT JOIN prediction p ON p.datapoint_id = d.id"
+            f" AND p.model_version_id = :queue_version{where}"
+            " ORDER BY p.score IS NULL, p.score DESC, d.id"
+        )
+        params["queue_version"] = version
+        return [row[0] for row in conn.exec_driver_sql(sql, params)]
 
 
 def _resume_key(project: Project) -> str:

@@ -196,6 +196,7 @@ prediction = Table(
     Column("value", Text, nullable=False),  # JSON
     Column("confidence", Float, nullable=False),
     Column("score", Float, nullable=True),  # active-learning priority
+    Index("ix_prediction_score", "model_version_id", "score"),  # the model's queue order
 )
 
 audit_event = Table(

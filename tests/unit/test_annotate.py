@@ -123,7 +123,7 @@ def test_classification_label_writes_annotation_labels_status_and_audit(project)
         "SELECT actor_id, action, entity, after FROM audit_event ORDER BY id DESC LIMIT 1",
     )
     assert (actor, action, entity) == (me, "annotate", "annotation")
-    assert json.loads(after) == {"2": {"value": "spam", "status": "complete"}}
+    assert json.loads(after) == {"2": {"value": "spam", "status": "complete", "origin": "human"}}
 
 
 def test_relabel_updates_in_place_and_reports_no_status_change(project):
@@ -512,7 +512,7 @@ def test_record_reopen_audits_the_annotation(project):
         " ORDER BY id DESC LIMIT 1",
     )
     assert (actor, action, entity, entity_uuid) == (me, "reopen", "annotation", uuid)
-    assert json.loads(before) == {"value": "spam", "status": "complete"}
+    assert json.loads(before) == {"value": "spam", "status": "complete", "origin": "human"}
     record_reopen(project, 2, me)  # nothing there yet: still recorded
     assert rows(
         project, "SELECT action, entity_uuid, before FROM audit_event ORDER BY id DESC LIMIT 1"

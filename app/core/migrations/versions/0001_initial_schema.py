@@ -207,6 +207,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["model_version_id"], ["model_version.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("datapoint_id", "model_version_id"),
     )
+    with op.batch_alter_table("prediction", schema=None) as batch_op:
+        batch_op.create_index("ix_prediction_score", ["model_version_id", "score"], unique=False)
     op.create_table(
         "task",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -282,6 +284,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_task_annotator")
 
     op.drop_table("task")
+    with op.batch_alter_table("prediction", schema=None) as batch_op:
+        batch_op.drop_index("ix_prediction_score")
     op.drop_table("prediction")
     op.drop_table("flag")
     op.drop_table("comment")

@@ -1,0 +1,251 @@
+"""The model in the loop for one project: learn from its labels, score its unlabeled pool.
+
+Called by the GUI (in the background, after every few labels or on Ctrl+T) and by
+`tagloop train`. Training reads the project's finished annotations, cross-validates (for the
+metrics and the suspicious-label list), trains on everything, and stores a model version.
+Scoring then streams the unlabeled pool through the model in chunks, each written in its own
+transaction, so a million items never block the database and a newer run can cancel it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from app.core import modelstore
+from app.core.errors import ProjectError
+from app.core.fileio import atomic_writer
+from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
+from app.core.modelstore import ModelVersion
+from app.core.project import Project
+from app.ml import base
+from app.ml.base import Example, Prediction
+
+SCORE_CHUNK = 5_000
+SUSPICIOUS_KEPT = 500
+MIN_EXAMPLES = 10
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    examples: list[Example]
+    datapoint_ids: list[int]
+
+
+def training_set(project: Project) -> TrainingSet:
+    """One example per datapoint with a complete annotation: the newest one when several
+    annotators answered (agreement workflows refine this later)."""
+    examples, ids = [], []
+    with project.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT d.id, d.text, a.value FROM annotation a JOIN datapoint d"
+                " ON d.id = a.datapoint_id WHERE a.status = 'complete'"
+                " AND a.id = (SELECT b.id FROM annotation b WHERE b.datapoint_id = d.id"
+                "   AND b.status = 'complete' ORDER BY b.updated_at DESC, b.id DESC LIMIT 1)"
+                " ORDER BY d.id"
+            )
+        )
+        for dp_id, body, value in rows:
+            examples.append(Example(body, json.loads(value)))
+            ids.append(dp_id)
+    return TrainingSet(examples, ids)
+
+
+def trainable(project: Project, training: TrainingSet) -> str | None:
+    """Why a model cannot be trained yet, or None when it can."""
+    count = len(training.examples)
+    if count < MIN_EXAMPLES:
+        return f"a model needs at least {MIN_EXAMPLES} labeled items ({count} so far)"
+    classes = (
+        {example.value for example in training.examples}
+        if project.task_type == "classification"
+        else {"any"}
+    )
+    if project.task_type == "classification" and len(classes) < 2:
+        return "a model needs examples of at least two labels"
+    return None
+
+
+def train_project(
+    project: Project, progress: Progress = no_progress, cancel: CancelCheck = never_cancel
+) -> ModelVersion:
+    """Cross-validate, train and store a new model version from the project's labels."""
+    training = training_set(project)
+    reason = trainable(project, training)
+    if reason:
+        raise ProjectError(reason)
+    schema = project.schema
+    labels = schema.label_names
+    common = {
+        "allow_overlap": schema.allow_overlap,
+        "language": project.language,
+        "progress": progress,
+        "cancel": cancel,
+    }
+    folds = max(2, min(5, len(training.examples) // 5))
+    metrics, out_of_fold = base.cross_validate(
+        project.task_type, training.examples, labels, folds=folds, **common
+    )
+    check_cancel(cancel)
+    model = base.train(project.task_type, training.examples, labels, **common)
+    check_cancel(cancel)
+    metrics = dict(metrics)
+    metrics["suspicious"] = _suspicious(project.task_type, training, out_of_fold)
+    return modelstore.save_version(
+        project, model.format, model.to_bytes(), len(training.examples), metrics
+    )
+
+
+def _suspicious(
+    task_type: str, training: TrainingSet, out_of_fold: list[Prediction]
+) -> list[list[Any]]:
+    """[datapoint id, score, the model's answer] for the labels that look most wrong."""
+    from app.ml import suspicious
+
+    ranked = suspicious.suspicious(task_type, training.examples, out_of_fold)
+    return [
+        [training.datapoint_ids[index], round(float(score), 4), value]
+        for index, score, value in ranked[:SUSPICIOUS_KEPT]
+    ]
+
+
+def load_model(project: Project, version: ModelVersion) -> base.Model:
+    return base.load(version.format, modelstore.artifact(project, version.id))
+
+
+def _pool(project: Project, after: int = 0) -> Iterator[list[tuple[int, str]]]:
+    """The unlabeled datapoints in id order, a chunk at a time, each chunk its own query."""
+    while True:
+        with project.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT id, text FROM datapoint WHERE status = 0 AND id > :after"
+                    " ORDER BY id LIMIT :n"
+                ),
+                {"after": after, "n": SCORE_CHUNK},
+            ).all()
+        if not rows:
+            return
+        yield [(row[0], row[1]) for row in rows]
+        after = rows[-1][0]
+
+
+def score_pool(
+    project: Project,
+    version: ModelVersion,
+    strategy: str | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+) -> int:
+    """Predict every unlabeled datapoint and store the predictions with an active-learning
+    priority; returns how many were scored."""
+    from app.ml import active
+
+    strategy = strategy or active.DEFAULT_STRATEGY
+    model = load_model(project, version)
+    with project.engine.connect() as conn:
+        total = conn.execute(text("SELECT count(*) FROM datapoint WHERE status = 0")).scalar()
+    done = 0
+    progress(0, total, "Scoring unlabeled items")
+    for chunk in _pool(project):
+        check_cancel(cancel)
+        predictions = model.predict([body for _id, body in chunk])
+        priorities = active.priority(strategy, predictions)
+        modelstore.write_predictions(
+            project,
+            version.id,
+            (
+                (dp_id, _stored_value(prediction), prediction.confidence, priority)
+                for (dp_id, _body), prediction, priority in zip(
+                    chunk, predictions, priorities, strict=True
+                )
+            ),
+        )
+        done += len(chunk)
+        progress(done, total, "Scoring unlabeled items")
+    modelstore.drop_older_predictions(project, version.id)
+    return done
+
+
+def _stored_value(prediction: Prediction) -> Any:
+    if prediction.span_scores is not None:
+        return {"value": prediction.value, "span_scores": prediction.span_scores}
+    return prediction.value
+
+
+def train_and_score(
+    project: Project, progress: Progress = no_progress, cancel: CancelCheck = never_cancel
+) -> ModelVersion:
+    """What the app runs in the background: a new model version, then a fresh pool score."""
+    version = train_project(project, progress, cancel)
+    score_pool(project, version, progress=progress, cancel=cancel)
+    return version
+
+
+def predict_file(
+    project: Project,
+    source: Path,
+    out: Path,
+    column: str | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+) -> int:
+    """Label a new file with the current model: JSON Lines of text, label and confidence."""
+    from app.core import readers
+    from app.core.importer import preview
+
+    version = modelstore.latest_version(project)
+    if version is None:
+        raise ProjectError("this project has no model yet: train one first (tagloop train)")
+    model = load_model(project, version)
+    source_path = Path(source)
+    fmt = readers.detect_format(source_path)
+    columns = preview(source_path, fmt).columns
+    name = column or _text_column(columns, project.annotated_input)
+    if name not in columns:
+        raise ProjectError(f"{source}: no column {name!r} (it has {', '.join(columns)})")
+    written = 0
+    batch: list[str] = []
+
+    def flush(handle) -> None:
+        nonlocal written
+        for body, prediction in zip(batch, model.predict(batch), strict=True):
+            record = {
+                "text": body,
+                "label": prediction.value,
+                "confidence": round(prediction.confidence, 4),
+                "model_version": version.uuid,
+            }
+            if prediction.scores:
+                record["scores"] = {k: round(v, 4) for k, v in prediction.scores.items()}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            written += 1
+        batch.clear()
+        check_cancel(cancel)
+        progress(written, None, "Predicting")
+
+    with source_path.open("rb") as raw, atomic_writer(Path(out), encoding="utf-8") as handle:
+        opened = readers.open_source(source_path, io.BufferedReader(raw, 1 << 20), fmt)
+        get_text = opened.getter(name)
+        for line, record in opened.records:
+            value = get_text(record, line)
+            batch.append("" if value is None else str(value))
+            if len(batch) >= SCORE_CHUNK:
+                flush(handle)
+        if batch:
+            flush(handle)
+    return written
+
+
+def _text_column(columns: list[str], preferred: str) -> str:
+    for name in (preferred, "text"):
+        if name in columns:
+            return name
+    return columns[0]
