@@ -327,12 +327,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "al-bench", help="simulate active learning on a labeled file; prints learning curves"
     )
-    try:
-        from app.ml import albench
-
-        albench.add_arguments(p)
-    except ImportError:  # pragma: no cover - only while app.ml.albench is being written
-        pass
+    # Declared here, not in app.ml.albench: building the parser must not import scikit-learn.
+    p.add_argument("data", help="a labeled file: csv/tsv/jsonl with a label column, or .pubtator")
+    p.add_argument("--task", required=True, choices=("classification", "multilabel", "spans"))
+    p.add_argument(
+        "--strategy",
+        action="append",
+        help="a strategy to compare with random (repeatable; 'default' is the app's default)",
+    )
+    p.add_argument("--seed-size", type=int, default=20, help="labels before the first model")
+    p.add_argument("--batch", type=int, default=10, help="labels asked per round")
+    p.add_argument("--budget", type=int, default=500, help="labels in all")
+    p.add_argument("--repeats", type=int, default=3, help="runs averaged per strategy")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(func=cmd_al_bench)
 
     p = sub.add_parser("gui", help="open the app")
