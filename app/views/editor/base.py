@@ -143,6 +143,10 @@ class EditorBase(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
 
+        self.suggestion_label = QLabel()
+        self.suggestion_label.setObjectName("suggestion")
+        self.suggestion_label.setContentsMargins(14, 4, 12, 0)
+        self.suggestion_label.hide()
         self.label_bar = LabelBar(self.on_label)
         self.label_bar.set_labels(self.schema.labels, checkable=True)
         self.prompt = PromptBar()
@@ -171,6 +175,7 @@ class EditorBase(QWidget):
         layout.addWidget(line)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.prompt)
+        layout.addWidget(self.suggestion_label)
         layout.addWidget(self.label_bar)
         layout.addLayout(footer)
 
@@ -196,6 +201,7 @@ class EditorBase(QWidget):
             ("F", "Flag for investigation, with a reason"),
             ("C", "Comment"),
             ("R", "Reopen a finished item for editing"),
+            ("A", "Accept the model's suggestion (shown dashed, with its confidence)"),
             ("Ctrl+Z", "Undo (any edit of this session, across items)"),
             ("Ctrl+Shift+Z / Ctrl+Y", "Redo"),
             ("Ctrl+F", "Find: make a queue of the items containing words"),
@@ -203,7 +209,7 @@ class EditorBase(QWidget):
             ("F1", "Show or hide the guidelines"),
             ("?", "This list"),
         ]
-        taken = set(self.hotkeys) & {"s", "d", "f", "c", "r", "n", "S", "D", "F", "C", "R", "N"}
+        taken = set(self.hotkeys) & set("sdfcrnaSDFCRNA")
         for key in sorted(taken):
             rows.append((key, f"is a label's hotkey here, so it labels “{self.hotkeys[key]}”"))
         return rows
@@ -261,6 +267,16 @@ class EditorBase(QWidget):
         self._show_context(item)
         self._show_overlay(item)
         self.show_annotation(item)
+        suggestion = self.suggestion_shown(item)
+        if suggestion is None:
+            self.suggestion_label.hide()
+        else:
+            self.suggestion_label.setText(
+                f"<span style='color:#5E35B1'><b>Model suggests</b>"
+                f" {html.escape(self.describe(suggestion.value))}"
+                f" ({suggestion.confidence:.0%} sure) &nbsp;·&nbsp; <b>A</b> accepts</span>"
+            )
+            self.suggestion_label.show()
         if session.writer.pending:
             self.saved_label.setText("Saving…")
 
@@ -322,6 +338,17 @@ class EditorBase(QWidget):
 
     def describe(self, value: object) -> str:
         return str(value)
+
+    def suggestion_shown(self, item: Item):
+        """The model's suggestion while this annotator has not answered yet, else None."""
+        state = item.annotation
+        if item.suggestion is None or (state is not None and (state.finished or state.value)):
+            return None
+        return item.suggestion
+
+    def accept(self) -> None:
+        """A: take the model's suggestion (then still editable)."""
+        self.session.accept_suggestion(advance=False)
 
     def describe_other(self, item: Item, value: object) -> str:
         """Another annotator's answer, in words (spans quote their text)."""
@@ -409,6 +436,8 @@ class EditorBase(QWidget):
             self.prompt.ask("flag", "Why flag this item?")
         elif text.lower() == "c" and session.item is not None:
             self.prompt.ask("comment", "Comment:")
+        elif text.lower() == "a":
+            self.accept()
         elif text.lower() == "r":
             session.reopen()
         elif text == "?":

@@ -24,7 +24,11 @@ class ClassificationEditor(EditorBase):
     def show_annotation(self, item: Item) -> None:
         state = item.annotation
         chosen = {state.value} if state and state.status == "complete" else set()
-        self.label_bar.show_chosen(chosen)
+        suggestion = self.suggestion_shown(item)
+        self.label_bar.show_chosen(chosen, {suggestion.value} if suggestion else set())
+
+    def accept(self) -> None:
+        self.session.accept_suggestion(advance=self.auto_advance)
 
     def on_label(self, name: str) -> None:
         self.session.set_state(name, "complete", f"label {name}", advance=self.auto_advance)
@@ -59,7 +63,10 @@ class MultilabelEditor(EditorBase):
         return list(state.value) if state and state.value else []
 
     def show_annotation(self, item: Item) -> None:
-        self.label_bar.show_chosen(set(self.chosen()))
+        suggestion = self.suggestion_shown(item)
+        self.label_bar.show_chosen(
+            set(self.chosen()), set(suggestion.value) if suggestion else set()
+        )
 
     def on_label(self, name: str) -> None:
         labels = self.chosen()

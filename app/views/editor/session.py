@@ -95,6 +95,7 @@ class AnnotationSession(QObject):
         self._shown_at = time.monotonic()
         self.labeled = 0
         self.total = 0
+        self.suggest_version: int | None = None  # whose suggestions the editors show
         self._save_timer = QTimer(self, singleShot=True, interval=1000)
         self._save_timer.timeout.connect(self._save_position)
         writer.done.connect(self._committed)
@@ -170,7 +171,9 @@ class AnnotationSession(QObject):
     def _load(self, datapoint_id: int) -> Item:
         item = self._cache.get(datapoint_id)
         if item is None:
-            item = annotate.load_item(self.project, datapoint_id, self.annotator_id)
+            item = annotate.load_item(
+                self.project, datapoint_id, self.annotator_id, self.suggest_version
+            )
             self._remember(item)
         else:
             self._cache.move_to_end(datapoint_id)
@@ -188,7 +191,8 @@ class AnnotationSession(QObject):
         ahead = range(self.position + 1, min(self.position + 1 + PREFETCH_AHEAD, len(self.queue)))
         wanted = [self.queue.id_at(p) for p in ahead]
         missing = [i for i in wanted if i not in self._cache]
-        for item in annotate.load_items(self.project, missing, self.annotator_id).values():
+        loaded = annotate.load_items(self.project, missing, self.annotator_id, self.suggest_version)
+        for item in loaded.values():
             self._remember(item)
 
     def _save_position(self) -> None:
@@ -221,9 +225,17 @@ class AnnotationSession(QObject):
         return int((time.monotonic() - self._shown_at) * 1000)
 
     def set_state(
-        self, value: object, status: str, description: str, advance: bool = False
+        self,
+        value: object,
+        status: str,
+        description: str,
+        advance: bool = False,
+        origin: str | None = None,
     ) -> bool:
-        """Give the current item a new annotation (one undoable, committed action)."""
+        """Give the current item a new annotation (one undoable, committed action).
+
+        origin: "accepted" when the value is the model's suggestion; an accepted answer
+        edited afterwards becomes "corrected", so figures can tell the two apart."""
         item = self.item
         if item is None:
             return False
@@ -231,15 +243,46 @@ class AnnotationSession(QObject):
             self.message.emit("This item is finished. Press R to reopen it for editing.")
             return False
         old = item.annotation
+        if origin is None:
+            origin = "human"
+            if old is not None and old.origin in ("accepted", "corrected"):
+                origin = old.origin if value == old.value or value is None else "corrected"
+            if value is None:
+                origin = "human"  # skipped or discarded: nobody's suggestion
         spent = (old.time_spent_ms if old else 0) + self.elapsed_ms()
         self._shown_at = time.monotonic()
-        state = AnnotationState(value, status, spent, old.uuid if old else None)
+        state = AnnotationState(value, status, spent, old.uuid if old else None, origin)
         self.push(annotate.SetAnnotations(self.annotator_id, ((item.id, state),), description))
         if state.finished and not advance:
             self.reopened.add(item.id)  # still editable until the annotator moves on
         if advance:
             self.next()
         return True
+
+    def accept_suggestion(self, advance: bool) -> bool:
+        """Take the model's suggestion as this item's answer (then still editable)."""
+        item = self.item
+        if item is None or item.suggestion is None:
+            self.message.emit("The model has no suggestion for this item.")
+            return False
+        value = item.suggestion.value
+        status = "complete" if advance else "draft"
+        return self.set_state(value, status, "accept suggestion", advance, origin="accepted")
+
+    def set_suggest_version(self, version: int | None) -> None:
+        """Show this model version's suggestions (None: none), from the next item shown."""
+        if version == self.suggest_version:
+            return
+        self.suggest_version = version
+        self._cache.clear()
+        if self.item is not None:
+            self.item = self._load(self.item.id)
+            self.item_updated.emit(self.item)
+
+    def pick_up_new_scores(self) -> None:
+        """A newer model scored the pool: re-rank what is ahead, never what is on screen."""
+        if self.queue is not None and self.queue.rerank_after(self.position):
+            self.queue_changed.emit()
 
     def set_many(self, states: dict[int, AnnotationState], description: str) -> None:
         """One undoable action over many datapoints (the bulk grid)."""
@@ -279,10 +322,14 @@ class AnnotationSession(QObject):
         for dp_id in datapoints:
             self._pending[dp_id] = self._pending.get(dp_id, 0) + 1
 
+        suggest = self.suggest_version
+
         def job() -> Outcome:
             command = resolve()
             applied = command.apply(self.project)
-            items = annotate.load_items(self.project, list(command.datapoints), self.annotator_id)
+            items = annotate.load_items(
+                self.project, list(command.datapoints), self.annotator_id, suggest
+            )
             return Outcome(command, applied, items)
 
         return self.writer.submit(job, token=(self, datapoints))

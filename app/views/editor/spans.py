@@ -104,6 +104,8 @@ class SpanEditor(EditorBase):
         self.text_view.set_spans(
             self.spans, self.colours, selected if selected < len(self.spans) else -1
         )
+        suggestion = self.suggestion_shown(item)
+        self.text_view.set_suggestions(list(suggestion.value) if suggestion else [])
         self.label_bar.show_chosen(set())
         if self.session.locked:
             self.text_view.clear_selection()

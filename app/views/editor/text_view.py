@@ -71,6 +71,7 @@ class TextView(QTextEdit):
         self.levels: list[int] = []
         self.colours: dict[str, QColor] = {}
         self.selected_span = -1
+        self.suggested: list[dict[str, Any]] = []
         self.stacked = False
         self.span_mode = False
 
@@ -79,6 +80,7 @@ class TextView(QTextEdit):
     def set_text(self, text: str) -> None:
         self.offsets = TextOffsets(text)
         self.spans, self.levels, self.selected_span = [], [], -1
+        self.suggested = []
         document = self.document()
         document.clear()
         cursor = QTextCursor(document)
@@ -99,6 +101,11 @@ class TextView(QTextEdit):
         self.levels = stack_levels(self.spans)
         self.colours = colours
         self.selected_span = selected
+        self.viewport().update()
+
+    def set_suggestions(self, spans: list[dict[str, Any]]) -> None:
+        """The model's suggested spans, drawn dashed until the annotator accepts them."""
+        self.suggested = sorted(spans, key=lambda s: (s["start"], s["end"]))
         self.viewport().update()
 
     def set_point_size(self, points: float) -> None:
@@ -179,6 +186,8 @@ class TextView(QTextEdit):
         super().paintEvent(event)
         if self.span_mode and self.spans:
             self._paint_spans(background=False)
+        if self.span_mode and self.suggested:
+            self._paint_suggestions()
         self.painted.emit(time.perf_counter())
 
     def _visible_range(self) -> tuple[int, int]:
@@ -218,6 +227,32 @@ class TextView(QTextEdit):
                 )
             block = block.next()
         return rects
+
+    def _paint_suggestions(self) -> None:
+        first, last = self._visible_range()
+        painter = QPainter(self.viewport())
+        tag_font = QFont(self.font())
+        tag_font.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.62))
+        tag_font.setItalic(True)
+        painter.setFont(tag_font)
+        tag_height = painter.fontMetrics().height()
+        for span in self.suggested:
+            if span["start"] > last:
+                break
+            if span["end"] < first:
+                continue
+            colour = self.colours.get(span["label"], QColor("#7E57C2"))
+            rects = self._rects(self.offsets.to_qt(span["start"]), self.offsets.to_qt(span["end"]))
+            if not rects:
+                continue
+            painter.setPen(QPen(colour, 1.5, Qt.PenStyle.DashLine))
+            for rect in rects:
+                painter.drawRect(rect.adjusted(-1, 0, 1, 0))
+            first_rect = rects[0]
+            painter.setPen(colour.darker(130))
+            baseline = first_rect.top() + first_rect.height() + 3 + tag_height * 0.8
+            painter.drawText(QPointF(first_rect.left(), baseline), f"{span['label']}?")
+        painter.end()
 
     def _paint_spans(self, background: bool) -> None:
         first, last = self._visible_range()

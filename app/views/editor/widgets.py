@@ -92,21 +92,32 @@ class LabelBar(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setToolTip(label.description or label.name)
             colour = QColor(label.colour)
-            name, fg = colour.name(), text_colour_on(colour)
-            button.setStyleSheet(
-                f"QPushButton {{ border: 2px solid {name}; border-radius: 6px;"
-                " padding: 6px 14px; background: palette(base); font-weight: 600; }"
-                f" QPushButton:checked {{ background: {name}; color: {fg}; }}"
-            )
+            button.setProperty("colour", colour.name())
+            _style(button, suggested=False)
             button.clicked.connect(lambda _=False, name=label.name: self.on_label(name))
             self.layout_.addWidget(button)
             self.buttons[label.name] = button
         self.layout_.addStretch(1)
 
-    def show_chosen(self, chosen: set[str]) -> None:
+    def show_chosen(self, chosen: set[str], suggested: set[str] | frozenset = frozenset()) -> None:
+        """Chosen labels are filled; the model's suggested ones get a dashed border."""
         for name, button in self.buttons.items():
             button.setCheckable(True)
             button.setChecked(name in chosen)
+            if bool(button.property("suggested")) != (name in suggested):
+                _style(button, suggested=name in suggested)
+
+
+def _style(button: QPushButton, suggested: bool) -> None:
+    colour = QColor(button.property("colour"))
+    name, fg = colour.name(), text_colour_on(colour)
+    border = "3px dashed" if suggested else "2px solid"
+    button.setProperty("suggested", suggested)
+    button.setStyleSheet(
+        f"QPushButton {{ border: {border} {name}; border-radius: 6px;"
+        " padding: 6px 14px; background: palette(base); font-weight: 600; }"
+        f" QPushButton:checked {{ background: {name}; color: {fg}; }}"
+    )
 
 
 class ShortcutSheet(QDialog):
