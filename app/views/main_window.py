@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME, __version__
-from app.core import fts, settings
+from app.core import fts, modelstore, settings
 from app.core.browse import STATUS_FILTERS, Browser, Query
 from app.core.datasets import list_datasets, remove_dataset
 from app.core.errors import TagloopError
@@ -38,7 +38,10 @@ from app.core.project import PROJECT_SUFFIX, Project, open_project
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
 from app.views.import_dialog import FILE_FILTER, ImportDialog
+from app.views.model_controller import ModelController
+from app.views.model_panel import ModelPanel
 from app.views.new_project_wizard import NewProjectWizard
+from app.views.suspicious import SuspiciousView
 from app.views.table_model import DatapointTableModel
 from app.workers.job import Job, run_with_progress
 from app.workers.writer import Writer
@@ -56,6 +59,9 @@ class MainWindow(QMainWindow):
         self.session: AnnotationSession | None = None
         self.editor: EditorBase | None = None
         self.grid: BulkGrid | None = None
+        self.controller: ModelController | None = None
+        self.model_panel: ModelPanel | None = None
+        self.suspicious_view: SuspiciousView | None = None
         self.resize(1200, 750)
         self._build_menus()
         self.stack = QStackedWidget()
@@ -85,6 +91,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.counts_label, 1)
         self.indexing_label = QLabel()
         self.statusBar().addPermanentWidget(self.indexing_label)
+        self.model_label = QLabel()
+        self.model_label.setObjectName("model_status")
+        self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.showing_label)
         self.set_project(project)
 
@@ -123,6 +132,17 @@ class MainWindow(QMainWindow):
             action.setShortcut(shortcut)
             action.triggered.connect(slot)
             view_menu.addAction(action)
+            self.actions[key] = action
+        model_menu = self.menuBar().addMenu("&Model")
+        for key, text, shortcut, slot in (
+            ("train", "&Train now", "Ctrl+T", self.train_model),
+            ("model", "Show the &model…", "Ctrl+M", self.show_model),
+            ("suspicious", "Review &suspicious labels…", "Ctrl+Shift+S", self.show_suspicious),
+        ):
+            action = QAction(text, self)
+            action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            model_menu.addAction(action)
             self.actions[key] = action
         self.auto_advance = QAction("Move on after a label (classification)", self)
         self.auto_advance.setCheckable(True)
@@ -211,7 +231,17 @@ class MainWindow(QMainWindow):
             self.project.close()
         self.project = project
         self._close_session()
-        for key in ("import", "export", "browse", "annotate", "grid", "annotate_filter"):
+        for key in (
+            "import",
+            "export",
+            "browse",
+            "annotate",
+            "grid",
+            "annotate_filter",
+            "train",
+            "model",
+            "suspicious",
+        ):
             self.actions[key].setEnabled(project is not None)
         self.dock.setVisible(project is not None)
         if project is None:
@@ -269,6 +299,12 @@ class MainWindow(QMainWindow):
             self.grid = BulkGrid(self.session)
             self.tabs.addTab(self.grid, "Bulk grid")
         self.actions["grid"].setEnabled(self.grid is not None)
+        self.controller = ModelController(project, self.session, self)
+        self.controller.status_changed.connect(self.model_label.setText)
+        self.controller.version_ready.connect(lambda _v: self._model_order_available())
+        self.model_label.setText(self.controller.summary())
+        self._model_order_available()
+        QTimer.singleShot(1500, self.controller.start)
         self.auto_advance.setEnabled(project.task_type == "classification")
         stack = self.session.undo_stack
         self.edit_menu.clear()
@@ -280,6 +316,14 @@ class MainWindow(QMainWindow):
         self.edit_menu.addAction(redo)
 
     def _close_session(self) -> None:
+        if getattr(self, "controller", None) is not None:
+            self.controller.cancel()
+            self.controller.deleteLater()
+        self.controller = None
+        for dialog in ("model_panel", "suspicious_view"):
+            if getattr(self, dialog, None) is not None:
+                getattr(self, dialog).close()
+            setattr(self, dialog, None)
         if self.session is not None:
             self.session._save_position()
         if self.writer is not None:
@@ -294,6 +338,35 @@ class MainWindow(QMainWindow):
                 obj.deleteLater()
             setattr(self, name, None)
         self.edit_menu.clear()
+
+    def _model_order_available(self) -> None:
+        if self.editor is not None:
+            self.editor.set_model_order_available(
+                modelstore.scored_version(self.project) is not None
+            )
+
+    def train_model(self) -> None:
+        if self.controller is not None:
+            self.controller.train()
+
+    def show_model(self) -> None:
+        if self.controller is None:
+            return
+        if self.model_panel is None:
+            self.model_panel = ModelPanel(self.project, self.controller, self)
+        self.model_panel.refresh()
+        self.model_panel.show()
+        self.model_panel.raise_()
+
+    def show_suspicious(self) -> None:
+        if self.session is None:
+            return
+        if self.suspicious_view is None:
+            self.suspicious_view = SuspiciousView(self.session, self)
+            self.controller.version_ready.connect(lambda _v: self.suspicious_view.refresh())
+        self.suspicious_view.refresh()
+        self.suspicious_view.show()
+        self.suspicious_view.raise_()
 
     def show_tab(self, name: str) -> None:
         widget = {"browse": self.tabs.widget(0), "annotate": self.editor, "grid": self.grid}[name]

@@ -243,6 +243,15 @@ class EditorBase(QWidget):
         order = ORDERS[self.order.currentIndex()][1]
         self.open_queue(QueueSpec(query, order, seed=int(settings.local_identity().uuid[:8], 16)))
 
+    def set_model_order_available(self, available: bool) -> None:
+        item = self.order.model().item(2)
+        item.setEnabled(available)
+        item.setToolTip(
+            "Items the model most needs labeled come first"
+            if available
+            else "Available once a model has been trained (Ctrl+T)"
+        )
+
     def open_queue(self, spec: QueueSpec, datapoint_id: int | None = None) -> None:
         self.session.open_queue(spec, datapoint_id)
         self.setFocus()
