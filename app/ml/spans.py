@@ -41,6 +41,7 @@ KINDS = ("ner", "spancat", "none")  # "none": trained on no spans, predicts none
 MEMBERS = ("meta.json", "pipeline.bin")
 MAX_BYTES = 512 * 1024 * 1024
 SPANS_KEY = "sc"
+HOLDOUT_MIN_DOCS = 50  # from here on, 10% of the documents choose the best epoch
 
 
 @dataclass(frozen=True)
@@ -48,24 +49,24 @@ class Settings:
     """Everything that shapes the pipeline and its training. Stored in meta.json, so a model
     is rebuilt from these numbers on load rather than from a config someone could edit."""
 
-    width: int = 96  # tok2vec width
-    depth: int = 4  # CNN layers (receptive field 2 * depth + 1 tokens)
+    width: int = 64  # tok2vec width
+    depth: int = 2  # CNN layers (receptive field 2 * depth + 1 tokens)
     embed_size: int = 2000  # hash embedding rows per attribute
     hidden_width: int = 64  # ner state hidden layer
     spancat_hidden: int = 128  # spancat reducer hidden layer
     max_ngram: int = 6  # spancat suggests every 1..max_ngram token span
     threshold: float = 0.5  # spancat decision threshold
-    beam_width: int = 8  # ner decoding beam, used for span scores
+    beam_width: int = 4  # ner beam used only to score the greedy parse's entities
     epochs: int = 0  # 0: chosen from the number of documents (see epochs_for)
     batch_size: int = 8  # documents per update
     dropout: float = 0.2
-    learn_rate: float = 0.001
+    learn_rate: float = 0.002
 
     def epochs_for(self, n_docs: int) -> int:
         """Small sets get more passes: the same number of updates costs little there."""
         if self.epochs > 0:
             return self.epochs
-        return max(10, min(30, round(6000 / max(n_docs, 1))))
+        return max(9, min(30, round(5500 / max(n_docs, 1))))
 
 
 DEFAULTS = Settings()
@@ -196,12 +197,14 @@ class SpanModel:
         return out
 
     def _predict_ner(self, docs: list[Doc]) -> list[Prediction]:
-        """Beam-decode, then score each entity by the beam probability mass that has it."""
+        """Greedy-decode (what the model was trained for: beam decoding of this greedy model
+        cost 0.17 F1 on NCBI), then score each entity by the probability mass of the beam
+        parses that contain it; an entity the beam never proposes scores 0."""
         ner = self.nlp.get_pipe("ner")
         if not any(len(doc) for doc in docs):
             return [Prediction(value=[], confidence=1.0, span_scores=[]) for _ in docs]
+        ner.set_annotations(docs, ner.greedy_parse(docs))
         beams = ner.beam_parse(docs, beam_width=max(2, self.settings.beam_width))
-        ner.set_annotations(docs, beams)
         scored = ner.scored_ents(beams)
         out = []
         for doc, scores in zip(docs, scored, strict=True):
@@ -399,29 +402,63 @@ def train(
     if skipped:
         log.warning("%d spans do not fall on tokens or overlap and were not learnt", skipped)
 
+    # From-scratch F1 swings by 0.1-0.3 between epochs on NCBI, so with enough documents a
+    # held-out slice picks the best epoch's (averaged) weights instead of the last one's.
+    held: list[Any] = []
+    if len(train_examples) >= HOLDOUT_MIN_DOCS:
+        rng.shuffle(train_examples)
+        cut = max(10, len(train_examples) // 10)
+        held, train_examples = train_examples[:cut], train_examples[cut:]
     optimizer = nlp.initialize(lambda: train_examples)
     optimizer.learn_rate = settings.learn_rate
-    epochs = settings.epochs_for(len(train_examples))
+    epochs = settings.epochs_for(len(train_examples) + len(held))
     progress(0, epochs, "Training span model")
+    best_f1, best_epoch, data = -1.0, epochs, b""
     for epoch in range(epochs):
         rng.shuffle(train_examples)
         for batch in minibatch(train_examples, size=settings.batch_size):
             check_cancel(cancel)
             nlp.update(batch, drop=settings.dropout, sgd=optimizer)
+        # Averaged weights are smoother than the last step's; bytes make a loaded model
+        # predict exactly what this one does.
+        with nlp.use_params(optimizer.averages):
+            f1 = _heldout_f1(nlp, held) if held else 0.0
+            if not held and epoch + 1 < epochs:
+                f1 = -1.0  # without a held-out slice the last epoch is kept
+            if f1 > best_f1:
+                best_f1, best_epoch, data = f1, epoch + 1, nlp.to_bytes()
         progress(epoch + 1, epochs, "Training span model")
-    # Keep the averaged weights (smoother than the last step's), via a byte round trip so a
-    # loaded model predicts exactly what this one does.
-    with nlp.use_params(optimizer.averages):
-        data = nlp.to_bytes()
     final, language = _build(kind, (), language, settings)
     final.from_bytes(data)
     info = {
-        "n_docs": len(train_examples),
+        "n_docs": len(train_examples) + len(held),
+        "heldout_docs": len(held),
+        "heldout_f1": best_f1 if held else None,
+        "best_epoch": best_epoch,
         "epochs": epochs,
         "skipped_spans": skipped,
         "spans_outside_schema": outside,
     }
     return SpanModel(final, kind, labels, language, settings, info)
+
+
+def _heldout_f1(nlp: Language, held: list[Any]) -> float:
+    """Exact-match micro F1 on held-out examples (greedy decoding: 3x faster than beam)."""
+    kind = nlp.pipe_names[0]
+    docs = list(nlp.pipe([eg.reference.text for eg in held], batch_size=32))
+    gold, pred = [], []
+    for doc, eg in zip(docs, held, strict=True):
+        if kind == "ner":
+            gold_spans, pred_spans = eg.reference.ents, doc.ents
+        else:
+            gold_spans, pred_spans = eg.reference.spans[SPANS_KEY], doc.spans[SPANS_KEY]
+        gold.append([_as_dict(span) for span in gold_spans])
+        pred.append([_as_dict(span) for span in pred_spans])
+    return float(span_metrics(gold, pred)["micro"]["f1"])
+
+
+def _as_dict(span: Any) -> dict[str, Any]:
+    return {"start": span.start_char, "end": span.end_char, "label": span.label_}
 
 
 def cross_validate(

@@ -292,3 +292,13 @@ def test_span_metrics_exact_match() -> None:
     assert metrics["n"] == 2 and metrics["accuracy"] is None
     with pytest.raises(ValueError):
         span_metrics(gold, predicted[:1])
+
+
+def test_enough_documents_hold_out_a_slice_to_pick_the_best_epoch() -> None:
+    examples = (toy_examples() * 2)[: spans.HOLDOUT_MIN_DOCS]
+    model = spans.train(examples, ["Disease"], settings=spans.Settings(epochs=4))
+    assert model.info["heldout_docs"] == 10 and model.info["n_docs"] == len(examples)
+    assert 1 <= model.info["best_epoch"] <= 4
+    assert 0.0 <= model.info["heldout_f1"] <= 1.0
+    small = spans.train(examples[:20], ["Disease"], settings=FAST)
+    assert small.info["heldout_docs"] == 0 and small.info["best_epoch"] == 3
