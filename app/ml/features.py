@@ -92,6 +92,9 @@ def _get_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _chunk_matrix(texts: Sequence[str], params: dict[str, Any]):
+    """(rows, cols, values) of one chunk of texts."""
+    if not texts:
+        return _entries(0, params, [], [], [], [])
     lower = params["lowercase"]
     joined = "\x00 " + " \x00 ".join(t.lower() if lower else t for t in texts) + " \x00"
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)

@@ -1,0 +1,125 @@
+"""Active-learning strategies: valid batches, sensible priorities, diverse hybrid batches."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from app.ml import active, linear
+from app.ml.base import Prediction
+
+LABELS = ["ham", "spam"]
+
+
+@pytest.fixture(scope="module")
+def model(sms200):
+    return linear.train("classification", sms200[:120], LABELS, seed=0)
+
+
+def test_default_is_a_strategy():
+    assert active.DEFAULT_STRATEGY in active.STRATEGIES
+    assert {"random", "least_confidence", "margin", "entropy", "hybrid", "cold_start"} <= set(
+        active.STRATEGIES
+    )
+
+
+@pytest.mark.parametrize("strategy", active.STRATEGIES)
+def test_select_batch_valid(strategy, model, sms200):
+    pool = [e.text for e in sms200[120:]]
+    for m in (model, None):
+        chosen = active.select_batch(strategy, m, pool, 10, random.Random(1), "classification")
+        assert len(chosen) == 10
+        assert len(set(chosen)) == 10
+        assert all(isinstance(i, int) and 0 <= i < len(pool) for i in chosen)
+    # a batch larger than the pool takes the whole pool, once
+    small = pool[:7]
+    chosen = active.select_batch(strategy, model, small, 10, random.Random(2), "classification")
+    assert sorted(chosen) == list(range(7))
+    assert active.select_batch(strategy, model, [], 5, random.Random(3), "classification") == []
+
+
+def test_unknown_strategy():
+    with pytest.raises(ValueError):
+        active.priority("most_fun", [])
+    with pytest.raises(ValueError):
+        active.select_batch("most_fun", None, ["a"], 1, random.Random(0), "classification")
+
+
+def _cls(p_spam: float) -> Prediction:
+    value = "spam" if p_spam >= 0.5 else "ham"
+    return Prediction(value, max(p_spam, 1 - p_spam), {"ham": 1 - p_spam, "spam": p_spam})
+
+
+@pytest.mark.parametrize("strategy", ["least_confidence", "margin", "entropy", "hybrid"])
+def test_priority_uncertain_before_certain(strategy):
+    sure_ham, unsure, sure_spam, fairly = _cls(0.02), _cls(0.52), _cls(0.99), _cls(0.8)
+    scores = active.priority(strategy, [sure_ham, unsure, sure_spam, fairly])
+    assert scores[1] > scores[3] > scores[0]
+    assert scores[1] > scores[2]
+    three = Prediction("a", 0.4, {"a": 0.4, "b": 0.35, "c": 0.25})
+    clear = Prediction("a", 0.9, {"a": 0.9, "b": 0.05, "c": 0.05})
+    high, low = active.priority(strategy, [three, clear])
+    assert high > low
+    # multilabel and spans: generic on confidence / scores
+    ml_unsure = Prediction(["a"], 0.55, {"a": 0.6, "b": 0.45})
+    ml_sure = Prediction(["a"], 0.97, {"a": 0.99, "b": 0.03})
+    high, low = active.priority(strategy, [ml_unsure, ml_sure])
+    assert high > low
+    sp_unsure = Prediction([{"start": 0, "end": 3, "label": "X"}], 0.51, {}, [0.51])
+    sp_sure = Prediction([], 0.98, {}, [])
+    high, low = active.priority(strategy, [sp_unsure, sp_sure])
+    assert high > low
+
+
+def test_priority_is_per_item():
+    predictions = [_cls(p) for p in (0.1, 0.5, 0.7, 0.95)]
+    whole = active.priority("margin", predictions)
+    parts = active.priority("margin", predictions[:2]) + active.priority("margin", predictions[2:])
+    assert whole == parts
+
+
+def test_hybrid_batch_avoids_near_duplicates(model):
+    # 40 near-copies of one borderline message, plus varied messages: margin takes copies,
+    # hybrid spreads its batch over clusters
+    base = "Call me about the free tickets for tonight, reply yes"
+    copies = [f"{base} {i}" for i in range(40)]
+    varied = [
+        "ok see you later",
+        "WINNER claim your prize now txt WIN to 80086",
+        "are you coming to dinner",
+        "URGENT your mobile won 2000 call 09061",
+        "sorry I'll call later",
+        "free entry to the cup final text FA",
+        "lol that is so funny",
+        "your account has been selected for a reward",
+        "I'm at the station now",
+        "txt STOP to end offers from 87121",
+        "how was the exam",
+        "limited offer, reply now for a free ringtone",
+    ] * 3
+    pool = copies + varied
+    rng = random.Random(0)
+    margin = active.select_batch("margin", model, pool, 10, rng, "classification")
+    hybrid = active.select_batch("hybrid", model, pool, 10, random.Random(0), "classification")
+    dup_margin = sum(i < 40 for i in margin)
+    dup_hybrid = sum(i < 40 for i in hybrid)
+    assert dup_hybrid < dup_margin or dup_hybrid <= 3
+
+
+def test_cold_start_is_diverse():
+    pool = ["buy cheap pills now"] * 30 + [f"meeting at {h} pm" for h in range(30)]
+    pool += ["the weather is lovely today", "football results tonight", "new phone who dis"]
+    chosen = active.select_batch("cold_start", None, pool, 6, random.Random(0), "classification")
+    texts = [pool[i] for i in chosen]
+    assert texts.count("buy cheap pills now") <= 2  # not six copies of the commonest text
+
+
+def test_select_from_scores_breaks_ties_randomly():
+    scores = [1.0] * 20
+    a = active.select_from_scores("margin", scores, list(range(20)), 5, random.Random(1), None)
+    b = active.select_from_scores("margin", scores, list(range(20)), 5, random.Random(2), None)
+    assert a != b
+    assert active.select_from_scores(
+        "margin", [0.1, 0.9, 0.5], [10, 11, 12], 2, random.Random(0), None
+    ) == [11, 12]
