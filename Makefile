@@ -33,6 +33,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/browse.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/editor_latency.py
+	$(BIN)/python bench/retrain.py
+	$(BIN)/python bench/al_curves.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
