@@ -207,3 +207,51 @@ def test_suspicious_view_keeps_changes_and_flags(qtbot, spam, editor_on):
     qtbot.addWidget(again)
     listed = [row[0] for row in again.rows]
     assert kept not in listed  # a kept label is not asked about again
+
+
+def test_a_real_retrain_runs_while_the_annotator_keeps_labeling(qtbot, tmp_path, editor_on):
+    """Labels go on being committed, one per key, while a background run trains and scores;
+    the finished version knows the labels it was trained on and the pool gets scores."""
+    project = create_project(
+        tmp_path / "live.tagloop", "classification", [LabelSpec("ham"), LabelSpec("spam")]
+    )
+    rows = sms_rows(200)
+    path = tmp_path / "sms.csv"
+    write_csv(path, [["message"], *[[t] for t, _label in rows]])
+    import_dataset(project, path)
+    truth = {text: label for text, label in rows}
+    session, editor, controller = editor_on(project)
+    controller.auto = True
+    key = {"ham": "1", "spam": "2"}
+    started = []
+    controller.status_changed.connect(lambda line: started.append(line))
+
+    def label_current() -> None:
+        qtbot.keyClick(editor, key[truth[session.item.text]])
+
+    for _ in range(retrain_every(0)):  # enough labels to start a run by itself
+        label_current()
+    settle(session)
+    assert controller.job is not None, "training did not start by itself"
+    during = 0
+    while controller.job is not None and during < 30:
+        label_current()  # the window answers while the model trains
+        during += 1
+        qtbot.wait(5)
+    settle(session)
+    assert during >= 1
+    qtbot.waitUntil(
+        lambda: controller.job is None and controller.version is not None, timeout=60_000
+    )
+    labeled = one(project, "SELECT count(*) FROM annotation WHERE status = 'complete'")[0]
+    assert labeled == retrain_every(0) + during
+    assert controller.version.label_count >= retrain_every(0)
+    scored = one(
+        project,
+        "SELECT count(*) FROM prediction WHERE model_version_id = :v",
+        v=controller.version.id,
+    )[0]
+    assert scored >= 200 - labeled
+    assert any("training" in line.lower() for line in started)
+    assert controller.summary().startswith(f"Model v{controller.version.id}: macro-F1")
+    project.close()
