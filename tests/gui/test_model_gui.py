@@ -255,3 +255,32 @@ def test_a_real_retrain_runs_while_the_annotator_keeps_labeling(qtbot, tmp_path,
     assert any("training" in line.lower() for line in started)
     assert controller.summary().startswith(f"Model v{controller.version.id}: macro-F1")
     project.close()
+
+
+def test_a_deliberately_mislabeled_slice_tops_the_suspicious_view(qtbot, tmp_path, editor_on):
+    """200 real SMS with their labels, 8 clear ham messages labelled spam: after a real,
+    cross-validated training run the view lists the flipped slice first."""
+    from app.ml.loop import train_project
+
+    project = create_project(
+        tmp_path / "flip.tagloop", "classification", [LabelSpec("ham"), LabelSpec("spam")]
+    )
+    rows = sms_rows(200)
+    hams = [i for i, (_text, label) in enumerate(rows) if label == "ham"]
+    flipped_rows = set(hams[::20][:8])
+    labelled = [
+        [text_, "spam" if i in flipped_rows else label] for i, (text_, label) in enumerate(rows)
+    ]
+    path = tmp_path / "sms.csv"
+    write_csv(path, [["message", "label"], *labelled])
+    import_dataset(project, path, label_column="label")
+    flipped_texts = {rows[i][0] for i in flipped_rows}
+    session, _editor, _controller = editor_on(project)
+    train_project(project)
+    view = SuspiciousView(session)
+    qtbot.addWidget(view)
+    top = [view.table.item(r, 0).toolTip() for r in range(min(10, view.table.rowCount()))]
+    found = sum(body in flipped_texts for body in top)
+    assert found >= 6, f"only {found} of 8 flipped labels in the top 10"
+    assert all(view.table.item(r, 2).text() == "ham" for r in range(3))  # the model's answer
+    project.close()
