@@ -79,9 +79,9 @@ def stall_during_retrain(rows: int, labels: int) -> None:
     from PySide6.QtCore import QElapsedTimer, QTimer
 
     from app.core.project import open_project
-    from app.ml import loop
     from app.views.app import make_application
     from app.views.main_window import MainWindow
+    from app.views.model_controller import train_in_worker_process
     from app.workers.job import Job
 
     os.environ["TAGLOOP_CONFIG_DIR"] = tempfile.mkdtemp(prefix="tagloop-bench-")
@@ -95,7 +95,7 @@ def stall_during_retrain(rows: int, labels: int) -> None:
     app = make_application()
     project = open_project(path)
     window = MainWindow(project)
-    window.controller.auto = False
+    window.controller.auto = False  # this run only: no automatic one beside it
     window.show()
     app.processEvents()
 
@@ -119,7 +119,7 @@ def stall_during_retrain(rows: int, labels: int) -> None:
     def progress(done: int, total: int, message: str) -> None:
         phases.setdefault(message, time.perf_counter())
 
-    job = Job(loop.train_and_score, project)
+    job = Job(train_in_worker_process, project)  # what the app runs
     job.progress.connect(progress)
     job.failed.connect(lambda message: print("failed:", message))
     timer.start()

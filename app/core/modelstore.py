@@ -114,6 +114,18 @@ def latest_version(project: Project) -> ModelVersion | None:
     return None if row is None else _version(row)
 
 
+def get_version(project: Project, version_id: int) -> ModelVersion:
+    with project.engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT id, uuid, created_at, label_count, metrics, format FROM model_version"
+                " WHERE id = :id"
+            ),
+            {"id": version_id},
+        ).one()
+    return _version(row)
+
+
 def artifact(project: Project, version_id: int) -> bytes:
     with project.engine.connect() as conn:
         return conn.execute(
@@ -146,6 +158,30 @@ def write_predictions(
             payload,
         )
     return len(payload)
+
+
+def write_prediction_rows(
+    project: Project,
+    version_id: int,
+    rows: Iterable[tuple[int, str, float, float | None]],
+) -> None:
+    """The bulk path of write_predictions: (datapoint id, value already as JSON, confidence,
+    priority) rows straight to the driver, in one transaction."""
+    with project.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT OR REPLACE INTO prediction (datapoint_id, model_version_id, value,"
+            " confidence, score) VALUES (?, ?, ?, ?, ?)",
+            [(dp_id, version_id, value, conf, score) for dp_id, value, conf, score in rows],
+        )
+
+
+def set_priorities(project: Project, version_id: int, rows: list[tuple[float, int]]) -> None:
+    """New queue priorities (score, datapoint id) for some of a version's predictions."""
+    with project.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE prediction SET score = ? WHERE datapoint_id = ? AND model_version_id = ?",
+            [(score, dp_id, version_id) for score, dp_id in rows],
+        )
 
 
 def drop_older_predictions(project: Project, version_id: int) -> None:

@@ -83,6 +83,67 @@ def priority(strategy: str, predictions: Sequence[Prediction]) -> list[float]:
     return [_score(strategy, p) for p in predictions]
 
 
+def priority_array(
+    strategy: str, task_type: str, probs: np.ndarray, confidence: np.ndarray, seed: int = 0
+) -> np.ndarray:
+    """priority() for a whole chunk at once, from a probability matrix (n, labels) and the
+    confidences: the same numbers, vectorised, for scoring a large pool."""
+    n = len(confidence)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    if strategy == "random":
+        return np.random.default_rng(seed).random(n)
+    if strategy == "cold_start":
+        return np.zeros(n)
+    confidence = np.clip(np.asarray(confidence, float), 0.0, 1.0)
+    if strategy == "least_confidence":
+        return 1.0 - confidence
+    multiple = task_type == "classification" and probs.shape[1] >= 2
+    if strategy in ("margin", "hybrid"):
+        if multiple:
+            top2 = -np.partition(-probs, 1, axis=1)[:, :2]
+            return 1.0 - (top2[:, 0] - top2[:, 1])
+        return 1.0 - np.abs(2 * confidence - 1)
+    # entropy
+    if multiple:
+        total = probs.sum(axis=1, keepdims=True)
+        p = np.divide(probs, total, out=np.zeros_like(probs), where=total > 0)
+        logs = np.log(p, out=np.zeros_like(p), where=p > 0)
+        out = -(p * logs).sum(axis=1) / math.log(probs.shape[1])
+        return np.where(total[:, 0] > 0, out, 1.0)
+    if task_type == "multilabel" and probs.shape[1]:
+        return _binary_entropy_array(probs).mean(axis=1)
+    return _binary_entropy_array(confidence)
+
+
+def _binary_entropy_array(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return -(p * np.log(p) + (1 - p) * np.log(1 - p)) / math.log(2)
+
+
+def diverse_order(
+    candidates: Sequence[int], texts: Sequence[str], batch: int, seed: int = 0
+) -> list[int]:
+    """The hybrid strategy as a queue order: candidates (most uncertain first) clustered in
+    the feature space, then taken round-robin across clusters, each cluster's most uncertain
+    member first, so the next `batch` items in the queue are never near-duplicates."""
+    from app.ml import features
+
+    candidates = list(candidates)
+    if len(candidates) <= batch or batch <= 1:
+        return candidates
+    vectors = _embedding(features.transform(list(texts)), seed)
+    labels, _ = _clusters(vectors, batch, seed)
+    members: dict[int, list[int]] = {}
+    for position, cluster in enumerate(labels.tolist()):
+        members.setdefault(cluster, []).append(position)  # positions ascend: most uncertain
+    groups = sorted(members.values(), key=lambda group: group[0])
+    order: list[int] = []
+    for depth in range(max(len(group) for group in groups)):
+        order.extend(candidates[group[depth]] for group in groups if depth < len(group))
+    return order
+
+
 def _embedding(x: Any, seed: int) -> np.ndarray:
     """Dense, normalised low-dimensional rows for clustering (TruncatedSVD of the features)."""
     from sklearn.decomposition import TruncatedSVD

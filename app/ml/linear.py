@@ -119,6 +119,26 @@ class LinearModel:
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         return self.predictions(self.predict_proba(texts))
 
+    def pool_rows(self, texts: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """What scoring a large pool stores, as arrays: the predicted value as JSON, the
+        confidence, and the probabilities (n, labels). Same answers as predictions(), without
+        a Prediction object per text (that alone cost 4 s per million)."""
+        probs = self.predict_proba(texts)
+        if self.task_type == "classification":
+            top = probs.argmax(axis=1)
+            encoded = [json.dumps(label, ensure_ascii=False) for label in self.labels]
+            return [encoded[j] for j in top.tolist()], probs[np.arange(len(probs)), top], probs
+        thresholds = np.array([self.thresholds.get(label, 0.5) for label in self.labels])
+        chosen = probs >= thresholds
+        sure = np.where(chosen, probs, 1 - probs)
+        confidence = sure.min(axis=1) if len(self.labels) else np.ones(len(probs))
+        labels = self.labels
+        values = [
+            json.dumps([labels[j] for j in np.flatnonzero(row)], ensure_ascii=False)
+            for row in chosen
+        ]
+        return values, confidence, probs
+
     # -- serialisation -------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """A zip of meta.json and .npy arrays: no pickle anywhere."""

@@ -9,9 +9,10 @@ transaction, so a million items never block the database and a newer run can can
 
 from __future__ import annotations
 
+import heapq
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from app.ml import base
 from app.ml.base import Example, Prediction
 
 SCORE_CHUNK = 5_000
+QUEUE_BATCH = 10  # hybrid: the next this-many queue items come from different clusters
+DIVERSE_FRONT = 200  # hybrid: how many of the most uncertain items get a diverse order
 SUSPICIOUS_KEPT = 500
 MIN_EXAMPLES = 10
 
@@ -145,7 +148,8 @@ def score_pool(
     cancel: CancelCheck = never_cancel,
 ) -> int:
     """Predict every unlabeled datapoint and store the predictions with an active-learning
-    priority; returns how many were scored."""
+    priority, chunk by chunk (each chunk its own transaction); returns how many were scored.
+    For the hybrid strategy the most uncertain items are then put in a diverse order."""
     from app.ml import active
 
     strategy = strategy or active.DEFAULT_STRATEGY
@@ -153,25 +157,58 @@ def score_pool(
     with project.engine.connect() as conn:
         total = conn.execute(text("SELECT count(*) FROM datapoint WHERE status = 0")).scalar()
     done = 0
+    front: list[tuple[float, int, str]] = []  # the most uncertain items seen so far (a heap)
     progress(0, total, "Scoring unlabeled items")
-    for chunk in _pool(project):
+    for number, chunk in enumerate(_pool(project)):
         check_cancel(cancel)
-        predictions = model.predict([body for _id, body in chunk])
-        priorities = active.priority(strategy, predictions)
-        modelstore.write_predictions(
-            project,
-            version.id,
-            (
-                (dp_id, _stored_value(prediction), prediction.confidence, priority)
-                for (dp_id, _body), prediction, priority in zip(
-                    chunk, predictions, priorities, strict=True
-                )
-            ),
+        ids = [dp_id for dp_id, _body in chunk]
+        texts = [body for _id, body in chunk]
+        if hasattr(model, "pool_rows"):
+            values, confidence, probs = model.pool_rows(texts)
+            priorities = active.priority_array(
+                strategy, project.task_type, probs, confidence, seed=number
+            ).tolist()
+            confidence = confidence.tolist()
+        else:
+            predictions = model.predict(texts)
+            values = [json.dumps(_stored_value(p), ensure_ascii=False) for p in predictions]
+            confidence = [p.confidence for p in predictions]
+            priorities = active.priority(strategy, predictions)
+        modelstore.write_prediction_rows(
+            project, version.id, zip(ids, values, confidence, priorities, strict=True)
         )
+        if strategy == "hybrid":
+            _keep_front(front, zip(priorities, ids, texts, strict=True))
         done += len(chunk)
         progress(done, total, "Scoring unlabeled items")
+    if front:
+        check_cancel(cancel)
+        _diversify_front(project, version, front)
     modelstore.drop_older_predictions(project, version.id)
     return done
+
+
+def _keep_front(front: list[tuple[float, int, str]], rows: Iterable[tuple[float, int, str]]):
+    for row in rows:
+        if len(front) < DIVERSE_FRONT:
+            heapq.heappush(front, row)
+        elif row[0] > front[0][0]:
+            heapq.heapreplace(front, row)
+
+
+def _diversify_front(project: Project, version: ModelVersion, front: list) -> None:
+    """Reorder the most uncertain items so each run of QUEUE_BATCH is diverse: they get
+    priorities above every other item (2 down to 1), in the hybrid's round-robin order."""
+    from app.ml import active
+
+    front = sorted(front, key=lambda row: (-row[0], row[1]))
+    order = active.diverse_order(
+        [dp_id for _p, dp_id, _t in front], [body for _p, _id, body in front], QUEUE_BATCH
+    )
+    step = 1.0 / len(order)
+    modelstore.set_priorities(
+        project, version.id, [(2.0 - rank * step, dp_id) for rank, dp_id in enumerate(order)]
+    )
 
 
 def _stored_value(prediction: Prediction) -> Any:
@@ -187,6 +224,20 @@ def train_and_score(
     version = train_project(project, progress, cancel)
     score_pool(project, version, progress=progress, cancel=cancel)
     return version
+
+
+def train_and_score_file(
+    path: str, progress: Progress = no_progress, cancel: CancelCheck = never_cancel
+) -> int:
+    """train_and_score for a worker process, which opens the project file itself; returns
+    the new model version's id (picklable, unlike the version)."""
+    from app.core import db
+
+    project = Project(Path(path), db.make_engine(db.url_for(Path(path))))
+    try:
+        return train_and_score(project, progress, cancel).id
+    finally:
+        project.close()
 
 
 def predict_file(

@@ -13,10 +13,24 @@ from PySide6.QtCore import QObject, Signal
 
 from app.core import modelstore, settings
 from app.core.errors import ProjectError
+from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.modelstore import ModelVersion
 from app.core.project import Project
 from app.views.editor.session import AnnotationSession
 from app.workers.job import Job
+
+
+def train_in_worker_process(
+    project: Project, progress: Progress = no_progress, cancel: CancelCheck = never_cancel
+) -> ModelVersion:
+    """Train and score in a child process, so NumPy and scikit-learn never hold the GUI
+    thread's GIL (a thread stalled the event loop by up to 200 ms at 1M datapoints)."""
+    from app.workers.process import run_in_process
+
+    version_id = run_in_process(
+        "app.ml.loop:train_and_score_file", str(project.path), progress=progress, cancel=cancel
+    )
+    return modelstore.get_version(project, version_id)
 
 
 def retrain_every(labels: int) -> int:
@@ -47,7 +61,7 @@ class ModelController(QObject):
 
     def start(self) -> None:
         """Called once the window is up: a project with labels but no model gets one."""
-        if self.version is not None or self.job is not None:
+        if not self.auto or self.version is not None or self.job is not None:
             return
         from app.ml.loop import MIN_EXAMPLES
 
@@ -72,10 +86,8 @@ class ModelController(QObject):
             self.job.cancel()
             self.status_changed.emit("Model: restarting with the newest labels…")
             return
-        from app.ml.loop import train_and_score
-
         self.trained_at = self.session.labeled
-        job = Job(train_and_score, self.project)
+        job = Job(train_in_worker_process, self.project)
         job.progress.connect(self._progress)
         job.succeeded.connect(self._trained)
         job.failed.connect(self._failed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -123,3 +124,37 @@ def test_select_from_scores_breaks_ties_randomly():
     assert active.select_from_scores(
         "margin", [0.1, 0.9, 0.5], [10, 11, 12], 2, random.Random(0), None
     ) == [11, 12]
+
+
+@pytest.mark.parametrize("strategy", ["least_confidence", "margin", "entropy", "hybrid"])
+@pytest.mark.parametrize("task_type", ["classification", "multilabel"])
+def test_vectorised_priorities_equal_the_per_item_ones(strategy, task_type, sms200):
+    """The pool-scoring fast path must rank exactly like priority() on Prediction objects."""
+    labels = ["ham", "spam"] if task_type == "classification" else ["a", "b", "c"]
+    if task_type == "classification":
+        examples = sms200[:120]
+    else:
+        rng = random.Random(4)
+        examples = [
+            type(e)(e.text, [x for x in labels if rng.random() < 0.4]) for e in sms200[:120]
+        ]
+    model = linear.train(task_type, examples, labels, seed=0)
+    texts = [e.text for e in sms200[120:]]
+    values, confidence, probs = model.pool_rows(texts)
+    predictions = model.predict(texts)
+    assert [json.loads(v) for v in values] == [p.value for p in predictions]
+    assert confidence.tolist() == pytest.approx([p.confidence for p in predictions])
+    fast = active.priority_array(strategy, task_type, probs, confidence)
+    assert fast.tolist() == pytest.approx(active.priority(strategy, predictions), abs=1e-9)
+
+
+def test_diverse_order_spreads_near_duplicates(sms200):
+    """Ten copies each of three texts, most uncertain first: the first three of the order
+    come from three different groups, not three copies of the same text."""
+    texts = [e.text for e in sms200[:3]]
+    candidates = list(range(30))
+    pool = [texts[i // 10] for i in candidates]  # 0-9 copies of text 0, then text 1, text 2
+    order = active.diverse_order(candidates, pool, batch=3, seed=0)
+    assert sorted(order) == candidates
+    assert {pool[i] for i in order[:3]} == set(texts)
+    assert order[0] == 0  # the most uncertain item still leads

@@ -169,3 +169,26 @@ def test_cli_start_up_does_not_import_the_ml_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_hybrid_scoring_puts_a_diverse_front_first(sms_project, monkeypatch):
+    """After scoring with the default strategy the queue's front holds the most uncertain
+    items in the hybrid's diverse order, above every other prediction."""
+    monkeypatch.setattr(loop, "DIVERSE_FRONT", 30)  # of the 80 unlabeled items
+    version = loop.train_project(sms_project)
+    loop.score_pool(sms_project, version, strategy="hybrid")
+    with sms_project.engine.connect() as conn:
+        scores = [
+            row[0]
+            for row in conn.execute(
+                text(
+                    "SELECT score FROM prediction WHERE model_version_id = :v ORDER BY score DESC"
+                ),
+                {"v": version.id},
+            )
+        ]
+    assert len(scores) == 80
+    front = loop.DIVERSE_FRONT
+    assert all(s > 1.0 for s in scores[:front])
+    assert all(s <= 1.0 for s in scores[front:])
+    assert len(set(scores[:front])) == front  # a strict order, no ties
