@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from app import __version__
 from app.core import audit, db, settings
@@ -75,9 +75,18 @@ class Project:
 
     @cached_property
     def local_annotator_id(self) -> int:
-        """This install's annotator row, registered in the project on first use."""
-        identity = settings.local_identity()
+        """Who works in this file: the annotator an assignment bundle was made for, when the
+        file was opened from one (so their work is theirs on any machine), else this install's
+        annotator row, registered in the project on first use."""
         with self.engine.begin() as conn:
+            assignee = get_meta(conn, META_ASSIGNEE)
+            if assignee:
+                found = conn.execute(
+                    select(t.annotator.c.id).where(t.annotator.c.uuid == assignee)
+                ).scalar()
+                if found is not None:
+                    return found
+            identity = settings.local_identity()
             return ensure_annotator(conn, identity.uuid, identity.name, "annotator")
 
     def close(self) -> None:
@@ -88,6 +97,23 @@ class Project:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+# Keys of project_meta: facts about this file, never carried by a bundle.
+META_REPLICA = "replica"  # this file's replica UUID (made by the migration, or on open)
+META_OPENED_FROM = "opened_from"  # the kind of bundle this file was opened from
+META_ASSIGNEE = "assignee"  # the annotator UUID an assignment bundle was made for
+META_BASE = "base"  # when that bundle was made: work since then is new work
+META_SOURCE_SHA256 = "source_sha256"  # that bundle file's SHA-256
+
+
+def get_meta(conn: Connection, key: str) -> str | None:
+    return conn.execute(select(t.project_meta.c.value).where(t.project_meta.c.key == key)).scalar()
+
+
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    conn.execute(delete(t.project_meta).where(t.project_meta.c.key == key))
+    conn.execute(insert(t.project_meta).values(key=key, value=value))
 
 
 def _schema_from_row(row) -> SchemaVersion:

@@ -122,7 +122,32 @@ annotation = Table(
     Column("origin", String(16), nullable=False, default="human"),  # human, imported, suggestion
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
+    # "REPLICA@UPDATED_AT" when this version arrived by a bundle merge (app.core.bundle.merge):
+    # a later version from the same replica then follows it rather than conflicting with it.
+    Column("synced_from", Text, nullable=True),
     UniqueConstraint("datapoint_id", "annotator_id", name="uq_annotation_datapoint_annotator"),
+)
+
+# Superseded versions of annotations, kept when a bundle merge replaces one with a newer
+# version (or brings an older one), so that no version is ever lost silently. The UUID is
+# name-based on the version's content, so merging the same version twice keeps one row.
+annotation_history = Table(
+    "annotation_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("annotation_uuid", UUID, nullable=False),
+    Column("datapoint_id", ForeignKey("datapoint.id", ondelete="CASCADE"), nullable=False),
+    Column("annotator_id", ForeignKey("annotator.id"), nullable=False),
+    Column("value", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("schema_version_id", ForeignKey("schema_version.id"), nullable=False),
+    Column("time_spent_ms", Integer, nullable=False, default=0),
+    Column("origin", String(16), nullable=False, default="human"),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("reason", String(16), nullable=False),  # conflict, superseded
+    Index("ix_annotation_history_datapoint", "datapoint_id", "annotator_id"),
 )
 
 # One row per label an annotation carries: makes "filter by label" an index lookup.
@@ -211,6 +236,16 @@ audit_event = Table(
     Column("entity_uuid", UUID, nullable=True),
     Column("before", Text, nullable=True),  # JSON
     Column("after", Text, nullable=True),  # JSON
+)
+
+# Facts about this project *file* (not the project): its replica id, what bundle it was opened
+# from, the annotator an assignment bundle was made for, the watermark work is counted from.
+# Never travels in a bundle.
+project_meta = Table(
+    "project_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 STATUS_NAMES = ("unlabeled", "labeled", "skipped", "discarded")
