@@ -142,3 +142,47 @@ def cross_validate(
     return linear.cross_validate(
         task_type, examples, labels, folds=folds, seed=seed, progress=progress, cancel=cancel
     )
+
+
+def train_validated(
+    task_type: str,
+    examples: Sequence[Example],
+    labels: Sequence[str],
+    *,
+    folds: int = 5,
+    allow_overlap: bool = False,
+    language: str = "en",
+    seed: int = 0,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+) -> tuple[Model, Metrics, list[Prediction]]:
+    """A model trained on every example, its cross-validated metrics, and the out-of-fold
+    predictions; the linear models share their folds between the two (see linear.py)."""
+    if task_type == "spans":
+        metrics, oof = cross_validate(
+            task_type,
+            examples,
+            labels,
+            folds=folds,
+            allow_overlap=allow_overlap,
+            language=language,
+            seed=seed,
+            progress=progress,
+            cancel=cancel,
+        )
+        model = train(
+            task_type,
+            examples,
+            labels,
+            allow_overlap=allow_overlap,
+            language=language,
+            seed=seed,
+            progress=progress,
+            cancel=cancel,
+        )
+        return model, metrics, oof
+    from app.ml import linear
+
+    return linear.train_validated(
+        task_type, examples, labels, folds=folds, seed=seed, progress=progress, cancel=cancel
+    )

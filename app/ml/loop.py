@@ -93,11 +93,9 @@ def train_project(
         "cancel": cancel,
     }
     folds = max(2, min(5, len(training.examples) // 5))
-    metrics, out_of_fold = base.cross_validate(
+    model, metrics, out_of_fold = base.train_validated(
         project.task_type, training.examples, labels, folds=folds, **common
     )
-    check_cancel(cancel)
-    model = base.train(project.task_type, training.examples, labels, **common)
     check_cancel(cancel)
     metrics = dict(metrics)
     metrics["suspicious"] = _suspicious(project.task_type, training, out_of_fold)

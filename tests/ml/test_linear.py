@@ -243,3 +243,27 @@ def test_multilabel_thresholds_follow_the_data():
     assert predicted[0].value == ["a", "b"]
     assert predicted[1].value == ["a"]
     assert predicted[2].value == []
+
+
+@pytest.mark.parametrize("task", ["classification", "multilabel"])
+def test_train_validated_matches_separate_cross_validation(task, sms200, mention_types):
+    """One pass of folds gives the model, its metrics and the out-of-fold predictions; the
+    metrics agree with nested cross-validation, and the model with a plain train()."""
+    if task == "classification":
+        examples, labels = sms200, LABELS
+    else:
+        examples, labels = mention_types
+    model, metrics, oof = linear.train_validated(task, examples, labels, folds=5, seed=0)
+    nested, nested_oof = linear.cross_validate(task, examples, labels, folds=5, seed=0)
+    assert len(oof) == len(nested_oof) == len(examples)
+    assert metrics["folds"] == 5
+    assert metrics["macro_f1"] == pytest.approx(nested["macro_f1"], abs=0.06)
+    plain = linear.train(task, examples, labels, seed=0)
+    texts = [e.text for e in examples[:40]]
+    pairs = zip(model.predict(texts), plain.predict(texts), strict=True)
+    same = [a.value == b.value for a, b in pairs]
+    assert sum(same) >= 36  # same fits; only the calibration differs a little
+    reloaded = linear.load(model.to_bytes())
+    assert [p.value for p in reloaded.predict(texts)] == [p.value for p in model.predict(texts)]
+    if task == "multilabel":
+        assert set(model.thresholds) == set(model.classes)
