@@ -81,6 +81,51 @@ def main() -> None:
     save(window, "editor_spans.png")
     window.close()
 
+    # the model: a learning curve from labels that arrived in steps, then suggestions
+    from app.core.importer import import_dataset
+    from app.core.project import create_project
+    from app.core.schema import LabelSpec
+    from app.ml.loop import score_pool, train_project
+
+    work = Path(tempfile.mkdtemp(prefix="tagloop-model-"))
+    rows = [
+        line.rstrip("\n").split("\t", 1)
+        for line in (DOCS.parent / "resources" / "demo" / "sms_spam.tsv").open(encoding="utf-8")
+    ][1:]
+    path = work / "spam-model.tagloop"
+    labels = [LabelSpec("ham", "#4caf50", "1"), LabelSpec("spam", "#e53935", "2")]
+    project = create_project(path, "classification", labels)
+    start = 0
+    for size in (40, 80, 160, 320, 640):
+        staged = work / f"labels_{size}.tsv"
+        with staged.open("w", encoding="utf-8") as out:
+            out.write("label\tmessage\n")
+            for label, message in rows[start : start + size]:
+                out.write(f"{label}\t{message}\n")
+        import_dataset(project, staged, label_column="label")
+        start += size
+        version = train_project(project)
+    pool = work / "pool.tsv"
+    with pool.open("w", encoding="utf-8") as out:
+        out.write("message\n")
+        for _label, message in rows[start : start + 2000]:
+            out.write(f"{message}\n")
+    import_dataset(project, pool)
+    score_pool(project, version)
+    project.close()
+    window = window_on(path)
+    window.show_tab("annotate")
+    app.processEvents()
+    save(window, "editor_suggestion.png")
+    window.show_model()
+    panel = window.model_panel
+    panel.resize(980, 700)
+    for _ in range(5):
+        app.processEvents()
+    panel.grab().save(str(DOCS / "model_panel.png"))
+    print("wrote", DOCS / "model_panel.png")
+    window.close()
+
 
 if __name__ == "__main__":
     main()

@@ -91,7 +91,7 @@ class ModelController(QObject):
         job.progress.connect(self._progress)
         job.succeeded.connect(self._trained)
         job.failed.connect(self._failed)
-        job.cancelled.connect(lambda: self.status_changed.emit(self.summary()))
+        job.cancelled.connect(self._cancelled)  # methods, not lambdas: Qt disconnects them
         job.finished.connect(self._finished)
         self.job = job
         self.status_changed.emit("Model: training…")
@@ -106,6 +106,9 @@ class ModelController(QObject):
         self.progress.emit(done, total, message)
         share = f" {100 * done // total}%" if total > 0 else ""
         self.status_changed.emit(f"Model: {message.lower()}{share}")
+
+    def _cancelled(self) -> None:
+        self.status_changed.emit(self.summary())
 
     def _failed(self, message: str) -> None:
         error = self.job.error if self.job else None

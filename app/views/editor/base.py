@@ -50,6 +50,13 @@ _OVERLAY = {
 _NO_MODIFIERS = Qt.KeyboardModifier.NoModifier | Qt.KeyboardModifier.KeypadModifier
 
 
+def sure(confidence: float) -> str:
+    """A confidence as a percentage that never claims certainty a model cannot have."""
+    if confidence >= 0.995:
+        return "over 99%"
+    return f"{confidence:.0%}"
+
+
 class EditorBase(QWidget):
     """The shared editor shell; see ChoiceEditor and SpanEditor for the task-specific parts."""
 
@@ -283,7 +290,7 @@ class EditorBase(QWidget):
             self.suggestion_label.setText(
                 f"<span style='color:#5E35B1'><b>Model suggests</b>"
                 f" {html.escape(self.describe(suggestion.value))}"
-                f" ({suggestion.confidence:.0%} sure) &nbsp;·&nbsp; <b>A</b> accepts</span>"
+                f" ({sure(suggestion.confidence)} sure) &nbsp;·&nbsp; <b>A</b> accepts</span>"
             )
             self.suggestion_label.show()
         if session.writer.pending:
