@@ -1,0 +1,540 @@
+"""Writing bundles: a whole project, one annotator's assignment, or their returned work.
+
+Each kind is a selection of the same members (see app.core.bundle.format), read from one
+consistent snapshot of the database (a read transaction: WAL lets the GUI keep writing), and
+written row by row, so memory stays flat however large the project.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core import audit
+from app.core.bundle.errors import BundleError
+from app.core.bundle.format import SUFFIX, BundleWriter
+from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
+from app.core.project import META_BASE, META_REPLICA, Project
+
+PROGRESS_EVERY = 20_000
+FINISHED = "('complete', 'skipped', 'discarded')"
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    kind: str
+    sha256: str
+    size: int
+    encrypted: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        shown = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in self.counts.items() if n)
+        lock = " (encrypted)" if self.encrypted else ""
+        return (
+            f"Wrote {self.kind} bundle {self.path}{lock}: {shown or 'nothing'}; "
+            f"{self.size / 1e6:,.1f} MB, SHA-256 {self.sha256[:16]}… in {self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """What a kind of bundle holds, as SQL conditions over the tables' usual aliases."""
+
+    kind: str
+    datapoints: str | None  # over `d` (datapoint); None: the member is left out
+    annotations: str | None  # over `a`
+    history: str | None  # over `h`
+    tasks: str | None  # over `t`
+    comments: str | None  # over `c`
+    flags: str | None  # over `f`
+    audit: str | None  # over `e`
+    task_status: str = "t.status"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _project_selection() -> _Selection:
+    return _Selection("project", "1", "1", "1", "1", "1", "1", "1")
+
+
+def _assignment_selection(annotator_id: int) -> _Selection:
+    assigned = "SELECT datapoint_id FROM task WHERE annotator_id = :who AND status != 'cancelled'"
+    return _Selection(
+        "assignment",
+        datapoints=f"d.id IN ({assigned})",
+        annotations=f"a.annotator_id = :who AND a.datapoint_id IN ({assigned})",
+        history=None,
+        tasks="t.annotator_id = :who AND t.status != 'cancelled'",
+        comments=f"c.annotator_id = :who AND c.datapoint_id IN ({assigned})",
+        flags=f"f.annotator_id = :who AND f.datapoint_id IN ({assigned})",
+        audit=None,
+        params={"who": annotator_id},
+    )
+
+
+def _work_selection(annotator_id: int, base: str | None) -> _Selection:
+    since = base or ""
+    return _Selection(
+        "work",
+        datapoints=None,
+        annotations="a.annotator_id = :who AND a.updated_at > :since",
+        history=None,
+        tasks="t.annotator_id = :who",
+        comments="c.annotator_id = :who AND c.created_at > :since",
+        flags="f.annotator_id = :who AND (f.created_at > :since OR f.resolved_at > :since)",
+        audit="e.actor_id = :who AND e.at > :since",
+        # A task is done once its annotator has finished the item.
+        task_status=(
+            "CASE WHEN t.status = 'todo' AND EXISTS (SELECT 1 FROM annotation x"
+            " WHERE x.datapoint_id = t.datapoint_id AND x.annotator_id = t.annotator_id"
+            f" AND x.status IN {FINISHED}) THEN 'done' ELSE t.status END"
+        ),
+        params={"who": annotator_id, "since": since},
+    )
+
+
+def export_project_bundle(
+    project: Project,
+    out: Path,
+    *,
+    with_model: bool = False,
+    passphrase: str | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+) -> ExportReport:
+    """The whole project as one bundle file: schema versions and guidelines, datasets and
+    datapoints, annotators, every annotation (and its superseded versions), tasks, comments,
+    flags and the audit log; with `with_model`, the newest model version and its predictions.
+    Opening it (open_bundle) gives an identical project; merging it (merge_bundle) brings
+    what the target lacks."""
+    return _export(
+        project, out, _project_selection(), None, with_model, passphrase, progress, cancel
+    )
+
+
+def export_assignment_bundle(
+    project: Project,
+    out: Path,
+    annotator_uuid: str,
+    *,
+    passphrase: str | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+) -> ExportReport:
+    """One annotator's assignment: the schema versions and guidelines, only the datapoints
+    they have (open or done) tasks on, with their datasets' metadata so UUIDs stay the same,
+    their tasks, and their own annotations, comments and flags on those items. Opened on
+    their machine (open_bundle), the work done in it is attributed to them."""
+    with project.engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT id FROM annotator WHERE uuid = ?", (annotator_uuid,)
+        ).first()
+    if row is None:
+        raise BundleError(str(out), f"no annotator {annotator_uuid} in this project")
+    return _export(
+        project,
+        out,
+        _assignment_selection(row[0]),
+        annotator_uuid,
+        False,
+        passphrase,
+        progress,
+        cancel,
+    )
+
+
+def export_work_bundle(
+    project: Project,
+    out: Path,
+    *,
+    passphrase: str | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+) -> ExportReport:
+    """Return work (File ▸ Return work): this file's annotator's annotations, comments, flags
+    and task states since the assignment bundle it was opened from (or all of them, in a file
+    that was not opened from a bundle), for the owner to merge."""
+    annotator_id = project.local_annotator_id
+    with project.engine.connect() as conn:
+        annotator_uuid = conn.exec_driver_sql(
+            "SELECT uuid FROM annotator WHERE id = ?", (annotator_id,)
+        ).scalar_one()
+        base = conn.exec_driver_sql(
+            "SELECT value FROM project_meta WHERE key = ?", (META_BASE,)
+        ).scalar()
+    return _export(
+        project,
+        out,
+        _work_selection(annotator_id, base),
+        annotator_uuid,
+        False,
+        passphrase,
+        progress,
+        cancel,
+    )
+
+
+def bundle_name(project: Project, annotator_name: str) -> str:
+    """A file name for an annotator's assignment bundle: PROJECT-NAME.tlbundle, made safe."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in annotator_name)
+    return f"{Path(project.path).stem}-{safe.strip('_') or 'annotator'}{SUFFIX}"
+
+
+def _export(
+    project: Project,
+    out: Path,
+    sel: _Selection,
+    assignee: str | None,
+    with_model: bool,
+    passphrase: str | None,
+    progress: Progress,
+    cancel: CancelCheck,
+) -> ExportReport:
+    started = time.perf_counter()
+    out = Path(out)
+    if out.is_dir():
+        raise BundleError(str(out), "is a folder; give a file name for the bundle")
+    actor = project.local_annotator_id  # before the snapshot: it may write
+    raw = project.engine.raw_connection()
+    try:
+        conn: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
+        conn.execute("BEGIN")  # one snapshot for every member
+        try:
+            report, _manifest = _write(
+                conn, out, sel, actor, assignee, with_model, passphrase, progress, cancel
+            )
+        finally:
+            conn.rollback()
+    finally:
+        raw.close()
+    report.seconds = time.perf_counter() - started
+    with project.engine.begin() as c:
+        audit.record(
+            c,
+            actor,
+            "export-bundle",
+            "project",
+            project.uuid,
+            after={
+                "file": out.name,
+                "kind": sel.kind,
+                "sha256": report.sha256,
+                "encrypted": report.encrypted,
+                "assignee": assignee,
+                "counts": report.counts,
+            },
+        )
+    progress(1, 1, report.summary())
+    return report
+
+
+def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, cancel):
+    p = sel.params
+    annotators = {r[0]: r[1] for r in conn.execute("SELECT id, uuid FROM annotator")}
+    datasets = {r[0]: r[1] for r in conn.execute("SELECT id, uuid FROM dataset")}
+    schemas = {r[0]: r[1] for r in conn.execute("SELECT id, uuid FROM schema_version")}
+    meta = dict(conn.execute("SELECT key, value FROM project_meta"))
+    model = None
+    if with_model:
+        model = conn.execute(
+            "SELECT id, uuid, created_at, label_count, metrics, format FROM model_version"
+            " ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if model is None:
+            raise BundleError(str(out), "--with-model: this project has no trained model yet")
+
+    def count(sql: str) -> int:
+        return conn.execute(f"SELECT count(*) FROM ({sql})", p).fetchone()[0]
+
+    # (member, SQL, row maker); the SQL's first columns feed the maker.
+    members: list[tuple[str, str, Callable[[tuple], dict[str, Any]]]] = []
+    members.append(
+        (
+            "annotators.jsonl",
+            "SELECT uuid, name, role, created_at FROM annotator ORDER BY id",
+            lambda r: {"uuid": r[0], "name": r[1], "role": r[2], "created_at": r[3]},
+        )
+    )
+    members.append(
+        (
+            "schema_versions.jsonl",
+            "SELECT uuid, version, labels, guidelines, allow_overlap, created_at, created_by"
+            " FROM schema_version ORDER BY version",
+            lambda r: {
+                "uuid": r[0],
+                "version": r[1],
+                "labels": r[2],
+                "guidelines": r[3],
+                "allow_overlap": bool(r[4]),
+                "created_at": r[5],
+                "created_by": annotators.get(r[6]),
+            },
+        )
+    )
+    if sel.datapoints is not None:
+        members.append(
+            (
+                "datasets.jsonl",
+                "SELECT id, uuid, source_name, sha256, format, mapping, label_column, row_count,"
+                " duplicate_count, imported_at, imported_by FROM dataset"
+                " WHERE id IN (SELECT DISTINCT d.dataset_id FROM datapoint d"
+                f" WHERE {sel.datapoints})"
+                " ORDER BY id",
+                lambda r: {
+                    "uuid": r[1],
+                    "source_name": r[2],
+                    "sha256": r[3],
+                    "format": r[4],
+                    "mapping": r[5],
+                    "label_column": r[6],
+                    "row_count": r[7],
+                    "duplicate_count": r[8],
+                    "imported_at": r[9],
+                    "imported_by": annotators.get(r[10]),
+                },
+            )
+        )
+        members.append(
+            (
+                "datapoints.jsonl",
+                "SELECT d.dataset_id, d.row, d.text, d.context, d.status, d.flagged"
+                " FROM datapoint d"
+                f" WHERE {sel.datapoints} ORDER BY d.id",
+                lambda r: {
+                    "dataset": datasets[r[0]],
+                    "row": r[1],
+                    "text": r[2],
+                    "context": r[3],
+                    "status": r[4],
+                    "flagged": bool(r[5]),
+                },
+            )
+        )
+    if sel.annotations is not None:
+        members.append(
+            (
+                "annotations.jsonl",
+                "SELECT a.uuid, d.dataset_id, d.row, a.annotator_id, a.value, a.status,"
+                " a.schema_version_id, a.time_spent_ms, a.origin, a.created_at, a.updated_at,"
+                " a.synced_from FROM annotation a JOIN datapoint d ON d.id = a.datapoint_id"
+                f" WHERE {sel.annotations} ORDER BY a.id",
+                lambda r: {
+                    "uuid": r[0],
+                    "dataset": datasets[r[1]],
+                    "row": r[2],
+                    "annotator": annotators[r[3]],
+                    "value": r[4],
+                    "status": r[5],
+                    "schema_version": schemas[r[6]],
+                    "time_spent_ms": r[7],
+                    "origin": r[8],
+                    "created_at": r[9],
+                    "updated_at": r[10],
+                    "synced_from": r[11],
+                },
+            )
+        )
+    if sel.history is not None:
+        members.append(
+            (
+                "annotation_history.jsonl",
+                "SELECT h.uuid, h.annotation_uuid, d.dataset_id, d.row, h.annotator_id, h.value,"
+                " h.status, h.schema_version_id, h.time_spent_ms, h.origin, h.created_at,"
+                " h.updated_at, h.reason FROM annotation_history h"
+                f" JOIN datapoint d ON d.id = h.datapoint_id WHERE {sel.history} ORDER BY h.id",
+                lambda r: {
+                    "uuid": r[0],
+                    "annotation_uuid": r[1],
+                    "dataset": datasets[r[2]],
+                    "row": r[3],
+                    "annotator": annotators[r[4]],
+                    "value": r[5],
+                    "status": r[6],
+                    "schema_version": schemas[r[7]],
+                    "time_spent_ms": r[8],
+                    "origin": r[9],
+                    "created_at": r[10],
+                    "updated_at": r[11],
+                    "reason": r[12],
+                },
+            )
+        )
+    if sel.tasks is not None:
+        members.append(
+            (
+                "tasks.jsonl",
+                f"SELECT t.uuid, d.dataset_id, d.row, t.annotator_id, t.kind, {sel.task_status},"
+                " t.created_at FROM task t JOIN datapoint d ON d.id = t.datapoint_id"
+                f" WHERE {sel.tasks} ORDER BY t.id",
+                lambda r: {
+                    "uuid": r[0],
+                    "dataset": datasets[r[1]],
+                    "row": r[2],
+                    "annotator": annotators[r[3]],
+                    "kind": r[4],
+                    "status": r[5],
+                    "created_at": r[6],
+                },
+            )
+        )
+    if sel.comments is not None:
+        members.append(
+            (
+                "comments.jsonl",
+                "SELECT c.uuid, d.dataset_id, d.row, c.annotator_id, c.body, c.created_at"
+                f" FROM comment c JOIN datapoint d ON d.id = c.datapoint_id WHERE {sel.comments}"
+                " ORDER BY c.id",
+                lambda r: {
+                    "uuid": r[0],
+                    "dataset": datasets[r[1]],
+                    "row": r[2],
+                    "annotator": annotators[r[3]],
+                    "body": r[4],
+                    "created_at": r[5],
+                },
+            )
+        )
+    if sel.flags is not None:
+        members.append(
+            (
+                "flags.jsonl",
+                "SELECT f.uuid, d.dataset_id, d.row, f.annotator_id, f.reason, f.created_at,"
+                " f.resolved_at FROM flag f JOIN datapoint d ON d.id = f.datapoint_id"
+                f" WHERE {sel.flags} ORDER BY f.id",
+                lambda r: {
+                    "uuid": r[0],
+                    "dataset": datasets[r[1]],
+                    "row": r[2],
+                    "annotator": annotators[r[3]],
+                    "reason": r[4],
+                    "created_at": r[5],
+                    "resolved_at": r[6],
+                },
+            )
+        )
+    if sel.audit is not None:
+        members.append(
+            (
+                "audit_events.jsonl",
+                "SELECT e.uuid, e.at, e.actor_id, e.action, e.entity, e.entity_uuid, e.before,"
+                f" e.after FROM audit_event e WHERE {sel.audit} ORDER BY e.id",
+                lambda r: {
+                    "uuid": r[0],
+                    "at": r[1],
+                    "actor": annotators.get(r[2]),
+                    "action": r[3],
+                    "entity": r[4],
+                    "entity_uuid": r[5],
+                    "before": r[6],
+                    "after": r[7],
+                },
+            )
+        )
+    if model is not None:
+        members.append(
+            (
+                "model_versions.jsonl",
+                "SELECT uuid, created_at, label_count, metrics, format FROM model_version"
+                f" WHERE id = {int(model[0])}",
+                lambda r: {
+                    "uuid": r[0],
+                    "created_at": r[1],
+                    "label_count": r[2],
+                    "metrics": r[3],
+                    "format": r[4],
+                    "artifact": f"model/{r[0]}.bin",
+                },
+            )
+        )
+        members.append(
+            (
+                "predictions.jsonl",
+                "SELECT d.dataset_id, d.row, p.value, p.confidence, p.score FROM prediction p"
+                " JOIN datapoint d ON d.id = p.datapoint_id"
+                f" WHERE p.model_version_id = {int(model[0])} ORDER BY p.datapoint_id",
+                lambda r: {
+                    "dataset": datasets[r[0]],
+                    "row": r[1],
+                    "model_version": model[1],
+                    "value": r[2],
+                    "confidence": r[3],
+                    "score": r[4],
+                },
+            )
+        )
+
+    total = sum(count(sql) for _name, sql, _make in members)
+    done = 0
+    progress(0, total, f"Writing {out.name}")
+    project_row = conn.execute(
+        "SELECT uuid, name, task_type, language, created_at, app_version FROM project"
+    ).fetchone()
+    inputs = [
+        {"name": r[0], "position": r[1], "annotated": bool(r[2])}
+        for r in conn.execute("SELECT name, position, annotated FROM project_input ORDER BY id")
+    ]
+    with BundleWriter(out, passphrase, cancel) as writer:
+        writer.json(
+            "project.json",
+            {
+                "uuid": project_row[0],
+                "name": project_row[1],
+                "task_type": project_row[2],
+                "language": project_row[3],
+                "created_at": project_row[4],
+                "app_version": project_row[5],
+                "inputs": inputs,
+            },
+        )
+        for name, sql, make in members:
+            with writer.jsonl(name) as member:
+                for n, row in enumerate(_rows(conn, sql, p), 1):
+                    member.write(make(row))
+                    if n % PROGRESS_EVERY == 0:
+                        check_cancel(cancel)
+                        progress(done + n, total, f"Writing {out.name}: {name}")
+                done += member.rows
+        if model is not None:
+            artifact = conn.execute(
+                "SELECT artifact FROM model_version WHERE id = ?", (model[0],)
+            ).fetchone()[0]
+            writer.raw(f"model/{model[1]}.bin", bytes(artifact or b""))
+        writer.finish(
+            {
+                "project_uuid": project_row[0],
+                "project_name": project_row[1],
+                "kind": sel.kind,
+                "created_by": annotators.get(actor),
+                "replica": meta.get(META_REPLICA),
+                "base": meta.get(META_BASE) if sel.kind != "assignment" else None,
+                "assignee": assignee,
+            }
+        )
+    report = ExportReport(
+        out,
+        sel.kind,
+        writer.sha256,
+        writer.size,
+        bool(passphrase),
+        {
+            name.removesuffix(".jsonl"): info["rows"]
+            for name, info in writer.members.items()
+            if name.endswith(".jsonl")
+        },
+    )
+    return report, writer.manifest
+
+
+def _rows(conn: sqlite3.Connection, sql: str, params: dict[str, Any]) -> Iterator[tuple]:
+    cursor = conn.execute(sql, params)
+    while True:
+        batch = cursor.fetchmany(2000)
+        if not batch:
+            return
+        yield from batch

@@ -1,0 +1,721 @@
+"""Merging a work bundle or a project bundle into the project it came from.
+
+Rows are matched by UUID (an annotation by its datapoint and annotator, which the database
+holds unique), so merging is:
+
+- idempotent: a row already present is left alone, and a bundle merged twice changes nothing
+  the second time (not even the audit log: a merge that changes nothing records nothing);
+- order-independent: every rule picks the same result whatever came first. Two versions of
+  one annotator's annotation of one datapoint: the one with the newer `updated_at` is kept
+  (ties broken by a hash of the content), and the other goes to `annotation_history` under a
+  UUID made from its content, so the same superseded version is stored once. Task states
+  only move forward (todo < done < cancelled); a flag's resolution time is the earliest.
+  Annotators, schema versions, datasets and datapoints the project lacks are added;
+- all-or-nothing: one transaction; a refused bundle, an error or a cancel changes nothing.
+
+A conflict is the same annotator's annotation of the same datapoint changed on both sides
+since the bundle's base (the time the assignment or project bundle its author started from
+was made): both versions are kept (the newer as the annotation, the older in history) and
+reported. A newer version from the same replica (the same annotator's file, returning work a
+second time) is an update, not a conflict.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core import fts
+from app.core.annotate import _DERIVE_FLAGGED, _DERIVE_STATUS
+from app.core.bundle.errors import BundleError
+from app.core.bundle.format import DEFAULT_LIMITS, BundleReader, Limits
+from app.core.bundle.open import _audit, insert_predictions, model_row
+from app.core.bundle.rows import (
+    TASK_KINDS,
+    TASK_STATUSES,
+    Checker,
+    Refs,
+    annotation_labels,
+    check_role,
+    check_schema_labels,
+    version_uuid,
+)
+from app.core.errors import Cancelled
+from app.core.ids import datapoint_uuid
+from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
+from app.core.project import Project
+
+TASK_RANK = {status: rank for rank, status in enumerate(TASK_STATUSES)}
+MAX_CONFLICTS_LISTED = 200
+DERIVE_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """One annotation changed on both sides: which version was kept, which went to history."""
+
+    datapoint: str  # the datapoint's UUID
+    annotator: str  # the annotator's name
+    kept: str  # "bundle" or "project": whose version is now the annotation
+    kept_updated_at: str
+    superseded_updated_at: str
+
+
+@dataclass
+class MergeReport:
+    path: Path
+    kind: str
+    sha256: str
+    added: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    conflict_count: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)  # the first MAX_CONFLICTS_LISTED
+    superseded: int = 0  # versions kept in history that were not conflicts
+    skipped: int = 0  # rows about datapoints this project does not hold
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            any(self.added.values())
+            or any(self.updated.values())
+            or self.conflict_count
+            or self.superseded
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": str(self.path),
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "added": {k: v for k, v in self.added.items() if v},
+            "updated": {k: v for k, v in self.updated.items() if v},
+            "conflicts": self.conflict_count,
+            "conflict_examples": [vars(c) for c in self.conflicts],
+            "superseded": self.superseded,
+            "skipped": self.skipped,
+            "notes": self.notes,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def summary(self) -> str:
+        if not self.changed:
+            return f"{self.path.name}: already merged, nothing new"
+
+        def shown(counts: dict[str, int]) -> str:
+            parts = [f"{n:,} {k.replace('_', ' ')}" for k, n in counts.items() if n]
+            return ", ".join(parts) or "nothing"
+
+        lines = [
+            f"Merged {self.kind} bundle {self.path.name} in {self.seconds:.1f} s",
+            f"  added:     {shown(self.added)}",
+            f"  updated:   {shown(self.updated)}",
+            f"  conflicts: {self.conflict_count:,} (the newer version kept, the older in history)",
+        ]
+        if self.superseded:
+            lines.append(f"  older versions kept in history: {self.superseded:,}")
+        if self.skipped:
+            lines.append(f"  skipped: {self.skipped:,} rows about datapoints this project lacks")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+
+def merge_bundle(
+    project: Project,
+    bundle: Path,
+    *,
+    passphrase: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+) -> MergeReport:
+    """Merge a work or project bundle of this project, all or nothing (see the module doc).
+
+    Refuses a bundle of another project, and any bundle that fails verification, before
+    touching the database. New datapoints wait for the search index like imported ones
+    (app.core.fts.index_pending).
+    """
+    started = time.perf_counter()
+    bundle = Path(bundle)
+    with BundleReader.open(bundle, passphrase, limits, progress, cancel) as reader:
+        if reader.project_uuid != project.uuid:
+            raise reader.error(
+                f"belongs to another project ({reader.manifest.get('project_name')!r}, "
+                f"{reader.project_uuid}), not to {project.name!r} ({project.uuid}); "
+                "refused: nothing was merged"
+            )
+        info = reader.project()
+        if info.get("task_type") != project.task_type:
+            raise reader.error("its task type differs from this project's; refused")
+        actor = project.local_annotator_id
+        with project.engine.connect() as sa_conn:
+            conn: sqlite3.Connection = sa_conn.connection.dbapi_connection  # type: ignore[assignment]
+            conn.set_progress_handler(lambda: 1 if cancel() else 0, 100_000)
+            try:
+                with sa_conn.begin():
+                    conn.execute("BEGIN IMMEDIATE")
+                    report = _Merge(project, conn, sa_conn, reader, progress, cancel).run()
+                    report.seconds = time.perf_counter() - started
+                    if report.changed:
+                        _audit(conn, actor, "merge-bundle", project.uuid, report.as_dict())
+            except sqlite3.OperationalError as exc:
+                if "interrupted" in str(exc):
+                    raise Cancelled() from None
+                raise BundleError(str(bundle), f"the database refused the merge ({exc})") from exc
+            finally:
+                conn.set_progress_handler(None, 0)
+    progress(1, 1, report.summary())
+    return report
+
+
+class _Merge:
+    def __init__(self, project, conn, sa_conn, reader: BundleReader, progress, cancel):
+        self.project = project
+        self.conn: sqlite3.Connection = conn
+        self.sa_conn = sa_conn
+        self.reader = reader
+        self.progress = progress
+        self.cancel = cancel
+        self.file = reader.name
+        self.refs = Refs(conn, load=True)
+        self.report = MergeReport(Path(reader.path), reader.kind, reader.sha256)
+        self.replica = reader.manifest.get("replica")
+        self.base = reader.manifest.get("base")
+        self.done = 0
+        self.total = reader.total_bytes
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS merge_touched (id INTEGER PRIMARY KEY)")
+        conn.execute("DELETE FROM temp.merge_touched")
+        self.flag_touched: set[int] = set()
+
+    def reporter(self, member: str):
+        def report(position: int) -> None:
+            check_cancel(self.cancel)
+            self.progress(self.done + position, self.total, f"Merging {member}")
+
+        return report
+
+    def advance(self, member: str) -> None:
+        if self.reader.has(member):
+            self.done += self.reader.manifest["members"][member]["size"]
+
+    def count(self, bucket: dict[str, int], key: str, n: int = 1) -> None:
+        bucket[key] = bucket.get(key, 0) + n
+
+    def touch(self, dp_id: int) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO temp.merge_touched (id) VALUES (?)", (dp_id,))
+
+    def run(self) -> MergeReport:
+        self.annotators()
+        self.schemas()
+        self.datasets()
+        self.datapoints()
+        self.annotations()
+        self.history()
+        self.tasks()
+        self.comments()
+        self.flags()
+        self.audit_events()
+        self.models()
+        self.derive()
+        self.conn.execute("DROP TABLE IF EXISTS temp.merge_touched")
+        return self.report
+
+    # -- small tables ---------------------------------------------------------------------
+
+    def annotators(self) -> None:
+        name = "annotators.jsonl"
+        check = Checker(self.file, name)
+        for row in self.reader.rows(name):
+            uid = check.str(row, "uuid")
+            role = check_role(check, row)
+            if uid in self.refs.annotators:
+                continue
+            cursor = self.conn.execute(
+                "INSERT INTO annotator (uuid, name, role, created_at) VALUES (?, ?, ?, ?)",
+                (uid, check.str(row, "name"), role, check.str(row, "created_at")),
+            )
+            self.refs.add_annotator(uid, cursor.lastrowid)
+            self.count(self.report.added, "annotators")
+        self.advance(name)
+
+    def schemas(self) -> None:
+        name = "schema_versions.jsonl"
+        check = Checker(self.file, name)
+        for row in self.reader.rows(name):
+            uid = check.str(row, "uuid")
+            labels = check_schema_labels(check, row)
+            overlap = check.bool(row, "allow_overlap")
+            version = check.int(row, "version")
+            if uid in self.refs.schemas:
+                continue
+            taken = self.conn.execute(
+                "SELECT 1 FROM schema_version WHERE version = ?", (version,)
+            ).fetchone()
+            if taken:
+                new_version = self.conn.execute(
+                    "SELECT max(version) + 1 FROM schema_version"
+                ).fetchone()[0]
+                self.report.notes.append(
+                    f"schema version {version} of the bundle ({uid}) differs from this "
+                    f"project's version {version}; added as version {new_version}"
+                )
+                version = new_version
+            cursor = self.conn.execute(
+                "INSERT INTO schema_version (uuid, version, labels, guidelines, allow_overlap,"
+                " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    uid,
+                    version,
+                    labels,
+                    check.str(row, "guidelines"),
+                    overlap,
+                    check.str(row, "created_at"),
+                    self.refs.maybe_annotator(check, row, "created_by"),
+                ),
+            )
+            self.refs.add_schema(uid, cursor.lastrowid, labels, overlap)
+            self.count(self.report.added, "schema_versions")
+        self.advance(name)
+
+    def datasets(self) -> None:
+        name = "datasets.jsonl"
+        check = Checker(self.file, name)
+        for row in self.reader.rows(name):
+            uid = check.str(row, "uuid")
+            if uid in self.refs.datasets:
+                continue
+            cursor = self.conn.execute(
+                "INSERT INTO dataset (uuid, source_name, sha256, format, mapping, label_column,"
+                " row_count, duplicate_count, imported_at, imported_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    uid,
+                    check.str(row, "source_name"),
+                    check.str(row, "sha256"),
+                    check.str(row, "format"),
+                    check.json_text(row, "mapping", nullable=False),
+                    check.str(row, "label_column", nullable=True),
+                    check.int(row, "row_count"),
+                    check.int(row, "duplicate_count"),
+                    check.str(row, "imported_at"),
+                    self.refs.maybe_annotator(check, row, "imported_by"),
+                ),
+            )
+            self.refs.datasets[uid] = cursor.lastrowid
+            self.count(self.report.added, "datasets")
+        self.advance(name)
+
+    # -- datapoints -----------------------------------------------------------------------
+
+    def datapoints(self) -> None:
+        name = "datapoints.jsonl"
+        if not self.reader.has(name):
+            return
+        check = Checker(self.file, name)
+        upto, top = fts.pending(self.conn)
+        next_id = max(upto, top)  # new ids above the search index's mark (app.core.fts)
+        points = self.refs.points
+        added = 0
+
+        def rows():
+            nonlocal next_id, added
+            for row in self.reader.rows(name, self.reporter(name)):
+                dataset_id = self.refs.datasets.get(check.str(row, "dataset"))
+                if dataset_id is None:
+                    raise check.fail(row, "names a dataset the bundle does not hold")
+                number = check.int(row, "row")
+                text_ = check.str(row, "text")
+                context = check.json_text(row, "context")
+                status = check.int(row, "status")
+                flagged = check.bool(row, "flagged")
+                if points.get(dataset_id, number) is not None:
+                    continue  # a datapoint's text never changes; its status is derived
+                next_id += 1
+                added += 1
+                points.add(dataset_id, number, next_id)
+                yield (next_id, dataset_id, number, text_, context, status, flagged)
+
+        self.conn.executemany(
+            "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows(),
+        )
+        if added:
+            self.count(self.report.added, "datapoints", added)
+            self.conn.execute(
+                "INSERT OR IGNORE INTO temp.merge_touched (id) SELECT id FROM datapoint"
+                " WHERE id > ?",
+                (next_id - added,),
+            )
+        self.advance(name)
+
+    # -- annotations ----------------------------------------------------------------------
+
+    def annotations(self) -> None:
+        name = "annotations.jsonl"
+        check = Checker(self.file, name)
+        conn = self.conn
+        task_type = self.project.task_type
+        schema_uuid = {v: k for k, v in self.refs.schemas.items()}
+        for row in self.reader.rows(name, self.reporter(name)):
+            dp_id = self.refs.datapoint(check, row)
+            uid = check.str(row, "uuid")
+            annotator_id = self.refs.annotator(check, row)
+            schema_id = self.refs.schema(check, row)
+            value = check.str(row, "value", nullable=True)
+            status = check.str(row, "status")
+            labels = annotation_labels(task_type, self.refs, check, row, value, status, schema_id)
+            incoming = {
+                "uuid": uid,
+                "value": value,
+                "status": status,
+                "schema_version_id": schema_id,
+                "time_spent_ms": check.int(row, "time_spent_ms"),
+                "origin": check.str(row, "origin"),
+                "created_at": check.str(row, "created_at"),
+                "updated_at": check.str(row, "updated_at"),
+            }
+            if dp_id is None:
+                self.report.skipped += 1
+                continue
+            local = conn.execute(
+                "SELECT id, uuid, value, status, schema_version_id, time_spent_ms, origin,"
+                " created_at, updated_at, synced_from FROM annotation"
+                " WHERE datapoint_id = ? AND annotator_id = ?",
+                (dp_id, annotator_id),
+            ).fetchone()
+            synced = f"{self.replica}@{incoming['updated_at']}" if self.replica else None
+            if local is None:
+                self._write_annotation(None, dp_id, annotator_id, incoming, labels, synced)
+                self.count(self.report.added, "annotations")
+                continue
+            mine = dict(
+                zip(
+                    (
+                        "id",
+                        "uuid",
+                        "value",
+                        "status",
+                        "schema_version_id",
+                        "time_spent_ms",
+                        "origin",
+                        "created_at",
+                        "updated_at",
+                        "synced_from",
+                    ),
+                    local,
+                    strict=True,
+                )
+            )
+            mine_version = version_uuid(mine, mine["uuid"], schema_uuid[mine["schema_version_id"]])
+            theirs_version = version_uuid(incoming, uid, schema_uuid[schema_id])
+            if mine_version == theirs_version:
+                # The same version: only keep provenance independent of merge order.
+                if (
+                    synced
+                    and mine["synced_from"]
+                    and mine["synced_from"].endswith(f"@{mine['updated_at']}")
+                    and synced < mine["synced_from"]
+                ):
+                    conn.execute(
+                        "UPDATE annotation SET synced_from = ? WHERE id = ?", (synced, mine["id"])
+                    )
+                continue
+            theirs_newer = (incoming["updated_at"], theirs_version) > (
+                mine["updated_at"],
+                mine_version,
+            )
+            same_line = bool(
+                self.replica and mine["synced_from"] == f"{self.replica}@{mine['updated_at']}"
+            )
+            changed_here = self.base is None or mine["updated_at"] > self.base
+            changed_there = self.base is None or incoming["updated_at"] > self.base
+            conflict = changed_here and changed_there and not same_line
+            reason = "conflict" if conflict else "superseded"
+            if theirs_newer:
+                self._keep_history(mine, dp_id, annotator_id, mine_version, reason)
+                self._write_annotation(mine["id"], dp_id, annotator_id, incoming, labels, synced)
+                stored = True
+                if not conflict:
+                    self.count(self.report.updated, "annotations")
+            else:
+                stored = self._keep_history(incoming, dp_id, annotator_id, theirs_version, reason)
+                if stored and not conflict:
+                    self.report.superseded += 1
+            if conflict and stored:
+                self.report.conflict_count += 1
+                if len(self.report.conflicts) < MAX_CONFLICTS_LISTED:
+                    self.report.conflicts.append(
+                        Conflict(
+                            self._datapoint_uuid(row),
+                            self._annotator_name(annotator_id),
+                            "bundle" if theirs_newer else "project",
+                            max(incoming["updated_at"], mine["updated_at"]),
+                            min(incoming["updated_at"], mine["updated_at"]),
+                        )
+                    )
+        self.advance(name)
+
+    def _datapoint_uuid(self, row: dict[str, Any]) -> str:
+        return datapoint_uuid(row["dataset"], row["row"])
+
+    def _annotator_name(self, annotator_id: int) -> str:
+        return self.conn.execute(
+            "SELECT name FROM annotator WHERE id = ?", (annotator_id,)
+        ).fetchone()[0]
+
+    def _keep_history(
+        self, version: dict[str, Any], dp_id: int, annotator_id: int, uid: str, reason: str
+    ) -> bool:
+        """Store a superseded version (once); True if it was not stored yet."""
+        cursor = self.conn.execute(
+            "INSERT OR IGNORE INTO annotation_history (uuid, annotation_uuid, datapoint_id,"
+            " annotator_id, value, status, schema_version_id, time_spent_ms, origin, created_at,"
+            " updated_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                uid,
+                version["uuid"],
+                dp_id,
+                annotator_id,
+                version["value"],
+                version["status"],
+                version["schema_version_id"],
+                version["time_spent_ms"],
+                version["origin"],
+                version["created_at"],
+                version["updated_at"],
+                reason,
+            ),
+        )
+        if cursor.rowcount > 0:
+            self.count(self.report.added, "annotation_history")
+            return True
+        return False
+
+    def _write_annotation(
+        self,
+        existing_id: int | None,
+        dp_id: int,
+        annotator_id: int,
+        version: dict[str, Any],
+        labels: list[str],
+        synced: str | None,
+    ) -> None:
+        """Insert or replace an annotation row with a version as it is (its UUID and times
+        kept), and its label index rows, as app.core.annotate keeps them."""
+        values = (
+            version["uuid"],
+            version["value"],
+            version["status"],
+            version["schema_version_id"],
+            version["time_spent_ms"],
+            version["origin"],
+            version["created_at"],
+            version["updated_at"],
+            synced,
+        )
+        if existing_id is None:
+            annotation_id = self.conn.execute(
+                "INSERT INTO annotation (uuid, value, status, schema_version_id, time_spent_ms,"
+                " origin, created_at, updated_at, synced_from, datapoint_id, annotator_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, dp_id, annotator_id),
+            ).lastrowid
+        else:
+            annotation_id = existing_id
+            self.conn.execute(
+                "UPDATE annotation SET uuid = ?, value = ?, status = ?, schema_version_id = ?,"
+                " time_spent_ms = ?, origin = ?, created_at = ?, updated_at = ?, synced_from = ?"
+                " WHERE id = ?",
+                (*values, existing_id),
+            )
+            self.conn.execute(
+                "DELETE FROM annotation_label WHERE annotation_id = ?", (annotation_id,)
+            )
+        if labels:
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO annotation_label (annotation_id, label, datapoint_id)"
+                " VALUES (?, ?, ?)",
+                [(annotation_id, label, dp_id) for label in labels],
+            )
+        self.touch(dp_id)
+
+    def history(self) -> None:
+        name = "annotation_history.jsonl"
+        check = Checker(self.file, name)
+        for row in self.reader.rows(name, self.reporter(name)):
+            dp_id = self.refs.datapoint(check, row)
+            version = {
+                "uuid": check.str(row, "annotation_uuid"),
+                "value": check.json_text(row, "value"),
+                "status": check.str(row, "status"),
+                "schema_version_id": self.refs.schema(check, row),
+                "time_spent_ms": check.int(row, "time_spent_ms"),
+                "origin": check.str(row, "origin"),
+                "created_at": check.str(row, "created_at"),
+                "updated_at": check.str(row, "updated_at"),
+            }
+            annotator_id = self.refs.annotator(check, row)
+            reason = check.str(row, "reason")
+            if dp_id is None:
+                self.report.skipped += 1
+                continue
+            self._keep_history(version, dp_id, annotator_id, check.str(row, "uuid"), reason)
+        self.advance(name)
+
+    # -- tasks, comments, flags, audit ----------------------------------------------------
+
+    def tasks(self) -> None:
+        name = "tasks.jsonl"
+        check = Checker(self.file, name)
+        for row in self.reader.rows(name, self.reporter(name)):
+            uid = check.str(row, "uuid")
+            status = check.one_of(row, "status", TASK_STATUSES)
+            kind = check.one_of(row, "kind", TASK_KINDS)
+            annotator_id = self.refs.annotator(check, row)
+            dp_id = self.refs.datapoint(check, row)
+            local = self.conn.execute(
+                "SELECT id, status FROM task WHERE uuid = ?", (uid,)
+            ).fetchone()
+            if local is not None:
+                if TASK_RANK.get(status, 0) > TASK_RANK.get(local[1], 0):
+                    self.conn.execute("UPDATE task SET status = ? WHERE id = ?", (status, local[0]))
+                    self.count(self.report.updated, "tasks")
+                continue
+            if dp_id is None:
+                self.report.skipped += 1
+                continue
+            self.conn.execute(
+                "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (uid, dp_id, annotator_id, kind, status, check.str(row, "created_at")),
+            )
+            self.count(self.report.added, "tasks")
+        self.advance(name)
+
+    def comments(self) -> None:
+        name = "comments.jsonl"
+        check = Checker(self.file, name)
+        for row in self.reader.rows(name, self.reporter(name)):
+            uid = check.str(row, "uuid")
+            annotator_id = self.refs.annotator(check, row)
+            body = check.str(row, "body")
+            created = check.str(row, "created_at")
+            dp_id = self.refs.datapoint(check, row)
+            if dp_id is None:
+                self.report.skipped += 1
+                continue
+            cursor = self.conn.execute(
+                "INSERT OR IGNORE INTO comment (uuid, datapoint_id, annotator_id, body,"
+                " created_at) VALUES (?, ?, ?, ?, ?)",
+                (uid, dp_id, annotator_id, body, created),
+            )
+            if cursor.rowcount > 0:
+                self.count(self.report.added, "comments")
+        self.advance(name)
+
+    def flags(self) -> None:
+        name = "flags.jsonl"
+        check = Checker(self.file, name)
+        for row in self.reader.rows(name, self.reporter(name)):
+            uid = check.str(row, "uuid")
+            annotator_id = self.refs.annotator(check, row)
+            reason = check.str(row, "reason")
+            created = check.str(row, "created_at")
+            resolved = check.str(row, "resolved_at", nullable=True)
+            dp_id = self.refs.datapoint(check, row)
+            if dp_id is None:
+                self.report.skipped += 1
+                continue
+            local = self.conn.execute(
+                "SELECT id, resolved_at FROM flag WHERE uuid = ?", (uid,)
+            ).fetchone()
+            if local is None:
+                self.conn.execute(
+                    "INSERT INTO flag (uuid, datapoint_id, annotator_id, reason, created_at,"
+                    " resolved_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (uid, dp_id, annotator_id, reason, created, resolved),
+                )
+                self.count(self.report.added, "flags")
+                self.flag_touched.add(dp_id)
+            elif resolved is not None and (local[1] is None or resolved < local[1]):
+                self.conn.execute(
+                    "UPDATE flag SET resolved_at = ? WHERE id = ?", (resolved, local[0])
+                )
+                self.count(self.report.updated, "flags")
+                self.flag_touched.add(dp_id)
+        self.advance(name)
+
+    def audit_events(self) -> None:
+        name = "audit_events.jsonl"
+        check = Checker(self.file, name)
+        for row in self.reader.rows(name, self.reporter(name)):
+            cursor = self.conn.execute(
+                "INSERT OR IGNORE INTO audit_event (uuid, at, actor_id, action, entity,"
+                " entity_uuid, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    check.str(row, "uuid"),
+                    check.str(row, "at"),
+                    self.refs.maybe_annotator(check, row, "actor"),
+                    check.str(row, "action"),
+                    check.str(row, "entity"),
+                    check.str(row, "entity_uuid", nullable=True),
+                    check.str(row, "before", nullable=True),
+                    check.str(row, "after", nullable=True),
+                ),
+            )
+            if cursor.rowcount > 0:
+                self.count(self.report.added, "audit_events")
+        self.advance(name)
+
+    def models(self) -> None:
+        name = "model_versions.jsonl"
+        check = Checker(self.file, name)
+        new: set[str] = set()
+        for row in self.reader.rows(name):
+            uid, artifact = model_row(self.reader, check, row)
+            if uid in self.refs.models:
+                continue
+            cursor = self.conn.execute(
+                "INSERT INTO model_version (uuid, created_at, label_count, metrics, format,"
+                " artifact) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    uid,
+                    check.str(row, "created_at"),
+                    check.int(row, "label_count"),
+                    check.json_text(row, "metrics", nullable=False),
+                    row["format"],
+                    artifact,
+                ),
+            )
+            self.refs.models[uid] = cursor.lastrowid
+            new.add(uid)
+            self.count(self.report.added, "model_versions")
+        self.advance(name)
+        if new:
+            n = insert_predictions(self.conn, self.reader, self.refs, new, self.reporter)
+            self.count(self.report.added, "predictions", n)
+        else:  # still read through, so a tampered member is caught
+            for _row in self.reader.rows("predictions.jsonl"):
+                pass
+        self.advance("predictions.jsonl")
+
+    # -- derived columns ------------------------------------------------------------------
+
+    def derive(self) -> None:
+        """Datapoint status and flagged, from the annotations and flags now present."""
+        check_cancel(self.cancel)
+        self.progress(self.done, self.total, "Merging: updating item status")
+        cursor = self.conn.execute("SELECT id FROM temp.merge_touched ORDER BY id")
+        while True:
+            ids = [r[0] for r in cursor.fetchmany(DERIVE_CHUNK)]
+            if not ids:
+                break
+            self.sa_conn.execute(_DERIVE_STATUS, {"ids": ids})
+        ids = sorted(self.flag_touched)
+        if ids:
+            self.sa_conn.execute(_DERIVE_FLAGGED, [{"id": i} for i in ids])

@@ -1,0 +1,635 @@
+"""Opening a project or assignment bundle as a new project file.
+
+The bundle is verified whole first (BundleReader); then a new database is built in a
+temporary file beside the destination, in one transaction, and renamed into place only when
+it is complete. A refused bundle, an error or a cancel leaves no destination file at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.core import db, settings
+from app.core.bundle.errors import BundleError
+from app.core.bundle.format import DEFAULT_LIMITS, BundleReader, Limits
+from app.core.bundle.rows import (
+    TASK_KINDS,
+    TASK_STATUSES,
+    Checker,
+    Refs,
+    annotation_labels,
+    check_role,
+    check_schema_labels,
+)
+from app.core.errors import Cancelled
+from app.core.ids import new_uuid, now_iso
+from app.core.importer import REBUILT_INDEXES
+from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
+from app.core.project import (
+    META_ASSIGNEE,
+    META_BASE,
+    META_OPENED_FROM,
+    META_SOURCE_SHA256,
+    PROJECT_SUFFIX,
+)
+from app.core.schema import TASK_TYPES
+
+BATCH = 20_000
+
+
+@dataclass
+class OpenReport:
+    path: Path
+    kind: str
+    project_uuid: str
+    project_name: str
+    sha256: str
+    encrypted: bool
+    assignee: str | None = None  # the assigned annotator's name, for an assignment bundle
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        shown = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in self.counts.items() if n)
+        who = f" for {self.assignee}" if self.assignee else ""
+        return (
+            f"Opened {self.kind} bundle{who} as {self.path}: {shown or 'nothing'}"
+            f" in {self.seconds:.1f} s"
+        )
+
+
+def open_bundle(
+    bundle: Path,
+    dest: Path,
+    *,
+    passphrase: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+) -> OpenReport:
+    """Make a new project file `dest` from a project or an assignment bundle.
+
+    A project bundle gives an identical project (every row of every table; the file's own
+    facts in project_meta are new). An assignment bundle gives the annotator's working copy:
+    work done in it is attributed to the assigned annotator, and "Return work"
+    (export_work_bundle) sends back what changed since the bundle was made. Open it with
+    app.core.project.open_project(report.path). The search index is built later
+    (app.core.fts.index_pending), as after an import.
+    """
+    started = time.perf_counter()
+    bundle = Path(bundle)
+    dest = Path(dest)
+    if dest.suffix != PROJECT_SUFFIX:
+        dest = dest.with_name(dest.name + PROJECT_SUFFIX)
+    if dest.exists():
+        raise BundleError(str(dest), "already exists; choose another name")
+    with BundleReader.open(bundle, passphrase, limits, progress, cancel) as reader:
+        if reader.kind == "work":
+            raise reader.error(
+                "is a work bundle: it holds returned work, not a project; merge it into the "
+                "project (tagloop bundle merge PROJECT BUNDLE, or File ▸ Merge work)"
+            )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{new_uuid()[:8]}.part")
+        engine = db.make_engine(db.url_for(tmp))
+        try:
+            db.upgrade(engine)
+            with engine.connect() as sa_conn:
+                conn: sqlite3.Connection = sa_conn.connection.dbapi_connection  # type: ignore[assignment]
+                conn.execute("PRAGMA foreign_keys=OFF")  # every reference is resolved here
+                conn.execute("PRAGMA synchronous=OFF")  # a temporary file: fsync'd once, below
+                conn.set_progress_handler(lambda: 1 if cancel() else 0, 100_000)
+                try:
+                    with sa_conn.begin():
+                        conn.execute("BEGIN IMMEDIATE")
+                        report = _fill(conn, reader, dest, progress, cancel)
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.OperationalError as exc:
+                    if "interrupted" in str(exc):
+                        raise Cancelled() from None
+                    raise BundleError(str(bundle), f"cannot be opened ({exc})") from exc
+                finally:
+                    conn.set_progress_handler(None, 0)
+            engine.dispose()
+            with tmp.open("rb+") as handle:
+                os.fsync(handle.fileno())
+            if dest.exists():
+                raise BundleError(str(dest), "appeared while the bundle was opened; not replaced")
+            os.replace(tmp, dest)
+        except BaseException:
+            engine.dispose()
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(OSError):
+                    Path(f"{tmp}{suffix}").unlink()
+            raise
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                Path(f"{tmp}{suffix}").unlink()
+    settings.add_recent_project(dest)
+    report.seconds = time.perf_counter() - started
+    progress(1, 1, report.summary())
+    return report
+
+
+def _fill(
+    conn: sqlite3.Connection,
+    reader: BundleReader,
+    dest: Path,
+    progress: Progress,
+    cancel: CancelCheck,
+) -> OpenReport:
+    file = reader.name
+    manifest = reader.manifest
+    total = reader.total_bytes
+    done = 0
+
+    def reporter(member: str):
+        def report(position: int) -> None:
+            check_cancel(cancel)
+            progress(done + position, total, f"Opening {reader.path.name}: {member}")
+
+        return report
+
+    def advance(member: str) -> None:
+        nonlocal done
+        if reader.has(member):
+            done += reader.manifest["members"][member]["size"]
+
+    info = reader.project()
+    check = Checker(file, "project.json")
+    task_type = check.one_of(info, "task_type", TASK_TYPES)
+    if info.get("uuid") != reader.project_uuid:
+        raise reader.error("project.json and the manifest name different projects")
+    inputs = info.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise reader.error("project.json lists no inputs")
+    conn.execute(
+        "INSERT INTO project (uuid, name, task_type, language, created_at, app_version)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            reader.project_uuid,
+            check.str(info, "name"),
+            task_type,
+            check.str(info, "language"),
+            check.str(info, "created_at"),
+            check.str(info, "app_version"),
+        ),
+    )
+    annotated = 0
+    for item in inputs:
+        if not isinstance(item, dict):
+            raise reader.error("project.json: an input is not an object")
+        annotated += bool(check.bool(item, "annotated"))
+        conn.execute(
+            "INSERT INTO project_input (name, position, annotated) VALUES (?, ?, ?)",
+            (check.str(item, "name"), check.int(item, "position"), item["annotated"]),
+        )
+    if annotated != 1:
+        raise reader.error("project.json: exactly one input must be the annotated one")
+    advance("project.json")
+
+    refs = Refs(conn, load=False)
+    counts: dict[str, int] = {}
+
+    name = "annotators.jsonl"
+    check = Checker(file, name)
+    for row in reader.rows(name):
+        uid = check.str(row, "uuid")
+        cursor = conn.execute(
+            "INSERT INTO annotator (uuid, name, role, created_at) VALUES (?, ?, ?, ?)",
+            (uid, check.str(row, "name"), check_role(check, row), check.str(row, "created_at")),
+        )
+        refs.add_annotator(uid, cursor.lastrowid)
+    counts["annotators"] = len(refs.annotators)
+    advance(name)
+
+    name = "schema_versions.jsonl"
+    check = Checker(file, name)
+    for row in reader.rows(name):
+        uid = check.str(row, "uuid")
+        labels = check_schema_labels(check, row)
+        overlap = check.bool(row, "allow_overlap")
+        cursor = conn.execute(
+            "INSERT INTO schema_version (uuid, version, labels, guidelines, allow_overlap,"
+            " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                uid,
+                check.int(row, "version"),
+                labels,
+                check.str(row, "guidelines"),
+                overlap,
+                check.str(row, "created_at"),
+                refs.maybe_annotator(check, row, "created_by"),
+            ),
+        )
+        refs.add_schema(uid, cursor.lastrowid, labels, overlap)
+    if not refs.schemas:
+        raise reader.error("holds no label schema version")
+    counts["schema_versions"] = len(refs.schemas)
+    advance(name)
+
+    name = "datasets.jsonl"
+    check = Checker(file, name)
+    for row in reader.rows(name):
+        uid = check.str(row, "uuid")
+        cursor = conn.execute(
+            "INSERT INTO dataset (uuid, source_name, sha256, format, mapping, label_column,"
+            " row_count, duplicate_count, imported_at, imported_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                uid,
+                check.str(row, "source_name"),
+                check.str(row, "sha256"),
+                check.str(row, "format"),
+                check.json_text(row, "mapping", nullable=False),
+                check.str(row, "label_column", nullable=True),
+                check.int(row, "row_count"),
+                check.int(row, "duplicate_count"),
+                check.str(row, "imported_at"),
+                refs.maybe_annotator(check, row, "imported_by"),
+            ),
+        )
+        refs.datasets[uid] = cursor.lastrowid
+    counts["datasets"] = len(refs.datasets)
+    advance(name)
+
+    # Datapoints: the bulk. Indexes rebuilt once at the end, as an import does.
+    name = "datapoints.jsonl"
+    check = Checker(file, name)
+    rebuild = list(
+        conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'datapoint'"
+            " AND sql IS NOT NULL"
+        )
+    )
+    rebuild = [(n, s) for n, s in rebuild if n in REBUILT_INDEXES]
+    for index_name, _sql in rebuild:
+        conn.execute(f'DROP INDEX "{index_name}"')
+    datasets = refs.datasets
+    points = refs.points
+    next_id = 0
+
+    def datapoint_rows():
+        nonlocal next_id
+        for row in reader.rows(name, reporter(name)):
+            try:
+                dataset_id = datasets[row["dataset"]]
+                number = row["row"]
+                text = row["text"]
+                context = row["context"]
+                status = row["status"]
+                flagged = row["flagged"]
+            except KeyError as exc:
+                raise check.fail(row, f"lacks {exc} or names an unknown dataset") from None
+            if (
+                number.__class__ is not int
+                or text.__class__ is not str
+                or status.__class__ is not int
+                or flagged.__class__ is not bool
+                or not (context is None or context.__class__ is str)
+                or not 0 <= status <= 3
+            ):
+                raise check.fail(row, "a field has the wrong type")
+            if points.get(dataset_id, number) is not None:
+                raise check.fail(row, "appears twice")
+            next_id += 1
+            points.add(dataset_id, number, next_id)
+            yield (next_id, dataset_id, number, text, context, status, flagged)
+
+    conn.executemany(
+        "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        datapoint_rows(),
+    )
+    check_cancel(cancel)
+    progress(done, total, f"Opening {reader.path.name}: indexing datapoints")
+    for _index_name, sql in rebuild:
+        conn.execute(sql)
+    counts["datapoints"] = next_id
+    advance(name)
+
+    counts["annotations"] = _annotations(conn, reader, refs, task_type, reporter, advance)
+    counts["annotation_history"] = _history(conn, reader, refs, reporter, advance)
+    counts.update(_notes(conn, reader, refs, reporter, advance))
+    counts.update(_model(conn, reader, refs, reporter, advance))
+
+    kind = reader.kind
+    assignee_name = None
+    meta = {
+        META_OPENED_FROM: kind,
+        META_BASE: manifest.get("created_at") or now_iso(),
+        META_SOURCE_SHA256: reader.sha256,
+    }
+    if kind == "assignment":
+        assignee = manifest.get("assignee")
+        if assignee not in refs.annotators:
+            raise reader.error("an assignment bundle must name an annotator it holds")
+        meta[META_ASSIGNEE] = assignee
+        assignee_name = conn.execute(
+            "SELECT name FROM annotator WHERE uuid = ?", (assignee,)
+        ).fetchone()[0]
+        actor = refs.annotators[assignee]
+    else:
+        identity = settings.local_identity()
+        actor = refs.annotators.get(identity.uuid)
+        if actor is None:
+            actor = conn.execute(
+                "INSERT INTO annotator (uuid, name, role, created_at) VALUES (?, ?, ?, ?)",
+                (identity.uuid, identity.name, "annotator", now_iso()),
+            ).lastrowid
+    conn.executemany(
+        "INSERT OR REPLACE INTO project_meta (key, value) VALUES (?, ?)", list(meta.items())
+    )
+    _audit(
+        conn,
+        actor,
+        "open-bundle",
+        reader.project_uuid,
+        {
+            "file": reader.path.name,
+            "kind": kind,
+            "sha256": reader.sha256,
+            "encrypted": reader.encrypted,
+            "format_version": reader.format_version,
+            "counts": counts,
+        },
+    )
+    return OpenReport(
+        dest,
+        kind,
+        reader.project_uuid,
+        info["name"],
+        reader.sha256,
+        reader.encrypted,
+        assignee_name,
+        counts,
+    )
+
+
+def _audit(conn: sqlite3.Connection, actor: int | None, action: str, entity_uuid: str, after):
+    """An audit event written on the raw connection of the running transaction."""
+    conn.execute(
+        "INSERT INTO audit_event (uuid, at, actor_id, action, entity, entity_uuid, before, after)"
+        " VALUES (?, ?, ?, ?, 'project', ?, NULL, ?)",
+        (new_uuid(), now_iso(), actor, action, entity_uuid, json.dumps(after, ensure_ascii=False)),
+    )
+
+
+def _annotations(conn, reader, refs: Refs, task_type, reporter, advance) -> int:
+    name = "annotations.jsonl"
+    check = Checker(reader.name, name)
+    labels: list[tuple[int, str, int]] = []
+    count = 0
+
+    def rows():
+        nonlocal count
+        for row in reader.rows(name, reporter(name)):
+            dp_id = refs.datapoint(check, row)
+            if dp_id is None:
+                raise check.fail(row, "is about a datapoint the bundle does not hold")
+            schema_id = refs.schema(check, row)
+            value = check.str(row, "value", nullable=True)
+            status = check.str(row, "status")
+            count += 1
+            for label in annotation_labels(task_type, refs, check, row, value, status, schema_id):
+                labels.append((count, label, dp_id))
+            if len(labels) >= BATCH:
+                flush_labels()
+            yield (
+                count,
+                check.str(row, "uuid"),
+                dp_id,
+                refs.annotator(check, row),
+                value,
+                status,
+                schema_id,
+                check.int(row, "time_spent_ms"),
+                check.str(row, "origin"),
+                check.str(row, "created_at"),
+                check.str(row, "updated_at"),
+                check.str(row, "synced_from", nullable=True),
+            )
+
+    def flush_labels():
+        conn.executemany(
+            "INSERT OR IGNORE INTO annotation_label (annotation_id, label, datapoint_id)"
+            " VALUES (?, ?, ?)",
+            labels,
+        )
+        labels.clear()
+
+    conn.executemany(
+        "INSERT INTO annotation (id, uuid, datapoint_id, annotator_id, value, status,"
+        " schema_version_id, time_spent_ms, origin, created_at, updated_at, synced_from)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows(),
+    )
+    flush_labels()
+    advance(name)
+    return count
+
+
+def _history(conn, reader, refs: Refs, reporter, advance) -> int:
+    name = "annotation_history.jsonl"
+    check = Checker(reader.name, name)
+    count = 0
+    for row in reader.rows(name, reporter(name)):
+        dp_id = refs.datapoint(check, row)
+        if dp_id is None:
+            raise check.fail(row, "is about a datapoint the bundle does not hold")
+        conn.execute(
+            "INSERT INTO annotation_history (uuid, annotation_uuid, datapoint_id, annotator_id,"
+            " value, status, schema_version_id, time_spent_ms, origin, created_at, updated_at,"
+            " reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                check.str(row, "uuid"),
+                check.str(row, "annotation_uuid"),
+                dp_id,
+                refs.annotator(check, row),
+                check.json_text(row, "value"),
+                check.str(row, "status"),
+                refs.schema(check, row),
+                check.int(row, "time_spent_ms"),
+                check.str(row, "origin"),
+                check.str(row, "created_at"),
+                check.str(row, "updated_at"),
+                check.str(row, "reason"),
+            ),
+        )
+        count += 1
+    advance(name)
+    return count
+
+
+def _notes(conn, reader, refs: Refs, reporter, advance) -> dict[str, int]:
+    counts = {}
+
+    def about(check, row):
+        dp_id = refs.datapoint(check, row)
+        if dp_id is None:
+            raise check.fail(row, "is about a datapoint the bundle does not hold")
+        return dp_id
+
+    name = "tasks.jsonl"
+    check = Checker(reader.name, name)
+    n = 0
+    for row in reader.rows(name, reporter(name)):
+        conn.execute(
+            "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                check.str(row, "uuid"),
+                about(check, row),
+                refs.annotator(check, row),
+                check.one_of(row, "kind", TASK_KINDS),
+                check.one_of(row, "status", TASK_STATUSES),
+                check.str(row, "created_at"),
+            ),
+        )
+        n += 1
+    counts["tasks"] = n
+    advance(name)
+
+    name = "comments.jsonl"
+    check = Checker(reader.name, name)
+    n = 0
+    for row in reader.rows(name, reporter(name)):
+        conn.execute(
+            "INSERT INTO comment (uuid, datapoint_id, annotator_id, body, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                check.str(row, "uuid"),
+                about(check, row),
+                refs.annotator(check, row),
+                check.str(row, "body"),
+                check.str(row, "created_at"),
+            ),
+        )
+        n += 1
+    counts["comments"] = n
+    advance(name)
+
+    name = "flags.jsonl"
+    check = Checker(reader.name, name)
+    n = 0
+    for row in reader.rows(name, reporter(name)):
+        conn.execute(
+            "INSERT INTO flag (uuid, datapoint_id, annotator_id, reason, created_at, resolved_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                check.str(row, "uuid"),
+                about(check, row),
+                refs.annotator(check, row),
+                check.str(row, "reason"),
+                check.str(row, "created_at"),
+                check.str(row, "resolved_at", nullable=True),
+            ),
+        )
+        n += 1
+    counts["flags"] = n
+    advance(name)
+
+    name = "audit_events.jsonl"
+    check = Checker(reader.name, name)
+    n = 0
+    for row in reader.rows(name, reporter(name)):
+        conn.execute(
+            "INSERT INTO audit_event (uuid, at, actor_id, action, entity, entity_uuid, before,"
+            " after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                check.str(row, "uuid"),
+                check.str(row, "at"),
+                refs.maybe_annotator(check, row, "actor"),
+                check.str(row, "action"),
+                check.str(row, "entity"),
+                check.str(row, "entity_uuid", nullable=True),
+                check.str(row, "before", nullable=True),
+                check.str(row, "after", nullable=True),
+            ),
+        )
+        n += 1
+    counts["audit_events"] = n
+    advance(name)
+    return counts
+
+
+def _model(conn, reader, refs: Refs, reporter, advance) -> dict[str, int]:
+    """The model version a bundle made --with-model carries, and its predictions."""
+    counts = {}
+    name = "model_versions.jsonl"
+    check = Checker(reader.name, name)
+    n = 0
+    for row in reader.rows(name):
+        uid, artifact = model_row(reader, check, row)
+        cursor = conn.execute(
+            "INSERT INTO model_version (uuid, created_at, label_count, metrics, format, artifact)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                uid,
+                check.str(row, "created_at"),
+                check.int(row, "label_count"),
+                check.json_text(row, "metrics", nullable=False),
+                row["format"],
+                artifact,
+            ),
+        )
+        refs.models[uid] = cursor.lastrowid
+        n += 1
+    counts["model_versions"] = n
+    advance(name)
+    name = "predictions.jsonl"
+    counts["predictions"] = insert_predictions(conn, reader, refs, set(refs.models), reporter)
+    advance(name)
+    return counts
+
+
+def model_row(reader: BundleReader, check: Checker, row) -> tuple[str, bytes]:
+    """A model version's UUID and artifact bytes; only Tagloop's own safe formats pass."""
+    uid = check.str(row, "uuid")
+    fmt = check.str(row, "format")
+    if not fmt.startswith("tagloop-"):
+        raise check.fail(row, f"model format {fmt!r} is not one of Tagloop's safe formats")
+    member = check.str(row, "artifact")
+    if member != f"model/{uid}.bin" or not reader.has(member):
+        raise check.fail(row, f"its artifact {member!r} is not in the bundle")
+    return uid, reader.read_bytes(member)
+
+
+def insert_predictions(conn, reader: BundleReader, refs: Refs, models: set[str], reporter) -> int:
+    """Predictions of the given model versions (by UUID); those on unknown datapoints skip."""
+    name = "predictions.jsonl"
+    check = Checker(reader.name, name)
+    count = 0
+
+    def rows():
+        nonlocal count
+        for row in reader.rows(name, reporter(name)):
+            model = check.str(row, "model_version")
+            if model not in models:
+                if model not in refs.models:
+                    raise check.fail(row, f"names a model version {model} the bundle lacks")
+                continue
+            dp_id = refs.datapoint(check, row)
+            if dp_id is None:
+                continue
+            count += 1
+            yield (
+                dp_id,
+                refs.models[model],
+                check.json_text(row, "value", nullable=False),
+                check.num(row, "confidence"),
+                check.num(row, "score", nullable=True),
+            )
+
+    conn.executemany(
+        "INSERT OR IGNORE INTO prediction (datapoint_id, model_version_id, value, confidence,"
+        " score) VALUES (?, ?, ?, ?, ?)",
+        rows(),
+    )
+    return count

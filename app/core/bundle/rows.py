@@ -1,0 +1,250 @@
+"""Turning bundle rows into database rows: type checks, UUID references, annotation labels.
+
+Shared by open (into a new file) and merge (into an existing project). Every row a bundle
+brings is checked here before it is written: a wrong type or a reference to something the
+bundle and the project both lack is a BundleError naming the member and the row.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from array import array
+from typing import Any
+
+from app.core.annotate import ANNOTATION_STATUSES, validate_value
+from app.core.bundle.errors import BundleError
+from app.core.errors import ProjectError
+from app.core.labels import LabelParser
+from app.core.project import ROLES
+from app.core.schema import labels_from_json
+
+# Name-based UUIDs of superseded annotation versions (app.core.bundle.merge).
+HISTORY_NAMESPACE = uuid.UUID("6f1d1a52-7d0c-4b8e-9a53-0c2f3e5b9d11")
+TASK_KINDS = ("label", "review", "adjudicate", "gold", "qualification")
+TASK_STATUSES = ("todo", "done", "cancelled")
+DENSE_ROWS = 1 << 24  # rows below this are indexed in an array, any above in a dict
+
+
+class Checker:
+    """Field checks for one member of one bundle, with messages naming both."""
+
+    def __init__(self, file: str, member: str) -> None:
+        self.file = file
+        self.member = member
+        self.count = 0
+
+    def fail(self, row: dict[str, Any], problem: str) -> BundleError:
+        which = row.get("uuid") or (
+            f"{row.get('dataset')}/{row.get('row')}" if "row" in row else f"#{self.count}"
+        )
+        return BundleError(self.file, f"{self.member}, row {which}: {problem}")
+
+    def str(self, row: dict[str, Any], key: str, nullable: bool = False) -> str | None:
+        value = row.get(key)
+        if value.__class__ is str or (value is None and nullable):
+            return value
+        raise self.fail(row, f"{key!r} must be a string{' or null' if nullable else ''}")
+
+    def int(self, row: dict[str, Any], key: str, nullable: bool = False) -> int | None:
+        value = row.get(key)
+        if value.__class__ is int or (value is None and nullable):
+            return value
+        raise self.fail(row, f"{key!r} must be an integer")
+
+    def num(self, row: dict[str, Any], key: str, nullable: bool = False) -> float | None:
+        value = row.get(key)
+        if value.__class__ in (int, float) or (value is None and nullable):
+            return value
+        raise self.fail(row, f"{key!r} must be a number")
+
+    def bool(self, row: dict[str, Any], key: str) -> bool:
+        value = row.get(key)
+        if value.__class__ is bool:
+            return value
+        raise self.fail(row, f"{key!r} must be true or false")
+
+    def json_text(self, row: dict[str, Any], key: str, nullable: bool = True) -> str | None:
+        """A column that holds JSON text: must parse."""
+        value = self.str(row, key, nullable)
+        if value is not None:
+            try:
+                json.loads(value)
+            except ValueError:
+                raise self.fail(row, f"{key!r} is not valid JSON text") from None
+        return value
+
+    def one_of(self, row: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+        value = row.get(key)
+        if value in allowed:
+            return value
+        raise self.fail(row, f"{key!r} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+class DatapointIndex:
+    """(dataset id, row) -> datapoint id, without a dict entry per datapoint: an array per
+    dataset (8 bytes a row), loaded from the database on first use."""
+
+    def __init__(self, conn: sqlite3.Connection, load: bool) -> None:
+        self._conn = conn
+        self._load = load
+        self._dense: dict[int, array] = {}
+        self._sparse: dict[int, dict[int, int]] = {}
+
+    def _arrays(self, dataset_id: int) -> tuple[array, dict[int, int]]:
+        dense = self._dense.get(dataset_id)
+        if dense is None:
+            dense = self._dense[dataset_id] = array("q")
+            self._sparse[dataset_id] = {}
+            if self._load:
+                for row, dp_id in self._conn.execute(
+                    "SELECT row, id FROM datapoint WHERE dataset_id = ?", (dataset_id,)
+                ):
+                    self.add(dataset_id, row, dp_id)
+        return dense, self._sparse[dataset_id]
+
+    def get(self, dataset_id: int, row: int) -> int | None:
+        dense, sparse = self._arrays(dataset_id)
+        if 0 <= row < len(dense):
+            return dense[row] or None
+        return sparse.get(row)
+
+    def add(self, dataset_id: int, row: int, dp_id: int) -> None:
+        dense, sparse = self._arrays(dataset_id)
+        if 0 <= row < DENSE_ROWS:
+            if row >= len(dense):
+                _grow(dense, max(row + 1, 2 * len(dense), 1024))
+            dense[row] = dp_id
+        else:
+            sparse[row] = dp_id
+
+
+def _grow(dense: array, size: int) -> None:
+    dense.frombytes(bytes(8 * (size - len(dense))))
+
+
+class Refs:
+    """UUID -> id maps of the target database, grown as the bundle's rows are added."""
+
+    def __init__(self, conn: sqlite3.Connection, load: bool) -> None:
+        self.annotators: dict[str, int] = {}
+        self.annotator_uuid: dict[int, str] = {}
+        self.schemas: dict[str, int] = {}
+        self.schema_labels: dict[int, tuple[list[str], bool]] = {}
+        self.datasets: dict[str, int] = {}
+        self.models: dict[str, int] = {}
+        self.points = DatapointIndex(conn, load)
+        if load:
+            for row_id, uid in conn.execute("SELECT id, uuid FROM annotator"):
+                self.annotators[uid] = row_id
+                self.annotator_uuid[row_id] = uid
+            for row_id, uid, labels, overlap in conn.execute(
+                "SELECT id, uuid, labels, allow_overlap FROM schema_version"
+            ):
+                self.add_schema(uid, row_id, labels, bool(overlap))
+            self.datasets = dict(
+                (uid, row_id) for row_id, uid in conn.execute("SELECT id, uuid FROM dataset")
+            )
+            self.models = dict(
+                (uid, row_id) for row_id, uid in conn.execute("SELECT id, uuid FROM model_version")
+            )
+
+    def add_annotator(self, uid: str, row_id: int) -> None:
+        self.annotators[uid] = row_id
+        self.annotator_uuid[row_id] = uid
+
+    def add_schema(self, uid: str, row_id: int, labels_json: str, allow_overlap: bool) -> None:
+        self.schemas[uid] = row_id
+        names = [label.name for label in labels_from_json(labels_json)]
+        self.schema_labels[row_id] = (names, allow_overlap)
+
+    def annotator(self, check: Checker, row: dict[str, Any], key: str = "annotator") -> int:
+        uid = check.str(row, key)
+        found = self.annotators.get(uid)
+        if found is None:
+            raise check.fail(row, f"names an annotator {uid} that neither side knows")
+        return found
+
+    def maybe_annotator(self, check: Checker, row: dict[str, Any], key: str) -> int | None:
+        uid = check.str(row, key, nullable=True)
+        return None if uid is None else self.annotators.get(uid)
+
+    def schema(self, check: Checker, row: dict[str, Any]) -> int:
+        uid = check.str(row, "schema_version")
+        found = self.schemas.get(uid)
+        if found is None:
+            raise check.fail(row, f"names a schema version {uid} that neither side knows")
+        return found
+
+    def datapoint(self, check: Checker, row: dict[str, Any]) -> int | None:
+        """The datapoint a row is about, or None if the target has no such datapoint."""
+        dataset_uuid = check.str(row, "dataset")
+        number = check.int(row, "row")
+        dataset_id = self.datasets.get(dataset_uuid)
+        if dataset_id is None:
+            return None
+        return self.points.get(dataset_id, number)
+
+
+def check_schema_labels(check: Checker, row: dict[str, Any]) -> str:
+    """A schema version's labels column: JSON text the schema module can read."""
+    labels = check.str(row, "labels")
+    try:
+        labels_from_json(labels)
+    except (ValueError, TypeError, KeyError, ProjectError) as exc:
+        raise check.fail(row, f"'labels' cannot be read ({exc})") from None
+    return labels
+
+
+def annotation_labels(
+    project_task_type: str,
+    refs: Refs,
+    check: Checker,
+    row: dict[str, Any],
+    value: str | None,
+    status: str,
+    schema_id: int,
+) -> list[str]:
+    """Check an annotation value against its schema version (the rules an edit obeys, see
+    app.core.annotate.validate_value) and return the labels its index rows carry."""
+    if status not in ANNOTATION_STATUSES:
+        raise check.fail(row, f"unknown annotation status {status!r}")
+    try:
+        decoded = None if value is None else json.loads(value)
+    except ValueError:
+        raise check.fail(row, "'value' is not valid JSON text") from None
+    names, overlap = refs.schema_labels[schema_id]
+    try:
+        validate_value(_TaskType(project_task_type), names, decoded, status, None, overlap)  # type: ignore[arg-type]
+    except ProjectError as exc:
+        raise check.fail(row, str(exc)) from None
+    if status != "complete":
+        return []
+    return LabelParser.labels_of(decoded, project_task_type)
+
+
+class _TaskType:
+    """The one attribute validate_value reads from a Project."""
+
+    def __init__(self, task_type: str) -> None:
+        self.task_type = task_type
+
+
+def version_uuid(row: dict[str, Any], annotation_uuid: str, schema_uuid: str) -> str:
+    """The name-based UUID of one version of an annotation (its content, not where it is)."""
+    content = [
+        annotation_uuid,
+        row.get("value"),
+        row.get("status"),
+        schema_uuid,
+        row.get("time_spent_ms"),
+        row.get("origin"),
+        row.get("created_at"),
+        row.get("updated_at"),
+    ]
+    return uuid.uuid5(HISTORY_NAMESPACE, json.dumps(content, ensure_ascii=False)).hex
+
+
+def check_role(check: Checker, row: dict[str, Any]) -> str:
+    return check.one_of(row, "role", ROLES)
