@@ -234,6 +234,180 @@ def cmd_al_bench(args: argparse.Namespace) -> int:
     return albench.main(args)
 
 
+def _passphrase(args: argparse.Namespace, confirm: bool = False) -> str | None:
+    """--passphrase P, or '-' to be asked (no echo), else $TAGLOOP_PASSPHRASE, else none."""
+    import os
+
+    from app.core.bundle import PASSPHRASE_ENV
+
+    given = getattr(args, "passphrase", None)
+    if given == "-":
+        import getpass
+
+        given = getpass.getpass("Bundle passphrase: ")
+        if confirm and getpass.getpass("Again: ") != given:
+            raise SystemExit("tagloop: error: the passphrases differ")
+    if given is None:
+        given = os.environ.get(PASSPHRASE_ENV) or None
+        if given and confirm:
+            print(f"Encrypting with the passphrase in ${PASSPHRASE_ENV}", file=sys.stderr)
+    if given is not None and not given:
+        raise SystemExit("tagloop: error: the passphrase is empty")
+    return given
+
+
+def cmd_bundle_export(args: argparse.Namespace) -> int:
+    from app.core.bundle import export_project_bundle
+    from app.core.project import open_project
+
+    passphrase = _passphrase(args, confirm=True)
+    with open_project(Path(args.path)) as project:
+        report = export_project_bundle(
+            project,
+            Path(args.out),
+            with_model=args.with_model,
+            passphrase=passphrase,
+            progress=TextProgress(),
+        )
+    print(report.summary())
+    return 0
+
+
+def cmd_bundle_return(args: argparse.Namespace) -> int:
+    from app.core.bundle import export_work_bundle
+    from app.core.project import open_project
+
+    passphrase = _passphrase(args, confirm=True)
+    with open_project(Path(args.path)) as project:
+        report = export_work_bundle(
+            project, Path(args.out), passphrase=passphrase, progress=TextProgress()
+        )
+    print(report.summary())
+    return 0
+
+
+def cmd_bundle_open(args: argparse.Namespace) -> int:
+    from app.core import fts
+    from app.core.bundle import open_bundle
+    from app.core.project import open_project
+
+    report = open_bundle(
+        Path(args.bundle), Path(args.dest), passphrase=_passphrase(args), progress=TextProgress()
+    )
+    print(report.summary())
+    with open_project(report.path) as project:
+        fts.index_pending(project, TextProgress())
+    return 0
+
+
+def cmd_bundle_merge(args: argparse.Namespace) -> int:
+    from app.core import fts
+    from app.core.bundle import merge_bundle
+    from app.core.project import open_project
+
+    passphrase = _passphrase(args)
+    reports = []
+    with open_project(Path(args.path)) as project:
+        for bundle in args.bundles:
+            reports.append(
+                merge_bundle(project, Path(bundle), passphrase=passphrase, progress=TextProgress())
+            )
+            if not args.json:
+                print(reports[-1].summary())
+        fts.index_pending(project, TextProgress())
+    if args.json:
+        print(json.dumps([r.as_dict() for r in reports], indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_bundle_assignments(args: argparse.Namespace) -> int:
+    from app.core.assign import export_assignment_bundles
+    from app.core.project import open_project
+
+    passphrase = _passphrase(args, confirm=True)
+    with open_project(Path(args.path)) as project:
+        reports = export_assignment_bundles(
+            project,
+            Path(args.outdir),
+            annotators=args.annotators.split(",") if args.annotators else None,
+            passphrase=passphrase,
+            progress=TextProgress(),
+        )
+    for report in reports:
+        print(report.summary())
+    return 0
+
+
+def cmd_bundle_inspect(args: argparse.Namespace) -> int:
+    from app.core.bundle import inspect_bundle
+
+    manifest = inspect_bundle(Path(args.bundle), _passphrase(args), progress=TextProgress())
+    if args.json:
+        print(json.dumps(manifest, indent=2, ensure_ascii=False))
+    else:
+        lock = "encrypted " if manifest["encrypted"] else ""
+        print(
+            f"{lock}{manifest['kind']} bundle of {manifest.get('project_name')!r}"
+            f" ({manifest['project_uuid']}), format {manifest['format_version']},"
+            f" made {manifest.get('created_at')} by Tagloop {manifest.get('app_version')}"
+        )
+        for name, count in manifest.get("counts", {}).items():
+            if count:
+                print(f"  {name:<20} {count:>12,}")
+        print(f"All checksums verified. SHA-256 of the file: {manifest['sha256']}")
+    return 0
+
+
+def cmd_annotators(args: argparse.Namespace) -> int:
+    from app.core.assign import add_annotator, list_annotators
+    from app.core.project import open_project
+
+    with open_project(Path(args.path)) as project:
+        if args.add:
+            info = add_annotator(project, args.add, args.role)
+            print(f"Added {info.role} {info.name} ({info.uuid})")
+            return 0
+        team = list_annotators(project)
+    if args.json:
+        print(json.dumps([vars(a) for a in team], indent=2, ensure_ascii=False))
+        return 0
+    for a in team:
+        print(
+            f"{a.name:<24} {a.role:<10} {a.open_tasks:>8,} open {a.done_tasks:>8,} done  {a.uuid}"
+        )
+    return 0
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    from app.core.assign import generate_tasks, reassign
+    from app.core.project import open_project
+
+    with open_project(Path(args.path)) as project:
+        if args.reassign:
+            if not args.to:
+                raise SystemExit("tagloop: error: --reassign FROM needs --to TO")
+            print(reassign(project, args.reassign, args.to, progress=TextProgress()).summary())
+            return 0
+        if not args.annotators:
+            raise SystemExit("tagloop: error: --annotators a,b,c is required")
+        report = generate_tasks(
+            project,
+            [name.strip() for name in args.annotators.split(",") if name.strip()],
+            fraction=args.fraction,
+            overlap_fraction=args.overlap_fraction,
+            per_item=args.per_item,
+            stratify=args.stratified,
+            seed=args.seed,
+            kind=args.kind,
+            progress=TextProgress(),
+        )
+    print(report.summary())
+    if report.strata:
+        for name, n in report.strata.items():
+            print(f"  {name or '(no label)':<30} {n:>10,}")
+    return 0
+
+
 def _gui(path: Path | None) -> int:
     from app.views.app import main_gui
 
@@ -341,6 +515,82 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3, help="runs averaged per strategy")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(func=cmd_al_bench)
+
+    p = sub.add_parser("bundle", help="export, open and merge project bundles (.tlbundle)")
+    bundle = p.add_subparsers(dest="bundle_command", metavar="ACTION", required=True)
+    secret = {
+        "metavar": "P",
+        "help": "the passphrase ('-' to be asked; default: $TAGLOOP_PASSPHRASE if set)",
+    }
+
+    b = bundle.add_parser("export", help="the whole project as one bundle file")
+    b.add_argument("path", help="the project file")
+    b.add_argument("out", help="the bundle file to write (.tlbundle)")
+    b.add_argument("--with-model", action="store_true", help="include the newest model")
+    b.add_argument("--passphrase", **secret)
+    b.set_defaults(func=cmd_bundle_export)
+
+    b = bundle.add_parser("open", help="make a project file from a project or assignment bundle")
+    b.add_argument("bundle", help="the bundle file")
+    b.add_argument("dest", help="the new project file (.tagloop)")
+    b.add_argument("--passphrase", **secret)
+    b.set_defaults(func=cmd_bundle_open)
+
+    b = bundle.add_parser("merge", help="merge work or project bundles into the project")
+    b.add_argument("path", help="the project file")
+    b.add_argument("bundles", nargs="+", metavar="BUNDLE", help="bundle files, merged in turn")
+    b.add_argument("--passphrase", **secret)
+    b.add_argument("--json", action="store_true", help="print the reports as JSON")
+    b.set_defaults(func=cmd_bundle_merge)
+
+    b = bundle.add_parser("return", help="a work bundle: your work since the assignment")
+    b.add_argument("path", help="the project file opened from an assignment bundle")
+    b.add_argument("out", help="the work bundle to write (.tlbundle)")
+    b.add_argument("--passphrase", **secret)
+    b.set_defaults(func=cmd_bundle_return)
+
+    b = bundle.add_parser("assignments", help="one assignment bundle per annotator with tasks")
+    b.add_argument("path", help="the project file")
+    b.add_argument("outdir", help="the folder to write them into")
+    b.add_argument("--annotators", help="only these (comma-separated names or UUIDs)")
+    b.add_argument("--passphrase", **secret)
+    b.set_defaults(func=cmd_bundle_assignments)
+
+    b = bundle.add_parser("inspect", help="verify a bundle and show its manifest")
+    b.add_argument("bundle", help="the bundle file")
+    b.add_argument("--passphrase", **secret)
+    b.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    b.set_defaults(func=cmd_bundle_inspect)
+
+    p = sub.add_parser("annotators", help="list the annotators, or register one")
+    p.add_argument("path", help="the project file")
+    p.add_argument("--add", metavar="NAME", help="register an annotator")
+    p.add_argument(
+        "--role", default="annotator", choices=("owner", "manager", "annotator", "reviewer")
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_annotators)
+
+    p = sub.add_parser("assign", help="generate tasks for annotators, or move open tasks")
+    p.add_argument("path", help="the project file")
+    p.add_argument("--annotators", metavar="A,B,C", help="names (or UUIDs) to share the items")
+    p.add_argument("--fraction", type=float, default=1.0, help="of the unassigned items (1.0)")
+    p.add_argument(
+        "--overlap-fraction", type=float, default=0.0, help="of those, labeled by several (0)"
+    )
+    p.add_argument("--per-item", type=int, default=2, help="annotators per overlap item (2)")
+    p.add_argument(
+        "--stratified",
+        nargs="?",
+        const="label",
+        choices=("label", "dataset"),
+        help="stratify by existing label (default) or dataset; else a random sample",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--kind", default="label", help="task kind (label)")
+    p.add_argument("--reassign", metavar="FROM", help="move FROM's open tasks ...")
+    p.add_argument("--to", metavar="TO", help="... to TO")
+    p.set_defaults(func=cmd_assign)
 
     p = sub.add_parser("gui", help="open the app")
     p.add_argument("path", nargs="?", help="a project file to open")
