@@ -627,37 +627,49 @@ class BundleReader:
     def rows(
         self, name: str, progress: Callable[[int], None] | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Stream the rows of a JSON Lines member (none if the bundle lacks it)."""
+        """Stream the rows of a JSON Lines member (none if the bundle lacks it).
+
+        Reads 1 MiB blocks and splits them into lines itself (a readline per row costs more
+        than parsing it); a line longer than the cap is refused, never buffered whole."""
         if not self.has(name):
             return
         reader = self._member_stream(name)
         limit = self.limits.max_line_chars
-        loads = json.loads
+        decode = json.JSONDecoder().raw_decode
+        upgrade = _upgrade_row if self.format_version != FORMAT_VERSION else None
+        line_number = 0
+        carry = b""
         with contextlib.closing(reader):
-            buffered = io.BufferedReader(reader, CHUNK)
-            text = io.TextIOWrapper(buffered, encoding="utf-8", newline="\n")
-            line_number = 0
-            try:
-                while True:
-                    line = text.readline(limit)
-                    if not line:
-                        break
+            while True:
+                block = reader.read(CHUNK)
+                if not block:
+                    break
+                if progress is not None:
+                    progress(reader.count)
+                lines = (carry + block).split(b"\n")
+                carry = lines.pop()
+                if len(carry) > limit:
+                    raise self.error(f"{name}, line {line_number + len(lines) + 1}: too long")
+                for raw in lines:
                     line_number += 1
-                    if not line.endswith("\n") and len(line) >= limit:
-                        raise self.error(f"{name}, line {line_number}: longer than the cap")
-                    if progress is not None and line_number % 20_000 == 0:
-                        progress(reader.count)
+                    if not raw:
+                        continue
                     try:
-                        row = loads(line)
+                        line = raw.decode("utf-8")
+                        row, end = decode(line)
+                        if end != len(line) and line[end:].strip():
+                            raise ValueError("data after the JSON object")
+                    except UnicodeDecodeError:
+                        raise self.error(f"{name}, line {line_number}: not UTF-8") from None
                     except ValueError as exc:
                         raise self.error(
                             f"{name}, line {line_number}: not valid JSON ({exc})"
                         ) from None
-                    if not isinstance(row, dict):
+                    if row.__class__ is not dict:
                         raise self.error(f"{name}, line {line_number}: not a JSON object")
-                    yield _upgrade_row(name, row, self.format_version)
-            except UnicodeDecodeError as exc:
-                raise self.error(f"{name}: not UTF-8 ({exc})") from None
+                    yield row if upgrade is None else upgrade(name, row, self.format_version)
+        if carry.strip():
+            raise self.error(f"{name}, line {line_number + 1}: the last line lacks its newline")
         self._finish_member(name, reader)
         if progress is not None:
             progress(reader.count)

@@ -323,17 +323,31 @@ class _Merge:
 
         def rows():
             nonlocal next_id, added
+            datasets = self.refs.datasets
             for row in self.reader.rows(name, self.reporter(name)):
-                dataset_id = self.refs.datasets.get(check.str(row, "dataset"))
-                if dataset_id is None:
-                    raise check.fail(row, "names a dataset the bundle does not hold")
-                number = check.int(row, "row")
-                text_ = check.str(row, "text")
-                context = check.json_text(row, "context")
-                status = check.int(row, "status")
-                flagged = check.bool(row, "flagged")
+                try:
+                    dataset_id = datasets[row["dataset"]]
+                    number = row["row"]
+                    text_ = row["text"]
+                    context = row["context"]
+                    status = row["status"]
+                    flagged = row["flagged"]
+                except (KeyError, TypeError):
+                    raise check.fail(
+                        row, "lacks a field, or names a dataset it does not hold"
+                    ) from None
+                if (
+                    number.__class__ is not int
+                    or text_.__class__ is not str
+                    or status.__class__ is not int
+                    or flagged.__class__ is not bool
+                    or not (context is None or context.__class__ is str)
+                ):
+                    raise check.fail(row, "a field has the wrong type")
                 if points.get(dataset_id, number) is not None:
                     continue  # a datapoint's text never changes; its status is derived
+                if context is not None:
+                    check.json_text(row, "context")
                 next_id += 1
                 added += 1
                 points.add(dataset_id, number, next_id)
@@ -368,7 +382,6 @@ class _Merge:
             schema_id = self.refs.schema(check, row)
             value = check.str(row, "value", nullable=True)
             status = check.str(row, "status")
-            labels = annotation_labels(task_type, self.refs, check, row, value, status, schema_id)
             incoming = {
                 "uuid": uid,
                 "value": value,
@@ -389,6 +402,25 @@ class _Merge:
                 (dp_id, annotator_id),
             ).fetchone()
             synced = f"{self.replica}@{incoming['updated_at']}" if self.replica else None
+            if local is not None and local[1:9] == (
+                uid,
+                value,
+                status,
+                schema_id,
+                incoming["time_spent_ms"],
+                incoming["origin"],
+                incoming["created_at"],
+                incoming["updated_at"],
+            ):
+                # The very same version (the common case when re-merging). Which replica it
+                # is said to come from must not depend on merge order: the smallest wins.
+                mark = local[9]
+                if synced and mark and mark.endswith(f"@{local[8]}") and synced < mark:
+                    conn.execute(
+                        "UPDATE annotation SET synced_from = ? WHERE id = ?", (synced, local[0])
+                    )
+                continue
+            labels = annotation_labels(task_type, self.refs, check, row, value, status, schema_id)
             if local is None:
                 self._write_annotation(None, dp_id, annotator_id, incoming, labels, synced)
                 self.count(self.report.added, "annotations")
@@ -413,17 +445,7 @@ class _Merge:
             )
             mine_version = version_uuid(mine, mine["uuid"], schema_uuid[mine["schema_version_id"]])
             theirs_version = version_uuid(incoming, uid, schema_uuid[schema_id])
-            if mine_version == theirs_version:
-                # The same version: only keep provenance independent of merge order.
-                if (
-                    synced
-                    and mine["synced_from"]
-                    and mine["synced_from"].endswith(f"@{mine['updated_at']}")
-                    and synced < mine["synced_from"]
-                ):
-                    conn.execute(
-                        "UPDATE annotation SET synced_from = ? WHERE id = ?", (synced, mine["id"])
-                    )
+            if mine_version == theirs_version:  # same content under another annotation UUID
                 continue
             theirs_newer = (incoming["updated_at"], theirs_version) > (
                 mine["updated_at"],
