@@ -126,6 +126,59 @@ def main() -> None:
     print("wrote", DOCS / "model_panel.png")
     window.close()
 
+    # the team: annotators, shared-out work, assignment bundles, returned work merged back
+    from app.core import assign
+    from app.core.bundle import export_work_bundle, open_bundle
+
+    window = window_on(spam)
+    team = window.show_team()
+    team.resize(1180, 640)
+    for name, role in (
+        ("Dr. Okafor", "owner"),
+        ("Ana", "annotator"),
+        ("Ben", "annotator"),
+        ("Chen", "reviewer"),
+    ):
+        team.new_name.setText(name)
+        team.new_role.setCurrentText(role)
+        team.add_annotator()
+    assign.generate_tasks(window.project, ["Ana", "Ben"], fraction=0.5, overlap_fraction=0.2)
+    team.refresh()
+    bundles = work / "bundles"
+    reports = assign.export_assignment_bundles(window.project, bundles)
+    team.note("\n".join(report.summary() for report in reports))
+    app.processEvents()
+    team.grab().save(str(DOCS / "team.png"))
+    print("wrote", DOCS / "team.png")
+    team.close()
+    ana = open_bundle(reports[0].path, work / "ana.tagloop")
+    from app.core.annotate import AnnotationState, SetAnnotations
+    from app.core.project import open_project
+
+    with open_project(ana.path) as laptop:
+        ids = [
+            row[0]
+            for row in laptop.engine.connect().exec_driver_sql(
+                "SELECT id FROM datapoint WHERE status = 0 ORDER BY id LIMIT 25"
+            )
+        ]
+        SetAnnotations(
+            laptop.local_annotator_id,
+            tuple((dp, AnnotationState("ham", "complete")) for dp in ids),
+        ).apply(laptop)
+        returned = export_work_bundle(laptop, work / "ana-work.tlbundle")
+    merge = window.merge_work([returned.path])
+    merge.resize(760, 520)
+    merge.run()
+    while merge.job is not None and not merge.job.done:
+        app.processEvents()
+    for _ in range(5):
+        app.processEvents()
+    merge.files.addItem(str(returned.path))
+    merge.grab().save(str(DOCS / "merge.png"))
+    print("wrote", DOCS / "merge.png")
+    window.close()
+
 
 if __name__ == "__main__":
     main()

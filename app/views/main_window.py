@@ -35,6 +35,7 @@ from app.core.datasets import list_datasets, remove_dataset
 from app.core.errors import TagloopError
 from app.core.export import export_datapoints
 from app.core.project import PROJECT_SUFFIX, Project, open_project
+from app.views.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
 from app.views.import_dialog import FILE_FILTER, ImportDialog
@@ -43,6 +44,7 @@ from app.views.model_panel import ModelPanel
 from app.views.new_project_wizard import NewProjectWizard
 from app.views.suspicious import SuspiciousView
 from app.views.table_model import DatapointTableModel
+from app.views.team import TeamDialog
 from app.workers.job import Job, run_with_progress
 from app.workers.writer import Writer
 
@@ -106,6 +108,10 @@ class MainWindow(QMainWindow):
             ("open", "&Open project…", QKeySequence.StandardKey.Open, self.choose_project),
             ("import", "&Import dataset…", "Ctrl+I", self.import_dataset),
             ("export", "&Export…", "Ctrl+E", self.export),
+            ("bundle_export", "Export &bundle…", "Ctrl+Shift+B", self.export_bundle),
+            ("bundle_open", "Open b&undle…", "Ctrl+Shift+O", self.open_bundle),
+            ("bundle_return", "&Return work…", "Ctrl+Shift+R", self.return_work),
+            ("bundle_merge", "&Merge work…", "Ctrl+Shift+M", self.merge_work),
         ):
             action = QAction(text, self)
             action.setShortcut(shortcut)
@@ -115,6 +121,8 @@ class MainWindow(QMainWindow):
             if key == "open":
                 self.recent_menu = file_menu.addMenu("Open &recent")
                 self.recent_menu.aboutToShow.connect(self._fill_recent)
+            if key == "export":
+                file_menu.addSeparator()
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -144,6 +152,11 @@ class MainWindow(QMainWindow):
             action.triggered.connect(slot)
             model_menu.addAction(action)
             self.actions[key] = action
+        team_menu = self.menuBar().addMenu("&Team")
+        action = QAction("&Annotators and assignments…", self)
+        action.triggered.connect(self.show_team)
+        team_menu.addAction(action)
+        self.actions["team"] = action
         self.auto_advance = QAction("Move on after a label (classification)", self)
         self.auto_advance.setCheckable(True)
         self.auto_advance.setChecked(bool(settings.preference("editor_auto_advance", True)))
@@ -241,6 +254,10 @@ class MainWindow(QMainWindow):
             "train",
             "model",
             "suspicious",
+            "bundle_export",
+            "bundle_return",
+            "bundle_merge",
+            "team",
         ):
             self.actions[key].setEnabled(project is not None)
         self.dock.setVisible(project is not None)
@@ -538,6 +555,49 @@ class MainWindow(QMainWindow):
         )
         job.failed.connect(lambda message: QMessageBox.warning(self, "Export failed", message))
         return self._track(job).start()
+
+    # ---- bundles and the team ---------------------------------------------------------------
+    def export_bundle(self, work: bool = False) -> ExportBundleDialog | None:
+        if self.project is None:
+            return None
+        dialog = ExportBundleDialog(self.project, work=work, parent=self)
+        dialog.exported.connect(
+            lambda report: self.statusBar().showMessage(report.summary(), 15000)
+        )
+        dialog.open()
+        return dialog
+
+    def return_work(self) -> ExportBundleDialog | None:
+        if self.writer is not None:
+            self.writer.flush()  # every label shown as saved is in the bundle
+        return self.export_bundle(work=True)
+
+    def open_bundle(self, bundle: Path | None = None) -> OpenBundleDialog:
+        dialog = OpenBundleDialog(bundle, self)
+        dialog.opened.connect(self._bundle_opened)
+        dialog.open()
+        return dialog
+
+    def _bundle_opened(self, report) -> None:
+        if self.open_project_path(report.path):
+            self.statusBar().showMessage(report.summary(), 15000)
+
+    def merge_work(self, bundles: list[Path] | None = None) -> MergeDialog | None:
+        if self.project is None:
+            return None
+        if self.writer is not None:
+            self.writer.flush()
+        dialog = MergeDialog(self.project, bundles, self)
+        dialog.merged.connect(lambda _reports: self._after_import())
+        dialog.open()
+        return dialog
+
+    def show_team(self) -> TeamDialog | None:
+        if self.project is None:
+            return None
+        dialog = TeamDialog(self.project, self)
+        dialog.open()
+        return dialog
 
     def remove_selected_dataset(self) -> None:
         item = self.datasets.currentItem()
