@@ -91,6 +91,8 @@ class DatapointIndex:
         self._load = load
         self._dense: dict[int, array] = {}
         self._sparse: dict[int, dict[int, int]] = {}
+        self._last_id: int | None = None  # rows come grouped by dataset: cache its arrays
+        self._last: tuple[array, dict[int, int]] = (array("q"), {})
 
     def _arrays(self, dataset_id: int) -> tuple[array, dict[int, int]]:
         dense = self._dense.get(dataset_id)
@@ -105,13 +107,19 @@ class DatapointIndex:
         return dense, self._sparse[dataset_id]
 
     def get(self, dataset_id: int, row: int) -> int | None:
-        dense, sparse = self._arrays(dataset_id)
+        if dataset_id != self._last_id:
+            self._last = self._arrays(dataset_id)
+            self._last_id = dataset_id
+        dense, sparse = self._last
         if 0 <= row < len(dense):
             return dense[row] or None
         return sparse.get(row)
 
     def add(self, dataset_id: int, row: int, dp_id: int) -> None:
-        dense, sparse = self._arrays(dataset_id)
+        if dataset_id != self._last_id:
+            self._last = self._arrays(dataset_id)
+            self._last_id = dataset_id
+        dense, sparse = self._last
         if 0 <= row < DENSE_ROWS:
             if row >= len(dense):
                 _grow(dense, max(row + 1, 2 * len(dense), 1024))
