@@ -35,7 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/editor_latency.py
 	$(BIN)/python bench/retrain.py
 	$(BIN)/python bench/al_curves.py
-	$(BIN)/python bench/bundles.py
+	$(BIN)/python bench/bundle.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

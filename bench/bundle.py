@@ -9,7 +9,7 @@ its peak RSS is its own. Prints one line per step:
 - return work:   a work bundle of one annotator's 200k annotations;
 - merge work:    that work bundle into the project without them (200k annotations added).
 
-Usage: python bench/bundles.py [--rows 1000000] [--annotations 200000]
+Usage: python bench/bundle.py [--rows 1000000] [--annotations 200000]
 """
 
 from __future__ import annotations
