@@ -93,15 +93,21 @@ def _get_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _chunk_matrix(texts: Sequence[str], params: dict[str, Any]):
     """(rows, cols, values) of one chunk of texts."""
+    return _entries(*_chunk_parts(texts, params))
+
+
+def _chunk_parts(texts: Sequence[str], params: dict[str, Any]):
+    """(n rows, params, word rows, word cols, char rows, char cols): the hashed n-grams of one
+    chunk of texts, one array pair per n-gram length."""
     if not texts:
-        return _entries(0, params, [], [], [], [])
+        return 0, params, [], [], [], []
     lower = params["lowercase"]
     joined = "\x00 " + " \x00 ".join(t.lower() if lower else t for t in texts) + " \x00"
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     is_sep = codes == _SEP
     if int(is_sep.sum()) != len(texts) + 1:  # a text holds NUL characters: blank them
         texts = [t.replace("\x00", " ") for t in texts]
-        return _chunk_matrix(texts, params)
+        return _chunk_parts(texts, params)
     length = len(codes)
     is_space = np.isin(codes, _WHITESPACE)
     values = codes + np.uint32(1)
@@ -176,7 +182,7 @@ def _chunk_matrix(texts: Sequence[str], params: dict[str, Any]):
                 h, r = h[same], r[same]
             word_parts_r.append(r)
             word_parts_c.append((h >> word_shift).astype(np.int32))
-    return _entries(len(texts), params, word_parts_r, word_parts_c, char_parts_r, char_parts_c)
+    return len(texts), params, word_parts_r, word_parts_c, char_parts_r, char_parts_c
 
 
 def _entries(n_rows: int, params: dict[str, Any], wr: list, wc: list, cr: list, cc: list):
@@ -257,13 +263,39 @@ def linear_scores(
     texts = list(texts)
     k = weights.shape[1]
     out = np.empty((len(texts), k), np.float64)
+    columns = [np.ascontiguousarray(weights[:, j]) for j in range(k)]
     for i in range(0, len(texts), CHUNK):
         chunk = texts[i : i + CHUNK]
-        r, c, v = _chunk_matrix(chunk, params)
-        gathered = weights[c] * v[:, None]
-        for j in range(k):
-            out[i : i + len(chunk), j] = np.bincount(
-                r, weights=gathered[:, j], minlength=len(chunk)
-            )
+        if params["sublinear_tf"]:
+            r, c, v = _chunk_matrix(chunk, params)
+            for j in range(k):
+                out[i : i + len(chunk), j] = np.bincount(
+                    r, weights=columns[j][c] * v, minlength=len(chunk)
+                )
+        else:
+            out[i : i + len(chunk)] = _chunk_scores(_chunk_parts(chunk, params), columns)
     out += bias[None, :]
+    return out
+
+
+def _chunk_scores(parts, columns: list[np.ndarray]) -> np.ndarray:
+    """Scores of one chunk straight from its hashed n-grams: per block (words, characters)
+    the weights of a row's n-grams are summed, then scaled by the block's row normalisation
+    (as in _entries), without building the (rows, cols, values) triplets."""
+    n_rows, params, wr, wc, cr, cc = parts
+    out = np.zeros((n_rows, len(columns)))
+    offset = 0
+    for parts_r, parts_c, weight, size in (
+        (wr, wc, params["word_weight"], 1 << params["word_bits"]),
+        (cr, cc, params["char_weight"], 1 << params["char_bits"]),
+    ):
+        if parts_r and weight != 0:
+            per_row = np.zeros(n_rows)
+            sums = np.zeros((n_rows, len(columns)))
+            for r, c in zip(parts_r, parts_c, strict=True):
+                per_row += np.bincount(r, minlength=n_rows)
+                for j, column in enumerate(columns):
+                    sums[:, j] += np.bincount(r, weights=column[c + offset], minlength=n_rows)
+            out += sums * (weight / np.sqrt(np.maximum(per_row, 1.0)))[:, None]
+        offset += size
     return out

@@ -12,7 +12,9 @@ from __future__ import annotations
 import heapq
 import io
 import json
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from app.ml import base
 from app.ml.base import Example, Prediction
 
 SCORE_CHUNK = 5_000
+SCORE_THREADS = 2  # scoring threads; the machines we target have two cores or more
 QUEUE_BATCH = 10  # hybrid: the next this-many queue items come from different clusters
 DIVERSE_FRONT = 200  # hybrid: how many of the most uncertain items get a diverse order
 SUSPICIOUS_KEPT = 500
@@ -157,28 +160,42 @@ def score_pool(
     done = 0
     front: list[tuple[float, int, str]] = []  # the most uncertain items seen so far (a heap)
     progress(0, total, "Scoring unlabeled items")
-    for number, chunk in enumerate(_pool(project)):
-        check_cancel(cancel)
-        ids = [dp_id for dp_id, _body in chunk]
+
+    def score(number: int, chunk: list[tuple[int, str]]):
+        """Model work for one chunk (NumPy releases the GIL: two run at once)."""
         texts = [body for _id, body in chunk]
         if hasattr(model, "pool_rows"):
             values, confidence, probs = model.pool_rows(texts)
             priorities = active.priority_array(
                 strategy, project.task_type, probs, confidence, seed=number
             ).tolist()
-            confidence = confidence.tolist()
-        else:
-            predictions = model.predict(texts)
-            values = [json.dumps(_stored_value(p), ensure_ascii=False) for p in predictions]
-            confidence = [p.confidence for p in predictions]
-            priorities = active.priority(strategy, predictions)
-        modelstore.write_prediction_rows(
-            project, version.id, zip(ids, values, confidence, priorities, strict=True)
-        )
-        if strategy == "hybrid":
-            _keep_front(front, zip(priorities, ids, texts, strict=True))
-        done += len(chunk)
-        progress(done, total, "Scoring unlabeled items")
+            return values, confidence.tolist(), priorities
+        predictions = model.predict(texts)
+        values = [json.dumps(_stored_value(p), ensure_ascii=False) for p in predictions]
+        return values, [p.confidence for p in predictions], active.priority(strategy, predictions)
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(SCORE_THREADS, thread_name_prefix="tagloop-score") as pool:
+        chunks = enumerate(_pool(project))
+        while True:
+            while len(pending) < SCORE_THREADS + 1:
+                item = next(chunks, None)
+                if item is None:
+                    break
+                pending.append((item[1], pool.submit(score, *item)))
+            if not pending:
+                break
+            check_cancel(cancel)
+            chunk, future = pending.popleft()
+            values, confidence, priorities = future.result()
+            ids = [dp_id for dp_id, _body in chunk]
+            modelstore.write_prediction_rows(
+                project, version.id, zip(ids, values, confidence, priorities, strict=True)
+            )
+            if strategy == "hybrid":
+                _keep_front(front, zip(priorities, ids, [b for _i, b in chunk], strict=True))
+            done += len(chunk)
+            progress(done, total, "Scoring unlabeled items")
     if front:
         check_cancel(cancel)
         _diversify_front(project, version, front)

@@ -98,7 +98,7 @@ def key(qtbot, widget, k, modifier=Qt.KeyboardModifier.NoModifier):
 def test_label_key_saves_and_advances(qtbot, spam, open_editor):
     session, editor = open_editor(spam)
     first = session.item.id
-    qtbot.wait(30)
+    qtbot.wait(60)  # Qt timers may fire a little early: wait well past what is asserted
     key(qtbot, editor, "2")
     settle(session)
     value, status, spent, _uuid = annotation_of(spam, first)
