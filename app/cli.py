@@ -120,6 +120,55 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from app.core.project import open_project
+    from app.core.report import project_report, report_json
+    from app.core.report_html import write_html
+
+    with open_project(Path(args.path)) as project:
+        report = project_report(project)
+    if args.html:
+        print(f"Wrote {write_html(report, Path(args.html))}", file=sys.stderr)
+    if args.json:
+        print(report_json(report))
+    elif not args.html:
+        print(_report_text(report))
+    return 0
+
+
+def _report_text(report: dict) -> str:
+    """A short plain-text digest of the report for the terminal."""
+
+    def figure(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    lines = [f"{report['project']['name']} ({report['project']['task_type']})", "", "Progress:"]
+    for name, counts in report["progress"]["by_annotator"].items():
+        shown = ", ".join(f"{status} {n:,}" for status, n in counts.items() if n)
+        lines.append(f"  {name:<24} {shown or 'nothing yet'}")
+    lines.append("Throughput:")
+    for name, row in report["throughput"].items():
+        rate, median = row.get("items_per_hour"), row.get("median_seconds_per_item")
+        lines.append(
+            f"  {name:<24} {row['items']:,} items"
+            + (f", {rate:,.0f} items/hour" if rate else "")
+            + (f", median {median:.1f} s/item" if median else "")
+        )
+    overall = report["agreement"]["overall"]
+    lines.append(
+        f"Agreement over {overall.get('items', 0):,} items: Krippendorff's alpha "
+        f"{figure(overall.get('krippendorff_alpha'))}, Fleiss' kappa "
+        f"{figure(overall.get('fleiss_kappa'))}"
+    )
+    for pair in overall.get("pairwise_cohen_kappa", []):
+        lines.append(
+            f"  {pair['a']} / {pair['b']}: Cohen's kappa {figure(pair['kappa'])}"
+            f" on {pair['items']:,} items"
+        )
+    lines.append(f"Open flags: {report['open_issues']['flags_open']:,}")
+    return "\n".join(lines)
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from app.core.datasets import list_datasets, remove_dataset
     from app.core.project import open_project
@@ -464,6 +513,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="the project file")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("report", help="progress, throughput, labels, agreement, open issues")
+    p.add_argument("path", help="the project file")
+    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    p.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("datasets", help="list the datasets, or remove one")
     p.add_argument("path", help="the project file")

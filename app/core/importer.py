@@ -54,6 +54,7 @@ class ImportReport:
     rows: int = 0
     duplicates: int = 0
     skipped: int = 0
+    attached: int = 0  # labels of skipped duplicates added to the datapoints already there
     empty: int = 0
     annotations: int = 0
     seconds: float = 0.0  # until the rows were committed
@@ -69,6 +70,8 @@ class ImportReport:
         if self.duplicates:
             verb = "skipped" if self.skipped else "kept"
             parts.append(f"{self.duplicates:,} exact duplicate texts ({verb})")
+        if self.attached:
+            parts.append(f"{self.attached:,} labels added to the datapoints already there")
         if self.empty:
             parts.append(f"{self.empty:,} records with empty text skipped")
         if self.added_labels:
@@ -334,6 +337,28 @@ def _import_rows(
     skip = duplicates == "skip"
     counts = {"rows": 0, "records": 0}
 
+    attached: list[tuple[int, int, Any]] = []  # labels for datapoints already in the project
+    already_theirs: set[int] | None = None
+
+    def attach(dp_id: int, line: int, raw: Any, text: str) -> None:
+        """A skipped duplicate's label becomes this annotator's label of the existing
+        datapoint (several people's labels of the same texts, imported one file each)."""
+        nonlocal already_theirs
+        value = parser.parse(raw, line, text)
+        if value is LabelParser.ABSENT:
+            return
+        if already_theirs is None:
+            already_theirs = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT datapoint_id FROM annotation WHERE annotator_id = ?", (annotator_id,)
+                )
+            }
+        if dp_id in already_theirs:
+            return  # their own earlier label stays; an import never overwrites
+        already_theirs.add(dp_id)
+        attached.append((dp_id, line, value))
+
     def original_text(dp_id: int) -> str | None:
         found = conn.execute("SELECT text FROM datapoint WHERE id = ?", (dp_id,)).fetchone()
         return found[0] if found else None
@@ -373,6 +398,8 @@ def _import_rows(
                         report.skipped += 1
                         if len(examples) < 5:
                             examples.append((line, _line_of(lines_of, first, first_id)))
+                        if parser is not None and first < first_id:
+                            attach(first, line, get_label(record, line), text)
                         continue
                 else:
                     report.duplicates += 1
@@ -442,8 +469,14 @@ def _import_rows(
             schema = update_schema(project, labels=labels, actor_id=actor_id, conn=sa_conn)
             report.added_labels = added
         report.annotations = _insert_annotations(
-            conn, pending_annotations, annotator_id, schema.id, project.task_type
+            conn, pending_annotations + attached, annotator_id, schema.id, project.task_type
         )
+        if attached:
+            conn.executemany(
+                f"UPDATE datapoint SET status = {labeled_code} WHERE id = ? AND status = 0",
+                [(dp_id,) for dp_id, _line, _value in attached],
+            )
+            report.attached = len(attached)
 
     conn.execute(
         "UPDATE dataset SET sha256 = ?, row_count = ?, duplicate_count = ? WHERE id = ?",
@@ -462,6 +495,7 @@ def _import_rows(
             "duplicates": report.duplicates,
             "skipped": report.skipped,
             "annotations": report.annotations,
+            "attached": report.attached,
         },
     )
     return report

@@ -36,6 +36,7 @@ from app.core.errors import TagloopError
 from app.core.export import export_datapoints
 from app.core.project import PROJECT_SUFFIX, Project, open_project
 from app.views.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
+from app.views.dashboard import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
 from app.views.import_dialog import FILE_FILTER, ImportDialog
@@ -157,6 +158,11 @@ class MainWindow(QMainWindow):
         action.triggered.connect(self.show_team)
         team_menu.addAction(action)
         self.actions["team"] = action
+        action = QAction("&Dashboard…", self)
+        action.setShortcut("Ctrl+Shift+D")
+        action.triggered.connect(self.show_dashboard)
+        team_menu.addAction(action)
+        self.actions["dashboard"] = action
         self.auto_advance = QAction("Move on after a label (classification)", self)
         self.auto_advance.setCheckable(True)
         self.auto_advance.setChecked(bool(settings.preference("editor_auto_advance", True)))
@@ -258,6 +264,7 @@ class MainWindow(QMainWindow):
             "bundle_return",
             "bundle_merge",
             "team",
+            "dashboard",
         ):
             self.actions[key].setEnabled(project is not None)
         self.dock.setVisible(project is not None)
@@ -590,6 +597,15 @@ class MainWindow(QMainWindow):
         dialog = MergeDialog(self.project, bundles, self)
         dialog.merged.connect(lambda _reports: self._after_import())
         dialog.open()
+        return dialog
+
+    def show_dashboard(self) -> DashboardView | None:
+        if self.project is None:
+            return None
+        if self.writer is not None:
+            self.writer.flush()
+        dialog = DashboardView(self.project, self)
+        dialog.show()
         return dialog
 
     def show_team(self) -> TeamDialog | None:
