@@ -103,9 +103,13 @@ def stall_during_retrain(rows: int, labels: int) -> None:
     clock.start()
     last = [clock.elapsed()]
 
+    worst: list[tuple[float, float]] = []  # (gap, seconds since the start) of long stalls
+
     def tick() -> None:
         now = clock.elapsed()
         gaps.append(now - last[0])
+        if now - last[0] > 30:
+            worst.append((now - last[0], time.perf_counter() - started))
         last[0] = now
         window.table.viewport().update()  # keep painting, like a user scrolling
 
@@ -135,6 +139,11 @@ def stall_during_retrain(rows: int, labels: int) -> None:
         f" {total:.1f} s in all, of which rescoring {time.perf_counter() - scoring_started:.1f} s"
         " (target <= 10 s for 1M)"
     )
+    if worst:
+        marks = sorted((t - started, name) for name, t in phases.items())
+        for gap, at in sorted(worst, reverse=True)[:5]:
+            phase = [name for t, name in marks if t <= at]
+            print(f"  stall {gap:.0f} ms at {at:.1f} s, during {phase[-1] if phase else 'start'!r}")
     gaps.sort()
     print(
         f"GUI event loop meanwhile ({len(gaps):,} ticks of a 5 ms timer): longest stall"

@@ -23,6 +23,7 @@ from typing import Any
 from app.core.errors import Cancelled, ProjectError
 from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 
+NICENESS = 10  # below the GUI: on two cores a busy child otherwise starves the event loop
 GRACE_S = 3.0  # how long a cancelled child may take to notice before it is terminated
 POLL_S = 0.05
 
@@ -38,6 +39,8 @@ def _resolve(target: str):
 
 def _child(target: str, args: tuple, events, cancel_event, parent_pid: int) -> None:
     """The child side: call the target with progress and cancel adapters."""
+    if hasattr(os, "nice"):
+        os.nice(NICENESS)  # the window's process gets the CPU first, always
 
     def progress(done: int, total: int | None, message: str) -> None:
         events.put(("progress", int(done), total, message))
