@@ -192,3 +192,31 @@ def test_hybrid_scoring_puts_a_diverse_front_first(sms_project, monkeypatch):
     assert all(s > 1.0 for s in scores[:front])
     assert all(s <= 1.0 for s in scores[front:])
     assert len(set(scores[:front])) == front  # a strict order, no ties
+
+
+def test_the_queue_index_is_back_after_scoring_and_after_a_cancelled_scoring(
+    sms_project, monkeypatch
+):
+    from app.core.errors import Cancelled
+
+    def has_index() -> bool:
+        with sms_project.engine.connect() as conn:
+            return bool(
+                conn.exec_driver_sql(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'ix_prediction_score'"
+                ).first()
+            )
+
+    version = loop.train_project(sms_project)
+    monkeypatch.setattr(loop, "SCORE_CHUNK", 10)
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 3  # stop after a few chunks
+
+    with pytest.raises(Cancelled):
+        loop.score_pool(sms_project, version, cancel=cancel)
+    assert has_index()
+    assert loop.score_pool(sms_project, version) == 80
+    assert has_index()
