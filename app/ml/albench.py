@@ -3,7 +3,7 @@ own labels as the oracle: start from seed_size labels, add batch labels at a tim
 each strategy, retrain, and score on a held-out stratified 25% of the file, up to budget.
 
 For classification and multilabel each text is featurised once and models are fitted on
-matrix rows (linear.fit_matrix), so a 500-label curve takes seconds; spans go through
+matrix rows (linear_fit.fit_matrix), so a 500-label curve takes seconds; spans go through
 app.ml.base (spaCy), which is much slower: use a bigger batch and fewer repeats there.
 """
 
@@ -88,14 +88,14 @@ class _Linear:
     """Classification / multilabel runner: features once, models on matrix rows."""
 
     def __init__(self, task: str, examples: Sequence[Example], labels: Sequence[str], pool, test):
-        from app.ml import features, linear
+        from app.ml import features, linear_fit
 
         self.task = task
         self.labels = tuple(labels)
         self.params = features.check_params(features.DEFAULT_PARAMS)
         self.x_pool = features.transform([examples[i].text for i in pool], self.params)
         self.x_test = features.transform([examples[i].text for i in test], self.params)
-        y_all = linear._targets(task, examples, labels)
+        y_all = linear_fit._targets(task, examples, labels)
         if task == "classification":
             self.y_pool = [y_all[i] for i in pool]
         else:
@@ -104,11 +104,11 @@ class _Linear:
         self._embedding: np.ndarray | None = None
 
     def fit(self, chosen: Sequence[int], seed: int) -> Any:
-        from app.ml import linear
+        from app.ml import linear_fit
 
         rows = np.asarray(chosen)
         y = [self.y_pool[i] for i in rows] if self.task == "classification" else self.y_pool[rows]
-        return linear.fit_matrix(
+        return linear_fit.fit_matrix(
             self.task, self.x_pool[rows], y, self.labels, feature_params=self.params, seed=seed
         )
 

@@ -92,9 +92,11 @@ def train(
             progress=progress,
             cancel=cancel,
         )
-    from app.ml import linear
+    from app.ml import linear_fit
 
-    return linear.train(task_type, examples, labels, seed=seed, progress=progress, cancel=cancel)
+    return linear_fit.train(
+        task_type, examples, labels, seed=seed, progress=progress, cancel=cancel
+    )
 
 
 def load(format: str, data: bytes) -> Model:
@@ -137,9 +139,9 @@ def cross_validate(
             progress=progress,
             cancel=cancel,
         )
-    from app.ml import linear
+    from app.ml import linear_fit
 
-    return linear.cross_validate(
+    return linear_fit.cross_validate(
         task_type, examples, labels, folds=folds, seed=seed, progress=progress, cancel=cancel
     )
 
@@ -157,7 +159,7 @@ def train_validated(
     cancel: CancelCheck = never_cancel,
 ) -> tuple[Model, Metrics, list[Prediction]]:
     """A model trained on every example, its cross-validated metrics, and the out-of-fold
-    predictions; the linear models share their folds between the two (see linear.py)."""
+    predictions; the linear models share their folds between the two (see linear_fit.py)."""
     if task_type == "spans":
         metrics, oof = cross_validate(
             task_type,
@@ -181,8 +183,8 @@ def train_validated(
             cancel=cancel,
         )
         return model, metrics, oof
-    from app.ml import linear
+    from app.ml import linear_fit
 
-    return linear.train_validated(
+    return linear_fit.train_validated(
         task_type, examples, labels, folds=folds, seed=seed, progress=progress, cancel=cancel
     )
