@@ -170,11 +170,15 @@ def generate_tasks(
     stratify: str | None = None,
     seed: int = 0,
     kind: str = "label",
+    force: bool = False,
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
 ) -> AssignmentReport:
     """Share the datapoints that have no `kind` task yet among `annotators` (names or UUIDs),
-    as the module doc says; one transaction. Returns the counts."""
+    as the module doc says; one transaction. Returns the counts.
+
+    Label tasks (real work) go only to annotators who passed every qualification set of the
+    project (app.core.gold), unless `force`."""
     if not 0.0 <= fraction <= 1.0:
         raise ProjectError("the fraction must be between 0 and 1")
     if not 0.0 <= overlap_fraction <= 1.0:
@@ -193,6 +197,16 @@ def generate_tasks(
         team = [find_annotator(conn, key) for key in annotators]
         if len({t[0] for t in team}) != len(team):
             raise ProjectError("an annotator is named twice")
+        if kind == "label" and not force:
+            from app.core.gold import unqualified
+
+            missing = unqualified(conn, [t[0] for t in team])
+            if missing:
+                who = ", ".join(f"{name} ({set_name!r})" for name, set_name in missing)
+                raise ProjectError(
+                    f"not qualified yet: {who}; they must pass the qualification set first"
+                    " (tagloop qualify), or assign with force"
+                )
         if overlap_fraction > 0 and not 1 <= per_item <= len(team):
             raise ProjectError(
                 f"{per_item} annotators per item needs at least {per_item} annotators "

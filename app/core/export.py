@@ -34,10 +34,35 @@ def agreed_value(annotations: list[dict[str, Any]]) -> Any:
     return None
 
 
+def _value_stream(project: Project, value_source: str) -> Iterator[tuple[int, Any, str]]:
+    """(datapoint id, value, source) in datapoint order, for `value_source` (see iter_records)."""
+    from app.core.consensus import final_records, final_values
+
+    if value_source == "final":
+        for record in final_records(project):
+            yield record.datapoint_id, record.value, record.source
+        return
+    if not value_source.startswith("annotator:"):
+        raise ProjectError(
+            f"value source must be 'final' or 'annotator:NAME', not {value_source!r}"
+        )
+    for dp_id, value in final_values(project, value_source):
+        yield dp_id, value, value_source
+
+
 def iter_records(
-    project: Project, only_completed: bool = False, cancel: CancelCheck = never_cancel
+    project: Project,
+    only_completed: bool = False,
+    cancel: CancelCheck = never_cancel,
+    value_source: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every datapoint as an export record, in id order, without holding the table in memory."""
+    """Every datapoint as an export record, in id order, without holding the table in memory.
+
+    `label` is the value all complete annotations agree on; with `value_source`, it is the
+    item's final value ("final": adjudicated, gold, consensus or the only annotator's, see
+    app.core.consensus) or one annotator's ("annotator:NAME"), and `label_source` says which."""
+    chosen = _value_stream(project, value_source) if value_source else None
+    upcoming = next(chosen, None) if chosen else None
     annotated = project.annotated_input
     context_inputs = project.context_inputs
     where = f" WHERE d.status = {STATUS_CODES['labeled']}" if only_completed else ""
@@ -102,6 +127,12 @@ def iter_records(
                 label=agreed_value(items),
                 annotations=items,
             )
+            if chosen is not None:
+                while upcoming is not None and upcoming[0] < dp_id:
+                    upcoming = next(chosen, None)
+                found = upcoming is not None and upcoming[0] == dp_id
+                record["label"] = upcoming[1] if found else None  # type: ignore[index]
+                record["label_source"] = upcoming[2] if found else None  # type: ignore[index]
             yield record
     finally:
         raw.close()
@@ -114,8 +145,10 @@ def export_datapoints(
     only_completed: bool = False,
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
+    value_source: str | None = None,
 ) -> int:
-    """Write the export file atomically; returns the number of datapoints written."""
+    """Write the export file atomically; returns the number of datapoints written.
+    `value_source` ("final" or "annotator:NAME") chooses the `label` column (iter_records)."""
     out = Path(out)
     fmt = fmt or out.suffix.lstrip(".").lower()
     if fmt not in EXPORT_FORMATS:
@@ -127,7 +160,7 @@ def export_datapoints(
                 + (f" WHERE status = {STATUS_CODES['labeled']}" if only_completed else "")
             )
         ).scalar()
-    records = iter_records(project, only_completed, cancel)
+    records = iter_records(project, only_completed, cancel, value_source)
     written = 0
     with atomic_writer(out, "w", encoding="utf-8", newline="") as handle:
         if fmt == "jsonl":
@@ -138,7 +171,9 @@ def export_datapoints(
                 if written % PROGRESS_EVERY == 0:
                     progress(written, total, f"Exporting to {out.name}")
         else:
-            written = _write_csv(project, handle, records, total, progress, out.name)
+            written = _write_csv(
+                project, handle, records, total, progress, out.name, bool(value_source)
+            )
     progress(written, total, f"Exported {written:,} datapoints to {out.name}")
     actor = project.local_annotator_id
     with project.engine.begin() as conn:
@@ -148,7 +183,12 @@ def export_datapoints(
             "export",
             "project",
             project.uuid,
-            after={"file": out.name, "format": fmt, "datapoints": written},
+            after={
+                "file": out.name,
+                "format": fmt,
+                "datapoints": written,
+                "value_source": value_source,
+            },
         )
     return written
 
@@ -161,12 +201,15 @@ def _cell(value: Any, task_type: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _write_csv(project, handle, records, total, progress: Progress, name: str) -> int:
+def _write_csv(
+    project, handle, records, total, progress: Progress, name: str, with_source: bool = False
+) -> int:
     with project.engine.connect() as conn:
         annotators = [r[0] for r in conn.execute(text("SELECT name FROM annotator ORDER BY id"))]
     annotators = list(dict.fromkeys(annotators))
     inputs = [spec.name for spec in project.inputs]
     header = ["id", "dataset", "row", *inputs, "status", "flagged", "label"]
+    header += ["label_source"] if with_source else []
     header += [f"label:{annotator}" for annotator in annotators]
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(header)
@@ -178,6 +221,8 @@ def _write_csv(project, handle, records, total, progress: Progress, name: str) -
         row += [record[name] if record[name] is not None else "" for name in inputs]
         row += [record["status"], "1" if record["flagged"] else "0"]
         row.append(_cell(record["label"], task_type))
+        if with_source:
+            row.append(record["label_source"] or "")
         for annotator in annotators:
             item = by_annotator.get(annotator)
             row.append(

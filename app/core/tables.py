@@ -238,6 +238,111 @@ audit_event = Table(
     Column("after", Text, nullable=True),  # JSON
 )
 
+# -- Quality workflows (schema 0003; see app.core.consensus, review, gold) ------------------
+# Every row here is insert-only or settles by a rule that does not depend on merge order, so
+# bundles merge idempotently: the newest row by (time, uuid) wins where one value is needed.
+
+# An adjudicator's final value for a datapoint. Kept apart from annotations, so the decision is
+# never confused with the adjudicator's own labeling; re-adjudicating adds a row (the newest
+# by (decided_at, uuid) is the final value, the others are the history).
+adjudication = Table(
+    "adjudication",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("datapoint_id", ForeignKey("datapoint.id", ondelete="CASCADE"), nullable=False),
+    Column("value", Text, nullable=False),  # JSON, as an annotation value
+    Column("decided_by", ForeignKey("annotator.id"), nullable=False),
+    Column("decided_at", String(32), nullable=False),
+    Index("ix_adjudication_datapoint", "datapoint_id"),
+)
+
+# A reviewer's decision on one annotation (by its UUID, which stays the same across versions):
+# approve, reject (with a reason), discard, or a custom status. A correction is the reviewer's
+# own annotation (origin 'review') on the same datapoint, linked here by its UUID. The newest
+# decision by (created_at, uuid) is the annotation's current review state.
+review_decision = Table(
+    "review_decision",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("annotation_uuid", UUID, nullable=False),
+    Column("datapoint_id", ForeignKey("datapoint.id", ondelete="CASCADE"), nullable=False),
+    Column("reviewer_id", ForeignKey("annotator.id"), nullable=False),
+    Column("decision", String(32), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("correction_uuid", UUID, nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Index("ix_review_decision_annotation", "annotation_uuid", "created_at"),
+    Index("ix_review_decision_datapoint", "datapoint_id"),
+)
+
+# Review statuses a project defines beyond approve/reject/discard; each counts as one of them
+# for the derived task status (a custom status counting as 'reject' is an open issue).
+custom_status = Table(
+    "custom_status",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("name", String(32), nullable=False),
+    Column("counts_as", String(16), nullable=False),  # approve, reject, discard
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", String(32), nullable=False),
+)
+
+# Gold (honeypot) items: datapoints whose correct answer is known. Never in assignment bundles.
+gold_item = Table(
+    "gold_item",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column(
+        "datapoint_id",
+        ForeignKey("datapoint.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("value", Text, nullable=False),  # JSON
+    Column("created_by", ForeignKey("annotator.id"), nullable=True),
+    Column("created_at", String(32), nullable=False),
+)
+
+# A qualification set: gold items a new annotator must score at least pass_score on.
+qualification_set = Table(
+    "qualification_set",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("pass_score", Float, nullable=False),
+    Column("created_by", ForeignKey("annotator.id"), nullable=True),
+    Column("created_at", String(32), nullable=False),
+)
+
+qualification_item = Table(
+    "qualification_item",
+    metadata,
+    Column("set_id", ForeignKey("qualification_set.id", ondelete="CASCADE"), primary_key=True),
+    Column("datapoint_id", ForeignKey("datapoint.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# A recorded qualification score; the newest by (recorded_at, uuid) is the annotator's result.
+qualification_result = Table(
+    "qualification_result",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", UUID, nullable=False, unique=True),
+    Column("set_id", ForeignKey("qualification_set.id", ondelete="CASCADE"), nullable=False),
+    Column("annotator_id", ForeignKey("annotator.id"), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("correct", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("recorded_by", ForeignKey("annotator.id"), nullable=True),
+    Column("recorded_at", String(32), nullable=False),
+    Index("ix_qualification_result_annotator", "annotator_id", "set_id"),
+)
+
 # Facts about this project *file* (not the project): its replica id, what bundle it was opened
 # from, the annotator an assignment bundle was made for, the watermark work is counted from.
 # Never travels in a bundle.

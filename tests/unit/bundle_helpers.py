@@ -11,8 +11,11 @@ from pathlib import Path
 from app.core import modelstore
 from app.core.annotate import AddComment, AddFlag, AnnotationState, SetAnnotations
 from app.core.assign import add_annotator, generate_tasks
+from app.core.consensus import adjudicate
+from app.core.gold import create_qualification, mark_gold, qualification_result
 from app.core.importer import import_dataset
 from app.core.project import Project, update_schema
+from app.core.review import add_custom_status, review
 
 # Tables that are facts about one file or derived indexes, not project data.
 NOT_PROJECT_DATA = {"alembic_version", "project_meta", "datapoint_fts_state"}
@@ -70,6 +73,33 @@ QUERIES = {
     + DP.format(col="datapoint_id")
     + ", (SELECT uuid FROM model_version WHERE id = model_version_id), value, confidence, score"
     " FROM prediction",
+    "adjudication": "SELECT uuid, "
+    + DP.format(col="datapoint_id")
+    + ", value, "
+    + WHO.format(col="decided_by")
+    + ", decided_at FROM adjudication",
+    "review_decision": "SELECT uuid, annotation_uuid, "
+    + DP.format(col="datapoint_id")
+    + ", "
+    + WHO.format(col="reviewer_id")
+    + ", decision, reason, correction_uuid, created_at FROM review_decision",
+    "custom_status": "SELECT uuid, name, counts_as, description, created_at FROM custom_status",
+    "gold_item": "SELECT uuid, "
+    + DP.format(col="datapoint_id")
+    + ", value, "
+    + WHO.format(col="created_by")
+    + ", created_at FROM gold_item",
+    "qualification_set": "SELECT uuid, name, pass_score, "
+    + WHO.format(col="created_by")
+    + ", created_at FROM qualification_set",
+    "qualification_item": "SELECT (SELECT uuid FROM qualification_set WHERE id = set_id), "
+    + DP.format(col="datapoint_id")
+    + " FROM qualification_item",
+    "qualification_result": "SELECT uuid, (SELECT uuid FROM qualification_set WHERE id = set_id), "
+    + WHO.format(col="annotator_id")
+    + ", score, correct, total, passed, "
+    + WHO.format(col="recorded_by")
+    + ", recorded_at FROM qualification_result",
     "audit_event": "SELECT uuid, at, "
     + WHO.format(col="actor_id")
     + ", action, entity, entity_uuid, before, after FROM audit_event",
@@ -145,7 +175,27 @@ def rich_project(make_project, tmp_path: Path) -> Project:
     modelstore.write_predictions(
         project, version.id, [(i, "spam", 0.75, 0.1 * i) for i in range(1, 11)]
     )
+    add_quality_rows(project)
     return project
+
+
+def add_quality_rows(project: Project) -> None:
+    """A row in every quality table: a custom status, a rejection with a correction, an
+    adjudication, gold items, a qualification set and a recorded result."""
+    add_custom_status(project, "unsure", "reject", "ask the lead")
+    conn = sqlite3.connect(project.path)
+    try:
+        (alice_on_2,) = conn.execute(
+            "SELECT a.uuid FROM annotation a JOIN annotator n ON n.id = a.annotator_id"
+            " WHERE n.name = 'alice' AND a.datapoint_id = 2"
+        ).fetchone()
+    finally:
+        conn.close()
+    review(project, "bob", alice_on_2, "reject", "it is spam", correction="spam")
+    adjudicate(project, 2, "bob", "spam")
+    mark_gold(project, [1, 2], ["spam", "ham"])
+    create_qualification(project, "intro", [1, 2], 0.5)
+    qualification_result(project, project.local_annotator_id, "intro")
 
 
 def rebuild_zip(

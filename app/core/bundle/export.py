@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core import audit
+from app.core.bundle import quality
 from app.core.bundle.errors import BundleError
 from app.core.bundle.format import SUFFIX, BundleWriter
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
@@ -56,6 +57,9 @@ class _Selection:
     flags: str | None  # over `f`
     audit: str | None  # over `e`
     task_status: str = "t.status"
+    task_kind: str = "t.kind"
+    datapoint_status: str = "d.status"
+    datapoint_flagged: str = "d.flagged"
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,15 +69,43 @@ def _project_selection() -> _Selection:
 
 def _assignment_selection(annotator_id: int) -> _Selection:
     assigned = "SELECT datapoint_id FROM task WHERE annotator_id = :who AND status != 'cancelled'"
+    # A reviewer or adjudicator sees the other annotators' complete annotations of their items.
+    examined = (
+        "SELECT datapoint_id FROM task WHERE annotator_id = :who AND status != 'cancelled'"
+        " AND kind IN ('review', 'adjudicate')"
+    )
+    annotations = (
+        f"(a.annotator_id = :who AND a.datapoint_id IN ({assigned})) OR (a.status = 'complete'"
+        f" AND a.origin != 'review' AND a.datapoint_id IN ({examined}))"
+    )
+    flags = f"f.annotator_id = :who AND f.datapoint_id IN ({assigned})"
+
+    def has(status: str) -> str:
+        return (
+            "EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = d.id"
+            f" AND a.status = '{status}' AND ({annotations}))"
+        )
+
     return _Selection(
         "assignment",
         datapoints=f"d.id IN ({assigned})",
-        annotations=f"a.annotator_id = :who AND a.datapoint_id IN ({assigned})",
+        annotations=annotations,
         history=None,
         tasks="t.annotator_id = :who AND t.status != 'cancelled'",
         comments=f"c.annotator_id = :who AND c.datapoint_id IN ({assigned})",
-        flags=f"f.annotator_id = :who AND f.datapoint_id IN ({assigned})",
+        flags=flags,
         audit=None,
+        # A gold task is an ordinary label task to its annotator (app.core.gold), and what an
+        # item's status says comes from what the bundle holds, not from others' work.
+        task_kind="CASE WHEN t.kind = 'gold' THEN 'label' ELSE t.kind END",
+        datapoint_status=(
+            f"CASE WHEN {has('complete')} THEN 1 WHEN {has('discarded')} THEN 3"
+            f" WHEN {has('skipped')} THEN 2 ELSE 0 END"
+        ),
+        datapoint_flagged=(
+            "EXISTS (SELECT 1 FROM flag f WHERE f.datapoint_id = d.id"
+            f" AND f.resolved_at IS NULL AND {flags})"
+        ),
         params={"who": annotator_id},
     )
 
@@ -90,8 +122,16 @@ def _work_selection(annotator_id: int, base: str | None) -> _Selection:
         flags="f.annotator_id = :who AND (f.created_at > :since OR f.resolved_at > :since)",
         audit="e.actor_id = :who AND e.at > :since",
         # A task is done once its annotator has finished the item.
+        # (a review task once they decided on the item, an adjudicate task once they did).
         task_status=(
-            "CASE WHEN t.status = 'todo' AND EXISTS (SELECT 1 FROM annotation x"
+            "CASE WHEN t.status != 'todo' THEN t.status"
+            " WHEN t.kind = 'review' THEN CASE WHEN EXISTS (SELECT 1 FROM review_decision x"
+            " WHERE x.datapoint_id = t.datapoint_id AND x.reviewer_id = t.annotator_id)"
+            " THEN 'done' ELSE 'todo' END"
+            " WHEN t.kind = 'adjudicate' THEN CASE WHEN EXISTS (SELECT 1 FROM adjudication x"
+            " WHERE x.datapoint_id = t.datapoint_id AND x.decided_by = t.annotator_id)"
+            " THEN 'done' ELSE 'todo' END"
+            " WHEN EXISTS (SELECT 1 FROM annotation x"
             " WHERE x.datapoint_id = t.datapoint_id AND x.annotator_id = t.annotator_id"
             f" AND x.status IN {FINISHED}) THEN 'done' ELSE t.status END"
         ),
@@ -303,8 +343,8 @@ def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, ca
         members.append(
             (
                 "datapoints.jsonl",
-                "SELECT d.dataset_id, d.row, d.text, d.context, d.status, d.flagged"
-                " FROM datapoint d"
+                "SELECT d.dataset_id, d.row, d.text, d.context,"
+                f" {sel.datapoint_status}, {sel.datapoint_flagged} FROM datapoint d"
                 f" WHERE {sel.datapoints} ORDER BY d.id",
                 lambda r: {
                     "dataset": datasets[r[0]],
@@ -369,7 +409,8 @@ def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, ca
         members.append(
             (
                 "tasks.jsonl",
-                f"SELECT t.uuid, d.dataset_id, d.row, t.annotator_id, t.kind, {sel.task_status},"
+                f"SELECT t.uuid, d.dataset_id, d.row, t.annotator_id, {sel.task_kind},"
+                f" {sel.task_status},"
                 " t.created_at FROM task t JOIN datapoint d ON d.id = t.datapoint_id"
                 f" WHERE {sel.tasks} ORDER BY t.id",
                 lambda r: {
@@ -418,6 +459,7 @@ def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, ca
                 },
             )
         )
+    members.extend(quality.export_members(sel.kind, sel.annotations, annotators, datasets))
     if sel.audit is not None:
         members.append(
             (

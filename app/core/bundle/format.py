@@ -1,6 +1,6 @@
 """The bundle container: a zip of JSON Lines members and a manifest, optionally encrypted.
 
-Layout (format version 1)::
+Layout (format version 2)::
 
     manifest.json            {"format": "tagloop-bundle", "format_version": 1, "app_version",
                               "project_uuid", "project_name", "kind", "created_at",
@@ -10,7 +10,10 @@ Layout (format version 1)::
     schema_versions.jsonl    one JSON object per line, for each table that travels ...
     annotators.jsonl, datasets.jsonl, datapoints.jsonl, annotations.jsonl,
     annotation_history.jsonl, tasks.jsonl, comments.jsonl, flags.jsonl, audit_events.jsonl,
-    model_versions.jsonl, predictions.jsonl
+    model_versions.jsonl, predictions.jsonl,
+    custom_statuses.jsonl, gold_items.jsonl, qualification_sets.jsonl,
+    qualification_items.jsonl, qualification_results.jsonl, adjudications.jsonl,
+    review_decisions.jsonl   (format 2: app.core.bundle.quality)
     model/<uuid>.bin         a model artifact, as stored (a safe format, never a pickle)
 
 Rows refer to each other by UUID, never by the integer ids of one database; a datapoint is
@@ -48,9 +51,10 @@ from app.core.ids import now_iso
 from app.core.jobs import CancelCheck, never_cancel
 
 FORMAT_NAME = "tagloop-bundle"
-# Version 1 is the first. A reader accepts every version up to FORMAT_VERSION (upgrading old
-# rows in `_upgrade_row` when a later version changes a member) and refuses newer ones.
-FORMAT_VERSION = 1
+# Version 1 is the first; version 2 adds the quality members (app.core.bundle.quality) and
+# changes no row of version 1. A reader accepts every version up to FORMAT_VERSION (upgrading
+# old rows in `_upgrade_row` when a later version changes a member) and refuses newer ones.
+FORMAT_VERSION = 2
 SUFFIX = ".tlbundle"
 KINDS = ("project", "assignment", "work")
 MANIFEST = "manifest.json"
@@ -68,6 +72,13 @@ TABLE_MEMBERS = (
     "audit_events.jsonl",
     "model_versions.jsonl",
     "predictions.jsonl",
+    "custom_statuses.jsonl",
+    "gold_items.jsonl",
+    "qualification_sets.jsonl",
+    "qualification_items.jsonl",
+    "qualification_results.jsonl",
+    "adjudications.jsonl",
+    "review_decisions.jsonl",
 )
 MODEL_MEMBER = re.compile(r"model/[0-9a-f]{32}\.bin")
 REQUIRED = {
@@ -676,7 +687,8 @@ class BundleReader:
 
 
 def _upgrade_row(name: str, row: dict[str, Any], version: int) -> dict[str, Any]:
-    """A row of an older format version, as the current version writes it (v1 is current)."""
+    """A row of an older format version, as the current version writes it (v2 changed no
+    row of v1)."""
     return row
 
 

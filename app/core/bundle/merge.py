@@ -30,6 +30,7 @@ from typing import Any
 
 from app.core import fts
 from app.core.annotate import _DERIVE_FLAGGED, _DERIVE_STATUS
+from app.core.bundle import quality
 from app.core.bundle.errors import BundleError
 from app.core.bundle.format import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.open import _audit, insert_predictions, model_row
@@ -218,6 +219,7 @@ class _Merge:
         self.tasks()
         self.comments()
         self.flags()
+        self.quality()
         self.audit_events()
         self.models()
         self.derive()
@@ -671,6 +673,19 @@ class _Merge:
                 self.count(self.report.updated, "flags")
                 self.flag_touched.add(dp_id)
         self.advance(name)
+
+    def quality(self) -> None:
+        added, skipped = quality.load(
+            self.conn,
+            self.reader,
+            self.refs,
+            strict=False,
+            reporter=self.reporter,
+            advance=self.advance,
+        )
+        for name, n in added.items():
+            self.count(self.report.added, name, n)
+        self.report.skipped += skipped
 
     def audit_events(self) -> None:
         name = "audit_events.jsonl"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core import db, settings
+from app.core.bundle import quality
 from app.core.bundle.errors import BundleError
 from app.core.bundle.format import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.rows import (
@@ -317,6 +318,9 @@ def _fill(
     counts["annotations"] = _annotations(conn, reader, refs, task_type, reporter, advance)
     counts["annotation_history"] = _history(conn, reader, refs, reporter, advance)
     counts.update(_notes(conn, reader, refs, reporter, advance))
+    counts.update(
+        quality.load(conn, reader, refs, strict=True, reporter=reporter, advance=advance)[0]
+    )
     counts.update(_model(conn, reader, refs, reporter, advance))
 
     kind = reader.kind
