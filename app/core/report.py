@@ -25,23 +25,48 @@ Choices, so that the figures can be read correctly:
 - "agreement" is `project_agreement` as it is, plus "heatmap": the pairwise Cohen's kappas as
   a symmetric matrix (diagonal None: an annotator is not compared with themselves; None too
   where a pair shares no item or kappa is undefined), overall and per label.
-- Parts that need workflows the project does not have yet (gold accuracy, review rejections)
-  are absent, not empty.
+- "gold" (present only when the project has gold items) is each annotator's accuracy on gold
+  (`app.core.gold.gold_accuracy`: exact match, the gold's own author not scored), overall and
+  in buckets of `window_days` days ("bucket" is the first day, aligned for everyone on the day
+  of the first gold answer), with the drift alerts of `drift_alerts` (the latest bucket of at
+  least `min_items` answers below `threshold`).
+- "open_issues.rejections" (present once the review workflow is in use: a review task or
+  decision exists) counts the open rejections, the ones still to fix: the annotation's newest
+  review decision counts as a rejection, came with no correction, and the annotation has not
+  changed since. Every other rejection is "resolved". The newest `REJECTION_LIMIT` open ones
+  are listed.
+- "open_issues.assignments" (present when there are tasks) is the derived status of each
+  annotator's assignment and the count of their tasks in each derived status
+  (`app.core.review.task_status`: to-do, in progress, completed, completed with issues).
+- "consensus" is `app.core.consensus.consensus_counts` (exact matching for spans): the items
+  with two or more votes, how many reach a consensus ("reached": unanimous or by majority),
+  the disagreements, and of those the adjudicated and the still open ones.
+- Gold accuracy and task status are computed per annotator, so two annotators who share a name
+  are scored apart, under the names the other parts use.
+- Parts that need workflows the project does not use (gold accuracy, review rejections, task
+  status) are absent, not empty.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, text
 
 from app.core.agreement import _display_names, project_agreement
+from app.core.consensus import _raw, consensus_counts, current_reviews
+from app.core.gold import GoldAccuracy, gold_accuracy
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project import Project, current_schema
+from app.core.review import DERIVED_STATUSES, StatusReport, task_status
 from app.core.tables import STATUS_NAMES
+
+T = TypeVar("T")
 
 REPORT_FORMAT = 1
 ANNOTATION_STATUSES = ("complete", "skipped", "discarded", "draft")
@@ -50,6 +75,12 @@ IDLE_CAP_MS = 10 * 60 * 1000
 """The most time one item counts for in the hours worked (items per hour)."""
 FLAG_LIMIT = 200
 """The most open flags listed (newest first); "flags_open" counts them all."""
+REJECTION_LIMIT = 200
+"""The most open rejections listed (newest first); "rejections.open" counts them all."""
+GOLD_THRESHOLD = 0.8
+GOLD_MIN_ITEMS = 5
+GOLD_WINDOW_DAYS = 7
+"""The drift alert defaults, those of `tagloop gold --accuracy`."""
 _COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
 _FALLBACK_COLOUR = "#78909C"
 
@@ -59,7 +90,7 @@ _STEPS = (
     "throughput",
     "labels",
     "agreement",
-    "open issues",
+    "open issues and quality",
 )
 
 
@@ -69,14 +100,17 @@ def project_report(
     now: datetime | None = None,
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
+    gold_threshold: float = GOLD_THRESHOLD,
+    gold_min_items: int = GOLD_MIN_ITEMS,
+    gold_window_days: int = GOLD_WINDOW_DAYS,
 ) -> dict[str, Any]:
     """Every dashboard figure of the project; see the module docstring for what each means."""
     generated = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     total = len(_STEPS)
 
-    def step(k: int) -> None:
+    def step(k: int, detail: str = "") -> None:
         check_cancel(cancel)
-        progress(k, total, f"Report: {_STEPS[k]}…")
+        progress(k, total, f"Report: {detail or _STEPS[k]}…")
 
     report: dict[str, Any] = {"format": REPORT_FORMAT, "generated_at": generated}
     with project.engine.connect() as conn:
@@ -100,6 +134,30 @@ def project_report(
     with project.engine.connect() as conn:
         step(5)
         report["open_issues"] = _open_issues_part(conn, names)
+        review_in_use = bool(
+            _scalar(conn, "SELECT EXISTS (SELECT 1 FROM review_decision)")
+            or _scalar(conn, "SELECT EXISTS (SELECT 1 FROM task WHERE kind = 'review')")
+        )
+        if review_in_use:
+            report["open_issues"]["rejections"] = _rejections_part(conn, names)
+        has_tasks = _scalar(conn, "SELECT EXISTS (SELECT 1 FROM task WHERE status != 'cancelled')")
+        gold_count = _scalar(conn, "SELECT count(*) FROM gold_item")
+    if has_tasks:
+        step(5, "task status")
+        report["open_issues"]["assignments"] = _assignments_part(project, rows, names)
+    step(5, "consensus")
+    report["consensus"] = _consensus_part(project)
+    if gold_count:
+        step(5, "gold accuracy")
+        report["gold"] = _gold_part(
+            project,
+            rows,
+            names,
+            gold_count,
+            threshold=gold_threshold,
+            min_items=gold_min_items,
+            window_days=gold_window_days,
+        )
     check_cancel(cancel)
     progress(total, total, "Report ready")
     return report
@@ -299,6 +357,174 @@ def _open_issues_part(conn: Connection, names: dict[int, str]) -> dict[str, Any]
         "flags_open": _scalar(conn, "SELECT count(*) FROM flag WHERE resolved_at IS NULL"),
         "flags_resolved": _scalar(conn, "SELECT count(*) FROM flag WHERE resolved_at IS NOT NULL"),
         "flags": flags,
+    }
+
+
+# --- quality --------------------------------------------------------------------------------
+
+
+def _per_annotator(
+    rows: list[tuple[int, str, str]],
+    names: dict[int, str],
+    found: dict[str, T],
+    one: Callable[[int], T | None],
+) -> dict[str, T]:
+    """Figures keyed by plain annotator name (as app.core.gold and app.core.review give them)
+    re-keyed by report name; a name two annotators share was merged there, so each of them is
+    computed on their own with `one(annotator id)`."""
+    shared = Counter(name for _id, name, _uuid in rows)
+    out: dict[str, T] = {}
+    for id_, name, _uuid in rows:
+        if name not in found:
+            continue
+        if shared[name] == 1:
+            out[names[id_]] = found[name]
+        else:
+            mine = one(id_)
+            if mine is not None:
+                out[names[id_]] = mine
+    return dict(sorted(out.items()))
+
+
+def _rejections_part(conn: Connection, names: dict[int, str]) -> dict[str, Any]:
+    raw = _raw(conn)
+    reviews = current_reviews(raw)  # custom statuses are mapped to what they count as
+    counts_as = dict(raw.execute("SELECT name, counts_as FROM custom_status"))
+    open_, resolved = [], 0
+    for uid, ann_uuid, dp, reviewer, decision, reason, at, author, updated in raw.execute(
+        "SELECT d.uuid, d.annotation_uuid, d.datapoint_id, d.reviewer_id, d.decision, d.reason,"
+        " d.created_at, a.annotator_id, a.updated_at FROM review_decision d"
+        " LEFT JOIN annotation a ON a.uuid = d.annotation_uuid"
+    ):
+        if counts_as.get(decision, decision) != "reject":
+            continue
+        current = reviews.get(ann_uuid)
+        still_open = (
+            current is not None
+            and current[3] == uid
+            and current[1] is None  # a correction settles it
+            and updated is not None
+            and updated <= at  # the annotator has not changed it since
+        )
+        if not still_open:
+            resolved += 1
+            continue
+        open_.append(
+            {
+                "datapoint_id": dp,
+                "reason": reason,
+                "decision": decision,
+                "reviewer": names.get(reviewer, f"#{reviewer}"),
+                "annotator": names.get(author, f"#{author}"),
+                "at": at,
+                "_uid": uid,
+            }
+        )
+    open_.sort(key=lambda r: (r["at"], r["_uid"]), reverse=True)
+    for r in open_:
+        del r["_uid"]
+    return {"open": len(open_), "resolved": resolved, "items": open_[:REJECTION_LIMIT]}
+
+
+def _assignments_part(
+    project: Project, rows: list[tuple[int, str, str]], names: dict[int, str]
+) -> dict[str, dict[str, Any]]:
+    def entry(status: StatusReport, name: str) -> dict[str, Any]:
+        counts = status.counts.get(name, {})
+        return {
+            "status": status.assignments[name],
+            "tasks": {s: counts.get(s, 0) for s in DERIVED_STATUSES},
+        }
+
+    everyone = task_status(project)
+    found = {name: entry(everyone, name) for name in everyone.assignments}
+
+    def one(id_: int) -> dict[str, Any] | None:
+        mine = task_status(project, id_)
+        return entry(mine, next(iter(mine.assignments))) if mine.assignments else None
+
+    return _per_annotator(rows, names, found, one)
+
+
+def _consensus_part(project: Project) -> dict[str, Any]:
+    counts = consensus_counts(project, match="exact")
+    return {
+        "items": counts["items"],
+        "reached": counts["unanimous"] + counts["majority"],
+        "unanimous": counts["unanimous"],
+        "majority": counts["majority"],
+        "disagreements": counts["disagreements"],
+        "adjudicated": counts["adjudicated"],
+        "open": counts["open"],
+        "match": "exact",
+    }
+
+
+def _ratio(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _gold_part(
+    project: Project,
+    rows: list[tuple[int, str, str]],
+    names: dict[int, str],
+    gold_count: int,
+    *,
+    threshold: float,
+    min_items: int,
+    window_days: int,
+) -> dict[str, Any]:
+    found = {acc.annotator: acc for acc in gold_accuracy(project, window_days=window_days)}
+
+    def one(id_: int) -> GoldAccuracy | None:
+        mine = gold_accuracy(project, id_, window_days=window_days)
+        return mine[0] if mine else None
+
+    per = _per_annotator(rows, names, found, one)
+    alerts = []
+    for name, acc in per.items():
+        # the rule of app.core.gold.drift_alerts, on the annotator's own figures
+        recent = [b for b in acc.buckets if b.total >= min_items]
+        if recent and recent[-1].accuracy is not None and recent[-1].accuracy < threshold:
+            b = recent[-1]
+            alerts.append(
+                {
+                    "annotator": name,
+                    "accuracy": _ratio(b.accuracy),
+                    "correct": b.correct,
+                    "items": b.total,
+                    "bucket": b.start,
+                    "end": b.end,
+                    "message": (
+                        f"{name}: gold accuracy {b.accuracy:.0%} on {b.total} items"
+                        f" ({b.start} to {b.end}), below {threshold:.0%}"
+                    ),
+                }
+            )
+    return {
+        "gold_items": gold_count,
+        "threshold": threshold,
+        "min_items": min_items,
+        "window_days": window_days,
+        "per_annotator": {
+            name: {
+                "accuracy": _ratio(acc.accuracy),
+                "correct": acc.correct,
+                "items": acc.total,
+                "over_time": [
+                    {
+                        "bucket": b.start,
+                        "end": b.end,
+                        "accuracy": _ratio(b.accuracy),
+                        "correct": b.correct,
+                        "items": b.total,
+                    }
+                    for b in acc.buckets
+                ],
+            }
+            for name, acc in per.items()
+        },
+        "alerts": alerts,
     }
 
 

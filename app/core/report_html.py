@@ -17,6 +17,8 @@ from typing import Any
 
 from app.core.fileio import atomic_write_text
 from app.core.report_svg import (
+    ALERT,
+    ALERT_BACKGROUND,
     ANNOTATOR_COLOURS,
     DATAPOINT_COLOURS,
     GRID,
@@ -26,12 +28,16 @@ from app.core.report_svg import (
     LOW_ALPHA,
     MUTED,
     STATUS_COLOURS,
+    TASK_STATUS_COLOURS,
     UNDEFINED_COLOUR,
     _e,
+    accuracy_chart_svg,
+    accuracy_series,
     annotator_colour,
     cumulative_series,
     day_range,
     fmt_number,
+    fmt_percent,
     fmt_tick,
     hbars_svg,
     heatmap_svg,
@@ -47,6 +53,8 @@ from app.core.report_svg import (
 
 # The shared presentation stays importable from here (the dashboard reads it as `look`).
 __all__ = [
+    "ALERT",
+    "ALERT_BACKGROUND",
     "ANNOTATOR_COLOURS",
     "DATAPOINT_COLOURS",
     "GRID",
@@ -56,13 +64,19 @@ __all__ = [
     "LOW_ALPHA",
     "MUTED",
     "STATUS_COLOURS",
+    "TASK_STATUS_COLOURS",
     "UNDEFINED_COLOUR",
+    "accuracy_chart_svg",
+    "accuracy_series",
+    "alert_annotators",
     "alpha_rows",
     "annotator_colour",
     "annotator_colours",
+    "consensus_tiles",
     "cumulative_series",
     "day_range",
     "fmt_number",
+    "fmt_percent",
     "fmt_tick",
     "hbars_svg",
     "heatmap_svg",
@@ -77,6 +91,8 @@ __all__ = [
     "short",
     "stacked_bars_svg",
     "status_bar_svg",
+    "task_status_captions",
+    "task_status_rows",
     "throughput_rows",
     "value_text",
     "write_html",
@@ -110,6 +126,13 @@ th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #ECEFF1;vertical-a
 th{color:#607D8B;font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .small{display:flex;flex-wrap:wrap;gap:12px 24px}
+.tile.bad{background:#FDECEA}.tile.bad b{color:#C62828}
+.alert{background:#FDECEA;border-left:4px solid #C62828;border-radius:4px;padding:8px 12px;
+ margin:0 0 10px;color:#B71C1C}
+.alert b{display:block;margin-bottom:2px}.alert ul{margin:0;padding-left:18px}
+.ok{background:#E8F5E9;border-left:4px solid #59A14F;border-radius:4px;padding:6px 12px;
+ margin:0 0 10px;color:#2E7D32}
+h3{font-size:13.5px;margin:14px 0 4px;font-weight:600}
 footer{color:#90A4AE;font-size:12px;text-align:center;padding:0 0 24px}
 @media print{body{background:#fff}section{box-shadow:none;border:1px solid #ddd;break-inside:avoid}}
 """
@@ -136,9 +159,28 @@ def _tiles(report: dict[str, Any]) -> str:
         ),
         (f"{report['open_issues']['flags_open']:,}", "open flags"),
     ]
+    bad: set[str] = set()
+    rejections = report["open_issues"].get("rejections")
+    if rejections is not None:
+        tiles.append((f"{rejections['open']:,}", "open rejections"))
+    gold = report.get("gold")
+    if gold is not None:
+        tiles.append((f"{len(gold['alerts']):,}", "gold drift alerts"))
+        if gold["alerts"]:
+            bad.add("gold drift alerts")
+    return _tile_row(tiles, bad)
+
+
+def _tile_row(tiles: list[tuple[str, str]], bad: set[str] | None = None) -> str:
+    """Figures in tiles; those named in `bad` are drawn as a warning."""
+    bad = bad or set()
     return (
         '<div class="tiles">'
-        + "".join(f'<div class="tile"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for v, k in tiles)
+        + "".join(
+            f'<div class="tile{" bad" if k in bad else ""}">'
+            f"<b>{_e(v)}</b><span>{_e(k)}</span></div>"
+            for v, k in tiles
+        )
         + "</div>"
     )
 
@@ -148,6 +190,8 @@ def annotator_colours(report: dict[str, Any]) -> dict[str, str]:
     names = set(report["progress"]["by_annotator"]) | set(report["throughput"])
     names |= set(report["agreement"]["heatmap"]["annotators"])
     names |= {e["annotator"] for e in report["progress"]["over_time"]}
+    names |= set(report.get("gold", {}).get("per_annotator", {}))
+    names |= set(report["open_issues"].get("assignments", {}))
     return {name: annotator_colour(k) for k, name in enumerate(sorted(names))}
 
 
@@ -294,6 +338,127 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+def alert_annotators(report: dict[str, Any]) -> dict[str, str]:
+    """{annotator: the bucket their drift alert is about}."""
+    return {a["annotator"]: a["bucket"] for a in report.get("gold", {}).get("alerts", [])}
+
+
+def _gold_html(report: dict[str, Any]) -> str:
+    gold = report["gold"]
+    buckets, series, items = accuracy_series(gold)
+    threshold = gold["threshold"]
+    if gold["alerts"]:
+        box = (
+            f'<div class="alert"><b>⚠ Drift alert: {len(gold["alerts"]):,}'
+            f" annotator{'s' if len(gold['alerts']) != 1 else ''} below"
+            f" {threshold:.0%}</b><ul>"
+            + "".join(f"<li>{_e(a['message'])}</li>" for a in gold["alerts"])
+            + "</ul></div>"
+        )
+    elif series:
+        box = (
+            f'<div class="ok">No drift: every annotator\'s latest bucket of at least'
+            f" {gold['min_items']:,} gold answers is at or above {threshold:.0%}.</div>"
+        )
+    else:
+        box = ""
+    alerted = alert_annotators(report)
+    rows = "".join(
+        f"<tr><td>{_e(name)}</td><td class='num'>{fmt_percent(p['accuracy'])}</td>"
+        f"<td class='num'>{p['correct']:,} / {p['items']:,}</td>"
+        f"<td class='num'>{fmt_percent(p['over_time'][-1]['accuracy'] if p['over_time'] else None)}"
+        f"</td><td>{'⚠ alert' if name in alerted else ''}</td></tr>"
+        for name, p in gold["per_annotator"].items()
+    )
+    table = (
+        "<table><tr><th>annotator</th><th>accuracy</th><th>right / answers</th>"
+        "<th>latest bucket</th><th></th></tr>" + rows + "</table>"
+        if rows
+        else ""
+    )
+    chart = accuracy_chart_svg(
+        buckets, series, items, annotator_colours(report), threshold, alerts=alerted
+    )
+    return _section(
+        "Gold accuracy over time",
+        f"Each annotator's accuracy on the {gold['gold_items']:,} gold items, in"
+        f" {gold['window_days']}-day buckets from the first gold answer. The dashed line is the"
+        f" alert threshold ({threshold:.0%}); an alert needs at least {gold['min_items']:,}"
+        " answers in the latest bucket.",
+        box + chart + table,
+    )
+
+
+def task_status_rows(report: dict[str, Any]) -> list[tuple[str, dict[str, int]]]:
+    return [(name, a["tasks"]) for name, a in report["open_issues"]["assignments"].items()]
+
+
+def task_status_captions(report: dict[str, Any]) -> dict[str, str]:
+    return {name: a["status"] for name, a in report["open_issues"]["assignments"].items()}
+
+
+def _assignments_html(report: dict[str, Any]) -> str:
+    return _section(
+        "Assignments",
+        "Each annotator's tasks by derived status (an issue is an open rejection or flag),"
+        " and the status of their assignment.",
+        stacked_bars_svg(
+            task_status_rows(report),
+            TASK_STATUS_COLOURS,
+            label="tasks by derived status",
+            captions=task_status_captions(report),
+        ),
+    )
+
+
+def consensus_tiles(report: dict[str, Any]) -> list[tuple[str, str]]:
+    c = report["consensus"]
+    return [
+        (f"{c['items']:,}", "items with two or more votes"),
+        (f"{c['reached']:,}", "consensus reached"),
+        (f"{c['disagreements']:,}", "disagreements"),
+        (f"{c['adjudicated']:,}", "adjudicated"),
+        (f"{c['open']:,}", "awaiting adjudication"),
+    ]
+
+
+def _consensus_html(report: dict[str, Any]) -> str:
+    c = report["consensus"]
+    return _section(
+        "Consensus",
+        f"Items with two or more votes: {c['unanimous']:,} unanimous, {c['majority']:,} by"
+        " majority; disagreements go to adjudication (gold items are settled by their answer).",
+        _tile_row(consensus_tiles(report), {"awaiting adjudication"} if c["open"] else set()),
+    )
+
+
+def _rejections_html(issues: dict[str, Any]) -> str:
+    rejections = issues.get("rejections")
+    if rejections is None:
+        return ""
+    listed = rejections["items"]
+    rows = "".join(
+        f"<tr><td class='num'>{r['datapoint_id']}</td><td>{_e(r['reason'] or '')}"
+        + (f" <i>({_e(r['decision'])})</i>" if r["decision"] != "reject" else "")
+        + f"</td><td>{_e(r['annotator'])}</td><td>{_e(r['reviewer'])}</td>"
+        f"<td>{_e(str(r['at'])[:16].replace('T', ' '))}</td></tr>"
+        for r in listed
+    )
+    shown = f" The newest {len(listed):,} are listed." if rejections["open"] > len(listed) else ""
+    plural = "" if rejections["open"] == 1 else "s"
+    head = (
+        f"<h3>Rejections</h3><p class='note'>{rejections['open']:,} open rejection{plural}"
+        f" (to fix), {rejections['resolved']:,} resolved.{shown}</p>"
+    )
+    table = (
+        "<table><tr><th>datapoint</th><th>reason</th><th>annotator</th><th>reviewer</th>"
+        "<th>at (UTC)</th></tr>" + rows + "</table>"
+        if rows
+        else "<p class='note'>No open rejections.</p>"
+    )
+    return head + table
+
+
 def _flags_html(report: dict[str, Any]) -> str:
     issues = report["open_issues"]
     flags = issues["flags"]
@@ -310,10 +475,14 @@ def _flags_html(report: dict[str, Any]) -> str:
         if rows
         else "<p class='note'>No open flags.</p>"
     )
+    flags_note = f"{issues['flags_open']:,} open flags, {issues['flags_resolved']:,} resolved."
+    if "rejections" not in issues:
+        return _section("Open issues", flags_note + shown, table)
     return _section(
         "Open issues",
-        f"{issues['flags_open']:,} open flags, {issues['flags_resolved']:,} resolved.{shown}",
-        table,
+        "Flags and rejections still to deal with.",
+        f"<h3>Flags</h3><p class='note'>{flags_note}{shown}</p>" + table + _rejections_html(issues),
+        wide=True,
     )
 
 
@@ -325,6 +494,9 @@ def render_html(report: dict[str, Any]) -> str:
         _section("Summary", "", _tiles(report), wide=True),
         _progress_html(report),
         _over_time_html(report),
+        *([_gold_html(report)] if "gold" in report else []),
+        *([_assignments_html(report)] if "assignments" in report["open_issues"] else []),
+        _consensus_html(report),
         _section(
             "Throughput",
             "Items per hour of measured editor time (each item counts at most 10 minutes),"

@@ -41,6 +41,14 @@ DATAPOINT_COLOURS = {  # datapoint statuses
     "discarded": "#9E9E9E",
     "unlabeled": "#E3E7EA",
 }
+TASK_STATUS_COLOURS = {  # derived task statuses (app.core.review), in the order drawn
+    "completed": "#59A14F",
+    "completed with issues": "#E15759",
+    "in progress": "#A0CBE8",
+    "to-do": "#E3E7EA",
+}
+ALERT = "#C62828"
+ALERT_BACKGROUND = "#FDECEA"
 # Kappa/alpha colour stops, on the Landis & Koch bands (slight, fair, moderate, substantial,
 # almost perfect): red through yellow to green. Below 0 is the bottom colour.
 KAPPA_STOPS = (
@@ -149,6 +157,43 @@ def cumulative_series(over_time: list[dict[str, Any]]) -> tuple[list[str], dict[
     return days, series
 
 
+def accuracy_series(
+    gold: dict[str, Any],
+) -> tuple[list[str], dict[str, list[float | None]], dict[str, list[int]]]:
+    """Bucket start days (every bucket from the first to the last, a gap where nobody answered
+    gold), and each annotator's accuracy (None where they gave no gold answer) and answers in
+    each."""
+    window = int(gold.get("window_days") or 7)
+    starts = {b["bucket"] for p in gold["per_annotator"].values() for b in p["over_time"]}
+    buckets: list[str] = []
+    if starts:
+        first, last = date.fromisoformat(min(starts)), date.fromisoformat(max(starts))
+        span = (last - first).days // window
+        buckets = (
+            [(first + timedelta(days=k * window)).isoformat() for k in range(span + 1)]
+            if span <= 520
+            else sorted(starts)  # ten years of weeks: a clock was wrong somewhere
+        )
+    position = {b: k for k, b in enumerate(buckets)}
+    accuracy: dict[str, list[float | None]] = {}
+    items: dict[str, list[int]] = {}
+    for name, per in gold["per_annotator"].items():
+        if not per["over_time"]:
+            continue
+        accuracy[name] = [None] * len(buckets)
+        items[name] = [0] * len(buckets)
+        for b in per["over_time"]:
+            k = position.get(b["bucket"])
+            if k is not None:
+                accuracy[name][k] = b["accuracy"]
+                items[name][k] = b["items"]
+    return buckets, accuracy, items
+
+
+def fmt_percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
 # --- SVG ------------------------------------------------------------------------------------
 
 
@@ -173,26 +218,35 @@ def _svg(width: float, height: float, body: list[str], label: str) -> str:
     )
 
 
-def _legend(items: list[tuple[str, str]], x: float, y: float, width: float) -> tuple[list, float]:
-    """Swatches and names in rows; returns the parts and the height used."""
+def _legend(
+    items: list[tuple[str, str]], x: float, y: float, width: float, limit: int = 18
+) -> tuple[list, float]:
+    """Swatches and names (cut at `limit` characters) in rows; returns the parts and the
+    height used."""
     parts, cx, cy = [], x, y
     for name, colour in items:
-        w = 18 + 7 * len(short(name, 18)) + 14
+        w = 18 + 7 * len(short(name, limit)) + 14
         if cx + w > x + width and cx > x:
             cx, cy = x, cy + 18
         parts.append(
             f'<rect x="{cx:.1f}" y="{cy:.1f}" width="11" height="11" rx="2" fill="{colour}"/>'
         )
-        parts.append(_text(cx + 16, cy + 10, short(name, 18), size=11, fill=INK))
+        parts.append(_text(cx + 16, cy + 10, short(name, limit), size=11, fill=INK))
         cx += w
     return parts, cy - y + 18
 
 
 def stacked_bars_svg(
-    rows: list[tuple[str, dict[str, int]]], colours: dict[str, str], width: int = 640
+    rows: list[tuple[str, dict[str, int]]],
+    colours: dict[str, str],
+    width: int = 640,
+    *,
+    label: str = "progress by annotator",
+    captions: dict[str, str] | None = None,
 ) -> str:
-    name_w, total_w, row_h = 170, 70, 26
-    legend, legend_h = _legend(list(colours.items()), name_w, 4, width - name_w)
+    """One bar per row split by status; after it the total, or the row's caption if given."""
+    name_w, total_w, row_h = 170, (180 if captions else 70), 26
+    legend, legend_h = _legend(list(colours.items()), name_w, 4, width - name_w, limit=24)
     top = legend_h + 10
     height = top + row_h * len(rows) + 6
     bar_w = width - name_w - total_w
@@ -224,9 +278,12 @@ def stacked_bars_svg(
                 )
             x += w
         total = sum(counts.get(s, 0) for s in colours)
-        parts.append(_text(x + 6, y + 16, f"{total:,}", size=11, fill=MUTED))
+        after = f"{total:,}"
+        if captions and captions.get(name):
+            after += f" · {captions[name]}"
+        parts.append(_text(x + 6, y + 16, after, size=11, fill=MUTED))
         parts.append("</g>")
-    return _svg(width, height, parts, "progress by annotator")
+    return _svg(width, height, parts, label)
 
 
 def status_bar_svg(by_status: dict[str, int], width: int = 640) -> str:
@@ -314,6 +371,101 @@ def line_chart_svg(
             )
         )
     return _svg(width, height, parts, "completed over time")
+
+
+def accuracy_chart_svg(
+    buckets: list[str],
+    series: dict[str, list[float | None]],
+    items: dict[str, list[int]],
+    colours: dict[str, str],
+    threshold: float,
+    *,
+    alerts: dict[str, str] | None = None,
+    width: int = 640,
+) -> str:
+    """Accuracy (0 to 100%) per bucket and annotator, a line through the buckets with answers,
+    the alert threshold as a dashed line, and a red ring on each alert's bucket
+    (`alerts`: annotator -> bucket)."""
+    height = 272
+    legend, legend_h = _legend([(n, colours[n]) for n in series], 50, 4, width - 60)
+    left, right, top, bottom = 50, 16, legend_h + 14, 50
+    plot_w, plot_h = width - left - right, height - top - bottom
+    alerts = alerts or {}
+
+    def y_of(value: float) -> float:
+        return top + plot_h - plot_h * max(0.0, min(1.0, value))
+
+    def x_of(k: int) -> float:
+        if len(buckets) < 2:
+            return left + plot_w / 2
+        pad = min(24.0, plot_w / (2 * len(buckets)))
+        return left + pad + (plot_w - 2 * pad) * k / (len(buckets) - 1)
+
+    parts = legend
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = y_of(tick)
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
+        )
+        parts.append(_text(left - 6, y + 4, f"{tick:.0%}", anchor="end", size=11, fill=MUTED))
+    y = y_of(threshold)
+    parts.append(
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{ALERT}"'
+        f' stroke-width="1.3" stroke-dasharray="5 4"/>'
+    )
+    # the key, under the axis: the dashed line and the ring
+    key_y = height - 8
+    parts.append(
+        f'<line x1="{left}" x2="{left + 26}" y1="{key_y - 4}" y2="{key_y - 4}" stroke="{ALERT}"'
+        f' stroke-width="1.3" stroke-dasharray="5 4"/>'
+    )
+    parts.append(_text(left + 32, key_y, f"alert below {threshold:.0%}", size=11, fill=ALERT))
+    if alerts:
+        ring_x = left + 150
+        parts.append(
+            f'<circle cx="{ring_x}" cy="{key_y - 4}" r="6" fill="none" stroke="{ALERT}"'
+            f' stroke-width="2"/>'
+        )
+        parts.append(_text(ring_x + 11, key_y, "drift alert", size=11, fill=ALERT))
+    every = max(1, math.ceil(len(buckets) / 8))
+    for k in range(0, len(buckets), every):
+        parts.append(
+            _text(x_of(k), top + plot_h + 18, buckets[k][5:], anchor="middle", size=11, fill=MUTED)
+        )
+    for name, values in series.items():
+        colour = colours[name]
+        counts = items.get(name, [])
+        points = [(k, v) for k, v in enumerate(values) if v is not None]
+        if len(points) > 1:
+            line = " ".join(f"{x_of(k):.1f},{y_of(v):.1f}" for k, v in points)
+            parts.append(
+                f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2.2"'
+                f' stroke-linejoin="round"/>'
+            )
+        for k, v in points:
+            n = counts[k] if k < len(counts) else 0
+            tip = f"{name}, from {buckets[k]}: {v:.0%} of {n:,} gold answers"
+            ring = ""
+            if alerts.get(name) == buckets[k]:
+                ring = (
+                    f'<circle cx="{x_of(k):.1f}" cy="{y_of(v):.1f}" r="7.5" fill="none"'
+                    f' stroke="{ALERT}" stroke-width="2"/>'
+                )
+            parts.append(
+                f"<g><title>{_e(tip)}</title>{ring}"
+                f'<circle cx="{x_of(k):.1f}" cy="{y_of(v):.1f}" r="3.5" fill="{colour}"/></g>'
+            )
+    if not series:
+        parts.append(
+            _text(
+                left + plot_w / 2,
+                top + plot_h / 2,
+                "No gold answers yet",
+                anchor="middle",
+                fill=MUTED,
+            )
+        )
+    return _svg(width, height, parts, "gold accuracy over time")
 
 
 def hbars_svg(

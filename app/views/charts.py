@@ -112,11 +112,22 @@ class StackedBars(Chart):
     NAME_W, TOTAL_W, ROW_H = 150, 64, 26
 
     def __init__(
-        self, colours: dict[str, str], parent: QWidget | None = None, *, empty_text: str = ""
+        self,
+        colours: dict[str, str],
+        parent: QWidget | None = None,
+        *,
+        empty_text: str = "",
+        caption_w: int = 0,
     ) -> None:
         super().__init__(parent)
         self.colours = colours
         self.empty_text = empty_text or self.empty_text
+        self.captions: dict[str, str] = {}  # shown after a row's total
+        self.TOTAL_W = self.TOTAL_W + caption_w
+
+    def set_captions(self, captions: dict[str, str]) -> None:
+        self.captions = dict(captions)
+        self.update()
 
     def is_empty(self) -> bool:
         return not self.data or not any(
@@ -160,10 +171,13 @@ class StackedBars(Chart):
                     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, label)
                 x += w
             painter.setPen(MUTED)
+            after = f"{sum(counts.get(s, 0) for s in self.colours):,}"
+            if self.captions.get(name):
+                after += f" · {self.captions[name]}"
             painter.drawText(
                 QRectF(x + 6, y, self.TOTAL_W, self.ROW_H - 4),
                 Qt.AlignmentFlag.AlignVCenter,
-                f"{sum(counts.get(s, 0) for s in self.colours):,}",
+                self.elided(after, self.TOTAL_W - 8, small),
             )
 
 
@@ -236,6 +250,138 @@ class LineChart(Chart):
             painter.drawPath(path)
             painter.setBrush(colour)
             painter.drawEllipse(points[-1], 3.5, 3.5)
+
+
+class AccuracyChart(Chart):
+    """Gold accuracy (0 to 100%) per bucket: data = (buckets, {name: [accuracy or None]},
+    {name: [answers]}); the alert threshold is a dashed line, and each drift alert's bucket
+    (`alerts`: name -> bucket) gets a red ring."""
+
+    empty_text = "No gold answers yet"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.colours: dict[str, str] = {}
+        self.threshold = 0.8
+        self.alerts: dict[str, str] = {}
+        self.setMouseTracking(True)
+
+    def set_series(
+        self,
+        buckets: list[str],
+        series: dict[str, list[float | None]],
+        items: dict[str, list[int]],
+        colours: dict[str, str],
+        threshold: float,
+        alerts: dict[str, str],
+    ) -> None:
+        self.colours, self.threshold, self.alerts = colours, threshold, alerts
+        self.set_data((buckets, series, items))
+        self.setToolTip(self._tooltip())
+
+    def _tooltip(self) -> str:
+        buckets, series, items = self.data
+        lines = []
+        for name, values in series.items():
+            shown = [
+                f"{buckets[k][5:]} {look.fmt_percent(v)} ({items[name][k]})"
+                for k, v in enumerate(values)
+                if v is not None
+            ]
+            lines.append(f"{name}: " + ", ".join(shown))
+        return "\n".join(lines)
+
+    def is_empty(self) -> bool:
+        return not self.data or not self.data[1]
+
+    def height_for(self, data: Any) -> int:
+        return 290
+
+    def draw(self, painter: QPainter) -> None:
+        buckets, series, _items = self.data
+        legend = [(name, self.colours[name]) for name in series]
+        top = self.draw_legend(painter, legend, 52, 2) + 10
+        left, right, bottom = 52, 16, 46
+        plot = QRectF(left, top, self.width() - left - right, self.height() - top - bottom)
+        small = self.small_font()
+        painter.setFont(small)
+
+        def y_of(value: float) -> float:
+            return plot.bottom() - plot.height() * max(0.0, min(1.0, value))
+
+        def x_of(k: int) -> float:
+            if len(buckets) < 2:
+                return plot.center().x()
+            pad = min(24.0, plot.width() / (2 * len(buckets)))
+            return plot.left() + pad + (plot.width() - 2 * pad) * k / (len(buckets) - 1)
+
+        for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+            y = y_of(tick)
+            painter.setPen(QPen(GRID, 1))
+            painter.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+            painter.setPen(MUTED)
+            painter.drawText(
+                QRectF(0, y - 8, left - 6, 16),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                f"{tick:.0%}",
+            )
+        every = max(1, -(-len(buckets) // 8))
+        for k in range(0, len(buckets), every):
+            painter.drawText(
+                QRectF(x_of(k) - 30, plot.bottom() + 4, 60, 16),
+                Qt.AlignmentFlag.AlignCenter,
+                buckets[k][5:],
+            )
+        alert = QColor(look.ALERT)
+        y = y_of(self.threshold)
+        dashed = QPen(alert, 1.3, Qt.PenStyle.DashLine)
+        painter.setPen(dashed)
+        painter.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+        # the key, under the axis: the dashed line and the ring
+        key_y = self.height() - 11
+        painter.drawLine(QPointF(left, key_y), QPointF(left + 26, key_y))
+        painter.setPen(alert)
+        metrics = QFontMetrics(small)
+        key = f"alert below {self.threshold:.0%}"
+        painter.drawText(
+            QRectF(left + 32, key_y - 8, metrics.horizontalAdvance(key) + 4, 16),
+            Qt.AlignmentFlag.AlignVCenter,
+            key,
+        )
+        if self.alerts:
+            ring_x = left + 32 + metrics.horizontalAdvance(key) + 26
+            painter.setPen(QPen(alert, 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawEllipse(QPointF(ring_x, key_y), 6, 6)
+            painter.setPen(alert)
+            painter.drawText(
+                QRectF(ring_x + 11, key_y - 8, 120, 16),
+                Qt.AlignmentFlag.AlignVCenter,
+                "drift alert",
+            )
+        for name, values in series.items():
+            colour = QColor(self.colours[name])
+            points = [QPointF(x_of(k), y_of(v)) for k, v in enumerate(values) if v is not None]
+            if not points:
+                continue
+            painter.setPen(QPen(colour, 2.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            path = QPainterPath(points[0])
+            for point in points[1:]:
+                path.lineTo(point)
+            painter.drawPath(path)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colour)
+            for point in points:
+                painter.drawEllipse(point, 3.5, 3.5)
+            bucket = self.alerts.get(name)
+            if bucket in buckets:
+                k = buckets.index(bucket)
+                value = values[k]
+                if value is not None:
+                    painter.setPen(QPen(alert, 2))
+                    painter.setBrush(Qt.BrushStyle.NoBrush)
+                    painter.drawEllipse(QPointF(x_of(k), y_of(value)), 7.5, 7.5)
 
 
 class HBars(Chart):

@@ -1,4 +1,5 @@
-"""The project dashboard: progress, throughput, labels, agreement and open flags, as charts.
+"""The project dashboard: progress, throughput, labels, agreement, gold accuracy and drift,
+assignments, consensus and open issues (flags, rejections), as charts.
 
 The figures come from `app.core.report.project_report`, computed off the GUI thread by a Job;
 the charts (`app.views.charts`) are drawn with QPainter (no chart library), in the colours and
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -38,7 +40,7 @@ from app.core.errors import TagloopError
 from app.core.project import Project
 from app.core.report import project_report
 from app.core.report_html import write_html
-from app.views.charts import HBars, HeatMap, LineChart, StackedBars
+from app.views.charts import AccuracyChart, HBars, HeatMap, LineChart, StackedBars
 from app.workers.job import Job
 
 
@@ -112,7 +114,41 @@ _STYLE = """
 #tile { background: white; border: 1px solid #E0E5E8; border-radius: 8px; }
 #tileValue { font-size: 16pt; font-weight: 600; color: #263238; }
 #tileName { color: #607D8B; }
+#tile[bad="true"] { background: #FDECEA; border-color: #F5C2BE; }
+#tile[bad="true"] #tileValue { color: #C62828; }
+#mini { background: #F4F6F7; border-radius: 6px; }
+#miniValue { font-size: 14pt; font-weight: 600; color: #263238; }
+#mini[bad="true"] { background: #FDECEA; }
+#mini[bad="true"] #miniValue { color: #C62828; }
+#alert { background: #FDECEA; color: #B71C1C; border-left: 4px solid #C62828;
+  border-radius: 4px; padding: 6px 10px; }
+#ok { background: #E8F5E9; color: #2E7D32; border-left: 4px solid #59A14F;
+  border-radius: 4px; padding: 5px 10px; }
+#badge { background: #C62828; color: white; border-radius: 9px; padding: 1px 9px;
+  font-weight: 600; }
+#subheading { font-weight: 600; color: #263238; margin-top: 6px; }
 """
+
+
+def _plain_label(name: str = "") -> QLabel:
+    """A label that shows user text as text, never as rich text."""
+    label = QLabel("")
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
+def _set_bad(widget: QWidget, bad: bool) -> None:
+    """Switch a tile's warning look (a dynamic property the style sheet matches)."""
+    if widget.property("bad") != bad:
+        widget.setProperty("bad", bad)
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
+        for child in widget.findChildren(QLabel):
+            child.style().unpolish(child)
+            child.style().polish(child)
 
 
 class DashboardView(QDialog):
@@ -131,8 +167,20 @@ class DashboardView(QDialog):
 
         self.tiles = QHBoxLayout()
         self.tile_labels: dict[str, QLabel] = {}
-        for key in ("datapoints", "labeled", "annotations", "annotators", "alpha", "flags"):
+        self.tile_frames: dict[str, QFrame] = {}
+        for key in (
+            "datapoints",
+            "labeled",
+            "annotations",
+            "annotators",
+            "alpha",
+            "flags",
+            "rejections",
+            "alerts",
+        ):
             self.tiles.addWidget(self._tile(key))
+        for key in ("rejections", "alerts"):  # shown when the project uses the workflow
+            self.tile_frames[key].hide()
 
         self.status_bar = StackedBars(look.DATAPOINT_COLOURS, empty_text="No datapoints yet")
         self.progress_bars = StackedBars(look.STATUS_COLOURS, empty_text="No annotations yet")
@@ -146,6 +194,40 @@ class DashboardView(QDialog):
         self.heat_label = QComboBox()
         self.heat_label.currentIndexChanged.connect(self._show_heatmap)
         self.flags = _table(["Datapoint", "Reason", "By", "At (UTC)"], stretch=1)
+        self.rejections = _table(
+            ["Datapoint", "Reason", "Annotator", "Reviewer", "At (UTC)"], stretch=1
+        )
+        self.flags_note = _plain_label("note")
+        self.rejections_heading = QLabel("Rejections")
+        self.rejections_heading.setObjectName("subheading")
+        self.rejections_note = _plain_label("note")
+        self.gold_chart = AccuracyChart()
+        self.gold_alert = _plain_label("alert")
+        self.gold_badge = QLabel("")
+        self.gold_badge.setObjectName("badge")
+        self.gold_badge.hide()
+        self.gold_table = _table(
+            ["Annotator", "Accuracy", "Right / answers", "Latest bucket", ""], stretch=0
+        )
+        self.task_bars = StackedBars(
+            look.TASK_STATUS_COLOURS, empty_text="No tasks yet", caption_w=130
+        )
+        self.consensus_values: dict[str, QLabel] = {}
+        consensus_box = QWidget()
+        minis = QGridLayout(consensus_box)
+        minis.setContentsMargins(0, 0, 0, 0)
+        minis.setSpacing(8)
+        self.consensus_frames: dict[str, QFrame] = {}
+        for k, key in enumerate(
+            (
+                "items with two or more votes",
+                "consensus reached",
+                "disagreements",
+                "adjudicated",
+                "awaiting adjudication",
+            )
+        ):
+            minis.addWidget(self._mini(key), 0, k)
         self.disagreements = _table(["Datapoint", "Agreement", "Answers"], stretch=2)
         self.low_labels = QLabel("")
         self.low_labels.setTextFormat(Qt.TextFormat.PlainText)  # label names are user text
@@ -158,6 +240,26 @@ class DashboardView(QDialog):
         box.addSpacing(6)
         box.addWidget(self.low_labels)
         box.addWidget(self.disagreements)
+
+        gold_box = QWidget()
+        box = QVBoxLayout(gold_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.gold_alert)
+        box.addWidget(self.gold_chart)
+        box.addWidget(self.gold_table)
+
+        issues_box = QWidget()
+        box = QVBoxLayout(issues_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        flags_heading = QLabel("Flags")
+        flags_heading.setObjectName("subheading")
+        box.addWidget(flags_heading)
+        box.addWidget(self.flags_note)
+        box.addWidget(self.flags)
+        box.addSpacing(8)
+        box.addWidget(self.rejections_heading)
+        box.addWidget(self.rejections_note)
+        box.addWidget(self.rejections)
 
         progress_box = QWidget()
         box = QVBoxLayout(progress_box)
@@ -191,8 +293,27 @@ class DashboardView(QDialog):
                 f"Krippendorff's α of each label against the rest; dashed line {look.LOW_ALPHA}.",
                 alpha_box,
             ),
-            "flags": Card("Open flags", "", self.flags),
+            "gold": Card("Gold accuracy over time", "", gold_box, self.gold_badge),
+            "assignments": Card(
+                "Assignments",
+                "Tasks by derived status (an issue is an open rejection or flag), and the"
+                " status of each assignment.",
+                self.task_bars,
+            ),
+            "consensus": Card(
+                "Consensus",
+                "Items with two or more votes; disagreements go to adjudication.",
+                consensus_box,
+            ),
+            "flags": Card("Open issues", "Flags and rejections still to deal with.", issues_box),
         }
+        quality = QWidget()
+        box = QVBoxLayout(quality)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(12)
+        box.addWidget(self.cards["assignments"])
+        box.addWidget(self.cards["consensus"])
+        box.addStretch(1)
         board = QWidget()
         board.setObjectName("board")
         grid = QGridLayout(board)
@@ -202,17 +323,21 @@ class DashboardView(QDialog):
         placement = {
             "progress": (1, 0),
             "timeline": (1, 1),
-            "throughput": (2, 0),
-            "labels": (2, 1),
-            "heatmap": (3, 0),
-            "alpha": (3, 1),
+            "gold": (2, 0),
+            "throughput": (3, 0),
+            "labels": (3, 1),
+            "heatmap": (4, 0),
+            "alpha": (4, 1),
         }
         for key, (row, column) in placement.items():
             grid.addWidget(self.cards[key], row, column)
-        grid.addWidget(self.cards["flags"], 4, 0, 1, 2)
+        grid.addWidget(quality, 2, 1)
+        grid.addWidget(self.cards["flags"], 5, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
-        grid.setRowStretch(5, 1)
+        grid.setRowStretch(6, 1)
+        self.cards["gold"].hide()
+        self.cards["assignments"].hide()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -259,6 +384,25 @@ class DashboardView(QDialog):
         layout.addWidget(name)
         self.tile_labels[key] = value
         self.tile_labels[key + "_name"] = name
+        self.tile_frames[key] = frame
+        return frame
+
+    def _mini(self, key: str) -> QFrame:
+        frame = QFrame()
+        frame.setObjectName("mini")
+        value = QLabel("…")
+        value.setObjectName("miniValue")
+        name = QLabel(key)
+        name.setObjectName("note")
+        name.setWordWrap(True)
+        layout = QVBoxLayout(frame)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.setSpacing(0)
+        layout.addWidget(value)
+        layout.addWidget(name)
+        layout.addStretch(1)
+        self.consensus_values[key] = value
+        self.consensus_frames[key] = frame
         return frame
 
     # --- the job ----------------------------------------------------------------------------
@@ -331,6 +475,15 @@ class DashboardView(QDialog):
             ),
             "flags": (f"{report['open_issues']['flags_open']:,}", "open flags"),
         }
+        rejections = report["open_issues"].get("rejections")
+        gold = report.get("gold")
+        if rejections is not None:
+            tiles["rejections"] = (f"{rejections['open']:,}", "open rejections")
+        if gold is not None:
+            tiles["alerts"] = (f"{len(gold['alerts']):,}", "gold drift alerts")
+        self.tile_frames["rejections"].setVisible(rejections is not None)
+        self.tile_frames["alerts"].setVisible(gold is not None)
+        _set_bad(self.tile_frames["alerts"], bool(gold and gold["alerts"]))
         for key, (value, name) in tiles.items():
             self.tile_labels[key].setText(value)
             self.tile_labels[key + "_name"].setText(name)
@@ -401,9 +554,120 @@ class DashboardView(QDialog):
         shown = (
             f" The newest {len(flags):,} are listed." if issues["flags_open"] > len(flags) else ""
         )
-        self.cards["flags"].note.setText(
+        self.flags_note.setText(
             f"{issues['flags_open']:,} open, {issues['flags_resolved']:,} resolved.{shown}"
         )
+        self._show_rejections(issues.get("rejections"))
+        self._show_assignments(report)
+        self._show_consensus(report["consensus"])
+        self._show_gold(report)
+
+    def _show_rejections(self, rejections: dict[str, Any] | None) -> None:
+        for widget in (self.rejections_heading, self.rejections_note, self.rejections):
+            widget.setVisible(rejections is not None)
+        if rejections is None:
+            return
+        listed = rejections["items"]
+        _fill(
+            self.rejections,
+            [
+                (
+                    str(r["datapoint_id"]),
+                    (r["reason"] or "")
+                    + (f" ({r['decision']})" if r["decision"] != "reject" else ""),
+                    r["annotator"],
+                    r["reviewer"],
+                    str(r["at"])[:16].replace("T", " "),
+                )
+                for r in listed
+            ],
+            numeric=(0,),
+        )
+        self.rejections.setVisible(bool(listed))
+        shown = (
+            f" The newest {len(listed):,} are listed." if rejections["open"] > len(listed) else ""
+        )
+        self.rejections_note.setText(
+            f"{rejections['open']:,} open (to fix), {rejections['resolved']:,} resolved.{shown}"
+        )
+
+    def _show_assignments(self, report: dict[str, Any]) -> None:
+        present = "assignments" in report["open_issues"]
+        self.cards["assignments"].setVisible(present)
+        if not present:
+            self.task_bars.set_data([])
+            return
+        self.task_bars.set_captions(look.task_status_captions(report))
+        self.task_bars.set_data(look.task_status_rows(report))
+
+    def _show_consensus(self, consensus: dict[str, Any]) -> None:
+        values = {name: value for value, name in look.consensus_tiles({"consensus": consensus})}
+        for key, label in self.consensus_values.items():
+            label.setText(values[key])
+        _set_bad(self.consensus_frames["awaiting adjudication"], bool(consensus["open"]))
+        self.cards["consensus"].note.setText(
+            f"Items with two or more votes: {consensus['unanimous']:,} unanimous,"
+            f" {consensus['majority']:,} by majority. Disagreements go to adjudication"
+            " (gold items are settled by their answer)."
+        )
+
+    def _show_gold(self, report: dict[str, Any]) -> None:
+        gold = report.get("gold")
+        self.cards["gold"].setVisible(gold is not None)
+        if gold is None:
+            self.gold_chart.set_data(None)
+            self.gold_badge.hide()
+            return
+        threshold = gold["threshold"]
+        buckets, series, items = look.accuracy_series(gold)
+        alerted = look.alert_annotators(report)
+        self.gold_chart.set_series(
+            buckets, series, items, look.annotator_colours(report), threshold, alerted
+        )
+        self.cards["gold"].note.setText(
+            f"Accuracy on the {gold['gold_items']:,} gold items per {gold['window_days']}-day"
+            f" bucket. Dashed line: the alert threshold ({threshold:.0%}); an alert needs at"
+            f" least {gold['min_items']:,} answers in the latest bucket."
+        )
+        alerts = gold["alerts"]
+        if alerts:
+            plural = "s" if len(alerts) != 1 else ""
+            self.gold_alert.setObjectName("alert")
+            self.gold_alert.setText(
+                f"⚠ Drift alert: {len(alerts):,} annotator{plural} below {threshold:.0%}\n"
+                + "\n".join(f"• {a['message']}" for a in alerts)
+            )
+            self.gold_badge.setText(f"⚠ {len(alerts):,} alert{plural}")
+        else:
+            self.gold_alert.setObjectName("ok")
+            self.gold_alert.setText(
+                f"No drift: every latest bucket of at least {gold['min_items']:,} answers is"
+                f" at or above {threshold:.0%}."
+            )
+        self.gold_alert.style().unpolish(self.gold_alert)
+        self.gold_alert.style().polish(self.gold_alert)
+        self.gold_alert.setVisible(bool(series))
+        self.gold_badge.setVisible(bool(alerts))
+        _fill(
+            self.gold_table,
+            [
+                (
+                    name,
+                    look.fmt_percent(p["accuracy"]),
+                    f"{p['correct']:,} / {p['items']:,}",
+                    look.fmt_percent(p["over_time"][-1]["accuracy"] if p["over_time"] else None),
+                    "⚠ drift alert" if name in alerted else "",
+                )
+                for name, p in gold["per_annotator"].items()
+            ],
+            numeric=(1, 2, 3),
+        )
+        alert_ink = QColor(look.ALERT)
+        for row in range(self.gold_table.rowCount()):
+            if self.gold_table.item(row, 0).text() in alerted:
+                for column in (3, 4):
+                    self.gold_table.item(row, column).setForeground(alert_ink)
+        self.gold_table.setVisible(bool(gold["per_annotator"]))
 
     def _show_heatmap(self, *_args) -> None:
         if self.report is None:
