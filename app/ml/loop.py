@@ -13,7 +13,7 @@ import heapq
 import io
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,21 +128,32 @@ def load_model(project: Project, version: ModelVersion) -> base.Model:
     return base.load(version.format, modelstore.artifact(project, version.id))
 
 
-def _pool(project: Project, after: int = 0) -> Iterator[list[tuple[int, str]]]:
-    """The unlabeled datapoints in id order, a chunk at a time, each chunk its own query."""
-    while True:
-        with project.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT id, text FROM datapoint WHERE status = 0 AND id > :after"
-                    " ORDER BY id LIMIT :n"
-                ),
-                {"after": after, "n": SCORE_CHUNK},
-            ).all()
-        if not rows:
-            return
-        yield [(row[0], row[1]) for row in rows]
-        after = rows[-1][0]
+def _pool_ranges(project: Project) -> list[tuple[int, int]]:
+    """The unlabeled pool cut into id ranges of about SCORE_CHUNK datapoints each (one query:
+    SQLite numbers the ids), so each scoring thread can read its own chunk."""
+    with project.engine.connect() as conn:
+        starts = [
+            row[0]
+            for row in conn.exec_driver_sql(
+                "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n"
+                " FROM datapoint WHERE status = 0) WHERE n % ? = 1",
+                (SCORE_CHUNK,),
+            )
+        ]
+    ends = [start - 1 for start in starts[1:]] + [1 << 62]
+    return list(zip(starts, ends, strict=True))
+
+
+def _read_chunk(project: Project, low: int, high: int) -> list[tuple[int, str]]:
+    with project.engine.connect() as conn:
+        return [
+            (row[0], row[1])
+            for row in conn.exec_driver_sql(
+                "SELECT id, text FROM datapoint WHERE status = 0 AND id BETWEEN ? AND ?"
+                " ORDER BY id",
+                (low, high),
+            )
+        ]
 
 
 def score_pool(
@@ -165,18 +176,20 @@ def score_pool(
     front: list[tuple[float, int, str]] = []  # the most uncertain items seen so far (a heap)
     progress(0, total, "Scoring unlabeled items")
 
-    def score(number: int, chunk: list[tuple[int, str]]):
-        """Model work for one chunk (NumPy releases the GIL: two run at once)."""
+    def score(number: int, low: int, high: int):
+        """Read and score one chunk (SQLite and NumPy release the GIL: two run at once)."""
+        chunk = _read_chunk(project, low, high)
         texts = [body for _id, body in chunk]
         if hasattr(model, "pool_rows"):
             values, confidence, probs = model.pool_rows(texts)
             priorities = active.priority_array(
                 strategy, project.task_type, probs, confidence, seed=number
             ).tolist()
-            return values, confidence.tolist(), priorities
+            return chunk, values, confidence.tolist(), priorities
         predictions = model.predict(texts)
         values = [json.dumps(_stored_value(p), ensure_ascii=False) for p in predictions]
-        return values, [p.confidence for p in predictions], active.priority(strategy, predictions)
+        confidences = [p.confidence for p in predictions]
+        return chunk, values, confidences, active.priority(strategy, predictions)
 
     pending: deque = deque()
     # The queue-order index takes each score at a random place: kept up while a million rows
@@ -184,18 +197,18 @@ def score_pool(
     modelstore.drop_score_index(project)
     try:
         with ThreadPoolExecutor(SCORE_THREADS, thread_name_prefix="tagloop-score") as pool:
-            chunks = enumerate(_pool(project))
+            ranges = enumerate(_pool_ranges(project))
             while True:
                 while len(pending) < SCORE_THREADS + 1:
-                    item = next(chunks, None)
+                    item = next(ranges, None)
                     if item is None:
                         break
-                    pending.append((item[1], pool.submit(score, *item)))
+                    number, (low, high) = item
+                    pending.append(pool.submit(score, number, low, high))
                 if not pending:
                     break
                 check_cancel(cancel)
-                chunk, future = pending.popleft()
-                values, confidence, priorities = future.result()
+                chunk, values, confidence, priorities = pending.popleft().result()
                 ids = [dp_id for dp_id, _body in chunk]
                 modelstore.write_prediction_rows(
                     project, version.id, zip(ids, values, confidence, priorities, strict=True)
