@@ -11,6 +11,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME, __version__
+from app.views.gc_guard import GuiThreadCollector
 from app.views.main_window import MainWindow
 from app.workers.job import wait_for_jobs
 
@@ -24,6 +25,8 @@ def make_application() -> QApplication:
     font = QFont(app.font())
     font.setPointSize(max(font.pointSize(), 10))
     app.setFont(font)
+    if not hasattr(app, "collector"):
+        app.collector = GuiThreadCollector(app)  # type: ignore[attr-defined]
     return app  # type: ignore[return-value]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -10,6 +11,7 @@ import pytest
 
 from app.core.project import create_project
 from app.core.schema import LabelSpec
+from app.views.gc_guard import GuiThreadCollector
 from app.workers.job import wait_for_jobs
 
 
@@ -18,6 +20,17 @@ def _config_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("TAGLOOP_CONFIG_DIR", str(tmp_path / "config"))
     yield
     wait_for_jobs(10.0)
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_gui_thread(qapp):
+    """As in the app (app.views.gc_guard): no garbage collection on worker threads, where it
+    could destroy Qt objects off their thread; a full collection after each test, here."""
+    collector = GuiThreadCollector()
+    yield
+    collector.stop()
+    collector.deleteLater()
+    gc.collect()
 
 
 @pytest.fixture
