@@ -166,7 +166,25 @@ def _report_text(report: dict) -> str:
             f"  {pair['a']} / {pair['b']}: Cohen's kappa {figure(pair['kappa'])}"
             f" on {pair['items']:,} items"
         )
-    lines.append(f"Open flags: {report['open_issues']['flags_open']:,}")
+    consensus = report.get("consensus")
+    if consensus and consensus["items"]:
+        lines.append(
+            f"Consensus: {consensus['reached']:,} of {consensus['items']:,} multi-annotator items;"
+            f" {consensus['disagreements']:,} disagreements ({consensus['adjudicated']:,}"
+            f" adjudicated, {consensus['open']:,} open)"
+        )
+    gold = report.get("gold")
+    if gold:
+        lines.append("Gold accuracy:")
+        for name, row in gold["per_annotator"].items():
+            lines.append(f"  {name:<24} {figure(row.get('accuracy'))} on {row['items']:,} items")
+        lines.extend(f"  ALERT {alert['message']}" for alert in gold["alerts"])
+    issues = report["open_issues"]
+    rejections = issues.get("rejections")
+    lines.append(
+        f"Open flags: {issues['flags_open']:,}"
+        + (f"; open rejections: {rejections['open']:,}" if rejections else "")
+    )
     return "\n".join(lines)
 
 

@@ -354,3 +354,14 @@ def test_html_escapes_hostile_reasons_and_names(make_project, tmp_path):
     assert html.escape(HOSTILE_REASON) in page
     assert html.escape(evil) in page
     assert "&lt;b&gt;rev&lt;/b&gt;" in page
+
+
+def test_the_terminal_digest_names_gold_alerts_consensus_and_rejections(shop, capsys):
+    from app.cli import main
+
+    project, _ids, _who = shop
+    assert main(["report", str(project.path)]) == 0
+    out = capsys.readouterr().out
+    assert "Gold accuracy:" in out and "ALERT" in out
+    assert "Consensus:" in out and "disagreements" in out
+    assert "open rejections: 1" in out
