@@ -1,0 +1,243 @@
+"""The review and adjudication views on a three-annotator SMS project, driven by keys and clicks.
+
+`TAGLOOP_SCREENSHOTS=1 pytest tests/gui/test_quality_views.py -k screenshots` rewrites
+docs/review.png and docs/adjudication.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QInputDialog
+from sqlalchemy import text
+
+from app.core.annotate import AddFlag, AnnotationState, SetAnnotations
+from app.core.assign import add_annotator
+from app.core.importer import import_dataset
+from app.core.project import create_project
+from app.core.review import ISSUES, add_custom_status, create_review_tasks
+from app.core.schema import LabelSpec
+from app.views.review_view import ReviewView, ValueDialog
+from tests.fixtures_data import sms_rows
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+# name: how often they give the true label
+LABELERS = {"Dr. Amira Haddad": 0.95, "Ben Okafor": 0.8, "Chloé Martin": 0.7}
+REVIEWER, LEAD = "Rita Alvarez", "Sam Lindqvist"
+
+
+def rows(project, sql: str, **params):
+    with project.engine.connect() as conn:
+        return conn.execute(text(sql), params).all()
+
+
+def build_team(path: Path, n: int = 30, seed: int = 3):
+    """Real SMS texts labeled ham / spam / unsure by three annotators of different accuracy,
+    a reviewer and a lead; returns (project, datapoint ids, {name: annotator id})."""
+    rng = random.Random(seed)
+    project = create_project(
+        path,
+        "classification",
+        [LabelSpec("ham"), LabelSpec("spam"), LabelSpec("unsure")],
+        guidelines="Spam: unsolicited commercial or fraudulent messages.",
+    )
+    source = path.with_suffix(".jsonl")
+    truth = []
+    with source.open("w", encoding="utf-8") as handle:
+        for body, label in sms_rows(n):
+            handle.write(json.dumps({"text": body}) + "\n")
+            truth.append(label)
+    import_dataset(project, source)
+    ids = [r[0] for r in rows(project, "SELECT id FROM datapoint ORDER BY id")]
+    who = {name: add_annotator(project, name).id for name in LABELERS}
+    who[REVIEWER] = add_annotator(project, REVIEWER, "reviewer").id
+    who[LEAD] = add_annotator(project, LEAD, "manager").id
+    for name, accuracy in LABELERS.items():
+        answers = []
+        for dp, label in zip(ids, truth, strict=True):
+            value = label if rng.random() < accuracy else rng.choice(["ham", "spam", "unsure"])
+            answers.append((dp, AnnotationState(value, "complete")))
+        SetAnnotations(who[name], tuple(answers)).apply(project)
+    return project, ids, who
+
+
+@pytest.fixture
+def team_project(tmp_path):
+    project, ids, who = build_team(tmp_path / "team.tagloop")
+    yield project, ids, who
+    project.close()
+
+
+@pytest.fixture
+def review_view(qtbot, team_project):
+    project, ids, who = team_project
+    create_review_tasks(project, REVIEWER, datapoint_ids=ids[:8])
+    view = ReviewView(project, who[REVIEWER])
+    qtbot.addWidget(view)
+    view.show()
+    return view
+
+
+def decisions(project):
+    return rows(
+        project,
+        "SELECT annotation_uuid, decision, reason, correction_uuid FROM review_decision"
+        " ORDER BY created_at",
+    )
+
+
+def test_review_queue_shows_the_three_annotations_side_by_side(review_view, team_project):
+    _project, ids, _who = team_project
+    assert len(review_view.queue) == 8
+    assert review_view.item.id == ids[0]
+    assert [e["annotator"] for e in review_view.entries] == list(LABELERS)
+    assert len(review_view.cards) == 3
+    assert review_view.assignment == "to-do"
+    assert review_view.counts["to-do"] == 8
+
+
+def test_approve_with_a(qtbot, review_view, team_project):
+    project = team_project[0]
+    first = review_view.entries[0]["annotation_uuid"]
+    qtbot.keyClick(review_view, Qt.Key.Key_A)
+    assert decisions(project) == [(first, "approve", None, None)]
+    # the selection moves on to the next annotation without a decision
+    assert review_view.selected == 1
+    assert review_view.counts["in progress"] == 1
+    assert "in progress" in review_view.item_status.text()
+
+
+def test_rejection_needs_a_reason_and_the_status_shows_the_issue(
+    qtbot, review_view, team_project, monkeypatch
+):
+    project = team_project[0]
+    answers = iter([("", False), ("   ", True), ("too vague", True)])
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: next(answers))
+    qtbot.keyClick(review_view, Qt.Key.Key_A)
+    second = review_view.entries[1]["annotation_uuid"]
+    qtbot.keyClick(review_view, Qt.Key.Key_R)  # cancelled: refused
+    qtbot.keyClick(review_view, Qt.Key.Key_R)  # empty: refused
+    assert len(decisions(project)) == 1
+    assert "needs a reason" in review_view.message.text()
+    qtbot.keyClick(review_view, Qt.Key.Key_R)
+    assert decisions(project)[-1] == (second, "reject", "too vague", None)
+    qtbot.keyClick(review_view, Qt.Key.Key_X)
+    assert decisions(project)[-1][1] == "discard"
+    assert "completed with issues" in review_view.item_status.text()
+    assert review_view.counts[ISSUES] == 1
+    assert "rejected" in review_view.cards[1].footer.text()
+
+
+def test_correction_is_the_reviewers_annotation(qtbot, review_view, team_project, monkeypatch):
+    project, ids, who = team_project
+    qtbot.keyClick(review_view, Qt.Key.Key_3)
+    target = review_view.entries[2]
+    wrong = target["value"]
+    right = "unsure" if wrong != "unsure" else "ham"
+
+    def fill_in(dialog: ValueDialog) -> int:
+        dialog.editor.combo.setCurrentText(right)
+        dialog.reason.setText("the message is ambiguous")
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ValueDialog, "exec", fill_in)
+    qtbot.keyClick(review_view, Qt.Key.Key_C)
+    own = rows(
+        project,
+        "SELECT uuid, value, origin FROM annotation WHERE annotator_id = :w AND datapoint_id = :d",
+        w=who[REVIEWER],
+        d=ids[0],
+    )
+    assert [(json.loads(v), o) for _u, v, o in own] == [(right, "review")]
+    assert decisions(project) == [
+        (target["annotation_uuid"], "reject", "the message is ambiguous", own[0][0])
+    ]
+    assert "corrected to" in review_view.cards[2].footer.text()
+
+
+def test_a_correction_without_a_reason_is_refused(qtbot, team_project):
+    project = team_project[0]
+    dialog = ValueDialog(project, "ham", "some text", "Correct", ask_reason=True)
+    qtbot.addWidget(dialog)
+    dialog.accept()
+    assert dialog.result() != QDialog.DialogCode.Accepted
+    assert "needs a reason" in dialog.error.text()
+
+
+def test_keys_move_through_the_queue_and_custom_statuses_are_buttons(
+    qtbot, tmp_path, team_project, monkeypatch
+):
+    project, ids, who = team_project
+    add_custom_status(project, "needs-discussion", "reject")
+    create_review_tasks(project, REVIEWER, datapoint_ids=ids[:3])
+    view = ReviewView(project, who[REVIEWER])
+    qtbot.addWidget(view)
+    assert view.item.id == ids[0]
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert view.item.id == ids[1]
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    assert view.item.id == ids[2]
+    qtbot.keyClick(view, Qt.Key.Key_Right)  # the end: stays
+    assert view.item.id == ids[2]
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    assert view.item.id == ids[1]
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("ask the lead", True))
+    qtbot.mouseClick(view.custom_buttons["needs-discussion"], Qt.MouseButton.LeftButton)
+    assert decisions(project)[-1][1:3] == ("needs-discussion", "ask the lead")
+
+
+def test_an_empty_queue_offers_to_create_tasks(qtbot, team_project, monkeypatch):
+    project, _ids, who = team_project
+    view = ReviewView(project, who[REVIEWER])
+    qtbot.addWidget(view)
+    assert view.queue == [] and view.item is None
+    qtbot.keyClick(view, Qt.Key.Key_A)  # nothing to decide on: no crash
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (10, True))
+    qtbot.mouseClick(view.spot_button, Qt.MouseButton.LeftButton)
+    assert len(view.queue) == 9  # 10% of 90 completed annotations, one task per item
+    assert view.item is not None
+
+
+def test_flags_show_beside_the_text(qtbot, team_project):
+    project, ids, who = team_project
+    AddFlag(ids[0], who["Ben Okafor"], "Is a prize notice spam?").apply(project)
+    create_review_tasks(project, REVIEWER, datapoint_ids=ids[:2])
+    view = ReviewView(project, who[REVIEWER])
+    qtbot.addWidget(view)
+    assert "prize notice" in view.context_label.text()
+    assert view.queue[0].status == "to-do"
+
+
+def shot(widget, name: str, tmp_path: Path) -> Path:
+    """Grab a widget; into docs/ when TAGLOOP_SCREENSHOTS is set."""
+    target = (DOCS if os.environ.get("TAGLOOP_SCREENSHOTS") else tmp_path) / name
+    widget.grab().save(str(target))
+    return target
+
+
+def test_review_screenshot(qtbot, tmp_path, team_project, monkeypatch):
+    project, ids, who = team_project
+    AddFlag(
+        ids[4], who["Chloé Martin"], "Is a prize notice spam? The guidelines are unclear."
+    ).apply(project)
+    create_review_tasks(project, REVIEWER, datapoint_ids=ids[:12])
+    add_custom_status(project, "needs-discussion", "reject")
+    view = ReviewView(project, who[REVIEWER])
+    qtbot.addWidget(view)
+    view.resize(1320, 760)
+    view.show()
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("not spam: a friend", True))
+    for keys in ("AAA", "AAR", "AAA"):
+        for key in keys:
+            qtbot.keyClick(view, key)
+        qtbot.keyClick(view, Qt.Key.Key_Return)
+    qtbot.keyClick(view, Qt.Key.Key_Return)  # the flagged item
+    qtbot.keyClick(view, "A")
+    qtbot.wait(50)
+    path = shot(view, "review.png", tmp_path)
+    assert path.stat().st_size > 10_000
