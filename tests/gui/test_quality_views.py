@@ -18,10 +18,12 @@ from sqlalchemy import text
 
 from app.core.annotate import AddFlag, AnnotationState, SetAnnotations
 from app.core.assign import add_annotator
+from app.core.consensus import create_adjudication_tasks, disagreements, final_values
 from app.core.importer import import_dataset
 from app.core.project import create_project
-from app.core.review import ISSUES, add_custom_status, create_review_tasks
+from app.core.review import ISSUES, add_custom_status, create_review_tasks, review
 from app.core.schema import LabelSpec
+from app.views.adjudication_view import AdjudicationView
 from app.views.review_view import ReviewView, ValueDialog
 from tests.fixtures_data import sms_rows
 
@@ -240,4 +242,133 @@ def test_review_screenshot(qtbot, tmp_path, team_project, monkeypatch):
     qtbot.keyClick(view, "A")
     qtbot.wait(50)
     path = shot(view, "review.png", tmp_path)
+    assert path.stat().st_size > 10_000
+
+
+@pytest.fixture
+def adjudication_view(qtbot, team_project):
+    project, _ids, who = team_project
+    view = AdjudicationView(project, who[LEAD])
+    qtbot.addWidget(view)
+    view.show()
+    return view
+
+
+def test_adjudication_by_key_records_the_first_version(qtbot, adjudication_view, team_project):
+    project, _ids, who = team_project
+    view = adjudication_view
+    open_items = [c.datapoint_id for c in disagreements(project)]
+    assert len(open_items) >= 2
+    assert view.queue == open_items
+    first = view.queue[0]
+    votes = view.versions.votes
+    assert len(votes) == len(view.cards) == 3
+    assert "Disagreement <b>1</b> of" in view.progress_label.text()
+    qtbot.keyClick(view, "1")
+    stored = rows(
+        project,
+        "SELECT value, decided_by FROM adjudication WHERE datapoint_id = :d",
+        d=first,
+    )
+    assert [(json.loads(v), by) for v, by in stored] == [(votes[0].value, who[LEAD])]
+    assert dict(final_values(project))[first] == votes[0].value
+    # the queue advances, and the decided item leaves the open disagreements
+    assert view.item.id == view.queue[1]
+    assert view.progress.value() == 1
+    assert first not in [c.datapoint_id for c in disagreements(project)]
+
+
+def test_use_this_button_and_edited_final_value(
+    qtbot, adjudication_view, team_project, monkeypatch
+):
+    project = team_project[0]
+    view = adjudication_view
+    first, votes = view.queue[0], view.versions.votes
+    buttons = view.cards[1].findChildren(type(view.edit_button))
+    qtbot.mouseClick(buttons[0], Qt.MouseButton.LeftButton)
+    assert dict(final_values(project))[first] == votes[1].value
+    second = view.item.id
+
+    def pick_unsure(dialog: ValueDialog) -> int:
+        dialog.editor.combo.setCurrentText("unsure")
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ValueDialog, "exec", pick_unsure)
+    qtbot.keyClick(view, Qt.Key.Key_E)
+    assert dict(final_values(project))[second] == "unsure"
+    # skipping and going back do not decide anything
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    assert len(rows(project, "SELECT * FROM adjudication")) == 2
+
+
+def test_adjudicate_tasks_come_first_and_an_empty_queue_says_so(qtbot, team_project):
+    project, _ids, who = team_project
+    items = [c.datapoint_id for c in disagreements(project)]
+    create_adjudication_tasks(project, LEAD, datapoint_ids=[items[-1]])
+    view = AdjudicationView(project, who[LEAD])
+    qtbot.addWidget(view)
+    assert view.queue[0] == items[-1] and sorted(view.queue) == sorted(items)
+    for _ in items:
+        qtbot.keyClick(view, "2")
+    assert "All" in view.message.text()
+    assert disagreements(project) == []
+    again = AdjudicationView(project, who[LEAD])
+    qtbot.addWidget(again)
+    assert again.queue == [] and "No open disagreements" in again.progress_label.text()
+    qtbot.keyClick(again, "1")  # nothing to decide: no crash
+
+
+def test_span_project_versions_and_value_editor(qtbot, tmp_path):
+    project = create_project(
+        tmp_path / "spans.tagloop", "spans", [LabelSpec("PER"), LabelSpec("LOC")]
+    )
+    source = tmp_path / "spans.jsonl"
+    source.write_text(json.dumps({"text": "Anna flew to Paris with Ben."}) + "\n")
+    import_dataset(project, source)
+    dp = rows(project, "SELECT id FROM datapoint")[0][0]
+    who = {name: add_annotator(project, name).id for name in ("a", "b")}
+    lead = add_annotator(project, "lead", "manager").id
+    for name, spans in (
+        ("a", [{"start": 0, "end": 4, "label": "PER"}]),
+        ("b", [{"start": 13, "end": 18, "label": "LOC"}]),
+    ):
+        SetAnnotations(who[name], ((dp, AnnotationState(spans, "complete")),)).apply(project)
+    view = AdjudicationView(project, lead)
+    qtbot.addWidget(view)
+    assert view.queue == [dp]
+    view._card_clicked(1)
+    assert view.text_view.spans == [{"start": 13, "end": 18, "label": "LOC"}]
+    dialog = ValueDialog(project, [], "Anna flew to Paris with Ben.", "Final")
+    qtbot.addWidget(dialog)
+    dialog.editor.add_span(0, 4, "PER")
+    dialog.editor.text_view.select(24, 27)
+    dialog.editor.span_label.setCurrentText("PER")
+    dialog.editor.add_selection()
+    assert dialog.value() == [
+        {"start": 0, "end": 4, "label": "PER"},
+        {"start": 24, "end": 27, "label": "PER"},
+    ]
+    dialog.editor.span_list.setCurrentRow(0)
+    dialog.editor.remove_current()
+    assert dialog.value() == [{"start": 24, "end": 27, "label": "PER"}]
+    view.save(dialog.value())
+    assert dict(final_values(project)) == {dp: [{"start": 24, "end": 27, "label": "PER"}]}
+    project.close()
+
+
+def test_adjudication_screenshot(qtbot, tmp_path, team_project):
+    project, _ids, who = team_project
+    # a three-way disagreement, one of whose versions a reviewer rejected
+    split = disagreements(project)[1]  # shown once the first is decided
+    assert len({v.value for v in split.votes}) == 3
+    review(project, REVIEWER, split.votes[-1].annotation_uuid, "reject", "a stock tip is ham")
+    review(project, REVIEWER, split.votes[0].annotation_uuid, "approve")
+    adjudication = AdjudicationView(project, who[LEAD])
+    qtbot.addWidget(adjudication)
+    adjudication.resize(1320, 760)
+    adjudication.show()
+    qtbot.keyClick(adjudication, "1")
+    qtbot.wait(50)
+    path = shot(adjudication, "adjudication.png", tmp_path)
     assert path.stat().st_size > 10_000
