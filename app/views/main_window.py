@@ -35,6 +35,7 @@ from app.core.datasets import list_datasets, remove_dataset
 from app.core.errors import TagloopError
 from app.core.export import export_datapoints
 from app.core.project import PROJECT_SUFFIX, Project, open_project
+from app.views.adjudication_view import AdjudicationView
 from app.views.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
 from app.views.dashboard import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
@@ -43,6 +44,7 @@ from app.views.import_dialog import FILE_FILTER, ImportDialog
 from app.views.model_controller import ModelController
 from app.views.model_panel import ModelPanel
 from app.views.new_project_wizard import NewProjectWizard
+from app.views.review_view import ReviewView
 from app.views.suspicious import SuspiciousView
 from app.views.table_model import DatapointTableModel
 from app.views.team import TeamDialog
@@ -158,6 +160,15 @@ class MainWindow(QMainWindow):
         action.triggered.connect(self.show_team)
         team_menu.addAction(action)
         self.actions["team"] = action
+        for key, text, shortcut, slot in (
+            ("review", "&Review work…", "Ctrl+Shift+V", self.show_review),
+            ("adjudicate", "&Adjudicate disagreements…", "Ctrl+Shift+J", self.show_adjudication),
+        ):
+            action = QAction(text, self)
+            action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            team_menu.addAction(action)
+            self.actions[key] = action
         action = QAction("&Dashboard…", self)
         action.setShortcut("Ctrl+Shift+D")
         action.triggered.connect(self.show_dashboard)
@@ -265,6 +276,8 @@ class MainWindow(QMainWindow):
             "bundle_merge",
             "team",
             "dashboard",
+            "review",
+            "adjudicate",
         ):
             self.actions[key].setEnabled(project is not None)
         self.dock.setVisible(project is not None)
@@ -605,6 +618,26 @@ class MainWindow(QMainWindow):
         if self.writer is not None:
             self.writer.flush()
         dialog = DashboardView(self.project, self)
+        dialog.show()
+        return dialog
+
+    def show_review(self) -> ReviewView | None:
+        if self.project is None:
+            return None
+        if self.writer is not None:
+            self.writer.flush()
+        dialog = ReviewView(self.project, parent=self)
+        dialog.changed.connect(self.refresh)
+        dialog.show()
+        return dialog
+
+    def show_adjudication(self) -> AdjudicationView | None:
+        if self.project is None:
+            return None
+        if self.writer is not None:
+            self.writer.flush()
+        dialog = AdjudicationView(self.project, parent=self)
+        dialog.changed.connect(self.refresh)
         dialog.show()
         return dialog
 

@@ -191,3 +191,19 @@ def test_opening_a_project_finishes_its_search_index_in_background(qtbot, spam_p
     window.search.setText("free")
     window.apply_filters()
     assert 0 < window.model.rowCount() < 60
+
+
+def test_team_menu_opens_review_adjudication_and_dashboard(qtbot, spam_project):
+    window = _window(qtbot, spam_project)
+    for key in ("team", "review", "adjudicate", "dashboard"):
+        assert window.actions[key].isEnabled()
+    review = window.show_review()
+    qtbot.addWidget(review)
+    adjudication = window.show_adjudication()
+    qtbot.addWidget(adjudication)
+    dashboard = window.show_dashboard()
+    qtbot.addWidget(dashboard)
+    assert review.isVisible() and adjudication.isVisible() and dashboard.isVisible()
+    qtbot.waitUntil(lambda: dashboard.report is not None, timeout=20_000)
+    for dialog in (review, adjudication, dashboard):
+        dialog.close()
