@@ -90,26 +90,27 @@ class LinearModel:
     def predict_proba(self, texts: Sequence[str] | None = None, matrix: Any = None) -> np.ndarray:
         return self.proba(self.raw_scores(texts, matrix))
 
-    def predictions(self, probs: np.ndarray) -> list[Prediction]:
-        """Predictions in the contract's shape from a probability matrix."""
+    def decide(self, probs: np.ndarray) -> tuple[list[Any], np.ndarray]:
+        """The answer for each row of a probability matrix and the confidence in it: the top
+        label (classification), or the labels at or above their thresholds (multilabel), whose
+        confidence is that of the least sure label decision."""
         labels = self.labels
-        result: list[Prediction] = []
         if self.task_type == "classification":
             top = probs.argmax(axis=1)
-            for i, row in enumerate(probs.tolist()):
-                j = int(top[i])
-                scores = dict(zip(labels, row, strict=True))
-                result.append(Prediction(labels[j], float(row[j]), scores))
-            return result
+            return [labels[j] for j in top.tolist()], probs[np.arange(len(probs)), top]
         thresholds = np.array([self.thresholds.get(label, 0.5) for label in labels])
         chosen = probs >= thresholds
         sure = np.where(chosen, probs, 1 - probs)
         confidence = sure.min(axis=1) if len(labels) else np.ones(len(probs))
-        for i, row in enumerate(probs.tolist()):
-            value = [labels[j] for j in np.flatnonzero(chosen[i])]
-            scores = dict(zip(labels, row, strict=True))
-            result.append(Prediction(value, float(confidence[i]), scores))
-        return result
+        return [[labels[j] for j in np.flatnonzero(row)] for row in chosen], confidence
+
+    def predictions(self, probs: np.ndarray) -> list[Prediction]:
+        """Predictions in the contract's shape from a probability matrix."""
+        values, confidence = self.decide(probs)
+        return [
+            Prediction(value, float(conf), dict(zip(self.labels, row, strict=True)))
+            for value, conf, row in zip(values, confidence.tolist(), probs.tolist(), strict=True)
+        ]
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         return self.predictions(self.predict_proba(texts))
@@ -119,20 +120,11 @@ class LinearModel:
         confidence, and the probabilities (n, labels). Same answers as predictions(), without
         a Prediction object per text (that alone cost 4 s per million)."""
         probs = self.predict_proba(texts)
+        values, confidence = self.decide(probs)
         if self.task_type == "classification":
-            top = probs.argmax(axis=1)
-            encoded = [json.dumps(label, ensure_ascii=False) for label in self.labels]
-            return [encoded[j] for j in top.tolist()], probs[np.arange(len(probs)), top], probs
-        thresholds = np.array([self.thresholds.get(label, 0.5) for label in self.labels])
-        chosen = probs >= thresholds
-        sure = np.where(chosen, probs, 1 - probs)
-        confidence = sure.min(axis=1) if len(self.labels) else np.ones(len(probs))
-        labels = self.labels
-        values = [
-            json.dumps([labels[j] for j in np.flatnonzero(row)], ensure_ascii=False)
-            for row in chosen
-        ]
-        return values, confidence, probs
+            encoded = {label: json.dumps(label, ensure_ascii=False) for label in self.labels}
+            return [encoded[value] for value in values], confidence, probs
+        return [json.dumps(value, ensure_ascii=False) for value in values], confidence, probs
 
     # -- serialisation -------------------------------------------------------------------
     def to_bytes(self) -> bytes:
