@@ -30,6 +30,7 @@ from app.core.queue import QueueSpec
 from app.views.editor.session import AnnotationSession
 from app.views.editor.text_view import TextView
 from app.views.editor.widgets import LabelBar, PromptBar, ShortcutSheet
+from app.views.guidelines_changes import GuidelinesBanner
 
 POINT_SIZE_KEY = "editor_point_size"
 DEFAULT_POINT_SIZE = 14.0
@@ -81,6 +82,7 @@ class EditorBase(QWidget):
         session.queue_changed.connect(self._show_queue)
         session.saved.connect(lambda: self.saved_label.setText("✓ Saved"))
         self.set_point_size(float(settings.preference(POINT_SIZE_KEY, DEFAULT_POINT_SIZE)))
+        self.guidelines_banner.check()
 
     # --- layout ------------------------------------------------------------------------------
 
@@ -117,6 +119,9 @@ class EditorBase(QWidget):
         header.addWidget(self.position_label, 1)
         header.addWidget(self.progress)
         header.addWidget(self.saved_label)
+
+        # "Guidelines changed": shown when the schema has a version this annotator has not read.
+        self.guidelines_banner = GuidelinesBanner(self.project, self.session.annotator_id)
 
         self.overlay = QLabel()
         self.overlay.setObjectName("overlay")
@@ -180,6 +185,7 @@ class EditorBase(QWidget):
         layout.setSpacing(0)
         layout.addLayout(header)
         layout.addWidget(line)
+        layout.addWidget(self.guidelines_banner)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.prompt)
         layout.addWidget(self.suggestion_label)
