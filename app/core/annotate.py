@@ -354,7 +354,12 @@ class AddFlag:
             )
             conn.execute(_DERIVE_FLAGGED, {"id": self.datapoint_id})
             audit.record(
-                conn, self.annotator_id, "flag", "flag", self.uuid, after={"reason": self.reason}
+                conn,
+                self.annotator_id,
+                "flag",
+                "flag",
+                self.uuid,
+                after={"reason": self.reason, "datapoint": self.datapoint_id},
             )
         return Applied(RemoveFlag(self))
 
@@ -374,7 +379,14 @@ class RemoveFlag:
         with project.engine.begin() as conn:
             conn.execute(text("DELETE FROM flag WHERE uuid = :uuid"), {"uuid": self.flag.uuid})
             conn.execute(_DERIVE_FLAGGED, {"id": self.flag.datapoint_id})
-            audit.record(conn, self.flag.annotator_id, "unflag", "flag", self.flag.uuid)
+            audit.record(
+                conn,
+                self.flag.annotator_id,
+                "unflag",
+                "flag",
+                self.flag.uuid,
+                before={"reason": self.flag.reason, "datapoint": self.flag.datapoint_id},
+            )
         return Applied(self.flag)
 
 
@@ -410,7 +422,14 @@ class AddComment:
                     "at": self.created_at,
                 },
             )
-            audit.record(conn, self.annotator_id, "comment", "comment", self.uuid)
+            audit.record(
+                conn,
+                self.annotator_id,
+                "comment",
+                "comment",
+                self.uuid,
+                after={"body": self.body.strip(), "datapoint": self.datapoint_id},
+            )
         return Applied(RemoveComment(self))
 
 
@@ -428,7 +447,14 @@ class RemoveComment:
             conn.execute(
                 text("DELETE FROM comment WHERE uuid = :uuid"), {"uuid": self.comment.uuid}
             )
-            audit.record(conn, self.comment.annotator_id, "uncomment", "comment", self.comment.uuid)
+            audit.record(
+                conn,
+                self.comment.annotator_id,
+                "uncomment",
+                "comment",
+                self.comment.uuid,
+                before={"body": self.comment.body.strip(), "datapoint": self.comment.datapoint_id},
+            )
         return Applied(self.comment)
 
 

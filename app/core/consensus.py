@@ -389,6 +389,13 @@ def adjudicate(project: Project, datapoint_id: int, adjudicator: int | str, valu
             lengths[datapoint_id],
             schema.allow_overlap,
         )
+        previous = conn.execute(
+            text(
+                "SELECT value FROM adjudication WHERE datapoint_id = :dp"
+                " ORDER BY decided_at DESC, uuid DESC LIMIT 1"
+            ),
+            {"dp": datapoint_id},
+        ).scalar()
         uid = new_uuid()
         conn.execute(
             text(
@@ -403,7 +410,15 @@ def adjudicate(project: Project, datapoint_id: int, adjudicator: int | str, valu
                 "at": now_iso(),
             },
         )
-        audit.record(conn, who, "adjudicate", "adjudication", uid, after={"value": value})
+        audit.record(
+            conn,
+            who,
+            "adjudicate",
+            "adjudication",
+            uid,
+            before=None if previous is None else {"value": json.loads(previous)},
+            after={"value": value, "datapoint": datapoint_id},
+        )
     return uid
 
 

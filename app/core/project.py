@@ -214,7 +214,20 @@ def create_project(
                     for i, item in enumerate(inputs)
                 ],
             )
-            _insert_schema(conn, 1, labels, guidelines, allow_overlap, owner)
+            first = _insert_schema(conn, 1, labels, guidelines, allow_overlap, owner)
+            audit.record(
+                conn,
+                owner,
+                "create",
+                "schema",
+                first.uuid,
+                after={
+                    "version": first.version,
+                    "labels": first.label_names,
+                    "guidelines": first.guidelines,
+                    "allow_overlap": first.allow_overlap,
+                },
+            )
             audit.record(
                 conn,
                 owner,
@@ -314,8 +327,18 @@ def update_schema(
             "update",
             "schema",
             version.uuid,
-            before={"version": current.version, "labels": current.label_names},
-            after={"version": version.version, "labels": version.label_names},
+            before={
+                "version": current.version,
+                "labels": current.label_names,
+                "guidelines": current.guidelines,
+                "allow_overlap": current.allow_overlap,
+            },
+            after={
+                "version": version.version,
+                "labels": version.label_names,
+                "guidelines": version.guidelines,
+                "allow_overlap": version.allow_overlap,
+            },
         )
         return version
 

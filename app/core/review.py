@@ -38,8 +38,10 @@ from app.core import audit
 from app.core.annotate import (
     _DERIVE_STATUS,
     AnnotationState,
+    _audit_value,
     _text_lengths,
     _write_state,
+    read_states,
     validate_value,
 )
 from app.core.assign import _largest_remainder, _round
@@ -294,6 +296,13 @@ def review(
             raise ProjectError("this annotation is still a draft: nothing to review yet")
         if origin == REVIEW_ORIGIN:
             raise ProjectError("this annotation is a reviewer's correction")
+        previous = conn.execute(
+            text(
+                "SELECT decision, reason FROM review_decision WHERE annotation_uuid = :ann"
+                " ORDER BY created_at DESC, uuid DESC LIMIT 1"
+            ),
+            {"ann": annotation_uuid},
+        ).first()
         correction_uuid = None
         if correction is not None:
             correction_uuid = _save_correction(conn, project, who, dp_id, correction)
@@ -321,8 +330,12 @@ def review(
             "review",
             "review_decision",
             uid,
+            before=None
+            if previous is None
+            else {"decision": previous.decision, "reason": previous.reason},
             after={
                 "annotation": annotation_uuid,
+                "datapoint": dp_id,
                 "decision": decision,
                 "reason": reason,
                 "correction": correction,
@@ -350,8 +363,19 @@ def _save_correction(conn: Connection, project: Project, who: int, dp_id: int, v
         schema.allow_overlap,
     )
     state = AnnotationState(value, "complete", origin=REVIEW_ORIGIN)
+    before = read_states(conn, who, [dp_id]).get(dp_id)
     uid = _write_state(conn, project, who, dp_id, state, schema.id)
     conn.execute(_DERIVE_STATUS, {"ids": [dp_id]})
+    # The reviewer's own annotation, audited like any annotation (keyed by datapoint id).
+    audit.record(
+        conn,
+        who,
+        "correct",
+        "annotation",
+        uid,
+        before={str(dp_id): _audit_value(before)},
+        after={str(dp_id): _audit_value(state)},
+    )
     return uid  # type: ignore[return-value]
 
 

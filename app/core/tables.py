@@ -236,6 +236,12 @@ audit_event = Table(
     Column("entity_uuid", UUID, nullable=True),
     Column("before", Text, nullable=True),  # JSON
     Column("after", Text, nullable=True),  # JSON
+    # A hash chain per project file (schema 0004; see app.core.audit): hash = sha256(prev_hash +
+    # canonical JSON of the event), prev_hash = the previous event's hash (by id). Unique, so
+    # two writers can never fork the chain.
+    Column("prev_hash", String(64), nullable=True),
+    Column("hash", String(64), nullable=True),
+    Index("ix_audit_event_prev_hash", "prev_hash", unique=True),
 )
 
 # -- Quality workflows (schema 0003; see app.core.consensus, review, gold) ------------------

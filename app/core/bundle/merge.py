@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core import fts
+from app.core import audit, fts
 from app.core.annotate import _DERIVE_FLAGGED, _DERIVE_STATUS
 from app.core.bundle import quality
 from app.core.bundle.errors import BundleError
@@ -707,6 +707,8 @@ class _Merge:
             )
             if cursor.rowcount > 0:
                 self.count(self.report.added, "audit_events")
+        # Another machine's events join this file's chain in merge order (app.core.audit).
+        audit.link_pending(self.conn)
         self.advance(name)
 
     def models(self) -> None:

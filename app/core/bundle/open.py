@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core import db, settings
+from app.core import audit, db, settings
 from app.core.bundle import quality
 from app.core.bundle.errors import BundleError
 from app.core.bundle.format import DEFAULT_LIMITS, BundleReader, Limits
@@ -377,12 +377,16 @@ def _fill(
 
 
 def _audit(conn: sqlite3.Connection, actor: int | None, action: str, entity_uuid: str, after):
-    """An audit event written on the raw connection of the running transaction."""
+    """An audit event written on the raw connection of the running transaction, linked into
+    the hash chain with every event written before it in the transaction."""
     conn.execute(
         "INSERT INTO audit_event (uuid, at, actor_id, action, entity, entity_uuid, before, after)"
         " VALUES (?, ?, ?, ?, 'project', ?, NULL, ?)",
         (new_uuid(), now_iso(), actor, action, entity_uuid, json.dumps(after, ensure_ascii=False)),
     )
+    # Links every event not linked yet: on open, the bundle's events (in their order) and this
+    # one make the new file's chain; on merge, the merged events join this file's chain.
+    audit.link_pending(conn)
 
 
 def _annotations(conn, reader, refs: Refs, task_type, reporter, advance) -> int:

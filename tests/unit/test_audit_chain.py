@@ -1,0 +1,189 @@
+"""The hash-chained audit trail: intact after real work (bundle merge and open included),
+tampering and deletion detected, the migration backfill, an item's history, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from sqlalchemy import text
+
+from app.cli import main
+from app.core import audit, db
+from app.core.annotate import AnnotationState, SetAnnotations
+from app.core.bundle import export_project_bundle, merge_bundle, open_bundle
+from app.core.project import open_project
+from tests.unit.bundle_helpers import rich_project
+from tests.unit.helpers import rows
+
+
+def _sql(project, sql, *params):
+    conn = sqlite3.connect(project.path)
+    try:
+        conn.execute(sql, params)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_chain_is_intact_after_real_work(make_project, tmp_path):
+    project = rich_project(make_project, tmp_path)
+    report = audit.verify_chain(project)
+    count = rows(project, "SELECT count(*) FROM audit_event")[0][0]
+    assert report.ok and report.checked == count > 10
+    assert report.head == rows(project, "SELECT hash FROM audit_event ORDER BY id DESC")[0][0]
+    first = rows(project, "SELECT prev_hash FROM audit_event ORDER BY id LIMIT 1")[0][0]
+    assert first == audit.GENESIS
+    assert rows(project, "SELECT count(*) FROM audit_event WHERE hash IS NULL") == [(0,)]
+
+
+def test_bundle_open_and_merge_keep_the_chain(make_project, tmp_path):
+    owner = rich_project(make_project, tmp_path)
+    bundle = export_project_bundle(owner, tmp_path / "o.tlbundle").path
+    copy_path = open_bundle(bundle, tmp_path / "copy.tagloop").path
+    with open_project(copy_path) as copy:
+        assert audit.verify_chain(copy).ok  # rebuilt for the new file
+        me = copy.local_annotator_id
+        SetAnnotations(me, ((10, AnnotationState("ham", "complete")),)).apply(copy)
+        assert audit.verify_chain(copy).ok
+        back = export_project_bundle(copy, tmp_path / "back.tlbundle").path
+    before = rows(owner, "SELECT count(*) FROM audit_event")[0][0]
+    merge_bundle(owner, back)
+    after = rows(owner, "SELECT count(*) FROM audit_event")[0][0]
+    assert after > before + 1  # the copy's events, then the merge itself
+    report = audit.verify_chain(owner)
+    assert report.ok and report.checked == after
+
+
+def test_tampering_with_an_event_names_it(make_project, tmp_path):
+    project = rich_project(make_project, tmp_path)
+    ids = [r[0] for r in rows(project, "SELECT id FROM audit_event ORDER BY id")]
+    victim = ids[len(ids) // 2]
+    _sql(project, "UPDATE audit_event SET after = '{\"forged\": true}' WHERE id = ?", victim)
+    report = audit.verify_chain(project)
+    assert not report.ok and report.first_bad_id == victim
+    assert "altered" in report.problem
+
+
+def test_deleting_an_event_is_detected(make_project, tmp_path):
+    project = rich_project(make_project, tmp_path)
+    ids = [r[0] for r in rows(project, "SELECT id FROM audit_event ORDER BY id")]
+    _sql(project, "DELETE FROM audit_event WHERE id = ?", ids[3])
+    report = audit.verify_chain(project)
+    assert not report.ok and report.first_bad_id == ids[4]
+    assert "removed" in report.problem
+    _sql(project, "DELETE FROM audit_event WHERE id = ?", ids[0])
+    report = audit.verify_chain(project)
+    assert not report.ok and report.first_bad_id == ids[1]
+
+
+def test_a_fork_is_refused_by_the_database(make_project, tmp_path):
+    project = make_project()
+    prev = rows(project, "SELECT prev_hash FROM audit_event ORDER BY id DESC LIMIT 1")[0][0]
+    conn = sqlite3.connect(project.path)
+    try:
+        conn.execute(
+            "INSERT INTO audit_event (uuid, at, action, entity, prev_hash, hash)"
+            " VALUES ('f' || hex(randomblob(15)), '2030', 'x', 'x', ?, 'y')",
+            (prev,),
+        )
+    except sqlite3.IntegrityError:
+        pass
+    else:
+        raise AssertionError("two events followed the same one")
+    finally:
+        conn.close()
+
+
+def test_the_migration_backfills_a_valid_chain(make_project, tmp_path):
+    project = rich_project(make_project, tmp_path)
+    count = rows(project, "SELECT count(*) FROM audit_event")[0][0]
+    project.close()
+    # Make the file a schema-0003 file again: no chain columns, revision 0003.
+    conn = sqlite3.connect(project.path)
+    try:
+        conn.execute("DROP INDEX ix_audit_event_prev_hash")
+        conn.execute("ALTER TABLE audit_event DROP COLUMN hash")
+        conn.execute("ALTER TABLE audit_event DROP COLUMN prev_hash")
+        conn.execute("UPDATE alembic_version SET version_num = '0003'")
+        conn.commit()
+    finally:
+        conn.close()
+    with open_project(project.path) as again:
+        assert db.current_revision(again.engine) == db.SCHEMA_HEAD
+        report = audit.verify_chain(again)
+        assert report.ok and report.checked == count
+        SetAnnotations(again.local_annotator_id, ((7, AnnotationState("ham", "complete")),)).apply(
+            again
+        )
+        assert audit.verify_chain(again).checked == count + 1
+
+
+def test_two_writers_do_not_fork_the_chain(make_project, tmp_path):
+    project = make_project()
+    with project.engine.begin() as a:
+        audit.record(a, None, "x", "test")
+        # A second connection cannot write until the first commits (the write lock is held).
+        with project.engine.connect() as b:
+            b.exec_driver_sql("PRAGMA busy_timeout=50")
+            b.commit()
+            try:
+                with b.begin():
+                    audit.record(b, None, "y", "test")
+            except Exception as exc:  # sqlite3 OperationalError: locked
+                assert "locked" in str(exc)
+            else:
+                raise AssertionError("a second writer wrote while the first held the lock")
+    with project.engine.begin() as b:
+        audit.record(b, None, "y", "test")
+    assert audit.verify_chain(project).ok
+
+
+def test_item_history_tells_the_lineage(make_project, tmp_path):
+    project = rich_project(make_project, tmp_path)
+    entries = audit.item_history(project, 2)
+    whats = [(e.actor, e.what) for e in entries]
+    assert ("alice", "label") in whats
+    assert ("bob", "correction") in whats and ("bob", "review") in whats
+    assert ("bob", "adjudication") in whats
+    assert any(e.what == "comment" for e in entries)
+    assert [e.at for e in entries] == sorted(e.at for e in entries)
+    alice = next(e for e in entries if e.actor == "alice" and e.what == "label")
+    assert alice.after["value"] == "ham" and alice.schema_version == 2
+    # A change keeps the value before it.
+    me = project.local_annotator_id
+    SetAnnotations(me, ((2, AnnotationState("ham", "complete")),)).apply(project)
+    change = audit.item_history(project, 2)[-1]
+    assert change.what == "change"
+    assert change.before["value"] == "spam" and change.after["value"] == "ham"
+    assert audit.format_value(change.before) == "spam"
+
+
+def test_cli_verify_and_history(make_project, tmp_path, capsys):
+    project = rich_project(make_project, tmp_path)
+    path = str(project.path)
+    assert main(["audit", "verify", path]) == 0
+    out = capsys.readouterr().out
+    count = rows(project, "SELECT count(*) FROM audit_event")[0][0]
+    assert f"OK: {count} events, chain intact" in out
+    assert main(["audit", "history", path, "2", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {"label", "review", "adjudication"} <= {e["what"] for e in listed}
+    assert main(["audit", "history", path, "2"]) == 0
+    assert "alice" in capsys.readouterr().out
+    assert main(["audit", "history", path, "99999"]) == 1
+    victim = rows(project, "SELECT id FROM audit_event ORDER BY id LIMIT 1 OFFSET 5")[0][0]
+    _sql(project, "UPDATE audit_event SET actor_id = NULL WHERE id = ?", victim)
+    capsys.readouterr()
+    assert main(["audit", "verify", path]) == 1
+    assert f"event {victim}" in capsys.readouterr().err
+
+
+def test_a_link_is_computed_inside_the_writing_transaction(make_project):
+    project = make_project()
+    with project.engine.begin() as conn:
+        audit.record(conn, None, "x", "test")
+        last = conn.execute(
+            text("SELECT prev_hash, hash FROM audit_event ORDER BY id DESC LIMIT 2")
+        ).all()
+    assert last[0][0] == last[1][1]
