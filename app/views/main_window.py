@@ -40,6 +40,7 @@ from app.views.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
 from app.views.dashboard import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
+from app.views.history_view import HistoryView
 from app.views.import_dialog import FILE_FILTER, ImportDialog
 from app.views.model_controller import ModelController
 from app.views.model_panel import ModelPanel
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
             ("annotate", "&Annotate", "Ctrl+2", lambda: self.show_tab("annotate")),
             ("grid", "Bulk &grid", "Ctrl+3", lambda: self.show_tab("grid")),
             ("annotate_filter", "Annotate the &table's items", "Ctrl+Return", self.annotate_table),
+            ("history", "Item &history…", "Ctrl+H", self.show_history),
         ):
             action = QAction(text, self)
             action.setShortcut(shortcut)
@@ -268,6 +270,7 @@ class MainWindow(QMainWindow):
             "annotate",
             "grid",
             "annotate_filter",
+            "history",
             "train",
             "model",
             "suspicious",
@@ -618,6 +621,26 @@ class MainWindow(QMainWindow):
         if self.writer is not None:
             self.writer.flush()
         dialog = DashboardView(self.project, self)
+        dialog.show()
+        return dialog
+
+    def show_history(self) -> HistoryView | None:
+        """The lineage of the item in front of the user: the editor's, or the table's row."""
+        if self.project is None:
+            return None
+        datapoint_id = None
+        if self.tabs.currentWidget() is self.tabs.widget(0) and self.model is not None:
+            index = self.table.currentIndex()
+            if index.isValid():
+                datapoint_id = self.model.row_at(index.row()).id
+        elif self.session is not None and self.session.item is not None:
+            datapoint_id = self.session.item.id
+        if datapoint_id is None:
+            self.statusBar().showMessage("Choose an item first.", 5000)
+            return None
+        if self.writer is not None:
+            self.writer.flush()
+        dialog = HistoryView(self.project, datapoint_id, self)
         dialog.show()
         return dialog
 

@@ -207,3 +207,16 @@ def test_team_menu_opens_review_adjudication_and_dashboard(qtbot, spam_project):
     qtbot.waitUntil(lambda: dashboard.report is not None, timeout=20_000)
     for dialog in (review, adjudication, dashboard):
         dialog.close()
+
+
+def test_item_history_opens_for_the_table_row_and_the_editor_item(qtbot, spam_project, sms_csv):
+    import_dataset(spam_project, sms_csv)  # unlabeled: the editor's queue has items
+    window = _window(qtbot, spam_project)
+    window.table.selectRow(2)
+    dialog = window.show_history()
+    qtbot.addWidget(dialog)
+    assert dialog.datapoint_id == window.model.row_at(2).id
+    window.show_tab("annotate")
+    dialog = window.show_history()
+    qtbot.addWidget(dialog)
+    assert dialog.datapoint_id == window.session.item.id
