@@ -40,6 +40,7 @@ from app.views.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
 from app.views.dashboard import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
+from app.views.gold_view import GoldView
 from app.views.history_view import HistoryView
 from app.views.import_dialog import FILE_FILTER, ImportDialog
 from app.views.model_controller import ModelController
@@ -165,6 +166,7 @@ class MainWindow(QMainWindow):
         for key, text, shortcut, slot in (
             ("review", "&Review work…", "Ctrl+Shift+V", self.show_review),
             ("adjudicate", "&Adjudicate disagreements…", "Ctrl+Shift+J", self.show_adjudication),
+            ("gold", "&Gold items and qualification…", "Ctrl+Shift+G", self.show_gold),
         ):
             action = QAction(text, self)
             action.setShortcut(shortcut)
@@ -281,6 +283,7 @@ class MainWindow(QMainWindow):
             "dashboard",
             "review",
             "adjudicate",
+            "gold",
         ):
             self.actions[key].setEnabled(project is not None)
         self.dock.setVisible(project is not None)
@@ -641,6 +644,21 @@ class MainWindow(QMainWindow):
         if self.writer is not None:
             self.writer.flush()
         dialog = HistoryView(self.project, datapoint_id, self)
+        dialog.show()
+        return dialog
+
+    def show_gold(self) -> GoldView | None:
+        """Gold items and qualification; the table's selected rows are offered for marking."""
+        if self.project is None:
+            return None
+        selected = []
+        if self.model is not None:
+            rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+            selected = [self.model.row_at(row).id for row in rows]
+        if self.writer is not None:
+            self.writer.flush()
+        dialog = GoldView(self.project, datapoint_ids=selected, parent=self)
+        dialog.changed.connect(self.refresh)
         dialog.show()
         return dialog
 

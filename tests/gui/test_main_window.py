@@ -220,3 +220,12 @@ def test_item_history_opens_for_the_table_row_and_the_editor_item(qtbot, spam_pr
     dialog = window.show_history()
     qtbot.addWidget(dialog)
     assert dialog.datapoint_id == window.session.item.id
+
+
+def test_gold_window_offers_the_selected_table_rows(qtbot, spam_project, sms_csv):
+    import_dataset(spam_project, sms_csv, label_column="label")
+    window = _window(qtbot, spam_project)
+    window.table.selectRow(1)
+    dialog = window.show_gold()
+    qtbot.addWidget(dialog)
+    assert dialog.datapoint_ids == [window.model.row_at(1).id]
