@@ -51,9 +51,16 @@ def training_times() -> None:
 
 
 def label_project(path: Path, labels: int) -> None:
-    """Give `labels` datapoints whose text is a known SMS their real label (plain SQL)."""
+    """Give exactly `labels` datapoints whose text is a known SMS their real label (plain
+    SQL). Labels other benches left in the shared project (bench/browse.py labels a third of
+    it) are removed from this copy first, so the figures are always for `labels` labels."""
     known = dict(sms_examples())
     db = sqlite3.connect(path)
+    db.execute("DELETE FROM annotation_label")
+    db.execute("DELETE FROM annotation")
+    db.execute("DELETE FROM prediction")
+    db.execute("UPDATE datapoint SET status = 0 WHERE status != 0")
+    db.commit()
     annotator = db.execute("SELECT id FROM annotator ORDER BY id LIMIT 1").fetchone()[0]
     schema = db.execute("SELECT max(id) FROM schema_version").fetchone()[0]
     chosen = []
