@@ -271,11 +271,13 @@ def generate_tasks(
                         check_cancel(cancel)
                         progress(count, None, "Creating tasks")
 
+        before_tasks = audit.last_task_id(raw)
         raw.executemany(
             "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
             " VALUES (?, ?, ?, ?, 'todo', ?)",
             tasks(),
         )
+        audit.record_tasks(raw, actor, "create", after_id=before_tasks)
         report = AssignmentReport(
             n, selected_count, overlap_count, per_item, count, loads, strata_report
         )
@@ -360,6 +362,7 @@ def reassign(
         )
         created = now_iso()
         moved = already = 0
+        before_tasks = audit.last_task_id(raw)
         for n, (task_id, dp_id, task_kind) in enumerate(open_tasks, 1):
             raw.execute("UPDATE task SET status = 'cancelled' WHERE id = ?", (task_id,))
             if (dp_id, task_kind) in theirs:
@@ -374,6 +377,8 @@ def reassign(
             if n % BATCH == 0:
                 check_cancel(cancel)
                 progress(n, len(open_tasks), "Reassigning")
+        audit.record_tasks(raw, actor, "cancel", task_ids=[row[0] for row in open_tasks])
+        audit.record_tasks(raw, actor, "create", after_id=before_tasks)
         audit.record(
             conn,
             actor,

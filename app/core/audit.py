@@ -132,6 +132,49 @@ def record(
     link_pending(conn)
 
 
+def record_tasks(
+    conn: Connection | sqlite3.Connection,
+    actor_id: int | None,
+    action: str,
+    *,
+    after_id: int | None = None,
+    task_ids: list[int] | None = None,
+) -> None:
+    """One audit event per task: those created after task id `after_id` (action "create"),
+    or the listed ones (e.g. "cancel"), with the task's state after the change. One INSERT ...
+    SELECT, then one chain link, so an assignment of a million tasks stays a bulk write."""
+    stamp = now_iso()
+    select = (
+        "SELECT lower(hex(randomblob(16))), :at, :actor, :action, 'task', t.uuid, NULL,"
+        " json_object('datapoint', t.datapoint_id, 'annotator', a.uuid, 'kind', t.kind,"
+        " 'status', t.status) FROM task t JOIN annotator a ON a.id = t.annotator_id"
+    )
+    insert_sql = (
+        "INSERT INTO audit_event (uuid, at, actor_id, action, entity, entity_uuid, before, after) "
+    )
+    params = {"at": stamp, "actor": actor_id, "action": action}
+    if after_id is not None:
+        _run(
+            conn,
+            insert_sql + select + " WHERE t.id > :after ORDER BY t.id",
+            {**params, "after": after_id},
+        )
+    for start in range(0, len(task_ids or []), 500):
+        chunk = (task_ids or [])[start : start + 500]
+        marks = ", ".join(f":t{i}" for i in range(len(chunk)))
+        _run(
+            conn,
+            insert_sql + select + f" WHERE t.id IN ({marks}) ORDER BY t.id",
+            {**params, **{f"t{i}": task_id for i, task_id in enumerate(chunk)}},
+        )
+    link_pending(conn)
+
+
+def last_task_id(conn: Connection | sqlite3.Connection) -> int:
+    """The newest task id now: pass it to record_tasks after creating tasks."""
+    return _run(conn, "SELECT coalesce(max(id), 0) FROM task").fetchone()[0]
+
+
 # -- verification ----------------------------------------------------------------------------
 
 

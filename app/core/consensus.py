@@ -352,6 +352,7 @@ def create_adjudication_tasks(
             if dp not in have
         ]
         if rows:
+            before_tasks = audit.last_task_id(conn)
             conn.execute(
                 text(
                     "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
@@ -359,6 +360,7 @@ def create_adjudication_tasks(
                 ),
                 rows,
             )
+            audit.record_tasks(conn, actor, "create", after_id=before_tasks)
             audit.record(
                 conn,
                 actor,

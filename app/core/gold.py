@@ -281,6 +281,7 @@ def mix_gold_into_tasks(
                 for dp in picks
             ]
             if rows:
+                before_tasks = audit.last_task_id(conn)
                 conn.execute(
                     text(
                         "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status,"
@@ -288,6 +289,7 @@ def mix_gold_into_tasks(
                     ),
                     rows,
                 )
+                audit.record_tasks(conn, actor, "create", after_id=before_tasks)
             made[name] = len(rows)
         audit.record(
             conn, actor, "assign", "task", None, after={"kind": "gold", "rate": rate, "tasks": made}
@@ -454,6 +456,7 @@ def assign_qualification(project: Project, name: str | None, annotators: Sequenc
                 if dp not in have
             ]
             if rows:
+                before_tasks = audit.last_task_id(conn)
                 conn.execute(
                     text(
                         "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status,"
@@ -461,6 +464,7 @@ def assign_qualification(project: Project, name: str | None, annotators: Sequenc
                     ),
                     rows,
                 )
+                audit.record_tasks(conn, actor, "create", after_id=before_tasks)
             made += len(rows)
         audit.record(
             conn, actor, "assign", "task", None, after={"kind": "qualification", "set": set_name}

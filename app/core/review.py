@@ -162,7 +162,9 @@ def _reviewable_sql(extra: str = "") -> str:
     )
 
 
-def _add_review_tasks(conn: Connection, reviewer: int, items: Sequence[int]) -> int:
+def _add_review_tasks(
+    conn: Connection, reviewer: int, items: Sequence[int], actor: int | None
+) -> int:
     have = {
         r[0]
         for r in conn.execute(
@@ -180,6 +182,7 @@ def _add_review_tasks(conn: Connection, reviewer: int, items: Sequence[int]) -> 
         if dp not in have
     ]
     if rows:
+        before_tasks = audit.last_task_id(conn)
         conn.execute(
             text(
                 "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
@@ -187,6 +190,7 @@ def _add_review_tasks(conn: Connection, reviewer: int, items: Sequence[int]) -> 
             ),
             rows,
         )
+        audit.record_tasks(conn, actor, "create", after_id=before_tasks)
     return len(rows)
 
 
@@ -213,7 +217,7 @@ def create_review_tasks(
             if (wanted is None or r.datapoint_id in wanted)
             and (authors is None or r.annotator_id in authors)
         ]
-        made = _add_review_tasks(conn, who, items)
+        made = _add_review_tasks(conn, who, items, actor)
         if made:
             audit.record(
                 conn,
@@ -445,7 +449,7 @@ def spot_check(
             picked.extend(members[i] for i in sorted(rng.sample(range(len(members)), share)))
             if share:
                 report_strata["/".join(key) or "all"] = share
-        made = _add_review_tasks(conn, who, sorted(picked))
+        made = _add_review_tasks(conn, who, sorted(picked), actor)
         audit.record(
             conn,
             actor,

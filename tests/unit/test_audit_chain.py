@@ -187,3 +187,35 @@ def test_a_link_is_computed_inside_the_writing_transaction(make_project):
             text("SELECT prev_hash, hash FROM audit_event ORDER BY id DESC LIMIT 2")
         ).all()
     assert last[0][0] == last[1][1]
+
+
+def test_every_task_created_or_cancelled_is_an_event(make_project, tmp_path):
+    from app.core import assign
+    from tests.fixtures_data import write_csv
+
+    project = make_project()
+    path = tmp_path / "items.csv"
+    write_csv(path, [["text"], *[[f"item {i}"] for i in range(12)]])
+    from app.core.importer import import_dataset
+
+    import_dataset(project, path)
+    assign.add_annotator(project, "ana")
+    assign.add_annotator(project, "ben")
+    report = assign.generate_tasks(project, ["ana", "ben"], overlap_fraction=0.5, per_item=2)
+    created = rows(
+        project,
+        "SELECT e.entity_uuid, e.after FROM audit_event e WHERE e.entity = 'task'"
+        " AND e.action = 'create' ORDER BY e.id",
+    )
+    tasks = rows(project, "SELECT uuid, kind, status FROM task ORDER BY id")
+    assert len(created) == report.tasks == len(tasks) == 18
+    assert [uid for uid, _after in created] == [uid for uid, _k, _s in tasks]
+    assert json.loads(created[0][1])["status"] == "todo"
+    moved = assign.reassign(project, "ben", "ana")
+    cancelled = rows(
+        project,
+        "SELECT after FROM audit_event WHERE entity = 'task' AND action = 'cancel'",
+    )
+    assert len(cancelled) == moved.moved + moved.already_theirs
+    assert {json.loads(after)["status"] for (after,) in cancelled} == {"cancelled"}
+    assert audit.verify_chain(project).ok
