@@ -40,7 +40,7 @@ from app.core.annotate import Item, load_item, load_items
 from app.core.errors import TagloopError
 from app.core.project import Project
 from app.core.review import annotations_to_review, task_status
-from app.views.review_view import (
+from app.views.quality_widgets import (
     DECISION_BADGES,
     STYLE,
     AnnotationCard,

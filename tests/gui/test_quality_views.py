@@ -24,7 +24,8 @@ from app.core.project import create_project
 from app.core.review import ISSUES, add_custom_status, create_review_tasks, review
 from app.core.schema import LabelSpec
 from app.views.adjudication_view import AdjudicationView
-from app.views.review_view import ReviewView, ValueDialog
+from app.views.quality_widgets import ValueDialog
+from app.views.review_view import ReviewView
 from tests.fixtures_data import sms_rows
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
