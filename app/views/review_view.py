@@ -5,8 +5,8 @@ card (who, what, when, and its current review state). The reviewer approves (A),
 a reason (R), discards (X) or corrects (C) the selected card, or gives it one of the project's
 custom statuses; each decision is one call to app.core.review.review (one small committed
 transaction). The header shows the derived status of the reviewer's tasks (app.core.review.
-task_status), which is never set by hand. The value editor and the small display helpers here
-are shared with the adjudication view.
+task_status), which is never set by hand. The value editor, cards and display helpers live in
+app/views/quality_widgets.py, shared with the adjudication view.
 """
 
 from __future__ import annotations
