@@ -180,9 +180,32 @@ def guideline_changes(project: Project, annotator_id: int) -> Change | None:
 
 
 def changes_on_open(project: Project, annotator_id: int) -> Change | None:
-    """For an editor opening: a first-time annotator acknowledges the current guidelines
-    silently (nothing to compare with); otherwise the changes they have not read yet."""
+    """For an editor opening: the changes this annotator has not read yet.
+
+    With no acknowledgement in this file (acknowledgements stay with the file), the version
+    of their own newest annotation here stands for what they last worked under: an annotator
+    who opens a new assignment bundle after a guideline edit still sees the changes since
+    their earlier work, which the bundle carries. Someone who never annotated here has
+    nothing to compare with and acknowledges the current guidelines silently."""
     if seen_version(project, annotator_id) is None:
-        acknowledge(project, annotator_id)
-        return None
+        worked_under = last_worked_version(project, annotator_id)
+        acknowledge(project, annotator_id, worked_under)
+        if worked_under is None:
+            return None
     return guideline_changes(project, annotator_id)
+
+
+def last_worked_version(project: Project, annotator_id: int) -> int | None:
+    """The schema version of this annotator's newest annotation in this file, if any."""
+    with project.engine.connect() as conn:
+        return conn.execute(
+            select(t.schema_version.c.version)
+            .select_from(
+                t.annotation.join(
+                    t.schema_version, t.schema_version.c.id == t.annotation.c.schema_version_id
+                )
+            )
+            .where(t.annotation.c.annotator_id == annotator_id)
+            .order_by(t.annotation.c.updated_at.desc(), t.annotation.c.id.desc())
+            .limit(1)
+        ).scalar()

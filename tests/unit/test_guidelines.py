@@ -99,3 +99,46 @@ def test_a_version_without_differences_is_nothing_to_read(make_project):
     acknowledge(project, who)
     update_schema(project, guidelines=OLD)
     assert guideline_changes(project, who) is None
+
+
+def test_the_next_assignment_bundle_shows_what_changed_since_the_annotators_work(
+    make_project, tmp_path
+):
+    """Acknowledgements stay with a file, but the annotator's own earlier annotations travel:
+    a second-round assignment bundle shows the changes since the version they worked under."""
+    from app.core import assign
+    from app.core.annotate import AnnotationState, SetAnnotations
+    from app.core.bundle import (
+        export_assignment_bundle,
+        export_work_bundle,
+        merge_bundle,
+        open_bundle,
+    )
+    from app.core.guidelines import changes_on_open
+    from app.core.importer import import_dataset
+    from app.core.project import open_project
+    from tests.fixtures_data import write_csv
+
+    owner = make_project()
+    path = tmp_path / "items.csv"
+    write_csv(path, [["text"], *[[f"item {i}"] for i in range(6)]])
+    import_dataset(owner, path)
+    ana = assign.add_annotator(owner, "ana")
+    assign.generate_tasks(owner, ["ana"])
+    first = export_assignment_bundle(owner, tmp_path / "r1.tlbundle", ana.uuid).path
+    with open_project(open_bundle(first, tmp_path / "ana1.tagloop").path) as laptop:
+        me = laptop.local_annotator_id
+        assert changes_on_open(laptop, me) is None  # nothing read before, nothing to show
+        ids = [r[0] for r in rows(laptop, "SELECT id FROM datapoint ORDER BY id")][:2]
+        SetAnnotations(me, tuple((d, AnnotationState("ham", "complete")) for d in ids)).apply(
+            laptop
+        )
+        work = export_work_bundle(laptop, tmp_path / "w1.tlbundle").path
+    merge_bundle(owner, work)
+    update_schema(owner, guidelines="# New rule\nPrize draws are spam.")
+    second = export_assignment_bundle(owner, tmp_path / "r2.tlbundle", ana.uuid).path
+    with open_project(open_bundle(second, tmp_path / "ana2.tagloop").path) as laptop:
+        change = changes_on_open(laptop, laptop.local_annotator_id)
+        assert change is not None
+        assert (change.from_version, change.to_version) == (1, 2)
+        assert "+Prize draws are spam." in change.diff
