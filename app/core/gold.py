@@ -570,3 +570,73 @@ def unqualified(conn: Connection, annotator_ids: Sequence[int]) -> list[tuple[st
             if not passed:
                 out.append((name, set_name))
     return out
+
+
+# -- read-only views for the gold window (app.views.gold_view) -------------------------------
+
+
+@dataclass(frozen=True)
+class GoldRow:
+    datapoint_id: int
+    answer: Any
+    answered: int  # annotators with a complete answer (not the gold's author, not a correction)
+    correct: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.answered if self.answered else None
+
+
+def gold_rows(project: Project) -> list[GoldRow]:
+    """Every gold item with its answer and how its annotators did on it, in datapoint order."""
+    with project.engine.connect() as conn:
+        gold = {
+            dp: json.loads(value)
+            for dp, value in conn.execute(
+                text("SELECT datapoint_id, value FROM gold_item ORDER BY datapoint_id")
+            )
+        }
+        answers = conn.execute(
+            text(
+                "SELECT a.datapoint_id, a.value FROM annotation a"
+                " JOIN gold_item g ON g.datapoint_id = a.datapoint_id"
+                " WHERE a.status = 'complete' AND a.origin != 'review'"
+                " AND (g.created_by IS NULL OR a.annotator_id != g.created_by)"
+            )
+        ).all()
+    tally = {dp: [0, 0] for dp in gold}
+    for dp, value in answers:
+        tally[dp][0] += 1
+        tally[dp][1] += same_answer(project.task_type, json.loads(value), gold[dp])
+    return [GoldRow(dp, gold[dp], *tally[dp]) for dp in gold]
+
+
+def qualification_sets(project: Project) -> list[tuple[str, float, int]]:
+    """(name, pass score, items) of every qualification set, oldest first."""
+    with project.engine.connect() as conn:
+        return [
+            (name, score, items)
+            for name, score, items in conn.execute(
+                text(
+                    "SELECT s.name, s.pass_score, (SELECT count(*) FROM qualification_item i"
+                    " WHERE i.set_id = s.id) FROM qualification_set s ORDER BY s.created_at, s.uuid"
+                )
+            )
+        ]
+
+
+def recorded_results(project: Project) -> list[tuple[str, str, float, int, int, bool, str]]:
+    """(annotator, set, score, correct, total, passed, recorded at) of every recorded
+    qualification result, newest first."""
+    with project.engine.connect() as conn:
+        return [
+            (who, name, score, correct, total, bool(passed), at)
+            for who, name, score, correct, total, passed, at in conn.execute(
+                text(
+                    "SELECT n.name, s.name, r.score, r.correct, r.total, r.passed, r.recorded_at"
+                    " FROM qualification_result r JOIN qualification_set s ON s.id = r.set_id"
+                    " JOIN annotator n ON n.id = r.annotator_id"
+                    " ORDER BY r.recorded_at DESC, r.uuid DESC"
+                )
+            )
+        ]

@@ -15,14 +15,12 @@ refused step shows the core's message under its button. Opened from the main win
 
     GoldView(project, datapoint_ids=selected_ids, parent=window).exec()
 
-The three read helpers at the top (gold_rows, qualification_sets, recorded_results) are plain
-queries with no Qt, scored the way app.core.gold.gold_accuracy scores.
+What it shows comes from app.core.gold's read-only views (gold_rows, qualification_sets,
+recorded_results), scored the way gold_accuracy scores.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -51,7 +49,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import text
 
 from app.core import gold as core_gold
 from app.core.annotate import Item, load_items
@@ -76,76 +73,6 @@ SOURCE_TEXT = {
     "consensus": "consensus",
     "single": "the only answer",
 }
-
-
-# -- read helpers (no Qt) ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GoldRow:
-    datapoint_id: int
-    answer: Any
-    answered: int  # annotators with a complete answer (not the gold's author, not a correction)
-    correct: int
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.correct / self.answered if self.answered else None
-
-
-def gold_rows(project: Project) -> list[GoldRow]:
-    """Every gold item with its answer and how its annotators did on it, in datapoint order."""
-    with project.engine.connect() as conn:
-        gold = {
-            dp: json.loads(value)
-            for dp, value in conn.execute(
-                text("SELECT datapoint_id, value FROM gold_item ORDER BY datapoint_id")
-            )
-        }
-        answers = conn.execute(
-            text(
-                "SELECT a.datapoint_id, a.value FROM annotation a"
-                " JOIN gold_item g ON g.datapoint_id = a.datapoint_id"
-                " WHERE a.status = 'complete' AND a.origin != 'review'"
-                " AND (g.created_by IS NULL OR a.annotator_id != g.created_by)"
-            )
-        ).all()
-    tally = {dp: [0, 0] for dp in gold}
-    for dp, value in answers:
-        tally[dp][0] += 1
-        tally[dp][1] += core_gold.same_answer(project.task_type, json.loads(value), gold[dp])
-    return [GoldRow(dp, gold[dp], *tally[dp]) for dp in gold]
-
-
-def qualification_sets(project: Project) -> list[tuple[str, float, int]]:
-    """(name, pass score, items) of every qualification set, oldest first."""
-    with project.engine.connect() as conn:
-        return [
-            (name, score, items)
-            for name, score, items in conn.execute(
-                text(
-                    "SELECT s.name, s.pass_score, (SELECT count(*) FROM qualification_item i"
-                    " WHERE i.set_id = s.id) FROM qualification_set s ORDER BY s.created_at, s.uuid"
-                )
-            )
-        ]
-
-
-def recorded_results(project: Project) -> list[tuple[str, str, float, int, int, bool, str]]:
-    """(annotator, set, score, correct, total, passed, recorded at) of every recorded
-    qualification result, newest first."""
-    with project.engine.connect() as conn:
-        return [
-            (who, name, score, correct, total, bool(passed), at)
-            for who, name, score, correct, total, passed, at in conn.execute(
-                text(
-                    "SELECT n.name, s.name, r.score, r.correct, r.total, r.passed, r.recorded_at"
-                    " FROM qualification_result r JOIN qualification_set s ON s.id = r.set_id"
-                    " JOIN annotator n ON n.id = r.annotator_id"
-                    " ORDER BY r.recorded_at DESC, r.uuid DESC"
-                )
-            )
-        ]
 
 
 # -- small display helpers --------------------------------------------------------------------
@@ -323,7 +250,7 @@ class GoldView(QDialog):
         self.datapoint_ids = list(dict.fromkeys(datapoint_ids or ()))
         self.setWindowTitle(f"Gold items and qualification — {project.name}")
         self.setStyleSheet(STYLE)
-        self.rows: list[GoldRow] = []
+        self.rows: list[core_gold.GoldRow] = []
         self.candidates: list[Candidate] = []
         self.annotators: list[AnnotatorInfo] = []
         self.accuracy: list[core_gold.GoldAccuracy] = []
@@ -543,7 +470,7 @@ class GoldView(QDialog):
 
     def load_gold(self) -> None:
         try:
-            self.rows = gold_rows(self.project)
+            self.rows = core_gold.gold_rows(self.project)
             texts = self._texts([r.datapoint_id for r in self.rows])
         except TagloopError as exc:
             self.rows, texts = [], {}
@@ -635,8 +562,8 @@ class GoldView(QDialog):
     def load_qualification(self) -> None:
         current = self.set_combo.currentData()
         try:
-            sets = qualification_sets(self.project)
-            self.results = recorded_results(self.project)
+            sets = core_gold.qualification_sets(self.project)
+            self.results = core_gold.recorded_results(self.project)
         except TagloopError as exc:
             sets, self.results = [], []
             self.say(self.qual_message, str(exc), error=True)
