@@ -1,7 +1,8 @@
 """Annotators and tasks: register the team, share out the data, move open work, and write
 one assignment bundle per annotator.
 
-The arithmetic of `generate_tasks`, exactly (N = datapoints without a task of that kind):
+The arithmetic of `generate_tasks`, exactly (N = datapoints without a task of that kind;
+for label tasks, gold items are never in the pool):
 
 - selected items S = round(fraction × N), half up;
 - of those, O = round(overlap_fraction × S) items are labeled by `per_item` annotators each
@@ -178,7 +179,8 @@ def generate_tasks(
     as the module doc says; one transaction. Returns the counts.
 
     Label tasks (real work) go only to annotators who passed every qualification set of the
-    project (app.core.gold), unless `force`."""
+    project (app.core.gold), unless `force`. Gold items are left out of the label pool: they
+    reach annotators only as gold tasks (app.core.gold.mix_gold_into_tasks)."""
     if not 0.0 <= fraction <= 1.0:
         raise ProjectError("the fraction must be between 0 and 1")
     if not 0.0 <= overlap_fraction <= 1.0:
@@ -214,9 +216,12 @@ def generate_tasks(
             )
         raw = conn.connection.driver_connection
         pool = array("q")
+        # Gold items' answers are known: they reach annotators only as unannounced gold
+        # tasks (app.core.gold.mix_gold_into_tasks), never as ordinary label work.
+        no_gold = " AND id NOT IN (SELECT datapoint_id FROM gold_item)" if kind == "label" else ""
         cursor = raw.execute(
             "SELECT id FROM datapoint WHERE id NOT IN (SELECT datapoint_id FROM task"
-            " WHERE kind = ? AND status != 'cancelled') ORDER BY id",
+            f" WHERE kind = ? AND status != 'cancelled'){no_gold} ORDER BY id",
             (kind,),
         )
         while rows := cursor.fetchmany(BATCH):

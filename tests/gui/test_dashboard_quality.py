@@ -59,7 +59,7 @@ def _stamp(day: date, rng: random.Random) -> str:
 
 def build_quality_project(path: Path, n: int = 200, seed: int = 23, hostile: str | None = None):
     """Real SMS texts; four annotators work through assignments with 25% overlap and gold
-    mixed in at 20% over five weeks, one of them (Chloé Martin) drifting after two; a reviewer
+    mixed in at 40% over five weeks, one of them (Chloé Martin) drifting after two; a reviewer
     spot-checks 10% and rejects some answers; a lead adjudicates half of the disagreements."""
     rng = random.Random(seed)
     project = create_project(path, "classification", [LabelSpec(x) for x in LABELS])
@@ -75,7 +75,9 @@ def build_quality_project(path: Path, n: int = 200, seed: int = 23, hostile: str
     gold = sorted(rng.sample(range(1, n + 1), n // 4))
     mark_gold(project, gold, [truth[dp] for dp in gold])
     generate_tasks(project, list(TEAM), fraction=1.0, overlap_fraction=0.4, seed=seed)
-    mix_gold_into_tasks(project, list(TEAM), 0.2, seed=seed)
+    # gold is never label work, so it comes only as gold tasks: at 40% some 35 per annotator
+    # (about 7 a week, enough for weekly buckets of at least 5 answers and the drift alert)
+    mix_gold_into_tasks(project, list(TEAM), 0.4, seed=seed)
 
     stamps: list[tuple[str, int, int]] = []
     with project.engine.connect() as conn:

@@ -130,7 +130,8 @@ def test_mix_into_tasks(qtbot, shop):
     qtbot.mouseClick(view.mix_button, LEFT)  # no gold yet: the core's refusal is shown
     assert "no gold items yet" in view.mix_message.text()
     mark_gold(project, ids[:6], ["ham"] * 6)
-    generate_tasks(project, ["alice", "bob"], fraction=0.6, seed=2)  # 6 label tasks each
+    # the 14 items that are not gold make the pool: 12 of them, 6 label tasks each
+    generate_tasks(project, ["alice", "bob"], fraction=12 / 14, seed=2)
     view.reload()
     assert sorted(view.checked_annotators()) == sorted(who.values())
     view.rate_spin.setValue(25.0)

@@ -80,7 +80,15 @@ def test_answers_from_csv(shop, tmp_path):
 def test_gold_tasks_are_mixed_at_the_rate(shop):
     project, ids, who = shop
     mark_gold(project, ids[:6], ["a"] * 6)
-    generate_tasks(project, ["alice", "bob"], fraction=0.6, seed=2)  # 12 items: 6 each
+    # the 14 items that are not gold make the pool: 12 of them, 6 each
+    report = generate_tasks(project, ["alice", "bob"], fraction=12 / 14, seed=2)
+    assert (report.pool, report.selected) == (14, 12)
+    # no label task lands on a gold item: those go out only as gold tasks
+    assert not rows(
+        project,
+        "SELECT 1 FROM task WHERE kind = 'label' AND datapoint_id IN"
+        " (SELECT datapoint_id FROM gold_item)",
+    )
     made = mix_gold_into_tasks(project, ["alice", "bob"], 0.25, seed=3)
     # 6 label tasks, rate 1/4 of the queue: round(0.25 * 6 / 0.75) = 2 gold tasks each
     assert made == {"alice": 2, "bob": 2}

@@ -155,16 +155,13 @@ def test_three_annotators_from_qualification_to_final_export(tmp_path):
     assert (retake.correct, retake.passed) == (3, True)
 
     # -- (1) overlapping tasks with gold mixed in, assignment bundles, work merged back -----
+    # the 12 gold SMS are never label work, so the pool is SMS 12-39: 28 items, 14 of them
+    # labeled twice, 14 once: 42 tasks, 14 each
     report = generate_tasks(owner, list(TEAM), overlap_fraction=0.5, per_item=2, seed=7)
-    assert (report.selected, report.overlap_items, report.per_item, report.tasks) == (
-        40,
-        20,
-        2,
-        60,
-    )
-    assert report.per_annotator == {"alice": 20, "bob": 20, "carol": 20}
+    assert (report.selected, report.overlap_items, report.per_item, report.tasks) == (28, 14, 2, 42)
+    assert report.per_annotator == {"alice": 14, "bob": 14, "carol": 14}
     mixed = mix_gold_into_tasks(owner, list(TEAM), 0.1, seed=3)
-    assert mixed == {"alice": 2, "bob": 2, "carol": 2}  # round(0.1 × 20 / 0.9)
+    assert mixed == {"alice": 2, "bob": 2, "carol": 2}  # round(0.1 × 14 / 0.9)
     assignments = by_name(export_assignment_bundles(owner, tmp_path / "assignments"))
     for name in TEAM:
         home = tmp_path / name / "round2.tagloop"
@@ -173,15 +170,17 @@ def test_three_annotators_from_qualification_to_final_export(tmp_path):
         assert merge_bundle(owner, returned).changed is False  # merging twice changes nothing
         for i, value in given.items():
             votes[i][name] = value
-    # 12 qualification answers, 60 label tasks and 6 gold tasks, less the 7 label tasks that
-    # fell on qualification items their annotator had answered already (nothing new to do)
-    assert sum(len(v) for v in votes.values()) == 12 + 60 + 6 - 7
+    # 12 qualification answers, 42 label tasks and 6 gold tasks (on gold SMS the annotator had
+    # not answered): each one new work
+    assert sum(len(v) for v in votes.values()) == 12 + 42 + 6
 
     # -- (2) disagreements ------------------------------------------------------------------
     expected_disputes = {i for i, v in votes.items() if i not in GOLD and len(set(v.values())) > 1}
     found = disagreements(owner)
     assert {ids_back(ids, c.datapoint_id) for c in found} == expected_disputes
-    assert sorted(expected_disputes) == [13, 17, 23, 25, 26, 29, 33, 37]
+    # the pairs split where one of them errs: bob/carol on 14 and 23, alice/bob on 29,
+    # alice/carol on 35
+    assert sorted(expected_disputes) == [14, 23, 29, 35]
     for c in found:
         i = ids_back(ids, c.datapoint_id)
         assert {v.annotator: v.value for v in c.votes} == votes[i]
@@ -204,13 +203,17 @@ def test_three_annotators_from_qualification_to_final_export(tmp_path):
         )
         for name in TEAM
     }
-    assert scored == expected_gold == {"alice": (11, 11), "bob": (6, 8), "carol": (7, 11)}
+    # SMS 0-3 from the qualification and 2 gold tasks each: alice 7 and 8 (right); bob 8 and 9
+    # (wrong on 1 and 9); carol 5 and 8 (wrong on 2, 5 and 8)
+    assert scored == expected_gold == {"alice": (6, 6), "bob": (4, 6), "carol": (3, 6)}
     accuracy = {a.annotator: a.accuracy for a in gold_accuracy(owner)}
-    assert accuracy == {"alice": 1.0, "bob": 0.75, "carol": pytest.approx(7 / 11)}
+    assert accuracy == {"alice": 1.0, "bob": pytest.approx(4 / 6), "carol": 0.5}
 
     # -- (6) spot-check review --------------------------------------------------------------
-    check = spot_check(owner, lead, 0.2, seed=10)
-    assert (check.population, check.sampled, check.tasks) == (71, 14, 13)
+    # 24 of the 60 annotations, on 21 SMS; a sample that takes in all 5 wrong single labels
+    # (bob's 17, 25, 33, carol's 20, 26), which the final export needs every mistake caught
+    check = spot_check(owner, lead, 0.4, seed=391)
+    assert (check.population, check.sampled, check.tasks) == (60, 24, 21)
     decided: dict[tuple[str, int], str] = {}
     corrections: dict[tuple[str, int], str] = {}
     left_open: tuple[str, int] | None = None  # one rejection goes back without a correction
@@ -235,13 +238,16 @@ def test_three_annotators_from_qualification_to_final_export(tmp_path):
             decided[key] = "reject"
     assert left_open == ("bob", 1)
     assert sorted(corrections) == [
-        ("bob", 21),  # a single label, wrong: the spot check caught it
+        ("bob", 17),  # a single label, wrong: the spot check caught it
+        ("bob", 25),
         ("bob", 33),
-        ("carol", 5),
-        ("carol", 11),
-        ("carol", 17),
+        ("carol", 8),
+        ("carol", 14),
+        ("carol", 20),
+        ("carol", 26),
+        ("carol", 35),
     ]
-    assert Counter(decided.values()) == {"approve": 18, "reject": 6}
+    assert Counter(decided.values()) == {"approve": 29, "reject": 9}
     status = task_status(owner)
     assert status.assignments["bob"] == ISSUES  # his rejected answer is still open
     assert {t.status for t in status.tasks if t.annotator == "bob" and t.kind == "qualification"}
@@ -249,7 +255,7 @@ def test_three_annotators_from_qualification_to_final_export(tmp_path):
         t.status
         for t in status.tasks
         if t.annotator == "bob" and ids_back(ids, t.datapoint_id) == 1
-    ] == [ISSUES, ISSUES]  # his qualification and his label task on SMS 1
+    ] == [ISSUES]  # his qualification task on SMS 1 (a gold SMS: no label task there)
     assert status.assignments["alice"] == status.assignments["carol"] == "completed"
 
     # -- (7) export of the final values -----------------------------------------------------
@@ -274,9 +280,9 @@ def test_three_annotators_from_qualification_to_final_export(tmp_path):
     assert [got[i][0] for i in range(N)] == TRUTH  # every deliberate mistake was caught
     assert Counter(source for _label, source in got.values()) == {
         "gold": 12,
-        "adjudicated": 8,
-        "consensus": 5,
-        "single": 15,
+        "adjudicated": 4,
+        "consensus": 10,
+        "single": 14,
     }
 
 
