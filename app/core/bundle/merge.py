@@ -42,6 +42,8 @@ from app.core.bundle.rows import (
     annotation_labels,
     check_role,
     check_schema_labels,
+    insert_annotator,
+    insert_dataset,
     version_uuid,
 )
 from app.core.errors import Cancelled
@@ -233,14 +235,10 @@ class _Merge:
         check = Checker(self.file, name)
         for row in self.reader.rows(name):
             uid = check.str(row, "uuid")
-            role = check_role(check, row)
+            check_role(check, row)  # refused even when the annotator is already here
             if uid in self.refs.annotators:
                 continue
-            cursor = self.conn.execute(
-                "INSERT INTO annotator (uuid, name, role, created_at) VALUES (?, ?, ?, ?)",
-                (uid, check.str(row, "name"), role, check.str(row, "created_at")),
-            )
-            self.refs.add_annotator(uid, cursor.lastrowid)
+            insert_annotator(self.conn, check, row, self.refs)
             self.count(self.report.added, "annotators")
         self.advance(name)
 
@@ -290,24 +288,7 @@ class _Merge:
             uid = check.str(row, "uuid")
             if uid in self.refs.datasets:
                 continue
-            cursor = self.conn.execute(
-                "INSERT INTO dataset (uuid, source_name, sha256, format, mapping, label_column,"
-                " row_count, duplicate_count, imported_at, imported_by)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    uid,
-                    check.str(row, "source_name"),
-                    check.str(row, "sha256"),
-                    check.str(row, "format"),
-                    check.json_text(row, "mapping", nullable=False),
-                    check.str(row, "label_column", nullable=True),
-                    check.int(row, "row_count"),
-                    check.int(row, "duplicate_count"),
-                    check.str(row, "imported_at"),
-                    self.refs.maybe_annotator(check, row, "imported_by"),
-                ),
-            )
-            self.refs.datasets[uid] = cursor.lastrowid
+            insert_dataset(self.conn, check, row, self.refs)
             self.count(self.report.added, "datasets")
         self.advance(name)
 

@@ -25,8 +25,9 @@ from app.core.bundle.rows import (
     Checker,
     Refs,
     annotation_labels,
-    check_role,
     check_schema_labels,
+    insert_annotator,
+    insert_dataset,
 )
 from app.core.errors import Cancelled
 from app.core.ids import new_uuid, now_iso
@@ -201,12 +202,7 @@ def _fill(
     name = "annotators.jsonl"
     check = Checker(file, name)
     for row in reader.rows(name):
-        uid = check.str(row, "uuid")
-        cursor = conn.execute(
-            "INSERT INTO annotator (uuid, name, role, created_at) VALUES (?, ?, ?, ?)",
-            (uid, check.str(row, "name"), check_role(check, row), check.str(row, "created_at")),
-        )
-        refs.add_annotator(uid, cursor.lastrowid)
+        insert_annotator(conn, check, row, refs)
     counts["annotators"] = len(refs.annotators)
     advance(name)
 
@@ -238,25 +234,7 @@ def _fill(
     name = "datasets.jsonl"
     check = Checker(file, name)
     for row in reader.rows(name):
-        uid = check.str(row, "uuid")
-        cursor = conn.execute(
-            "INSERT INTO dataset (uuid, source_name, sha256, format, mapping, label_column,"
-            " row_count, duplicate_count, imported_at, imported_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                uid,
-                check.str(row, "source_name"),
-                check.str(row, "sha256"),
-                check.str(row, "format"),
-                check.json_text(row, "mapping", nullable=False),
-                check.str(row, "label_column", nullable=True),
-                check.int(row, "row_count"),
-                check.int(row, "duplicate_count"),
-                check.str(row, "imported_at"),
-                refs.maybe_annotator(check, row, "imported_by"),
-            ),
-        )
-        refs.datasets[uid] = cursor.lastrowid
+        insert_dataset(conn, check, row, refs)
     counts["datasets"] = len(refs.datasets)
     advance(name)
 

@@ -256,3 +256,38 @@ def version_uuid(row: dict[str, Any], annotation_uuid: str, schema_uuid: str) ->
 
 def check_role(check: Checker, row: dict[str, Any]) -> str:
     return check.one_of(row, "role", ROLES)
+
+
+def insert_annotator(conn: sqlite3.Connection, check: Checker, row: dict[str, Any], refs) -> int:
+    """Write one annotators.jsonl row (checked) and register it in `refs`; its new id."""
+    uid = check.str(row, "uuid")
+    cursor = conn.execute(
+        "INSERT INTO annotator (uuid, name, role, created_at) VALUES (?, ?, ?, ?)",
+        (uid, check.str(row, "name"), check_role(check, row), check.str(row, "created_at")),
+    )
+    refs.add_annotator(uid, cursor.lastrowid)
+    return cursor.lastrowid
+
+
+def insert_dataset(conn: sqlite3.Connection, check: Checker, row: dict[str, Any], refs) -> int:
+    """Write one datasets.jsonl row (checked) and register it in `refs`; its new id."""
+    uid = check.str(row, "uuid")
+    cursor = conn.execute(
+        "INSERT INTO dataset (uuid, source_name, sha256, format, mapping, label_column,"
+        " row_count, duplicate_count, imported_at, imported_by)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            uid,
+            check.str(row, "source_name"),
+            check.str(row, "sha256"),
+            check.str(row, "format"),
+            check.json_text(row, "mapping", nullable=False),
+            check.str(row, "label_column", nullable=True),
+            check.int(row, "row_count"),
+            check.int(row, "duplicate_count"),
+            check.str(row, "imported_at"),
+            refs.maybe_annotator(check, row, "imported_by"),
+        ),
+    )
+    refs.datasets[uid] = cursor.lastrowid
+    return cursor.lastrowid
