@@ -137,27 +137,18 @@ def write_predictions(
     project: Project, version_id: int, rows: Iterable[tuple[int, Any, float, float | None]]
 ) -> int:
     """Store (datapoint id, value, confidence, priority score) rows in one transaction."""
-    payload = [
-        {
-            "dp": dp_id,
-            "v": version_id,
-            "value": json.dumps(value, ensure_ascii=False),
-            "conf": float(confidence),
-            "score": None if score is None else float(score),
-        }
+    encoded = [
+        (
+            dp_id,
+            json.dumps(value, ensure_ascii=False),
+            float(confidence),
+            None if score is None else float(score),
+        )
         for dp_id, value, confidence, score in rows
     ]
-    if not payload:
-        return 0
-    with project.engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT OR REPLACE INTO prediction (datapoint_id, model_version_id, value,"
-                " confidence, score) VALUES (:dp, :v, :value, :conf, :score)"
-            ),
-            payload,
-        )
-    return len(payload)
+    if encoded:
+        write_prediction_rows(project, version_id, encoded)
+    return len(encoded)
 
 
 def write_prediction_rows(
@@ -165,8 +156,8 @@ def write_prediction_rows(
     version_id: int,
     rows: Iterable[tuple[int, str, float, float | None]],
 ) -> None:
-    """The bulk path of write_predictions: (datapoint id, value already as JSON, confidence,
-    priority) rows straight to the driver, in one transaction."""
+    """(datapoint id, value already as JSON, confidence, priority) rows straight to the
+    driver, in one transaction: the path pool scoring takes, and write_predictions too."""
     with project.engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT OR REPLACE INTO prediction (datapoint_id, model_version_id, value,"
