@@ -69,6 +69,15 @@ def remove_dataset(
         if low is not None:
             for start in range(low, high + 1, DELETE_CHUNK):
                 check_cancel(cancel)
+                # predictions are a derived cache with no cascade (migration 0005)
+                conn.execute(
+                    text(
+                        "DELETE FROM prediction WHERE model_version_id IN"
+                        " (SELECT id FROM model_version) AND datapoint_id IN (SELECT id FROM"
+                        " datapoint WHERE dataset_id = :d AND id >= :a AND id < :b)"
+                    ),
+                    {"d": dataset_id, "a": start, "b": start + DELETE_CHUNK},
+                )
                 removed += conn.execute(
                     text("DELETE FROM datapoint WHERE dataset_id = :d AND id >= :a AND id < :b"),
                     {"d": dataset_id, "a": start, "b": start + DELETE_CHUNK},

@@ -15,7 +15,7 @@ from sqlalchemy.pool import QueuePool
 from app.core.errors import ProjectError
 
 # The newest migration; a test checks it against Alembic's script directory.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 

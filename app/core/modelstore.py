@@ -175,24 +175,6 @@ def set_priorities(project: Project, version_id: int, rows: list[tuple[float, in
         )
 
 
-SCORE_INDEX = "ix_prediction_score"
-
-
-def drop_score_index(project: Project) -> None:
-    """Before a bulk score: see create_score_index."""
-    with project.engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {SCORE_INDEX}")
-
-
-def create_score_index(project: Project) -> None:
-    """The model's queue order index, built in one sorted pass after the pool is scored
-    (0.6 s for a million rows, against 8 s of random inserts while scoring)."""
-    with project.engine.begin() as conn:
-        conn.exec_driver_sql(
-            f"CREATE INDEX IF NOT EXISTS {SCORE_INDEX} ON prediction (model_version_id, score)"
-        )
-
-
 def drop_older_predictions(project: Project, version_id: int) -> None:
     """Once a version has scored the pool, older versions' predictions are only clutter."""
     with project.engine.begin() as conn:

@@ -212,16 +212,19 @@ model_version = Table(
 prediction = Table(
     "prediction",
     metadata,
-    Column("datapoint_id", ForeignKey("datapoint.id", ondelete="CASCADE"), primary_key=True),
+    # keyed by version first: a rescore appends a version, dropping the old one is a range
+    # (migration 0005). datapoint_id is not a foreign key: predictions are a derived cache,
+    # and removing a dataset deletes its predictions itself (app.core.datasets).
     Column(
         "model_version_id",
         ForeignKey("model_version.id", ondelete="CASCADE"),
         primary_key=True,
     ),
+    Column("datapoint_id", Integer, primary_key=True),
     Column("value", Text, nullable=False),  # JSON
     Column("confidence", Float, nullable=False),
     Column("score", Float, nullable=True),  # active-learning priority
-    Index("ix_prediction_score", "model_version_id", "score"),  # the model's queue order
+    sqlite_with_rowid=False,
 )
 
 audit_event = Table(

@@ -163,7 +163,8 @@ def _embedding(x: Any, seed: int) -> np.ndarray:
 def _clusters(vectors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.cluster import KMeans
 
-    k = max(1, min(k, len(vectors)))
+    distinct = len(np.unique(vectors.round(6), axis=0))  # repeated texts make one point
+    k = max(1, min(k, distinct))
     km = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(vectors)
     return km.labels_, km.cluster_centers_
 

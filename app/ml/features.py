@@ -10,7 +10,7 @@ state: its parameters are a small JSON dict, so a saved model only stores those.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,8 +29,16 @@ DEFAULT_PARAMS: dict[str, Any] = {
 CHUNK = 5_000  # texts per vectorised pass: small enough to stay in the CPU caches
 _BASE = np.uint32(0x9E3779B1)  # odd, so invertible modulo 2**32
 _SEP = 0  # code point between texts
-_SPACE = 32
 _WHITESPACE = np.array([9, 10, 11, 12, 13, 32, 0x85, 0xA0, 0x2028, 0x2029, 0x3000], np.uint32)
+# lookup tables by code point (np.take with mode="clip": codes past the end read the last
+# entry, which is False): breaks are whitespace and the separator; word characters are the
+# ASCII letters and digits
+_BREAK_TABLE = np.zeros(0x3002, bool)
+_BREAK_TABLE[_WHITESPACE] = True
+_BREAK_TABLE[_SEP] = True
+_WORD_TABLE = np.zeros(129, bool)
+for _low, _high in ((48, 57), (65, 90), (97, 122)):
+    _WORD_TABLE[_low : _high + 1] = True
 
 
 def check_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -96,93 +104,122 @@ def _chunk_matrix(texts: Sequence[str], params: dict[str, Any]):
     return _entries(*_chunk_parts(texts, params))
 
 
+class _Chunk(NamedTuple):
+    """One chunk of texts as code points, with what every n-gram hash needs.
+
+    The texts are joined as "\x00 text \x00 text \x00": row r's positions run from the r-th
+    separator to the next one, and every separator sits between two spaces, so a window
+    that crosses texts always holds a break (space or separator) strictly inside it."""
+
+    n_rows: int
+    length: int
+    codes: np.ndarray  # uint32 code points
+    sep_pos: np.ndarray  # positions of the n_rows + 1 separators
+    brk: np.ndarray  # bool: whitespace or separator
+    prefix: np.ndarray  # uint32 prefix polynomial hashes, length + 1
+    inv: np.ndarray  # BASE**-i
+
+
+def _prepare(texts: Sequence[str], params: dict[str, Any]) -> _Chunk:
+    # one lower() for the whole chunk: the separators cannot change how a text lowercases
+    joined = "\x00 " + " \x00 ".join(texts) + " \x00"
+    if params["lowercase"]:
+        joined = joined.lower()
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    brk = np.take(_BREAK_TABLE, codes, mode="clip")  # clip: every code above is no break
+    sep_pos = np.flatnonzero(codes == _SEP)
+    if len(sep_pos) != len(texts) + 1:  # a text holds NUL characters: blank them
+        return _prepare([t.replace("\x00", " ") for t in texts], params)
+    length = len(codes)
+    power, inv = _get_powers(length + 1)
+    prefix = np.zeros(length + 1, np.uint32)
+    with np.errstate(over="ignore"):
+        np.cumsum((codes + np.uint32(1)) * power[:length], out=prefix[1:], dtype=np.uint32)
+    return _Chunk(len(texts), length, codes, sep_pos, brk, prefix, inv)
+
+
+def _char_windows(chunk: _Chunk, params: dict[str, Any]):
+    """For each char n-gram length n: (n, the hashed char_wb n-gram starting at every
+    position as a column number, whether that window is a real n-gram). A real one lies
+    inside one text with breaks at most at its two ends (and, for n <= 2, is not made of
+    breaks only); the "no break inside" mask of n + 1 is that of n and one more position."""
+    low, high = params["char_ngrams"]
+    brk, prefix, inv, length = chunk.brk, chunk.prefix, chunk.inv, chunk.length
+    shift = np.uint32(32 - params["char_bits"])
+    clear = ~brk
+    inside, inside_n = clear, 2  # inside[i]: no break at i + 1 .. i + inside_n - 2
+    for n in range(max(low, 1), high + 1) if high else ():
+        count = length - n + 1
+        if count <= 0:
+            break
+        if n == 1:
+            ok = clear
+        elif n == 2:
+            ok = ~(brk[:count] & brk[1 : 1 + count])
+        else:
+            while inside_n < n:
+                inside_n += 1
+                step = clear[inside_n - 2 : inside_n - 2 + length - inside_n + 1]
+                inside = step if inside_n == 3 else inside[: len(step)] & step
+            ok = inside
+        with np.errstate(over="ignore"):
+            h = (prefix[n : n + count] - prefix[:count]) * inv[:count]
+            h ^= np.uint32(n * 0x1000193 & 0xFFFFFFFF)
+            h *= np.uint32(0x85EBCA6B)
+        cols = np.empty(count, np.intp)
+        np.right_shift(h, shift, out=cols, casting="unsafe")
+        yield n, cols, ok[:count]
+
+
+def _word_grams(chunk: _Chunk, params: dict[str, Any]) -> tuple[list, list]:
+    """(rows, columns) per word n-gram length. A word is a run of ASCII letters and digits
+    or of other non-space characters; n-grams never cross texts."""
+    wlow, whigh = params["word_ngrams"]
+    if not whigh:
+        return [], []
+    codes = chunk.codes
+    is_word = ~chunk.brk & (np.take(_WORD_TABLE, codes, mode="clip") | (codes >= 128))
+    # the chunk opens and ends with a separator, so every word starts and ends inside it
+    w_start = np.flatnonzero(is_word[1:] & ~is_word[:-1]) + 1
+    w_end = np.flatnonzero(is_word[:-1] & ~is_word[1:]) + 1
+    with np.errstate(over="ignore"):
+        w_hash = _mix((chunk.prefix[w_end] - chunk.prefix[w_start]) * chunk.inv[w_start])
+    w_row = (np.searchsorted(chunk.sep_pos, w_start) - 1).astype(np.int32)
+    word_shift = np.uint32(32 - params["word_bits"])
+    rows, cols = [], []
+    count = len(w_hash)
+    for n in range(max(wlow, 1), whigh + 1):
+        if count < n:
+            break
+        h = w_hash[: count - n + 1]
+        with np.errstate(over="ignore"):
+            for k in range(1, n):
+                h = h * np.uint32(0x01000193) + w_hash[k : count - n + 1 + k]
+            h = _mix(h ^ np.uint32(n * 0x9E3779B1 & 0xFFFFFFFF))
+        r = w_row[: count - n + 1]
+        if n > 1:
+            same = w_row[n - 1 :] == r
+            h, r = h[same], r[same]
+        rows.append(r)
+        cols.append((h >> word_shift).astype(np.int32))
+    return rows, cols
+
+
 def _chunk_parts(texts: Sequence[str], params: dict[str, Any]):
     """(n rows, params, word rows, word cols, char rows, char cols): the hashed n-grams of one
     chunk of texts, one array pair per n-gram length."""
     if not texts:
         return 0, params, [], [], [], []
-    lower = params["lowercase"]
-    joined = "\x00 " + " \x00 ".join(t.lower() if lower else t for t in texts) + " \x00"
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    is_sep = codes == _SEP
-    if int(is_sep.sum()) != len(texts) + 1:  # a text holds NUL characters: blank them
-        texts = [t.replace("\x00", " ") for t in texts]
-        return _chunk_parts(texts, params)
-    length = len(codes)
-    is_space = np.isin(codes, _WHITESPACE)
-    values = codes + np.uint32(1)
-    power, inv = _get_powers(length + 1)
-    with np.errstate(over="ignore"):
-        prefix = np.zeros(length + 1, np.uint32)
-        np.cumsum(values * power[:length], out=prefix[1:])
-    # row of each position: separators open a text (the first one opens row 0)
-    row_of = (np.cumsum(is_sep) - 1).astype(np.int32)
-    sep_prefix = np.zeros(length + 1, np.int32)
-    np.cumsum(is_sep, out=sep_prefix[1:])
-    space_prefix = np.zeros(length + 1, np.int32)
-    np.cumsum(is_space, out=space_prefix[1:])
-
-    def span_hash(start: np.ndarray, end: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            return (prefix[end] - prefix[start]) * inv[start]
-
-    char_shift = np.uint32(32 - params["char_bits"])
-    word_shift = np.uint32(32 - params["word_bits"])
-
-    low, high = params["char_ngrams"]
-    char_parts_r, char_parts_c = [], []
-    for n in range(max(low, 1), high + 1) if high else ():
-        if n > length:
-            break
-        count = length - n + 1
-        # slices, not gathers: window i is [i, i + n)
-        ok = sep_prefix[n : n + count] == sep_prefix[:count]  # no separator inside
-        if n >= 3:  # char_wb: spaces only at the two ends
-            ok &= space_prefix[n - 1 : n - 1 + count] == space_prefix[1 : 1 + count]
-        elif n == 2:
-            ok &= ~(is_space[:count] & is_space[1 : 1 + count])
-        else:
-            ok &= ~is_space[:count]
-        with np.errstate(over="ignore"):
-            h = (prefix[n : n + count] - prefix[:count]) * inv[:count]
-            h = h[ok]
-            h ^= np.uint32(n * 0x1000193 & 0xFFFFFFFF)
-            h *= np.uint32(0x85EBCA6B)
-        char_parts_r.append(row_of[:count][ok])
-        char_parts_c.append((h >> char_shift).astype(np.int32))
-    word_parts_r, word_parts_c = [], []
-    wlow, whigh = params["word_ngrams"]
-    if whigh:
-        is_word = ~(is_space | is_sep)
-        ascii_ = codes < 128
-        alnum = (
-            ((codes >= 48) & (codes <= 57))
-            | ((codes >= 65) & (codes <= 90))
-            | ((codes >= 97) & (codes <= 122))
-        )
-        is_word &= alnum | ~ascii_
-        edges = np.diff(is_word.astype(np.int8), prepend=0, append=0)
-        w_start = np.flatnonzero(edges == 1)
-        w_end = np.flatnonzero(edges == -1)
-        with np.errstate(over="ignore"):
-            w_hash = _mix(span_hash(w_start, w_end))
-        w_row = row_of[w_start]
-        count = len(w_hash)
-        for n in range(max(wlow, 1), whigh + 1):
-            if count < n:
-                break
-            h = w_hash[: count - n + 1]
-            with np.errstate(over="ignore"):
-                for k in range(1, n):
-                    h = h * np.uint32(0x01000193) + w_hash[k : count - n + 1 + k]
-                h = _mix(h ^ np.uint32(n * 0x9E3779B1 & 0xFFFFFFFF))
-            r = w_row[: count - n + 1]
-            if n > 1:
-                same = w_row[n - 1 :] == r
-                h, r = h[same], r[same]
-            word_parts_r.append(r)
-            word_parts_c.append((h >> word_shift).astype(np.int32))
-    return len(texts), params, word_parts_r, word_parts_c, char_parts_r, char_parts_c
+    chunk = _prepare(texts, params)
+    row_of = np.repeat(
+        np.arange(chunk.n_rows, dtype=np.int32), np.diff(chunk.sep_pos[:-1], append=chunk.length)
+    )
+    char_rows, char_cols = [], []
+    for _n, cols, ok in _char_windows(chunk, params):
+        char_rows.append(row_of[: len(ok)][ok])
+        char_cols.append(cols[ok].astype(np.int32))
+    word_rows, word_cols = _word_grams(chunk, params)
+    return chunk.n_rows, params, word_rows, word_cols, char_rows, char_cols
 
 
 def _entries(n_rows: int, params: dict[str, Any], wr: list, wc: list, cr: list, cc: list):
@@ -268,34 +305,49 @@ def linear_scores(
         chunk = texts[i : i + CHUNK]
         if params["sublinear_tf"]:
             r, c, v = _chunk_matrix(chunk, params)
-            for j in range(k):
+            for j, column in enumerate(columns):
                 out[i : i + len(chunk), j] = np.bincount(
-                    r, weights=columns[j][c] * v, minlength=len(chunk)
+                    r, weights=column[c] * v, minlength=len(chunk)
                 )
         else:
-            out[i : i + len(chunk)] = _chunk_scores(_chunk_parts(chunk, params), columns)
+            out[i : i + len(chunk)] = _chunk_scores(chunk, params, columns)
     out += bias[None, :]
     return out
 
 
-def _chunk_scores(parts, columns: list[np.ndarray]) -> np.ndarray:
-    """Scores of one chunk straight from its hashed n-grams: per block (words, characters)
-    the weights of a row's n-grams are summed, then scaled by the block's row normalisation
-    (as in _entries), without building the (rows, cols, values) triplets."""
-    n_rows, params, wr, wc, cr, cc = parts
+def _chunk_scores(texts: Sequence[str], params: dict[str, Any], columns: list[np.ndarray]):
+    """Scores of one chunk straight from its n-gram hashes, as _entries would weigh them:
+    per block (words, characters) the weights of a row's n-grams are summed, then scaled by
+    the block's row normalisation. The character windows are never compressed to the real
+    n-grams (that cost more than the hashing): a window that is not one weighs zero, and
+    each row's sum is one reduceat over its positions. columns: one contiguous weight
+    vector per output column."""
+    n_rows = len(texts)
     out = np.zeros((n_rows, len(columns)))
-    offset = 0
-    for parts_r, parts_c, weight, size in (
-        (wr, wc, params["word_weight"], 1 << params["word_bits"]),
-        (cr, cc, params["char_weight"], 1 << params["char_bits"]),
-    ):
-        if parts_r and weight != 0:
-            per_row = np.zeros(n_rows)
-            sums = np.zeros((n_rows, len(columns)))
-            for r, c in zip(parts_r, parts_c, strict=True):
-                per_row += np.bincount(r, minlength=n_rows)
-                for j, column in enumerate(columns):
-                    sums[:, j] += np.bincount(r, weights=column[c + offset], minlength=n_rows)
-            out += sums * (weight / np.sqrt(np.maximum(per_row, 1.0)))[:, None]
-        offset += size
+    if not texts:
+        return out
+    chunk = _prepare(texts, params)
+    word_size = 1 << params["word_bits"]
+    if params["char_weight"] != 0 and params["char_ngrams"][1]:
+        char_columns = [column[word_size:] for column in columns]
+        sums = [np.zeros(chunk.length, np.float32) for _ in columns]
+        counts = np.zeros(chunk.length, np.int8)
+        for _n, cols, ok in _char_windows(chunk, params):
+            for column, total in zip(char_columns, sums, strict=True):
+                found = np.take(column, cols)
+                found *= ok
+                total[: len(ok)] += found
+            counts[: len(ok)] += ok
+        starts = chunk.sep_pos[:-1]
+        per_row = np.add.reduceat(counts, starts, dtype=np.int64)
+        scale = params["char_weight"] / np.sqrt(np.maximum(per_row, 1.0))
+        for j, total in enumerate(sums):
+            out[:, j] += np.add.reduceat(total, starts, dtype=np.float64) * scale
+    word_rows, word_cols = _word_grams(chunk, params)
+    if word_rows and params["word_weight"] != 0:
+        r = np.concatenate(word_rows)
+        c = np.concatenate(word_cols)
+        scale = params["word_weight"] / np.sqrt(np.maximum(np.bincount(r, minlength=n_rows), 1))
+        for j, column in enumerate(columns):
+            out[:, j] += np.bincount(r, weights=column[c], minlength=n_rows) * scale
     return out

@@ -129,19 +129,19 @@ def load_model(project: Project, version: ModelVersion) -> base.Model:
 
 
 def _pool_ranges(project: Project) -> list[tuple[int, int]]:
-    """The unlabeled pool cut into id ranges of about SCORE_CHUNK datapoints each (one query:
-    SQLite numbers the ids), so each scoring thread can read its own chunk."""
+    """The unlabeled pool cut into id ranges of about SCORE_CHUNK unlabeled datapoints each
+    (where labels cluster, some hold fewer), so each scoring thread can read its own chunk.
+    Equal widths need only the pool's count and bounds: one pass over the status index,
+    where numbering the ids took 0.4 s per million."""
     with project.engine.connect() as conn:
-        starts = [
-            row[0]
-            for row in conn.exec_driver_sql(
-                "SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n"
-                " FROM datapoint WHERE status = 0) WHERE n % ? = 1",
-                (SCORE_CHUNK,),
-            )
-        ]
-    ends = [start - 1 for start in starts[1:]] + [1 << 62]
-    return list(zip(starts, ends, strict=True))
+        count, low, high = conn.exec_driver_sql(
+            "SELECT count(*), min(id), max(id) FROM datapoint WHERE status = 0"
+        ).one()
+    if not count:
+        return []
+    pieces = -(-count // SCORE_CHUNK)
+    width = -(-(high - low + 1) // pieces)
+    return [(start, start + width - 1) for start in range(low, high + 1, width)]
 
 
 def _read_chunk(project: Project, low: int, high: int) -> list[tuple[int, str]]:
@@ -192,37 +192,40 @@ def score_pool(
         return chunk, values, confidences, active.priority(strategy, predictions)
 
     pending: deque = deque()
-    # The queue-order index takes each score at a random place: kept up while a million rows
-    # arrive, it cost 8 of every 9 seconds of writing. It is rebuilt once at the end.
-    modelstore.drop_score_index(project)
+    pool = ThreadPoolExecutor(SCORE_THREADS, thread_name_prefix="tagloop-score")
+    diversifying = None
     try:
-        with ThreadPoolExecutor(SCORE_THREADS, thread_name_prefix="tagloop-score") as pool:
-            ranges = enumerate(_pool_ranges(project))
-            while True:
-                while len(pending) < SCORE_THREADS + 1:
-                    item = next(ranges, None)
-                    if item is None:
-                        break
-                    number, (low, high) = item
-                    pending.append(pool.submit(score, number, low, high))
-                if not pending:
+        ranges = enumerate(_pool_ranges(project))
+        while True:
+            while len(pending) < SCORE_THREADS + 1:
+                item = next(ranges, None)
+                if item is None:
                     break
-                check_cancel(cancel)
-                chunk, values, confidence, priorities = pending.popleft().result()
-                ids = [dp_id for dp_id, _body in chunk]
-                modelstore.write_prediction_rows(
-                    project, version.id, zip(ids, values, confidence, priorities, strict=True)
-                )
-                if strategy == "hybrid":
-                    _keep_front(front, zip(priorities, ids, [b for _i, b in chunk], strict=True))
-                done += len(chunk)
-                progress(done, total, "Scoring unlabeled items")
-        if front:
+                number, (low, high) = item
+                pending.append(pool.submit(score, number, low, high))
+            if not pending:
+                break
             check_cancel(cancel)
-            _diversify_front(project, version, front)
+            chunk, values, confidence, priorities = pending.popleft().result()
+            ids = [dp_id for dp_id, _body in chunk]
+            modelstore.write_prediction_rows(
+                project, version.id, zip(ids, values, confidence, priorities, strict=True)
+            )
+            if strategy == "hybrid":
+                _keep_front(front, zip(priorities, ids, [b for _i, b in chunk], strict=True))
+            done += len(chunk)
+            progress(done, total, "Scoring unlabeled items")
+        check_cancel(cancel)
+        if front:  # clustered (sklearn imports included) while SQLite drops the old version
+            diversifying = pool.submit(_diverse_priorities, front)
         modelstore.drop_older_predictions(project, version.id)
-    finally:
-        modelstore.create_score_index(project)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    if diversifying is not None:
+        check_cancel(cancel)
+        modelstore.set_priorities(project, version.id, diversifying.result())
     return done
 
 
@@ -234,9 +237,9 @@ def _keep_front(front: list[tuple[float, int, str]], rows: Iterable[tuple[float,
             heapq.heapreplace(front, row)
 
 
-def _diversify_front(project: Project, version: ModelVersion, front: list) -> None:
-    """Reorder the most uncertain items so each run of QUEUE_BATCH is diverse: they get
-    priorities above every other item (2 down to 1), in the hybrid's round-robin order."""
+def _diverse_priorities(front: list[tuple[float, int, str]]) -> list[tuple[float, int]]:
+    """New priorities for the most uncertain items, so each run of QUEUE_BATCH is diverse:
+    above every other item (2 down to 1), in the hybrid's round-robin order."""
     from app.ml import active
 
     front = sorted(front, key=lambda row: (-row[0], row[1]))
@@ -244,9 +247,7 @@ def _diversify_front(project: Project, version: ModelVersion, front: list) -> No
         [dp_id for _p, dp_id, _t in front], [body for _p, _id, body in front], QUEUE_BATCH
     )
     step = 1.0 / len(order)
-    modelstore.set_priorities(
-        project, version.id, [(2.0 - rank * step, dp_id) for rank, dp_id in enumerate(order)]
-    )
+    return [(2.0 - rank * step, dp_id) for rank, dp_id in enumerate(order)]
 
 
 def _stored_value(prediction: Prediction) -> Any:

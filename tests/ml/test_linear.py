@@ -37,6 +37,21 @@ def test_features_are_stateless_and_deterministic():
         features.check_params({"format": "other"})
 
 
+@pytest.mark.parametrize("char_ngrams", [[2, 5], [1, 3], [4, 5], [3, 3]])
+def test_pool_scores_equal_the_feature_matrix_for_every_window_rule(char_ngrams, sms200):
+    """The scoring path weighs every character window and zeroes the ones that are not
+    n-grams; it must give exactly what the matrix of real n-grams gives."""
+    odd = ["  two  spaces ", "\ttab\u3000ideographic\u2028line", "ΟΔΟΣ Σίσυφος", "a", "", "🙂🙂 ok"]
+    texts = [e.text for e in sms200[:60]] + odd
+    params = dict(features.DEFAULT_PARAMS, char_ngrams=char_ngrams)
+    matrix = features.transform(texts, params)
+    rng = np.random.default_rng(1)
+    for k in (1, 3):  # one column (binary) and several (multilabel)
+        weights = rng.standard_normal((matrix.shape[1], k)).astype(np.float32)
+        fast = features.linear_scores(texts, params, weights, np.full(k, 0.5))
+        assert np.allclose(fast, matrix @ weights + 0.5, atol=1e-4)
+
+
 def test_train_predict_shapes(sms_model, sms200):
     texts = [e.text for e in sms200[:50]]
     predictions = sms_model.predict(texts)
@@ -267,3 +282,21 @@ def test_train_validated_matches_separate_cross_validation(task, sms200, mention
     assert [p.value for p in reloaded.predict(texts)] == [p.value for p in model.predict(texts)]
     if task == "multilabel":
         assert set(model.thresholds) == set(model.classes)
+
+
+def test_character_ngrams_are_those_of_sklearns_char_wb_analyzer():
+    """An outside oracle for the window rule: for words of three letters or more (where
+    sklearn pads short words differently), the same n-grams, as many times, per length."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    texts = ["hello big world", "Free entry into wkly comp: win the Cup final tkts!", "the cat"]
+    params = features.check_params(dict(features.DEFAULT_PARAMS, word_ngrams=[0, 0]))
+    for n in range(2, 6):
+        analyze = HashingVectorizer(analyzer="char_wb", ngram_range=(n, n)).build_analyzer()
+        ours = features._chunk_parts(texts, dict(params, char_ngrams=[n, n]))
+        rows, cols = ours[4][0], ours[5][0]
+        for row, text in enumerate(texts):
+            theirs = analyze(text)
+            mine = cols[rows == row]
+            assert len(mine) == len(theirs), (n, text)
+            assert len(set(mine.tolist())) == len(set(theirs)), (n, text)

@@ -78,12 +78,20 @@ def test_status_counts(project):
 
 
 def test_remove_dataset_removes_everything_it_brought(project):
+    from app.core import modelstore
+
     browser = Browser(project)
     dataset_a = list_datasets(project)[0].id
+    # predictions have no cascade from datapoint (a derived cache): removal deletes them
+    version = modelstore.save_version(project, "test", b"x", 3, {})
+    every_id = [r[0] for r in rows(project, "SELECT id FROM datapoint ORDER BY id")]
+    modelstore.write_predictions(project, version.id, [(i, "ham", 0.9, 0.1) for i in every_id])
     assert remove_dataset(project, dataset_a) == 5
     assert browser.count(Query()) == 2
     assert browser.count(Query(search="call")) == 0  # gone from the search index too
     assert browser.count(Query(search="heart")) == 1
     assert rows(project, "SELECT count(*) FROM annotation")[0][0] == 0
     assert rows(project, "SELECT count(*) FROM annotation_label")[0][0] == 0
+    kept = [r[0] for r in rows(project, "SELECT datapoint_id FROM prediction ORDER BY 1")]
+    assert kept == every_id[5:]  # only dataset b's two items keep theirs
     assert [d.source_name for d in list_datasets(project)] == ["b.txt"]

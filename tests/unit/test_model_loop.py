@@ -194,20 +194,22 @@ def test_hybrid_scoring_puts_a_diverse_front_first(sms_project, monkeypatch):
     assert len(set(scores[:front])) == front  # a strict order, no ties
 
 
-def test_the_queue_index_is_back_after_scoring_and_after_a_cancelled_scoring(
+def test_a_cancelled_rescore_keeps_the_previous_scores_until_a_full_one_replaces_them(
     sms_project, monkeypatch
 ):
     from app.core.errors import Cancelled
 
-    def has_index() -> bool:
+    def per_version() -> dict[int, int]:
         with sms_project.engine.connect() as conn:
-            return bool(
+            return dict(
                 conn.exec_driver_sql(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'ix_prediction_score'"
-                ).first()
+                    "SELECT model_version_id, count(*) FROM prediction GROUP BY 1"
+                ).all()
             )
 
-    version = loop.train_project(sms_project)
+    first = loop.train_project(sms_project)
+    assert loop.score_pool(sms_project, first) == 80
+    second = loop.train_project(sms_project)
     monkeypatch.setattr(loop, "SCORE_CHUNK", 10)
     calls = []
 
@@ -216,7 +218,20 @@ def test_the_queue_index_is_back_after_scoring_and_after_a_cancelled_scoring(
         return len(calls) > 3  # stop after a few chunks
 
     with pytest.raises(Cancelled):
-        loop.score_pool(sms_project, version, cancel=cancel)
-    assert has_index()
-    assert loop.score_pool(sms_project, version) == 80
-    assert has_index()
+        loop.score_pool(sms_project, second, cancel=cancel)
+    counts = per_version()
+    assert counts[first.id] == 80  # the previous version's full order is still there
+    assert 0 < counts.get(second.id, 0) < 80
+    assert loop.score_pool(sms_project, second) == 80
+    assert per_version() == {second.id: 80}
+    with sms_project.engine.connect() as conn:
+        by_score = [
+            row[0]
+            for row in conn.exec_driver_sql(
+                "SELECT datapoint_id FROM prediction WHERE model_version_id = ?"
+                " ORDER BY score DESC, datapoint_id",
+                (second.id,),
+            )
+        ]
+    queue = Queue(sms_project, QueueSpec(order="active"))
+    assert [queue.id_at(p) for p in range(len(queue))] == by_score
