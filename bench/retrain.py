@@ -81,6 +81,12 @@ def label_project(path: Path, labels: int) -> None:
     db.close()
 
 
+def remove_project_file(path: Path) -> None:
+    """The copy and its WAL files: a stale -shm beside a fresh copy is a disk I/O error."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def stall_during_retrain(rows: int, labels: int) -> None:
     from PySide6.QtCore import QElapsedTimer, QTimer
 
@@ -93,7 +99,7 @@ def stall_during_retrain(rows: int, labels: int) -> None:
     os.environ["TAGLOOP_CONFIG_DIR"] = tempfile.mkdtemp(prefix="tagloop-bench-")
     source = big_project(rows)
     path = OUT / f"retrain_{rows}.tagloop"
-    path.unlink(missing_ok=True)
+    remove_project_file(path)
     with sqlite3.connect(source) as src, sqlite3.connect(path) as dst:
         src.backup(dst)
     label_project(path, labels)
@@ -123,34 +129,40 @@ def stall_during_retrain(rows: int, labels: int) -> None:
     timer = QTimer()
     timer.setInterval(5)
     timer.timeout.connect(tick)
-    phases: dict[str, float] = {}
     started = time.perf_counter()
-
-    def progress(done: int, total: int, message: str) -> None:
-        phases.setdefault(message, time.perf_counter())
-
-    job = Job(train_in_worker_process, project)  # what the app runs
-    job.progress.connect(progress)
-    job.failed.connect(lambda message: print("failed:", message))
     timer.start()
-    job.start()
-    while not job.done:
-        app.processEvents()
-        time.sleep(0.001)
+    # Round 1 scores a pool nobody scored yet; round 2 is the steady state, where the new
+    # version's million predictions replace the previous version's.
+    for round_name in ("first score", "rescore"):
+        phases: dict[str, float] = {}
+
+        def progress(done: int, total: int, message: str, phases=phases) -> None:
+            phases.setdefault(message, time.perf_counter())
+
+        job = Job(train_in_worker_process, project)  # what the app runs
+        job.progress.connect(progress)
+        job.failed.connect(lambda message: print("failed:", message))
+        round_started = time.perf_counter()
+        job.start()
+        while not job.done:
+            app.processEvents()
+            time.sleep(0.001)
+        ended = time.perf_counter()
+        scoring_started = phases.get("Scoring unlabeled items", ended)
+        timer.stop()  # the bench's own count reads a million rows: not the app's stall
+        with project.engine.connect() as conn:
+            pool = conn.exec_driver_sql("SELECT count(*) FROM prediction").scalar_one()
+        last[0] = clock.elapsed()
+        timer.start()
+        print(
+            f"{round_name}: retrain on {labels:,} labels and score {pool:,} unlabeled of"
+            f" {rows:,}: {ended - round_started:.1f} s in all, of which scoring"
+            f" {ended - scoring_started:.1f} s (target <= 10 s for 1M)",
+            flush=True,
+        )
     timer.stop()
-    total = time.perf_counter() - started
-    scoring_started = phases.get("Scoring unlabeled items", total + started)
-    pool = project.engine.connect().exec_driver_sql("SELECT count(*) FROM prediction").scalar_one()
-    print(
-        f"retrain on {labels:,} labels and rescore {pool:,} unlabeled of {rows:,}:"
-        f" {total:.1f} s in all, of which rescoring {time.perf_counter() - scoring_started:.1f} s"
-        " (target <= 10 s for 1M)"
-    )
-    if worst:
-        marks = sorted((t - started, name) for name, t in phases.items())
-        for gap, at in sorted(worst, reverse=True)[:5]:
-            phase = [name for t, name in marks if t <= at]
-            print(f"  stall {gap:.0f} ms at {at:.1f} s, during {phase[-1] if phase else 'start'!r}")
+    for gap, at in sorted(worst, reverse=True)[:5]:
+        print(f"  stall {gap:.0f} ms at {at:.1f} s after the first round started")
     gaps.sort()
     print(
         f"GUI event loop meanwhile ({len(gaps):,} ticks of a 5 ms timer): longest stall"
@@ -158,7 +170,7 @@ def stall_during_retrain(rows: int, labels: int) -> None:
     )
     window.close()
     project.close()
-    path.unlink(missing_ok=True)
+    remove_project_file(path)
 
 
 def main() -> None:

@@ -71,6 +71,39 @@ def test_versions_and_predictions_round_trip(make_project, tmp_path):
     assert versions == [(second.id,)]
 
 
+def test_bulk_prediction_writes_keep_values_and_numbers(make_project, tmp_path):
+    """The pool-scoring write path (one JSON text per chunk, numbers as fixed point) stores
+    what it was given: any JSON value as it was, numbers to 1e-12; a non-finite number takes
+    the row-by-row path rather than failing."""
+    import numpy as np
+
+    project = make_project("multilabel", labels=('say "hi"', "naïve", "c"))
+    path = tmp_path / "t.txt"
+    path.write_text("one\ntwo\nthree\n", encoding="utf-8")
+    import_dataset(project, path)
+    one, two, three = ids_of(project)
+    version = modelstore.save_version(project, "fmt-1", b"x", 3, {})
+    values = [json.dumps(v, ensure_ascii=False) for v in (['say "hi"', "naïve"], [], ["c"])]
+    confidence = np.array([0.123456789012345, 1.0, 0.5])
+    modelstore.write_prediction_arrays(
+        project, version.id, [one, two, three], values, confidence, np.array([2.0, 0.0, 1e-9])
+    )
+    found = modelstore.suggestions(project, [one, two, three], version.id)
+    assert [found[i].value for i in (one, two, three)] == [['say "hi"', "naïve"], [], ["c"]]
+    assert found[one].confidence == pytest.approx(0.123456789012345, abs=1e-12)
+    with project.engine.connect() as conn:
+        scores = conn.exec_driver_sql("SELECT score FROM prediction ORDER BY datapoint_id").all()
+    assert [row[0] for row in scores] == pytest.approx([2.0, 0.0, 1e-9], abs=1e-12)
+    modelstore.write_prediction_arrays(
+        project, version.id, [one], values[:1], np.array([0.5]), np.array([np.inf])
+    )
+    with project.engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT confidence, score FROM prediction WHERE datapoint_id = ?", (one,)
+        ).one()
+    assert row == (0.5, float("inf"))
+
+
 def test_model_order_ranks_scored_items_first(sms_project):
     ids = ids_of(sms_project)
     unlabeled = ids[120:]
