@@ -302,3 +302,33 @@ def test_enough_documents_hold_out_a_slice_to_pick_the_best_epoch() -> None:
     assert 0.0 <= model.info["heldout_f1"] <= 1.0
     small = spans.train(examples[:20], ["Disease"], settings=FAST)
     assert small.info["heldout_docs"] == 0 and small.info["best_epoch"] == 3
+
+
+def test_pool_scoring_stores_span_suggestions_and_priorities(
+    toy_model: spans.SpanModel, tmp_path
+) -> None:
+    """A span model has no vectorised pool path: score_pool stores its predictions one by
+    one, with their span scores, through the same bulk write as the linear models."""
+    from app.core import modelstore
+    from app.core.importer import import_dataset
+    from app.core.project import create_project
+    from app.core.queue import Queue, QueueSpec
+    from app.core.schema import LabelSpec
+    from app.ml import loop
+
+    texts = [e.text.replace("\r\n", " ") for e in toy_examples()[:12]]
+    source = tmp_path / "notes.txt"
+    source.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    with create_project(tmp_path / "p.tagloop", "spans", [LabelSpec("Disease")]) as project:
+        import_dataset(project, source)
+        version = modelstore.save_version(
+            project, toy_model.format, toy_model.to_bytes(), 40, {"macro_f1": 0.9}
+        )
+        assert loop.score_pool(project, version) == 12
+        found = modelstore.suggestions(project, list(range(1, 13)), version.id)
+        assert len(found) == 12
+        first = found[1]  # "The patient had cancer last year. ..."
+        assert [texts[0][s["start"] : s["end"]] for s in first.value] == ["cancer"]
+        assert first.span_scores is not None and len(first.span_scores) == 1
+        queue = Queue(project, QueueSpec(order="active"))
+        assert sorted(queue.id_at(p) for p in range(len(queue))) == list(range(1, 13))
