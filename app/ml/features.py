@@ -172,8 +172,9 @@ def _char_windows(chunk: _Chunk, params: dict[str, Any]):
 
 
 def _word_grams(chunk: _Chunk, params: dict[str, Any]) -> tuple[list, list]:
-    """(rows, columns) per word n-gram length. A word is a run of ASCII letters and digits
-    or of other non-space characters; n-grams never cross texts."""
+    """(rows, columns) per word n-gram length. A word is a run of ASCII letters, digits and
+    non-ASCII characters (ASCII punctuation and whitespace split words); n-grams never cross
+    texts."""
     wlow, whigh = params["word_ngrams"]
     if not whigh:
         return [], []
