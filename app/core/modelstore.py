@@ -151,6 +151,11 @@ def write_predictions(
     return len(encoded)
 
 
+_INSERT_PREDICTION = (
+    "INSERT OR REPLACE INTO prediction (datapoint_id, model_version_id, value, confidence, score)"
+)
+
+
 def write_prediction_rows(
     project: Project,
     version_id: int,
@@ -160,8 +165,7 @@ def write_prediction_rows(
     driver, in one transaction (write_predictions' path)."""
     with project.engine.begin() as conn:
         conn.exec_driver_sql(
-            "INSERT OR REPLACE INTO prediction (datapoint_id, model_version_id, value,"
-            " confidence, score) VALUES (?, ?, ?, ?, ?)",
+            f"{_INSERT_PREDICTION} VALUES (?, ?, ?, ?, ?)",
             [(dp_id, version_id, value, conf, score) for dp_id, value, conf, score in rows],
         )
 
@@ -211,8 +215,7 @@ def write_prediction_arrays(
     )
     with project.engine.begin() as conn:
         conn.exec_driver_sql(
-            "INSERT OR REPLACE INTO prediction (datapoint_id, model_version_id, value,"
-            " confidence, score) SELECT value ->> 0, ?, value -> 1, (value ->> 2) * ?,"
+            f"{_INSERT_PREDICTION} SELECT value ->> 0, ?, value -> 1, (value ->> 2) * ?,"
             " (value ->> 3) * ? FROM json_each(?)",
             (version_id, 1 / FIXED_POINT, 1 / FIXED_POINT, payload),
         )

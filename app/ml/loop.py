@@ -183,7 +183,7 @@ def score_pool(
             priorities = active.priority_array(
                 strategy, project.task_type, probs, confidence, seed=number
             )
-            return chunk, values, confidence, np.asarray(priorities, np.float64)
+            return chunk, values, confidence, priorities
         predictions = model.predict(texts)
         values = [json.dumps(_stored_value(p), ensure_ascii=False) for p in predictions]
         confidences = np.array([p.confidence for p in predictions], np.float64)
