@@ -1,5 +1,5 @@
 """`python -m app` is the same as the `tagloop` command."""
 
-from app.cli import main
+from app.cli.main import main
 
 raise SystemExit(main())

@@ -54,9 +54,9 @@ def big_csv(rows: int, seed: int = 7) -> Path:
 
 def big_project(rows: int) -> Path:
     """A project holding `rows` datapoints (built once, then reused by other benchmarks)."""
-    from app.core.importer import import_dataset
-    from app.core.project import create_project
-    from app.core.schema import LabelSpec
+    from app.core.io.importer import import_dataset
+    from app.core.project.label_schema import LabelSpec
+    from app.core.project.project import create_project
 
     path = OUT / f"project_{rows}.tagloop"
     if path.exists():

@@ -6,8 +6,8 @@ Run: .venv/bin/python bench/al_curves.py [--quick] [--json OUT]
 SMS: the pool is subsampled to 3000 messages (stratified) so that the whole run takes a few
 minutes on 2 cores; the test set is the full stratified 25% of the file.
 NCBI mention types: train + test PubTator read as one file (693 abstracts), batch 10,
-budget 300, 8 repeats. Spans (spaCy) run only when app.ml.spans exists, with a bigger batch, three
-repeats, and only random against the default (about 16 minutes).
+budget 300, 8 repeats. Spans (spaCy) run only when app.ml.spans.model exists, with a bigger
+batch, three repeats, and only random against the default (about 16 minutes).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.ml import active, albench  # noqa: E402
+from app.ml import active  # noqa: E402
+from app.ml.bench import albench  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 STRATEGIES = ["least_confidence", "margin", "entropy", "hybrid", "cold_start"]
@@ -105,7 +106,7 @@ def main() -> int:
     ]
     if args.no_spans:
         print("spans: skipped (--no-spans)")
-    elif importlib.util.find_spec("app.ml.spans") is not None:
+    elif importlib.util.find_spec("app.ml.spans.model") is not None:
         runs.append(
             (
                 "NCBI disease mentions, spans (spaCy; train abstracts only): seed 25, batch 25,"
@@ -124,7 +125,7 @@ def main() -> int:
             )
         )
     else:
-        print("spans: skipped (app.ml.spans is not there yet)")
+        print("spans: skipped (app.ml.spans.model is not there yet)")
     for title, kwargs in runs:
         started = time.perf_counter()
         print(f"\n{title}", flush=True)

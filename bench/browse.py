@@ -64,8 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    from app.core.browse import Browser, Query
-    from app.core.project import open_project
+    from app.core.annotation.browse import Browser, Query
+    from app.core.project.project import open_project
 
     path = big_project(args.rows)
     label_some(path)

@@ -45,7 +45,7 @@ def _copy_db(source: Path, target: Path) -> None:
 
 
 def prepare(rows: int, annotations: int, work: Path) -> dict[str, Path]:
-    from app.core.project import open_project
+    from app.core.project.project import open_project
 
     base = work / "base.tagloop"
     _copy_db(big_project(rows), base)
@@ -95,7 +95,7 @@ def step(name: str, work: Path) -> dict:
         merge_bundle,
         open_bundle,
     )
-    from app.core.project import META_ASSIGNEE, open_project, set_meta
+    from app.core.project.project import META_ASSIGNEE, open_project, set_meta
 
     started = time.perf_counter()
     result: dict = {}

@@ -51,10 +51,10 @@ def main() -> None:
     from PySide6.QtCore import QItemSelection, QItemSelectionModel
     from PySide6.QtTest import QTest
 
-    from app.core.importer import import_dataset
-    from app.core.project import create_project, open_project
-    from app.core.queue import QueueSpec
-    from app.core.schema import LabelSpec
+    from app.core.annotation.worklist import QueueSpec
+    from app.core.io.importer import import_dataset
+    from app.core.project.label_schema import LabelSpec
+    from app.core.project.project import create_project, open_project
     from app.views.app import make_application
     from app.views.editor import AnnotationSession, make_editor
     from app.views.editor.grid import BulkGrid

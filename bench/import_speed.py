@@ -3,8 +3,8 @@
 Prints rows/s for Tagloop's import (parse, validate, dedupe, insert, commit) and the time raw
 sqlite3 takes to insert the same rows, already in memory, into a bare table. Targets (issue 2):
 >= 250,000 rows/s and <= 3x the raw insert. The search index is built after the import commits
-(app.core.fts.index_pending; search is correct meanwhile): its time is printed separately, and
-so is the total until the search index is ready.
+(app.core.storage.fts.index_pending; search is correct meanwhile): its time is printed
+separately, and so is the total until the search index is ready.
 """
 
 from __future__ import annotations
@@ -60,10 +60,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
 
-    from app.core.fts import index_pending
-    from app.core.importer import import_dataset
-    from app.core.project import create_project
-    from app.core.schema import LabelSpec
+    from app.core.io.importer import import_dataset
+    from app.core.project.label_schema import LabelSpec
+    from app.core.project.project import create_project
+    from app.core.storage.fts import index_pending
 
     source = big_csv(args.rows)
     print(f"source: {source.name}, {source.stat().st_size / 1e6:.0f} MB, {args.rows:,} rows")

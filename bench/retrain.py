@@ -90,10 +90,10 @@ def remove_project_file(path: Path) -> None:
 def stall_during_retrain(rows: int, labels: int) -> None:
     from PySide6.QtCore import QElapsedTimer, QTimer
 
-    from app.core.project import open_project
+    from app.core.project.project import open_project
     from app.views.app import make_application
     from app.views.main_window import MainWindow
-    from app.views.model_controller import train_in_worker_process
+    from app.views.model.controller import train_in_worker_process
     from app.workers.job import Job
 
     os.environ["TAGLOOP_CONFIG_DIR"] = tempfile.mkdtemp(prefix="tagloop-bench-")

@@ -20,7 +20,7 @@ def main() -> None:
     from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
     from PySide6.QtTest import QTest
 
-    from app.core.demo import build_demo
+    from app.core.io.demo import build_demo
     from app.views.app import make_application
     from app.views.main_window import MainWindow
 
@@ -82,9 +82,9 @@ def main() -> None:
     window.close()
 
     # the model: a learning curve from labels that arrived in steps, then suggestions
-    from app.core.importer import import_dataset
-    from app.core.project import create_project
-    from app.core.schema import LabelSpec
+    from app.core.io.importer import import_dataset
+    from app.core.project.label_schema import LabelSpec
+    from app.core.project.project import create_project
     from app.ml.loop import score_pool, train_project
 
     work = Path(tempfile.mkdtemp(prefix="tagloop-model-"))
@@ -127,8 +127,8 @@ def main() -> None:
     window.close()
 
     # the team: annotators, shared-out work, assignment bundles, returned work merged back
-    from app.core import assign
     from app.core.bundle import export_work_bundle, open_bundle
+    from app.core.team import assign
 
     window = window_on(spam)
     team = window.show_team()
@@ -152,8 +152,8 @@ def main() -> None:
     print("wrote", DOCS / "team.png")
     team.close()
     ana = open_bundle(reports[0].path, work / "ana.tagloop")
-    from app.core.annotate import AnnotationState, SetAnnotations
-    from app.core.project import open_project
+    from app.core.annotation.commands import AnnotationState, SetAnnotations
+    from app.core.project.project import open_project
 
     with open_project(ana.path) as laptop:
         ids = [

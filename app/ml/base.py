@@ -81,7 +81,7 @@ def train(
 ) -> Model:
     """Train a model of the right kind for the task type from these examples."""
     if task_type == "spans":
-        from app.ml import spans
+        from app.ml.spans import model as spans
 
         return spans.train(
             examples,
@@ -92,7 +92,7 @@ def train(
             progress=progress,
             cancel=cancel,
         )
-    from app.ml import linear_fit
+    from app.ml.linear import fit as linear_fit
 
     return linear_fit.train(
         task_type, examples, labels, seed=seed, progress=progress, cancel=cancel
@@ -102,11 +102,11 @@ def train(
 def load(format: str, data: bytes) -> Model:
     """A model from its safe serialisation (see Model.format)."""
     if format.startswith("tagloop-spacy"):
-        from app.ml import spans
+        from app.ml.spans import model as spans
 
         return spans.load(data)
     if format.startswith("tagloop-linear"):
-        from app.ml import linear
+        from app.ml.linear import model as linear
 
         return linear.load(data)
     raise ValueError(f"unknown model format {format!r}")
@@ -127,7 +127,7 @@ def cross_validate(
     """Cross-validated metrics and the out-of-fold prediction for every example (in order),
     which also serve to find suspicious labels."""
     if task_type == "spans":
-        from app.ml import spans
+        from app.ml.spans import model as spans
 
         return spans.cross_validate(
             examples,
@@ -139,7 +139,7 @@ def cross_validate(
             progress=progress,
             cancel=cancel,
         )
-    from app.ml import linear_fit
+    from app.ml.linear import fit as linear_fit
 
     return linear_fit.cross_validate(
         task_type, examples, labels, folds=folds, seed=seed, progress=progress, cancel=cancel
@@ -183,7 +183,7 @@ def train_validated(
             cancel=cancel,
         )
         return model, metrics, oof
-    from app.ml import linear_fit
+    from app.ml.linear import fit as linear_fit
 
     return linear_fit.train_validated(
         task_type, examples, labels, folds=folds, seed=seed, progress=progress, cancel=cancel

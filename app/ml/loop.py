@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
-from app.core import modelstore
 from app.core.errors import ProjectError
 from app.core.fileio import atomic_writer
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.core.modelstore import ModelVersion
-from app.core.project import Project
+from app.core.project import modelstore
+from app.core.project.modelstore import ModelVersion
+from app.core.project.project import Project
 from app.ml import base
 from app.ml.base import Example, Prediction
 
@@ -45,10 +45,10 @@ class TrainingSet:
 
 
 def training_set(project: Project) -> TrainingSet:
-    """One example per datapoint with a final value (app.core.consensus.final_values): the
+    """One example per datapoint with a final value (app.core.quality.consensus.final_values): the
     adjudicated value, the gold answer, the consensus or the only annotator's value; where
     annotators disagree and nobody has adjudicated yet, the newest vote."""
-    from app.core.consensus import final_values
+    from app.core.quality.consensus import final_values
 
     decided = list(final_values(project, unresolved="newest"))
     examples, ids = [], []
@@ -274,7 +274,7 @@ def train_and_score_file(
 ) -> int:
     """train_and_score for a worker process, which opens the project file itself; returns
     the new model version's id (picklable, unlike the version)."""
-    from app.core import db
+    from app.core.storage import db
 
     project = Project(Path(path), db.make_engine(db.url_for(Path(path))))
     try:
@@ -292,8 +292,8 @@ def predict_file(
     cancel: CancelCheck = never_cancel,
 ) -> int:
     """Label a new file with the current model: JSON Lines of text, label and confidence."""
-    from app.core import readers
-    from app.core.importer import preview
+    from app.core.io import readers
+    from app.core.io.importer import preview
 
     version = modelstore.latest_version(project)
     if version is None:

@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import TagloopError, UnknownLabelsError
-from app.core.importer import ImportReport, import_dataset, preview, suggest_mapping
-from app.core.project import Project
-from app.core.readers import FORMATS
+from app.core.io.importer import ImportReport, import_dataset, preview, suggest_mapping
+from app.core.io.readers import FORMATS
+from app.core.project.project import Project
 from app.workers.job import Job, run_with_progress
 
 NONE = "(none)"

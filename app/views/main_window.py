@@ -29,27 +29,29 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME, __version__
-from app.core import fts, modelstore, settings
-from app.core.browse import STATUS_FILTERS, Browser, Query
-from app.core.datasets import list_datasets, remove_dataset
+from app.core import settings
+from app.core.annotation.browse import STATUS_FILTERS, Browser, Query
 from app.core.errors import TagloopError
-from app.core.export import export_datapoints
-from app.core.project import PROJECT_SUFFIX, Project, open_project
-from app.views.adjudication_view import AdjudicationView
-from app.views.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
-from app.views.dashboard import DashboardView
+from app.core.io.datasets import list_datasets, remove_dataset
+from app.core.io.export import export_datapoints
+from app.core.project import modelstore
+from app.core.project.project import PROJECT_SUFFIX, Project, open_project
+from app.core.storage import fts
+from app.views.dashboard.window import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
-from app.views.gold_view import GoldView
-from app.views.history_view import HistoryView
 from app.views.import_dialog import FILE_FILTER, ImportDialog
-from app.views.model_controller import ModelController
-from app.views.model_panel import ModelPanel
+from app.views.model.controller import ModelController
+from app.views.model.panel import ModelPanel
 from app.views.new_project_wizard import NewProjectWizard
-from app.views.review_view import ReviewView
-from app.views.suspicious import SuspiciousView
+from app.views.quality.adjudication import AdjudicationView
+from app.views.quality.gold import GoldView
+from app.views.quality.history import HistoryView
+from app.views.quality.review import ReviewView
+from app.views.quality.suspicious import SuspiciousView
 from app.views.table_model import DatapointTableModel
-from app.views.team import TeamDialog
+from app.views.team.assignments import TeamDialog
+from app.views.team.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
 from app.workers.job import Job, run_with_progress
 from app.workers.writer import Writer
 
@@ -432,7 +434,7 @@ class MainWindow(QMainWindow):
         """Annotate what the table shows (its filter and sort), from its current row."""
         if self.session is None or self.model is None:
             return
-        from app.core.queue import QueueSpec
+        from app.core.annotation.worklist import QueueSpec
 
         index = self.table.currentIndex()
         row = index.row() if row is None and index.isValid() else row
@@ -530,7 +532,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(True)
 
     def open_demo(self) -> None:
-        from app.core.demo import build_demo
+        from app.core.io.demo import build_demo
 
         job = run_with_progress(self, "Building demo projects", build_demo)
         job.succeeded.connect(lambda paths: self.open_project_path(paths[0]))

@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import TagloopError
-from app.core.project import PROJECT_SUFFIX, Project, create_project
-from app.core.schema import PALETTE, TASK_TYPES, LabelSpec
+from app.core.project.label_schema import PALETTE, TASK_TYPES, LabelSpec
+from app.core.project.project import PROJECT_SUFFIX, Project, create_project
 
 TASK_HELP = {
     "classification": "Each item gets exactly one label.",
@@ -183,7 +183,7 @@ class LabelsPage(QWizardPage):
         return labels
 
     def validatePage(self) -> bool:
-        from app.core.schema import complete_labels
+        from app.core.project.label_schema import complete_labels
 
         try:
             complete_labels(self.labels())

@@ -12,8 +12,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from app.core.browse import SORTABLE, Browser, Query, Row
-from app.core.project import Project
+from app.core.annotation.browse import SORTABLE, Browser, Query, Row
+from app.core.project.project import Project
 
 PAGE_SIZE = 200
 CACHED_PAGES = 20

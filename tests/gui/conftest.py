@@ -9,8 +9,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-from app.core.project import create_project
-from app.core.schema import LabelSpec
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import create_project
 from app.views.gc_guard import GuiThreadCollector
 from app.workers.job import wait_for_jobs
 

@@ -10,11 +10,16 @@ from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 from sqlalchemy import text
 
 from app.core.bundle import export_project_bundle, open_bundle
-from app.core.importer import import_dataset
-from app.core.project import create_project
-from app.core.schema import LabelSpec
-from app.views.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog, file_is_encrypted
+from app.core.io.importer import import_dataset
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import create_project
 from app.views.main_window import MainWindow
+from app.views.team.bundles import (
+    ExportBundleDialog,
+    MergeDialog,
+    OpenBundleDialog,
+    file_is_encrypted,
+)
 
 
 def _ok(dialog) -> None:

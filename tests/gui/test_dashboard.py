@@ -11,12 +11,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 from sqlalchemy import text
 
-from app.core.annotate import AddFlag, AnnotationState, SetAnnotations
+from app.core.annotation.commands import AddFlag, AnnotationState, SetAnnotations
 from app.core.ids import new_uuid
-from app.core.importer import import_dataset
-from app.core.project import create_project, ensure_annotator
-from app.core.schema import LabelSpec
-from app.views.dashboard import DashboardView
+from app.core.io.importer import import_dataset
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import create_project, ensure_annotator
+from app.views.dashboard.window import DashboardView
 from tests.fixtures_data import sms_rows, write_csv
 
 # name: (how often they give the true label, median seconds per item, share of items done)

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from app.core.annotate import AddFlag, AnnotationState, SetAnnotations
-from app.core.assign import add_annotator, generate_tasks
-from app.core.consensus import adjudicate, create_adjudication_tasks, disagreements
-from app.core.gold import mark_gold, mix_gold_into_tasks
-from app.core.importer import import_dataset
-from app.core.project import create_project
-from app.core.review import annotations_to_review, review, spot_check
-from app.core.schema import LabelSpec
-from app.views.dashboard import DashboardView
+from app.core.annotation.commands import AddFlag, AnnotationState, SetAnnotations
+from app.core.io.importer import import_dataset
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import create_project
+from app.core.quality.consensus import adjudicate, create_adjudication_tasks, disagreements
+from app.core.quality.gold import mark_gold, mix_gold_into_tasks
+from app.core.team.assign import add_annotator, generate_tasks
+from app.core.team.review import annotations_to_review, review, spot_check
+from app.views.dashboard.window import DashboardView
 from tests.fixtures_data import sms_rows, write_csv
 
 LABELS = ("ham", "spam", "unsure")

@@ -10,12 +10,12 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import text
 
-from app.core.browse import Query
-from app.core.export import export_datapoints
-from app.core.importer import import_dataset
-from app.core.project import create_project
-from app.core.queue import QueueSpec
-from app.core.schema import LabelSpec
+from app.core.annotation.browse import Query
+from app.core.annotation.worklist import QueueSpec
+from app.core.io.export import export_datapoints
+from app.core.io.importer import import_dataset
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import create_project
 from app.views.editor import AnnotationSession, make_editor
 from app.views.editor.grid import BulkGrid
 from app.views.editor.spans import SpanEditor

@@ -13,11 +13,11 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 from sqlalchemy import text
 
-from app.core.assign import generate_tasks
-from app.core.gold import create_qualification, gold_items, mark_gold
-from app.core.project import create_project
-from app.core.schema import LabelSpec
-from app.views.gold_view import GoldView
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import create_project
+from app.core.quality.gold import create_qualification, gold_items, mark_gold
+from app.core.team.assign import generate_tasks
+from app.views.quality.gold import GoldView
 from tests.fixtures_data import sms_rows
 from tests.unit.quality_helpers import label, team, with_items
 
@@ -245,8 +245,8 @@ def test_accuracy_table_and_drift_alerts(qtbot, shop):
 def test_screenshot(qtbot, tmp_path):
     """A realistic team: gold answered by three annotators, one drifting, a qualification set
     with recorded results, and four selected rows ready to be marked."""
-    from app.core.assign import add_annotator
-    from app.core.gold import assign_qualification, qualification_result
+    from app.core.quality.gold import assign_qualification, qualification_result
+    from app.core.team.assign import add_annotator
 
     texts = sms_rows(40)
     project = create_project(

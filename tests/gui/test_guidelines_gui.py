@@ -14,12 +14,12 @@ import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QColor, QPainter, QPen
 
-from app.core.browse import Query
-from app.core.guidelines import seen_version
-from app.core.importer import import_dataset
-from app.core.project import create_project, update_schema
-from app.core.queue import QueueSpec
-from app.core.schema import LabelSpec
+from app.core.annotation.browse import Query
+from app.core.annotation.worklist import QueueSpec
+from app.core.io.importer import import_dataset
+from app.core.project.guidelines import seen_version
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import create_project, update_schema
 from app.views.editor import AnnotationSession, make_editor
 from app.workers.writer import Writer
 from tests.fixtures_data import sms_rows, write_csv

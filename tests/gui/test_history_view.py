@@ -12,14 +12,14 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from app.core.annotate import AddComment, AnnotationState, SetAnnotations
-from app.core.assign import add_annotator
-from app.core.consensus import adjudicate
-from app.core.importer import import_dataset
-from app.core.project import create_project, update_schema
-from app.core.review import review
-from app.core.schema import LabelSpec
-from app.views.history_view import COLUMNS, HistoryView
+from app.core.annotation.commands import AddComment, AnnotationState, SetAnnotations
+from app.core.io.importer import import_dataset
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import create_project, update_schema
+from app.core.quality.consensus import adjudicate
+from app.core.team.assign import add_annotator
+from app.core.team.review import review
+from app.views.quality.history import COLUMNS, HistoryView
 from tests.fixtures_data import sms_rows
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

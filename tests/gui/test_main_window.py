@@ -7,8 +7,8 @@ import json
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from app.core.browse import Browser, Query
-from app.core.importer import import_dataset
+from app.core.annotation.browse import Browser, Query
+from app.core.io.importer import import_dataset
 from app.views.import_dialog import ImportDialog
 from app.views.main_window import MainWindow
 from app.views.table_model import PAGE_SIZE, DatapointTableModel
@@ -166,7 +166,7 @@ def test_cancelled_import_leaves_nothing(qtbot, spam_project, tmp_path):
         job.start()
     wait_for_jobs(10.0)
     assert Browser(spam_project).count(Query()) == 0
-    from app.core.datasets import list_datasets
+    from app.core.io.datasets import list_datasets
 
     assert list_datasets(spam_project) == []
 
@@ -181,7 +181,7 @@ def test_job_failure_surfaces_the_message(qtbot, spam_project, tmp_path):
 
 
 def test_opening_a_project_finishes_its_search_index_in_background(qtbot, spam_project, sms_csv):
-    from app.core import fts
+    from app.core.storage import fts
 
     import_dataset(spam_project, sms_csv, label_column="label", index=False)
     assert fts.pending_count(spam_project) == 60

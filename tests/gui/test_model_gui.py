@@ -11,15 +11,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import text
 
-from app.core import modelstore, settings
-from app.core.browse import Query
-from app.core.importer import import_dataset
-from app.core.project import create_project
-from app.core.queue import QueueSpec
-from app.core.schema import LabelSpec
+from app.core import settings
+from app.core.annotation.browse import Query
+from app.core.annotation.worklist import QueueSpec
+from app.core.io.importer import import_dataset
+from app.core.project import modelstore
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import create_project
 from app.views.editor import AnnotationSession, make_editor
-from app.views.model_controller import ModelController, retrain_every
-from app.views.suspicious import SuspiciousView
+from app.views.model.controller import ModelController, retrain_every
+from app.views.quality.suspicious import SuspiciousView
 from app.workers.writer import Writer
 from tests.fixtures_data import sms_rows, write_csv
 

@@ -16,16 +16,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QInputDialog
 from sqlalchemy import text
 
-from app.core.annotate import AddFlag, AnnotationState, SetAnnotations
-from app.core.assign import add_annotator
-from app.core.consensus import create_adjudication_tasks, disagreements, final_values
-from app.core.importer import import_dataset
-from app.core.project import create_project
-from app.core.review import ISSUES, add_custom_status, create_review_tasks, review
-from app.core.schema import LabelSpec
-from app.views.adjudication_view import AdjudicationView
-from app.views.quality_widgets import ValueDialog
-from app.views.review_view import ReviewView
+from app.core.annotation.commands import AddFlag, AnnotationState, SetAnnotations
+from app.core.io.importer import import_dataset
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import create_project
+from app.core.quality.consensus import create_adjudication_tasks, disagreements, final_values
+from app.core.team.assign import add_annotator
+from app.core.team.review import ISSUES, add_custom_status, create_review_tasks, review
+from app.views.quality.adjudication import AdjudicationView
+from app.views.quality.review import ReviewView
+from app.views.quality.widgets import ValueDialog
 from tests.fixtures_data import sms_rows
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
-from app.core.project import open_project
+from app.core.project.project import open_project
 from app.views.new_project_wizard import NewProjectWizard
 
 

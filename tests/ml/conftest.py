@@ -41,6 +41,6 @@ def sms1500() -> list[Example]:
 
 @pytest.fixture(scope="session")
 def mention_types() -> tuple[list[Example], list[str]]:
-    from app.ml import data
+    from app.ml.bench import data
 
     return data.read_examples(NCBI_40, "multilabel")

@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from app.ml import active, albench, data
+from app.ml import active
 from app.ml.base import Example
+from app.ml.bench import albench, data
 from tests.ml.conftest import NCBI_10, NCBI_40, SMS_200
 
 
@@ -118,7 +119,8 @@ def test_read_examples_formats(tmp_path):
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("app.ml.spans") is None, reason="app.ml.spans is not there yet"
+    importlib.util.find_spec("app.ml.spans.model") is None,
+    reason="app.ml.spans.model is not there yet",
 )
 def test_run_spans_schema():
     result = albench.run(NCBI_10, "spans", ["hybrid"], seed_size=3, batch=2, budget=5, repeats=1)

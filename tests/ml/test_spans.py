@@ -1,4 +1,4 @@
-"""Span models (app.ml.spans) and exact-match span metrics, without Qt.
+"""Span models (app.ml.spans.model) and exact-match span metrics, without Qt.
 
 Small on purpose: a toy corpus of short sentences (learnt in a second) for behaviour that
 needs a model that actually predicts, and a 40-abstract NCBI slice for shapes on real text.
@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from app.core.demo import read_pubtator
 from app.core.errors import Cancelled
-from app.ml import base, spans
+from app.core.io.demo import read_pubtator
+from app.ml import base
 from app.ml.base import Example, Prediction
-from app.ml.span_metrics import span_metrics
+from app.ml.spans import model as spans
+from app.ml.spans.metrics import span_metrics
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NCBI_LABELS = ["SpecificDisease", "DiseaseClass", "CompositeMention", "Modifier"]
@@ -309,11 +310,11 @@ def test_pool_scoring_stores_span_suggestions_and_priorities(
 ) -> None:
     """A span model has no vectorised pool path: score_pool stores its predictions one by
     one, with their span scores, through the same bulk write as the linear models."""
-    from app.core import modelstore
-    from app.core.importer import import_dataset
-    from app.core.project import create_project
-    from app.core.queue import Queue, QueueSpec
-    from app.core.schema import LabelSpec
+    from app.core.annotation.worklist import Queue, QueueSpec
+    from app.core.io.importer import import_dataset
+    from app.core.project import modelstore
+    from app.core.project.label_schema import LabelSpec
+    from app.core.project.project import create_project
     from app.ml import loop
 
     texts = [e.text.replace("\r\n", " ") for e in toy_examples()[:12]]

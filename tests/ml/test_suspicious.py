@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from app.ml import linear
 from app.ml.base import Example, Prediction
+from app.ml.linear import model as linear
 from app.ml.suspicious import suspicious
 
 

@@ -8,14 +8,14 @@ import sqlite3
 import zipfile
 from pathlib import Path
 
-from app.core import modelstore
-from app.core.annotate import AddComment, AddFlag, AnnotationState, SetAnnotations
-from app.core.assign import add_annotator, generate_tasks
-from app.core.consensus import adjudicate
-from app.core.gold import create_qualification, mark_gold, qualification_result
-from app.core.importer import import_dataset
-from app.core.project import Project, update_schema
-from app.core.review import add_custom_status, review
+from app.core.annotation.commands import AddComment, AddFlag, AnnotationState, SetAnnotations
+from app.core.io.importer import import_dataset
+from app.core.project import modelstore
+from app.core.project.project import Project, update_schema
+from app.core.quality.consensus import adjudicate
+from app.core.quality.gold import create_qualification, mark_gold, qualification_result
+from app.core.team.assign import add_annotator, generate_tasks
+from app.core.team.review import add_custom_status, review
 
 # Tables that are facts about one file or derived indexes, not project data.
 NOT_PROJECT_DATA = {"alembic_version", "project_meta", "datapoint_fts_state"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.project import create_project
-from app.core.schema import LabelSpec
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import create_project
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from app.core.project import Project
+from app.core.project.project import Project
 
 
 def rows(project: Project, sql: str, *params) -> list[tuple]:

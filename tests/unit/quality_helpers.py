@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.core.annotate import AnnotationState, SetAnnotations
-from app.core.assign import add_annotator
-from app.core.importer import import_dataset
-from app.core.project import Project
+from app.core.annotation.commands import AnnotationState, SetAnnotations
+from app.core.io.importer import import_dataset
+from app.core.project.project import Project
+from app.core.team.assign import add_annotator
 
 
 def with_items(project: Project, tmp_path: Path, texts: list[str]) -> list[int]:

@@ -11,18 +11,18 @@ from itertools import combinations, permutations
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from app.core.agreement import (
+from app.core.annotation.commands import AnnotationState, SetAnnotations
+from app.core.errors import ProjectError
+from app.core.ids import new_uuid
+from app.core.io.importer import import_dataset
+from app.core.project.project import ensure_annotator
+from app.core.quality.agreement import (
     cohen_kappa,
     fleiss_kappa,
     krippendorff_alpha_nominal,
     project_agreement,
     span_f1,
 )
-from app.core.annotate import AnnotationState, SetAnnotations
-from app.core.errors import ProjectError
-from app.core.ids import new_uuid
-from app.core.importer import import_dataset
-from app.core.project import ensure_annotator
 from tests.unit.helpers import rows
 
 N = None

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app.core import settings
-from app.core.annotate import (
+from app.core.annotation.commands import (
     AddComment,
     AddFlag,
     AnnotationState,
@@ -19,12 +19,12 @@ from app.core.annotate import (
     read_states,
     record_reopen,
 )
-from app.core.datasets import remove_dataset
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid
-from app.core.importer import import_dataset
-from app.core.project import ensure_annotator, update_schema
-from app.core.schema import LabelSpec
+from app.core.io.datasets import remove_dataset
+from app.core.io.importer import import_dataset
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import ensure_annotator, update_schema
 from tests.unit.helpers import rows, snapshot
 
 TEXTS = ["Free prize call now", "see you at lunch", "call me later", "good night"]

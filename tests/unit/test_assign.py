@@ -9,19 +9,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.cli import main
-from app.core.annotate import AnnotationState, SetAnnotations
-from app.core.assign import (
+from app.cli.main import main
+from app.core.annotation.commands import AnnotationState, SetAnnotations
+from app.core.bundle import export_work_bundle, merge_bundle, open_bundle
+from app.core.errors import ProjectError
+from app.core.io.importer import import_dataset
+from app.core.project.project import open_project
+from app.core.team.assign import (
     add_annotator,
     export_assignment_bundles,
     generate_tasks,
     list_annotators,
     reassign,
 )
-from app.core.bundle import export_work_bundle, merge_bundle, open_bundle
-from app.core.errors import ProjectError
-from app.core.importer import import_dataset
-from app.core.project import open_project
 
 
 def with_items(make_project, tmp_path, n, labels=None):

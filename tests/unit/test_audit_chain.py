@@ -8,11 +8,12 @@ import sqlite3
 
 from sqlalchemy import text
 
-from app.cli import main
-from app.core import audit, db
-from app.core.annotate import AnnotationState, SetAnnotations
+from app.cli.main import main
+from app.core.annotation.commands import AnnotationState, SetAnnotations
+from app.core.audit import chain as audit
 from app.core.bundle import export_project_bundle, merge_bundle, open_bundle
-from app.core.project import open_project
+from app.core.project.project import open_project
+from app.core.storage import db
 from tests.unit.bundle_helpers import rich_project
 from tests.unit.helpers import rows
 
@@ -190,13 +191,13 @@ def test_a_link_is_computed_inside_the_writing_transaction(make_project):
 
 
 def test_every_task_created_or_cancelled_is_an_event(make_project, tmp_path):
-    from app.core import assign
+    from app.core.team import assign
     from tests.fixtures_data import write_csv
 
     project = make_project()
     path = tmp_path / "items.csv"
     write_csv(path, [["text"], *[[f"item {i}"] for i in range(12)]])
-    from app.core.importer import import_dataset
+    from app.core.io.importer import import_dataset
 
     import_dataset(project, path)
     assign.add_annotator(project, "ana")

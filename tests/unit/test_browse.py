@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.browse import Browser, Query
-from app.core.datasets import list_datasets, remove_dataset
-from app.core.importer import import_dataset
+from app.core.annotation.browse import Browser, Query
+from app.core.io.datasets import list_datasets, remove_dataset
+from app.core.io.importer import import_dataset
 from tests.unit.helpers import rows
 
 
@@ -78,7 +78,7 @@ def test_status_counts(project):
 
 
 def test_remove_dataset_removes_everything_it_brought(project):
-    from app.core import modelstore
+    from app.core.project import modelstore
 
     browser = Browser(project)
     dataset_a = list_datasets(project)[0].id

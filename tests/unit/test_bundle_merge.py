@@ -8,9 +8,8 @@ import json
 
 import pytest
 
-from app.core import annotate
-from app.core.annotate import AddComment, AddFlag, AnnotationState, SetAnnotations
-from app.core.assign import add_annotator, export_assignment_bundles, generate_tasks
+from app.core.annotation import commands as annotate
+from app.core.annotation.commands import AddComment, AddFlag, AnnotationState, SetAnnotations
 from app.core.bundle import (
     BundleError,
     export_project_bundle,
@@ -20,8 +19,9 @@ from app.core.bundle import (
 )
 from app.core.bundle import merge as merge_module
 from app.core.errors import Cancelled
-from app.core.importer import import_dataset
-from app.core.project import open_project, update_schema
+from app.core.io.importer import import_dataset
+from app.core.project.project import open_project, update_schema
+from app.core.team.assign import add_annotator, export_assignment_bundles, generate_tasks
 from tests.unit.bundle_helpers import dump
 
 SKIP = ("open-bundle", "merge-bundle", "export-bundle")

@@ -15,7 +15,7 @@ from app.core.bundle import (
     open_bundle,
 )
 from app.core.errors import Cancelled
-from app.core.project import open_project
+from app.core.project.project import open_project
 from tests.unit.bundle_helpers import dump, rebuild_zip, rich_project
 
 

@@ -157,7 +157,7 @@ def test_size_caps(setup, tmp_path):
 
 def test_bytes_read_are_capped_whatever_the_header_says(setup, tmp_path, monkeypatch):
     """A member that yields more than its declared size is cut off while streaming."""
-    from app.core.bundle import format as fmt
+    from app.core.bundle import container as fmt
 
     project, good = setup
     original = fmt.BundleReader._member_stream

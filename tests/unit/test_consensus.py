@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from app.core.consensus import (
+from app.core.errors import ProjectError
+from app.core.quality.consensus import (
     adjudicate,
     consensus,
     consensus_counts,
@@ -18,7 +19,6 @@ from app.core.consensus import (
     item_versions,
     vote,
 )
-from app.core.errors import ProjectError
 from app.ml.loop import training_set
 from tests.unit.helpers import rows
 from tests.unit.quality_helpers import label, team, with_items
@@ -208,8 +208,8 @@ def test_multilabel_and_spans_projects(make_project, tmp_path):
 
 
 def test_cli_quality_commands(three, tmp_path, capsys):
-    from app.cli import main
-    from app.core.export import iter_records
+    from app.cli.main import main
+    from app.core.io.export import iter_records
 
     project, ids, _who = three
     path = str(project.path)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.assign import generate_tasks
-from app.core.consensus import final_records
 from app.core.errors import ProjectError
-from app.core.gold import (
+from app.core.quality.consensus import final_records
+from app.core.quality.gold import (
     assign_qualification,
     create_qualification,
     drift_alerts,
@@ -18,6 +17,7 @@ from app.core.gold import (
     qualification_result,
     read_answers_csv,
 )
+from app.core.team.assign import generate_tasks
 from tests.unit.helpers import rows
 from tests.unit.quality_helpers import label, team, with_items
 
@@ -65,7 +65,7 @@ def test_mark_gold_validates_and_replaces(shop):
 
 def test_answers_from_csv(shop, tmp_path):
     project, ids, _who = shop
-    from app.core.export import iter_records
+    from app.core.io.export import iter_records
 
     uid = next(iter_records(project))["id"]
     source = tmp_path / "gold.csv"

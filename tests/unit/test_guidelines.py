@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from app.core.guidelines import (
+from app.core.project.guidelines import (
     SEEN_PREFIX,
     acknowledge,
     changes_on_open,
     guideline_changes,
     seen_version,
 )
-from app.core.project import update_schema
-from app.core.schema import LabelSpec
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import update_schema
 from tests.unit.helpers import rows
 from tests.unit.quality_helpers import team
 
@@ -106,17 +106,17 @@ def test_the_next_assignment_bundle_shows_what_changed_since_the_annotators_work
 ):
     """Acknowledgements stay with a file, but the annotator's own earlier annotations travel:
     a second-round assignment bundle shows the changes since the version they worked under."""
-    from app.core import assign
-    from app.core.annotate import AnnotationState, SetAnnotations
+    from app.core.annotation.commands import AnnotationState, SetAnnotations
     from app.core.bundle import (
         export_assignment_bundle,
         export_work_bundle,
         merge_bundle,
         open_bundle,
     )
-    from app.core.guidelines import changes_on_open
-    from app.core.importer import import_dataset
-    from app.core.project import open_project
+    from app.core.io.importer import import_dataset
+    from app.core.project.guidelines import changes_on_open
+    from app.core.project.project import open_project
+    from app.core.team import assign
     from tests.fixtures_data import write_csv
 
     owner = make_project()

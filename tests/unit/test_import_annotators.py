@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from app.core.importer import import_dataset
+from app.core.io.importer import import_dataset
 from tests.fixtures_data import write_csv
 
 

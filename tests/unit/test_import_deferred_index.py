@@ -6,11 +6,11 @@ import sqlite3
 
 import pytest
 
-from app.core import fts
-from app.core.browse import Browser, Query
-from app.core.datasets import list_datasets, remove_dataset
+from app.core.annotation.browse import Browser, Query
 from app.core.errors import Cancelled, DataError
-from app.core.importer import import_dataset
+from app.core.io.datasets import list_datasets, remove_dataset
+from app.core.io.importer import import_dataset
+from app.core.storage import fts
 from tests.unit.helpers import rows, snapshot, texts
 
 LINES = [

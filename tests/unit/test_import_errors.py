@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app.core.errors import Cancelled, DataError, UnknownLabelsError
-from app.core.importer import import_dataset
+from app.core.io.importer import import_dataset
 from tests.unit.helpers import snapshot
 
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from app.core.datasets import list_datasets
-from app.core.importer import import_dataset, preview
+from app.core.io.datasets import list_datasets
+from app.core.io.importer import import_dataset, preview
 from tests.unit.helpers import rows, texts, values
 
 SMS = ["Free entry in 2 a wkly comp", 'He said "ok" then left', "Ok lar... Joking wif u oni"]

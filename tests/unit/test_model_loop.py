@@ -10,13 +10,13 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from app.cli import main as cli
-from app.core import modelstore
-from app.core.annotate import AnnotationState, SetAnnotations
-from app.core.browse import Query
+from app.cli.main import main as cli
+from app.core.annotation.browse import Query
+from app.core.annotation.commands import AnnotationState, SetAnnotations
+from app.core.annotation.worklist import Queue, QueueSpec
 from app.core.errors import ProjectError
-from app.core.importer import import_dataset
-from app.core.queue import Queue, QueueSpec
+from app.core.io.importer import import_dataset
+from app.core.project import modelstore
 from app.ml import loop
 from tests.fixtures_data import sms_rows, write_csv
 
@@ -125,7 +125,7 @@ def test_model_order_needs_a_scored_model(sms_project):
 
 
 def test_training_set_takes_the_newest_complete_answer(sms_project):
-    from app.core.project import ensure_annotator
+    from app.core.project.project import ensure_annotator
 
     ids = ids_of(sms_project)
     with sms_project.engine.begin() as conn:
@@ -197,7 +197,7 @@ def test_cli_train_and_predict(sms_project, tmp_path, capsys):
 
 def test_cli_start_up_does_not_import_the_ml_libraries():
     code = (
-        "import sys; from app.cli import build_parser; build_parser();"
+        "import sys; from app.cli.main import build_parser; build_parser();"
         " print(sorted(m for m in ('sklearn', 'spacy', 'numpy') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
-from app.core import db, modelstore
-from app.core.project import open_project
+from app.core.project import modelstore
+from app.core.project.project import open_project
+from app.core.storage import db
 from tests.fixtures_data import write_csv
 
 
@@ -27,7 +28,7 @@ def _table_sql(project) -> str:
 
 
 def test_an_older_file_keeps_its_predictions_through_the_migration(make_project, tmp_path):
-    from app.core.importer import import_dataset
+    from app.core.io.importer import import_dataset
 
     project = make_project()
     source = tmp_path / "a.csv"

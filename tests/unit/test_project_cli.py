@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
-from app.core import db, settings
+from app.cli.main import main
+from app.core import settings
 from app.core.errors import ProjectError
-from app.core.project import create_project, open_project, update_schema
-from app.core.schema import LabelSpec
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import create_project, open_project, update_schema
+from app.core.storage import db
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,8 +159,8 @@ def test_python_dash_m_app_works():
 
 
 def test_demo_builds_three_projects(tmp_path):
-    from app.core.browse import Browser, Query
-    from app.core.demo import build_demo
+    from app.core.annotation.browse import Browser, Query
+    from app.core.io.demo import build_demo
 
     paths = build_demo(tmp_path / "demo")
     assert [p.name for p in paths] == ["spam.tagloop", "diseases.tagloop", "mention-types.tagloop"]
@@ -187,7 +188,8 @@ def test_core_and_ml_never_import_qt():
             ]
     assert offenders == []
     code = (
-        "import app.core.importer, app.core.export, app.core.browse, app.core.demo, app.cli, sys;"
+        "import app.core.io.importer, app.core.io.export, app.core.annotation.browse,"
+        " app.core.io.demo, app.cli.main, sys;"
         "assert not any(m.startswith('PySide6') for m in sys.modules), 'Qt loaded'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
@@ -201,10 +203,10 @@ def test_no_socket_is_ever_opened(tmp_path, monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    from app.core.browse import Browser, Query
-    from app.core.demo import build_demo
-    from app.core.export import export_datapoints
-    from app.core.stats import project_stats
+    from app.core.annotation.browse import Browser, Query
+    from app.core.annotation.stats import project_stats
+    from app.core.io.demo import build_demo
+    from app.core.io.export import export_datapoints
 
     (spam, *_rest) = build_demo(tmp_path / "demo")
     with open_project(spam) as project:

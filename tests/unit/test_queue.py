@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.core import settings
-from app.core.annotate import AnnotationState, SetAnnotations
-from app.core.browse import Query
-from app.core.errors import ProjectError
-from app.core.ids import new_uuid
-from app.core.importer import import_dataset
-from app.core.project import ensure_annotator
-from app.core.queue import (
+from app.core.annotation.browse import Query
+from app.core.annotation.commands import AnnotationState, SetAnnotations
+from app.core.annotation.worklist import (
     Queue,
     QueueSpec,
     _Permutation,
@@ -19,6 +15,10 @@ from app.core.queue import (
     save_position,
     saved_position,
 )
+from app.core.errors import ProjectError
+from app.core.ids import new_uuid
+from app.core.io.importer import import_dataset
+from app.core.project.project import ensure_annotator
 from tests.unit.helpers import rows
 
 

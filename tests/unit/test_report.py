@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from app.core.agreement import project_agreement
-from app.core.annotate import AddFlag, AnnotationState, SetAnnotations
+from app.core.annotation.commands import AddFlag, AnnotationState, SetAnnotations
 from app.core.errors import Cancelled
 from app.core.ids import new_uuid
-from app.core.importer import import_dataset
-from app.core.project import ensure_annotator
-from app.core.report import IDLE_CAP_MS, project_report, report_json
-from app.core.report_html import kappa_colour, render_html, write_html
+from app.core.io.importer import import_dataset
+from app.core.project.project import ensure_annotator
+from app.core.quality.agreement import project_agreement
+from app.core.report.figures import IDLE_CAP_MS, project_report, report_json
+from app.core.report.html import kappa_colour, render_html, write_html
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
 

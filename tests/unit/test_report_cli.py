@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from app.cli import main
+from app.cli.main import main
 from tests.fixtures_data import sms_rows, write_csv
 
 

@@ -8,13 +8,13 @@ import json
 
 import pytest
 
-from app.core.annotate import AddFlag
-from app.core.consensus import adjudicate, consensus_counts, create_adjudication_tasks
-from app.core.gold import drift_alerts, gold_accuracy, mark_gold
+from app.core.annotation.commands import AddFlag
 from app.core.ids import new_uuid
-from app.core.report import project_report, report_json
-from app.core.report_html import render_html, write_html
-from app.core.review import create_review_tasks, review
+from app.core.quality.consensus import adjudicate, consensus_counts, create_adjudication_tasks
+from app.core.quality.gold import drift_alerts, gold_accuracy, mark_gold
+from app.core.report.figures import project_report, report_json
+from app.core.report.html import render_html, write_html
+from app.core.team.review import create_review_tasks, review
 from tests.unit.helpers import rows
 from tests.unit.quality_helpers import label, team, with_items
 
@@ -290,7 +290,7 @@ def test_parts_are_absent_without_their_workflow(make_project, tmp_path):
 def test_namesakes_are_scored_apart(make_project, tmp_path):
     project = make_project(labels=("a", "b"))
     ids = with_items(project, tmp_path, [f"item {i}" for i in range(4)])
-    from app.core.project import ensure_annotator
+    from app.core.project.project import ensure_annotator
 
     with project.engine.begin() as conn:
         sams = [ensure_annotator(conn, new_uuid(), "sam", "annotator") for _ in range(2)]
@@ -357,7 +357,7 @@ def test_html_escapes_hostile_reasons_and_names(make_project, tmp_path):
 
 
 def test_the_terminal_digest_names_gold_alerts_consensus_and_rejections(shop, capsys):
-    from app.cli import main
+    from app.cli.main import main
 
     project, _ids, _who = shop
     assert main(["report", str(project.path)]) == 0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.annotate import AddFlag
-from app.core.assign import generate_tasks
-from app.core.consensus import final_records
+from app.core.annotation.commands import AddFlag
 from app.core.errors import ProjectError
-from app.core.review import (
+from app.core.quality.consensus import final_records
+from app.core.team.assign import generate_tasks
+from app.core.team.review import (
     add_custom_status,
     annotations_to_review,
     create_review_tasks,

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core.errors import Cancelled
-from app.core.export import export_datapoints, iter_records
 from app.core.ids import datapoint_uuid
-from app.core.importer import import_dataset
+from app.core.io.export import export_datapoints, iter_records
+from app.core.io.importer import import_dataset
 from tests.unit.helpers import texts, values
 
 HARD_TEXTS = [

@@ -15,24 +15,22 @@ from collections import Counter
 
 import pytest
 
-from app.core.annotate import AnnotationState, SetAnnotations, load_items
-from app.core.assign import (
-    add_annotator,
-    export_assignment_bundles,
-    generate_tasks,
-    list_annotators,
-)
-from app.core.browse import Query
+from app.core.annotation.browse import Query
+from app.core.annotation.commands import AnnotationState, SetAnnotations, load_items
+from app.core.annotation.worklist import Queue, QueueSpec
 from app.core.bundle import export_work_bundle, merge_bundle, open_bundle
-from app.core.consensus import (
+from app.core.errors import ProjectError
+from app.core.io.export import export_datapoints
+from app.core.io.importer import import_dataset
+from app.core.project.label_schema import LabelSpec
+from app.core.project.project import Project, create_project, open_project
+from app.core.quality.consensus import (
     adjudicate,
     create_adjudication_tasks,
     disagreements,
     item_versions,
 )
-from app.core.errors import ProjectError
-from app.core.export import export_datapoints
-from app.core.gold import (
+from app.core.quality.gold import (
     assign_qualification,
     create_qualification,
     gold_accuracy,
@@ -40,11 +38,13 @@ from app.core.gold import (
     mix_gold_into_tasks,
     qualification_result,
 )
-from app.core.importer import import_dataset
-from app.core.project import Project, create_project, open_project
-from app.core.queue import Queue, QueueSpec
-from app.core.review import ISSUES, annotations_to_review, review, spot_check, task_status
-from app.core.schema import LabelSpec
+from app.core.team.assign import (
+    add_annotator,
+    export_assignment_bundles,
+    generate_tasks,
+    list_annotators,
+)
+from app.core.team.review import ISSUES, annotations_to_review, review, spot_check, task_status
 from tests.fixtures_data import sms_rows, write_csv
 
 N = 40

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core import tokens
-from app.core.tokens import Tokens, regex_tokenize, spacy_tokenizer
+from app.core.annotation import tokens
+from app.core.annotation.tokens import Tokens, regex_tokenize, spacy_tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,8 +70,8 @@ def test_spacy_tokenizer_is_cached(spacy_en):
 
 
 def test_tokens_module_does_not_import_spacy_eagerly():
-    # importing app.core.tokens must not pull in spaCy (it is imported lazily)
-    code = "import sys, app.core.tokens; print('spacy' in sys.modules)"
+    # importing app.core.annotation.tokens must not pull in spaCy (it is imported lazily)
+    code = "import sys, app.core.annotation.tokens; print('spacy' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout

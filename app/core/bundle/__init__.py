@@ -4,7 +4,7 @@ The verbs (each takes `progress(done, total, message)` and `cancel()` like every
 
 - export_project_bundle(project, out, with_model=False, passphrase=None) -> ExportReport
 - export_assignment_bundle(project, out, annotator_uuid, passphrase=None) -> ExportReport
-  (app.core.assign.export_assignment_bundles writes one per annotator)
+  (app.core.team.assign.export_assignment_bundles writes one per annotator)
 - export_work_bundle(project, out, passphrase=None) -> ExportReport   ("Return work")
 - open_bundle(bundle, dest, passphrase=None) -> OpenReport            (a new project file)
 - merge_bundle(project, bundle, passphrase=None) -> MergeReport       (all or nothing)
@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from app.core.bundle.container import DEFAULT_LIMITS, FORMAT_VERSION, SUFFIX, BundleReader, Limits
 from app.core.bundle.errors import BundleError
 from app.core.bundle.export import (
     ExportReport,
@@ -26,7 +27,6 @@ from app.core.bundle.export import (
     export_project_bundle,
     export_work_bundle,
 )
-from app.core.bundle.format import DEFAULT_LIMITS, FORMAT_VERSION, SUFFIX, BundleReader, Limits
 from app.core.bundle.merge import Conflict, MergeReport, merge_bundle
 from app.core.bundle.open import OpenReport, open_bundle
 from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress

@@ -1,6 +1,6 @@
 """Writing bundles: a whole project, one annotator's assignment, or their returned work.
 
-Each kind is a selection of the same members (see app.core.bundle.format), read from one
+Each kind is a selection of the same members (see app.core.bundle.container), read from one
 consistent snapshot of the database (a read transaction: WAL lets the GUI keep writing), and
 written row by row, so memory stays flat however large the project.
 """
@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core import audit
-from app.core.bundle import quality
+from app.core.audit import chain as audit
+from app.core.bundle import quality_members as quality
+from app.core.bundle.container import SUFFIX, BundleWriter
 from app.core.bundle.errors import BundleError
-from app.core.bundle.format import SUFFIX, BundleWriter
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.core.project import META_BASE, META_REPLICA, Project
+from app.core.project.project import META_BASE, META_REPLICA, Project
 
 PROGRESS_EVERY = 20_000
 FINISHED = "('complete', 'skipped', 'discarded')"
@@ -95,8 +95,8 @@ def _assignment_selection(annotator_id: int) -> _Selection:
         comments=f"c.annotator_id = :who AND c.datapoint_id IN ({assigned})",
         flags=flags,
         audit=None,
-        # A gold task is an ordinary label task to its annotator (app.core.gold), and what an
-        # item's status says comes from what the bundle holds, not from others' work.
+        # A gold task is an ordinary label task to its annotator (app.core.quality.gold), and
+        # what an item's status says comes from what the bundle holds, not from others' work.
         task_kind="CASE WHEN t.kind = 'gold' THEN 'label' ELSE t.kind END",
         datapoint_status=(
             f"CASE WHEN {has('complete')} THEN 1 WHEN {has('discarded')} THEN 3"

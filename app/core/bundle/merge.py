@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core import audit, fts
-from app.core.annotate import _DERIVE_FLAGGED, _DERIVE_STATUS
-from app.core.bundle import quality
+from app.core.annotation.commands import DERIVE_FLAGGED, DERIVE_STATUS
+from app.core.audit import chain as audit
+from app.core.bundle import quality_members as quality
+from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.errors import BundleError
-from app.core.bundle.format import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.open import _audit, insert_predictions, model_row
 from app.core.bundle.rows import (
     TASK_KINDS,
@@ -49,7 +49,8 @@ from app.core.bundle.rows import (
 from app.core.errors import Cancelled
 from app.core.ids import datapoint_uuid
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.core.project import Project
+from app.core.project.project import Project
+from app.core.storage import fts
 
 TASK_RANK = {status: rank for rank, status in enumerate(TASK_STATUSES)}
 MAX_CONFLICTS_LISTED = 200
@@ -140,7 +141,7 @@ def merge_bundle(
 
     Refuses a bundle of another project, and any bundle that fails verification, before
     touching the database. New datapoints wait for the search index like imported ones
-    (app.core.fts.index_pending).
+    (app.core.storage.fts.index_pending).
     """
     started = time.perf_counter()
     bundle = Path(bundle)
@@ -300,7 +301,7 @@ class _Merge:
             return
         check = Checker(self.file, name)
         upto, top = fts.pending(self.conn)
-        next_id = max(upto, top)  # new ids above the search index's mark (app.core.fts)
+        next_id = max(upto, top)  # new ids above the search index's mark (app.core.storage.fts)
         points = self.refs.points
         added = 0
 
@@ -511,7 +512,7 @@ class _Merge:
         synced: str | None,
     ) -> None:
         """Insert or replace an annotation row with a version as it is (its UUID and times
-        kept), and its label index rows, as app.core.annotate keeps them."""
+        kept), and its label index rows, as app.core.annotation.commands keeps them."""
         values = (
             version["uuid"],
             version["value"],
@@ -688,7 +689,7 @@ class _Merge:
             )
             if cursor.rowcount > 0:
                 self.count(self.report.added, "audit_events")
-        # Another machine's events join this file's chain in merge order (app.core.audit).
+        # Another machine's events join this file's chain in merge order (app.core.audit.chain).
         audit.link_pending(self.conn)
         self.advance(name)
 
@@ -735,7 +736,7 @@ class _Merge:
             ids = [r[0] for r in cursor.fetchmany(DERIVE_CHUNK)]
             if not ids:
                 break
-            self.sa_conn.execute(_DERIVE_STATUS, {"ids": ids})
+            self.sa_conn.execute(DERIVE_STATUS, {"ids": ids})
         ids = sorted(self.flag_touched)
         if ids:
-            self.sa_conn.execute(_DERIVE_FLAGGED, [{"id": i} for i in ids])
+            self.sa_conn.execute(DERIVE_FLAGGED, [{"id": i} for i in ids])

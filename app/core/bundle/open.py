@@ -15,10 +15,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core import audit, db, settings
-from app.core.bundle import quality
+from app.core import settings
+from app.core.audit import chain as audit
+from app.core.bundle import quality_members as quality
+from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.errors import BundleError
-from app.core.bundle.format import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.rows import (
     TASK_KINDS,
     TASK_STATUSES,
@@ -31,16 +32,17 @@ from app.core.bundle.rows import (
 )
 from app.core.errors import Cancelled
 from app.core.ids import new_uuid, now_iso
-from app.core.importer import REBUILT_INDEXES
+from app.core.io.importer import REBUILT_INDEXES
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.core.project import (
+from app.core.project.label_schema import TASK_TYPES
+from app.core.project.project import (
     META_ASSIGNEE,
     META_BASE,
     META_OPENED_FROM,
     META_SOURCE_SHA256,
     PROJECT_SUFFIX,
 )
-from app.core.schema import TASK_TYPES
+from app.core.storage import db
 
 BATCH = 20_000
 
@@ -81,8 +83,8 @@ def open_bundle(
     facts in project_meta are new). An assignment bundle gives the annotator's working copy:
     work done in it is attributed to the assigned annotator, and "Return work"
     (export_work_bundle) sends back what changed since the bundle was made. Open it with
-    app.core.project.open_project(report.path). The search index is built later
-    (app.core.fts.index_pending), as after an import.
+    app.core.project.project.open_project(report.path). The search index is built later
+    (app.core.storage.fts.index_pending), as after an import.
     """
     started = time.perf_counter()
     bundle = Path(bundle)

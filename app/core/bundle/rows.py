@@ -13,12 +13,12 @@ import uuid
 from array import array
 from typing import Any
 
-from app.core.annotate import ANNOTATION_STATUSES, validate_value
+from app.core.annotation.commands import ANNOTATION_STATUSES, validate_value
+from app.core.annotation.values import LabelParser
 from app.core.bundle.errors import BundleError
 from app.core.errors import ProjectError
-from app.core.labels import LabelParser
-from app.core.project import ROLES
-from app.core.schema import labels_from_json
+from app.core.project.label_schema import labels_from_json
+from app.core.project.project import ROLES
 
 # Name-based UUIDs of superseded annotation versions (app.core.bundle.merge).
 HISTORY_NAMESPACE = uuid.UUID("6f1d1a52-7d0c-4b8e-9a53-0c2f3e5b9d11")
@@ -215,7 +215,7 @@ def annotation_labels(
     schema_id: int,
 ) -> list[str]:
     """Check an annotation value against its schema version (the rules an edit obeys, see
-    app.core.annotate.validate_value) and return the labels its index rows carry."""
+    app.core.annotation.commands.validate_value) and return the labels its index rows carry."""
     if status not in ANNOTATION_STATUSES:
         raise check.fail(row, f"unknown annotation status {status!r}")
     try:

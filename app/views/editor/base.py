@@ -24,13 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import browse, settings
-from app.core.annotate import Item
-from app.core.queue import QueueSpec
+from app.core import settings
+from app.core.annotation import browse
+from app.core.annotation.commands import Item
+from app.core.annotation.worklist import QueueSpec
+from app.views.editor.guidelines_changes import GuidelinesBanner
 from app.views.editor.session import AnnotationSession
 from app.views.editor.text_view import TextView
 from app.views.editor.widgets import LabelBar, PromptBar, ShortcutSheet
-from app.views.guidelines_changes import GuidelinesBanner
 
 POINT_SIZE_KEY = "editor_point_size"
 DEFAULT_POINT_SIZE = 14.0

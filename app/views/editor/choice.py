@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 
 from app.core import settings
-from app.core.annotate import Item
+from app.core.annotation.commands import Item
 from app.views.editor.base import EditorBase
 
 AUTO_ADVANCE_KEY = "editor_auto_advance"

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import annotate
-from app.core.annotate import AnnotationState, Item
+from app.core.annotation import commands as annotate
+from app.core.annotation.commands import AnnotationState, Item
 from app.views.editor.session import AnnotationSession
 from app.views.editor.widgets import text_colour_on
 

@@ -18,10 +18,18 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 from sqlalchemy import text
 
-from app.core import annotate, queue
-from app.core.annotate import AddComment, AddFlag, AnnotationState, Applied, Command, Item
+from app.core.annotation import commands as annotate
+from app.core.annotation import worklist as queue
+from app.core.annotation.commands import (
+    AddComment,
+    AddFlag,
+    AnnotationState,
+    Applied,
+    Command,
+    Item,
+)
 from app.core.errors import ProjectError
-from app.core.project import Project
+from app.core.project.project import Project
 from app.workers.writer import Writer
 
 CACHE_ITEMS = 64

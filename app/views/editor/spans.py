@@ -12,8 +12,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 
-from app.core import tokens
-from app.core.annotate import Item
+from app.core.annotation import tokens
+from app.core.annotation.commands import Item
 from app.views.editor.base import EditorBase
 from app.workers.job import Job
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.schema import LabelSpec
+from app.core.project.label_schema import LabelSpec
 
 
 class PromptBar(QWidget):

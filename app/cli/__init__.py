@@ -1,0 +1,1 @@
+"""The `tagloop` command line."""

@@ -1,0 +1,1 @@
+"""Annotating: undoable commands, worklists, browsing, search, counts and span tokens."""

@@ -1,0 +1,237 @@
+"""Windowed queries over the datapoint table: filter, sort, search, count, one page at a time.
+
+Nothing here loads a whole table. Every filter is an index lookup (status, label, flagged,
+dataset) or an FTS5 match, and pages are fetched with LIMIT/OFFSET on an indexed order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+
+from app.core.project.project import Project
+from app.core.storage import fts
+from app.core.storage.tables import STATUS_CODES, STATUS_NAMES
+
+SORTABLE = ("id", "dataset", "status")
+STATUS_FILTERS = (*STATUS_NAMES, "flagged")
+PREVIEW_CHARS = 500
+_ORDER = {
+    "id": "d.id {dir}",
+    "dataset": "d.dataset_id {dir}, d.id {dir}",
+    "status": "d.status {dir}, d.id {dir}",
+}
+# Runs of letters and digits, as FTS5's unicode61 tokenizer cuts them ("_" separates words).
+_WORD = re.compile(r"[^\W_]+\*?", re.UNICODE)
+# The text holds a character beyond ASCII (more bytes than characters); 10x faster than GLOB.
+_NON_ASCII = "length(text) <> length(CAST(text AS BLOB))"
+_PHRASE = re.compile(r'"([^"]+)"')
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the user asked to see."""
+
+    status: str | None = None  # one of STATUS_FILTERS
+    label: str | None = None
+    search: str | None = None
+    dataset_id: int | None = None
+    sort: str = "id"
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    dataset: str
+    row: int
+    text: str
+    status: str
+    flagged: bool
+    labels: list[str]
+
+
+def search_terms(search: str) -> tuple[str | None, list[str]]:
+    """A safe FTS5 expression (every word required, `word*` for a prefix) and the phrases.
+
+    FTS5 syntax is never passed through from the user, so no input can cause a syntax error.
+    Quoted phrases are required as words in FTS and then checked as substrings of the text.
+    """
+    phrases = [p.strip() for p in _PHRASE.findall(search) if p.strip()]
+    words = _WORD.findall(search)
+    if not words:
+        return None, phrases
+    parts = []
+    for word in words:
+        prefix = word.endswith("*")
+        word = word.rstrip("*")
+        if word:
+            parts.append(f'"{word}"' + ("*" if prefix else ""))
+    return (" ".join(parts) or None), phrases
+
+
+def _where(query: Query, pending_after: int | None = None) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause and its parameters. `pending_after`: the search index's mark when
+    datapoints above it are not indexed yet (app.core.storage.fts); those are scanned instead."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if query.status == "flagged":
+        clauses.append("d.flagged = 1")
+    elif query.status:
+        clauses.append("d.status = :status")
+        params["status"] = STATUS_CODES[query.status]
+    label_clause = None
+    if query.label:
+        label_clause = len(clauses)
+        clauses.append("d.id IN (SELECT datapoint_id FROM annotation_label WHERE label = :label)")
+        params["label"] = query.label
+    if query.dataset_id is not None:
+        clauses.append("d.dataset_id = :dataset_id")
+        params["dataset_id"] = query.dataset_id
+    if query.search and query.search.strip():
+        match, phrases = search_terms(query.search)
+        if match:
+            params["m"] = match
+            ids = "SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m"
+            if pending_after is not None:
+                ids += f" UNION ALL {_pending_scan(query.search, params, pending_after)}"
+            if label_clause is None:
+                clauses.append(f"d.id IN ({ids})")
+            else:  # one list: the labelled ids among the matches, probed on (label, id)
+                clauses[label_clause] = (
+                    "d.id IN (SELECT datapoint_id FROM annotation_label"
+                    f" WHERE label = :label AND datapoint_id IN ({ids}))"
+                )
+        for i, phrase in enumerate(phrases):
+            clauses.append(f"d.text LIKE :p{i} ESCAPE '\\'")
+            escaped = phrase.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params[f"p{i}"] = f"%{escaped}%"
+        if not match and not phrases:
+            clauses.append("0")  # only punctuation: nothing can match
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _pending_scan(search: str, params: dict[str, Any], pending_after: int) -> str:
+    """Ids of not-yet-indexed datapoints holding every search word, found as FTS5 would.
+
+    A cheap LIKE test in SQL first keeps only ASCII texts that contain each ASCII word (and
+    every non-ASCII text), then app.core.storage.fts.match_words tokenizes what is left.
+    """
+    words = []
+    tests = []
+    for i, word in enumerate(_WORD.findall(search)):
+        prefix = word.endswith("*")
+        folded = fts.fold(word.rstrip("*"))
+        if not folded:
+            continue
+        words.append((folded, prefix))
+        if folded.isascii():
+            tests.append(f" AND (text LIKE :w{i} OR {_NON_ASCII})")
+            params[f"w{i}"] = f"%{folded}%"
+    params["pending_after"] = pending_after
+    params["spec"] = fts.match_spec(words)
+    return (
+        "SELECT id FROM datapoint WHERE id > :pending_after"
+        + "".join(tests)
+        + f" AND {fts.MATCH_FUNCTION}(text, :spec)"
+    )
+
+
+def _only(query: Query, params: dict[str, Any]) -> str | None:
+    """'label' or 'words' when that is the query's only filter (words: no quoted phrases)."""
+    used = {k for k in ("status", "label", "search", "dataset_id") if getattr(query, k)}
+    if used == {"label"}:
+        return "label"
+    phrases = any(re.fullmatch(r"p\d+", k) for k in params)
+    if used == {"search"} and "m" in params and not phrases and "pending_after" not in params:
+        return "words"
+    return None
+
+
+def _pending_after(conn, query: Query) -> int | None:
+    """The search index's mark if the query searches and some datapoints are not indexed
+    yet (then the SQL matcher is registered on this connection), else None."""
+    if not (query.search and query.search.strip()):
+        return None
+    upto, top = fts.pending(conn)
+    if top <= upto:
+        return None
+    fts.register(conn.connection.dbapi_connection)
+    return upto
+
+
+class Browser:
+    """Read-only, thread-safe access to pages of datapoints for the table and the CLI."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    def count(self, query: Query) -> int:
+        with self.project.engine.connect() as conn:
+            where, params = _where(query, _pending_after(conn, query))
+            sql = f"SELECT count(*) FROM datapoint d{where}"
+            # A lone label or word search counts its own index instead of probing 1M rows.
+            only = _only(query, params)
+            if only == "label":
+                sql = (
+                    "SELECT count(DISTINCT datapoint_id) FROM annotation_label WHERE label = :label"
+                )
+            elif only == "words":
+                sql = "SELECT count(*) FROM datapoint_fts WHERE datapoint_fts MATCH :m"
+            return conn.execute(text(sql), params).scalar()
+
+    def page(self, query: Query, offset: int, limit: int) -> list[Row]:
+        with self.project.engine.connect() as conn:
+            where, params = _where(query, _pending_after(conn, query))
+            sort = query.sort if query.sort in SORTABLE else "id"
+            order = _ORDER[sort].format(dir="DESC" if query.descending else "ASC")
+            # Find the page's ids on narrow indexes first; only then read those rows' text.
+            ids = (
+                f"SELECT d.id FROM datapoint d{where} ORDER BY {order} LIMIT :limit OFFSET :offset"
+            )
+            if _only(query, params) == "words" and sort == "id":  # FTS5 yields rowids in order
+                direction = "DESC" if query.descending else "ASC"
+                ids = (
+                    "SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m "
+                    f"ORDER BY rowid {direction} LIMIT :limit OFFSET :offset"
+                )
+            sql = (
+                "SELECT d.id, ds.source_name, d.row, substr(d.text, 1, :chars), d.status, "
+                "d.flagged FROM datapoint d JOIN dataset ds ON ds.id = d.dataset_id "
+                f"WHERE d.id IN ({ids}) ORDER BY {order}"
+            )
+            params.update(chars=PREVIEW_CHARS, limit=limit, offset=offset)
+            rows = conn.execute(text(sql), params).all()
+            labels: dict[int, list[str]] = {}
+            if rows:
+                ids = ",".join(str(row[0]) for row in rows)  # integers from the database
+                for dp_id, label in conn.execute(
+                    text(
+                        "SELECT datapoint_id, label FROM annotation_label "
+                        f"WHERE datapoint_id IN ({ids}) ORDER BY datapoint_id, label"
+                    )
+                ):
+                    found = labels.setdefault(dp_id, [])
+                    if label not in found:
+                        found.append(label)
+        return [
+            Row(r[0], r[1], r[2], r[3], STATUS_NAMES[r[4]], bool(r[5]), labels.get(r[0], []))
+            for r in rows
+        ]
+
+    def status_counts(self) -> dict[str, int]:
+        """Counts for the status bar: total, one per status, and flagged."""
+        counts = dict.fromkeys(("total", *STATUS_FILTERS), 0)
+        with self.project.engine.connect() as conn:
+            for status, n in conn.execute(
+                text("SELECT status, count(*) FROM datapoint GROUP BY status")
+            ):
+                counts[STATUS_NAMES[status]] = n
+            counts["flagged"] = conn.execute(
+                text("SELECT count(*) FROM datapoint WHERE flagged = 1")
+            ).scalar()
+        counts["total"] = sum(counts[name] for name in STATUS_NAMES)
+        return counts

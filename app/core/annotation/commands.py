@@ -1,0 +1,576 @@
+"""Annotating: the verbs an editor performs, each one committed transaction, each undoable.
+
+Every edit is a command whose `apply` commits it and returns the command that undoes it
+(its inverse), so the GUI's undo stack only ever replays commands. An annotation is one
+annotator's answer for one datapoint. Its status is `draft` while the annotator is still
+working on it (saved on every change, so a crash loses nothing), then `complete`, `skipped`
+or `discarded`. A datapoint's own status (unlabeled, labeled, skipped, discarded) is derived
+from all annotations on it and stored for fast filtering.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, bindparam, text
+
+from app.core.annotation.values import LabelParser
+from app.core.audit import chain as audit
+from app.core.errors import ProjectError
+from app.core.ids import new_uuid, now_iso
+from app.core.project import modelstore
+from app.core.project.modelstore import Suggestion
+from app.core.project.project import Project, current_schema
+from app.core.storage.tables import STATUS_NAMES
+
+ANNOTATION_STATUSES = ("draft", "complete", "skipped", "discarded")
+FINISHED = ("complete", "skipped", "discarded")
+
+# A datapoint is labeled if anyone completed it, else discarded, else skipped, else unlabeled.
+DERIVE_STATUS = text(
+    "UPDATE datapoint SET status = CASE"
+    " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
+    "   AND a.status = 'complete') THEN 1"
+    " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
+    "   AND a.status = 'discarded') THEN 3"
+    " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
+    "   AND a.status = 'skipped') THEN 2"
+    " ELSE 0 END WHERE id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+DERIVE_FLAGGED = text(
+    "UPDATE datapoint SET flagged = EXISTS (SELECT 1 FROM flag f"
+    " WHERE f.datapoint_id = datapoint.id AND f.resolved_at IS NULL) WHERE id = :id"
+)
+
+
+@dataclass(frozen=True)
+class AnnotationState:
+    """One annotator's annotation of one datapoint, as it is or as it should become."""
+
+    value: Any
+    status: str
+    time_spent_ms: int = 0
+    uuid: str | None = None  # kept across undo/redo, so an annotation keeps its identity
+    origin: str = "human"  # human, imported, accepted (a model's suggestion), corrected
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying a command did: the command that undoes it, and status changes."""
+
+    inverse: Command
+    statuses: dict[int, tuple[str, str]] = field(default_factory=dict)  # id: (before, after)
+
+
+class Command(Protocol):
+    description: str
+
+    @property
+    def datapoints(self) -> tuple[int, ...]: ...
+
+    def apply(self, project: Project) -> Applied: ...
+
+
+def _statuses(conn: Connection, ids: list[int]) -> dict[int, str]:
+    rows = conn.execute(
+        text("SELECT id, status FROM datapoint WHERE id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        ),
+        {"ids": ids},
+    )
+    return {dp_id: STATUS_NAMES[status] for dp_id, status in rows}
+
+
+def _changed(before: dict[int, str], after: dict[int, str]) -> dict[int, tuple[str, str]]:
+    return {k: (before[k], after[k]) for k in after if before.get(k) != after[k]}
+
+
+def read_states(conn: Connection, annotator_id: int, ids: list[int]) -> dict[int, AnnotationState]:
+    """The annotator's annotations on these datapoints (absent ones are left out)."""
+    rows = conn.execute(
+        text(
+            "SELECT datapoint_id, value, status, time_spent_ms, uuid, origin FROM annotation"
+            " WHERE annotator_id = :annotator AND datapoint_id IN :ids"
+        ).bindparams(bindparam("ids", expanding=True)),
+        {"annotator": annotator_id, "ids": ids},
+    )
+    return {
+        dp_id: AnnotationState(
+            None if value is None else json.loads(value), status, spent, uuid, origin
+        )
+        for dp_id, value, status, spent, uuid, origin in rows
+    }
+
+
+def validate_value(
+    project: Project,
+    labels: list[str],
+    value: Any,
+    status: str,
+    text_length: int | None = None,
+    allow_overlap: bool = True,
+) -> None:
+    """Refuse values that do not fit the task type, name labels outside the schema, or (for
+    spans) lie outside the text or overlap where the schema forbids it: the same rules as
+    import, so that whatever is saved can be exported and imported again."""
+    if status not in ANNOTATION_STATUSES:
+        raise ProjectError(f"unknown annotation status {status!r}")
+    if status in ("skipped", "discarded"):
+        if value is not None:
+            raise ProjectError(f"a {status} annotation carries no value")
+        return
+    if value is None:
+        if status == "complete":
+            raise ProjectError("a complete annotation needs a value")
+        return
+    kind = project.task_type
+    if kind == "classification" and not isinstance(value, str):
+        raise ProjectError("a classification is one label")
+    if kind == "multilabel" and not (
+        isinstance(value, list) and len(set(map(str, value))) == len(value)
+    ):
+        raise ProjectError("a multilabel answer is a list of distinct labels")
+    if kind == "spans":
+        _validate_spans(value, text_length, allow_overlap)
+    named = LabelParser.labels_of(value, kind)
+    if not all(isinstance(label, str) and label for label in named):
+        raise ProjectError("every label must be a non-empty string")
+    unknown = sorted(set(named) - set(labels))
+    if unknown:
+        raise ProjectError(f"labels not in the schema: {', '.join(unknown)}")
+
+
+def _validate_spans(value: Any, text_length: int | None, allow_overlap: bool) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(s, dict) and {"start", "end", "label"} <= s.keys() for s in value
+    ):
+        raise ProjectError("spans are a list of {start, end, label}")
+    for span in value:
+        start, end = span["start"], span["end"]
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, end)):
+            raise ProjectError(f"span offsets must be integers: {span!r}")
+        if not 0 <= start < end or (text_length is not None and end > text_length):
+            raise ProjectError(f"span {start}-{end} lies outside the text")
+    if not allow_overlap:
+        ordered = sorted(value, key=lambda s: (s["start"], s["end"]))
+        for before, after in pairwise(ordered):
+            if after["start"] < before["end"]:
+                raise ProjectError(
+                    f"spans {before['start']}-{before['end']} and {after['start']}-"
+                    f"{after['end']} overlap, and the label schema does not allow overlaps"
+                )
+
+
+@dataclass(frozen=True)
+class SetAnnotations:
+    """Set (or, with None, remove) one annotator's annotations on some datapoints, atomically.
+
+    One command covers one user action: a label on one item, or a bulk label on 500.
+    """
+
+    annotator_id: int
+    changes: tuple[tuple[int, AnnotationState | None], ...]
+    description: str = "annotate"
+
+    @property
+    def datapoints(self) -> tuple[int, ...]:
+        return tuple(dp_id for dp_id, _state in self.changes)
+
+    def apply(self, project: Project) -> Applied:
+        ids = list(self.datapoints)
+        with project.engine.begin() as conn:
+            schema = current_schema(conn)
+            before_status = _statuses(conn, ids)
+            missing = sorted(set(ids) - before_status.keys())
+            if missing:
+                raise ProjectError(f"datapoint {missing[0]} no longer exists")
+            lengths = text_lengths(conn, ids) if project.task_type == "spans" else {}
+            for dp_id, state in self.changes:
+                if state is not None:
+                    validate_value(
+                        project,
+                        schema.label_names,
+                        state.value,
+                        state.status,
+                        lengths.get(dp_id),
+                        schema.allow_overlap,
+                    )
+            before = read_states(conn, self.annotator_id, ids)
+            written = [
+                write_state(conn, project, self.annotator_id, dp_id, state, schema.id)
+                for dp_id, state in self.changes
+            ]
+            conn.execute(DERIVE_STATUS, {"ids": ids})
+            after_status = _statuses(conn, ids)
+            audit.record(
+                conn,
+                self.annotator_id,
+                self.description,
+                "annotation",
+                written[0] if len(ids) == 1 else None,
+                before={str(k): audit_value(v) for k, v in before.items()},
+                after={str(k): audit_value(v) for k, v in self.changes},
+            )
+        inverse = SetAnnotations(
+            self.annotator_id,
+            tuple((dp_id, before.get(dp_id)) for dp_id in ids),
+            f"undo {self.description}",
+        )
+        return Applied(inverse, _changed(before_status, after_status))
+
+
+def text_lengths(conn: Connection, ids: list[int]) -> dict[int, int]:
+    """Text lengths in characters (SQLite's length() counts code points, like len())."""
+    rows = conn.execute(
+        text("SELECT id, length(text) FROM datapoint WHERE id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        ),
+        {"ids": ids},
+    )
+    return dict(rows.all())
+
+
+def audit_value(state: AnnotationState | None) -> Any:
+    if state is None:
+        return None
+    return {"value": state.value, "status": state.status, "origin": state.origin}
+
+
+def write_state(
+    conn: Connection,
+    project: Project,
+    annotator_id: int,
+    dp_id: int,
+    state: AnnotationState | None,
+    schema_version_id: int,
+) -> str | None:
+    """Write one annotation (or remove it, for None); the UUID of what was written."""
+    existing = conn.execute(
+        text("SELECT id, uuid FROM annotation WHERE datapoint_id = :dp AND annotator_id = :who"),
+        {"dp": dp_id, "who": annotator_id},
+    ).first()
+    if state is None:
+        if existing is not None:
+            conn.execute(text("DELETE FROM annotation WHERE id = :id"), {"id": existing.id})
+        return existing.uuid if existing is not None else None
+    now = now_iso()
+    value = None if state.value is None else json.dumps(state.value, ensure_ascii=False)
+    uuid = existing.uuid if existing is not None else (state.uuid or new_uuid())
+    if existing is None:
+        annotation_id = conn.execute(
+            text(
+                "INSERT INTO annotation (uuid, datapoint_id, annotator_id, value, status,"
+                " schema_version_id, time_spent_ms, origin, created_at, updated_at)"
+                " VALUES (:uuid, :dp, :who, :value, :status, :schema, :spent, :origin,"
+                " :now, :now)"
+            ),
+            {
+                "uuid": uuid,
+                "dp": dp_id,
+                "who": annotator_id,
+                "value": value,
+                "status": state.status,
+                "schema": schema_version_id,
+                "spent": state.time_spent_ms,
+                "origin": state.origin,
+                "now": now,
+            },
+        ).lastrowid
+    else:
+        annotation_id = existing.id
+        conn.execute(
+            text(
+                "UPDATE annotation SET value = :value, status = :status, schema_version_id ="
+                " :schema, time_spent_ms = :spent, origin = :origin, updated_at = :now"
+                " WHERE id = :id"
+            ),
+            {
+                "value": value,
+                "status": state.status,
+                "schema": schema_version_id,
+                "spent": state.time_spent_ms,
+                "origin": state.origin,
+                "now": now,
+                "id": annotation_id,
+            },
+        )
+        conn.execute(
+            text("DELETE FROM annotation_label WHERE annotation_id = :id"), {"id": annotation_id}
+        )
+    if state.status == "complete":
+        labels = LabelParser.labels_of(state.value, project.task_type)
+        if labels:
+            conn.execute(
+                text(
+                    "INSERT OR IGNORE INTO annotation_label (annotation_id, label, datapoint_id)"
+                    " VALUES (:id, :label, :dp)"
+                ),
+                [{"id": annotation_id, "label": label, "dp": dp_id} for label in labels],
+            )
+    return uuid
+
+
+@dataclass(frozen=True)
+class AddFlag:
+    """Flag a datapoint for investigation, with a reason."""
+
+    datapoint_id: int
+    annotator_id: int
+    reason: str
+    uuid: str = field(default_factory=new_uuid)
+    created_at: str = field(default_factory=now_iso)
+    description: str = "flag"
+
+    @property
+    def datapoints(self) -> tuple[int, ...]:
+        return (self.datapoint_id,)
+
+    def apply(self, project: Project) -> Applied:
+        if not self.reason.strip():
+            raise ProjectError("a flag needs a reason")
+        with project.engine.begin() as conn:
+            before = _statuses(conn, [self.datapoint_id])
+            if not before:
+                raise ProjectError(f"datapoint {self.datapoint_id} no longer exists")
+            conn.execute(
+                text(
+                    "INSERT INTO flag (uuid, datapoint_id, annotator_id, reason, created_at)"
+                    " VALUES (:uuid, :dp, :who, :reason, :at)"
+                ),
+                {
+                    "uuid": self.uuid,
+                    "dp": self.datapoint_id,
+                    "who": self.annotator_id,
+                    "reason": self.reason.strip(),
+                    "at": self.created_at,
+                },
+            )
+            conn.execute(DERIVE_FLAGGED, {"id": self.datapoint_id})
+            audit.record(
+                conn,
+                self.annotator_id,
+                "flag",
+                "flag",
+                self.uuid,
+                after={"reason": self.reason, "datapoint": self.datapoint_id},
+            )
+        return Applied(RemoveFlag(self))
+
+
+@dataclass(frozen=True)
+class RemoveFlag:
+    """Take back a flag (the inverse of AddFlag)."""
+
+    flag: AddFlag
+    description: str = "remove flag"
+
+    @property
+    def datapoints(self) -> tuple[int, ...]:
+        return (self.flag.datapoint_id,)
+
+    def apply(self, project: Project) -> Applied:
+        with project.engine.begin() as conn:
+            conn.execute(text("DELETE FROM flag WHERE uuid = :uuid"), {"uuid": self.flag.uuid})
+            conn.execute(DERIVE_FLAGGED, {"id": self.flag.datapoint_id})
+            audit.record(
+                conn,
+                self.flag.annotator_id,
+                "unflag",
+                "flag",
+                self.flag.uuid,
+                before={"reason": self.flag.reason, "datapoint": self.flag.datapoint_id},
+            )
+        return Applied(self.flag)
+
+
+@dataclass(frozen=True)
+class AddComment:
+    datapoint_id: int
+    annotator_id: int
+    body: str
+    uuid: str = field(default_factory=new_uuid)
+    created_at: str = field(default_factory=now_iso)
+    description: str = "comment"
+
+    @property
+    def datapoints(self) -> tuple[int, ...]:
+        return (self.datapoint_id,)
+
+    def apply(self, project: Project) -> Applied:
+        if not self.body.strip():
+            raise ProjectError("a comment cannot be empty")
+        with project.engine.begin() as conn:
+            if not _statuses(conn, [self.datapoint_id]):
+                raise ProjectError(f"datapoint {self.datapoint_id} no longer exists")
+            conn.execute(
+                text(
+                    "INSERT INTO comment (uuid, datapoint_id, annotator_id, body, created_at)"
+                    " VALUES (:uuid, :dp, :who, :body, :at)"
+                ),
+                {
+                    "uuid": self.uuid,
+                    "dp": self.datapoint_id,
+                    "who": self.annotator_id,
+                    "body": self.body.strip(),
+                    "at": self.created_at,
+                },
+            )
+            audit.record(
+                conn,
+                self.annotator_id,
+                "comment",
+                "comment",
+                self.uuid,
+                after={"body": self.body.strip(), "datapoint": self.datapoint_id},
+            )
+        return Applied(RemoveComment(self))
+
+
+@dataclass(frozen=True)
+class RemoveComment:
+    comment: AddComment
+    description: str = "remove comment"
+
+    @property
+    def datapoints(self) -> tuple[int, ...]:
+        return (self.comment.datapoint_id,)
+
+    def apply(self, project: Project) -> Applied:
+        with project.engine.begin() as conn:
+            conn.execute(
+                text("DELETE FROM comment WHERE uuid = :uuid"), {"uuid": self.comment.uuid}
+            )
+            audit.record(
+                conn,
+                self.comment.annotator_id,
+                "uncomment",
+                "comment",
+                self.comment.uuid,
+                before={"body": self.comment.body.strip(), "datapoint": self.comment.datapoint_id},
+            )
+        return Applied(self.comment)
+
+
+def record_reopen(project: Project, datapoint_id: int, annotator_id: int) -> None:
+    """An annotator unlocked a finished item to edit it again: kept in the audit trail."""
+    with project.engine.begin() as conn:
+        state = read_states(conn, annotator_id, [datapoint_id]).get(datapoint_id)
+        audit.record(
+            conn,
+            annotator_id,
+            "reopen",
+            "annotation",
+            state.uuid if state else None,
+            before=audit_value(state),
+        )
+
+
+@dataclass(frozen=True)
+class Note:
+    """A flag or comment as the editor lists it."""
+
+    uuid: str
+    author: str
+    body: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """A datapoint as an editor shows it, with this annotator's annotation."""
+
+    id: int
+    dataset: str
+    row: int
+    text: str
+    context: dict[str, Any]
+    status: str
+    flagged: bool
+    annotation: AnnotationState | None
+    flags: tuple[Note, ...] = ()
+    comments: tuple[Note, ...] = ()
+    others: tuple[tuple[str, Any], ...] = ()  # (annotator name, value): others' complete answers
+    suggestion: Suggestion | None = None  # the model's pre-label, once it passes the bar
+
+
+def load_items(
+    project: Project, ids: list[int], annotator_id: int, suggest_version: int | None = None
+) -> dict[int, Item]:
+    """Datapoints by id with everything an editor shows, in a few indexed queries; with the
+    model version's suggestions when one is given."""
+    if not ids:
+        return {}
+    suggested = modelstore.suggestions(project, ids, suggest_version) if suggest_version else {}
+    expanding = bindparam("ids", expanding=True)
+    with project.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT d.id, ds.source_name, d.row, d.text, d.context, d.status, d.flagged"
+                " FROM datapoint d JOIN dataset ds ON ds.id = d.dataset_id WHERE d.id IN :ids"
+            ).bindparams(expanding),
+            {"ids": ids},
+        ).all()
+        states = read_states(conn, annotator_id, ids)
+        notes: dict[tuple[str, int], list[Note]] = {}
+        for kind, sql in (
+            (
+                "flag",
+                "SELECT f.datapoint_id, f.uuid, a.name, f.reason, f.created_at FROM flag f"
+                " JOIN annotator a ON a.id = f.annotator_id"
+                " WHERE f.resolved_at IS NULL AND f.datapoint_id IN :ids ORDER BY f.id",
+            ),
+            (
+                "comment",
+                "SELECT c.datapoint_id, c.uuid, a.name, c.body, c.created_at FROM comment c"
+                " JOIN annotator a ON a.id = c.annotator_id"
+                " WHERE c.datapoint_id IN :ids ORDER BY c.id",
+            ),
+        ):
+            for dp_id, uuid, author, body, at in conn.execute(
+                text(sql).bindparams(bindparam("ids", expanding=True)), {"ids": ids}
+            ):
+                notes.setdefault((kind, dp_id), []).append(Note(uuid, author, body, at))
+        others: dict[int, list[tuple[str, Any]]] = {}
+        for dp_id, author, value in conn.execute(
+            text(
+                "SELECT an.datapoint_id, a.name, an.value FROM annotation an"
+                " JOIN annotator a ON a.id = an.annotator_id WHERE an.status = 'complete'"
+                " AND an.annotator_id != :me AND an.datapoint_id IN :ids ORDER BY an.id"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids, "me": annotator_id},
+        ):
+            others.setdefault(dp_id, []).append((author, json.loads(value)))
+    return {
+        r[0]: Item(
+            id=r[0],
+            dataset=r[1],
+            row=r[2],
+            text=r[3],
+            context=json.loads(r[4]) if r[4] else {},
+            status=STATUS_NAMES[r[5]],
+            flagged=bool(r[6]),
+            annotation=states.get(r[0]),
+            flags=tuple(notes.get(("flag", r[0]), ())),
+            comments=tuple(notes.get(("comment", r[0]), ())),
+            others=tuple(others.get(r[0], ())),
+            suggestion=suggested.get(r[0]),
+        )
+        for r in rows
+    }
+
+
+def load_item(
+    project: Project, datapoint_id: int, annotator_id: int, suggest_version: int | None = None
+) -> Item:
+    item = load_items(project, [datapoint_id], annotator_id, suggest_version).get(datapoint_id)
+    if item is None:
+        raise ProjectError(f"datapoint {datapoint_id} does not exist")
+    return item

@@ -1,0 +1,85 @@
+"""Counts per dataset, status, label and annotator: `tagloop stats` and the status bar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+from app.core.annotation.browse import Browser
+from app.core.project.project import Project
+
+
+def project_stats(project: Project) -> dict[str, Any]:
+    with project.engine.connect() as conn:
+        datasets = [
+            {"dataset": name, "rows": rows, "duplicates": dups, "imported_at": at, "labeled": lab}
+            for name, rows, dups, at, lab in conn.execute(
+                text(
+                    "SELECT ds.source_name, ds.row_count, ds.duplicate_count, ds.imported_at,"
+                    " (SELECT count(*) FROM datapoint d"
+                    "  WHERE d.dataset_id = ds.id AND d.status = 1)"
+                    " FROM dataset ds ORDER BY ds.id"
+                )
+            )
+        ]
+        labels = {
+            label: {"annotations": n, "datapoints": m}
+            for label, n, m in conn.execute(
+                text(
+                    "SELECT label, count(*), count(DISTINCT datapoint_id) FROM annotation_label"
+                    " GROUP BY label ORDER BY count(*) DESC"
+                )
+            )
+        }
+        annotators = {}
+        for name, role, status, n in conn.execute(
+            text(
+                "SELECT a.name, a.role, an.status, count(an.id) FROM annotator a"
+                " LEFT JOIN annotation an ON an.annotator_id = a.id"
+                " GROUP BY a.id, an.status ORDER BY a.id"
+            )
+        ):
+            entry = annotators.setdefault(name, {"role": role, "annotations": 0})
+            if status:
+                entry[status] = n
+                entry["annotations"] += n
+    schema = project.schema
+    for name in schema.label_names:
+        labels.setdefault(name, {"annotations": 0, "datapoints": 0})
+    return {
+        "project": project.name,
+        "task_type": project.task_type,
+        "schema_version": schema.version,
+        "status": Browser(project).status_counts(),
+        "datasets": datasets,
+        "labels": labels,
+        "annotators": annotators,
+    }
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    """A plain-text rendering for the terminal."""
+    lines = [
+        f"{stats['project']} ({stats['task_type']}, schema v{stats['schema_version']})",
+        "",
+        "Status:",
+    ]
+    lines += [f"  {name:<10} {n:>10,}" for name, n in stats["status"].items()]
+    lines += ["", "Datasets:"]
+    lines += [
+        f"  {d['dataset']:<30} {d['rows']:>10,} rows  {d['labeled']:>8,} labeled"
+        f"  {d['duplicates']:>6,} duplicates"
+        for d in stats["datasets"]
+    ] or ["  (none)"]
+    lines += ["", "Labels:"]
+    lines += [
+        f"  {name:<30} {v['annotations']:>10,} annotations  {v['datapoints']:>8,} datapoints"
+        for name, v in stats["labels"].items()
+    ]
+    lines += ["", "Annotators:"]
+    lines += [
+        f"  {name:<30} {v['role']:<10} {v['annotations']:>10,} annotations"
+        for name, v in stats["annotators"].items()
+    ]
+    return "\n".join(lines)

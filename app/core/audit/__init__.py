@@ -1,0 +1,1 @@
+"""The audit trail: hash-chained events and the history of an item."""

@@ -1,0 +1,1 @@
+"""Data in and out: file readers, the importer, exports, datasets and the demo project."""

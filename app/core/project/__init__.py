@@ -1,0 +1,1 @@
+"""The project: its file, its annotators, its label schema and guidelines."""

@@ -1,0 +1,368 @@
+"""A project: one database file holding its task type, inputs, label schema and data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select
+
+from app import __version__
+from app.core import settings
+from app.core.audit import chain as audit
+from app.core.errors import ProjectError
+from app.core.ids import new_uuid, now_iso
+from app.core.project.label_schema import (
+    TASK_TYPES,
+    LabelSpec,
+    SchemaVersion,
+    complete_labels,
+    labels_from_json,
+    labels_to_json,
+)
+from app.core.storage import db
+from app.core.storage import tables as t
+
+PROJECT_SUFFIX = ".tagloop"
+ROLES = ("owner", "manager", "annotator", "reviewer")
+# Keys of an exported record besides the inputs, so no input may take these names.
+RESERVED_INPUT_NAMES = ("id", "dataset", "row", "status", "flagged", "label", "annotations")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    annotated: bool
+
+
+class Project:
+    """An open project file. Thread-safe: each operation checks out its own connection."""
+
+    def __init__(self, path: Path, engine: Engine) -> None:
+        self.path = Path(path)
+        self.engine = engine
+        with engine.connect() as conn:
+            row = conn.execute(select(t.project)).one()
+            self.uuid: str = row.uuid
+            self.name: str = row.name
+            self.task_type: str = row.task_type
+            self.language: str = row.language
+            self.inputs: tuple[InputSpec, ...] = tuple(
+                InputSpec(r.name, bool(r.annotated))
+                for r in conn.execute(select(t.project_input).order_by(t.project_input.c.position))
+            )
+
+    def __repr__(self) -> str:
+        return f"<Project {self.name!r} {self.task_type} at {self.path}>"
+
+    @property
+    def annotated_input(self) -> str:
+        return next(spec.name for spec in self.inputs if spec.annotated)
+
+    @property
+    def context_inputs(self) -> list[str]:
+        return [spec.name for spec in self.inputs if not spec.annotated]
+
+    @property
+    def schema(self) -> SchemaVersion:
+        """The current (newest) label schema version."""
+        with self.engine.connect() as conn:
+            return current_schema(conn)
+
+    def schema_versions(self) -> list[SchemaVersion]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.schema_version).order_by(t.schema_version.c.version))
+            return [_schema_from_row(row) for row in rows]
+
+    @cached_property
+    def local_annotator_id(self) -> int:
+        """Who works in this file: the annotator an assignment bundle was made for, when the
+        file was opened from one (so their work is theirs on any machine), else this install's
+        annotator row, registered in the project on first use."""
+        with self.engine.begin() as conn:
+            assignee = get_meta(conn, META_ASSIGNEE)
+            if assignee:
+                found = conn.execute(
+                    select(t.annotator.c.id).where(t.annotator.c.uuid == assignee)
+                ).scalar()
+                if found is not None:
+                    return found
+            identity = settings.local_identity()
+            return ensure_annotator(conn, identity.uuid, identity.name, "annotator")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+# Keys of project_meta: facts about this file, never carried by a bundle.
+META_REPLICA = "replica"  # this file's replica UUID (made by the migration, or on open)
+META_OPENED_FROM = "opened_from"  # the kind of bundle this file was opened from
+META_ASSIGNEE = "assignee"  # the annotator UUID an assignment bundle was made for
+META_BASE = "base"  # when that bundle was made: work since then is new work
+META_SOURCE_SHA256 = "source_sha256"  # that bundle file's SHA-256
+
+
+def get_meta(conn: Connection, key: str) -> str | None:
+    return conn.execute(select(t.project_meta.c.value).where(t.project_meta.c.key == key)).scalar()
+
+
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    conn.execute(delete(t.project_meta).where(t.project_meta.c.key == key))
+    conn.execute(insert(t.project_meta).values(key=key, value=value))
+
+
+def _schema_from_row(row) -> SchemaVersion:
+    return SchemaVersion(
+        id=row.id,
+        uuid=row.uuid,
+        version=row.version,
+        labels=labels_from_json(row.labels),
+        guidelines=row.guidelines,
+        allow_overlap=bool(row.allow_overlap),
+        created_at=row.created_at,
+    )
+
+
+def current_schema(conn: Connection) -> SchemaVersion:
+    row = conn.execute(
+        select(t.schema_version).order_by(t.schema_version.c.version.desc()).limit(1)
+    ).one()
+    return _schema_from_row(row)
+
+
+def ensure_annotator(conn: Connection, uuid: str, name: str, role: str) -> int:
+    """The id of the annotator with this UUID, adding them if the project does not know them."""
+    existing = conn.execute(select(t.annotator.c.id).where(t.annotator.c.uuid == uuid)).scalar()
+    if existing is not None:
+        return existing
+    if role not in ROLES:
+        raise ProjectError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    return conn.execute(
+        insert(t.annotator).values(uuid=uuid, name=name, role=role, created_at=now_iso())
+    ).inserted_primary_key[0]
+
+
+def annotator_by_name(conn: Connection, name: str) -> int:
+    """An annotator found by name (for labels imported on someone's behalf), added if new."""
+    existing = conn.execute(
+        select(t.annotator.c.id).where(t.annotator.c.name == name).order_by(t.annotator.c.id)
+    ).scalar()
+    return (
+        existing if existing is not None else ensure_annotator(conn, new_uuid(), name, "annotator")
+    )
+
+
+def create_project(
+    path: Path,
+    task_type: str,
+    labels: list[LabelSpec],
+    inputs: list[str] | None = None,
+    annotated_input: str | None = None,
+    guidelines: str = "",
+    name: str | None = None,
+    allow_overlap: bool = False,
+    language: str = "en",
+) -> Project:
+    """Create a new project file. Refuses to overwrite an existing file."""
+    path = Path(path)
+    if path.suffix != PROJECT_SUFFIX:
+        path = path.with_name(path.name + PROJECT_SUFFIX)
+    if task_type not in TASK_TYPES:
+        raise ProjectError(
+            f"unknown task type {task_type!r}; choose one of {', '.join(TASK_TYPES)}"
+        )
+    inputs = [name.strip() for name in (inputs or ["text"]) if name.strip()]
+    if not inputs or len(set(inputs)) != len(inputs):
+        raise ProjectError("inputs must be one or more distinct names")
+    reserved = sorted(set(inputs) & set(RESERVED_INPUT_NAMES))
+    if reserved:
+        raise ProjectError(f"input names {', '.join(reserved)} are reserved; choose others")
+    annotated_input = annotated_input or inputs[0]
+    if annotated_input not in inputs:
+        raise ProjectError(f"the annotated input {annotated_input!r} is not one of the inputs")
+    labels = complete_labels(labels)
+    if path.exists():
+        raise ProjectError(f"{path} already exists; choose another name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    engine = db.make_engine(db.url_for(path))
+    try:
+        db.upgrade(engine)
+        identity = settings.local_identity()
+        with engine.begin() as conn:
+            owner = ensure_annotator(conn, identity.uuid, identity.name, "owner")
+            project_uuid = new_uuid()
+            conn.execute(
+                insert(t.project).values(
+                    uuid=project_uuid,
+                    name=name or path.stem,
+                    task_type=task_type,
+                    language=language,
+                    created_at=now_iso(),
+                    app_version=__version__,
+                )
+            )
+            conn.execute(
+                insert(t.project_input),
+                [
+                    {"name": item, "position": i, "annotated": item == annotated_input}
+                    for i, item in enumerate(inputs)
+                ],
+            )
+            first = _insert_schema(conn, 1, labels, guidelines, allow_overlap, owner)
+            audit.record(
+                conn,
+                owner,
+                "create",
+                "schema",
+                first.uuid,
+                after={
+                    "version": first.version,
+                    "labels": first.label_names,
+                    "guidelines": first.guidelines,
+                    "allow_overlap": first.allow_overlap,
+                },
+            )
+            audit.record(
+                conn,
+                owner,
+                "create",
+                "project",
+                project_uuid,
+                after={
+                    "task_type": task_type,
+                    "inputs": inputs,
+                    "labels": [x.name for x in labels],
+                },
+            )
+    except BaseException:
+        engine.dispose()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        raise
+    settings.add_recent_project(path)
+    return Project(path, engine)
+
+
+def _insert_schema(
+    conn: Connection,
+    version: int,
+    labels: list[LabelSpec],
+    guidelines: str,
+    allow_overlap: bool,
+    actor_id: int | None,
+) -> SchemaVersion:
+    values = {
+        "uuid": new_uuid(),
+        "version": version,
+        "labels": labels_to_json(labels),
+        "guidelines": guidelines,
+        "allow_overlap": allow_overlap,
+        "created_at": now_iso(),
+        "created_by": actor_id,
+    }
+    new_id = conn.execute(insert(t.schema_version).values(**values)).inserted_primary_key[0]
+    return SchemaVersion(
+        new_id,
+        values["uuid"],
+        version,
+        tuple(labels),
+        guidelines,
+        allow_overlap,
+        values["created_at"],
+    )
+
+
+def open_project(path: Path) -> Project:
+    """Open an existing project file, upgrading an older schema in place."""
+    path = Path(path)
+    if not path.is_file():
+        raise ProjectError(f"{path}: no such project file")
+    with path.open("rb") as handle:
+        if handle.read(16) != b"SQLite format 3\x00":
+            raise ProjectError(f"{path}: not a Tagloop project (not an SQLite database)")
+    engine = db.make_engine(db.url_for(path))
+    try:
+        db.ensure_schema(engine, path)
+        project = Project(path, engine)
+    except ProjectError:
+        engine.dispose()
+        raise
+    except Exception as exc:
+        engine.dispose()
+        raise ProjectError(f"{path}: cannot be opened as a Tagloop project ({exc})") from exc
+    settings.add_recent_project(path)
+    return project
+
+
+def update_schema(
+    project: Project,
+    labels: list[LabelSpec] | None = None,
+    guidelines: str | None = None,
+    allow_overlap: bool | None = None,
+    actor_id: int | None = None,
+    conn: Connection | None = None,
+) -> SchemaVersion:
+    """Make a new schema version from the current one with the given changes."""
+
+    def apply(c: Connection) -> SchemaVersion:
+        current = current_schema(c)
+        new_labels = complete_labels(list(labels if labels is not None else current.labels))
+        version = _insert_schema(
+            c,
+            current.version + 1,
+            new_labels,
+            current.guidelines if guidelines is None else guidelines,
+            current.allow_overlap if allow_overlap is None else allow_overlap,
+            actor_id,
+        )
+        audit.record(
+            c,
+            actor_id,
+            "update",
+            "schema",
+            version.uuid,
+            before={
+                "version": current.version,
+                "labels": current.label_names,
+                "guidelines": current.guidelines,
+                "allow_overlap": current.allow_overlap,
+            },
+            after={
+                "version": version.version,
+                "labels": version.label_names,
+                "guidelines": version.guidelines,
+                "allow_overlap": version.allow_overlap,
+            },
+        )
+        return version
+
+    if conn is not None:
+        return apply(conn)
+    actor_id = actor_id if actor_id is not None else project.local_annotator_id
+    with project.engine.begin() as c:
+        return apply(c)
+
+
+def datapoint_count(project: Project) -> int:
+    with project.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(t.datapoint)).scalar_one()
+
+
+def project_summary(project: Project) -> dict[str, object]:
+    schema = project.schema
+    return {
+        "name": project.name,
+        "uuid": project.uuid,
+        "task_type": project.task_type,
+        "inputs": [{"name": i.name, "annotated": i.annotated} for i in project.inputs],
+        "schema_version": schema.version,
+        "labels": [asdict(label) for label in schema.labels],
+    }

@@ -1,0 +1,1 @@
+"""Quality: consensus and adjudication, agreement statistics, gold and qualification."""

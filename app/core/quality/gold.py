@@ -1,0 +1,642 @@
+"""Gold (honeypot) items, accuracy on them over time, drift alerts, and qualification sets.
+
+- `mark_gold` records the known answer of items (table gold_item; re-marking an item replaces
+  its answer under a new UUID, so bundles settle on the newest). Gold answers travel only in
+  project bundles, never in assignment bundles.
+- `mix_gold_into_tasks` gives annotators gold tasks (kind 'gold' in the owner's file, for the
+  bookkeeping) so that gold makes up `rate` of their queue: round(rate × L / (1 − rate)) for
+  L label tasks. In an assignment bundle a gold task is an ordinary label task (same kind,
+  a creation time borrowed from one of their label tasks), and nothing else of the item
+  (others' annotations, the answer) travels with it.
+- `gold_accuracy`: each annotator's complete annotations of gold items (not the gold's own
+  author's) scored by exact match (multilabel: the same set; spans: the same spans), overall
+  and in buckets of `window_days` days by the annotation's last change, aligned on the first
+  day any gold answer was given. `drift_alerts`: annotators whose latest bucket with at least
+  `min_items` answers is below `threshold`.
+- A qualification set (`create_qualification`) is a named set of gold items with a pass
+  score; `assign_qualification` gives annotators its items as qualification tasks;
+  `qualification_result` scores an annotator on it (unanswered items count as wrong) and,
+  once they answered every item, records the result (table qualification_result; it travels
+  back in work bundles). `generate_tasks` refuses real work to an annotator without a passing
+  recorded result for every qualification set (unless forced).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from app.core.annotation.commands import text_lengths, validate_value
+from app.core.audit import chain as audit
+from app.core.errors import ProjectError
+from app.core.ids import datapoint_uuid, new_uuid, now_iso
+from app.core.project.project import Project, current_schema
+from app.core.quality.consensus import _annotator, _raw
+from app.core.team.assign import _round
+
+
+@dataclass(frozen=True)
+class AccuracyBucket:
+    start: str  # first day, ISO date
+    end: str  # last day
+    correct: int
+    total: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.total if self.total else None
+
+
+@dataclass
+class GoldAccuracy:
+    annotator: str
+    correct: int = 0
+    total: int = 0
+    buckets: list[AccuracyBucket] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.total if self.total else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "annotator": self.annotator,
+            "correct": self.correct,
+            "total": self.total,
+            "accuracy": self.accuracy,
+            "buckets": [
+                {
+                    "start": b.start,
+                    "end": b.end,
+                    "correct": b.correct,
+                    "total": b.total,
+                    "accuracy": b.accuracy,
+                }
+                for b in self.buckets
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class DriftAlert:
+    annotator: str
+    accuracy: float
+    items: int
+    start: str
+    end: str
+    threshold: float
+
+    def message(self) -> str:
+        return (
+            f"{self.annotator}: gold accuracy {self.accuracy:.0%} on {self.items} items "
+            f"({self.start} to {self.end}), below {self.threshold:.0%}"
+        )
+
+
+@dataclass(frozen=True)
+class QualificationResult:
+    name: str
+    annotator: str
+    score: float
+    correct: int
+    total: int
+    answered: int
+    pass_score: float
+    recorded: str | None  # the recorded result's UUID, None until every item is answered
+
+    @property
+    def passed(self) -> bool:
+        return self.answered == self.total and self.score >= self.pass_score
+
+
+def same_answer(task_type: str, a: Any, b: Any) -> bool:
+    """Exact match of two values (order of multilabel labels and spans does not matter)."""
+    if task_type == "multilabel":
+        return sorted(set(a)) == sorted(set(b))
+    if task_type == "spans":
+
+        def keys(v):
+            return sorted((s["start"], s["end"], s["label"]) for s in v)
+
+        return keys(a) == keys(b)
+    return a == b
+
+
+# -- gold items -----------------------------------------------------------------------------
+
+
+def mark_gold(project: Project, datapoint_ids: Sequence[int], answers: Sequence[Any]) -> int:
+    """Record the correct answer of each item (answers[i] for datapoint_ids[i], checked like an
+    annotation); returns how many were marked. One transaction."""
+    if len(datapoint_ids) != len(answers):
+        raise ProjectError("give one answer per gold item")
+    actor = project.local_annotator_id
+    with project.engine.begin() as conn:
+        schema = current_schema(conn)
+        lengths = text_lengths(conn, list(datapoint_ids))
+        for dp_id, value in zip(datapoint_ids, answers, strict=True):
+            if dp_id not in lengths:
+                raise ProjectError(f"datapoint {dp_id} does not exist")
+            if value is None:
+                raise ProjectError(f"the gold answer of datapoint {dp_id} is missing")
+            validate_value(
+                project,
+                schema.label_names,
+                value,
+                "complete",
+                lengths[dp_id],
+                schema.allow_overlap,
+            )
+        now = now_iso()
+        for dp_id, value in zip(datapoint_ids, answers, strict=True):
+            conn.execute(text("DELETE FROM gold_item WHERE datapoint_id = :dp"), {"dp": dp_id})
+            conn.execute(
+                text(
+                    "INSERT INTO gold_item (uuid, datapoint_id, value, created_by, created_at)"
+                    " VALUES (:uuid, :dp, :value, :who, :at)"
+                ),
+                {
+                    "uuid": new_uuid(),
+                    "dp": dp_id,
+                    "value": json.dumps(value, ensure_ascii=False),
+                    "who": actor,
+                    "at": now,
+                },
+            )
+        audit.record(conn, actor, "mark-gold", "gold_item", None, after={"items": len(answers)})
+    return len(answers)
+
+
+def gold_items(project: Project) -> dict[int, Any]:
+    """{datapoint id: gold answer}."""
+    with project.engine.connect() as conn:
+        return {
+            dp: json.loads(value)
+            for dp, value in conn.execute(text("SELECT datapoint_id, value FROM gold_item"))
+        }
+
+
+def resolve_datapoints(project: Project, keys: Sequence[str]) -> list[int]:
+    """Datapoint ids for keys that are datapoint UUIDs (as exports write them) or integer ids."""
+    wanted = {k for k in keys if not k.isdigit()}
+    found: dict[str, int] = {}
+    with project.engine.connect() as conn:
+        raw = _raw(conn)
+        if wanted:
+            datasets = dict(raw.execute("SELECT id, uuid FROM dataset"))
+            for dp_id, dataset_id, row in raw.execute("SELECT id, dataset_id, row FROM datapoint"):
+                uid = datapoint_uuid(datasets[dataset_id], row)
+                if uid in wanted:
+                    found[uid] = dp_id
+        ids = (
+            {r[0] for r in raw.execute("SELECT id FROM datapoint")}
+            if len(wanted) < len(keys)
+            else set()
+        )
+    out = []
+    for key in keys:
+        dp = int(key) if key.isdigit() and int(key) in ids else found.get(key)
+        if dp is None:
+            raise ProjectError(f"no datapoint {key!r} in this project")
+        out.append(dp)
+    return out
+
+
+def read_answers_csv(project: Project, path: Path) -> tuple[list[int], list[Any]]:
+    """A CSV of gold answers: columns `id` (a datapoint UUID as exports write it, or an integer
+    datapoint id) and `label` (classification: the label; otherwise JSON)."""
+    with Path(path).open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or not {"id", "label"} <= set(reader.fieldnames):
+            raise ProjectError(f"{path}: needs the columns id and label")
+        rows = [(r["id"].strip(), r["label"]) for r in reader]
+    answers: list[Any] = []
+    for key, cell in rows:
+        if project.task_type == "classification":
+            answers.append(cell.strip())
+            continue
+        try:
+            answers.append(json.loads(cell))
+        except ValueError:
+            raise ProjectError(f"{path}: the label of {key} is not JSON") from None
+    return resolve_datapoints(project, [k for k, _ in rows]), answers
+
+
+def mix_gold_into_tasks(
+    project: Project, annotators: Sequence[str], rate: float, *, seed: int = 0
+) -> dict[str, int]:
+    """Gold tasks for each annotator, so that gold is about `rate` of their queue (module
+    doc); items they have no task on and have not annotated, a seeded sample. Returns
+    {annotator name: gold tasks made}."""
+    if not 0.0 <= rate < 1.0:
+        raise ProjectError("the gold rate must be at least 0 and below 1")
+    rng = random.Random(seed)
+    actor = project.local_annotator_id
+    made: dict[str, int] = {}
+    with project.engine.begin() as conn:
+        gold = [r[0] for r in conn.execute(text("SELECT datapoint_id FROM gold_item ORDER BY 1"))]
+        if not gold:
+            raise ProjectError("no gold items yet: mark some first (tagloop gold --mark)")
+        for key in annotators:
+            who, _uuid, name = _annotator(conn, key)
+            label_times = [
+                r[0]
+                for r in conn.execute(
+                    text(
+                        "SELECT created_at FROM task WHERE annotator_id = :who AND kind = 'label'"
+                        " AND status != 'cancelled' ORDER BY id"
+                    ),
+                    {"who": who},
+                )
+            ]
+            busy = {
+                r[0]
+                for r in conn.execute(
+                    text(
+                        "SELECT datapoint_id FROM task WHERE annotator_id = :who"
+                        " AND status != 'cancelled' UNION SELECT datapoint_id FROM annotation"
+                        " WHERE annotator_id = :who"
+                    ),
+                    {"who": who},
+                )
+            }
+            wanted = _round(rate * len(label_times) / (1.0 - rate))
+            free = [dp for dp in gold if dp not in busy]
+            picks = sorted(rng.sample(free, min(wanted, len(free))))
+            rows = [
+                {
+                    "uuid": new_uuid(),
+                    "dp": dp,
+                    "who": who,
+                    "at": rng.choice(label_times) if label_times else now_iso(),
+                }
+                for dp in picks
+            ]
+            if rows:
+                before_tasks = audit.last_task_id(conn)
+                conn.execute(
+                    text(
+                        "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status,"
+                        " created_at) VALUES (:uuid, :dp, :who, 'gold', 'todo', :at)"
+                    ),
+                    rows,
+                )
+                audit.record_tasks(conn, actor, "create", after_id=before_tasks)
+            made[name] = len(rows)
+        audit.record(
+            conn, actor, "assign", "task", None, after={"kind": "gold", "rate": rate, "tasks": made}
+        )
+    return made
+
+
+def _gold_answers(conn: Connection, task_type: str):
+    """(annotator id, name, correct?, ISO date) of every scored gold answer."""
+    rows = _raw(conn).execute(
+        "SELECT a.annotator_id, n.name, a.value, g.value, a.updated_at FROM annotation a"
+        " JOIN gold_item g ON g.datapoint_id = a.datapoint_id"
+        " JOIN annotator n ON n.id = a.annotator_id"
+        " WHERE a.status = 'complete' AND a.origin != 'review'"
+        " AND (g.created_by IS NULL OR a.annotator_id != g.created_by)"
+        " ORDER BY a.updated_at"
+    )
+    for who, name, value, answer, updated in rows:
+        yield who, name, same_answer(task_type, json.loads(value), json.loads(answer)), updated[:10]
+
+
+def gold_accuracy(
+    project: Project, annotator: int | str | None = None, window_days: int = 7
+) -> list[GoldAccuracy]:
+    """Each annotator's accuracy on gold, overall and per `window_days` bucket (module doc),
+    ordered by name; one annotator's only, if given."""
+    if window_days < 1:
+        raise ProjectError("the window is at least one day")
+    with project.engine.connect() as conn:
+        only = None if annotator is None else _annotator(conn, annotator)[0]
+        answers = list(_gold_answers(conn, project.task_type))
+    if not answers:
+        return []
+    first = min(date.fromisoformat(day).toordinal() for *_x, day in answers)
+    per: dict[str, GoldAccuracy] = {}
+    tallies: dict[str, dict[int, list[int]]] = {}
+    for who, name, correct, day in answers:
+        if only is not None and who != only:
+            continue
+        acc = per.setdefault(name, GoldAccuracy(name))
+        acc.total += 1
+        acc.correct += correct
+        k = (date.fromisoformat(day).toordinal() - first) // window_days
+        tally = tallies.setdefault(name, {}).setdefault(k, [0, 0])
+        tally[0] += correct
+        tally[1] += 1
+    for name, acc in per.items():
+        for k in sorted(tallies[name]):
+            start = date.fromordinal(first + k * window_days)
+            end = start + timedelta(days=window_days - 1)
+            right, total = tallies[name][k]
+            acc.buckets.append(AccuracyBucket(start.isoformat(), end.isoformat(), right, total))
+    return [per[name] for name in sorted(per)]
+
+
+def drift_alerts(
+    project: Project, threshold: float = 0.8, min_items: int = 5, window_days: int = 7
+) -> list[DriftAlert]:
+    """Annotators whose latest bucket of at least `min_items` gold answers is below
+    `threshold`."""
+    alerts = []
+    for acc in gold_accuracy(project, window_days=window_days):
+        recent = [b for b in acc.buckets if b.total >= min_items]
+        if recent and recent[-1].accuracy < threshold:  # type: ignore[operator]
+            b = recent[-1]
+            alerts.append(
+                DriftAlert(acc.annotator, b.accuracy, b.total, b.start, b.end, threshold)  # type: ignore[arg-type]
+            )
+    return alerts
+
+
+# -- qualification --------------------------------------------------------------------------
+
+
+def create_qualification(
+    project: Project, name: str, datapoint_ids: Sequence[int], pass_score: float
+) -> str:
+    """A qualification set of gold items; returns its UUID."""
+    name = name.strip()
+    if not name:
+        raise ProjectError("a qualification set needs a name")
+    if not 0.0 < pass_score <= 1.0:
+        raise ProjectError("the pass score is above 0 and at most 1")
+    items = sorted(set(datapoint_ids))
+    if not items:
+        raise ProjectError("a qualification set needs items")
+    actor = project.local_annotator_id
+    with project.engine.begin() as conn:
+        if conn.execute(
+            text("SELECT 1 FROM qualification_set WHERE name = :n"), {"n": name}
+        ).first():
+            raise ProjectError(f"a qualification set named {name!r} already exists")
+        gold = {r[0] for r in conn.execute(text("SELECT datapoint_id FROM gold_item"))}
+        missing = [dp for dp in items if dp not in gold]
+        if missing:
+            shown = ", ".join(map(str, missing[:10]))
+            raise ProjectError(f"qualification items must be gold items; not gold: {shown}")
+        uid = new_uuid()
+        set_id = conn.execute(
+            text(
+                "INSERT INTO qualification_set (uuid, name, pass_score, created_by, created_at)"
+                " VALUES (:uuid, :name, :score, :who, :at)"
+            ),
+            {"uuid": uid, "name": name, "score": pass_score, "who": actor, "at": now_iso()},
+        ).lastrowid
+        conn.execute(
+            text("INSERT INTO qualification_item (set_id, datapoint_id) VALUES (:s, :dp)"),
+            [{"s": set_id, "dp": dp} for dp in items],
+        )
+        audit.record(
+            conn,
+            actor,
+            "add",
+            "qualification_set",
+            uid,
+            after={"name": name, "items": len(items), "pass_score": pass_score},
+        )
+    return uid
+
+
+def _set(conn: Connection, name: str | None) -> tuple[int, str, float]:
+    rows = conn.execute(
+        text("SELECT id, name, pass_score FROM qualification_set ORDER BY created_at, uuid")
+    ).all()
+    if name is not None:
+        rows = [r for r in rows if r[1] == name]
+    if not rows:
+        raise ProjectError(
+            f"no qualification set named {name!r}" if name else "no qualification set yet"
+        )
+    if len(rows) > 1:
+        raise ProjectError("name the qualification set: there are several")
+    return tuple(rows[0])  # type: ignore[return-value]
+
+
+def assign_qualification(project: Project, name: str | None, annotators: Sequence[str]) -> int:
+    """Qualification tasks on the set's items for each annotator (none twice); how many."""
+    actor = project.local_annotator_id
+    made = 0
+    with project.engine.begin() as conn:
+        set_id, set_name, _score = _set(conn, name)
+        items = [
+            r[0]
+            for r in conn.execute(
+                text("SELECT datapoint_id FROM qualification_item WHERE set_id = :s ORDER BY 1"),
+                {"s": set_id},
+            )
+        ]
+        for key in annotators:
+            who = _annotator(conn, key)[0]
+            have = {
+                r[0]
+                for r in conn.execute(
+                    text(
+                        "SELECT datapoint_id FROM task WHERE annotator_id = :who"
+                        " AND kind = 'qualification' AND status != 'cancelled'"
+                    ),
+                    {"who": who},
+                )
+            }
+            rows = [
+                {"uuid": new_uuid(), "dp": dp, "who": who, "at": now_iso()}
+                for dp in items
+                if dp not in have
+            ]
+            if rows:
+                before_tasks = audit.last_task_id(conn)
+                conn.execute(
+                    text(
+                        "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status,"
+                        " created_at) VALUES (:uuid, :dp, :who, 'qualification', 'todo', :at)"
+                    ),
+                    rows,
+                )
+                audit.record_tasks(conn, actor, "create", after_id=before_tasks)
+            made += len(rows)
+        audit.record(
+            conn, actor, "assign", "task", None, after={"kind": "qualification", "set": set_name}
+        )
+    return made
+
+
+def qualification_result(
+    project: Project, annotator: int | str, name: str | None = None, *, record: bool = True
+) -> QualificationResult:
+    """Score `annotator` on the qualification set `name` (or the only one) and, once every
+    item is answered, record the result (once per distinct outcome)."""
+    with project.engine.begin() as conn:
+        who, _uuid, who_name = _annotator(conn, annotator)
+        set_id, set_name, pass_score = _set(conn, name)
+        rows = conn.execute(
+            text(
+                "SELECT g.value, a.status, a.value FROM qualification_item q"
+                " JOIN gold_item g ON g.datapoint_id = q.datapoint_id"
+                " LEFT JOIN annotation a ON a.datapoint_id = q.datapoint_id"
+                " AND a.annotator_id = :who WHERE q.set_id = :s"
+            ),
+            {"who": who, "s": set_id},
+        ).all()
+        total = len(rows)
+        answered = sum(
+            1 for _g, status, _v in rows if status in ("complete", "skipped", "discarded")
+        )
+        correct = sum(
+            1
+            for gold, status, value in rows
+            if status == "complete"
+            and same_answer(project.task_type, json.loads(value), json.loads(gold))
+        )
+        score = correct / total if total else 0.0
+        passed = answered == total and total > 0 and score >= pass_score
+        recorded = None
+        if record and total and answered == total:
+            last = conn.execute(
+                text(
+                    "SELECT uuid, correct, total FROM qualification_result WHERE set_id = :s"
+                    " AND annotator_id = :who ORDER BY recorded_at DESC, uuid DESC LIMIT 1"
+                ),
+                {"s": set_id, "who": who},
+            ).first()
+            if last is not None and (last[1], last[2]) == (correct, total):
+                recorded = last[0]
+            else:
+                recorded = new_uuid()
+                conn.execute(
+                    text(
+                        "INSERT INTO qualification_result (uuid, set_id, annotator_id, score,"
+                        " correct, total, passed, recorded_by, recorded_at) VALUES (:uuid, :s,"
+                        " :who, :score, :correct, :total, :passed, :by, :at)"
+                    ),
+                    {
+                        "uuid": recorded,
+                        "s": set_id,
+                        "who": who,
+                        "score": score,
+                        "correct": correct,
+                        "total": total,
+                        "passed": passed,
+                        "by": project.local_annotator_id,
+                        "at": now_iso(),
+                    },
+                )
+                audit.record(
+                    conn,
+                    project.local_annotator_id,
+                    "qualify",
+                    "qualification_result",
+                    recorded,
+                    after={
+                        "annotator": who_name,
+                        "set": set_name,
+                        "score": score,
+                        "passed": passed,
+                    },
+                )
+    return QualificationResult(
+        set_name, who_name, score, correct, total, answered, pass_score, recorded
+    )
+
+
+def unqualified(conn: Connection, annotator_ids: Sequence[int]) -> list[tuple[str, str]]:
+    """(annotator name, set name) for each qualification set an annotator has not passed (their
+    newest recorded result fails, or there is none)."""
+    sets = conn.execute(text("SELECT id, name FROM qualification_set ORDER BY name")).all()
+    if not sets:
+        return []
+    out = []
+    for who in annotator_ids:
+        name = conn.execute(text("SELECT name FROM annotator WHERE id = :id"), {"id": who}).scalar()
+        for set_id, set_name in sets:
+            passed = conn.execute(
+                text(
+                    "SELECT passed FROM qualification_result WHERE set_id = :s"
+                    " AND annotator_id = :who ORDER BY recorded_at DESC, uuid DESC LIMIT 1"
+                ),
+                {"s": set_id, "who": who},
+            ).scalar()
+            if not passed:
+                out.append((name, set_name))
+    return out
+
+
+# -- read-only views for the gold window (app.views.quality.gold) -------------------------------
+
+
+@dataclass(frozen=True)
+class GoldRow:
+    datapoint_id: int
+    answer: Any
+    answered: int  # annotators with a complete answer (not the gold's author, not a correction)
+    correct: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.answered if self.answered else None
+
+
+def gold_rows(project: Project) -> list[GoldRow]:
+    """Every gold item with its answer and how its annotators did on it, in datapoint order."""
+    with project.engine.connect() as conn:
+        gold = {
+            dp: json.loads(value)
+            for dp, value in conn.execute(
+                text("SELECT datapoint_id, value FROM gold_item ORDER BY datapoint_id")
+            )
+        }
+        answers = conn.execute(
+            text(
+                "SELECT a.datapoint_id, a.value FROM annotation a"
+                " JOIN gold_item g ON g.datapoint_id = a.datapoint_id"
+                " WHERE a.status = 'complete' AND a.origin != 'review'"
+                " AND (g.created_by IS NULL OR a.annotator_id != g.created_by)"
+            )
+        ).all()
+    tally = {dp: [0, 0] for dp in gold}
+    for dp, value in answers:
+        tally[dp][0] += 1
+        tally[dp][1] += same_answer(project.task_type, json.loads(value), gold[dp])
+    return [GoldRow(dp, gold[dp], *tally[dp]) for dp in gold]
+
+
+def qualification_sets(project: Project) -> list[tuple[str, float, int]]:
+    """(name, pass score, items) of every qualification set, oldest first."""
+    with project.engine.connect() as conn:
+        return [
+            (name, score, items)
+            for name, score, items in conn.execute(
+                text(
+                    "SELECT s.name, s.pass_score, (SELECT count(*) FROM qualification_item i"
+                    " WHERE i.set_id = s.id) FROM qualification_set s ORDER BY s.created_at, s.uuid"
+                )
+            )
+        ]
+
+
+def recorded_results(project: Project) -> list[tuple[str, str, float, int, int, bool, str]]:
+    """(annotator, set, score, correct, total, passed, recorded at) of every recorded
+    qualification result, newest first."""
+    with project.engine.connect() as conn:
+        return [
+            (who, name, score, correct, total, bool(passed), at)
+            for who, name, score, correct, total, passed, at in conn.execute(
+                text(
+                    "SELECT n.name, s.name, r.score, r.correct, r.total, r.passed, r.recorded_at"
+                    " FROM qualification_result r JOIN qualification_set s ON s.id = r.set_id"
+                    " JOIN annotator n ON n.id = r.annotator_id"
+                    " ORDER BY r.recorded_at DESC, r.uuid DESC"
+                )
+            )
+        ]

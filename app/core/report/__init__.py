@@ -1,0 +1,1 @@
+"""The project report: its figures, and their rendering as SVG and HTML."""

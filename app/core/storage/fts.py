@@ -1,0 +1,161 @@
+"""The full-text search index over datapoints, built after an import commits, chunk by chunk.
+
+An import commits its rows without indexing them (indexing a million rows takes longer than
+inserting them). Datapoints with an id above `datapoint_fts_state.indexed_upto` are "pending":
+not in the FTS5 index yet. `index_pending` indexes them in chunks, each its own committed
+transaction, so it can be cancelled and resumed at any time (after a crash too). Until it is
+done, search stays correct: app.core.annotation.browse scans the pending rows directly
+(`match_words`, which mirrors the FTS5 unicode61 tokenizer).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection
+
+from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
+
+if TYPE_CHECKING:
+    from app.core.project.project import Project
+
+CHUNK = 50_000
+MESSAGE = "Indexing text for search"
+MATCH_FUNCTION = "tagloop_fts_match"
+
+
+def pending(conn: Connection | sqlite3.Connection) -> tuple[int, int]:
+    """(indexed_upto, max datapoint id): ids above the first are not in the search index."""
+    sql = (
+        "SELECT (SELECT indexed_upto FROM datapoint_fts_state WHERE id = 1),"
+        " (SELECT coalesce(max(id), 0) FROM datapoint)"
+    )
+    if isinstance(conn, sqlite3.Connection):
+        upto, top = conn.execute(sql).fetchone()
+    else:
+        upto, top = conn.exec_driver_sql(sql).one()
+    return int(upto or 0), int(top)
+
+
+def pending_count(project: Project) -> int:
+    """How many datapoints wait to be indexed for search (0 when search is fully indexed)."""
+    with project.engine.connect() as conn:
+        upto, top = pending(conn)
+        if top <= upto:
+            return 0
+        return conn.exec_driver_sql(
+            "SELECT count(*) FROM datapoint WHERE id > ?", (upto,)
+        ).scalar_one()
+
+
+def index_pending(
+    project: Project,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+    chunk: int = CHUNK,
+) -> int:
+    """Add every pending datapoint to the search index; returns how many were indexed.
+
+    Each chunk of ids is one committed transaction, so a cancel (Cancelled is raised between
+    chunks) or a crash keeps the work done so far, and the next call resumes where it stopped.
+    Safe to call when nothing is pending (it returns 0 at once) and from several processes.
+    """
+    done = 0
+    total: int | None = None
+    with project.engine.connect() as sa_conn:
+        conn: sqlite3.Connection = sa_conn.connection.dbapi_connection  # type: ignore[assignment]
+        upto, top = pending(conn)
+        if top <= upto:
+            return 0
+        total = conn.execute("SELECT count(*) FROM datapoint WHERE id > ?", (upto,)).fetchone()[0]
+        progress(0, total, MESSAGE)
+        # FTS5 merging while a big batch goes in only to merge again later costs ~25%; it
+        # still merges when a level fills ("crisismerge"). Normal merging is restored below.
+        _set_automerge(conn, 0)
+        try:
+            while True:
+                check_cancel(cancel)
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    upto, top = pending(conn)  # re-read under the write lock
+                    if top <= upto:
+                        conn.execute("COMMIT")
+                        break
+                    high = min(upto + chunk, top)
+                    added = conn.execute(
+                        "INSERT INTO datapoint_fts (rowid, text)"
+                        " SELECT id, text FROM datapoint WHERE id > ? AND id <= ?",
+                        (upto, high),
+                    ).rowcount
+                    conn.execute(
+                        "UPDATE datapoint_fts_state SET indexed_upto = ? WHERE id = 1", (high,)
+                    )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                done += max(added, 0)
+                progress(min(done, total), total, MESSAGE)
+        finally:
+            _set_automerge(conn, 4)
+    return done
+
+
+def _set_automerge(conn: sqlite3.Connection, value: int) -> None:
+    with conn:  # its own small transaction (the setting is stored in the FTS config table)
+        conn.execute(
+            "INSERT INTO datapoint_fts (datapoint_fts, rank) VALUES ('automerge', ?)", (value,)
+        )
+
+
+# -- Matching pending rows the way FTS5 would --------------------------------------------------
+
+_TOKEN = re.compile(r"[^\W_]+")
+_ASCII_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, like the unicode61 tokenizer (remove_diacritics=1)."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def tokens(text: str) -> list[str]:
+    """The tokens FTS5 (unicode61) makes of a text: runs of letters and digits, folded."""
+    if text.isascii():
+        return _ASCII_TOKEN.findall(text.lower())
+    return _TOKEN.findall(fold(text))
+
+
+def match_words(text: str | None, spec: str) -> int:
+    """1 if the text holds every word of `spec` (words separated by spaces, `word*` for a
+    prefix, already folded), as the FTS5 query built by app.core.annotation.browse would find it."""
+    if text is None:
+        return 0
+    found = set(tokens(text))
+    for word in spec.split(" "):
+        if not word:
+            continue
+        if word.endswith("*"):
+            stem = word[:-1]
+            if not any(token.startswith(stem) for token in found):
+                return 0
+        elif word not in found:
+            return 0
+    return 1
+
+
+def match_spec(words: Sequence[tuple[str, bool]]) -> str:
+    """The `spec` argument of match_words for (folded word, is prefix) pairs."""
+    return " ".join(word + ("*" if prefix else "") for word, prefix in words)
+
+
+def register(conn: sqlite3.Connection) -> None:
+    """Make match_words callable from SQL on this connection as tagloop_fts_match(text, spec)."""
+    conn.create_function(MATCH_FUNCTION, 2, match_words, deterministic=True)

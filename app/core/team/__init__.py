@@ -1,0 +1,1 @@
+"""Team work: tasks, assignment of work to annotators, and review."""

@@ -1,0 +1,1 @@
+"""al-bench: simulated active learning on a labeled file."""

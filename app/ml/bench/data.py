@@ -1,0 +1,102 @@
+"""Labeled examples from a file, for al-bench and benchmarks: CSV/TSV/JSONL with a text and a
+label column (names guessed), or NCBI PubTator (spans, or multilabel mention types)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.ml.base import Example
+
+TEXT_NAMES = ("text", "sms", "message", "sentence", "content", "body", "document", "review")
+LABEL_NAMES = ("label", "labels", "class", "category", "target", "y", "tag", "tags")
+
+
+def _pick(columns: list[str], names: tuple[str, ...], what: str, path: Path) -> str:
+    lowered = {column.lower().strip(): column for column in columns}
+    for name in names:
+        if name in lowered:
+            return lowered[name]
+    raise ValueError(f"{path}: no {what} column (looked for {', '.join(names)}); has {columns}")
+
+
+def _multi(value: object) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [part.strip() for part in str(value).replace(";", "|").split("|") if part.strip()]
+
+
+def read_examples(path: Path | str, task: str) -> tuple[list[Example], list[str]]:
+    """Examples and the sorted label set. PubTator for multilabel gives each document's set of
+    mention types ([] when it has none); for spans, its mentions."""
+    from app.core.io.readers import detect_format, open_source
+
+    path = Path(path)
+    if path.suffix.lower() in (".pubtator", ".pubtator3") or path.name.endswith(".pubtator.txt"):
+        return _pubtator(path, task)
+    fmt = detect_format(path)
+    examples: list[Example] = []
+    with path.open("rb") as raw:
+        import io
+
+        source = open_source(path, io.BufferedReader(raw), fmt)
+        records = source.records
+        if fmt in ("csv", "tsv"):
+            columns = source.columns
+        else:
+            first = next(records, None)
+            if first is None:
+                return [], []
+            columns = list(first[1]) if isinstance(first[1], dict) else []
+            records = _chain(first, records)
+        text_col = _pick(columns, TEXT_NAMES, "text", path)
+        label_col = _pick(columns, LABEL_NAMES, "label", path)
+        get_text = source.getter(text_col)
+        get_label = source.getter(label_col, True)
+        for line, record in records:
+            text = str(get_text(record, line))
+            value = get_label(record, line)
+            if task == "classification":
+                if value is None or value == "":
+                    continue
+                examples.append(Example(text, str(value)))
+            elif task == "multilabel":
+                examples.append(Example(text, _multi(value)))
+            else:
+                raise ValueError(f"{path}: task {task!r} needs a PubTator file")
+    return examples, _labels(examples, task)
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _labels(examples: list[Example], task: str) -> list[str]:
+    found: set[str] = set()
+    for example in examples:
+        if task == "classification":
+            found.add(example.value)
+        elif task == "multilabel":
+            found.update(example.value)
+        else:
+            found.update(span["label"] for span in example.value)
+    return sorted(found)
+
+
+def _pubtator(path: Path, task: str) -> tuple[list[Example], list[str]]:
+    from app.core.io.demo import read_pubtator
+
+    examples: list[Example] = []
+    for document in read_pubtator(path):
+        if task == "multilabel":
+            examples.append(Example(document.text, sorted({s["label"] for s in document.spans})))
+        elif task == "spans":
+            spans = [
+                {"start": s["start"], "end": s["end"], "label": s["label"]} for s in document.spans
+            ]
+            examples.append(Example(document.text, spans))
+        else:
+            raise ValueError(f"{path}: a PubTator file gives multilabel or spans, not {task!r}")
+    return examples, _labels(examples, task)

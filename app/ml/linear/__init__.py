@@ -1,0 +1,1 @@
+"""Linear models for classification and multilabel."""

@@ -1,0 +1,1 @@
+"""Span tagging models and their evaluation."""

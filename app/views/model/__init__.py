@@ -1,0 +1,1 @@
+"""The model in the GUI: its background controller and its panel."""

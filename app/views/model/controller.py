@@ -1,0 +1,160 @@
+"""Keeps the project's model fresh in the background and tells the editors about it.
+
+Training starts by itself after every few new labels (often while there are few, less often as
+they grow) or on demand (Ctrl+T); it never runs on the GUI thread. A request while a run is
+going cancels that stale run and starts again from the newest labels once it has stopped.
+When a version is ready and has scored the pool, the editors get its suggestions (if it
+passes the user's quality bar) and the model's queue order picks up the new scores.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core import settings
+from app.core.errors import ProjectError
+from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
+from app.core.project import modelstore
+from app.core.project.modelstore import ModelVersion
+from app.core.project.project import Project
+from app.views.editor.session import AnnotationSession
+from app.workers.job import Job
+
+
+def train_in_worker_process(
+    project: Project, progress: Progress = no_progress, cancel: CancelCheck = never_cancel
+) -> ModelVersion:
+    """Train and score in a child process, so NumPy and scikit-learn never hold the GUI
+    thread's GIL (a thread stalled the event loop by up to 200 ms at 1M datapoints)."""
+    from app.workers.process import run_in_process
+
+    version_id = run_in_process(
+        "app.ml.loop:train_and_score_file", str(project.path), progress=progress, cancel=cancel
+    )
+    return modelstore.get_version(project, version_id)
+
+
+def retrain_every(labels: int) -> int:
+    """New labels between automatic runs: 10 while small, a tenth of the labels later."""
+    return max(10, min(1000, labels // 10))
+
+
+def quality_bar() -> float:
+    return float(settings.preference(modelstore.QUALITY_BAR_KEY, modelstore.DEFAULT_QUALITY_BAR))
+
+
+class ModelController(QObject):
+    status_changed = Signal(str)  # one line for the status bar
+    version_ready = Signal(object)  # ModelVersion
+    progress = Signal(int, int, str)
+
+    def __init__(self, project: Project, session: AnnotationSession, parent=None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.session = session
+        self.job: Job | None = None
+        self.restart = False
+        self.auto = True
+        self.version = modelstore.latest_version(project)
+        self.trained_at = self.version.label_count if self.version else 0
+        session.progress_changed.connect(self._labels_changed)
+        self._apply(self.version)
+
+    def start(self) -> None:
+        """Called once the window is up: a project with labels but no model gets one."""
+        if not self.auto or self.version is not None or self.job is not None:
+            return
+        from app.ml.loop import MIN_EXAMPLES
+
+        with self.project.engine.connect() as conn:
+            labeled = conn.exec_driver_sql("SELECT count(*) FROM datapoint WHERE status = 1")
+            if labeled.scalar_one() >= MIN_EXAMPLES:
+                self.train()  # the run itself says so if the labels do not suffice yet
+
+    # --- when to train -----------------------------------------------------------------------
+
+    def _labels_changed(self) -> None:
+        if not self.auto:
+            return
+        labeled = self.session.labeled
+        if labeled - self.trained_at >= retrain_every(self.trained_at):
+            self.train()
+
+    def train(self) -> None:
+        """Train now; a run already going is stale: cancel it and start over after it."""
+        if self.job is not None:
+            self.restart = True
+            self.job.cancel()
+            self.status_changed.emit("Model: restarting with the newest labels…")
+            return
+        self.trained_at = self.session.labeled
+        job = Job(train_in_worker_process, self.project)
+        job.progress.connect(self._progress)
+        job.succeeded.connect(self._trained)
+        job.failed.connect(self._failed)
+        job.cancelled.connect(self._cancelled)  # methods, not lambdas: Qt disconnects them
+        job.finished.connect(self._finished)
+        self.job = job
+        self.status_changed.emit("Model: training…")
+        job.start()
+
+    def cancel(self) -> None:
+        self.restart = False
+        if self.job is not None:
+            self.job.cancel()
+
+    def _progress(self, done: int, total: int, message: str) -> None:
+        self.progress.emit(done, total, message)
+        share = f" {100 * done // total}%" if total > 0 else ""
+        self.status_changed.emit(f"Model: {message.lower()}{share}")
+
+    def _cancelled(self) -> None:
+        self.status_changed.emit(self.summary())
+
+    def _failed(self, message: str) -> None:
+        error = self.job.error if self.job else None
+        if isinstance(error, ProjectError):  # not enough labels yet: a note, not an alarm
+            self.status_changed.emit(f"Model: {message}")
+        else:
+            self.status_changed.emit(f"Model: training failed ({message})")
+
+    def _trained(self, version: ModelVersion) -> None:
+        self.version = version
+        self._apply(version)
+        self.version_ready.emit(version)
+
+    def _finished(self) -> None:
+        self.job = None
+        if self.restart:
+            self.restart = False
+            self.train()
+
+    # --- what the editors see --------------------------------------------------------------
+
+    def _apply(self, version: ModelVersion | None) -> None:
+        """Suggestions from a version that passes the bar; new scores for the model's queue."""
+        scored = modelstore.scored_version(self.project)
+        passes = (
+            version is not None
+            and scored == version.id
+            and version.score is not None
+            and version.score >= quality_bar()
+        )
+        self.session.set_suggest_version(scored if passes else None)
+        self.session.pick_up_new_scores()
+        self.status_changed.emit(self.summary())
+
+    def refresh(self) -> None:
+        """The quality bar changed: show or hide suggestions accordingly."""
+        self._apply(self.version)
+
+    def summary(self) -> str:
+        version = self.version
+        if version is None:
+            return "Model: none yet (Ctrl+T trains one)"
+        score = version.score
+        figure = f"macro-F1 {score:.2f}" if score is not None else "no score"
+        below = (
+            "" if score is None or score >= quality_bar() else " · below the bar, no suggestions"
+        )
+        return f"Model v{version.id}: {figure} on {version.label_count:,} labels{below}"

@@ -1,0 +1,212 @@
+"""The model panel: the learning curve across versions and the newest version's figures.
+
+Charts are drawn with QPainter (PySide6-Essentials has no QtCharts): a line chart of the
+headline metric against the number of labels, and one horizontal bar per label.
+"""
+
+from __future__ import annotations
+
+import html
+from itertools import pairwise
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import (
+    QDialog,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core import settings
+from app.core.project import modelstore
+from app.core.project.modelstore import ModelVersion
+
+AXIS = QColor("#607D8B")
+LINE = QColor("#5E35B1")
+
+
+class LearningCurve(QWidget):
+    """Cross-validated score (y, 0..1) against labels trained on (x), one point per version."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.points: list[tuple[int, float]] = []
+        self.bar = 0.8
+        self.setMinimumSize(420, 220)
+
+    def set_points(self, points: list[tuple[int, float]], bar: float) -> None:
+        self.points, self.bar = points, bar
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        area = QRectF(self.rect()).adjusted(48, 14, -16, -34)
+        painter.setPen(QPen(AXIS, 1))
+        painter.drawRect(area)
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
+        painter.setFont(small)
+        for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+            y = area.bottom() - tick * area.height()
+            painter.drawText(QRectF(0, y - 8, 42, 16), Qt.AlignmentFlag.AlignRight, f"{tick:.2f}")
+        y = area.bottom() - self.bar * area.height()
+        painter.setPen(QPen(QColor("#E65100"), 1, Qt.PenStyle.DashLine))
+        painter.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
+        painter.drawText(QPointF(area.left() + 4, y - 3), f"suggestions from {self.bar:.2f}")
+        painter.setPen(QPen(AXIS, 1))
+        if not self.points:
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "No model versions yet")
+            return
+        top = max(n for n, _ in self.points) or 1
+        painter.drawText(
+            QRectF(area.left(), area.bottom() + 4, area.width(), 16),
+            Qt.AlignmentFlag.AlignRight,
+            f"{top:,} labels",
+        )
+        painter.drawText(QRectF(area.left(), area.bottom() + 4, 80, 16), 0, "0")
+        painter.drawText(
+            QRectF(area.left(), area.bottom() + 16, area.width(), 16),
+            Qt.AlignmentFlag.AlignCenter,
+            "labels trained on",
+        )
+        coords = [
+            QPointF(area.left() + n / top * area.width(), area.bottom() - s * area.height())
+            for n, s in self.points
+        ]
+        painter.setPen(QPen(LINE, 2))
+        for a, b in pairwise(coords):
+            painter.drawLine(a, b)
+        painter.setBrush(LINE)
+        for point in coords:
+            painter.drawEllipse(point, 3.5, 3.5)
+
+
+class LabelBars(QWidget):
+    """One bar per label: its cross-validated F1, with precision and recall as text."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.rows: list[tuple[str, dict]] = []
+        self.colours: dict[str, QColor] = {}
+        self.setMinimumWidth(420)
+
+    def set_rows(self, per_label: dict[str, dict], colours: dict[str, QColor]) -> None:
+        self.rows = list(per_label.items())
+        self.colours = colours
+        self.setMinimumHeight(24 * len(self.rows) + 8)
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        name_width, figure_width = 150, 190
+        width = max(40, self.width() - name_width - figure_width - 12)
+        for i, (label, figures) in enumerate(self.rows):
+            y = 4 + i * 24
+            painter.setPen(self.palette().text().color())
+            painter.drawText(
+                QRectF(0, y, name_width - 6, 20),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                label,
+            )
+            f1 = float(figures.get("f1") or 0.0)
+            painter.fillRect(QRectF(name_width, y + 3, width, 14), QColor("#ECEFF1"))
+            painter.fillRect(
+                QRectF(name_width, y + 3, width * f1, 14),
+                self.colours.get(label, LINE),
+            )
+            painter.drawText(
+                QRectF(name_width + width + 8, y, figure_width, 20),
+                Qt.AlignmentFlag.AlignVCenter,
+                f"F1 {f1:.2f} · P {float(figures.get('precision') or 0):.2f}"
+                f" · R {float(figures.get('recall') or 0):.2f} · n {figures.get('support', 0)}",
+            )
+
+
+class ModelPanel(QDialog):
+    def __init__(self, project, controller, parent=None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.controller = controller
+        self.setWindowTitle("Model")
+        self.curve = LearningCurve()
+        self.bars = LabelBars()
+        self.figures = QTextBrowser()
+        self.figures.setMinimumHeight(150)
+        self.bar = QDoubleSpinBox()
+        self.bar.setRange(0.0, 1.0)
+        self.bar.setSingleStep(0.05)
+        self.bar.setDecimals(2)
+        self.bar.setValue(
+            float(settings.preference(modelstore.QUALITY_BAR_KEY, modelstore.DEFAULT_QUALITY_BAR))
+        )
+        self.bar.valueChanged.connect(self._bar_changed)
+        train = QPushButton("Train now (Ctrl+T)")
+        train.clicked.connect(controller.train)
+        form = QFormLayout()
+        form.addRow("Suggest labels when cross-validated macro-F1 is at least", self.bar)
+        buttons = QHBoxLayout()
+        buttons.addLayout(form, 1)
+        buttons.addWidget(train)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<b>Learning curve</b> (cross-validated macro-F1 per version)"))
+        layout.addWidget(self.curve, 2)
+        layout.addWidget(QLabel("<b>Per label</b>, newest version"))
+        layout.addWidget(self.bars)
+        layout.addWidget(self.figures, 1)
+        layout.addLayout(buttons)
+        controller.version_ready.connect(lambda _v: self.refresh())
+        self.resize(760, 720)
+        self.refresh()
+
+    def _bar_changed(self, value: float) -> None:
+        settings.set_preference(modelstore.QUALITY_BAR_KEY, value)
+        self.controller.refresh()
+        self.refresh()
+
+    def refresh(self) -> None:
+        versions = modelstore.versions(self.project)
+        self.curve.set_points(
+            [(v.label_count, v.score) for v in versions if v.score is not None], self.bar.value()
+        )
+        latest = versions[-1] if versions else None
+        colours = {label.name: QColor(label.colour) for label in self.project.schema.labels}
+        self.bars.set_rows(latest.metrics.get("per_label", {}) if latest else {}, colours)
+        self.figures.setHtml(_figures_html(latest))
+
+
+def _figures_html(version: ModelVersion | None) -> str:
+    if version is None:
+        return "<p>No model yet. Label some items, or press <b>Train now</b>.</p>"
+    metrics = version.metrics
+    parts = [
+        f"<p><b>Version {version.id}</b>, trained {html.escape(version.created_at[:16])} on"
+        f" {version.label_count:,} labels ({html.escape(version.format)})."
+    ]
+    for key, name in (("macro_f1", "macro-F1"), ("accuracy", "accuracy"), ("ece", "ECE")):
+        if metrics.get(key) is not None:
+            parts.append(f" {name} <b>{metrics[key]:.3f}</b>")
+    parts.append(f" · {metrics.get('folds', '?')}-fold cross-validation.</p>")
+    confusion = metrics.get("confusion")
+    if confusion and confusion.get("labels"):
+        labels = confusion["labels"]
+        head = "".join(f"<th>{html.escape(str(x))}</th>" for x in labels)
+        rows = "".join(
+            f"<tr><th>{html.escape(str(label))}</th>"
+            + "".join(f"<td align='right'>{n}</td>" for n in row)
+            + "</tr>"
+            for label, row in zip(labels, confusion["matrix"], strict=False)
+        )
+        parts.append(
+            "<p><b>Confusion matrix</b> (rows: given label, columns: model)</p>"
+            f"<table cellpadding='4' border='1' cellspacing='0'><tr><th></th>{head}</tr>"
+            f"{rows}</table>"
+        )
+    return "".join(parts)

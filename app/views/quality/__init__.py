@@ -1,0 +1,1 @@
+"""Quality windows: review, adjudication, suspicious labels, gold and item history."""

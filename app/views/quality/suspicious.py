@@ -1,0 +1,183 @@
+"""Review suspicious labels: labeled items whose label the cross-validated model doubts most.
+
+Each row can be kept (the label is right: recorded, and the row leaves the list), changed to
+the model's answer (an undoable edit like any other), or flagged for investigation.
+"""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+from sqlalchemy import bindparam, text
+
+from app.core.annotation.commands import AddFlag, AnnotationState, SetAnnotations
+from app.core.audit import chain as audit
+from app.core.project import modelstore
+from app.views.editor.session import AnnotationSession
+
+KEPT_ACTION = "keep_label"
+
+
+def _describe(value) -> str:
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return "; ".join(f"{s['label']} {s['start']}-{s['end']}" for s in value[:6])
+    if isinstance(value, list):
+        return ", ".join(value) or "none of these"
+    return str(value)
+
+
+class SuspiciousView(QDialog):
+    def __init__(self, session: AnnotationSession, parent=None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.project = session.project
+        self.setWindowTitle("Review suspicious labels")
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Text", "Label", "Model says", "Doubt"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        keep = QPushButton("&Keep the label")
+        change = QPushButton("&Change to the model's answer")
+        flag = QPushButton("&Flag for investigation")
+        keep.clicked.connect(self.keep)
+        change.clicked.connect(self.change)
+        flag.clicked.connect(self.flag)
+        buttons = QHBoxLayout()
+        for button in (keep, change, flag):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.note)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self.rows: list[tuple[int, float, object, object, str]] = []
+        self.resize(980, 620)
+        self.refresh()
+
+    def refresh(self) -> None:
+        version = modelstore.latest_version(self.project)
+        listed = version.metrics.get("suspicious", []) if version else []
+        kept = self._kept()
+        ids = [int(dp_id) for dp_id, _s, _v in listed if int(dp_id) not in kept]
+        details = self._details(ids)
+        self.rows = [
+            (int(dp_id), float(score), value, *details[int(dp_id)])
+            for dp_id, score, value in listed
+            if int(dp_id) in details
+        ]
+        self.table.setRowCount(len(self.rows))
+        for row, (_dp, score, model_value, given, body) in enumerate(self.rows):
+            snippet = " ".join(body.split())[:300]
+            for column, content in enumerate(
+                (snippet, _describe(given), _describe(model_value), f"{score:.2f}")
+            ):
+                cell = QTableWidgetItem(content)
+                if column == 0:
+                    cell.setToolTip(body[:2000])
+                self.table.setItem(row, column, cell)
+        if version is None:
+            self.note.setText("No model yet: train one (Ctrl+T) to find suspicious labels.")
+        else:
+            self.note.setText(
+                f"{len(self.rows):,} labeled items whose label model version {version.id}"
+                " (cross-validated, so it never saw the item it judges) doubts most."
+                " Keep, change or flag each one."
+            )
+        if self.rows:
+            self.table.selectRow(0)
+
+    def _kept(self) -> set[int]:
+        with self.project.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT after FROM audit_event WHERE action = :a"), {"a": KEPT_ACTION}
+            )
+            return {json.loads(after)["datapoint"] for (after,) in rows}
+
+    def _details(self, ids: list[int]) -> dict[int, tuple[object, str]]:
+        """The newest complete label and the text of each datapoint (labels may be gone)."""
+        if not ids:
+            return {}
+        with self.project.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT d.id, d.text, a.value FROM datapoint d JOIN annotation a"
+                    " ON a.datapoint_id = d.id AND a.status = 'complete' WHERE d.id IN :ids"
+                    " ORDER BY a.updated_at"
+                ).bindparams(bindparam("ids", expanding=True)),
+                {"ids": ids},
+            )
+            return {dp_id: (json.loads(value), body) for dp_id, body, value in rows}
+
+    def _current(self) -> int:
+        row = self.table.currentRow()
+        return row if 0 <= row < len(self.rows) else -1
+
+    def _drop(self, row: int) -> None:
+        del self.rows[row]
+        self.table.removeRow(row)
+        if self.rows:
+            self.table.selectRow(min(row, len(self.rows) - 1))
+
+    def keep(self) -> None:
+        row = self._current()
+        if row < 0:
+            return
+        dp_id = self.rows[row][0]
+        with self.project.engine.begin() as conn:
+            audit.record(
+                conn,
+                self.session.annotator_id,
+                KEPT_ACTION,
+                "datapoint",
+                None,
+                after={"datapoint": dp_id},
+            )
+        self._drop(row)
+
+    def change(self) -> None:
+        row = self._current()
+        if row < 0:
+            return
+        dp_id, _score, model_value, _given, _body = self.rows[row]
+        state = AnnotationState(model_value, "complete", 0, None, "corrected")
+        self.session.push(
+            SetAnnotations(self.session.annotator_id, ((dp_id, state),), "change suspicious label")
+        )
+        self._drop(row)
+
+    def flag(self) -> None:
+        row = self._current()
+        if row < 0:
+            return
+        dp_id = self.rows[row][0]
+        self.session.push(
+            AddFlag(dp_id, self.session.annotator_id, "suspicious label: the model disagrees")
+        )
+        self._drop(row)
+
+    def keyPressEvent(self, event) -> None:
+        keys = {Qt.Key.Key_K: self.keep, Qt.Key.Key_C: self.change, Qt.Key.Key_F: self.flag}
+        action = keys.get(event.key())
+        if action is not None:
+            action()
+            return
+        super().keyPressEvent(event)

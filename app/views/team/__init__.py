@@ -1,0 +1,1 @@
+"""Team windows: annotators and assignments, and bundle dialogs."""

@@ -1,0 +1,1 @@
+"""Qt widgets shared across windows."""
