@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from app.core.annotation.browse import Browser
 from app.core.project.project import Project
+from app.core.storage import tables as t
+from app.core.storage.tables import DatapointStatus
+
+
+@dataclass(frozen=True)
+class LabelingProgress:
+    """How far labelling has gone: the editor's progress bar and the model's retrain trigger."""
+
+    total: int
+    labeled: int
+
+
+def labeling_progress(project: Project) -> LabelingProgress:
+    """Datapoints in the project, and how many of them are labeled."""
+    labeled = func.count().filter(t.datapoint.c.status == int(DatapointStatus.LABELED))
+    with project.engine.connect() as conn:
+        total, done = conn.execute(select(func.count(), labeled).select_from(t.datapoint)).one()
+    return LabelingProgress(total=total, labeled=done)
 
 
 def project_stats(project: Project) -> dict[str, Any]:
