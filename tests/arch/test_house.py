@@ -32,8 +32,6 @@ TOO_LONG_ALLOWED: set[str] = {
     "app/core/quality/agreement.py",
     "app/core/quality/agreement.py::project_agreement",
     "app/core/quality/gold.py",
-    "app/core/storage/migrations/versions/0001_initial_schema.py::upgrade",
-    "app/core/storage/migrations/versions/0003_quality.py::upgrade",
     "app/core/team/assign.py::generate_tasks",
     "app/views/dashboard/window.py",
     "app/views/dashboard/window.py::__init__",

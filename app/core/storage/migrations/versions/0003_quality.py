@@ -17,6 +17,15 @@ AT = sa.String(length=32)
 
 
 def upgrade() -> None:
+    """Create the quality tables, group by group."""
+    _create_adjudication_and_review_tables()
+    _create_custom_status_table()
+    _create_gold_table()
+    _create_qualification_tables()
+
+
+def _create_adjudication_and_review_tables() -> None:
+    """Adjudicated values and reviewers' decisions on annotations, with their lookup indexes."""
     op.create_table(
         "adjudication",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -51,6 +60,10 @@ def upgrade() -> None:
         "ix_review_decision_annotation", "review_decision", ["annotation_uuid", "created_at"]
     )
     op.create_index("ix_review_decision_datapoint", "review_decision", ["datapoint_id"])
+
+
+def _create_custom_status_table() -> None:
+    """The project's own review statuses, each counting as a built-in review decision."""
     op.create_table(
         "custom_status",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -62,6 +75,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("uuid"),
     )
+
+
+def _create_gold_table() -> None:
+    """Gold items: datapoints with a known answer."""
     op.create_table(
         "gold_item",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -76,6 +93,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("uuid"),
         sa.UniqueConstraint("datapoint_id"),
     )
+
+
+def _create_qualification_tables() -> None:
+    """Qualification sets, their items, and each annotator's recorded result."""
     op.create_table(
         "qualification_set",
         sa.Column("id", sa.Integer(), nullable=False),
