@@ -1,0 +1,184 @@
+"""`tagloop bundle ACTION`: export, open, merge, return, hand out (assignments) and inspect
+project bundles, with an optional passphrase."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from app.cli.progress import TextProgress
+
+
+def _passphrase(args: argparse.Namespace, confirm: bool = False) -> str | None:
+    """--passphrase P, or '-' to be asked (no echo), else $TAGLOOP_PASSPHRASE, else none."""
+    import os
+
+    from app.core.bundle import PASSPHRASE_ENV
+
+    given = getattr(args, "passphrase", None)
+    if given == "-":
+        import getpass
+
+        given = getpass.getpass("Bundle passphrase: ")
+        if confirm and getpass.getpass("Again: ") != given:
+            raise SystemExit("tagloop: error: the passphrases differ")
+    if given is None:
+        given = os.environ.get(PASSPHRASE_ENV) or None
+        if given and confirm:
+            print(f"Encrypting with the passphrase in ${PASSPHRASE_ENV}", file=sys.stderr)
+    if given is not None and not given:
+        raise SystemExit("tagloop: error: the passphrase is empty")
+    return given
+
+
+def cmd_bundle_export(args: argparse.Namespace) -> int:
+    from app.core.bundle import export_project_bundle
+    from app.core.project.project import open_project
+
+    passphrase = _passphrase(args, confirm=True)
+    with open_project(Path(args.path)) as project:
+        report = export_project_bundle(
+            project,
+            Path(args.out),
+            with_model=args.with_model,
+            passphrase=passphrase,
+            progress=TextProgress(),
+        )
+    print(report.summary())
+    return 0
+
+
+def cmd_bundle_return(args: argparse.Namespace) -> int:
+    from app.core.bundle import export_work_bundle
+    from app.core.project.project import open_project
+
+    passphrase = _passphrase(args, confirm=True)
+    with open_project(Path(args.path)) as project:
+        report = export_work_bundle(
+            project, Path(args.out), passphrase=passphrase, progress=TextProgress()
+        )
+    print(report.summary())
+    return 0
+
+
+def cmd_bundle_open(args: argparse.Namespace) -> int:
+    from app.core.bundle import open_bundle
+    from app.core.project.project import open_project
+    from app.core.storage import fts
+
+    report = open_bundle(
+        Path(args.bundle), Path(args.dest), passphrase=_passphrase(args), progress=TextProgress()
+    )
+    print(report.summary())
+    with open_project(report.path) as project:
+        fts.index_pending(project, TextProgress())
+    return 0
+
+
+def cmd_bundle_merge(args: argparse.Namespace) -> int:
+    from app.core.bundle import merge_bundle
+    from app.core.project.project import open_project
+    from app.core.storage import fts
+
+    passphrase = _passphrase(args)
+    reports = []
+    with open_project(Path(args.path)) as project:
+        for bundle in args.bundles:
+            reports.append(
+                merge_bundle(project, Path(bundle), passphrase=passphrase, progress=TextProgress())
+            )
+            if not args.json:
+                print(reports[-1].summary())
+        fts.index_pending(project, TextProgress())
+    if args.json:
+        print(json.dumps([r.as_dict() for r in reports], indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_bundle_assignments(args: argparse.Namespace) -> int:
+    from app.core.project.project import open_project
+    from app.core.team.assign import export_assignment_bundles
+
+    passphrase = _passphrase(args, confirm=True)
+    with open_project(Path(args.path)) as project:
+        reports = export_assignment_bundles(
+            project,
+            Path(args.outdir),
+            annotators=args.annotators.split(",") if args.annotators else None,
+            passphrase=passphrase,
+            progress=TextProgress(),
+        )
+    for report in reports:
+        print(report.summary())
+    return 0
+
+
+def cmd_bundle_inspect(args: argparse.Namespace) -> int:
+    from app.core.bundle import inspect_bundle
+
+    manifest = inspect_bundle(Path(args.bundle), _passphrase(args), progress=TextProgress())
+    if args.json:
+        print(json.dumps(manifest, indent=2, ensure_ascii=False))
+    else:
+        lock = "encrypted " if manifest["encrypted"] else ""
+        print(
+            f"{lock}{manifest['kind']} bundle of {manifest.get('project_name')!r}"
+            f" ({manifest['project_uuid']}), format {manifest['format_version']},"
+            f" made {manifest.get('created_at')} by Tagloop {manifest.get('app_version')}"
+        )
+        for name, count in manifest.get("counts", {}).items():
+            if count:
+                print(f"  {name:<20} {count:>12,}")
+        print(f"All checksums verified. SHA-256 of the file: {manifest['sha256']}")
+    return 0
+
+
+def add_bundle(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop bundle` and its options."""
+    p = sub.add_parser("bundle", help="export, open and merge project bundles (.tlbundle)")
+    bundle = p.add_subparsers(dest="bundle_command", metavar="ACTION", required=True)
+    secret = {
+        "metavar": "P",
+        "help": "the passphrase ('-' to be asked; default: $TAGLOOP_PASSPHRASE if set)",
+    }
+
+    b = bundle.add_parser("export", help="the whole project as one bundle file")
+    b.add_argument("path", help="the project file")
+    b.add_argument("out", help="the bundle file to write (.tlbundle)")
+    b.add_argument("--with-model", action="store_true", help="include the newest model")
+    b.add_argument("--passphrase", **secret)
+    b.set_defaults(func=cmd_bundle_export)
+
+    b = bundle.add_parser("open", help="make a project file from a project or assignment bundle")
+    b.add_argument("bundle", help="the bundle file")
+    b.add_argument("dest", help="the new project file (.tagloop)")
+    b.add_argument("--passphrase", **secret)
+    b.set_defaults(func=cmd_bundle_open)
+
+    b = bundle.add_parser("merge", help="merge work or project bundles into the project")
+    b.add_argument("path", help="the project file")
+    b.add_argument("bundles", nargs="+", metavar="BUNDLE", help="bundle files, merged in turn")
+    b.add_argument("--passphrase", **secret)
+    b.add_argument("--json", action="store_true", help="print the reports as JSON")
+    b.set_defaults(func=cmd_bundle_merge)
+
+    b = bundle.add_parser("return", help="a work bundle: your work since the assignment")
+    b.add_argument("path", help="the project file opened from an assignment bundle")
+    b.add_argument("out", help="the work bundle to write (.tlbundle)")
+    b.add_argument("--passphrase", **secret)
+    b.set_defaults(func=cmd_bundle_return)
+
+    b = bundle.add_parser("assignments", help="one assignment bundle per annotator with tasks")
+    b.add_argument("path", help="the project file")
+    b.add_argument("outdir", help="the folder to write them into")
+    b.add_argument("--annotators", help="only these (comma-separated names or UUIDs)")
+    b.add_argument("--passphrase", **secret)
+    b.set_defaults(func=cmd_bundle_assignments)
+
+    b = bundle.add_parser("inspect", help="verify a bundle and show its manifest")
+    b.add_argument("bundle", help="the bundle file")
+    b.add_argument("--passphrase", **secret)
+    b.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    b.set_defaults(func=cmd_bundle_inspect)

@@ -1,0 +1,144 @@
+"""The data commands: `import` and `export` datasets, list or remove them (`datasets`), and
+build the demo projects (`demo`)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from app.cli.gui import open_gui
+from app.cli.progress import TextProgress
+
+
+def _parse_map(items: list[str]) -> dict[str, str] | None:
+    if not items:
+        return None
+    mapping = {}
+    for item in items:
+        column, sep, target = item.partition("=")
+        if not sep or not column or not target:
+            raise SystemExit(f"tagloop: error: --map takes COLUMN=INPUT, not {item!r}")
+        mapping[column] = target
+    return mapping
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from app.core.io.importer import import_dataset
+    from app.core.project.project import open_project
+
+    with open_project(Path(args.path)) as project:
+        report = import_dataset(
+            project,
+            Path(args.file),
+            mapping=_parse_map(args.map),
+            label_column=args.label_column,
+            annotator=args.annotator,
+            duplicates="skip" if args.skip_duplicates else "keep",
+            add_labels=args.add_labels,
+            fmt=args.format,
+            progress=TextProgress(),
+        )
+    print(report.summary())
+    for line, first in report.duplicate_examples:
+        print(f"  duplicate: line {line} repeats line {first}" if first else f"  line {line}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from app.core.io.export import export_datapoints
+    from app.core.project.project import open_project
+
+    with open_project(Path(args.path)) as project:
+        started = time.perf_counter()
+        count = export_datapoints(
+            project,
+            Path(args.out),
+            args.format,
+            only_completed=args.only_completed,
+            progress=TextProgress(),
+            value_source=args.values,
+        )
+    print(f"Exported {count:,} datapoints to {args.out} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from app.core.io.datasets import list_datasets, remove_dataset
+    from app.core.project.project import open_project
+
+    with open_project(Path(args.path)) as project:
+        if args.remove is not None:
+            removed = remove_dataset(project, args.remove, progress=TextProgress())
+            print(f"Removed dataset {args.remove} and its {removed:,} datapoints")
+            return 0
+        for info in list_datasets(project):
+            mapping = ", ".join(f"{k}->{v}" for k, v in info.mapping.items())
+            print(
+                f"{info.id:>3}  {info.source_name:<30} {info.row_count:>10,} rows  "
+                f"{info.imported_at}  sha256 {info.sha256[:12]}…  ({info.format}; {mapping})"
+            )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.core.io.demo import build_demo
+
+    paths = build_demo(
+        Path(args.dir) if args.dir else None, force=args.force, progress=TextProgress()
+    )
+    for path in paths:
+        print(path)
+    if args.open:
+        return open_gui(paths[0])
+    return 0
+
+
+def add_import(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop import` and its options."""
+    p = sub.add_parser("import", help="import a dataset file (csv, tsv, json, jsonl, txt)")
+    p.add_argument("path", help="the project file")
+    p.add_argument("file", help="the file to import")
+    p.add_argument(
+        "--map", action="append", metavar="COLUMN=INPUT", help="map a file column to an input"
+    )
+    p.add_argument("--label-column", help="a column of existing labels, imported as annotations")
+    p.add_argument("--annotator", help="whose labels the label column holds (default: imported)")
+    p.add_argument("--format", choices=("csv", "tsv", "json", "jsonl", "txt"))
+    p.add_argument(
+        "--skip-duplicates", action="store_true", help="skip texts already seen (default: keep)"
+    )
+    p.add_argument("--add-labels", action="store_true", help="add labels missing from the schema")
+    p.set_defaults(func=cmd_import)
+
+
+def add_export(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop export` and its options."""
+    p = sub.add_parser("export", help="export datapoints with their annotations")
+    p.add_argument("path", help="the project file")
+    p.add_argument("out", help="the output file")
+    p.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file suffix")
+    p.add_argument("--only-completed", action="store_true", help="only labeled datapoints")
+    p.add_argument(
+        "--values",
+        metavar="SOURCE",
+        help="the label column: 'final' (adjudicated, gold, consensus) or 'annotator:NAME'",
+    )
+    p.set_defaults(func=cmd_export)
+
+
+def add_datasets(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop datasets` and its options."""
+    p = sub.add_parser("datasets", help="list the datasets, or remove one")
+    p.add_argument("path", help="the project file")
+    p.add_argument("--remove", type=int, metavar="ID", help="remove a dataset and its datapoints")
+    p.set_defaults(func=cmd_datasets)
+
+
+def add_demo(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop demo` and its options."""
+    p = sub.add_parser("demo", help="build demo projects from the bundled public data")
+    p.add_argument("dir", nargs="?", help="where to put them (default: the user data folder)")
+    p.add_argument("--open", action="store_true", help="open the spam demo in the app")
+    p.add_argument("--force", action="store_true", help="rebuild them even if they exist")
+    p.set_defaults(func=cmd_demo)

@@ -1,0 +1,28 @@
+"""`tagloop gui`, also what `tagloop` does without a command: open the app's window.
+
+The one command that reaches the views; it imports them only when run, so that no other
+command loads Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def open_gui(path: Path | None) -> int:
+    """Open the app, on a project file if one is given; returns the exit code."""
+    from app.views.app import main_gui
+
+    return main_gui(path)
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    return open_gui(Path(args.path) if getattr(args, "path", None) else None)
+
+
+def add_gui(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop gui` and its options."""
+    p = sub.add_parser("gui", help="open the app")
+    p.add_argument("path", nargs="?", help="a project file to open")
+    p.set_defaults(func=cmd_gui)

@@ -1,0 +1,105 @@
+"""The project commands: `init` creates a project file, `stats` counts what is in it, and
+`schema` shows or edits its label schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from app.core.project.label_schema import parse_label_list
+    from app.core.project.project import create_project
+
+    guidelines = Path(args.guidelines).read_text(encoding="utf-8") if args.guidelines else ""
+    project = create_project(
+        Path(args.path),
+        args.type,
+        parse_label_list(args.labels),
+        inputs=args.input or None,
+        annotated_input=args.annotated,
+        guidelines=guidelines,
+        name=args.name,
+        allow_overlap=args.allow_overlap,
+    )
+    with project:
+        labels = ", ".join(f"{x.name} [{x.hotkey}]" for x in project.schema.labels)
+        print(f"Created {project.path} ({project.task_type}; labels: {labels})")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from app.core.annotation.stats import format_stats, project_stats
+    from app.core.project.project import open_project
+
+    with open_project(Path(args.path)) as project:
+        stats = project_stats(project)
+    print(json.dumps(stats, indent=2, ensure_ascii=False) if args.json else format_stats(stats))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from app.core.project.label_schema import parse_label_list
+    from app.core.project.project import open_project, update_schema
+
+    with open_project(Path(args.path)) as project:
+        schema = project.schema
+        if args.add_label or args.guidelines:
+            labels = list(schema.labels)
+            for spec in args.add_label or []:
+                labels.extend(parse_label_list(spec))
+            guidelines = (
+                Path(args.guidelines).read_text(encoding="utf-8") if args.guidelines else None
+            )
+            schema = update_schema(project, labels=labels, guidelines=guidelines)
+        if args.json:
+            print(json.dumps({**asdict(schema), "labels": [asdict(x) for x in schema.labels]}))
+        else:
+            print(f"Schema version {schema.version} ({project.task_type})")
+            for label in schema.labels:
+                key = label.hotkey or " "
+                print(f"  [{key}] {label.name:<24} {label.colour}  {label.description}")
+            if schema.guidelines:
+                print("\nGuidelines:\n" + schema.guidelines)
+    return 0
+
+
+def add_init(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop init` and its options."""
+    p = sub.add_parser("init", help="create a project file")
+    p.add_argument("path", help="the new project file (.tagloop is added if missing)")
+    p.add_argument("--type", required=True, choices=("classification", "multilabel", "spans"))
+    p.add_argument(
+        "--labels", required=True, help="comma-separated labels, each NAME[:COLOUR[:HOTKEY]]"
+    )
+    p.add_argument(
+        "--input", action="append", help="an input name (repeat for context inputs; default: text)"
+    )
+    p.add_argument("--annotated", help="which input is annotated (default: the first)")
+    p.add_argument("--guidelines", help="a Markdown file with the annotation guidelines")
+    p.add_argument("--name", help="the project's display name (default: the file name)")
+    p.add_argument("--allow-overlap", action="store_true", help="spans may overlap")
+    p.set_defaults(func=cmd_init)
+
+
+def add_stats(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop stats` and its options."""
+    p = sub.add_parser("stats", help="counts per dataset, status, label and annotator")
+    p.add_argument("path", help="the project file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_stats)
+
+
+def add_schema(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop schema` and its options."""
+    p = sub.add_parser("schema", help="show or edit the label schema (each edit is a version)")
+    p.add_argument("path", help="the project file")
+    p.add_argument(
+        "--add-label", action="append", metavar="NAME[:COLOUR[:HOTKEY]]", help="add a label"
+    )
+    p.add_argument("--guidelines", help="replace the guidelines with this Markdown file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_schema)

@@ -1,0 +1,195 @@
+"""The quality commands: `consensus` and adjudication, `review` (task status, spot checks),
+`gold` items and drift, and `qualify` (qualification sets)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _names(value: str | None) -> list[str]:
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
+
+
+def cmd_consensus(args: argparse.Namespace) -> int:
+    from app.core.project.project import open_project
+    from app.core.quality.consensus import consensus_counts, create_adjudication_tasks
+
+    with open_project(Path(args.path)) as project:
+        counts = consensus_counts(project, match=args.match)
+        created = None
+        if args.adjudicator:
+            created = create_adjudication_tasks(project, args.adjudicator, match=args.match)
+    if args.json:
+        print(json.dumps({**counts, "adjudication_tasks_created": created}, indent=2))
+        return 0
+    print(
+        f"{counts['items']:,} items with two or more votes: {counts['unanimous']:,} unanimous, "
+        f"{counts['majority']:,} by majority, {counts['disagreements']:,} disagreements "
+        f"({counts['adjudicated']:,} adjudicated, {counts['open']:,} open)"
+    )
+    if created is not None:
+        print(f"Created {created:,} adjudication tasks for {args.adjudicator}")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from app.core.project.project import open_project
+    from app.core.team.review import spot_check, task_status
+
+    with open_project(Path(args.path)) as project:
+        if args.spot_check is not None:
+            if not args.reviewer:
+                raise SystemExit("tagloop: error: --spot-check needs --reviewer NAME")
+            stratify = tuple(_names(args.stratify)) if args.stratify != "none" else ()
+            report = spot_check(
+                project, args.reviewer, args.spot_check, seed=args.seed, stratify_by=stratify
+            )
+            if args.json:
+                print(json.dumps(vars(report), indent=2))
+            else:
+                print(report.summary())
+            return 0
+        status = task_status(project, args.annotator)
+    if args.json:
+        print(json.dumps(status.as_dict(), indent=2))
+        return 0
+    for name, state in status.assignments.items():
+        counts = ", ".join(f"{k} {n:,}" for k, n in status.counts[name].items() if n)
+        print(f"{name:<20} {state:<22} {counts}")
+    return 0
+
+
+def cmd_gold(args: argparse.Namespace) -> int:
+    from app.core.project.project import open_project
+    from app.core.quality.gold import (
+        drift_alerts,
+        gold_accuracy,
+        mark_gold,
+        mix_gold_into_tasks,
+        read_answers_csv,
+    )
+
+    with open_project(Path(args.path)) as project:
+        if args.mark:
+            ids, answers = read_answers_csv(project, Path(args.mark))
+            print(f"Marked {mark_gold(project, ids, answers):,} gold items")
+        if args.rate is not None:
+            if not args.annotators:
+                raise SystemExit("tagloop: error: --rate needs --annotators a,b")
+            made = mix_gold_into_tasks(project, _names(args.annotators), args.rate, seed=args.seed)
+            for name, n in made.items():
+                print(f"{name}: {n:,} gold tasks")
+        if args.accuracy:
+            found = gold_accuracy(project, window_days=args.window)
+            alerts = drift_alerts(project, args.threshold, args.min_items, window_days=args.window)
+            if args.json:
+                payload = {
+                    "accuracy": [a.as_dict() for a in found],
+                    "alerts": [vars(a) for a in alerts],
+                }
+                print(json.dumps(payload, indent=2))
+                return 0
+            for acc in found:
+                shown = "-" if acc.accuracy is None else f"{acc.accuracy:.1%}"
+                print(f"{acc.annotator:<20} {shown:>7} ({acc.correct}/{acc.total})")
+                for b in acc.buckets:
+                    print(f"  {b.start}..{b.end} {b.accuracy:7.1%} ({b.correct}/{b.total})")
+            for alert in alerts:
+                print(f"ALERT {alert.message()}")
+        elif not args.mark and args.rate is None:
+            raise SystemExit("tagloop: error: give --mark FILE, --rate R or --accuracy")
+    return 0
+
+
+def cmd_qualify(args: argparse.Namespace) -> int:
+    from app.core.project.project import open_project
+    from app.core.quality.gold import (
+        assign_qualification,
+        create_qualification,
+        qualification_result,
+        resolve_datapoints,
+    )
+
+    with open_project(Path(args.path)) as project:
+        if args.create:
+            if not args.items or args.pass_score is None:
+                raise SystemExit("tagloop: error: --create NAME needs --items FILE and --pass S")
+            keys = [
+                line.strip()
+                for line in Path(args.items).read_text(encoding="utf-8").splitlines()
+                if line.strip() and line.strip() != "id"
+            ]
+            ids = resolve_datapoints(project, [k.split(",")[0] for k in keys])
+            create_qualification(project, args.create, ids, args.pass_score)
+            print(f"Created qualification set {args.create!r}: {len(ids):,} items")
+        if args.assign:
+            made = assign_qualification(project, args.name or args.create, _names(args.assign))
+            print(f"Created {made:,} qualification tasks")
+        if args.result:
+            res = qualification_result(project, args.result, args.name or args.create)
+            if args.json:
+                print(json.dumps({**vars(res), "passed": res.passed}, indent=2))
+            else:
+                verdict = "passed" if res.passed else "not passed"
+                print(
+                    f"{res.annotator} on {res.name!r}: {res.score:.1%} ({res.correct}/"
+                    f"{res.total}, {res.answered} answered), {verdict} (pass {res.pass_score:.0%})"
+                )
+    return 0
+
+
+def add_consensus(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop consensus` and its options."""
+    p = sub.add_parser("consensus", help="consensus counts; queue disagreements to adjudicate")
+    p.add_argument("path", help="the project file")
+    p.add_argument("--match", choices=("exact", "overlap"), default="exact", help="span matching")
+    p.add_argument("--adjudicator", metavar="NAME", help="create adjudication tasks for NAME")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_consensus)
+
+
+def add_review(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop review` and its options."""
+    p = sub.add_parser("review", help="derived task status, or spot-check review tasks")
+    p.add_argument("path", help="the project file")
+    p.add_argument("--spot-check", type=float, metavar="FRACTION", help="e.g. 0.05")
+    p.add_argument("--reviewer", metavar="NAME", help="who reviews the spot check")
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument(
+        "--stratify", default="annotator,label", help="annotator,label (default), or none"
+    )
+    p.add_argument("--annotator", metavar="NAME", help="status of one annotator's tasks")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_review)
+
+
+def add_gold(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop gold` and its options."""
+    p = sub.add_parser("gold", help="gold items: mark, mix into queues, accuracy and drift")
+    p.add_argument("path", help="the project file")
+    p.add_argument("--mark", metavar="FILE.csv", help="answers: columns id and label")
+    p.add_argument("--rate", type=float, help="share of gold in each queue, e.g. 0.1")
+    p.add_argument("--annotators", metavar="A,B", help="whose queues get gold")
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--accuracy", action="store_true", help="accuracy on gold over time")
+    p.add_argument("--window", type=int, default=7, help="days per accuracy bucket (7)")
+    p.add_argument("--threshold", type=float, default=0.8, help="drift alert below this (0.8)")
+    p.add_argument("--min-items", type=int, default=5, help="answers a bucket needs (5)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_gold)
+
+
+def add_qualify(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop qualify` and its options."""
+    p = sub.add_parser("qualify", help="qualification sets: create, assign, score")
+    p.add_argument("path", help="the project file")
+    p.add_argument("--create", metavar="NAME", help="a new qualification set of gold items")
+    p.add_argument("--items", metavar="FILE", help="datapoint ids or UUIDs, one a line")
+    p.add_argument("--pass", dest="pass_score", type=float, help="the score to pass, e.g. 0.8")
+    p.add_argument("--name", metavar="NAME", help="the set (if there are several)")
+    p.add_argument("--assign", metavar="A,B", help="give these annotators its items")
+    p.add_argument("--result", metavar="ANNOTATOR", help="score and record an annotator")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_qualify)
