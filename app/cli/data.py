@@ -12,6 +12,7 @@ from app.cli.progress import TextProgress
 
 
 def _parse_map(items: list[str]) -> dict[str, str] | None:
+    """The --map COLUMN=INPUT options as a mapping, or None to let the importer guess."""
     if not items:
         return None
     mapping = {}

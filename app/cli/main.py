@@ -14,6 +14,7 @@ from app.cli.parser import build_parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command (the app's window without one); returns the process exit code."""
     from app.core.errors import Cancelled, TagloopError
 
     args = build_parser().parse_args(argv)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 
 def _names(value: str | None) -> list[str]:
+    """A comma-separated option value as a list of names, without blanks."""
     return [name.strip() for name in (value or "").split(",") if name.strip()]
 
 
