@@ -215,7 +215,7 @@ def cmd_consensus(args: argparse.Namespace) -> int:
 
 def cmd_review(args: argparse.Namespace) -> int:
     from app.core.project.project import open_project
-    from app.core.team.review import spot_check, task_status
+    from app.core.quality.review import spot_check, task_status
 
     with open_project(Path(args.path)) as project:
         if args.spot_check is not None:

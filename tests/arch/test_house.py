@@ -55,10 +55,10 @@ PRIVATE_IMPORTS_ALLOWED: set[str] = {
     "app/core/report/figures.py app.core.quality.agreement._display_names",
     "app/core/report/figures.py app.core.quality.consensus._raw",
     "app/core/report/html.py app.core.report.svg._e",
-    "app/core/team/review.py app.core.quality.consensus._annotator",
-    "app/core/team/review.py app.core.quality.consensus._raw",
-    "app/core/team/review.py app.core.team.assign._largest_remainder",
-    "app/core/team/review.py app.core.team.assign._round",
+    "app/core/quality/review.py app.core.quality.consensus._annotator",
+    "app/core/quality/review.py app.core.quality.consensus._raw",
+    "app/core/quality/review.py app.core.team.assign._largest_remainder",
+    "app/core/quality/review.py app.core.team.assign._round",
     "app/ml/linear/fit.py app.ml.linear.model._sigmoid",
 }
 

@@ -18,8 +18,8 @@ from app.core.quality.gold import (
     mix_gold_into_tasks,
     qualification_result,
 )
+from app.core.quality.review import create_review_tasks, review, task_status
 from app.core.team.assign import export_assignment_bundles, generate_tasks
-from app.core.team.review import create_review_tasks, review, task_status
 from tests.unit.bundle_helpers import dump
 from tests.unit.helpers import rows
 from tests.unit.quality_helpers import label, team, with_items

@@ -12,9 +12,9 @@ from app.core.annotation.commands import AddFlag
 from app.core.ids import new_uuid
 from app.core.quality.consensus import adjudicate, consensus_counts, create_adjudication_tasks
 from app.core.quality.gold import drift_alerts, gold_accuracy, mark_gold
+from app.core.quality.review import create_review_tasks, review
 from app.core.report.figures import project_report, report_json
 from app.core.report.html import render_html, write_html
-from app.core.team.review import create_review_tasks, review
 from tests.unit.helpers import rows
 from tests.unit.quality_helpers import label, team, with_items
 

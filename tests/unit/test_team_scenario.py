@@ -38,13 +38,13 @@ from app.core.quality.gold import (
     mix_gold_into_tasks,
     qualification_result,
 )
+from app.core.quality.review import ISSUES, annotations_to_review, review, spot_check, task_status
 from app.core.team.assign import (
     add_annotator,
     export_assignment_bundles,
     generate_tasks,
     list_annotators,
 )
-from app.core.team.review import ISSUES, annotations_to_review, review, spot_check, task_status
 from tests.fixtures_data import sms_rows, write_csv
 
 N = 40

@@ -2,7 +2,7 @@
 
 The votes on an item are its complete annotations, one per annotator, as review left them:
 
-- a reviewer's correction (an annotation with origin 'review', app.core.team.review) replaces the
+- a reviewer's correction (an annotation with origin 'review', app.core.quality.review) replaces the
   vote of the annotation it corrects and is not a vote of its own;
 - an annotation whose current review decision rejects or discards it (without a correction,
   and not changed by its annotator since) has no vote.

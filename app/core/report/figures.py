@@ -37,7 +37,7 @@ Choices, so that the figures can be read correctly:
   are listed.
 - "open_issues.assignments" (present when there are tasks) is the derived status of each
   annotator's assignment and the count of their tasks in each derived status
-  (`app.core.team.review.task_status`: to-do, in progress, completed, completed with issues).
+  (`app.core.quality.review.task_status`: to-do, in progress, completed, completed with issues).
 - "consensus" is `app.core.quality.consensus.consensus_counts` (exact matching for spans): the items
   with two or more votes, how many reach a consensus ("reached": unanimous or by majority),
   the disagreements, and of those the adjudicated and the still open ones.
@@ -63,8 +63,8 @@ from app.core.project.project import Project, current_schema
 from app.core.quality.agreement import _display_names, project_agreement
 from app.core.quality.consensus import _raw, consensus_counts, current_reviews
 from app.core.quality.gold import GoldAccuracy, gold_accuracy
+from app.core.quality.review import DERIVED_STATUSES, StatusReport, task_status
 from app.core.storage.tables import STATUS_NAMES
-from app.core.team.review import DERIVED_STATUSES, StatusReport, task_status
 
 T = TypeVar("T")
 
@@ -369,7 +369,7 @@ def _per_annotator(
     found: dict[str, T],
     one: Callable[[int], T | None],
 ) -> dict[str, T]:
-    """Figures keyed by plain annotator name (as app.core.quality.gold and app.core.team.review
+    """Figures keyed by plain annotator name (as app.core.quality.gold and app.core.quality.review
     give them) re-keyed by report name; a name two annotators share was merged there, so each of
     them is computed on their own with `one(annotator id)`."""
     shared = Counter(name for _id, name, _uuid in rows)
