@@ -15,7 +15,7 @@ from app.core.annotation.commands import AnnotationState, SetAnnotations
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid
 from app.core.io.importer import import_dataset
-from app.core.project.project import ensure_annotator
+from app.core.project.annotators import ensure_annotator
 from app.core.quality.agreement import (
     cohen_kappa,
     fleiss_kappa,

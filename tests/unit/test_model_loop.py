@@ -125,7 +125,7 @@ def test_model_order_needs_a_scored_model(sms_project):
 
 
 def test_training_set_takes_the_newest_complete_answer(sms_project):
-    from app.core.project.project import ensure_annotator
+    from app.core.project.annotators import ensure_annotator
 
     ids = ids_of(sms_project)
     with sms_project.engine.begin() as conn:

@@ -290,7 +290,7 @@ def test_parts_are_absent_without_their_workflow(make_project, tmp_path):
 def test_namesakes_are_scored_apart(make_project, tmp_path):
     project = make_project(labels=("a", "b"))
     ids = with_items(project, tmp_path, [f"item {i}" for i in range(4)])
-    from app.core.project.project import ensure_annotator
+    from app.core.project.annotators import ensure_annotator
 
     with project.engine.begin() as conn:
         sams = [ensure_annotator(conn, new_uuid(), "sam", "annotator") for _ in range(2)]

@@ -42,6 +42,7 @@ from app.core.annotation.commands import text_lengths, validate_value
 from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
+from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
 
 MATCHES = ("exact", "overlap")
@@ -304,20 +305,6 @@ def consensus_counts(project: Project, *, match: Match = "exact") -> dict[str, i
     return counts
 
 
-def _annotator(conn: Connection, who: int | str) -> tuple[int, str, str]:
-    """(id, uuid, name) of an annotator given by id, UUID or name."""
-    from app.core.team.assign import find_annotator
-
-    if isinstance(who, int):
-        row = conn.execute(
-            text("SELECT id, uuid, name FROM annotator WHERE id = :id"), {"id": who}
-        ).first()
-        if row is None:
-            raise ProjectError(f"no annotator with id {who}")
-        return tuple(row)  # type: ignore[return-value]
-    return find_annotator(conn, who)
-
-
 def create_adjudication_tasks(
     project: Project,
     adjudicator: int | str,
@@ -335,7 +322,7 @@ def create_adjudication_tasks(
     ]
     actor = project.local_annotator_id
     with project.engine.begin() as conn:
-        who, who_uuid, _name = _annotator(conn, adjudicator)
+        who, who_uuid, _name = find_annotator(conn, adjudicator)
         have = {
             r[0]
             for r in conn.execute(
@@ -376,7 +363,7 @@ def adjudicate(project: Project, datapoint_id: int, adjudicator: int | str, valu
     """Record `adjudicator`'s final value for an item (checked like an annotation); returns the
     decision's UUID. Deciding again adds a newer decision; the newest is the final value."""
     with project.engine.begin() as conn:
-        who, _uuid, _name = _annotator(conn, adjudicator)
+        who, _uuid, _name = find_annotator(conn, adjudicator)
         schema = current_schema(conn)
         lengths = text_lengths(conn, [datapoint_id])
         if datapoint_id not in lengths:
@@ -512,7 +499,7 @@ def final_values(
         return
     key = source.removeprefix("annotator:")
     with project.engine.connect() as conn:
-        who, _uuid, _name = _annotator(conn, key)
+        who, _uuid, _name = find_annotator(conn, key)
         rows = conn.execute(
             text(
                 "SELECT datapoint_id, value FROM annotation WHERE annotator_id = :who"

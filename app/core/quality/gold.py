@@ -38,8 +38,9 @@ from app.core.annotation.commands import text_lengths, validate_value
 from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import datapoint_uuid, new_uuid, now_iso
+from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
-from app.core.quality.consensus import _annotator, _raw
+from app.core.quality.consensus import _raw
 from app.core.team.assign import _round
 
 
@@ -246,7 +247,7 @@ def mix_gold_into_tasks(
         if not gold:
             raise ProjectError("no gold items yet: mark some first (tagloop gold --mark)")
         for key in annotators:
-            who, _uuid, name = _annotator(conn, key)
+            who, _uuid, name = find_annotator(conn, key)
             label_times = [
                 r[0]
                 for r in conn.execute(
@@ -319,7 +320,7 @@ def gold_accuracy(
     if window_days < 1:
         raise ProjectError("the window is at least one day")
     with project.engine.connect() as conn:
-        only = None if annotator is None else _annotator(conn, annotator)[0]
+        only = None if annotator is None else find_annotator(conn, annotator)[0]
         answers = list(_gold_answers(conn, project.task_type))
     if not answers:
         return []
@@ -439,7 +440,7 @@ def assign_qualification(project: Project, name: str | None, annotators: Sequenc
             )
         ]
         for key in annotators:
-            who = _annotator(conn, key)[0]
+            who = find_annotator(conn, key)[0]
             have = {
                 r[0]
                 for r in conn.execute(
@@ -478,7 +479,7 @@ def qualification_result(
     """Score `annotator` on the qualification set `name` (or the only one) and, once every
     item is answered, record the result (once per distinct outcome)."""
     with project.engine.begin() as conn:
-        who, _uuid, who_name = _annotator(conn, annotator)
+        who, _uuid, who_name = find_annotator(conn, annotator)
         set_id, set_name, pass_score = _set(conn, name)
         rows = conn.execute(
             text(

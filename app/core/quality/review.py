@@ -47,8 +47,9 @@ from app.core.annotation.values import LabelParser
 from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
+from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
-from app.core.quality.consensus import REVIEW_DECISIONS, _annotator, _raw, current_reviews
+from app.core.quality.consensus import REVIEW_DECISIONS, _raw, current_reviews
 from app.core.team.assign import _largest_remainder, _round
 
 TODO, IN_PROGRESS, COMPLETED, ISSUES = "to-do", "in progress", "completed", "completed with issues"
@@ -206,10 +207,10 @@ def create_review_tasks(
     returns how many were made."""
     actor = project.local_annotator_id
     with project.engine.begin() as conn:
-        who, who_uuid, _name = _annotator(conn, reviewer)
+        who, who_uuid, _name = find_annotator(conn, reviewer)
         authors = None
         if annotators:
-            authors = {_annotator(conn, key)[0] for key in annotators}
+            authors = {find_annotator(conn, key)[0] for key in annotators}
         wanted = None if datapoint_ids is None else set(datapoint_ids)
         items = [
             r.datapoint_id
@@ -236,7 +237,7 @@ def annotations_to_review(
     """The side-by-side view of a review task: every other annotator's complete annotation of
     the item, with its current review decision (None if not reviewed)."""
     with project.engine.connect() as conn:
-        who, _uuid, _name = _annotator(conn, reviewer)
+        who, _uuid, _name = find_annotator(conn, reviewer)
         reviews = current_reviews(_raw(conn))
         rows = conn.execute(
             text(_reviewable_sql(" AND a.datapoint_id = :dp")),
@@ -283,7 +284,7 @@ def review(
     if correction is not None and counts_as != "reject":
         raise ProjectError("a correction goes with a rejection (decision 'reject')")
     with project.engine.begin() as conn:
-        who, _uuid, _name = _annotator(conn, reviewer)
+        who, _uuid, _name = find_annotator(conn, reviewer)
         target = conn.execute(
             text(
                 "SELECT datapoint_id, annotator_id, status, origin FROM annotation"
@@ -410,7 +411,7 @@ def spot_check(
     actor = project.local_annotator_id
     task_type = project.task_type
     with project.engine.begin() as conn:
-        who, who_uuid, _name = _annotator(conn, reviewer)
+        who, who_uuid, _name = find_annotator(conn, reviewer)
         reviewed = {r[0] for r in conn.execute(text("SELECT annotation_uuid FROM review_decision"))}
         queued = {
             r[0]
@@ -488,7 +489,7 @@ def task_status(project: Project, annotator: int | str | None = None) -> StatusR
     report = StatusReport()
     with project.engine.connect() as conn:
         raw = _raw(conn)
-        who = None if annotator is None else _annotator(conn, annotator)[0]
+        who = None if annotator is None else find_annotator(conn, annotator)[0]
         reviews = current_reviews(raw)
         flagged = {r[0] for r in raw.execute("SELECT id FROM datapoint WHERE flagged = 1")}
         decided = set(raw.execute("SELECT annotation_uuid, reviewer_id FROM review_decision"))

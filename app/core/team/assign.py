@@ -23,13 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
 from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.core.project.project import ROLES, Project, ensure_annotator
+from app.core.project.annotators import ROLES, ensure_annotator, find_annotator
+from app.core.project.project import Project
 
 TASK_KINDS = ("label", "review", "adjudicate", "gold", "qualification")
 STRATA = ("label", "dataset")
@@ -119,19 +120,6 @@ def add_annotator(project: Project, name: str, role: str = "annotator") -> Annot
             {"id": new_id},
         ).one()
     return AnnotatorInfo(*row)
-
-
-def find_annotator(conn: Connection, key: str) -> tuple[int, str, str]:
-    """(id, uuid, name) of the annotator with this UUID or this (unique) name."""
-    rows = conn.execute(
-        text("SELECT id, uuid, name FROM annotator WHERE uuid = :key OR name = :key ORDER BY id"),
-        {"key": key},
-    ).all()
-    if not rows:
-        raise ProjectError(f"no annotator named {key!r} (see: tagloop annotators PROJECT)")
-    if len(rows) > 1:
-        raise ProjectError(f"more than one annotator is named {key!r}; use their UUID")
-    return tuple(rows[0])  # type: ignore[return-value]
 
 
 def _round(x: float) -> int:
@@ -448,18 +436,3 @@ def export_assignment_bundles(
         )
     progress(len(team), len(team), f"Wrote {len(reports)} assignment bundles to {outdir}")
     return reports
-
-
-def task_counts(project: Project) -> dict[str, dict[str, int]]:
-    """{annotator name: {status: tasks}}, for a quick look at who has what."""
-    with project.engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT a.name, t.status, count(*) FROM task t JOIN annotator a"
-                " ON a.id = t.annotator_id GROUP BY a.name, t.status ORDER BY a.name"
-            )
-        )
-        counts: dict[str, dict[str, int]] = {}
-        for name, status, n in rows:
-            counts.setdefault(name, {})[status] = n
-    return counts

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import TagloopError
-from app.core.project.project import ROLES, Project
+from app.core.project.annotators import ROLES
+from app.core.project.project import Project
 from app.core.team import assign
 from app.views.team.bundles import PassphraseFields, PathField
 from app.workers.job import Job, run_with_progress
