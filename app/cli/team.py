@@ -99,8 +99,8 @@ def cmd_bundle_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle_assignments(args: argparse.Namespace) -> int:
+    from app.core.bundle.assignments import export_assignment_bundles
     from app.core.project.project import open_project
-    from app.core.team.assign import export_assignment_bundles
 
     passphrase = _passphrase(args, confirm=True)
     with open_project(Path(args.path)) as project:
@@ -326,11 +326,11 @@ def cmd_gold(args: argparse.Namespace) -> int:
 
 def cmd_qualify(args: argparse.Namespace) -> int:
     from app.core.project.project import open_project
-    from app.core.quality.gold import (
+    from app.core.quality.gold import resolve_datapoints
+    from app.core.quality.qualification import (
         assign_qualification,
         create_qualification,
         qualification_result,
-        resolve_datapoints,
     )
 
     with open_project(Path(args.path)) as project:

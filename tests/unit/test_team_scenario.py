@@ -19,6 +19,7 @@ from app.core.annotation.browse import Query
 from app.core.annotation.commands import AnnotationState, SetAnnotations, load_items
 from app.core.annotation.worklist import Queue, QueueSpec
 from app.core.bundle import export_work_bundle, merge_bundle, open_bundle
+from app.core.bundle.assignments import export_assignment_bundles
 from app.core.errors import ProjectError
 from app.core.io.export import export_datapoints
 from app.core.io.importer import import_dataset
@@ -30,18 +31,15 @@ from app.core.quality.consensus import (
     disagreements,
     item_versions,
 )
-from app.core.quality.gold import (
+from app.core.quality.gold import gold_accuracy, mark_gold, mix_gold_into_tasks
+from app.core.quality.qualification import (
     assign_qualification,
     create_qualification,
-    gold_accuracy,
-    mark_gold,
-    mix_gold_into_tasks,
     qualification_result,
 )
 from app.core.quality.review import ISSUES, annotations_to_review, review, spot_check, task_status
 from app.core.team.assign import (
     add_annotator,
-    export_assignment_bundles,
     generate_tasks,
     list_annotators,
 )

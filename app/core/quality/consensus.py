@@ -36,7 +36,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
 from app.core.annotation.commands import text_lengths, validate_value
 from app.core.audit import chain as audit
@@ -44,6 +44,8 @@ from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
+from app.core.storage.sqlite import driver_connection
+from app.core.team.tasks import ADJUDICATE, create_tasks, tasked_datapoints
 
 MATCHES = ("exact", "overlap")
 SOURCES = ("adjudicated", "gold", "consensus", "single", "newest")
@@ -174,10 +176,6 @@ def current_reviews(raw: sqlite3.Connection) -> dict[str, tuple[str, str | None,
     return out
 
 
-def _raw(conn: Connection) -> sqlite3.Connection:
-    return conn.connection.driver_connection  # type: ignore[return-value]
-
-
 def _grouped_votes(
     raw: sqlite3.Connection, where: str = "", params: tuple = ()
 ) -> Iterator[tuple[int, list[Vote], list[dict[str, Any]]]]:
@@ -248,7 +246,7 @@ def consensus(
     order = project.schema.label_names
     where, params = _id_filter(datapoint_ids)
     with project.engine.connect() as conn:
-        for dp_id, votes, _excluded in _grouped_votes(_raw(conn), where, params):
+        for dp_id, votes, _excluded in _grouped_votes(driver_connection(conn), where, params):
             if len(votes) < 2:
                 continue
             reached, value = vote(project.task_type, [v.value for v in votes], match, order)
@@ -273,7 +271,7 @@ def disagreements(
     """Items with two or more votes and no consensus: the adjudication queue. Items already
     adjudicated, and gold items (their answer is known), are left out unless asked for."""
     with project.engine.connect() as conn:
-        raw = _raw(conn)
+        raw = driver_connection(conn)
         settled = set() if include_adjudicated else set(_adjudications(raw)) | set(_gold(raw))
     return [
         c
@@ -286,7 +284,7 @@ def consensus_counts(project: Project, *, match: Match = "exact") -> dict[str, i
     """How many items have several votes, reach consensus (unanimously or not), disagree, and
     of those how many are adjudicated: the figures `tagloop consensus` prints."""
     with project.engine.connect() as conn:
-        raw = _raw(conn)
+        raw = driver_connection(conn)
         adjudicated = set(_adjudications(raw))
         gold = set(_gold(raw))
     counts = dict.fromkeys(
@@ -323,40 +321,21 @@ def create_adjudication_tasks(
     actor = project.local_annotator_id
     with project.engine.begin() as conn:
         who, who_uuid, _name = find_annotator(conn, adjudicator)
-        have = {
-            r[0]
-            for r in conn.execute(
-                text(
-                    "SELECT datapoint_id FROM task WHERE kind = 'adjudicate'"
-                    " AND status != 'cancelled'"
-                )
-            )
-        }
+        have = tasked_datapoints(conn, ADJUDICATE)
         created = now_iso()
-        rows = [
-            {"uuid": new_uuid(), "dp": dp, "who": who, "at": created}
-            for dp in items
-            if dp not in have
-        ]
-        if rows:
-            before_tasks = audit.last_task_id(conn)
-            conn.execute(
-                text(
-                    "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
-                    " VALUES (:uuid, :dp, :who, 'adjudicate', 'todo', :at)"
-                ),
-                rows,
-            )
-            audit.record_tasks(conn, actor, "create", after_id=before_tasks)
+        made = create_tasks(
+            conn, [(dp, who, ADJUDICATE, created) for dp in items if dp not in have], actor
+        )
+        if made:
             audit.record(
                 conn,
                 actor,
                 "assign",
                 "task",
                 None,
-                after={"kind": "adjudicate", "annotator": who_uuid, "tasks": len(rows)},
+                after={"kind": "adjudicate", "annotator": who_uuid, "tasks": made},
             )
-    return len(rows)
+    return made
 
 
 def adjudicate(project: Project, datapoint_id: int, adjudicator: int | str, value: Any) -> str:
@@ -415,7 +394,7 @@ def item_versions(project: Project, datapoint_id: int, *, match: Match = "exact"
     """The side-by-side view of one item: every vote, the versions review set aside, the
     consensus, the adjudication and the gold answer, and the final value."""
     with project.engine.connect() as conn:
-        raw = _raw(conn)
+        raw = driver_connection(conn)
         grouped = list(_grouped_votes(raw, " AND a.datapoint_id = ?", (datapoint_id,)))
         adjudication = _adjudications(raw).get(datapoint_id)
         gold = _gold(raw).get(datapoint_id)
@@ -455,7 +434,7 @@ def final_records(
     task_type = project.task_type
     order = project.schema.label_names
     with project.engine.connect() as conn:
-        raw = _raw(conn)
+        raw = driver_connection(conn)
         adjudications = _adjudications(raw)
         gold = _gold(raw)
         extra = sorted(set(adjudications) | set(gold))

@@ -49,8 +49,15 @@ from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
-from app.core.quality.consensus import REVIEW_DECISIONS, _raw, current_reviews
-from app.core.team.assign import _largest_remainder, _round
+from app.core.quality.consensus import REVIEW_DECISIONS, current_reviews
+from app.core.storage.sqlite import driver_connection
+from app.core.team.tasks import (
+    REVIEW,
+    create_tasks,
+    largest_remainder,
+    round_half_up,
+    tasked_datapoints,
+)
 
 TODO, IN_PROGRESS, COMPLETED, ISSUES = "to-do", "in progress", "completed", "completed with issues"
 DERIVED_STATUSES = (TODO, IN_PROGRESS, COMPLETED, ISSUES)
@@ -166,33 +173,14 @@ def _reviewable_sql(extra: str = "") -> str:
 def _add_review_tasks(
     conn: Connection, reviewer: int, items: Sequence[int], actor: int | None
 ) -> int:
-    have = {
-        r[0]
-        for r in conn.execute(
-            text(
-                "SELECT datapoint_id FROM task WHERE kind = 'review' AND annotator_id = :who"
-                " AND status != 'cancelled'"
-            ),
-            {"who": reviewer},
-        )
-    }
+    """A review task for `reviewer` on each item (once) they have no open review task on."""
+    have = tasked_datapoints(conn, REVIEW, reviewer)
     created = now_iso()
-    rows = [
-        {"uuid": new_uuid(), "dp": dp, "who": reviewer, "at": created}
-        for dp in dict.fromkeys(items)
-        if dp not in have
-    ]
-    if rows:
-        before_tasks = audit.last_task_id(conn)
-        conn.execute(
-            text(
-                "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
-                " VALUES (:uuid, :dp, :who, 'review', 'todo', :at)"
-            ),
-            rows,
-        )
-        audit.record_tasks(conn, actor, "create", after_id=before_tasks)
-    return len(rows)
+    return create_tasks(
+        conn,
+        [(dp, reviewer, REVIEW, created) for dp in dict.fromkeys(items) if dp not in have],
+        actor,
+    )
 
 
 def create_review_tasks(
@@ -238,7 +226,7 @@ def annotations_to_review(
     the item, with its current review decision (None if not reviewed)."""
     with project.engine.connect() as conn:
         who, _uuid, _name = find_annotator(conn, reviewer)
-        reviews = current_reviews(_raw(conn))
+        reviews = current_reviews(driver_connection(conn))
         rows = conn.execute(
             text(_reviewable_sql(" AND a.datapoint_id = :dp")),
             {"reviewer": who, "dp": datapoint_id},
@@ -413,16 +401,7 @@ def spot_check(
     with project.engine.begin() as conn:
         who, who_uuid, _name = find_annotator(conn, reviewer)
         reviewed = {r[0] for r in conn.execute(text("SELECT annotation_uuid FROM review_decision"))}
-        queued = {
-            r[0]
-            for r in conn.execute(
-                text(
-                    "SELECT datapoint_id FROM task WHERE kind = 'review' AND annotator_id = :who"
-                    " AND status != 'cancelled'"
-                ),
-                {"who": who},
-            )
-        }
+        queued = tasked_datapoints(conn, REVIEW, who)
         strata: dict[tuple[str, ...], list[int]] = {}
         for _id, uid, dp_id, _author, name, value in conn.execute(
             text(_reviewable_sql()), {"reviewer": who}
@@ -441,8 +420,8 @@ def spot_check(
         names = sorted(strata)
         sizes = [len(strata[k]) for k in names]
         population = sum(sizes)
-        total = min(population, _round(fraction * population))
-        shares = _largest_remainder(total, sizes)
+        total = min(population, round_half_up(fraction * population))
+        shares = largest_remainder(total, sizes)
         picked: list[int] = []
         report_strata = {}
         for key, share in zip(names, shares, strict=True):
@@ -488,7 +467,7 @@ def task_status(project: Project, annotator: int | str | None = None) -> StatusR
     annotator's assignment, by the rules of the module doc."""
     report = StatusReport()
     with project.engine.connect() as conn:
-        raw = _raw(conn)
+        raw = driver_connection(conn)
         who = None if annotator is None else find_annotator(conn, annotator)[0]
         reviews = current_reviews(raw)
         flagged = {r[0] for r in raw.execute("SELECT id FROM datapoint WHERE flagged = 1")}

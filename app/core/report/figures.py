@@ -61,9 +61,10 @@ from sqlalchemy import Connection, text
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project, current_schema
 from app.core.quality.agreement import _display_names, project_agreement
-from app.core.quality.consensus import _raw, consensus_counts, current_reviews
+from app.core.quality.consensus import consensus_counts, current_reviews
 from app.core.quality.gold import GoldAccuracy, gold_accuracy
 from app.core.quality.review import DERIVED_STATUSES, StatusReport, task_status
+from app.core.storage.sqlite import driver_connection
 from app.core.storage.tables import STATUS_NAMES
 
 T = TypeVar("T")
@@ -387,7 +388,7 @@ def _per_annotator(
 
 
 def _rejections_part(conn: Connection, names: dict[int, str]) -> dict[str, Any]:
-    raw = _raw(conn)
+    raw = driver_connection(conn)
     reviews = current_reviews(raw)  # custom statuses are mapped to what they count as
     counts_as = dict(raw.execute("SELECT name, counts_as FROM custom_status"))
     open_, resolved = [], 0

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.core.bundle.assignments import export_assignment_bundles
 from app.core.errors import TagloopError
 from app.core.project.annotators import ROLES
 from app.core.project.project import Project
@@ -261,7 +262,7 @@ class TeamDialog(QDialog):
         outdir.mkdir(parents=True, exist_ok=True)
         return self._run(
             "Writing assignment bundles",
-            assign.export_assignment_bundles,
+            export_assignment_bundles,
             self.project,
             outdir,
             passphrase=passphrase,
