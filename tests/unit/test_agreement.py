@@ -20,9 +20,9 @@ from app.core.quality.agreement import (
     cohen_kappa,
     fleiss_kappa,
     krippendorff_alpha_nominal,
-    project_agreement,
     span_f1,
 )
+from app.core.quality.agreement_report import project_agreement
 from tests.unit.helpers import rows
 
 N = None

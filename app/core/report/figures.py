@@ -60,7 +60,7 @@ from sqlalchemy import Connection, text
 
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project, current_schema
-from app.core.quality.agreement import _display_names, project_agreement
+from app.core.quality.agreement_report import display_names, project_agreement
 from app.core.quality.consensus import consensus_counts, current_reviews
 from app.core.quality.gold import GoldAccuracy, gold_accuracy
 from app.core.quality.review import DERIVED_STATUSES, StatusReport, task_status
@@ -117,7 +117,7 @@ def project_report(
     with project.engine.connect() as conn:
         step(0)
         rows = [tuple(r) for r in conn.execute(text("SELECT id, name, uuid FROM annotator"))]
-        names = _display_names(rows)
+        names = display_names(rows)
         by_status = _datapoint_statuses(conn)
         report["project"] = _project_part(conn, project, by_status)
         step(1)
