@@ -17,7 +17,7 @@ import pytest
 
 from app.core.annotation.browse import Query
 from app.core.annotation.commands import AnnotationState, SetAnnotations, load_items
-from app.core.annotation.worklist import Queue, QueueSpec
+from app.core.annotation.worklist import Worklist, WorklistSpec
 from app.core.bundle import export_work_bundle, merge_bundle, open_bundle
 from app.core.bundle.assignments import export_assignment_bundles
 from app.core.errors import ProjectError
@@ -73,7 +73,7 @@ def carol_first_try(i: int) -> str:
 
 def all_items(project: Project, annotator_id: int) -> dict[int, object]:
     """{SMS number: the annotator's Item} over the whole file, as an editor's queue sees it."""
-    queue = Queue(project, QueueSpec(Query()))
+    queue = Worklist(project, WorklistSpec(Query()))
     ids = [queue.id_at(p) for p in range(len(queue))]
     return {INDEX[item.text]: item for item in load_items(project, ids, annotator_id).values()}
 
