@@ -86,8 +86,9 @@ def round_half_up(x: float) -> int:
 
 
 def largest_remainder(total: int, weights: list[int], caps: list[int] | None = None) -> list[int]:
-    """Integers summing to `total`, proportional to `weights` (largest remainder method),
-    each at most its cap: how a stratified sample shares its items among strata."""
+    """Integers summing to `total` (as far as the caps allow), proportional to `weights`
+    (largest remainder method), each at most its cap (by default its weight): how a stratified
+    sample shares its items among strata."""
     caps = caps or weights
     whole = sum(weights)
     if whole == 0 or total == 0:
