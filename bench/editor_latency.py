@@ -51,7 +51,7 @@ def main() -> None:
     from PySide6.QtCore import QItemSelection, QItemSelectionModel
     from PySide6.QtTest import QTest
 
-    from app.core.annotation.worklist import QueueSpec
+    from app.core.annotation.worklist import WorklistSpec
     from app.core.io.importer import import_dataset
     from app.core.project.label_schema import LabelSpec
     from app.core.project.project import create_project, open_project
@@ -80,7 +80,7 @@ def main() -> None:
     app.processEvents()
 
     started = time.perf_counter()
-    session.open_queue(QueueSpec())
+    session.open_queue(WorklistSpec())
     wait_painted(app, view, started)
     opened = time.perf_counter() - started
     print(f"open the unlabeled queue over {len(session):,} datapoints: {opened * 1000:.0f} ms")
@@ -152,7 +152,7 @@ def main() -> None:
     view.painted.connect(lambda at: setattr(view, "last_paint", at))
     editor.resize(1200, 760)
     editor.show()
-    session.open_queue(QueueSpec())
+    session.open_queue(WorklistSpec())
     session.go(1)
     wait_painted(app, view, 0)
     timings = []

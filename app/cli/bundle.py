@@ -98,8 +98,8 @@ def cmd_bundle_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle_assignments(args: argparse.Namespace) -> int:
+    from app.core.bundle.assignments import export_assignment_bundles
     from app.core.project.project import open_project
-    from app.core.team.assign import export_assignment_bundles
 
     passphrase = _passphrase(args, confirm=True)
     with open_project(Path(args.path)) as project:

@@ -37,7 +37,7 @@ def cmd_consensus(args: argparse.Namespace) -> int:
 
 def cmd_review(args: argparse.Namespace) -> int:
     from app.core.project.project import open_project
-    from app.core.team.review import spot_check, task_status
+    from app.core.quality.review import spot_check, task_status
 
     with open_project(Path(args.path)) as project:
         if args.spot_check is not None:
@@ -106,11 +106,11 @@ def cmd_gold(args: argparse.Namespace) -> int:
 
 def cmd_qualify(args: argparse.Namespace) -> int:
     from app.core.project.project import open_project
-    from app.core.quality.gold import (
+    from app.core.quality.gold import resolve_datapoints
+    from app.core.quality.qualification import (
         assign_qualification,
         create_qualification,
         qualification_result,
-        resolve_datapoints,
     )
 
     with open_project(Path(args.path)) as project:

@@ -61,12 +61,6 @@ def local_identity() -> Identity:
     return identity
 
 
-def set_identity_name(name: str) -> Identity:
-    identity = Identity(local_identity().uuid, name.strip() or local_identity().name)
-    _write("identity.json", {"uuid": identity.uuid, "name": identity.name})
-    return identity
-
-
 def recent_projects() -> list[Path]:
     paths = _read("recent.json").get("projects", [])
     return [Path(p) for p in paths if isinstance(p, str) and Path(p).exists()]

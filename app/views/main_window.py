@@ -434,13 +434,13 @@ class MainWindow(QMainWindow):
         """Annotate what the table shows (its filter and sort), from its current row."""
         if self.session is None or self.model is None:
             return
-        from app.core.annotation.worklist import QueueSpec
+        from app.core.annotation.worklist import WorklistSpec
 
         index = self.table.currentIndex()
         row = index.row() if row is None and index.isValid() else row
         shown = self.model.row_at(row) if row is not None else None
         self.tabs.setCurrentWidget(self.editor)
-        self.session.open_queue(QueueSpec(self.model.query), shown.id if shown else None)
+        self.session.open_queue(WorklistSpec(self.model.query), shown.id if shown else None)
         self.editor.setFocus()
 
     def _annotate_row(self, index) -> None:

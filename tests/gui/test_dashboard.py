@@ -14,8 +14,9 @@ from sqlalchemy import text
 from app.core.annotation.commands import AddFlag, AnnotationState, SetAnnotations
 from app.core.ids import new_uuid
 from app.core.io.importer import import_dataset
+from app.core.project.annotators import ensure_annotator
 from app.core.project.label_schema import LabelSpec
-from app.core.project.project import create_project, ensure_annotator
+from app.core.project.project import create_project
 from app.views.dashboard.window import DashboardView
 from tests.fixtures_data import sms_rows, write_csv
 

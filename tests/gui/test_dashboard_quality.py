@@ -16,8 +16,8 @@ from app.core.project.label_schema import LabelSpec
 from app.core.project.project import create_project
 from app.core.quality.consensus import adjudicate, create_adjudication_tasks, disagreements
 from app.core.quality.gold import mark_gold, mix_gold_into_tasks
+from app.core.quality.review import annotations_to_review, review, spot_check
 from app.core.team.assign import add_annotator, generate_tasks
-from app.core.team.review import annotations_to_review, review, spot_check
 from app.views.dashboard.window import DashboardView
 from tests.fixtures_data import sms_rows, write_csv
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 from sqlalchemy import text
 
 from app.core.annotation.browse import Query
-from app.core.annotation.worklist import QueueSpec
+from app.core.annotation.worklist import WorklistSpec
 from app.core.io.export import export_datapoints
 from app.core.io.importer import import_dataset
 from app.core.project.label_schema import LabelSpec
@@ -22,7 +22,7 @@ from app.views.editor.spans import SpanEditor
 from app.workers.writer import Writer
 from tests.fixtures_data import sms_rows, write_csv
 
-ALL = QueueSpec(Query())
+ALL = WorklistSpec(Query())
 
 
 def settle(session: AnnotationSession) -> None:
@@ -56,7 +56,7 @@ def status_of(project, datapoint_id: int) -> int:
 def open_editor(qtbot):
     made = []
 
-    def open_(project, spec: QueueSpec = ALL):
+    def open_(project, spec: WorklistSpec = ALL):
         writer = Writer()
         session = AnnotationSession(project, writer)
         editor = make_editor(session)

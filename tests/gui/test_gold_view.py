@@ -15,7 +15,8 @@ from sqlalchemy import text
 
 from app.core.project.label_schema import LabelSpec
 from app.core.project.project import create_project
-from app.core.quality.gold import create_qualification, gold_items, mark_gold
+from app.core.quality.gold import gold_items, mark_gold
+from app.core.quality.qualification import create_qualification
 from app.core.team.assign import generate_tasks
 from app.views.quality.gold import GoldView
 from tests.fixtures_data import sms_rows
@@ -245,7 +246,7 @@ def test_accuracy_table_and_drift_alerts(qtbot, shop):
 def test_screenshot(qtbot, tmp_path):
     """A realistic team: gold answered by three annotators, one drifting, a qualification set
     with recorded results, and four selected rows ready to be marked."""
-    from app.core.quality.gold import assign_qualification, qualification_result
+    from app.core.quality.qualification import assign_qualification, qualification_result
     from app.core.team.assign import add_annotator
 
     texts = sms_rows(40)

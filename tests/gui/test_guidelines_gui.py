@@ -15,7 +15,7 @@ from PySide6.QtCore import QPoint
 from PySide6.QtGui import QColor, QPainter, QPen
 
 from app.core.annotation.browse import Query
-from app.core.annotation.worklist import QueueSpec
+from app.core.annotation.worklist import WorklistSpec
 from app.core.io.importer import import_dataset
 from app.core.project.guidelines import seen_version
 from app.core.project.label_schema import LabelSpec
@@ -67,7 +67,7 @@ def open_editor(qtbot):
         qtbot.addWidget(editor)
         editor.resize(1000, 620)
         editor.show()
-        session.open_queue(QueueSpec(Query()))
+        session.open_queue(WorklistSpec(Query()))
         return session, editor
 
     yield open_

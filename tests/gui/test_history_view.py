@@ -17,8 +17,8 @@ from app.core.io.importer import import_dataset
 from app.core.project.label_schema import LabelSpec
 from app.core.project.project import create_project, update_schema
 from app.core.quality.consensus import adjudicate
+from app.core.quality.review import review
 from app.core.team.assign import add_annotator
-from app.core.team.review import review
 from app.views.quality.history import COLUMNS, HistoryView
 from tests.fixtures_data import sms_rows
 

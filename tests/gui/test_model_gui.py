@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from app.core import settings
 from app.core.annotation.browse import Query
-from app.core.annotation.worklist import QueueSpec
+from app.core.annotation.worklist import WorklistSpec
 from app.core.io.importer import import_dataset
 from app.core.project import modelstore
 from app.core.project.label_schema import LabelSpec
@@ -35,7 +35,7 @@ def one(project, sql: str, **params):
         return conn.execute(text(sql), params).first()
 
 
-ALL = QueueSpec(Query())
+ALL = WorklistSpec(Query())
 
 
 @pytest.fixture
@@ -161,7 +161,7 @@ def test_multilabel_accept_is_a_draft_and_editing_marks_it_corrected(qtbot, tmp_
 def test_model_order_puts_the_highest_priority_first_and_reranks_behind(qtbot, spam, editor_on):
     ids = [row[0] for row in spam.engine.connect().execute(text("SELECT id FROM datapoint"))]
     store_version(spam, 0.9, {dp: ("ham", 0.6, float(dp)) for dp in ids})  # last id first
-    session, editor, _controller = editor_on(spam, QueueSpec(Query(), order="active"))
+    session, editor, _controller = editor_on(spam, WorklistSpec(Query(), order="active"))
     assert [session.queue.id_at(p) for p in range(3)] == sorted(ids, reverse=True)[:3]
     qtbot.keyClick(editor, "1")
     settle(session)

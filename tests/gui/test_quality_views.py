@@ -21,8 +21,8 @@ from app.core.io.importer import import_dataset
 from app.core.project.label_schema import LabelSpec
 from app.core.project.project import create_project
 from app.core.quality.consensus import create_adjudication_tasks, disagreements, final_values
+from app.core.quality.review import ISSUES, add_custom_status, create_review_tasks, review
 from app.core.team.assign import add_annotator
-from app.core.team.review import ISSUES, add_custom_status, create_review_tasks, review
 from app.views.quality.adjudication import AdjudicationView
 from app.views.quality.review import ReviewView
 from app.views.quality.widgets import ValueDialog

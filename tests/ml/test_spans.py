@@ -310,7 +310,7 @@ def test_pool_scoring_stores_span_suggestions_and_priorities(
 ) -> None:
     """A span model has no vectorised pool path: score_pool stores its predictions one by
     one, with their span scores, through the same bulk write as the linear models."""
-    from app.core.annotation.worklist import Queue, QueueSpec
+    from app.core.annotation.worklist import Worklist, WorklistSpec
     from app.core.io.importer import import_dataset
     from app.core.project import modelstore
     from app.core.project.label_schema import LabelSpec
@@ -331,5 +331,5 @@ def test_pool_scoring_stores_span_suggestions_and_priorities(
         first = found[1]  # "The patient had cancer last year. ..."
         assert [texts[0][s["start"] : s["end"]] for s in first.value] == ["cancer"]
         assert first.span_scores is not None and len(first.span_scores) == 1
-        queue = Queue(project, QueueSpec(order="active"))
+        queue = Worklist(project, WorklistSpec(order="active"))
         assert sorted(queue.id_at(p) for p in range(len(queue))) == list(range(1, 13))

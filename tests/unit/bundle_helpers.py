@@ -13,9 +13,10 @@ from app.core.io.importer import import_dataset
 from app.core.project import modelstore
 from app.core.project.project import Project, update_schema
 from app.core.quality.consensus import adjudicate
-from app.core.quality.gold import create_qualification, mark_gold, qualification_result
+from app.core.quality.gold import mark_gold
+from app.core.quality.qualification import create_qualification, qualification_result
+from app.core.quality.review import add_custom_status, review
 from app.core.team.assign import add_annotator, generate_tasks
-from app.core.team.review import add_custom_status, review
 
 # Tables that are facts about one file or derived indexes, not project data.
 NOT_PROJECT_DATA = {"alembic_version", "project_meta", "datapoint_fts_state"}

@@ -15,14 +15,14 @@ from app.core.annotation.commands import AnnotationState, SetAnnotations
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid
 from app.core.io.importer import import_dataset
-from app.core.project.project import ensure_annotator
+from app.core.project.annotators import ensure_annotator
 from app.core.quality.agreement import (
     cohen_kappa,
     fleiss_kappa,
     krippendorff_alpha_nominal,
-    project_agreement,
     span_f1,
 )
+from app.core.quality.agreement_report import project_agreement
 from tests.unit.helpers import rows
 
 N = None

@@ -23,8 +23,9 @@ from app.core.errors import ProjectError
 from app.core.ids import new_uuid
 from app.core.io.datasets import remove_dataset
 from app.core.io.importer import import_dataset
+from app.core.project.annotators import ensure_annotator
 from app.core.project.label_schema import LabelSpec
-from app.core.project.project import ensure_annotator, update_schema
+from app.core.project.project import update_schema
 from tests.unit.helpers import rows, snapshot
 
 TEXTS = ["Free prize call now", "see you at lunch", "call me later", "good night"]

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from app.cli.main import main
 from app.core.annotation.commands import AnnotationState, SetAnnotations
 from app.core.bundle import export_work_bundle, merge_bundle, open_bundle
+from app.core.bundle.assignments import export_assignment_bundles
 from app.core.errors import ProjectError
 from app.core.io.importer import import_dataset
 from app.core.project.project import open_project
 from app.core.team.assign import (
     add_annotator,
-    export_assignment_bundles,
     generate_tasks,
     list_annotators,
     reassign,

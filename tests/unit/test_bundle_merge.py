@@ -18,10 +18,11 @@ from app.core.bundle import (
     open_bundle,
 )
 from app.core.bundle import merge as merge_module
+from app.core.bundle.assignments import export_assignment_bundles
 from app.core.errors import Cancelled
 from app.core.io.importer import import_dataset
 from app.core.project.project import open_project, update_schema
-from app.core.team.assign import add_annotator, export_assignment_bundles, generate_tasks
+from app.core.team.assign import add_annotator, generate_tasks
 from tests.unit.bundle_helpers import dump
 
 SKIP = ("open-bundle", "merge-bundle", "export-bundle")

@@ -7,15 +7,17 @@ import pytest
 from app.core.errors import ProjectError
 from app.core.quality.consensus import final_records
 from app.core.quality.gold import (
-    assign_qualification,
-    create_qualification,
     drift_alerts,
     gold_accuracy,
     gold_items,
     mark_gold,
     mix_gold_into_tasks,
-    qualification_result,
     read_answers_csv,
+)
+from app.core.quality.qualification import (
+    assign_qualification,
+    create_qualification,
+    qualification_result,
 )
 from app.core.team.assign import generate_tasks
 from tests.unit.helpers import rows

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from app.cli.main import main as cli
 from app.core.annotation.browse import Query
 from app.core.annotation.commands import AnnotationState, SetAnnotations
-from app.core.annotation.worklist import Queue, QueueSpec
+from app.core.annotation.worklist import Worklist, WorklistSpec
 from app.core.errors import ProjectError
 from app.core.io.importer import import_dataset
 from app.core.project import modelstore
@@ -112,7 +112,7 @@ def test_model_order_ranks_scored_items_first(sms_project):
     modelstore.write_predictions(
         sms_project, version.id, [(dp, "ham", 0.5, float(i)) for i, dp in enumerate(scored)]
     )
-    queue = Queue(sms_project, QueueSpec(Query(status="unlabeled"), order="active"))
+    queue = Worklist(sms_project, WorklistSpec(Query(status="unlabeled"), order="active"))
     order = [queue.id_at(p) for p in range(len(queue))]
     assert order[:50] == list(reversed(scored))  # highest priority first
     assert order[50:] == unlabeled[50:]  # not scored yet: file order, after
@@ -121,11 +121,11 @@ def test_model_order_ranks_scored_items_first(sms_project):
 
 def test_model_order_needs_a_scored_model(sms_project):
     with pytest.raises(ProjectError, match="train"):
-        Queue(sms_project, QueueSpec(order="active"))
+        Worklist(sms_project, WorklistSpec(order="active"))
 
 
 def test_training_set_takes_the_newest_complete_answer(sms_project):
-    from app.core.project.project import ensure_annotator
+    from app.core.project.annotators import ensure_annotator
 
     ids = ids_of(sms_project)
     with sms_project.engine.begin() as conn:
@@ -266,5 +266,5 @@ def test_a_cancelled_rescore_keeps_the_previous_scores_until_a_full_one_replaces
                 (second.id,),
             )
         ]
-    queue = Queue(sms_project, QueueSpec(order="active"))
+    queue = Worklist(sms_project, WorklistSpec(order="active"))
     assert [queue.id_at(p) for p in range(len(queue))] == by_score

@@ -10,16 +10,13 @@ import zipfile
 import pytest
 
 from app.core.bundle import export_project_bundle, export_work_bundle, merge_bundle, open_bundle
+from app.core.bundle.assignments import export_assignment_bundles
 from app.core.project.project import open_project
 from app.core.quality.consensus import adjudicate, create_adjudication_tasks, final_records
-from app.core.quality.gold import (
-    create_qualification,
-    mark_gold,
-    mix_gold_into_tasks,
-    qualification_result,
-)
-from app.core.team.assign import export_assignment_bundles, generate_tasks
-from app.core.team.review import create_review_tasks, review, task_status
+from app.core.quality.gold import mark_gold, mix_gold_into_tasks
+from app.core.quality.qualification import create_qualification, qualification_result
+from app.core.quality.review import create_review_tasks, review, task_status
+from app.core.team.assign import generate_tasks
 from tests.unit.bundle_helpers import dump
 from tests.unit.helpers import rows
 from tests.unit.quality_helpers import label, team, with_items

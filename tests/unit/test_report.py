@@ -13,8 +13,8 @@ from app.core.annotation.commands import AddFlag, AnnotationState, SetAnnotation
 from app.core.errors import Cancelled
 from app.core.ids import new_uuid
 from app.core.io.importer import import_dataset
-from app.core.project.project import ensure_annotator
-from app.core.quality.agreement import project_agreement
+from app.core.project.annotators import ensure_annotator
+from app.core.quality.agreement_report import project_agreement
 from app.core.report.figures import IDLE_CAP_MS, project_report, report_json
 from app.core.report.html import kappa_colour, render_html, write_html
 

@@ -12,9 +12,9 @@ from app.core.annotation.commands import AddFlag
 from app.core.ids import new_uuid
 from app.core.quality.consensus import adjudicate, consensus_counts, create_adjudication_tasks
 from app.core.quality.gold import drift_alerts, gold_accuracy, mark_gold
+from app.core.quality.review import create_review_tasks, review
 from app.core.report.figures import project_report, report_json
 from app.core.report.html import render_html, write_html
-from app.core.team.review import create_review_tasks, review
 from tests.unit.helpers import rows
 from tests.unit.quality_helpers import label, team, with_items
 
@@ -290,7 +290,7 @@ def test_parts_are_absent_without_their_workflow(make_project, tmp_path):
 def test_namesakes_are_scored_apart(make_project, tmp_path):
     project = make_project(labels=("a", "b"))
     ids = with_items(project, tmp_path, [f"item {i}" for i in range(4)])
-    from app.core.project.project import ensure_annotator
+    from app.core.project.annotators import ensure_annotator
 
     with project.engine.begin() as conn:
         sams = [ensure_annotator(conn, new_uuid(), "sam", "annotator") for _ in range(2)]

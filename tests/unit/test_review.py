@@ -7,8 +7,7 @@ import pytest
 from app.core.annotation.commands import AddFlag
 from app.core.errors import ProjectError
 from app.core.quality.consensus import final_records
-from app.core.team.assign import generate_tasks
-from app.core.team.review import (
+from app.core.quality.review import (
     add_custom_status,
     annotations_to_review,
     create_review_tasks,
@@ -17,6 +16,7 @@ from app.core.team.review import (
     spot_check,
     task_status,
 )
+from app.core.team.assign import generate_tasks
 from tests.unit.helpers import rows
 from tests.unit.quality_helpers import label, team, with_items
 

@@ -17,8 +17,9 @@ import pytest
 
 from app.core.annotation.browse import Query
 from app.core.annotation.commands import AnnotationState, SetAnnotations, load_items
-from app.core.annotation.worklist import Queue, QueueSpec
+from app.core.annotation.worklist import Worklist, WorklistSpec
 from app.core.bundle import export_work_bundle, merge_bundle, open_bundle
+from app.core.bundle.assignments import export_assignment_bundles
 from app.core.errors import ProjectError
 from app.core.io.export import export_datapoints
 from app.core.io.importer import import_dataset
@@ -30,21 +31,18 @@ from app.core.quality.consensus import (
     disagreements,
     item_versions,
 )
-from app.core.quality.gold import (
+from app.core.quality.gold import gold_accuracy, mark_gold, mix_gold_into_tasks
+from app.core.quality.qualification import (
     assign_qualification,
     create_qualification,
-    gold_accuracy,
-    mark_gold,
-    mix_gold_into_tasks,
     qualification_result,
 )
+from app.core.quality.review import ISSUES, annotations_to_review, review, spot_check, task_status
 from app.core.team.assign import (
     add_annotator,
-    export_assignment_bundles,
     generate_tasks,
     list_annotators,
 )
-from app.core.team.review import ISSUES, annotations_to_review, review, spot_check, task_status
 from tests.fixtures_data import sms_rows, write_csv
 
 N = 40
@@ -75,7 +73,7 @@ def carol_first_try(i: int) -> str:
 
 def all_items(project: Project, annotator_id: int) -> dict[int, object]:
     """{SMS number: the annotator's Item} over the whole file, as an editor's queue sees it."""
-    queue = Queue(project, QueueSpec(Query()))
+    queue = Worklist(project, WorklistSpec(Query()))
     ids = [queue.id_at(p) for p in range(len(queue))]
     return {INDEX[item.text]: item for item in load_items(project, ids, annotator_id).values()}
 

@@ -163,6 +163,18 @@ def _pending_after(conn, query: Query) -> int | None:
     return upto
 
 
+def order_by(query: Query) -> str:
+    """The ORDER BY terms of the query's sort, on datapoint `d` (by id when the sort is unknown)."""
+    sort = query.sort if query.sort in SORTABLE else "id"
+    return _ORDER[sort].format(dir="DESC" if query.descending else "ASC")
+
+
+def where_clause(conn, query: Query) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause that selects the query's datapoints `d`, and its parameters, for this
+    connection: rows not in the search index yet are scanned, exactly as the table does."""
+    return _where(query, _pending_after(conn, query))
+
+
 class Browser:
     """Read-only, thread-safe access to pages of datapoints for the table and the CLI."""
 
@@ -171,7 +183,7 @@ class Browser:
 
     def count(self, query: Query) -> int:
         with self.project.engine.connect() as conn:
-            where, params = _where(query, _pending_after(conn, query))
+            where, params = where_clause(conn, query)
             sql = f"SELECT count(*) FROM datapoint d{where}"
             # A lone label or word search counts its own index instead of probing 1M rows.
             only = _only(query, params)
@@ -185,9 +197,9 @@ class Browser:
 
     def page(self, query: Query, offset: int, limit: int) -> list[Row]:
         with self.project.engine.connect() as conn:
-            where, params = _where(query, _pending_after(conn, query))
+            where, params = where_clause(conn, query)
             sort = query.sort if query.sort in SORTABLE else "id"
-            order = _ORDER[sort].format(dir="DESC" if query.descending else "ASC")
+            order = order_by(query)
             # Find the page's ids on narrow indexes first; only then read those rows' text.
             ids = (
                 f"SELECT d.id FROM datapoint d{where} ORDER BY {order} LIMIT :limit OFFSET :offset"

@@ -24,7 +24,7 @@ from app.core.ids import new_uuid, now_iso
 from app.core.project import modelstore
 from app.core.project.modelstore import Suggestion
 from app.core.project.project import Project, current_schema
-from app.core.storage.tables import STATUS_NAMES
+from app.core.storage.tables import STATUS_NAMES, DatapointStatus
 
 ANNOTATION_STATUSES = ("draft", "complete", "skipped", "discarded")
 FINISHED = ("complete", "skipped", "discarded")
@@ -33,12 +33,12 @@ FINISHED = ("complete", "skipped", "discarded")
 DERIVE_STATUS = text(
     "UPDATE datapoint SET status = CASE"
     " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
-    "   AND a.status = 'complete') THEN 1"
+    f"   AND a.status = 'complete') THEN {int(DatapointStatus.LABELED)}"
     " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
-    "   AND a.status = 'discarded') THEN 3"
+    f"   AND a.status = 'discarded') THEN {int(DatapointStatus.DISCARDED)}"
     " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
-    "   AND a.status = 'skipped') THEN 2"
-    " ELSE 0 END WHERE id IN :ids"
+    f"   AND a.status = 'skipped') THEN {int(DatapointStatus.SKIPPED)}"
+    f" ELSE {int(DatapointStatus.UNLABELED)} END WHERE id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 
 DERIVE_FLAGGED = text(

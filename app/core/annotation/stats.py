@@ -37,7 +37,7 @@ def project_stats(project: Project) -> dict[str, Any]:
                 text(
                     "SELECT ds.source_name, ds.row_count, ds.duplicate_count, ds.imported_at,"
                     " (SELECT count(*) FROM datapoint d"
-                    "  WHERE d.dataset_id = ds.id AND d.status = 1)"
+                    f"  WHERE d.dataset_id = ds.id AND d.status = {int(DatapointStatus.LABELED)})"
                     " FROM dataset ds ORDER BY ds.id"
                 )
             )

@@ -1,6 +1,6 @@
-"""Annotation queues: the items an editor walks through, in file, random or model order.
+"""Worklists: the items an editor walks through, in file, random or model order.
 
-A queue is a snapshot of datapoint ids taken when it is opened (a compact int64 array, 8 MB
+A worklist is a snapshot of datapoint ids taken when it is opened (a compact int64 array, 8 MB
 for a million items), so that labeling an item does not shift the positions of the others
 and going back always finds the item that was there. Random order is a seeded permutation of
 positions computed on demand (a Feistel network), never a shuffled copy.
@@ -20,11 +20,11 @@ from app.core.errors import ProjectError
 from app.core.project import modelstore
 from app.core.project.project import Project
 
-QUEUE_ORDERS = ("file", "random", "active")
+WORKLIST_ORDERS = ("file", "random", "active")
 
 
 @dataclass(frozen=True)
-class QueueSpec:
+class WorklistSpec:
     """Which items (a browse filter) and in what order."""
 
     query: browse.Query = field(default_factory=lambda: browse.Query(status="unlabeled"))
@@ -35,7 +35,7 @@ class QueueSpec:
         return {"query": asdict(self.query), "order": self.order, "seed": self.seed}
 
     @classmethod
-    def from_dict(cls, data: dict) -> QueueSpec:
+    def from_dict(cls, data: dict) -> WorklistSpec:
         return cls(browse.Query(**data.get("query", {})), data.get("order", "file"), data["seed"])
 
 
@@ -83,13 +83,14 @@ class _Permutation:
         return x
 
 
-class Queue:
-    """A fixed sequence of datapoint ids for one annotator to work through."""
+class Worklist:
+    """A fixed sequence of datapoint ids for one annotator to work through (not a FIFO queue:
+    positions are stable, and the annotator moves back and forth)."""
 
-    def __init__(self, project: Project, spec: QueueSpec | None = None) -> None:
+    def __init__(self, project: Project, spec: WorklistSpec | None = None) -> None:
         self.project = project
-        self.spec = spec or QueueSpec()
-        if self.spec.order not in QUEUE_ORDERS:
+        self.spec = spec or WorklistSpec()
+        if self.spec.order not in WORKLIST_ORDERS:
             raise ProjectError(f"unknown queue order {self.spec.order!r}")
         self.version: int | None = None
         if self.spec.order == "active":
@@ -142,11 +143,9 @@ class Queue:
 
 def _ids(project: Project, query: browse.Query) -> list[int]:
     """The ids a browse query selects, in its sort order, without reading any text."""
-    sort = query.sort if query.sort in browse.SORTABLE else "id"
-    order = browse._ORDER[sort].format(dir="DESC" if query.descending else "ASC")
+    order = browse.order_by(query)
     with project.engine.connect() as conn:
-        # Rows not in the search index yet are scanned, exactly as the table does.
-        where, params = browse._where(query, browse._pending_after(conn, query))
+        where, params = browse.where_clause(conn, query)
         sql = f"SELECT d.id FROM datapoint d{where} ORDER BY {order}"
         return [row[0] for row in conn.exec_driver_sql(sql, params)]
 
@@ -155,7 +154,7 @@ def _active_ids(project: Project, query: browse.Query, version: int) -> list[int
     """The ids a query selects, most useful to label first by the model's priority score;
     items the model has not scored yet follow in file order."""
     with project.engine.connect() as conn:
-        where, params = browse._where(query, browse._pending_after(conn, query))
+        where, params = browse.where_clause(conn, query)
         sql = (
             "SELECT d.id FROM datapoint d LEFT JOIN prediction p ON p.datapoint_id = d.id"
             f" AND p.model_version_id = :queue_version{where}"
@@ -169,24 +168,26 @@ def _resume_key(project: Project) -> str:
     return f"resume:{project.uuid}"
 
 
-def save_position(project: Project, spec: QueueSpec, datapoint_id: int) -> None:
+def save_position(project: Project, spec: WorklistSpec, datapoint_id: int) -> None:
     """Remember where this annotator is, so that reopening the project resumes there."""
     settings.set_preference(
         _resume_key(project), {"queue": spec.to_dict(), "datapoint": datapoint_id}
     )
 
 
-def saved_position(project: Project) -> tuple[QueueSpec, int | None]:
+def saved_position(project: Project) -> tuple[WorklistSpec, int | None]:
     data = settings.preference(_resume_key(project))
     if not isinstance(data, dict):
-        return QueueSpec(), None
+        return WorklistSpec(), None
     try:
-        return QueueSpec.from_dict(data["queue"]), data.get("datapoint")
+        return WorklistSpec.from_dict(data["queue"]), data.get("datapoint")
     except (AttributeError, KeyError, TypeError, ValueError):
-        return QueueSpec(), None
+        return WorklistSpec(), None
 
 
-def first_unfinished(project: Project, queue: Queue, annotator_id: int, start: int = 0) -> int:
+def first_unfinished(
+    project: Project, worklist: Worklist, annotator_id: int, start: int = 0
+) -> int:
     """The first position from `start` whose item this annotator has not finished."""
     with project.engine.connect() as conn:
         done = {
@@ -199,7 +200,7 @@ def first_unfinished(project: Project, queue: Queue, annotator_id: int, start: i
                 {"who": annotator_id},
             )
         }
-    for position in range(start, len(queue)):
-        if queue.id_at(position) not in done:
+    for position in range(start, len(worklist)):
+        if worklist.id_at(position) not in done:
             return position
-    return max(0, min(start, len(queue) - 1))
+    return max(0, min(start, len(worklist) - 1))

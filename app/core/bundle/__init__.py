@@ -4,7 +4,7 @@ The verbs (each takes `progress(done, total, message)` and `cancel()` like every
 
 - export_project_bundle(project, out, with_model=False, passphrase=None) -> ExportReport
 - export_assignment_bundle(project, out, annotator_uuid, passphrase=None) -> ExportReport
-  (app.core.team.assign.export_assignment_bundles writes one per annotator)
+  (app.core.bundle.assignments.export_assignment_bundles writes one per annotator)
 - export_work_bundle(project, out, passphrase=None) -> ExportReport   ("Return work")
 - open_bundle(bundle, dest, passphrase=None) -> OpenReport            (a new project file)
 - merge_bundle(project, bundle, passphrase=None) -> MergeReport       (all or nothing)

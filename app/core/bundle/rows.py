@@ -17,8 +17,8 @@ from app.core.annotation.commands import ANNOTATION_STATUSES, validate_value
 from app.core.annotation.values import LabelParser
 from app.core.bundle.errors import BundleError
 from app.core.errors import ProjectError
+from app.core.project.annotators import ROLES
 from app.core.project.label_schema import labels_from_json
-from app.core.project.project import ROLES
 
 # Name-based UUIDs of superseded annotation versions (app.core.bundle.merge).
 HISTORY_NAMESPACE = uuid.UUID("6f1d1a52-7d0c-4b8e-9a53-0c2f3e5b9d11")

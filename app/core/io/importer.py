@@ -24,8 +24,9 @@ from app.core.errors import Cancelled, DataError, ProjectError, UnknownLabelsErr
 from app.core.ids import new_uuid, now_iso
 from app.core.io import readers
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
+from app.core.project.annotators import annotator_by_name
 from app.core.project.label_schema import LabelSpec
-from app.core.project.project import Project, annotator_by_name, current_schema, update_schema
+from app.core.project.project import Project, current_schema, update_schema
 from app.core.storage import fts
 from app.core.storage.tables import STATUS_CODES
 

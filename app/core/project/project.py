@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from app import __version__
 from app.core import settings
 from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
+from app.core.project.annotators import ensure_annotator
 from app.core.project.label_schema import (
     TASK_TYPES,
     LabelSpec,
@@ -25,7 +26,6 @@ from app.core.storage import db
 from app.core.storage import tables as t
 
 PROJECT_SUFFIX = ".tagloop"
-ROLES = ("owner", "manager", "annotator", "reviewer")
 # Keys of an exported record besides the inputs, so no input may take these names.
 RESERVED_INPUT_NAMES = ("id", "dataset", "row", "status", "flagged", "label", "annotations")
 
@@ -135,28 +135,6 @@ def current_schema(conn: Connection) -> SchemaVersion:
         select(t.schema_version).order_by(t.schema_version.c.version.desc()).limit(1)
     ).one()
     return _schema_from_row(row)
-
-
-def ensure_annotator(conn: Connection, uuid: str, name: str, role: str) -> int:
-    """The id of the annotator with this UUID, adding them if the project does not know them."""
-    existing = conn.execute(select(t.annotator.c.id).where(t.annotator.c.uuid == uuid)).scalar()
-    if existing is not None:
-        return existing
-    if role not in ROLES:
-        raise ProjectError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
-    return conn.execute(
-        insert(t.annotator).values(uuid=uuid, name=name, role=role, created_at=now_iso())
-    ).inserted_primary_key[0]
-
-
-def annotator_by_name(conn: Connection, name: str) -> int:
-    """An annotator found by name (for labels imported on someone's behalf), added if new."""
-    existing = conn.execute(
-        select(t.annotator.c.id).where(t.annotator.c.name == name).order_by(t.annotator.c.id)
-    ).scalar()
-    return (
-        existing if existing is not None else ensure_annotator(conn, new_uuid(), name, "annotator")
-    )
 
 
 def create_project(
@@ -349,20 +327,3 @@ def update_schema(
     actor_id = actor_id if actor_id is not None else project.local_annotator_id
     with project.engine.begin() as c:
         return apply(c)
-
-
-def datapoint_count(project: Project) -> int:
-    with project.engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(t.datapoint)).scalar_one()
-
-
-def project_summary(project: Project) -> dict[str, object]:
-    schema = project.schema
-    return {
-        "name": project.name,
-        "uuid": project.uuid,
-        "task_type": project.task_type,
-        "inputs": [{"name": i.name, "annotated": i.annotated} for i in project.inputs],
-        "schema_version": schema.version,
-        "labels": [asdict(label) for label in schema.labels],
-    }

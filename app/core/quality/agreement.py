@@ -1,4 +1,6 @@
-"""Inter-annotator agreement: Cohen's and Fleiss' kappa, Krippendorff's alpha, span F1.
+"""Inter-annotator agreement, the statistics: Cohen's and Fleiss' kappa, Krippendorff's alpha,
+span F1. Pure functions and additive tallies, no database: app.core.quality.agreement_report
+gathers a project's annotations into them.
 
 Teams trust labels only when they can measure them, so these figures are computed from the
 annotations themselves, per label and overall, each with the number of items behind it.
@@ -10,43 +12,29 @@ Conventions, the same in every function:
   category), and every figure is undefined on empty input.
 - Arithmetic is exact (integers and fractions) up to the final division, so perfect agreement
   gives exactly 1.0 and the figures do not depend on the order of the data.
-
-`project_agreement` streams a project's complete annotations, one datapoint at a time, into
-additive sufficient statistics (`_Tally`): memory grows with the number of annotators and
-labels, not with the number of annotations.
+- A project's figures are additive sufficient statistics (`Tally`, `SpanTally`): memory grows
+  with the number of annotators and labels, not with the number of annotations.
 """
 
 from __future__ import annotations
 
-import heapq
-import json
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import combinations, groupby
-from operator import itemgetter
+from itertools import combinations
 from typing import Any, Literal
-
-from sqlalchemy import bindparam, text
-
-from app.core.errors import ProjectError
-from app.core.project.project import Project, current_schema
 
 Span = tuple[int, int, str]
 SpanLike = Span | Sequence[Any] | Mapping[str, Any]
 Pair = tuple[int, int]
-
-LOW_ALPHA = 0.667
-"""Krippendorff's lowest acceptable alpha for tentative conclusions: labels below are shown as
-candidates for guideline updates."""
 
 
 # --- sufficient statistics ----------------------------------------------------------------
 
 
 @dataclass
-class _Bucket:
+class Bucket:
     """Items rated by the same number m of annotators: what both alpha and Fleiss need."""
 
     units: int = 0
@@ -55,19 +43,19 @@ class _Bucket:
 
 
 @dataclass
-class _Tally:
+class Tally:
     """Additive statistics of nominal ratings: buckets by raters per item, and the confusion
     counts of every annotator pair. Adding two tallies pools their items."""
 
-    buckets: dict[int, _Bucket] = field(default_factory=dict)
+    buckets: dict[int, Bucket] = field(default_factory=dict)
     pairs: dict[Pair, Counter[tuple[Hashable, Hashable]]] = field(
         default_factory=lambda: defaultdict(Counter)
     )
 
-    def bucket(self, m: int) -> _Bucket:
+    def bucket(self, m: int) -> Bucket:
         found = self.buckets.get(m)
         if found is None:
-            found = self.buckets[m] = _Bucket()
+            found = self.buckets[m] = Bucket()
         return found
 
     def add_counts(self, counts: Mapping[Hashable, int]) -> None:
@@ -83,7 +71,7 @@ class _Tally:
         for (i, x), (j, y) in combinations(ratings, 2):
             self.pairs[(i, j)][(x, y)] += 1
 
-    def merge(self, other: _Tally) -> None:
+    def merge(self, other: Tally) -> None:
         for m, theirs in other.buckets.items():
             mine = self.bucket(m)
             mine.units += theirs.units
@@ -128,7 +116,7 @@ class _Tally:
         return float((p_bar - p_e) / (1 - p_e))
 
 
-def _kappa(confusion: Mapping[tuple[Hashable, Hashable], int]) -> float | None:
+def confusion_kappa(confusion: Mapping[tuple[Hashable, Hashable], int]) -> float | None:
     """Cohen's kappa from joint counts: (n agree - sum_k r_k c_k) / (n^2 - sum_k r_k c_k)."""
     n = sum(confusion.values())
     rows: Counter[Hashable] = Counter()
@@ -156,7 +144,7 @@ def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float | None:
     (chance agreement is then 1; scikit-learn returns NaN there)."""
     if len(a) != len(b):
         raise ValueError(f"the two annotators rated different numbers of items: {len(a)}, {len(b)}")
-    return _kappa(Counter(zip(a, b, strict=True)))
+    return confusion_kappa(Counter(zip(a, b, strict=True)))
 
 
 def _item_counts(item: Mapping[Hashable, int] | Sequence[Hashable]) -> Counter[Hashable]:
@@ -188,7 +176,7 @@ def fleiss_kappa(
     None when undefined (no items, or every rating is the same category)."""
     if unequal not in ("raise", "modal"):
         raise ValueError(f"unequal must be 'raise' or 'modal', not {unequal!r}")
-    tally = _Tally()
+    tally = Tally()
     for item in ratings:
         counts = _item_counts(item)
         if counts:
@@ -212,7 +200,7 @@ def krippendorff_alpha_nominal(units: Mapping[Hashable, Sequence[Hashable]]) -> 
     "Computing Krippendorff's Alpha-Reliability"): {unit: the values it was given}, None
     entries being missing. Units with fewer than two values are not pairable and are ignored.
     None when undefined (no pairable values, or all of them the same)."""
-    tally = _Tally()
+    tally = Tally()
     for values in units.values():
         counts = Counter(v for v in values if v is not None)
         if sum(counts.values()) >= 2:
@@ -316,12 +304,12 @@ def span_f1(
     return _f1(*(sum(c[k] for c in counts.values()) for k in (column, 2, 3)))
 
 
-# --- a project's agreement ----------------------------------------------------------------
+# --- a project's figures, from tallies ---------------------------------------------------
 
 _MATCHES: tuple[Literal["exact", "overlap"], ...] = ("exact", "overlap")
 
 
-def _fill_binary(tally: _Tally, items_by_m: Counter[int], shared: Counter[Pair]) -> _Tally:
+def fill_binary(tally: Tally, items_by_m: Counter[int], shared: Counter[Pair]) -> Tally:
     """Complete a per-label tally that saw only the items where someone used the label: every
     other item is an agreed "not this label" by all its annotators."""
     for m, n_items in items_by_m.items():
@@ -336,7 +324,9 @@ def _fill_binary(tally: _Tally, items_by_m: Counter[int], shared: Counter[Pair])
     return tally
 
 
-def _summary(tally: _Tally, items: int, names: Sequence[str], pooled: int = 1) -> dict[str, Any]:
+def tally_figures(
+    tally: Tally, items: int, names: Sequence[str], pooled: int = 1
+) -> dict[str, Any]:
     """The figures of one tally; `pooled` labels' units stand for each item in a pooled tally."""
     m = tally.modal_raters()
     return {
@@ -347,7 +337,7 @@ def _summary(tally: _Tally, items: int, names: Sequence[str], pooled: int = 1) -
             {
                 "a": names[i],
                 "b": names[j],
-                "kappa": _kappa(confusion),
+                "kappa": confusion_kappa(confusion),
                 "items": sum(confusion.values()) // pooled,
             }
             for (i, j), confusion in sorted(tally.pairs.items())
@@ -356,42 +346,11 @@ def _summary(tally: _Tally, items: int, names: Sequence[str], pooled: int = 1) -
     }
 
 
-def _display_names(rows: Sequence[tuple[int, str, str]]) -> dict[int, str]:
-    """Annotator names, with the start of the UUID added where two annotators share a name."""
-    seen = Counter(name for _id, name, _uuid in rows)
-    return {id_: name if seen[name] == 1 else f"{name} ({uuid[:8]})" for id_, name, uuid in rows}
-
-
-def _select_annotators(
-    rows: Sequence[tuple[int, str, str]], wanted: Iterable[str] | None
-) -> list[int] | None:
-    if wanted is None:
-        return None
-    if isinstance(wanted, str):
-        wanted = [wanted]
-    ids = []
-    for key in wanted:
-        found = [id_ for id_, name, uuid in rows if key in (name, uuid)]
-        if not found:
-            raise ProjectError(f"no annotator named {key!r} in this project")
-        ids += found
-    return sorted(set(ids))
-
-
-_FETCH = (
-    "SELECT a.datapoint_id, a.annotator_id, a.value FROM annotation a"
-    " WHERE a.status = 'complete'{who} AND a.datapoint_id IN ("
-    "  SELECT datapoint_id FROM annotation WHERE status = 'complete'{who_inner}"
-    "  GROUP BY datapoint_id HAVING count(*) >= 2)"
-    " ORDER BY a.datapoint_id"
-)
-
-
-def _spans_of(value: Any) -> list[Span]:
+def spans_of(value: Any) -> list[Span]:
     return [_as_span(s) for s in value]
 
 
-def _labels_of(value: Any, task_type: str) -> frozenset[str]:
+def labels_of(value: Any, task_type: str) -> frozenset[str]:
     if task_type == "classification":
         return frozenset((value,))
     if task_type == "multilabel":
@@ -404,7 +363,7 @@ def _jaccard(x: frozenset[str], y: frozenset[str]) -> float:
 
 
 @dataclass
-class _SpanTally:
+class SpanTally:
     """Span matches per match mode, label and annotator pair, for pairwise F1."""
 
     # mode -> label -> pair -> [matched, spans of a, spans of b, items with the label]
@@ -478,7 +437,7 @@ def _aggregate(pairwise: list[dict[str, Any]], items: int) -> dict[str, Any]:
     }
 
 
-def _item_agreement(task_type: str, values: Sequence[Any], sets: Sequence[frozenset[str]]) -> float:
+def item_agreement(task_type: str, values: Sequence[Any], sets: Sequence[frozenset[str]]) -> float:
     """How much one item's annotators agree, in [0, 1], to rank the worst items: the share of
     agreeing pairs (classification) or the mean pairwise Jaccard of label sets (multilabel)."""
     m = len(values)
@@ -487,129 +446,3 @@ def _item_agreement(task_type: str, values: Sequence[Any], sets: Sequence[frozen
         return sum(c * (c - 1) for c in counts.values()) / (m * (m - 1))
     pairs = list(combinations(sets, 2))
     return sum(_jaccard(x, y) for x, y in pairs) / len(pairs)
-
-
-def project_agreement(
-    project: Project,
-    *,
-    annotators: Iterable[str] | None = None,
-    max_items: int = 50,
-    low_alpha: float = LOW_ALPHA,
-) -> dict[str, Any]:
-    """Agreement between a project's annotators, overall and per label, JSON-serialisable.
-
-    Only complete annotations count, and only on datapoints that at least two (selected)
-    annotators completed; `annotators` names them (by name or UUID), None meaning all.
-
-    - "overall": for classification, nominal over the labels; for multilabel and spans, the
-      label decisions (is label L in the item's value / among its spans' labels?) pooled over
-      every (item, label) pair for the labels that anyone used.
-    - "per_label": label L against the rest, as binary, for every label of the schema and any
-      other label found in the annotations.
-    - "spans" (span projects only): pairwise F1, exact and overlap matching, per label and
-      overall, pooled over pairs; "items" there counts the items with a span to compare.
-    - "low_agreement": labels whose alpha is below `low_alpha`, worst first, and up to
-      `max_items` items whose annotators agree least, worst first.
-
-    Every figure comes with the items behind it: "items" for alpha and the pairwise kappas,
-    "fleiss_items" for Fleiss' kappa, which uses only the items with the most common number
-    of annotators (Fleiss assumes a fixed number; alpha does not). Undefined figures are None.
-    """
-    task_type = project.task_type
-    overall = _Tally()
-    per_label: dict[str, _Tally] = defaultdict(_Tally)
-    spans = _SpanTally()
-    items_by_m: Counter[int] = Counter()
-    shared: Counter[Pair] = Counter()
-    worst: list[tuple[float, int, dict[str, Any]]] = []
-    items = 0
-    with project.engine.connect() as conn:
-        rows = [
-            (id_, name, uuid)
-            for id_, name, uuid in conn.execute(text("SELECT id, name, uuid FROM annotator"))
-        ]
-        selected = _select_annotators(rows, annotators)
-        display = _display_names(rows)
-        ranked_ids = sorted(display, key=lambda id_: (display[id_], id_))
-        rank = {id_: k for k, id_ in enumerate(ranked_ids)}
-        names = [display[id_] for id_ in ranked_ids]
-        schema_labels = current_schema(conn).label_names
-        sql = text(
-            _FETCH.format(
-                who="" if selected is None else " AND a.annotator_id IN :who",
-                who_inner="" if selected is None else " AND annotator_id IN :who",
-            )
-        )
-        params: dict[str, Any] = {}
-        if selected is not None:
-            sql = sql.bindparams(bindparam("who", expanding=True))
-            params["who"] = selected
-        result = conn.execution_options(yield_per=2000).execute(sql, params)
-        for dp_id, group in groupby(result, key=itemgetter(0)):
-            decoded = ((rank[who], json.loads(raw or "null")) for _dp, who, raw in group)
-            ratings = sorted(((r, v) for r, v in decoded if v is not None), key=itemgetter(0))
-            m = len(ratings)
-            if m < 2:
-                continue
-            items += 1
-            items_by_m[m] += 1
-            for (i, _x), (j, _y) in combinations(ratings, 2):
-                shared[(i, j)] += 1
-            sets = [_labels_of(value, task_type) for _rank, value in ratings]
-            if task_type == "classification":
-                overall.add(ratings)
-            for label in frozenset().union(*sets):
-                marks = [(r, label in s) for (r, _v), s in zip(ratings, sets, strict=True)]
-                per_label[label].add(marks)
-            if task_type == "spans":
-                score = spans.add([(r, _spans_of(value)) for r, value in ratings])
-            else:
-                score = _item_agreement(task_type, [v for _r, v in ratings], sets)
-            if score < 1 and max_items > 0:
-                entry = (
-                    -score,
-                    -dp_id,
-                    {
-                        "datapoint_id": dp_id,
-                        "agreement": score,
-                        "annotators": [names[r] for r, _v in ratings],
-                        "values": [v for _r, v in ratings],
-                    },
-                )
-                if len(worst) < max_items:
-                    heapq.heappush(worst, entry)
-                else:
-                    heapq.heappushpop(worst, entry)
-
-    used = sorted(per_label)
-    labels = schema_labels + [label for label in used if label not in schema_labels]
-    filled = {
-        label: _fill_binary(per_label.get(label) or _Tally(), items_by_m, shared)
-        for label in labels
-    }
-    if task_type == "classification":
-        overall_figures = _summary(overall, items, names)
-    elif used:
-        pooled = _Tally()
-        for label in used:
-            pooled.merge(filled[label])
-        overall_figures = _summary(pooled, items, names, pooled=len(used))
-    else:  # nobody used any label: all agree on "none", which leaves nothing to measure
-        overall_figures = _summary(_fill_binary(_Tally(), items_by_m, shared), items, names)
-    label_figures = {label: _summary(filled[label], items, names) for label in labels}
-    low_labels = sorted(
-        (
-            (figures["krippendorff_alpha"], label)
-            for label, figures in label_figures.items()
-            if figures["krippendorff_alpha"] is not None
-            and figures["krippendorff_alpha"] < low_alpha
-        ),
-    )
-    report: dict[str, Any] = {"overall": overall_figures, "per_label": label_figures}
-    if task_type == "spans":
-        report["spans"] = spans.report(names, labels)
-    report["low_agreement"] = {
-        "labels": [label for _alpha, label in low_labels],
-        "items": [payload for *_key, payload in sorted(worst, reverse=True)],
-    }
-    return report

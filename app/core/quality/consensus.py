@@ -2,7 +2,7 @@
 
 The votes on an item are its complete annotations, one per annotator, as review left them:
 
-- a reviewer's correction (an annotation with origin 'review', app.core.team.review) replaces the
+- a reviewer's correction (an annotation with origin 'review', app.core.quality.review) replaces the
   vote of the annotation it corrects and is not a vote of its own;
 - an annotation whose current review decision rejects or discards it (without a correction,
   and not changed by its annotator since) has no vote.
@@ -36,13 +36,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
 from app.core.annotation.commands import text_lengths, validate_value
 from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
+from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
+from app.core.storage.sqlite import driver_connection
+from app.core.team.tasks import ADJUDICATE, create_tasks, tasked_datapoints
 
 MATCHES = ("exact", "overlap")
 SOURCES = ("adjudicated", "gold", "consensus", "single", "newest")
@@ -173,10 +176,6 @@ def current_reviews(raw: sqlite3.Connection) -> dict[str, tuple[str, str | None,
     return out
 
 
-def _raw(conn: Connection) -> sqlite3.Connection:
-    return conn.connection.driver_connection  # type: ignore[return-value]
-
-
 def _grouped_votes(
     raw: sqlite3.Connection, where: str = "", params: tuple = ()
 ) -> Iterator[tuple[int, list[Vote], list[dict[str, Any]]]]:
@@ -247,7 +246,7 @@ def consensus(
     order = project.schema.label_names
     where, params = _id_filter(datapoint_ids)
     with project.engine.connect() as conn:
-        for dp_id, votes, _excluded in _grouped_votes(_raw(conn), where, params):
+        for dp_id, votes, _excluded in _grouped_votes(driver_connection(conn), where, params):
             if len(votes) < 2:
                 continue
             reached, value = vote(project.task_type, [v.value for v in votes], match, order)
@@ -272,7 +271,7 @@ def disagreements(
     """Items with two or more votes and no consensus: the adjudication queue. Items already
     adjudicated, and gold items (their answer is known), are left out unless asked for."""
     with project.engine.connect() as conn:
-        raw = _raw(conn)
+        raw = driver_connection(conn)
         settled = set() if include_adjudicated else set(_adjudications(raw)) | set(_gold(raw))
     return [
         c
@@ -285,7 +284,7 @@ def consensus_counts(project: Project, *, match: Match = "exact") -> dict[str, i
     """How many items have several votes, reach consensus (unanimously or not), disagree, and
     of those how many are adjudicated: the figures `tagloop consensus` prints."""
     with project.engine.connect() as conn:
-        raw = _raw(conn)
+        raw = driver_connection(conn)
         adjudicated = set(_adjudications(raw))
         gold = set(_gold(raw))
     counts = dict.fromkeys(
@@ -302,20 +301,6 @@ def consensus_counts(project: Project, *, match: Match = "exact") -> dict[str, i
             elif c.datapoint_id not in gold:
                 counts["open"] += 1
     return counts
-
-
-def _annotator(conn: Connection, who: int | str) -> tuple[int, str, str]:
-    """(id, uuid, name) of an annotator given by id, UUID or name."""
-    from app.core.team.assign import find_annotator
-
-    if isinstance(who, int):
-        row = conn.execute(
-            text("SELECT id, uuid, name FROM annotator WHERE id = :id"), {"id": who}
-        ).first()
-        if row is None:
-            raise ProjectError(f"no annotator with id {who}")
-        return tuple(row)  # type: ignore[return-value]
-    return find_annotator(conn, who)
 
 
 def create_adjudication_tasks(
@@ -335,48 +320,29 @@ def create_adjudication_tasks(
     ]
     actor = project.local_annotator_id
     with project.engine.begin() as conn:
-        who, who_uuid, _name = _annotator(conn, adjudicator)
-        have = {
-            r[0]
-            for r in conn.execute(
-                text(
-                    "SELECT datapoint_id FROM task WHERE kind = 'adjudicate'"
-                    " AND status != 'cancelled'"
-                )
-            )
-        }
+        who, who_uuid, _name = find_annotator(conn, adjudicator)
+        have = tasked_datapoints(conn, ADJUDICATE)
         created = now_iso()
-        rows = [
-            {"uuid": new_uuid(), "dp": dp, "who": who, "at": created}
-            for dp in items
-            if dp not in have
-        ]
-        if rows:
-            before_tasks = audit.last_task_id(conn)
-            conn.execute(
-                text(
-                    "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
-                    " VALUES (:uuid, :dp, :who, 'adjudicate', 'todo', :at)"
-                ),
-                rows,
-            )
-            audit.record_tasks(conn, actor, "create", after_id=before_tasks)
+        made = create_tasks(
+            conn, [(dp, who, ADJUDICATE, created) for dp in items if dp not in have], actor
+        )
+        if made:
             audit.record(
                 conn,
                 actor,
                 "assign",
                 "task",
                 None,
-                after={"kind": "adjudicate", "annotator": who_uuid, "tasks": len(rows)},
+                after={"kind": "adjudicate", "annotator": who_uuid, "tasks": made},
             )
-    return len(rows)
+    return made
 
 
 def adjudicate(project: Project, datapoint_id: int, adjudicator: int | str, value: Any) -> str:
     """Record `adjudicator`'s final value for an item (checked like an annotation); returns the
     decision's UUID. Deciding again adds a newer decision; the newest is the final value."""
     with project.engine.begin() as conn:
-        who, _uuid, _name = _annotator(conn, adjudicator)
+        who, _uuid, _name = find_annotator(conn, adjudicator)
         schema = current_schema(conn)
         lengths = text_lengths(conn, [datapoint_id])
         if datapoint_id not in lengths:
@@ -428,7 +394,7 @@ def item_versions(project: Project, datapoint_id: int, *, match: Match = "exact"
     """The side-by-side view of one item: every vote, the versions review set aside, the
     consensus, the adjudication and the gold answer, and the final value."""
     with project.engine.connect() as conn:
-        raw = _raw(conn)
+        raw = driver_connection(conn)
         grouped = list(_grouped_votes(raw, " AND a.datapoint_id = ?", (datapoint_id,)))
         adjudication = _adjudications(raw).get(datapoint_id)
         gold = _gold(raw).get(datapoint_id)
@@ -468,7 +434,7 @@ def final_records(
     task_type = project.task_type
     order = project.schema.label_names
     with project.engine.connect() as conn:
-        raw = _raw(conn)
+        raw = driver_connection(conn)
         adjudications = _adjudications(raw)
         gold = _gold(raw)
         extra = sorted(set(adjudications) | set(gold))
@@ -512,7 +478,7 @@ def final_values(
         return
     key = source.removeprefix("annotator:")
     with project.engine.connect() as conn:
-        who, _uuid, _name = _annotator(conn, key)
+        who, _uuid, _name = find_annotator(conn, key)
         rows = conn.execute(
             text(
                 "SELECT datapoint_id, value FROM annotation WHERE annotator_id = :who"

@@ -1,4 +1,4 @@
-"""Gold (honeypot) items, accuracy on them over time, drift alerts, and qualification sets.
+"""Gold (honeypot) items, accuracy on them over time, and drift alerts.
 
 - `mark_gold` records the known answer of items (table gold_item; re-marking an item replaces
   its answer under a new UUID, so bundles settle on the newest). Gold answers travel only in
@@ -13,12 +13,8 @@
   and in buckets of `window_days` days by the annotation's last change, aligned on the first
   day any gold answer was given. `drift_alerts`: annotators whose latest bucket with at least
   `min_items` answers is below `threshold`.
-- A qualification set (`create_qualification`) is a named set of gold items with a pass
-  score; `assign_qualification` gives annotators its items as qualification tasks;
-  `qualification_result` scores an annotator on it (unanswered items count as wrong) and,
-  once they answered every item, records the result (table qualification_result; it travels
-  back in work bundles). `generate_tasks` refuses real work to an annotator without a passing
-  recorded result for every qualification set (unless forced).
+- Qualification sets, made of gold items, are app.core.quality.qualification; `same_answer`
+  here is how both score an answer.
 """
 
 from __future__ import annotations
@@ -38,9 +34,10 @@ from app.core.annotation.commands import text_lengths, validate_value
 from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import datapoint_uuid, new_uuid, now_iso
+from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
-from app.core.quality.consensus import _annotator, _raw
-from app.core.team.assign import _round
+from app.core.storage.sqlite import driver_connection
+from app.core.team.tasks import GOLD, create_tasks, round_half_up
 
 
 @dataclass(frozen=True)
@@ -99,22 +96,6 @@ class DriftAlert:
             f"{self.annotator}: gold accuracy {self.accuracy:.0%} on {self.items} items "
             f"({self.start} to {self.end}), below {self.threshold:.0%}"
         )
-
-
-@dataclass(frozen=True)
-class QualificationResult:
-    name: str
-    annotator: str
-    score: float
-    correct: int
-    total: int
-    answered: int
-    pass_score: float
-    recorded: str | None  # the recorded result's UUID, None until every item is answered
-
-    @property
-    def passed(self) -> bool:
-        return self.answered == self.total and self.score >= self.pass_score
 
 
 def same_answer(task_type: str, a: Any, b: Any) -> bool:
@@ -189,7 +170,7 @@ def resolve_datapoints(project: Project, keys: Sequence[str]) -> list[int]:
     wanted = {k for k in keys if not k.isdigit()}
     found: dict[str, int] = {}
     with project.engine.connect() as conn:
-        raw = _raw(conn)
+        raw = driver_connection(conn)
         if wanted:
             datasets = dict(raw.execute("SELECT id, uuid FROM dataset"))
             for dp_id, dataset_id, row in raw.execute("SELECT id, dataset_id, row FROM datapoint"):
@@ -246,7 +227,7 @@ def mix_gold_into_tasks(
         if not gold:
             raise ProjectError("no gold items yet: mark some first (tagloop gold --mark)")
         for key in annotators:
-            who, _uuid, name = _annotator(conn, key)
+            who, _uuid, name = find_annotator(conn, key)
             label_times = [
                 r[0]
                 for r in conn.execute(
@@ -268,29 +249,17 @@ def mix_gold_into_tasks(
                     {"who": who},
                 )
             }
-            wanted = _round(rate * len(label_times) / (1.0 - rate))
+            wanted = round_half_up(rate * len(label_times) / (1.0 - rate))
             free = [dp for dp in gold if dp not in busy]
             picks = sorted(rng.sample(free, min(wanted, len(free))))
-            rows = [
-                {
-                    "uuid": new_uuid(),
-                    "dp": dp,
-                    "who": who,
-                    "at": rng.choice(label_times) if label_times else now_iso(),
-                }
-                for dp in picks
-            ]
-            if rows:
-                before_tasks = audit.last_task_id(conn)
-                conn.execute(
-                    text(
-                        "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status,"
-                        " created_at) VALUES (:uuid, :dp, :who, 'gold', 'todo', :at)"
-                    ),
-                    rows,
-                )
-                audit.record_tasks(conn, actor, "create", after_id=before_tasks)
-            made[name] = len(rows)
+            made[name] = create_tasks(
+                conn,
+                [
+                    (dp, who, GOLD, rng.choice(label_times) if label_times else now_iso())
+                    for dp in picks
+                ],
+                actor,
+            )
         audit.record(
             conn, actor, "assign", "task", None, after={"kind": "gold", "rate": rate, "tasks": made}
         )
@@ -299,7 +268,7 @@ def mix_gold_into_tasks(
 
 def _gold_answers(conn: Connection, task_type: str):
     """(annotator id, name, correct?, ISO date) of every scored gold answer."""
-    rows = _raw(conn).execute(
+    rows = driver_connection(conn).execute(
         "SELECT a.annotator_id, n.name, a.value, g.value, a.updated_at FROM annotation a"
         " JOIN gold_item g ON g.datapoint_id = a.datapoint_id"
         " JOIN annotator n ON n.id = a.annotator_id"
@@ -319,7 +288,7 @@ def gold_accuracy(
     if window_days < 1:
         raise ProjectError("the window is at least one day")
     with project.engine.connect() as conn:
-        only = None if annotator is None else _annotator(conn, annotator)[0]
+        only = None if annotator is None else find_annotator(conn, annotator)[0]
         answers = list(_gold_answers(conn, project.task_type))
     if not answers:
         return []
@@ -361,217 +330,6 @@ def drift_alerts(
     return alerts
 
 
-# -- qualification --------------------------------------------------------------------------
-
-
-def create_qualification(
-    project: Project, name: str, datapoint_ids: Sequence[int], pass_score: float
-) -> str:
-    """A qualification set of gold items; returns its UUID."""
-    name = name.strip()
-    if not name:
-        raise ProjectError("a qualification set needs a name")
-    if not 0.0 < pass_score <= 1.0:
-        raise ProjectError("the pass score is above 0 and at most 1")
-    items = sorted(set(datapoint_ids))
-    if not items:
-        raise ProjectError("a qualification set needs items")
-    actor = project.local_annotator_id
-    with project.engine.begin() as conn:
-        if conn.execute(
-            text("SELECT 1 FROM qualification_set WHERE name = :n"), {"n": name}
-        ).first():
-            raise ProjectError(f"a qualification set named {name!r} already exists")
-        gold = {r[0] for r in conn.execute(text("SELECT datapoint_id FROM gold_item"))}
-        missing = [dp for dp in items if dp not in gold]
-        if missing:
-            shown = ", ".join(map(str, missing[:10]))
-            raise ProjectError(f"qualification items must be gold items; not gold: {shown}")
-        uid = new_uuid()
-        set_id = conn.execute(
-            text(
-                "INSERT INTO qualification_set (uuid, name, pass_score, created_by, created_at)"
-                " VALUES (:uuid, :name, :score, :who, :at)"
-            ),
-            {"uuid": uid, "name": name, "score": pass_score, "who": actor, "at": now_iso()},
-        ).lastrowid
-        conn.execute(
-            text("INSERT INTO qualification_item (set_id, datapoint_id) VALUES (:s, :dp)"),
-            [{"s": set_id, "dp": dp} for dp in items],
-        )
-        audit.record(
-            conn,
-            actor,
-            "add",
-            "qualification_set",
-            uid,
-            after={"name": name, "items": len(items), "pass_score": pass_score},
-        )
-    return uid
-
-
-def _set(conn: Connection, name: str | None) -> tuple[int, str, float]:
-    rows = conn.execute(
-        text("SELECT id, name, pass_score FROM qualification_set ORDER BY created_at, uuid")
-    ).all()
-    if name is not None:
-        rows = [r for r in rows if r[1] == name]
-    if not rows:
-        raise ProjectError(
-            f"no qualification set named {name!r}" if name else "no qualification set yet"
-        )
-    if len(rows) > 1:
-        raise ProjectError("name the qualification set: there are several")
-    return tuple(rows[0])  # type: ignore[return-value]
-
-
-def assign_qualification(project: Project, name: str | None, annotators: Sequence[str]) -> int:
-    """Qualification tasks on the set's items for each annotator (none twice); how many."""
-    actor = project.local_annotator_id
-    made = 0
-    with project.engine.begin() as conn:
-        set_id, set_name, _score = _set(conn, name)
-        items = [
-            r[0]
-            for r in conn.execute(
-                text("SELECT datapoint_id FROM qualification_item WHERE set_id = :s ORDER BY 1"),
-                {"s": set_id},
-            )
-        ]
-        for key in annotators:
-            who = _annotator(conn, key)[0]
-            have = {
-                r[0]
-                for r in conn.execute(
-                    text(
-                        "SELECT datapoint_id FROM task WHERE annotator_id = :who"
-                        " AND kind = 'qualification' AND status != 'cancelled'"
-                    ),
-                    {"who": who},
-                )
-            }
-            rows = [
-                {"uuid": new_uuid(), "dp": dp, "who": who, "at": now_iso()}
-                for dp in items
-                if dp not in have
-            ]
-            if rows:
-                before_tasks = audit.last_task_id(conn)
-                conn.execute(
-                    text(
-                        "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status,"
-                        " created_at) VALUES (:uuid, :dp, :who, 'qualification', 'todo', :at)"
-                    ),
-                    rows,
-                )
-                audit.record_tasks(conn, actor, "create", after_id=before_tasks)
-            made += len(rows)
-        audit.record(
-            conn, actor, "assign", "task", None, after={"kind": "qualification", "set": set_name}
-        )
-    return made
-
-
-def qualification_result(
-    project: Project, annotator: int | str, name: str | None = None, *, record: bool = True
-) -> QualificationResult:
-    """Score `annotator` on the qualification set `name` (or the only one) and, once every
-    item is answered, record the result (once per distinct outcome)."""
-    with project.engine.begin() as conn:
-        who, _uuid, who_name = _annotator(conn, annotator)
-        set_id, set_name, pass_score = _set(conn, name)
-        rows = conn.execute(
-            text(
-                "SELECT g.value, a.status, a.value FROM qualification_item q"
-                " JOIN gold_item g ON g.datapoint_id = q.datapoint_id"
-                " LEFT JOIN annotation a ON a.datapoint_id = q.datapoint_id"
-                " AND a.annotator_id = :who WHERE q.set_id = :s"
-            ),
-            {"who": who, "s": set_id},
-        ).all()
-        total = len(rows)
-        answered = sum(
-            1 for _g, status, _v in rows if status in ("complete", "skipped", "discarded")
-        )
-        correct = sum(
-            1
-            for gold, status, value in rows
-            if status == "complete"
-            and same_answer(project.task_type, json.loads(value), json.loads(gold))
-        )
-        score = correct / total if total else 0.0
-        passed = answered == total and total > 0 and score >= pass_score
-        recorded = None
-        if record and total and answered == total:
-            last = conn.execute(
-                text(
-                    "SELECT uuid, correct, total FROM qualification_result WHERE set_id = :s"
-                    " AND annotator_id = :who ORDER BY recorded_at DESC, uuid DESC LIMIT 1"
-                ),
-                {"s": set_id, "who": who},
-            ).first()
-            if last is not None and (last[1], last[2]) == (correct, total):
-                recorded = last[0]
-            else:
-                recorded = new_uuid()
-                conn.execute(
-                    text(
-                        "INSERT INTO qualification_result (uuid, set_id, annotator_id, score,"
-                        " correct, total, passed, recorded_by, recorded_at) VALUES (:uuid, :s,"
-                        " :who, :score, :correct, :total, :passed, :by, :at)"
-                    ),
-                    {
-                        "uuid": recorded,
-                        "s": set_id,
-                        "who": who,
-                        "score": score,
-                        "correct": correct,
-                        "total": total,
-                        "passed": passed,
-                        "by": project.local_annotator_id,
-                        "at": now_iso(),
-                    },
-                )
-                audit.record(
-                    conn,
-                    project.local_annotator_id,
-                    "qualify",
-                    "qualification_result",
-                    recorded,
-                    after={
-                        "annotator": who_name,
-                        "set": set_name,
-                        "score": score,
-                        "passed": passed,
-                    },
-                )
-    return QualificationResult(
-        set_name, who_name, score, correct, total, answered, pass_score, recorded
-    )
-
-
-def unqualified(conn: Connection, annotator_ids: Sequence[int]) -> list[tuple[str, str]]:
-    """(annotator name, set name) for each qualification set an annotator has not passed (their
-    newest recorded result fails, or there is none)."""
-    sets = conn.execute(text("SELECT id, name FROM qualification_set ORDER BY name")).all()
-    if not sets:
-        return []
-    out = []
-    for who in annotator_ids:
-        name = conn.execute(text("SELECT name FROM annotator WHERE id = :id"), {"id": who}).scalar()
-        for set_id, set_name in sets:
-            passed = conn.execute(
-                text(
-                    "SELECT passed FROM qualification_result WHERE set_id = :s"
-                    " AND annotator_id = :who ORDER BY recorded_at DESC, uuid DESC LIMIT 1"
-                ),
-                {"s": set_id, "who": who},
-            ).scalar()
-            if not passed:
-                out.append((name, set_name))
-    return out
-
-
 # -- read-only views for the gold window (app.views.quality.gold) -------------------------------
 
 
@@ -609,34 +367,3 @@ def gold_rows(project: Project) -> list[GoldRow]:
         tally[dp][0] += 1
         tally[dp][1] += same_answer(project.task_type, json.loads(value), gold[dp])
     return [GoldRow(dp, gold[dp], *tally[dp]) for dp in gold]
-
-
-def qualification_sets(project: Project) -> list[tuple[str, float, int]]:
-    """(name, pass score, items) of every qualification set, oldest first."""
-    with project.engine.connect() as conn:
-        return [
-            (name, score, items)
-            for name, score, items in conn.execute(
-                text(
-                    "SELECT s.name, s.pass_score, (SELECT count(*) FROM qualification_item i"
-                    " WHERE i.set_id = s.id) FROM qualification_set s ORDER BY s.created_at, s.uuid"
-                )
-            )
-        ]
-
-
-def recorded_results(project: Project) -> list[tuple[str, str, float, int, int, bool, str]]:
-    """(annotator, set, score, correct, total, passed, recorded at) of every recorded
-    qualification result, newest first."""
-    with project.engine.connect() as conn:
-        return [
-            (who, name, score, correct, total, bool(passed), at)
-            for who, name, score, correct, total, passed, at in conn.execute(
-                text(
-                    "SELECT n.name, s.name, r.score, r.correct, r.total, r.passed, r.recorded_at"
-                    " FROM qualification_result r JOIN qualification_set s ON s.id = r.set_id"
-                    " JOIN annotator n ON n.id = r.annotator_id"
-                    " ORDER BY r.recorded_at DESC, r.uuid DESC"
-                )
-            )
-        ]

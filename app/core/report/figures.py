@@ -37,7 +37,7 @@ Choices, so that the figures can be read correctly:
   are listed.
 - "open_issues.assignments" (present when there are tasks) is the derived status of each
   annotator's assignment and the count of their tasks in each derived status
-  (`app.core.team.review.task_status`: to-do, in progress, completed, completed with issues).
+  (`app.core.quality.review.task_status`: to-do, in progress, completed, completed with issues).
 - "consensus" is `app.core.quality.consensus.consensus_counts` (exact matching for spans): the items
   with two or more votes, how many reach a consensus ("reached": unanimous or by majority),
   the disagreements, and of those the adjudicated and the still open ones.
@@ -60,11 +60,12 @@ from sqlalchemy import Connection, text
 
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project, current_schema
-from app.core.quality.agreement import _display_names, project_agreement
-from app.core.quality.consensus import _raw, consensus_counts, current_reviews
+from app.core.quality.agreement_report import display_names, project_agreement
+from app.core.quality.consensus import consensus_counts, current_reviews
 from app.core.quality.gold import GoldAccuracy, gold_accuracy
+from app.core.quality.review import DERIVED_STATUSES, StatusReport, task_status
+from app.core.storage.sqlite import driver_connection
 from app.core.storage.tables import STATUS_NAMES
-from app.core.team.review import DERIVED_STATUSES, StatusReport, task_status
 
 T = TypeVar("T")
 
@@ -116,7 +117,7 @@ def project_report(
     with project.engine.connect() as conn:
         step(0)
         rows = [tuple(r) for r in conn.execute(text("SELECT id, name, uuid FROM annotator"))]
-        names = _display_names(rows)
+        names = display_names(rows)
         by_status = _datapoint_statuses(conn)
         report["project"] = _project_part(conn, project, by_status)
         step(1)
@@ -369,7 +370,7 @@ def _per_annotator(
     found: dict[str, T],
     one: Callable[[int], T | None],
 ) -> dict[str, T]:
-    """Figures keyed by plain annotator name (as app.core.quality.gold and app.core.team.review
+    """Figures keyed by plain annotator name (as app.core.quality.gold and app.core.quality.review
     give them) re-keyed by report name; a name two annotators share was merged there, so each of
     them is computed on their own with `one(annotator id)`."""
     shared = Counter(name for _id, name, _uuid in rows)
@@ -387,7 +388,7 @@ def _per_annotator(
 
 
 def _rejections_part(conn: Connection, names: dict[int, str]) -> dict[str, Any]:
-    raw = _raw(conn)
+    raw = driver_connection(conn)
     reviews = current_reviews(raw)  # custom statuses are mapped to what they count as
     counts_as = dict(raw.execute("SELECT name, counts_as FROM custom_status"))
     open_, resolved = [], 0

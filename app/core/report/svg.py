@@ -41,7 +41,7 @@ DATAPOINT_COLOURS = {  # datapoint statuses
     "discarded": "#9E9E9E",
     "unlabeled": "#E3E7EA",
 }
-TASK_STATUS_COLOURS = {  # derived task statuses (app.core.team.review), in the order drawn
+TASK_STATUS_COLOURS = {  # derived task statuses (app.core.quality.review), in the order drawn
     "completed": "#59A14F",
     "completed with issues": "#E15759",
     "in progress": "#A0CBE8",

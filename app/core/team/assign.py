@@ -1,5 +1,7 @@
-"""Annotators and tasks: register the team, share out the data, move open work, and write
-one assignment bundle per annotator.
+"""Annotators and assignments: register the team, share out the data, move open work.
+
+(The assignment bundles that carry the work to each annotator are written by
+app.core.bundle.assignments.)
 
 The arithmetic of `generate_tasks`, exactly (N = datapoints without a task of that kind;
 for label tasks, gold items are never in the pool):
@@ -16,12 +18,10 @@ for label tasks, gold items are never in the pool):
 
 from __future__ import annotations
 
-import math
 import random
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import Connection, text
 
@@ -29,9 +29,21 @@ from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.core.project.project import ROLES, Project, ensure_annotator
+from app.core.project.annotators import ROLES, ensure_annotator, find_annotator
+from app.core.project.project import Project
+from app.core.storage.sqlite import driver_connection
+from app.core.team.eligibility import unqualified
+from app.core.team.tasks import (
+    LABEL,
+    TASK_KINDS,
+    NewTask,
+    cancel_tasks,
+    create_tasks,
+    largest_remainder,
+    round_half_up,
+)
 
-TASK_KINDS = ("label", "review", "adjudicate", "gold", "qualification")
+AnnotatorRef = tuple[int, str, str]  # (id, uuid, name), as find_annotator gives it
 STRATA = ("label", "dataset")
 BATCH = 20_000
 
@@ -121,44 +133,14 @@ def add_annotator(project: Project, name: str, role: str = "annotator") -> Annot
     return AnnotatorInfo(*row)
 
 
-def find_annotator(conn: Connection, key: str) -> tuple[int, str, str]:
-    """(id, uuid, name) of the annotator with this UUID or this (unique) name."""
-    rows = conn.execute(
-        text("SELECT id, uuid, name FROM annotator WHERE uuid = :key OR name = :key ORDER BY id"),
-        {"key": key},
-    ).all()
-    if not rows:
-        raise ProjectError(f"no annotator named {key!r} (see: tagloop annotators PROJECT)")
-    if len(rows) > 1:
-        raise ProjectError(f"more than one annotator is named {key!r}; use their UUID")
-    return tuple(rows[0])  # type: ignore[return-value]
+@dataclass
+class _Selection:
+    """The items generate_tasks chose: those for `per_item` annotators, those for one, and how
+    many each stratum gave (empty without strata)."""
 
-
-def _round(x: float) -> int:
-    return math.floor(x + 0.5 + 1e-9)
-
-
-def _largest_remainder(total: int, weights: list[int], caps: list[int] | None = None) -> list[int]:
-    """Integers summing to `total`, proportional to `weights` (largest remainder method),
-    each at most its cap."""
-    caps = caps or weights
-    whole = sum(weights)
-    if whole == 0 or total == 0:
-        return [0] * len(weights)
-    quotas = [total * w / whole for w in weights]
-    shares = [min(math.floor(q), c) for q, c in zip(quotas, caps, strict=True)]
-    order = sorted(range(len(weights)), key=lambda i: (-(quotas[i] - math.floor(quotas[i])), i))
-    left = total - sum(shares)
-    while left > 0:
-        progressed = False
-        for i in order:
-            if left and shares[i] < caps[i]:
-                shares[i] += 1
-                left -= 1
-                progressed = True
-        if not progressed:
-            break
-    return shares
+    overlap: list[int]
+    single: list[int]
+    strata: dict[str, int] = field(default_factory=dict)
 
 
 def generate_tasks(
@@ -179,112 +161,39 @@ def generate_tasks(
     as the module doc says; one transaction. Returns the counts.
 
     Label tasks (real work) go only to annotators who passed every qualification set of the
-    project (app.core.quality.gold), unless `force`. Gold items are left out of the label pool: they
-    reach annotators only as gold tasks (app.core.quality.gold.mix_gold_into_tasks)."""
-    if not 0.0 <= fraction <= 1.0:
-        raise ProjectError("the fraction must be between 0 and 1")
-    if not 0.0 <= overlap_fraction <= 1.0:
-        raise ProjectError("the overlap fraction must be between 0 and 1")
-    if kind not in TASK_KINDS:
-        raise ProjectError(f"unknown task kind {kind!r}; choose one of {', '.join(TASK_KINDS)}")
-    if stratify is not None and stratify not in STRATA:
-        raise ProjectError(f"stratify by one of {', '.join(STRATA)}, not {stratify!r}")
-    if not annotators:
-        raise ProjectError("name at least one annotator")
-    if len(set(annotators)) != len(annotators):
-        raise ProjectError("an annotator is named twice")
+    project (app.core.team.eligibility), unless `force`. Gold items are left out of the label
+    pool: they reach annotators only as gold tasks (app.core.quality.gold.mix_gold_into_tasks)."""
+    _check_arguments(annotators, fraction, overlap_fraction, kind, stratify)
     actor = project.local_annotator_id
     rng = random.Random(seed)
     with project.engine.begin() as conn:
-        team = [find_annotator(conn, key) for key in annotators]
-        if len({t[0] for t in team}) != len(team):
-            raise ProjectError("an annotator is named twice")
-        if kind == "label" and not force:
-            from app.core.quality.gold import unqualified
-
-            missing = unqualified(conn, [t[0] for t in team])
-            if missing:
-                who = ", ".join(f"{name} ({set_name!r})" for name, set_name in missing)
-                raise ProjectError(
-                    f"not qualified yet: {who}; they must pass the qualification set first"
-                    " (tagloop qualify), or assign with force"
-                )
+        team = _team(conn, annotators, kind, force)
         if overlap_fraction > 0 and not 1 <= per_item <= len(team):
             raise ProjectError(
                 f"{per_item} annotators per item needs at least {per_item} annotators "
                 f"(there are {len(team)})"
             )
-        raw = conn.connection.driver_connection
-        pool = array("q")
-        # Gold items' answers are known: they reach annotators only as unannounced gold
-        # tasks (app.core.quality.gold.mix_gold_into_tasks), never as ordinary label work.
-        no_gold = " AND id NOT IN (SELECT datapoint_id FROM gold_item)" if kind == "label" else ""
-        cursor = raw.execute(
-            "SELECT id FROM datapoint WHERE id NOT IN (SELECT datapoint_id FROM task"
-            f" WHERE kind = ? AND status != 'cancelled'){no_gold} ORDER BY id",
-            (kind,),
-        )
-        while rows := cursor.fetchmany(BATCH):
-            pool.extend(r[0] for r in rows)
-            check_cancel(cancel)
+        pool = _pool(conn, kind, cancel)
         n = len(pool)
-        selected_count = min(n, _round(fraction * n))
-        overlap_count = min(selected_count, _round(overlap_fraction * selected_count))
+        selected_count = min(n, round_half_up(fraction * n))
+        overlap_count = min(selected_count, round_half_up(overlap_fraction * selected_count))
         if overlap_count == 0:
             per_item = 1
         progress(0, selected_count, "Choosing items")
-
-        strata_report: dict[str, int] = {}
         if stratify is None:
-            picks = rng.sample(range(n), selected_count)
-            overlap = [pool[i] for i in picks[:overlap_count]]
-            single = [pool[i] for i in picks[overlap_count:]]
+            chosen = _sample(pool, selected_count, overlap_count, rng)
         else:
-            keys = _strata(raw, pool, stratify)
-            names = sorted(keys)
-            sizes = [len(keys[k]) for k in names]
-            shares = _largest_remainder(selected_count, sizes)
-            overlaps = _largest_remainder(overlap_count, shares)
-            overlap, single = [], []
-            for name, members, share, extra in zip(
-                names, (keys[k] for k in names), shares, overlaps, strict=True
-            ):
-                picks = rng.sample(range(len(members)), share)
-                overlap.extend(members[i] for i in picks[:extra])
-                single.extend(members[i] for i in picks[extra:])
-                if share:
-                    strata_report[name] = share
-            rng.shuffle(overlap)
-            rng.shuffle(single)
-
-        loads = {t[2]: 0 for t in team}
+            strata = _strata(conn, pool, stratify)
+            chosen = _sample_strata(strata, selected_count, overlap_count, rng)
+        loads = {member[2]: 0 for member in team}
         created = now_iso()
-        pointer = 0
-        count = 0
-
-        def tasks():
-            nonlocal pointer, count
-            for items, k in ((overlap, per_item), (single, 1)):
-                for dp_id in items:
-                    for j in range(k):
-                        member = team[(pointer + j) % len(team)]
-                        loads[member[2]] += 1
-                        count += 1
-                        yield (new_uuid(), dp_id, member[0], kind, created)
-                    pointer = (pointer + k) % len(team)
-                    if count % BATCH < k:
-                        check_cancel(cancel)
-                        progress(count, None, "Creating tasks")
-
-        before_tasks = audit.last_task_id(raw)
-        raw.executemany(
-            "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
-            " VALUES (?, ?, ?, ?, 'todo', ?)",
-            tasks(),
+        count = create_tasks(
+            conn,
+            _round_robin(team, chosen, per_item, kind, created, loads, progress, cancel),
+            actor,
         )
-        audit.record_tasks(raw, actor, "create", after_id=before_tasks)
         report = AssignmentReport(
-            n, selected_count, overlap_count, per_item, count, loads, strata_report
+            n, selected_count, overlap_count, per_item, count, loads, chosen.strata
         )
         audit.record(
             conn,
@@ -293,7 +202,7 @@ def generate_tasks(
             "task",
             None,
             after={
-                "annotators": [t[1] for t in team],
+                "annotators": [member[1] for member in team],
                 "fraction": fraction,
                 "overlap_fraction": overlap_fraction,
                 "per_item": per_item,
@@ -309,9 +218,123 @@ def generate_tasks(
     return report
 
 
-def _strata(raw, pool: array, by: str) -> dict[str, list[int]]:
+def _check_arguments(
+    annotators: Sequence[str],
+    fraction: float,
+    overlap_fraction: float,
+    kind: str,
+    stratify: str | None,
+) -> None:
+    """Refuse what generate_tasks cannot do, before it opens a transaction."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ProjectError("the fraction must be between 0 and 1")
+    if not 0.0 <= overlap_fraction <= 1.0:
+        raise ProjectError("the overlap fraction must be between 0 and 1")
+    if kind not in TASK_KINDS:
+        raise ProjectError(f"unknown task kind {kind!r}; choose one of {', '.join(TASK_KINDS)}")
+    if stratify is not None and stratify not in STRATA:
+        raise ProjectError(f"stratify by one of {', '.join(STRATA)}, not {stratify!r}")
+    if not annotators:
+        raise ProjectError("name at least one annotator")
+    if len(set(annotators)) != len(annotators):
+        raise ProjectError("an annotator is named twice")
+
+
+def _team(
+    conn: Connection, annotators: Sequence[str], kind: str, force: bool
+) -> list[AnnotatorRef]:
+    """The named annotators, each once; for label work, only if every one of them qualified."""
+    team = [find_annotator(conn, key) for key in annotators]
+    if len({member[0] for member in team}) != len(team):
+        raise ProjectError("an annotator is named twice")
+    if kind == LABEL and not force:
+        missing = unqualified(conn, [member[0] for member in team])
+        if missing:
+            who = ", ".join(f"{name} ({set_name!r})" for name, set_name in missing)
+            raise ProjectError(
+                f"not qualified yet: {who}; they must pass the qualification set first"
+                " (tagloop qualify), or assign with force"
+            )
+    return team
+
+
+def _pool(conn: Connection, kind: str, cancel: CancelCheck) -> array:
+    """The ids of the datapoints without a (not cancelled) task of this kind, in id order, as a
+    compact array: a million of them take 8 MB, not a list of Python ints."""
+    pool = array("q")
+    # Gold items' answers are known: they reach annotators only as unannounced gold
+    # tasks (app.core.quality.gold.mix_gold_into_tasks), never as ordinary label work.
+    no_gold = " AND id NOT IN (SELECT datapoint_id FROM gold_item)" if kind == LABEL else ""
+    cursor = driver_connection(conn).execute(
+        "SELECT id FROM datapoint WHERE id NOT IN (SELECT datapoint_id FROM task"
+        f" WHERE kind = ? AND status != 'cancelled'){no_gold} ORDER BY id",
+        (kind,),
+    )
+    while rows := cursor.fetchmany(BATCH):
+        pool.extend(r[0] for r in rows)
+        check_cancel(cancel)
+    return pool
+
+
+def _sample(pool: array, selected: int, overlap: int, rng: random.Random) -> _Selection:
+    """A seeded random sample of the pool: its first `overlap` items go to several annotators."""
+    picks = rng.sample(range(len(pool)), selected)
+    return _Selection([pool[i] for i in picks[:overlap]], [pool[i] for i in picks[overlap:]])
+
+
+def _sample_strata(
+    strata: dict[str, list[int]], selected: int, overlap: int, rng: random.Random
+) -> _Selection:
+    """A stratified sample: each stratum's share of the selected and the overlap items in
+    proportion to its size (largest remainder), then a seeded sample within each."""
+    names = sorted(strata)
+    sizes = [len(strata[k]) for k in names]
+    shares = largest_remainder(selected, sizes)
+    overlaps = largest_remainder(overlap, shares)
+    chosen = _Selection([], [])
+    for name, share, extra in zip(names, shares, overlaps, strict=True):
+        members = strata[name]
+        picks = rng.sample(range(len(members)), share)
+        chosen.overlap.extend(members[i] for i in picks[:extra])
+        chosen.single.extend(members[i] for i in picks[extra:])
+        if share:
+            chosen.strata[name] = share
+    rng.shuffle(chosen.overlap)
+    rng.shuffle(chosen.single)
+    return chosen
+
+
+def _round_robin(
+    team: list[AnnotatorRef],
+    chosen: _Selection,
+    per_item: int,
+    kind: str,
+    created: str,
+    loads: dict[str, int],
+    progress: Progress,
+    cancel: CancelCheck,
+) -> Iterator[NewTask]:
+    """The tasks, streamed: annotators take the items in turn (an overlap item's `per_item`
+    annotators are consecutive, so distinct); `loads` counts each annotator's tasks."""
+    pointer = 0
+    count = 0
+    for items, k in ((chosen.overlap, per_item), (chosen.single, 1)):
+        for dp_id in items:
+            for j in range(k):
+                member = team[(pointer + j) % len(team)]
+                loads[member[2]] += 1
+                count += 1
+                yield (dp_id, member[0], kind, created)
+            pointer = (pointer + k) % len(team)
+            if count % BATCH < k:
+                check_cancel(cancel)
+                progress(count, None, "Creating tasks")
+
+
+def _strata(conn: Connection, pool: array, by: str) -> dict[str, list[int]]:
     """The pool's datapoints grouped by dataset, or by existing label ('' if none; the sorted
     distinct labels joined by '|' where several)."""
+    raw = driver_connection(conn)
     groups: dict[str, list[int]] = {}
     if by == "dataset":
         names = dict(raw.execute("SELECT id, uuid FROM dataset"))
@@ -350,7 +373,7 @@ def reassign(
         dst = find_annotator(conn, target)
         if src[0] == dst[0]:
             raise ProjectError("reassign from and to the same annotator")
-        raw = conn.connection.driver_connection
+        raw = driver_connection(conn)
         where = " AND kind = ?" if kind else ""
         params = (src[0], kind) if kind else (src[0],)
         open_tasks = raw.execute(
@@ -366,24 +389,16 @@ def reassign(
             ).fetchall()
         )
         created = now_iso()
-        moved = already = 0
-        before_tasks = audit.last_task_id(raw)
-        for n, (task_id, dp_id, task_kind) in enumerate(open_tasks, 1):
-            raw.execute("UPDATE task SET status = 'cancelled' WHERE id = ?", (task_id,))
-            if (dp_id, task_kind) in theirs:
-                already += 1
-            else:
-                raw.execute(
-                    "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status,"
-                    " created_at) VALUES (?, ?, ?, ?, 'todo', ?)",
-                    (new_uuid(), dp_id, dst[0], task_kind, created),
-                )
-                moved += 1
+        moved: list[NewTask] = []
+        for n, (_task_id, dp_id, task_kind) in enumerate(open_tasks, 1):
+            if (dp_id, task_kind) not in theirs:
+                moved.append((dp_id, dst[0], task_kind, created))
             if n % BATCH == 0:
                 check_cancel(cancel)
                 progress(n, len(open_tasks), "Reassigning")
-        audit.record_tasks(raw, actor, "cancel", task_ids=[row[0] for row in open_tasks])
-        audit.record_tasks(raw, actor, "create", after_id=before_tasks)
+        already = len(open_tasks) - len(moved)
+        cancel_tasks(conn, [row[0] for row in open_tasks], actor)
+        create_tasks(conn, moved, actor)
         audit.record(
             conn,
             actor,
@@ -391,75 +406,6 @@ def reassign(
             "task",
             None,
             before={"annotator": src[1]},
-            after={"annotator": dst[1], "moved": moved, "closed": already},
+            after={"annotator": dst[1], "moved": len(moved), "closed": already},
         )
-    return ReassignReport(moved, already, src[2], dst[2])
-
-
-def export_assignment_bundles(
-    project: Project,
-    outdir: Path,
-    *,
-    annotators: Sequence[str] | None = None,
-    passphrase: str | None = None,
-    progress: Progress = no_progress,
-    cancel: CancelCheck = never_cancel,
-) -> list:
-    """One assignment bundle per annotator with open or done tasks (or per named annotator),
-    written into `outdir` as PROJECT-NAME.tlbundle; returns their ExportReports."""
-    from app.core.bundle.export import bundle_name, export_assignment_bundle
-
-    outdir = Path(outdir)
-    with project.engine.connect() as conn:
-        if annotators:
-            team = [find_annotator(conn, key) for key in annotators]
-        else:
-            team = [
-                tuple(r)
-                for r in conn.execute(
-                    text(
-                        "SELECT id, uuid, name FROM annotator WHERE id IN (SELECT annotator_id"
-                        " FROM task WHERE status != 'cancelled') ORDER BY id"
-                    )
-                )
-            ]
-    if not team:
-        raise ProjectError("no annotator has tasks yet: generate tasks first (tagloop assign)")
-    reports = []
-    used: set[str] = set()
-    for i, (_id, uid, name) in enumerate(team):
-        file_name = bundle_name(project, name)
-        if file_name in used:
-            file_name = file_name.replace(".tlbundle", f"-{uid[:8]}.tlbundle")
-        used.add(file_name)
-
-        def step(done, total, message, i=i):
-            progress(i, len(team), message)
-
-        reports.append(
-            export_assignment_bundle(
-                project,
-                outdir / file_name,
-                uid,
-                passphrase=passphrase,
-                progress=step,
-                cancel=cancel,
-            )
-        )
-    progress(len(team), len(team), f"Wrote {len(reports)} assignment bundles to {outdir}")
-    return reports
-
-
-def task_counts(project: Project) -> dict[str, dict[str, int]]:
-    """{annotator name: {status: tasks}}, for a quick look at who has what."""
-    with project.engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT a.name, t.status, count(*) FROM task t JOIN annotator a"
-                " ON a.id = t.annotator_id GROUP BY a.name, t.status ORDER BY a.name"
-            )
-        )
-        counts: dict[str, dict[str, int]] = {}
-        for name, status, n in rows:
-            counts.setdefault(name, {})[status] = n
-    return counts
+    return ReassignReport(len(moved), already, src[2], dst[2])

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.core import settings
 from app.core.annotation import browse
 from app.core.annotation.commands import Item
-from app.core.annotation.worklist import QueueSpec
+from app.core.annotation.worklist import WorklistSpec
 from app.views.editor.guidelines_changes import GuidelinesBanner
 from app.views.editor.session import AnnotationSession
 from app.views.editor.text_view import TextView
@@ -231,7 +231,7 @@ class EditorBase(QWidget):
     # --- showing items ---------------------------------------------------------------------
 
     def _show_queue(self) -> None:
-        spec = self.session.queue.spec if self.session.queue else QueueSpec()
+        spec = self.session.queue.spec if self.session.queue else WorklistSpec()
         index = next((i for i, (_n, q) in enumerate(QUEUE_FILTERS) if q == spec.query), -1)
         if index < 0 and spec.query.label and not spec.query.status and not spec.query.search:
             names = self.schema.label_names
@@ -255,7 +255,9 @@ class EditorBase(QWidget):
             current = self.session.queue.spec.query if self.session.queue else browse.Query()
             query = current
         order = ORDERS[self.order.currentIndex()][1]
-        self.open_queue(QueueSpec(query, order, seed=int(settings.local_identity().uuid[:8], 16)))
+        self.open_queue(
+            WorklistSpec(query, order, seed=int(settings.local_identity().uuid[:8], 16))
+        )
 
     def set_model_order_available(self, available: bool) -> None:
         item = self.order.model().item(2)
@@ -266,7 +268,7 @@ class EditorBase(QWidget):
             else "Available once a model has been trained (Ctrl+T)"
         )
 
-    def open_queue(self, spec: QueueSpec, datapoint_id: int | None = None) -> None:
+    def open_queue(self, spec: WorklistSpec, datapoint_id: int | None = None) -> None:
         self.session.open_queue(spec, datapoint_id)
         self.setFocus()
 
@@ -484,7 +486,7 @@ class EditorBase(QWidget):
             words = text.strip()
             if not words:
                 return
-            spec = QueueSpec(browse.Query(search=words))
+            spec = WorklistSpec(browse.Query(search=words))
             self.open_queue(spec)
             self.say(f"{len(self.session):,} items contain “{words}”.")
             self.prompt.hide()

@@ -94,7 +94,7 @@ class AnnotationSession(QObject):
         self.writer = writer
         self.annotator_id = annotator_id or project.local_annotator_id
         self.undo_stack = QUndoStack(self)
-        self.queue: queue.Queue | None = None
+        self.queue: queue.Worklist | None = None
         self.position = 0
         self.item: Item | None = None
         self.reopened: set[int] = set()
@@ -111,17 +111,17 @@ class AnnotationSession(QObject):
 
     # --- queue and navigation -------------------------------------------------------------
 
-    def open_queue(self, spec: queue.QueueSpec | None = None, datapoint_id: int | None = None):
+    def open_queue(self, spec: queue.WorklistSpec | None = None, datapoint_id: int | None = None):
         """Build a queue and show its first item, or `datapoint_id`, or where I stopped."""
         if spec is None:
             spec, saved = queue.saved_position(self.project)
             datapoint_id = datapoint_id if datapoint_id is not None else saved
             try:
-                self.queue = queue.Queue(self.project, spec)
+                self.queue = queue.Worklist(self.project, spec)
             except ProjectError:  # a remembered queue that cannot be rebuilt: start afresh
-                self.queue = queue.Queue(self.project, queue.QueueSpec())
+                self.queue = queue.Worklist(self.project, queue.WorklistSpec())
         else:
-            self.queue = queue.Queue(self.project, spec)
+            self.queue = queue.Worklist(self.project, spec)
         self._cache.clear()
         self._count_progress()
         position = self.queue.position_of(datapoint_id) if datapoint_id is not None else None

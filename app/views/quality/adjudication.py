@@ -39,7 +39,7 @@ from app.core.annotation.commands import Item, load_item, load_items
 from app.core.errors import TagloopError
 from app.core.project.project import Project
 from app.core.quality import consensus as core_consensus
-from app.core.team.review import annotations_to_review, task_status
+from app.core.quality.review import annotations_to_review, task_status
 from app.views.quality.widgets import (
     DECISION_BADGES,
     STYLE,

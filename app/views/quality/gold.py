@@ -54,6 +54,7 @@ from app.core.annotation.commands import Item, load_items
 from app.core.errors import TagloopError
 from app.core.project.project import Project
 from app.core.quality import gold as core_gold
+from app.core.quality import qualification as core_qualification
 from app.core.quality.consensus import item_versions
 from app.core.team.assign import AnnotatorInfo, list_annotators
 
@@ -562,8 +563,8 @@ class GoldView(QDialog):
     def load_qualification(self) -> None:
         current = self.set_combo.currentData()
         try:
-            sets = core_gold.qualification_sets(self.project)
-            self.results = core_gold.recorded_results(self.project)
+            sets = core_qualification.qualification_sets(self.project)
+            self.results = core_qualification.recorded_results(self.project)
         except TagloopError as exc:
             sets, self.results = [], []
             self.say(self.qual_message, str(exc), error=True)
@@ -732,7 +733,7 @@ class GoldView(QDialog):
         pass_score = self.pass_spin.value() / 100
         items = self.set_items()
         try:
-            core_gold.create_qualification(self.project, name, items, pass_score)
+            core_qualification.create_qualification(self.project, name, items, pass_score)
         except TagloopError as exc:
             self.say(self.qual_message, str(exc), error=True)
             return
@@ -753,7 +754,7 @@ class GoldView(QDialog):
             self.say(self.qual_message, "Check the annotators to qualify.", error=True)
             return
         try:
-            made = core_gold.assign_qualification(self.project, name, who)
+            made = core_qualification.assign_qualification(self.project, name, who)
         except TagloopError as exc:
             self.say(self.qual_message, str(exc), error=True)
             return
@@ -775,7 +776,7 @@ class GoldView(QDialog):
             self.say(self.qual_message, "Choose the annotator to score.", error=True)
             return
         try:
-            result = core_gold.qualification_result(self.project, who, name)
+            result = core_qualification.qualification_result(self.project, who, name)
         except TagloopError as exc:
             self.say(self.qual_message, str(exc), error=True)
             return

@@ -3,8 +3,8 @@
 The item's text is on the left; every other annotator's annotation of it is on the right as a
 card (who, what, when, and its current review state). The reviewer approves (A), rejects with
 a reason (R), discards (X) or corrects (C) the selected card, or gives it one of the project's
-custom statuses; each decision is one call to app.core.team.review.review (one small committed
-transaction). The header shows the derived status of the reviewer's tasks (app.core.team.review.
+custom statuses; each decision is one call to app.core.quality.review.review (one small committed
+transaction). The header shows the derived status of the reviewer's tasks (app.core.quality.review.
 task_status), which is never set by hand. The value editor, cards and display helpers live in
 app/views/quality_widgets.py, shared with the adjudication view.
 """
@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
 from app.core.annotation.commands import Item, load_item, load_items
 from app.core.errors import TagloopError
 from app.core.project.project import Project
+from app.core.quality import review as core_review
 from app.core.quality.consensus import item_versions
-from app.core.team import review as core_review
 from app.views.quality.widgets import (
     DECISION_BADGES,
     STATUS_COLOURS,

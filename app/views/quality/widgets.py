@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.project.project import Project
-from app.core.team import review as core_review
+from app.core.quality import review as core_review
 from app.core.team.assign import list_annotators
 from app.views.editor.text_view import TextView
 from app.views.editor.widgets import text_colour_on

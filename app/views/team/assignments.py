@@ -29,8 +29,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.core.bundle.assignments import export_assignment_bundles
 from app.core.errors import TagloopError
-from app.core.project.project import ROLES, Project
+from app.core.project.annotators import ROLES
+from app.core.project.project import Project
 from app.core.team import assign
 from app.views.team.bundles import PassphraseFields, PathField
 from app.workers.job import Job, run_with_progress
@@ -260,7 +262,7 @@ class TeamDialog(QDialog):
         outdir.mkdir(parents=True, exist_ok=True)
         return self._run(
             "Writing assignment bundles",
-            assign.export_assignment_bundles,
+            export_assignment_bundles,
             self.project,
             outdir,
             passphrase=passphrase,

@@ -47,9 +47,17 @@ from app.core.annotation.values import LabelParser
 from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
+from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
-from app.core.quality.consensus import REVIEW_DECISIONS, _annotator, _raw, current_reviews
-from app.core.team.assign import _largest_remainder, _round
+from app.core.quality.consensus import REVIEW_DECISIONS, current_reviews
+from app.core.storage.sqlite import driver_connection
+from app.core.team.tasks import (
+    REVIEW,
+    create_tasks,
+    largest_remainder,
+    round_half_up,
+    tasked_datapoints,
+)
 
 TODO, IN_PROGRESS, COMPLETED, ISSUES = "to-do", "in progress", "completed", "completed with issues"
 DERIVED_STATUSES = (TODO, IN_PROGRESS, COMPLETED, ISSUES)
@@ -165,33 +173,14 @@ def _reviewable_sql(extra: str = "") -> str:
 def _add_review_tasks(
     conn: Connection, reviewer: int, items: Sequence[int], actor: int | None
 ) -> int:
-    have = {
-        r[0]
-        for r in conn.execute(
-            text(
-                "SELECT datapoint_id FROM task WHERE kind = 'review' AND annotator_id = :who"
-                " AND status != 'cancelled'"
-            ),
-            {"who": reviewer},
-        )
-    }
+    """A review task for `reviewer` on each item (once) they have no open review task on."""
+    have = tasked_datapoints(conn, REVIEW, reviewer)
     created = now_iso()
-    rows = [
-        {"uuid": new_uuid(), "dp": dp, "who": reviewer, "at": created}
-        for dp in dict.fromkeys(items)
-        if dp not in have
-    ]
-    if rows:
-        before_tasks = audit.last_task_id(conn)
-        conn.execute(
-            text(
-                "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
-                " VALUES (:uuid, :dp, :who, 'review', 'todo', :at)"
-            ),
-            rows,
-        )
-        audit.record_tasks(conn, actor, "create", after_id=before_tasks)
-    return len(rows)
+    return create_tasks(
+        conn,
+        [(dp, reviewer, REVIEW, created) for dp in dict.fromkeys(items) if dp not in have],
+        actor,
+    )
 
 
 def create_review_tasks(
@@ -206,10 +195,10 @@ def create_review_tasks(
     returns how many were made."""
     actor = project.local_annotator_id
     with project.engine.begin() as conn:
-        who, who_uuid, _name = _annotator(conn, reviewer)
+        who, who_uuid, _name = find_annotator(conn, reviewer)
         authors = None
         if annotators:
-            authors = {_annotator(conn, key)[0] for key in annotators}
+            authors = {find_annotator(conn, key)[0] for key in annotators}
         wanted = None if datapoint_ids is None else set(datapoint_ids)
         items = [
             r.datapoint_id
@@ -236,8 +225,8 @@ def annotations_to_review(
     """The side-by-side view of a review task: every other annotator's complete annotation of
     the item, with its current review decision (None if not reviewed)."""
     with project.engine.connect() as conn:
-        who, _uuid, _name = _annotator(conn, reviewer)
-        reviews = current_reviews(_raw(conn))
+        who, _uuid, _name = find_annotator(conn, reviewer)
+        reviews = current_reviews(driver_connection(conn))
         rows = conn.execute(
             text(_reviewable_sql(" AND a.datapoint_id = :dp")),
             {"reviewer": who, "dp": datapoint_id},
@@ -283,7 +272,7 @@ def review(
     if correction is not None and counts_as != "reject":
         raise ProjectError("a correction goes with a rejection (decision 'reject')")
     with project.engine.begin() as conn:
-        who, _uuid, _name = _annotator(conn, reviewer)
+        who, _uuid, _name = find_annotator(conn, reviewer)
         target = conn.execute(
             text(
                 "SELECT datapoint_id, annotator_id, status, origin FROM annotation"
@@ -410,18 +399,9 @@ def spot_check(
     actor = project.local_annotator_id
     task_type = project.task_type
     with project.engine.begin() as conn:
-        who, who_uuid, _name = _annotator(conn, reviewer)
+        who, who_uuid, _name = find_annotator(conn, reviewer)
         reviewed = {r[0] for r in conn.execute(text("SELECT annotation_uuid FROM review_decision"))}
-        queued = {
-            r[0]
-            for r in conn.execute(
-                text(
-                    "SELECT datapoint_id FROM task WHERE kind = 'review' AND annotator_id = :who"
-                    " AND status != 'cancelled'"
-                ),
-                {"who": who},
-            )
-        }
+        queued = tasked_datapoints(conn, REVIEW, who)
         strata: dict[tuple[str, ...], list[int]] = {}
         for _id, uid, dp_id, _author, name, value in conn.execute(
             text(_reviewable_sql()), {"reviewer": who}
@@ -440,8 +420,8 @@ def spot_check(
         names = sorted(strata)
         sizes = [len(strata[k]) for k in names]
         population = sum(sizes)
-        total = min(population, _round(fraction * population))
-        shares = _largest_remainder(total, sizes)
+        total = min(population, round_half_up(fraction * population))
+        shares = largest_remainder(total, sizes)
         picked: list[int] = []
         report_strata = {}
         for key, share in zip(names, shares, strict=True):
@@ -487,8 +467,8 @@ def task_status(project: Project, annotator: int | str | None = None) -> StatusR
     annotator's assignment, by the rules of the module doc."""
     report = StatusReport()
     with project.engine.connect() as conn:
-        raw = _raw(conn)
-        who = None if annotator is None else _annotator(conn, annotator)[0]
+        raw = driver_connection(conn)
+        who = None if annotator is None else find_annotator(conn, annotator)[0]
         reviews = current_reviews(raw)
         flagged = {r[0] for r in raw.execute("SELECT id FROM datapoint WHERE flagged = 1")}
         decided = set(raw.execute("SELECT annotation_uuid, reviewer_id FROM review_decision"))

@@ -1,0 +1,61 @@
+"""The project's annotators: their roles, and finding or adding one.
+
+It sits in the project layer, below annotation, team and quality, so that every workflow that
+names an annotator (assignment, review, adjudication, gold, qualification) finds them the same
+way without importing another workflow.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, insert, select, text
+
+from app.core.errors import ProjectError
+from app.core.ids import new_uuid, now_iso
+from app.core.storage import tables as t
+
+ROLES = ("owner", "manager", "annotator", "reviewer")
+
+
+def ensure_annotator(conn: Connection, uuid: str, name: str, role: str) -> int:
+    """The id of the annotator with this UUID, adding them if the project does not know them."""
+    existing = conn.execute(select(t.annotator.c.id).where(t.annotator.c.uuid == uuid)).scalar()
+    if existing is not None:
+        return existing
+    if role not in ROLES:
+        raise ProjectError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    return conn.execute(
+        insert(t.annotator).values(uuid=uuid, name=name, role=role, created_at=now_iso())
+    ).inserted_primary_key[0]
+
+
+def annotator_by_name(conn: Connection, name: str) -> int:
+    """An annotator found by name (for labels imported on someone's behalf), added if new."""
+    existing = conn.execute(
+        select(t.annotator.c.id).where(t.annotator.c.name == name).order_by(t.annotator.c.id)
+    ).scalar()
+    return (
+        existing if existing is not None else ensure_annotator(conn, new_uuid(), name, "annotator")
+    )
+
+
+def find_annotator(conn: Connection, who: int | str) -> tuple[int, str, str]:
+    """(id, uuid, name) of the annotator given by id, or by UUID or (unique) name.
+
+    Commands and dialogs name annotators as their users do; an ambiguous or unknown name is a
+    ProjectError that says what to do."""
+    if isinstance(who, int):
+        row = conn.execute(
+            text("SELECT id, uuid, name FROM annotator WHERE id = :id"), {"id": who}
+        ).first()
+        if row is None:
+            raise ProjectError(f"no annotator with id {who}")
+        return tuple(row)  # type: ignore[return-value]
+    rows = conn.execute(
+        text("SELECT id, uuid, name FROM annotator WHERE uuid = :key OR name = :key ORDER BY id"),
+        {"key": who},
+    ).all()
+    if not rows:
+        raise ProjectError(f"no annotator named {who!r} (see: tagloop annotators PROJECT)")
+    if len(rows) > 1:
+        raise ProjectError(f"more than one annotator is named {who!r}; use their UUID")
+    return tuple(rows[0])  # type: ignore[return-value]

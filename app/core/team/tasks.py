@@ -1,0 +1,109 @@
+"""Tasks: the one place that creates and cancels them, and the arithmetic of sharing work out.
+
+A task is one datapoint for one annotator, of a kind (TASK_KINDS). Every workflow that hands out
+work (assignment, reassignment, review, spot checks, adjudication, gold, qualification) creates
+its tasks through `create_tasks`, so that each created task is one audit event, written in bulk
+(app.core.audit.chain.record_tasks), and a cancelled one is too (`cancel_tasks`).
+
+Tied to SQLite: the tasks are written with `executemany` on the raw driver connection
+(app.core.storage.sqlite.driver_connection), so that an assignment of a million tasks streams
+from a generator instead of building a list of parameter dicts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+
+from sqlalchemy import Connection, text
+
+from app.core.audit import chain as audit
+from app.core.ids import new_uuid
+from app.core.storage.sqlite import driver_connection
+
+LABEL = "label"
+REVIEW = "review"
+ADJUDICATE = "adjudicate"
+GOLD = "gold"
+QUALIFICATION = "qualification"
+TASK_KINDS = (LABEL, REVIEW, ADJUDICATE, GOLD, QUALIFICATION)
+
+NewTask = tuple[int, int, str, str]
+"""A task to create: (datapoint id, annotator id, kind, created_at). Its status is 'todo'."""
+
+_INSERT = (
+    "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
+    " VALUES (?, ?, ?, ?, 'todo', ?)"
+)
+
+
+def create_tasks(conn: Connection, tasks: Iterable[NewTask], actor_id: int | None) -> int:
+    """Create these tasks (each with a new UUID) inside the caller's transaction, and one audit
+    event per task created (action "create"); returns how many. An empty sequence writes
+    nothing; a generator is streamed."""
+    if isinstance(tasks, Sequence) and not tasks:
+        return 0
+    raw = driver_connection(conn)
+    count = 0
+
+    def rows() -> Iterator[tuple[str, int, int, str, str]]:
+        nonlocal count
+        for dp_id, annotator_id, kind, created_at in tasks:
+            count += 1
+            yield (new_uuid(), dp_id, annotator_id, kind, created_at)
+
+    before = audit.last_task_id(raw)
+    raw.executemany(_INSERT, rows())
+    audit.record_tasks(raw, actor_id, "create", after_id=before)
+    return count
+
+
+def cancel_tasks(conn: Connection, task_ids: Sequence[int], actor_id: int | None) -> None:
+    """Close these tasks (status cancelled: the record of who had them stays) inside the
+    caller's transaction, with one audit event per task (action "cancel")."""
+    raw = driver_connection(conn)
+    raw.executemany(
+        "UPDATE task SET status = 'cancelled' WHERE id = ?", ((task_id,) for task_id in task_ids)
+    )
+    audit.record_tasks(raw, actor_id, "cancel", task_ids=list(task_ids))
+
+
+def tasked_datapoints(conn: Connection, kind: str, annotator_id: int | None = None) -> set[int]:
+    """The datapoints that have a task of this kind that is not cancelled (anyone's, or this
+    annotator's)."""
+    sql = "SELECT datapoint_id FROM task WHERE kind = :kind AND status != 'cancelled'"
+    params: dict[str, object] = {"kind": kind}
+    if annotator_id is not None:
+        sql += " AND annotator_id = :who"
+        params["who"] = annotator_id
+    return {row[0] for row in conn.execute(text(sql), params)}
+
+
+def round_half_up(x: float) -> int:
+    """x rounded to the nearest integer, halves up (Python's round() rounds halves to even):
+    the rule every "fraction of the items" in task generation follows."""
+    return math.floor(x + 0.5 + 1e-9)
+
+
+def largest_remainder(total: int, weights: list[int], caps: list[int] | None = None) -> list[int]:
+    """Integers summing to `total` (as far as the caps allow), proportional to `weights`
+    (largest remainder method), each at most its cap (by default its weight): how a stratified
+    sample shares its items among strata."""
+    caps = caps or weights
+    whole = sum(weights)
+    if whole == 0 or total == 0:
+        return [0] * len(weights)
+    quotas = [total * w / whole for w in weights]
+    shares = [min(math.floor(q), c) for q, c in zip(quotas, caps, strict=True)]
+    order = sorted(range(len(weights)), key=lambda i: (-(quotas[i] - math.floor(quotas[i])), i))
+    left = total - sum(shares)
+    while left > 0:
+        progressed = False
+        for i in order:
+            if left and shares[i] < caps[i]:
+                shares[i] += 1
+                left -= 1
+                progressed = True
+        if not progressed:
+            break
+    return shares
