@@ -7,11 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
+from PySide6.QtWidgets import QGroupBox, QLabel, QSpinBox, QVBoxLayout
 
 from app.core.errors import TagloopError
 from app.core.quality import gold as core_gold
-from app.views.quality.gold_common import GREEN, GREY, RED, GoldPanel, cell, make_table, percent
+from app.views.quality.gold_common import (
+    GREEN,
+    GREY,
+    RED,
+    GoldPanel,
+    cell,
+    make_table,
+    percent,
+    row_of,
+)
 
 
 class AccuracyPanel(GoldPanel):
@@ -38,14 +47,15 @@ class AccuracyPanel(GoldPanel):
         self.alert_label = QLabel(wordWrap=True)
         self.alert_label.setStyleSheet(f"color: {RED};")
         accuracy_box = QGroupBox("Gold accuracy per annotator")
-        accuracy_row = QHBoxLayout()
-        accuracy_row.addWidget(QLabel("Alert below"))
-        accuracy_row.addWidget(self.threshold_spin)
-        accuracy_row.addWidget(QLabel("with at least"))
-        accuracy_row.addWidget(self.min_items_spin)
-        accuracy_row.addWidget(QLabel("answers per"))
-        accuracy_row.addWidget(self.window_spin)
-        accuracy_row.addStretch(1)
+        accuracy_row = row_of(
+            "Alert below",
+            self.threshold_spin,
+            "with at least",
+            self.min_items_spin,
+            "answers per",
+            self.window_spin,
+            1,
+        )
         accuracy_layout = QVBoxLayout(accuracy_box)
         accuracy_layout.addLayout(accuracy_row)
         accuracy_layout.addWidget(self.accuracy_table, 1)

@@ -7,18 +7,19 @@ own module: gold_items, gold_marking, gold_mixing, gold_qualification and gold_a
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QWidget,
 )
 
 from app.core.project.project import Project
@@ -60,13 +61,6 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
-def local_time(iso: str) -> str:
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return iso
-
-
 def cell(value: str, colour: str | None = None, bold: bool = False, data: Any = None):
     item = QTableWidgetItem(value)
     if colour:
@@ -106,6 +100,17 @@ def button(words: str, slot, tip: str = "") -> QPushButton:
     made.setToolTip(tip)
     made.clicked.connect(slot)
     return made
+
+
+def row_of(*parts: QWidget | str | int) -> QHBoxLayout:
+    """A row of widgets, where a string is a label and a number a stretch."""
+    row = QHBoxLayout()
+    for part in parts:
+        if isinstance(part, int):
+            row.addStretch(part)
+        else:
+            row.addWidget(QLabel(part) if isinstance(part, str) else part)
+    return row
 
 
 def say(label: QLabel, words: str, error: bool = False) -> None:

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
 from app.core.errors import TagloopError
 from app.core.quality import gold as core_gold
 from app.core.team.assign import AnnotatorInfo, list_annotators
-from app.views.quality.gold_common import GoldPanel, button, hint
+from app.views.quality.gold_common import GoldPanel, button, hint, row_of
 
 
 class MixingPanel(GoldPanel):
@@ -53,13 +52,7 @@ class MixingPanel(GoldPanel):
         )
         self.mix_message = QLabel(wordWrap=True)
         mix_box = QGroupBox("Mix gold into the checked annotators' queues")
-        mix_row = QHBoxLayout()
-        mix_row.addWidget(QLabel("Rate"))
-        mix_row.addWidget(self.rate_spin)
-        mix_row.addWidget(QLabel("Seed"))
-        mix_row.addWidget(self.seed_spin)
-        mix_row.addStretch(1)
-        mix_row.addWidget(self.mix_button)
+        mix_row = row_of("Rate", self.rate_spin, "Seed", self.seed_spin, 1, self.mix_button)
         mix_layout = QVBoxLayout(mix_box)
         mix_layout.addLayout(mix_row)
         mix_layout.addWidget(self.mix_message)

@@ -29,9 +29,9 @@ from app.views.quality.gold_common import (
     button,
     cell,
     hint,
-    local_time,
     make_table,
 )
+from app.views.quality.widgets import short_time
 
 
 class QualificationPanel(GoldPanel):
@@ -118,7 +118,7 @@ class QualificationPanel(GoldPanel):
                 cell(name),
                 cell(f"{score:.0%}  ({correct}/{total})"),
                 verdict,
-                cell(local_time(at), GREY),
+                cell(short_time(at), GREY),
             )
             for column, item in enumerate(row):
                 table.setItem(r, column, item)
