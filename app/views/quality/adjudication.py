@@ -7,214 +7,125 @@ version below (the annotator's value, when it was made, what review said of it, 
 correction where there is one), with the versions review set aside greyed out, and the
 consensus, gold answer or earlier decision. They pick a version (click "Use this" or press its
 number) or edit the final value (E); either is saved by app.core.quality.consensus.adjudicate (one
-committed transaction), and the next disagreement comes up.
+committed transaction), and the next disagreement comes up. The queue walk, keys and layout
+skeleton are app/views/quality/item_queue.py's, shared with the review view.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QScrollArea,
-    QSizePolicy,
     QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
-from app.core.annotation.commands import Item, load_item, load_items
 from app.core.errors import TagloopError
 from app.core.project.project import Project
 from app.core.quality import consensus as core_consensus
 from app.core.quality.review import annotations_to_review, task_status
+from app.views.quality.item_queue import (
+    ItemQueueDialog,
+    column,
+    panel_title,
+    rich_label,
+    splitter_of,
+)
 from app.views.quality.widgets import (
     DECISION_BADGES,
-    STYLE,
     AnnotationCard,
     ValueDialog,
     action_button,
     badge,
-    label_colours,
-    make_text_view,
-    senior_annotators,
     short_time,
     value_html,
-    who_combo,
 )
 
 CARD_WIDTH = 250
 DECIDED, OPEN = "#2E7D32", "#37474F"
 
 
-class AdjudicationView(QDialog):
+class AdjudicationView(ItemQueueDialog):
     """The adjudication queue of one adjudicator (a senior annotator), one item at a time."""
 
-    changed = Signal()  # a final value was recorded (the main window may refresh its table)
+    WHO_LABEL = "Adjudicator:"
+    QUEUE_TITLE = "Disagreements"
+    NEXT_WORDS = "Skip  →"
+    HINT = (
+        "1–9 use that version · E edit the final value · Enter/→ skip · ← back"
+        " · click a version to see it on the text"
+    )
 
     def __init__(
         self, project: Project, adjudicator: int | None = None, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        self.project = project
-        self.task_type = project.task_type
-        self.colours = label_colours(project)
-        self.setWindowTitle(f"Adjudicate disagreements — {project.name}")
-        self.setStyleSheet(STYLE)
+        super().__init__(project, f"Adjudicate disagreements — {project.name}", parent)
         self.queue: list[int] = []  # datapoint ids
         self.decided: dict[int, Any] = {}  # datapoint id: the value chosen in this view
-        self.snippets: dict[int, str] = {}
-        self.position = 0
-        self.item: Item | None = None
         self.versions: core_consensus.ItemVersions | None = None
-        self.cards: list[AnnotationCard] = []
-        self.selected = 0
-        self._build(adjudicator if adjudicator is not None else project.local_annotator_id)
-        self.resize(1280, 760)
-        self.open_queue()
+        self.start(adjudicator if adjudicator is not None else project.local_annotator_id)
 
     # --- layout ------------------------------------------------------------------------------
 
-    def _build(self, adjudicator: int) -> None:
-        self.adjudicator_combo = who_combo(senior_annotators(self.project), adjudicator)
-        self.adjudicator_combo.activated.connect(self._queue_options_changed)
+    def header_tools(self) -> list[QWidget]:
         self.match_combo = QComboBox()
         self.match_combo.addItem("Exact span match", "exact")
         self.match_combo.addItem("Overlapping spans match", "overlap")
         self.match_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-        self.match_combo.activated.connect(self._queue_options_changed)
-        self.progress_label = QLabel()
-        self.progress_label.setTextFormat(Qt.TextFormat.RichText)
+        self.match_combo.activated.connect(self._who_chosen)
+        return [self.match_combo] if self.task_type == "spans" else []
+
+    def header_end(self) -> list[QWidget]:
         self.progress = QProgressBar()
         self.progress.setMinimumWidth(220)
         self.progress.setMaximumWidth(260)
         self.progress.setFormat("%v of %m decided")
         self.progress.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        header = QHBoxLayout()
-        header.addWidget(QLabel("Adjudicator:"))
-        header.addWidget(self.adjudicator_combo)
-        if self.task_type == "spans":
-            header.addWidget(self.match_combo)
-        header.addSpacing(16)
-        header.addWidget(self.progress_label, 1)
-        header.addWidget(self.progress)
+        return [self.progress]
 
-        self.queue_list = QListWidget()
-        self.queue_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.queue_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.queue_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.queue_list.setMinimumWidth(200)
-        self.queue_list.setSpacing(1)
-        self.queue_list.itemClicked.connect(self._queue_clicked)
-        self.queue_title = QLabel("Disagreements")
-        self.queue_title.setObjectName("panelTitle")
-        queue_panel = QWidget()
-        queue_layout = QVBoxLayout(queue_panel)
-        queue_layout.setContentsMargins(0, 0, 0, 0)
-        queue_layout.addWidget(self.queue_title)
-        queue_layout.addWidget(self.queue_list, 1)
+    @property
+    def progress_label(self) -> QLabel:
+        """The header's status line: which disagreement of how many, how many decided."""
+        return self.status_label
 
-        self.item_title = QLabel()
-        self.item_title.setObjectName("itemTitle")
-        self.outcome_label = QLabel()
-        self.outcome_label.setTextFormat(Qt.TextFormat.RichText)
-        self.text_view = make_text_view(self.project)
+    def build_main(self, queue_panel: QWidget) -> QSplitter:
+        self.outcome_label = rich_label()
+        main, main_layout = column()
+        main_layout.addLayout(self.item_header(self.outcome_label))
         self.text_view.setMinimumHeight(140)
-        self.context_label = QLabel()
-        self.context_label.setWordWrap(True)
-        self.context_label.setTextFormat(Qt.TextFormat.RichText)
-        self.context_label.hide()
-
-        self.cards_box = QWidget()
-        self.cards_layout = QHBoxLayout(self.cards_box)
-        self.cards_layout.setContentsMargins(0, 0, 0, 4)
-        self.cards_layout.setSpacing(10)
-        self.cards_scroll = QScrollArea()
-        self.cards_scroll.setWidgetResizable(True)
-        self.cards_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.cards_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.cards_scroll.setWidget(self.cards_box)
-        versions_title = QLabel("Versions — pick one (1–9) or edit the final value (E)")
-        versions_title.setObjectName("panelTitle")
-
-        main = QWidget()
-        main_layout = QVBoxLayout(main)
-        main_layout.setContentsMargins(0, 0, 0, 0)
-        title_row = QHBoxLayout()
-        title_row.addWidget(self.item_title, 1)
-        title_row.addWidget(self.outcome_label)
-        main_layout.addLayout(title_row)
-        main_layout.addWidget(self.context_label)
-        vertical = QSplitter(Qt.Orientation.Vertical)
-        vertical.addWidget(self.text_view)
-        versions = QWidget()
-        versions_layout = QVBoxLayout(versions)
-        versions_layout.setContentsMargins(0, 6, 0, 0)
-        versions_layout.addWidget(versions_title)
-        versions_layout.addWidget(self.cards_scroll, 1)
-        vertical.addWidget(versions)
-        vertical.setStretchFactor(0, 1)
-        vertical.setStretchFactor(1, 1)
-        vertical.setSizes([380, 240])
-        main_layout.addWidget(vertical, 1)
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(queue_panel)
-        splitter.addWidget(main)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([240, 1040])
-
-        self.edit_button = action_button("E  Edit the final value…", self.edit_final)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.edit_button)
-        buttons.addStretch(1)
-        buttons.addWidget(action_button("←  Back", self.back))
-        buttons.addWidget(action_button("Skip  →", self.next))
-
-        self.hint = QLabel(
-            "1–9 use that version · E edit the final value · Enter/→ skip · ← back"
-            " · click a version to see it on the text"
+        versions, versions_layout = column(top=6)
+        versions_layout.addWidget(
+            panel_title("Versions — pick one (1–9) or edit the final value (E)")
         )
-        self.hint.setObjectName("hint")
-        self.message = QLabel()
-        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        footer = QHBoxLayout()
-        footer.addWidget(self.hint)
-        footer.addWidget(self.message, 1, Qt.AlignmentFlag.AlignRight)
+        versions_layout.addWidget(self.cards_area(QHBoxLayout(), (0, 0, 0, 4)), 1)
+        vertical = splitter_of(
+            Qt.Orientation.Vertical, [self.text_view, versions], [1, 1], [380, 240]
+        )
+        main_layout.addWidget(vertical, 1)
+        return splitter_of(Qt.Orientation.Horizontal, [queue_panel, main], [0, 1], [240, 1040])
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 10, 12, 8)
-        layout.addLayout(header)
-        layout.addWidget(splitter, 1)
-        layout.addLayout(buttons)
-        layout.addLayout(footer)
+    def action_buttons(self) -> list[QPushButton]:
+        self.edit_button = action_button("E  Edit the final value…", self.edit_final)
+        return [self.edit_button]
 
     # --- the queue ---------------------------------------------------------------------------
 
     @property
     def adjudicator(self) -> int:
-        return int(self.adjudicator_combo.currentData())
+        return self.who
 
     @property
     def match(self) -> core_consensus.Match:
         return self.match_combo.currentData() if self.task_type == "spans" else "exact"
-
-    def _queue_options_changed(self) -> None:
-        self.open_queue()
-        self.setFocus()
 
     def open_queue(self) -> None:
         """Fix the queue: this adjudicator's open adjudicate tasks, then the other open
@@ -228,13 +139,8 @@ class AdjudicationView(QDialog):
         others = [c.datapoint_id for c in disputed]
         self.queue = list(dict.fromkeys(tasks + others))
         self.decided = {}
-        missing = [dp for dp in self.queue if dp not in self.snippets]
-        for dp_id, item in load_items(self.project, missing, self.adjudicator).items():
-            flat = " ".join(item.text.split())
-            self.snippets[dp_id] = flat[:26] + ("…" if len(flat) > 26 else "")
-        self.queue_list.clear()
-        for row, dp_id in enumerate(self.queue):
-            self.queue_list.addItem(QListWidgetItem(f"{row + 1}. {self.snippets.get(dp_id, '')}"))
+        self.load_snippets(self.queue)
+        self.reset_queue_list()
         self.queue_title.setText(f"Disagreements · {len(self.queue)}")
         self._show_progress()
         self.go_to(0)
@@ -251,39 +157,22 @@ class AdjudicationView(QDialog):
             f" &nbsp;·&nbsp; {done} decided, {total - done} to go"
         )
         for row, dp_id in enumerate(self.queue):
-            entry = self.queue_list.item(row)
             mark = "✓ " if dp_id in self.decided else ""
-            entry.setText(f"{mark}{row + 1}. {self.snippets.get(dp_id, '')}")
-            entry.setForeground(QColor(DECIDED if dp_id in self.decided else OPEN))
+            text = f"{mark}{row + 1}. {self.snippets.get(dp_id, '')}"
+            self.show_queue_row(row, text, DECIDED if dp_id in self.decided else OPEN)
 
-    def _queue_clicked(self, entry: QListWidgetItem) -> None:
-        self.go_to(self.queue_list.row(entry))
-        self.setFocus()
+    def datapoint_at(self, position: int) -> int:
+        return self.queue[position]
 
-    def go_to(self, position: int) -> None:
-        if not self.queue:
-            self._show_empty()
-            return
-        self.position = max(0, min(position, len(self.queue) - 1))
-        self.queue_list.setCurrentRow(self.position)
-        dp_id = self.queue[self.position]
-        self.item = load_item(self.project, dp_id, self.adjudicator)
-        self.versions = core_consensus.item_versions(self.project, dp_id, match=self.match)
+    def show_item(self) -> None:
+        assert self.item is not None
+        self.versions = core_consensus.item_versions(self.project, self.item.id, match=self.match)
         self.item_title.setText(f"{self.item.dataset} row {self.item.row + 1}")
-        self.text_view.set_text(self.item.text)
-        notes = [
-            f"<b>{html.escape(k)}</b>: {html.escape(str(v))}" for k, v in self.item.context.items()
-        ] + [
-            f"⚑ <b>{html.escape(flag.author)}</b>: {html.escape(flag.body)}"
-            for flag in self.item.flags
-        ]
-        self.context_label.setText("<br>".join(notes))
-        self.context_label.setVisible(bool(notes))
         self._show_outcome()
         self._show_versions()
         self._show_progress()
 
-    def _show_empty(self) -> None:
+    def show_empty(self) -> None:
         self.item = None
         self.versions = None
         self.item_title.setText("Nothing to adjudicate")
@@ -293,7 +182,7 @@ class AdjudicationView(QDialog):
             "No open disagreements: every item labeled by two or more annotators has a"
             " consensus, an adjudicated value or a gold answer."
         )
-        self._clear_cards()
+        self.clear_cards()
         self._show_progress()
 
     def _show_outcome(self) -> None:
@@ -324,16 +213,9 @@ class AdjudicationView(QDialog):
 
     # --- the versions ------------------------------------------------------------------------
 
-    def _clear_cards(self) -> None:
-        while self.cards_layout.count():
-            widget = self.cards_layout.takeAt(0).widget()
-            if widget is not None:
-                widget.deleteLater()
-        self.cards = []
-
     def _show_versions(self) -> None:
         """One card per vote (numbered, with "Use this"), then the versions review set aside."""
-        self._clear_cards()
+        self.clear_cards()
         if self.versions is None or self.item is None:
             return
         text = self.item.text
@@ -359,9 +241,7 @@ class AdjudicationView(QDialog):
             use.setProperty("version", index)
             card.layout().addStretch(1)
             card.layout().addWidget(use)
-            card.clicked.connect(self._card_clicked)
-            self.cards_layout.addWidget(card, 0, Qt.AlignmentFlag.AlignTop)
-            self.cards.append(card)
+            self.add_card(card, 0, Qt.AlignmentFlag.AlignTop)
         for other in self.versions.others:
             name = html.escape(other["annotator"])
             title = f"<b style='font-size:12pt; color:#78909C'>{name}</b>"
@@ -378,19 +258,9 @@ class AdjudicationView(QDialog):
         self.cards_layout.addStretch(1)
         self._select(0)
 
-    def _card_clicked(self, index: int) -> None:
-        self._select(index)
-        self.setFocus()
-
-    def _select(self, index: int) -> None:
-        """Highlight a version; on a span project its spans are painted on the text."""
-        self.selected = index if 0 <= index < len(self.cards) else -1
-        for i, card in enumerate(self.cards):
-            card.set_selected(i == self.selected)
-        if self.task_type == "spans" and self.versions is not None:
-            votes = self.versions.votes
-            value = votes[self.selected].value if self.selected >= 0 else []
-            self.text_view.set_spans(list(value or []), self.colours)
+    def value_at(self, index: int) -> Any:
+        assert self.versions is not None
+        return self.versions.votes[index].value
 
     # --- deciding --------------------------------------------------------------------------------
 
@@ -445,40 +315,11 @@ class AdjudicationView(QDialog):
             self._show_progress()
             self.say(f"✓ All {len(self.queue)} disagreements decided.")
 
-    def next(self) -> None:
-        if self.position + 1 < len(self.queue):
-            self.go_to(self.position + 1)
+    # --- keys ----------------------------------------------------------------------------------
 
-    def back(self) -> None:
-        if self.position > 0:
-            self.go_to(self.position - 1)
+    def key_actions(self) -> dict[int, Callable[[], None]]:
+        return {Qt.Key.Key_E: self.edit_final, Qt.Key.Key_S: self.next}
 
-    # --- keys and messages ---------------------------------------------------------------------
-
-    def say(self, message: str, error: bool = False) -> None:
-        colour = "#C62828" if error else "#2E7D32"
-        self.message.setText(f"<span style='color:{colour}'>{html.escape(message)}</span>")
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.modifiers() & (
-            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
-        ):
-            super().keyPressEvent(event)
-            return
-        actions = {
-            Qt.Key.Key_E: self.edit_final,
-            Qt.Key.Key_Return: self.next,
-            Qt.Key.Key_Enter: self.next,
-            Qt.Key.Key_Right: self.next,
-            Qt.Key.Key_S: self.next,
-            Qt.Key.Key_Left: self.back,
-            Qt.Key.Key_Backspace: self.back,
-        }
-        action = actions.get(event.key())
-        if action is not None:
-            action()
-            return
-        if event.text() and event.text() in "123456789":
-            self.use_version(int(event.text()) - 1)
-            return
-        super().keyPressEvent(event)
+    def number_pressed(self, number: int) -> None:
+        """Use version `number`."""
+        self.use_version(number - 1)

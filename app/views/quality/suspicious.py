@@ -1,12 +1,11 @@
 """Review suspicious labels: labeled items whose label the cross-validated model doubts most.
 
 Each row can be kept (the label is right: recorded, and the row leaves the list), changed to
-the model's answer (an undoable edit like any other), or flagged for investigation.
+the model's answer (an undoable edit like any other), or flagged for investigation. What is
+listed and what keeping records are core verbs (app.core.quality.suspicious): no SQL here.
 """
 
 from __future__ import annotations
-
-import json
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -20,14 +19,11 @@ from PySide6.QtWidgets import (
     QTableWidgetItem,
     QVBoxLayout,
 )
-from sqlalchemy import bindparam, text
 
 from app.core.annotation.commands import AddFlag, AnnotationState, SetAnnotations
-from app.core.audit import chain as audit
-from app.core.project import modelstore
+from app.core.errors import TagloopError
+from app.core.quality.suspicious import SuspiciousLabel, keep_label, suspicious_labels
 from app.views.editor.session import AnnotationSession
-
-KEPT_ACTION = "keep_label"
 
 
 def _describe(value) -> str:
@@ -69,21 +65,13 @@ class SuspiciousView(QDialog):
         layout.addWidget(self.note)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
-        self.rows: list[tuple[int, float, object, object, str]] = []
+        self.rows: list[SuspiciousLabel] = []
         self.resize(980, 620)
         self.refresh()
 
     def refresh(self) -> None:
-        version = modelstore.latest_version(self.project)
-        listed = version.metrics.get("suspicious", []) if version else []
-        kept = self._kept()
-        ids = [int(dp_id) for dp_id, _s, _v in listed if int(dp_id) not in kept]
-        details = self._details(ids)
-        self.rows = [
-            (int(dp_id), float(score), value, *details[int(dp_id)])
-            for dp_id, score, value in listed
-            if int(dp_id) in details
-        ]
+        listed = suspicious_labels(self.project)
+        self.rows = list(listed.labels)
         self.table.setRowCount(len(self.rows))
         for row, (_dp, score, model_value, given, body) in enumerate(self.rows):
             snippet = " ".join(body.split())[:300]
@@ -94,38 +82,16 @@ class SuspiciousView(QDialog):
                 if column == 0:
                     cell.setToolTip(body[:2000])
                 self.table.setItem(row, column, cell)
-        if version is None:
+        if listed.version_id is None:
             self.note.setText("No model yet: train one (Ctrl+T) to find suspicious labels.")
         else:
             self.note.setText(
-                f"{len(self.rows):,} labeled items whose label model version {version.id}"
+                f"{len(self.rows):,} labeled items whose label model version {listed.version_id}"
                 " (cross-validated, so it never saw the item it judges) doubts most."
                 " Keep, change or flag each one."
             )
         if self.rows:
             self.table.selectRow(0)
-
-    def _kept(self) -> set[int]:
-        with self.project.engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT after FROM audit_event WHERE action = :a"), {"a": KEPT_ACTION}
-            )
-            return {json.loads(after)["datapoint"] for (after,) in rows}
-
-    def _details(self, ids: list[int]) -> dict[int, tuple[object, str]]:
-        """The newest complete label and the text of each datapoint (labels may be gone)."""
-        if not ids:
-            return {}
-        with self.project.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT d.id, d.text, a.value FROM datapoint d JOIN annotation a"
-                    " ON a.datapoint_id = d.id AND a.status = 'complete' WHERE d.id IN :ids"
-                    " ORDER BY a.updated_at"
-                ).bindparams(bindparam("ids", expanding=True)),
-                {"ids": ids},
-            )
-            return {dp_id: (json.loads(value), body) for dp_id, body, value in rows}
 
     def _current(self) -> int:
         row = self.table.currentRow()
@@ -141,16 +107,10 @@ class SuspiciousView(QDialog):
         row = self._current()
         if row < 0:
             return
-        dp_id = self.rows[row][0]
-        with self.project.engine.begin() as conn:
-            audit.record(
-                conn,
-                self.session.annotator_id,
-                KEPT_ACTION,
-                "datapoint",
-                None,
-                after={"datapoint": dp_id},
-            )
+        try:
+            keep_label(self.project, self.rows[row].datapoint_id, self.session.annotator_id)
+        except TagloopError as exc:  # the datapoint was deleted meanwhile: nothing to keep
+            self.note.setText(str(exc))
         self._drop(row)
 
     def change(self) -> None:

@@ -1,5 +1,6 @@
 """Widgets and display helpers the review and adjudication views share: a value editor
-for each task type, annotation cards, label chips and badges (split from review_view.py)."""
+for each task type, annotation cards, label chips and badges. (The dialog skeleton and queue
+walk they share are app/views/quality/item_queue.py.)"""
 
 from __future__ import annotations
 
@@ -368,6 +369,3 @@ def status_pills(counts: dict[str, int]) -> str:
         f"<span style='color:{STATUS_COLOURS[name]}'>●</span> {name} <b>{counts.get(name, 0)}</b>"
         for name in core_review.DERIVED_STATUSES
     )
-
-
-# -- the review view --------------------------------------------------------------------------
