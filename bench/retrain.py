@@ -34,7 +34,7 @@ def sms_examples() -> list[tuple[str, str]]:
 
 
 def training_times() -> None:
-    from app.ml import base
+    from app.ml import types as base
 
     sms = sms_examples()
     rng = random.Random(3)

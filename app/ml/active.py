@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from app.ml.base import Prediction
+from app.ml.types import Prediction
 
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "hybrid", "cold_start")
 # hybrid: measured best or equal-best AUC on SMS and NCBI mention types (bench/al_curves.py)

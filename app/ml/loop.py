@@ -27,8 +27,8 @@ from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_
 from app.core.project import modelstore
 from app.core.project.modelstore import ModelVersion
 from app.core.project.project import Project
-from app.ml import base
-from app.ml.base import Example, Prediction
+from app.ml import types as base
+from app.ml.types import Example, Prediction
 
 SCORE_CHUNK = 5_000
 SCORE_THREADS = 2  # scoring threads; the machines we target have two cores or more

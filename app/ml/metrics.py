@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from app.ml.base import Metrics, Prediction
+from app.ml.types import Metrics, Prediction
 
 ECE_BINS = 10
 

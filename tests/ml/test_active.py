@@ -8,7 +8,7 @@ import random
 import pytest
 
 from app.ml import active
-from app.ml.base import Prediction
+from app.ml.types import Prediction
 from app.ml.linear import model as linear
 
 LABELS = ["ham", "spam"]

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from app.core.errors import Cancelled
-from app.ml import base, features
-from app.ml.base import Example
+from app.ml import features
+from app.ml import types as base
+from app.ml.types import Example
 from app.ml.linear import model as linear
 
 LABELS = ["ham", "spam"]

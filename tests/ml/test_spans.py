@@ -15,8 +15,8 @@ import pytest
 
 from app.core.errors import Cancelled
 from app.core.io.demo import read_pubtator
-from app.ml import base
-from app.ml.base import Example, Prediction
+from app.ml import types as base
+from app.ml.types import Example, Prediction
 from app.ml.spans import model as spans
 from app.ml.spans.metrics import span_metrics
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from app.ml.base import Example, Prediction
+from app.ml.types import Example, Prediction
 from app.ml.linear import model as linear
 from app.ml.suspicious import suspicious
 

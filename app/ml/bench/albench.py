@@ -23,7 +23,7 @@ import numpy as np
 from app.core.errors import TagloopError
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.ml import active
-from app.ml.base import Example, Prediction
+from app.ml.types import Example, Prediction
 
 TEST_FRACTION = 0.25
 
@@ -145,7 +145,7 @@ class _Spans:
         self._linear_embed: np.ndarray | None = None
 
     def fit(self, chosen: Sequence[int], seed: int) -> Any:
-        from app.ml import base
+        from app.ml import types as base
 
         return base.train("spans", [self.pool_examples[i] for i in chosen], self.labels, seed=seed)
 

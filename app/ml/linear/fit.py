@@ -16,7 +16,7 @@ import numpy as np
 
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.ml import features
-from app.ml.base import Example, Metrics, Prediction
+from app.ml.types import Example, Metrics, Prediction
 from app.ml.linear.model import TASKS, LinearModel, _sigmoid
 
 C_CLASSIFICATION = 30.0  # SMS 5-fold macro-F1: C=10 .9796, 30 .9816, 100 .9812

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from app.ml import features
-from app.ml.base import Prediction
+from app.ml.types import Prediction
 
 FORMAT = "tagloop-linear-1"
 TASKS = ("classification", "multilabel")

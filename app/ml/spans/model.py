@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.ml.base import Example, Metrics, Prediction
+from app.ml.types import Example, Metrics, Prediction
 from app.ml.spans.metrics import span_metrics
 
 if TYPE_CHECKING:
