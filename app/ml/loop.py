@@ -27,8 +27,8 @@ from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_
 from app.core.project import modelstore
 from app.core.project.modelstore import ModelVersion
 from app.core.project.project import Project
-from app.ml import types as base
-from app.ml.types import Example, Prediction
+from app.ml import registry
+from app.ml.types import Example, Model, Prediction
 
 SCORE_CHUNK = 5_000
 SCORE_THREADS = 2  # scoring threads; the machines we target have two cores or more
@@ -100,7 +100,7 @@ def train_project(
         "cancel": cancel,
     }
     folds = max(2, min(5, len(training.examples) // 5))
-    model, metrics, out_of_fold = base.train_validated(
+    model, metrics, out_of_fold = registry.train_validated(
         project.task_type, training.examples, labels, folds=folds, **common
     )
     check_cancel(cancel)
@@ -124,8 +124,8 @@ def _suspicious(
     ]
 
 
-def load_model(project: Project, version: ModelVersion) -> base.Model:
-    return base.load(version.format, modelstore.artifact(project, version.id))
+def load_model(project: Project, version: ModelVersion) -> Model:
+    return registry.load(version.format, modelstore.artifact(project, version.id))
 
 
 def _pool_ranges(project: Project) -> list[tuple[int, int]]:

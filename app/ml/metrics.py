@@ -1,4 +1,5 @@
-"""Evaluation figures for classification and multilabel, in the Metrics shape of base.py.
+"""Evaluation figures for classification and multilabel, in the Metrics shape of
+app.ml.types.
 
 Plain NumPy (no sklearn.metrics) so that empty and one-class inputs give None or 0.0 rather
 than warnings or exceptions: a user with three labels still gets a sensible report.

@@ -1,22 +1,21 @@
 """What every Tagloop model offers, whatever the task type: the contract between app.ml and
 the rest of the app (the training loop, the editors' suggestions, the CLI, al-bench).
 
+This module is the bottom of app.ml: the models (app.ml.linear, app.ml.spans), the metrics
+and the strategies import it, and it imports none of them. Which model serves which task type
+is app.ml.registry's business.
+
 Models are trained from scratch on the user's own labels, on the CPU, offline. They travel
 and are stored as bytes in a *safe* format: JSON, NumPy arrays loaded with
 allow_pickle=False, or spaCy's own msgpack serialisation. Never pickle: a project file may
 come from someone else, and unpickling runs code.
-
-Heavy libraries (scikit-learn, spaCy) are imported inside the functions that need them, so
-importing app.ml costs nothing at start-up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 
 TASK_TYPES = ("classification", "multilabel", "spans")
 
@@ -56,6 +55,8 @@ Metrics = dict[str, Any]
 
 
 class Model(Protocol):
+    """A trained model of any kind: it predicts and serialises itself safely."""
+
     task_type: str
     labels: tuple[str, ...]
     format: str  # names the safe serialisation, e.g. "tagloop-linear-1"
@@ -63,128 +64,3 @@ class Model(Protocol):
     def predict(self, texts: Sequence[str]) -> list[Prediction]: ...
 
     def to_bytes(self) -> bytes: ...
-
-
-Trainer = Callable[..., Model]
-
-
-def train(
-    task_type: str,
-    examples: Sequence[Example],
-    labels: Sequence[str],
-    *,
-    allow_overlap: bool = False,
-    language: str = "en",
-    seed: int = 0,
-    progress: Progress = no_progress,
-    cancel: CancelCheck = never_cancel,
-) -> Model:
-    """Train a model of the right kind for the task type from these examples."""
-    if task_type == "spans":
-        from app.ml.spans import model as spans
-
-        return spans.train(
-            examples,
-            labels,
-            allow_overlap=allow_overlap,
-            language=language,
-            seed=seed,
-            progress=progress,
-            cancel=cancel,
-        )
-    from app.ml.linear import fit as linear_fit
-
-    return linear_fit.train(
-        task_type, examples, labels, seed=seed, progress=progress, cancel=cancel
-    )
-
-
-def load(format: str, data: bytes) -> Model:
-    """A model from its safe serialisation (see Model.format)."""
-    if format.startswith("tagloop-spacy"):
-        from app.ml.spans import model as spans
-
-        return spans.load(data)
-    if format.startswith("tagloop-linear"):
-        from app.ml.linear import model as linear
-
-        return linear.load(data)
-    raise ValueError(f"unknown model format {format!r}")
-
-
-def cross_validate(
-    task_type: str,
-    examples: Sequence[Example],
-    labels: Sequence[str],
-    *,
-    folds: int = 5,
-    allow_overlap: bool = False,
-    language: str = "en",
-    seed: int = 0,
-    progress: Progress = no_progress,
-    cancel: CancelCheck = never_cancel,
-) -> tuple[Metrics, list[Prediction]]:
-    """Cross-validated metrics and the out-of-fold prediction for every example (in order),
-    which also serve to find suspicious labels."""
-    if task_type == "spans":
-        from app.ml.spans import model as spans
-
-        return spans.cross_validate(
-            examples,
-            labels,
-            folds=folds,
-            allow_overlap=allow_overlap,
-            language=language,
-            seed=seed,
-            progress=progress,
-            cancel=cancel,
-        )
-    from app.ml.linear import fit as linear_fit
-
-    return linear_fit.cross_validate(
-        task_type, examples, labels, folds=folds, seed=seed, progress=progress, cancel=cancel
-    )
-
-
-def train_validated(
-    task_type: str,
-    examples: Sequence[Example],
-    labels: Sequence[str],
-    *,
-    folds: int = 5,
-    allow_overlap: bool = False,
-    language: str = "en",
-    seed: int = 0,
-    progress: Progress = no_progress,
-    cancel: CancelCheck = never_cancel,
-) -> tuple[Model, Metrics, list[Prediction]]:
-    """A model trained on every example, its cross-validated metrics, and the out-of-fold
-    predictions; the linear models share their folds between the two (see linear_fit.py)."""
-    if task_type == "spans":
-        metrics, oof = cross_validate(
-            task_type,
-            examples,
-            labels,
-            folds=folds,
-            allow_overlap=allow_overlap,
-            language=language,
-            seed=seed,
-            progress=progress,
-            cancel=cancel,
-        )
-        model = train(
-            task_type,
-            examples,
-            labels,
-            allow_overlap=allow_overlap,
-            language=language,
-            seed=seed,
-            progress=progress,
-            cancel=cancel,
-        )
-        return model, metrics, oof
-    from app.ml.linear import fit as linear_fit
-
-    return linear_fit.train_validated(
-        task_type, examples, labels, folds=folds, seed=seed, progress=progress, cancel=cancel
-    )

@@ -59,7 +59,6 @@ PRIVATE_IMPORTS_ALLOWED: set[str] = {
     "app/core/team/review.py app.core.quality.consensus._raw",
     "app/core/team/review.py app.core.team.assign._largest_remainder",
     "app/core/team/review.py app.core.team.assign._round",
-    "app/ml/linear/fit.py app.ml.linear.model._sigmoid",
 }
 
 
