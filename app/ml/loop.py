@@ -28,6 +28,7 @@ from app.core.project import modelstore
 from app.core.project.modelstore import ModelVersion
 from app.core.project.project import Project
 from app.ml import registry
+from app.ml.policy import MIN_EXAMPLES
 from app.ml.types import Example, Model, Prediction
 
 SCORE_CHUNK = 5_000
@@ -35,7 +36,6 @@ SCORE_THREADS = 2  # scoring threads; the machines we target have two cores or m
 QUEUE_BATCH = 10  # hybrid: the next this-many queue items come from different clusters
 DIVERSE_FRONT = 200  # hybrid: how many of the most uncertain items get a diverse order
 SUSPICIOUS_KEPT = 500
-MIN_EXAMPLES = 10
 
 
 @dataclass(frozen=True)
