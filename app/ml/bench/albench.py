@@ -125,7 +125,7 @@ class _Linear:
 
     def embed(self, rows: Sequence[int]) -> np.ndarray:
         if self._embedding is None:
-            self._embedding = active._embedding(self.x_pool, 0)
+            self._embedding = active.embedding(self.x_pool, 0)
         return self._embedding[np.asarray(rows)]
 
 
@@ -163,7 +163,7 @@ class _Spans:
 
         if self._linear_embed is None:
             x = features.transform([e.text for e in self.pool_examples])
-            self._linear_embed = active._embedding(x, 0)
+            self._linear_embed = active.embedding(x, 0)
         return self._linear_embed[np.asarray(rows)]
 
 
