@@ -109,29 +109,16 @@ def train_validated(
 ) -> tuple[Model, Metrics, list[Prediction]]:
     """A model trained on every example, its cross-validated metrics, and the out-of-fold
     predictions; the linear models share their folds between the two (see app.ml.linear.fit)."""
-    if task_type == "spans":
-        metrics, oof = cross_validate(
-            task_type,
-            examples,
-            labels,
-            folds=folds,
-            allow_overlap=allow_overlap,
-            language=language,
-            seed=seed,
-            progress=progress,
-            cancel=cancel,
-        )
-        model = train(
-            task_type,
-            examples,
-            labels,
-            allow_overlap=allow_overlap,
-            language=language,
-            seed=seed,
-            progress=progress,
-            cancel=cancel,
-        )
-        return model, metrics, oof
+    if task_type == "spans":  # spaCy has no shared folds: cross-validate, then train
+        options = {
+            "allow_overlap": allow_overlap,
+            "language": language,
+            "seed": seed,
+            "progress": progress,
+            "cancel": cancel,
+        }
+        metrics, oof = cross_validate(task_type, examples, labels, folds=folds, **options)
+        return train(task_type, examples, labels, **options), metrics, oof
     from app.ml.linear import fit as linear_fit
 
     return linear_fit.train_validated(
