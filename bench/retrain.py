@@ -34,18 +34,19 @@ def sms_examples() -> list[tuple[str, str]]:
 
 
 def training_times() -> None:
-    from app.ml import base
+    from app.ml import registry
+    from app.ml.types import Example
 
     sms = sms_examples()
     rng = random.Random(3)
     for n in (1_000, 10_000, 100_000):
-        examples = [base.Example(*rng.choice(sms)) for _ in range(n)]
+        examples = [Example(*rng.choice(sms)) for _ in range(n)]
         started = time.perf_counter()
-        base.train("classification", examples, ["ham", "spam"])
+        registry.train("classification", examples, ["ham", "spam"])
         trained = time.perf_counter() - started
         line = f"retrain on {n:>7,} labels: train {trained:5.2f} s"
         started = time.perf_counter()
-        base.train_validated("classification", examples, ["ham", "spam"], folds=5)
+        registry.train_validated("classification", examples, ["ham", "spam"], folds=5)
         line += f"; what the app runs (5-fold CV + train) {time.perf_counter() - started:5.2f} s"
         print(line + (" (target <= 2 s at 10k)" if n == 10_000 else ""), flush=True)
 

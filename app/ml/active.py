@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from app.ml.base import Prediction
+from app.ml.types import Prediction
 
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "hybrid", "cold_start")
 # hybrid: measured best or equal-best AUC on SMS and NCBI mention types (bench/al_curves.py)
@@ -132,7 +132,7 @@ def diverse_order(
     candidates = list(candidates)
     if len(candidates) <= batch or batch <= 1:
         return candidates
-    vectors = _embedding(features.transform(list(texts)), seed)
+    vectors = embedding(features.transform(list(texts)), seed)
     labels, _ = _clusters(vectors, batch, seed)
     members: dict[int, list[int]] = {}
     for position, cluster in enumerate(labels.tolist()):
@@ -144,8 +144,9 @@ def diverse_order(
     return order
 
 
-def _embedding(x: Any, seed: int) -> np.ndarray:
-    """Dense, normalised low-dimensional rows for clustering (TruncatedSVD of the features)."""
+def embedding(x: Any, seed: int) -> np.ndarray:
+    """Dense, normalised low-dimensional rows for clustering (TruncatedSVD of the features);
+    al-bench embeds its pool once with it."""
     from sklearn.decomposition import TruncatedSVD
 
     x = x.tocsr()
@@ -254,7 +255,7 @@ def select_batch(
 
     def embed(chosen: Sequence[int]) -> np.ndarray:
         x = features.transform([pool_texts[i] for i in chosen])
-        return _embedding(x, rng.randrange(1 << 30))
+        return embedding(x, rng.randrange(1 << 30))
 
     if strategy == "random":
         return select_from_scores("random", [], indices, batch, rng, None)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import text
 
 from app.core.errors import ProjectError
 from app.core.fileio import atomic_writer
@@ -27,15 +26,16 @@ from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_
 from app.core.project import modelstore
 from app.core.project.modelstore import ModelVersion
 from app.core.project.project import Project
-from app.ml import base
-from app.ml.base import Example, Prediction
+from app.core.storage import predictions
+from app.ml import registry
+from app.ml.policy import MIN_EXAMPLES
+from app.ml.types import Example, Model, Prediction
 
 SCORE_CHUNK = 5_000
 SCORE_THREADS = 2  # scoring threads; the machines we target have two cores or more
 QUEUE_BATCH = 10  # hybrid: the next this-many queue items come from different clusters
 DIVERSE_FRONT = 200  # hybrid: how many of the most uncertain items get a diverse order
 SUSPICIOUS_KEPT = 500
-MIN_EXAMPLES = 10
 
 
 @dataclass(frozen=True)
@@ -51,21 +51,10 @@ def training_set(project: Project) -> TrainingSet:
     from app.core.quality.consensus import final_values
 
     decided = list(final_values(project, unresolved="newest"))
-    examples, ids = [], []
+    ids = [dp_id for dp_id, _value in decided]
     with project.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        for start in range(0, len(decided), 900):
-            chunk = decided[start : start + 900]
-            bodies = dict(
-                raw.execute(
-                    f"SELECT id, text FROM datapoint WHERE id IN ({','.join('?' * len(chunk))})",
-                    [dp_id for dp_id, _value in chunk],
-                )
-            )
-            for dp_id, value in chunk:
-                examples.append(Example(bodies[dp_id], value))
-                ids.append(dp_id)
-    return TrainingSet(examples, ids)
+        bodies = predictions.texts_by_id(conn, ids)
+    return TrainingSet([Example(bodies[dp_id], value) for dp_id, value in decided], ids)
 
 
 def trainable(project: Project, training: TrainingSet) -> str | None:
@@ -100,7 +89,7 @@ def train_project(
         "cancel": cancel,
     }
     folds = max(2, min(5, len(training.examples) // 5))
-    model, metrics, out_of_fold = base.train_validated(
+    model, metrics, out_of_fold = registry.train_validated(
         project.task_type, training.examples, labels, folds=folds, **common
     )
     check_cancel(cancel)
@@ -124,8 +113,8 @@ def _suspicious(
     ]
 
 
-def load_model(project: Project, version: ModelVersion) -> base.Model:
-    return base.load(version.format, modelstore.artifact(project, version.id))
+def load_model(project: Project, version: ModelVersion) -> Model:
+    return registry.load(version.format, modelstore.artifact(project, version.id))
 
 
 def _pool_ranges(project: Project) -> list[tuple[int, int]]:
@@ -134,24 +123,18 @@ def _pool_ranges(project: Project) -> list[tuple[int, int]]:
     Equal widths need only the pool's count and bounds: one pass over the status index,
     where numbering the ids took 0.4 s per million."""
     with project.engine.connect() as conn:
-        count, low, high = conn.exec_driver_sql(
-            "SELECT count(*), min(id), max(id) FROM datapoint WHERE status = 0"
-        ).one()
-    if not count:
+        pool = predictions.unlabeled_pool(conn)
+    if not pool.count:
         return []
-    pieces = -(-count // SCORE_CHUNK)
-    width = -(-(high - low + 1) // pieces)
-    return [(start, start + width - 1) for start in range(low, high + 1, width)]
+    pieces = -(-pool.count // SCORE_CHUNK)
+    width = -(-(pool.high - pool.low + 1) // pieces)
+    return [(start, start + width - 1) for start in range(pool.low, pool.high + 1, width)]
 
 
 def _read_chunk(project: Project, low: int, high: int) -> list[tuple[int, str]]:
-    """One id range of the pool, fetched by the driver in one call: SQLAlchemy's row-by-row
-    fetch held the GIL for about 2 s per million rows, starving the writing thread."""
+    """One id range of the pool, on its own connection (one per scoring thread)."""
     with project.engine.connect() as conn:
-        return conn.connection.driver_connection.execute(
-            "SELECT id, text FROM datapoint WHERE status = 0 AND id BETWEEN ? AND ? ORDER BY id",
-            (low, high),
-        ).fetchall()
+        return predictions.read_unlabeled(conn, low, high)
 
 
 def score_pool(
@@ -169,7 +152,7 @@ def score_pool(
     strategy = strategy or active.DEFAULT_STRATEGY
     model = load_model(project, version)
     with project.engine.connect() as conn:
-        total = conn.execute(text("SELECT count(*) FROM datapoint WHERE status = 0")).scalar()
+        total = predictions.unlabeled_pool(conn).count
     done = 0
     front: list[tuple[float, int, str]] = []  # the most uncertain items seen so far (a heap)
     progress(0, total, "Scoring unlabeled items")
@@ -184,10 +167,10 @@ def score_pool(
                 strategy, project.task_type, probs, confidence, seed=number
             )
             return chunk, values, confidence, priorities
-        predictions = model.predict(texts)
-        values = [json.dumps(_stored_value(p), ensure_ascii=False) for p in predictions]
-        confidences = np.array([p.confidence for p in predictions], np.float64)
-        return chunk, values, confidences, np.array(active.priority(strategy, predictions))
+        predicted = model.predict(texts)
+        values = [json.dumps(_stored_value(p), ensure_ascii=False) for p in predicted]
+        confidences = np.array([p.confidence for p in predicted], np.float64)
+        return chunk, values, confidences, np.array(active.priority(strategy, predicted))
 
     pending: deque = deque()
     pool = ThreadPoolExecutor(SCORE_THREADS, thread_name_prefix="tagloop-score")

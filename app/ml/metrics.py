@@ -1,4 +1,5 @@
-"""Evaluation figures for classification and multilabel, in the Metrics shape of base.py.
+"""Evaluation figures for classification and multilabel, in the Metrics shape of
+app.ml.types.
 
 Plain NumPy (no sklearn.metrics) so that empty and one-class inputs give None or 0.0 rather
 than warnings or exceptions: a user with three labels still gets a sensible report.
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from app.ml.base import Metrics, Prediction
+from app.ml.types import Metrics, Prediction
 
 ECE_BINS = 10
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from app.ml.base import Example, Prediction
+from app.ml.types import Example, Prediction
 
 
 def _classification(examples: Sequence[Example], oof: Sequence[Prediction]):

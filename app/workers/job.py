@@ -2,10 +2,10 @@
 
 Core functions take `progress(done, total, message)` and `cancel()`. A Job runs one on a plain
 worker thread that never touches a Qt object: it only puts events on a thread-safe queue,
-which a timer on the GUI thread drains into the Job's signals. A running Job is kept alive by
-a registry until its last event is delivered, so the garbage collector can never delete a
-Job (or its dialog) while its thread still reports to it. (Qt objects used or deleted across
-threads crashed the test suite at random.)
+which a timer on the GUI thread drains into the Job's signals (app.workers.drain). A running
+Job is kept alive by a registry until its last event is delivered, so the garbage collector
+can never delete a Job (or its dialog) while its thread still reports to it. (Qt objects used
+or deleted across threads crashed the test suite at random.)
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from app.core.errors import Cancelled, TagloopError
+from app.workers.drain import QueueDrain
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,10 @@ class Job(QObject):
         super().__init__()
         self._fn, self._args, self._kwargs = fn, args, kwargs
         self._cancel = threading.Event()
-        self._events: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._drain)
+        self._drain = QueueDrain(POLL_MS, self)
+        self._drain.arrived.connect(self._deliver)
+        self._drain.drained.connect(self._report_progress)
+        self._latest_progress: tuple[Any, ...] | None = None  # not yet reported
         self.future: Future | None = None
         self.done = False
         self.error: Exception | None = None  # the failure, for callers that offer a remedy
@@ -60,40 +61,37 @@ class Job(QObject):
         """Run the function; connect the signals first."""
         _RUNNING.add(self)
         self.future = _EXECUTOR.submit(
-            _run, self._fn, self._args, self._kwargs, self._cancel, self._events
+            _run, self._fn, self._args, self._kwargs, self._cancel, self._drain.queue
         )
-        self._timer.start()
+        self._drain.start()
         return self
 
-    def _drain(self) -> None:
-        latest_progress = None
-        while True:
-            try:
-                event = self._events.get_nowait()
-            except queue.Empty:
-                break
-            kind = event[0]
-            if kind == "progress":
-                latest_progress = event[1:]  # only the newest matters to a progress bar
-                continue
-            if latest_progress is not None:
-                self.progress.emit(*latest_progress)
-                latest_progress = None
-            if kind == "succeeded":
-                self.succeeded.emit(event[1])
-            elif kind == "failed":
-                self.error = event[2]
-                self.failed.emit(event[1])
-            elif kind == "cancelled":
-                self.cancelled.emit()
-            elif kind == "finished":
-                self._timer.stop()
-                self.done = True
-                self.finished.emit()
-                _RUNNING.discard(self)
-                return
-        if latest_progress is not None:
-            self.progress.emit(*latest_progress)
+    def _deliver(self, event: tuple[Any, ...]) -> None:
+        """One of the worker's events as a signal, on the GUI thread."""
+        kind = event[0]
+        if kind == "progress":
+            self._latest_progress = event[1:]  # only the newest matters to a progress bar
+            return
+        self._report_progress()
+        if kind == "succeeded":
+            self.succeeded.emit(event[1])
+        elif kind == "failed":
+            self.error = event[2]
+            self.failed.emit(event[1])
+        elif kind == "cancelled":
+            self.cancelled.emit()
+        elif kind == "finished":
+            self._drain.stop()
+            self.done = True
+            self.finished.emit()
+            _RUNNING.discard(self)
+
+    def _report_progress(self) -> None:
+        """The newest progress not yet reported, if any (before any other event, and once the
+        queue is empty)."""
+        if self._latest_progress is not None:
+            latest, self._latest_progress = self._latest_progress, None
+            self.progress.emit(*latest)
 
 
 def _run(

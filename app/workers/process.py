@@ -18,6 +18,7 @@ import importlib
 import multiprocessing
 import os
 import queue
+from collections.abc import Callable
 from typing import Any
 
 from app.core.errors import Cancelled, ProjectError
@@ -32,7 +33,9 @@ class ChildFailed(RuntimeError):
     """The child raised something that is not a user-facing Tagloop error (a bug), or died."""
 
 
-def _resolve(target: str):
+def resolve(target: str) -> Callable[..., Any]:
+    """The function a target names ("package.module:function"): the child imports it by name,
+    since a function object does not travel to a spawned process."""
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -49,7 +52,7 @@ def _child(target: str, args: tuple, events, cancel_event, parent_pid: int) -> N
         return cancel_event.is_set() or os.getppid() != parent_pid
 
     try:
-        result = _resolve(target)(*args, progress=progress, cancel=cancel)
+        result = resolve(target)(*args, progress=progress, cancel=cancel)
     except Cancelled:
         events.put(("cancelled",))
     except ProjectError as exc:

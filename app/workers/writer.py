@@ -3,20 +3,20 @@
 Edits run in order on a single background thread, so the window never waits on a busy
 database, and no two writes from this window ever race. Results come back as Qt signals on
 the GUI thread. The writer thread never touches Qt: it only puts finished futures on a queue,
-which a short timer on the GUI thread drains while writes are pending, so no Qt object is
-ever used from a thread Qt does not know about.
+which a short timer on the GUI thread drains while writes are pending (app.workers.drain), so
+no Qt object is ever used from a thread Qt does not know about.
 """
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from app.core.errors import TagloopError
+from app.workers.drain import QueueDrain
 
 POLL_MS = 4
 
@@ -30,11 +30,10 @@ class Writer(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagloop-writer")
-        self._finished: queue.SimpleQueue[tuple[Future, object]] = queue.SimpleQueue()
+        self._drain = QueueDrain(POLL_MS, self)
+        self._drain.arrived.connect(self._deliver)
+        self._drain.drained.connect(self._stop_when_idle)
         self._pending = 0
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._drain)
 
     @property
     def pending(self) -> int:
@@ -44,35 +43,34 @@ class Writer(QObject):
     def submit(self, fn: Callable[[], Any], token: object = None) -> Future:
         self._pending += 1
         future = self._executor.submit(fn)
+        finished = self._drain.queue
         # Runs on the writer thread: a thread-safe queue, no Qt.
-        future.add_done_callback(lambda f: self._finished.put((f, token)))
-        if not self._timer.isActive():
-            self._timer.start()
+        future.add_done_callback(lambda f: finished.put((f, token)))
+        self._drain.start()
         return future
 
-    def _drain(self) -> None:
-        """Report finished writes on the GUI thread, in the order they were made."""
-        while True:
-            try:
-                future, token = self._finished.get_nowait()
-            except queue.Empty:
-                break
-            self._pending -= 1
-            try:
-                result = future.result()
-            except TagloopError as exc:
-                self.failed.emit(token, str(exc))
-            except Exception as exc:  # a bug or a disk error: still reported, never swallowed
-                self.failed.emit(token, f"{type(exc).__name__}: {exc}")
-            else:
-                self.done.emit(token, result)
+    def _deliver(self, finished: tuple[Future, object]) -> None:
+        """Report one finished write on the GUI thread (they come in the order made)."""
+        future, token = finished
+        self._pending -= 1
+        try:
+            result = future.result()
+        except TagloopError as exc:
+            self.failed.emit(token, str(exc))
+        except Exception as exc:  # a bug or a disk error: still reported, never swallowed
+            self.failed.emit(token, f"{type(exc).__name__}: {exc}")
+        else:
+            self.done.emit(token, result)
+
+    def _stop_when_idle(self) -> None:
+        """No ticks while no write is pending: an idle window costs nothing."""
         if not self._pending:
-            self._timer.stop()
+            self._drain.stop()
 
     def flush(self) -> None:
         """Wait until every write submitted so far is committed, and report them."""
         self._executor.submit(lambda: None).result()
-        self._drain()
+        self._drain.drain()
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True)

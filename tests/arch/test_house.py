@@ -38,7 +38,6 @@ TOO_LONG_ALLOWED: set[str] = {
 PRIVATE_IMPORTS_ALLOWED: set[str] = {
     "app/core/bundle/merge.py app.core.bundle.open._audit",
     "app/core/report/html.py app.core.report.svg._e",
-    "app/ml/linear/fit.py app.ml.linear.model._sigmoid",
 }
 
 

@@ -18,8 +18,9 @@ from app.core.io.importer import import_dataset
 from app.core.project import modelstore
 from app.core.project.label_schema import LabelSpec
 from app.core.project.project import create_project
+from app.ml.policy import retrain_every
 from app.views.editor import AnnotationSession, make_editor
-from app.views.model.controller import ModelController, retrain_every
+from app.views.model.controller import ModelController
 from app.views.quality.suspicious import SuspiciousView
 from app.workers.writer import Writer
 from tests.fixtures_data import sms_rows, write_csv
@@ -171,12 +172,6 @@ def test_model_order_puts_the_highest_priority_first_and_reranks_behind(qtbot, s
     assert session.item.id == on_screen  # nothing jumps under the annotator
     assert session.queue.id_at(session.position) == on_screen
     assert session.queue.id_at(session.position + 1) == min(ids)
-
-
-def test_retrain_cadence_is_adaptive():
-    assert retrain_every(0) == 10
-    assert retrain_every(300) == 30
-    assert retrain_every(50_000) == 1000
 
 
 def test_suspicious_view_keeps_changes_and_flags(qtbot, spam, editor_on):

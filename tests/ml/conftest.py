@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.ml.base import Example
+from app.ml.types import Example
 
 ROOT = Path(__file__).resolve().parents[2]
 SMS_200 = ROOT / "tests" / "fixtures" / "sms_spam_200.tsv"

@@ -8,15 +8,15 @@ import random
 import pytest
 
 from app.ml import active
-from app.ml.base import Prediction
-from app.ml.linear import model as linear
+from app.ml.linear import fit as linear_fit
+from app.ml.types import Prediction
 
 LABELS = ["ham", "spam"]
 
 
 @pytest.fixture(scope="module")
 def model(sms200):
-    return linear.train("classification", sms200[:120], LABELS, seed=0)
+    return linear_fit.train("classification", sms200[:120], LABELS, seed=0)
 
 
 def test_default_is_a_strategy():
@@ -139,7 +139,7 @@ def test_vectorised_priorities_equal_the_per_item_ones(strategy, task_type, sms2
         examples = [
             type(e)(e.text, [x for x in labels if rng.random() < 0.4]) for e in sms200[:120]
         ]
-    model = linear.train(task_type, examples, labels, seed=0)
+    model = linear_fit.train(task_type, examples, labels, seed=0)
     texts = [e.text for e in sms200[120:]]
     values, confidence, probs = model.pool_rows(texts)
     predictions = model.predict(texts)

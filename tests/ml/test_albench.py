@@ -9,8 +9,8 @@ import json
 import pytest
 
 from app.ml import active
-from app.ml.base import Example
 from app.ml.bench import albench, data
+from app.ml.types import Example
 from tests.ml.conftest import NCBI_10, NCBI_40, SMS_200
 
 

@@ -11,16 +11,17 @@ import numpy as np
 import pytest
 
 from app.core.errors import Cancelled
-from app.ml import base, features
-from app.ml.base import Example
+from app.ml import features, registry
+from app.ml.linear import fit as linear_fit
 from app.ml.linear import model as linear
+from app.ml.types import Example
 
 LABELS = ["ham", "spam"]
 
 
 @pytest.fixture(scope="module")
 def sms_model(sms200):
-    return linear.train("classification", sms200, LABELS, seed=0)
+    return linear_fit.train("classification", sms200, LABELS, seed=0)
 
 
 def test_features_are_stateless_and_deterministic():
@@ -77,7 +78,7 @@ def test_round_trip_identical(sms_model, sms200):
     texts = [e.text for e in sms200]
     data = sms_model.to_bytes()
     assert zipfile.is_zipfile(io.BytesIO(data))
-    loaded = base.load(sms_model.format, data)
+    loaded = registry.load(sms_model.format, data)
     before = sms_model.predict(texts)
     after = loaded.predict(texts)
     assert [p.value for p in before] == [p.value for p in after]
@@ -131,7 +132,7 @@ def test_load_refuses_pickles_and_unknown_formats(sms_model, monkeypatch):
     with pytest.raises(ValueError):
         linear.load(b"not a zip at all")
     with pytest.raises(ValueError):
-        base.load("tagloop-pickle-1", data)
+        registry.load("tagloop-pickle-1", data)
     monkeypatch.setattr(linear, "MAX_MEMBER", 100)
     with pytest.raises(ValueError, match="too large"):
         linear.load(data)
@@ -150,7 +151,7 @@ def test_no_pickle_in_source():
 
 def test_cross_validate_metrics(sms200):
     calls = []
-    metrics, oof = linear.cross_validate(
+    metrics, oof = linear_fit.cross_validate(
         "classification", sms200, LABELS, folds=5, seed=0, progress=lambda *a: calls.append(a)
     )
     assert len(oof) == len(sms200)
@@ -170,9 +171,9 @@ def test_cross_validate_metrics(sms200):
 
 def test_cancel_raises(sms200):
     with pytest.raises(Cancelled):
-        linear.train("classification", sms200, LABELS, cancel=lambda: True)
+        linear_fit.train("classification", sms200, LABELS, cancel=lambda: True)
     with pytest.raises(Cancelled):
-        base.cross_validate("classification", sms200, LABELS, cancel=lambda: True)
+        registry.cross_validate("classification", sms200, LABELS, cancel=lambda: True)
     count = {"n": 0}
 
     def later() -> bool:  # cancel between folds, not only at the start
@@ -180,31 +181,31 @@ def test_cancel_raises(sms200):
         return count["n"] > 3
 
     with pytest.raises(Cancelled):
-        linear.cross_validate("classification", sms200, LABELS, cancel=later)
+        linear_fit.cross_validate("classification", sms200, LABELS, cancel=later)
 
 
 def test_tiny_and_degenerate_data():
     one_class = [Example("hello there", "ham"), Example("see you soon", "ham")]
-    model = linear.train("classification", one_class, ["ham", "spam", "other"])
+    model = linear_fit.train("classification", one_class, ["ham", "spam", "other"])
     (p,) = model.predict(["anything at all"])
     assert p.value == "ham" and p.confidence == 1.0
     assert p.scores["spam"] == 0.0 and p.scores["other"] == 0.0
     assert linear.load(model.to_bytes()).predict(["x"])[0].value == "ham"
-    metrics, oof = linear.cross_validate("classification", one_class, ["ham", "spam"])
+    metrics, oof = linear_fit.cross_validate("classification", one_class, ["ham", "spam"])
     assert len(oof) == 2 and metrics["accuracy"] == 1.0
     two = [Example("win a free prize", "spam"), Example("see you at home", "ham")]
-    model = linear.train("classification", two, ["ham", "spam", "unused"])
+    model = linear_fit.train("classification", two, ["ham", "spam", "unused"])
     predictions = model.predict(["free prize", "home"])
     assert all(p.scores["unused"] == 0.0 for p in predictions)
     assert all(p.value in ("ham", "spam") for p in predictions)
-    metrics, oof = linear.cross_validate("classification", two, ["ham", "spam", "unused"])
+    metrics, oof = linear_fit.cross_validate("classification", two, ["ham", "spam", "unused"])
     assert len(oof) == 2 and metrics["n"] == 2
-    metrics, oof = linear.cross_validate("classification", [], ["ham"])
+    metrics, oof = linear_fit.cross_validate("classification", [], ["ham"])
     assert oof == [] and metrics["macro_f1"] is None and metrics["accuracy"] is None
     with pytest.raises(ValueError):
-        linear.train("classification", [], ["ham"])
+        linear_fit.train("classification", [], ["ham"])
     with pytest.raises(ValueError):
-        linear.train("classification", [Example("x", "nope")], ["ham"])
+        linear_fit.train("classification", [Example("x", "nope")], ["ham"])
 
 
 def test_three_classes_temperature(sms200):
@@ -213,7 +214,7 @@ def test_three_classes_temperature(sms200):
         for e in sms200
     ]
     labels = ["ham", "short", "spam"]
-    model = linear.train("classification", examples, labels)
+    model = linear_fit.train("classification", examples, labels)
     assert model.calibration["t"] > 0
     predictions = model.predict([e.text for e in examples[:20]])
     for p in predictions:
@@ -225,7 +226,7 @@ def test_three_classes_temperature(sms200):
 def test_multilabel_thresholds(mention_types):
     examples, labels = mention_types
     labels = [*labels, "NeverSeen"]
-    model = linear.train("multilabel", examples, labels, seed=0)
+    model = linear_fit.train("multilabel", examples, labels, seed=0)
     fitted = set(model.classes)
     assert fitted, "no label was fitted"
     for label in fitted:
@@ -241,7 +242,7 @@ def test_multilabel_thresholds(mention_types):
     assert [p.value for p in loaded.predict([e.text for e in examples])] == [
         p.value for p in predictions
     ]
-    metrics, oof = base.cross_validate("multilabel", examples, labels, folds=3)
+    metrics, oof = registry.cross_validate("multilabel", examples, labels, folds=3)
     assert len(oof) == len(examples) and metrics["folds"] == 3
     assert 0.0 <= metrics["macro_f1"] <= 1.0
     assert set(metrics["per_label"]) == set(labels)
@@ -254,7 +255,7 @@ def test_multilabel_thresholds_follow_the_data():
     examples = [Example(f"alpha item {i}", ["a"]) for i in range(30)]
     examples += [Example(f"alpha beta item {i}", ["a", "b"]) for i in range(10)]
     examples += [Example(f"gamma {i}", []) for i in range(20)]
-    model = linear.train("multilabel", examples, ["a", "b"])
+    model = linear_fit.train("multilabel", examples, ["a", "b"])
     predicted = model.predict(["alpha beta item 99", "alpha item 99", "gamma 99"])
     assert predicted[0].value == ["a", "b"]
     assert predicted[1].value == ["a"]
@@ -269,12 +270,12 @@ def test_train_validated_matches_separate_cross_validation(task, sms200, mention
         examples, labels = sms200, LABELS
     else:
         examples, labels = mention_types
-    model, metrics, oof = linear.train_validated(task, examples, labels, folds=5, seed=0)
-    nested, nested_oof = linear.cross_validate(task, examples, labels, folds=5, seed=0)
+    model, metrics, oof = linear_fit.train_validated(task, examples, labels, folds=5, seed=0)
+    nested, nested_oof = linear_fit.cross_validate(task, examples, labels, folds=5, seed=0)
     assert len(oof) == len(nested_oof) == len(examples)
     assert metrics["folds"] == 5
     assert metrics["macro_f1"] == pytest.approx(nested["macro_f1"], abs=0.06)
-    plain = linear.train(task, examples, labels, seed=0)
+    plain = linear_fit.train(task, examples, labels, seed=0)
     texts = [e.text for e in examples[:40]]
     pairs = zip(model.predict(texts), plain.predict(texts), strict=True)
     same = [a.value == b.value for a, b in pairs]

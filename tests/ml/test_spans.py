@@ -15,10 +15,10 @@ import pytest
 
 from app.core.errors import Cancelled
 from app.core.io.demo import read_pubtator
-from app.ml import base
-from app.ml.base import Example, Prediction
+from app.ml import registry
 from app.ml.spans import model as spans
 from app.ml.spans.metrics import span_metrics
+from app.ml.types import Example, Prediction
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NCBI_LABELS = ["SpecificDisease", "DiseaseClass", "CompositeMention", "Modifier"]
@@ -112,7 +112,7 @@ def test_confident_model_scores_its_spans_high(toy_model: spans.SpanModel) -> No
 
 def test_round_trip_gives_identical_predictions(toy_model: spans.SpanModel) -> None:
     data = toy_model.to_bytes()
-    loaded = base.load(toy_model.format, data)
+    loaded = registry.load(toy_model.format, data)
     texts = [ex.text for ex in toy_examples()[:10]] + ["Each donor had anemia 🙂.\r\n"]
     assert loaded.labels == toy_model.labels
     before, after = toy_model.predict(texts), loaded.predict(texts)
@@ -160,7 +160,7 @@ def test_load_refuses_garbage_and_unknown_formats(toy_model: spans.SpanModel) ->
         with pytest.raises(ValueError):
             spans.load(data)
     with pytest.raises(ValueError):
-        base.load("tagloop-unknown-1", good["pipeline.bin"])
+        registry.load("tagloop-unknown-1", good["pipeline.bin"])
 
 
 def test_spancat_when_overlaps_are_allowed() -> None:
@@ -190,7 +190,9 @@ def test_spancat_when_overlaps_are_allowed() -> None:
 
 def test_cross_validate_gives_metrics_and_one_prediction_per_example() -> None:
     examples = toy_examples()[:24]
-    metrics, predictions = base.cross_validate("spans", examples, ["Disease", "Unused"], folds=3)
+    metrics, predictions = registry.cross_validate(
+        "spans", examples, ["Disease", "Unused"], folds=3
+    )
     assert len(predictions) == len(examples)
     assert metrics["n"] == len(examples) and metrics["folds"] == 3
     assert metrics["accuracy"] is None and metrics["ece"] is None and metrics["confusion"] is None

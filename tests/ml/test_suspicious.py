@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from app.ml.base import Example, Prediction
-from app.ml.linear import model as linear
+from app.ml.linear import fit as linear_fit
 from app.ml.suspicious import suspicious
+from app.ml.types import Example, Prediction
 
 
 def test_flipped_sms_labels_rank_on_top(sms1500):
@@ -16,7 +16,7 @@ def test_flipped_sms_labels_rank_on_top(sms1500):
     flipped = set(rng.sample(range(len(sms1500)), len(sms1500) // 20))  # 5%: 75 items
     other = {"ham": "spam", "spam": "ham"}
     noisy = [Example(e.text, other[e.value]) if i in flipped else e for i, e in enumerate(sms1500)]
-    _, oof = linear.cross_validate("classification", noisy, ["ham", "spam"], folds=5, seed=0)
+    _, oof = linear_fit.cross_validate("classification", noisy, ["ham", "spam"], folds=5, seed=0)
     found = suspicious("classification", noisy, oof)
     assert found == sorted(found, key=lambda item: (-item[1], item[0]))
     top = [index for index, _, _ in found[: 2 * len(flipped)]]

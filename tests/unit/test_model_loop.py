@@ -17,6 +17,7 @@ from app.core.annotation.worklist import Worklist, WorklistSpec
 from app.core.errors import ProjectError
 from app.core.io.importer import import_dataset
 from app.core.project import modelstore
+from app.core.storage import predictions
 from app.ml import loop
 from tests.fixtures_data import sms_rows, write_csv
 
@@ -102,6 +103,21 @@ def test_bulk_prediction_writes_keep_values_and_numbers(make_project, tmp_path):
             "SELECT confidence, score FROM prediction WHERE datapoint_id = ?", (one,)
         ).one()
     assert row == (0.5, float("inf"))
+
+
+def test_storage_reads_the_pool_and_texts_in_bulk(sms_project, monkeypatch):
+    """The raw-driver reads under the loop (app.core.storage.predictions)."""
+    ids = ids_of(sms_project)
+    with sms_project.engine.connect() as conn:
+        pool = predictions.unlabeled_pool(conn)
+        assert (pool.count, pool.low, pool.high) == (80, ids[120], ids[-1])
+        rows = predictions.read_unlabeled(conn, ids[0], ids[124])
+        assert [dp_id for dp_id, _text in rows] == ids[120:125]
+        monkeypatch.setattr(predictions, "MAX_VARIABLES", 7)  # several chunks
+        texts = predictions.texts_by_id(conn, ids[::-1])
+        every = dict(conn.execute(text("SELECT id, text FROM datapoint")).all())
+        assert predictions.texts_by_id(conn, []) == {}
+    assert texts == every
 
 
 def test_model_order_ranks_scored_items_first(sms_project):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +46,18 @@ def test_a_project_error_stays_a_project_error():
 def test_a_dying_child_is_reported():
     with pytest.raises(ChildFailed, match="exit code 3"):
         run_in_process(f"{T}:crashes")
+
+
+def test_every_target_named_in_the_app_resolves():
+    """Targets are named by string ("module:function"): a module moved or a function renamed
+    must not leave a name that only fails in the child."""
+    app = Path(__file__).resolve().parents[2] / "app"
+    pattern = re.compile(r"[\"'](app(?:\.\w+)+:\w+)[\"']")
+    targets = {
+        name
+        for path in app.rglob("*.py")
+        for name in pattern.findall(path.read_text(encoding="utf-8"))
+    }
+    assert "app.ml.loop:train_and_score_file" in targets
+    for target in sorted(targets):
+        assert callable(process.resolve(target)), target

@@ -1,5 +1,8 @@
 """Model versions and their predictions, stored in the project (no ML code here).
 
+This is the domain API; the SQLite-specific bulk paths under it (INSERT OR REPLACE, json_each)
+are in app.core.storage.predictions.
+
 A model version keeps its safe serialisation (bytes whose format names how to read them, never
 a pickle), the number of labels it learnt from, and its cross-validated metrics. Predictions
 of the newest version are written in chunks, each its own transaction, so scoring a million
@@ -19,6 +22,7 @@ from sqlalchemy import bindparam, text
 from app.core.audit import chain as audit
 from app.core.ids import new_uuid, now_iso
 from app.core.project.project import Project
+from app.core.storage import predictions
 
 QUALITY_BAR_KEY = "model_quality_bar"
 DEFAULT_QUALITY_BAR = 0.8  # cross-validated macro-F1 a model needs before it suggests labels
@@ -151,11 +155,6 @@ def write_predictions(
     return len(encoded)
 
 
-_INSERT_PREDICTION = (
-    "INSERT OR REPLACE INTO prediction (datapoint_id, model_version_id, value, confidence, score)"
-)
-
-
 def write_prediction_rows(
     project: Project,
     version_id: int,
@@ -164,13 +163,7 @@ def write_prediction_rows(
     """(datapoint id, value already as JSON, confidence, priority) rows straight to the
     driver, in one transaction (write_predictions' path)."""
     with project.engine.begin() as conn:
-        conn.exec_driver_sql(
-            f"{_INSERT_PREDICTION} VALUES (?, ?, ?, ?, ?)",
-            [(dp_id, version_id, value, conf, score) for dp_id, value, conf, score in rows],
-        )
-
-
-FIXED_POINT = 1e12  # confidences and priorities travel to SQLite as integers of 1e-12
+        predictions.write_rows(conn, version_id, rows)
 
 
 def write_prediction_arrays(
@@ -182,52 +175,15 @@ def write_prediction_arrays(
     score: Any,
 ) -> None:
     """One chunk of a pool score in one transaction: ids, values already as JSON, and
-    confidences and priorities as arrays.
-
-    The rows reach SQLite as one JSON text read by json_each, so the insert is a single
-    statement that runs without the GIL: executemany takes the GIL back after every row,
-    and beside the scoring threads those waits cost more than the inserts. The numbers go
-    as integers of 1e-12 (turned back into floats by SQLite), since writing a float's
-    shortest repr costs three times as much as an integer's. Rows with a non-finite number
-    (not JSON) take write_prediction_rows."""
-    import numpy as np  # here, not at the top: opening a project does not need NumPy
-
-    confidence = np.asarray(confidence, np.float64)
-    score = np.asarray(score, np.float64)
-    if not (np.isfinite(confidence).all() and np.isfinite(score).all()):
-        write_prediction_rows(
-            project, version_id, zip(ids, values, confidence.tolist(), score.tolist(), strict=True)
-        )
-        return
-    conf_fixed = np.rint(confidence * FIXED_POINT).astype(np.int64).tolist()
-    score_fixed = np.rint(score * FIXED_POINT).astype(np.int64).tolist()
-    payload = (
-        "["
-        + ",".join(
-            [
-                f"[{dp_id},{value},{conf},{prio}]"
-                for dp_id, value, conf, prio in zip(
-                    ids, values, conf_fixed, score_fixed, strict=True
-                )
-            ]
-        )
-        + "]"
-    )
+    confidences and priorities as arrays (the fast path: storage.predictions.write_arrays)."""
     with project.engine.begin() as conn:
-        conn.exec_driver_sql(
-            f"{_INSERT_PREDICTION} SELECT value ->> 0, ?, value -> 1, (value ->> 2) * ?,"
-            " (value ->> 3) * ? FROM json_each(?)",
-            (version_id, 1 / FIXED_POINT, 1 / FIXED_POINT, payload),
-        )
+        predictions.write_arrays(conn, version_id, ids, values, confidence, score)
 
 
 def set_priorities(project: Project, version_id: int, rows: list[tuple[float, int]]) -> None:
     """New queue priorities (score, datapoint id) for some of a version's predictions."""
     with project.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "UPDATE prediction SET score = ? WHERE datapoint_id = ? AND model_version_id = ?",
-            [(score, dp_id, version_id) for score, dp_id in rows],
-        )
+        predictions.set_scores(conn, version_id, rows)
 
 
 def drop_older_predictions(project: Project, version_id: int) -> None:

@@ -4,7 +4,7 @@ each strategy, retrain, and score on a held-out stratified 25% of the file, up t
 
 For classification and multilabel each text is featurised once and models are fitted on
 matrix rows (linear_fit.fit_matrix), so a 500-label curve takes seconds; spans go through
-app.ml.base (spaCy), which is much slower: use a bigger batch and fewer repeats there.
+app.ml.registry (spaCy), which is much slower: use a bigger batch and fewer repeats there.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 from app.core.errors import TagloopError
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.ml import active
-from app.ml.base import Example, Prediction
+from app.ml.types import Example, Prediction
 
 TEST_FRACTION = 0.25
 
@@ -96,7 +96,7 @@ class _Linear:
         self.params = features.check_params(features.DEFAULT_PARAMS)
         self.x_pool = features.transform([examples[i].text for i in pool], self.params)
         self.x_test = features.transform([examples[i].text for i in test], self.params)
-        y_all = linear_fit._targets(task, examples, labels)
+        y_all = linear_fit.targets(task, examples, labels)
         if task == "classification":
             self.y_pool = [y_all[i] for i in pool]
         else:
@@ -125,12 +125,12 @@ class _Linear:
 
     def embed(self, rows: Sequence[int]) -> np.ndarray:
         if self._embedding is None:
-            self._embedding = active._embedding(self.x_pool, 0)
+            self._embedding = active.embedding(self.x_pool, 0)
         return self._embedding[np.asarray(rows)]
 
 
 class _Spans:
-    """Spans runner through app.ml.base (the spaCy models of app.ml.spans.model)."""
+    """Spans runner through app.ml.registry (the spaCy models of app.ml.spans.model)."""
 
     def __init__(self, task: str, examples: Sequence[Example], labels: Sequence[str], pool, test):
         try:
@@ -145,9 +145,11 @@ class _Spans:
         self._linear_embed: np.ndarray | None = None
 
     def fit(self, chosen: Sequence[int], seed: int) -> Any:
-        from app.ml import base
+        from app.ml import registry
 
-        return base.train("spans", [self.pool_examples[i] for i in chosen], self.labels, seed=seed)
+        return registry.train(
+            "spans", [self.pool_examples[i] for i in chosen], self.labels, seed=seed
+        )
 
     def score(self, model: Any) -> float:
         predictions = model.predict([e.text for e in self.test_examples])
@@ -161,7 +163,7 @@ class _Spans:
 
         if self._linear_embed is None:
             x = features.transform([e.text for e in self.pool_examples])
-            self._linear_embed = active._embedding(x, 0)
+            self._linear_embed = active.embedding(x, 0)
         return self._linear_embed[np.asarray(rows)]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.ml.base import Example
+from app.ml.types import Example
 
 TEXT_NAMES = ("text", "sms", "message", "sentence", "content", "body", "document", "review")
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "y", "tag", "tags")

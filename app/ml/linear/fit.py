@@ -1,6 +1,6 @@
-"""Training, calibration and cross-validation of the linear models (LinearModel in linear.py).
+"""Training, calibration and cross-validation of the linear models (LinearModel in model.py).
 
-Why a module of its own: linear.py is what scoring and loading need (the model, its
+Why a module of its own: model.py is what scoring and loading need (the model, its
 probabilities, its safe serialisation), and stays free of scikit-learn and scipy; everything
 that fits a model — the logistic regressions, Platt / temperature calibration on out-of-fold
 scores, multilabel thresholds, the folds of train_validated and cross_validate — lives here.
@@ -16,8 +16,8 @@ import numpy as np
 
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.ml import features
-from app.ml.base import Example, Metrics, Prediction
-from app.ml.linear.model import TASKS, LinearModel, _sigmoid
+from app.ml.linear.model import TASKS, LinearModel, sigmoid
+from app.ml.types import Example, Metrics, Prediction
 
 C_CLASSIFICATION = 30.0  # SMS 5-fold macro-F1: C=10 .9796, 30 .9816, 100 .9812
 C_MULTILABEL = 10.0  # NCBI mention types 5-fold macro-F1: C=1 .765, 3 .764, 10 .773, 30 .773
@@ -28,7 +28,7 @@ CALIBRATION_FOLDS = 3
 DUAL_BELOW = 2000
 
 
-def _targets(task_type: str, examples: Sequence[Example], labels: Sequence[str]) -> Any:
+def targets(task_type: str, examples: Sequence[Example], labels: Sequence[str]) -> Any:
     """classification: list of labels; multilabel: (n, L) 0/1 matrix. Unknown labels refused."""
     known = set(labels)
     if task_type == "classification":
@@ -91,7 +91,7 @@ def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
         a, b = params
         z = a * scores + b
-        p = _sigmoid(z)
+        p = sigmoid(z)
         eps = 1e-12
         value = -np.sum(t * np.log(p + eps) + (1 - t) * np.log(1 - p + eps))
         g = p - t
@@ -159,7 +159,7 @@ def fit_matrix(
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
 ) -> LinearModel:
-    """Train on a feature matrix (rows of features.transform) and targets from _targets.
+    """Train on a feature matrix (rows of features.transform) and targets from targets.
     Split out so that al-bench and cross-validation featurise each text only once."""
     labels = tuple(labels)
     if task_type not in TASKS:
@@ -262,7 +262,7 @@ def _fit_compressed(
         done += 1
         if folds:
             a, b = _platt(oof, target)
-            thresholds[labels[j]] = _best_threshold(_sigmoid(a * oof + b), target)
+            thresholds[labels[j]] = _best_threshold(sigmoid(a * oof + b), target)
         else:
             a, b = 1.0, 0.0
             thresholds[labels[j]] = 0.5
@@ -296,7 +296,7 @@ def train(
     if task_type not in TASKS:
         raise ValueError(f"the linear model does not do {task_type!r}")
     params = features.check_params(feature_params or features.DEFAULT_PARAMS)
-    y = _targets(task_type, examples, labels)
+    y = targets(task_type, examples, labels)
     check_cancel(cancel)
     progress(0, None, "reading features")
     x = features.transform([example.text for example in examples], params)
@@ -331,7 +331,7 @@ def train_validated(
         raise ValueError(f"the linear model does not do {task_type!r}")
     params = features.check_params(feature_params or features.DEFAULT_PARAMS)
     labels = tuple(labels)
-    y = _targets(task_type, examples, labels)
+    y = targets(task_type, examples, labels)
     check_cancel(cancel)
     progress(0, None, "reading features")
     x = features.transform([example.text for example in examples], params).tocsr()
@@ -400,7 +400,7 @@ def _calibrate_from_oof(model: LinearModel, oof_raw: np.ndarray, y: Any) -> None
         target = np.asarray(y)[:, j].astype(int)
         a, b = _platt(oof_raw[:, col], target)
         model.thresholds[model.labels[j]] = _best_threshold(
-            _sigmoid(a * oof_raw[:, col] + b), target
+            sigmoid(a * oof_raw[:, col] + b), target
         )
         a_list.append(a)
         b_list.append(b)
@@ -441,7 +441,7 @@ def cross_validate(
         raise ValueError(f"the linear model does not do {task_type!r}")
     params = features.check_params(feature_params or features.DEFAULT_PARAMS)
     labels = tuple(labels)
-    y = _targets(task_type, examples, labels)
+    y = targets(task_type, examples, labels)
     x = features.transform([example.text for example in examples], params)
     splits = _outer_folds(task_type, y, folds, seed)
     oof: list[Prediction | None] = [None] * len(examples)

@@ -8,8 +8,7 @@ pool quickly without building sparse matrices, and serialises to a zip of JSON +
 (np.load with allow_pickle=False), so a model from someone else's bundle cannot run code.
 
 This module holds the model, its scoring and its serialisation; training, calibration and
-cross-validation are in linear_fit.py (train, train_validated, cross_validate and fit_matrix
-remain reachable from here).
+cross-validation are in app.ml.linear.fit, which imports this module (never the other way).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from app.ml import features
-from app.ml.base import Prediction
+from app.ml.types import Prediction
 
 FORMAT = "tagloop-linear-1"
 TASKS = ("classification", "multilabel")
@@ -71,11 +70,11 @@ class LinearModel:
         if self.task_type == "multilabel":
             a = np.asarray(cal["a"])
             b = np.asarray(cal["b"])
-            probs = _sigmoid(raw * a + b)
+            probs = sigmoid(raw * a + b)
             for j, label in enumerate(self.classes):
                 out[:, index[label]] = probs[:, j]
         elif len(self.classes) == 2:
-            p = _sigmoid(raw[:, 0] * cal["a"][0] + cal["b"][0])
+            p = sigmoid(raw[:, 0] * cal["a"][0] + cal["b"][0])
             out[:, index[self.classes[0]]] = 1 - p
             out[:, index[self.classes[1]]] = p
         else:
@@ -156,7 +155,9 @@ class LinearModel:
         return buffer.getvalue()
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function, overflow-free: Platt calibration both when fitting (fit.py) and
+    when scoring (LinearModel.proba) must use this same one."""
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
 
 
@@ -240,17 +241,3 @@ def _check_calibration(cal: Any) -> dict[str, Any]:
         if not out["t"] > 0:
             raise ValueError("bad temperature")
     return out
-
-
-# Training lives in linear_fit.py; its public functions stay reachable as linear.train etc.
-# Resolved on first use (PEP 562) rather than imported here: linear_fit imports LinearModel
-# from this module, so importing it at load time would be circular.
-_FIT_NAMES = frozenset({"train", "train_validated", "cross_validate", "fit_matrix"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _FIT_NAMES:
-        from app.ml.linear import fit as linear_fit
-
-        return getattr(linear_fit, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,7 @@ def span_metrics(
     *,
     folds: int | None = None,
 ) -> dict[str, Any]:
-    """Per-label and micro precision/recall/F1 in the Metrics shape of app.ml.base.
+    """Per-label and micro precision/recall/F1 in the Metrics shape of app.ml.types.
 
     macro_f1 averages the labels that are present (in the gold or the predictions), so a
     schema label nobody has used yet does not drag the figure down to zero."""

@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.ml.base import Example, Metrics, Prediction
 from app.ml.spans.metrics import span_metrics
+from app.ml.types import Example, Metrics, Prediction
 
 if TYPE_CHECKING:
     from spacy.language import Language

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from app.core import settings
+from app.core.annotation.stats import labeling_progress
 from app.core.errors import ProjectError
 from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.project import modelstore
 from app.core.project.modelstore import ModelVersion
 from app.core.project.project import Project
+from app.ml.policy import MIN_EXAMPLES, quality_bar, retrain_every
 from app.views.editor.session import AnnotationSession
 from app.workers.job import Job
 
@@ -32,15 +33,6 @@ def train_in_worker_process(
         "app.ml.loop:train_and_score_file", str(project.path), progress=progress, cancel=cancel
     )
     return modelstore.get_version(project, version_id)
-
-
-def retrain_every(labels: int) -> int:
-    """New labels between automatic runs: 10 while small, a tenth of the labels later."""
-    return max(10, min(1000, labels // 10))
-
-
-def quality_bar() -> float:
-    return float(settings.preference(modelstore.QUALITY_BAR_KEY, modelstore.DEFAULT_QUALITY_BAR))
 
 
 class ModelController(QObject):
@@ -64,12 +56,8 @@ class ModelController(QObject):
         """Called once the window is up: a project with labels but no model gets one."""
         if not self.auto or self.version is not None or self.job is not None:
             return
-        from app.ml.loop import MIN_EXAMPLES
-
-        with self.project.engine.connect() as conn:
-            labeled = conn.exec_driver_sql("SELECT count(*) FROM datapoint WHERE status = 1")
-            if labeled.scalar_one() >= MIN_EXAMPLES:
-                self.train()  # the run itself says so if the labels do not suffice yet
+        if labeling_progress(self.project).labeled >= MIN_EXAMPLES:
+            self.train()  # the run itself says so if the labels do not suffice yet
 
     # --- when to train -----------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.core import settings
 from app.core.project import modelstore
 from app.core.project.modelstore import ModelVersion
+from app.ml.policy import quality_bar
 
 AXIS = QColor("#607D8B")
 LINE = QColor("#5E35B1")
@@ -144,9 +145,7 @@ class ModelPanel(QDialog):
         self.bar.setRange(0.0, 1.0)
         self.bar.setSingleStep(0.05)
         self.bar.setDecimals(2)
-        self.bar.setValue(
-            float(settings.preference(modelstore.QUALITY_BAR_KEY, modelstore.DEFAULT_QUALITY_BAR))
-        )
+        self.bar.setValue(quality_bar())
         self.bar.valueChanged.connect(self._bar_changed)
         train = QPushButton("Train now (Ctrl+T)")
         train.clicked.connect(controller.train)
