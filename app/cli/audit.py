@@ -28,7 +28,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_history(args: argparse.Namespace) -> int:
-    from app.core.audit.chain import format_value, item_history
+    from app.core.audit.history import format_value, item_history
     from app.core.project.project import open_project
     from app.core.quality.gold import resolve_datapoints
 

@@ -20,7 +20,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.json:
         print(report_json(report))
     elif not args.html:
-        print(_report_text(report))
+        print(_report_text(report.as_dict()))
     return 0
 
 

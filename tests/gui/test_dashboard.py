@@ -111,39 +111,46 @@ def test_dashboard_computes_off_the_gui_thread_and_draws_the_figures(qtbot, team
     assert view.save_button.isEnabled()
 
     names = sorted(TEAM)
-    assert [name for name, _ in view.progress_bars.data] == names
-    for name, counts in view.progress_bars.data:
-        assert counts == report["progress"]["by_annotator"][name]
-    assert sum(view.status_bar.data[0][1][s] for s in ("labeled", "unlabeled", "skipped")) <= 160
-
-    _days, series = view.timeline.data
-    assert set(series) == set(names)
-    for name, values in series.items():
-        assert values[-1] == report["progress"]["by_annotator"][name]["complete"]
-        assert values == sorted(values)  # cumulative
-
-    rates = {name: value for name, value, _colour, _caption in view.throughput.data}
-    assert rates == {n: report["throughput"][n]["items_per_hour"] for n in names}
-    assert rates["Chloé Martin"] > rates["dmitri.v"]  # the fastest and the slowest
-
-    assert [row[0] for row in view.labels.data] == ["ham", "spam", "unsure"]
-    assert sum(row[1] for row in view.labels.data) == sum(
-        counts["complete"] for counts in report["progress"]["by_annotator"].values()
+    assert [name for name, _ in view.progress_card.progress_bars.data] == names
+    for name, counts in view.progress_card.progress_bars.data:
+        assert counts == report.progress.by_annotator[name]
+    assert (
+        sum(
+            view.progress_card.status_bar.data[0][1][s] for s in ("labeled", "unlabeled", "skipped")
+        )
+        <= 160
     )
 
-    heat_names, kappa, _items = view.heatmap.data
+    _days, series = view.timeline_card.chart.data
+    assert set(series) == set(names)
+    for name, values in series.items():
+        assert values[-1] == report.progress.by_annotator[name]["complete"]
+        assert values == sorted(values)  # cumulative
+
+    rates = {name: value for name, value, _colour, _caption in view.throughput_card.chart.data}
+    assert rates == {n: report.throughput[n].items_per_hour for n in names}
+    assert rates["Chloé Martin"] > rates["dmitri.v"]  # the fastest and the slowest
+
+    assert [row[0] for row in view.labels_card.chart.data] == ["ham", "spam", "unsure"]
+    assert sum(row[1] for row in view.labels_card.chart.data) == sum(
+        counts["complete"] for counts in report.progress.by_annotator.values()
+    )
+
+    heat_names, kappa, _items = view.heatmap_card.heatmap.data
     assert heat_names == names
     assert all(kappa[i][i] is None for i in range(4))
     assert all(kappa[i][j] == kappa[j][i] for i in range(4) for j in range(4))
     assert all(
         kappa[i][j] is not None and kappa[i][j] > 0 for i in range(4) for j in range(4) if i != j
     )
-    view.heat_label.setCurrentIndex(view.heat_label.findData("spam"))
-    assert view.heatmap.data[1] == report["agreement"]["heatmap"]["per_label"]["spam"]
-    assert [row[0] for row in view.alpha.data] == ["ham", "spam", "unsure"]
+    view.heatmap_card.label_choice.setCurrentIndex(view.heatmap_card.label_choice.findData("spam"))
+    assert view.heatmap_card.heatmap.data[1] == report.agreement.heatmap.per_label["spam"]
+    assert [row[0] for row in view.alpha_card.alpha.data] == ["ham", "spam", "unsure"]
 
-    assert view.flags.rowCount() == len(FLAGS)
-    reasons = {view.flags.item(r, 1).text() for r in range(view.flags.rowCount())}
+    assert view.issues_card.flags.rowCount() == len(FLAGS)
+    reasons = {
+        view.issues_card.flags.item(r, 1).text() for r in range(view.issues_card.flags.rowCount())
+    }
     assert reasons == {reason for _dp, _who, reason in FLAGS}
     assert view.tile_labels["flags"].text() == "4"
 
@@ -175,14 +182,14 @@ def test_refresh_sees_new_work(qtbot, team):
     qtbot.addWidget(view)
     with qtbot.waitSignal(view.report_ready, timeout=20_000):
         pass
-    before = view.report["open_issues"]["flags_open"]
+    before = view.report.open_issues.flags_open
     with team.engine.begin() as conn:
         who = ensure_annotator(conn, new_uuid(), "late joiner", "annotator")
     AddFlag(5, who, "one more").apply(team)
     with qtbot.waitSignal(view.report_ready, timeout=20_000):
         view.refresh_button.click()
-    assert view.report["open_issues"]["flags_open"] == before + 1
-    assert view.flags.rowCount() == before + 1
+    assert view.report.open_issues.flags_open == before + 1
+    assert view.issues_card.flags.rowCount() == before + 1
 
 
 def test_closing_while_computing_cancels_quietly(qtbot, team):
@@ -213,9 +220,9 @@ def test_hostile_names_are_shown_as_text(qtbot, tmp_path):
         qtbot.addWidget(view)
         with qtbot.waitSignal(view.report_ready, timeout=20_000):
             pass
-        assert hostile in [name for name, _counts in view.progress_bars.data]
-        assert view.low_labels.textFormat() == Qt.TextFormat.PlainText
-        assert "<b>bold</b>" in view.low_labels.text()
-        assert view.disagreements.item(0, 2).text().startswith(hostile)
+        assert hostile in [name for name, _counts in view.progress_card.progress_bars.data]
+        assert view.alpha_card.low_labels.textFormat() == Qt.TextFormat.PlainText
+        assert "<b>bold</b>" in view.alpha_card.low_labels.text()
+        assert view.alpha_card.disagreements.item(0, 2).text().startswith(hostile)
     finally:
         project.close()

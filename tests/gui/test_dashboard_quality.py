@@ -196,39 +196,39 @@ def _open(qtbot, project) -> DashboardView:
 
 def test_dashboard_shows_gold_accuracy_over_time_and_the_drift_alert(qtbot, shop):
     view = _open(qtbot, shop)
-    report = view.report
+    report = view.report.as_dict()
     gold = report["gold"]
     assert view.cards["gold"].isVisible()
 
-    buckets, series, items = view.gold_chart.data
+    buckets, series, items = view.gold_card.chart.data
     assert buckets == ["2024-04-01", "2024-04-08", "2024-04-15", "2024-04-22", "2024-04-29"]
     assert sorted(series) == sorted(TEAM)
     for name, per in gold["per_annotator"].items():
         shown = {b: v for b, v in zip(buckets, series[name], strict=True) if v is not None}
         assert shown == {b["bucket"]: b["accuracy"] for b in per["over_time"]}
         assert sum(items[name]) == per["items"] > 0
-    assert view.gold_chart.threshold == gold["threshold"] == 0.8
+    assert view.gold_card.chart.threshold == gold["threshold"] == 0.8
 
     # Chloé drifts: good at first, below the threshold at the end; she alone is alerted
     chloe = [v for v in series["Chloé Martin"] if v is not None]
     assert chloe[0] >= 0.8 > chloe[-1]
     assert [a["annotator"] for a in gold["alerts"]] == ["Chloé Martin"]
-    assert view.gold_chart.alerts == {"Chloé Martin": gold["alerts"][0]["bucket"]}
-    assert view.gold_alert.isVisible()
-    assert view.gold_alert.text().startswith("⚠ Drift alert: 1 annotator below 80%")
-    assert gold["alerts"][0]["message"] in view.gold_alert.text()
-    assert view.gold_badge.isVisible() and view.gold_badge.text() == "⚠ 1 alert"
+    assert view.gold_card.chart.alerts == {"Chloé Martin": gold["alerts"][0]["bucket"]}
+    assert view.gold_card.alert.isVisible()
+    assert view.gold_card.alert.text().startswith("⚠ Drift alert: 1 annotator below 80%")
+    assert gold["alerts"][0]["message"] in view.gold_card.alert.text()
+    assert view.gold_card.badge.isVisible() and view.gold_card.badge.text() == "⚠ 1 alert"
     assert view.tile_labels["alerts"].text() == "1"
     assert view.tile_frames["alerts"].isVisible()
     flagged = {
-        view.gold_table.item(r, 0).text(): view.gold_table.item(r, 4).text()
-        for r in range(view.gold_table.rowCount())
+        view.gold_card.table.item(r, 0).text(): view.gold_card.table.item(r, 4).text()
+        for r in range(view.gold_card.table.rowCount())
     }
     assert flagged["Chloé Martin"] == "⚠ drift alert"
     assert flagged["Ben Okafor"] == ""
 
     # it is drawn: the chart's pixels are not all background
-    image = view.gold_chart.grab().toImage()
+    image = view.gold_card.chart.grab().toImage()
     assert image.width() > 400
     colours = {
         image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)
@@ -238,36 +238,40 @@ def test_dashboard_shows_gold_accuracy_over_time_and_the_drift_alert(qtbot, shop
 
 def test_dashboard_shows_rejections_assignments_and_consensus(qtbot, shop):
     view = _open(qtbot, shop)
-    report = view.report
+    report = view.report.as_dict()
     rejections = report["open_issues"]["rejections"]
     assert rejections["open"] >= 3 and rejections["resolved"] == 1
-    assert view.rejections.isVisible()
-    assert view.rejections.rowCount() == rejections["open"]
-    shown = {view.rejections.item(r, 1).text() for r in range(view.rejections.rowCount())}
+    assert view.issues_card.rejections.isVisible()
+    assert view.issues_card.rejections.rowCount() == rejections["open"]
+    shown = {
+        view.issues_card.rejections.item(r, 1).text()
+        for r in range(view.issues_card.rejections.rowCount())
+    }
     assert shown == {r["reason"] for r in rejections["items"]}
     assert HOSTILE not in shown  # the first rejection was fixed: it is resolved
-    assert {view.rejections.item(r, 3).text() for r in range(view.rejections.rowCount())} == {
-        REVIEWER
-    }
+    assert {
+        view.issues_card.rejections.item(r, 3).text()
+        for r in range(view.issues_card.rejections.rowCount())
+    } == {REVIEWER}
     assert view.tile_labels["rejections"].text() == f"{rejections['open']:,}"
 
     assignments = report["open_issues"]["assignments"]
     assert set(assignments) == {*TEAM, REVIEWER, LEAD}
-    assert [name for name, _counts in view.task_bars.data] == sorted(assignments)
-    for name, counts in view.task_bars.data:
+    assert [name for name, _counts in view.assignments_card.task_bars.data] == sorted(assignments)
+    for name, counts in view.assignments_card.task_bars.data:
         assert counts == assignments[name]["tasks"]
-        assert view.task_bars.captions[name] == assignments[name]["status"]
+        assert view.assignments_card.task_bars.captions[name] == assignments[name]["status"]
     assert assignments["dmitri.v"]["status"] == "in progress"
     assert assignments[REVIEWER]["status"] == "in progress"  # three items not reached
     assert assignments[REVIEWER]["tasks"]["completed with issues"] >= 3
 
     consensus = report["consensus"]
     assert consensus["disagreements"] > consensus["adjudicated"] > 0
-    assert view.consensus_values["items with two or more votes"].text() == (
+    assert view.consensus_card.values["items with two or more votes"].text() == (
         f"{consensus['items']:,}"
     )
-    assert view.consensus_values["disagreements"].text() == f"{consensus['disagreements']:,}"
-    assert view.consensus_values["adjudicated"].text() == f"{consensus['adjudicated']:,}"
+    assert view.consensus_card.values["disagreements"].text() == f"{consensus['disagreements']:,}"
+    assert view.consensus_card.values["adjudicated"].text() == f"{consensus['adjudicated']:,}"
 
 
 def test_hostile_rejection_reason_is_text(qtbot, tmp_path):
@@ -276,9 +280,12 @@ def test_hostile_rejection_reason_is_text(qtbot, tmp_path):
         with project.engine.begin() as conn:  # reopen the fixed rejection: move it back
             conn.execute(text("UPDATE annotation SET updated_at = '2024-04-01T09:00:00.000+00:00'"))
         view = _open(qtbot, project)
-        reasons = [view.rejections.item(r, 1).text() for r in range(view.rejections.rowCount())]
+        reasons = [
+            view.issues_card.rejections.item(r, 1).text()
+            for r in range(view.issues_card.rejections.rowCount())
+        ]
         assert HOSTILE in reasons
-        assert view.gold_alert.textFormat() == view.rejections_note.textFormat()
+        assert view.gold_card.alert.textFormat() == view.issues_card.rejections_note.textFormat()
     finally:
         project.close()
 
@@ -290,8 +297,8 @@ def test_quality_cards_are_hidden_without_the_workflows(qtbot, tmp_path):
         assert not view.cards["gold"].isVisible()
         assert not view.cards["assignments"].isVisible()
         assert not view.tile_frames["alerts"].isVisible()
-        assert not view.rejections.isVisible()
+        assert not view.issues_card.rejections.isVisible()
         assert view.cards["consensus"].isVisible()
-        assert view.consensus_values["items with two or more votes"].text() == "0"
+        assert view.consensus_card.values["items with two or more votes"].text() == "0"
     finally:
         project.close()

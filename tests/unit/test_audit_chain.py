@@ -11,6 +11,7 @@ from sqlalchemy import text
 from app.cli.main import main
 from app.core.annotation.commands import AnnotationState, SetAnnotations
 from app.core.audit import chain as audit
+from app.core.audit import history
 from app.core.bundle import export_project_bundle, merge_bundle, open_bundle
 from app.core.project.project import open_project
 from app.core.storage import db
@@ -142,7 +143,7 @@ def test_two_writers_do_not_fork_the_chain(make_project, tmp_path):
 
 def test_item_history_tells_the_lineage(make_project, tmp_path):
     project = rich_project(make_project, tmp_path)
-    entries = audit.item_history(project, 2)
+    entries = history.item_history(project, 2)
     whats = [(e.actor, e.what) for e in entries]
     assert ("alice", "label") in whats
     assert ("bob", "correction") in whats and ("bob", "review") in whats
@@ -154,10 +155,10 @@ def test_item_history_tells_the_lineage(make_project, tmp_path):
     # A change keeps the value before it.
     me = project.local_annotator_id
     SetAnnotations(me, ((2, AnnotationState("ham", "complete")),)).apply(project)
-    change = audit.item_history(project, 2)[-1]
+    change = history.item_history(project, 2)[-1]
     assert change.what == "change"
     assert change.before["value"] == "spam" and change.after["value"] == "ham"
-    assert audit.format_value(change.before) == "spam"
+    assert history.format_value(change.before) == "spam"
 
 
 def test_cli_verify_and_history(make_project, tmp_path, capsys):

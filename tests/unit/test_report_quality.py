@@ -110,7 +110,7 @@ def shop(make_project, tmp_path):
 
 
 def _strict(report):
-    return json.loads(json.dumps(report, allow_nan=False))
+    return json.loads(json.dumps(report.as_dict(), allow_nan=False))
 
 
 def test_gold_accuracy_over_time_and_drift_alerts(shop):
@@ -179,11 +179,11 @@ def test_gold_accuracy_over_time_and_drift_alerts(shop):
 def test_gold_alert_settings(shop):
     project, _ids, _who = shop
     # bob's 5 of 6 is below 0.9; a bucket needs 7 answers: none has them
-    loose = project_report(project, gold_threshold=0.9)["gold"]
+    loose = project_report(project, gold_threshold=0.9).as_dict()["gold"]
     assert [a["annotator"] for a in loose["alerts"]] == ["alice", "bob"]
-    assert project_report(project, gold_min_items=7)["gold"]["alerts"] == []
+    assert project_report(project, gold_min_items=7).as_dict()["gold"]["alerts"] == []
     # one bucket of 14 days: alice 8 of 12
-    wide = project_report(project, gold_window_days=14)["gold"]["per_annotator"]["alice"]
+    wide = project_report(project, gold_window_days=14).as_dict()["gold"]["per_annotator"]["alice"]
     assert [(b["bucket"], b["correct"], b["items"]) for b in wide["over_time"]] == [
         ("2024-01-01", 8, 12)
     ]
@@ -191,7 +191,7 @@ def test_gold_alert_settings(shop):
 
 def test_open_rejections(shop):
     project, ids, _who = shop
-    rejections = project_report(project)["open_issues"]["rejections"]
+    rejections = project_report(project).as_dict()["open_issues"]["rejections"]
     # bob changed his rejected annotation afterwards: resolved; alice's is still open
     assert rejections == {
         "open": 1,
@@ -213,16 +213,16 @@ def test_rejection_with_a_correction_or_approved_again_is_not_open(shop):
     project, ids, who = shop
     target = uuid_of(project, who["alice"], ids[14])
     review(project, "rita", target, "approve")  # rita changed her mind: the newest decision
-    rejections = project_report(project)["open_issues"]["rejections"]
+    rejections = project_report(project).as_dict()["open_issues"]["rejections"]
     assert (rejections["open"], rejections["resolved"], rejections["items"]) == (0, 2, [])
     review(project, "rita", target, "reject", "no, b", correction="a")
-    rejections = project_report(project)["open_issues"]["rejections"]
+    rejections = project_report(project).as_dict()["open_issues"]["rejections"]
     assert (rejections["open"], rejections["resolved"]) == (0, 3)
 
 
 def test_assignment_status_counts(shop):
     project, ids, who = shop
-    assignments = project_report(project)["open_issues"]["assignments"]
+    assignments = project_report(project).as_dict()["open_issues"]["assignments"]
 
     def counts(todo, going, done, issues):
         return {
@@ -244,13 +244,13 @@ def test_assignment_status_counts(shop):
     }
     # a flag on an item is an issue too
     AddFlag(ids[12], who["bob"], "odd").apply(project)
-    alice = project_report(project)["open_issues"]["assignments"]["alice"]["tasks"]
+    alice = project_report(project).as_dict()["open_issues"]["assignments"]["alice"]["tasks"]
     assert alice == counts(1, 0, 1, 2)
 
 
 def test_consensus_counts(shop):
     project, _ids, _who = shop
-    consensus = project_report(project)["consensus"]
+    consensus = project_report(project).as_dict()["consensus"]
     # two votes on gold 0-5 (5 unanimous, gold 0 split), 12 (adjudicated) and 13 (open);
     # 14 lost its only vote to the rejection, 15 has one
     assert consensus == {
@@ -280,7 +280,7 @@ def test_parts_are_absent_without_their_workflow(make_project, tmp_path):
     assert report["consensus"]["items"] == 2 and report["consensus"]["disagreements"] == 1
     # once an item is gold, the part is there
     mark_gold(project, [ids[0]], ["a"])
-    gold = project_report(project)["gold"]
+    gold = project_report(project).as_dict()["gold"]
     assert gold["gold_items"] == 1
     assert gold["per_annotator"]["alice"]["items"] == 1  # alice's answer scores now
     page = render_html(project_report(project))
@@ -297,11 +297,11 @@ def test_namesakes_are_scored_apart(make_project, tmp_path):
     mark_gold(project, ids, ["a"] * 4)
     label(project, sams[0], {dp: "a" for dp in ids})
     label(project, sams[1], {dp: "b" for dp in ids})
-    gold = project_report(project)["gold"]["per_annotator"]
+    gold = project_report(project).as_dict()["gold"]["per_annotator"]
     assert len(gold) == 2 and all(name.startswith("sam (") for name in gold)
     assert sorted((g["correct"], g["items"]) for g in gold.values()) == [(0, 4), (4, 4)]
     report = project_report(project)
-    assert set(gold) <= set(report["progress"]["by_annotator"])
+    assert set(gold) <= set(report.progress.by_annotator)
 
 
 def test_report_json_carries_the_quality_parts(shop):
@@ -344,8 +344,8 @@ def test_html_escapes_hostile_reasons_and_names(make_project, tmp_path):
     label(project, who["ok"], {ids[5]: "a"})
     review(project, "<b>rev</b>", uuid_of(project, who["ok"], ids[5]), "reject", HOSTILE_REASON)
     report = project_report(project)
-    assert report["gold"]["alerts"][0]["annotator"] == evil
-    assert report["open_issues"]["rejections"]["items"][0]["reason"] == HOSTILE_REASON
+    assert report.gold.alerts[0].annotator == evil
+    assert report.open_issues.rejections.items[0].reason == HOSTILE_REASON
     out = write_html(report, tmp_path / "r.html")
     page = out.read_text(encoding="utf-8")
     lowered = page.lower()

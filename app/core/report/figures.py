@@ -1,7 +1,8 @@
 """A project's quality and progress figures: what the dashboard draws and `tagloop report` prints.
 
-`project_report` returns one JSON-serialisable dict (no Qt, no NaN: an undefined figure is
-None). Every figure is an SQL aggregate, or a stream in the case of agreement, so a report on
+`project_report` returns a `ProjectReport` (typed sections, `app.core.report.sections`; no Qt,
+no NaN: an undefined figure is None), and `report_json` prints it as `tagloop report --json`.
+Every figure is an SQL aggregate, or a stream in the case of agreement, so a report on
 a million datapoints and 100k annotations never loads a table whole.
 
 Choices, so that the figures can be read correctly:
@@ -64,6 +65,34 @@ from app.core.quality.agreement_report import display_names, project_agreement
 from app.core.quality.consensus import consensus_counts, current_reviews
 from app.core.quality.gold import GoldAccuracy, gold_accuracy
 from app.core.quality.review import DERIVED_STATUSES, StatusReport, task_status
+from app.core.report.sections import (
+    Agreement,
+    AgreementSummary,
+    Assignment,
+    Consensus,
+    Counts,
+    DayCount,
+    Flag,
+    Gold,
+    GoldAlert,
+    GoldAnnotator,
+    GoldBucket,
+    Heatmap,
+    Label,
+    LabelingProgress,
+    LowAgreement,
+    LowItem,
+    Matrix,
+    OpenIssues,
+    PairKappa,
+    ProjectInfo,
+    ProjectReport,
+    Rejection,
+    Rejections,
+    Throughput,
+)
+from app.core.report.svg import PALETTE
+from app.core.storage.json_sql import complete_label_counts
 from app.core.storage.sqlite import driver_connection
 from app.core.storage.tables import STATUS_NAMES
 
@@ -83,7 +112,6 @@ GOLD_MIN_ITEMS = 5
 GOLD_WINDOW_DAYS = 7
 """The drift alert defaults, those of `tagloop gold --accuracy`."""
 _COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
-_FALLBACK_COLOUR = "#78909C"
 
 _STEPS = (
     "counting",
@@ -104,7 +132,7 @@ def project_report(
     gold_threshold: float = GOLD_THRESHOLD,
     gold_min_items: int = GOLD_MIN_ITEMS,
     gold_window_days: int = GOLD_WINDOW_DAYS,
-) -> dict[str, Any]:
+) -> ProjectReport:
     """Every dashboard figure of the project; see the module docstring for what each means."""
     generated = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     total = len(_STEPS)
@@ -113,44 +141,42 @@ def project_report(
         check_cancel(cancel)
         progress(k, total, f"Report: {detail or _STEPS[k]}…")
 
-    report: dict[str, Any] = {"format": REPORT_FORMAT, "generated_at": generated}
     with project.engine.connect() as conn:
         step(0)
         rows = [tuple(r) for r in conn.execute(text("SELECT id, name, uuid FROM annotator"))]
         names = display_names(rows)
         by_status = _datapoint_statuses(conn)
-        report["project"] = _project_part(conn, project, by_status)
+        info = _project_part(conn, project, by_status)
         step(1)
-        report["progress"] = _progress_part(conn, names, by_status)
+        progress_part = _progress_part(conn, names, by_status)
         step(2)
-        report["throughput"] = _throughput_part(conn, names)
+        throughput = _throughput_part(conn, names)
         step(3)
-        report["label_distribution"], report["label_distribution_by_annotator"] = _labels_part(
-            conn, project.task_type, names, [label["name"] for label in report["project"]["labels"]]
+        labels, labels_by_annotator = _labels_part(
+            conn, project.task_type, names, [label.name for label in info.labels]
         )
     step(4)
-    agreement = project_agreement(project)
-    agreement["heatmap"] = heatmap(agreement)
-    report["agreement"] = agreement
+    agreement = _agreement_part(project_agreement(project))
     with project.engine.connect() as conn:
         step(5)
-        report["open_issues"] = _open_issues_part(conn, names)
+        flags_open, flags_resolved, flags = _flags_part(conn, names)
         review_in_use = bool(
             _scalar(conn, "SELECT EXISTS (SELECT 1 FROM review_decision)")
             or _scalar(conn, "SELECT EXISTS (SELECT 1 FROM task WHERE kind = 'review')")
         )
-        if review_in_use:
-            report["open_issues"]["rejections"] = _rejections_part(conn, names)
+        rejections = _rejections_part(conn, names) if review_in_use else None
         has_tasks = _scalar(conn, "SELECT EXISTS (SELECT 1 FROM task WHERE status != 'cancelled')")
         gold_count = _scalar(conn, "SELECT count(*) FROM gold_item")
+    assignments = None
     if has_tasks:
         step(5, "task status")
-        report["open_issues"]["assignments"] = _assignments_part(project, rows, names)
+        assignments = _assignments_part(project, rows, names)
     step(5, "consensus")
-    report["consensus"] = _consensus_part(project)
+    consensus = _consensus_part(project)
+    gold = None
     if gold_count:
         step(5, "gold accuracy")
-        report["gold"] = _gold_part(
+        gold = _gold_part(
             project,
             rows,
             names,
@@ -161,7 +187,19 @@ def project_report(
         )
     check_cancel(cancel)
     progress(total, total, "Report ready")
-    return report
+    return ProjectReport(
+        format=REPORT_FORMAT,
+        generated_at=generated,
+        project=info,
+        progress=progress_part,
+        throughput=throughput,
+        label_distribution=labels,
+        label_distribution_by_annotator=labels_by_annotator,
+        agreement=agreement,
+        open_issues=OpenIssues(flags_open, flags_resolved, flags, rejections, assignments),
+        consensus=consensus,
+        gold=gold,
+    )
 
 
 # --- parts ---------------------------------------------------------------------------------
@@ -174,7 +212,7 @@ def _scalar(conn: Connection, sql: str) -> int:
 def safe_colour(colour: str | None) -> str:
     """A label colour fit to put in CSS or SVG: #rrggbb, else a neutral grey (a colour comes
     from a bundle or a file, so it is untrusted text)."""
-    return colour if colour and _COLOUR.fullmatch(colour) else _FALLBACK_COLOUR
+    return colour if colour and _COLOUR.fullmatch(colour) else PALETTE.neutral
 
 
 def _datapoint_statuses(conn: Connection) -> dict[str, int]:
@@ -186,33 +224,33 @@ def _datapoint_statuses(conn: Connection) -> dict[str, int]:
     return by_status
 
 
-def _project_part(conn: Connection, project: Project, by_status: dict[str, int]) -> dict[str, Any]:
+def _project_part(conn: Connection, project: Project, by_status: dict[str, int]) -> ProjectInfo:
     schema = current_schema(conn)
     annotations = dict(
         conn.execute(text("SELECT status, count(*) FROM annotation GROUP BY status")).all()
     )
-    return {
-        "name": project.name,
-        "uuid": project.uuid,
-        "task_type": project.task_type,
-        "schema_version": schema.version,
-        "labels": [{"name": x.name, "colour": safe_colour(x.colour)} for x in schema.labels],
-        "counts": {
-            "datapoints": sum(by_status[name] for name in STATUS_NAMES),
-            "datasets": _scalar(conn, "SELECT count(*) FROM dataset"),
-            "annotations": sum(annotations.get(s, 0) for s in FINISHED),
-            "complete_annotations": annotations.get("complete", 0),
-            "draft_annotations": annotations.get("draft", 0),
-            "annotators": _scalar(conn, "SELECT count(DISTINCT annotator_id) FROM annotation"),
-            "labeled_datapoints": by_status["labeled"],
-            "flagged_datapoints": by_status["flagged"],
-        },
-    }
+    return ProjectInfo(
+        name=project.name,
+        uuid=project.uuid,
+        task_type=project.task_type,
+        schema_version=schema.version,
+        labels=tuple(Label(x.name, safe_colour(x.colour)) for x in schema.labels),
+        counts=Counts(
+            datapoints=sum(by_status[name] for name in STATUS_NAMES),
+            datasets=_scalar(conn, "SELECT count(*) FROM dataset"),
+            annotations=sum(annotations.get(s, 0) for s in FINISHED),
+            complete_annotations=annotations.get("complete", 0),
+            draft_annotations=annotations.get("draft", 0),
+            annotators=_scalar(conn, "SELECT count(DISTINCT annotator_id) FROM annotation"),
+            labeled_datapoints=by_status["labeled"],
+            flagged_datapoints=by_status["flagged"],
+        ),
+    )
 
 
 def _progress_part(
     conn: Connection, names: dict[int, str], by_status: dict[str, int]
-) -> dict[str, Any]:
+) -> LabelingProgress:
     by_annotator: dict[str, dict[str, int]] = {}
     for who, status, n in conn.execute(
         text("SELECT annotator_id, status, count(*) FROM annotation GROUP BY annotator_id, status")
@@ -234,15 +272,9 @@ def _progress_part(
     ):
         name = names[who]
         running[name] = running.get(name, 0) + n
-        over_time.append(
-            {"day": day, "annotator": name, "completed": n, "cumulative": running[name]}
-        )
-    over_time.sort(key=lambda e: (e["day"], e["annotator"]))
-    return {
-        "by_annotator": dict(sorted(by_annotator.items())),
-        "by_status": by_status,
-        "over_time": over_time,
-    }
+        over_time.append(DayCount(day, name, n, running[name]))
+    over_time.sort(key=lambda e: (e.day, e.annotator))
+    return LabelingProgress(dict(sorted(by_annotator.items())), by_status, tuple(over_time))
 
 
 _THROUGHPUT = """
@@ -267,7 +299,7 @@ SELECT who, avg(ms) FROM ranked WHERE k IN ((n + 1) / 2, (n + 2) / 2) GROUP BY w
 """
 
 
-def _throughput_part(conn: Connection, names: dict[int, str]) -> dict[str, dict[str, Any]]:
+def _throughput_part(conn: Connection, names: dict[int, str]) -> dict[str, Throughput]:
     medians = dict(conn.execute(text(_MEDIAN)).all())
     out = {}
     for who, items, timed, capped_ms, measured_ms in conn.execute(
@@ -275,31 +307,15 @@ def _throughput_part(conn: Connection, names: dict[int, str]) -> dict[str, dict[
     ):
         hours = (capped_ms or 0) / 3_600_000
         median = medians.get(who)
-        out[names[who]] = {
-            "items": items,
-            "timed_items": timed or 0,
-            "active_hours": round(hours, 4),
-            "measured_hours": round((measured_ms or 0) / 3_600_000, 4),
-            "items_per_hour": round(timed / hours, 2) if hours else None,
-            "median_seconds_per_item": round(median / 1000, 3) if median is not None else None,
-        }
-    return dict(sorted(out.items()))
-
-
-def _labels_sql(task_type: str) -> str:
-    if task_type == "classification":
-        return (
-            "SELECT a.annotator_id, json_extract(a.value, '$') AS label, count(*)"
-            " FROM annotation a WHERE a.status = 'complete' AND json_valid(a.value)"
-            " AND json_type(a.value) = 'text' GROUP BY a.annotator_id, label"
+        out[names[who]] = Throughput(
+            items=items,
+            timed_items=timed or 0,
+            active_hours=round(hours, 4),
+            measured_hours=round((measured_ms or 0) / 3_600_000, 4),
+            items_per_hour=round(timed / hours, 2) if hours else None,
+            median_seconds_per_item=round(median / 1000, 3) if median is not None else None,
         )
-    pick = "j.value" if task_type == "multilabel" else "json_extract(j.value, '$.label')"
-    return (
-        f"SELECT a.annotator_id, {pick} AS label, count(*)"
-        " FROM annotation a, json_each(a.value) j"
-        " WHERE a.status = 'complete' AND json_valid(a.value) AND json_type(a.value) = 'array'"
-        " GROUP BY a.annotator_id, label"
-    )
+    return dict(sorted(out.items()))
 
 
 def _labels_part(
@@ -308,7 +324,7 @@ def _labels_part(
     """Label counts overall (schema labels first, unused ones at 0) and per annotator."""
     total = dict.fromkeys(schema_labels, 0)
     per: dict[str, dict[str, int]] = {}
-    for who, label, n in conn.execute(text(_labels_sql(task_type))):
+    for who, label, n in complete_label_counts(conn, task_type):
         if not isinstance(label, str):
             continue  # a malformed value: not a label
         total[label] = total.get(label, 0) + n
@@ -317,35 +333,64 @@ def _labels_part(
     return total, dict(sorted(per.items()))
 
 
-def heatmap(agreement: dict[str, Any]) -> dict[str, Any]:
+def _agreement_part(agreement: dict[str, Any]) -> Agreement:
+    """`project_agreement`'s figures as they are, typed, plus the heat map."""
+    overall = AgreementSummary.from_dict(agreement["overall"])
+    per_label = {
+        label: AgreementSummary.from_dict(figures)
+        for label, figures in agreement["per_label"].items()
+    }
+    low = agreement["low_agreement"]
+    return Agreement(
+        overall=overall,
+        per_label=per_label,
+        spans=agreement.get("spans"),
+        low_agreement=LowAgreement(
+            tuple(low["labels"]),
+            tuple(
+                LowItem(
+                    item["datapoint_id"],
+                    item["agreement"],
+                    tuple(item["annotators"]),
+                    tuple(item["values"]),
+                )
+                for item in low["items"]
+            ),
+        ),
+        heatmap=heatmap(overall, per_label),
+    )
+
+
+def heatmap(overall: AgreementSummary, per_label: dict[str, AgreementSummary]) -> Heatmap:
     """Pairwise Cohen's kappa as symmetric matrices: overall ("kappa", with "items" behind each
     pair) and per label ("per_label"). The diagonal is None."""
-    overall = agreement["overall"]["pairwise_cohen_kappa"]
-    people = sorted({p["a"] for p in overall} | {p["b"] for p in overall})
+    pairs = overall.pairwise_cohen_kappa
+    people = tuple(sorted({p.a for p in pairs} | {p.b for p in pairs}))
     index = {name: k for k, name in enumerate(people)}
 
-    def matrix(pairs: list[dict[str, Any]], key: str) -> list[list[Any]]:
+    def matrix(pairs: tuple[PairKappa, ...], key: str) -> Matrix:
         m: list[list[Any]] = [[None] * len(people) for _ in people]
         for pair in pairs:
-            i, j = index.get(pair["a"]), index.get(pair["b"])
+            i, j = index.get(pair.a), index.get(pair.b)
             if i is not None and j is not None:
-                m[i][j] = m[j][i] = pair[key]
-        return m
+                m[i][j] = m[j][i] = getattr(pair, key)
+        return tuple(tuple(row) for row in m)
 
-    return {
-        "annotators": people,
-        "kappa": matrix(overall, "kappa"),
-        "items": matrix(overall, "items"),
-        "per_label": {
-            label: matrix(figures["pairwise_cohen_kappa"], "kappa")
-            for label, figures in agreement["per_label"].items()
+    return Heatmap(
+        annotators=people,
+        kappa=matrix(pairs, "kappa"),
+        items=matrix(pairs, "items"),
+        per_label={
+            label: matrix(figures.pairwise_cohen_kappa, "kappa")
+            for label, figures in per_label.items()
         },
-    }
+    )
 
 
-def _open_issues_part(conn: Connection, names: dict[int, str]) -> dict[str, Any]:
-    flags = [
-        {"datapoint_id": dp, "reason": reason, "by": names[who], "at": at}
+def _flags_part(conn: Connection, names: dict[int, str]) -> tuple[int, int, tuple[Flag, ...]]:
+    """Open flags, resolved flags, and the newest open ones."""
+    flags = tuple(
+        Flag(dp, reason, names[who], at)
         for dp, reason, who, at in conn.execute(
             text(
                 "SELECT datapoint_id, reason, annotator_id, created_at FROM flag"
@@ -353,12 +398,12 @@ def _open_issues_part(conn: Connection, names: dict[int, str]) -> dict[str, Any]
             ),
             {"limit": FLAG_LIMIT},
         )
-    ]
-    return {
-        "flags_open": _scalar(conn, "SELECT count(*) FROM flag WHERE resolved_at IS NULL"),
-        "flags_resolved": _scalar(conn, "SELECT count(*) FROM flag WHERE resolved_at IS NOT NULL"),
-        "flags": flags,
-    }
+    )
+    return (
+        _scalar(conn, "SELECT count(*) FROM flag WHERE resolved_at IS NULL"),
+        _scalar(conn, "SELECT count(*) FROM flag WHERE resolved_at IS NOT NULL"),
+        flags,
+    )
 
 
 # --- quality --------------------------------------------------------------------------------
@@ -387,11 +432,12 @@ def _per_annotator(
     return dict(sorted(out.items()))
 
 
-def _rejections_part(conn: Connection, names: dict[int, str]) -> dict[str, Any]:
+def _rejections_part(conn: Connection, names: dict[int, str]) -> Rejections:
     raw = driver_connection(conn)
     reviews = current_reviews(raw)  # custom statuses are mapped to what they count as
     counts_as = dict(raw.execute("SELECT name, counts_as FROM custom_status"))
-    open_, resolved = [], 0
+    open_: list[tuple[str, str, Rejection]] = []
+    resolved = 0
     for uid, ann_uuid, dp, reviewer, decision, reason, at, author, updated in raw.execute(
         "SELECT d.uuid, d.annotation_uuid, d.datapoint_id, d.reviewer_id, d.decision, d.reason,"
         " d.created_at, a.annotator_id, a.updated_at FROM review_decision d"
@@ -410,59 +456,88 @@ def _rejections_part(conn: Connection, names: dict[int, str]) -> dict[str, Any]:
         if not still_open:
             resolved += 1
             continue
-        open_.append(
-            {
-                "datapoint_id": dp,
-                "reason": reason,
-                "decision": decision,
-                "reviewer": names.get(reviewer, f"#{reviewer}"),
-                "annotator": names.get(author, f"#{author}"),
-                "at": at,
-                "_uid": uid,
-            }
+        rejection = Rejection(
+            datapoint_id=dp,
+            reason=reason,
+            decision=decision,
+            reviewer=names.get(reviewer, f"#{reviewer}"),
+            annotator=names.get(author, f"#{author}"),
+            at=at,
         )
-    open_.sort(key=lambda r: (r["at"], r["_uid"]), reverse=True)
-    for r in open_:
-        del r["_uid"]
-    return {"open": len(open_), "resolved": resolved, "items": open_[:REJECTION_LIMIT]}
+        open_.append((at, uid, rejection))
+    open_.sort(key=lambda r: (r[0], r[1]), reverse=True)
+    listed = tuple(rejection for _at, _uid, rejection in open_[:REJECTION_LIMIT])
+    return Rejections(open=len(open_), resolved=resolved, items=listed)
 
 
 def _assignments_part(
     project: Project, rows: list[tuple[int, str, str]], names: dict[int, str]
-) -> dict[str, dict[str, Any]]:
-    def entry(status: StatusReport, name: str) -> dict[str, Any]:
+) -> dict[str, Assignment]:
+    def entry(status: StatusReport, name: str) -> Assignment:
         counts = status.counts.get(name, {})
-        return {
-            "status": status.assignments[name],
-            "tasks": {s: counts.get(s, 0) for s in DERIVED_STATUSES},
-        }
+        return Assignment(
+            status=status.assignments[name],
+            tasks={s: counts.get(s, 0) for s in DERIVED_STATUSES},
+        )
 
     everyone = task_status(project)
     found = {name: entry(everyone, name) for name in everyone.assignments}
 
-    def one(id_: int) -> dict[str, Any] | None:
+    def one(id_: int) -> Assignment | None:
         mine = task_status(project, id_)
         return entry(mine, next(iter(mine.assignments))) if mine.assignments else None
 
     return _per_annotator(rows, names, found, one)
 
 
-def _consensus_part(project: Project) -> dict[str, Any]:
+def _consensus_part(project: Project) -> Consensus:
     counts = consensus_counts(project, match="exact")
-    return {
-        "items": counts["items"],
-        "reached": counts["unanimous"] + counts["majority"],
-        "unanimous": counts["unanimous"],
-        "majority": counts["majority"],
-        "disagreements": counts["disagreements"],
-        "adjudicated": counts["adjudicated"],
-        "open": counts["open"],
-        "match": "exact",
-    }
+    return Consensus(
+        items=counts["items"],
+        reached=counts["unanimous"] + counts["majority"],
+        unanimous=counts["unanimous"],
+        majority=counts["majority"],
+        disagreements=counts["disagreements"],
+        adjudicated=counts["adjudicated"],
+        open=counts["open"],
+        match="exact",
+    )
 
 
 def _ratio(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+def _gold_alert(name: str, acc: GoldAccuracy, threshold: float, min_items: int) -> GoldAlert | None:
+    """The rule of app.core.quality.gold.drift_alerts, on the annotator's own figures: the
+    latest bucket of at least `min_items` answers is below `threshold`."""
+    recent = [b for b in acc.buckets if b.total >= min_items]
+    if not recent or recent[-1].accuracy is None or recent[-1].accuracy >= threshold:
+        return None
+    b = recent[-1]
+    return GoldAlert(
+        annotator=name,
+        accuracy=_ratio(b.accuracy),
+        correct=b.correct,
+        items=b.total,
+        bucket=b.start,
+        end=b.end,
+        message=(
+            f"{name}: gold accuracy {b.accuracy:.0%} on {b.total} items"
+            f" ({b.start} to {b.end}), below {threshold:.0%}"
+        ),
+    )
+
+
+def _gold_annotator(acc: GoldAccuracy) -> GoldAnnotator:
+    return GoldAnnotator(
+        accuracy=_ratio(acc.accuracy),
+        correct=acc.correct,
+        items=acc.total,
+        over_time=tuple(
+            GoldBucket(b.start, b.end, _ratio(b.accuracy), b.correct, b.total) for b in acc.buckets
+        ),
+    )
 
 
 def _gold_part(
@@ -474,7 +549,7 @@ def _gold_part(
     threshold: float,
     min_items: int,
     window_days: int,
-) -> dict[str, Any]:
+) -> Gold:
     found = {acc.annotator: acc for acc in gold_accuracy(project, window_days=window_days)}
 
     def one(id_: int) -> GoldAccuracy | None:
@@ -482,53 +557,17 @@ def _gold_part(
         return mine[0] if mine else None
 
     per = _per_annotator(rows, names, found, one)
-    alerts = []
-    for name, acc in per.items():
-        # the rule of app.core.quality.gold.drift_alerts, on the annotator's own figures
-        recent = [b for b in acc.buckets if b.total >= min_items]
-        if recent and recent[-1].accuracy is not None and recent[-1].accuracy < threshold:
-            b = recent[-1]
-            alerts.append(
-                {
-                    "annotator": name,
-                    "accuracy": _ratio(b.accuracy),
-                    "correct": b.correct,
-                    "items": b.total,
-                    "bucket": b.start,
-                    "end": b.end,
-                    "message": (
-                        f"{name}: gold accuracy {b.accuracy:.0%} on {b.total} items"
-                        f" ({b.start} to {b.end}), below {threshold:.0%}"
-                    ),
-                }
-            )
-    return {
-        "gold_items": gold_count,
-        "threshold": threshold,
-        "min_items": min_items,
-        "window_days": window_days,
-        "per_annotator": {
-            name: {
-                "accuracy": _ratio(acc.accuracy),
-                "correct": acc.correct,
-                "items": acc.total,
-                "over_time": [
-                    {
-                        "bucket": b.start,
-                        "end": b.end,
-                        "accuracy": _ratio(b.accuracy),
-                        "correct": b.correct,
-                        "items": b.total,
-                    }
-                    for b in acc.buckets
-                ],
-            }
-            for name, acc in per.items()
-        },
-        "alerts": alerts,
-    }
+    alerts = (_gold_alert(name, acc, threshold, min_items) for name, acc in per.items())
+    return Gold(
+        gold_items=gold_count,
+        threshold=threshold,
+        min_items=min_items,
+        window_days=window_days,
+        per_annotator={name: _gold_annotator(acc) for name, acc in per.items()},
+        alerts=tuple(alert for alert in alerts if alert is not None),
+    )
 
 
-def report_json(report: dict[str, Any]) -> str:
+def report_json(report: ProjectReport) -> str:
     """The report as strict JSON (no NaN), for `tagloop report --json`."""
-    return json.dumps(report, ensure_ascii=False, indent=2, allow_nan=False)
+    return json.dumps(report.as_dict(), ensure_ascii=False, indent=2, allow_nan=False)

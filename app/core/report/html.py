@@ -5,67 +5,53 @@ file shows the same offline, in any browser, and runs nothing. Every piece of us
 (project, annotator and label names, flag reasons) is escaped: a bundle from elsewhere may
 carry any of them.
 
-This module assembles the page; the charts and the colours and scales they share with the Qt
-dashboard (`app.views.dashboard.window`) are in `app.core.report.svg`, and are importable from here
-too.
+This module assembles the page from a typed `ProjectReport` (`app.core.report.sections`); the
+charts and the palette and scales they share with the Qt dashboard (`app.views.dashboard`) are in
+`app.core.report.svg`, and are importable from here too.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from string import Template
 from typing import Any
 
 from app.core.fileio import atomic_write_text
-from app.core.report.svg import (
-    ALERT,
-    ALERT_BACKGROUND,
-    ANNOTATOR_COLOURS,
-    DATAPOINT_COLOURS,
-    GRID,
-    INK,
-    KAPPA_BANDS,
-    KAPPA_STOPS,
-    LOW_ALPHA,
-    MUTED,
-    STATUS_COLOURS,
-    TASK_STATUS_COLOURS,
-    UNDEFINED_COLOUR,
-    _e,
-    accuracy_chart_svg,
+from app.core.quality.agreement_report import LOW_ALPHA
+from app.core.report.scales import (
     accuracy_series,
-    annotator_colour,
     cumulative_series,
     day_range,
     fmt_number,
     fmt_percent,
     fmt_tick,
+    nice_step,
+    short,
+)
+from app.core.report.sections import Consensus, OpenIssues, ProjectReport, Rejections
+from app.core.report.svg import (
+    KAPPA_BANDS,
+    PALETTE,
+    Palette,
+    accuracy_chart_svg,
+    annotator_colour,
+    escape,
     hbars_svg,
     heatmap_svg,
     ink_on,
     kappa_colour,
     kappa_legend_svg,
     line_chart_svg,
-    nice_step,
-    short,
     stacked_bars_svg,
     status_bar_svg,
 )
 
 # The shared presentation stays importable from here (the dashboard reads it as `look`).
 __all__ = [
-    "ALERT",
-    "ALERT_BACKGROUND",
-    "ANNOTATOR_COLOURS",
-    "DATAPOINT_COLOURS",
-    "GRID",
-    "INK",
     "KAPPA_BANDS",
-    "KAPPA_STOPS",
     "LOW_ALPHA",
-    "MUTED",
-    "STATUS_COLOURS",
-    "TASK_STATUS_COLOURS",
-    "UNDEFINED_COLOUR",
+    "PALETTE",
+    "Palette",
     "accuracy_chart_svg",
     "accuracy_series",
     "alert_annotators",
@@ -75,6 +61,7 @@ __all__ = [
     "consensus_tiles",
     "cumulative_series",
     "day_range",
+    "escape",
     "fmt_number",
     "fmt_percent",
     "fmt_tick",
@@ -101,13 +88,13 @@ __all__ = [
 
 # --- the page -------------------------------------------------------------------------------
 
-_CSS = """
+_CSS = Template("""
 *{box-sizing:border-box}
-body{margin:0;background:#F4F6F7;color:#263238;
+body{margin:0;background:${background};color:${ink};
  font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-header{background:#263238;color:#fff;padding:22px 32px}
+header{background:${ink};color:#fff;padding:22px 32px}
 header h1{margin:0 0 4px;font-size:22px;font-weight:600}
-header p{margin:0;color:#B0BEC5}
+header p{margin:0;color:${header_note}}
 main{max-width:1400px;margin:0 auto;padding:20px 24px 40px;
  display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,640px),1fr));
  gap:18px}
@@ -116,57 +103,58 @@ section{background:#fff;border-radius:8px;padding:16px 18px;box-shadow:0 1px 3px
 section.wide{grid-column:1/-1}
 svg{max-width:100%;height:auto;display:block;margin:4px 0}
 h2{font-size:16px;margin:0 0 4px;font-weight:600}
-.note{color:#607D8B;font-size:12.5px;margin:0 0 12px}
+.note{color:${muted};font-size:12.5px;margin:0 0 12px}
 .tiles{display:flex;flex-wrap:wrap;gap:12px}
-.tile{flex:1 1 140px;background:#F4F6F7;border-radius:6px;padding:10px 14px}
+.tile{flex:1 1 140px;background:${background};border-radius:6px;padding:10px 14px}
 .tile b{display:block;font-size:22px;font-weight:600}
-.tile span{color:#607D8B;font-size:12px}
+.tile span{color:${muted};font-size:12px}
 table{border-collapse:collapse;width:100%;font-size:13px}
-th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #ECEFF1;vertical-align:top}
-th{color:#607D8B;font-weight:600}
+th,td{text-align:left;padding:6px 8px;border-bottom:1px solid ${rule};vertical-align:top}
+th{color:${muted};font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .small{display:flex;flex-wrap:wrap;gap:12px 24px}
-.tile.bad{background:#FDECEA}.tile.bad b{color:#C62828}
-.alert{background:#FDECEA;border-left:4px solid #C62828;border-radius:4px;padding:8px 12px;
- margin:0 0 10px;color:#B71C1C}
+.tile.bad{background:${alert_bg}}.tile.bad b{color:${alert}}
+.alert{background:${alert_bg};border-left:4px solid ${alert};border-radius:4px;padding:8px 12px;
+ margin:0 0 10px;color:${alert_ink}}
 .alert b{display:block;margin-bottom:2px}.alert ul{margin:0;padding-left:18px}
-.ok{background:#E8F5E9;border-left:4px solid #59A14F;border-radius:4px;padding:6px 12px;
- margin:0 0 10px;color:#2E7D32}
+.ok{background:${ok_bg};border-left:4px solid ${ok};border-radius:4px;padding:6px 12px;
+ margin:0 0 10px;color:${ok_ink}}
 h3{font-size:13.5px;margin:14px 0 4px;font-weight:600}
-footer{color:#90A4AE;font-size:12px;text-align:center;padding:0 0 24px}
+footer{color:${faint};font-size:12px;text-align:center;padding:0 0 24px}
 @media print{body{background:#fff}section{box-shadow:none;border:1px solid #ddd;break-inside:avoid}}
-"""
+""").substitute(vars(PALETTE))
+"""The page's style sheet, in the colours of the palette."""
 
 
 def _section(title: str, note: str, body: str, *, wide: bool = False) -> str:
     cls = ' class="wide"' if wide else ""
     note_html = f'<p class="note">{note}</p>' if note else ""
-    return f"<section{cls}><h2>{_e(title)}</h2>{note_html}{body}</section>"
+    return f"<section{cls}><h2>{escape(title)}</h2>{note_html}{body}</section>"
 
 
-def _tiles(report: dict[str, Any]) -> str:
-    counts = report["project"]["counts"]
-    overall = report["agreement"]["overall"]
-    total = counts["datapoints"] or 1
+def _tiles(report: ProjectReport) -> str:
+    counts = report.project.counts
+    overall = report.agreement.overall
+    total = counts.datapoints or 1
     tiles = [
-        (f"{counts['datapoints']:,}", "datapoints"),
-        (f"{100 * counts['labeled_datapoints'] / total:.1f}%", "labeled"),
-        (f"{counts['annotations']:,}", "finished annotations"),
-        (f"{counts['annotators']:,}", "annotators"),
+        (f"{counts.datapoints:,}", "datapoints"),
+        (f"{100 * counts.labeled_datapoints / total:.1f}%", "labeled"),
+        (f"{counts.annotations:,}", "finished annotations"),
+        (f"{counts.annotators:,}", "annotators"),
         (
-            fmt_number(overall.get("krippendorff_alpha")),
-            f"Krippendorff's α ({overall['items']:,} items)",
+            fmt_number(overall.krippendorff_alpha),
+            f"Krippendorff's α ({overall.items:,} items)",
         ),
-        (f"{report['open_issues']['flags_open']:,}", "open flags"),
+        (f"{report.open_issues.flags_open:,}", "open flags"),
     ]
     bad: set[str] = set()
-    rejections = report["open_issues"].get("rejections")
+    rejections = report.open_issues.rejections
     if rejections is not None:
-        tiles.append((f"{rejections['open']:,}", "open rejections"))
-    gold = report.get("gold")
+        tiles.append((f"{rejections.open:,}", "open rejections"))
+    gold = report.gold
     if gold is not None:
-        tiles.append((f"{len(gold['alerts']):,}", "gold drift alerts"))
-        if gold["alerts"]:
+        tiles.append((f"{len(gold.alerts):,}", "gold drift alerts"))
+        if gold.alerts:
             bad.add("gold drift alerts")
     return _tile_row(tiles, bad)
 
@@ -178,86 +166,80 @@ def _tile_row(tiles: list[tuple[str, str]], bad: set[str] | None = None) -> str:
         '<div class="tiles">'
         + "".join(
             f'<div class="tile{" bad" if k in bad else ""}">'
-            f"<b>{_e(v)}</b><span>{_e(k)}</span></div>"
+            f"<b>{escape(v)}</b><span>{escape(k)}</span></div>"
             for v, k in tiles
         )
         + "</div>"
     )
 
 
-def annotator_colours(report: dict[str, Any]) -> dict[str, str]:
+def annotator_colours(report: ProjectReport) -> dict[str, str]:
     """One colour per annotator, the same in every chart (and in the Qt dashboard)."""
-    names = set(report["progress"]["by_annotator"]) | set(report["throughput"])
-    names |= set(report["agreement"]["heatmap"]["annotators"])
-    names |= {e["annotator"] for e in report["progress"]["over_time"]}
-    names |= set(report.get("gold", {}).get("per_annotator", {}))
-    names |= set(report["open_issues"].get("assignments", {}))
-    return {name: annotator_colour(k) for k, name in enumerate(sorted(names))}
+    return {name: annotator_colour(k) for k, name in enumerate(sorted(report.annotator_names()))}
 
 
-def label_colours(report: dict[str, Any]) -> dict[str, str]:
-    return {x["name"]: x["colour"] for x in report["project"]["labels"]}
+def label_colours(report: ProjectReport) -> dict[str, str]:
+    return {x.name: x.colour for x in report.project.labels}
 
 
-def throughput_rows(report: dict[str, Any]) -> list[tuple[str, float, str, str]]:
+def throughput_rows(report: ProjectReport) -> list[tuple[str, float, str, str]]:
     colours = annotator_colours(report)
     rows = []
-    for name, t in report["throughput"].items():
-        rate = t["items_per_hour"]
-        median = t["median_seconds_per_item"]
+    for name, t in report.throughput.items():
+        rate = t.items_per_hour
+        median = t.median_seconds_per_item
         caption = (
-            f"{fmt_number(rate, 1)}/h · median {fmt_number(median, 1)} s"
-            f" · {t['timed_items']:,} timed"
+            f"{fmt_number(rate, 1)}/h · median {fmt_number(median, 1)} s · {t.timed_items:,} timed"
             if rate is not None
-            else f"no measured time · {t['items']:,} items"
+            else f"no measured time · {t.items:,} items"
         )
         rows.append((name, float(rate or 0), colours[name], caption))
     return rows
 
 
-def label_rows(report: dict[str, Any]) -> list[tuple[str, float, str, str]]:
+def label_rows(report: ProjectReport) -> list[tuple[str, float, str, str]]:
     colours = label_colours(report)
-    dist = report["label_distribution"]
+    dist = report.label_distribution
     total = sum(dist.values()) or 1
     return [
-        (label, float(n), colours.get(label, "#78909C"), f"{n:,} ({100 * n / total:.1f}%)")
+        (label, float(n), colours.get(label, PALETTE.neutral), f"{n:,} ({100 * n / total:.1f}%)")
         for label, n in dist.items()
     ]
 
 
-def alpha_rows(report: dict[str, Any]) -> list[tuple[str, float, str, str]]:
+def alpha_rows(report: ProjectReport) -> list[tuple[str, float, str, str]]:
     rows = []
-    for label, figures in report["agreement"]["per_label"].items():
-        alpha = figures.get("krippendorff_alpha")
+    for label, figures in report.agreement.per_label.items():
+        alpha = figures.krippendorff_alpha
         rows.append(
             (
                 label,
                 float(alpha or 0),
                 kappa_colour(alpha),
-                f"α {fmt_number(alpha)} · κ {fmt_number(figures.get('fleiss_kappa'))}"
-                f" · {figures['items']:,} items",
+                f"α {fmt_number(alpha)} · κ {fmt_number(figures.fleiss_kappa)}"
+                f" · {figures.items:,} items",
             )
         )
     return rows
 
 
-def _progress_html(report: dict[str, Any]) -> str:
-    progress = report["progress"]
-    rows = list(progress["by_annotator"].items())
+def _progress_html(report: ProjectReport) -> str:
+    progress = report.progress
+    rows = list(progress.by_annotator.items())
     bars = (
-        stacked_bars_svg(rows, STATUS_COLOURS)
+        stacked_bars_svg(rows, dict(PALETTE.annotation_status))
         if rows
         else "<p class='note'>No annotations yet.</p>"
     )
     return _section(
         "Progress",
         "Datapoints by status, then each annotator's annotations by status.",
-        status_bar_svg(progress["by_status"]) + bars,
+        status_bar_svg(progress.by_status) + bars,
     )
 
 
-def _over_time_html(report: dict[str, Any]) -> str:
-    days, series = cumulative_series(report["progress"]["over_time"])
+def _over_time_html(report: ProjectReport) -> str:
+    days, series = cumulative_series(report.progress.over_time)
     return _section(
         "Completed over time",
         "Cumulative complete annotations per annotator, by UTC day of their last change.",
@@ -265,26 +247,25 @@ def _over_time_html(report: dict[str, Any]) -> str:
     )
 
 
-def _agreement_html(report: dict[str, Any]) -> str:
-    agreement = report["agreement"]
-    overall = agreement["overall"]
-    heat = agreement["heatmap"]
+def _agreement_html(report: ProjectReport) -> str:
+    overall = report.agreement.overall
+    heat = report.agreement.heatmap
     figures = (
-        f"Krippendorff's α <b>{fmt_number(overall.get('krippendorff_alpha'))}</b>"
-        f" on {overall['items']:,} items with two or more annotators;"
-        f" Fleiss' κ <b>{fmt_number(overall.get('fleiss_kappa'))}</b>"
-        f" on {overall.get('fleiss_items', 0):,} items."
+        f"Krippendorff's α <b>{fmt_number(overall.krippendorff_alpha)}</b>"
+        f" on {overall.items:,} items with two or more annotators;"
+        f" Fleiss' κ <b>{fmt_number(overall.fleiss_kappa)}</b>"
+        f" on {overall.fleiss_items:,} items."
     )
-    if len(heat["annotators"]) < 2:
+    if len(heat.annotators) < 2:
         body = "<p class='note'>No item has been completed by two annotators yet.</p>"
         return _section("Agreement", figures, body, wide=True)
-    body = heatmap_svg(heat["annotators"], heat["kappa"], heat["items"], title="All labels")
+    names = list(heat.annotators)
+    body = heatmap_svg(names, heat.kappa, heat.items, title="All labels")
     body += kappa_legend_svg()
-    per_label = heat.get("per_label", {})
-    if per_label:
+    if heat.per_label:
         small = "".join(
-            heatmap_svg(heat["annotators"], matrix, cell=30, title=short(label, 30))
-            for label, matrix in per_label.items()
+            heatmap_svg(names, matrix, cell=30, title=short(label, 30))
+            for label, matrix in heat.per_label.items()
         )
         body += f"<h2 style='margin-top:14px'>Per label</h2><div class='small'>{small}</div>"
     return _section(
@@ -295,16 +276,16 @@ def _agreement_html(report: dict[str, Any]) -> str:
     )
 
 
-def _low_items_html(report: dict[str, Any]) -> str:
-    low = report["agreement"]["low_agreement"]
-    items = low["items"][:15]
-    labels = ", ".join(_e(x) for x in low["labels"]) or "none"
+def _low_items_html(report: ProjectReport) -> str:
+    low = report.agreement.low_agreement
+    items = low.items[:15]
+    labels = ", ".join(escape(x) for x in low.labels) or "none"
     rows = "".join(
-        f"<tr><td class='num'>{item['datapoint_id']}</td><td class='num'>"
-        f"{item['agreement']:.2f}</td><td>"
+        f"<tr><td class='num'>{item.datapoint_id}</td><td class='num'>"
+        f"{item.agreement:.2f}</td><td>"
         + "<br>".join(
-            f"{_e(who)}: {_e(value_text(value))}"
-            for who, value in zip(item["annotators"], item["values"], strict=False)
+            f"{escape(who)}: {escape(value_text(value))}"
+            for who, value in zip(item.annotators, item.values, strict=False)
         )
         + "</td></tr>"
         for item in items
@@ -338,37 +319,43 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
-def alert_annotators(report: dict[str, Any]) -> dict[str, str]:
+def alert_annotators(report: ProjectReport) -> dict[str, str]:
     """{annotator: the bucket their drift alert is about}."""
-    return {a["annotator"]: a["bucket"] for a in report.get("gold", {}).get("alerts", [])}
+    return {a.annotator: a.bucket for a in (report.gold.alerts if report.gold else ())}
 
 
-def _gold_html(report: dict[str, Any]) -> str:
-    gold = report["gold"]
-    buckets, series, items = accuracy_series(gold)
-    threshold = gold["threshold"]
-    if gold["alerts"]:
-        box = (
-            f'<div class="alert"><b>⚠ Drift alert: {len(gold["alerts"]):,}'
-            f" annotator{'s' if len(gold['alerts']) != 1 else ''} below"
-            f" {threshold:.0%}</b><ul>"
-            + "".join(f"<li>{_e(a['message'])}</li>" for a in gold["alerts"])
+def _gold_box(report: ProjectReport, has_series: bool) -> str:
+    """The drift alert, or the all-clear, above the gold chart."""
+    gold = report.gold
+    assert gold is not None
+    if gold.alerts:
+        return (
+            f'<div class="alert"><b>⚠ Drift alert: {len(gold.alerts):,}'
+            f" annotator{'s' if len(gold.alerts) != 1 else ''} below"
+            f" {gold.threshold:.0%}</b><ul>"
+            + "".join(f"<li>{escape(a.message)}</li>" for a in gold.alerts)
             + "</ul></div>"
         )
-    elif series:
-        box = (
+    if has_series:
+        return (
             f'<div class="ok">No drift: every annotator\'s latest bucket of at least'
-            f" {gold['min_items']:,} gold answers is at or above {threshold:.0%}.</div>"
+            f" {gold.min_items:,} gold answers is at or above {gold.threshold:.0%}.</div>"
         )
-    else:
-        box = ""
+    return ""
+
+
+def _gold_html(report: ProjectReport) -> str:
+    gold = report.gold
+    assert gold is not None
+    buckets, series, items = accuracy_series(gold)
+    threshold = gold.threshold
     alerted = alert_annotators(report)
     rows = "".join(
-        f"<tr><td>{_e(name)}</td><td class='num'>{fmt_percent(p['accuracy'])}</td>"
-        f"<td class='num'>{p['correct']:,} / {p['items']:,}</td>"
-        f"<td class='num'>{fmt_percent(p['over_time'][-1]['accuracy'] if p['over_time'] else None)}"
+        f"<tr><td>{escape(name)}</td><td class='num'>{fmt_percent(p.accuracy)}</td>"
+        f"<td class='num'>{p.correct:,} / {p.items:,}</td>"
+        f"<td class='num'>{fmt_percent(p.over_time[-1].accuracy if p.over_time else None)}"
         f"</td><td>{'⚠ alert' if name in alerted else ''}</td></tr>"
-        for name, p in gold["per_annotator"].items()
+        for name, p in gold.per_annotator.items()
     )
     table = (
         "<table><tr><th>annotator</th><th>accuracy</th><th>right / answers</th>"
@@ -381,74 +368,74 @@ def _gold_html(report: dict[str, Any]) -> str:
     )
     return _section(
         "Gold accuracy over time",
-        f"Each annotator's accuracy on the {gold['gold_items']:,} gold items, in"
-        f" {gold['window_days']}-day buckets from the first gold answer. The dashed line is the"
-        f" alert threshold ({threshold:.0%}); an alert needs at least {gold['min_items']:,}"
+        f"Each annotator's accuracy on the {gold.gold_items:,} gold items, in"
+        f" {gold.window_days}-day buckets from the first gold answer. The dashed line is the"
+        f" alert threshold ({threshold:.0%}); an alert needs at least {gold.min_items:,}"
         " answers in the latest bucket.",
-        box + chart + table,
+        _gold_box(report, bool(series)) + chart + table,
     )
 
 
-def task_status_rows(report: dict[str, Any]) -> list[tuple[str, dict[str, int]]]:
-    return [(name, a["tasks"]) for name, a in report["open_issues"]["assignments"].items()]
+def task_status_rows(report: ProjectReport) -> list[tuple[str, dict[str, int]]]:
+    return [(name, a.tasks) for name, a in (report.open_issues.assignments or {}).items()]
 
 
-def task_status_captions(report: dict[str, Any]) -> dict[str, str]:
-    return {name: a["status"] for name, a in report["open_issues"]["assignments"].items()}
+def task_status_captions(report: ProjectReport) -> dict[str, str]:
+    return {name: a.status for name, a in (report.open_issues.assignments or {}).items()}
 
 
-def _assignments_html(report: dict[str, Any]) -> str:
+def _assignments_html(report: ProjectReport) -> str:
     return _section(
         "Assignments",
         "Each annotator's tasks by derived status (an issue is an open rejection or flag),"
         " and the status of their assignment.",
         stacked_bars_svg(
             task_status_rows(report),
-            TASK_STATUS_COLOURS,
+            dict(PALETTE.task_status),
             label="tasks by derived status",
             captions=task_status_captions(report),
         ),
     )
 
 
-def consensus_tiles(report: dict[str, Any]) -> list[tuple[str, str]]:
-    c = report["consensus"]
+def consensus_tiles(consensus: Consensus) -> list[tuple[str, str]]:
+    """The consensus figures as (value, name) tiles."""
+    c = consensus
     return [
-        (f"{c['items']:,}", "items with two or more votes"),
-        (f"{c['reached']:,}", "consensus reached"),
-        (f"{c['disagreements']:,}", "disagreements"),
-        (f"{c['adjudicated']:,}", "adjudicated"),
-        (f"{c['open']:,}", "awaiting adjudication"),
+        (f"{c.items:,}", "items with two or more votes"),
+        (f"{c.reached:,}", "consensus reached"),
+        (f"{c.disagreements:,}", "disagreements"),
+        (f"{c.adjudicated:,}", "adjudicated"),
+        (f"{c.open:,}", "awaiting adjudication"),
     ]
 
 
-def _consensus_html(report: dict[str, Any]) -> str:
-    c = report["consensus"]
+def _consensus_html(report: ProjectReport) -> str:
+    c = report.consensus
     return _section(
         "Consensus",
-        f"Items with two or more votes: {c['unanimous']:,} unanimous, {c['majority']:,} by"
+        f"Items with two or more votes: {c.unanimous:,} unanimous, {c.majority:,} by"
         " majority; disagreements go to adjudication (gold items are settled by their answer).",
-        _tile_row(consensus_tiles(report), {"awaiting adjudication"} if c["open"] else set()),
+        _tile_row(consensus_tiles(c), {"awaiting adjudication"} if c.open else set()),
     )
 
 
-def _rejections_html(issues: dict[str, Any]) -> str:
-    rejections = issues.get("rejections")
+def _rejections_html(rejections: Rejections | None) -> str:
     if rejections is None:
         return ""
-    listed = rejections["items"]
+    listed = rejections.items
     rows = "".join(
-        f"<tr><td class='num'>{r['datapoint_id']}</td><td>{_e(r['reason'] or '')}"
-        + (f" <i>({_e(r['decision'])})</i>" if r["decision"] != "reject" else "")
-        + f"</td><td>{_e(r['annotator'])}</td><td>{_e(r['reviewer'])}</td>"
-        f"<td>{_e(str(r['at'])[:16].replace('T', ' '))}</td></tr>"
+        f"<tr><td class='num'>{r.datapoint_id}</td><td>{escape(r.reason or '')}"
+        + (f" <i>({escape(r.decision)})</i>" if r.decision != "reject" else "")
+        + f"</td><td>{escape(r.annotator)}</td><td>{escape(r.reviewer)}</td>"
+        f"<td>{escape(str(r.at)[:16].replace('T', ' '))}</td></tr>"
         for r in listed
     )
-    shown = f" The newest {len(listed):,} are listed." if rejections["open"] > len(listed) else ""
-    plural = "" if rejections["open"] == 1 else "s"
+    shown = f" The newest {len(listed):,} are listed." if rejections.open > len(listed) else ""
+    plural = "" if rejections.open == 1 else "s"
     head = (
-        f"<h3>Rejections</h3><p class='note'>{rejections['open']:,} open rejection{plural}"
-        f" (to fix), {rejections['resolved']:,} resolved.{shown}</p>"
+        f"<h3>Rejections</h3><p class='note'>{rejections.open:,} open rejection{plural}"
+        f" (to fix), {rejections.resolved:,} resolved.{shown}</p>"
     )
     table = (
         "<table><tr><th>datapoint</th><th>reason</th><th>annotator</th><th>reviewer</th>"
@@ -459,15 +446,14 @@ def _rejections_html(issues: dict[str, Any]) -> str:
     return head + table
 
 
-def _flags_html(report: dict[str, Any]) -> str:
-    issues = report["open_issues"]
-    flags = issues["flags"]
+def _flags_html(issues: OpenIssues) -> str:
+    flags = issues.flags
     rows = "".join(
-        f"<tr><td class='num'>{f['datapoint_id']}</td><td>{_e(f['reason'])}</td>"
-        f"<td>{_e(f['by'])}</td><td>{_e(str(f['at'])[:16].replace('T', ' '))}</td></tr>"
+        f"<tr><td class='num'>{f.datapoint_id}</td><td>{escape(f.reason)}</td>"
+        f"<td>{escape(f.by)}</td><td>{escape(str(f.at)[:16].replace('T', ' '))}</td></tr>"
         for f in flags
     )
-    shown = f" The newest {len(flags):,} are listed." if issues["flags_open"] > len(flags) else ""
+    shown = f" The newest {len(flags):,} are listed." if issues.flags_open > len(flags) else ""
     table = (
         "<table><tr><th>datapoint</th><th>reason</th><th>by</th><th>at (UTC)</th></tr>"
         + rows
@@ -475,27 +461,29 @@ def _flags_html(report: dict[str, Any]) -> str:
         if rows
         else "<p class='note'>No open flags.</p>"
     )
-    flags_note = f"{issues['flags_open']:,} open flags, {issues['flags_resolved']:,} resolved."
-    if "rejections" not in issues:
+    flags_note = f"{issues.flags_open:,} open flags, {issues.flags_resolved:,} resolved."
+    if issues.rejections is None:
         return _section("Open issues", flags_note + shown, table)
     return _section(
         "Open issues",
         "Flags and rejections still to deal with.",
-        f"<h3>Flags</h3><p class='note'>{flags_note}{shown}</p>" + table + _rejections_html(issues),
+        f"<h3>Flags</h3><p class='note'>{flags_note}{shown}</p>"
+        + table
+        + _rejections_html(issues.rejections),
         wide=True,
     )
 
 
-def render_html(report: dict[str, Any]) -> str:
+def render_html(report: ProjectReport) -> str:
     """The report as an HTML page (a string)."""
-    project = report["project"]
-    title = f"{project['name']}: project report"
+    project = report.project
+    title = f"{project.name}: project report"
     sections = [
         _section("Summary", "", _tiles(report), wide=True),
         _progress_html(report),
         _over_time_html(report),
-        *([_gold_html(report)] if "gold" in report else []),
-        *([_assignments_html(report)] if "assignments" in report["open_issues"] else []),
+        *([_gold_html(report)] if report.gold is not None else []),
+        *([_assignments_html(report)] if report.open_issues.assignments is not None else []),
         _consensus_html(report),
         _section(
             "Throughput",
@@ -520,24 +508,24 @@ def render_html(report: dict[str, Any]) -> str:
             ),
         ),
         _low_items_html(report),
-        _flags_html(report),
+        _flags_html(report.open_issues),
     ]
     subtitle = (
-        f"{project['task_type']} · schema v{project['schema_version']} ·"
-        f" generated {str(report['generated_at']).replace('T', ' ')}"
+        f"{project.task_type} · schema v{project.schema_version} ·"
+        f" generated {str(report.generated_at).replace('T', ' ')}"
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{_e(project['name'])}</h1><p>{_e(subtitle)}</p></header>"
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<header><h1>{escape(project.name)}</h1><p>{escape(subtitle)}</p></header>"
         f"<main>{''.join(sections)}</main>"
         "<footer>Tagloop project report · self-contained: no scripts, no network resources"
         "</footer></body></html>\n"
     )
 
 
-def write_html(report: dict[str, Any], out: Path) -> Path:
+def write_html(report: ProjectReport, out: Path) -> Path:
     """Write the report as one self-contained HTML file, atomically (temp file, then rename)."""
     out = Path(out)
     atomic_write_text(out, render_html(report))

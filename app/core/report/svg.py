@@ -1,64 +1,110 @@
 """The look of the project report: its colours and scales, and its charts as inline SVG.
 
-Split out of report_html.py so that the page assembly there stays readable, and so that the
-Qt dashboard can share the colours, bands and number formats without the page: the dashboard
-draws the same charts with QPainter in these colours, so that the two show the same picture.
-Every piece of user text that goes into an SVG (names, titles) is escaped here.
+Split out of html.py so that the page assembly there stays readable, and so that the Qt
+dashboard can share the colours (`PALETTE`, the one palette of the report), bands and number
+formats without the page: the dashboard draws the same charts with QPainter in these colours,
+so that the two show the same picture. Every piece of user text that goes into an SVG (names,
+titles) is escaped here, with `escape`.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
-from datetime import date, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from itertools import pairwise
+from types import MappingProxyType
 from typing import Any
 
-# --- shared presentation -------------------------------------------------------------------
+from app.core.report.scales import fmt_number, fmt_tick, nice_step, short
 
-ANNOTATOR_COLOURS = (
-    "#4E79A7",
-    "#F28E2B",
-    "#59A14F",
-    "#E15759",
-    "#76B7B2",
-    "#B07AA1",
-    "#EDC948",
-    "#FF9DA7",
-    "#9C755F",
-    "#BAB0AC",
-)
-STATUS_COLOURS = {  # annotation statuses
-    "complete": "#59A14F",
-    "skipped": "#EDC948",
-    "discarded": "#9E9E9E",
-    "draft": "#A0CBE8",
-}
-DATAPOINT_COLOURS = {  # datapoint statuses
-    "labeled": "#59A14F",
-    "skipped": "#EDC948",
-    "discarded": "#9E9E9E",
-    "unlabeled": "#E3E7EA",
-}
-TASK_STATUS_COLOURS = {  # derived task statuses (app.core.quality.review), in the order drawn
-    "completed": "#59A14F",
-    "completed with issues": "#E15759",
-    "in progress": "#A0CBE8",
-    "to-do": "#E3E7EA",
-}
-ALERT = "#C62828"
-ALERT_BACKGROUND = "#FDECEA"
-# Kappa/alpha colour stops, on the Landis & Koch bands (slight, fair, moderate, substantial,
-# almost perfect): red through yellow to green. Below 0 is the bottom colour.
-KAPPA_STOPS = (
-    (0.0, (0xD7, 0x30, 0x27)),
-    (0.2, (0xFC, 0x8D, 0x59)),
-    (0.4, (0xFE, 0xE0, 0x8B)),
-    (0.6, (0xD9, 0xEF, 0x8B)),
-    (0.8, (0x91, 0xCF, 0x60)),
-    (1.0, (0x1A, 0x98, 0x50)),
-)
+# --- the palette ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The report's colours, in one place: the HTML page, its SVG charts, and the Qt dashboard
+    and its QPainter charts (`app.views.widgets.charts`) all read them from here, so that they
+    show the same picture."""
+
+    annotators: tuple[str, ...] = (
+        "#4E79A7",
+        "#F28E2B",
+        "#59A14F",
+        "#E15759",
+        "#76B7B2",
+        "#B07AA1",
+        "#EDC948",
+        "#FF9DA7",
+        "#9C755F",
+        "#BAB0AC",
+    )
+    annotation_status: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType(
+            {
+                "complete": "#59A14F",
+                "skipped": "#EDC948",
+                "discarded": "#9E9E9E",
+                "draft": "#A0CBE8",
+            }
+        )
+    )
+    datapoint_status: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType(
+            {
+                "labeled": "#59A14F",
+                "skipped": "#EDC948",
+                "discarded": "#9E9E9E",
+                "unlabeled": "#E3E7EA",
+            }
+        )
+    )
+    # derived task statuses (app.core.quality.review), in the order drawn
+    task_status: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType(
+            {
+                "completed": "#59A14F",
+                "completed with issues": "#E15759",
+                "in progress": "#A0CBE8",
+                "to-do": "#E3E7EA",
+            }
+        )
+    )
+    # Kappa/alpha colour stops, on the Landis & Koch bands (slight, fair, moderate,
+    # substantial, almost perfect): red through yellow to green. Below 0 is the bottom colour.
+    kappa_stops: tuple[tuple[float, tuple[int, int, int]], ...] = (
+        (0.0, (0xD7, 0x30, 0x27)),
+        (0.2, (0xFC, 0x8D, 0x59)),
+        (0.4, (0xFE, 0xE0, 0x8B)),
+        (0.6, (0xD9, 0xEF, 0x8B)),
+        (0.8, (0x91, 0xCF, 0x60)),
+        (1.0, (0x1A, 0x98, 0x50)),
+    )
+    undefined: str = "#ECEFF1"  # a kappa that is not defined
+    rule: str = "#ECEFF1"  # between table rows
+    neutral: str = "#78909C"  # a label whose colour is missing or unsafe
+    ink: str = "#263238"
+    ink_light: str = "#FFFFFF"  # text on a dark colour
+    muted: str = "#607D8B"
+    faint: str = "#90A4AE"  # the page's footer
+    header_note: str = "#B0BEC5"
+    grid: str = "#CFD8DC"
+    track: str = "#F1F4F5"  # behind a horizontal bar
+    background: str = "#F4F6F7"  # the page, the board, a tile
+    border: str = "#E0E5E8"  # a dashboard card or tile
+    alert: str = "#C62828"
+    alert_ink: str = "#B71C1C"  # text in an alert box
+    alert_bg: str = "#FDECEA"
+    alert_border: str = "#F5C2BE"
+    ok: str = "#59A14F"
+    ok_ink: str = "#2E7D32"
+    ok_bg: str = "#E8F5E9"
+
+
+PALETTE = Palette()
+"""The one palette of the report and the dashboard."""
+
 KAPPA_BANDS = (  # (a value inside the band, its range, its name)
     (-1.0, "< 0", "poor"),
     (0.1, "0–0.2", "slight"),
@@ -67,152 +113,55 @@ KAPPA_BANDS = (  # (a value inside the band, its range, its name)
     (0.7, "0.6–0.8", "substantial"),
     (0.9, "0.8–1", "almost perfect"),
 )
-UNDEFINED_COLOUR = "#ECEFF1"
-LOW_ALPHA = 0.667
-INK = "#263238"
-MUTED = "#607D8B"
-GRID = "#CFD8DC"
 
 
 def annotator_colour(index: int) -> str:
-    return ANNOTATOR_COLOURS[index % len(ANNOTATOR_COLOURS)]
+    """The colour of the index-th annotator (in name order); the colours repeat after ten."""
+    return PALETTE.annotators[index % len(PALETTE.annotators)]
 
 
 def kappa_colour(value: float | None) -> str:
     """The heat-map colour of a kappa or alpha: red (<= 0) to green (1); grey if undefined."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return UNDEFINED_COLOUR
+        return PALETTE.undefined
     x = min(1.0, max(0.0, float(value)))
-    for (x0, c0), (x1, c1) in pairwise(KAPPA_STOPS):
+    for (x0, c0), (x1, c1) in pairwise(PALETTE.kappa_stops):
         if x <= x1:
             t = (x - x0) / (x1 - x0)
             return "#" + "".join(
                 f"{round(a + (b - a) * t):02X}" for a, b in zip(c0, c1, strict=True)
             )
-    return "#1A9850"
+    return "#" + "".join(f"{c:02X}" for c in PALETTE.kappa_stops[-1][1])
 
 
 def ink_on(background: str) -> str:
     """Black or white text, whichever reads better on the background colour."""
     r, g, b = (int(background[k : k + 2], 16) / 255 for k in (1, 3, 5))
     luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
-    return "#FFFFFF" if luminance < 0.45 else INK
-
-
-def nice_step(top: float, ticks: int = 4) -> float:
-    """A round tick step (1, 2, 2.5 or 5 times a power of ten) for an axis from 0 to top."""
-    if top <= 0:
-        return 1.0
-    raw = top / ticks
-    power = 10 ** math.floor(math.log10(raw))
-    for mult in (1, 2, 2.5, 5, 10):
-        if raw <= mult * power:
-            return mult * power
-    return 10 * power
-
-
-def fmt_number(value: float | int | None, digits: int = 2) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.{digits}f}"
-
-
-def fmt_tick(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-
-
-def short(name: str, limit: int = 22) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
-def day_range(days: Sequence[str]) -> list[str]:
-    """Every day from the first to the last, so gaps show as flat lines."""
-    if not days:
-        return []
-    first, last = date.fromisoformat(min(days)), date.fromisoformat(max(days))
-    span = (last - first).days
-    if span > 3660:  # ten years: a clock was wrong somewhere; plot the days there are
-        return sorted(set(days))
-    return [(first + timedelta(days=k)).isoformat() for k in range(span + 1)]
-
-
-def cumulative_series(over_time: list[dict[str, Any]]) -> tuple[list[str], dict[str, list[int]]]:
-    """Days, and each annotator's cumulative completed count on each of them."""
-    days = day_range([e["day"] for e in over_time])
-    position = {d: k for k, d in enumerate(days)}
-    added: dict[str, list[int]] = {}
-    for entry in over_time:
-        k = position.get(entry["day"])
-        if k is not None:
-            added.setdefault(entry["annotator"], [0] * len(days))[k] += entry["completed"]
-    series = {}
-    for name, counts in sorted(added.items()):
-        total, running = 0, []
-        for n in counts:
-            total += n
-            running.append(total)
-        series[name] = running
-    return days, series
-
-
-def accuracy_series(
-    gold: dict[str, Any],
-) -> tuple[list[str], dict[str, list[float | None]], dict[str, list[int]]]:
-    """Bucket start days (every bucket from the first to the last, a gap where nobody answered
-    gold), and each annotator's accuracy (None where they gave no gold answer) and answers in
-    each."""
-    window = int(gold.get("window_days") or 7)
-    starts = {b["bucket"] for p in gold["per_annotator"].values() for b in p["over_time"]}
-    buckets: list[str] = []
-    if starts:
-        first, last = date.fromisoformat(min(starts)), date.fromisoformat(max(starts))
-        span = (last - first).days // window
-        buckets = (
-            [(first + timedelta(days=k * window)).isoformat() for k in range(span + 1)]
-            if span <= 520
-            else sorted(starts)  # ten years of weeks: a clock was wrong somewhere
-        )
-    position = {b: k for k, b in enumerate(buckets)}
-    accuracy: dict[str, list[float | None]] = {}
-    items: dict[str, list[int]] = {}
-    for name, per in gold["per_annotator"].items():
-        if not per["over_time"]:
-            continue
-        accuracy[name] = [None] * len(buckets)
-        items[name] = [0] * len(buckets)
-        for b in per["over_time"]:
-            k = position.get(b["bucket"])
-            if k is not None:
-                accuracy[name][k] = b["accuracy"]
-                items[name][k] = b["items"]
-    return buckets, accuracy, items
-
-
-def fmt_percent(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.0f}%"
+    return PALETTE.ink_light if luminance < 0.45 else PALETTE.ink
 
 
 # --- SVG ------------------------------------------------------------------------------------
 
 
-def _e(value: Any) -> str:
+def escape(value: Any) -> str:
+    """Any value as text safe inside HTML or SVG, attributes included: user text (names,
+    reasons, labels) may come from a bundle made anywhere."""
     return html.escape(str(value), quote=True)
 
 
 def _text(x: float, y: float, body: str, *, anchor: str = "start", size: int = 12, **attrs) -> str:
-    extra = "".join(f' {k.replace("_", "-")}="{_e(v)}"' for k, v in attrs.items())
+    extra = "".join(f' {k.replace("_", "-")}="{escape(v)}"' for k, v in attrs.items())
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}"{extra}>'
-        f"{_e(body)}</text>"
+        f"{escape(body)}</text>"
     )
 
 
 def _svg(width: float, height: float, body: list[str], label: str) -> str:
     return (
         f'<svg width="{width:.0f}" height="{height:.0f}"'
-        f' viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="{_e(label)}">'
+        f' viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="{escape(label)}">'
         + "".join(body)
         + "</svg>"
     )
@@ -231,7 +180,7 @@ def _legend(
         parts.append(
             f'<rect x="{cx:.1f}" y="{cy:.1f}" width="11" height="11" rx="2" fill="{colour}"/>'
         )
-        parts.append(_text(cx + 16, cy + 10, short(name, limit), size=11, fill=INK))
+        parts.append(_text(cx + 16, cy + 10, short(name, limit), size=11, fill=PALETTE.ink))
         cx += w
     return parts, cy - y + 18
 
@@ -255,11 +204,11 @@ def stacked_bars_svg(
     for k, (name, counts) in enumerate(rows):
         y = top + k * row_h
         parts.append(
-            f"<g><title>{_e(name)}: "
-            + _e(", ".join(f"{s} {counts[s]:,}" for s in colours if counts.get(s)))
+            f"<g><title>{escape(name)}: "
+            + escape(", ".join(f"{s} {counts[s]:,}" for s in colours if counts.get(s)))
             + "</title>"
         )
-        parts.append(_text(name_w - 8, y + 16, short(name), anchor="end", fill=INK))
+        parts.append(_text(name_w - 8, y + 16, short(name), anchor="end", fill=PALETTE.ink))
         x = float(name_w)
         for status, colour in colours.items():
             n = counts.get(status, 0)
@@ -281,26 +230,26 @@ def stacked_bars_svg(
         after = f"{total:,}"
         if captions and captions.get(name):
             after += f" · {captions[name]}"
-        parts.append(_text(x + 6, y + 16, after, size=11, fill=MUTED))
+        parts.append(_text(x + 6, y + 16, after, size=11, fill=PALETTE.muted))
         parts.append("</g>")
     return _svg(width, height, parts, label)
 
 
 def status_bar_svg(by_status: dict[str, int], width: int = 640) -> str:
     """One bar of the datapoints by status, with shares."""
-    total = sum(by_status.get(s, 0) for s in DATAPOINT_COLOURS) or 1
-    items = [(f"{s} {by_status.get(s, 0):,}", c) for s, c in DATAPOINT_COLOURS.items()]
+    total = sum(by_status.get(s, 0) for s in PALETTE.datapoint_status) or 1
+    items = [(f"{s} {by_status.get(s, 0):,}", c) for s, c in PALETTE.datapoint_status.items()]
     legend, legend_h = _legend(items, 0, 4, width)
     y = legend_h + 8
     parts, x = legend, 0.0
-    for status, colour in DATAPOINT_COLOURS.items():
+    for status, colour in PALETTE.datapoint_status.items():
         n = by_status.get(status, 0)
         if not n:
             continue
         w = width * n / total
         parts.append(
             f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="24" fill="{colour}">'
-            f"<title>{_e(status)}: {n:,}</title></rect>"
+            f"<title>{escape(status)}: {n:,}</title></rect>"
         )
         if w > 44:
             parts.append(
@@ -332,9 +281,12 @@ def line_chart_svg(
     while tick <= y_top + 1e-9:
         y = top + plot_h - plot_h * tick / y_top
         parts.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"'
+            f' stroke="{PALETTE.grid}"/>'
         )
-        parts.append(_text(left - 6, y + 4, fmt_tick(tick), anchor="end", size=11, fill=MUTED))
+        parts.append(
+            _text(left - 6, y + 4, fmt_tick(tick), anchor="end", size=11, fill=PALETTE.muted)
+        )
         tick += step
 
     def x_of(k: int) -> float:
@@ -344,7 +296,9 @@ def line_chart_svg(
         every = max(1, math.ceil(len(days) / 7))
         for k in range(0, len(days), every):
             parts.append(
-                _text(x_of(k), height - 10, days[k][5:], anchor="middle", size=11, fill=MUTED)
+                _text(
+                    x_of(k), height - 10, days[k][5:], anchor="middle", size=11, fill=PALETTE.muted
+                )
             )
     for name, values in series.items():
         colour = colours[name]
@@ -353,7 +307,7 @@ def line_chart_svg(
         )
         parts.append(
             f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2.2"'
-            f' stroke-linejoin="round"><title>{_e(name)}: {values[-1]:,}</title></polyline>'
+            f' stroke-linejoin="round"><title>{escape(name)}: {values[-1]:,}</title></polyline>'
         )
         if values:
             parts.append(
@@ -367,10 +321,28 @@ def line_chart_svg(
                 top + plot_h / 2,
                 "No completed annotations yet",
                 anchor="middle",
-                fill=MUTED,
+                fill=PALETTE.muted,
             )
         )
     return _svg(width, height, parts, "completed over time")
+
+
+def _alert_key(left: float, key_y: float, threshold: float, rings: bool) -> list[str]:
+    """The key under the accuracy chart's axis: the dashed threshold line and, when there are
+    alerts, the ring that marks one."""
+    parts = [
+        f'<line x1="{left}" x2="{left + 26}" y1="{key_y - 4}" y2="{key_y - 4}"'
+        f' stroke="{PALETTE.alert}" stroke-width="1.3" stroke-dasharray="5 4"/>',
+        _text(left + 32, key_y, f"alert below {threshold:.0%}", size=11, fill=PALETTE.alert),
+    ]
+    if rings:
+        ring_x = left + 150
+        parts.append(
+            f'<circle cx="{ring_x}" cy="{key_y - 4}" r="6" fill="none" stroke="{PALETTE.alert}"'
+            f' stroke-width="2"/>'
+        )
+        parts.append(_text(ring_x + 11, key_y, "drift alert", size=11, fill=PALETTE.alert))
+    return parts
 
 
 def accuracy_chart_svg(
@@ -405,32 +377,29 @@ def accuracy_chart_svg(
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
         y = y_of(tick)
         parts.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"'
+            f' stroke="{PALETTE.grid}"/>'
         )
-        parts.append(_text(left - 6, y + 4, f"{tick:.0%}", anchor="end", size=11, fill=MUTED))
+        parts.append(
+            _text(left - 6, y + 4, f"{tick:.0%}", anchor="end", size=11, fill=PALETTE.muted)
+        )
     y = y_of(threshold)
     parts.append(
-        f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{ALERT}"'
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{PALETTE.alert}"'
         f' stroke-width="1.3" stroke-dasharray="5 4"/>'
     )
-    # the key, under the axis: the dashed line and the ring
-    key_y = height - 8
-    parts.append(
-        f'<line x1="{left}" x2="{left + 26}" y1="{key_y - 4}" y2="{key_y - 4}" stroke="{ALERT}"'
-        f' stroke-width="1.3" stroke-dasharray="5 4"/>'
-    )
-    parts.append(_text(left + 32, key_y, f"alert below {threshold:.0%}", size=11, fill=ALERT))
-    if alerts:
-        ring_x = left + 150
-        parts.append(
-            f'<circle cx="{ring_x}" cy="{key_y - 4}" r="6" fill="none" stroke="{ALERT}"'
-            f' stroke-width="2"/>'
-        )
-        parts.append(_text(ring_x + 11, key_y, "drift alert", size=11, fill=ALERT))
+    parts.extend(_alert_key(left, height - 8, threshold, bool(alerts)))
     every = max(1, math.ceil(len(buckets) / 8))
     for k in range(0, len(buckets), every):
         parts.append(
-            _text(x_of(k), top + plot_h + 18, buckets[k][5:], anchor="middle", size=11, fill=MUTED)
+            _text(
+                x_of(k),
+                top + plot_h + 18,
+                buckets[k][5:],
+                anchor="middle",
+                size=11,
+                fill=PALETTE.muted,
+            )
         )
     for name, values in series.items():
         colour = colours[name]
@@ -449,10 +418,10 @@ def accuracy_chart_svg(
             if alerts.get(name) == buckets[k]:
                 ring = (
                     f'<circle cx="{x_of(k):.1f}" cy="{y_of(v):.1f}" r="7.5" fill="none"'
-                    f' stroke="{ALERT}" stroke-width="2"/>'
+                    f' stroke="{PALETTE.alert}" stroke-width="2"/>'
                 )
             parts.append(
-                f"<g><title>{_e(tip)}</title>{ring}"
+                f"<g><title>{escape(tip)}</title>{ring}"
                 f'<circle cx="{x_of(k):.1f}" cy="{y_of(v):.1f}" r="3.5" fill="{colour}"/></g>'
             )
     if not series:
@@ -462,7 +431,7 @@ def accuracy_chart_svg(
                 top + plot_h / 2,
                 "No gold answers yet",
                 anchor="middle",
-                fill=MUTED,
+                fill=PALETTE.muted,
             )
         )
     return _svg(width, height, parts, "gold accuracy over time")
@@ -486,24 +455,25 @@ def hbars_svg(
         x = name_w + bar_w * marker[0] / biggest
         parts.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="12" y2="{top + row_h * len(rows)}"'
-            f' stroke="{MUTED}" stroke-dasharray="4 3"/>'
+            f' stroke="{PALETTE.muted}" stroke-dasharray="4 3"/>'
         )
-        parts.append(_text(x, 10, marker[1], anchor="middle", size=10, fill=MUTED))
+        parts.append(_text(x, 10, marker[1], anchor="middle", size=10, fill=PALETTE.muted))
     for k, (name, value, colour, caption) in enumerate(rows):
         y = top + k * row_h
-        parts.append(f"<g><title>{_e(name)}: {_e(caption)}</title>")
-        parts.append(_text(name_w - 8, y + 16, short(name), anchor="end", fill=INK))
+        parts.append(f"<g><title>{escape(name)}: {escape(caption)}</title>")
+        parts.append(_text(name_w - 8, y + 16, short(name), anchor="end", fill=PALETTE.ink))
         parts.append(
-            f'<rect x="{name_w}" y="{y + 4}" width="{bar_w}" height="{row_h - 8}" fill="#F1F4F5"/>'
+            f'<rect x="{name_w}" y="{y + 4}" width="{bar_w}" height="{row_h - 8}"'
+            f' fill="{PALETTE.track}"/>'
         )
         w = bar_w * max(0.0, min(value, biggest)) / biggest
         parts.append(
             f'<rect x="{name_w}" y="{y + 4}" width="{w:.1f}" height="{row_h - 8}" fill="{colour}"/>'
         )
-        parts.append(_text(name_w + bar_w + 8, y + 16, caption, size=11, fill=INK))
+        parts.append(_text(name_w + bar_w + 8, y + 16, caption, size=11, fill=PALETTE.ink))
         parts.append("</g>")
     if not rows:
-        parts.append(_text(width / 2, 20, empty, anchor="middle", fill=MUTED))
+        parts.append(_text(width / 2, 20, empty, anchor="middle", fill=PALETTE.muted))
     return _svg(width, max(30, top + row_h * len(rows) + 4), parts, "bars")
 
 
@@ -523,30 +493,32 @@ def heatmap_svg(
     height = head_h + cell * n + 6
     parts = []
     if title:
-        parts.append(_text(0, 14, title, size=13, font_weight="600", fill=INK))
+        parts.append(_text(0, 14, title, size=13, font_weight="600", fill=PALETTE.ink))
     for j, name in enumerate(names):
         x = label_w + j * cell + cell / 2
         parts.append(
             f'<text transform="translate({x + 4:.1f},{head_h - 6}) rotate(-45)" font-size="11"'
-            f' fill="{INK}">{_e(short(name, 16))}<title>{_e(name)}</title></text>'
+            f' fill="{PALETTE.ink}">{escape(short(name, 16))}<title>{escape(name)}</title></text>'
         )
     for i, row_name in enumerate(names):
         y = head_h + i * cell
         parts.append(
-            _text(label_w - 6, y + cell / 2 + 4, short(row_name, 20), anchor="end", fill=INK)
+            _text(
+                label_w - 6, y + cell / 2 + 4, short(row_name, 20), anchor="end", fill=PALETTE.ink
+            )
         )
         for j in range(n):
             value = matrix[i][j]
-            colour = "#FFFFFF" if i == j else kappa_colour(value)
+            colour = PALETTE.ink_light if i == j else kappa_colour(value)
             x = label_w + j * cell
             behind = items[i][j] if items and i != j else None
             tip = f"{names[i]} × {names[j]}: κ {fmt_number(value)}" + (
                 f" on {behind:,} items" if behind else ""
             )
             parts.append(
-                f'<g><title>{_e(tip)}</title><rect x="{x}" y="{y}" width="{cell - 2}"'
+                f'<g><title>{escape(tip)}</title><rect x="{x}" y="{y}" width="{cell - 2}"'
                 f' height="{cell - 2}" rx="3" fill="{colour}"'
-                + (f' stroke="{GRID}"' if i == j else "")
+                + (f' stroke="{PALETTE.grid}"' if i == j else "")
                 + "/>"
             )
             if i != j:
@@ -586,7 +558,7 @@ def kappa_legend_svg(width: int = 560) -> str:
         parts.append(
             f'<rect x="{x:.1f}" y="0" width="{w - 2:.1f}" height="14" rx="2" fill="{colour}"/>'
         )
-        parts.append(_text(x + w / 2, 27, span, anchor="middle", size=10, fill=INK))
-        parts.append(_text(x + w / 2, 40, name, anchor="middle", size=10, fill=MUTED))
+        parts.append(_text(x + w / 2, 27, span, anchor="middle", size=10, fill=PALETTE.ink))
+        parts.append(_text(x + w / 2, 40, name, anchor="middle", size=10, fill=PALETTE.muted))
         x += w
     return _svg(width, 46, parts, "kappa colour scale")

@@ -1,4 +1,4 @@
-"""An item's history: its lineage as a timeline (app.core.audit.chain.item_history).
+"""An item's history: its lineage as a timeline (app.core.audit.history.item_history).
 
 One row per step, oldest first: when, who, what (label, change, review, correction,
 adjudication, flag, comment...), the value before → after, and the label schema version it was
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.annotation.commands import load_item
-from app.core.audit.chain import HistoryEntry, format_value, item_history
+from app.core.audit.history import HistoryEntry, format_value, item_history
 from app.core.errors import TagloopError
 from app.core.project.project import Project
 

@@ -3,7 +3,8 @@ and an agreement heat map, on a shared Chart base (empty text, legends, eliding)
 
 Split out of dashboard.py so that the dashboard there is only its layout and wiring, and so
 that the charts can serve other views. No chart library: they are drawn in the colours and
-scales of the HTML report (`app.core.report.svg`), so that the two show the same picture.
+scales of the HTML report (`app.core.report.svg`, whose `PALETTE` is the one palette of both),
+so that the two show the same picture.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.core.report import scales
 from app.core.report import svg as look
+from app.core.report.svg import PALETTE
 
-INK = QColor(look.INK)
-MUTED = QColor(look.MUTED)
-GRID = QColor(look.GRID)
-TRACK = QColor("#F1F4F5")
+INK = QColor(PALETTE.ink)
+MUTED = QColor(PALETTE.muted)
+GRID = QColor(PALETTE.grid)
+TRACK = QColor(PALETTE.track)
 
 
 class Chart(QWidget):
@@ -207,7 +210,7 @@ class LineChart(Chart):
         left, right, bottom = 52, 16, 26
         plot = QRectF(left, top, self.width() - left - right, self.height() - top - bottom)
         peak = max((max(v) for v in series.values() if v), default=0) or 1
-        step = look.nice_step(peak)
+        step = scales.nice_step(peak)
         y_top = step * max(1, -(-peak // step))
         small = self.small_font()
         painter.setFont(small)
@@ -220,7 +223,7 @@ class LineChart(Chart):
             painter.drawText(
                 QRectF(0, y - 8, left - 6, 16),
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                look.fmt_tick(tick),
+                scales.fmt_tick(tick),
             )
             tick += step
 
@@ -284,7 +287,7 @@ class AccuracyChart(Chart):
         lines = []
         for name, values in series.items():
             shown = [
-                f"{buckets[k][5:]} {look.fmt_percent(v)} ({items[name][k]})"
+                f"{buckets[k][5:]} {scales.fmt_percent(v)} ({items[name][k]})"
                 for k, v in enumerate(values)
                 if v is not None
             ]
@@ -332,7 +335,7 @@ class AccuracyChart(Chart):
                 Qt.AlignmentFlag.AlignCenter,
                 buckets[k][5:],
             )
-        alert = QColor(look.ALERT)
+        alert = QColor(PALETTE.alert)
         y = y_of(self.threshold)
         dashed = QPen(alert, 1.3, Qt.PenStyle.DashLine)
         painter.setPen(dashed)
@@ -499,7 +502,7 @@ class HeatMap(Chart):
                     painter.drawText(
                         QRectF(rect.x(), rect.y() + cell * 0.12, rect.width(), cell * 0.45),
                         Qt.AlignmentFlag.AlignCenter,
-                        look.fmt_number(value),
+                        scales.fmt_number(value),
                     )
                     painter.setFont(tiny)
                     painter.drawText(
@@ -509,7 +512,7 @@ class HeatMap(Chart):
                     )
                 else:
                     painter.setFont(bold)
-                    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, look.fmt_number(value))
+                    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, scales.fmt_number(value))
         # the colour scale
         y = self.HEAD_H + n * cell + 10
         x = 12.0
