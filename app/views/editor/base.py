@@ -32,6 +32,7 @@ from app.views.editor.guidelines_changes import GuidelinesBanner
 from app.views.editor.session import AnnotationSession
 from app.views.editor.text_view import TextView
 from app.views.editor.widgets import LabelBar, PromptBar, ShortcutSheet
+from app.views.theme import palette
 
 POINT_SIZE_KEY = "editor_point_size"
 DEFAULT_POINT_SIZE = 14.0
@@ -44,12 +45,18 @@ QUEUE_FILTERS = (
     ("Labeled", browse.Query(status="labeled")),
 )
 ORDERS = (("File order", "file"), ("Random (seeded)", "random"), ("Model's choice", "active"))
-_OVERLAY = {
-    "complete": ("#E8F5E9", "#2E7D32", "✓ Completed"),
-    "skipped": ("#ECEFF1", "#455A64", "↷ Skipped"),
-    "discarded": ("#FFEBEE", "#C62828", "✕ Discarded"),
-}
+OVERLAY_TITLES = {"complete": "✓ Completed", "skipped": "↷ Skipped", "discarded": "✕ Discarded"}
 _NO_MODIFIERS = Qt.KeyboardModifier.NoModifier | Qt.KeyboardModifier.KeypadModifier
+
+
+def overlay_colours(status: str) -> tuple[str, str]:
+    """Background and ink of the banner over a finished item, by its status."""
+    theme = palette()
+    return {
+        "complete": (theme.success_background, theme.success),
+        "skipped": (theme.neutral_background, theme.text_subtle),
+        "discarded": (theme.danger_background, theme.danger),
+    }[status]
 
 
 def sure(confidence: float) -> str:
@@ -295,7 +302,7 @@ class EditorBase(QWidget):
             self.suggestion_label.hide()
         else:
             self.suggestion_label.setText(
-                f"<span style='color:#5E35B1'><b>Model suggests</b>"
+                f"<span style='color:{palette().model}'><b>Model suggests</b>"
                 f" {html.escape(self.describe(suggestion.value))}"
                 f" ({sure(suggestion.confidence)} sure) &nbsp;·&nbsp; <b>A</b> accepts</span>"
             )
@@ -304,6 +311,7 @@ class EditorBase(QWidget):
             self.saved_label.setText("Saving…")
 
     def _show_context(self, item: Item) -> None:
+        theme = palette()
         parts = []
         for name in self.project.context_inputs:
             value = item.context.get(name)
@@ -313,20 +321,20 @@ class EditorBase(QWidget):
             )
         for author, value in item.others:
             parts.append(
-                f"<p style='color:#37474F'><b>{html.escape(author)}</b> answered: "
+                f"<p style='color:{theme.text_secondary}'><b>{html.escape(author)}</b> answered: "
                 f"{html.escape(self.describe_other(item, value))}</p>"
             )
         for note in item.flags:
             parts.append(
-                f"<p style='color:#B71C1C'><b>Flagged</b> by {html.escape(note.author)}: "
-                f"{html.escape(note.body)}</p>"
+                f"<p style='color:{theme.danger_strong}'><b>Flagged</b> by "
+                f"{html.escape(note.author)}: {html.escape(note.body)}</p>"
             )
         for note in item.comments:
             parts.append(
                 f"<p><b>Comment</b> by {html.escape(note.author)}: {html.escape(note.body)}</p>"
             )
         if not parts:
-            parts.append("<p style='color:gray'>No context, flags or comments.</p>")
+            parts.append(f"<p style='color:{theme.placeholder}'>No context, flags or comments.</p>")
         self.context_view.setHtml("".join(parts))
 
     def _show_overlay(self, item: Item) -> None:
@@ -335,7 +343,8 @@ class EditorBase(QWidget):
             self.overlay.hide()
             self.label_bar.setEnabled(True)
             return
-        background, foreground, title = _OVERLAY[state.status]
+        background, foreground = overlay_colours(state.status)
+        title = OVERLAY_TITLES[state.status]
         detail = ""
         if state.status == "complete":
             detail = f": {html.escape(self.describe(state.value))}"
@@ -354,7 +363,7 @@ class EditorBase(QWidget):
         self.progress.setValue(self.session.labeled)
 
     def say(self, message: str, error: bool = False) -> None:
-        colour = "#C62828" if error else "#37474F"
+        colour = palette().danger if error else palette().text_secondary
         self.status_line.setText(f"<span style='color:{colour}'>{html.escape(message)}</span>")
 
     # --- to be provided by each editor ---------------------------------------------------
