@@ -95,6 +95,29 @@ class EditorBase(QWidget):
     # --- layout ------------------------------------------------------------------------------
 
     def _build(self) -> None:
+        """Header, guidelines banner, text and side panes, then the label bar and footer."""
+        header = self._build_header()
+        # "Guidelines changed": shown when the schema has a version this annotator has not read.
+        self.guidelines_banner = GuidelinesBanner(self.project, self.session.annotator_id)
+        self.splitter = self._build_panes()
+        footer = self._build_footer()
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(header)
+        layout.addWidget(line)
+        layout.addWidget(self.guidelines_banner)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.prompt)
+        layout.addWidget(self.suggestion_label)
+        layout.addWidget(self.label_bar)
+        layout.addLayout(footer)
+
+    def _build_header(self) -> QHBoxLayout:
+        """The queue's filter and order, where I am in it, the progress bar and "Saved"."""
         header = QHBoxLayout()
         header.setContentsMargins(12, 8, 12, 4)
         self.queue_filter = QComboBox()
@@ -127,10 +150,10 @@ class EditorBase(QWidget):
         header.addWidget(self.position_label, 1)
         header.addWidget(self.progress)
         header.addWidget(self.saved_label)
+        return header
 
-        # "Guidelines changed": shown when the schema has a version this annotator has not read.
-        self.guidelines_banner = GuidelinesBanner(self.project, self.session.annotator_id)
-
+    def _build_panes(self) -> QSplitter:
+        """The text (under its finished-item overlay) beside the context and guidelines."""
         self.overlay = QLabel()
         self.overlay.setObjectName("overlay")
         self.overlay.setWordWrap(True)
@@ -157,12 +180,15 @@ class EditorBase(QWidget):
         column.setSpacing(0)
         column.addWidget(self.overlay)
         column.addWidget(self.text_view, 1)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(text_column)
-        self.splitter.addWidget(side)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(text_column)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        return splitter
 
+    def _build_footer(self) -> QHBoxLayout:
+        """The suggestion line, label bar and prompt; returns the hint and message row."""
         self.suggestion_label = QLabel()
         self.suggestion_label.setObjectName("suggestion")
         self.suggestion_label.setContentsMargins(14, 4, 12, 0)
@@ -184,21 +210,7 @@ class EditorBase(QWidget):
         footer.setContentsMargins(12, 2, 12, 8)
         footer.addWidget(self.hint, 1)
         footer.addWidget(self.status_line)
-
-        line = QFrame()
-        line.setFrameShape(QFrame.Shape.HLine)
-        line.setFrameShadow(QFrame.Shadow.Sunken)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addLayout(header)
-        layout.addWidget(line)
-        layout.addWidget(self.guidelines_banner)
-        layout.addWidget(self.splitter, 1)
-        layout.addWidget(self.prompt)
-        layout.addWidget(self.suggestion_label)
-        layout.addWidget(self.label_bar)
-        layout.addLayout(footer)
+        return footer
 
     def _text_focus_policy(self) -> Qt.FocusPolicy:
         return Qt.FocusPolicy.ClickFocus
