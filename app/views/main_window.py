@@ -370,7 +370,7 @@ class MainWindow(QMainWindow):
                 getattr(self, dialog).close()
             setattr(self, dialog, None)
         if self.session is not None:
-            self.session._save_position()
+            self.session.save_position()
         if self.writer is not None:
             self.writer.shutdown()  # every edit is committed before the project closes
         while self.tabs.count() > 1:
@@ -427,7 +427,7 @@ class MainWindow(QMainWindow):
                 self.session.open_queue()
             widget.setFocus()
         elif index == 0 and self.model is not None:
-            self.session._save_position()
+            self.session.save_position()
             self.refresh()
 
     def annotate_table(self, row: int | None = None) -> None:

@@ -225,7 +225,7 @@ def test_resume_where_the_annotator_stopped(qtbot, spam, open_editor):
     key(qtbot, editor, Qt.Key.Key_Right)
     settle(session)
     stopped_at = session.item.id
-    session._save_position()
+    session.save_position()
     again, _editor = open_editor(spam, None)
     assert again.item.id == stopped_at
 
