@@ -38,8 +38,6 @@ TOO_LONG_ALLOWED: set[str] = {
     "app/views/dashboard/window.py",
     "app/views/dashboard/window.py::__init__",
     "app/views/dashboard/window.py::show_report",
-    "app/views/editor/base.py::_build",
-    "app/views/main_window.py",
     "app/views/quality/adjudication.py::_build",
     "app/views/quality/gold.py",
     "app/views/quality/gold.py::_right",
