@@ -131,10 +131,11 @@ class BrowsePanel(QWidget):
         return index.row() if index.isValid() else None
 
     def datapoint_at(self, row: int | None) -> int | None:
-        """The id of the datapoint in this row (None for no row)."""
+        """The id of the datapoint in this row (None for no row, or a row the table lacks)."""
         if row is None or self.model is None:
             return None
-        return self.model.row_at(row).id
+        shown = self.model.row_at(row)
+        return shown.id if shown else None
 
     def selected_datapoints(self) -> list[int]:
         """The ids of the selected rows, in table order."""

@@ -314,3 +314,12 @@ def test_a_dataset_is_removed_from_the_datasets_panel(qtbot, spam_project, sms_c
     assert "sms.csv" in asked[0]
     qtbot.waitUntil(lambda: window.browse.model.rowCount() == 0, timeout=20_000)
     assert window.datasets.items.count() == 0
+
+
+def test_annotating_an_empty_table_opens_an_empty_queue(qtbot, spam_project):
+    window = _window(qtbot, spam_project)
+    assert window.browse.datapoint_at(0) is None and window.browse.current_row() is None
+    window.annotate_table()
+    window.annotate_table(0)
+    assert window.tabs.currentWidget() is window.editor
+    assert window.session.item is None
