@@ -125,7 +125,7 @@ def stall_during_retrain(rows: int, labels: int) -> None:
         if now - last[0] > 30:
             worst.append((now - last[0], time.perf_counter() - started))
         last[0] = now
-        window.table.viewport().update()  # keep painting, like a user scrolling
+        window.browse.table.viewport().update()  # keep painting, like a user scrolling
 
     timer = QTimer()
     timer.setInterval(5)

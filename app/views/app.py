@@ -49,12 +49,12 @@ def _report_ready(window: MainWindow) -> None:
 
     window.repaint()
     mode = os.environ.get("TAGLOOP_BENCH_READY")
-    if mode == "scroll" and window.model is not None:
-        bar = window.table.verticalScrollBar()
+    if mode == "scroll" and window.browse.model is not None:
+        bar = window.browse.table.verticalScrollBar()
         for step in range(0, 101):
             bar.setValue(bar.maximum() * step // 100)
-            window.table.repaint()
+            window.browse.table.repaint()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rows = window.model.rowCount() if window.model else 0
+    rows = window.browse.model.rowCount() if window.browse.model else 0
     print(f"ready: {rows:,} rows shown, peak RSS {rss:.0f} MB", flush=True)
     QApplication.quit()

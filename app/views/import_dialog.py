@@ -30,6 +30,7 @@ from app.core.errors import TagloopError, UnknownLabelsError
 from app.core.io.importer import ImportReport, import_dataset, preview, suggest_mapping
 from app.core.io.readers import FORMATS
 from app.core.project.project import Project
+from app.views.theme import palette
 from app.workers.job import Job, run_with_progress
 
 NONE = "(none)"
@@ -66,7 +67,7 @@ class ImportDialog(QDialog):
 
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b91c1c; font-weight: bold")
+        self.error.setStyleSheet(f"color: {palette().form_error}; font-weight: bold")
         self.table = QTableWidget()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)

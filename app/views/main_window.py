@@ -1,46 +1,45 @@
-"""The main window: the datapoint table with filters, the datasets panel, and the menus."""
+"""The main window: the composition of the menus, the Browse tab, the datasets panel, the
+editor tabs and the status bar, and the verbs the menus call.
+
+The menus live in app.views.menus, the table with its filters and the datasets panel in
+app.views.browse_panel; this module wires them to a project and to the annotation session.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QPushButton,
     QStackedWidget,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app import APP_NAME, __version__
+from app import APP_NAME
 from app.core import settings
-from app.core.annotation.browse import STATUS_FILTERS, Browser, Query
+from app.core.annotation.browse import Browser
+from app.core.annotation.worklist import WorklistSpec
 from app.core.errors import TagloopError
 from app.core.io.datasets import list_datasets, remove_dataset
 from app.core.io.export import export_datapoints
 from app.core.project import modelstore
 from app.core.project.project import PROJECT_SUFFIX, Project, open_project
 from app.core.storage import fts
+from app.views.browse_panel import BrowsePanel, DatasetsPanel
 from app.views.dashboard.window import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
 from app.views.import_dialog import FILE_FILTER, ImportDialog
+from app.views.menus import build_menus
 from app.views.model.controller import ModelController
 from app.views.model.panel import ModelPanel
 from app.views.new_project_wizard import NewProjectWizard
@@ -49,20 +48,18 @@ from app.views.quality.gold import GoldView
 from app.views.quality.history import HistoryView
 from app.views.quality.review import ReviewView
 from app.views.quality.suspicious import SuspiciousView
-from app.views.table_model import DatapointTableModel
 from app.views.team.assignments import TeamDialog
 from app.views.team.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
 from app.workers.job import Job, run_with_progress
 from app.workers.writer import Writer
 
-SEARCH_DELAY_MS = 250
-
 
 class MainWindow(QMainWindow):
+    """One project at a time: browse it, annotate it, train its model, work as a team."""
+
     def __init__(self, project: Project | None = None) -> None:
         super().__init__()
         self.project: Project | None = None
-        self.model: DatapointTableModel | None = None
         self.jobs: list[Job] = []  # keep running jobs alive
         self.writer: Writer | None = None
         self.session: AnnotationSession | None = None
@@ -72,28 +69,23 @@ class MainWindow(QMainWindow):
         self.model_panel: ModelPanel | None = None
         self.suspicious_view: SuspiciousView | None = None
         self.resize(1200, 750)
-        self._build_menus()
+        self.menus = build_menus(self)
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
         self.stack.addWidget(self._empty_state())
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self._browser_view(), "Browse")
+        self.browse = BrowsePanel()
+        self.browse.row_activated.connect(self.annotate_table)
+        self.tabs.addTab(self.browse, "Browse")
         self.tabs.currentChanged.connect(self._tab_changed)
         self.stack.addWidget(self.tabs)
-        self.datasets = QListWidget()
-        self.datasets.setObjectName("datasets")
-        remove = QPushButton("Remove dataset…")
-        remove.clicked.connect(self.remove_selected_dataset)
-        panel = QWidget()
-        panel_layout = QVBoxLayout(panel)
-        panel_layout.setContentsMargins(4, 4, 4, 4)
-        panel_layout.addWidget(self.datasets)
-        panel_layout.addWidget(remove)
+        self.datasets = DatasetsPanel()
+        self.datasets.remove_requested.connect(self.remove_selected_dataset)
         self.dock = QDockWidget("Datasets", self)
         self.dock.setObjectName("datasets_dock")
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
-        self.dock.setWidget(panel)
+        self.dock.setWidget(self.datasets)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
         self.counts_label = QLabel()
         self.showing_label = QLabel()
@@ -104,100 +96,10 @@ class MainWindow(QMainWindow):
         self.model_label.setObjectName("model_status")
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.showing_label)
+        self.browse.shown.connect(lambda n: self.showing_label.setText(f"showing {n:,}"))
         self.set_project(project)
 
     # ---- layout -------------------------------------------------------------------------
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.actions: dict[str, QAction] = {}
-        for key, text, shortcut, slot in (
-            ("new", "&New project…", QKeySequence.StandardKey.New, self.new_project),
-            ("open", "&Open project…", QKeySequence.StandardKey.Open, self.choose_project),
-            ("import", "&Import dataset…", "Ctrl+I", self.import_dataset),
-            ("export", "&Export…", "Ctrl+E", self.export),
-            ("bundle_export", "Export &bundle…", "Ctrl+Shift+B", self.export_bundle),
-            ("bundle_open", "Open b&undle…", "Ctrl+Shift+O", self.open_bundle),
-            ("bundle_return", "&Return work…", "Ctrl+Shift+R", self.return_work),
-            ("bundle_merge", "&Merge work…", "Ctrl+Shift+M", self.merge_work),
-        ):
-            action = QAction(text, self)
-            action.setShortcut(shortcut)
-            action.triggered.connect(slot)
-            file_menu.addAction(action)
-            self.actions[key] = action
-            if key == "open":
-                self.recent_menu = file_menu.addMenu("Open &recent")
-                self.recent_menu.aboutToShow.connect(self._fill_recent)
-            if key == "export":
-                file_menu.addSeparator()
-        file_menu.addSeparator()
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
-        self.edit_menu = self.menuBar().addMenu("&Edit")
-        view_menu = self.menuBar().addMenu("&Annotate")
-        for key, text, shortcut, slot in (
-            ("browse", "&Browse the table", "Ctrl+1", lambda: self.show_tab("browse")),
-            ("annotate", "&Annotate", "Ctrl+2", lambda: self.show_tab("annotate")),
-            ("grid", "Bulk &grid", "Ctrl+3", lambda: self.show_tab("grid")),
-            ("annotate_filter", "Annotate the &table's items", "Ctrl+Return", self.annotate_table),
-            ("history", "Item &history…", "Ctrl+H", self.show_history),
-        ):
-            action = QAction(text, self)
-            action.setShortcut(shortcut)
-            action.triggered.connect(slot)
-            view_menu.addAction(action)
-            self.actions[key] = action
-        model_menu = self.menuBar().addMenu("&Model")
-        for key, text, shortcut, slot in (
-            ("train", "&Train now", "Ctrl+T", self.train_model),
-            ("model", "Show the &model…", "Ctrl+M", self.show_model),
-            ("suspicious", "Review &suspicious labels…", "Ctrl+Shift+S", self.show_suspicious),
-        ):
-            action = QAction(text, self)
-            action.setShortcut(shortcut)
-            action.triggered.connect(slot)
-            model_menu.addAction(action)
-            self.actions[key] = action
-        team_menu = self.menuBar().addMenu("&Team")
-        action = QAction("&Annotators and assignments…", self)
-        action.triggered.connect(self.show_team)
-        team_menu.addAction(action)
-        self.actions["team"] = action
-        for key, text, shortcut, slot in (
-            ("review", "&Review work…", "Ctrl+Shift+V", self.show_review),
-            ("adjudicate", "&Adjudicate disagreements…", "Ctrl+Shift+J", self.show_adjudication),
-            ("gold", "&Gold items and qualification…", "Ctrl+Shift+G", self.show_gold),
-        ):
-            action = QAction(text, self)
-            action.setShortcut(shortcut)
-            action.triggered.connect(slot)
-            team_menu.addAction(action)
-            self.actions[key] = action
-        action = QAction("&Dashboard…", self)
-        action.setShortcut("Ctrl+Shift+D")
-        action.triggered.connect(self.show_dashboard)
-        team_menu.addAction(action)
-        self.actions["dashboard"] = action
-        self.auto_advance = QAction("Move on after a label (classification)", self)
-        self.auto_advance.setCheckable(True)
-        self.auto_advance.setChecked(bool(settings.preference("editor_auto_advance", True)))
-        self.auto_advance.toggled.connect(self._set_auto_advance)
-        view_menu.addSeparator()
-        view_menu.addAction(self.auto_advance)
-        help_menu = self.menuBar().addMenu("&Help")
-        about = QAction("&About Tagloop", self)
-        about.triggered.connect(
-            lambda: QMessageBox.about(
-                self,
-                "About Tagloop",
-                f"{APP_NAME} {__version__}\nOffline text annotation. "
-                "Your data never leaves this machine.",
-            )
-        )
-        help_menu.addAction(about)
-
     def _empty_state(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -221,73 +123,13 @@ class MainWindow(QMainWindow):
         layout.addStretch(2)
         return page
 
-    def _browser_view(self) -> QWidget:
-        page = QWidget()
-        self.status_filter = QComboBox()
-        self.status_filter.setObjectName("status_filter")
-        self.status_filter.addItem("All statuses", None)
-        for status in STATUS_FILTERS:
-            self.status_filter.addItem(status.capitalize(), status)
-        self.label_filter = QComboBox()
-        self.label_filter.setObjectName("label_filter")
-        self.search = QLineEdit()
-        self.search.setObjectName("search")
-        self.search.setClearButtonEnabled(True)
-        self.search.setPlaceholderText('Search text (words, "phrases", prefix*)')
-        self.search_timer = QTimer(self)
-        self.search_timer.setSingleShot(True)
-        self.search_timer.setInterval(SEARCH_DELAY_MS)
-        self.search_timer.timeout.connect(self.apply_filters)
-        self.search.textChanged.connect(lambda _t: self.search_timer.start())
-        self.status_filter.currentIndexChanged.connect(lambda _i: self.apply_filters())
-        self.label_filter.currentIndexChanged.connect(lambda _i: self.apply_filters())
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Status:"))
-        bar.addWidget(self.status_filter)
-        bar.addWidget(QLabel("Label:"))
-        bar.addWidget(self.label_filter)
-        bar.addWidget(self.search, 1)
-        self.table = QTableView()
-        self.table.setObjectName("datapoints")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.table.verticalHeader().setDefaultSectionSize(24)
-        self.table.doubleClicked.connect(self._annotate_row)
-        layout = QVBoxLayout(page)
-        layout.addLayout(bar)
-        layout.addWidget(self.table, 1)
-        return page
-
     # ---- project ------------------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
         if self.project is not None and self.project is not project:
             self.project.close()
         self.project = project
         self._close_session()
-        for key in (
-            "import",
-            "export",
-            "browse",
-            "annotate",
-            "grid",
-            "annotate_filter",
-            "history",
-            "train",
-            "model",
-            "suspicious",
-            "bundle_export",
-            "bundle_return",
-            "bundle_merge",
-            "team",
-            "dashboard",
-            "review",
-            "adjudicate",
-            "gold",
-        ):
-            self.actions[key].setEnabled(project is not None)
+        self.menus.set_project_open(project is not None)
         self.dock.setVisible(project is not None)
         if project is None:
             self.setWindowTitle(APP_NAME)
@@ -296,21 +138,7 @@ class MainWindow(QMainWindow):
             self.showing_label.clear()
             return
         self.setWindowTitle(f"{APP_NAME} — {project.name}")
-        self.label_filter.blockSignals(True)
-        self.label_filter.clear()
-        self.label_filter.addItem("All labels", None)
-        for name in project.schema.label_names:
-            self.label_filter.addItem(name, name)
-        self.label_filter.blockSignals(False)
-        self.model = DatapointTableModel(project, self._query(), self)
-        self.table.setModel(self.model)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((0, 80), (1, 170), (3, 90), (4, 140), (5, 60)):
-            self.table.setColumnWidth(column, width)
+        self.browse.show_project(project)
         self._open_session(project)
         self.stack.setCurrentIndex(1)
         self.refresh()
@@ -343,22 +171,15 @@ class MainWindow(QMainWindow):
         if project.task_type != "spans":
             self.grid = BulkGrid(self.session)
             self.tabs.addTab(self.grid, "Bulk grid")
-        self.actions["grid"].setEnabled(self.grid is not None)
+        self.menus.actions["grid"].setEnabled(self.grid is not None)
         self.controller = ModelController(project, self.session, self)
         self.controller.status_changed.connect(self.model_label.setText)
         self.controller.version_ready.connect(lambda _v: self._model_order_available())
         self.model_label.setText(self.controller.summary())
         self._model_order_available()
         QTimer.singleShot(1500, self.controller.start)
-        self.auto_advance.setEnabled(project.task_type == "classification")
-        stack = self.session.undo_stack
-        self.edit_menu.clear()
-        undo = stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.edit_menu.addAction(undo)
-        self.edit_menu.addAction(redo)
+        self.menus.auto_advance.setEnabled(project.task_type == "classification")
+        self.menus.show_undo(self.session.undo_stack, self)
 
     def _close_session(self) -> None:
         if getattr(self, "controller", None) is not None:
@@ -370,7 +191,7 @@ class MainWindow(QMainWindow):
                 getattr(self, dialog).close()
             setattr(self, dialog, None)
         if self.session is not None:
-            self.session._save_position()
+            self.session.save_position()
         if self.writer is not None:
             self.writer.shutdown()  # every edit is committed before the project closes
         while self.tabs.count() > 1:
@@ -382,7 +203,7 @@ class MainWindow(QMainWindow):
             if obj is not None and name in ("session", "writer"):
                 obj.deleteLater()
             setattr(self, name, None)
-        self.edit_menu.clear()
+        self.menus.clear_undo()
 
     def _model_order_available(self) -> None:
         if self.editor is not None:
@@ -414,7 +235,7 @@ class MainWindow(QMainWindow):
         self.suspicious_view.raise_()
 
     def show_tab(self, name: str) -> None:
-        widget = {"browse": self.tabs.widget(0), "annotate": self.editor, "grid": self.grid}[name]
+        widget = {"browse": self.browse, "annotate": self.editor, "grid": self.grid}[name]
         if widget is not None:
             self.tabs.setCurrentWidget(widget)
 
@@ -426,27 +247,21 @@ class MainWindow(QMainWindow):
             if self.session.queue is None:
                 self.session.open_queue()
             widget.setFocus()
-        elif index == 0 and self.model is not None:
-            self.session._save_position()
+        elif index == 0 and self.browse.model is not None:
+            self.session.save_position()
             self.refresh()
 
     def annotate_table(self, row: int | None = None) -> None:
         """Annotate what the table shows (its filter and sort), from its current row."""
-        if self.session is None or self.model is None:
+        if self.session is None or self.browse.model is None:
             return
-        from app.core.annotation.worklist import WorklistSpec
-
-        index = self.table.currentIndex()
-        row = index.row() if row is None and index.isValid() else row
-        shown = self.model.row_at(row) if row is not None else None
+        shown = self.browse.datapoint_at(self.browse.current_row() if row is None else row)
         self.tabs.setCurrentWidget(self.editor)
-        self.session.open_queue(WorklistSpec(self.model.query), shown.id if shown else None)
+        self.session.open_queue(WorklistSpec(self.browse.model.query), shown)
         self.editor.setFocus()
 
-    def _annotate_row(self, index) -> None:
-        self.annotate_table(index.row())
-
-    def _set_auto_advance(self, on: bool) -> None:
+    def set_auto_advance(self, on: bool) -> None:
+        """Classification: move on to the next item once a label is given (remembered)."""
         settings.set_preference("editor_auto_advance", on)
         if hasattr(self.editor, "set_auto_advance"):
             self.editor.set_auto_advance(on)
@@ -460,39 +275,12 @@ class MainWindow(QMainWindow):
         self.set_project(project)
         return True
 
-    def _query(self) -> Query:
-        return Query(
-            status=self.status_filter.currentData(),
-            label=self.label_filter.currentData(),
-            search=self.search.text().strip() or None,
-        )
-
-    def apply_filters(self) -> None:
-        if self.model is None:
-            return
-        current = self.model.query
-        self.model.set_query(
-            replace(self._query(), sort=current.sort, descending=current.descending)
-        )
-        self._show_filter_count()
-
-    def _show_filter_count(self) -> None:
-        if self.model is not None:
-            self.showing_label.setText(f"showing {self.model.rowCount():,}")
-
     def refresh(self) -> None:
         """Reload the table, datasets and counts after the data changed."""
-        if self.project is None or self.model is None:
+        if self.project is None or self.browse.model is None:
             return
-        self.model.refresh()
-        self._show_filter_count()
-        self.datasets.clear()
-        for info in list_datasets(self.project):
-            when = info.imported_at[:16].replace("T", " ")
-            item = QListWidgetItem(f"{info.source_name}\n{info.row_count:,} rows · {when}")
-            item.setData(Qt.ItemDataRole.UserRole, info.id)
-            item.setToolTip(f"SHA-256 {info.sha256}\nmapping {info.mapping}")
-            self.datasets.addItem(item)
+        self.browse.refresh()
+        self.datasets.show_datasets(list_datasets(self.project))
         self.counts_label.setText("Counting…")
         browser = Browser(self.project)
         job = Job(lambda progress, cancel: browser.status_counts())
@@ -523,13 +311,6 @@ class MainWindow(QMainWindow):
         )
         if path:
             self.open_project_path(Path(path))
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for path in settings.recent_projects():
-            action = self.recent_menu.addAction(str(path))
-            action.triggered.connect(lambda _c=False, p=path: self.open_project_path(p))
-        self.recent_menu.setEnabled(True)
 
     def open_demo(self) -> None:
         from app.core.io.demo import build_demo
@@ -634,10 +415,8 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return None
         datapoint_id = None
-        if self.tabs.currentWidget() is self.tabs.widget(0) and self.model is not None:
-            index = self.table.currentIndex()
-            if index.isValid():
-                datapoint_id = self.model.row_at(index.row()).id
+        if self.tabs.currentWidget() is self.browse:
+            datapoint_id = self.browse.datapoint_at(self.browse.current_row())
         elif self.session is not None and self.session.item is not None:
             datapoint_id = self.session.item.id
         if datapoint_id is None:
@@ -653,10 +432,7 @@ class MainWindow(QMainWindow):
         """Gold items and qualification; the table's selected rows are offered for marking."""
         if self.project is None:
             return None
-        selected = []
-        if self.model is not None:
-            rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-            selected = [self.model.row_at(row).id for row in rows]
+        selected = self.browse.selected_datapoints()
         if self.writer is not None:
             self.writer.flush()
         dialog = GoldView(self.project, datapoint_ids=selected, parent=self)
@@ -692,10 +468,10 @@ class MainWindow(QMainWindow):
         return dialog
 
     def remove_selected_dataset(self) -> None:
-        item = self.datasets.currentItem()
-        if self.project is None or item is None:
+        chosen = self.datasets.current()
+        if self.project is None or chosen is None:
             return
-        name = item.text().splitlines()[0]
+        dataset_id, name = chosen
         answer = QMessageBox.question(
             self,
             "Remove dataset",
@@ -708,7 +484,7 @@ class MainWindow(QMainWindow):
             f"Removing {name}",
             remove_dataset,
             self.project,
-            item.data(Qt.ItemDataRole.UserRole),
+            dataset_id,
         )
         job.succeeded.connect(lambda _n: self.set_project(self.project))  # queues too
         job.failed.connect(lambda message: QMessageBox.warning(self, "Remove failed", message))

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from app.core.errors import TagloopError
 from app.core.project.label_schema import PALETTE, TASK_TYPES, LabelSpec
 from app.core.project.project import PROJECT_SUFFIX, Project, create_project
+from app.views.theme import palette
 
 TASK_HELP = {
     "classification": "Each item gets exactly one label.",
@@ -133,7 +134,7 @@ class LabelsPage(QWizardPage):
         remove = QPushButton("Remove")
         remove.clicked.connect(self._remove)
         self.error = QLabel()
-        self.error.setStyleSheet("color: #b91c1c")
+        self.error.setStyleSheet(f"color: {palette().form_error}")
         buttons = QHBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
@@ -203,7 +204,7 @@ class GuidelinesPage(QWizardPage):
         self.preview = QTextBrowser()
         self.editor.textChanged.connect(self._render)
         self.error = QLabel()
-        self.error.setStyleSheet("color: #b91c1c")
+        self.error.setStyleSheet(f"color: {palette().form_error}")
         self.error.setWordWrap(True)
         splitter = QSplitter()
         splitter.addWidget(self.editor)

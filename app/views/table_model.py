@@ -14,17 +14,12 @@ from PySide6.QtGui import QColor
 
 from app.core.annotation.browse import SORTABLE, Browser, Query, Row
 from app.core.project.project import Project
+from app.views.theme import palette
 
 PAGE_SIZE = 200
 CACHED_PAGES = 20
 COLUMNS = ("#", "Dataset", "Text", "Status", "Labels", "Flagged")
 SORT_KEYS = {0: "id", 1: "dataset", 3: "status"}
-STATUS_COLOURS = {
-    "unlabeled": "#6b7280",
-    "labeled": "#047857",
-    "skipped": "#b45309",
-    "discarded": "#b91c1c",
-}
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -95,9 +90,9 @@ class DatapointTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and column == 2:
             return item.text
         if role == Qt.ItemDataRole.ForegroundRole and column == 3:
-            return QColor(STATUS_COLOURS[item.status])
+            return QColor(palette().table_status(item.status))
         if role == Qt.ItemDataRole.ForegroundRole and column == 5:
-            return QColor("#b91c1c")
+            return QColor(palette().table_flagged)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

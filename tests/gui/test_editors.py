@@ -225,7 +225,7 @@ def test_resume_where_the_annotator_stopped(qtbot, spam, open_editor):
     key(qtbot, editor, Qt.Key.Key_Right)
     settle(session)
     stopped_at = session.item.id
-    session._save_position()
+    session.save_position()
     again, _editor = open_editor(spam, None)
     assert again.item.id == stopped_at
 
@@ -535,11 +535,11 @@ def test_main_window_tabs_and_double_click_annotates(qtbot, spam):
     window.show()
     names = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert names == ["Browse", "Annotate", "Bulk grid"]
-    index = window.model.index(5, 0)
-    window.table.doubleClicked.emit(index)
+    index = window.browse.model.index(5, 0)
+    window.browse.table.doubleClicked.emit(index)
     assert window.tabs.currentWidget() is window.editor
-    assert window.session.item.id == window.model.row_at(5).id
+    assert window.session.item.id == window.browse.model.row_at(5).id
     qtbot.keyClick(window.editor, "1")
     window.writer.flush()
-    assert annotation_of(spam, window.model.row_at(5).id)[0] == "ham"
+    assert annotation_of(spam, window.browse.model.row_at(5).id)[0] == "ham"
     window.close()

@@ -26,7 +26,7 @@ def test_empty_state_without_project(qtbot):
     window = MainWindow()
     qtbot.addWidget(window)
     assert window.stack.currentIndex() == 0
-    assert not window.actions["import"].isEnabled()
+    assert not window.menus.actions["import"].isEnabled()
 
 
 def test_import_dialog_maps_columns_and_imports(qtbot, spam_project, sms_csv, monkeypatch):
@@ -41,10 +41,10 @@ def test_import_dialog_maps_columns_and_imports(qtbot, spam_project, sms_csv, mo
     with qtbot.waitSignal(dialog.imported, timeout=20_000):
         qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
     assert dialog.report is not None and dialog.report.rows == 60
-    assert window.model.rowCount() == 60
+    assert window.browse.model.rowCount() == 60
     qtbot.waitUntil(lambda: "60 datapoints" in window.counts_label.text(), timeout=10_000)
     assert "labeled 60" in window.counts_label.text()
-    assert window.datasets.count() == 1
+    assert window.datasets.items.count() == 1
 
 
 def test_import_dialog_shows_error_and_imports_nothing(qtbot, spam_project, tmp_path):
@@ -99,31 +99,31 @@ def test_unknown_label_can_be_added_from_the_dialog(qtbot, spam_project, tmp_pat
 def test_filters_search_and_sort(qtbot, spam_project, sms_csv):
     import_dataset(spam_project, sms_csv, mapping={"message": "text"}, label_column="label")
     window = _window(qtbot, spam_project)
-    total = window.model.rowCount()
+    total = window.browse.model.rowCount()
     assert total == 60
     spam = Browser(spam_project).count(Query(label="spam"))
-    window.label_filter.setCurrentIndex(window.label_filter.findData("spam"))
-    assert window.model.rowCount() == spam > 0
+    window.browse.label_filter.setCurrentIndex(window.browse.label_filter.findData("spam"))
+    assert window.browse.model.rowCount() == spam > 0
     assert all(
-        window.model.data(window.model.index(r, 4)) == "spam"
-        for r in range(window.model.rowCount())
+        window.browse.model.data(window.browse.model.index(r, 4)) == "spam"
+        for r in range(window.browse.model.rowCount())
     )
-    window.label_filter.setCurrentIndex(0)
-    window.status_filter.setCurrentIndex(window.status_filter.findData("unlabeled"))
-    assert window.model.rowCount() == 0
-    window.status_filter.setCurrentIndex(0)
-    qtbot.keyClicks(window.search, "free")
-    qtbot.waitUntil(lambda: window.model.rowCount() < total, timeout=5_000)
+    window.browse.label_filter.setCurrentIndex(0)
+    window.browse.status_filter.setCurrentIndex(window.browse.status_filter.findData("unlabeled"))
+    assert window.browse.model.rowCount() == 0
+    window.browse.status_filter.setCurrentIndex(0)
+    qtbot.keyClicks(window.browse.search, "free")
+    qtbot.waitUntil(lambda: window.browse.model.rowCount() < total, timeout=5_000)
     expected = Browser(spam_project).count(Query(search="free"))
-    assert window.model.rowCount() == expected > 0
+    assert window.browse.model.rowCount() == expected > 0
     assert "showing" in window.showing_label.text()
-    window.search.clear()
-    qtbot.waitUntil(lambda: window.model.rowCount() == total, timeout=5_000)
+    window.browse.search.clear()
+    qtbot.waitUntil(lambda: window.browse.model.rowCount() == total, timeout=5_000)
     # sort by # descending through the header, as a click on it would
-    window.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
-    assert window.model.data(window.model.index(0, 0)) == 60
-    window.table.sortByColumn(2, Qt.SortOrder.AscendingOrder)  # text: not sortable, ignored
-    assert window.model.query.sort == "id"
+    window.browse.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    assert window.browse.model.data(window.browse.model.index(0, 0)) == 60
+    window.browse.table.sortByColumn(2, Qt.SortOrder.AscendingOrder)  # text: not sortable, ignored
+    assert window.browse.model.query.sort == "id"
 
 
 def test_model_fetches_only_the_pages_it_shows(qtbot, spam_project, tmp_path):
@@ -188,15 +188,15 @@ def test_opening_a_project_finishes_its_search_index_in_background(qtbot, spam_p
     window = _window(qtbot, spam_project)
     qtbot.waitUntil(lambda: fts.pending_count(spam_project) == 0, timeout=20_000)
     qtbot.waitUntil(lambda: window.indexing_label.text() == "", timeout=5_000)
-    window.search.setText("free")
-    window.apply_filters()
-    assert 0 < window.model.rowCount() < 60
+    window.browse.search.setText("free")
+    window.browse.apply_filters()
+    assert 0 < window.browse.model.rowCount() < 60
 
 
 def test_team_menu_opens_review_adjudication_and_dashboard(qtbot, spam_project):
     window = _window(qtbot, spam_project)
     for key in ("team", "review", "adjudicate", "dashboard"):
-        assert window.actions[key].isEnabled()
+        assert window.menus.actions[key].isEnabled()
     review = window.show_review()
     qtbot.addWidget(review)
     adjudication = window.show_adjudication()
@@ -212,10 +212,10 @@ def test_team_menu_opens_review_adjudication_and_dashboard(qtbot, spam_project):
 def test_item_history_opens_for_the_table_row_and_the_editor_item(qtbot, spam_project, sms_csv):
     import_dataset(spam_project, sms_csv)  # unlabeled: the editor's queue has items
     window = _window(qtbot, spam_project)
-    window.table.selectRow(2)
+    window.browse.table.selectRow(2)
     dialog = window.show_history()
     qtbot.addWidget(dialog)
-    assert dialog.datapoint_id == window.model.row_at(2).id
+    assert dialog.datapoint_id == window.browse.model.row_at(2).id
     window.show_tab("annotate")
     dialog = window.show_history()
     qtbot.addWidget(dialog)
@@ -225,7 +225,101 @@ def test_item_history_opens_for_the_table_row_and_the_editor_item(qtbot, spam_pr
 def test_gold_window_offers_the_selected_table_rows(qtbot, spam_project, sms_csv):
     import_dataset(spam_project, sms_csv, label_column="label")
     window = _window(qtbot, spam_project)
-    window.table.selectRow(1)
+    window.browse.table.selectRow(1)
     dialog = window.show_gold()
     qtbot.addWidget(dialog)
-    assert dialog.datapoint_ids == [window.model.row_at(1).id]
+    assert dialog.datapoint_ids == [window.browse.model.row_at(1).id]
+
+
+MENUS = {  # (text, shortcut) of every action, "-" for a separator, in the order shown
+    "&File": [
+        ("&New project…", "Ctrl+N"),
+        ("&Open project…", "Ctrl+O"),
+        ("Open &recent", ""),
+        ("&Import dataset…", "Ctrl+I"),
+        ("&Export…", "Ctrl+E"),
+        "-",
+        ("Export &bundle…", "Ctrl+Shift+B"),
+        ("Open b&undle…", "Ctrl+Shift+O"),
+        ("&Return work…", "Ctrl+Shift+R"),
+        ("&Merge work…", "Ctrl+Shift+M"),
+        "-",
+        ("&Quit", ""),
+    ],
+    "&Edit": [],
+    "&Annotate": [
+        ("&Browse the table", "Ctrl+1"),
+        ("&Annotate", "Ctrl+2"),
+        ("Bulk &grid", "Ctrl+3"),
+        ("Annotate the &table's items", "Ctrl+Return"),
+        ("Item &history…", "Ctrl+H"),
+        "-",
+        ("Move on after a label (classification)", ""),
+    ],
+    "&Model": [
+        ("&Train now", "Ctrl+T"),
+        ("Show the &model…", "Ctrl+M"),
+        ("Review &suspicious labels…", "Ctrl+Shift+S"),
+    ],
+    "&Team": [
+        ("&Annotators and assignments…", ""),
+        ("&Review work…", "Ctrl+Shift+V"),
+        ("&Adjudicate disagreements…", "Ctrl+Shift+J"),
+        ("&Gold items and qualification…", "Ctrl+Shift+G"),
+        ("&Dashboard…", "Ctrl+Shift+D"),
+    ],
+    "&Help": [("&About Tagloop", "")],
+}
+
+
+def _menu_bar(window: MainWindow) -> dict[str, list]:
+    return {
+        entry.text(): [
+            "-" if action.isSeparator() else (action.text(), action.shortcut().toString())
+            for action in entry.menu().actions()
+        ]
+        for entry in window.menuBar().actions()
+    }
+
+
+def test_menus_keep_their_texts_shortcuts_and_order(qtbot, spam_project):
+    empty = MainWindow()
+    qtbot.addWidget(empty)
+    assert _menu_bar(empty) == MENUS
+    assert empty.menus.actions["open"].isEnabled() and empty.menus.actions["about"].isEnabled()
+    window = _window(qtbot, spam_project)
+    assert [a.text() for a in window.menus.edit_menu.actions()] == ["&Undo", "&Redo"]
+    assert all(window.menus.actions[key].isEnabled() for key in ("import", "team", "gold"))
+    window.set_project(None)
+    assert window.menus.edit_menu.actions() == []
+    assert not window.menus.actions["team"].isEnabled()
+
+
+def test_a_dataset_is_removed_from_the_datasets_panel(qtbot, spam_project, sms_csv, monkeypatch):
+    import_dataset(spam_project, sms_csv, mapping={"message": "text"}, label_column="label")
+    asked = []
+    monkeypatch.setattr(
+        QMessageBox,
+        "question",
+        lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes,
+    )
+    window = _window(qtbot, spam_project)
+    assert window.datasets.current() is None
+    window.datasets.remove_requested.emit()  # nothing chosen: nothing asked
+    assert asked == []
+    window.datasets.items.setCurrentRow(0)
+    _dataset_id, name = window.datasets.current()
+    assert name == "sms.csv"
+    window.datasets.remove_requested.emit()
+    assert "sms.csv" in asked[0]
+    qtbot.waitUntil(lambda: window.browse.model.rowCount() == 0, timeout=20_000)
+    assert window.datasets.items.count() == 0
+
+
+def test_annotating_an_empty_table_opens_an_empty_queue(qtbot, spam_project):
+    window = _window(qtbot, spam_project)
+    assert window.browse.datapoint_at(0) is None and window.browse.current_row() is None
+    window.annotate_table()
+    window.annotate_table(0)
+    assert window.tabs.currentWidget() is window.editor
+    assert window.session.item is None

@@ -32,6 +32,7 @@ from app.views.editor.guidelines_changes import GuidelinesBanner
 from app.views.editor.session import AnnotationSession
 from app.views.editor.text_view import TextView
 from app.views.editor.widgets import LabelBar, PromptBar, ShortcutSheet
+from app.views.theme import palette
 
 POINT_SIZE_KEY = "editor_point_size"
 DEFAULT_POINT_SIZE = 14.0
@@ -44,12 +45,18 @@ QUEUE_FILTERS = (
     ("Labeled", browse.Query(status="labeled")),
 )
 ORDERS = (("File order", "file"), ("Random (seeded)", "random"), ("Model's choice", "active"))
-_OVERLAY = {
-    "complete": ("#E8F5E9", "#2E7D32", "✓ Completed"),
-    "skipped": ("#ECEFF1", "#455A64", "↷ Skipped"),
-    "discarded": ("#FFEBEE", "#C62828", "✕ Discarded"),
-}
+OVERLAY_TITLES = {"complete": "✓ Completed", "skipped": "↷ Skipped", "discarded": "✕ Discarded"}
 _NO_MODIFIERS = Qt.KeyboardModifier.NoModifier | Qt.KeyboardModifier.KeypadModifier
+
+
+def overlay_colours(status: str) -> tuple[str, str]:
+    """Background and ink of the banner over a finished item, by its status."""
+    theme = palette()
+    return {
+        "complete": (theme.success_background, theme.success),
+        "skipped": (theme.neutral_background, theme.text_subtle),
+        "discarded": (theme.danger_background, theme.danger),
+    }[status]
 
 
 def sure(confidence: float) -> str:
@@ -88,6 +95,29 @@ class EditorBase(QWidget):
     # --- layout ------------------------------------------------------------------------------
 
     def _build(self) -> None:
+        """Header, guidelines banner, text and side panes, then the label bar and footer."""
+        header = self._build_header()
+        # "Guidelines changed": shown when the schema has a version this annotator has not read.
+        self.guidelines_banner = GuidelinesBanner(self.project, self.session.annotator_id)
+        self.splitter = self._build_panes()
+        footer = self._build_footer()
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(header)
+        layout.addWidget(line)
+        layout.addWidget(self.guidelines_banner)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.prompt)
+        layout.addWidget(self.suggestion_label)
+        layout.addWidget(self.label_bar)
+        layout.addLayout(footer)
+
+    def _build_header(self) -> QHBoxLayout:
+        """The queue's filter and order, where I am in it, the progress bar and "Saved"."""
         header = QHBoxLayout()
         header.setContentsMargins(12, 8, 12, 4)
         self.queue_filter = QComboBox()
@@ -120,10 +150,10 @@ class EditorBase(QWidget):
         header.addWidget(self.position_label, 1)
         header.addWidget(self.progress)
         header.addWidget(self.saved_label)
+        return header
 
-        # "Guidelines changed": shown when the schema has a version this annotator has not read.
-        self.guidelines_banner = GuidelinesBanner(self.project, self.session.annotator_id)
-
+    def _build_panes(self) -> QSplitter:
+        """The text (under its finished-item overlay) beside the context and guidelines."""
         self.overlay = QLabel()
         self.overlay.setObjectName("overlay")
         self.overlay.setWordWrap(True)
@@ -150,12 +180,15 @@ class EditorBase(QWidget):
         column.setSpacing(0)
         column.addWidget(self.overlay)
         column.addWidget(self.text_view, 1)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(text_column)
-        self.splitter.addWidget(side)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(text_column)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        return splitter
 
+    def _build_footer(self) -> QHBoxLayout:
+        """The suggestion line, label bar and prompt; returns the hint and message row."""
         self.suggestion_label = QLabel()
         self.suggestion_label.setObjectName("suggestion")
         self.suggestion_label.setContentsMargins(14, 4, 12, 0)
@@ -177,21 +210,7 @@ class EditorBase(QWidget):
         footer.setContentsMargins(12, 2, 12, 8)
         footer.addWidget(self.hint, 1)
         footer.addWidget(self.status_line)
-
-        line = QFrame()
-        line.setFrameShape(QFrame.Shape.HLine)
-        line.setFrameShadow(QFrame.Shadow.Sunken)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addLayout(header)
-        layout.addWidget(line)
-        layout.addWidget(self.guidelines_banner)
-        layout.addWidget(self.splitter, 1)
-        layout.addWidget(self.prompt)
-        layout.addWidget(self.suggestion_label)
-        layout.addWidget(self.label_bar)
-        layout.addLayout(footer)
+        return footer
 
     def _text_focus_policy(self) -> Qt.FocusPolicy:
         return Qt.FocusPolicy.ClickFocus
@@ -297,7 +316,7 @@ class EditorBase(QWidget):
             self.suggestion_label.hide()
         else:
             self.suggestion_label.setText(
-                f"<span style='color:#5E35B1'><b>Model suggests</b>"
+                f"<span style='color:{palette().model}'><b>Model suggests</b>"
                 f" {html.escape(self.describe(suggestion.value))}"
                 f" ({sure(suggestion.confidence)} sure) &nbsp;·&nbsp; <b>A</b> accepts</span>"
             )
@@ -306,6 +325,7 @@ class EditorBase(QWidget):
             self.saved_label.setText("Saving…")
 
     def _show_context(self, item: Item) -> None:
+        theme = palette()
         parts = []
         for name in self.project.context_inputs:
             value = item.context.get(name)
@@ -315,20 +335,20 @@ class EditorBase(QWidget):
             )
         for author, value in item.others:
             parts.append(
-                f"<p style='color:#37474F'><b>{html.escape(author)}</b> answered: "
+                f"<p style='color:{theme.text_secondary}'><b>{html.escape(author)}</b> answered: "
                 f"{html.escape(self.describe_other(item, value))}</p>"
             )
         for note in item.flags:
             parts.append(
-                f"<p style='color:#B71C1C'><b>Flagged</b> by {html.escape(note.author)}: "
-                f"{html.escape(note.body)}</p>"
+                f"<p style='color:{theme.danger_strong}'><b>Flagged</b> by "
+                f"{html.escape(note.author)}: {html.escape(note.body)}</p>"
             )
         for note in item.comments:
             parts.append(
                 f"<p><b>Comment</b> by {html.escape(note.author)}: {html.escape(note.body)}</p>"
             )
         if not parts:
-            parts.append("<p style='color:gray'>No context, flags or comments.</p>")
+            parts.append(f"<p style='color:{theme.placeholder}'>No context, flags or comments.</p>")
         self.context_view.setHtml("".join(parts))
 
     def _show_overlay(self, item: Item) -> None:
@@ -337,7 +357,8 @@ class EditorBase(QWidget):
             self.overlay.hide()
             self.label_bar.setEnabled(True)
             return
-        background, foreground, title = _OVERLAY[state.status]
+        background, foreground = overlay_colours(state.status)
+        title = OVERLAY_TITLES[state.status]
         detail = ""
         if state.status == "complete":
             detail = f": {html.escape(self.describe(state.value))}"
@@ -356,7 +377,7 @@ class EditorBase(QWidget):
         self.progress.setValue(self.session.labeled)
 
     def say(self, message: str, error: bool = False) -> None:
-        colour = "#C62828" if error else "#37474F"
+        colour = palette().danger if error else palette().text_secondary
         self.status_line.setText(f"<span style='color:{colour}'>{html.escape(message)}</span>")
 
     # --- to be provided by each editor ---------------------------------------------------

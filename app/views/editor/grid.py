@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from app.core.annotation import commands as annotate
 from app.core.annotation.commands import AnnotationState, Item
 from app.views.editor.session import AnnotationSession
-from app.views.editor.widgets import text_colour_on
+from app.views.theme import palette, text_colour_on
 
 BATCH = 120
 CARD = QSize(300, 132)
@@ -111,10 +111,12 @@ class CardDelegate(QStyledItemDelegate):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        theme = palette()
         painter.setPen(
-            QPen(QColor("#1976D2") if selected else QColor("#C7CCD1"), 3 if selected else 1)
+            QPen(QColor(theme.selection if selected else theme.cell_border), 3 if selected else 1)
         )
-        painter.setBrush(QColor("#E3F2FD") if selected else option.palette.base().color())
+        fill = QColor(theme.selection_background) if selected else option.palette.base().color()
+        painter.setBrush(fill)
         painter.drawRoundedRect(rect, 8, 8)
         text_rect = rect.adjusted(10, 8, -10, -34)
         painter.setPen(option.palette.text().color())
@@ -128,7 +130,7 @@ class CardDelegate(QStyledItemDelegate):
         painter.drawText(text_rect, int(flags), elided)
         x = rect.left() + 10
         for name, status in self._chips(item):
-            colour = self.colours.get(name, QColor("#9E9E9E"))
+            colour = self.colours.get(name, QColor(theme.label_fallback))
             width = metrics.horizontalAdvance(name) + 16
             chip = QRect(x, rect.bottom() - 26, width, 20)
             painter.setPen(Qt.PenStyle.NoPen)

@@ -27,11 +27,19 @@ from PySide6.QtWidgets import (
 from app.core.project import guidelines
 from app.core.project.guidelines import Change
 from app.core.project.project import Project
+from app.views.theme import palette
 
-_ADDED = "background:#E8F5E9; color:#1B5E20"
-_REMOVED = "background:#FFEBEE; color:#B71C1C"
-_HUNK = "color:#5E35B1"
-_CONTEXT = "color:#455A64"
+
+def _diff_style(line: str) -> str:
+    """The style of one line of the guidelines diff: added, removed, hunk header or context."""
+    colours = palette()
+    if line.startswith("+"):
+        return f"background:{colours.success_background}; color:{colours.success_strong}"
+    if line.startswith("-"):
+        return f"background:{colours.danger_background}; color:{colours.danger_strong}"
+    if line.startswith("@@"):
+        return f"color:{colours.model}"
+    return f"color:{colours.text_subtle}"
 
 
 def change_html(change: Change) -> str:
@@ -48,14 +56,7 @@ def change_html(change: Change) -> str:
         parts.append("<p><b>Guidelines</b></p>")
         rows = []
         for line in change.diff[2:]:  # the ---/+++ header says nothing an annotator needs
-            if line.startswith("+"):
-                style = _ADDED
-            elif line.startswith("-"):
-                style = _REMOVED
-            elif line.startswith("@@"):
-                style = _HUNK
-            else:
-                style = _CONTEXT
+            style = _diff_style(line)
             text = html.escape(line) or "&nbsp;"
             rows.append(f"<tr><td style='{style}; white-space:pre-wrap'>{text}</td></tr>")
         parts.append(
@@ -102,9 +103,11 @@ class GuidelinesBanner(QFrame):
         self.change: Change | None = None
         self.dialog: ChangesDialog | None = None
         self.setObjectName("guidelinesBanner")
+        colours = palette()
         self.setStyleSheet(
-            "QFrame#guidelinesBanner { background: #FFF8E1; border-bottom: 2px solid #F9A825; }"
-            " QFrame#guidelinesBanner QLabel { color: #5D4037; }"
+            f"QFrame#guidelinesBanner {{ background: {colours.notice_background};"
+            f" border-bottom: 2px solid {colours.notice_border}; }}"
+            f" QFrame#guidelinesBanner QLabel {{ color: {colours.notice_text}; }}"
         )
         self.text = QLabel()
         self.text.setWordWrap(True)

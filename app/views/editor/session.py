@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
-from sqlalchemy import text
 
 from app.core.annotation import commands as annotate
 from app.core.annotation import worklist as queue
@@ -28,6 +27,7 @@ from app.core.annotation.commands import (
     Command,
     Item,
 )
+from app.core.annotation.stats import labeling_progress
 from app.core.errors import ProjectError
 from app.core.project.project import Project
 from app.workers.writer import Writer
@@ -105,7 +105,7 @@ class AnnotationSession(QObject):
         self.total = 0
         self.suggest_version: int | None = None  # whose suggestions the editors show
         self._save_timer = QTimer(self, singleShot=True, interval=1000)
-        self._save_timer.timeout.connect(self._save_position)
+        self._save_timer.timeout.connect(self.save_position)
         writer.done.connect(self._committed)
         writer.failed.connect(self._write_failed)
 
@@ -131,11 +131,8 @@ class AnnotationSession(QObject):
         self.go(position)
 
     def _count_progress(self) -> None:
-        with self.project.engine.connect() as conn:
-            self.total = conn.execute(text("SELECT count(*) FROM datapoint")).scalar_one()
-            self.labeled = conn.execute(
-                text("SELECT count(*) FROM datapoint WHERE status = 1")
-            ).scalar_one()
+        progress = labeling_progress(self.project)
+        self.total, self.labeled = progress.total, progress.labeled
         self.progress_changed.emit()
 
     def __len__(self) -> int:
@@ -203,7 +200,8 @@ class AnnotationSession(QObject):
         for item in loaded.values():
             self._remember(item)
 
-    def _save_position(self) -> None:
+    def save_position(self) -> None:
+        """Remember the queue and the item on screen, so the next session resumes here."""
         if self.queue and self.item:
             queue.save_position(self.project, self.queue.spec, self.item.id)
 

@@ -26,6 +26,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QTextEdit
 
 from app.views.editor.offsets import TextOffsets
+from app.views.theme import palette
 
 LINE_HEIGHT_PLAIN = 135  # percent of the font's height
 LINE_HEIGHT_SPANS = 190
@@ -118,7 +119,7 @@ class TextView(QTextEdit):
         """Mark every case-insensitive occurrence of these words (the find bar)."""
         selections = []
         fmt = QTextCharFormat()
-        fmt.setBackground(QColor("#FFF59D"))
+        fmt.setBackground(QColor(palette().search_highlight))
         fmt.setProperty(QTextFormat.Property.FullWidthSelection, False)
         haystack = self.offsets.text.casefold()
         for needle in (n.casefold() for n in needles if n.strip()):
@@ -236,12 +237,13 @@ class TextView(QTextEdit):
         tag_font.setItalic(True)
         painter.setFont(tag_font)
         tag_height = painter.fontMetrics().height()
+        theme = palette()
         for span in self.suggested:
             if span["start"] > last:
                 break
             if span["end"] < first:
                 continue
-            colour = self.colours.get(span["label"], QColor("#7E57C2"))
+            colour = self.colours.get(span["label"], QColor(theme.suggested_span))
             rects = self._rects(self.offsets.to_qt(span["start"]), self.offsets.to_qt(span["end"]))
             if not rects:
                 continue
@@ -262,12 +264,13 @@ class TextView(QTextEdit):
         tag_font.setBold(True)
         painter.setFont(tag_font)
         tag_height = painter.fontMetrics().height()
+        theme = palette()
         for i, span in enumerate(self.spans):  # sorted by start; a few thousand at most
             if span["start"] > last:
                 break
             if span["end"] < first:
                 continue
-            colour = self.colours.get(span["label"], QColor("#999999"))
+            colour = self.colours.get(span["label"], QColor(theme.span_fallback))
             level = self.levels[i]
             rects = self._rects(self.offsets.to_qt(span["start"]), self.offsets.to_qt(span["end"]))
             if not rects:
@@ -275,7 +278,7 @@ class TextView(QTextEdit):
             if background:
                 if level == 0:
                     tint = QColor(colour)
-                    tint.setAlpha(70)
+                    tint.setAlpha(theme.span_tint_alpha)
                     for rect in rects:
                         painter.fillRect(rect, tint)
                 continue
@@ -289,7 +292,7 @@ class TextView(QTextEdit):
             painter.setPen(colour.darker(150))
             painter.drawText(label_point, span["label"])
             if i == self.selected_span:
-                painter.setPen(QPen(QColor("#202020"), 2, Qt.PenStyle.DashLine))
+                painter.setPen(QPen(QColor(theme.selected_span_outline), 2, Qt.PenStyle.DashLine))
                 for rect in rects:
                     painter.drawRect(rect.adjusted(-1, -1, 1, 1))
         painter.end()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.project.label_schema import LabelSpec
+from app.views.theme import text_colour_on
 
 
 class PromptBar(QWidget):
@@ -64,10 +65,6 @@ class PromptBar(QWidget):
             self.closed.emit()
             return
         super().keyPressEvent(event)
-
-
-def text_colour_on(background: QColor) -> str:
-    return "#000000" if background.lightnessF() > 0.55 else "#FFFFFF"
 
 
 class LabelBar(QWidget):

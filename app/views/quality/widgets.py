@@ -30,7 +30,7 @@ from app.core.project.project import Project
 from app.core.quality import review as core_review
 from app.core.team.assign import list_annotators
 from app.views.editor.text_view import TextView
-from app.views.editor.widgets import text_colour_on
+from app.views.theme import text_colour_on
 
 SENIOR_ROLES = ("owner", "manager", "reviewer")
 TEXT_POINTS = 14.0

@@ -35,6 +35,7 @@ from app.core.bundle import (
 )
 from app.core.bundle.crypto import is_encrypted
 from app.core.project.project import Project
+from app.views.theme import palette
 from app.workers.job import Job, run_with_progress
 
 BUNDLE_FILTER = f"Tagloop bundles (*{SUFFIX})"
@@ -145,7 +146,7 @@ class _JobDialog(QDialog):
         self.report: object | None = None
 
     def problem(self, text: str) -> None:
-        self.message.setStyleSheet("color: #b00020;")
+        self.message.setStyleSheet(f"color: {palette().bundle_error};")
         self.message.setText(text)
 
     def start(self, title: str, fn, *args, **kwargs) -> Job:
