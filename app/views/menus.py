@@ -88,7 +88,9 @@ def build_menus(window: MainWindow) -> Menus:
             action = QAction(text, window)
             if shortcut is not None:
                 action.setShortcut(shortcut)
-            action.triggered.connect(slot)
+            # triggered(bool) would hand `checked` to a verb's first optional argument
+            # (import_dataset(path=False)): the verbs are called with no arguments.
+            action.triggered.connect(lambda _checked=False, slot=slot: slot())
             menu.addAction(action)
             actions[key] = action
 

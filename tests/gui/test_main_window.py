@@ -323,3 +323,24 @@ def test_annotating_an_empty_table_opens_an_empty_queue(qtbot, spam_project):
     window.annotate_table(0)
     assert window.tabs.currentWidget() is window.editor
     assert window.session.item is None
+
+
+def test_menu_actions_call_their_verbs_without_qts_checked_flag(
+    qtbot, spam_project, sms_csv, monkeypatch
+):
+    """File ▸ Import dataset… asks for a file and opens the import dialog on it (a menu
+    action's `checked` argument must not arrive as the verb's path)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    asked = []
+
+    def choose(*args, **kwargs):
+        asked.append(args[1])
+        return str(sms_csv), ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(choose))
+    window = _window(qtbot, spam_project)
+    window.menus.actions["import"].trigger()
+    assert asked == ["Import dataset"]
+    dialogs = window.findChildren(ImportDialog)
+    assert len(dialogs) == 1 and dialogs[0].path == sms_csv
