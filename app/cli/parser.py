@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_review(sub)
     quality.add_gold(sub)
     quality.add_qualify(sub)
+    quality.add_suspicious(sub)
     audit.add_audit(sub)
     gui.add_gui(sub)
     return parser

@@ -1,5 +1,5 @@
 """The quality commands: `consensus` and adjudication, `review` (task status, spot checks),
-`gold` items and drift, and `qualify` (qualification sets)."""
+`gold` items and drift, `qualify` (qualification sets), and `suspicious` labels."""
 
 from __future__ import annotations
 
@@ -141,6 +141,54 @@ def cmd_qualify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_suspicious(args: argparse.Namespace) -> int:
+    from app.core.project.annotators import find_annotator
+    from app.core.project.project import open_project
+    from app.core.quality.suspicious import keep_label, suspicious_labels
+
+    with open_project(Path(args.path)) as project:
+        who = project.local_annotator_id
+        if args.annotator:
+            with project.engine.connect() as conn:
+                who = find_annotator(conn, args.annotator)[0]
+        kept = [keep_label(project, dp, who) for dp in args.keep]
+        listed = suspicious_labels(project)
+    shown = listed.labels[: args.limit] if args.limit else listed.labels
+    if args.json:
+        rows = [
+            {
+                "datapoint": s.datapoint_id,
+                "doubt": round(s.doubt, 4),
+                "model": s.model_value,
+                "given": s.given,
+                "text": s.text,
+            }
+            for s in shown
+        ]
+        kept_ids = [k.datapoint_id for k in kept]
+        print(
+            json.dumps(
+                {"model_version": listed.version_id, "kept": kept_ids, "suspicious": rows},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    for k in kept:
+        print(k.summary())
+    if listed.version_id is None:
+        print("No model yet: train one first (tagloop train PATH).")
+        return 0
+    print(f"{len(listed.labels):,} suspicious labels (model version {listed.version_id})")
+    for s in shown:
+        snippet = " ".join(s.text.split())[:60]
+        print(
+            f"{s.datapoint_id:>8}  doubt {s.doubt:.2f}  given {s.given!r}  model {s.model_value!r}"
+            f"  {snippet}"
+        )
+    return 0
+
+
 def add_consensus(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop consensus` and its options."""
     p = sub.add_parser("consensus", help="consensus counts; queue disagreements to adjudicate")
@@ -194,3 +242,21 @@ def add_qualify(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--result", metavar="ANNOTATOR", help="score and record an annotator")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_qualify)
+
+
+def add_suspicious(sub: argparse._SubParsersAction) -> None:
+    """Register `tagloop suspicious` and its options."""
+    p = sub.add_parser("suspicious", help="labels the model doubts; keep the ones that are right")
+    p.add_argument("path", help="the project file")
+    p.add_argument(
+        "--keep",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="ID",
+        help="keep these datapoints' labels (they leave the list, recorded in the audit trail)",
+    )
+    p.add_argument("--annotator", metavar="NAME", help="who keeps them (default: you)")
+    p.add_argument("--limit", type=int, default=20, help="how many to list (20; 0: all)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_suspicious)

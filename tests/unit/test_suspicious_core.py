@@ -87,3 +87,27 @@ def test_keeping_an_unknown_datapoint_is_refused(labeled):
     with pytest.raises(TagloopError, match="No datapoint 999"):
         keep_label(project, 999, ana)
     assert kept_labels(project) == set()
+
+
+def test_the_command_line_lists_and_keeps(labeled, capsys):
+    from app.cli.main import main
+
+    project, ids, _ana = labeled
+    path = str(project.path)
+    project.close()
+    assert main(["suspicious", path, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [row["datapoint"] for row in listed["suspicious"]] == [ids[2], ids[1], ids[0]]
+    assert listed["kept"] == []
+
+    assert main(["suspicious", path, "--keep", str(ids[2]), "--annotator", "ana", "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert after["kept"] == [ids[2]]
+    assert [row["datapoint"] for row in after["suspicious"]] == [ids[1], ids[0]]
+
+    assert main(["suspicious", path, "--limit", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "2 suspicious labels" in out and TEXTS[1] in out and TEXTS[0] not in out
+
+    assert main(["suspicious", path, "--keep", "999999"]) != 0
+    assert "No datapoint 999999" in capsys.readouterr().err
