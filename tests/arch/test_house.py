@@ -28,7 +28,6 @@ TOO_LONG_ALLOWED: set[str] = {
     "app/core/bundle/quality_members.py::export_members",
     "app/core/bundle/quality_members.py::load",
     "app/core/io/importer.py::_import_rows",
-    "app/core/io/importer.py::import_dataset",
     "app/core/quality/agreement.py",
     "app/core/quality/agreement.py::project_agreement",
     "app/core/quality/gold.py",

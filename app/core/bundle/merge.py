@@ -46,11 +46,10 @@ from app.core.bundle.rows import (
     insert_dataset,
     version_uuid,
 )
-from app.core.errors import Cancelled
 from app.core.ids import datapoint_uuid
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project
-from app.core.storage import fts
+from app.core.storage import fts, sqlite
 
 TASK_RANK = {status: rank for rank, status in enumerate(TASK_STATUSES)}
 MAX_CONFLICTS_LISTED = 200
@@ -156,22 +155,18 @@ def merge_bundle(
         if info.get("task_type") != project.task_type:
             raise reader.error("its task type differs from this project's; refused")
         actor = project.local_annotator_id
-        with project.engine.connect() as sa_conn:
-            conn: sqlite3.Connection = sa_conn.connection.dbapi_connection  # type: ignore[assignment]
-            conn.set_progress_handler(lambda: 1 if cancel() else 0, 100_000)
-            try:
-                with sa_conn.begin():
-                    conn.execute("BEGIN IMMEDIATE")
-                    report = _Merge(project, conn, sa_conn, reader, progress, cancel).run()
-                    report.seconds = time.perf_counter() - started
-                    if report.changed:
-                        _audit(conn, actor, "merge-bundle", project.uuid, report.as_dict())
-            except sqlite3.OperationalError as exc:
-                if "interrupted" in str(exc):
-                    raise Cancelled() from None
-                raise BundleError(str(bundle), f"the database refused the merge ({exc})") from exc
-            finally:
-                conn.set_progress_handler(None, 0)
+        with (
+            project.engine.connect() as sa_conn,
+            sqlite.bulk_write(
+                sa_conn,
+                cancel,
+                lambda exc: BundleError(str(bundle), f"the database refused the merge ({exc})"),
+            ) as conn,
+        ):
+            report = _Merge(project, conn, sa_conn, reader, progress, cancel).run()
+            report.seconds = time.perf_counter() - started
+            if report.changed:
+                _audit(conn, actor, "merge-bundle", project.uuid, report.as_dict())
     progress(1, 1, report.summary())
     return report
 

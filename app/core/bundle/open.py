@@ -30,7 +30,6 @@ from app.core.bundle.rows import (
     insert_annotator,
     insert_dataset,
 )
-from app.core.errors import Cancelled
 from app.core.ids import new_uuid, now_iso
 from app.core.io.importer import REBUILT_INDEXES
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
@@ -42,7 +41,7 @@ from app.core.project.project import (
     META_SOURCE_SHA256,
     PROJECT_SUFFIX,
 )
-from app.core.storage import db
+from app.core.storage import db, sqlite
 
 BATCH = 20_000
 
@@ -104,22 +103,18 @@ def open_bundle(
         engine = db.make_engine(db.url_for(tmp))
         try:
             db.upgrade(engine)
-            with engine.connect() as sa_conn:
-                conn: sqlite3.Connection = sa_conn.connection.dbapi_connection  # type: ignore[assignment]
-                conn.execute("PRAGMA foreign_keys=OFF")  # every reference is resolved here
-                conn.execute("PRAGMA synchronous=OFF")  # a temporary file: fsync'd once, below
-                conn.set_progress_handler(lambda: 1 if cancel() else 0, 100_000)
-                try:
-                    with sa_conn.begin():
-                        conn.execute("BEGIN IMMEDIATE")
-                        report = _fill(conn, reader, dest, progress, cancel)
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                except sqlite3.OperationalError as exc:
-                    if "interrupted" in str(exc):
-                        raise Cancelled() from None
-                    raise BundleError(str(bundle), f"cannot be opened ({exc})") from exc
-                finally:
-                    conn.set_progress_handler(None, 0)
+            with (
+                engine.connect() as sa_conn,
+                sqlite.bulk_write(
+                    sa_conn,
+                    cancel,
+                    lambda exc: BundleError(str(bundle), f"cannot be opened ({exc})"),
+                    # Every reference is resolved here; a temporary file is fsync'd once, below.
+                    pragmas={"foreign_keys": "OFF", "synchronous": "OFF"},
+                    checkpoint=True,
+                ) as conn,
+            ):
+                report = _fill(conn, reader, dest, progress, cancel)
             engine.dispose()
             with tmp.open("rb+") as handle:
                 os.fsync(handle.fileno())

@@ -26,7 +26,7 @@ from app.core.io import readers
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.label_schema import LabelSpec
 from app.core.project.project import Project, annotator_by_name, current_schema, update_schema
-from app.core.storage import fts
+from app.core.storage import fts, sqlite
 from app.core.storage.tables import STATUS_CODES
 
 BATCH = 20_000
@@ -215,50 +215,42 @@ def import_dataset(
             )
 
         actor_id = project.local_annotator_id  # before BEGIN: it may write on its own connection
-        with project.engine.connect() as sa_conn:
-            conn: sqlite3.Connection = sa_conn.connection.dbapi_connection  # type: ignore[assignment]
-            conn.set_progress_handler(lambda: 1 if cancel() else 0, 50_000)
-            # Every key this import writes points at rows it has just written itself (its
-            # dataset, datapoints, annotations) or has read (annotator, schema version), so
-            # checking them row by row is pure cost. Only settable outside a transaction.
-            conn.execute("PRAGMA foreign_keys=OFF")
-            conn.execute("PRAGMA temp_store=MEMORY")
-            try:
-                with sa_conn.begin():
-                    conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not midway
-                    report = _import_rows(
-                        project,
-                        conn,
-                        sa_conn,
-                        source,
-                        path,
-                        fmt,
-                        mapping,
-                        label_column,
-                        annotator,
-                        duplicates,
-                        add_labels,
-                        actor_id,
-                        get_text,
-                        context_getters,
-                        get_label,
-                        stream,
-                        total_bytes,
-                        progress,
-                        cancel,
-                    )
-            except sqlite3.OperationalError as exc:
-                if "interrupted" in str(exc):
-                    raise Cancelled() from None
-                raise ProjectError(
+        with (
+            project.engine.connect() as sa_conn,
+            sqlite.bulk_write(
+                sa_conn,
+                cancel,
+                lambda exc: ProjectError(
                     f"{project.path}: the database refused the import ({exc})"
-                ) from exc
-            finally:
-                conn.set_progress_handler(None, 0)
-                if not conn.in_transaction:
-                    conn.execute("PRAGMA foreign_keys=ON")
-                else:  # cannot happen after the block above; never hand back a lax connection
-                    sa_conn.invalidate()
+                ),
+                # Every key this import writes points at rows it has just written itself (its
+                # dataset, datapoints, annotations) or has read (annotator, schema version), so
+                # checking them row by row is pure cost.
+                pragmas={"foreign_keys": "OFF", "temp_store": "MEMORY"},
+                cancel_every=50_000,
+            ) as conn,
+        ):
+            report = _import_rows(
+                project,
+                conn,
+                sa_conn,
+                source,
+                path,
+                fmt,
+                mapping,
+                label_column,
+                annotator,
+                duplicates,
+                add_labels,
+                actor_id,
+                get_text,
+                context_getters,
+                get_label,
+                stream,
+                total_bytes,
+                progress,
+                cancel,
+            )
     report.seconds = time.perf_counter() - started
     progress(total_bytes, total_bytes, report.summary())
     if index:
