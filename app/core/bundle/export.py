@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.audit import chain as audit
-from app.core.bundle import quality_members as quality
+from app.core.bundle import members as quality
 from app.core.bundle.container import SUFFIX, BundleWriter
 from app.core.bundle.errors import BundleError
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress

@@ -30,7 +30,7 @@ from typing import Any
 
 from app.core.annotation.commands import DERIVE_FLAGGED, DERIVE_STATUS
 from app.core.audit import chain as audit
-from app.core.bundle import quality_members as quality
+from app.core.bundle import members as quality
 from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.errors import BundleError
 from app.core.bundle.open import _audit, insert_predictions, model_row

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from app.core import settings
 from app.core.audit import chain as audit
-from app.core.bundle import quality_members as quality
+from app.core.bundle import members as quality
 from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.errors import BundleError
 from app.core.bundle.rows import (

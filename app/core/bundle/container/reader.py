@@ -13,7 +13,7 @@ Layout (format version 2)::
     model_versions.jsonl, predictions.jsonl,
     custom_statuses.jsonl, gold_items.jsonl, qualification_sets.jsonl,
     qualification_items.jsonl, qualification_results.jsonl, adjudications.jsonl,
-    review_decisions.jsonl   (format 2: app.core.bundle.quality_members)
+    review_decisions.jsonl   (format 2: app.core.bundle.members)
     model/<uuid>.bin         a model artifact, as stored (a safe format, never a pickle)
 
 Rows refer to each other by UUID, never by the integer ids of one database; a datapoint is
@@ -51,7 +51,7 @@ from app.core.ids import now_iso
 from app.core.jobs import CancelCheck, never_cancel
 
 FORMAT_NAME = "tagloop-bundle"
-# Version 1 is the first; version 2 adds the quality members (app.core.bundle.quality_members) and
+# Version 1 is the first; version 2 adds the quality members (app.core.bundle.members) and
 # changes no row of version 1. A reader accepts every version up to FORMAT_VERSION (upgrading
 # old rows in `_upgrade_row` when a later version changes a member) and refuses newer ones.
 FORMAT_VERSION = 2
