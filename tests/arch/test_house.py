@@ -18,8 +18,6 @@ TOO_LONG_ALLOWED: set[str] = {
     "app/cli/main.py::build_parser",
     "app/cli/team.py::add_commands",
     "app/core/audit/chain.py::_item_history",
-    "app/core/bundle/container/reader.py",
-    "app/core/bundle/container/reader.py::_load",
     "app/core/bundle/export.py::_write",
     "app/core/bundle/merge.py",
     "app/core/bundle/merge.py::annotations",
