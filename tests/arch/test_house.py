@@ -18,7 +18,6 @@ TOO_LONG_ALLOWED: set[str] = {
     "app/cli/main.py::build_parser",
     "app/cli/team.py::add_commands",
     "app/core/audit/chain.py::_item_history",
-    "app/core/io/importer.py::_import_rows",
     "app/core/quality/agreement.py",
     "app/core/quality/agreement.py::project_agreement",
     "app/core/quality/gold.py",

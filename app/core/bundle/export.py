@@ -3,6 +3,9 @@
 Each kind is a selection of the same members (see app.core.bundle.container), read from one
 consistent snapshot of the database (a read transaction: WAL lets the GUI keep writing), and
 written row by row, so memory stays flat however large the project.
+
+SQLite-bound: it reads one snapshot on the raw sqlite3 driver (a deferred BEGIN on a pooled
+connection), streaming rows with fetchmany, for speed.
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ What travels where:
 
 Merging is idempotent and order-independent: rows are matched by UUID and never change, except
 a gold item, of which one per datapoint is kept: the newest by (created_at, uuid).
+
+SQLite-bound: rows are written on the raw sqlite3 connection of an open or a merge, with
+INSERT OR IGNORE.
 """
 
 from __future__ import annotations

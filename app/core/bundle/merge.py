@@ -18,6 +18,9 @@ since the bundle's base (the time the assignment or project bundle its author st
 was made): both versions are kept (the newer as the annotation, the older in history) and
 reported. A newer version from the same replica (the same annotator's file, returning work a
 second time) is an update, not a conflict.
+
+SQLite-bound: it runs on the raw sqlite3 driver (app.core.storage.sqlite.bulk_write), with
+INSERT OR IGNORE and a TEMP table of touched datapoints, for speed.
 """
 
 from __future__ import annotations

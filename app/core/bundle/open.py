@@ -3,6 +3,9 @@
 The bundle is verified whole first (BundleReader); then a new database is built in a
 temporary file beside the destination, in one transaction, and renamed into place only when
 it is complete. A refused bundle, an error or a cancel leaves no destination file at all.
+
+SQLite-bound: the new file is built on the raw sqlite3 driver (app.core.storage.sqlite.bulk_write),
+with executemany over generators and index rebuilds from sqlite_master, for speed.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Shared by open (into a new file) and merge (into an existing project). Every row a bundle
 brings is checked here before it is written: a wrong type or a reference to something the
 bundle and the project both lack is a BundleError naming the member and the row.
+
+SQLite-bound: rows are written on the raw sqlite3 connection of an open or a merge.
 """
 
 from __future__ import annotations
