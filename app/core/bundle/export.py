@@ -3,6 +3,9 @@
 Each kind is a selection of the same members (see app.core.bundle.container), read from one
 consistent snapshot of the database (a read transaction: WAL lets the GUI keep writing), and
 written row by row, so memory stays flat however large the project.
+
+SQLite-bound: it reads one snapshot on the raw sqlite3 driver (a deferred BEGIN on a pooled
+connection), streaming rows with fetchmany, for speed.
 """
 
 from __future__ import annotations
@@ -15,14 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from app.core.audit import chain as audit
-from app.core.bundle import quality_members as quality
+from app.core.bundle import members as quality
 from app.core.bundle.container import SUFFIX, BundleWriter
 from app.core.bundle.errors import BundleError
+from app.core.bundle.selection import (
+    Selection,
+    assignment_selection,
+    project_selection,
+    work_selection,
+)
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import META_BASE, META_REPLICA, Project
 
 PROGRESS_EVERY = 20_000
-FINISHED = "('complete', 'skipped', 'discarded')"
+Member = tuple[str, str, Callable[[tuple], dict[str, Any]]]  # (name, SQL, row maker)
 
 
 @dataclass
@@ -44,101 +53,6 @@ class ExportReport:
         )
 
 
-@dataclass(frozen=True)
-class _Selection:
-    """What a kind of bundle holds, as SQL conditions over the tables' usual aliases."""
-
-    kind: str
-    datapoints: str | None  # over `d` (datapoint); None: the member is left out
-    annotations: str | None  # over `a`
-    history: str | None  # over `h`
-    tasks: str | None  # over `t`
-    comments: str | None  # over `c`
-    flags: str | None  # over `f`
-    audit: str | None  # over `e`
-    task_status: str = "t.status"
-    task_kind: str = "t.kind"
-    datapoint_status: str = "d.status"
-    datapoint_flagged: str = "d.flagged"
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-def _project_selection() -> _Selection:
-    return _Selection("project", "1", "1", "1", "1", "1", "1", "1")
-
-
-def _assignment_selection(annotator_id: int) -> _Selection:
-    assigned = "SELECT datapoint_id FROM task WHERE annotator_id = :who AND status != 'cancelled'"
-    # A reviewer or adjudicator sees the other annotators' complete annotations of their items.
-    examined = (
-        "SELECT datapoint_id FROM task WHERE annotator_id = :who AND status != 'cancelled'"
-        " AND kind IN ('review', 'adjudicate')"
-    )
-    annotations = (
-        f"(a.annotator_id = :who AND a.datapoint_id IN ({assigned})) OR (a.status = 'complete'"
-        f" AND a.origin != 'review' AND a.datapoint_id IN ({examined}))"
-    )
-    flags = f"f.annotator_id = :who AND f.datapoint_id IN ({assigned})"
-
-    def has(status: str) -> str:
-        return (
-            "EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = d.id"
-            f" AND a.status = '{status}' AND ({annotations}))"
-        )
-
-    return _Selection(
-        "assignment",
-        datapoints=f"d.id IN ({assigned})",
-        annotations=annotations,
-        history=None,
-        tasks="t.annotator_id = :who AND t.status != 'cancelled'",
-        comments=f"c.annotator_id = :who AND c.datapoint_id IN ({assigned})",
-        flags=flags,
-        audit=None,
-        # A gold task is an ordinary label task to its annotator (app.core.quality.gold), and
-        # what an item's status says comes from what the bundle holds, not from others' work.
-        task_kind="CASE WHEN t.kind = 'gold' THEN 'label' ELSE t.kind END",
-        datapoint_status=(
-            f"CASE WHEN {has('complete')} THEN 1 WHEN {has('discarded')} THEN 3"
-            f" WHEN {has('skipped')} THEN 2 ELSE 0 END"
-        ),
-        datapoint_flagged=(
-            "EXISTS (SELECT 1 FROM flag f WHERE f.datapoint_id = d.id"
-            f" AND f.resolved_at IS NULL AND {flags})"
-        ),
-        params={"who": annotator_id},
-    )
-
-
-def _work_selection(annotator_id: int, base: str | None) -> _Selection:
-    since = base or ""
-    return _Selection(
-        "work",
-        datapoints=None,
-        annotations="a.annotator_id = :who AND a.updated_at > :since",
-        history=None,
-        tasks="t.annotator_id = :who",
-        comments="c.annotator_id = :who AND c.created_at > :since",
-        flags="f.annotator_id = :who AND (f.created_at > :since OR f.resolved_at > :since)",
-        audit="e.actor_id = :who AND e.at > :since",
-        # A task is done once its annotator has finished the item.
-        # (a review task once they decided on the item, an adjudicate task once they did).
-        task_status=(
-            "CASE WHEN t.status != 'todo' THEN t.status"
-            " WHEN t.kind = 'review' THEN CASE WHEN EXISTS (SELECT 1 FROM review_decision x"
-            " WHERE x.datapoint_id = t.datapoint_id AND x.reviewer_id = t.annotator_id)"
-            " THEN 'done' ELSE 'todo' END"
-            " WHEN t.kind = 'adjudicate' THEN CASE WHEN EXISTS (SELECT 1 FROM adjudication x"
-            " WHERE x.datapoint_id = t.datapoint_id AND x.decided_by = t.annotator_id)"
-            " THEN 'done' ELSE 'todo' END"
-            " WHEN EXISTS (SELECT 1 FROM annotation x"
-            " WHERE x.datapoint_id = t.datapoint_id AND x.annotator_id = t.annotator_id"
-            f" AND x.status IN {FINISHED}) THEN 'done' ELSE t.status END"
-        ),
-        params={"who": annotator_id, "since": since},
-    )
-
-
 def export_project_bundle(
     project: Project,
     out: Path,
@@ -154,7 +68,7 @@ def export_project_bundle(
     Opening it (open_bundle) gives an identical project; merging it (merge_bundle) brings
     what the target lacks."""
     return _export(
-        project, out, _project_selection(), None, with_model, passphrase, progress, cancel
+        project, out, project_selection(), None, with_model, passphrase, progress, cancel
     )
 
 
@@ -180,7 +94,7 @@ def export_assignment_bundle(
     return _export(
         project,
         out,
-        _assignment_selection(row[0]),
+        assignment_selection(row[0]),
         annotator_uuid,
         False,
         passphrase,
@@ -211,7 +125,7 @@ def export_work_bundle(
     return _export(
         project,
         out,
-        _work_selection(annotator_id, base),
+        work_selection(annotator_id, base),
         annotator_uuid,
         False,
         passphrase,
@@ -229,7 +143,7 @@ def bundle_name(project: Project, annotator_name: str) -> str:
 def _export(
     project: Project,
     out: Path,
-    sel: _Selection,
+    sel: Selection,
     assignee: str | None,
     with_model: bool,
     passphrase: str | None,
@@ -275,7 +189,6 @@ def _export(
 
 
 def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, cancel):
-    p = sel.params
     annotators = {r[0]: r[1] for r in conn.execute("SELECT id, uuid FROM annotator")}
     datasets = {r[0]: r[1] for r in conn.execute("SELECT id, uuid FROM dataset")}
     schemas = {r[0]: r[1] for r in conn.execute("SELECT id, uuid FROM schema_version")}
@@ -288,12 +201,55 @@ def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, ca
         ).fetchone()
         if model is None:
             raise BundleError(str(out), "--with-model: this project has no trained model yet")
-
-    def count(sql: str) -> int:
-        return conn.execute(f"SELECT count(*) FROM ({sql})", p).fetchone()[0]
-
     # (member, SQL, row maker); the SQL's first columns feed the maker.
-    members: list[tuple[str, str, Callable[[tuple], dict[str, Any]]]] = []
+    members = [
+        *_setup_members(sel, annotators, datasets, schemas),
+        *_work_members(sel, annotators, datasets, schemas),
+        *_note_members(sel, annotators, datasets, schemas),
+        *quality.export_members(sel.kind, sel.annotations, annotators, datasets),
+        *_audit_members(sel, annotators, datasets, schemas),
+        *_model_members(model, datasets),
+    ]
+    with BundleWriter(out, passphrase, cancel) as writer:
+        project_uuid, project_name = _write_members(
+            conn, writer, out, sel.params, members, progress, cancel
+        )
+        if model is not None:
+            artifact = conn.execute(
+                "SELECT artifact FROM model_version WHERE id = ?", (model[0],)
+            ).fetchone()[0]
+            writer.raw(f"model/{model[1]}.bin", bytes(artifact or b""))
+        writer.finish(
+            {
+                "project_uuid": project_uuid,
+                "project_name": project_name,
+                "kind": sel.kind,
+                "created_by": annotators.get(actor),
+                "replica": meta.get(META_REPLICA),
+                "base": meta.get(META_BASE) if sel.kind != "assignment" else None,
+                "assignee": assignee,
+            }
+        )
+    report = ExportReport(
+        out,
+        sel.kind,
+        writer.sha256,
+        writer.size,
+        bool(passphrase),
+        {
+            name.removesuffix(".jsonl"): info["rows"]
+            for name, info in writer.members.items()
+            if name.endswith(".jsonl")
+        },
+    )
+    return report, writer.manifest
+
+
+def _setup_members(
+    sel: Selection, annotators: dict[int, str], datasets: dict[int, str], schemas: dict[int, str]
+) -> list[Member]:
+    """Annotators, label schema versions, datasets and datapoints."""
+    members: list[Member] = []
     members.append(
         (
             "annotators.jsonl",
@@ -356,6 +312,14 @@ def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, ca
                 },
             )
         )
+    return members
+
+
+def _work_members(
+    sel: Selection, annotators: dict[int, str], datasets: dict[int, str], schemas: dict[int, str]
+) -> list[Member]:
+    """Annotations and their superseded versions."""
+    members: list[Member] = []
     if sel.annotations is not None:
         members.append(
             (
@@ -405,6 +369,14 @@ def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, ca
                 },
             )
         )
+    return members
+
+
+def _note_members(
+    sel: Selection, annotators: dict[int, str], datasets: dict[int, str], schemas: dict[int, str]
+) -> list[Member]:
+    """Tasks, comments and flags."""
+    members: list[Member] = []
     if sel.tasks is not None:
         members.append(
             (
@@ -459,7 +431,14 @@ def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, ca
                 },
             )
         )
-    members.extend(quality.export_members(sel.kind, sel.annotations, annotators, datasets))
+    return members
+
+
+def _audit_members(
+    sel: Selection, annotators: dict[int, str], datasets: dict[int, str], schemas: dict[int, str]
+) -> list[Member]:
+    """The audit log."""
+    members: list[Member] = []
     if sel.audit is not None:
         members.append(
             (
@@ -478,6 +457,12 @@ def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, ca
                 },
             )
         )
+    return members
+
+
+def _model_members(model: tuple | None, datasets: dict[int, str]) -> list[Member]:
+    """The newest model version and its predictions (bundles made --with-model)."""
+    members: list[Member] = []
     if model is not None:
         members.append(
             (
@@ -511,6 +496,24 @@ def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, ca
             )
         )
 
+    return members
+
+
+def _write_members(
+    conn: sqlite3.Connection,
+    writer: BundleWriter,
+    out: Path,
+    p: dict[str, Any],
+    members: list[Member],
+    progress: Progress,
+    cancel: CancelCheck,
+) -> tuple[str, str]:
+    """project.json, then every member row by row, with progress by rows written; the
+    project's UUID and name."""
+
+    def count(sql: str) -> int:
+        return conn.execute(f"SELECT count(*) FROM ({sql})", p).fetchone()[0]
+
     total = sum(count(sql) for _name, sql, _make in members)
     done = 0
     progress(0, total, f"Writing {out.name}")
@@ -521,56 +524,27 @@ def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, ca
         {"name": r[0], "position": r[1], "annotated": bool(r[2])}
         for r in conn.execute("SELECT name, position, annotated FROM project_input ORDER BY id")
     ]
-    with BundleWriter(out, passphrase, cancel) as writer:
-        writer.json(
-            "project.json",
-            {
-                "uuid": project_row[0],
-                "name": project_row[1],
-                "task_type": project_row[2],
-                "language": project_row[3],
-                "created_at": project_row[4],
-                "app_version": project_row[5],
-                "inputs": inputs,
-            },
-        )
-        for name, sql, make in members:
-            with writer.jsonl(name) as member:
-                for n, row in enumerate(_rows(conn, sql, p), 1):
-                    member.write(make(row))
-                    if n % PROGRESS_EVERY == 0:
-                        check_cancel(cancel)
-                        progress(done + n, total, f"Writing {out.name}: {name}")
-                done += member.rows
-        if model is not None:
-            artifact = conn.execute(
-                "SELECT artifact FROM model_version WHERE id = ?", (model[0],)
-            ).fetchone()[0]
-            writer.raw(f"model/{model[1]}.bin", bytes(artifact or b""))
-        writer.finish(
-            {
-                "project_uuid": project_row[0],
-                "project_name": project_row[1],
-                "kind": sel.kind,
-                "created_by": annotators.get(actor),
-                "replica": meta.get(META_REPLICA),
-                "base": meta.get(META_BASE) if sel.kind != "assignment" else None,
-                "assignee": assignee,
-            }
-        )
-    report = ExportReport(
-        out,
-        sel.kind,
-        writer.sha256,
-        writer.size,
-        bool(passphrase),
+    writer.json(
+        "project.json",
         {
-            name.removesuffix(".jsonl"): info["rows"]
-            for name, info in writer.members.items()
-            if name.endswith(".jsonl")
+            "uuid": project_row[0],
+            "name": project_row[1],
+            "task_type": project_row[2],
+            "language": project_row[3],
+            "created_at": project_row[4],
+            "app_version": project_row[5],
+            "inputs": inputs,
         },
     )
-    return report, writer.manifest
+    for name, sql, make in members:
+        with writer.jsonl(name) as member:
+            for n, row in enumerate(_rows(conn, sql, p), 1):
+                member.write(make(row))
+                if n % PROGRESS_EVERY == 0:
+                    check_cancel(cancel)
+                    progress(done + n, total, f"Writing {out.name}: {name}")
+            done += member.rows
+    return project_row[0], project_row[1]
 
 
 def _rows(conn: sqlite3.Connection, sql: str, params: dict[str, Any]) -> Iterator[tuple]:

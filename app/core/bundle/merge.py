@@ -18,6 +18,9 @@ since the bundle's base (the time the assignment or project bundle its author st
 was made): both versions are kept (the newer as the annotation, the older in history) and
 reported. A newer version from the same replica (the same annotator's file, returning work a
 second time) is an update, not a conflict.
+
+SQLite-bound: it runs on the raw sqlite3 driver (app.core.storage.sqlite.bulk_write), with
+INSERT OR IGNORE and a TEMP table of touched datapoints, for speed.
 """
 
 from __future__ import annotations
@@ -30,42 +33,31 @@ from typing import Any
 
 from app.core.annotation.commands import DERIVE_FLAGGED, DERIVE_STATUS
 from app.core.audit import chain as audit
-from app.core.bundle import quality_members as quality
+from app.core.bundle import members
 from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.errors import BundleError
-from app.core.bundle.open import _audit, insert_predictions, model_row
+from app.core.bundle.members import Loader
+from app.core.bundle.merge_annotations import AnnotationMerging, Conflict
+from app.core.bundle.open import insert_predictions, model_row
 from app.core.bundle.rows import (
     TASK_KINDS,
     TASK_STATUSES,
     Checker,
+    MemberProgress,
     Refs,
-    annotation_labels,
     check_role,
     check_schema_labels,
     insert_annotator,
     insert_dataset,
-    version_uuid,
+    insert_schema_version,
+    record_audit,
 )
-from app.core.errors import Cancelled
-from app.core.ids import datapoint_uuid
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project
-from app.core.storage import fts
+from app.core.storage import fts, sqlite
 
 TASK_RANK = {status: rank for rank, status in enumerate(TASK_STATUSES)}
-MAX_CONFLICTS_LISTED = 200
 DERIVE_CHUNK = 5_000
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """One annotation changed on both sides: which version was kept, which went to history."""
-
-    datapoint: str  # the datapoint's UUID
-    annotator: str  # the annotator's name
-    kept: str  # "bundle" or "project": whose version is now the annotation
-    kept_updated_at: str
-    superseded_updated_at: str
 
 
 @dataclass
@@ -156,27 +148,25 @@ def merge_bundle(
         if info.get("task_type") != project.task_type:
             raise reader.error("its task type differs from this project's; refused")
         actor = project.local_annotator_id
-        with project.engine.connect() as sa_conn:
-            conn: sqlite3.Connection = sa_conn.connection.dbapi_connection  # type: ignore[assignment]
-            conn.set_progress_handler(lambda: 1 if cancel() else 0, 100_000)
-            try:
-                with sa_conn.begin():
-                    conn.execute("BEGIN IMMEDIATE")
-                    report = _Merge(project, conn, sa_conn, reader, progress, cancel).run()
-                    report.seconds = time.perf_counter() - started
-                    if report.changed:
-                        _audit(conn, actor, "merge-bundle", project.uuid, report.as_dict())
-            except sqlite3.OperationalError as exc:
-                if "interrupted" in str(exc):
-                    raise Cancelled() from None
-                raise BundleError(str(bundle), f"the database refused the merge ({exc})") from exc
-            finally:
-                conn.set_progress_handler(None, 0)
+        with (
+            project.engine.connect() as sa_conn,
+            sqlite.bulk_write(
+                sa_conn,
+                cancel,
+                lambda exc: BundleError(str(bundle), f"the database refused the merge ({exc})"),
+            ) as conn,
+        ):
+            report = _Merge(project, conn, sa_conn, reader, progress, cancel).run()
+            report.seconds = time.perf_counter() - started
+            if report.changed:
+                record_audit(conn, actor, "merge-bundle", project.uuid, report.as_dict())
     progress(1, 1, report.summary())
     return report
 
 
-class _Merge:
+class _Merge(AnnotationMerging):
+    """One merge: each member in turn, into the open transaction (see the module doc)."""
+
     def __init__(self, project, conn, sa_conn, reader: BundleReader, progress, cancel):
         self.project = project
         self.conn: sqlite3.Connection = conn
@@ -189,22 +179,18 @@ class _Merge:
         self.report = MergeReport(Path(reader.path), reader.kind, reader.sha256)
         self.replica = reader.manifest.get("replica")
         self.base = reader.manifest.get("base")
-        self.done = 0
-        self.total = reader.total_bytes
+        self.steps = MemberProgress(reader, progress, cancel, lambda member: f"Merging {member}")
+        self.loader = Loader(
+            conn,
+            reader,
+            self.refs,
+            strict=False,
+            reporter=self.steps.reporter,
+            advance=self.steps.advance,
+        )
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS merge_touched (id INTEGER PRIMARY KEY)")
         conn.execute("DELETE FROM temp.merge_touched")
         self.flag_touched: set[int] = set()
-
-    def reporter(self, member: str):
-        def report(position: int) -> None:
-            check_cancel(self.cancel)
-            self.progress(self.done + position, self.total, f"Merging {member}")
-
-        return report
-
-    def advance(self, member: str) -> None:
-        if self.reader.has(member):
-            self.done += self.reader.manifest["members"][member]["size"]
 
     def count(self, bucket: dict[str, int], key: str, n: int = 1) -> None:
         bucket[key] = bucket.get(key, 0) + n
@@ -227,6 +213,7 @@ class _Merge:
         self.models()
         self.derive()
         self.conn.execute("DROP TABLE IF EXISTS temp.merge_touched")
+        self.report.skipped += self.loader.skipped
         return self.report
 
     # -- small tables ---------------------------------------------------------------------
@@ -241,7 +228,7 @@ class _Merge:
                 continue
             insert_annotator(self.conn, check, row, self.refs)
             self.count(self.report.added, "annotators")
-        self.advance(name)
+        self.steps.advance(name)
 
     def schemas(self) -> None:
         name = "schema_versions.jsonl"
@@ -265,22 +252,10 @@ class _Merge:
                     f"project's version {version}; added as version {new_version}"
                 )
                 version = new_version
-            cursor = self.conn.execute(
-                "INSERT INTO schema_version (uuid, version, labels, guidelines, allow_overlap,"
-                " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    uid,
-                    version,
-                    labels,
-                    check.str(row, "guidelines"),
-                    overlap,
-                    check.str(row, "created_at"),
-                    self.refs.maybe_annotator(check, row, "created_by"),
-                ),
-            )
-            self.refs.add_schema(uid, cursor.lastrowid, labels, overlap)
+            row_id = insert_schema_version(self.conn, check, row, self.refs, version)
+            self.refs.add_schema(uid, row_id, labels, overlap)
             self.count(self.report.added, "schema_versions")
-        self.advance(name)
+        self.steps.advance(name)
 
     def datasets(self) -> None:
         name = "datasets.jsonl"
@@ -291,7 +266,7 @@ class _Merge:
                 continue
             insert_dataset(self.conn, check, row, self.refs)
             self.count(self.report.added, "datasets")
-        self.advance(name)
+        self.steps.advance(name)
 
     # -- datapoints -----------------------------------------------------------------------
 
@@ -308,7 +283,7 @@ class _Merge:
         def rows():
             nonlocal next_id, added
             datasets = self.refs.datasets
-            for row in self.reader.rows(name, self.reporter(name)):
+            for row in self.reader.rows(name, self.steps.reporter(name)):
                 try:
                     dataset_id = datasets[row["dataset"]]
                     number = row["row"]
@@ -349,236 +324,17 @@ class _Merge:
                 " WHERE id > ?",
                 (next_id - added,),
             )
-        self.advance(name)
-
-    # -- annotations ----------------------------------------------------------------------
-
-    def annotations(self) -> None:
-        name = "annotations.jsonl"
-        check = Checker(self.file, name)
-        conn = self.conn
-        task_type = self.project.task_type
-        schema_uuid = {v: k for k, v in self.refs.schemas.items()}
-        for row in self.reader.rows(name, self.reporter(name)):
-            dp_id = self.refs.datapoint(check, row)
-            uid = check.str(row, "uuid")
-            annotator_id = self.refs.annotator(check, row)
-            schema_id = self.refs.schema(check, row)
-            value = check.str(row, "value", nullable=True)
-            status = check.str(row, "status")
-            incoming = {
-                "uuid": uid,
-                "value": value,
-                "status": status,
-                "schema_version_id": schema_id,
-                "time_spent_ms": check.int(row, "time_spent_ms"),
-                "origin": check.str(row, "origin"),
-                "created_at": check.str(row, "created_at"),
-                "updated_at": check.str(row, "updated_at"),
-            }
-            if dp_id is None:
-                self.report.skipped += 1
-                continue
-            local = conn.execute(
-                "SELECT id, uuid, value, status, schema_version_id, time_spent_ms, origin,"
-                " created_at, updated_at, synced_from FROM annotation"
-                " WHERE datapoint_id = ? AND annotator_id = ?",
-                (dp_id, annotator_id),
-            ).fetchone()
-            synced = f"{self.replica}@{incoming['updated_at']}" if self.replica else None
-            if local is not None and local[1:9] == (
-                uid,
-                value,
-                status,
-                schema_id,
-                incoming["time_spent_ms"],
-                incoming["origin"],
-                incoming["created_at"],
-                incoming["updated_at"],
-            ):
-                # The very same version (the common case when re-merging). Which replica it
-                # is said to come from must not depend on merge order: the smallest wins.
-                mark = local[9]
-                if synced and mark and mark.endswith(f"@{local[8]}") and synced < mark:
-                    conn.execute(
-                        "UPDATE annotation SET synced_from = ? WHERE id = ?", (synced, local[0])
-                    )
-                continue
-            labels = annotation_labels(task_type, self.refs, check, row, value, status, schema_id)
-            if local is None:
-                self._write_annotation(None, dp_id, annotator_id, incoming, labels, synced)
-                self.count(self.report.added, "annotations")
-                continue
-            mine = dict(
-                zip(
-                    (
-                        "id",
-                        "uuid",
-                        "value",
-                        "status",
-                        "schema_version_id",
-                        "time_spent_ms",
-                        "origin",
-                        "created_at",
-                        "updated_at",
-                        "synced_from",
-                    ),
-                    local,
-                    strict=True,
-                )
-            )
-            mine_version = version_uuid(mine, mine["uuid"], schema_uuid[mine["schema_version_id"]])
-            theirs_version = version_uuid(incoming, uid, schema_uuid[schema_id])
-            if mine_version == theirs_version:  # same content under another annotation UUID
-                continue
-            theirs_newer = (incoming["updated_at"], theirs_version) > (
-                mine["updated_at"],
-                mine_version,
-            )
-            same_line = bool(
-                self.replica and mine["synced_from"] == f"{self.replica}@{mine['updated_at']}"
-            )
-            changed_here = self.base is None or mine["updated_at"] > self.base
-            changed_there = self.base is None or incoming["updated_at"] > self.base
-            conflict = changed_here and changed_there and not same_line
-            reason = "conflict" if conflict else "superseded"
-            if theirs_newer:
-                self._keep_history(mine, dp_id, annotator_id, mine_version, reason)
-                self._write_annotation(mine["id"], dp_id, annotator_id, incoming, labels, synced)
-                stored = True
-                if not conflict:
-                    self.count(self.report.updated, "annotations")
-            else:
-                stored = self._keep_history(incoming, dp_id, annotator_id, theirs_version, reason)
-                if stored and not conflict:
-                    self.report.superseded += 1
-            if conflict and stored:
-                self.report.conflict_count += 1
-                if len(self.report.conflicts) < MAX_CONFLICTS_LISTED:
-                    self.report.conflicts.append(
-                        Conflict(
-                            self._datapoint_uuid(row),
-                            self._annotator_name(annotator_id),
-                            "bundle" if theirs_newer else "project",
-                            max(incoming["updated_at"], mine["updated_at"]),
-                            min(incoming["updated_at"], mine["updated_at"]),
-                        )
-                    )
-        self.advance(name)
-
-    def _datapoint_uuid(self, row: dict[str, Any]) -> str:
-        return datapoint_uuid(row["dataset"], row["row"])
-
-    def _annotator_name(self, annotator_id: int) -> str:
-        return self.conn.execute(
-            "SELECT name FROM annotator WHERE id = ?", (annotator_id,)
-        ).fetchone()[0]
-
-    def _keep_history(
-        self, version: dict[str, Any], dp_id: int, annotator_id: int, uid: str, reason: str
-    ) -> bool:
-        """Store a superseded version (once); True if it was not stored yet."""
-        cursor = self.conn.execute(
-            "INSERT OR IGNORE INTO annotation_history (uuid, annotation_uuid, datapoint_id,"
-            " annotator_id, value, status, schema_version_id, time_spent_ms, origin, created_at,"
-            " updated_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                uid,
-                version["uuid"],
-                dp_id,
-                annotator_id,
-                version["value"],
-                version["status"],
-                version["schema_version_id"],
-                version["time_spent_ms"],
-                version["origin"],
-                version["created_at"],
-                version["updated_at"],
-                reason,
-            ),
-        )
-        if cursor.rowcount > 0:
-            self.count(self.report.added, "annotation_history")
-            return True
-        return False
-
-    def _write_annotation(
-        self,
-        existing_id: int | None,
-        dp_id: int,
-        annotator_id: int,
-        version: dict[str, Any],
-        labels: list[str],
-        synced: str | None,
-    ) -> None:
-        """Insert or replace an annotation row with a version as it is (its UUID and times
-        kept), and its label index rows, as app.core.annotation.commands keeps them."""
-        values = (
-            version["uuid"],
-            version["value"],
-            version["status"],
-            version["schema_version_id"],
-            version["time_spent_ms"],
-            version["origin"],
-            version["created_at"],
-            version["updated_at"],
-            synced,
-        )
-        if existing_id is None:
-            annotation_id = self.conn.execute(
-                "INSERT INTO annotation (uuid, value, status, schema_version_id, time_spent_ms,"
-                " origin, created_at, updated_at, synced_from, datapoint_id, annotator_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, dp_id, annotator_id),
-            ).lastrowid
-        else:
-            annotation_id = existing_id
-            self.conn.execute(
-                "UPDATE annotation SET uuid = ?, value = ?, status = ?, schema_version_id = ?,"
-                " time_spent_ms = ?, origin = ?, created_at = ?, updated_at = ?, synced_from = ?"
-                " WHERE id = ?",
-                (*values, existing_id),
-            )
-            self.conn.execute(
-                "DELETE FROM annotation_label WHERE annotation_id = ?", (annotation_id,)
-            )
-        if labels:
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO annotation_label (annotation_id, label, datapoint_id)"
-                " VALUES (?, ?, ?)",
-                [(annotation_id, label, dp_id) for label in labels],
-            )
-        self.touch(dp_id)
+        self.steps.advance(name)
 
     def history(self) -> None:
-        name = "annotation_history.jsonl"
-        check = Checker(self.file, name)
-        for row in self.reader.rows(name, self.reporter(name)):
-            dp_id = self.refs.datapoint(check, row)
-            version = {
-                "uuid": check.str(row, "annotation_uuid"),
-                "value": check.json_text(row, "value"),
-                "status": check.str(row, "status"),
-                "schema_version_id": self.refs.schema(check, row),
-                "time_spent_ms": check.int(row, "time_spent_ms"),
-                "origin": check.str(row, "origin"),
-                "created_at": check.str(row, "created_at"),
-                "updated_at": check.str(row, "updated_at"),
-            }
-            annotator_id = self.refs.annotator(check, row)
-            reason = check.str(row, "reason")
-            if dp_id is None:
-                self.report.skipped += 1
-                continue
-            self._keep_history(version, dp_id, annotator_id, check.str(row, "uuid"), reason)
-        self.advance(name)
+        self._load(members.HISTORY)
 
     # -- tasks, comments, flags, audit ----------------------------------------------------
 
     def tasks(self) -> None:
         name = "tasks.jsonl"
         check = Checker(self.file, name)
-        for row in self.reader.rows(name, self.reporter(name)):
+        for row in self.reader.rows(name, self.steps.reporter(name)):
             uid = check.str(row, "uuid")
             status = check.one_of(row, "status", TASK_STATUSES)
             kind = check.one_of(row, "kind", TASK_KINDS)
@@ -601,33 +357,15 @@ class _Merge:
                 (uid, dp_id, annotator_id, kind, status, check.str(row, "created_at")),
             )
             self.count(self.report.added, "tasks")
-        self.advance(name)
+        self.steps.advance(name)
 
     def comments(self) -> None:
-        name = "comments.jsonl"
-        check = Checker(self.file, name)
-        for row in self.reader.rows(name, self.reporter(name)):
-            uid = check.str(row, "uuid")
-            annotator_id = self.refs.annotator(check, row)
-            body = check.str(row, "body")
-            created = check.str(row, "created_at")
-            dp_id = self.refs.datapoint(check, row)
-            if dp_id is None:
-                self.report.skipped += 1
-                continue
-            cursor = self.conn.execute(
-                "INSERT OR IGNORE INTO comment (uuid, datapoint_id, annotator_id, body,"
-                " created_at) VALUES (?, ?, ?, ?, ?)",
-                (uid, dp_id, annotator_id, body, created),
-            )
-            if cursor.rowcount > 0:
-                self.count(self.report.added, "comments")
-        self.advance(name)
+        self._load(members.COMMENTS)
 
     def flags(self) -> None:
         name = "flags.jsonl"
         check = Checker(self.file, name)
-        for row in self.reader.rows(name, self.reporter(name)):
+        for row in self.reader.rows(name, self.steps.reporter(name)):
             uid = check.str(row, "uuid")
             annotator_id = self.refs.annotator(check, row)
             reason = check.str(row, "reason")
@@ -654,44 +392,22 @@ class _Merge:
                 )
                 self.count(self.report.updated, "flags")
                 self.flag_touched.add(dp_id)
-        self.advance(name)
+        self.steps.advance(name)
 
     def quality(self) -> None:
-        added, skipped = quality.load(
-            self.conn,
-            self.reader,
-            self.refs,
-            strict=False,
-            reporter=self.reporter,
-            advance=self.advance,
-        )
-        for name, n in added.items():
+        for name, n in members.load_quality(self.loader).items():
             self.count(self.report.added, name, n)
-        self.report.skipped += skipped
 
     def audit_events(self) -> None:
-        name = "audit_events.jsonl"
-        check = Checker(self.file, name)
-        for row in self.reader.rows(name, self.reporter(name)):
-            cursor = self.conn.execute(
-                "INSERT OR IGNORE INTO audit_event (uuid, at, actor_id, action, entity,"
-                " entity_uuid, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    check.str(row, "uuid"),
-                    check.str(row, "at"),
-                    self.refs.maybe_annotator(check, row, "actor"),
-                    check.str(row, "action"),
-                    check.str(row, "entity"),
-                    check.str(row, "entity_uuid", nullable=True),
-                    check.str(row, "before", nullable=True),
-                    check.str(row, "after", nullable=True),
-                ),
-            )
-            if cursor.rowcount > 0:
-                self.count(self.report.added, "audit_events")
+        self._load(members.AUDIT_EVENTS)
         # Another machine's events join this file's chain in merge order (app.core.audit.chain).
         audit.link_pending(self.conn)
-        self.advance(name)
+
+    def _load(self, member: members.RowMember) -> None:
+        """A member whose rows are added unless already here (app.core.bundle.members)."""
+        n = self.loader.insert_rows(member)
+        if n:
+            self.count(self.report.added, member.key, n)
 
     def models(self) -> None:
         name = "model_versions.jsonl"
@@ -716,21 +432,21 @@ class _Merge:
             self.refs.models[uid] = cursor.lastrowid
             new.add(uid)
             self.count(self.report.added, "model_versions")
-        self.advance(name)
+        self.steps.advance(name)
         if new:
-            n = insert_predictions(self.conn, self.reader, self.refs, new, self.reporter)
+            n = insert_predictions(self.conn, self.reader, self.refs, new, self.steps.reporter)
             self.count(self.report.added, "predictions", n)
         else:  # still read through, so a tampered member is caught
             for _row in self.reader.rows("predictions.jsonl"):
                 pass
-        self.advance("predictions.jsonl")
+        self.steps.advance("predictions.jsonl")
 
     # -- derived columns ------------------------------------------------------------------
 
     def derive(self) -> None:
         """Datapoint status and flagged, from the annotations and flags now present."""
         check_cancel(self.cancel)
-        self.progress(self.done, self.total, "Merging: updating item status")
+        self.progress(self.steps.done, self.steps.total, "Merging: updating item status")
         cursor = self.conn.execute("SELECT id FROM temp.merge_touched ORDER BY id")
         while True:
             ids = [r[0] for r in cursor.fetchmany(DERIVE_CHUNK)]

@@ -3,34 +3,39 @@
 The bundle is verified whole first (BundleReader); then a new database is built in a
 temporary file beside the destination, in one transaction, and renamed into place only when
 it is complete. A refused bundle, an error or a cancel leaves no destination file at all.
+
+SQLite-bound: the new file is built on the raw sqlite3 driver (app.core.storage.sqlite.bulk_write),
+with executemany over generators and index rebuilds from sqlite_master, for speed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from app.core import settings
-from app.core.audit import chain as audit
-from app.core.bundle import quality_members as quality
+from app.core.bundle import members
 from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.errors import BundleError
+from app.core.bundle.members import Loader
 from app.core.bundle.rows import (
     TASK_KINDS,
     TASK_STATUSES,
     Checker,
+    MemberProgress,
     Refs,
     annotation_labels,
     check_schema_labels,
     insert_annotator,
     insert_dataset,
+    insert_schema_version,
+    record_audit,
 )
-from app.core.errors import Cancelled
 from app.core.ids import new_uuid, now_iso
 from app.core.io.importer import REBUILT_INDEXES
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
@@ -42,7 +47,8 @@ from app.core.project.project import (
     META_SOURCE_SHA256,
     PROJECT_SUFFIX,
 )
-from app.core.storage import db
+from app.core.storage import db, sqlite
+from app.core.storage.tables import DatapointStatus
 
 BATCH = 20_000
 
@@ -104,22 +110,18 @@ def open_bundle(
         engine = db.make_engine(db.url_for(tmp))
         try:
             db.upgrade(engine)
-            with engine.connect() as sa_conn:
-                conn: sqlite3.Connection = sa_conn.connection.dbapi_connection  # type: ignore[assignment]
-                conn.execute("PRAGMA foreign_keys=OFF")  # every reference is resolved here
-                conn.execute("PRAGMA synchronous=OFF")  # a temporary file: fsync'd once, below
-                conn.set_progress_handler(lambda: 1 if cancel() else 0, 100_000)
-                try:
-                    with sa_conn.begin():
-                        conn.execute("BEGIN IMMEDIATE")
-                        report = _fill(conn, reader, dest, progress, cancel)
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                except sqlite3.OperationalError as exc:
-                    if "interrupted" in str(exc):
-                        raise Cancelled() from None
-                    raise BundleError(str(bundle), f"cannot be opened ({exc})") from exc
-                finally:
-                    conn.set_progress_handler(None, 0)
+            with (
+                engine.connect() as sa_conn,
+                sqlite.bulk_write(
+                    sa_conn,
+                    cancel,
+                    lambda exc: BundleError(str(bundle), f"cannot be opened ({exc})"),
+                    # Every reference is resolved here; a temporary file is fsync'd once, below.
+                    pragmas={"foreign_keys": "OFF", "synchronous": "OFF"},
+                    checkpoint=True,
+                ) as conn,
+            ):
+                report = _fill(conn, reader, dest, progress, cancel)
             engine.dispose()
             with tmp.open("rb+") as handle:
                 os.fsync(handle.fileno())
@@ -148,25 +150,40 @@ def _fill(
     progress: Progress,
     cancel: CancelCheck,
 ) -> OpenReport:
-    file = reader.name
-    manifest = reader.manifest
-    total = reader.total_bytes
-    done = 0
-
-    def reporter(member: str):
-        def report(position: int) -> None:
-            check_cancel(cancel)
-            progress(done + position, total, f"Opening {reader.path.name}: {member}")
-
-        return report
-
-    def advance(member: str) -> None:
-        nonlocal done
-        if reader.has(member):
-            done += reader.manifest["members"][member]["size"]
-
+    steps = MemberProgress(
+        reader, progress, cancel, lambda member: f"Opening {reader.path.name}: {member}"
+    )
     info = reader.project()
-    check = Checker(file, "project.json")
+    task_type = _project(conn, reader, info)
+    steps.advance("project.json")
+    refs = Refs(conn, load=False)
+    counts = _setup(conn, reader, refs, steps)
+    counts["datapoints"] = _datapoints(conn, reader, refs, steps)
+    loader = Loader(conn, reader, refs, strict=True, reporter=steps.reporter, advance=steps.advance)
+    counts["annotations"] = _annotations(conn, reader, refs, task_type, steps)
+    counts["annotation_history"] = loader.insert_rows(members.HISTORY)
+    counts["tasks"] = _tasks(conn, reader, refs, steps)
+    counts["comments"] = loader.insert_rows(members.COMMENTS)
+    counts["flags"] = _flags(conn, reader, refs, steps)
+    counts["audit_events"] = loader.insert_rows(members.AUDIT_EVENTS)
+    counts.update(members.load_quality(loader))
+    counts.update(_model(conn, reader, refs, steps))
+    assignee_name = _identity(conn, reader, refs, counts)
+    return OpenReport(
+        dest,
+        reader.kind,
+        reader.project_uuid,
+        info["name"],
+        reader.sha256,
+        reader.encrypted,
+        assignee_name,
+        counts,
+    )
+
+
+def _project(conn: sqlite3.Connection, reader: BundleReader, info: dict[str, Any]) -> str:
+    """The project row and its inputs, from project.json; the project's task type."""
+    check = Checker(reader.name, "project.json")
     task_type = check.one_of(info, "task_type", TASK_TYPES)
     if info.get("uuid") != reader.project_uuid:
         raise reader.error("project.json and the manifest name different projects")
@@ -196,53 +213,49 @@ def _fill(
         )
     if annotated != 1:
         raise reader.error("project.json: exactly one input must be the annotated one")
-    advance("project.json")
+    return task_type
 
-    refs = Refs(conn, load=False)
+
+def _setup(
+    conn: sqlite3.Connection, reader: BundleReader, refs: Refs, steps: MemberProgress
+) -> dict[str, int]:
+    """Annotators, label schema versions and datasets: what every other row refers to."""
     counts: dict[str, int] = {}
-
     name = "annotators.jsonl"
-    check = Checker(file, name)
+    check = Checker(reader.name, name)
     for row in reader.rows(name):
         insert_annotator(conn, check, row, refs)
     counts["annotators"] = len(refs.annotators)
-    advance(name)
+    steps.advance(name)
 
     name = "schema_versions.jsonl"
-    check = Checker(file, name)
+    check = Checker(reader.name, name)
     for row in reader.rows(name):
         uid = check.str(row, "uuid")
         labels = check_schema_labels(check, row)
         overlap = check.bool(row, "allow_overlap")
-        cursor = conn.execute(
-            "INSERT INTO schema_version (uuid, version, labels, guidelines, allow_overlap,"
-            " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                uid,
-                check.int(row, "version"),
-                labels,
-                check.str(row, "guidelines"),
-                overlap,
-                check.str(row, "created_at"),
-                refs.maybe_annotator(check, row, "created_by"),
-            ),
-        )
-        refs.add_schema(uid, cursor.lastrowid, labels, overlap)
+        row_id = insert_schema_version(conn, check, row, refs, check.int(row, "version"))
+        refs.add_schema(uid, row_id, labels, overlap)
     if not refs.schemas:
         raise reader.error("holds no label schema version")
     counts["schema_versions"] = len(refs.schemas)
-    advance(name)
+    steps.advance(name)
 
     name = "datasets.jsonl"
-    check = Checker(file, name)
+    check = Checker(reader.name, name)
     for row in reader.rows(name):
         insert_dataset(conn, check, row, refs)
     counts["datasets"] = len(refs.datasets)
-    advance(name)
+    steps.advance(name)
+    return counts
 
-    # Datapoints: the bulk. Indexes rebuilt once at the end, as an import does.
+
+def _datapoints(
+    conn: sqlite3.Connection, reader: BundleReader, refs: Refs, steps: MemberProgress
+) -> int:
+    """The bulk. Indexes rebuilt once at the end, as an import does."""
     name = "datapoints.jsonl"
-    check = Checker(file, name)
+    check = Checker(reader.name, name)
     rebuild = list(
         conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'datapoint'"
@@ -255,10 +268,11 @@ def _fill(
     datasets = refs.datasets
     points = refs.points
     next_id = 0
+    highest = int(DatapointStatus.DISCARDED)
 
     def datapoint_rows():
         nonlocal next_id
-        for row in reader.rows(name, reporter(name)):
+        for row in reader.rows(name, steps.reporter(name)):
             try:
                 dataset_id = datasets[row["dataset"]]
                 number = row["row"]
@@ -274,7 +288,7 @@ def _fill(
                 or status.__class__ is not int
                 or flagged.__class__ is not bool
                 or not (context is None or context.__class__ is str)
-                or not 0 <= status <= 3
+                or not 0 <= status <= highest
             ):
                 raise check.fail(row, "a field has the wrong type")
             if points.get(dataset_id, number) is not None:
@@ -288,30 +302,28 @@ def _fill(
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         datapoint_rows(),
     )
-    check_cancel(cancel)
-    progress(done, total, f"Opening {reader.path.name}: indexing datapoints")
+    check_cancel(steps.cancel)
+    steps.progress(steps.done, steps.total, f"Opening {reader.path.name}: indexing datapoints")
     for _index_name, sql in rebuild:
         conn.execute(sql)
-    counts["datapoints"] = next_id
-    advance(name)
+    steps.advance(name)
+    return next_id
 
-    counts["annotations"] = _annotations(conn, reader, refs, task_type, reporter, advance)
-    counts["annotation_history"] = _history(conn, reader, refs, reporter, advance)
-    counts.update(_notes(conn, reader, refs, reporter, advance))
-    counts.update(
-        quality.load(conn, reader, refs, strict=True, reporter=reporter, advance=advance)[0]
-    )
-    counts.update(_model(conn, reader, refs, reporter, advance))
 
+def _identity(
+    conn: sqlite3.Connection, reader: BundleReader, refs: Refs, counts: dict[str, int]
+) -> str | None:
+    """The new file's facts (where it came from, whose copy it is) and its audit event; the
+    assignee's name, for an assignment bundle."""
     kind = reader.kind
     assignee_name = None
     meta = {
         META_OPENED_FROM: kind,
-        META_BASE: manifest.get("created_at") or now_iso(),
+        META_BASE: reader.manifest.get("created_at") or now_iso(),
         META_SOURCE_SHA256: reader.sha256,
     }
     if kind == "assignment":
-        assignee = manifest.get("assignee")
+        assignee = reader.manifest.get("assignee")
         if assignee not in refs.annotators:
             raise reader.error("an assignment bundle must name an annotator it holds")
         meta[META_ASSIGNEE] = assignee
@@ -330,7 +342,7 @@ def _fill(
     conn.executemany(
         "INSERT OR REPLACE INTO project_meta (key, value) VALUES (?, ?)", list(meta.items())
     )
-    _audit(
+    record_audit(
         conn,
         actor,
         "open-bundle",
@@ -344,32 +356,16 @@ def _fill(
             "counts": counts,
         },
     )
-    return OpenReport(
-        dest,
-        kind,
-        reader.project_uuid,
-        info["name"],
-        reader.sha256,
-        reader.encrypted,
-        assignee_name,
-        counts,
-    )
+    return assignee_name
 
 
-def _audit(conn: sqlite3.Connection, actor: int | None, action: str, entity_uuid: str, after):
-    """An audit event written on the raw connection of the running transaction, linked into
-    the hash chain with every event written before it in the transaction."""
-    conn.execute(
-        "INSERT INTO audit_event (uuid, at, actor_id, action, entity, entity_uuid, before, after)"
-        " VALUES (?, ?, ?, ?, 'project', ?, NULL, ?)",
-        (new_uuid(), now_iso(), actor, action, entity_uuid, json.dumps(after, ensure_ascii=False)),
-    )
-    # Links every event not linked yet: on open, the bundle's events (in their order) and this
-    # one make the new file's chain; on merge, the merged events join this file's chain.
-    audit.link_pending(conn)
-
-
-def _annotations(conn, reader, refs: Refs, task_type, reporter, advance) -> int:
+def _annotations(
+    conn: sqlite3.Connection,
+    reader: BundleReader,
+    refs: Refs,
+    task_type: str,
+    steps: MemberProgress,
+) -> int:
     name = "annotations.jsonl"
     check = Checker(reader.name, name)
     labels: list[tuple[int, str, int]] = []
@@ -377,7 +373,7 @@ def _annotations(conn, reader, refs: Refs, task_type, reporter, advance) -> int:
 
     def rows():
         nonlocal count
-        for row in reader.rows(name, reporter(name)):
+        for row in reader.rows(name, steps.reporter(name)):
             dp_id = refs.datapoint(check, row)
             if dp_id is None:
                 raise check.fail(row, "is about a datapoint the bundle does not hold")
@@ -419,61 +415,30 @@ def _annotations(conn, reader, refs: Refs, task_type, reporter, advance) -> int:
         rows(),
     )
     flush_labels()
-    advance(name)
+    steps.advance(name)
     return count
 
 
-def _history(conn, reader, refs: Refs, reporter, advance) -> int:
-    name = "annotation_history.jsonl"
-    check = Checker(reader.name, name)
-    count = 0
-    for row in reader.rows(name, reporter(name)):
-        dp_id = refs.datapoint(check, row)
-        if dp_id is None:
-            raise check.fail(row, "is about a datapoint the bundle does not hold")
-        conn.execute(
-            "INSERT INTO annotation_history (uuid, annotation_uuid, datapoint_id, annotator_id,"
-            " value, status, schema_version_id, time_spent_ms, origin, created_at, updated_at,"
-            " reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                check.str(row, "uuid"),
-                check.str(row, "annotation_uuid"),
-                dp_id,
-                refs.annotator(check, row),
-                check.json_text(row, "value"),
-                check.str(row, "status"),
-                refs.schema(check, row),
-                check.int(row, "time_spent_ms"),
-                check.str(row, "origin"),
-                check.str(row, "created_at"),
-                check.str(row, "updated_at"),
-                check.str(row, "reason"),
-            ),
-        )
-        count += 1
-    advance(name)
-    return count
+def _about(check: Checker, row: dict[str, Any], refs: Refs) -> int:
+    dp_id = refs.datapoint(check, row)
+    if dp_id is None:
+        raise check.fail(row, "is about a datapoint the bundle does not hold")
+    return dp_id
 
 
-def _notes(conn, reader, refs: Refs, reporter, advance) -> dict[str, int]:
-    counts = {}
-
-    def about(check, row):
-        dp_id = refs.datapoint(check, row)
-        if dp_id is None:
-            raise check.fail(row, "is about a datapoint the bundle does not hold")
-        return dp_id
-
+def _tasks(
+    conn: sqlite3.Connection, reader: BundleReader, refs: Refs, steps: MemberProgress
+) -> int:
     name = "tasks.jsonl"
     check = Checker(reader.name, name)
     n = 0
-    for row in reader.rows(name, reporter(name)):
+    for row in reader.rows(name, steps.reporter(name)):
         conn.execute(
             "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (
                 check.str(row, "uuid"),
-                about(check, row),
+                _about(check, row, refs),
                 refs.annotator(check, row),
                 check.one_of(row, "kind", TASK_KINDS),
                 check.one_of(row, "status", TASK_STATUSES),
@@ -481,38 +446,23 @@ def _notes(conn, reader, refs: Refs, reporter, advance) -> dict[str, int]:
             ),
         )
         n += 1
-    counts["tasks"] = n
-    advance(name)
+    steps.advance(name)
+    return n
 
-    name = "comments.jsonl"
-    check = Checker(reader.name, name)
-    n = 0
-    for row in reader.rows(name, reporter(name)):
-        conn.execute(
-            "INSERT INTO comment (uuid, datapoint_id, annotator_id, body, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (
-                check.str(row, "uuid"),
-                about(check, row),
-                refs.annotator(check, row),
-                check.str(row, "body"),
-                check.str(row, "created_at"),
-            ),
-        )
-        n += 1
-    counts["comments"] = n
-    advance(name)
 
+def _flags(
+    conn: sqlite3.Connection, reader: BundleReader, refs: Refs, steps: MemberProgress
+) -> int:
     name = "flags.jsonl"
     check = Checker(reader.name, name)
     n = 0
-    for row in reader.rows(name, reporter(name)):
+    for row in reader.rows(name, steps.reporter(name)):
         conn.execute(
             "INSERT INTO flag (uuid, datapoint_id, annotator_id, reason, created_at, resolved_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (
                 check.str(row, "uuid"),
-                about(check, row),
+                _about(check, row, refs),
                 refs.annotator(check, row),
                 check.str(row, "reason"),
                 check.str(row, "created_at"),
@@ -520,34 +470,13 @@ def _notes(conn, reader, refs: Refs, reporter, advance) -> dict[str, int]:
             ),
         )
         n += 1
-    counts["flags"] = n
-    advance(name)
-
-    name = "audit_events.jsonl"
-    check = Checker(reader.name, name)
-    n = 0
-    for row in reader.rows(name, reporter(name)):
-        conn.execute(
-            "INSERT INTO audit_event (uuid, at, actor_id, action, entity, entity_uuid, before,"
-            " after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                check.str(row, "uuid"),
-                check.str(row, "at"),
-                refs.maybe_annotator(check, row, "actor"),
-                check.str(row, "action"),
-                check.str(row, "entity"),
-                check.str(row, "entity_uuid", nullable=True),
-                check.str(row, "before", nullable=True),
-                check.str(row, "after", nullable=True),
-            ),
-        )
-        n += 1
-    counts["audit_events"] = n
-    advance(name)
-    return counts
+    steps.advance(name)
+    return n
 
 
-def _model(conn, reader, refs: Refs, reporter, advance) -> dict[str, int]:
+def _model(
+    conn: sqlite3.Connection, reader: BundleReader, refs: Refs, steps: MemberProgress
+) -> dict[str, int]:
     """The model version a bundle made --with-model carries, and its predictions."""
     counts = {}
     name = "model_versions.jsonl"
@@ -570,10 +499,10 @@ def _model(conn, reader, refs: Refs, reporter, advance) -> dict[str, int]:
         refs.models[uid] = cursor.lastrowid
         n += 1
     counts["model_versions"] = n
-    advance(name)
+    steps.advance(name)
     name = "predictions.jsonl"
-    counts["predictions"] = insert_predictions(conn, reader, refs, set(refs.models), reporter)
-    advance(name)
+    counts["predictions"] = insert_predictions(conn, reader, refs, set(refs.models), steps.reporter)
+    steps.advance(name)
     return counts
 
 

@@ -3,6 +3,8 @@
 Shared by open (into a new file) and merge (into an existing project). Every row a bundle
 brings is checked here before it is written: a wrong type or a reference to something the
 bundle and the project both lack is a BundleError naming the member and the row.
+
+SQLite-bound: rows are written on the raw sqlite3 connection of an open or a merge.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ import json
 import sqlite3
 import uuid
 from array import array
+from collections.abc import Callable
 from typing import Any
 
 from app.core.annotation.commands import ANNOTATION_STATUSES, validate_value
 from app.core.annotation.values import LabelParser
+from app.core.audit import chain as audit
 from app.core.bundle.errors import BundleError
 from app.core.errors import ProjectError
+from app.core.ids import new_uuid, now_iso
+from app.core.jobs import CancelCheck, Progress, check_cancel
 from app.core.project.annotators import ROLES
 from app.core.project.label_schema import labels_from_json
 
@@ -291,3 +297,64 @@ def insert_dataset(conn: sqlite3.Connection, check: Checker, row: dict[str, Any]
     )
     refs.datasets[uid] = cursor.lastrowid
     return cursor.lastrowid
+
+
+def record_audit(
+    conn: sqlite3.Connection, actor: int | None, action: str, entity_uuid: str, after: Any
+) -> None:
+    """An audit event about the project, written on the raw connection of the running
+    transaction and linked into the hash chain with every event written before it in the
+    transaction: on open, the bundle's events (in their order) and this one make the new file's
+    chain; on merge, the merged events join this file's chain."""
+    conn.execute(
+        "INSERT INTO audit_event (uuid, at, actor_id, action, entity, entity_uuid, before, after)"
+        " VALUES (?, ?, ?, ?, 'project', ?, NULL, ?)",
+        (new_uuid(), now_iso(), actor, action, entity_uuid, json.dumps(after, ensure_ascii=False)),
+    )
+    audit.link_pending(conn)
+
+
+class MemberProgress:
+    """Progress through a bundle's members by bytes read: `reporter(member)` is what
+    BundleReader.rows calls as it reads (it also checks for a cancel), `advance(member)` counts
+    a member as done."""
+
+    def __init__(
+        self, reader, progress: Progress, cancel: CancelCheck, label: Callable[[str], str]
+    ) -> None:
+        self.reader = reader
+        self.progress = progress
+        self.cancel = cancel
+        self.label = label
+        self.done = 0
+        self.total: int = reader.total_bytes
+
+    def reporter(self, member: str) -> Callable[[int], None]:
+        def report(position: int) -> None:
+            check_cancel(self.cancel)
+            self.progress(self.done + position, self.total, self.label(member))
+
+        return report
+
+    def advance(self, member: str) -> None:
+        if self.reader.has(member):
+            self.done += self.reader.manifest["members"][member]["size"]
+
+
+def insert_schema_version(
+    conn: sqlite3.Connection, check: Checker, row: dict[str, Any], refs: Refs, version: int
+) -> int:
+    """Write one schema_versions.jsonl row (checked) as label schema `version`; its new id."""
+    return conn.execute(
+        "INSERT INTO schema_version (uuid, version, labels, guidelines, allow_overlap,"
+        " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            check.str(row, "uuid"),
+            version,
+            check_schema_labels(check, row),
+            check.str(row, "guidelines"),
+            check.bool(row, "allow_overlap"),
+            check.str(row, "created_at"),
+            refs.maybe_annotator(check, row, "created_by"),
+        ),
+    ).lastrowid

@@ -4,6 +4,9 @@ Rows go in as one transaction through the DB-API connection with one executemany
 generator of tuples, because the ORM would be an order of magnitude slower at a million rows;
 a cancelled or failed import leaves no trace. The search index is built after the commit, in
 resumable chunks (app.core.storage.fts), and search stays correct while rows wait for it.
+
+SQLite-bound: it writes on the raw sqlite3 driver (app.core.storage.sqlite.bulk_write) for
+speed, and rebuilds datapoint indexes from sqlite_master.
 """
 
 from __future__ import annotations
@@ -13,22 +16,30 @@ import json
 import sqlite3
 import time
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Connection
 
 from app.core.annotation.values import LabelParser
 from app.core.audit import chain as audit
 from app.core.errors import Cancelled, DataError, ProjectError, UnknownLabelsError
 from app.core.ids import new_uuid, now_iso
 from app.core.io import readers
+from app.core.io.preview import (
+    check_mapping,
+    open_file,
+    preview,
+    suggest_mapping,
+)
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.annotators import annotator_by_name
 from app.core.project.label_schema import LabelSpec
 from app.core.project.project import Project, current_schema, update_schema
-from app.core.storage import fts
-from app.core.storage.tables import STATUS_CODES
+from app.core.storage import fts, sqlite
+from app.core.storage.tables import DatapointStatus
 
 BATCH = 20_000
 # Indexes of datapoint rebuilt at the end of an import into a project holding fewer rows than
@@ -36,17 +47,6 @@ BATCH = 20_000
 # come in unflagged, so it costs nothing to keep.
 REBUILT_INDEXES = ("ix_datapoint_dataset", "ix_datapoint_status", "ix_datapoint_id")
 BYTES_PER_ROW = 100
-PREVIEW_ROWS = 50
-
-
-@dataclass
-class Preview:
-    """The first records of a file, for the import dialog, with what was detected."""
-
-    format: str
-    encoding: str
-    columns: list[str]
-    rows: list[dict[str, Any]]
 
 
 @dataclass
@@ -88,79 +88,49 @@ class ImportReport:
         return done
 
 
-def _open(path: Path):
-    try:
-        return Path(path).open("rb")
-    except OSError as exc:
-        raise DataError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None
+@dataclass
+class _Job:
+    """What one import works with, from the file and the caller, shared by its steps."""
 
+    project: Project
+    path: Path
+    fmt: str
+    source: readers.Source
+    stream: readers.HashingReader
+    total_bytes: int
+    mapping: dict[str, str]
+    label_column: str | None
+    annotator: str | None
+    skip_duplicates: bool
+    add_labels: bool
+    progress: Progress
+    cancel: CancelCheck
+    get_text: Any = None
+    context_getters: list[tuple[str, Any]] = field(default_factory=list)
+    get_label: Any = None
+    actor_id: int = 0
 
-def preview(path: Path, fmt: str | None = None, max_rows: int = PREVIEW_ROWS) -> Preview:
-    """Detect format, encoding and columns from the start of the file, without importing."""
-    fmt = readers.detect_format(path, fmt)
-    with _open(path) as stream:
-        source = readers.open_source(Path(path), stream, fmt)
-        records = [record for _line, record in islice(source.records, max_rows)]
-    if source.columns:
-        columns = list(source.columns)
-        rows = [dict(zip(columns, record, strict=False)) for record in records]
-        if fmt == "txt":
-            rows = [{readers.TEXT_COLUMN: record} for record in records]
-    else:
-        columns = []
-        rows = []
-        for record in records:
-            if isinstance(record, str):
-                record = {readers.TEXT_COLUMN: record}
-            if isinstance(record, dict):
-                rows.append(record)
-                columns.extend(key for key in record if key not in columns)
-    return Preview(fmt, source.encoding, columns, rows)
+    @property
+    def name(self) -> str:
+        return str(self.path)
 
-
-def suggest_mapping(columns: list[str], project: Project) -> dict[str, str]:
-    """Map file columns to project inputs by name (case-insensitive), or the lone text column."""
-    by_lower = {column.lower(): column for column in columns}
-    mapping: dict[str, str] = {}
-    for spec in project.inputs:
-        column = by_lower.get(spec.name.lower())
-        if column is not None:
-            mapping[column] = spec.name
-    if project.annotated_input not in mapping.values():
-        candidates = [
-            c for c in columns if c not in mapping and c.lower() not in ("label", "labels")
+    def bind_columns(self) -> None:
+        """Check the mapping and get the readers of the text, context and label columns."""
+        project = self.project
+        check_mapping(project, self.mapping, self.name)
+        inverse = {target: column for column, target in self.mapping.items()}
+        self.get_text = self.source.getter(inverse[project.annotated_input])
+        self.context_getters = [
+            (spec, self.source.getter(inverse[spec]))
+            for spec in project.context_inputs
+            if spec in inverse
         ]
-        for guess in ("text", "sms", "body", "content", "sentence", "document", "message"):
-            if guess in by_lower and by_lower[guess] in candidates:
-                mapping[by_lower[guess]] = project.annotated_input
-                break
-        else:
-            if len(candidates) == 1:
-                mapping[candidates[0]] = project.annotated_input
-    return mapping
-
-
-def _check_mapping(project: Project, mapping: dict[str, str], name: str) -> None:
-    inputs = {spec.name for spec in project.inputs}
-    for column, target in mapping.items():
-        if target not in inputs:
+        label_column = self.label_column
+        self.get_label = self.source.getter(label_column, optional=True) if label_column else None
+        if label_column and label_column in self.mapping:
             raise DataError(
-                name,
-                None,
-                f"column {column!r} is mapped to {target!r}, which is not an input "
-                f"of this project ({', '.join(sorted(inputs))})",
+                self.name, 1, f"the label column {label_column!r} is also mapped as an input"
             )
-    targets = list(mapping.values())
-    twice = sorted({x for x in targets if targets.count(x) > 1})
-    if twice:
-        raise DataError(name, None, f"more than one column is mapped to {', '.join(twice)}")
-    if project.annotated_input not in targets:
-        raise DataError(
-            name,
-            None,
-            f"no column is mapped to the annotated input {project.annotated_input!r}; "
-            f"map one with --map COLUMN={project.annotated_input}",
-        )
 
 
 def import_dataset(
@@ -187,81 +157,62 @@ def import_dataset(
     the caller runs index_pending itself (e.g. in a background job).
     """
     path = Path(path)
-    name = str(path)
     if duplicates not in ("keep", "skip"):
         raise ProjectError(f"duplicates must be 'keep' or 'skip', not {duplicates!r}")
     fmt = readers.detect_format(path, fmt)
     started = time.perf_counter()
     total_bytes = path.stat().st_size if path.exists() else 0
 
-    with _open(path) as raw:
+    with open_file(path) as raw:
         stream = readers.HashingReader(raw)
         buffered = io.BufferedReader(stream, 1 << 20)
         source = readers.open_source(path, buffered, fmt)
         if mapping is None:
             columns = source.columns or preview(path, fmt).columns
             mapping = suggest_mapping(columns, project)
-        _check_mapping(project, mapping, name)
-        inverse = {target: column for column, target in mapping.items()}
-        get_text = source.getter(inverse[project.annotated_input])
-        context_getters = [
-            (spec, source.getter(inverse[spec]))
-            for spec in project.context_inputs
-            if spec in inverse
-        ]
-        get_label = source.getter(label_column, optional=True) if label_column else None
-        if label_column and label_column in mapping:
-            raise DataError(
-                name, 1, f"the label column {label_column!r} is also mapped as an input"
-            )
-
-        actor_id = project.local_annotator_id  # before BEGIN: it may write on its own connection
-        with project.engine.connect() as sa_conn:
-            conn: sqlite3.Connection = sa_conn.connection.dbapi_connection  # type: ignore[assignment]
-            conn.set_progress_handler(lambda: 1 if cancel() else 0, 50_000)
-            # Every key this import writes points at rows it has just written itself (its
-            # dataset, datapoints, annotations) or has read (annotator, schema version), so
-            # checking them row by row is pure cost. Only settable outside a transaction.
-            conn.execute("PRAGMA foreign_keys=OFF")
-            conn.execute("PRAGMA temp_store=MEMORY")
-            try:
-                with sa_conn.begin():
-                    conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not midway
-                    report = _import_rows(
-                        project,
-                        conn,
-                        sa_conn,
-                        source,
-                        path,
-                        fmt,
-                        mapping,
-                        label_column,
-                        annotator,
-                        duplicates,
-                        add_labels,
-                        actor_id,
-                        get_text,
-                        context_getters,
-                        get_label,
-                        stream,
-                        total_bytes,
-                        progress,
-                        cancel,
-                    )
-            except sqlite3.OperationalError as exc:
-                if "interrupted" in str(exc):
-                    raise Cancelled() from None
-                raise ProjectError(
+        job = _Job(
+            project,
+            path,
+            fmt,
+            source,
+            stream,
+            total_bytes,
+            mapping,
+            label_column,
+            annotator,
+            duplicates == "skip",
+            add_labels,
+            progress,
+            cancel,
+        )
+        job.bind_columns()
+        job.actor_id = project.local_annotator_id  # before BEGIN: it may write on its own
+        with (
+            project.engine.connect() as sa_conn,
+            sqlite.bulk_write(
+                sa_conn,
+                cancel,
+                lambda exc: ProjectError(
                     f"{project.path}: the database refused the import ({exc})"
-                ) from exc
-            finally:
-                conn.set_progress_handler(None, 0)
-                if not conn.in_transaction:
-                    conn.execute("PRAGMA foreign_keys=ON")
-                else:  # cannot happen after the block above; never hand back a lax connection
-                    sa_conn.invalidate()
+                ),
+                # Every key this import writes points at rows it has just written itself (its
+                # dataset, datapoints, annotations) or has read (annotator, schema version), so
+                # checking them row by row is pure cost.
+                pragmas={"foreign_keys": "OFF", "temp_store": "MEMORY"},
+                cancel_every=50_000,
+            ) as conn,
+        ):
+            report = _import_rows(job, conn, sa_conn)
     report.seconds = time.perf_counter() - started
     progress(total_bytes, total_bytes, report.summary())
+    _index(project, report, index, progress, cancel)
+    return report
+
+
+def _index(
+    project: Project, report: ImportReport, index: bool, progress: Progress, cancel: CancelCheck
+) -> None:
+    """Add the committed rows to the search index, unless the caller does it later."""
     if index:
         indexing = time.perf_counter()
         try:
@@ -271,121 +222,226 @@ def import_dataset(
         report.index_seconds = time.perf_counter() - indexing
     else:
         report.indexed = False
+
+
+def _import_rows(job: _Job, conn: sqlite3.Connection, sa_conn: Connection) -> ImportReport:
+    """Everything the import writes, inside its transaction."""
+    schema = current_schema(sa_conn)
+    dataset_uuid = new_uuid()
+    dataset_id = _insert_dataset(job, conn, dataset_uuid)
+    report = ImportReport(dataset_id, dataset_uuid, job.path.name)
+    # New ids go above both the newest datapoint and the search index's mark (app.core.storage.fts).
+    indexed_upto, top = fts.pending(conn)
+    feed = _RowFeed(job, conn, report, max(top, indexed_upto) + 1)
+    if job.get_label is not None:
+        feed.parser = LabelParser(job.project.task_type, schema, job.name)
+        feed.annotator_id = annotator_by_name(sa_conn, job.annotator or "imported")
+    feed.load_seen()
+    # Into an empty or small project, building the id/status/dataset indexes once at the end
+    # is faster than growing them row by row; same transaction, so still all-or-nothing.
+    rebuild = _drop_indexes(conn) if top * BYTES_PER_ROW < job.total_bytes else []
+    conn.executemany(feed.insert_sql(dataset_id), feed.rows())
+    job.progress(job.stream.position, job.total_bytes, f"Reading {job.path.name}")
+    check_cancel(job.cancel)
+    for _index_name, index_sql in rebuild:
+        conn.execute(index_sql)
+    report.rows = feed.added
+    if feed.records == 0:
+        raise DataError(job.name, None, "the file holds no records (only a header, or nothing)")
+    if feed.parser is not None:
+        _add_annotations(job, conn, sa_conn, feed, schema)
+    conn.execute(
+        "UPDATE dataset SET sha256 = ?, row_count = ?, duplicate_count = ? WHERE id = ?",
+        (job.stream.sha256.hexdigest(), report.rows, report.duplicates, dataset_id),
+    )
+    audit.record(
+        sa_conn,
+        job.actor_id,
+        "import",
+        "dataset",
+        dataset_uuid,
+        after={
+            "source": job.path.name,
+            "sha256": job.stream.sha256.hexdigest(),
+            "rows": report.rows,
+            "duplicates": report.duplicates,
+            "skipped": report.skipped,
+            "annotations": report.annotations,
+            "attached": report.attached,
+        },
+    )
     return report
 
 
-def _import_rows(
-    project: Project,
-    conn: sqlite3.Connection,
-    sa_conn,
-    source: readers.Source,
-    path: Path,
-    fmt: str,
-    mapping: dict[str, str],
-    label_column: str | None,
-    annotator: str | None,
-    duplicates: str,
-    add_labels: bool,
-    actor_id: int,
-    get_text,
-    context_getters,
-    get_label,
-    stream: readers.HashingReader,
-    total_bytes: int,
-    progress: Progress,
-    cancel: CancelCheck,
-) -> ImportReport:
-    name = str(path)
-    schema = current_schema(sa_conn)
-    dataset_uuid = new_uuid()
-    dataset_id = int(
+def _insert_dataset(job: _Job, conn: sqlite3.Connection, dataset_uuid: str) -> int:
+    """The dataset row (its checksum and counts are filled in at the end); its id."""
+    return int(
         conn.execute(
             "INSERT INTO dataset (uuid, source_name, sha256, format, mapping, label_column,"
             " row_count, duplicate_count, imported_at, imported_by)"
             " VALUES (?, ?, '', ?, ?, ?, 0, 0, ?, ?)",
             (
                 dataset_uuid,
-                path.name,
-                fmt,
-                json.dumps(mapping, ensure_ascii=False),
-                label_column,
+                job.path.name,
+                job.fmt,
+                json.dumps(job.mapping, ensure_ascii=False),
+                job.label_column,
                 now_iso(),
-                actor_id,
+                job.actor_id,
             ),
         ).lastrowid
     )
-    report = ImportReport(dataset_id, dataset_uuid, path.name)
-    # New ids go above both the newest datapoint and the search index's mark (app.core.storage.fts).
-    indexed_upto, top = fts.pending(conn)
-    first_id = max(top, indexed_upto) + 1
 
-    # Exact-duplicate detection: texts already in the project, then the file's own.
-    # hash(text) -> datapoint id of its first occurrence; a hit is confirmed by comparing the
-    # texts before a row is skipped. The line of each row of this file, by id - first_id.
-    seen: dict[int, int] = {}
-    lines_of = array("q")
-    if first_id > 1:
-        setdefault = seen.setdefault
-        for count, (dp_id, text) in enumerate(conn.execute("SELECT id, text FROM datapoint")):
-            setdefault(hash(text), dp_id)
-            if count % 50_000 == 0:
-                check_cancel(cancel)
 
-    parser = LabelParser(project.task_type, schema, name) if get_label else None
-    annotator_id = None
-    if get_label is not None:
-        annotator_id = annotator_by_name(sa_conn, annotator or "imported")
-    labeled_code = STATUS_CODES["labeled"]
-    pending_annotations: list[tuple[int, int, Any]] = []  # (datapoint id, line, parsed value)
-    skip = duplicates == "skip"
-    counts = {"rows": 0, "records": 0}
+def _drop_indexes(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """Drop the datapoint indexes rebuilt at the end; (name, SQL) of each, to rebuild them."""
+    rebuild = [
+        (name, sql)
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master"
+            " WHERE type = 'index' AND tbl_name = 'datapoint' AND sql IS NOT NULL"
+        )
+        if name in REBUILT_INDEXES
+    ]
+    for index_name, _sql in rebuild:
+        conn.execute(f'DROP INDEX "{index_name}"')
+    return rebuild
 
-    attached: list[tuple[int, int, Any]] = []  # labels for datapoints already in the project
-    already_theirs: set[int] | None = None
 
-    def attach(dp_id: int, line: int, raw: Any, text: str) -> None:
+def _add_annotations(
+    job: _Job,
+    conn: sqlite3.Connection,
+    sa_conn: Connection,
+    feed: _RowFeed,
+    schema: Any,
+) -> None:
+    """The file's labels as annotations (labels new to the schema added, if allowed)."""
+    parser = feed.parser
+    report = feed.report
+    added = parser.unknown_labels()
+    if added:
+        if not job.add_labels:
+            raise UnknownLabelsError(job.name, parser.first_unknown_line, added)
+        labels = [*schema.labels, *(LabelSpec(label) for label in added)]
+        schema = update_schema(job.project, labels=labels, actor_id=job.actor_id, conn=sa_conn)
+        report.added_labels = added
+    report.annotations = _insert_annotations(
+        conn, feed.pending + feed.attached, feed.annotator_id, schema.id, job.project.task_type
+    )
+    if feed.attached:
+        conn.executemany(
+            f"UPDATE datapoint SET status = {int(DatapointStatus.LABELED)}"
+            f" WHERE id = ? AND status = {int(DatapointStatus.UNLABELED)}",
+            [(dp_id,) for dp_id, _line, _value in feed.attached],
+        )
+        report.attached = len(feed.attached)
+
+
+class _RowFeed:
+    """The datapoint rows of the file, as tuples for one executemany, with exact-duplicate
+    detection: texts already in the project, then the file's own. hash(text) -> datapoint id of
+    its first occurrence; a hit is confirmed by comparing the texts before a row is skipped."""
+
+    def __init__(
+        self, job: _Job, conn: sqlite3.Connection, report: ImportReport, first_id: int
+    ) -> None:
+        self.job = job
+        self.conn = conn
+        self.report = report
+        self.first_id = first_id
+        self.seen: dict[int, int] = {}
+        self.lines_of = array("q")  # the line of each row of this file, by id - first_id
+        self.parser: LabelParser | None = None
+        self.annotator_id: int | None = None
+        self.pending: list[tuple[int, int, Any]] = []  # (datapoint id, line, parsed value)
+        self.attached: list[tuple[int, int, Any]] = []  # labels for datapoints already there
+        self._already_theirs: set[int] | None = None
+        self.added = 0
+        self.records = 0
+
+    @property
+    def simple(self) -> bool:
+        """Rows with the text only: no context, no label."""
+        return not self.job.context_getters and self.parser is None
+
+    def load_seen(self) -> None:
+        if self.first_id > 1:
+            setdefault = self.seen.setdefault
+            for count, (dp_id, text) in enumerate(
+                self.conn.execute("SELECT id, text FROM datapoint")
+            ):
+                setdefault(hash(text), dp_id)
+                if count % 50_000 == 0:
+                    check_cancel(self.job.cancel)
+
+    def insert_sql(self, dataset_id: int) -> str:
+        unlabeled = int(DatapointStatus.UNLABELED)
+        if self.simple:
+            return (
+                "INSERT INTO datapoint (id, dataset_id, row, text, status, flagged)"
+                f" VALUES (?, {dataset_id}, ?, ?, {unlabeled}, 0)"
+            )
+        return (
+            "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
+            f" VALUES (?, {dataset_id}, ?, ?, ?, ?, 0)"
+        )
+
+    def attach(self, dp_id: int, line: int, raw: Any, text: str) -> None:
         """A skipped duplicate's label becomes this annotator's label of the existing
         datapoint (several people's labels of the same texts, imported one file each)."""
-        nonlocal already_theirs
-        value = parser.parse(raw, line, text)
+        value = self.parser.parse(raw, line, text)
         if value is LabelParser.ABSENT:
             return
-        if already_theirs is None:
-            already_theirs = {
+        if self._already_theirs is None:
+            self._already_theirs = {
                 row[0]
-                for row in conn.execute(
-                    "SELECT datapoint_id FROM annotation WHERE annotator_id = ?", (annotator_id,)
+                for row in self.conn.execute(
+                    "SELECT datapoint_id FROM annotation WHERE annotator_id = ?",
+                    (self.annotator_id,),
                 )
             }
-        if dp_id in already_theirs:
+        if dp_id in self._already_theirs:
             return  # their own earlier label stays; an import never overwrites
-        already_theirs.add(dp_id)
-        attached.append((dp_id, line, value))
+        self._already_theirs.add(dp_id)
+        self.attached.append((dp_id, line, value))
 
-    def original_text(dp_id: int) -> str | None:
-        found = conn.execute("SELECT text FROM datapoint WHERE id = ?", (dp_id,)).fetchone()
+    def original_text(self, dp_id: int) -> str | None:
+        found = self.conn.execute("SELECT text FROM datapoint WHERE id = ?", (dp_id,)).fetchone()
         return found[0] if found else None
 
-    def rows():
+    def duplicate(self, line: int, first: int) -> None:
+        """Count a duplicate text and keep the first few as examples."""
+        report = self.report
+        report.duplicates += 1
+        if len(report.duplicate_examples) < 5:
+            report.duplicate_examples.append((line, _line_of(self.lines_of, first, self.first_id)))
+
+    def rows(self) -> Iterator[tuple]:
         """The datapoint rows to insert, as tuples; counts and duplicates go to the report."""
+        job, report, first_id = self.job, self.report, self.first_id
         next_id = first_id
         row_number = 0
-        examples = report.duplicate_examples
         dumps = json.dumps
-        append_line = lines_of.append
+        append_line = self.lines_of.append
+        seen = self.seen
         seen_get = seen.get
-        simple = not context_getters and parser is None
+        parser, get_label, get_text = self.parser, job.get_label, job.get_text
+        context_getters = job.context_getters
+        simple = self.simple
+        skip = job.skip_duplicates
+        labeled_code = int(DatapointStatus.LABELED)
+        unlabeled_code = int(DatapointStatus.UNLABELED)
         try:
-            for line, record in source.records:
+            for line, record in job.source.records:
                 row_number += 1
                 if not row_number % BATCH:
-                    progress(stream.position, total_bytes, f"Reading {path.name}")
-                    check_cancel(cancel)
+                    job.progress(job.stream.position, job.total_bytes, f"Reading {job.path.name}")
+                    check_cancel(job.cancel)
                 text = get_text(record, line)
                 if text.__class__ is not str:
                     if text is None or isinstance(text, dict | list):
                         raise DataError(
-                            name, line, f"the text is {readers._kind(text)}, not a string"
+                            job.name, line, f"the text is {readers.kind_of(text)}, not a string"
                         )
                     text = str(text)
                 if not text or text.isspace():
@@ -396,18 +452,14 @@ def _import_rows(
                 if first is None:
                     seen[key] = next_id
                 elif skip:
-                    if original_text(first) == text:
-                        report.duplicates += 1
+                    if self.original_text(first) == text:
                         report.skipped += 1
-                        if len(examples) < 5:
-                            examples.append((line, _line_of(lines_of, first, first_id)))
+                        self.duplicate(line, first)
                         if parser is not None and first < first_id:
-                            attach(first, line, get_label(record, line), text)
+                            self.attach(first, line, get_label(record, line), text)
                         continue
                 else:
-                    report.duplicates += 1
-                    if len(examples) < 5:
-                        examples.append((line, _line_of(lines_of, first, first_id)))
+                    self.duplicate(line, first)
                 append_line(line)
                 if simple:
                     yield (next_id, row_number, text)
@@ -418,90 +470,17 @@ def _import_rows(
                             {spec: get(record, line) for spec, get in context_getters},
                             ensure_ascii=False,
                         )
-                    status = 0
+                    status = unlabeled_code
                     if parser is not None:
                         value = parser.parse(get_label(record, line), line, text)
                         if value is not LabelParser.ABSENT:
-                            pending_annotations.append((next_id, line, value))
+                            self.pending.append((next_id, line, value))
                             status = labeled_code
                     yield (next_id, row_number, text, context, status)
                 next_id += 1
         finally:
-            counts["rows"] = next_id - first_id
-            counts["records"] = row_number
-
-    if not context_getters and parser is None:
-        sql = (
-            "INSERT INTO datapoint (id, dataset_id, row, text, status, flagged)"
-            f" VALUES (?, {dataset_id}, ?, ?, 0, 0)"
-        )
-    else:
-        sql = (
-            "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
-            f" VALUES (?, {dataset_id}, ?, ?, ?, ?, 0)"
-        )
-    # Into an empty or small project, building the id/status/dataset indexes once at the end
-    # is faster than growing them row by row; same transaction, so still all-or-nothing.
-    rebuild = []
-    if top * BYTES_PER_ROW < total_bytes:
-        rebuild = [
-            (name, sql)
-            for name, sql in conn.execute(
-                "SELECT name, sql FROM sqlite_master"
-                " WHERE type = 'index' AND tbl_name = 'datapoint' AND sql IS NOT NULL"
-            )
-            if name in REBUILT_INDEXES
-        ]
-        for index_name, _sql in rebuild:
-            conn.execute(f'DROP INDEX "{index_name}"')
-    conn.executemany(sql, rows())
-    progress(stream.position, total_bytes, f"Reading {path.name}")
-    check_cancel(cancel)
-    for _index_name, index_sql in rebuild:
-        conn.execute(index_sql)
-    report.rows = counts["rows"]
-    if counts["records"] == 0:
-        raise DataError(name, None, "the file holds no records (only a header, or nothing)")
-
-    if parser is not None:
-        added = parser.unknown_labels()
-        if added:
-            if not add_labels:
-                raise UnknownLabelsError(name, parser.first_unknown_line, added)
-            labels = [*schema.labels, *(LabelSpec(label) for label in added)]
-            schema = update_schema(project, labels=labels, actor_id=actor_id, conn=sa_conn)
-            report.added_labels = added
-        report.annotations = _insert_annotations(
-            conn, pending_annotations + attached, annotator_id, schema.id, project.task_type
-        )
-        if attached:
-            conn.executemany(
-                f"UPDATE datapoint SET status = {labeled_code} WHERE id = ? AND status = 0",
-                [(dp_id,) for dp_id, _line, _value in attached],
-            )
-            report.attached = len(attached)
-
-    conn.execute(
-        "UPDATE dataset SET sha256 = ?, row_count = ?, duplicate_count = ? WHERE id = ?",
-        (stream.sha256.hexdigest(), report.rows, report.duplicates, dataset_id),
-    )
-    audit.record(
-        sa_conn,
-        actor_id,
-        "import",
-        "dataset",
-        dataset_uuid,
-        after={
-            "source": path.name,
-            "sha256": stream.sha256.hexdigest(),
-            "rows": report.rows,
-            "duplicates": report.duplicates,
-            "skipped": report.skipped,
-            "annotations": report.annotations,
-            "attached": report.attached,
-        },
-    )
-    return report
+            self.added = next_id - first_id
+            self.records = row_number
 
 
 def _line_of(lines_of: array, dp_id: int, first_id: int) -> int:

@@ -247,7 +247,7 @@ def _dict_getter(name: str) -> Callable[..., Callable[[Any, int], Any]]:
                 return record
             if not isinstance(record, dict):
                 raise DataError(
-                    name, line, f"expected an object with a {column!r} key, found {_kind(record)}"
+                    name, line, f"expected an object with a {column!r} key, found {kind_of(record)}"
                 )
             try:
                 return record[column]
@@ -264,7 +264,8 @@ def _dict_getter(name: str) -> Callable[..., Callable[[Any, int], Any]]:
     return getter
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """What a JSON value is, in words, for error messages."""
     return {dict: "an object", list: "a list", str: "a string", type(None): "null"}.get(
         type(value), type(value).__name__
     )
