@@ -40,7 +40,6 @@ from app.core.bundle.members import Loader
 from app.core.bundle.merge_annotations import AnnotationMerging, Conflict
 from app.core.bundle.open import insert_predictions, model_row
 from app.core.bundle.rows import (
-    TASK_KINDS,
     TASK_STATUSES,
     Checker,
     MemberProgress,
@@ -55,6 +54,7 @@ from app.core.bundle.rows import (
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project
 from app.core.storage import fts, sqlite
+from app.core.team.tasks import TASK_KINDS, insert_task_rows
 
 TASK_RANK = {status: rank for rank, status in enumerate(TASK_STATUSES)}
 DERIVE_CHUNK = 5_000
@@ -351,11 +351,8 @@ class _Merge(AnnotationMerging):
             if dp_id is None:
                 self.report.skipped += 1
                 continue
-            self.conn.execute(
-                "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (uid, dp_id, annotator_id, kind, status, check.str(row, "created_at")),
-            )
+            created_at = check.str(row, "created_at")
+            insert_task_rows(self.conn, [(uid, dp_id, annotator_id, kind, status, created_at)])
             self.count(self.report.added, "tasks")
         self.steps.advance(name)
 

@@ -14,6 +14,7 @@ import contextlib
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,6 @@ from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.errors import BundleError
 from app.core.bundle.members import Loader
 from app.core.bundle.rows import (
-    TASK_KINDS,
     TASK_STATUSES,
     Checker,
     MemberProgress,
@@ -49,6 +49,7 @@ from app.core.project.project import (
 )
 from app.core.storage import db, sqlite
 from app.core.storage.tables import DatapointStatus
+from app.core.team.tasks import TASK_KINDS, TaskRow, insert_task_rows
 
 BATCH = 20_000
 
@@ -432,20 +433,21 @@ def _tasks(
     name = "tasks.jsonl"
     check = Checker(reader.name, name)
     n = 0
-    for row in reader.rows(name, steps.reporter(name)):
-        conn.execute(
-            "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (
+
+    def rows() -> Iterator[TaskRow]:
+        nonlocal n
+        for row in reader.rows(name, steps.reporter(name)):
+            n += 1
+            yield (
                 check.str(row, "uuid"),
                 _about(check, row, refs),
                 refs.annotator(check, row),
                 check.one_of(row, "kind", TASK_KINDS),
                 check.one_of(row, "status", TASK_STATUSES),
                 check.str(row, "created_at"),
-            ),
-        )
-        n += 1
+            )
+
+    insert_task_rows(conn, rows())
     steps.advance(name)
     return n
 

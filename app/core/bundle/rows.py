@@ -28,7 +28,6 @@ from app.core.project.label_schema import labels_from_json
 
 # Name-based UUIDs of superseded annotation versions (app.core.bundle.merge).
 HISTORY_NAMESPACE = uuid.UUID("6f1d1a52-7d0c-4b8e-9a53-0c2f3e5b9d11")
-TASK_KINDS = ("label", "review", "adjudicate", "gold", "qualification")
 TASK_STATUSES = ("todo", "done", "cancelled")
 DENSE_ROWS = 1 << 24  # rows below this are indexed in an array, any above in a dict
 

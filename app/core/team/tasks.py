@@ -13,6 +13,7 @@ from a generator instead of building a list of parameter dicts.
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, text
@@ -31,9 +32,12 @@ TASK_KINDS = (LABEL, REVIEW, ADJUDICATE, GOLD, QUALIFICATION)
 NewTask = tuple[int, int, str, str]
 """A task to create: (datapoint id, annotator id, kind, created_at). Its status is 'todo'."""
 
+TaskRow = tuple[str, int, int, str, str, str]
+"""A task as stored: (uuid, datapoint id, annotator id, kind, status, created_at)."""
+
 _INSERT = (
     "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at)"
-    " VALUES (?, ?, ?, ?, 'todo', ?)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -46,16 +50,24 @@ def create_tasks(conn: Connection, tasks: Iterable[NewTask], actor_id: int | Non
     raw = driver_connection(conn)
     count = 0
 
-    def rows() -> Iterator[tuple[str, int, int, str, str]]:
+    def rows() -> Iterator[TaskRow]:
         nonlocal count
         for dp_id, annotator_id, kind, created_at in tasks:
             count += 1
-            yield (new_uuid(), dp_id, annotator_id, kind, created_at)
+            yield (new_uuid(), dp_id, annotator_id, kind, "todo", created_at)
 
     before = audit.last_task_id(raw)
-    raw.executemany(_INSERT, rows())
+    insert_task_rows(raw, rows())
     audit.record_tasks(raw, actor_id, "create", after_id=before)
     return count
+
+
+def insert_task_rows(raw: sqlite3.Connection, rows: Iterable[TaskRow]) -> None:
+    """Write tasks as they are, UUID and status included, inside the caller's transaction.
+
+    `create_tasks` writes new tasks through here; bundle open and merge write the tasks a
+    bundle carries, whose audit events travel with them (so none is recorded here)."""
+    raw.executemany(_INSERT, rows)
 
 
 def cancel_tasks(conn: Connection, task_ids: Sequence[int], actor_id: int | None) -> None:
