@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, text
 
+from app.core import audit
 from app.core.annotation.values import LabelParser
-from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.project import modelstore
