@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from app.cli.options import add_json, add_seed, command
 from app.cli.progress import TextProgress
 
 
@@ -63,20 +64,17 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 def add_annotators(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop annotators` and its options."""
-    p = sub.add_parser("annotators", help="list the annotators, or register one")
-    p.add_argument("path", help="the project file")
+    p = command(sub, "annotators", "list the annotators, or register one", cmd_annotators)
     p.add_argument("--add", metavar="NAME", help="register an annotator")
     p.add_argument(
         "--role", default="annotator", choices=("owner", "manager", "annotator", "reviewer")
     )
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_annotators)
+    add_json(p, "print JSON")
 
 
 def add_assign(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop assign` and its options."""
-    p = sub.add_parser("assign", help="generate tasks for annotators, or move open tasks")
-    p.add_argument("path", help="the project file")
+    p = command(sub, "assign", "generate tasks for annotators, or move open tasks", cmd_assign)
     p.add_argument("--annotators", metavar="A,B,C", help="names (or UUIDs) to share the items")
     p.add_argument("--fraction", type=float, default=1.0, help="of the unassigned items (1.0)")
     p.add_argument(
@@ -90,9 +88,8 @@ def add_assign(sub: argparse._SubParsersAction) -> None:
         choices=("label", "dataset"),
         help="stratify by existing label (default) or dataset; else a random sample",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    add_seed(p)
     p.add_argument("--kind", default="label", help="task kind (label)")
     p.add_argument("--force", action="store_true", help="assign even if not qualified")
     p.add_argument("--reassign", metavar="FROM", help="move FROM's open tasks ...")
     p.add_argument("--to", metavar="TO", help="... to TO")
-    p.set_defaults(func=cmd_assign)

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from app.cli.options import add_json, command
+
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from app.core.audit.chain import verify_chain
@@ -54,11 +56,9 @@ def add_audit(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop audit` and its options."""
     p = sub.add_parser("audit", help="verify the hash-chained audit trail; an item's history")
     audit = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    a = audit.add_parser("verify", help="check the audit chain: exit 1 names the first bad event")
-    a.add_argument("path", help="the project file")
-    a.set_defaults(func=cmd_audit_verify)
-    a = audit.add_parser("history", help="one item's lineage: labels, changes, reviews")
-    a.add_argument("path", help="the project file")
+    a = command(
+        audit, "verify", "check the audit chain: exit 1 names the first bad event", cmd_audit_verify
+    )
+    a = command(audit, "history", "one item's lineage: labels, changes, reviews", cmd_audit_history)
     a.add_argument("datapoint", metavar="DATAPOINT_ID_OR_UUID", help="the item")
-    a.add_argument("--json", action="store_true", help="machine-readable output")
-    a.set_defaults(func=cmd_audit_history)
+    add_json(a)

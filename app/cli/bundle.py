@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from app.cli.options import add_json, command
 from app.cli.progress import TextProgress
 
 
@@ -135,50 +136,64 @@ def cmd_bundle_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_passphrase(p: argparse.ArgumentParser) -> None:
+    """The `--passphrase` option every bundle action takes (an encrypted bundle needs it)."""
+    p.add_argument(
+        "--passphrase",
+        metavar="P",
+        help="the passphrase ('-' to be asked; default: $TAGLOOP_PASSPHRASE if set)",
+    )
+
+
 def add_bundle(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop bundle` and its options."""
     p = sub.add_parser("bundle", help="export, open and merge project bundles (.tlbundle)")
     bundle = p.add_subparsers(dest="bundle_command", metavar="ACTION", required=True)
-    secret = {
-        "metavar": "P",
-        "help": "the passphrase ('-' to be asked; default: $TAGLOOP_PASSPHRASE if set)",
-    }
 
-    b = bundle.add_parser("export", help="the whole project as one bundle file")
-    b.add_argument("path", help="the project file")
+    b = command(bundle, "export", "the whole project as one bundle file", cmd_bundle_export)
     b.add_argument("out", help="the bundle file to write (.tlbundle)")
     b.add_argument("--with-model", action="store_true", help="include the newest model")
-    b.add_argument("--passphrase", **secret)
-    b.set_defaults(func=cmd_bundle_export)
+    _add_passphrase(b)
 
-    b = bundle.add_parser("open", help="make a project file from a project or assignment bundle")
+    b = command(
+        bundle,
+        "open",
+        "make a project file from a project or assignment bundle",
+        cmd_bundle_open,
+        path=None,
+    )
     b.add_argument("bundle", help="the bundle file")
     b.add_argument("dest", help="the new project file (.tagloop)")
-    b.add_argument("--passphrase", **secret)
-    b.set_defaults(func=cmd_bundle_open)
+    _add_passphrase(b)
 
-    b = bundle.add_parser("merge", help="merge work or project bundles into the project")
-    b.add_argument("path", help="the project file")
+    b = command(bundle, "merge", "merge work or project bundles into the project", cmd_bundle_merge)
     b.add_argument("bundles", nargs="+", metavar="BUNDLE", help="bundle files, merged in turn")
-    b.add_argument("--passphrase", **secret)
-    b.add_argument("--json", action="store_true", help="print the reports as JSON")
-    b.set_defaults(func=cmd_bundle_merge)
+    _add_passphrase(b)
+    add_json(b, "print the reports as JSON")
 
-    b = bundle.add_parser("return", help="a work bundle: your work since the assignment")
-    b.add_argument("path", help="the project file opened from an assignment bundle")
+    b = command(
+        bundle,
+        "return",
+        "a work bundle: your work since the assignment",
+        cmd_bundle_return,
+        path="the project file opened from an assignment bundle",
+    )
     b.add_argument("out", help="the work bundle to write (.tlbundle)")
-    b.add_argument("--passphrase", **secret)
-    b.set_defaults(func=cmd_bundle_return)
+    _add_passphrase(b)
 
-    b = bundle.add_parser("assignments", help="one assignment bundle per annotator with tasks")
-    b.add_argument("path", help="the project file")
+    b = command(
+        bundle,
+        "assignments",
+        "one assignment bundle per annotator with tasks",
+        cmd_bundle_assignments,
+    )
     b.add_argument("outdir", help="the folder to write them into")
     b.add_argument("--annotators", help="only these (comma-separated names or UUIDs)")
-    b.add_argument("--passphrase", **secret)
-    b.set_defaults(func=cmd_bundle_assignments)
+    _add_passphrase(b)
 
-    b = bundle.add_parser("inspect", help="verify a bundle and show its manifest")
+    b = command(
+        bundle, "inspect", "verify a bundle and show its manifest", cmd_bundle_inspect, path=None
+    )
     b.add_argument("bundle", help="the bundle file")
-    b.add_argument("--passphrase", **secret)
-    b.add_argument("--json", action="store_true", help="print the manifest as JSON")
-    b.set_defaults(func=cmd_bundle_inspect)
+    _add_passphrase(b)
+    add_json(b, "print the manifest as JSON")

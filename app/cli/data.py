@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from app.cli.gui import open_gui
+from app.cli.options import command
 from app.cli.progress import TextProgress
 
 
@@ -97,8 +98,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def add_import(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop import` and its options."""
-    p = sub.add_parser("import", help="import a dataset file (csv, tsv, json, jsonl, txt)")
-    p.add_argument("path", help="the project file")
+    p = command(sub, "import", "import a dataset file (csv, tsv, json, jsonl, txt)", cmd_import)
     p.add_argument("file", help="the file to import")
     p.add_argument(
         "--map", action="append", metavar="COLUMN=INPUT", help="map a file column to an input"
@@ -110,13 +110,11 @@ def add_import(sub: argparse._SubParsersAction) -> None:
         "--skip-duplicates", action="store_true", help="skip texts already seen (default: keep)"
     )
     p.add_argument("--add-labels", action="store_true", help="add labels missing from the schema")
-    p.set_defaults(func=cmd_import)
 
 
 def add_export(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop export` and its options."""
-    p = sub.add_parser("export", help="export datapoints with their annotations")
-    p.add_argument("path", help="the project file")
+    p = command(sub, "export", "export datapoints with their annotations", cmd_export)
     p.add_argument("out", help="the output file")
     p.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file suffix")
     p.add_argument("--only-completed", action="store_true", help="only labeled datapoints")
@@ -125,21 +123,19 @@ def add_export(sub: argparse._SubParsersAction) -> None:
         metavar="SOURCE",
         help="the label column: 'final' (adjudicated, gold, consensus) or 'annotator:NAME'",
     )
-    p.set_defaults(func=cmd_export)
 
 
 def add_datasets(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop datasets` and its options."""
-    p = sub.add_parser("datasets", help="list the datasets, or remove one")
-    p.add_argument("path", help="the project file")
+    p = command(sub, "datasets", "list the datasets, or remove one", cmd_datasets)
     p.add_argument("--remove", type=int, metavar="ID", help="remove a dataset and its datapoints")
-    p.set_defaults(func=cmd_datasets)
 
 
 def add_demo(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop demo` and its options."""
-    p = sub.add_parser("demo", help="build demo projects from the bundled public data")
+    p = command(
+        sub, "demo", "build demo projects from the bundled public data", cmd_demo, path=None
+    )
     p.add_argument("dir", nargs="?", help="where to put them (default: the user data folder)")
     p.add_argument("--open", action="store_true", help="open the spam demo in the app")
     p.add_argument("--force", action="store_true", help="rebuild them even if they exist")
-    p.set_defaults(func=cmd_demo)

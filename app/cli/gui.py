@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from app.cli.options import command
+
 
 def open_gui(path: Path | None) -> int:
     """Open the app, on a project file if one is given; returns the exit code."""
@@ -23,6 +25,5 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def add_gui(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop gui` and its options."""
-    p = sub.add_parser("gui", help="open the app")
+    p = command(sub, "gui", "open the app", cmd_gui, path=None)
     p.add_argument("path", nargs="?", help="a project file to open")
-    p.set_defaults(func=cmd_gui)

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from app.cli.options import add_json, command
 from app.cli.progress import TextProgress
 
 
@@ -69,21 +70,17 @@ def cmd_al_bench(args: argparse.Namespace) -> int:
 
 def add_train(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop train` and its options."""
-    p = sub.add_parser("train", help="train a model on the labels, then score unlabeled items")
-    p.add_argument("path", help="the project file")
+    p = command(sub, "train", "train a model on the labels, then score unlabeled items", cmd_train)
     p.add_argument("--no-score", action="store_true", help="do not score the unlabeled items")
-    p.add_argument("--json", action="store_true", help="also print the metrics as JSON")
-    p.set_defaults(func=cmd_train)
+    add_json(p, "also print the metrics as JSON")
 
 
 def add_predict(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop predict` and its options."""
-    p = sub.add_parser("predict", help="label a new file with the project's current model")
-    p.add_argument("path", help="the project file")
+    p = command(sub, "predict", "label a new file with the project's current model", cmd_predict)
     p.add_argument("input", help="a csv, tsv, json, jsonl or txt file of texts")
     p.add_argument("--output", required=True, help="where to write the JSON Lines predictions")
     p.add_argument("--column", help="the text column (default: the annotated input, or text)")
-    p.set_defaults(func=cmd_predict)
 
 
 def add_al_bench(sub: argparse._SubParsersAction) -> None:

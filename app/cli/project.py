@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from app.cli.options import add_json, command
+
 
 def cmd_init(args: argparse.Namespace) -> int:
     from app.core.project.label_schema import parse_label_list
@@ -69,8 +71,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def add_init(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop init` and its options."""
-    p = sub.add_parser("init", help="create a project file")
-    p.add_argument("path", help="the new project file (.tagloop is added if missing)")
+    p = command(
+        sub,
+        "init",
+        "create a project file",
+        cmd_init,
+        path="the new project file (.tagloop is added if missing)",
+    )
     p.add_argument("--type", required=True, choices=("classification", "multilabel", "spans"))
     p.add_argument(
         "--labels", required=True, help="comma-separated labels, each NAME[:COLOUR[:HOTKEY]]"
@@ -82,24 +89,19 @@ def add_init(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--guidelines", help="a Markdown file with the annotation guidelines")
     p.add_argument("--name", help="the project's display name (default: the file name)")
     p.add_argument("--allow-overlap", action="store_true", help="spans may overlap")
-    p.set_defaults(func=cmd_init)
 
 
 def add_stats(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop stats` and its options."""
-    p = sub.add_parser("stats", help="counts per dataset, status, label and annotator")
-    p.add_argument("path", help="the project file")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_stats)
+    p = command(sub, "stats", "counts per dataset, status, label and annotator", cmd_stats)
+    add_json(p, "print JSON")
 
 
 def add_schema(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop schema` and its options."""
-    p = sub.add_parser("schema", help="show or edit the label schema (each edit is a version)")
-    p.add_argument("path", help="the project file")
+    p = command(sub, "schema", "show or edit the label schema (each edit is a version)", cmd_schema)
     p.add_argument(
         "--add-label", action="append", metavar="NAME[:COLOUR[:HOTKEY]]", help="add a label"
     )
     p.add_argument("--guidelines", help="replace the guidelines with this Markdown file")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_schema)
+    add_json(p, "print JSON")

@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from app.cli.options import add_json, add_seed, command
+
 
 def _names(value: str | None) -> list[str]:
     """A comma-separated option value as a list of names, without blanks."""
@@ -191,63 +193,58 @@ def cmd_suspicious(args: argparse.Namespace) -> int:
 
 def add_consensus(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop consensus` and its options."""
-    p = sub.add_parser("consensus", help="consensus counts; queue disagreements to adjudicate")
-    p.add_argument("path", help="the project file")
+    p = command(
+        sub, "consensus", "consensus counts; queue disagreements to adjudicate", cmd_consensus
+    )
     p.add_argument("--match", choices=("exact", "overlap"), default="exact", help="span matching")
     p.add_argument("--adjudicator", metavar="NAME", help="create adjudication tasks for NAME")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_consensus)
+    add_json(p)
 
 
 def add_review(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop review` and its options."""
-    p = sub.add_parser("review", help="derived task status, or spot-check review tasks")
-    p.add_argument("path", help="the project file")
+    p = command(sub, "review", "derived task status, or spot-check review tasks", cmd_review)
     p.add_argument("--spot-check", type=float, metavar="FRACTION", help="e.g. 0.05")
     p.add_argument("--reviewer", metavar="NAME", help="who reviews the spot check")
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    add_seed(p)
     p.add_argument(
         "--stratify", default="annotator,label", help="annotator,label (default), or none"
     )
     p.add_argument("--annotator", metavar="NAME", help="status of one annotator's tasks")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_review)
+    add_json(p)
 
 
 def add_gold(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop gold` and its options."""
-    p = sub.add_parser("gold", help="gold items: mark, mix into queues, accuracy and drift")
-    p.add_argument("path", help="the project file")
+    p = command(sub, "gold", "gold items: mark, mix into queues, accuracy and drift", cmd_gold)
     p.add_argument("--mark", metavar="FILE.csv", help="answers: columns id and label")
     p.add_argument("--rate", type=float, help="share of gold in each queue, e.g. 0.1")
     p.add_argument("--annotators", metavar="A,B", help="whose queues get gold")
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    add_seed(p)
     p.add_argument("--accuracy", action="store_true", help="accuracy on gold over time")
     p.add_argument("--window", type=int, default=7, help="days per accuracy bucket (7)")
     p.add_argument("--threshold", type=float, default=0.8, help="drift alert below this (0.8)")
     p.add_argument("--min-items", type=int, default=5, help="answers a bucket needs (5)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_gold)
+    add_json(p)
 
 
 def add_qualify(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop qualify` and its options."""
-    p = sub.add_parser("qualify", help="qualification sets: create, assign, score")
-    p.add_argument("path", help="the project file")
+    p = command(sub, "qualify", "qualification sets: create, assign, score", cmd_qualify)
     p.add_argument("--create", metavar="NAME", help="a new qualification set of gold items")
     p.add_argument("--items", metavar="FILE", help="datapoint ids or UUIDs, one a line")
     p.add_argument("--pass", dest="pass_score", type=float, help="the score to pass, e.g. 0.8")
     p.add_argument("--name", metavar="NAME", help="the set (if there are several)")
     p.add_argument("--assign", metavar="A,B", help="give these annotators its items")
     p.add_argument("--result", metavar="ANNOTATOR", help="score and record an annotator")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_qualify)
+    add_json(p)
 
 
 def add_suspicious(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop suspicious` and its options."""
-    p = sub.add_parser("suspicious", help="labels the model doubts; keep the ones that are right")
-    p.add_argument("path", help="the project file")
+    p = command(
+        sub, "suspicious", "labels the model doubts; keep the ones that are right", cmd_suspicious
+    )
     p.add_argument(
         "--keep",
         type=int,
@@ -258,5 +255,4 @@ def add_suspicious(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--annotator", metavar="NAME", help="who keeps them (default: you)")
     p.add_argument("--limit", type=int, default=20, help="how many to list (20; 0: all)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_suspicious)
+    add_json(p)

@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from app.cli.options import add_json, command
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     from app.core.project.project import open_project
@@ -77,8 +79,6 @@ def _report_text(report: dict) -> str:
 
 def add_report(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop report` and its options."""
-    p = sub.add_parser("report", help="progress, throughput, labels, agreement, open issues")
-    p.add_argument("path", help="the project file")
-    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    p = command(sub, "report", "progress, throughput, labels, agreement, open issues", cmd_report)
+    add_json(p, "print the whole report as JSON")
     p.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
-    p.set_defaults(func=cmd_report)

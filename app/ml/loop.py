@@ -82,15 +82,15 @@ def train_project(
         raise ProjectError(reason)
     schema = project.schema
     labels = schema.label_names
-    common = {
-        "allow_overlap": schema.allow_overlap,
-        "language": project.language,
-        "progress": progress,
-        "cancel": cancel,
-    }
-    folds = max(2, min(5, len(training.examples) // 5))
+    options = registry.FitOptions(
+        folds=max(2, min(5, len(training.examples) // 5)),
+        allow_overlap=schema.allow_overlap,
+        language=project.language,
+        progress=progress,
+        cancel=cancel,
+    )
     model, metrics, out_of_fold = registry.train_validated(
-        project.task_type, training.examples, labels, folds=folds, **common
+        project.task_type, training.examples, labels, **options
     )
     check_cancel(cancel)
     metrics = dict(metrics)

@@ -11,41 +11,54 @@ importing app.ml costs nothing at start-up.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypedDict, Unpack
 
-from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
+from app.core.jobs import CancelCheck, Progress
 from app.ml.types import Example, Metrics, Model, Prediction
+
+
+class FitOptions(TypedDict, total=False):
+    """The keywords that train, cross_validate and train_validated take, whatever the kind of
+    model; a keyword left out takes the model's own default (folds 5, allow_overlap False,
+    language "en", seed 0, no progress, never cancel); train takes no folds. Declared once
+    here, so that the three doors cannot drift apart."""
+
+    folds: int
+    allow_overlap: bool  # spans only: spancat (overlapping spans) instead of ner
+    language: str  # spans only: the tokenizer's language
+    seed: int
+    progress: Progress
+    cancel: CancelCheck
+
+
+_SPANS_ONLY = ("allow_overlap", "language")
+
+
+def _fitter(
+    verb: str, task_type: str, options: FitOptions
+) -> Callable[[Sequence[Example], Sequence[str]], Any]:
+    """The model module's `verb` (train, cross_validate or train_validated) for this task type,
+    bound to its options: spaCy for spans, the linear models (which take the task type first
+    and have no use for the span options) for the rest."""
+    if task_type == "spans":
+        from app.ml.spans import model as spans
+
+        return lambda examples, labels: getattr(spans, verb)(examples, labels, **options)
+    from app.ml.linear import fit as linear_fit
+
+    kept = {key: value for key, value in options.items() if key not in _SPANS_ONLY}
+    return lambda examples, labels: getattr(linear_fit, verb)(task_type, examples, labels, **kept)
 
 
 def train(
     task_type: str,
     examples: Sequence[Example],
     labels: Sequence[str],
-    *,
-    allow_overlap: bool = False,
-    language: str = "en",
-    seed: int = 0,
-    progress: Progress = no_progress,
-    cancel: CancelCheck = never_cancel,
+    **options: Unpack[FitOptions],
 ) -> Model:
     """Train a model of the right kind for the task type from these examples."""
-    if task_type == "spans":
-        from app.ml.spans import model as spans
-
-        return spans.train(
-            examples,
-            labels,
-            allow_overlap=allow_overlap,
-            language=language,
-            seed=seed,
-            progress=progress,
-            cancel=cancel,
-        )
-    from app.ml.linear import fit as linear_fit
-
-    return linear_fit.train(
-        task_type, examples, labels, seed=seed, progress=progress, cancel=cancel
-    )
+    return _fitter("train", task_type, options)(examples, labels)
 
 
 def load(format: str, data: bytes) -> Model:
@@ -65,62 +78,23 @@ def cross_validate(
     task_type: str,
     examples: Sequence[Example],
     labels: Sequence[str],
-    *,
-    folds: int = 5,
-    allow_overlap: bool = False,
-    language: str = "en",
-    seed: int = 0,
-    progress: Progress = no_progress,
-    cancel: CancelCheck = never_cancel,
+    **options: Unpack[FitOptions],
 ) -> tuple[Metrics, list[Prediction]]:
     """Cross-validated metrics and the out-of-fold prediction for every example (in order),
     which also serve to find suspicious labels."""
-    if task_type == "spans":
-        from app.ml.spans import model as spans
-
-        return spans.cross_validate(
-            examples,
-            labels,
-            folds=folds,
-            allow_overlap=allow_overlap,
-            language=language,
-            seed=seed,
-            progress=progress,
-            cancel=cancel,
-        )
-    from app.ml.linear import fit as linear_fit
-
-    return linear_fit.cross_validate(
-        task_type, examples, labels, folds=folds, seed=seed, progress=progress, cancel=cancel
-    )
+    return _fitter("cross_validate", task_type, options)(examples, labels)
 
 
 def train_validated(
     task_type: str,
     examples: Sequence[Example],
     labels: Sequence[str],
-    *,
-    folds: int = 5,
-    allow_overlap: bool = False,
-    language: str = "en",
-    seed: int = 0,
-    progress: Progress = no_progress,
-    cancel: CancelCheck = never_cancel,
+    **options: Unpack[FitOptions],
 ) -> tuple[Model, Metrics, list[Prediction]]:
     """A model trained on every example, its cross-validated metrics, and the out-of-fold
     predictions; the linear models share their folds between the two (see app.ml.linear.fit)."""
     if task_type == "spans":  # spaCy has no shared folds: cross-validate, then train
-        options = {
-            "allow_overlap": allow_overlap,
-            "language": language,
-            "seed": seed,
-            "progress": progress,
-            "cancel": cancel,
-        }
-        metrics, oof = cross_validate(task_type, examples, labels, folds=folds, **options)
+        metrics, oof = cross_validate(task_type, examples, labels, **options)
+        options.pop("folds", None)
         return train(task_type, examples, labels, **options), metrics, oof
-    from app.ml.linear import fit as linear_fit
-
-    return linear_fit.train_validated(
-        task_type, examples, labels, folds=folds, seed=seed, progress=progress, cancel=cancel
-    )
+    return _fitter("train_validated", task_type, options)(examples, labels)

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, text
 
+from app.core import audit
 from app.core.annotation.values import LabelParser
-from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.project import modelstore
@@ -319,40 +319,52 @@ def write_state(
 
 
 @dataclass(frozen=True)
-class AddFlag:
-    """Flag a datapoint for investigation, with a reason."""
+class _Note:
+    """What a flag and a comment share: one annotator's note on one datapoint, written as one
+    row of its table (with the note's text in `column`) that undo deletes again."""
 
     datapoint_id: int
     annotator_id: int
-    reason: str
-    uuid: str = field(default_factory=new_uuid)
-    created_at: str = field(default_factory=now_iso)
-    description: str = "flag"
 
     @property
     def datapoints(self) -> tuple[int, ...]:
         return (self.datapoint_id,)
 
+    def _insert(
+        self, conn: Connection, table: str, column: str, uuid: str, value: str, at: str
+    ) -> None:
+        """Write the note's row; refused when its datapoint is gone."""
+        if not _statuses(conn, [self.datapoint_id]):
+            raise ProjectError(f"datapoint {self.datapoint_id} no longer exists")
+        conn.execute(
+            text(
+                f"INSERT INTO {table} (uuid, datapoint_id, annotator_id, {column}, created_at)"
+                " VALUES (:uuid, :dp, :who, :value, :at)"
+            ),
+            {
+                "uuid": uuid,
+                "dp": self.datapoint_id,
+                "who": self.annotator_id,
+                "value": value,
+                "at": at,
+            },
+        )
+
+
+@dataclass(frozen=True)
+class AddFlag(_Note):
+    """Flag a datapoint for investigation, with a reason."""
+
+    reason: str
+    uuid: str = field(default_factory=new_uuid)
+    created_at: str = field(default_factory=now_iso)
+    description: str = "flag"
+
     def apply(self, project: Project) -> Applied:
         if not self.reason.strip():
             raise ProjectError("a flag needs a reason")
         with project.engine.begin() as conn:
-            before = _statuses(conn, [self.datapoint_id])
-            if not before:
-                raise ProjectError(f"datapoint {self.datapoint_id} no longer exists")
-            conn.execute(
-                text(
-                    "INSERT INTO flag (uuid, datapoint_id, annotator_id, reason, created_at)"
-                    " VALUES (:uuid, :dp, :who, :reason, :at)"
-                ),
-                {
-                    "uuid": self.uuid,
-                    "dp": self.datapoint_id,
-                    "who": self.annotator_id,
-                    "reason": self.reason.strip(),
-                    "at": self.created_at,
-                },
-            )
+            self._insert(conn, "flag", "reason", self.uuid, self.reason.strip(), self.created_at)
             conn.execute(DERIVE_FLAGGED, {"id": self.datapoint_id})
             audit.record(
                 conn,
@@ -392,37 +404,19 @@ class RemoveFlag:
 
 
 @dataclass(frozen=True)
-class AddComment:
-    datapoint_id: int
-    annotator_id: int
+class AddComment(_Note):
+    """Comment on a datapoint (a note for the team, not a label)."""
+
     body: str
     uuid: str = field(default_factory=new_uuid)
     created_at: str = field(default_factory=now_iso)
     description: str = "comment"
 
-    @property
-    def datapoints(self) -> tuple[int, ...]:
-        return (self.datapoint_id,)
-
     def apply(self, project: Project) -> Applied:
         if not self.body.strip():
             raise ProjectError("a comment cannot be empty")
         with project.engine.begin() as conn:
-            if not _statuses(conn, [self.datapoint_id]):
-                raise ProjectError(f"datapoint {self.datapoint_id} no longer exists")
-            conn.execute(
-                text(
-                    "INSERT INTO comment (uuid, datapoint_id, annotator_id, body, created_at)"
-                    " VALUES (:uuid, :dp, :who, :body, :at)"
-                ),
-                {
-                    "uuid": self.uuid,
-                    "dp": self.datapoint_id,
-                    "who": self.annotator_id,
-                    "body": self.body.strip(),
-                    "at": self.created_at,
-                },
-            )
+            self._insert(conn, "comment", "body", self.uuid, self.body.strip(), self.created_at)
             audit.record(
                 conn,
                 self.annotator_id,

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, text
 
-from app.core.audit import chain as audit
+from app.core import audit
 from app.core.ids import new_uuid, now_iso
 from app.core.project.project import Project
 from app.core.storage import predictions

@@ -9,8 +9,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from app import __version__
-from app.core import settings
-from app.core.audit import chain as audit
+from app.core import audit, settings
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.project.annotators import ensure_annotator

@@ -38,14 +38,14 @@ from typing import Any, Literal
 
 from sqlalchemy import text
 
+from app.core import audit
 from app.core.annotation.commands import text_lengths, validate_value
-from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
 from app.core.storage.sqlite import driver_connection
-from app.core.team.tasks import ADJUDICATE, create_tasks, tasked_datapoints
+from app.core.team.tasks import ADJUDICATE, create_missing_tasks, record_assignment
 
 MATCHES = ("exact", "overlap")
 SOURCES = ("adjudicated", "gold", "consensus", "single", "newest")
@@ -321,19 +321,10 @@ def create_adjudication_tasks(
     actor = project.local_annotator_id
     with project.engine.begin() as conn:
         who, who_uuid, _name = find_annotator(conn, adjudicator)
-        have = tasked_datapoints(conn, ADJUDICATE)
-        created = now_iso()
-        made = create_tasks(
-            conn, [(dp, who, ADJUDICATE, created) for dp in items if dp not in have], actor
-        )
+        made = create_missing_tasks(conn, who, ADJUDICATE, items, actor, anyones=True)
         if made:
-            audit.record(
-                conn,
-                actor,
-                "assign",
-                "task",
-                None,
-                after={"kind": "adjudicate", "annotator": who_uuid, "tasks": made},
+            record_assignment(
+                conn, actor, {"kind": "adjudicate", "annotator": who_uuid, "tasks": made}
             )
     return made
 

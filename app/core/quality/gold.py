@@ -30,14 +30,14 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from app.core import audit
 from app.core.annotation.commands import text_lengths, validate_value
-from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import datapoint_uuid, new_uuid, now_iso
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
 from app.core.storage.sqlite import driver_connection
-from app.core.team.tasks import GOLD, create_tasks, round_half_up
+from app.core.team.tasks import GOLD, create_tasks, record_assignment, round_half_up
 
 
 @dataclass(frozen=True)
@@ -260,9 +260,7 @@ def mix_gold_into_tasks(
                 ],
                 actor,
             )
-        audit.record(
-            conn, actor, "assign", "task", None, after={"kind": "gold", "rate": rate, "tasks": made}
-        )
+        record_assignment(conn, actor, {"kind": "gold", "rate": rate, "tasks": made})
     return made
 
 

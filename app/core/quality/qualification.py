@@ -19,13 +19,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from app.core.audit import chain as audit
+from app.core import audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project
 from app.core.quality.gold import same_answer
-from app.core.team.tasks import QUALIFICATION, create_tasks, tasked_datapoints
+from app.core.team.eligibility import newest_result
+from app.core.team.tasks import QUALIFICATION, create_missing_tasks, record_assignment
 
 
 @dataclass(frozen=True)
@@ -120,14 +121,8 @@ def assign_qualification(project: Project, name: str | None, annotators: Sequenc
         ]
         for key in annotators:
             who = find_annotator(conn, key)[0]
-            have = tasked_datapoints(conn, QUALIFICATION, who)
-            created = now_iso()
-            made += create_tasks(
-                conn, [(dp, who, QUALIFICATION, created) for dp in items if dp not in have], actor
-            )
-        audit.record(
-            conn, actor, "assign", "task", None, after={"kind": "qualification", "set": set_name}
-        )
+            made += create_missing_tasks(conn, who, QUALIFICATION, items, actor)
+        record_assignment(conn, actor, {"kind": "qualification", "set": set_name})
     return made
 
 
@@ -162,15 +157,9 @@ def qualification_result(
         passed = answered == total and total > 0 and score >= pass_score
         recorded = None
         if record and total and answered == total:
-            last = conn.execute(
-                text(
-                    "SELECT uuid, correct, total FROM qualification_result WHERE set_id = :s"
-                    " AND annotator_id = :who ORDER BY recorded_at DESC, uuid DESC LIMIT 1"
-                ),
-                {"s": set_id, "who": who},
-            ).first()
-            if last is not None and (last[1], last[2]) == (correct, total):
-                recorded = last[0]
+            last = newest_result(conn, set_id, who)
+            if last is not None and (last.correct, last.total) == (correct, total):
+                recorded = last.uuid
             else:
                 recorded = new_uuid()
                 conn.execute(

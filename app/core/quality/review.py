@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from app.core import audit
 from app.core.annotation.commands import (
     DERIVE_STATUS,
     AnnotationState,
@@ -44,7 +45,6 @@ from app.core.annotation.commands import (
     write_state,
 )
 from app.core.annotation.values import LabelParser
-from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.project.annotators import find_annotator
@@ -53,8 +53,9 @@ from app.core.quality.consensus import REVIEW_DECISIONS, current_reviews
 from app.core.storage.sqlite import driver_connection
 from app.core.team.tasks import (
     REVIEW,
-    create_tasks,
+    create_missing_tasks,
     largest_remainder,
+    record_assignment,
     round_half_up,
     tasked_datapoints,
 )
@@ -170,19 +171,6 @@ def _reviewable_sql(extra: str = "") -> str:
     )
 
 
-def _add_review_tasks(
-    conn: Connection, reviewer: int, items: Sequence[int], actor: int | None
-) -> int:
-    """A review task for `reviewer` on each item (once) they have no open review task on."""
-    have = tasked_datapoints(conn, REVIEW, reviewer)
-    created = now_iso()
-    return create_tasks(
-        conn,
-        [(dp, reviewer, REVIEW, created) for dp in dict.fromkeys(items) if dp not in have],
-        actor,
-    )
-
-
 def create_review_tasks(
     project: Project,
     reviewer: int | str,
@@ -206,16 +194,9 @@ def create_review_tasks(
             if (wanted is None or r.datapoint_id in wanted)
             and (authors is None or r.annotator_id in authors)
         ]
-        made = _add_review_tasks(conn, who, items, actor)
+        made = create_missing_tasks(conn, who, REVIEW, items, actor)
         if made:
-            audit.record(
-                conn,
-                actor,
-                "assign",
-                "task",
-                None,
-                after={"kind": "review", "annotator": who_uuid, "tasks": made},
-            )
+            record_assignment(conn, actor, {"kind": "review", "annotator": who_uuid, "tasks": made})
     return made
 
 
@@ -429,7 +410,7 @@ def spot_check(
             picked.extend(members[i] for i in sorted(rng.sample(range(len(members)), share)))
             if share:
                 report_strata["/".join(key) or "all"] = share
-        made = _add_review_tasks(conn, who, sorted(picked), actor)
+        made = create_missing_tasks(conn, who, REVIEW, sorted(picked), actor)
         audit.record(
             conn,
             actor,

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
-from app.core.audit import chain as audit
+from app.core import audit
 from app.core.errors import TagloopError
 from app.core.project import modelstore
 from app.core.project.project import Project

@@ -22,6 +22,11 @@ from app.core.report.scales import fmt_number, fmt_tick, nice_step, short
 # --- the palette ----------------------------------------------------------------------------
 
 
+def _colours(by_name: dict[str, str]) -> Any:
+    """A palette field holding a read-only mapping of colours by name (each palette its own)."""
+    return field(default_factory=lambda: MappingProxyType(dict(by_name)))
+
+
 @dataclass(frozen=True)
 class Palette:
     """The report's colours, in one place: the HTML page, its SVG charts, and the Qt dashboard
@@ -40,36 +45,30 @@ class Palette:
         "#9C755F",
         "#BAB0AC",
     )
-    annotation_status: Mapping[str, str] = field(
-        default_factory=lambda: MappingProxyType(
-            {
-                "complete": "#59A14F",
-                "skipped": "#EDC948",
-                "discarded": "#9E9E9E",
-                "draft": "#A0CBE8",
-            }
-        )
+    annotation_status: Mapping[str, str] = _colours(
+        {
+            "complete": "#59A14F",
+            "skipped": "#EDC948",
+            "discarded": "#9E9E9E",
+            "draft": "#A0CBE8",
+        }
     )
-    datapoint_status: Mapping[str, str] = field(
-        default_factory=lambda: MappingProxyType(
-            {
-                "labeled": "#59A14F",
-                "skipped": "#EDC948",
-                "discarded": "#9E9E9E",
-                "unlabeled": "#E3E7EA",
-            }
-        )
+    datapoint_status: Mapping[str, str] = _colours(
+        {
+            "labeled": "#59A14F",
+            "skipped": "#EDC948",
+            "discarded": "#9E9E9E",
+            "unlabeled": "#E3E7EA",
+        }
     )
     # derived task statuses (app.core.quality.review), in the order drawn
-    task_status: Mapping[str, str] = field(
-        default_factory=lambda: MappingProxyType(
-            {
-                "completed": "#59A14F",
-                "completed with issues": "#E15759",
-                "in progress": "#A0CBE8",
-                "to-do": "#E3E7EA",
-            }
-        )
+    task_status: Mapping[str, str] = _colours(
+        {
+            "completed": "#59A14F",
+            "completed with issues": "#E15759",
+            "in progress": "#A0CBE8",
+            "to-do": "#E3E7EA",
+        }
     )
     # Kappa/alpha colour stops, on the Landis & Koch bands (slight, fair, moderate,
     # substantial, almost perfect): red through yellow to green. Below 0 is the bottom colour.

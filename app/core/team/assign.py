@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
-from app.core.audit import chain as audit
+from app.core import audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
@@ -40,6 +40,7 @@ from app.core.team.tasks import (
     cancel_tasks,
     create_tasks,
     largest_remainder,
+    record_assignment,
     round_half_up,
 )
 
@@ -195,13 +196,10 @@ def generate_tasks(
         report = AssignmentReport(
             n, selected_count, overlap_count, per_item, count, loads, chosen.strata
         )
-        audit.record(
+        record_assignment(
             conn,
             actor,
-            "assign",
-            "task",
-            None,
-            after={
+            {
                 "annotators": [member[1] for member in team],
                 "fraction": fraction,
                 "overlap_fraction": overlap_fraction,

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Row, text
+
+
+def newest_result(conn: Connection, set_id: int, annotator_id: int) -> Row | None:
+    """An annotator's newest recorded result on a qualification set, as (uuid, passed, correct,
+    total), or None: the one that counts, for the gate here and for scoring again."""
+    return conn.execute(
+        text(
+            "SELECT uuid, passed, correct, total FROM qualification_result WHERE set_id = :s"
+            " AND annotator_id = :who ORDER BY recorded_at DESC, uuid DESC LIMIT 1"
+        ),
+        {"s": set_id, "who": annotator_id},
+    ).first()
 
 
 def unqualified(conn: Connection, annotator_ids: Sequence[int]) -> list[tuple[str, str]]:
@@ -22,13 +34,7 @@ def unqualified(conn: Connection, annotator_ids: Sequence[int]) -> list[tuple[st
     for who in annotator_ids:
         name = conn.execute(text("SELECT name FROM annotator WHERE id = :id"), {"id": who}).scalar()
         for set_id, set_name in sets:
-            passed = conn.execute(
-                text(
-                    "SELECT passed FROM qualification_result WHERE set_id = :s"
-                    " AND annotator_id = :who ORDER BY recorded_at DESC, uuid DESC LIMIT 1"
-                ),
-                {"s": set_id, "who": who},
-            ).scalar()
-            if not passed:
+            newest = newest_result(conn, set_id, who)
+            if newest is None or not newest.passed:
                 out.append((name, set_name))
     return out

@@ -15,11 +15,12 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, text
 
-from app.core.audit import chain as audit
-from app.core.ids import new_uuid
+from app.core import audit
+from app.core.ids import new_uuid, now_iso
 from app.core.storage.sqlite import driver_connection
 
 LABEL = "label"
@@ -78,6 +79,32 @@ def cancel_tasks(conn: Connection, task_ids: Sequence[int], actor_id: int | None
         "UPDATE task SET status = 'cancelled' WHERE id = ?", ((task_id,) for task_id in task_ids)
     )
     audit.record_tasks(raw, actor_id, "cancel", task_ids=list(task_ids))
+
+
+def create_missing_tasks(
+    conn: Connection,
+    annotator_id: int,
+    kind: str,
+    datapoint_ids: Iterable[int],
+    actor_id: int | None,
+    *,
+    anyones: bool = False,
+) -> int:
+    """A task of this kind for the annotator on each of these datapoints (once, in order) that
+    has no such task yet that is not cancelled: the annotator's own, or with anyones=True
+    anybody's (one adjudicator per item is enough). Inside the caller's transaction, through
+    `create_tasks`; returns how many were created."""
+    have = tasked_datapoints(conn, kind, None if anyones else annotator_id)
+    created = now_iso()
+    wanted = [dp for dp in dict.fromkeys(datapoint_ids) if dp not in have]
+    return create_tasks(conn, [(dp, annotator_id, kind, created) for dp in wanted], actor_id)
+
+
+def record_assignment(conn: Connection, actor_id: int | None, what: dict[str, Any]) -> None:
+    """The one audit event (action "assign" on entity "task") that a workflow writes for a
+    batch of tasks it hands out, saying how (kind, to whom, how many): each task has its own
+    "create" event besides (see `create_tasks`)."""
+    audit.record(conn, actor_id, "assign", "task", None, after=what)
 
 
 def tasked_datapoints(conn: Connection, kind: str, annotator_id: int | None = None) -> set[int]:

@@ -9,7 +9,7 @@ scores, multilabel thresholds, the folds of train_validated and cross_validate â
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -293,10 +293,7 @@ def train(
     feature_params: dict[str, Any] | None = None,
 ) -> LinearModel:
     """Train a calibrated linear model on the examples (see module docstring)."""
-    if task_type not in TASKS:
-        raise ValueError(f"the linear model does not do {task_type!r}")
-    params = features.check_params(feature_params or features.DEFAULT_PARAMS)
-    y = targets(task_type, examples, labels)
+    params, labels, y = _prepare(task_type, examples, labels, feature_params)
     check_cancel(cancel)
     progress(0, None, "reading features")
     x = features.transform([example.text for example in examples], params)
@@ -325,13 +322,7 @@ def train_validated(
     The price: the calibration's two parameters (and each label's threshold) are fitted on
     the same out-of-fold scores the metrics are computed from, a slight optimism.
     """
-    from app.ml import metrics
-
-    if task_type not in TASKS:
-        raise ValueError(f"the linear model does not do {task_type!r}")
-    params = features.check_params(feature_params or features.DEFAULT_PARAMS)
-    labels = tuple(labels)
-    y = targets(task_type, examples, labels)
+    params, labels, y = _prepare(task_type, examples, labels, feature_params)
     check_cancel(cancel)
     progress(0, None, "reading features")
     x = features.transform([example.text for example in examples], params).tocsr()
@@ -363,10 +354,7 @@ def train_validated(
     if not splits or k == 0:
         return slow_path()
     oof_raw = np.zeros((x.shape[0], k))
-    for step, (train_idx, test_idx) in enumerate(splits):
-        check_cancel(cancel)
-        progress(step, len(splits), f"fold {step + 1} of {len(splits)}")
-        y_train = [y[i] for i in train_idx] if task_type == "classification" else y[train_idx]
+    for train_idx, test_idx, y_train in _each_fold(task_type, y, splits, progress, cancel):
         fold_model = fit(xc[train_idx], y_train)
         if fold_model.classes != final.classes:  # a label missing from a fold: nested CV
             return slow_path()
@@ -377,8 +365,7 @@ def train_validated(
     full = np.zeros((n_feat, k), np.float32)
     full[used] = final.coef
     final.coef = full
-    result = metrics.compute(task_type, [e.value for e in examples], predictions, labels)
-    result["folds"] = len(splits)
+    result = _metrics(task_type, examples, predictions, labels, len(splits))
     progress(len(splits), len(splits), "cross-validated")
     return final, result, predictions
 
@@ -435,20 +422,11 @@ def cross_validate(
     feature_params: dict[str, Any] | None = None,
 ) -> tuple[Metrics, list[Prediction]]:
     """Out-of-fold predictions for every example, and the metrics computed from them."""
-    from app.ml import metrics
-
-    if task_type not in TASKS:
-        raise ValueError(f"the linear model does not do {task_type!r}")
-    params = features.check_params(feature_params or features.DEFAULT_PARAMS)
-    labels = tuple(labels)
-    y = targets(task_type, examples, labels)
+    params, labels, y = _prepare(task_type, examples, labels, feature_params)
     x = features.transform([example.text for example in examples], params)
     splits = _outer_folds(task_type, y, folds, seed)
     oof: list[Prediction | None] = [None] * len(examples)
-    for step, (train_idx, test_idx) in enumerate(splits):
-        check_cancel(cancel)
-        progress(step, len(splits), f"fold {step + 1} of {len(splits)}")
-        y_train = [y[i] for i in train_idx] if task_type == "classification" else y[train_idx]
+    for train_idx, test_idx, y_train in _each_fold(task_type, y, splits, progress, cancel):
         model = fit_matrix(
             task_type, x[train_idx], y_train, labels, feature_params=params, seed=seed
         )
@@ -461,11 +439,53 @@ def cross_validate(
         if len(examples):
             model = fit_matrix(task_type, x, y, labels, feature_params=params, seed=seed)
             oof = list(model.predictions(model.predict_proba(matrix=x)))
-        result = metrics.compute(task_type, [e.value for e in examples], [], labels)
-        result["folds"] = 0
-        return result, [p for p in oof if p is not None]
+        return _metrics(task_type, examples, [], labels, 0), [p for p in oof if p is not None]
     predictions = [p for p in oof if p is not None]
     progress(len(splits), len(splits), "cross-validated")
+    return _metrics(task_type, examples, predictions, labels, len(splits)), predictions
+
+
+def _prepare(
+    task_type: str,
+    examples: Sequence[Example],
+    labels: Sequence[str],
+    feature_params: dict[str, Any] | None,
+) -> tuple[dict[str, Any], tuple[str, ...], Any]:
+    """What every fit from examples starts from: the checked feature parameters, the labels
+    as a tuple and the targets; a task type the linear model does not do is refused."""
+    if task_type not in TASKS:
+        raise ValueError(f"the linear model does not do {task_type!r}")
+    params = features.check_params(feature_params or features.DEFAULT_PARAMS)
+    labels = tuple(labels)
+    return params, labels, targets(task_type, examples, labels)
+
+
+def _each_fold(
+    task_type: str,
+    y: Any,
+    splits: list[tuple[Any, Any]],
+    progress: Progress,
+    cancel: CancelCheck,
+) -> Iterator[tuple[Any, Any, Any]]:
+    """(train rows, test rows, the train rows' targets) of each outer fold, checking for a
+    cancel and reporting progress before each."""
+    for step, (train_idx, test_idx) in enumerate(splits):
+        check_cancel(cancel)
+        progress(step, len(splits), f"fold {step + 1} of {len(splits)}")
+        y_train = [y[i] for i in train_idx] if task_type == "classification" else y[train_idx]
+        yield train_idx, test_idx, y_train
+
+
+def _metrics(
+    task_type: str,
+    examples: Sequence[Example],
+    predictions: list[Prediction],
+    labels: tuple[str, ...],
+    folds: int,
+) -> Metrics:
+    """The cross-validated metrics of these out-of-fold predictions, with the folds used."""
+    from app.ml import metrics
+
     result = metrics.compute(task_type, [e.value for e in examples], predictions, labels)
-    result["folds"] = len(splits)
-    return result, predictions
+    result["folds"] = folds
+    return result

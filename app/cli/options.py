@@ -1,0 +1,43 @@
+"""The option shapes the command groups share: a command on a project file, `--json`, `--seed`.
+
+Why a module of its own: nearly every command takes the project file first and many print
+JSON on request; declaring those once keeps their wording the same in every `--help`, and the
+groups cannot import app.cli.parser (it imports them).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+PROJECT_FILE = "the project file"
+MACHINE_READABLE = "machine-readable output"
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    help: str,
+    func: Handler,
+    *,
+    path: str | None = PROJECT_FILE,
+) -> argparse.ArgumentParser:
+    """Register `tagloop NAME`, run by func; its first argument is the project file (`path`
+    is that argument's help; None: the command has no such argument)."""
+    p = sub.add_parser(name, help=help)
+    if path is not None:
+        p.add_argument("path", help=path)
+    p.set_defaults(func=func)
+    return p
+
+
+def add_json(p: argparse.ArgumentParser, help: str = MACHINE_READABLE) -> None:
+    """The `--json` switch: print JSON instead of text."""
+    p.add_argument("--json", action="store_true", help=help)
+
+
+def add_seed(p: argparse.ArgumentParser, help: str = "random seed (0)") -> None:
+    """The `--seed` option of the commands that draw at random (default 0: reproducible)."""
+    p.add_argument("--seed", type=int, default=0, help=help)
