@@ -95,7 +95,7 @@ def _where(query: Query, pending_after: int | None = None) -> tuple[str, dict[st
         match, phrases = search_terms(query.search)
         if match:
             params["m"] = match
-            ids = "SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m"
+            ids = fts.matching_ids()
             if pending_after is not None:
                 ids += f" UNION ALL {_pending_scan(query.search, params, pending_after)}"
             if label_clause is None:
@@ -192,7 +192,7 @@ class Browser:
                     "SELECT count(DISTINCT datapoint_id) FROM annotation_label WHERE label = :label"
                 )
             elif only == "words":
-                sql = "SELECT count(*) FROM datapoint_fts WHERE datapoint_fts MATCH :m"
+                sql = fts.count_matches()
             return conn.execute(text(sql), params).scalar()
 
     def page(self, query: Query, offset: int, limit: int) -> list[Row]:
@@ -205,11 +205,7 @@ class Browser:
                 f"SELECT d.id FROM datapoint d{where} ORDER BY {order} LIMIT :limit OFFSET :offset"
             )
             if _only(query, params) == "words" and sort == "id":  # FTS5 yields rowids in order
-                direction = "DESC" if query.descending else "ASC"
-                ids = (
-                    "SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :m "
-                    f"ORDER BY rowid {direction} LIMIT :limit OFFSET :offset"
-                )
+                ids = fts.matching_page(query.descending)
             sql = (
                 "SELECT d.id, ds.source_name, d.row, substr(d.text, 1, :chars), d.status, "
                 "d.flagged FROM datapoint d JOIN dataset ds ON ds.id = d.dataset_id "

@@ -28,6 +28,24 @@ MESSAGE = "Indexing text for search"
 MATCH_FUNCTION = "tagloop_fts_match"
 
 
+def matching_ids(param: str = "m") -> str:
+    """SQL selecting the ids of the indexed datapoints whose text matches the FTS5 query bound
+    to `:param` (the search_terms of a browse query); rowids are datapoint ids."""
+    return f"SELECT rowid FROM datapoint_fts WHERE datapoint_fts MATCH :{param}"
+
+
+def count_matches(param: str = "m") -> str:
+    """SQL counting the indexed datapoints that match `:param` (a word search's own index)."""
+    return f"SELECT count(*) FROM datapoint_fts WHERE datapoint_fts MATCH :{param}"
+
+
+def matching_page(descending: bool, param: str = "m") -> str:
+    """SQL for one page (`:limit`, `:offset`) of matching ids in id order: FTS5 yields rowids
+    in order, so no sort of the matches is needed."""
+    direction = "DESC" if descending else "ASC"
+    return f"{matching_ids(param)} ORDER BY rowid {direction} LIMIT :limit OFFSET :offset"
+
+
 def pending(conn: Connection | sqlite3.Connection) -> tuple[int, int]:
     """(indexed_upto, max datapoint id): ids above the first are not in the search index."""
     sql = (

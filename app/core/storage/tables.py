@@ -364,9 +364,6 @@ project_meta = Table(
     Column("value", Text, nullable=False),
 )
 
-STATUS_NAMES = ("unlabeled", "labeled", "skipped", "discarded")
-
-
 class DatapointStatus(IntEnum):
     """`datapoint.status`, derived from its annotations; stored as the small integer."""
 
@@ -376,4 +373,6 @@ class DatapointStatus(IntEnum):
     DISCARDED = 3
 
 
+# The status names users see (filters, exports, reports), indexed by the stored code.
+STATUS_NAMES = tuple(status.name.lower() for status in DatapointStatus)
 STATUS_CODES = {name: code for code, name in enumerate(STATUS_NAMES)}
