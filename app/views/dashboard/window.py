@@ -39,7 +39,7 @@ from app.views.dashboard.agreement import AlphaCard, HeatmapCard
 from app.views.dashboard.issues import IssuesCard
 from app.views.dashboard.quality import AssignmentsCard, ConsensusCard, GoldCard
 from app.views.dashboard.summary import SummaryTiles
-from app.views.dashboard.widgets import STYLE, Card
+from app.views.dashboard.widgets import Card, style_sheet
 from app.views.dashboard.work import LabelsCard, ProgressCard, ThroughputCard, TimelineCard
 from app.workers.job import Job
 
@@ -66,7 +66,7 @@ class DashboardView(QDialog):
         self.report: ProjectReport | None = None
         self.job: Job | None = None
         self.setWindowTitle(f"Dashboard: {project.name}")
-        self.setStyleSheet(STYLE)
+        self.setStyleSheet(style_sheet())
 
         self.tiles = SummaryTiles()
         self.tile_labels = self.tiles.tile_labels
