@@ -189,22 +189,26 @@ class DashboardView(QDialog):
             self.busy.setValue(done)
         self.message.setText(message)
 
-    def _ready(self, report: ProjectReport) -> None:
+    def _ended(self) -> bool:
+        """The report's job ended: if it is the current one, the busy bar goes and Refresh
+        comes back (True); an older job's end is ignored (False)."""
         if not self._current():
-            return
+            return False
         self.busy.hide()
         self.refresh_button.setEnabled(True)
+        return True
+
+    def _ready(self, report: ProjectReport) -> None:
+        if not self._ended():
+            return
         self.save_button.setEnabled(True)
         self.message.setText(f"Figures of {report.generated_at[:19].replace('T', ' ')} UTC")
         self.show_report(report)
         self.report_ready.emit(report)
 
     def _failed(self, message: str) -> None:
-        if not self._current():
-            return
-        self.busy.hide()
-        self.refresh_button.setEnabled(True)
-        self.message.setText(f"Could not compute the report: {message}")
+        if self._ended():
+            self.message.setText(f"Could not compute the report: {message}")
 
     def done(self, result: int) -> None:
         if self.job is not None and not self.job.done:

@@ -30,6 +30,13 @@ from app.ml.policy import quality_bar
 from app.views.theme import palette
 
 
+def antialiased(widget: QWidget) -> QPainter:
+    """A painter on the widget that smooths lines and shapes."""
+    painter = QPainter(widget)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    return painter
+
+
 class LearningCurve(QWidget):
     """Cross-validated score (y, 0..1) against labels trained on (x), one point per version."""
 
@@ -46,8 +53,7 @@ class LearningCurve(QWidget):
     def paintEvent(self, _event) -> None:
         colours = palette()
         axis, line = QColor(colours.muted), QColor(colours.model)
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter = antialiased(self)
         area = QRectF(self.rect()).adjusted(48, 14, -16, -34)
         painter.setPen(QPen(axis, 1))
         painter.drawRect(area)
@@ -107,8 +113,7 @@ class LabelBars(QWidget):
     def paintEvent(self, _event) -> None:
         colours = palette()
         track, fallback = QColor(colours.neutral_background), QColor(colours.model)
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter = antialiased(self)
         name_width, figure_width = 150, 190
         width = max(40, self.width() - name_width - figure_width - 12)
         for i, (label, figures) in enumerate(self.rows):
