@@ -8,6 +8,7 @@ app.views.browse_panel; this module wires them to a project and to the annotatio
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -52,6 +53,8 @@ from app.views.team.assignments import TeamDialog
 from app.views.team.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
 from app.workers.job import Job, run_with_progress
 from app.workers.writer import Writer
+
+QualityDialog = TypeVar("QualityDialog", GoldView, ReviewView, AdjudicationView)
 
 
 class MainWindow(QMainWindow):
@@ -377,8 +380,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def return_work(self) -> ExportBundleDialog | None:
-        if self.writer is not None:
-            self.writer.flush()  # every label shown as saved is in the bundle
+        self.flush_labels()  # every label shown as saved is in the bundle
         return self.export_bundle(work=True)
 
     def open_bundle(self, bundle: Path | None = None) -> OpenBundleDialog:
@@ -394,18 +396,27 @@ class MainWindow(QMainWindow):
     def merge_work(self, bundles: list[Path] | None = None) -> MergeDialog | None:
         if self.project is None:
             return None
-        if self.writer is not None:
-            self.writer.flush()
+        self.flush_labels()
         dialog = MergeDialog(self.project, bundles, self)
         dialog.merged.connect(lambda _reports: self._after_import())
         dialog.open()
         return dialog
 
+    def flush_labels(self) -> None:
+        """Commit the labels the writer still holds, so that what opens next reads them."""
+        if self.writer is not None:
+            self.writer.flush()
+
+    def _show_quality(self, dialog: QualityDialog) -> QualityDialog:
+        """Show a quality dialog whose changes (gold, reviews, decisions) refresh the window."""
+        dialog.changed.connect(self.refresh)
+        dialog.show()
+        return dialog
+
     def show_dashboard(self) -> DashboardView | None:
         if self.project is None:
             return None
-        if self.writer is not None:
-            self.writer.flush()
+        self.flush_labels()
         dialog = DashboardView(self.project, self)
         dialog.show()
         return dialog
@@ -422,8 +433,7 @@ class MainWindow(QMainWindow):
         if datapoint_id is None:
             self.statusBar().showMessage("Choose an item first.", 5000)
             return None
-        if self.writer is not None:
-            self.writer.flush()
+        self.flush_labels()
         dialog = HistoryView(self.project, datapoint_id, self)
         dialog.show()
         return dialog
@@ -433,32 +443,20 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return None
         selected = self.browse.selected_datapoints()
-        if self.writer is not None:
-            self.writer.flush()
-        dialog = GoldView(self.project, datapoint_ids=selected, parent=self)
-        dialog.changed.connect(self.refresh)
-        dialog.show()
-        return dialog
+        self.flush_labels()
+        return self._show_quality(GoldView(self.project, datapoint_ids=selected, parent=self))
 
     def show_review(self) -> ReviewView | None:
         if self.project is None:
             return None
-        if self.writer is not None:
-            self.writer.flush()
-        dialog = ReviewView(self.project, parent=self)
-        dialog.changed.connect(self.refresh)
-        dialog.show()
-        return dialog
+        self.flush_labels()
+        return self._show_quality(ReviewView(self.project, parent=self))
 
     def show_adjudication(self) -> AdjudicationView | None:
         if self.project is None:
             return None
-        if self.writer is not None:
-            self.writer.flush()
-        dialog = AdjudicationView(self.project, parent=self)
-        dialog.changed.connect(self.refresh)
-        dialog.show()
-        return dialog
+        self.flush_labels()
+        return self._show_quality(AdjudicationView(self.project, parent=self))
 
     def show_team(self) -> TeamDialog | None:
         if self.project is None:

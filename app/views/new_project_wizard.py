@@ -41,6 +41,11 @@ TASK_HELP = {
 }
 
 
+def swatch_style(colour: str) -> str:
+    """A label-colour button: the label's colour behind dark ink (as the button always was)."""
+    return f"background: {colour}; color: {palette().ink_on_light}"
+
+
 class BasicsPage(QWizardPage):
     def __init__(self) -> None:
         super().__init__()
@@ -152,7 +157,7 @@ class LabelsPage(QWizardPage):
         self.table.setItem(row, 0, QTableWidgetItem(name))
         colour = PALETTE[row % len(PALETTE)]
         button = QPushButton(colour)
-        button.setStyleSheet(f"background: {colour}; color: black")
+        button.setStyleSheet(swatch_style(colour))
         button.clicked.connect(lambda: self._pick_colour(button))
         self.table.setCellWidget(row, 1, button)
         self.table.setItem(row, 2, QTableWidgetItem(hotkey))
@@ -164,7 +169,7 @@ class LabelsPage(QWizardPage):
         colour = QColorDialog.getColor(QColor(button.text()), self, "Label colour")
         if colour.isValid():
             button.setText(colour.name())
-            button.setStyleSheet(f"background: {colour.name()}; color: black")
+            button.setStyleSheet(swatch_style(colour.name()))
 
     def _remove(self) -> None:
         rows = sorted({index.row() for index in self.table.selectedIndexes()}, reverse=True)

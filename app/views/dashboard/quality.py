@@ -26,6 +26,7 @@ from app.views.dashboard.widgets import (
     plain_label,
     set_bad,
 )
+from app.views.theme import palette
 from app.views.widgets.charts import AccuracyChart, StackedBars
 
 CONSENSUS_TILES = (
@@ -111,7 +112,7 @@ class GoldCard(Card):
             ],
             numeric=(1, 2, 3),
         )
-        alert_ink = QColor(PALETTE.alert)
+        alert_ink = QColor(palette().danger)
         for row in range(self.table.rowCount()):
             if self.table.item(row, 0).text() in alerted:
                 for col in (3, 4):

@@ -1,5 +1,6 @@
 """The dashboard's building blocks: the card every panel is drawn on, figure tiles, tables of
-text, and the style sheet, in the report's palette (`app.core.report.svg.PALETTE`).
+text, and the style sheet, in the views' palette (`app.views.theme`); the charts on the cards
+draw in the report's colours (`app.core.report.svg.PALETTE`), so they match the HTML report.
 
 Split out of the dashboard window so that each panel module (summary, work, agreement,
 quality, issues) builds on the same few pieces and the window is only layout and wiring.
@@ -23,31 +24,35 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.report.sections import ProjectReport
-from app.core.report.svg import PALETTE
+from app.views.theme import palette
 
-STYLE = Template("""
-#board { background: ${background}; }
-#card { background: white; border: 1px solid ${border}; border-radius: 8px; }
-#heading { font-weight: 600; font-size: 11pt; color: ${ink}; }
+
+def style_sheet() -> str:
+    """The dashboard's style sheet (the object names below), in the palette in use: the board,
+    cards and boxes are the window's; only the charts draw in the report's colours."""
+    colours = palette()
+    return Template("""
+#board { background: ${board}; }
+#card { background: ${card}; border: 1px solid ${card_border}; border-radius: 8px; }
+#heading { font-weight: 600; font-size: 11pt; color: ${text}; }
 #note { color: ${muted}; }
-#tile { background: white; border: 1px solid ${border}; border-radius: 8px; }
-#tileValue { font-size: 16pt; font-weight: 600; color: ${ink}; }
+#tile { background: ${card}; border: 1px solid ${card_border}; border-radius: 8px; }
+#tileValue { font-size: 16pt; font-weight: 600; color: ${text}; }
 #tileName { color: ${muted}; }
-#tile[bad="true"] { background: ${alert_bg}; border-color: ${alert_border}; }
-#tile[bad="true"] #tileValue { color: ${alert}; }
-#mini { background: ${background}; border-radius: 6px; }
-#miniValue { font-size: 14pt; font-weight: 600; color: ${ink}; }
-#mini[bad="true"] { background: ${alert_bg}; }
-#mini[bad="true"] #miniValue { color: ${alert}; }
-#alert { background: ${alert_bg}; color: ${alert_ink}; border-left: 4px solid ${alert};
-  border-radius: 4px; padding: 6px 10px; }
-#ok { background: ${ok_bg}; color: ${ok_ink}; border-left: 4px solid ${ok};
-  border-radius: 4px; padding: 5px 10px; }
-#badge { background: ${alert}; color: white; border-radius: 9px; padding: 1px 9px;
+#tile[bad="true"] { background: ${alert_background}; border-color: ${alert_border}; }
+#tile[bad="true"] #tileValue { color: ${danger}; }
+#mini { background: ${board}; border-radius: 6px; }
+#miniValue { font-size: 14pt; font-weight: 600; color: ${text}; }
+#mini[bad="true"] { background: ${alert_background}; }
+#mini[bad="true"] #miniValue { color: ${danger}; }
+#alert { background: ${alert_background}; color: ${danger_strong};
+  border-left: 4px solid ${danger}; border-radius: 4px; padding: 6px 10px; }
+#ok { background: ${success_background}; color: ${success};
+  border-left: 4px solid ${success_border}; border-radius: 4px; padding: 5px 10px; }
+#badge { background: ${danger}; color: ${ink_on_dark}; border-radius: 9px; padding: 1px 9px;
   font-weight: 600; }
-#subheading { font-weight: 600; color: ${ink}; margin-top: 6px; }
-""").substitute(vars(PALETTE))
-"""The dashboard's style sheet (the object names below), in the report's palette."""
+#subheading { font-weight: 600; color: ${text}; margin-top: 6px; }
+""").substitute(vars(colours))
 
 
 def make_table(headers: list[str], stretch: int) -> QTableWidget:

@@ -39,7 +39,7 @@ from app.views.dashboard.agreement import AlphaCard, HeatmapCard
 from app.views.dashboard.issues import IssuesCard
 from app.views.dashboard.quality import AssignmentsCard, ConsensusCard, GoldCard
 from app.views.dashboard.summary import SummaryTiles
-from app.views.dashboard.widgets import STYLE, Card
+from app.views.dashboard.widgets import Card, style_sheet
 from app.views.dashboard.work import LabelsCard, ProgressCard, ThroughputCard, TimelineCard
 from app.workers.job import Job
 
@@ -66,7 +66,7 @@ class DashboardView(QDialog):
         self.report: ProjectReport | None = None
         self.job: Job | None = None
         self.setWindowTitle(f"Dashboard: {project.name}")
-        self.setStyleSheet(STYLE)
+        self.setStyleSheet(style_sheet())
 
         self.tiles = SummaryTiles()
         self.tile_labels = self.tiles.tile_labels
@@ -189,22 +189,26 @@ class DashboardView(QDialog):
             self.busy.setValue(done)
         self.message.setText(message)
 
-    def _ready(self, report: ProjectReport) -> None:
+    def _ended(self) -> bool:
+        """The report's job ended: if it is the current one, the busy bar goes and Refresh
+        comes back (True); an older job's end is ignored (False)."""
         if not self._current():
-            return
+            return False
         self.busy.hide()
         self.refresh_button.setEnabled(True)
+        return True
+
+    def _ready(self, report: ProjectReport) -> None:
+        if not self._ended():
+            return
         self.save_button.setEnabled(True)
         self.message.setText(f"Figures of {report.generated_at[:19].replace('T', ' ')} UTC")
         self.show_report(report)
         self.report_ready.emit(report)
 
     def _failed(self, message: str) -> None:
-        if not self._current():
-            return
-        self.busy.hide()
-        self.refresh_button.setEnabled(True)
-        self.message.setText(f"Could not compute the report: {message}")
+        if self._ended():
+            self.message.setText(f"Could not compute the report: {message}")
 
     def done(self, result: int) -> None:
         if self.job is not None and not self.job.done:

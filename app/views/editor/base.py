@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,6 +29,7 @@ from app.core.annotation import browse
 from app.core.annotation.commands import Item
 from app.core.annotation.worklist import WorklistSpec
 from app.views.editor.guidelines_changes import GuidelinesBanner
+from app.views.editor.keys import RoutesKeys, undo_redo_key
 from app.views.editor.session import AnnotationSession
 from app.views.editor.text_view import TextView
 from app.views.editor.widgets import LabelBar, PromptBar, ShortcutSheet
@@ -66,7 +67,7 @@ def sure(confidence: float) -> str:
     return f"{confidence:.0%}"
 
 
-class EditorBase(QWidget):
+class EditorBase(RoutesKeys, QWidget):
     """The shared editor shell; see ChoiceEditor and SpanEditor for the task-specific parts."""
 
     multi = False  # labels toggle (multilabel) rather than choose
@@ -418,28 +419,19 @@ class EditorBase(QWidget):
 
     # --- keys --------------------------------------------------------------------------------
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.text_view and event.type() == QEvent.Type.KeyPress:
-            return self.handle_key(event)
-        return super().eventFilter(watched, event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if not self.handle_key(event):
-            super().keyPressEvent(event)
+    def key_view(self) -> QObject:
+        return self.text_view
 
     def handle_key(self, event: QKeyEvent) -> bool:
         key = event.key()
         mods = event.modifiers()
         ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
-        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
         alt = bool(mods & Qt.KeyboardModifier.AltModifier)
         session = self.session
         if ctrl:
-            if key == Qt.Key.Key_Z:
-                (session.undo_stack.redo if shift else session.undo_stack.undo)()
-            elif key == Qt.Key.Key_Y:
-                session.undo_stack.redo()
-            elif key == Qt.Key.Key_F:
+            if undo_redo_key(event, session.undo_stack):
+                return True
+            if key == Qt.Key.Key_F:
                 self.prompt.ask("find", "Find items containing:")
             elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
                 self.zoom(+1)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.core.annotation import commands as annotate
 from app.core.annotation.commands import AnnotationState, Item
+from app.views.editor.keys import RoutesKeys, undo_redo_key
 from app.views.editor.session import AnnotationSession
 from app.views.theme import palette, text_colour_on
 
@@ -154,7 +155,7 @@ class CardDelegate(QStyledItemDelegate):
         return [(str(state.value), state.status)] if state.value else []
 
 
-class BulkGrid(QWidget):
+class BulkGrid(RoutesKeys, QWidget):
     """The card grid; a label key labels every selected card at once."""
 
     def __init__(self, session: AnnotationSession, parent: QWidget | None = None) -> None:
@@ -190,26 +191,13 @@ class BulkGrid(QWidget):
         if session.queue is not None:
             self.model.reset()
 
-    def eventFilter(self, watched, event) -> bool:
-        if watched is self.view and event.type() == event.Type.KeyPress:
-            return self.handle_key(event)
-        return super().eventFilter(watched, event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if not self.handle_key(event):
-            super().keyPressEvent(event)
+    def key_view(self) -> QListView:
+        return self.view
 
     def handle_key(self, event: QKeyEvent) -> bool:
+        if undo_redo_key(event, self.session.undo_stack):
+            return True
         ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
-        if ctrl and event.key() == Qt.Key.Key_Z:
-            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
-                self.session.undo_stack.redo()
-            else:
-                self.session.undo_stack.undo()
-            return True
-        if ctrl and event.key() == Qt.Key.Key_Y:
-            self.session.undo_stack.redo()
-            return True
         text = event.text()
         if not ctrl and text and text in self.hotkeys:
             self.apply_label(self.hotkeys[text])

@@ -9,6 +9,7 @@ gap below the line, one row per level, so overlapping spans stay readable.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -229,24 +230,36 @@ class TextView(QTextEdit):
             block = block.next()
         return rects
 
-    def _paint_suggestions(self) -> None:
-        first, last = self._visible_range()
+    def _tag_painter(self, *, italic: bool) -> tuple[QPainter, int]:
+        """A painter on the viewport in the small font of span tags (italic for suggestions,
+        bold for spans), and that font's line height."""
         painter = QPainter(self.viewport())
         tag_font = QFont(self.font())
         tag_font.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.62))
-        tag_font.setItalic(True)
+        if italic:
+            tag_font.setItalic(True)
+        else:
+            tag_font.setBold(True)
         painter.setFont(tag_font)
-        tag_height = painter.fontMetrics().height()
-        theme = palette()
-        for span in self.suggested:
+        return painter, painter.fontMetrics().height()
+
+    def _visible_spans(self, spans: list[dict]) -> Iterator[tuple[int, dict, list[QRectF]]]:
+        """(index, span, its rectangles) of the spans (sorted by start) that show on screen."""
+        first, last = self._visible_range()
+        for i, span in enumerate(spans):
             if span["start"] > last:
                 break
             if span["end"] < first:
                 continue
-            colour = self.colours.get(span["label"], QColor(theme.suggested_span))
             rects = self._rects(self.offsets.to_qt(span["start"]), self.offsets.to_qt(span["end"]))
-            if not rects:
-                continue
+            if rects:
+                yield i, span, rects
+
+    def _paint_suggestions(self) -> None:
+        painter, tag_height = self._tag_painter(italic=True)
+        theme = palette()
+        for _i, span, rects in self._visible_spans(self.suggested):
+            colour = self.colours.get(span["label"], QColor(theme.suggested_span))
             painter.setPen(QPen(colour, 1.5, Qt.PenStyle.DashLine))
             for rect in rects:
                 painter.drawRect(rect.adjusted(-1, 0, 1, 0))
@@ -257,24 +270,12 @@ class TextView(QTextEdit):
         painter.end()
 
     def _paint_spans(self, background: bool) -> None:
-        first, last = self._visible_range()
-        painter = QPainter(self.viewport())
-        tag_font = QFont(self.font())
-        tag_font.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.62))
-        tag_font.setBold(True)
-        painter.setFont(tag_font)
-        tag_height = painter.fontMetrics().height()
+        painter, tag_height = self._tag_painter(italic=False)
         theme = palette()
-        for i, span in enumerate(self.spans):  # sorted by start; a few thousand at most
-            if span["start"] > last:
-                break
-            if span["end"] < first:
-                continue
+        # sorted by start; a few thousand at most
+        for i, span, rects in self._visible_spans(self.spans):
             colour = self.colours.get(span["label"], QColor(theme.span_fallback))
             level = self.levels[i]
-            rects = self._rects(self.offsets.to_qt(span["start"]), self.offsets.to_qt(span["end"]))
-            if not rects:
-                continue
             if background:
                 if level == 0:
                     tint = QColor(colour)

@@ -27,9 +27,14 @@ from app.core import settings
 from app.core.project import modelstore
 from app.core.project.modelstore import ModelVersion
 from app.ml.policy import quality_bar
+from app.views.theme import palette
 
-AXIS = QColor("#607D8B")
-LINE = QColor("#5E35B1")
+
+def antialiased(widget: QWidget) -> QPainter:
+    """A painter on the widget that smooths lines and shapes."""
+    painter = QPainter(widget)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    return painter
 
 
 class LearningCurve(QWidget):
@@ -46,10 +51,11 @@ class LearningCurve(QWidget):
         self.update()
 
     def paintEvent(self, _event) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        colours = palette()
+        axis, line = QColor(colours.muted), QColor(colours.model)
+        painter = antialiased(self)
         area = QRectF(self.rect()).adjusted(48, 14, -16, -34)
-        painter.setPen(QPen(AXIS, 1))
+        painter.setPen(QPen(axis, 1))
         painter.drawRect(area)
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
@@ -58,10 +64,10 @@ class LearningCurve(QWidget):
             y = area.bottom() - tick * area.height()
             painter.drawText(QRectF(0, y - 8, 42, 16), Qt.AlignmentFlag.AlignRight, f"{tick:.2f}")
         y = area.bottom() - self.bar * area.height()
-        painter.setPen(QPen(QColor("#E65100"), 1, Qt.PenStyle.DashLine))
+        painter.setPen(QPen(QColor(colours.warning_strong), 1, Qt.PenStyle.DashLine))
         painter.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
         painter.drawText(QPointF(area.left() + 4, y - 3), f"suggestions from {self.bar:.2f}")
-        painter.setPen(QPen(AXIS, 1))
+        painter.setPen(QPen(axis, 1))
         if not self.points:
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "No model versions yet")
             return
@@ -81,10 +87,10 @@ class LearningCurve(QWidget):
             QPointF(area.left() + n / top * area.width(), area.bottom() - s * area.height())
             for n, s in self.points
         ]
-        painter.setPen(QPen(LINE, 2))
+        painter.setPen(QPen(line, 2))
         for a, b in pairwise(coords):
             painter.drawLine(a, b)
-        painter.setBrush(LINE)
+        painter.setBrush(line)
         for point in coords:
             painter.drawEllipse(point, 3.5, 3.5)
 
@@ -105,8 +111,9 @@ class LabelBars(QWidget):
         self.update()
 
     def paintEvent(self, _event) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        colours = palette()
+        track, fallback = QColor(colours.neutral_background), QColor(colours.model)
+        painter = antialiased(self)
         name_width, figure_width = 150, 190
         width = max(40, self.width() - name_width - figure_width - 12)
         for i, (label, figures) in enumerate(self.rows):
@@ -118,10 +125,10 @@ class LabelBars(QWidget):
                 label,
             )
             f1 = float(figures.get("f1") or 0.0)
-            painter.fillRect(QRectF(name_width, y + 3, width, 14), QColor("#ECEFF1"))
+            painter.fillRect(QRectF(name_width, y + 3, width, 14), track)
             painter.fillRect(
                 QRectF(name_width, y + 3, width * f1, 14),
-                self.colours.get(label, LINE),
+                self.colours.get(label, fallback),
             )
             painter.drawText(
                 QRectF(name_width + width + 8, y, figure_width, 20),

@@ -41,17 +41,17 @@ from app.views.quality.item_queue import (
     splitter_of,
 )
 from app.views.quality.widgets import (
-    DECISION_BADGES,
     AnnotationCard,
     ValueDialog,
     action_button,
     badge,
+    decision_badge,
     short_time,
     value_html,
 )
+from app.views.theme import palette
 
 CARD_WIDTH = 250
-DECIDED, OPEN = "#2E7D32", "#37474F"
 
 
 class AdjudicationView(ItemQueueDialog):
@@ -159,7 +159,9 @@ class AdjudicationView(ItemQueueDialog):
         for row, dp_id in enumerate(self.queue):
             mark = "✓ " if dp_id in self.decided else ""
             text = f"{mark}{row + 1}. {self.snippets.get(dp_id, '')}"
-            self.show_queue_row(row, text, DECIDED if dp_id in self.decided else OPEN)
+            decided = dp_id in self.decided
+            colours = palette()
+            self.show_queue_row(row, text, colours.success if decided else colours.text_secondary)
 
     def datapoint_at(self, position: int) -> int:
         return self.queue[position]
@@ -208,7 +210,7 @@ class AdjudicationView(ItemQueueDialog):
             )
         else:
             n = len(versions.votes)
-            text = f"<span style='color:#C62828'>No consensus among {n} votes</span>"
+            text = f"<span style='color:{palette().danger}'>No consensus among {n} votes</span>"
         self.outcome_label.setText(text)
 
     # --- the versions ------------------------------------------------------------------------
@@ -223,17 +225,16 @@ class AdjudicationView(ItemQueueDialog):
             e["annotation_uuid"]: e["decision"]
             for e in annotations_to_review(self.project, self.adjudicator, self.item.id)
         }
+        colours = palette()
         for index, vote in enumerate(self.versions.votes):
             title = (
-                f"<span style='font-size:15pt; color:#1565C0'><b>{index + 1}</b></span> &nbsp;"
-                f"<b style='font-size:12pt'>{html.escape(vote.annotator)}</b>"
-                f"<br><span style='color:#78909C'>{short_time(vote.updated_at)}</span>"
+                f"<span style='font-size:15pt; color:{colours.accent}'><b>{index + 1}</b></span>"
+                f" &nbsp;<b style='font-size:12pt'>{html.escape(vote.annotator)}</b>"
+                f"<br><span style='color:{colours.faint}'>{short_time(vote.updated_at)}</span>"
             )
-            decision = reviews.get(vote.annotation_uuid)
-            label, colour = DECISION_BADGES.get(decision, (str(decision), OPEN))
-            footer = badge(label, colour)
+            footer = badge(*decision_badge(reviews.get(vote.annotation_uuid)))
             if vote.corrected:
-                footer = badge("✎ corrected by a reviewer", "#6A1B9A")
+                footer = badge("✎ corrected by a reviewer", colours.correction)
             body = value_html(vote.value, self.task_type, self.colours, text)
             card = AnnotationCard(index, title, body, footer)
             card.setFixedWidth(CARD_WIDTH)
@@ -244,8 +245,8 @@ class AdjudicationView(ItemQueueDialog):
             self.add_card(card, 0, Qt.AlignmentFlag.AlignTop)
         for other in self.versions.others:
             name = html.escape(other["annotator"])
-            title = f"<b style='font-size:12pt; color:#78909C'>{name}</b>"
-            label, colour = DECISION_BADGES.get(other["review"], (other["review"], OPEN))
+            title = f"<b style='font-size:12pt; color:{colours.faint}'>{name}</b>"
+            label, colour = decision_badge(other["review"])
             card = AnnotationCard(
                 -1,
                 title,

@@ -30,7 +30,7 @@ from app.core.project.project import Project
 from app.core.quality import gold as core_gold
 from app.core.team.assign import AnnotatorInfo
 from app.views.quality.gold_accuracy import AccuracyPanel
-from app.views.quality.gold_common import STYLE
+from app.views.quality.gold_common import style_sheet
 from app.views.quality.gold_items import GoldItemsPanel
 from app.views.quality.gold_marking import Candidate, MarkingPanel
 from app.views.quality.gold_mixing import MixingPanel
@@ -56,7 +56,7 @@ class GoldView(
         self.task_type = project.task_type
         self.datapoint_ids = list(dict.fromkeys(datapoint_ids or ()))
         self.setWindowTitle(f"Gold items and qualification — {project.name}")
-        self.setStyleSheet(STYLE)
+        self.setStyleSheet(style_sheet())
         self.rows: list[core_gold.GoldRow] = []
         self.candidates: list[Candidate] = []
         self.annotators: list[AnnotatorInfo] = []

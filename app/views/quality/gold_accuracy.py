@@ -12,15 +12,14 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QSpinBox, QVBoxLayout
 from app.core.errors import TagloopError
 from app.core.quality import gold as core_gold
 from app.views.quality.gold_common import (
-    GREEN,
-    GREY,
-    RED,
     GoldPanel,
     cell,
     make_table,
     percent,
     row_of,
+    verdict_colour,
 )
+from app.views.theme import palette
 
 
 class AccuracyPanel(GoldPanel):
@@ -45,7 +44,7 @@ class AccuracyPanel(GoldPanel):
         self.threshold_spin.valueChanged.connect(self._colour_gold)
         self.accuracy_table = make_table(self.ACCURACY_COLUMNS, 4)
         self.alert_label = QLabel(wordWrap=True)
-        self.alert_label.setStyleSheet(f"color: {RED};")
+        self.alert_label.setStyleSheet(f"color: {palette().danger};")
         accuracy_box = QGroupBox("Gold accuracy per annotator")
         accuracy_row = row_of(
             "Alert below",
@@ -95,19 +94,19 @@ class AccuracyPanel(GoldPanel):
                 cell(percent(acc.accuracy), bold=True),
                 cell(f"{acc.correct} of {acc.total}"),
                 cell(window_text),
-                cell(drift, RED if alert else GREEN, bold=alert is not None),
+                cell(drift, verdict_colour(alert is None), bold=alert is not None),
             )
             for column, item in enumerate(row):
                 if alert is not None:
-                    item.setForeground(QColor(RED))
-                    item.setBackground(QColor("#FFEBEE"))
+                    item.setForeground(QColor(palette().danger))
+                    item.setBackground(QColor(palette().danger_background))
                 table.setItem(r, column, item)
         if not self.accuracy:
-            self.alert_label.setStyleSheet(f"color: {GREY};")
+            self.alert_label.setStyleSheet(f"color: {palette().muted};")
             self.alert_label.setText("Nobody has answered a gold item yet.")
         elif self.alerts:
-            self.alert_label.setStyleSheet(f"color: {RED};")
+            self.alert_label.setStyleSheet(f"color: {palette().danger};")
             self.alert_label.setText("\n".join(f"⚠ {a.message()}" for a in self.alerts))
         else:
-            self.alert_label.setStyleSheet(f"color: {GREEN};")
+            self.alert_label.setStyleSheet(f"color: {palette().success};")
             self.alert_label.setText(f"No drift: nobody's latest window is below {threshold:.0%}.")

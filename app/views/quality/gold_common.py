@@ -1,5 +1,6 @@
-"""What the panels of the gold view share: its colours and style sheet, how a gold answer,
-a share and a time read, and small builders for tables, hints, buttons and messages.
+"""What the panels of the gold view share: its style sheet and verdict colours (from the palette
+in use), how a gold answer, a share and a time read, and small builders for tables, hints,
+buttons and messages.
 
 Split from the gold view (app/views/quality/gold.py) with its panels, which each live in their
 own module: gold_items, gold_marking, gold_mixing, gold_qualification and gold_accuracy.
@@ -23,15 +24,21 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.project.project import Project
+from app.views.theme import palette
 
-RED, GREEN, GREY = "#C62828", "#2E7D32", "#607D8B"
 SNIPPET = 70
-STYLE = """
-QGroupBox { font-weight: 600; border: 1px solid #CFD8DC; border-radius: 6px; margin-top: 10px;
-            padding: 8px 6px 6px 6px; }
-QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; color: #37474F; }
-QLabel#hint { color: #546E7A; font-weight: normal; }
-QPushButton { padding: 4px 12px; }
+
+
+def style_sheet() -> str:
+    """The gold view's style sheet, in the palette in use."""
+    colours = palette()
+    return f"""
+QGroupBox {{ font-weight: 600; border: 1px solid {colours.border}; border-radius: 6px;
+            margin-top: 10px; padding: 8px 6px 6px 6px; }}
+QGroupBox::title {{ subcontrol-origin: margin; left: 8px; padding: 0 4px;
+                   color: {colours.text_secondary}; }}
+QLabel#hint {{ color: {colours.hint}; font-weight: normal; }}
+QPushButton {{ padding: 4px 12px; }}
 """
 
 
@@ -113,9 +120,15 @@ def row_of(*parts: QWidget | str | int) -> QHBoxLayout:
     return row
 
 
+def verdict_colour(good: bool) -> str:
+    """Green for a good outcome (passed, at or above the bar, done), red for a bad one."""
+    colours = palette()
+    return colours.success if good else colours.danger
+
+
 def say(label: QLabel, words: str, error: bool = False) -> None:
     """A panel's message: green, or red when it is a refusal or an error."""
-    label.setStyleSheet(f"color: {RED if error else GREEN};")
+    label.setStyleSheet(f"color: {verdict_colour(not error)};")
     label.setText(words)
 
 

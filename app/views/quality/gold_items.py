@@ -16,8 +16,6 @@ from app.core.annotation.commands import load_items
 from app.core.errors import TagloopError
 from app.core.quality import gold as core_gold
 from app.views.quality.gold_common import (
-    GREEN,
-    RED,
     GoldPanel,
     answer_text,
     cell,
@@ -25,6 +23,7 @@ from app.views.quality.gold_common import (
     make_table,
     percent,
     snippet,
+    verdict_colour,
 )
 
 
@@ -66,7 +65,7 @@ class GoldItemsPanel(GoldPanel):
         for r, row in enumerate(self.rows):
             body = texts.get(row.datapoint_id, "")
             accuracy = row.accuracy
-            colour = None if accuracy is None else (GREEN if accuracy >= threshold else RED)
+            colour = None if accuracy is None else verdict_colour(accuracy >= threshold)
             cells = (
                 cell(str(row.datapoint_id), data=row.datapoint_id),
                 cell(snippet(body)),
@@ -92,7 +91,7 @@ class GoldItemsPanel(GoldPanel):
         for r, row in enumerate(self.rows):
             item = self.gold_table.item(r, 4)
             if item is not None and row.accuracy is not None:
-                item.setForeground(QColor(GREEN if row.accuracy >= threshold else RED))
+                item.setForeground(QColor(verdict_colour(row.accuracy >= threshold)))
 
     def _texts(self, ids: list[int]) -> dict[int, str]:
         items = load_items(self.project, ids, self.project.local_annotator_id)

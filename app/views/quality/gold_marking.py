@@ -28,7 +28,6 @@ from app.core.project.project import Project
 from app.core.quality import gold as core_gold
 from app.core.quality.consensus import item_versions
 from app.views.quality.gold_common import (
-    GREY,
     GoldPanel,
     answer_text,
     button,
@@ -37,6 +36,7 @@ from app.views.quality.gold_common import (
     make_table,
     snippet,
 )
+from app.views.theme import palette
 
 CHOOSE = "— choose —"
 SOURCE_TEXT = {
@@ -89,7 +89,8 @@ class Candidate:
             )
             self.editor = QLabel(shown)
             self.editor.setContentsMargins(4, 0, 4, 0)
-            self.editor.setStyleSheet(f"color: {'#263238' if self.markable else GREY};")
+            colour = palette().text if self.markable else palette().muted
+            self.editor.setStyleSheet(f"color: {colour};")
 
     def source_text(self) -> str:
         if self.source is not None:
@@ -156,7 +157,7 @@ class MarkingPanel(GoldPanel):
             table.setItem(r, 1, cell(snippet(candidate.text, 60)))
             table.item(r, 1).setToolTip(candidate.text[:1000])
             table.setCellWidget(r, 2, candidate.editor)
-            table.setItem(r, 3, cell(candidate.source_text(), GREY))
+            table.setItem(r, 3, cell(candidate.source_text(), palette().muted))
         table.resizeRowsToContents()
         self._mark_hint()
 
@@ -210,6 +211,6 @@ class MarkingPanel(GoldPanel):
         for r, candidate in enumerate(self.candidates):
             if candidate.markable:
                 candidate.source = "gold"
-            self.mark_table.setItem(r, 3, cell(candidate.source_text(), GREY))
+            self.mark_table.setItem(r, 3, cell(candidate.source_text(), palette().muted))
         self.reload()
         self.changed.emit()

@@ -23,16 +23,15 @@ from app.core.errors import TagloopError
 from app.core.quality import gold as core_gold
 from app.core.quality import qualification as core_qualification
 from app.views.quality.gold_common import (
-    GREEN,
-    GREY,
-    RED,
     GoldPanel,
     button,
     cell,
     hint,
     make_table,
+    verdict_colour,
 )
 from app.views.quality.widgets import short_time
+from app.views.theme import palette
 
 
 class QualificationPanel(GoldPanel):
@@ -113,13 +112,13 @@ class QualificationPanel(GoldPanel):
         table = self.results_table
         table.setRowCount(len(self.results))
         for r, (who, name, score, correct, total, passed, at) in enumerate(self.results):
-            verdict = cell("✓ passed" if passed else "✗ failed", GREEN if passed else RED, True)
+            verdict = cell("✓ passed" if passed else "✗ failed", verdict_colour(passed), True)
             row = (
                 cell(who),
                 cell(name),
                 cell(f"{score:.0%}  ({correct}/{total})"),
                 verdict,
-                cell(short_time(at), GREY),
+                cell(short_time(at), palette().muted),
             )
             for column, item in enumerate(row):
                 table.setItem(r, column, item)

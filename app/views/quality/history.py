@@ -29,27 +29,38 @@ from app.core.annotation.commands import load_item
 from app.core.audit.history import HistoryEntry, format_value, item_history
 from app.core.errors import TagloopError
 from app.core.project.project import Project
+from app.views.theme import palette
 
 COLUMNS = ("Time", "Who", "What", "Value (before → after)", "Schema")
-WHAT_COLOURS = {
-    "label": "#2E7D32",
-    "change": "#1565C0",
-    "remove": "#6D4C41",
-    "reopen": "#6D4C41",
-    "review": "#8E24AA",
-    "correction": "#C62828",
-    "adjudication": "#EF6C00",
-    "flag": "#C62828",
-    "comment": "#455A64",
-    "earlier version": "#607D8B",
-}
-STYLE = """
-QLabel#itemTitle { font-size: 12pt; font-weight: 600; }
-QLabel#excerpt { color: #37474F; background: palette(base); border: 1px solid #CFD8DC;
-                 border-radius: 6px; padding: 6px; }
-QLabel#hint { color: #546E7A; }
-"""
 EXCERPT = 240
+
+
+def what_colour(what: str) -> str:
+    """The colour of a kind of step (label, change, review...) in the timeline."""
+    colours = palette()
+    return {
+        "label": colours.success,
+        "change": colours.accent,
+        "remove": colours.removal,
+        "reopen": colours.removal,
+        "review": colours.review,
+        "correction": colours.danger,
+        "adjudication": colours.warning,
+        "flag": colours.danger,
+        "comment": colours.text_subtle,
+        "earlier version": colours.muted,
+    }.get(what, colours.text_secondary)
+
+
+def style_sheet() -> str:
+    """The history dialog's style sheet, in the palette in use."""
+    colours = palette()
+    return f"""
+QLabel#itemTitle {{ font-size: 12pt; font-weight: 600; }}
+QLabel#excerpt {{ color: {colours.text_secondary}; background: palette(base);
+                 border: 1px solid {colours.border}; border-radius: 6px; padding: 6px; }}
+QLabel#hint {{ color: {colours.hint}; }}
+"""
 
 
 def local_time(iso: str) -> str:
@@ -74,7 +85,7 @@ class HistoryView(QDialog):
         self.project = project
         self.datapoint_id = datapoint_id
         self.setWindowTitle(f"History of item {datapoint_id}")
-        self.setStyleSheet(STYLE)
+        self.setStyleSheet(style_sheet())
         self.resize(920, 480)
 
         layout = QVBoxLayout(self)
@@ -133,7 +144,7 @@ class HistoryView(QDialog):
             for column, value in enumerate(cells):
                 cell = QTableWidgetItem(value)
                 if column == 2:
-                    cell.setForeground(QColor(WHAT_COLOURS.get(entry.what, "#37474F")))
+                    cell.setForeground(QColor(what_colour(entry.what)))
                     cell.setFont(bold)
                 if column == 4:
                     cell.setTextAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -39,21 +39,21 @@ from PySide6.QtWidgets import (
 from app.core.annotation.commands import Item, load_item, load_items
 from app.core.project.project import Project
 from app.views.quality.widgets import (
-    STYLE,
     AnnotationCard,
     action_button,
     label_colours,
     make_text_view,
     senior_annotators,
+    style_sheet,
     who_combo,
 )
+from app.views.theme import palette
 
 SNIPPET_CHARS = 26  # of an item's text in the queue list
-ERROR, OK = "#C62828", "#2E7D32"  # the message line's colours
 
 
 def panel_title(words: str) -> QLabel:
-    """A panel's bold title (styled by STYLE's QLabel#panelTitle)."""
+    """A panel's bold title (styled by style_sheet()'s QLabel#panelTitle)."""
     title = QLabel(words)
     title.setObjectName("panelTitle")
     return title
@@ -108,7 +108,7 @@ class ItemQueueDialog(QDialog):
         self.task_type = project.task_type
         self.colours = label_colours(project)
         self.setWindowTitle(title)
-        self.setStyleSheet(STYLE)
+        self.setStyleSheet(style_sheet())
         self.queue: list[Any] = []
         self.position = 0
         self.item: Item | None = None
@@ -352,7 +352,7 @@ class ItemQueueDialog(QDialog):
     # --- keys and messages ---------------------------------------------------------------------
 
     def say(self, message: str, error: bool = False) -> None:
-        colour = ERROR if error else OK
+        colour = palette().danger if error else palette().success
         self.message.setText(f"<span style='color:{colour}'>{html.escape(message)}</span>")
 
     def keyPressEvent(self, event: QKeyEvent) -> None:

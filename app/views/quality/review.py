@@ -40,16 +40,17 @@ from app.views.quality.item_queue import (
     splitter_of,
 )
 from app.views.quality.widgets import (
-    DECISION_BADGES,
-    STATUS_COLOURS,
     AnnotationCard,
     ValueDialog,
     action_button,
     badge,
+    decision_badge,
     short_time,
+    status_colour,
     status_pills,
     value_html,
 )
+from app.views.theme import palette
 
 
 class ReviewView(ItemQueueDialog):
@@ -147,9 +148,11 @@ class ReviewView(ItemQueueDialog):
     def _show_counts(self, report: core_review.StatusReport) -> None:
         name = self.who_combo.currentText().rsplit(" (", 1)[0]
         reviews = [t for t in report.tasks if t.kind == "review"]
-        self.counts = {s: sum(1 for t in reviews if t.status == s) for s in STATUS_COLOURS}
+        self.counts = {
+            s: sum(1 for t in reviews if t.status == s) for s in core_review.DERIVED_STATUSES
+        }
         self.assignment = report.assignments.get(name, core_review.TODO)
-        colour = STATUS_COLOURS.get(self.assignment, "#607D8B")
+        colour = status_colour(self.assignment, palette().muted)
         self.status_label.setText(
             f"Review tasks: <b style='color:{colour}'>{self.assignment}</b>"
             f" &nbsp;&nbsp; {status_pills(self.counts)}"
@@ -159,7 +162,7 @@ class ReviewView(ItemQueueDialog):
         self.load_snippets([t.datapoint_id for t in self.queue])
         for row, task in enumerate(self.queue):
             snippet = self.snippets.get(task.datapoint_id, "")
-            colour = STATUS_COLOURS.get(task.status, "#37474F")
+            colour = status_colour(task.status)
             self.show_queue_row(row, f"{row + 1}. {snippet}\n     {task.status}", colour)
         self.queue_title.setText(f"Queue · {len(self.queue)} items")
 
@@ -195,8 +198,7 @@ class ReviewView(ItemQueueDialog):
             return
         status = self.queue[self.position].status
         self.item_status.setText(
-            f"<span style='color:{STATUS_COLOURS.get(status, '#37474F')}; font-weight:600'>"
-            f"{status}</span>"
+            f"<span style='color:{status_colour(status)}; font-weight:600'>{status}</span>"
         )
 
     # --- the annotations -----------------------------------------------------------------------
@@ -212,7 +214,7 @@ class ReviewView(ItemQueueDialog):
         times = {v.annotation_uuid: v.updated_at for v in versions.votes}
         corrected = {v.annotation_uuid: v.value for v in versions.votes if v.corrected}
         for index, entry in enumerate(self.entries):
-            text, colour = DECISION_BADGES.get(entry["decision"], (entry["decision"], "#37474F"))
+            text, colour = decision_badge(entry["decision"])
             footer = badge(text, colour)
             uid = entry["annotation_uuid"]
             if uid in corrected:
@@ -220,10 +222,11 @@ class ReviewView(ItemQueueDialog):
                     corrected[uid], self.task_type, self.colours, self.item.text
                 )
             when = short_time(times.get(uid))
+            faint = palette().faint
             title = (
-                f"<span style='color:#78909C'>{index + 1}</span> &nbsp;"
+                f"<span style='color:{faint}'>{index + 1}</span> &nbsp;"
                 f"<b style='font-size:12pt'>{html.escape(entry['annotator'])}</b>"
-                + (f" &nbsp;<span style='color:#78909C'>{when}</span>" if when else "")
+                + (f" &nbsp;<span style='color:{faint}'>{when}</span>" if when else "")
             )
             body = value_html(entry["value"], self.task_type, self.colours, self.item.text)
             self.add_card(AnnotationCard(index, title, body, footer))
@@ -242,7 +245,8 @@ class ReviewView(ItemQueueDialog):
             )
         else:
             self.consensus_label.setText(
-                "<span style='color:#C62828'>No consensus: the annotators disagree.</span>"
+                f"<span style='color:{palette().danger}'>"
+                "No consensus: the annotators disagree.</span>"
             )
         self._select(min(max(self.selected, 0), len(self.cards) - 1))
 

@@ -30,30 +30,49 @@ from app.core.project.project import Project
 from app.core.quality import review as core_review
 from app.core.team.assign import list_annotators
 from app.views.editor.text_view import TextView
-from app.views.theme import text_colour_on
+from app.views.theme import palette, text_colour_on
 
 SENIOR_ROLES = ("owner", "manager", "reviewer")
 TEXT_POINTS = 14.0
-STATUS_COLOURS = {
-    core_review.TODO: "#607D8B",
-    core_review.IN_PROGRESS: "#1565C0",
-    core_review.COMPLETED: "#2E7D32",
-    core_review.ISSUES: "#C62828",
-}
-DECISION_BADGES = {
-    None: ("not reviewed", "#607D8B"),
-    "approve": ("✓ approved", "#2E7D32"),
-    "reject": ("✗ rejected", "#C62828"),
-    "discard": ("⊘ discarded", "#6D4C41"),
-}
-STYLE = """
-QFrame#card { background: palette(base); border: 1px solid #CFD8DC; border-radius: 8px; }
-QFrame#card[selected="true"] { border: 2px solid #1565C0; background: #F3F8FF; }
-QFrame#card[excluded="true"] { background: #F5F5F5; }
-QLabel#itemTitle { font-size: 12pt; font-weight: 600; }
-QLabel#panelTitle { font-size: 11pt; font-weight: 600; color: #37474F; }
-QLabel#hint { color: #546E7A; }
-QPushButton { padding: 6px 12px; }
+
+
+def status_colour(status: str | None, default: str | None = None) -> str:
+    """The colour of a review task's derived status (to-do, in progress, completed, issues);
+    `default` (the palette's secondary ink unless given) for any other status."""
+    colours = palette()
+    return {
+        core_review.TODO: colours.muted,
+        core_review.IN_PROGRESS: colours.accent,
+        core_review.COMPLETED: colours.success,
+        core_review.ISSUES: colours.danger,
+    }.get(status, colours.text_secondary if default is None else default)
+
+
+def decision_badge(decision: str | None) -> tuple[str, str]:
+    """A review decision as (badge text, colour); an unknown decision as itself, in the
+    secondary ink."""
+    colours = palette()
+    return {
+        None: ("not reviewed", colours.muted),
+        "approve": ("✓ approved", colours.success),
+        "reject": ("✗ rejected", colours.danger),
+        "discard": ("⊘ discarded", colours.removal),
+    }.get(decision, (str(decision), colours.text_secondary))
+
+
+def style_sheet() -> str:
+    """The style sheet of the review and adjudication dialogs, in the palette in use."""
+    colours = palette()
+    return f"""
+QFrame#card {{ background: palette(base); border: 1px solid {colours.border};
+  border-radius: 8px; }}
+QFrame#card[selected="true"] {{ border: 2px solid {colours.accent};
+  background: {colours.accent_background}; }}
+QFrame#card[excluded="true"] {{ background: {colours.excluded_background}; }}
+QLabel#itemTitle {{ font-size: 12pt; font-weight: 600; }}
+QLabel#panelTitle {{ font-size: 11pt; font-weight: 600; color: {colours.text_secondary}; }}
+QLabel#hint {{ color: {colours.hint}; }}
+QPushButton {{ padding: 6px 12px; }}
 """
 
 
@@ -66,7 +85,7 @@ def label_colours(project: Project) -> dict[str, QColor]:
 
 def chip(name: str, colours: dict[str, QColor]) -> str:
     """A label as a coloured pill, in Qt's rich text."""
-    colour = colours.get(name, QColor("#90A4AE"))
+    colour = colours.get(name, QColor(palette().chip_fallback))
     fg = text_colour_on(colour)
     return (
         f"<span style='background-color:{colour.name()}; color:{fg};'>"
@@ -91,7 +110,7 @@ def value_html(value: Any, task_type: str, colours: dict[str, QColor], text: str
             words = words[:57] + "…"
         lines.append(
             f"{chip(span['label'], colours)} “{html.escape(words)}”"
-            f" <span style='color:#78909C'>{span['start']}–{span['end']}</span>"
+            f" <span style='color:{palette().faint}'>{span['start']}–{span['end']}</span>"
         )
     return "<br>".join(lines)
 
@@ -135,7 +154,8 @@ def make_text_view(project: Project) -> TextView:
     view.set_point_size(TEXT_POINTS)
     view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     view.setStyleSheet(
-        "QTextEdit { background: palette(base); border: 1px solid #CFD8DC; border-radius: 8px; }"
+        "QTextEdit { background: palette(base);"
+        f" border: 1px solid {palette().border}; border-radius: 8px; }}"
     )
     return view
 
@@ -281,7 +301,7 @@ class ValueDialog(QDialog):
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("why the annotation was wrong (required)")
         self.error = QLabel()
-        self.error.setStyleSheet("color: #C62828;")
+        self.error.setStyleSheet(f"color: {palette().danger};")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -366,6 +386,6 @@ def badge(text: str, colour: str) -> str:
 
 def status_pills(counts: dict[str, int]) -> str:
     return " &nbsp; ".join(
-        f"<span style='color:{STATUS_COLOURS[name]}'>●</span> {name} <b>{counts.get(name, 0)}</b>"
+        f"<span style='color:{status_colour(name)}'>●</span> {name} <b>{counts.get(name, 0)}</b>"
         for name in core_review.DERIVED_STATUSES
     )

@@ -98,6 +98,42 @@ class Chart(QWidget):
         painter.setFont(self.font())
         return cy - y + 20
 
+    def draw_name(self, painter: QPainter, name: str, y: float, width: int, height: float) -> None:
+        """A row's name, right-aligned in the first `width` pixels and elided to fit."""
+        painter.drawText(
+            QRectF(0, y, width - 8, height),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            self.elided(name, width - 10),
+        )
+
+    def draw_y_tick(self, painter: QPainter, plot: QRectF, y: float, text: str) -> None:
+        """A grid line across the plot at `y`, with its value left of the plot."""
+        painter.setPen(QPen(GRID, 1))
+        painter.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+        painter.setPen(MUTED)
+        painter.drawText(
+            QRectF(0, y - 8, plot.left() - 6, 16),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            text,
+        )
+
+    def draw_x_dates(self, painter: QPainter, dates: list[str], x_of, y: float, most: int) -> None:
+        """Under the plot, at most about `most` of the dates ("YYYY-MM-DD", shown as MM-DD)."""
+        every = max(1, -(-len(dates) // most))
+        for k in range(0, len(dates), every):
+            painter.drawText(
+                QRectF(x_of(k) - 30, y + 4, 60, 16), Qt.AlignmentFlag.AlignCenter, dates[k][5:]
+            )
+
+    def draw_line(self, painter: QPainter, points: list[QPointF], colour: QColor) -> None:
+        """A series as a round-capped line through its points."""
+        painter.setPen(QPen(colour, 2.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        path = QPainterPath(points[0])
+        for point in points[1:]:
+            path.lineTo(point)
+        painter.drawPath(path)
+
     def legend_height(self, items: list[tuple[str, str]], x: float) -> int:
         metrics = QFontMetrics(self.small_font())
         cx, rows, right = x, 1, (self.width() if self.width() > 200 else 560) - 8
@@ -154,11 +190,7 @@ class StackedBars(Chart):
             y = top + k * self.ROW_H
             painter.setPen(INK)
             painter.setFont(self.font())
-            painter.drawText(
-                QRectF(0, y, self.NAME_W - 8, self.ROW_H - 4),
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                self.elided(name, self.NAME_W - 10),
-            )
+            self.draw_name(painter, name, y, self.NAME_W, self.ROW_H - 4)
             x = float(self.NAME_W)
             painter.setFont(small)
             for status, colour in self.colours.items():
@@ -217,14 +249,7 @@ class LineChart(Chart):
         tick = 0.0
         while tick <= y_top + 1e-9:
             y = plot.bottom() - plot.height() * tick / y_top
-            painter.setPen(QPen(GRID, 1))
-            painter.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
-            painter.setPen(MUTED)
-            painter.drawText(
-                QRectF(0, y - 8, left - 6, 16),
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                scales.fmt_tick(tick),
-            )
+            self.draw_y_tick(painter, plot, y, scales.fmt_tick(tick))
             tick += step
 
         def x_of(k: int) -> float:
@@ -232,25 +257,14 @@ class LineChart(Chart):
                 return plot.center().x()
             return plot.left() + plot.width() * k / (len(days) - 1)
 
-        every = max(1, -(-len(days) // 7))
-        for k in range(0, len(days), every):
-            painter.drawText(
-                QRectF(x_of(k) - 30, plot.bottom() + 4, 60, 16),
-                Qt.AlignmentFlag.AlignCenter,
-                days[k][5:],
-            )
+        self.draw_x_dates(painter, days, x_of, plot.bottom(), 7)
         for name, values in series.items():
             colour = QColor(self.colours[name])
             points = [
                 QPointF(x_of(k), plot.bottom() - plot.height() * v / y_top)
                 for k, v in enumerate(values)
             ]
-            path = QPainterPath(points[0])
-            for point in points[1:]:
-                path.lineTo(point)
-            painter.setPen(QPen(colour, 2.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawPath(path)
+            self.draw_line(painter, points, colour)
             painter.setBrush(colour)
             painter.drawEllipse(points[-1], 3.5, 3.5)
 
@@ -319,22 +333,8 @@ class AccuracyChart(Chart):
             return plot.left() + pad + (plot.width() - 2 * pad) * k / (len(buckets) - 1)
 
         for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-            y = y_of(tick)
-            painter.setPen(QPen(GRID, 1))
-            painter.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
-            painter.setPen(MUTED)
-            painter.drawText(
-                QRectF(0, y - 8, left - 6, 16),
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                f"{tick:.0%}",
-            )
-        every = max(1, -(-len(buckets) // 8))
-        for k in range(0, len(buckets), every):
-            painter.drawText(
-                QRectF(x_of(k) - 30, plot.bottom() + 4, 60, 16),
-                Qt.AlignmentFlag.AlignCenter,
-                buckets[k][5:],
-            )
+            self.draw_y_tick(painter, plot, y_of(tick), f"{tick:.0%}")
+        self.draw_x_dates(painter, buckets, x_of, plot.bottom(), 8)
         alert = QColor(PALETTE.alert)
         y = y_of(self.threshold)
         dashed = QPen(alert, 1.3, Qt.PenStyle.DashLine)
@@ -367,12 +367,7 @@ class AccuracyChart(Chart):
             points = [QPointF(x_of(k), y_of(v)) for k, v in enumerate(values) if v is not None]
             if not points:
                 continue
-            painter.setPen(QPen(colour, 2.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            path = QPainterPath(points[0])
-            for point in points[1:]:
-                path.lineTo(point)
-            painter.drawPath(path)
+            self.draw_line(painter, points, colour)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(colour)
             for point in points:
@@ -415,11 +410,7 @@ class HBars(Chart):
             y = top + k * self.ROW_H
             painter.setFont(self.font())
             painter.setPen(INK)
-            painter.drawText(
-                QRectF(0, y, self.NAME_W - 8, self.ROW_H),
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                self.elided(name, self.NAME_W - 10),
-            )
+            self.draw_name(painter, name, y, self.NAME_W, self.ROW_H)
             painter.fillRect(QRectF(self.NAME_W, y + 4, bar_w, self.ROW_H - 8), TRACK)
             w = bar_w * max(0.0, min(value, biggest)) / biggest
             painter.fillRect(QRectF(self.NAME_W, y + 4, w, self.ROW_H - 8), QColor(colour))
@@ -478,11 +469,7 @@ class HeatMap(Chart):
             y = self.HEAD_H + i * cell
             painter.setFont(self.font())
             painter.setPen(INK)
-            painter.drawText(
-                QRectF(0, y, self.LABEL_W - 8, cell),
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                self.elided(name, self.LABEL_W - 10),
-            )
+            self.draw_name(painter, name, y, self.LABEL_W, cell)
             for j in range(n):
                 rect = QRectF(self.LABEL_W + j * cell, y, cell - 2, cell - 2)
                 if i == j:
