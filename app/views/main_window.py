@@ -33,7 +33,7 @@ from app.core.errors import TagloopError
 from app.core.io.datasets import list_datasets, remove_dataset
 from app.core.io.export import export_datapoints
 from app.core.project import modelstore
-from app.core.project.project import PROJECT_SUFFIX, Project, open_project
+from app.core.project.project import PROJECT_SUFFIX, Project, open_project, upgrade_needed
 from app.core.storage import fts
 from app.views.browse_panel import BrowsePanel, DatasetsPanel
 from app.views.dashboard.window import DashboardView
@@ -270,13 +270,34 @@ class MainWindow(QMainWindow):
             self.editor.set_auto_advance(on)
 
     def open_project_path(self, path: Path) -> bool:
+        """Open a project file; False if it cannot be opened (the user is told why).
+
+        A file made by an older Tagloop is upgraded (after a copy is kept beside it) in a
+        background job behind a progress dialog with Cancel; the project shows when it is done.
+        """
+        path = Path(path)
+        if upgrade_needed(path):
+            job = run_with_progress(self, f"Upgrading {path.name}", open_project, path)
+            job.succeeded.connect(self._upgraded_project_opened)
+            job.failed.connect(lambda message: QMessageBox.warning(self, "Cannot open", message))
+            job.cancelled.connect(
+                lambda: self.statusBar().showMessage(f"{path.name}: upgrade cancelled; unchanged")
+            )
+            self._track(job).start()
+            return True
         try:
-            project = open_project(Path(path))
+            project = open_project(path)
         except TagloopError as exc:
             QMessageBox.warning(self, "Cannot open project", str(exc))
             return False
         self.set_project(project)
         return True
+
+    def _upgraded_project_opened(self, project: Project) -> None:
+        self.set_project(project)
+        if project.schema_upgrade is not None:
+            message = f"{project.path.name}: {project.schema_upgrade.summary()}"
+            self.statusBar().showMessage(message, 30000)
 
     def refresh(self) -> None:
         """Reload the table, datasets and counts after the data changed."""

@@ -10,8 +10,9 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 
 from app import __version__
 from app.core import audit, settings
-from app.core.errors import ProjectError
+from app.core.errors import Cancelled, ProjectError
 from app.core.ids import new_uuid, now_iso
+from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.project.annotators import ensure_annotator
 from app.core.project.label_schema import (
     TASK_TYPES,
@@ -41,6 +42,8 @@ class Project:
     def __init__(self, path: Path, engine: Engine) -> None:
         self.path = Path(path)
         self.engine = engine
+        # What open_project did to an older file's schema (None: nothing to do).
+        self.schema_upgrade: db.SchemaUpgrade | None = None
         with engine.connect() as conn:
             row = conn.execute(select(t.project)).one()
             self.uuid: str = row.uuid
@@ -257,8 +260,21 @@ def _insert_schema(
     )
 
 
-def open_project(path: Path) -> Project:
-    """Open an existing project file, upgrading an older schema in place."""
+def upgrade_needed(path: Path) -> bool:
+    """True when opening the file will upgrade its schema (a copy of the file, then the
+    migrations): long enough on a big file that the window runs open_project as a job."""
+    return db.is_older(db.file_revision(Path(path)))
+
+
+def open_project(
+    path: Path, progress: Progress = no_progress, cancel: CancelCheck = never_cancel
+) -> Project:
+    """Open an existing project file, upgrading an older schema in place.
+
+    An older file is first copied beside itself (NAME.tagloop.bak-REV, REV its schema
+    revision), then upgraded in one transaction; `project.schema_upgrade` says so. Cancelling
+    the upgrade (Cancelled) or a failure leaves the file as it was.
+    """
     path = Path(path)
     if not path.is_file():
         raise ProjectError(f"{path}: no such project file")
@@ -267,14 +283,15 @@ def open_project(path: Path) -> Project:
             raise ProjectError(f"{path}: not a Tagloop project (not an SQLite database)")
     engine = db.make_engine(db.url_for(path))
     try:
-        db.ensure_schema(engine, path)
+        upgraded = db.ensure_schema(engine, path, progress, cancel)
         project = Project(path, engine)
-    except ProjectError:
+    except (ProjectError, Cancelled):
         engine.dispose()
         raise
     except Exception as exc:
         engine.dispose()
         raise ProjectError(f"{path}: cannot be opened as a Tagloop project ({exc})") from exc
+    project.schema_upgrade = upgraded
     settings.add_recent_project(path)
     return project
 

@@ -364,6 +364,7 @@ project_meta = Table(
     Column("value", Text, nullable=False),
 )
 
+
 class DatapointStatus(IntEnum):
     """`datapoint.status`, derived from its annotations; stored as the small integer."""
 
