@@ -1,21 +1,176 @@
-"""Atomic file writes: a temporary file beside the target, fsync, then os.replace."""
+"""Atomic file writes: a temporary file beside the target, fsync, then os.replace.
+
+The temporary file names itself: `.NAME.tagloop-HOST-PID-START-RANDOM.part`, where HOST is a
+short hash of the machine's name, PID the writer's process id and START that process's start
+time (Linux; 0 where unknown). A writer killed outright (SIGKILL, a power cut) cannot remove
+its file, so `sweep_stale_parts(folder)` removes the ones whose process is gone: it runs before
+every atomic write into a folder and when a project opens. It never removes the file of a live
+process, nor one made on another machine (a shared folder), since a process id means nothing
+there. Files of the old naming (`.NAME.XXXXXXXX.part`, before the writer's pid was recorded)
+are removed once they are a day old.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-import tempfile
+import re
+import secrets
+import socket
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+PART_TAG = "tagloop"
+# SQLite side files of a temporary database (bundle open) go with it.
+PART_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+LEGACY_PART_AGE = 24 * 3600  # seconds before an old-style temporary file counts as stale
+_SIDE = r"(?:-wal|-shm|-journal)?"
+_PART_RE = re.compile(
+    rf"^\..+\.{PART_TAG}-(?P<host>[0-9a-f]{{6}})-(?P<pid>\d+)-(?P<start>\d+)-[0-9a-z]+\.part{_SIDE}$"
+)
+# mkstemp's 8 characters, or the 8 hex digits bundle open used.
+_LEGACY_RE = re.compile(rf"^\..+\.[0-9a-z_]{{8}}\.part{_SIDE}$")
+
+
+def host_tag() -> str:
+    """A short, stable tag of this machine's name: temporary files from elsewhere are kept."""
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:6]
+
+
+def process_start(pid: int) -> int:
+    """When process `pid` started (clock ticks since boot, Linux), or 0 when not known. With
+    the pid it tells a process from a later one that was given the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+        return int(stat[stat.rindex(b")") + 2 :].split()[19])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` exists (a process of another user counts as alive)."""
+    if pid <= 0:
+        return False
+    if sys.platform == "win32":  # pragma: no cover - os.kill(pid, 0) would end the process
+        return _windows_process_alive(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def _windows_process_alive(pid: int) -> bool:  # pragma: no cover - Windows only
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return ctypes.GetLastError() == 5  # access denied: it exists
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return True
+        return code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def part_path(target: Path) -> Path:
+    """A new temporary name beside `target` that says which process on which host made it."""
+    target = Path(target)
+    pid = os.getpid()
+    token = f"{PART_TAG}-{host_tag()}-{pid}-{process_start(pid)}-{secrets.token_hex(4)}"
+    return target.with_name(f".{target.name}.{token}.part")
+
+
+def part_is_stale(name: str, now: float | None = None, mtime: float | None = None) -> bool:
+    """Whether the temporary file `name` (a bare file name) belongs to no live writer."""
+    match = _PART_RE.match(name)
+    if match is None:
+        if _LEGACY_RE.match(name) is None or mtime is None:
+            return False
+        return (time.time() if now is None else now) - mtime > LEGACY_PART_AGE
+    if match["host"] != host_tag():
+        return False
+    pid, start = int(match["pid"]), int(match["start"])
+    if not process_alive(pid):
+        return True
+    # The pid is in use: by our writer, or by a later process given the same pid.
+    current = process_start(pid)
+    return bool(start and current and start != current)
+
+
+def sweep_stale_parts(folder: Path) -> list[Path]:
+    """Remove the temporary files in `folder` left by writers that are gone; return them.
+    Never raises: a folder that cannot be listed, or a file that cannot go, is left alone."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(".") or ".part" not in name:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            mtime = entry.stat(follow_symlinks=False).st_mtime
+            if part_is_stale(name, now, mtime):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
+
+def remove_part(tmp: Path) -> None:
+    """Remove a temporary file and any SQLite side files of it; missing ones are fine."""
+    for suffix in PART_SIDE_FILES:
+        with contextlib.suppress(OSError):
+            os.unlink(f"{tmp}{suffix}")
+
+
+def new_part_path(target: Path) -> Path:
+    """A temporary name beside `target` (not created), after sweeping stale ones from its
+    folder: for a writer that creates the file itself (SQLite, in bundle open)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_parts(target.parent)
+    return part_path(target)
+
+
+def create_part(target: Path) -> tuple[int, Path]:
+    """Create (O_EXCL) a new temporary file beside `target`, after sweeping stale ones from
+    its folder; returns (file descriptor, path)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_parts(target.parent)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = part_path(target)
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:  # pragma: no cover - 32 random bits collided
+            continue
 
 
 @contextlib.contextmanager
 def atomic_writer(target: Path, mode: str = "w", **kwargs) -> Iterator[IO]:
     """Yield a file that replaces `target` only if the block completes without error."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, tmp = create_part(target)
     try:
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle

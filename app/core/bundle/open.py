@@ -36,7 +36,8 @@ from app.core.bundle.rows import (
     insert_schema_version,
     record_audit,
 )
-from app.core.ids import new_uuid, now_iso
+from app.core.fileio import new_part_path
+from app.core.ids import now_iso
 from app.core.io.importer import REBUILT_INDEXES
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.label_schema import TASK_TYPES
@@ -107,7 +108,7 @@ def open_bundle(
                 "project (tagloop bundle merge PROJECT BUNDLE, or File ▸ Merge work)"
             )
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{new_uuid()[:8]}.part")
+        tmp = new_part_path(dest)
         engine = db.make_engine(db.url_for(tmp))
         try:
             db.upgrade(engine)

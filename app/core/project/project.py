@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 from app import __version__
 from app.core import audit, settings
 from app.core.errors import Cancelled, ProjectError
+from app.core.fileio import sweep_stale_parts
 from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.project.annotators import ensure_annotator
@@ -293,6 +294,7 @@ def open_project(
         raise ProjectError(f"{path}: cannot be opened as a Tagloop project ({exc})") from exc
     project.schema_upgrade = upgraded
     settings.add_recent_project(path)
+    sweep_stale_parts(path.parent)  # temporary files of writers killed outright (fileio)
     return project
 
 

@@ -8,7 +8,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from app.core.bundle import crypto
 from app.core.bundle.container.limits import CHUNK
 from app.core.bundle.container.manifest import FORMAT_NAME, FORMAT_VERSION, MANIFEST
 from app.core.errors import Cancelled
+from app.core.fileio import create_part
 from app.core.ids import now_iso
 from app.core.jobs import CancelCheck, never_cancel
 
@@ -103,9 +103,8 @@ class BundleWriter:
         self.size = 0
 
     def __enter__(self) -> BundleWriter:
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.out.name}.", suffix=".part", dir=self.out.parent)
-        self._tmp = Path(tmp)
+        # A self-naming temporary file (pid, host): a killed export's is swept later (fileio).
+        fd, self._tmp = create_part(self.out)
         self._file = os.fdopen(fd, "wb")
         self._sink = _HashingSink(self._file)
         self._crypt = (
