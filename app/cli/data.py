@@ -60,6 +60,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             only_completed=args.only_completed,
             progress=TextProgress(),
             value_source=args.values,
+            raw=args.raw,
         )
     print(f"Exported {count:,} datapoints to {args.out} in {time.perf_counter() - started:.1f} s")
     return 0
@@ -122,6 +123,13 @@ def add_export(sub: argparse._SubParsersAction) -> None:
         "--values",
         metavar="SOURCE",
         help="the label column: 'final' (adjudicated, gold, consensus) or 'annotator:NAME'",
+    )
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="CSV: write every cell verbatim; by default a cell a spreadsheet would run as a "
+        "formula (starting with = + - @, tab...) gets a leading ' and the file a "
+        "'tagloop:neutralised' column, so that a re-import undoes it",
     )
 
 

@@ -14,6 +14,7 @@ from app.core.errors import Cancelled
 from app.core.ids import datapoint_uuid
 from app.core.io.export import export_datapoints, iter_records
 from app.core.io.importer import import_dataset
+from app.core.io.spreadsheet import neutralise
 from tests.unit.helpers import texts, values
 
 HARD_TEXTS = [
@@ -127,3 +128,30 @@ def test_any_text_roundtrips_through_jsonl(make_project, tmp_path_factory, items
     export_datapoints(project, out)
     with out.open(encoding="utf-8") as handle:
         assert [json.loads(line)["text"] for line in handle] == items
+
+
+formula_like = st.tuples(
+    st.sampled_from(["", "'", "''", "=", "+", "-", "@", "\t", "\r", "＝", "'=", "''@"]),
+    st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00")),
+).map("".join)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(formula_like.filter(str.strip), min_size=1, max_size=12), st.booleans())
+def test_formula_like_text_roundtrips_through_csv(make_project, tmp_path_factory, items, raw):
+    """Neutralised (default) or raw, a CSV export re-imports to the very same texts."""
+    directory = tmp_path_factory.mktemp("rt")
+    project = make_project()
+    path = directory / "in.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in items), encoding="utf-8")
+    import_dataset(project, path)
+    out = directory / "out.csv"
+    export_datapoints(project, out, raw=raw)
+    with out.open(encoding="utf-8", newline="") as handle:
+        cells = [row[3] for row in csv.reader(handle)][1:]
+    assert cells == (items if raw else [neutralise(t) for t in items])
+    again = make_project()
+    import_dataset(again, out, mapping={"text": "text"})
+    assert texts(again) == items

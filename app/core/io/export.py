@@ -2,6 +2,9 @@
 
 Streams in datapoint order (two cursors merged on datapoint id) and writes atomically: a
 temporary file, then os.replace, so a cancelled or failed export leaves no partial file.
+
+CSV cells that a spreadsheet would run as formulas (`=`, `+`, `-`, `@`...) are prefixed with a
+quote unless `raw` (app.core.io.spreadsheet, which also says how a re-import undoes it).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from app.core.audit import chain as audit
 from app.core.errors import ProjectError
 from app.core.fileio import atomic_writer
 from app.core.ids import datapoint_uuid
+from app.core.io.spreadsheet import NEUTRALISED_COLUMN, neutralise_row
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project
 from app.core.storage.tables import STATUS_CODES, STATUS_NAMES
@@ -147,9 +151,12 @@ def export_datapoints(
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
     value_source: str | None = None,
+    raw: bool = False,
 ) -> int:
     """Write the export file atomically; returns the number of datapoints written.
-    `value_source` ("final" or "annotator:NAME") chooses the `label` column (iter_records)."""
+    `value_source` ("final" or "annotator:NAME") chooses the `label` column (iter_records).
+    A CSV neutralises formula cells for spreadsheets unless `raw` (app.core.io.spreadsheet);
+    JSON Lines is always verbatim."""
     out = Path(out)
     fmt = fmt or out.suffix.lstrip(".").lower()
     if fmt not in EXPORT_FORMATS:
@@ -173,7 +180,7 @@ def export_datapoints(
                     progress(written, total, f"Exporting to {out.name}")
         else:
             written = _write_csv(
-                project, handle, records, total, progress, out.name, bool(value_source)
+                project, handle, records, total, progress, out.name, bool(value_source), raw
             )
     progress(written, total, f"Exported {written:,} datapoints to {out.name}")
     actor = project.local_annotator_id
@@ -189,6 +196,7 @@ def export_datapoints(
                 "format": fmt,
                 "datapoints": written,
                 "value_source": value_source,
+                **({"neutralised": not raw} if fmt == "csv" else {}),
             },
         )
     return written
@@ -203,8 +211,17 @@ def _cell(value: Any, task_type: str) -> str:
 
 
 def _write_csv(
-    project, handle, records, total, progress: Progress, name: str, with_source: bool = False
+    project,
+    handle,
+    records,
+    total,
+    progress: Progress,
+    name: str,
+    with_source: bool = False,
+    raw: bool = False,
 ) -> int:
+    """Every cell, header too, goes through neutralise_row unless `raw`; the neutralised file
+    ends with an empty NEUTRALISED_COLUMN that tells a re-import to undo it."""
     with project.engine.connect() as conn:
         annotators = [r[0] for r in conn.execute(text("SELECT name FROM annotator ORDER BY id"))]
     annotators = list(dict.fromkeys(annotators))
@@ -212,13 +229,16 @@ def _write_csv(
     header = ["id", "dataset", "row", *inputs, "status", "flagged", "label"]
     header += ["label_source"] if with_source else []
     header += [f"label:{annotator}" for annotator in annotators]
-    writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow(header)
+    header += [] if raw else [NEUTRALISED_COLUMN]
+    # RFC 4180's CRLF: with a bare "\n", Python 3.11's csv leaves a field holding a lone "\r"
+    # unquoted, so that a reader (and a spreadsheet) breaks the row there.
+    writer = csv.writer(handle, lineterminator="\r\n")
+    writer.writerow(header if raw else neutralise_row(header))
     task_type = project.task_type
     written = 0
     for written, record in enumerate(records, 1):
         by_annotator = {a["annotator"]: a for a in record["annotations"]}
-        row = [record["id"], record["dataset"], record["row"]]
+        row = [record["id"], record["dataset"], str(record["row"])]
         row += [record[name] if record[name] is not None else "" for name in inputs]
         row += [record["status"], "1" if record["flagged"] else "0"]
         row.append(_cell(record["label"], task_type))
@@ -229,6 +249,9 @@ def _write_csv(
             row.append(
                 _cell(item["value"], task_type) if item and item["status"] == "complete" else ""
             )
+        if not raw:
+            row = neutralise_row(row)
+            row.append("")
         writer.writerow(row)
         if written % PROGRESS_EVERY == 0:
             progress(written, total, f"Exporting to {name}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from app.core.errors import DataError
+from app.core.io import spreadsheet
 
 FORMATS = ("csv", "tsv", "json", "jsonl", "txt")
 SUFFIX_FORMATS = {
@@ -184,6 +185,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: Iterator[str]) -> Sou
     except csv.Error as exc:
         raise DataError(name, 1, f"broken header: {exc}") from None
     header = [column.strip() for column in header]
+    header, restore = spreadsheet.reading(header)  # undo the export's formula quoting
     if not any(header):
         raise DataError(name, 1, "the header line is empty; the first line must name the columns")
     seen: set[str] = set()
@@ -222,7 +224,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: Iterator[str]) -> Sou
                     name, start, f"{len(row)} fields, but the header has {width} ({hint})"
                 )
             if row:
-                yield start, row
+                yield start, row if restore is None else [restore(cell) for cell in row]
             start = reader.line_num + 1
 
     index = {column: i for i, column in enumerate(header)}
