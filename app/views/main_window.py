@@ -39,6 +39,7 @@ from app.views.browse_panel import BrowsePanel, DatasetsPanel
 from app.views.dashboard.window import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
+from app.views.export_dialog import ExportOptionsDialog
 from app.views.import_dialog import FILE_FILTER, ImportDialog
 from app.views.menus import build_menus
 from app.views.model.controller import ModelController
@@ -361,20 +362,22 @@ class MainWindow(QMainWindow):
         if self.project is not None:
             self.set_project(self.project)  # the schema may have new labels
 
-    def export(self) -> None:
+    def export(self) -> ExportOptionsDialog | None:
         if self.project is None:
-            return
+            return None
         path, _ = QFileDialog.getSaveFileName(
             self, "Export", f"{self.project.name}.jsonl", "JSON Lines (*.jsonl);;CSV (*.csv)"
         )
-        if path:
-            only = (
-                QMessageBox.question(self, "Export", "Export only completed (labeled) items?")
-                == QMessageBox.StandardButton.Yes
-            )
-            self.start_export(Path(path), only)
+        if not path:
+            return None
+        options = ExportOptionsDialog(Path(path), self)
+        options.accepted.connect(
+            lambda: self.start_export(Path(path), options.only_completed, options.raw)
+        )
+        options.open()
+        return options
 
-    def start_export(self, path: Path, only_completed: bool = False) -> Job:
+    def start_export(self, path: Path, only_completed: bool = False, raw: bool = False) -> Job:
         job = run_with_progress(
             self,
             f"Exporting to {path.name}",
@@ -382,6 +385,7 @@ class MainWindow(QMainWindow):
             self.project,
             path,
             only_completed=only_completed,
+            raw=raw,
         )
         job.succeeded.connect(
             lambda n: self.statusBar().showMessage(f"Exported {n:,} datapoints to {path}", 8000)

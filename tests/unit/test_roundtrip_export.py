@@ -137,7 +137,7 @@ formula_like = st.tuples(
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(formula_like.filter(str.strip), min_size=1, max_size=12), st.booleans())
 def test_formula_like_text_roundtrips_through_csv(make_project, tmp_path_factory, items, raw):
