@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.pool import QueuePool
 
 from app.core.errors import Cancelled, ProjectError
+from app.core.fileio import new_part_path
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.storage.sqlite import CANCEL_EVERY, driver_connection
 
@@ -186,7 +187,7 @@ def backup(
     a consistent snapshot by SQLite's online backup, written under a temporary name, synced,
     then renamed. Raises ProjectError, leaving nothing behind, if it cannot be written."""
     target = backup_path(path, revision)
-    part = target.with_name(f".{target.name}.part")
+    part = new_part_path(target)  # names its process: a killed backup's is swept (fileio)
     message = f"Backing up {Path(path).name} to {target.name}"
 
     def step(_status: int, remaining: int, total: int) -> None:
