@@ -19,6 +19,7 @@ from app.core.errors import DataError
 MB = 1 << 20
 DEFAULT_MAX_FIELD = 16 * MB  # bytes: one line, row, or element of a JSON array
 JSON_CHUNK = MB
+LINE_CHUNK = MB
 HEAD = 4096
 
 
@@ -74,6 +75,7 @@ class TextLines:
         self.limit = max(1, int(limit))
         self.number = 0  # the line last read
         self.multiline = False
+        self.keep_ends = True  # False: lines without their line ending (JSON Lines, text)
         self.record_line = 1
         self.record_size = 0
         self._wrapper: io.TextIOWrapper | None = None
@@ -101,28 +103,59 @@ class TextLines:
             return self._utf8_lines()
         return self._utf16_lines()
 
+    def _raw_line(self, readline) -> bytes | bytearray:
+        """The next line as bytes, at most limit + 1 of them: a long line grows in place in a
+        bytearray, never as a list of pieces joined at the end (which would double it)."""
+        limit = self.limit
+        raw = readline(min(LINE_CHUNK, limit + 1))
+        if len(raw) < LINE_CHUNK or raw[-1:] == b"\n":
+            return raw
+        buffer = bytearray(raw)
+        del raw
+        while len(buffer) <= limit:
+            more = readline(min(LINE_CHUNK, limit + 1 - len(buffer)))
+            if not more:
+                break
+            buffer += more
+            if more[-1:] == b"\n":
+                break
+        return buffer
+
     def _utf8_lines(self) -> Iterator[str]:
         readline = self.stream.readline
         limit = self.limit
         first = True
         while True:
-            raw = readline(limit + 1)
+            raw = self._raw_line(readline)
             if not raw:
                 return
             self.number += 1
-            if first:
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-                first = False
-            if len(raw) > limit and not raw.endswith(b"\n"):
+            start = 3 if first and raw[:3] == codecs.BOM_UTF8 else 0
+            first = False
+            size = len(raw)
+            if size > limit and raw[-1:] != b"\n":
                 raise self.too_long(self.number)
             if b"\x00" in raw:
                 raise nul_error(self.name, self.number)
+            end = size
+            if not self.keep_ends:
+                while end > start and raw[end - 1] in (10, 13):  # \n, \r
+                    end -= 1
             try:
-                line = raw.decode("utf-8")
+                if start == 0 and end == size:
+                    line = raw.decode("utf-8")
+                else:
+                    line = str(memoryview(raw)[start:end], "utf-8")  # no copy of the bytes
             except UnicodeDecodeError as exc:
                 raise bad_bytes(self.name, self.number, exc) from None
-            self._count(len(raw))
-            yield line
+            del raw  # before the next line is read: a long line is held once, not twice
+            self._count(size)
+            if size < LINE_CHUNK:
+                yield line
+            else:  # not held here while the caller works on it (it may decode a copy)
+                box = [line]
+                del line
+                yield box.pop()
 
     def _text(self) -> io.TextIOWrapper:
         if self._wrapper is None:
@@ -143,7 +176,7 @@ class TextLines:
                 if "\x00" in line:
                     raise nul_error(self.name, self.number)
                 self._count(2 * len(line))
-                yield line
+                yield line if self.keep_ends else line.rstrip("\r\n")
         finally:
             self.release()
 

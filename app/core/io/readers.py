@@ -135,10 +135,10 @@ def open_source(
     return source
 
 
-def _txt_records(lines: Iterator[str]) -> Iterator[tuple[int, Any]]:
+def _txt_records(lines: TextLines) -> Iterator[tuple[int, Any]]:
+    lines.keep_ends = False
     for number, line in enumerate(lines, 1):
-        line = line.rstrip("\r\n")
-        if line.strip():
+        if line and not line.isspace():
             yield number, line
 
 
@@ -256,13 +256,17 @@ def kind_of(value: Any) -> str:
 
 def _jsonl_records(name: str, lines: TextLines) -> Iterator[tuple[int, Any]]:
     loads = jsoncheck.loads
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
+    lines.keep_ends = False
+    number = 0  # not enumerate: it would keep the last line alive
+    for line in lines:
+        number += 1
+        if not line or line.isspace():
             continue
         try:
             record = loads(line, name, number)
         except json.JSONDecodeError as exc:
             raise DataError(name, number, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+        del line  # only the record, while it is imported
         yield number, record
 
 
@@ -277,16 +281,21 @@ class _JsonArray:
         self.line = 1  # the line of buffer[counted]
         self.counted = 0
 
-    def fill(self) -> bool:
-        """Append the next chunk; False at the end of the file."""
+    def fill(self, at_least: int = 1) -> bool:
+        """Append at least `at_least` more characters (or what is left); False at the end."""
         if self.eof:
             return False
-        chunk = next(self.chunks, None)
-        if chunk is None:
-            self.eof = True
-            return False
-        self.buffer += chunk
-        return True
+        buffer, self.buffer = self.buffer, ""  # the one reference: += then grows it in place
+        added = 0
+        while added < at_least:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                self.eof = True
+                break
+            buffer += chunk
+            added += len(chunk)
+        self.buffer = buffer
+        return added > 0
 
     def line_of(self, pos: int) -> int:
         """Line number of buffer[pos]; positions only move forward."""
@@ -346,28 +355,32 @@ def _json_records(name: str, lines: TextLines, max_field: int) -> Iterator[tuple
                 )
             pos = window.skip_space(pos + 1)
         record, pos = _json_element(name, window, pos, max_field)
+        pos = window.compact(pos)  # a long element's text goes before it is imported
         first = False
         yield record
 
 
 def _json_element(name: str, window: _JsonArray, pos: int, max_field: int) -> tuple[Any, int]:
-    """((line, element), end) of the array element at pos, reading more of the file as needed."""
+    """((line, element), end) of the array element at pos, reading more of the file as needed:
+    twice as much at each try, so a long element is decoded a few times, not once a chunk."""
     line = window.line_of(pos)
     while True:
-        buffer = window.buffer
         try:
-            item, end = jsoncheck.raw_decode(buffer, pos, name, line)
-            if end >= len(buffer) and not window.eof:
-                raise json.JSONDecodeError("needs more", buffer, end)  # a number cut short
-            if end - pos > max_field:
-                raise _too_big(name, line, max_field)
-            return (line, item), end
+            item, end = jsoncheck.raw_decode(window.buffer, pos, name, line)
+            if end < len(window.buffer) or window.eof:
+                break
+            failure = ("a number is cut short", end)  # at the end of what is read so far
         except json.JSONDecodeError as exc:
-            if len(buffer) - pos > max_field:
-                raise _too_big(name, line, max_field) from None
-            if window.fill():
-                continue
-            raise DataError(name, window.line_of(exc.pos), f"invalid JSON: {exc.msg}") from None
+            failure = (exc.msg, exc.pos)  # not exc itself: it holds the buffer
+        item = None
+        span = len(window.buffer) - pos
+        if span > max_field:
+            raise _too_big(name, line, max_field)
+        if not window.fill(max(span, JSON_CHUNK)):
+            raise DataError(name, window.line_of(failure[1]), f"invalid JSON: {failure[0]}")
+    if end - pos > max_field:
+        raise _too_big(name, line, max_field)
+    return (line, item), end
 
 
 def _too_big(name: str, line: int, max_field: int) -> DataError:
