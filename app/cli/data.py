@@ -25,6 +25,16 @@ def _parse_map(items: list[str]) -> dict[str, str] | None:
     return mapping
 
 
+def _positive_mb(value: str) -> float:
+    try:
+        size = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of megabytes: {value!r}") from None
+    if not 0 < size <= 1024:
+        raise argparse.ArgumentTypeError("give a size from 0 to 1024 MB")
+    return size
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from app.core.io.importer import import_dataset
     from app.core.project.project import open_project
@@ -40,6 +50,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             add_labels=args.add_labels,
             fmt=args.format,
             progress=TextProgress(),
+            max_field=int(args.max_field_mb * (1 << 20)),
         )
     print(report.summary())
     for line, first in report.duplicate_examples:
@@ -111,6 +122,13 @@ def add_import(sub: argparse._SubParsersAction) -> None:
         "--skip-duplicates", action="store_true", help="skip texts already seen (default: keep)"
     )
     p.add_argument("--add-labels", action="store_true", help="add labels missing from the schema")
+    p.add_argument(
+        "--max-field-mb",
+        type=_positive_mb,
+        default=16,
+        metavar="MB",
+        help="refuse a line, row or JSON element longer than this (default: 16)",
+    )
 
 
 def add_export(sub: argparse._SubParsersAction) -> None:

@@ -28,6 +28,7 @@ from app.core.audit import chain as audit
 from app.core.errors import Cancelled, DataError, ProjectError, UnknownLabelsError
 from app.core.ids import new_uuid, now_iso
 from app.core.io import readers
+from app.core.io.decoding import DEFAULT_MAX_FIELD
 from app.core.io.preview import (
     check_mapping,
     open_file,
@@ -36,7 +37,12 @@ from app.core.io.preview import (
 )
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.annotators import annotator_by_name
-from app.core.project.label_schema import LabelSpec
+from app.core.project.label_schema import (
+    MAX_LABEL_LENGTH,
+    MAX_LABELS,
+    LabelSpec,
+    label_too_long,
+)
 from app.core.project.project import Project, current_schema, update_schema
 from app.core.storage import fts, sqlite
 from app.core.storage.tables import DatapointStatus
@@ -47,6 +53,7 @@ BATCH = 20_000
 # come in unflagged, so it costs nothing to keep.
 REBUILT_INDEXES = ("ix_datapoint_dataset", "ix_datapoint_status", "ix_datapoint_id")
 BYTES_PER_ROW = 100
+INSERT_CACHE_KB = -4096  # the page cache while rows are inserted (negative: KiB)
 
 
 @dataclass
@@ -146,6 +153,7 @@ def import_dataset(
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
     index: bool = True,
+    max_field: int = DEFAULT_MAX_FIELD,
 ) -> ImportReport:
     """Import one file as a new dataset of the project. Either all of it lands, or nothing.
 
@@ -155,6 +163,9 @@ def import_dataset(
     keeps the committed import and leaves the rest of the index pending (`report.indexed` is
     False); search stays correct meanwhile, and index_pending resumes it. With index=False
     the caller runs index_pending itself (e.g. in a background job).
+
+    `max_field` caps one record (a line, a CSV row, an element of a JSON array) in bytes: a
+    longer one is a DataError naming its line, found after reading at most that much of it.
     """
     path = Path(path)
     if duplicates not in ("keep", "skip"):
@@ -166,47 +177,54 @@ def import_dataset(
     with open_file(path) as raw:
         stream = readers.HashingReader(raw)
         buffered = io.BufferedReader(stream, 1 << 20)
-        source = readers.open_source(path, buffered, fmt)
-        if mapping is None:
-            columns = source.columns or preview(path, fmt).columns
-            mapping = suggest_mapping(columns, project)
-        job = _Job(
-            project,
-            path,
-            fmt,
-            source,
-            stream,
-            total_bytes,
-            mapping,
-            label_column,
-            annotator,
-            duplicates == "skip",
-            add_labels,
-            progress,
-            cancel,
-        )
-        job.bind_columns()
-        job.actor_id = project.local_annotator_id  # before BEGIN: it may write on its own
-        with (
-            project.engine.connect() as sa_conn,
-            sqlite.bulk_write(
-                sa_conn,
+        source = readers.open_source(path, buffered, fmt, max_field)
+        try:
+            if mapping is None:
+                columns = source.columns or preview(path, fmt, max_field=max_field).columns
+                mapping = suggest_mapping(columns, project)
+            job = _Job(
+                project,
+                path,
+                fmt,
+                source,
+                stream,
+                total_bytes,
+                mapping,
+                label_column,
+                annotator,
+                duplicates == "skip",
+                add_labels,
+                progress,
                 cancel,
-                lambda exc: ProjectError(
-                    f"{project.path}: the database refused the import ({exc})"
-                ),
-                # Every key this import writes points at rows it has just written itself (its
-                # dataset, datapoints, annotations) or has read (annotator, schema version), so
-                # checking them row by row is pure cost.
-                pragmas={"foreign_keys": "OFF", "temp_store": "MEMORY"},
-                cancel_every=50_000,
-            ) as conn,
-        ):
-            report = _import_rows(job, conn, sa_conn)
+            )
+            job.bind_columns()
+            job.actor_id = project.local_annotator_id  # before BEGIN: it may write on its own
+            report = _write(job)
+        finally:
+            source.close()  # stop reading while the file is still open
     report.seconds = time.perf_counter() - started
     progress(total_bytes, total_bytes, report.summary())
     _index(project, report, index, progress, cancel)
     return report
+
+
+def _write(job: _Job) -> ImportReport:
+    """The import's one bulk transaction."""
+    project = job.project
+    with (
+        project.engine.connect() as sa_conn,
+        sqlite.bulk_write(
+            sa_conn,
+            job.cancel,
+            lambda exc: ProjectError(f"{project.path}: the database refused the import ({exc})"),
+            # Every key this import writes points at rows it has just written itself (its
+            # dataset, datapoints, annotations) or has read (annotator, schema version), so
+            # checking them row by row is pure cost.
+            pragmas={"foreign_keys": "OFF", "temp_store": "MEMORY"},
+            cancel_every=50_000,
+        ) as conn,
+    ):
+        return _import_rows(job, conn, sa_conn)
 
 
 def _index(
@@ -240,7 +258,14 @@ def _import_rows(job: _Job, conn: sqlite3.Connection, sa_conn: Connection) -> Im
     # Into an empty or small project, building the id/status/dataset indexes once at the end
     # is faster than growing them row by row; same transaction, so still all-or-nothing.
     rebuild = _drop_indexes(conn) if top * BYTES_PER_ROW < job.total_bytes else []
-    conn.executemany(feed.insert_sql(dataset_id), feed.rows())
+    # A small page cache while rows go in: a long text then spills to the file as it is
+    # written rather than staying in memory next to Python's and SQLite's copies of it.
+    cache_size = conn.execute("PRAGMA cache_size").fetchone()[0]
+    conn.execute(f"PRAGMA cache_size={INSERT_CACHE_KB}")
+    try:
+        conn.executemany(feed.insert_sql(dataset_id), feed.rows())
+    finally:
+        conn.execute(f"PRAGMA cache_size={int(cache_size)}")
     job.progress(job.stream.position, job.total_bytes, f"Reading {job.path.name}")
     check_cancel(job.cancel)
     for _index_name, index_sql in rebuild:
@@ -320,6 +345,7 @@ def _add_annotations(
     report = feed.report
     added = parser.unknown_labels()
     if added:
+        _check_new_labels(job.name, parser.first_unknown_line, added, len(schema.labels))
         if not job.add_labels:
             raise UnknownLabelsError(job.name, parser.first_unknown_line, added)
         labels = [*schema.labels, *(LabelSpec(label) for label in added)]
@@ -335,6 +361,21 @@ def _add_annotations(
             [(dp_id,) for dp_id, _line, _value in feed.attached],
         )
         report.attached = len(feed.attached)
+
+
+def _check_new_labels(name: str, line: int, added: list[str], present: int) -> None:
+    """Refuse labels too long to be labels, or more than a schema can hold, before listing
+    them or adding them (a text column read as the labels would bring thousands)."""
+    long = next((label for label in added if len(label) > MAX_LABEL_LENGTH), None)
+    if long is not None:
+        raise DataError(name, None, f"{label_too_long(long)}: is the label column right?")
+    if present + len(added) > MAX_LABELS:
+        raise DataError(
+            name,
+            line,
+            f"{len(added):,} labels not in the schema, the first on this line; a schema holds "
+            f"at most {MAX_LABELS:,} labels (it has {present:,}): is the label column right?",
+        )
 
 
 class _RowFeed:
@@ -405,6 +446,13 @@ class _RowFeed:
         self._already_theirs.add(dp_id)
         self.attached.append((dp_id, line, value))
 
+    def check_labels(self) -> None:
+        """Stop early when the new labels are already too many or too long."""
+        parser = self.parser
+        _check_new_labels(
+            self.job.name, parser.first_unknown_line, parser.unknown_labels(), len(parser.known)
+        )
+
     def original_text(self, dp_id: int) -> str | None:
         found = self.conn.execute("SELECT text FROM datapoint WHERE id = ?", (dp_id,)).fetchone()
         return found[0] if found else None
@@ -437,6 +485,8 @@ class _RowFeed:
                 if not row_number % BATCH:
                     job.progress(job.stream.position, job.total_bytes, f"Reading {job.path.name}")
                     check_cancel(job.cancel)
+                    if parser is not None and parser.first_unknown_line:
+                        self.check_labels()
                 text = get_text(record, line)
                 if text.__class__ is not str:
                     if text is None or isinstance(text, dict | list):

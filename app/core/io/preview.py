@@ -4,6 +4,7 @@ columns map to the project's inputs, for the import dialog and the CLI.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any, BinaryIO
 
 from app.core.errors import DataError
 from app.core.io import readers
+from app.core.io.decoding import DEFAULT_MAX_FIELD
 from app.core.project.project import Project
 
 PREVIEW_ROWS = 50
@@ -34,26 +36,35 @@ def open_file(path: Path) -> BinaryIO:
         raise DataError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None
 
 
-def preview(path: Path, fmt: str | None = None, max_rows: int = PREVIEW_ROWS) -> Preview:
+def preview(
+    path: Path,
+    fmt: str | None = None,
+    max_rows: int = PREVIEW_ROWS,
+    max_field: int = DEFAULT_MAX_FIELD,
+) -> Preview:
     """Detect format, encoding and columns from the start of the file, without importing."""
     fmt = readers.detect_format(path, fmt)
     with open_file(path) as stream:
-        source = readers.open_source(Path(path), stream, fmt)
-        records = [record for _line, record in islice(source.records, max_rows)]
+        source = readers.open_source(Path(path), stream, fmt, max_field)
+        try:
+            records = [record for _line, record in islice(source.records, max_rows)]
+        finally:
+            source.close()  # while the file is still open
     if source.columns:
         columns = list(source.columns)
         rows = [dict(zip(columns, record, strict=False)) for record in records]
         if fmt == "txt":
             rows = [{readers.TEXT_COLUMN: record} for record in records]
     else:
-        columns = []
+        seen: dict[str, None] = {}  # the columns in order of appearance, in linear time
         rows = []
         for record in records:
             if isinstance(record, str):
                 record = {readers.TEXT_COLUMN: record}
             if isinstance(record, dict):
                 rows.append(record)
-                columns.extend(key for key in record if key not in columns)
+                seen.update(dict.fromkeys(record))
+        columns = list(seen)
     return Preview(fmt, source.encoding, columns, rows)
 
 
@@ -91,7 +102,7 @@ def check_mapping(project: Project, mapping: dict[str, str], name: str) -> None:
                 f"of this project ({', '.join(sorted(inputs))})",
             )
     targets = list(mapping.values())
-    twice = sorted({x for x in targets if targets.count(x) > 1})
+    twice = sorted(target for target, n in Counter(targets).items() if n > 1)
     if twice:
         raise DataError(name, None, f"more than one column is mapped to {', '.join(twice)}")
     if project.annotated_input not in targets:

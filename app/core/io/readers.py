@@ -7,18 +7,27 @@ is a DataError naming the line, never mojibake.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from app.core.errors import DataError
-from app.core.io import spreadsheet
+from app.core.io import jsoncheck, spreadsheet
+from app.core.io.decoding import (
+    DEFAULT_MAX_FIELD,
+    HEAD,
+    JSON_CHUNK,
+    TextLines,
+    detect_encoding,
+    size_text,
+)
 
 FORMATS = ("csv", "tsv", "json", "jsonl", "txt")
 SUFFIX_FORMATS = {
@@ -32,9 +41,8 @@ SUFFIX_FORMATS = {
     ".text": "txt",
 }
 TEXT_COLUMN = "text"  # the one column of a plain-text file, or of a JSON array of strings
-JSON_CHUNK = 1 << 20
-JSON_MAX_ITEM = 64 << 20  # one JSON array element larger than this is refused
 
+# Our own row limit (decoding.TextLines) is the one that holds; the csv module's is only lifted.
 csv.field_size_limit(1 << 30)
 
 
@@ -74,61 +82,6 @@ class HashingReader(io.RawIOBase):
         return n or 0
 
 
-def detect_encoding(head: bytes, name: str) -> str:
-    """'utf-8-sig' or 'utf-16' from the first bytes; refuse what we cannot decode safely."""
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        raise DataError(name, 1, "the file is UTF-32; save it as UTF-8 and import again")
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    if b"\x00" in head[:4096]:
-        raise DataError(
-            name,
-            1,
-            "the file holds NUL bytes: it looks like UTF-16 without a byte-order mark, or is "
-            "not a text file; save it as UTF-8 and import again",
-        )
-    return "utf-8-sig"  # also strips a BOM that is absent: harmless
-
-
-def _bad_bytes(name: str, line: int, exc: UnicodeDecodeError) -> DataError:
-    byte = exc.object[exc.start : exc.start + 1].hex().upper()
-    return DataError(
-        name,
-        line,
-        f"not valid UTF-8 (byte 0x{byte} at position {exc.start + 1} of the line); the file, "
-        "or this part of it, is in another encoding such as Latin-1 or Windows-1252. "
-        "Save it as UTF-8 and import again",
-    )
-
-
-def text_lines(stream: BinaryIO, encoding: str, name: str) -> Iterator[str]:
-    """Decoded lines, keeping their line endings; a decoding error names its line."""
-    if encoding == "utf-8-sig":
-        first = True
-        for number, raw in enumerate(stream, 1):
-            if first:
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-                first = False
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise _bad_bytes(name, number, exc) from None
-        return
-    reader = io.TextIOWrapper(stream, encoding=encoding, newline="")  # type: ignore[arg-type]
-    number = 0
-    try:
-        for number, line in enumerate(reader, 1):  # noqa: B007 - number is read after the loop
-            yield line
-    except UnicodeDecodeError:
-        raise DataError(
-            name, number + 1, "not valid UTF-16 here; the file is damaged or mixes encodings"
-        ) from None
-    finally:
-        reader.detach()
-
-
 @dataclass
 class Source:
     """An opened dataset file: its columns (when known up front) and its records."""
@@ -139,29 +92,53 @@ class Source:
     columns: list[str]
     records: Iterator[tuple[int, Any]]
     getter: Callable[..., Callable[[Any, int], Any]]  # (column, optional=False)
+    lines: TextLines | None = None
+
+    def close(self) -> None:
+        """Stop reading before the file is closed (a preview reads only the first records)."""
+        close = getattr(self.records, "close", None)
+        if close is not None:
+            close()
+        if self.lines is not None:
+            self.lines.release()
 
 
-def open_source(path: Path, stream: BinaryIO, fmt: str) -> Source:
-    """Open a binary stream of a dataset file as a Source of (line, record) pairs."""
+BLANK = b"\xef\xbb\xbf\xff\xfe \t\r\n"
+
+
+def open_source(
+    path: Path, stream: BinaryIO, fmt: str, max_field: int = DEFAULT_MAX_FIELD
+) -> Source:
+    """Open a binary stream of a dataset file as a Source of (line, record) pairs.
+
+    No record (a line; a CSV row; an element of a JSON array) may be longer than `max_field`
+    bytes: a longer one is a DataError naming its line, found without reading all of it.
+    """
     name = str(path)
-    head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
-    if not head.strip(b"\xef\xbb\xbf\xff\xfe \t\r\n\x00"):
+    head = stream.peek(HEAD)[:HEAD] if hasattr(stream, "peek") else b""
+    encoding = detect_encoding(head, name) if head else "utf-8-sig"
+    blank = BLANK + (b"\x00" if encoding == "utf-16" else b"")
+    if len(head) < HEAD and not head.strip(blank):
         raise DataError(name, None, "the file is empty")
-    encoding = detect_encoding(head, name)
-    lines = text_lines(stream, encoding, name)
+    lines = TextLines(stream, encoding, name, max_field)
     if fmt in ("csv", "tsv"):
-        return _csv_source(name, fmt, encoding, lines)
-    if fmt == "jsonl":
-        return Source(name, fmt, encoding, [], _jsonl_records(name, lines), _dict_getter(name))
-    if fmt == "json":
-        return Source(name, fmt, encoding, [], _json_records(name, lines), _dict_getter(name))
-    return Source(name, fmt, encoding, [TEXT_COLUMN], _txt_records(lines), _txt_getter)
+        source = _csv_source(name, fmt, encoding, lines)
+    elif fmt == "jsonl":
+        source = Source(name, fmt, encoding, [], _jsonl_records(name, lines), _dict_getter(name))
+    elif fmt == "json":
+        source = Source(
+            name, fmt, encoding, [], _json_records(name, lines, max_field), _dict_getter(name)
+        )
+    else:
+        source = Source(name, fmt, encoding, [TEXT_COLUMN], _txt_records(lines), _txt_getter)
+    source.lines = lines
+    return source
 
 
-def _txt_records(lines: Iterator[str]) -> Iterator[tuple[int, Any]]:
+def _txt_records(lines: TextLines) -> Iterator[tuple[int, Any]]:
+    lines.keep_ends = False
     for number, line in enumerate(lines, 1):
-        line = line.rstrip("\r\n")
-        if line.strip():
+        if line and not line.isspace():
             yield number, line
 
 
@@ -169,7 +146,7 @@ def _txt_getter(column: str, optional: bool = False) -> Callable[[Any, int], Any
     return lambda record, _line: record
 
 
-def _csv_source(name: str, fmt: str, encoding: str, lines: Iterator[str]) -> Source:
+def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
     # TSV (IANA text/tab-separated-values) has no quoting: a " is just a character. CSV follows
     # RFC 4180, strictly, so broken quoting is an error rather than silently merged rows.
     if fmt == "tsv":
@@ -178,6 +155,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: Iterator[str]) -> Sou
     else:
         reader = csv.reader(lines, delimiter=",", strict=True)
         delimiter = ","
+    lines.multiline = True  # a quoted field may span lines: the row is held to the limit
     try:
         header = next(reader)
     except StopIteration:
@@ -194,6 +172,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: Iterator[str]) -> Sou
             raise DataError(name, 1, f"the column {column!r} appears twice in the header")
         seen.add(column)
     width = len(header)
+    lines.start_record()
 
     def records() -> Iterator[tuple[int, Any]]:
         start = reader.line_num + 1
@@ -214,6 +193,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: Iterator[str]) -> Sou
             if row and len(row) != width:
                 if len(row) == 1 and not row[0].strip():
                     start = reader.line_num + 1
+                    lines.start_record()
                     continue
                 hint = (
                     f"an unquoted {delimiter!r} in a value?"
@@ -223,6 +203,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: Iterator[str]) -> Sou
                 raise DataError(
                     name, start, f"{len(row)} fields, but the header has {width} ({hint})"
                 )
+            lines.start_record()
             if row:
                 yield start, row if restore is None else [restore(cell) for cell in row]
             start = reader.line_num + 1
@@ -231,9 +212,10 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: Iterator[str]) -> Sou
 
     def getter(column: str, optional: bool = False) -> Callable[[Any, int], Any]:
         if column not in index:
-            raise DataError(
-                name, 1, f"missing column {column!r}; the file has: {', '.join(header)}"
+            shown = ", ".join(header[:30]) + (
+                f" and {len(header) - 30:,} more" if len(header) > 30 else ""
             )
+            raise DataError(name, 1, f"missing column {column!r}; the file has: {shown}")
         position = index[column]
         return lambda record, _line: record[position]
 
@@ -256,7 +238,7 @@ def _dict_getter(name: str) -> Callable[..., Callable[[Any, int], Any]]:
             except KeyError:
                 if optional:
                     return None
-                keys = ", ".join(map(str, list(record)[:20])) or "no keys"
+                keys = ", ".join(map(str, islice(record, 20))) or "no keys"
                 raise DataError(
                     name, line, f"missing key {column!r}; this record has: {keys}"
                 ) from None
@@ -273,97 +255,139 @@ def kind_of(value: Any) -> str:
     )
 
 
-def _jsonl_records(name: str, lines: Iterator[str]) -> Iterator[tuple[int, Any]]:
-    loads = json.loads
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
+def _jsonl_records(name: str, lines: TextLines) -> Iterator[tuple[int, Any]]:
+    loads = jsoncheck.loads
+    lines.keep_ends = False
+    number = 0  # not enumerate: it would keep the last line alive
+    for line in lines:
+        number += 1
+        if not line or line.isspace():
             continue
         try:
-            yield number, loads(line)
+            record = loads(line, name, number)
         except json.JSONDecodeError as exc:
             raise DataError(name, number, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+        del line  # only the record, while it is imported
+        yield number, record
 
 
-def _json_records(name: str, lines: Iterator[str]) -> Iterator[tuple[int, Any]]:
-    """The elements of a top-level JSON array, decoded one at a time from a sliding buffer."""
-    decoder = json.JSONDecoder()
-    state = {"buffer": "", "eof": False, "line": 1, "counted": 0}  # line number at "counted"
+class _JsonArray:
+    """A sliding window over the text of a JSON array file: decoded chunk by chunk, with the
+    line number of any position, and the consumed part dropped as it goes."""
 
-    def fill() -> bool:
-        if state["eof"]:
+    def __init__(self, chunks: Iterator[str]) -> None:
+        self.chunks = chunks
+        self.buffer = ""
+        self.eof = False
+        self.line = 1  # the line of buffer[counted]
+        self.counted = 0
+
+    def fill(self, at_least: int = 1) -> bool:
+        """Append at least `at_least` more characters (or what is left); False at the end."""
+        if self.eof:
             return False
-        chunk: list[str] = []
-        size = 0
-        for line in lines:
-            chunk.append(line)
-            size += len(line)
-            if size >= JSON_CHUNK:
+        buffer, self.buffer = self.buffer, ""  # the one reference: += then grows it in place
+        added = 0
+        while added < at_least:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                self.eof = True
                 break
-        else:
-            state["eof"] = True
-        state["buffer"] += "".join(chunk)
-        return bool(chunk)
+            buffer += chunk
+            added += len(chunk)
+        self.buffer = buffer
+        return added > 0
 
-    def line_of(pos: int) -> int:
+    def line_of(self, pos: int) -> int:
         """Line number of buffer[pos]; positions only move forward."""
-        state["line"] += state["buffer"].count("\n", state["counted"], pos)
-        state["counted"] = pos
-        return state["line"]
+        self.line += self.buffer.count("\n", self.counted, pos)
+        self.counted = pos
+        return self.line
 
-    def skip_space(pos: int) -> int:
+    def skip_space(self, pos: int) -> int:
         while True:
-            buffer = state["buffer"]
-            while pos < len(buffer) and buffer[pos] in " \t\r\n":
-                pos += 1
-            if pos < len(buffer) or not fill():
+            pos = _SPACE.match(self.buffer, pos).end()  # type: ignore[union-attr]
+            if pos < len(self.buffer) or not self.fill():
                 return pos
+            pos = self.compact(pos)
 
-    def compact(pos: int) -> int:
+    def compact(self, pos: int) -> int:
         """Drop the consumed part of the buffer once it is large; returns the new position."""
         if pos < JSON_CHUNK:
             return pos
-        line_of(pos)
-        state["buffer"] = state["buffer"][pos:]
-        state["counted"] = 0
+        self.line_of(pos)
+        self.buffer = self.buffer[pos:]
+        self.counted = 0
         return 0
 
-    fill()
-    pos = skip_space(0)
-    if pos >= len(state["buffer"]) or state["buffer"][pos] != "[":
-        raise DataError(name, line_of(pos), "expected a JSON array ('[' ... ']') of records")
+
+_SPACE = re.compile(r"[ \t\r\n]*")
+
+
+def _json_records(name: str, lines: TextLines, max_field: int) -> Iterator[tuple[int, Any]]:
+    """The elements of a top-level JSON array, decoded one at a time from a sliding buffer."""
+    window = _JsonArray(lines.chunks(JSON_CHUNK))
+    window.fill()
+    pos = window.skip_space(0)
+    if pos >= len(window.buffer) or window.buffer[pos] != "[":
+        raise DataError(name, window.line_of(pos), "expected a JSON array ('[' ... ']') of records")
     pos += 1
     first = True
     while True:
-        pos = skip_space(compact(pos))
-        buffer = state["buffer"]
+        pos = window.skip_space(window.compact(pos))
+        buffer = window.buffer
         if pos >= len(buffer):
             raise DataError(
-                name, line_of(pos), "the file ends before the JSON array is closed (truncated?)"
+                name,
+                window.line_of(pos),
+                "the file ends before the JSON array is closed (truncated?)",
             )
         if buffer[pos] == "]":
-            pos = skip_space(pos + 1)
-            if pos < len(state["buffer"]):
+            pos = window.skip_space(pos + 1)
+            if pos < len(window.buffer):
                 raise DataError(
-                    name, line_of(pos), "unexpected data after the end of the JSON array"
+                    name, window.line_of(pos), "unexpected data after the end of the JSON array"
                 )
             return
         if not first:
             if buffer[pos] != ",":
                 raise DataError(
-                    name, line_of(pos), "invalid JSON: expected ',' or ']' between records"
+                    name, window.line_of(pos), "invalid JSON: expected ',' or ']' between records"
                 )
-            pos = skip_space(pos + 1)
-        while True:
-            buffer = state["buffer"]
-            try:
-                item, end = decoder.raw_decode(buffer, pos)
-                if end >= len(buffer) and not state["eof"]:
-                    raise json.JSONDecodeError("needs more", buffer, end)  # a number cut short
-                break
-            except json.JSONDecodeError as exc:
-                if len(buffer) - pos < JSON_MAX_ITEM and fill():
-                    continue
-                raise DataError(name, line_of(exc.pos), f"invalid JSON: {exc.msg}") from None
-        yield line_of(pos), item
+            pos = window.skip_space(pos + 1)
+        record, pos = _json_element(name, window, pos, max_field)
+        pos = window.compact(pos)  # a long element's text goes before it is imported
         first = False
-        pos = end
+        yield record
+
+
+def _json_element(name: str, window: _JsonArray, pos: int, max_field: int) -> tuple[Any, int]:
+    """((line, element), end) of the array element at pos, reading more of the file as needed:
+    twice as much at each try, so a long element is decoded a few times, not once a chunk."""
+    line = window.line_of(pos)
+    while True:
+        try:
+            item, end = jsoncheck.raw_decode(window.buffer, pos, name, line)
+            if end < len(window.buffer) or window.eof:
+                break
+            failure = ("a number is cut short", end)  # at the end of what is read so far
+        except json.JSONDecodeError as exc:
+            failure = (exc.msg, exc.pos)  # not exc itself: it holds the buffer
+        item = None
+        span = len(window.buffer) - pos
+        if span > max_field:
+            raise _too_big(name, line, max_field)
+        if not window.fill(max(span, JSON_CHUNK)):
+            raise DataError(name, window.line_of(failure[1]), f"invalid JSON: {failure[0]}")
+    if end - pos > max_field:
+        raise _too_big(name, line, max_field)
+    return (line, item), end
+
+
+def _too_big(name: str, line: int, max_field: int) -> DataError:
+    return DataError(
+        name,
+        line,
+        f"this element of the JSON array is longer than the {size_text(max_field)} limit for "
+        "one record (raise the limit with --max-field-mb)",
+    )

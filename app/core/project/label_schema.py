@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 from app.core.errors import ProjectError
@@ -25,6 +26,8 @@ PALETTE = (
     "#882255",
 )
 DEFAULT_HOTKEYS = "1234567890"
+MAX_LABELS = 1000  # labels in one schema: more is a mistake (a text column read as labels?)
+MAX_LABEL_LENGTH = 200  # characters in a label name
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,19 @@ class SchemaVersion:
 
 
 def complete_labels(labels: list[LabelSpec]) -> list[LabelSpec]:
-    """Validate names and fill in colours and hotkeys that the user left blank."""
+    """Validate names and fill in colours and hotkeys that the user left blank. Linear in the
+    number of labels, which is capped at MAX_LABELS."""
     names = [label.name.strip() for label in labels]
     if not names or any(not name for name in names):
         raise ProjectError("every label needs a name, and a schema needs at least one label")
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if len(names) > MAX_LABELS:
+        raise ProjectError(
+            f"{len(names):,} labels: a label schema holds at most {MAX_LABELS:,} labels"
+        )
+    long = next((name for name in names if len(name) > MAX_LABEL_LENGTH), None)
+    if long is not None:
+        raise ProjectError(label_too_long(long))
+    duplicates = sorted(name for name, n in Counter(names).items() if n > 1)
     if duplicates:
         raise ProjectError(f"duplicate label names: {', '.join(duplicates)}")
     used_keys = {label.hotkey for label in labels if label.hotkey}
@@ -75,10 +86,18 @@ def complete_labels(labels: list[LabelSpec]) -> list[LabelSpec]:
         colour = label.colour or PALETTE[index % len(PALETTE)]
         done.append(LabelSpec(name, colour, hotkey, label.description))
     keys = [label.hotkey for label in done if label.hotkey]
-    clashes = sorted({key for key in keys if keys.count(key) > 1})
+    clashes = sorted(key for key, n in Counter(keys).items() if n > 1)
     if clashes:
         raise ProjectError(f"hotkeys used by more than one label: {', '.join(clashes)}")
     return done
+
+
+def label_too_long(name: str) -> str:
+    """The message for a label name over MAX_LABEL_LENGTH characters."""
+    return (
+        f"the label {name[:40]!r}... is {len(name):,} characters long; a label name holds at "
+        f"most {MAX_LABEL_LENGTH}"
+    )
 
 
 def parse_label_list(spec: str) -> list[LabelSpec]:

@@ -1,0 +1,235 @@
+"""Bounded, strict decoding of dataset files: lines for the line formats, chunks for JSON.
+
+One rule for the whole file, not just its start: UTF-8 (with or without a BOM) or UTF-16 with
+a BOM, no NUL byte anywhere, and no line (for CSV, no row) longer than the field-size limit.
+A line over the limit is refused after reading at most the limit, so memory stays in
+proportion to the largest accepted record, whatever the file holds.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import io
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from app.core.errors import DataError
+
+MB = 1 << 20
+DEFAULT_MAX_FIELD = 16 * MB  # bytes: one line, row, or element of a JSON array
+JSON_CHUNK = MB
+LINE_CHUNK = MB
+HEAD = 4096
+
+
+def detect_encoding(head: bytes, name: str) -> str:
+    """'utf-8-sig' or 'utf-16' from the first bytes; refuse what we cannot decode safely."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        raise DataError(name, 1, "the file is UTF-32; save it as UTF-8 and import again")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    # Also strips a BOM that is absent: harmless. A NUL byte, anywhere, is refused by TextLines.
+    return "utf-8-sig"
+
+
+def size_text(size: int) -> str:
+    """A byte count for messages: '16 MB', '1.5 MB', '512 bytes'."""
+    if size >= MB:
+        return f"{size / MB:.4g} MB"
+    return f"{size:,} bytes"
+
+
+def bad_bytes(name: str, line: int, exc: UnicodeDecodeError) -> DataError:
+    byte = exc.object[exc.start : exc.start + 1].hex().upper()
+    return DataError(
+        name,
+        line,
+        f"not valid UTF-8 (byte 0x{byte}); the file, or this part of it, is in another "
+        "encoding such as Latin-1 or Windows-1252. Save it as UTF-8 and import again",
+    )
+
+
+def nul_error(name: str, line: int) -> DataError:
+    return DataError(
+        name,
+        line,
+        "a NUL byte (0x00): this is not a text file, or it mixes in binary data or UTF-16 "
+        "without a byte-order mark; remove it, or save the file as UTF-8, and import again",
+    )
+
+
+class TextLines:
+    """The decoded lines of a file, keeping their line endings, each at most `limit` bytes.
+
+    For CSV, where a quoted field may span lines, set `multiline` and call `start_record()`
+    after each row: then a whole row is held to the limit, and its first line is named.
+    """
+
+    def __init__(self, stream: BinaryIO, encoding: str, name: str, limit: int) -> None:
+        self.stream = stream
+        self.encoding = encoding
+        self.name = name
+        self.limit = max(1, int(limit))
+        self.number = 0  # the line last read
+        self.multiline = False
+        self.keep_ends = True  # False: lines without their line ending (JSON Lines, text)
+        self.record_line = 1
+        self.record_size = 0
+        self._wrapper: io.TextIOWrapper | None = None
+
+    def start_record(self) -> None:
+        self.record_line = self.number + 1
+        self.record_size = 0
+
+    def too_long(self, line: int, what: str = "line") -> DataError:
+        return DataError(
+            self.name,
+            line,
+            f"this {what} is longer than the {size_text(self.limit)} limit for one record; "
+            "is it really a text file? (raise the limit with --max-field-mb)",
+        )
+
+    def _count(self, size: int) -> None:
+        if self.multiline:
+            self.record_size += size
+            if self.record_size > self.limit:
+                raise self.too_long(self.record_line, "row")
+
+    def __iter__(self) -> Iterator[str]:
+        if self.encoding == "utf-8-sig":
+            return self._utf8_lines()
+        return self._utf16_lines()
+
+    def _raw_line(self, readline) -> bytes | bytearray:
+        """The next line as bytes, at most limit + 1 of them: a long line grows in place in a
+        bytearray, never as a list of pieces joined at the end (which would double it)."""
+        limit = self.limit
+        raw = readline(min(LINE_CHUNK, limit + 1))
+        if len(raw) < LINE_CHUNK or raw[-1:] == b"\n":
+            return raw
+        buffer = bytearray(raw)
+        del raw
+        while len(buffer) <= limit:
+            more = readline(min(LINE_CHUNK, limit + 1 - len(buffer)))
+            if not more:
+                break
+            buffer += more
+            if more[-1:] == b"\n":
+                break
+        return buffer
+
+    def _utf8_lines(self) -> Iterator[str]:
+        readline = self.stream.readline
+        limit = self.limit
+        first = True
+        while True:
+            raw = self._raw_line(readline)
+            if not raw:
+                return
+            self.number += 1
+            start = 3 if first and raw[:3] == codecs.BOM_UTF8 else 0
+            first = False
+            size = len(raw)
+            if size > limit and raw[-1:] != b"\n":
+                raise self.too_long(self.number)
+            if b"\x00" in raw:
+                raise nul_error(self.name, self.number)
+            end = size
+            if not self.keep_ends:
+                while end > start and raw[end - 1] in (10, 13):  # \n, \r
+                    end -= 1
+            try:
+                if start == 0 and end == size:
+                    line = raw.decode("utf-8")
+                else:
+                    line = str(memoryview(raw)[start:end], "utf-8")  # no copy of the bytes
+            except UnicodeDecodeError as exc:
+                raise bad_bytes(self.name, self.number, exc) from None
+            del raw  # before the next line is read: a long line is held once, not twice
+            self._count(size)
+            if size < LINE_CHUNK:
+                yield line
+            else:  # not held here while the caller works on it (it may decode a copy)
+                box = [line]
+                del line
+                yield box.pop()
+
+    def _text(self) -> io.TextIOWrapper:
+        if self._wrapper is None:
+            self._wrapper = io.TextIOWrapper(self.stream, encoding=self.encoding, newline="")  # type: ignore[arg-type]
+        return self._wrapper
+
+    def _utf16_lines(self) -> Iterator[str]:
+        readline = self._text().readline
+        limit = max(1, self.limit // 2)  # characters: two bytes each in UTF-16
+        try:
+            while True:
+                line = self._utf16(readline, limit + 1)
+                if not line:
+                    return
+                self.number += 1
+                if len(line) > limit and not line.endswith(("\n", "\r")):
+                    raise self.too_long(self.number)
+                if "\x00" in line:
+                    raise nul_error(self.name, self.number)
+                self._count(2 * len(line))
+                yield line if self.keep_ends else line.rstrip("\r\n")
+        finally:
+            self.release()
+
+    def _utf16(self, read, size: int) -> str:
+        try:
+            return read(size)
+        except UnicodeDecodeError:
+            raise DataError(
+                self.name,
+                self.number + 1,
+                "not valid UTF-16 here; the file is damaged or mixes encodings",
+            ) from None
+
+    def release(self) -> None:
+        """Let go of the stream without closing it (it may be closed already)."""
+        wrapper, self._wrapper = self._wrapper, None
+        if wrapper is not None:
+            with contextlib.suppress(ValueError):  # the file was closed first
+                wrapper.detach()
+
+    def chunks(self, size: int = JSON_CHUNK) -> Iterator[str]:
+        """The decoded text in pieces of about `size` characters, whatever its lines (JSON)."""
+        if self.encoding != "utf-8-sig":
+            read = self._text().read
+            try:
+                while True:
+                    piece = self._utf16(read, size)
+                    if not piece:
+                        return
+                    at = piece.find("\x00")
+                    if at >= 0:
+                        raise nul_error(self.name, self.number + piece.count("\n", 0, at) + 1)
+                    self.number += piece.count("\n")
+                    yield piece
+            finally:
+                self.release()
+        yield from self._utf8_chunks(size)
+
+    def _utf8_chunks(self, size: int) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
+        read = self.stream.read
+        while True:
+            raw = read(size)
+            at = raw.find(b"\x00")
+            if at >= 0:
+                raise nul_error(self.name, self.number + raw.count(b"\n", 0, at) + 1)
+            try:
+                piece = decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError as exc:
+                line = self.number + raw.count(b"\n", 0, max(0, exc.start)) + 1
+                raise bad_bytes(self.name, line, exc) from None
+            if piece:
+                self.number += piece.count("\n")
+                yield piece
+            if not raw:
+                return

@@ -1,0 +1,108 @@
+"""Strict, bounded JSON decoding of one record: every way a hostile value can break the
+decoder, or later the database or an export, becomes a DataError naming the file and line.
+
+- nesting deeper than MAX_DEPTH (Python's decoder would raise RecursionError past ~1,000);
+- integers longer than Python's 4,300-digit conversion limit (a ValueError);
+- NaN and Infinity, which are not JSON and which a strict reader of our exports would refuse;
+- lone UTF-16 surrogates (\\ud800), which decode to a str that cannot be encoded as UTF-8.
+
+The checks cost a few C-speed scans of the record; the precise ones run only when a scan
+says they might fail.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import accumulate
+from typing import Any
+
+from app.core.errors import DataError
+
+MAX_DEPTH = 100
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+class _NotJson(ValueError):
+    """NaN, Infinity or -Infinity met by the decoder."""
+
+
+def _refuse_constant(word: str) -> Any:
+    raise _NotJson(word)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def loads(text: str, name: str, line: int) -> Any:
+    """One whole JSON document (a JSON Lines line); JSONDecodeError passes through."""
+    try:
+        value = _DECODER.decode(text)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise _translate(exc, name, line) from None
+    check(text, 0, len(text), value, name, line)
+    return value
+
+
+def raw_decode(text: str, pos: int, name: str, line: int) -> tuple[Any, int]:
+    """The JSON value starting at text[pos] and where it ends; JSONDecodeError passes through."""
+    try:
+        value, end = _DECODER.raw_decode(text, pos)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise _translate(exc, name, line) from None
+    check(text, pos, end, value, name, line)
+    return value, end
+
+
+def _translate(exc: BaseException, name: str, line: int) -> DataError:
+    if isinstance(exc, _NotJson):
+        return DataError(
+            name, line, f"invalid JSON: {exc} is not a JSON value (write it as a string, or null)"
+        )
+    if isinstance(exc, RecursionError):
+        return too_deep(name, line)
+    return DataError(
+        name,
+        line,
+        "a number here has more digits than Python can read (over 4,300); "
+        "write it as a string in quotes",
+    )
+
+
+def too_deep(name: str, line: int) -> DataError:
+    return DataError(
+        name, line, f"the JSON is nested more than {MAX_DEPTH} levels deep; flatten the record"
+    )
+
+
+def depth(text: str) -> int:
+    """How deep the brackets of a JSON text nest (strings ignored)."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def check(text: str, start: int, end: int, value: Any, name: str, line: int) -> None:
+    """Refuse a decoded value nested too deeply, or holding a lone surrogate."""
+    brackets = text.count("[", start, end) + text.count("{", start, end)
+    if brackets > MAX_DEPTH and depth(text[start:end]) > MAX_DEPTH:
+        raise too_deep(name, line)
+    if text.find("\\u", start, end) >= 0:
+        found = _SURROGATE.search(text, start, end)
+        if found is not None:
+            try:
+                json.dumps(value, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError as exc:
+                code = f"\\u{ord(exc.object[exc.start]):04x}"
+                raise DataError(
+                    name,
+                    line,
+                    f"a lone UTF-16 surrogate ({code}), half of a character pair, is not "
+                    "text; the file was made by a broken encoder. Fix or remove it",
+                ) from None

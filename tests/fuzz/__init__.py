@@ -1,0 +1,1 @@
+"""Fuzz corpora and their runners: hostile import files (import_*), hostile bundles."""
