@@ -132,6 +132,7 @@ def qualification_result(
 ) -> QualificationResult:
     """Score `annotator` on the qualification set `name` (or the only one) and, once every
     item is answered, record the result (once per distinct outcome)."""
+    actor = project.local_annotator_id  # before the lock: it may write on its own
     with write_transaction(project.engine) as conn:
         who, _uuid, who_name = find_annotator(conn, annotator)
         set_id, set_name, pass_score = _set(conn, name)
@@ -177,13 +178,13 @@ def qualification_result(
                         "correct": correct,
                         "total": total,
                         "passed": passed,
-                        "by": project.local_annotator_id,
+                        "by": actor,
                         "at": now_iso(),
                     },
                 )
                 audit.record(
                     conn,
-                    project.local_annotator_id,
+                    actor,
                     "qualify",
                     "qualification_result",
                     recorded,

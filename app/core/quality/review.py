@@ -120,6 +120,7 @@ def add_custom_status(
         raise ProjectError(f"{name!r} is a built-in review decision")
     if counts_as not in REVIEW_DECISIONS:
         raise ProjectError(f"a custom status counts as one of {', '.join(REVIEW_DECISIONS)}")
+    actor = project.local_annotator_id  # before the lock: it may write on its own
     with write_transaction(project.engine) as conn:
         if conn.execute(text("SELECT 1 FROM custom_status WHERE name = :n"), {"n": name}).first():
             raise ProjectError(f"a status named {name!r} already exists")
@@ -139,7 +140,7 @@ def add_custom_status(
         )
         audit.record(
             conn,
-            project.local_annotator_id,
+            actor,
             "add",
             "custom_status",
             uid,
