@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -87,16 +88,28 @@ def test_label_saves_outlast_a_lock_held_longer_than_the_busy_wait(project, monk
         stdout=subprocess.PIPE,
         text=True,
     )
+    events: dict[str, float] = {}
+
+    def read_holder() -> None:
+        for line in holder.stdout:
+            name, at = line.split()
+            events[name] = float(at)
+
+    reader = threading.Thread(target=read_holder, daemon=True)
+    reader.start()
     saves = []  # (started, ended) wall-clock times
     for dp in range(1, 301):
+        if dp == 50:  # from here on, saves are made while the other process holds the lock
+            deadline = time.monotonic() + 60
+            while "locked" not in events and time.monotonic() < deadline:
+                time.sleep(0.01)
         state = AnnotationState("spam" if dp % 2 else "ham", "complete", 10)
         started = time.time()
         SetAnnotations(me, ((dp, state),)).apply(project)
         saves.append((started, time.time()))
-    out, _ = holder.communicate(timeout=60)
-    assert holder.returncode == 0
-    stamps = dict(line.split() for line in out.splitlines())
-    locked, released = float(stamps["locked"]), float(stamps["released"])
+    assert holder.wait(timeout=60) == 0
+    reader.join(timeout=60)
+    locked, released = events["locked"], events["released"]
     # Some save really waited out the lock: begun while held, done after it was released.
     assert any(start < released and end >= released and start >= locked for start, end in saves)
     longest = max(end - start for start, end in saves)
