@@ -24,6 +24,7 @@ from app.core.ids import new_uuid, now_iso
 from app.core.project import modelstore
 from app.core.project.modelstore import Suggestion
 from app.core.project.project import Project, current_schema
+from app.core.storage.retry import run_write
 from app.core.storage.tables import STATUS_NAMES, DatapointStatus
 
 ANNOTATION_STATUSES = ("draft", "complete", "skipped", "discarded")
@@ -186,7 +187,10 @@ class SetAnnotations:
 
     def apply(self, project: Project) -> Applied:
         ids = list(self.datapoints)
-        with project.engine.begin() as conn:
+
+        def write(conn: Connection) -> tuple[dict, dict, dict]:
+            # Under the write lock from the first read (BEGIN IMMEDIATE): what is read is
+            # what is overwritten, even with another process of the same annotator.
             schema = current_schema(conn)
             before_status = _statuses(conn, ids)
             missing = sorted(set(ids) - before_status.keys())
@@ -219,6 +223,9 @@ class SetAnnotations:
                 before={str(k): audit_value(v) for k, v in before.items()},
                 after={str(k): audit_value(v) for k, v in self.changes},
             )
+            return before, before_status, after_status
+
+        before, before_status, after_status = run_write(project.engine, write)
         inverse = SetAnnotations(
             self.annotator_id,
             tuple((dp_id, before.get(dp_id)) for dp_id in ids),
@@ -363,7 +370,8 @@ class AddFlag(_Note):
     def apply(self, project: Project) -> Applied:
         if not self.reason.strip():
             raise ProjectError("a flag needs a reason")
-        with project.engine.begin() as conn:
+
+        def write(conn: Connection) -> None:
             self._insert(conn, "flag", "reason", self.uuid, self.reason.strip(), self.created_at)
             conn.execute(DERIVE_FLAGGED, {"id": self.datapoint_id})
             audit.record(
@@ -374,6 +382,8 @@ class AddFlag(_Note):
                 self.uuid,
                 after={"reason": self.reason, "datapoint": self.datapoint_id},
             )
+
+        run_write(project.engine, write)
         return Applied(RemoveFlag(self))
 
 
@@ -389,7 +399,7 @@ class RemoveFlag:
         return (self.flag.datapoint_id,)
 
     def apply(self, project: Project) -> Applied:
-        with project.engine.begin() as conn:
+        def write(conn: Connection) -> None:
             conn.execute(text("DELETE FROM flag WHERE uuid = :uuid"), {"uuid": self.flag.uuid})
             conn.execute(DERIVE_FLAGGED, {"id": self.flag.datapoint_id})
             audit.record(
@@ -400,6 +410,8 @@ class RemoveFlag:
                 self.flag.uuid,
                 before={"reason": self.flag.reason, "datapoint": self.flag.datapoint_id},
             )
+
+        run_write(project.engine, write)
         return Applied(self.flag)
 
 
@@ -415,7 +427,8 @@ class AddComment(_Note):
     def apply(self, project: Project) -> Applied:
         if not self.body.strip():
             raise ProjectError("a comment cannot be empty")
-        with project.engine.begin() as conn:
+
+        def write(conn: Connection) -> None:
             self._insert(conn, "comment", "body", self.uuid, self.body.strip(), self.created_at)
             audit.record(
                 conn,
@@ -425,6 +438,8 @@ class AddComment(_Note):
                 self.uuid,
                 after={"body": self.body.strip(), "datapoint": self.datapoint_id},
             )
+
+        run_write(project.engine, write)
         return Applied(RemoveComment(self))
 
 
@@ -438,7 +453,7 @@ class RemoveComment:
         return (self.comment.datapoint_id,)
 
     def apply(self, project: Project) -> Applied:
-        with project.engine.begin() as conn:
+        def write(conn: Connection) -> None:
             conn.execute(
                 text("DELETE FROM comment WHERE uuid = :uuid"), {"uuid": self.comment.uuid}
             )
@@ -450,12 +465,15 @@ class RemoveComment:
                 self.comment.uuid,
                 before={"body": self.comment.body.strip(), "datapoint": self.comment.datapoint_id},
             )
+
+        run_write(project.engine, write)
         return Applied(self.comment)
 
 
 def record_reopen(project: Project, datapoint_id: int, annotator_id: int) -> None:
     """An annotator unlocked a finished item to edit it again: kept in the audit trail."""
-    with project.engine.begin() as conn:
+
+    def write(conn: Connection) -> None:
         state = read_states(conn, annotator_id, [datapoint_id]).get(datapoint_id)
         audit.record(
             conn,
@@ -465,6 +483,8 @@ def record_reopen(project: Project, datapoint_id: int, annotator_id: int) -> Non
             state.uuid if state else None,
             before=audit_value(state),
         )
+
+    run_write(project.engine, write)
 
 
 @dataclass(frozen=True)

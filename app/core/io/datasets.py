@@ -12,6 +12,7 @@ from app.core.errors import ProjectError
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project
 from app.core.storage import tables as t
+from app.core.storage.retry import write_transaction
 
 DELETE_CHUNK = 50_000
 
@@ -58,7 +59,7 @@ def remove_dataset(
 ) -> int:
     """Delete a dataset, its datapoints and everything attached to them, in one transaction."""
     actor = project.local_annotator_id
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         found = conn.execute(select(t.dataset).where(t.dataset.c.id == dataset_id)).one_or_none()
         if found is None:
             raise ProjectError(f"{project.path}: no dataset with id {dataset_id}")

@@ -24,6 +24,7 @@ from app.core.ids import datapoint_uuid
 from app.core.io.spreadsheet import NEUTRALISED_COLUMN, neutralise_row
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project
+from app.core.storage.retry import write_transaction
 from app.core.storage.tables import STATUS_CODES, STATUS_NAMES
 
 EXPORT_FORMATS = ("jsonl", "csv")
@@ -184,7 +185,7 @@ def export_datapoints(
             )
     progress(written, total, f"Exported {written:,} datapoints to {out.name}")
     actor = project.local_annotator_id
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         audit.record(
             conn,
             actor,

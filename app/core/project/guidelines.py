@@ -16,6 +16,7 @@ from app.core.errors import ProjectError
 from app.core.project.label_schema import LabelSpec, SchemaVersion
 from app.core.project.project import Project, get_meta, set_meta
 from app.core.storage import tables as t
+from app.core.storage.retry import write_transaction
 
 SEEN_PREFIX = "guidelines_seen:"
 
@@ -99,7 +100,7 @@ def acknowledge(project: Project, annotator_id: int, version: int | None = None)
     """Record that this annotator has read the guidelines of `version` (the newest by default).
 
     Returns the version recorded."""
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         key = _seen_key(conn, annotator_id)
         if version is None:
             version = conn.execute(

@@ -17,14 +17,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Connection, bindparam, text
 
 from app.core import audit
 from app.core.ids import new_uuid, now_iso
 from app.core.project.project import Project
 from app.core.storage import predictions
+from app.core.storage.retry import run_write, write_timeout, write_transaction
 
 QUALITY_BAR_KEY = "model_quality_bar"
+MODEL_SAVE_WAITS = 5  # a model save waits this many times a label save's write_timeout()
 DEFAULT_QUALITY_BAR = 0.8  # cross-validated macro-F1 a model needs before it suggests labels
 
 
@@ -67,7 +69,11 @@ def _version(row) -> ModelVersion:
 def save_version(
     project: Project, fmt: str, artifact: bytes, label_count: int, metrics: dict[str, Any]
 ) -> ModelVersion:
-    with project.engine.begin() as conn:
+    """Store a trained model as a new version. It waits out a busy project (a long import
+    in another process) several times longer than a label save does: training took long, and
+    a model lost to a held lock would have to be trained again."""
+
+    def write(conn: Connection) -> Any:
         uuid = new_uuid()
         new_id = conn.execute(
             text(
@@ -91,8 +97,11 @@ def save_version(
             uuid,
             after={"labels": label_count, "macro_f1": metrics.get("macro_f1")},
         )
-        row = conn.execute(text("SELECT * FROM model_version WHERE id = :id"), {"id": new_id}).one()
-    return _version(row)
+        return conn.execute(
+            text("SELECT * FROM model_version WHERE id = :id"), {"id": new_id}
+        ).one()
+
+    return _version(run_write(project.engine, write, timeout=MODEL_SAVE_WAITS * write_timeout()))
 
 
 def versions(project: Project) -> list[ModelVersion]:
@@ -162,7 +171,7 @@ def write_prediction_rows(
 ) -> None:
     """(datapoint id, value already as JSON, confidence, priority) rows straight to the
     driver, in one transaction (write_predictions' path)."""
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         predictions.write_rows(conn, version_id, rows)
 
 
@@ -176,19 +185,19 @@ def write_prediction_arrays(
 ) -> None:
     """One chunk of a pool score in one transaction: ids, values already as JSON, and
     confidences and priorities as arrays (the fast path: storage.predictions.write_arrays)."""
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         predictions.write_arrays(conn, version_id, ids, values, confidence, score)
 
 
 def set_priorities(project: Project, version_id: int, rows: list[tuple[float, int]]) -> None:
     """New queue priorities (score, datapoint id) for some of a version's predictions."""
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         predictions.set_scores(conn, version_id, rows)
 
 
 def drop_older_predictions(project: Project, version_id: int) -> None:
     """Once a version has scored the pool, older versions' predictions are only clutter."""
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         conn.execute(text("DELETE FROM prediction WHERE model_version_id < :v"), {"v": version_id})
 
 

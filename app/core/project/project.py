@@ -25,6 +25,7 @@ from app.core.project.label_schema import (
 )
 from app.core.storage import db
 from app.core.storage import tables as t
+from app.core.storage.retry import run_write, write_transaction
 
 PROJECT_SUFFIX = ".tagloop"
 # Keys of an exported record besides the inputs, so no input may take these names.
@@ -83,7 +84,7 @@ class Project:
         """Who works in this file: the annotator an assignment bundle was made for, when the
         file was opened from one (so their work is theirs on any machine), else this install's
         annotator row, registered in the project on first use."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             assignee = get_meta(conn, META_ASSIGNEE)
             if assignee:
                 found = conn.execute(
@@ -343,5 +344,4 @@ def update_schema(
     if conn is not None:
         return apply(conn)
     actor_id = actor_id if actor_id is not None else project.local_annotator_id
-    with project.engine.begin() as c:
-        return apply(c)
+    return run_write(project.engine, apply)

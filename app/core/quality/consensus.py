@@ -44,6 +44,7 @@ from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
+from app.core.storage.retry import write_transaction
 from app.core.storage.sqlite import driver_connection
 from app.core.team.tasks import ADJUDICATE, create_missing_tasks, record_assignment
 
@@ -319,7 +320,7 @@ def create_adjudication_tasks(
         if wanted is None or c.datapoint_id in wanted
     ]
     actor = project.local_annotator_id
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         who, who_uuid, _name = find_annotator(conn, adjudicator)
         made = create_missing_tasks(conn, who, ADJUDICATE, items, actor, anyones=True)
         if made:
@@ -332,7 +333,7 @@ def create_adjudication_tasks(
 def adjudicate(project: Project, datapoint_id: int, adjudicator: int | str, value: Any) -> str:
     """Record `adjudicator`'s final value for an item (checked like an annotation); returns the
     decision's UUID. Deciding again adds a newer decision; the newest is the final value."""
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         who, _uuid, _name = find_annotator(conn, adjudicator)
         schema = current_schema(conn)
         lengths = text_lengths(conn, [datapoint_id])

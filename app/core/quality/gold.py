@@ -36,6 +36,7 @@ from app.core.errors import ProjectError
 from app.core.ids import datapoint_uuid, new_uuid, now_iso
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
+from app.core.storage.retry import write_transaction
 from app.core.storage.sqlite import driver_connection
 from app.core.team.tasks import GOLD, create_tasks, record_assignment, round_half_up
 
@@ -120,7 +121,7 @@ def mark_gold(project: Project, datapoint_ids: Sequence[int], answers: Sequence[
     if len(datapoint_ids) != len(answers):
         raise ProjectError("give one answer per gold item")
     actor = project.local_annotator_id
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         schema = current_schema(conn)
         lengths = text_lengths(conn, list(datapoint_ids))
         for dp_id, value in zip(datapoint_ids, answers, strict=True):
@@ -222,7 +223,7 @@ def mix_gold_into_tasks(
     rng = random.Random(seed)
     actor = project.local_annotator_id
     made: dict[str, int] = {}
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         gold = [r[0] for r in conn.execute(text("SELECT datapoint_id FROM gold_item ORDER BY 1"))]
         if not gold:
             raise ProjectError("no gold items yet: mark some first (tagloop gold --mark)")

@@ -25,6 +25,7 @@ from app.core.ids import new_uuid, now_iso
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project
 from app.core.quality.gold import same_answer
+from app.core.storage.retry import write_transaction
 from app.core.team.eligibility import newest_result
 from app.core.team.tasks import QUALIFICATION, create_missing_tasks, record_assignment
 
@@ -58,7 +59,7 @@ def create_qualification(
     if not items:
         raise ProjectError("a qualification set needs items")
     actor = project.local_annotator_id
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         if conn.execute(
             text("SELECT 1 FROM qualification_set WHERE name = :n"), {"n": name}
         ).first():
@@ -110,7 +111,7 @@ def assign_qualification(project: Project, name: str | None, annotators: Sequenc
     """Qualification tasks on the set's items for each annotator (none twice); how many."""
     actor = project.local_annotator_id
     made = 0
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         set_id, set_name, _score = _set(conn, name)
         items = [
             r[0]
@@ -131,7 +132,8 @@ def qualification_result(
 ) -> QualificationResult:
     """Score `annotator` on the qualification set `name` (or the only one) and, once every
     item is answered, record the result (once per distinct outcome)."""
-    with project.engine.begin() as conn:
+    actor = project.local_annotator_id  # before the lock: it may write on its own
+    with write_transaction(project.engine) as conn:
         who, _uuid, who_name = find_annotator(conn, annotator)
         set_id, set_name, pass_score = _set(conn, name)
         rows = conn.execute(
@@ -176,13 +178,13 @@ def qualification_result(
                         "correct": correct,
                         "total": total,
                         "passed": passed,
-                        "by": project.local_annotator_id,
+                        "by": actor,
                         "at": now_iso(),
                     },
                 )
                 audit.record(
                     conn,
-                    project.local_annotator_id,
+                    actor,
                     "qualify",
                     "qualification_result",
                     recorded,

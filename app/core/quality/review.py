@@ -50,6 +50,7 @@ from app.core.ids import new_uuid, now_iso
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
 from app.core.quality.consensus import REVIEW_DECISIONS, current_reviews
+from app.core.storage.retry import write_transaction
 from app.core.storage.sqlite import driver_connection
 from app.core.team.tasks import (
     REVIEW,
@@ -119,7 +120,8 @@ def add_custom_status(
         raise ProjectError(f"{name!r} is a built-in review decision")
     if counts_as not in REVIEW_DECISIONS:
         raise ProjectError(f"a custom status counts as one of {', '.join(REVIEW_DECISIONS)}")
-    with project.engine.begin() as conn:
+    actor = project.local_annotator_id  # before the lock: it may write on its own
+    with write_transaction(project.engine) as conn:
         if conn.execute(text("SELECT 1 FROM custom_status WHERE name = :n"), {"n": name}).first():
             raise ProjectError(f"a status named {name!r} already exists")
         uid = new_uuid()
@@ -138,7 +140,7 @@ def add_custom_status(
         )
         audit.record(
             conn,
-            project.local_annotator_id,
+            actor,
             "add",
             "custom_status",
             uid,
@@ -182,7 +184,7 @@ def create_review_tasks(
     items, or only these annotators' work, if given) that they have no open review task on;
     returns how many were made."""
     actor = project.local_annotator_id
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         who, who_uuid, _name = find_annotator(conn, reviewer)
         authors = None
         if annotators:
@@ -252,7 +254,7 @@ def review(
         raise ProjectError("a rejection needs a reason")
     if correction is not None and counts_as != "reject":
         raise ProjectError("a correction goes with a rejection (decision 'reject')")
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         who, _uuid, _name = find_annotator(conn, reviewer)
         target = conn.execute(
             text(
@@ -379,7 +381,7 @@ def spot_check(
     rng = random.Random(seed)
     actor = project.local_annotator_id
     task_type = project.task_type
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         who, who_uuid, _name = find_annotator(conn, reviewer)
         reviewed = {r[0] for r in conn.execute(text("SELECT annotation_uuid FROM review_decision"))}
         queued = tasked_datapoints(conn, REVIEW, who)

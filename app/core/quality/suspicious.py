@@ -24,6 +24,7 @@ from app.core.errors import TagloopError
 from app.core.project import modelstore
 from app.core.project.project import Project
 from app.core.storage import tables as t
+from app.core.storage.retry import write_transaction
 
 KEPT_ACTION = "keep_label"  # the audit action that records a kept label
 
@@ -65,7 +66,7 @@ def keep_label(project: Project, datapoint_id: int, annotator_id: int | None) ->
     """Record that `annotator_id` keeps the label of `datapoint_id` although the model doubts
     it: one committed transaction writing one chained audit event (action `keep_label`,
     entity "datapoint", after {"datapoint": id}). The datapoint then leaves the list."""
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         found = conn.execute(
             select(t.datapoint.c.id).where(t.datapoint.c.id == datapoint_id)
         ).first()

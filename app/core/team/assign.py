@@ -31,6 +31,7 @@ from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.annotators import ROLES, ensure_annotator, find_annotator
 from app.core.project.project import Project
+from app.core.storage.retry import write_transaction
 from app.core.storage.sqlite import driver_connection
 from app.core.team.eligibility import unqualified
 from app.core.team.tasks import (
@@ -118,7 +119,7 @@ def add_annotator(project: Project, name: str, role: str = "annotator") -> Annot
     if role not in ROLES:
         raise ProjectError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     actor = project.local_annotator_id
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         taken = conn.execute(
             text("SELECT 1 FROM annotator WHERE name = :name"), {"name": name}
         ).first()
@@ -167,7 +168,7 @@ def generate_tasks(
     _check_arguments(annotators, fraction, overlap_fraction, kind, stratify)
     actor = project.local_annotator_id
     rng = random.Random(seed)
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         team = _team(conn, annotators, kind, force)
         if overlap_fraction > 0 and not 1 <= per_item <= len(team):
             raise ProjectError(
@@ -366,7 +367,7 @@ def reassign(
     bundle they already hold still merges, as theirs.
     """
     actor = project.local_annotator_id
-    with project.engine.begin() as conn:
+    with write_transaction(project.engine) as conn:
         src = find_annotator(conn, source)
         dst = find_annotator(conn, target)
         if src[0] == dst[0]:

@@ -106,8 +106,10 @@ class AnnotationSession(QObject):
         self.suggest_version: int | None = None  # whose suggestions the editors show
         self._save_timer = QTimer(self, singleShot=True, interval=1000)
         self._save_timer.timeout.connect(self.save_position)
+        self.waiting_for_lock = False  # a write is kept out by another program's lock
         writer.done.connect(self._committed)
         writer.failed.connect(self._write_failed)
+        writer.waiting.connect(self._write_waiting)
 
     # --- queue and navigation -------------------------------------------------------------
 
@@ -221,7 +223,9 @@ class AnnotationSession(QObject):
         item_id = self.item.id
         self.reopened.add(item_id)
         self.writer.submit(
-            lambda: annotate.record_reopen(self.project, item_id, self.annotator_id),
+            lambda: self.writer.keep_trying(
+                lambda: annotate.record_reopen(self.project, item_id, self.annotator_id), "reopen"
+            ),
             token="reopen",
         )
         self.message.emit("Reopened: edits are allowed again.")
@@ -329,18 +333,32 @@ class AnnotationSession(QObject):
             self._pending[dp_id] = self._pending.get(dp_id, 0) + 1
 
         suggest = self.suggest_version
+        token = (self, datapoints)
 
         def job() -> Outcome:
             command = resolve()
-            applied = command.apply(self.project)
+            # Kept out by another program's lock: tried again until saved (a command's apply
+            # is one transaction, re-runnable), never dropped; later edits wait behind it.
+            applied = self.writer.keep_trying(lambda: command.apply(self.project), token)
             items = annotate.load_items(
                 self.project, list(command.datapoints), self.annotator_id, suggest
             )
             return Outcome(command, applied, items)
 
-        return self.writer.submit(job, token=(self, datapoints))
+        return self.writer.submit(job, token=token)
+
+    def _write_waiting(self, token: object, message: str) -> None:
+        """A save is kept out by another program's lock: the undo history and the edit on
+        screen stay as they are, the writer keeps trying, and the user is told once."""
+        if not (isinstance(token, tuple) and token and token[0] is self) and token != "reopen":
+            return
+        self.waiting_for_lock = True
+        self.failed.emit(message)
 
     def _committed(self, token: object, outcome: object) -> None:
+        if self.waiting_for_lock and not self.writer.stalled:
+            self.waiting_for_lock = False
+            self.message.emit("Saved: the edits that waited for the project are saved now.")
         if not (isinstance(token, tuple) and token and token[0] is self):
             if token == "reopen" and not self.writer.pending:
                 self.saved.emit()

@@ -1,0 +1,175 @@
+"""Short writes that wait out a busy database instead of failing.
+
+Another process (a long import, a bundle merge) may hold a project's write lock for tens of
+seconds, longer than SQLite's busy timeout. Every short write (a label, a model version, an
+audit event, a review decision) goes through this module, which
+
+- takes the write lock first (BEGIN IMMEDIATE), so that everything the transaction reads
+  is read under the lock: no read-then-write race with another process, and no write can
+  fail midway on a lock that another writer took after our first read;
+- retries on SQLITE_BUSY / "database is locked", with backoff, until a deadline
+  (`write_timeout()`: TAGLOOP_WRITE_TIMEOUT seconds, 120 by default), then raises
+  DatabaseBusy, a ProjectError with a clear message (never a traceback).
+
+`run_write(engine, fn)` re-runs the whole transaction function `fn(conn)` on busy, so `fn`
+must be re-runnable: it reads what it needs inside the transaction and has no effects
+outside it. `write_transaction(engine)` is the context-manager form for a block: it retries
+taking the lock (the only step that waits in WAL mode), then runs the block once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from app.core.errors import ProjectError
+from app.core.storage.sqlite import driver_connection
+
+T = TypeVar("T")
+
+DEFAULT_WRITE_TIMEOUT = 120.0  # seconds; outlasts a 25 s bulk write several times over
+FIRST_PAUSE = 0.02  # seconds between attempts, doubled up to MAX_PAUSE (with jitter)
+MAX_PAUSE = 1.0
+ATTEMPT_WAIT = 10.0  # longest wait inside SQLite's own busy handler per attempt
+_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+_held = threading.local()  # engines whose write lock this thread holds (nesting guard)
+
+
+class DatabaseBusy(ProjectError):
+    """The project's write lock stayed taken by another program for the whole wait."""
+
+    def __init__(self, waited: float, where: str = "") -> None:
+        self.waited = waited
+        at = f"{where}: " if where else ""
+        super().__init__(
+            f"{at}the project file is busy: another program (e.g. a long import or merge)"
+            f" has held its write lock for {waited:.0f} s; nothing was changed. Try again when"
+            " it has finished."
+        )
+
+
+def write_timeout() -> float:
+    """How long a short write waits for the lock: TAGLOOP_WRITE_TIMEOUT seconds, or 120."""
+    raw = os.environ.get("TAGLOOP_WRITE_TIMEOUT", "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_WRITE_TIMEOUT
+    return value if value > 0 else DEFAULT_WRITE_TIMEOUT
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether an error is SQLite's "database is locked" (busy), raw or wrapped by SQLAlchemy."""
+    if isinstance(exc, DatabaseBusy):
+        return True
+    if isinstance(exc, DBAPIError):
+        exc = exc.orig  # type: ignore[assignment]
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _BUSY_CODES
+    message = str(exc)
+    return "database is locked" in message or "database table is locked" in message
+
+
+def _where(engine: Engine) -> str:
+    return str(engine.url.database or "")
+
+
+@contextlib.contextmanager
+def _immediate(engine: Engine, deadline: float) -> Iterator[Connection]:
+    """One attempt: a connection inside BEGIN IMMEDIATE, committed when the block ends.
+
+    SQLite's busy handler waits at most the time left (and ATTEMPT_WAIT) for the lock."""
+    held: set[int] = _held.__dict__.setdefault("engines", set())
+    if id(engine) in held:  # a second connection of this thread would wait on the first
+        raise RuntimeError("nested write transaction on the same project in one thread")
+    with engine.connect() as conn:
+        if engine.dialect.name != "sqlite":
+            with conn.begin():
+                yield conn
+            return
+        raw = driver_connection(conn)
+        former = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+        left_ms = int(max(0.0, min(deadline - time.monotonic(), ATTEMPT_WAIT)) * 1000)
+        raw.execute(f"PRAGMA busy_timeout={left_ms}")
+        try:
+            with conn.begin():
+                raw.execute("BEGIN IMMEDIATE")  # the write lock, before the first read
+                raw.execute(f"PRAGMA busy_timeout={former}")
+                held.add(id(engine))
+                try:
+                    yield conn
+                finally:
+                    held.discard(id(engine))
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                raw.execute(f"PRAGMA busy_timeout={former}")
+
+
+def _pauses(deadline: float) -> Iterator[float]:
+    """Sleeps between attempts: doubling from FIRST_PAUSE to MAX_PAUSE, jittered, never past
+    the deadline; ends when the deadline has passed."""
+    pause = FIRST_PAUSE
+    while (left := deadline - time.monotonic()) > 0:
+        yield min(left, pause * random.uniform(0.5, 1.0))
+        pause = min(pause * 2, MAX_PAUSE)
+
+
+def run_write(engine: Engine, fn: Callable[[Connection], T], *, timeout: float | None = None) -> T:
+    """Run `fn(conn)` in one write transaction that holds the lock from its start, committed
+    when `fn` returns; on busy, roll back and run `fn` again, until `timeout` seconds
+    (default write_timeout()) have passed, then raise DatabaseBusy. Other errors propagate
+    (after the rollback)."""
+    started = time.monotonic()
+    deadline = started + (write_timeout() if timeout is None else timeout)
+    pauses = _pauses(deadline)
+    while True:
+        try:
+            with _immediate(engine, deadline) as conn:
+                return fn(conn)
+        except (sqlite3.OperationalError, DBAPIError) as exc:
+            if not is_busy(exc):
+                raise
+            pause = next(pauses, None)
+            if pause is None:
+                raise DatabaseBusy(time.monotonic() - started, _where(engine)) from exc
+            time.sleep(pause)
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine, *, timeout: float | None = None) -> Iterator[Connection]:
+    """A write transaction for a block: waits (with retries, up to `timeout`) for the write
+    lock, then runs the block once under it and commits. A busy error inside the block
+    (which WAL mode does not produce once the lock is held) becomes DatabaseBusy."""
+    started = time.monotonic()
+    deadline = started + (write_timeout() if timeout is None else timeout)
+    pauses = _pauses(deadline)
+    try:
+        with contextlib.ExitStack() as stack:
+            while True:
+                try:
+                    conn = stack.enter_context(_immediate(engine, deadline))
+                    break
+                except (sqlite3.OperationalError, DBAPIError) as exc:
+                    if not is_busy(exc):
+                        raise
+                    pause = next(pauses, None)
+                    if pause is None:
+                        raise DatabaseBusy(time.monotonic() - started, _where(engine)) from exc
+                    time.sleep(pause)
+            yield conn
+    except (sqlite3.OperationalError, DBAPIError) as exc:
+        if is_busy(exc):
+            raise DatabaseBusy(time.monotonic() - started, _where(engine)) from exc
+        raise
