@@ -31,6 +31,7 @@ from app.core.team.tasks import TASK_KINDS
 UUID_SYNTAX = re.compile(
     r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
+SURROGATE = re.compile("[\ud800-\udfff]")
 HASH_SYNTAX = re.compile(r"[0-9a-f]{64}")
 LANGUAGE_SYNTAX = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}")
 TIME_CHARS = 40
@@ -82,6 +83,8 @@ def _string(field: Field, value: Any) -> str | None:
         return f"{field.key!r} must not be empty"
     if field.max_chars is not None and len(value) > field.max_chars:
         return f"{field.key!r} is longer than {field.max_chars:,} characters"
+    if SURROGATE.search(value):
+        return f"{field.key!r} holds a lone surrogate (\\ud800-\\udfff), which is not text"
     return None
 
 
