@@ -229,13 +229,11 @@ def test_work_bundles_carry_an_unbroken_stretch_of_the_chain(make_project, tmp_p
     export_work_bundle(copy, work)
     copy.close()
     events = rows(work, "audit_events.jsonl")
-    assert events and all(
-        b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(events)
-    )
+    assert events and all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(events))
     merge_bundle(owner, work)
     assert verify_chain(owner).ok
     bad = edited(work, tmp_path, "audit_events.jsonl", setter(0, "action", "forged"))
-    with pytest.raises(BundleError, match="was altered|differs from this project's copy"):
+    with pytest.raises(BundleError, match=r"was altered|differs from this project's copy"):
         merge_bundle(owner, bad)
 
 
