@@ -283,3 +283,24 @@ def test_the_largest_allowed_key_derivation_is_bounded(setup, tmp_path):
     with pytest.raises(BundleError, match="wrong passphrase"):
         open_bundle(bad, tmp_path / "o.tagloop", passphrase="s3cret pass")
     print(f"largest allowed scrypt: {time.perf_counter() - started:.2f} s")
+
+
+def test_a_complete_annotation_needs_a_labeled_datapoint(setup, tmp_path):
+    project, good = setup
+    found = rows(good, "datapoints.jsonl")
+    complete = {
+        (r["dataset"], r["row"])
+        for r in rows(good, "annotations.jsonl")
+        if r["status"] == "complete"
+    }
+    labeled = next(i for i, r in enumerate(found) if (r["dataset"], r["row"]) in complete)
+    bad = edited(good, tmp_path, "datapoints.jsonl", setter(labeled, "status", 0))
+    refused(project, bad, tmp_path, "annotations.jsonl, line \\d+: it is complete but")
+
+
+def test_a_dataset_checksum_and_format_are_checked(setup, tmp_path):
+    project, good = setup
+    bad = edited(good, tmp_path, "datasets.jsonl", setter(0, "sha256", "../../etc/passwd"))
+    refused(project, bad, tmp_path, "'sha256' is not a SHA-256")
+    bad = edited(good, tmp_path, "datasets.jsonl", setter(0, "format", "exe"))
+    refused(project, bad, tmp_path, "'format' must be one of")

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from app.core.annotation.commands import ANNOTATION_STATUSES
+from app.core.io.readers import FORMATS
 from app.core.project.annotators import ROLES
 from app.core.project.label_schema import TASK_TYPES
 from app.core.project.project import RESERVED_INPUT_NAMES
@@ -54,8 +55,9 @@ MAX_INPUTS = 1_000
 class Field:
     """One key of a row: its kind and the bounds its value must keep.
 
-    kinds: uuid, hash (64 hex), time (ISO 8601), text, int, num (finite), bool, json (a string
-    holding JSON text; `obj`: a JSON object), enum (one of `choices`), language.
+    kinds: uuid, hash (64 hex), digest (a hash or ''), time (ISO 8601), text, int, num
+    (finite), bool, json (a string holding JSON text; `obj`: a JSON object), enum (one of
+    `choices`), language.
     """
 
     key: str
@@ -98,6 +100,11 @@ def _hash(field: Field, value: Any) -> str | None:
     if value.__class__ is not str or not HASH_SYNTAX.fullmatch(value):
         return f"{field.key!r} is not a SHA-256 hex digest ({_shown(value)})"
     return None
+
+
+def _digest(field: Field, value: Any) -> str | None:
+    """A SHA-256 hex digest, or '' (a dataset's checksum before its import finished)."""
+    return None if value == "" else _hash(field, value)
 
 
 def _time(field: Field, value: Any) -> str | None:
@@ -158,6 +165,7 @@ def _language(field: Field, value: Any) -> str | None:
 _CHECKS: dict[str, Callable[[Field, Any], str | None]] = {
     "uuid": _uuid,
     "hash": _hash,
+    "digest": _digest,
     "time": _time,
     "text": _string,
     "int": _int,
@@ -266,8 +274,8 @@ RECORDS: dict[str, Record] = {
         (
             _uuid_f("uuid"),
             _text_f("source_name", nonempty=True, max_chars=4_096),
-            _text_f("sha256", max_chars=SHORT_CHARS),
-            _text_f("format", nonempty=True, max_chars=8),
+            Field("sha256", "digest"),
+            _enum_f("format", FORMATS),
             _json_f("mapping", obj=True),
             _text_f("label_column", nullable=True, max_chars=NAME_CHARS),
             _int_f("row_count", 0, COUNT_MAX),

@@ -5,8 +5,8 @@ share them): what one row cannot tell (app.core.bundle.schema checks each row as
   annotator's annotation of one datapoint, two schema versions with one number;
 - references inside the bundle: an annotation's schema version, a row's dataset (when the
   bundle carries its datasets);
-- derived columns that agree with the rows they derive from: a datapoint "labeled" has a
-  complete annotation, one "flagged" an open flag;
+- derived columns that agree with the rows they derive from: a datapoint is "labeled" if and
+  only if it has a complete annotation, and "flagged" only with an open flag;
 - the audit chain (format 3 on): every event's hash covers its content and links to the event
   before it, so an altered, removed or reordered event is refused, naming it.
 
@@ -211,6 +211,12 @@ class _Validation:
         line = self.labeled.missing_from(self.complete)
         if line is not None:
             raise self.fail(member, line, "it is 'labeled' but has no complete annotation")
+        if self.reader.has(member):
+            line = self.complete.missing_from(self.labeled)
+            if line is not None:
+                raise self.fail(
+                    "annotations.jsonl", line, "it is complete but its datapoint is not 'labeled'"
+                )
         line = self.flagged.missing_from(self.open_flags)
         if line is not None:
             raise self.fail(member, line, "it is flagged but has no open flag")
