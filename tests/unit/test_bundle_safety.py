@@ -203,7 +203,7 @@ def test_bad_rows_inside_a_valid_container_are_refused_atomically(setup, tmp_pat
     bad = rebuild_zip(
         good, tmp_path / "bad.tlbundle", replace={"comments.jsonl": bad_data}, manifest_edit=fix
     )
-    refused(project, bad, tmp_path, r"comments.jsonl, row c0ffee: '\w+' must be a string")
+    refused(project, bad, tmp_path, r"comments.jsonl, line \d+: 'uuid' is not a UUID")
 
 
 # -- Encryption -------------------------------------------------------------------------

@@ -36,10 +36,15 @@ TAG = 16
 KDF_N = 2**15
 KDF_R = 8
 KDF_P = 1
-# Parameters read from a file are capped, so a hostile header cannot ask for gigabytes of RAM.
-MAX_KDF_N = 2**20
-MAX_KDF_R = 16
+# Parameters read from a file are capped before any key is derived, so a hostile header cannot
+# ask for gigabytes of RAM or minutes of CPU: scrypt takes 128·n·r bytes and time in proportion
+# to n·r·p. The caps allow 4 times the cost this version writes (32 MiB, n·r·p = 2^18): at most
+# 128 MiB and 2^20.
+MAX_KDF_N = 2**17
+MAX_KDF_R = 8
 MAX_KDF_P = 4
+MAX_KDF_MEMORY = 128 << 20  # bytes: 128 · n · r
+MAX_KDF_WORK = 2**20  # n · r · p
 MAX_HEADER = 64 * 1024
 MAX_SEGMENT = 16 << 20
 
@@ -168,8 +173,8 @@ def decrypt_to(
             and meta.get("cipher") == "AES-256-GCM"
             and kdf.get("name") == "scrypt"
         )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BundleError(name, f"the encryption header is damaged ({exc})") from None
+    except (ValueError, KeyError, TypeError, RecursionError, OverflowError) as exc:
+        raise BundleError(name, f"the encryption header is damaged ({exc!r:.200})") from None
     if not ok:
         raise BundleError(name, "encrypted with a cipher or key derivation this Tagloop lacks")
     if not (
@@ -177,11 +182,18 @@ def decrypt_to(
         and n & (n - 1) == 0
         and 1 <= r <= MAX_KDF_R
         and 1 <= p <= MAX_KDF_P
+        and 128 * n * r <= MAX_KDF_MEMORY
+        and n * r * p <= MAX_KDF_WORK
         and len(salt) >= 16
         and len(base) == 12
         and 1 <= segment <= MAX_SEGMENT
     ):
-        raise BundleError(name, "the encryption header has parameters out of range")
+        raise BundleError(
+            name,
+            "the encryption header has parameters out of range (it asks for a key derivation"
+            f" of scrypt n={n}, r={r}, p={p}; at most n={MAX_KDF_N}, r={MAX_KDF_R},"
+            f" p={MAX_KDF_P} and n·r·p={MAX_KDF_WORK} are allowed)",
+        )
     if not passphrase:
         raise BundleError(
             name,

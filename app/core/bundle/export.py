@@ -437,14 +437,15 @@ def _note_members(
 def _audit_members(
     sel: Selection, annotators: dict[int, str], datasets: dict[int, str], schemas: dict[int, str]
 ) -> list[Member]:
-    """The audit log."""
+    """The audit log, with each event's link of the hash chain (format 3)."""
     members: list[Member] = []
     if sel.audit is not None:
         members.append(
             (
                 "audit_events.jsonl",
                 "SELECT e.uuid, e.at, e.actor_id, e.action, e.entity, e.entity_uuid, e.before,"
-                f" e.after FROM audit_event e WHERE {sel.audit} ORDER BY e.id",
+                f" e.after, e.prev_hash, e.hash FROM audit_event e WHERE {sel.audit}"
+                " ORDER BY e.id",
                 lambda r: {
                     "uuid": r[0],
                     "at": r[1],
@@ -454,6 +455,8 @@ def _audit_members(
                     "entity_uuid": r[5],
                     "before": r[6],
                     "after": r[7],
+                    "prev_hash": r[8],  # the chain, verified before a merge or an open
+                    "hash": r[9],
                 },
             )
         )

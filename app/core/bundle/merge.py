@@ -51,6 +51,7 @@ from app.core.bundle.rows import (
     insert_schema_version,
     record_audit,
 )
+from app.core.bundle.validate import validate_bundle
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project
 from app.core.storage import fts, sqlite
@@ -147,6 +148,8 @@ def merge_bundle(
         info = reader.project()
         if info.get("task_type") != project.task_type:
             raise reader.error("its task type differs from this project's; refused")
+        with project.engine.connect() as read:  # no write lock while the bundle is checked
+            validate_bundle(reader, lambda uid: _local_event(read, uid))
         actor = project.local_annotator_id
         with (
             project.engine.connect() as sa_conn,
@@ -156,12 +159,26 @@ def merge_bundle(
                 lambda exc: BundleError(str(bundle), f"the database refused the merge ({exc})"),
             ) as conn,
         ):
-            report = _Merge(project, conn, sa_conn, reader, progress, cancel).run()
+            try:
+                report = _Merge(project, conn, sa_conn, reader, progress, cancel).run()
+            except sqlite3.IntegrityError as exc:  # the checks before should leave none
+                raise BundleError(
+                    str(bundle), f"holds a row the database refuses ({exc})"
+                ) from None
             report.seconds = time.perf_counter() - started
             if report.changed:
                 record_audit(conn, actor, "merge-bundle", project.uuid, report.as_dict())
     progress(1, 1, report.summary())
     return report
+
+
+def _local_event(conn, uid: str) -> tuple | None:
+    """The hashed fields of this project's audit event `uid` (app.core.audit.chain), or None."""
+    return conn.exec_driver_sql(
+        "SELECT e.uuid, e.at, a.uuid, e.action, e.entity, e.entity_uuid, e.before, e.after"
+        " FROM audit_event e LEFT JOIN annotator a ON a.id = e.actor_id WHERE e.uuid = ?",
+        (uid,),
+    ).first()
 
 
 class _Merge(AnnotationMerging):

@@ -36,8 +36,9 @@ from app.core.bundle.rows import (
     insert_schema_version,
     record_audit,
 )
+from app.core.bundle.validate import validate_bundle
 from app.core.fileio import new_part_path
-from app.core.ids import now_iso
+from app.core.ids import new_uuid, now_iso
 from app.core.io.importer import REBUILT_INDEXES
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.label_schema import TASK_TYPES
@@ -107,6 +108,7 @@ def open_bundle(
                 "is a work bundle: it holds returned work, not a project; merge it into the "
                 "project (tagloop bundle merge PROJECT BUNDLE, or File ▸ Merge work)"
             )
+        validate_bundle(reader)  # every row and the audit chain, before anything is written
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = new_part_path(dest)
         engine = db.make_engine(db.url_for(tmp))
@@ -123,7 +125,12 @@ def open_bundle(
                     checkpoint=True,
                 ) as conn,
             ):
-                report = _fill(conn, reader, dest, progress, cancel)
+                try:
+                    report = _fill(conn, reader, dest, progress, cancel)
+                except sqlite3.IntegrityError as exc:  # the checks before should leave none
+                    raise BundleError(
+                        str(bundle), f"holds a row the database refuses ({exc})"
+                    ) from None
             engine.dispose()
             with tmp.open("rb+") as handle:
                 os.fsync(handle.fileno())

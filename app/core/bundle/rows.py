@@ -29,6 +29,7 @@ from app.core.project.label_schema import labels_from_json
 # Name-based UUIDs of superseded annotation versions (app.core.bundle.merge).
 HISTORY_NAMESPACE = uuid.UUID("6f1d1a52-7d0c-4b8e-9a53-0c2f3e5b9d11")
 TASK_STATUSES = ("todo", "done", "cancelled")
+MAX_LABELS = 10_000  # labels in one schema version
 DENSE_ROWS = 1 << 24  # rows below this are indexed in an array, any above in a dict
 
 
@@ -204,9 +205,18 @@ def check_schema_labels(check: Checker, row: dict[str, Any]) -> str:
     """A schema version's labels column: JSON text the schema module can read."""
     labels = check.str(row, "labels")
     try:
-        labels_from_json(labels)
-    except (ValueError, TypeError, KeyError, ProjectError) as exc:
-        raise check.fail(row, f"'labels' cannot be read ({exc})") from None
+        specs = labels_from_json(labels)
+    except (ValueError, TypeError, KeyError, ProjectError, RecursionError) as exc:
+        raise check.fail(row, f"'labels' cannot be read ({exc!r:.200})") from None
+    if len(specs) > MAX_LABELS:
+        raise check.fail(row, f"'labels' lists more than {MAX_LABELS:,} labels")
+    seen: set[str] = set()
+    for spec in specs:
+        if not all(isinstance(v, str) for v in vars(spec).values()) or not spec.name.strip():
+            raise check.fail(row, "'labels' holds a label without a name, or a field not text")
+        if spec.name in seen:
+            raise check.fail(row, f"'labels' names the label {spec.name!r} twice")
+        seen.add(spec.name)
     return labels
 
 

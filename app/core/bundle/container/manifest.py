@@ -32,9 +32,12 @@ from app.core.bundle.errors import BundleError
 
 FORMAT_NAME = "tagloop-bundle"
 # Version 1 is the first; version 2 adds the quality members (app.core.bundle.members) and
-# changes no row of version 1. A reader accepts every version up to FORMAT_VERSION (upgrading
-# old rows in `upgrade_row` when a later version changes a member) and refuses newer ones.
-FORMAT_VERSION = 2
+# changes no row of version 1; version 3 adds each audit event's `prev_hash` and `hash`, so the
+# chain is verified before a merge or an open (app.core.bundle.validate). A reader accepts
+# every version up to FORMAT_VERSION (upgrading old rows in `upgrade_row` when a later version
+# changes a member) and refuses newer ones.
+FORMAT_VERSION = 3
+CHAINED_SINCE = 3  # the first format whose audit events carry their chain
 SUFFIX = ".tlbundle"
 KINDS = ("project", "assignment", "work")
 MANIFEST = "manifest.json"
@@ -118,9 +121,9 @@ def check_manifest(manifest: Any, error: Callable[[str], BundleError]) -> dict[s
             and info["size"] >= 0
         ):
             raise error(f"the manifest entry of {name!r} is invalid")
-    for key in ("replica", "base", "assignee"):
+    for key in ("replica", "base", "assignee", "created_at", "created_by", "project_name"):
         value = manifest.get(key)
-        if value is not None and not isinstance(value, str):
+        if value is not None and not (isinstance(value, str) and len(value) <= 1_000):
             raise error(f"the manifest's {key!r} is invalid")
     return manifest
 

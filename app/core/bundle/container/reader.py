@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from app.core.bundle import crypto
+from app.core.bundle import crypto, schema
 from app.core.bundle.container.limits import CHUNK, DEFAULT_LIMITS, Limits, check_directory
 from app.core.bundle.container.manifest import (
     FORMAT_VERSION,
@@ -254,6 +254,8 @@ class BundleReader:
             raise self.error(f"manifest.json is damaged ({exc})") from None
         except (UnicodeDecodeError, ValueError) as exc:
             raise self.error(f"manifest.json is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise self.error("manifest.json is not valid JSON (nested too deeply)") from None
         return check_manifest(manifest, self.error)
 
     def _member_stream(self, name: str) -> _CappedReader:
@@ -283,14 +285,27 @@ class BundleReader:
             value = json.loads(self.read_bytes(PROJECT_MEMBER).decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise self.error(f"project.json is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise self.error("project.json is not valid JSON (nested too deeply)") from None
         if not isinstance(value, dict):
             raise self.error("project.json is not a JSON object")
+        problem = schema.project_problem(value)
+        if problem:
+            raise self.error(f"project.json: {problem}")
         return value
 
     def rows(
         self, name: str, progress: Callable[[int], None] | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Stream the rows of a JSON Lines member (none if the bundle lacks it).
+        """Stream the rows of a JSON Lines member (none if the bundle lacks it), each checked
+        against the member's record (app.core.bundle.schema)."""
+        for _line, row in self.numbered_rows(name, progress):
+            yield row
+
+    def numbered_rows(
+        self, name: str, progress: Callable[[int], None] | None = None
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(line number, row) of a JSON Lines member, as `rows`.
 
         Reads 1 MiB blocks and splits them into lines itself (a readline per row costs more
         than parsing it); a line longer than the cap is refused, never buffered whole."""
@@ -300,6 +315,7 @@ class BundleReader:
         limit = self.limits.max_line_chars
         decode = json.JSONDecoder().raw_decode
         upgrade = upgrade_row if self.format_version != FORMAT_VERSION else None
+        record = schema.RECORDS.get(name)
         line_number = 0
         carry = b""
         with contextlib.closing(reader):
@@ -328,14 +344,32 @@ class BundleReader:
                         raise self.error(
                             f"{name}, line {line_number}: not valid JSON ({exc})"
                         ) from None
+                    except RecursionError:
+                        raise self.error(
+                            f"{name}, line {line_number}: not valid JSON (nested too deeply)"
+                        ) from None
                     if row.__class__ is not dict:
                         raise self.error(f"{name}, line {line_number}: not a JSON object")
-                    yield row if upgrade is None else upgrade(name, row, self.format_version)
+                    if upgrade is not None:
+                        row = upgrade(name, row, self.format_version)
+                    if record is not None:
+                        problem = record.problem(row)
+                        if problem:
+                            raise self.error(f"{name}, {_where(row, line_number)}: {problem}")
+                    yield line_number, row
         if carry.strip():
             raise self.error(f"{name}, line {line_number + 1}: the last line lacks its newline")
         self._finish_member(name, reader)
         if progress is not None:
             progress(reader.count)
+
+
+def _where(row: dict[str, Any], line_number: int) -> str:
+    """A bad row's place in its member: its line, and its UUID when it has a sound one."""
+    uid = row.get("uuid")
+    if uid.__class__ is str and schema.UUID_SYNTAX.fullmatch(uid):
+        return f"line {line_number}, row {uid}"
+    return f"line {line_number}"
 
 
 class _HashingReadThrough:

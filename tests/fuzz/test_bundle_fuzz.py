@@ -1,0 +1,39 @@
+"""A fast, seeded slice of the hostile-bundle corpus (tests/fuzz/bundle_corpus.py): every
+bundle is refused with a BundleError or accepted, never a traceback or a partial file; the
+whole slice runs in a subprocess with a generous timeout, so a hang fails instead of stalling."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SLICE = """
+import sys
+from pathlib import Path
+from tests.fuzz import bundle_corpus as corpus
+
+root = Path(sys.argv[1])
+project_file, good = corpus.make_fixture(root)
+bad = []
+for case in corpus.sample(corpus.cases(good), 40, 14):
+    outcome = corpus.run_case(good, project_file, case, root / "work")
+    if outcome.traceback or outcome.seconds > 10:
+        bad.append((case.name, outcome.open, outcome.merge, outcome.detail[-600:]))
+print(bad)
+sys.exit(1 if bad else 0)
+"""
+
+
+def test_a_seeded_slice_of_hostile_bundles_is_refused_cleanly(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", SLICE, str(tmp_path)],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "TAGLOOP_CONFIG_DIR": str(tmp_path / "config"), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
