@@ -128,6 +128,7 @@ def main() -> None:
 
     # the team: annotators, shared-out work, assignment bundles, returned work merged back
     from app.core.bundle import export_work_bundle, open_bundle
+    from app.core.bundle.assignments import export_assignment_bundles
     from app.core.team import assign
 
     window = window_on(spam)
@@ -145,7 +146,7 @@ def main() -> None:
     assign.generate_tasks(window.project, ["Ana", "Ben"], fraction=0.5, overlap_fraction=0.2)
     team.refresh()
     bundles = work / "bundles"
-    reports = assign.export_assignment_bundles(window.project, bundles)
+    reports = export_assignment_bundles(window.project, bundles)
     team.note("\n".join(report.summary() for report in reports))
     app.processEvents()
     team.grab().save(str(DOCS / "team.png"))
