@@ -6,10 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from app.cli.options import add_json, command
 from app.cli.progress import TextProgress
+
+T = TypeVar("T")
 
 
 def _passphrase(args: argparse.Namespace, confirm: bool = False) -> str | None:
@@ -34,33 +38,27 @@ def _passphrase(args: argparse.Namespace, confirm: bool = False) -> str | None:
     return given
 
 
-def cmd_bundle_export(args: argparse.Namespace) -> int:
-    from app.core.bundle import export_project_bundle
+def _export(args: argparse.Namespace, export: Callable[..., T], out: str, **options: Any) -> T:
+    """Run one export verb on the project at PATH, writing to `out`, with the passphrase
+    (asked twice when '-') and a text progress bar: what the export commands share."""
     from app.core.project.project import open_project
 
     passphrase = _passphrase(args, confirm=True)
     with open_project(Path(args.path)) as project:
-        report = export_project_bundle(
-            project,
-            Path(args.out),
-            with_model=args.with_model,
-            passphrase=passphrase,
-            progress=TextProgress(),
-        )
-    print(report.summary())
+        return export(project, Path(out), passphrase=passphrase, progress=TextProgress(), **options)
+
+
+def cmd_bundle_export(args: argparse.Namespace) -> int:
+    from app.core.bundle import export_project_bundle
+
+    print(_export(args, export_project_bundle, args.out, with_model=args.with_model).summary())
     return 0
 
 
 def cmd_bundle_return(args: argparse.Namespace) -> int:
     from app.core.bundle import export_work_bundle
-    from app.core.project.project import open_project
 
-    passphrase = _passphrase(args, confirm=True)
-    with open_project(Path(args.path)) as project:
-        report = export_work_bundle(
-            project, Path(args.out), passphrase=passphrase, progress=TextProgress()
-        )
-    print(report.summary())
+    print(_export(args, export_work_bundle, args.out).summary())
     return 0
 
 
@@ -100,17 +98,9 @@ def cmd_bundle_merge(args: argparse.Namespace) -> int:
 
 def cmd_bundle_assignments(args: argparse.Namespace) -> int:
     from app.core.bundle.assignments import export_assignment_bundles
-    from app.core.project.project import open_project
 
-    passphrase = _passphrase(args, confirm=True)
-    with open_project(Path(args.path)) as project:
-        reports = export_assignment_bundles(
-            project,
-            Path(args.outdir),
-            annotators=args.annotators.split(",") if args.annotators else None,
-            passphrase=passphrase,
-            progress=TextProgress(),
-        )
+    annotators = args.annotators.split(",") if args.annotators else None
+    reports = _export(args, export_assignment_bundles, args.outdir, annotators=annotators)
     for report in reports:
         print(report.summary())
     return 0

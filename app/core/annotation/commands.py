@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, TextClause, bindparam, text
 
 from app.core import audit
 from app.core.annotation.values import LabelParser
@@ -30,8 +30,14 @@ from app.core.storage.tables import STATUS_NAMES, DatapointStatus
 ANNOTATION_STATUSES = ("draft", "complete", "skipped", "discarded")
 FINISHED = ("complete", "skipped", "discarded")
 
+
+def _for_ids(sql: str) -> TextClause:
+    """The statement with its `:ids` bound as a list (expanded to `IN (...)`)."""
+    return text(sql).bindparams(bindparam("ids", expanding=True))
+
+
 # A datapoint is labeled if anyone completed it, else discarded, else skipped, else unlabeled.
-DERIVE_STATUS = text(
+DERIVE_STATUS = _for_ids(
     "UPDATE datapoint SET status = CASE"
     " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
     f"   AND a.status = 'complete') THEN {int(DatapointStatus.LABELED)}"
@@ -40,7 +46,7 @@ DERIVE_STATUS = text(
     " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
     f"   AND a.status = 'skipped') THEN {int(DatapointStatus.SKIPPED)}"
     f" ELSE {int(DatapointStatus.UNLABELED)} END WHERE id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
+)
 
 DERIVE_FLAGGED = text(
     "UPDATE datapoint SET flagged = EXISTS (SELECT 1 FROM flag f"
@@ -82,9 +88,7 @@ class Command(Protocol):
 
 def _statuses(conn: Connection, ids: list[int]) -> dict[int, str]:
     rows = conn.execute(
-        text("SELECT id, status FROM datapoint WHERE id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
-        ),
+        _for_ids("SELECT id, status FROM datapoint WHERE id IN :ids"),
         {"ids": ids},
     )
     return {dp_id: STATUS_NAMES[status] for dp_id, status in rows}
@@ -97,10 +101,10 @@ def _changed(before: dict[int, str], after: dict[int, str]) -> dict[int, tuple[s
 def read_states(conn: Connection, annotator_id: int, ids: list[int]) -> dict[int, AnnotationState]:
     """The annotator's annotations on these datapoints (absent ones are left out)."""
     rows = conn.execute(
-        text(
+        _for_ids(
             "SELECT datapoint_id, value, status, time_spent_ms, uuid, origin FROM annotation"
             " WHERE annotator_id = :annotator AND datapoint_id IN :ids"
-        ).bindparams(bindparam("ids", expanding=True)),
+        ),
         {"annotator": annotator_id, "ids": ids},
     )
     return {
@@ -237,9 +241,7 @@ class SetAnnotations:
 def text_lengths(conn: Connection, ids: list[int]) -> dict[int, int]:
     """Text lengths in characters (SQLite's length() counts code points, like len())."""
     rows = conn.execute(
-        text("SELECT id, length(text) FROM datapoint WHERE id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
-        ),
+        _for_ids("SELECT id, length(text) FROM datapoint WHERE id IN :ids"),
         {"ids": ids},
     )
     return dict(rows.all())
@@ -328,63 +330,91 @@ def write_state(
 @dataclass(frozen=True)
 class _Note:
     """What a flag and a comment share: one annotator's note on one datapoint, written as one
-    row of its table (with the note's text in `column`) that undo deletes again."""
+    row of its table (`TABLE`, with the note's text in `COLUMN`) that undo deletes again. The
+    audit trail calls adding a note by the table's name and taking it back `UNDO_ACTION`."""
+
+    TABLE: ClassVar[str]
+    COLUMN: ClassVar[str]
+    UNDO_ACTION: ClassVar[str]
+    SETS_FLAGGED: ClassVar[bool] = False  # a flag keeps its datapoint's `flagged` up to date
 
     datapoint_id: int
     annotator_id: int
+
+    if TYPE_CHECKING:  # fields of each note type, after its text (they have defaults)
+        uuid: str
+        created_at: str
 
     @property
     def datapoints(self) -> tuple[int, ...]:
         return (self.datapoint_id,)
 
-    def _insert(
-        self, conn: Connection, table: str, column: str, uuid: str, value: str, at: str
-    ) -> None:
-        """Write the note's row; refused when its datapoint is gone."""
-        if not _statuses(conn, [self.datapoint_id]):
-            raise ProjectError(f"datapoint {self.datapoint_id} no longer exists")
-        conn.execute(
-            text(
-                f"INSERT INTO {table} (uuid, datapoint_id, annotator_id, {column}, created_at)"
-                " VALUES (:uuid, :dp, :who, :value, :at)"
-            ),
-            {
-                "uuid": uuid,
-                "dp": self.datapoint_id,
-                "who": self.annotator_id,
-                "value": value,
-                "at": at,
-            },
-        )
+    def _audited(self) -> dict[str, Any]:
+        """The note as its audit events show it (after adding, before taking back)."""
+        raise NotImplementedError
+
+    def _add(self, project: Project, value: str, inverse: Command) -> Applied:
+        """Write the note's row and its audit event; refused when its datapoint is gone."""
+
+        def write(conn: Connection) -> None:
+            if not _statuses(conn, [self.datapoint_id]):
+                raise ProjectError(f"datapoint {self.datapoint_id} no longer exists")
+            conn.execute(
+                text(
+                    f"INSERT INTO {self.TABLE} (uuid, datapoint_id, annotator_id, {self.COLUMN},"
+                    " created_at) VALUES (:uuid, :dp, :who, :value, :at)"
+                ),
+                {
+                    "uuid": self.uuid,
+                    "dp": self.datapoint_id,
+                    "who": self.annotator_id,
+                    "value": value,
+                    "at": self.created_at,
+                },
+            )
+            self._written(conn, self.TABLE, after=self._audited())
+
+        run_write(project.engine, write)
+        return Applied(inverse)
+
+    def take_back(self, project: Project) -> Applied:
+        """Delete the note's row, with its audit event: what its Remove command does."""
+
+        def write(conn: Connection) -> None:
+            conn.execute(text(f"DELETE FROM {self.TABLE} WHERE uuid = :uuid"), {"uuid": self.uuid})
+            self._written(conn, self.UNDO_ACTION, before=self._audited())
+
+        run_write(project.engine, write)
+        return Applied(self)
+
+    def _written(self, conn: Connection, action: str, **change: Any) -> None:
+        """After the note's row changed: re-derive `flagged` where it counts, and audit."""
+        if self.SETS_FLAGGED:
+            conn.execute(DERIVE_FLAGGED, {"id": self.datapoint_id})
+        audit.record(conn, self.annotator_id, action, self.TABLE, self.uuid, **change)
 
 
 @dataclass(frozen=True)
 class AddFlag(_Note):
     """Flag a datapoint for investigation, with a reason."""
 
+    TABLE: ClassVar[str] = "flag"
+    COLUMN: ClassVar[str] = "reason"
+    UNDO_ACTION: ClassVar[str] = "unflag"
+    SETS_FLAGGED: ClassVar[bool] = True
+
     reason: str
     uuid: str = field(default_factory=new_uuid)
     created_at: str = field(default_factory=now_iso)
     description: str = "flag"
 
+    def _audited(self) -> dict[str, Any]:
+        return {"reason": self.reason, "datapoint": self.datapoint_id}
+
     def apply(self, project: Project) -> Applied:
         if not self.reason.strip():
             raise ProjectError("a flag needs a reason")
-
-        def write(conn: Connection) -> None:
-            self._insert(conn, "flag", "reason", self.uuid, self.reason.strip(), self.created_at)
-            conn.execute(DERIVE_FLAGGED, {"id": self.datapoint_id})
-            audit.record(
-                conn,
-                self.annotator_id,
-                "flag",
-                "flag",
-                self.uuid,
-                after={"reason": self.reason, "datapoint": self.datapoint_id},
-            )
-
-        run_write(project.engine, write)
-        return Applied(RemoveFlag(self))
+        return self._add(project, self.reason.strip(), RemoveFlag(self))
 
 
 @dataclass(frozen=True)
@@ -396,78 +426,47 @@ class RemoveFlag:
 
     @property
     def datapoints(self) -> tuple[int, ...]:
-        return (self.flag.datapoint_id,)
+        return self.flag.datapoints
 
     def apply(self, project: Project) -> Applied:
-        def write(conn: Connection) -> None:
-            conn.execute(text("DELETE FROM flag WHERE uuid = :uuid"), {"uuid": self.flag.uuid})
-            conn.execute(DERIVE_FLAGGED, {"id": self.flag.datapoint_id})
-            audit.record(
-                conn,
-                self.flag.annotator_id,
-                "unflag",
-                "flag",
-                self.flag.uuid,
-                before={"reason": self.flag.reason, "datapoint": self.flag.datapoint_id},
-            )
-
-        run_write(project.engine, write)
-        return Applied(self.flag)
+        return self.flag.take_back(project)
 
 
 @dataclass(frozen=True)
 class AddComment(_Note):
     """Comment on a datapoint (a note for the team, not a label)."""
 
+    TABLE: ClassVar[str] = "comment"
+    COLUMN: ClassVar[str] = "body"
+    UNDO_ACTION: ClassVar[str] = "uncomment"
+
     body: str
     uuid: str = field(default_factory=new_uuid)
     created_at: str = field(default_factory=now_iso)
     description: str = "comment"
 
+    def _audited(self) -> dict[str, Any]:
+        return {"body": self.body.strip(), "datapoint": self.datapoint_id}
+
     def apply(self, project: Project) -> Applied:
         if not self.body.strip():
             raise ProjectError("a comment cannot be empty")
-
-        def write(conn: Connection) -> None:
-            self._insert(conn, "comment", "body", self.uuid, self.body.strip(), self.created_at)
-            audit.record(
-                conn,
-                self.annotator_id,
-                "comment",
-                "comment",
-                self.uuid,
-                after={"body": self.body.strip(), "datapoint": self.datapoint_id},
-            )
-
-        run_write(project.engine, write)
-        return Applied(RemoveComment(self))
+        return self._add(project, self.body.strip(), RemoveComment(self))
 
 
 @dataclass(frozen=True)
 class RemoveComment:
+    """Take back a comment (the inverse of AddComment)."""
+
     comment: AddComment
     description: str = "remove comment"
 
     @property
     def datapoints(self) -> tuple[int, ...]:
-        return (self.comment.datapoint_id,)
+        return self.comment.datapoints
 
     def apply(self, project: Project) -> Applied:
-        def write(conn: Connection) -> None:
-            conn.execute(
-                text("DELETE FROM comment WHERE uuid = :uuid"), {"uuid": self.comment.uuid}
-            )
-            audit.record(
-                conn,
-                self.comment.annotator_id,
-                "uncomment",
-                "comment",
-                self.comment.uuid,
-                before={"body": self.comment.body.strip(), "datapoint": self.comment.datapoint_id},
-            )
-
-        run_write(project.engine, write)
-        return Applied(self.comment)
+        return self.comment.take_back(project)
 
 
 def record_reopen(project: Project, datapoint_id: int, annotator_id: int) -> None:
@@ -523,13 +522,12 @@ def load_items(
     if not ids:
         return {}
     suggested = modelstore.suggestions(project, ids, suggest_version) if suggest_version else {}
-    expanding = bindparam("ids", expanding=True)
     with project.engine.connect() as conn:
         rows = conn.execute(
-            text(
+            _for_ids(
                 "SELECT d.id, ds.source_name, d.row, d.text, d.context, d.status, d.flagged"
                 " FROM datapoint d JOIN dataset ds ON ds.id = d.dataset_id WHERE d.id IN :ids"
-            ).bindparams(expanding),
+            ),
             {"ids": ids},
         ).all()
         states = read_states(conn, annotator_id, ids)
@@ -548,17 +546,15 @@ def load_items(
                 " WHERE c.datapoint_id IN :ids ORDER BY c.id",
             ),
         ):
-            for dp_id, uuid, author, body, at in conn.execute(
-                text(sql).bindparams(bindparam("ids", expanding=True)), {"ids": ids}
-            ):
+            for dp_id, uuid, author, body, at in conn.execute(_for_ids(sql), {"ids": ids}):
                 notes.setdefault((kind, dp_id), []).append(Note(uuid, author, body, at))
         others: dict[int, list[tuple[str, Any]]] = {}
         for dp_id, author, value in conn.execute(
-            text(
+            _for_ids(
                 "SELECT an.datapoint_id, a.name, an.value FROM annotation an"
                 " JOIN annotator a ON a.id = an.annotator_id WHERE an.status = 'complete'"
                 " AND an.annotator_id != :me AND an.datapoint_id IN :ids ORDER BY an.id"
-            ).bindparams(bindparam("ids", expanding=True)),
+            ),
             {"ids": ids, "me": annotator_id},
         ):
             others.setdefault(dp_id, []).append((author, json.loads(value)))

@@ -265,6 +265,21 @@ def status_bar_svg(by_status: dict[str, int], width: int = 640) -> str:
     return _svg(width, y + 28, parts, "datapoints by status")
 
 
+def _grid_line(left: float, plot_w: float, y: float, label: str) -> list[str]:
+    """A horizontal grid line across a plot at height `y`, with its tick label left of the
+    axis: what the line and accuracy charts draw for each tick."""
+    return [
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"'
+        f' stroke="{PALETTE.grid}"/>',
+        _text(left - 6, y + 4, label, anchor="end", size=11, fill=PALETTE.muted),
+    ]
+
+
+def _placeholder(left: float, top: float, plot_w: float, plot_h: float, message: str) -> str:
+    """The message a chart shows, centred in its plot, when it has nothing to draw."""
+    return _text(left + plot_w / 2, top + plot_h / 2, message, anchor="middle", fill=PALETTE.muted)
+
+
 def line_chart_svg(
     days: list[str], series: dict[str, list[int]], colours: dict[str, str], width: int = 640
 ) -> str:
@@ -278,14 +293,7 @@ def line_chart_svg(
     parts = legend
     tick = 0.0
     while tick <= y_top + 1e-9:
-        y = top + plot_h - plot_h * tick / y_top
-        parts.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"'
-            f' stroke="{PALETTE.grid}"/>'
-        )
-        parts.append(
-            _text(left - 6, y + 4, fmt_tick(tick), anchor="end", size=11, fill=PALETTE.muted)
-        )
+        parts.extend(_grid_line(left, plot_w, top + plot_h - plot_h * tick / y_top, fmt_tick(tick)))
         tick += step
 
     def x_of(k: int) -> float:
@@ -314,15 +322,7 @@ def line_chart_svg(
                 f' cy="{top + plot_h - plot_h * values[-1] / y_top:.1f}" r="3.5" fill="{colour}"/>'
             )
     if not series:
-        parts.append(
-            _text(
-                left + plot_w / 2,
-                top + plot_h / 2,
-                "No completed annotations yet",
-                anchor="middle",
-                fill=PALETTE.muted,
-            )
-        )
+        parts.append(_placeholder(left, top, plot_w, plot_h, "No completed annotations yet"))
     return _svg(width, height, parts, "completed over time")
 
 
@@ -374,14 +374,7 @@ def accuracy_chart_svg(
 
     parts = legend
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = y_of(tick)
-        parts.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"'
-            f' stroke="{PALETTE.grid}"/>'
-        )
-        parts.append(
-            _text(left - 6, y + 4, f"{tick:.0%}", anchor="end", size=11, fill=PALETTE.muted)
-        )
+        parts.extend(_grid_line(left, plot_w, y_of(tick), f"{tick:.0%}"))
     y = y_of(threshold)
     parts.append(
         f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{PALETTE.alert}"'
@@ -424,15 +417,7 @@ def accuracy_chart_svg(
                 f'<circle cx="{x_of(k):.1f}" cy="{y_of(v):.1f}" r="3.5" fill="{colour}"/></g>'
             )
     if not series:
-        parts.append(
-            _text(
-                left + plot_w / 2,
-                top + plot_h / 2,
-                "No gold answers yet",
-                anchor="middle",
-                fill=PALETTE.muted,
-            )
-        )
+        parts.append(_placeholder(left, top, plot_w, plot_h, "No gold answers yet"))
     return _svg(width, height, parts, "gold accuracy over time")
 
 

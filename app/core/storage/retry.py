@@ -126,25 +126,43 @@ def _pauses(deadline: float) -> Iterator[float]:
         pause = min(pause * 2, MAX_PAUSE)
 
 
+class _Attempts:
+    """The clock of one write's attempts, shared by run_write and write_transaction: when it
+    started, its deadline, and the pauses between busy attempts."""
+
+    def __init__(self, engine: Engine, timeout: float | None) -> None:
+        self.engine = engine
+        self.started = time.monotonic()
+        self.deadline = self.started + (write_timeout() if timeout is None else timeout)
+        self._pauses = _pauses(self.deadline)
+
+    def busy(self) -> DatabaseBusy:
+        """The error for a write that waited in vain."""
+        return DatabaseBusy(time.monotonic() - self.started, _where(self.engine))
+
+    def wait(self, exc: BaseException) -> None:
+        """After a busy attempt: sleep before the next one, or raise DatabaseBusy (from
+        `exc`) once the deadline has passed."""
+        pause = next(self._pauses, None)
+        if pause is None:
+            raise self.busy() from exc
+        time.sleep(pause)
+
+
 def run_write(engine: Engine, fn: Callable[[Connection], T], *, timeout: float | None = None) -> T:
     """Run `fn(conn)` in one write transaction that holds the lock from its start, committed
     when `fn` returns; on busy, roll back and run `fn` again, until `timeout` seconds
     (default write_timeout()) have passed, then raise DatabaseBusy. Other errors propagate
     (after the rollback)."""
-    started = time.monotonic()
-    deadline = started + (write_timeout() if timeout is None else timeout)
-    pauses = _pauses(deadline)
+    attempts = _Attempts(engine, timeout)
     while True:
         try:
-            with _immediate(engine, deadline) as conn:
+            with _immediate(engine, attempts.deadline) as conn:
                 return fn(conn)
         except (sqlite3.OperationalError, DBAPIError) as exc:
             if not is_busy(exc):
                 raise
-            pause = next(pauses, None)
-            if pause is None:
-                raise DatabaseBusy(time.monotonic() - started, _where(engine)) from exc
-            time.sleep(pause)
+            attempts.wait(exc)
 
 
 @contextlib.contextmanager
@@ -152,24 +170,19 @@ def write_transaction(engine: Engine, *, timeout: float | None = None) -> Iterat
     """A write transaction for a block: waits (with retries, up to `timeout`) for the write
     lock, then runs the block once under it and commits. A busy error inside the block
     (which WAL mode does not produce once the lock is held) becomes DatabaseBusy."""
-    started = time.monotonic()
-    deadline = started + (write_timeout() if timeout is None else timeout)
-    pauses = _pauses(deadline)
+    attempts = _Attempts(engine, timeout)
     try:
         with contextlib.ExitStack() as stack:
             while True:
                 try:
-                    conn = stack.enter_context(_immediate(engine, deadline))
+                    conn = stack.enter_context(_immediate(engine, attempts.deadline))
                     break
                 except (sqlite3.OperationalError, DBAPIError) as exc:
                     if not is_busy(exc):
                         raise
-                    pause = next(pauses, None)
-                    if pause is None:
-                        raise DatabaseBusy(time.monotonic() - started, _where(engine)) from exc
-                    time.sleep(pause)
+                    attempts.wait(exc)
             yield conn
     except (sqlite3.OperationalError, DBAPIError) as exc:
         if is_busy(exc):
-            raise DatabaseBusy(time.monotonic() - started, _where(engine)) from exc
+            raise attempts.busy() from exc
         raise
