@@ -35,17 +35,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.bundle.rows import Checker, Refs
+from app.core.bundle.rows import VERSION_COLUMNS, Checker, Refs
 
-MEMBERS = (
-    "custom_statuses.jsonl",
-    "gold_items.jsonl",
-    "qualification_sets.jsonl",
-    "qualification_items.jsonl",
-    "qualification_results.jsonl",
-    "adjudications.jsonl",
-    "review_decisions.jsonl",
-)
 COUNTS_AS = ("approve", "reject", "discard")
 
 Maker = Callable[[tuple], dict[str, Any]]
@@ -298,19 +289,7 @@ class Loader:
 HISTORY = RowMember(
     "annotation_history.jsonl",
     "annotation_history",
-    (
-        "uuid",
-        "annotation_uuid",
-        "annotator_id",
-        "value",
-        "status",
-        "schema_version_id",
-        "time_spent_ms",
-        "origin",
-        "created_at",
-        "updated_at",
-        "reason",
-    ),
+    ("uuid", "annotation_uuid", "annotator_id", *VERSION_COLUMNS, "reason"),
     lambda check, loader, row: (
         check.str(row, "uuid"),
         check.str(row, "annotation_uuid"),

@@ -38,7 +38,7 @@ from app.core.bundle.rows import (
 )
 from app.core.bundle.validate import validate_bundle
 from app.core.fileio import new_part_path
-from app.core.ids import new_uuid, now_iso
+from app.core.ids import now_iso
 from app.core.io.importer import REBUILT_INDEXES
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.label_schema import TASK_TYPES
