@@ -38,7 +38,7 @@ from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.errors import BundleError
 from app.core.bundle.members import Loader
 from app.core.bundle.merge_annotations import AnnotationMerging, Conflict
-from app.core.bundle.open import insert_predictions, model_row
+from app.core.bundle.open import insert_model_version, insert_predictions, model_row
 from app.core.bundle.rows import (
     TASK_STATUSES,
     Checker,
@@ -431,19 +431,7 @@ class _Merge(AnnotationMerging):
             uid, artifact = model_row(self.reader, check, row)
             if uid in self.refs.models:
                 continue
-            cursor = self.conn.execute(
-                "INSERT INTO model_version (uuid, created_at, label_count, metrics, format,"
-                " artifact) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    uid,
-                    check.str(row, "created_at"),
-                    check.int(row, "label_count"),
-                    check.json_text(row, "metrics", nullable=False),
-                    row["format"],
-                    artifact,
-                ),
-            )
-            self.refs.models[uid] = cursor.lastrowid
+            self.refs.models[uid] = insert_model_version(self.conn, check, row, uid, artifact)
             new.add(uid)
             self.count(self.report.added, "model_versions")
         self.steps.advance(name)
