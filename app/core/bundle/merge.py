@@ -38,7 +38,7 @@ from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.errors import BundleError
 from app.core.bundle.members import Loader
 from app.core.bundle.merge_annotations import AnnotationMerging, Conflict
-from app.core.bundle.open import insert_model_version, insert_predictions, model_row
+from app.core.bundle.open import insert_predictions, model_row
 from app.core.bundle.rows import (
     TASK_STATUSES,
     Checker,
@@ -48,6 +48,7 @@ from app.core.bundle.rows import (
     check_schema_labels,
     insert_annotator,
     insert_dataset,
+    insert_model_version,
     insert_schema_version,
     record_audit,
 )

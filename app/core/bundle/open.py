@@ -33,6 +33,7 @@ from app.core.bundle.rows import (
     check_schema_labels,
     insert_annotator,
     insert_dataset,
+    insert_model_version,
     insert_schema_version,
     record_audit,
 )
@@ -514,24 +515,6 @@ def model_row(reader: BundleReader, check: Checker, row) -> tuple[str, bytes]:
     if member != f"model/{uid}.bin" or not reader.has(member):
         raise check.fail(row, f"its artifact {member!r} is not in the bundle")
     return uid, reader.read_bytes(member)
-
-
-def insert_model_version(
-    conn: sqlite3.Connection, check: Checker, row: dict[str, Any], uid: str, artifact: bytes
-) -> int:
-    """Add a bundle's model version (its UUID and artifact from model_row); its new id."""
-    return conn.execute(
-        "INSERT INTO model_version (uuid, created_at, label_count, metrics, format, artifact)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            uid,
-            check.str(row, "created_at"),
-            check.int(row, "label_count"),
-            check.json_text(row, "metrics", nullable=False),
-            row["format"],
-            artifact,
-        ),
-    ).lastrowid
 
 
 def insert_predictions(conn, reader: BundleReader, refs: Refs, models: set[str], reporter) -> int:

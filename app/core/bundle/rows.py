@@ -378,3 +378,21 @@ def insert_schema_version(
             refs.maybe_annotator(check, row, "created_by"),
         ),
     ).lastrowid
+
+
+def insert_model_version(
+    conn: sqlite3.Connection, check: Checker, row: dict[str, Any], uid: str, artifact: bytes
+) -> int:
+    """Add a bundle's model version (its UUID and artifact from model_row); its new id."""
+    return conn.execute(
+        "INSERT INTO model_version (uuid, created_at, label_count, metrics, format, artifact)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            uid,
+            check.str(row, "created_at"),
+            check.int(row, "label_count"),
+            check.json_text(row, "metrics", nullable=False),
+            row["format"],
+            artifact,
+        ),
+    ).lastrowid
