@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app.core.audit import chain as audit
-from app.core.bundle import members as quality
 from app.core.bundle.container import SUFFIX, BundleWriter
 from app.core.bundle.errors import BundleError
+from app.core.bundle.members import ExportMember as Member
+from app.core.bundle.members import Uuids, export_members, row_maker
 from app.core.bundle.selection import (
     Selection,
     assignment_selection,
@@ -31,7 +32,6 @@ from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_
 from app.core.project.project import META_BASE, META_REPLICA, Project
 
 PROGRESS_EVERY = 20_000
-Member = tuple[str, str, Callable[[tuple], dict[str, Any]]]  # (name, SQL, row maker)
 
 
 @dataclass
@@ -201,13 +201,13 @@ def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, ca
         ).fetchone()
         if model is None:
             raise BundleError(str(out), "--with-model: this project has no trained model yet")
-    # (member, SQL, row maker); the SQL's first columns feed the maker.
+    uuids = Uuids(annotators, datasets, schemas)
     members = [
-        *_setup_members(sel, annotators, datasets, schemas),
-        *_work_members(sel, annotators, datasets, schemas),
-        *_note_members(sel, annotators, datasets, schemas),
-        *quality.export_members(sel.kind, sel.annotations, annotators, datasets),
-        *_audit_members(sel, annotators, datasets, schemas),
+        *_setup_members(sel, uuids),
+        *_work_members(sel, uuids),
+        *_note_members(sel, uuids),
+        *export_members(sel.kind, sel.annotations, uuids),
+        *_audit_members(sel, uuids),
         *_model_members(model, datasets),
     ]
     with BundleWriter(out, passphrase, cancel) as writer:
@@ -245,55 +245,50 @@ def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, ca
     return report, writer.manifest
 
 
-def _setup_members(
-    sel: Selection, annotators: dict[int, str], datasets: dict[int, str], schemas: dict[int, str]
-) -> list[Member]:
+def _setup_members(sel: Selection, uuids: Uuids) -> list[Member]:
     """Annotators, label schema versions, datasets and datapoints."""
-    members: list[Member] = []
-    members.append(
+    members: list[Member] = [
         (
             "annotators.jsonl",
             "SELECT uuid, name, role, created_at FROM annotator ORDER BY id",
-            lambda r: {"uuid": r[0], "name": r[1], "role": r[2], "created_at": r[3]},
-        )
-    )
-    members.append(
+            row_maker("uuid", "name", "role", "created_at"),
+        ),
         (
             "schema_versions.jsonl",
             "SELECT uuid, version, labels, guidelines, allow_overlap, created_at, created_by"
             " FROM schema_version ORDER BY version",
-            lambda r: {
-                "uuid": r[0],
-                "version": r[1],
-                "labels": r[2],
-                "guidelines": r[3],
-                "allow_overlap": bool(r[4]),
-                "created_at": r[5],
-                "created_by": annotators.get(r[6]),
-            },
-        )
-    )
+            row_maker(
+                "uuid",
+                "version",
+                "labels",
+                "guidelines",
+                ("allow_overlap", bool),
+                "created_at",
+                uuids.maybe_annotator("created_by"),
+            ),
+        ),
+    ]
     if sel.datapoints is not None:
         members.append(
             (
                 "datasets.jsonl",
-                "SELECT id, uuid, source_name, sha256, format, mapping, label_column, row_count,"
+                "SELECT uuid, source_name, sha256, format, mapping, label_column, row_count,"
                 " duplicate_count, imported_at, imported_by FROM dataset"
                 " WHERE id IN (SELECT DISTINCT d.dataset_id FROM datapoint d"
                 f" WHERE {sel.datapoints})"
                 " ORDER BY id",
-                lambda r: {
-                    "uuid": r[1],
-                    "source_name": r[2],
-                    "sha256": r[3],
-                    "format": r[4],
-                    "mapping": r[5],
-                    "label_column": r[6],
-                    "row_count": r[7],
-                    "duplicate_count": r[8],
-                    "imported_at": r[9],
-                    "imported_by": annotators.get(r[10]),
-                },
+                row_maker(
+                    "uuid",
+                    "source_name",
+                    "sha256",
+                    "format",
+                    "mapping",
+                    "label_column",
+                    "row_count",
+                    "duplicate_count",
+                    "imported_at",
+                    uuids.maybe_annotator("imported_by"),
+                ),
             )
         )
         members.append(
@@ -302,23 +297,25 @@ def _setup_members(
                 "SELECT d.dataset_id, d.row, d.text, d.context,"
                 f" {sel.datapoint_status}, {sel.datapoint_flagged} FROM datapoint d"
                 f" WHERE {sel.datapoints} ORDER BY d.id",
-                lambda r: {
-                    "dataset": datasets[r[0]],
-                    "row": r[1],
-                    "text": r[2],
-                    "context": r[3],
-                    "status": r[4],
-                    "flagged": bool(r[5]),
-                },
+                row_maker(*uuids.about(), "text", "context", "status", ("flagged", bool)),
             )
         )
     return members
 
 
-def _work_members(
-    sel: Selection, annotators: dict[int, str], datasets: dict[int, str], schemas: dict[int, str]
-) -> list[Member]:
+def _work_members(sel: Selection, uuids: Uuids) -> list[Member]:
     """Annotations and their superseded versions."""
+    # The fields of one version of an annotation, after whose it is and what it is about.
+    version = (
+        uuids.annotator(),
+        "value",
+        "status",
+        uuids.schema(),
+        "time_spent_ms",
+        "origin",
+        "created_at",
+        "updated_at",
+    )
     members: list[Member] = []
     if sel.annotations is not None:
         members.append(
@@ -328,20 +325,7 @@ def _work_members(
                 " a.schema_version_id, a.time_spent_ms, a.origin, a.created_at, a.updated_at,"
                 " a.synced_from FROM annotation a JOIN datapoint d ON d.id = a.datapoint_id"
                 f" WHERE {sel.annotations} ORDER BY a.id",
-                lambda r: {
-                    "uuid": r[0],
-                    "dataset": datasets[r[1]],
-                    "row": r[2],
-                    "annotator": annotators[r[3]],
-                    "value": r[4],
-                    "status": r[5],
-                    "schema_version": schemas[r[6]],
-                    "time_spent_ms": r[7],
-                    "origin": r[8],
-                    "created_at": r[9],
-                    "updated_at": r[10],
-                    "synced_from": r[11],
-                },
+                row_maker("uuid", *uuids.about(), *version, "synced_from"),
             )
         )
     if sel.history is not None:
@@ -352,30 +336,15 @@ def _work_members(
                 " h.status, h.schema_version_id, h.time_spent_ms, h.origin, h.created_at,"
                 " h.updated_at, h.reason FROM annotation_history h"
                 f" JOIN datapoint d ON d.id = h.datapoint_id WHERE {sel.history} ORDER BY h.id",
-                lambda r: {
-                    "uuid": r[0],
-                    "annotation_uuid": r[1],
-                    "dataset": datasets[r[2]],
-                    "row": r[3],
-                    "annotator": annotators[r[4]],
-                    "value": r[5],
-                    "status": r[6],
-                    "schema_version": schemas[r[7]],
-                    "time_spent_ms": r[8],
-                    "origin": r[9],
-                    "created_at": r[10],
-                    "updated_at": r[11],
-                    "reason": r[12],
-                },
+                row_maker("uuid", "annotation_uuid", *uuids.about(), *version, "reason"),
             )
         )
     return members
 
 
-def _note_members(
-    sel: Selection, annotators: dict[int, str], datasets: dict[int, str], schemas: dict[int, str]
-) -> list[Member]:
-    """Tasks, comments and flags."""
+def _note_members(sel: Selection, uuids: Uuids) -> list[Member]:
+    """Tasks, comments and flags: each one annotator's, about one datapoint."""
+    whose = ("uuid", *uuids.about(), uuids.annotator())
     members: list[Member] = []
     if sel.tasks is not None:
         members.append(
@@ -385,15 +354,7 @@ def _note_members(
                 f" {sel.task_status},"
                 " t.created_at FROM task t JOIN datapoint d ON d.id = t.datapoint_id"
                 f" WHERE {sel.tasks} ORDER BY t.id",
-                lambda r: {
-                    "uuid": r[0],
-                    "dataset": datasets[r[1]],
-                    "row": r[2],
-                    "annotator": annotators[r[3]],
-                    "kind": r[4],
-                    "status": r[5],
-                    "created_at": r[6],
-                },
+                row_maker(*whose, "kind", "status", "created_at"),
             )
         )
     if sel.comments is not None:
@@ -403,14 +364,7 @@ def _note_members(
                 "SELECT c.uuid, d.dataset_id, d.row, c.annotator_id, c.body, c.created_at"
                 f" FROM comment c JOIN datapoint d ON d.id = c.datapoint_id WHERE {sel.comments}"
                 " ORDER BY c.id",
-                lambda r: {
-                    "uuid": r[0],
-                    "dataset": datasets[r[1]],
-                    "row": r[2],
-                    "annotator": annotators[r[3]],
-                    "body": r[4],
-                    "created_at": r[5],
-                },
+                row_maker(*whose, "body", "created_at"),
             )
         )
     if sel.flags is not None:
@@ -420,47 +374,37 @@ def _note_members(
                 "SELECT f.uuid, d.dataset_id, d.row, f.annotator_id, f.reason, f.created_at,"
                 " f.resolved_at FROM flag f JOIN datapoint d ON d.id = f.datapoint_id"
                 f" WHERE {sel.flags} ORDER BY f.id",
-                lambda r: {
-                    "uuid": r[0],
-                    "dataset": datasets[r[1]],
-                    "row": r[2],
-                    "annotator": annotators[r[3]],
-                    "reason": r[4],
-                    "created_at": r[5],
-                    "resolved_at": r[6],
-                },
+                row_maker(*whose, "reason", "created_at", "resolved_at"),
             )
         )
     return members
 
 
-def _audit_members(
-    sel: Selection, annotators: dict[int, str], datasets: dict[int, str], schemas: dict[int, str]
-) -> list[Member]:
+def _audit_members(sel: Selection, uuids: Uuids) -> list[Member]:
     """The audit log, with each event's link of the hash chain (format 3)."""
-    members: list[Member] = []
-    if sel.audit is not None:
-        members.append(
-            (
-                "audit_events.jsonl",
-                "SELECT e.uuid, e.at, e.actor_id, e.action, e.entity, e.entity_uuid, e.before,"
-                f" e.after, e.prev_hash, e.hash FROM audit_event e WHERE {sel.audit}"
-                " ORDER BY e.id",
-                lambda r: {
-                    "uuid": r[0],
-                    "at": r[1],
-                    "actor": annotators.get(r[2]),
-                    "action": r[3],
-                    "entity": r[4],
-                    "entity_uuid": r[5],
-                    "before": r[6],
-                    "after": r[7],
-                    "prev_hash": r[8],  # the chain, verified before a merge or an open
-                    "hash": r[9],
-                },
-            )
+    if sel.audit is None:
+        return []
+    # prev_hash and hash are the chain, verified before a merge or an open.
+    return [
+        (
+            "audit_events.jsonl",
+            "SELECT e.uuid, e.at, e.actor_id, e.action, e.entity, e.entity_uuid, e.before,"
+            f" e.after, e.prev_hash, e.hash FROM audit_event e WHERE {sel.audit}"
+            " ORDER BY e.id",
+            row_maker(
+                "uuid",
+                "at",
+                uuids.maybe_annotator("actor"),
+                "action",
+                "entity",
+                "entity_uuid",
+                "before",
+                "after",
+                "prev_hash",
+                "hash",
+            ),
         )
-    return members
+    ]
 
 
 def _model_members(model: tuple | None, datasets: dict[int, str]) -> list[Member]:

@@ -35,141 +35,150 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.bundle.rows import Checker, Refs
+from app.core.bundle.rows import VERSION_COLUMNS, Checker, Refs
 
-MEMBERS = (
-    "custom_statuses.jsonl",
-    "gold_items.jsonl",
-    "qualification_sets.jsonl",
-    "qualification_items.jsonl",
-    "qualification_results.jsonl",
-    "adjudications.jsonl",
-    "review_decisions.jsonl",
-)
 COUNTS_AS = ("approve", "reject", "discard")
 
 Maker = Callable[[tuple], dict[str, Any]]
+# A field of a bundle row, from one selected column: its key, or (key, how the value converts).
+Field = str | tuple[str, Callable[[Any], Any]]
+ExportMember = tuple[str, str, Maker]  # (member, SQL, row maker)
 
 
-def export_members(
-    kind: str,
-    annotations_where: str | None,
-    annotators: dict[int, str],
-    datasets: dict[int, str],
-) -> list[tuple[str, str, Maker]]:
+def row_maker(*fields: Field) -> Maker:
+    """The row maker of a member whose i-th selected column gives its i-th field, converted
+    (an id to a UUID, an integer to a bool) where the field says how."""
+    keys = tuple(field if isinstance(field, str) else field[0] for field in fields)
+    converted = tuple(field for field in fields if not isinstance(field, str))
+
+    def make(r: tuple) -> dict[str, Any]:
+        row = dict(zip(keys, r, strict=True))
+        for key, convert in converted:
+            row[key] = convert(row[key])
+        return row
+
+    return make
+
+
+@dataclass(frozen=True)
+class Uuids:
+    """The UUIDs behind the integer ids an exported row refers to, as row-maker fields."""
+
+    annotators: dict[int, str]
+    datasets: dict[int, str]
+    schemas: dict[int, str]
+
+    def annotator(self, key: str = "annotator") -> Field:
+        """An annotator the row must name."""
+        return (key, self.annotators.__getitem__)
+
+    def maybe_annotator(self, key: str) -> Field:
+        """An annotator the row may name (None if gone)."""
+        return (key, self.annotators.get)
+
+    def schema(self) -> Field:
+        """The label schema version the row was made under."""
+        return ("schema_version", self.schemas.__getitem__)
+
+    def about(self) -> tuple[Field, Field]:
+        """The datapoint a row is about, from `d.dataset_id, d.row`: its dataset's UUID and row."""
+        return (("dataset", self.datasets.__getitem__), "row")
+
+
+def export_members(kind: str, annotations_where: str | None, uuids: Uuids) -> list[ExportMember]:
     """(member, SQL, row maker) for a bundle of this kind; the SQL may use :who and :since."""
-    members = _setup_members(kind, annotators, datasets)
-    members.extend(_decision_members(kind, annotations_where, annotators, datasets))
+    members = _setup_members(kind, uuids)
+    members.extend(_decision_members(kind, annotations_where, uuids))
     return members
 
 
-def _setup_members(
-    kind: str, annotators: dict[int, str], datasets: dict[int, str]
-) -> list[tuple[str, str, Maker]]:
+def _setup_members(kind: str, uuids: Uuids) -> list[ExportMember]:
     """What an owner sets up: custom statuses, gold items, qualification sets and items."""
-    everything = kind == "project"
-    members: list[tuple[str, str, Maker]] = []
-
-    def add(name: str, sql: str, make: Maker) -> None:
-        members.append((name, sql, make))
-
+    members: list[ExportMember] = []
     if kind in ("project", "assignment"):
-        add(
-            "custom_statuses.jsonl",
-            "SELECT uuid, name, counts_as, description, created_at FROM custom_status ORDER BY id",
-            lambda r: {
-                "uuid": r[0],
-                "name": r[1],
-                "counts_as": r[2],
-                "description": r[3],
-                "created_at": r[4],
-            },
+        members.append(
+            (
+                "custom_statuses.jsonl",
+                "SELECT uuid, name, counts_as, description, created_at FROM custom_status"
+                " ORDER BY id",
+                row_maker("uuid", "name", "counts_as", "description", "created_at"),
+            )
         )
-    if everything:
-        add(
-            "gold_items.jsonl",
-            "SELECT g.uuid, d.dataset_id, d.row, g.value, g.created_by, g.created_at"
-            " FROM gold_item g JOIN datapoint d ON d.id = g.datapoint_id ORDER BY g.id",
-            lambda r: {
-                "uuid": r[0],
-                "dataset": datasets[r[1]],
-                "row": r[2],
-                "value": r[3],
-                "created_by": annotators.get(r[4]),
-                "created_at": r[5],
-            },
+    if kind == "project":
+        members.append(
+            (
+                "gold_items.jsonl",
+                "SELECT g.uuid, d.dataset_id, d.row, g.value, g.created_by, g.created_at"
+                " FROM gold_item g JOIN datapoint d ON d.id = g.datapoint_id ORDER BY g.id",
+                row_maker(
+                    "uuid",
+                    *uuids.about(),
+                    "value",
+                    uuids.maybe_annotator("created_by"),
+                    "created_at",
+                ),
+            )
         )
-        add(
-            "qualification_sets.jsonl",
-            "SELECT uuid, name, pass_score, created_by, created_at FROM qualification_set"
-            " ORDER BY id",
-            lambda r: {
-                "uuid": r[0],
-                "name": r[1],
-                "pass_score": r[2],
-                "created_by": annotators.get(r[3]),
-                "created_at": r[4],
-            },
+        members.append(
+            (
+                "qualification_sets.jsonl",
+                "SELECT uuid, name, pass_score, created_by, created_at FROM qualification_set"
+                " ORDER BY id",
+                row_maker(
+                    "uuid", "name", "pass_score", uuids.maybe_annotator("created_by"), "created_at"
+                ),
+            )
         )
-        add(
-            "qualification_items.jsonl",
-            "SELECT s.uuid, d.dataset_id, d.row FROM qualification_item q"
-            " JOIN qualification_set s ON s.id = q.set_id"
-            " JOIN datapoint d ON d.id = q.datapoint_id ORDER BY q.set_id, q.datapoint_id",
-            lambda r: {"set": r[0], "dataset": datasets[r[1]], "row": r[2]},
+        members.append(
+            (
+                "qualification_items.jsonl",
+                "SELECT s.uuid, d.dataset_id, d.row FROM qualification_item q"
+                " JOIN qualification_set s ON s.id = q.set_id"
+                " JOIN datapoint d ON d.id = q.datapoint_id ORDER BY q.set_id, q.datapoint_id",
+                row_maker("set", *uuids.about()),
+            )
         )
     return members
 
 
-def _decision_members(
-    kind: str,
-    annotations_where: str | None,
-    annotators: dict[int, str],
-    datasets: dict[int, str],
-) -> list[tuple[str, str, Maker]]:
+def _decision_members(kind: str, annotations_where: str | None, uuids: Uuids) -> list[ExportMember]:
     """What people decide: qualification results, adjudications and review decisions."""
-    everything = kind == "project"
     work = kind == "work"
-    members: list[tuple[str, str, Maker]] = []
-
-    def add(name: str, sql: str, make: Maker) -> None:
-        members.append((name, sql, make))
-
-    if everything or work:
+    members: list[ExportMember] = []
+    if kind == "project" or work:
         where = " WHERE r.recorded_by = :who AND r.recorded_at > :since" if work else ""
-        add(
-            "qualification_results.jsonl",
-            "SELECT r.uuid, s.uuid, r.annotator_id, r.score, r.correct, r.total, r.passed,"
-            " r.recorded_by, r.recorded_at FROM qualification_result r"
-            f" JOIN qualification_set s ON s.id = r.set_id{where} ORDER BY r.id",
-            lambda r: {
-                "uuid": r[0],
-                "set": r[1],
-                "annotator": annotators[r[2]],
-                "score": r[3],
-                "correct": r[4],
-                "total": r[5],
-                "passed": bool(r[6]),
-                "recorded_by": annotators.get(r[7]),
-                "recorded_at": r[8],
-            },
+        members.append(
+            (
+                "qualification_results.jsonl",
+                "SELECT r.uuid, s.uuid, r.annotator_id, r.score, r.correct, r.total, r.passed,"
+                " r.recorded_by, r.recorded_at FROM qualification_result r"
+                f" JOIN qualification_set s ON s.id = r.set_id{where} ORDER BY r.id",
+                row_maker(
+                    "uuid",
+                    "set",
+                    uuids.annotator(),
+                    "score",
+                    "correct",
+                    "total",
+                    ("passed", bool),
+                    uuids.maybe_annotator("recorded_by"),
+                    "recorded_at",
+                ),
+            )
         )
         where = " WHERE j.decided_by = :who AND j.decided_at > :since" if work else ""
-        add(
-            "adjudications.jsonl",
-            "SELECT j.uuid, d.dataset_id, d.row, j.value, j.decided_by, j.decided_at"
-            f" FROM adjudication j JOIN datapoint d ON d.id = j.datapoint_id{where}"
-            " ORDER BY j.id",
-            lambda r: {
-                "uuid": r[0],
-                "dataset": datasets[r[1]],
-                "row": r[2],
-                "value": r[3],
-                "decided_by": annotators[r[4]],
-                "decided_at": r[5],
-            },
+        members.append(
+            (
+                "adjudications.jsonl",
+                "SELECT j.uuid, d.dataset_id, d.row, j.value, j.decided_by, j.decided_at"
+                f" FROM adjudication j JOIN datapoint d ON d.id = j.datapoint_id{where}"
+                " ORDER BY j.id",
+                row_maker(
+                    "uuid", *uuids.about(), "value", uuids.annotator("decided_by"), "decided_at"
+                ),
+            )
         )
-    if everything:
+    if kind == "project":
         decisions_where = ""
     elif work:
         decisions_where = " WHERE r.reviewer_id = :who AND r.created_at > :since"
@@ -178,22 +187,23 @@ def _decision_members(
             f" WHERE r.annotation_uuid IN (SELECT a.uuid FROM annotation a"
             f" WHERE {annotations_where})"
         )
-    add(
-        "review_decisions.jsonl",
-        "SELECT r.uuid, r.annotation_uuid, d.dataset_id, d.row, r.reviewer_id, r.decision,"
-        " r.reason, r.correction_uuid, r.created_at FROM review_decision r"
-        f" JOIN datapoint d ON d.id = r.datapoint_id{decisions_where} ORDER BY r.id",
-        lambda r: {
-            "uuid": r[0],
-            "annotation_uuid": r[1],
-            "dataset": datasets[r[2]],
-            "row": r[3],
-            "reviewer": annotators[r[4]],
-            "decision": r[5],
-            "reason": r[6],
-            "correction_uuid": r[7],
-            "created_at": r[8],
-        },
+    members.append(
+        (
+            "review_decisions.jsonl",
+            "SELECT r.uuid, r.annotation_uuid, d.dataset_id, d.row, r.reviewer_id, r.decision,"
+            " r.reason, r.correction_uuid, r.created_at FROM review_decision r"
+            f" JOIN datapoint d ON d.id = r.datapoint_id{decisions_where} ORDER BY r.id",
+            row_maker(
+                "uuid",
+                "annotation_uuid",
+                *uuids.about(),
+                uuids.annotator("reviewer"),
+                "decision",
+                "reason",
+                "correction_uuid",
+                "created_at",
+            ),
+        )
     )
     return members
 
@@ -298,19 +308,7 @@ class Loader:
 HISTORY = RowMember(
     "annotation_history.jsonl",
     "annotation_history",
-    (
-        "uuid",
-        "annotation_uuid",
-        "annotator_id",
-        "value",
-        "status",
-        "schema_version_id",
-        "time_spent_ms",
-        "origin",
-        "created_at",
-        "updated_at",
-        "reason",
-    ),
+    ("uuid", "annotation_uuid", "annotator_id", *VERSION_COLUMNS, "reason"),
     lambda check, loader, row: (
         check.str(row, "uuid"),
         check.str(row, "annotation_uuid"),

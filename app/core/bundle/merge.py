@@ -48,6 +48,7 @@ from app.core.bundle.rows import (
     check_schema_labels,
     insert_annotator,
     insert_dataset,
+    insert_model_version,
     insert_schema_version,
     record_audit,
 )
@@ -431,19 +432,7 @@ class _Merge(AnnotationMerging):
             uid, artifact = model_row(self.reader, check, row)
             if uid in self.refs.models:
                 continue
-            cursor = self.conn.execute(
-                "INSERT INTO model_version (uuid, created_at, label_count, metrics, format,"
-                " artifact) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    uid,
-                    check.str(row, "created_at"),
-                    check.int(row, "label_count"),
-                    check.json_text(row, "metrics", nullable=False),
-                    row["format"],
-                    artifact,
-                ),
-            )
-            self.refs.models[uid] = cursor.lastrowid
+            self.refs.models[uid] = insert_model_version(self.conn, check, row, uid, artifact)
             new.add(uid)
             self.count(self.report.added, "model_versions")
         self.steps.advance(name)

@@ -15,23 +15,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.bundle.rows import Checker, annotation_labels, version_uuid
+from app.core.bundle.rows import VERSION_COLUMNS, Checker, annotation_labels, version_uuid
 from app.core.ids import datapoint_uuid
 
 MAX_CONFLICTS_LISTED = 200
 # The columns of a local annotation row, as the merge reads them.
-LOCAL_COLUMNS = (
-    "id",
-    "uuid",
-    "value",
-    "status",
-    "schema_version_id",
-    "time_spent_ms",
-    "origin",
-    "created_at",
-    "updated_at",
-    "synced_from",
-)
+LOCAL_COLUMNS = ("id", "uuid", *VERSION_COLUMNS, "synced_from")
+_VERSION_LIST = ", ".join(VERSION_COLUMNS)
+_VERSION_MARKS = ", ".join("?" * len(VERSION_COLUMNS))
+
+
+def _version_values(version: dict[str, Any]) -> tuple[Any, ...]:
+    """A version's values in the order of VERSION_COLUMNS."""
+    return tuple(version[column] for column in VERSION_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -60,8 +56,7 @@ class AnnotationMerging:
                 self.report.skipped += 1
                 continue
             local = conn.execute(
-                "SELECT id, uuid, value, status, schema_version_id, time_spent_ms, origin,"
-                " created_at, updated_at, synced_from FROM annotation"
+                f"SELECT {', '.join(LOCAL_COLUMNS)} FROM annotation"
                 " WHERE datapoint_id = ? AND annotator_id = ?",
                 (dp_id, annotator_id),
             ).fetchone()
@@ -181,22 +176,8 @@ class AnnotationMerging:
         """Store a superseded version (once); True if it was not stored yet."""
         cursor = self.conn.execute(
             "INSERT OR IGNORE INTO annotation_history (uuid, annotation_uuid, datapoint_id,"
-            " annotator_id, value, status, schema_version_id, time_spent_ms, origin, created_at,"
-            " updated_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                uid,
-                version["uuid"],
-                dp_id,
-                annotator_id,
-                version["value"],
-                version["status"],
-                version["schema_version_id"],
-                version["time_spent_ms"],
-                version["origin"],
-                version["created_at"],
-                version["updated_at"],
-                reason,
-            ),
+            f" annotator_id, {_VERSION_LIST}, reason) VALUES (?, ?, ?, ?, {_VERSION_MARKS}, ?)",
+            (uid, version["uuid"], dp_id, annotator_id, *_version_values(version), reason),
         )
         if cursor.rowcount > 0:
             self.count(self.report.added, "annotation_history")
@@ -214,31 +195,18 @@ class AnnotationMerging:
     ) -> None:
         """Insert or replace an annotation row with a version as it is (its UUID and times
         kept), and its label index rows, as app.core.annotation.commands keeps them."""
-        values = (
-            version["uuid"],
-            version["value"],
-            version["status"],
-            version["schema_version_id"],
-            version["time_spent_ms"],
-            version["origin"],
-            version["created_at"],
-            version["updated_at"],
-            synced,
-        )
+        values = (version["uuid"], *_version_values(version), synced)
         if existing_id is None:
             annotation_id = self.conn.execute(
-                "INSERT INTO annotation (uuid, value, status, schema_version_id, time_spent_ms,"
-                " origin, created_at, updated_at, synced_from, datapoint_id, annotator_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO annotation (uuid, {_VERSION_LIST}, synced_from, datapoint_id,"
+                f" annotator_id) VALUES (?, {_VERSION_MARKS}, ?, ?, ?)",
                 (*values, dp_id, annotator_id),
             ).lastrowid
         else:
             annotation_id = existing_id
+            assigned = ", ".join(f"{c} = ?" for c in ("uuid", *VERSION_COLUMNS, "synced_from"))
             self.conn.execute(
-                "UPDATE annotation SET uuid = ?, value = ?, status = ?, schema_version_id = ?,"
-                " time_spent_ms = ?, origin = ?, created_at = ?, updated_at = ?, synced_from = ?"
-                " WHERE id = ?",
-                (*values, existing_id),
+                f"UPDATE annotation SET {assigned} WHERE id = ?", (*values, existing_id)
             )
             self.conn.execute(
                 "DELETE FROM annotation_label WHERE annotation_id = ?", (annotation_id,)

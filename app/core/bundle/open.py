@@ -33,12 +33,13 @@ from app.core.bundle.rows import (
     check_schema_labels,
     insert_annotator,
     insert_dataset,
+    insert_model_version,
     insert_schema_version,
     record_audit,
 )
 from app.core.bundle.validate import validate_bundle
 from app.core.fileio import new_part_path
-from app.core.ids import new_uuid, now_iso
+from app.core.ids import now_iso
 from app.core.io.importer import REBUILT_INDEXES
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.label_schema import TASK_TYPES
@@ -494,19 +495,7 @@ def _model(
     n = 0
     for row in reader.rows(name):
         uid, artifact = model_row(reader, check, row)
-        cursor = conn.execute(
-            "INSERT INTO model_version (uuid, created_at, label_count, metrics, format, artifact)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                uid,
-                check.str(row, "created_at"),
-                check.int(row, "label_count"),
-                check.json_text(row, "metrics", nullable=False),
-                row["format"],
-                artifact,
-            ),
-        )
-        refs.models[uid] = cursor.lastrowid
+        refs.models[uid] = insert_model_version(conn, check, row, uid, artifact)
         n += 1
     counts["model_versions"] = n
     steps.advance(name)

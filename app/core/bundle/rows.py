@@ -29,6 +29,17 @@ from app.core.project.label_schema import labels_from_json
 # Name-based UUIDs of superseded annotation versions (app.core.bundle.merge).
 HISTORY_NAMESPACE = uuid.UUID("6f1d1a52-7d0c-4b8e-9a53-0c2f3e5b9d11")
 TASK_STATUSES = ("todo", "done", "cancelled")
+# The columns one version of an annotation fills, in the order the annotation and
+# annotation_history tables, the merge and the loaders all use them.
+VERSION_COLUMNS = (
+    "value",
+    "status",
+    "schema_version_id",
+    "time_spent_ms",
+    "origin",
+    "created_at",
+    "updated_at",
+)
 MAX_LABELS = 10_000  # labels in one schema version
 DENSE_ROWS = 1 << 24  # rows below this are indexed in an array, any above in a dict
 
@@ -365,5 +376,23 @@ def insert_schema_version(
             check.bool(row, "allow_overlap"),
             check.str(row, "created_at"),
             refs.maybe_annotator(check, row, "created_by"),
+        ),
+    ).lastrowid
+
+
+def insert_model_version(
+    conn: sqlite3.Connection, check: Checker, row: dict[str, Any], uid: str, artifact: bytes
+) -> int:
+    """Add a bundle's model version (its UUID and artifact from model_row); its new id."""
+    return conn.execute(
+        "INSERT INTO model_version (uuid, created_at, label_count, metrics, format, artifact)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            uid,
+            check.str(row, "created_at"),
+            check.int(row, "label_count"),
+            check.json_text(row, "metrics", nullable=False),
+            row["format"],
+            artifact,
         ),
     ).lastrowid
