@@ -53,9 +53,31 @@ from app.views.quality.suspicious import SuspiciousView
 from app.views.team.assignments import TeamDialog
 from app.views.team.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
 from app.workers.job import Job, run_with_progress
+from app.workers.write_job import pending_writes, wait_for_writes
 from app.workers.writer import Writer
 
 QualityDialog = TypeVar("QualityDialog", GoldView, ReviewView, AdjudicationView)
+CLOSE_GRACE = 0.5  # seconds a close waits for writes in flight before it asks
+WAIT, CLOSE_ANYWAY = "wait", "close anyway"
+
+
+def ask_close_unsaved(parent: QWidget, unsaved: int) -> str:
+    """Ask what to do with edits a lock keeps out: WAIT or CLOSE_ANYWAY."""
+    edits = f"{unsaved} edit{'s' if unsaved != 1 else ''}"
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        "Edits not saved yet",
+        f"{edits} {'are' if unsaved != 1 else 'is'} not saved yet: another program (e.g. a long"
+        " import or merge) has the project locked, and Tagloop keeps trying.\n\n"
+        f"Wait, and Tagloop closes by itself once they are saved; or close anyway, and the"
+        f" {edits} {'are' if unsaved != 1 else 'is'} lost.",
+        parent=parent,
+    )
+    wait = box.addButton("Wait", QMessageBox.ButtonRole.RejectRole)
+    box.addButton("Close anyway", QMessageBox.ButtonRole.DestructiveRole)
+    box.setDefaultButton(wait)
+    box.exec()
+    return WAIT if box.clickedButton() is wait else CLOSE_ANYWAY
 
 
 class MainWindow(QMainWindow):
@@ -101,6 +123,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.showing_label)
         self.browse.shown.connect(lambda n: self.showing_label.setText(f"showing {n:,}"))
+        self._close_when_saved = QTimer(self, interval=250)
+        self._close_when_saved.timeout.connect(self._close_if_saved)
         self.set_project(project)
 
     # ---- layout -------------------------------------------------------------------------
@@ -513,7 +537,45 @@ class MainWindow(QMainWindow):
         job.failed.connect(lambda message: QMessageBox.warning(self, "Remove failed", message))
         self._track(job).start()
 
+    # ---- closing --------------------------------------------------------------------------------
+    def unsaved_writes(self) -> int:
+        """Edits and view writes not saved yet after a short grace: they are waiting for the
+        project's lock, which another program (a long import or merge) holds."""
+        edits = 0
+        if self.writer is not None and not self.writer.wait_idle(CLOSE_GRACE):
+            edits = self.writer.pending
+        views = 0 if wait_for_writes(CLOSE_GRACE) else pending_writes()
+        return edits + views
+
+    def _may_close(self) -> bool:
+        """Never lose unsaved edits silently: while some wait for the project's lock, ask
+        whether to wait (the window closes by itself once they are saved) or close anyway."""
+        unsaved = self.unsaved_writes()
+        if not unsaved:
+            return True
+        if ask_close_unsaved(self, unsaved) == WAIT:
+            self._close_when_saved.start()
+            self.statusBar().showMessage(
+                f"Waiting to save {unsaved} edit{'s' if unsaved != 1 else ''}: another program"
+                " has the project locked. Tagloop closes once they are saved."
+            )
+            return False
+        self._close_when_saved.stop()
+        if self.writer is not None:
+            self.writer.abandon()
+        return True
+
+    def _close_if_saved(self) -> None:
+        """While waiting to close: close once every edit is saved."""
+        if (self.writer is not None and self.writer.pending) or pending_writes():
+            return
+        self._close_when_saved.stop()
+        self.close()
+
     def closeEvent(self, event) -> None:
+        if not self._may_close():
+            event.ignore()
+            return
         for job in self.jobs:
             job.cancel()
         self._close_session()
