@@ -7,6 +7,8 @@ app.views.browse_panel; this module wires them to a project and to the annotatio
 
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TypeVar
 
@@ -36,6 +38,7 @@ from app.core.project import modelstore
 from app.core.project.project import PROJECT_SUFFIX, Project, open_project, upgrade_needed
 from app.core.storage import fts
 from app.views.browse_panel import BrowsePanel, DatasetsPanel
+from app.views.closing import WAIT, ask_close_unsaved
 from app.views.dashboard.window import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
@@ -57,27 +60,8 @@ from app.workers.write_job import pending_writes, wait_for_writes
 from app.workers.writer import Writer
 
 QualityDialog = TypeVar("QualityDialog", GoldView, ReviewView, AdjudicationView)
-CLOSE_GRACE = 0.5  # seconds a close waits for writes in flight before it asks
-WAIT, CLOSE_ANYWAY = "wait", "close anyway"
-
-
-def ask_close_unsaved(parent: QWidget, unsaved: int) -> str:
-    """Ask what to do with edits a lock keeps out: WAIT or CLOSE_ANYWAY."""
-    edits = f"{unsaved} edit{'s' if unsaved != 1 else ''}"
-    box = QMessageBox(
-        QMessageBox.Icon.Warning,
-        "Edits not saved yet",
-        f"{edits} {'are' if unsaved != 1 else 'is'} not saved yet: another program (e.g. a long"
-        " import or merge) has the project locked, and Tagloop keeps trying.\n\n"
-        f"Wait, and Tagloop closes by itself once they are saved; or close anyway, and the"
-        f" {edits} {'are' if unsaved != 1 else 'is'} lost.",
-        parent=parent,
-    )
-    wait = box.addButton("Wait", QMessageBox.ButtonRole.RejectRole)
-    box.addButton("Close anyway", QMessageBox.ButtonRole.DestructiveRole)
-    box.setDefaultButton(wait)
-    box.exec()
-    return WAIT if box.clickedButton() is wait else CLOSE_ANYWAY
+CLOSE_GRACE = 0.5  # seconds a close (or an open) waits for a write in flight before it asks
+IDENTITY = "local_annotator_id"  # Project's cached property: who works in the file
 
 
 class MainWindow(QMainWindow):
@@ -315,11 +299,37 @@ class MainWindow(QMainWindow):
         except TagloopError as exc:
             QMessageBox.warning(self, "Cannot open project", str(exc))
             return False
-        self.set_project(project)
+        self._show_when_identified(project)
         return True
 
+    def _show_when_identified(self, project: Project) -> None:
+        """Show a project once who works in it is known: looking that up takes the write lock
+        (the annotator is registered on first use), which another program (a long import or
+        merge) may hold for a while, so it runs off the GUI thread. Usually it is done at once,
+        and the project shows straight away; else the window says it waits."""
+        job = Job(lambda progress, cancel: project.local_annotator_id)
+        self._track(job).start()
+        with contextlib.suppress(FutureTimeout):
+            job.future.result(timeout=CLOSE_GRACE)  # type: ignore[union-attr]
+        if IDENTITY in project.__dict__:  # the cached property is known: no wait
+            self.set_project(project)
+            return
+        self.statusBar().showMessage(
+            f"Opening {project.path.name}: waiting for another program that is writing to it…"
+        )
+
+        def identified() -> None:
+            if IDENTITY in project.__dict__:
+                self.statusBar().clearMessage()
+                self.set_project(project)
+            else:
+                project.close()
+                QMessageBox.warning(self, "Cannot open project", str(job.error))
+
+        job.finished.connect(identified)
+
     def _upgraded_project_opened(self, project: Project) -> None:
-        self.set_project(project)
+        self._show_when_identified(project)
         if project.schema_upgrade is not None:
             message = f"{project.path.name}: {project.schema_upgrade.summary()}"
             self.statusBar().showMessage(message, 30000)

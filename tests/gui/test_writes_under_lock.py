@@ -18,6 +18,7 @@ from app.core.io.importer import import_dataset
 from app.core.project.guidelines import seen_version
 from app.core.project.project import update_schema
 from app.core.quality.review import create_review_tasks
+from app.views import closing
 from app.views import main_window as main_window_module
 from app.views.editor import AnnotationSession, make_editor
 from app.views.main_window import MainWindow
@@ -234,7 +235,7 @@ def test_closing_with_an_edit_kept_out_by_a_lock_asks_and_waits(
 
     def ask(_parent, unsaved: int) -> str:
         asked.append(unsaved)
-        return main_window_module.WAIT
+        return closing.WAIT
 
     monkeypatch.setattr(main_window_module, "ask_close_unsaved", ask)
     with held_lock(spam_project.path):
@@ -255,9 +256,7 @@ def test_closing_anyway_does_not_wait_for_the_lock(
     qtbot, window_with_edit, spam_project, monkeypatch
 ):
     window, session = window_with_edit
-    monkeypatch.setattr(
-        main_window_module, "ask_close_unsaved", lambda *_a: main_window_module.CLOSE_ANYWAY
-    )
+    monkeypatch.setattr(main_window_module, "ask_close_unsaved", lambda *_a: closing.CLOSE_ANYWAY)
     with held_lock(spam_project.path) as lock:
         session.set_state("spam", "complete", "label")
         assert window.close() is True  # while the lock is still held: no wait for it
@@ -274,3 +273,24 @@ def test_closing_with_every_edit_saved_does_not_ask(
     session.set_state("ham", "complete", "label")
     assert window.close() is True
     assert annotations(spam_project) == [('"ham"',)]
+
+
+def test_opening_a_project_another_program_is_writing_to_does_not_freeze(
+    qtbot, spam_project, sms_csv
+):
+    import_dataset(spam_project, sms_csv)
+    path = spam_project.path
+    spam_project.close()
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    with held_lock(path):  # who works in the file is looked up under the write lock
+        ticks = Ticks()
+        assert window.open_project_path(path) is True  # returns while the lock is held
+        assert window.project is None
+        assert "waiting for another program" in window.statusBar().currentMessage()
+        qtbot.wait(300)
+        assert ticks.stop() >= ENOUGH_TICKS
+    qtbot.waitUntil(lambda: window.project is not None, timeout=30_000)
+    assert window.session is not None and window.project.path == path
+    window.set_project(None)
