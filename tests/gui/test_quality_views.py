@@ -368,6 +368,7 @@ def test_span_project_versions_and_value_editor(qtbot, tmp_path):
     dialog.editor.remove_current()
     assert dialog.value() == [{"start": 24, "end": 27, "label": "PER"}]
     view.save(dialog.value())
+    settle(qtbot, view)
     assert dict(final_values(project)) == {dp: [{"start": 24, "end": 27, "label": "PER"}]}
     project.close()
 
