@@ -7,6 +7,8 @@ app.views.browse_panel; this module wires them to a project and to the annotatio
 
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TypeVar
 
@@ -36,6 +38,7 @@ from app.core.project import modelstore
 from app.core.project.project import PROJECT_SUFFIX, Project, open_project, upgrade_needed
 from app.core.storage import fts
 from app.views.browse_panel import BrowsePanel, DatasetsPanel
+from app.views.closing import WAIT, ask_close_unsaved
 from app.views.dashboard.window import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
@@ -53,9 +56,12 @@ from app.views.quality.suspicious import SuspiciousView
 from app.views.team.assignments import TeamDialog
 from app.views.team.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
 from app.workers.job import Job, run_with_progress
+from app.workers.write_job import pending_writes, wait_for_writes
 from app.workers.writer import Writer
 
 QualityDialog = TypeVar("QualityDialog", GoldView, ReviewView, AdjudicationView)
+CLOSE_GRACE = 0.5  # seconds a close (or an open) waits for a write in flight before it asks
+IDENTITY = "local_annotator_id"  # Project's cached property: who works in the file
 
 
 class MainWindow(QMainWindow):
@@ -101,6 +107,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.showing_label)
         self.browse.shown.connect(lambda n: self.showing_label.setText(f"showing {n:,}"))
+        self._close_when_saved = QTimer(self, interval=250)
+        self._close_when_saved.timeout.connect(self._close_if_saved)
         self.set_project(project)
 
     # ---- layout -------------------------------------------------------------------------
@@ -291,11 +299,37 @@ class MainWindow(QMainWindow):
         except TagloopError as exc:
             QMessageBox.warning(self, "Cannot open project", str(exc))
             return False
-        self.set_project(project)
+        self._show_when_identified(project)
         return True
 
+    def _show_when_identified(self, project: Project) -> None:
+        """Show a project once who works in it is known: looking that up takes the write lock
+        (the annotator is registered on first use), which another program (a long import or
+        merge) may hold for a while, so it runs off the GUI thread. Usually it is done at once,
+        and the project shows straight away; else the window says it waits."""
+        job = Job(lambda progress, cancel: project.local_annotator_id)
+        self._track(job).start()
+        with contextlib.suppress(FutureTimeout):
+            job.future.result(timeout=CLOSE_GRACE)  # type: ignore[union-attr]
+        if IDENTITY in project.__dict__:  # the cached property is known: no wait
+            self.set_project(project)
+            return
+        self.statusBar().showMessage(
+            f"Opening {project.path.name}: waiting for another program that is writing to it…"
+        )
+
+        def identified() -> None:
+            if IDENTITY in project.__dict__:
+                self.statusBar().clearMessage()
+                self.set_project(project)
+            else:
+                project.close()
+                QMessageBox.warning(self, "Cannot open project", str(job.error))
+
+        job.finished.connect(identified)
+
     def _upgraded_project_opened(self, project: Project) -> None:
-        self.set_project(project)
+        self._show_when_identified(project)
         if project.schema_upgrade is not None:
             message = f"{project.path.name}: {project.schema_upgrade.summary()}"
             self.statusBar().showMessage(message, 30000)
@@ -513,7 +547,45 @@ class MainWindow(QMainWindow):
         job.failed.connect(lambda message: QMessageBox.warning(self, "Remove failed", message))
         self._track(job).start()
 
+    # ---- closing --------------------------------------------------------------------------------
+    def unsaved_writes(self) -> int:
+        """Edits and view writes not saved yet after a short grace: they are waiting for the
+        project's lock, which another program (a long import or merge) holds."""
+        edits = 0
+        if self.writer is not None and not self.writer.wait_idle(CLOSE_GRACE):
+            edits = self.writer.pending
+        views = 0 if wait_for_writes(CLOSE_GRACE) else pending_writes()
+        return edits + views
+
+    def _may_close(self) -> bool:
+        """Never lose unsaved edits silently: while some wait for the project's lock, ask
+        whether to wait (the window closes by itself once they are saved) or close anyway."""
+        unsaved = self.unsaved_writes()
+        if not unsaved:
+            return True
+        if ask_close_unsaved(self, unsaved) == WAIT:
+            self._close_when_saved.start()
+            self.statusBar().showMessage(
+                f"Waiting to save {unsaved} edit{'s' if unsaved != 1 else ''}: another program"
+                " has the project locked. Tagloop closes once they are saved."
+            )
+            return False
+        self._close_when_saved.stop()
+        if self.writer is not None:
+            self.writer.abandon()
+        return True
+
+    def _close_if_saved(self) -> None:
+        """While waiting to close: close once every edit is saved."""
+        if (self.writer is not None and self.writer.pending) or pending_writes():
+            return
+        self._close_when_saved.stop()
+        self.close()
+
     def closeEvent(self, event) -> None:
+        if not self._may_close():
+            event.ignore()
+            return
         for job in self.jobs:
             job.cancel()
         self._close_session()

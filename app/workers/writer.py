@@ -14,9 +14,10 @@ writes queued after it wait their turn, so the order of edits is kept.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
@@ -29,6 +30,69 @@ from app.workers.drain import QueueDrain
 T = TypeVar("T")
 POLL_MS = 4
 RETRY_PAUSE = 2.0  # seconds between two tries of a write the database kept out
+
+
+ABANDONED = "Not saved: Tagloop was closed while another program kept the project locked."
+
+
+class SerialThread:
+    """One daemon thread that runs submitted functions in order (a one-worker executor).
+
+    Unlike a ThreadPoolExecutor's, the thread is not joined at interpreter exit, so a window
+    closed on purpose while a write waits for another program's lock ("close anyway") does not
+    leave an invisible process waiting for that lock: an unfinished SQLite transaction simply
+    never happens. Every other close waits for the writes (shutdown(wait=True))."""
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future, Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._lock = threading.Lock()
+        self._queued: list[Future] = []  # submitted, not started
+        self._started = False
+        self._shut = False
+
+    def submit(self, fn: Callable[[], Any]) -> Future:
+        future: Future = Future()
+        with self._lock:
+            if self._shut:
+                raise RuntimeError("cannot submit a write after the writer has shut down")
+            self._queued.append(future)
+            if not self._started:
+                self._started = True
+                self._thread.start()
+        self._queue.put((future, fn))
+        return future
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, fn = item
+            with self._lock:
+                self._queued.remove(future)
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn()
+            except BaseException as exc:  # reported through the future, like an executor
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def cancel_queued(self) -> int:
+        """Cancel what has not started yet; returns how many were cancelled."""
+        with self._lock:
+            queued = list(self._queued)
+        return sum(future.cancel() for future in queued)
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._lock:
+            if self._shut:
+                return
+            self._shut = True
+        self._queue.put(None)
+        if wait and self._started:
+            self._thread.join()
 
 
 class _Waiting:
@@ -48,7 +112,7 @@ class Writer(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagloop-writer")
+        self._executor = SerialThread("tagloop-writer")
         self._drain = QueueDrain(POLL_MS, self)
         self._drain.arrived.connect(self._deliver)
         self._drain.drained.connect(self._stop_when_idle)
@@ -56,6 +120,7 @@ class Writer(QObject):
         self._closing = threading.Event()
         self._stalled = threading.Event()  # a write is waiting for another program's lock
         self._given_up: DatabaseBusy | None = None  # closing, and the lock did not go
+        self._abandoned = False  # closed anyway: nothing more is reported or waited for
 
     @property
     def pending(self) -> int:
@@ -102,6 +167,8 @@ class Writer(QObject):
 
     def _deliver(self, finished: tuple[Future, object] | _Waiting) -> None:
         """Report one finished write on the GUI thread (they come in the order made)."""
+        if self._abandoned:
+            return
         if isinstance(finished, _Waiting):
             self.waiting.emit(finished.token, finished.message)
             return
@@ -109,6 +176,8 @@ class Writer(QObject):
         self._pending -= 1
         try:
             result = future.result()
+        except CancelledError:
+            self.failed.emit(token, ABANDONED)
         except TagloopError as exc:
             self.failed.emit(token, str(exc))
         except Exception as exc:  # a bug or a disk error: still reported, never swallowed
@@ -134,13 +203,37 @@ class Writer(QObject):
                     break
         self._drain.drain()
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds for every write submitted so far to be committed (or
+        to fail); whether they all were. The results are reported on the next drain."""
+        if not self._pending:
+            return True
+        try:
+            self._executor.submit(lambda: None).result(timeout=timeout)
+        except FutureTimeout:
+            return False
+        return True
+
+    def abandon(self) -> int:
+        """Close anyway (the user chose to): the writes not saved yet are dropped, nothing more
+        is reported, and shutdown() no longer waits. A write already waiting for the lock goes
+        on trying on its daemon thread until it fails, or until the process ends. Returns how
+        many writes were not saved (or not known to be)."""
+        unsaved = self._pending
+        self._abandoned = True
+        self._closing.set()
+        self._executor.cancel_queued()
+        self._drain.stop()
+        return unsaved
+
     def shutdown(self) -> None:
         """Finish the writes submitted so far. A write kept out by a lock gets one last full
         wait (app.core.storage.retry.write_timeout()), then fails, as do the writes after it,
         and the failures are reported (a window asks first while `stalled`)."""
         self._closing.set()
-        self._executor.shutdown(wait=True)
-        self._drain.drain()
+        self._executor.shutdown(wait=not self._abandoned)
+        if not self._abandoned:
+            self._drain.drain()
 
 
 def waiting_message(exc: DatabaseBusy) -> str:

@@ -20,6 +20,7 @@ from app.views.team.bundles import (
     OpenBundleDialog,
     file_is_encrypted,
 )
+from app.workers.write_job import writes_pending
 
 
 def _ok(dialog) -> None:
@@ -90,6 +91,7 @@ def test_team_assignment_return_and_merge(qtbot, spam_project, sms_csv, tmp_path
     for name in ("alice", "bob"):
         qtbot.keyClicks(team.new_name, name)
         qtbot.keyClick(team.new_name, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not writes_pending(team), timeout=20_000)  # saved off the GUI
     names = [team.table.item(r, 0).text() for r in range(team.table.rowCount())]
     assert {"alice", "bob"} <= set(names)
     assert team.chosen() and len(team.chosen()) == 2  # new annotators are ticked

@@ -19,11 +19,18 @@ from app.core.quality.gold import gold_items, mark_gold
 from app.core.quality.qualification import create_qualification
 from app.core.team.assign import generate_tasks
 from app.views.quality.gold import GoldView
+from app.workers.write_job import writes_pending
 from tests.fixtures_data import sms_rows
 from tests.unit.quality_helpers import label, team, with_items
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 LEFT = Qt.MouseButton.LeftButton
+
+
+def click(qtbot, view, button) -> None:
+    """Click a button of the gold view, and let the change it saves off the GUI thread land."""
+    qtbot.mouseClick(button, LEFT)
+    qtbot.waitUntil(lambda: not writes_pending(view), timeout=20_000)
 
 
 def rows(project, sql: str, **params):
@@ -70,13 +77,13 @@ def test_mark_two_items_with_chosen_answers(qtbot, shop):
     assert candidate(view, ids[0]).answer() == "spam"
     assert "only answer" in view.mark_table.item(0, 3).text()
     assert candidate(view, ids[1]).answer() is None  # no final value: must be chosen
-    qtbot.mouseClick(view.mark_button, LEFT)
+    click(qtbot, view, view.mark_button)
     assert f"Choose the answer of item {ids[1]}" in view.mark_message.text()
     assert gold_items(project) == {}
 
     candidate(view, ids[0]).combo.setCurrentText("ham")
     candidate(view, ids[1]).combo.setCurrentText("unsure")
-    qtbot.mouseClick(view.mark_button, LEFT)
+    click(qtbot, view, view.mark_button)
     assert "Marked 2 items as gold" in view.mark_message.text()
     assert rows(project, "SELECT datapoint_id, value FROM gold_item ORDER BY 1") == [
         (ids[0], '"ham"'),
@@ -99,7 +106,7 @@ def test_multilabel_answers_are_checkable_labels(qtbot, tmp_path):
     assert first.answer() == ["promo", "urgent"]
     assert second.answer() == []
     second.checks["personal"].setChecked(True)
-    qtbot.mouseClick(view.mark_button, LEFT)
+    click(qtbot, view, view.mark_button)
     assert gold_items(project) == {ids[0]: ["promo", "urgent"], ids[1]: ["personal"]}
     project.close()
 
@@ -112,7 +119,7 @@ def test_span_items_need_a_final_value(qtbot, tmp_path):
     assert candidate(view, ids[0]).markable
     assert not candidate(view, ids[1]).markable
     assert "only once they have a final value" in view.mark_hint.text()
-    qtbot.mouseClick(view.mark_button, LEFT)
+    click(qtbot, view, view.mark_button)
     assert gold_items(project) == {ids[0]: [{"start": 0, "end": 4, "label": "ORG"}]}
     assert "1 span item without a final value skipped" in view.mark_message.text()
     project.close()
@@ -128,7 +135,7 @@ def test_nothing_selected_says_how_to_mark(qtbot, shop):
 def test_mix_into_tasks(qtbot, shop):
     project, ids, who = shop
     view = open_view(qtbot, project)
-    qtbot.mouseClick(view.mix_button, LEFT)  # no gold yet: the core's refusal is shown
+    click(qtbot, view, view.mix_button)  # no gold yet: the core's refusal is shown
     assert "no gold items yet" in view.mix_message.text()
     mark_gold(project, ids[:6], ["ham"] * 6)
     # the 14 items that are not gold make the pool: 12 of them, 6 label tasks each
@@ -137,7 +144,7 @@ def test_mix_into_tasks(qtbot, shop):
     assert sorted(view.checked_annotators()) == sorted(who.values())
     view.rate_spin.setValue(25.0)
     view.seed_spin.setValue(3)
-    qtbot.mouseClick(view.mix_button, LEFT)
+    click(qtbot, view, view.mix_button)
     assert "4 gold tasks" in view.mix_message.text()
     assert "alice 2" in view.mix_message.text() and "bob 2" in view.mix_message.text()
     gold_tasks = rows(
@@ -156,20 +163,20 @@ def test_qualification_create_assign_and_score(qtbot, shop):
     view = open_view(qtbot, project)
     assert "all 4 gold items" in view.set_items_hint.text()
     assert not view.assign_button.isEnabled()
-    qtbot.mouseClick(view.create_button, LEFT)  # no name
+    click(qtbot, view, view.create_button)  # no name
     assert "needs a name" in view.qual_message.text()
 
     view.qual_name.setText("intake")
     view.pass_spin.setValue(75)
-    qtbot.mouseClick(view.create_button, LEFT)
+    click(qtbot, view, view.create_button)
     assert rows(project, "SELECT name, pass_score FROM qualification_set") == [("intake", 0.75)]
     assert len(rows(project, "SELECT datapoint_id FROM qualification_item")) == 4
     assert view.set_combo.currentData() == "intake"
     view.qual_name.setText("intake")
-    qtbot.mouseClick(view.create_button, LEFT)
+    click(qtbot, view, view.create_button)
     assert "already exists" in view.qual_message.text()
 
-    qtbot.mouseClick(view.assign_button, LEFT)
+    click(qtbot, view, view.assign_button)
     assert "8 qualification tasks for 2 annotators" in view.qual_message.text()
     tasks = rows(
         project,
@@ -181,11 +188,11 @@ def test_qualification_create_assign_and_score(qtbot, shop):
     # half done: scored, not recorded
     label(project, who["alice"], {ids[0]: "ham", ids[1]: "ham"})
     view.score_combo.setCurrentIndex(view.score_combo.findData(who["alice"]))
-    qtbot.mouseClick(view.score_button, LEFT)
+    click(qtbot, view, view.score_button)
     assert "not recorded" in view.qual_message.text()
     assert view.results_table.rowCount() == 0
     label(project, who["alice"], {ids[2]: "spam", ids[3]: "ham"})
-    qtbot.mouseClick(view.score_button, LEFT)
+    click(qtbot, view, view.score_button)
     assert "passed, recorded" in view.qual_message.text()
     assert view.results_table.rowCount() == 1
     assert [view.results_table.item(0, c).text() for c in range(4)] == [
@@ -208,7 +215,7 @@ def test_a_set_from_the_selected_gold_rows(qtbot, shop):
         )
     assert "2 gold items selected" in view.set_items_hint.text()
     view.qual_name.setText("short")
-    qtbot.mouseClick(view.create_button, LEFT)
+    click(qtbot, view, view.create_button)
     assert [r[0] for r in rows(project, "SELECT datapoint_id FROM qualification_item")] == [
         ids[1],
         ids[3],

@@ -21,6 +21,7 @@ from app.core.project.guidelines import seen_version
 from app.core.project.label_schema import LabelSpec
 from app.core.project.project import create_project, update_schema
 from app.views.editor import AnnotationSession, make_editor
+from app.workers.write_job import writes_pending
 from app.workers.writer import Writer
 from tests.fixtures_data import sms_rows, write_csv
 
@@ -68,6 +69,8 @@ def open_editor(qtbot):
         editor.resize(1000, 620)
         editor.show()
         session.open_queue(WorklistSpec(Query()))
+        # The banner looks for changes off the GUI thread (it may write): wait for that.
+        qtbot.waitUntil(lambda: not writes_pending(editor.guidelines_banner), timeout=20_000)
         return session, editor
 
     yield open_

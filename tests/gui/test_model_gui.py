@@ -22,6 +22,7 @@ from app.ml.policy import retrain_every
 from app.views.editor import AnnotationSession, make_editor
 from app.views.model.controller import ModelController
 from app.views.quality.suspicious import SuspiciousView
+from app.workers.write_job import writes_pending
 from app.workers.writer import Writer
 from tests.fixtures_data import sms_rows, write_csv
 
@@ -187,7 +188,8 @@ def test_suspicious_view_keeps_changes_and_flags(qtbot, spam, editor_on):
     assert view.table.rowCount() == 3
     assert view.table.item(0, 1).text() == "ham" and view.table.item(0, 2).text() == "spam"
     view.table.selectRow(0)
-    view.keep()
+    view.keep()  # saved off the GUI thread; the row leaves once it is
+    qtbot.waitUntil(lambda: not writes_pending(view), timeout=20_000)
     view.table.selectRow(0)
     view.change()
     view.table.selectRow(0)

@@ -34,6 +34,17 @@ LABELERS = {"Dr. Amira Haddad": 0.95, "Ben Okafor": 0.8, "Chloé Martin": 0.7}
 REVIEWER, LEAD = "Rita Alvarez", "Sam Lindqvist"
 
 
+def settle(qtbot, view) -> None:
+    """Decisions are saved off the GUI thread: wait until the view's write has landed."""
+    qtbot.waitUntil(lambda: not view.writing, timeout=20_000)
+
+
+def key(qtbot, view, which) -> None:
+    """Press a key in a review or adjudication view, and let any decision it made land."""
+    qtbot.keyClick(view, which)
+    settle(qtbot, view)
+
+
 def rows(project, sql: str, **params):
     with project.engine.connect() as conn:
         return conn.execute(text(sql), params).all()
@@ -107,7 +118,7 @@ def test_review_queue_shows_the_three_annotations_side_by_side(review_view, team
 def test_approve_with_a(qtbot, review_view, team_project):
     project = team_project[0]
     first = review_view.entries[0]["annotation_uuid"]
-    qtbot.keyClick(review_view, Qt.Key.Key_A)
+    key(qtbot, review_view, Qt.Key.Key_A)
     assert decisions(project) == [(first, "approve", None, None)]
     # the selection moves on to the next annotation without a decision
     assert review_view.selected == 1
@@ -121,15 +132,15 @@ def test_rejection_needs_a_reason_and_the_status_shows_the_issue(
     project = team_project[0]
     answers = iter([("", False), ("   ", True), ("too vague", True)])
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: next(answers))
-    qtbot.keyClick(review_view, Qt.Key.Key_A)
+    key(qtbot, review_view, Qt.Key.Key_A)
     second = review_view.entries[1]["annotation_uuid"]
-    qtbot.keyClick(review_view, Qt.Key.Key_R)  # cancelled: refused
-    qtbot.keyClick(review_view, Qt.Key.Key_R)  # empty: refused
+    key(qtbot, review_view, Qt.Key.Key_R)  # cancelled: refused
+    key(qtbot, review_view, Qt.Key.Key_R)  # empty: refused
     assert len(decisions(project)) == 1
     assert "needs a reason" in review_view.message.text()
-    qtbot.keyClick(review_view, Qt.Key.Key_R)
+    key(qtbot, review_view, Qt.Key.Key_R)
     assert decisions(project)[-1] == (second, "reject", "too vague", None)
-    qtbot.keyClick(review_view, Qt.Key.Key_X)
+    key(qtbot, review_view, Qt.Key.Key_X)
     assert decisions(project)[-1][1] == "discard"
     assert "completed with issues" in review_view.item_status.text()
     assert review_view.counts[ISSUES] == 1
@@ -138,7 +149,7 @@ def test_rejection_needs_a_reason_and_the_status_shows_the_issue(
 
 def test_correction_is_the_reviewers_annotation(qtbot, review_view, team_project, monkeypatch):
     project, ids, who = team_project
-    qtbot.keyClick(review_view, Qt.Key.Key_3)
+    key(qtbot, review_view, Qt.Key.Key_3)
     target = review_view.entries[2]
     wrong = target["value"]
     right = "unsure" if wrong != "unsure" else "ham"
@@ -149,7 +160,7 @@ def test_correction_is_the_reviewers_annotation(qtbot, review_view, team_project
         return QDialog.DialogCode.Accepted
 
     monkeypatch.setattr(ValueDialog, "exec", fill_in)
-    qtbot.keyClick(review_view, Qt.Key.Key_C)
+    key(qtbot, review_view, Qt.Key.Key_C)
     own = rows(
         project,
         "SELECT uuid, value, origin FROM annotation WHERE annotator_id = :w AND datapoint_id = :d",
@@ -181,16 +192,17 @@ def test_keys_move_through_the_queue_and_custom_statuses_are_buttons(
     view = ReviewView(project, who[REVIEWER])
     qtbot.addWidget(view)
     assert view.item.id == ids[0]
-    qtbot.keyClick(view, Qt.Key.Key_Return)
+    key(qtbot, view, Qt.Key.Key_Return)
     assert view.item.id == ids[1]
-    qtbot.keyClick(view, Qt.Key.Key_Right)
+    key(qtbot, view, Qt.Key.Key_Right)
     assert view.item.id == ids[2]
-    qtbot.keyClick(view, Qt.Key.Key_Right)  # the end: stays
+    key(qtbot, view, Qt.Key.Key_Right)  # the end: stays
     assert view.item.id == ids[2]
-    qtbot.keyClick(view, Qt.Key.Key_Left)
+    key(qtbot, view, Qt.Key.Key_Left)
     assert view.item.id == ids[1]
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("ask the lead", True))
     qtbot.mouseClick(view.custom_buttons["needs-discussion"], Qt.MouseButton.LeftButton)
+    settle(qtbot, view)
     assert decisions(project)[-1][1:3] == ("needs-discussion", "ask the lead")
 
 
@@ -199,9 +211,10 @@ def test_an_empty_queue_offers_to_create_tasks(qtbot, team_project, monkeypatch)
     view = ReviewView(project, who[REVIEWER])
     qtbot.addWidget(view)
     assert view.queue == [] and view.item is None
-    qtbot.keyClick(view, Qt.Key.Key_A)  # nothing to decide on: no crash
+    key(qtbot, view, Qt.Key.Key_A)  # nothing to decide on: no crash
     monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (10, True))
     qtbot.mouseClick(view.spot_button, Qt.MouseButton.LeftButton)
+    settle(qtbot, view)
     assert len(view.queue) == 9  # 10% of 90 completed annotations, one task per item
     assert view.item is not None
 
@@ -236,11 +249,11 @@ def test_review_screenshot(qtbot, tmp_path, team_project, monkeypatch):
     view.show()
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("not spam: a friend", True))
     for keys in ("AAA", "AAR", "AAA"):
-        for key in keys:
-            qtbot.keyClick(view, key)
-        qtbot.keyClick(view, Qt.Key.Key_Return)
-    qtbot.keyClick(view, Qt.Key.Key_Return)  # the flagged item
-    qtbot.keyClick(view, "A")
+        for letter in keys:
+            key(qtbot, view, letter)
+        key(qtbot, view, Qt.Key.Key_Return)
+    key(qtbot, view, Qt.Key.Key_Return)  # the flagged item
+    key(qtbot, view, "A")
     qtbot.wait(50)
     path = shot(view, "review.png", tmp_path)
     assert path.stat().st_size > 10_000
@@ -265,7 +278,7 @@ def test_adjudication_by_key_records_the_first_version(qtbot, adjudication_view,
     votes = view.versions.votes
     assert len(votes) == len(view.cards) == 3
     assert "Disagreement <b>1</b> of" in view.progress_label.text()
-    qtbot.keyClick(view, "1")
+    key(qtbot, view, "1")
     stored = rows(
         project,
         "SELECT value, decided_by FROM adjudication WHERE datapoint_id = :d",
@@ -287,6 +300,7 @@ def test_use_this_button_and_edited_final_value(
     first, votes = view.queue[0], view.versions.votes
     buttons = view.cards[1].findChildren(type(view.edit_button))
     qtbot.mouseClick(buttons[0], Qt.MouseButton.LeftButton)
+    settle(qtbot, view)
     assert dict(final_values(project))[first] == votes[1].value
     second = view.item.id
 
@@ -295,11 +309,11 @@ def test_use_this_button_and_edited_final_value(
         return QDialog.DialogCode.Accepted
 
     monkeypatch.setattr(ValueDialog, "exec", pick_unsure)
-    qtbot.keyClick(view, Qt.Key.Key_E)
+    key(qtbot, view, Qt.Key.Key_E)
     assert dict(final_values(project))[second] == "unsure"
     # skipping and going back do not decide anything
-    qtbot.keyClick(view, Qt.Key.Key_Return)
-    qtbot.keyClick(view, Qt.Key.Key_Left)
+    key(qtbot, view, Qt.Key.Key_Return)
+    key(qtbot, view, Qt.Key.Key_Left)
     assert len(rows(project, "SELECT * FROM adjudication")) == 2
 
 
@@ -311,13 +325,13 @@ def test_adjudicate_tasks_come_first_and_an_empty_queue_says_so(qtbot, team_proj
     qtbot.addWidget(view)
     assert view.queue[0] == items[-1] and sorted(view.queue) == sorted(items)
     for _ in items:
-        qtbot.keyClick(view, "2")
+        key(qtbot, view, "2")
     assert "All" in view.message.text()
     assert disagreements(project) == []
     again = AdjudicationView(project, who[LEAD])
     qtbot.addWidget(again)
     assert again.queue == [] and "No open disagreements" in again.progress_label.text()
-    qtbot.keyClick(again, "1")  # nothing to decide: no crash
+    key(qtbot, again, "1")  # nothing to decide: no crash
 
 
 def test_span_project_versions_and_value_editor(qtbot, tmp_path):
@@ -354,6 +368,7 @@ def test_span_project_versions_and_value_editor(qtbot, tmp_path):
     dialog.editor.remove_current()
     assert dialog.value() == [{"start": 24, "end": 27, "label": "PER"}]
     view.save(dialog.value())
+    settle(qtbot, view)
     assert dict(final_values(project)) == {dp: [{"start": 24, "end": 27, "label": "PER"}]}
     project.close()
 
@@ -369,7 +384,7 @@ def test_adjudication_screenshot(qtbot, tmp_path, team_project):
     qtbot.addWidget(adjudication)
     adjudication.resize(1320, 760)
     adjudication.show()
-    qtbot.keyClick(adjudication, "1")
+    key(qtbot, adjudication, "1")
     qtbot.wait(50)
     path = shot(adjudication, "adjudication.png", tmp_path)
     assert path.stat().st_size > 10_000

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection
 
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
+from app.core.storage.retry import run_write
+from app.core.storage.sqlite import driver_connection
 
 if TYPE_CHECKING:
     from app.core.project.project import Project
@@ -81,53 +83,56 @@ def index_pending(
     Each chunk of ids is one committed transaction, so a cancel (Cancelled is raised between
     chunks) or a crash keeps the work done so far, and the next call resumes where it stopped.
     Safe to call when nothing is pending (it returns 0 at once) and from several processes.
+    Like every short writer, each transaction waits out a busy database (another process's
+    long import or merge holding the write lock) through app.core.storage.retry, and raises
+    DatabaseBusy, with the work done so far kept, only when that wait runs out.
     """
-    done = 0
-    total: int | None = None
     with project.engine.connect() as sa_conn:
-        conn: sqlite3.Connection = sa_conn.connection.dbapi_connection  # type: ignore[assignment]
-        upto, top = pending(conn)
+        upto, top = pending(sa_conn)
         if top <= upto:
             return 0
-        total = conn.execute("SELECT count(*) FROM datapoint WHERE id > ?", (upto,)).fetchone()[0]
-        progress(0, total, MESSAGE)
-        # FTS5 merging while a big batch goes in only to merge again later costs ~25%; it
-        # still merges when a level fills ("crisismerge"). Normal merging is restored below.
-        _set_automerge(conn, 0)
-        try:
-            while True:
-                check_cancel(cancel)
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    upto, top = pending(conn)  # re-read under the write lock
-                    if top <= upto:
-                        conn.execute("COMMIT")
-                        break
-                    high = min(upto + chunk, top)
-                    added = conn.execute(
-                        "INSERT INTO datapoint_fts (rowid, text)"
-                        " SELECT id, text FROM datapoint WHERE id > ? AND id <= ?",
-                        (upto, high),
-                    ).rowcount
-                    conn.execute(
-                        "UPDATE datapoint_fts_state SET indexed_upto = ? WHERE id = 1", (high,)
-                    )
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                done += max(added, 0)
-                progress(min(done, total), total, MESSAGE)
-        finally:
-            _set_automerge(conn, 4)
+        total = sa_conn.exec_driver_sql(
+            "SELECT count(*) FROM datapoint WHERE id > ?", (upto,)
+        ).scalar_one()
+    progress(0, total, MESSAGE)
+    done = 0
+    # FTS5 merging while a big batch goes in only to merge again later costs ~25%; it still
+    # merges when a level fills ("crisismerge"). Normal merging is restored below.
+    run_write(project.engine, lambda c: _set_automerge(driver_connection(c), 0))
+    try:
+        while True:
+            check_cancel(cancel)
+            added = run_write(project.engine, lambda c: _index_chunk(driver_connection(c), chunk))
+            if added is None:
+                break
+            done += added
+            progress(min(done, total), total, MESSAGE)
+    finally:
+        run_write(project.engine, lambda c: _set_automerge(driver_connection(c), 4))
     return done
 
 
+def _index_chunk(conn: sqlite3.Connection, chunk: int) -> int | None:
+    """Index the next `chunk` pending ids, inside the caller's write transaction (under the
+    write lock, so `pending` is read under it too); None when nothing was pending."""
+    upto, top = pending(conn)
+    if top <= upto:
+        return None
+    high = min(upto + chunk, top)
+    added = conn.execute(
+        "INSERT INTO datapoint_fts (rowid, text)"
+        " SELECT id, text FROM datapoint WHERE id > ? AND id <= ?",
+        (upto, high),
+    ).rowcount
+    conn.execute("UPDATE datapoint_fts_state SET indexed_upto = ? WHERE id = 1", (high,))
+    return max(added, 0)
+
+
 def _set_automerge(conn: sqlite3.Connection, value: int) -> None:
-    with conn:  # its own small transaction (the setting is stored in the FTS config table)
-        conn.execute(
-            "INSERT INTO datapoint_fts (datapoint_fts, rank) VALUES ('automerge', ?)", (value,)
-        )
+    """Inside the caller's transaction (the setting is stored in the FTS config table)."""
+    conn.execute(
+        "INSERT INTO datapoint_fts (datapoint_fts, rank) VALUES ('automerge', ?)", (value,)
+    )
 
 
 # -- Matching pending rows the way FTS5 would --------------------------------------------------

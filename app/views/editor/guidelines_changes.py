@@ -28,6 +28,7 @@ from app.core.project import guidelines
 from app.core.project.guidelines import Change
 from app.core.project.project import Project
 from app.views.theme import palette
+from app.workers.write_job import start_write, writes_pending
 
 
 def _diff_style(line: str) -> str:
@@ -95,6 +96,7 @@ class GuidelinesBanner(QFrame):
     """A non-blocking strip: “Guidelines changed (version N): …” and “Show the changes”."""
 
     acknowledged = Signal(int)  # the version acknowledged
+    checked = Signal()  # the look for unread changes (check) is over
 
     def __init__(self, project: Project, annotator_id: int, parent: QWidget | None = None):
         super().__init__(parent)
@@ -121,19 +123,37 @@ class GuidelinesBanner(QFrame):
         layout.addWidget(self.show_button)
         self.hide()
 
-    def check(self) -> Change | None:
-        """Look for unread changes (a first-time annotator acknowledges silently)."""
-        self.change = guidelines.changes_on_open(self.project, self.annotator_id)
-        if self.change is None:
+    def check(self) -> None:
+        """Look for unread changes, off the GUI thread (a first-time annotator acknowledges
+        silently: a write, which another program's lock may keep waiting); `checked` follows."""
+        project, annotator = self.project, self.annotator_id
+        start_write(
+            self,
+            lambda: guidelines.changes_on_open(project, annotator),
+            done=self._show_change,
+            failed=self._check_failed,
+            saving="",
+        )
+
+    def _show_change(self, change: Change | None) -> None:
+        self.change = change
+        if change is None:
             self.hide()
         else:
             self.text.setText(
-                f"<b>Guidelines changed (version {self.change.to_version}):</b> "
-                f"{html.escape(self.change.summary())} since version "
-                f"{self.change.from_version}, which you last read."
+                f"<b>Guidelines changed (version {change.to_version}):</b> "
+                f"{html.escape(change.summary())} since version "
+                f"{change.from_version}, which you last read."
             )
             self.show()
-        return self.change
+        self.checked.emit()
+
+    def _check_failed(self, message: str) -> None:
+        self.change = None
+        self.text.setText(f"Could not look for guideline changes: {html.escape(message)}")
+        self.show_button.hide()
+        self.show()
+        self.checked.emit()
 
     def show_changes(self) -> ChangesDialog | None:
         if self.change is None:
@@ -144,10 +164,23 @@ class GuidelinesBanner(QFrame):
         return self.dialog
 
     def read(self) -> None:
-        """“I have read them”: acknowledge the version shown, then hide."""
-        if self.change is None:
+        """“I have read them”: acknowledge the version shown (off the GUI thread), then hide."""
+        if self.change is None or writes_pending(self):
             return
-        version = guidelines.acknowledge(self.project, self.annotator_id, self.change.to_version)
+        project, annotator, version = self.project, self.annotator_id, self.change.to_version
+        shown = self.text.text()
+        start_write(
+            self,
+            lambda: guidelines.acknowledge(project, annotator, version),
+            busy=[self.show_button],
+            done=self._read,
+            failed=lambda message: self.text.setText(
+                f"{shown}<br><b>Not recorded:</b> {html.escape(message)}"
+            ),
+            say=lambda words: self.text.setText(f"{shown}<br>{html.escape(words)}"),
+        )
+
+    def _read(self, version: int) -> None:
         self.change = None
         self.hide()
         self.acknowledged.emit(version)

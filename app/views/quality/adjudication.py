@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import TagloopError
 from app.core.project.project import Project
 from app.core.quality import consensus as core_consensus
 from app.core.quality.review import annotations_to_review, task_status
@@ -292,21 +291,24 @@ class AdjudicationView(ItemQueueDialog):
         self.save(dialog.value())
 
     def save(self, value: Any) -> None:
-        """Record the final value, then go on to the next undecided disagreement."""
+        """Record the final value (off the GUI thread), then go on to the next undecided
+        disagreement once it is saved."""
         if self.item is None:
             return
-        dp_id = self.item.id
-        try:
-            core_consensus.adjudicate(self.project, dp_id, self.adjudicator, value)
-        except TagloopError as exc:
-            self.say(str(exc), error=True)
-            return
+        dp_id, project, adjudicator = self.item.id, self.project, self.adjudicator
+        self.write(
+            lambda: core_consensus.adjudicate(project, dp_id, adjudicator, value),
+            lambda _uuid: self._saved(dp_id, value),
+        )
+
+    def _saved(self, dp_id: int, value: Any) -> None:
         self.decided[dp_id] = value
-        self.say(f"✓ Saved the final value of item {self.position + 1}.")
+        position = self.queue.index(dp_id) if dp_id in self.queue else self.position
+        self.say(f"✓ Saved the final value of item {position + 1}.")
         self.changed.emit()
         following = [
             i
-            for i in list(range(self.position + 1, len(self.queue))) + list(range(self.position))
+            for i in list(range(position + 1, len(self.queue))) + list(range(position))
             if self.queue[i] not in self.decided
         ]
         if following:

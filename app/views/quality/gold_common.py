@@ -8,6 +8,7 @@ own module: gold_items, gold_marking, gold_mixing, gold_qualification and gold_a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, SignalInstance
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.core.project.project import Project
 from app.views.theme import palette
+from app.workers.write_job import start_write
 
 SNIPPET = 70
 
@@ -144,6 +146,21 @@ class GoldPanel:
     changed: SignalInstance  # GoldView's: gold, tasks or results changed
 
     say = staticmethod(say)
+    WRITE_BUTTONS = ("mark_button", "mix_button", "create_button", "assign_button", "score_button")
+
+    def write(self, fn: Callable[[], Any], done: Callable[[Any], None], message: QLabel) -> None:
+        """Run a change off the GUI thread (another program may hold the project's lock for a
+        while): every button that changes something waits until it is saved, `message` says
+        "Saving…" and then the outcome (`done(result)`, or the refusal in red)."""
+        buttons = [getattr(self, name) for name in self.WRITE_BUTTONS if hasattr(self, name)]
+        start_write(
+            self,  # type: ignore[arg-type]  # a mixin of GoldView, a QDialog
+            fn,
+            busy=buttons,
+            done=done,
+            failed=lambda words: say(message, words, error=True),
+            say=lambda words: say(message, words),
+        )
 
     def reload(self) -> None:
         """Reload every panel after a change (GoldView's)."""

@@ -196,11 +196,12 @@ class MarkingPanel(GoldPanel):
                 return
             ids.append(candidate.datapoint_id)
             answers.append(value)
-        try:
-            marked = core_gold.mark_gold(self.project, ids, answers)
-        except TagloopError as exc:
-            self.say(self.mark_message, str(exc), error=True)
-            return
+        project = self.project
+        self.write(
+            lambda: core_gold.mark_gold(project, ids, answers), self._marked, self.mark_message
+        )
+
+    def _marked(self, marked: int) -> None:
         skipped = len(self.candidates) - marked
         words = f"Marked {marked} item{'s' if marked != 1 else ''} as gold."
         if skipped:

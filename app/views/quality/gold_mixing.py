@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.core.errors import TagloopError
 from app.core.quality import gold as core_gold
 from app.core.team.assign import AnnotatorInfo, list_annotators
 from app.views.quality.gold_common import GoldPanel, button, hint, row_of
@@ -96,13 +95,14 @@ class MixingPanel(GoldPanel):
             self.say(self.mix_message, "Check the annotators to give gold tasks to.", error=True)
             return
         rate = self.rate_spin.value() / 100
-        try:
-            made = core_gold.mix_gold_into_tasks(
-                self.project, who, rate, seed=self.seed_spin.value()
-            )
-        except TagloopError as exc:
-            self.say(self.mix_message, str(exc), error=True)
-            return
+        project, seed = self.project, self.seed_spin.value()
+        self.write(
+            lambda: core_gold.mix_gold_into_tasks(project, who, rate, seed=seed),
+            lambda made: self._mixed(made, who, rate),
+            self.mix_message,
+        )
+
+    def _mixed(self, made: dict[str, int], who: list[int], rate: float) -> None:
         total = sum(made.values())
         loads = ", ".join(f"{name} {n}" for name, n in made.items())
         words = f"{total} gold task{'s' if total != 1 else ''} at {rate:.1%}: {loads}."

@@ -138,12 +138,14 @@ class QualificationPanel(GoldPanel):
     def create_set(self) -> None:
         name = self.qual_name.text().strip()
         pass_score = self.pass_spin.value() / 100
-        items = self.set_items()
-        try:
-            core_qualification.create_qualification(self.project, name, items, pass_score)
-        except TagloopError as exc:
-            self.say(self.qual_message, str(exc), error=True)
-            return
+        items, project = self.set_items(), self.project
+        self.write(
+            lambda: core_qualification.create_qualification(project, name, items, pass_score),
+            lambda _made: self._set_created(name, items, pass_score),
+            self.qual_message,
+        )
+
+    def _set_created(self, name: str, items: list[int], pass_score: float) -> None:
         self.say(
             self.qual_message,
             f"Qualification set {name!r}: {len(items)} gold items, pass at {pass_score:.0%}."
@@ -160,11 +162,14 @@ class QualificationPanel(GoldPanel):
         if not who:
             self.say(self.qual_message, "Check the annotators to qualify.", error=True)
             return
-        try:
-            made = core_qualification.assign_qualification(self.project, name, who)
-        except TagloopError as exc:
-            self.say(self.qual_message, str(exc), error=True)
-            return
+        project = self.project
+        self.write(
+            lambda: core_qualification.assign_qualification(project, name, who),
+            lambda made: self._assigned(made, name, who),
+            self.qual_message,
+        )
+
+    def _assigned(self, made: int, name: str, who: list[int]) -> None:
         people = len(who)
         words = (
             f"{made} qualification task{'s' if made != 1 else ''} for {people}"
@@ -182,11 +187,14 @@ class QualificationPanel(GoldPanel):
         if who is None:
             self.say(self.qual_message, "Choose the annotator to score.", error=True)
             return
-        try:
-            result = core_qualification.qualification_result(self.project, who, name)
-        except TagloopError as exc:
-            self.say(self.qual_message, str(exc), error=True)
-            return
+        project = self.project
+        self.write(
+            lambda: core_qualification.qualification_result(project, who, name),
+            self._scored,
+            self.qual_message,
+        )
+
+    def _scored(self, result: core_qualification.QualificationResult) -> None:
         head = (
             f"{result.annotator} on {result.name!r}: {result.correct} of {result.total} right"
             f" ({result.score:.0%}; pass at {result.pass_score:.0%})"

@@ -48,6 +48,7 @@ from app.views.quality.widgets import (
     who_combo,
 )
 from app.views.theme import palette
+from app.workers.write_job import start_write, writes_pending
 
 SNIPPET_CHARS = 26  # of an item's text in the queue list
 
@@ -180,7 +181,8 @@ class ItemQueueDialog(QDialog):
         header = QHBoxLayout()
         header.addWidget(QLabel(self.WHO_LABEL))
         header.addWidget(self.who_combo)
-        for widget in self.header_tools():
+        self.tools = self.header_tools()
+        for widget in self.tools:
             header.addWidget(widget)
         header.addSpacing(16)
         header.addWidget(self.status_label, 1)
@@ -349,6 +351,32 @@ class ItemQueueDialog(QDialog):
             value = self.value_at(self.selected) if self.selected >= 0 else []
             self.text_view.set_spans(list(value or []), self.colours)
 
+    # --- writes ------------------------------------------------------------------------------
+
+    def write(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        """Record a decision off the GUI thread (another program may hold the project's lock
+        for a while): the buttons, the queue and the keys wait until it is saved, then `done`
+        gets its result; a failure is said in the message line and nothing moves on."""
+        controls = [self.who_combo, self.queue_list, self.cards_box, *self.tools]
+        controls += [
+            self.buttons.itemAt(i).widget()
+            for i in range(self.buttons.count())
+            if self.buttons.itemAt(i).widget() is not None
+        ]
+        start_write(
+            self,
+            fn,
+            busy=controls,
+            done=done,
+            failed=lambda message: self.say(message, error=True),
+            say=self.say,
+        )
+
+    @property
+    def writing(self) -> bool:
+        """Whether a decision is still being saved."""
+        return writes_pending(self) > 0
+
     # --- keys and messages ---------------------------------------------------------------------
 
     def say(self, message: str, error: bool = False) -> None:
@@ -356,6 +384,8 @@ class ItemQueueDialog(QDialog):
         self.message.setText(f"<span style='color:{colour}'>{html.escape(message)}</span>")
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.writing and event.key() != Qt.Key.Key_Escape:
+            return  # the keys wait with the buttons until the decision is saved
         if event.modifiers() & (
             Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
         ):

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import TagloopError
 from app.core.project.project import Project
 from app.core.quality import review as core_review
 from app.core.quality.consensus import item_versions
@@ -332,35 +331,32 @@ class ReviewView(ItemQueueDialog):
         self._record(entry, "reject", dialog.reason_text(), dialog.value())
 
     def _record(self, entry: dict[str, Any], decision: str, reason: str | None, value) -> None:
-        try:
-            core_review.review(
-                self.project,
-                self.reviewer,
-                entry["annotation_uuid"],
-                decision,
-                reason,
-                correction=value,
-            )
-        except TagloopError as exc:
-            self.say(str(exc), error=True)
-            return
+        """Save the decision off the GUI thread; the dialog moves on once it is saved."""
+        project, reviewer, uuid = self.project, self.reviewer, entry["annotation_uuid"]
         done = "corrected" if value is not None else decision
-        self.say(f"✓ {entry['annotator']}'s annotation: {done}")
-        self.show_annotations()
-        self._select(self._next_undecided(self.selected))
-        self.refresh_status()
-        self.changed.emit()
+
+        def recorded(_result: object) -> None:
+            self.say(f"✓ {entry['annotator']}'s annotation: {done}")
+            self.show_annotations()
+            self._select(self._next_undecided(self.selected))
+            self.refresh_status()
+            self.changed.emit()
+
+        self.write(
+            lambda: core_review.review(project, reviewer, uuid, decision, reason, correction=value),
+            recorded,
+        )
 
     # --- making tasks ------------------------------------------------------------------------
 
     def review_everything(self) -> None:
-        try:
-            made = core_review.create_review_tasks(self.project, self.reviewer)
-        except TagloopError as exc:
-            self.say(str(exc), error=True)
-            return
-        self.say(f"{made:,} review tasks created.")
-        self.open_queue()
+        project, reviewer = self.project, self.reviewer
+
+        def made(count: int) -> None:
+            self.say(f"{count:,} review tasks created.")
+            self.open_queue()
+
+        self.write(lambda: core_review.create_review_tasks(project, reviewer), made)
 
     def spot_check(self) -> None:
         percent, ok = QInputDialog.getInt(
@@ -368,13 +364,13 @@ class ReviewView(ItemQueueDialog):
         )
         if not ok:
             return
-        try:
-            report = core_review.spot_check(self.project, self.reviewer, percent / 100)
-        except TagloopError as exc:
-            self.say(str(exc), error=True)
-            return
-        self.say(report.summary())
-        self.open_queue()
+        project, reviewer = self.project, self.reviewer
+
+        def made(report: Any) -> None:
+            self.say(report.summary())
+            self.open_queue()
+
+        self.write(lambda: core_review.spot_check(project, reviewer, percent / 100), made)
 
     # --- keys ----------------------------------------------------------------------------------
 

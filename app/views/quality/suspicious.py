@@ -21,9 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.annotation.commands import AddFlag, AnnotationState, SetAnnotations
-from app.core.errors import TagloopError
 from app.core.quality.suspicious import SuspiciousLabel, keep_label, suspicious_labels
+from app.core.storage.retry import DatabaseBusy
 from app.views.editor.session import AnnotationSession
+from app.workers.write_job import start_write, writes_pending
 
 
 def _describe(value) -> str:
@@ -57,8 +58,9 @@ class SuspiciousView(QDialog):
         keep.clicked.connect(self.keep)
         change.clicked.connect(self.change)
         flag.clicked.connect(self.flag)
+        self.buttons = (keep, change, flag)
         buttons = QHBoxLayout()
-        for button in (keep, change, flag):
+        for button in self.buttons:
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -66,6 +68,7 @@ class SuspiciousView(QDialog):
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
         self.rows: list[SuspiciousLabel] = []
+        self.keep_job = None  # the pending (or last) keep
         self.resize(980, 620)
         self.refresh()
 
@@ -104,14 +107,33 @@ class SuspiciousView(QDialog):
             self.table.selectRow(min(row, len(self.rows) - 1))
 
     def keep(self) -> None:
+        """Record that the label is right, off the GUI thread (another program may hold the
+        project's lock for a while); the row leaves the list once that is saved."""
         row = self._current()
-        if row < 0:
+        if row < 0 or writes_pending(self):
             return
-        try:
-            keep_label(self.project, self.rows[row].datapoint_id, self.session.annotator_id)
-        except TagloopError as exc:  # the datapoint was deleted meanwhile: nothing to keep
-            self.note.setText(str(exc))
-        self._drop(row)
+        kept = self.rows[row]
+        project, annotator = self.project, self.session.annotator_id
+        self.keep_job = start_write(
+            self,
+            lambda: keep_label(project, kept.datapoint_id, annotator),
+            busy=[*self.buttons, self.table],
+            done=lambda _kept: self._kept(kept, None),
+            failed=lambda message: self._kept(kept, message),
+            say=self.note.setText,
+        )
+
+    def _kept(self, kept: SuspiciousLabel, failure: str | None) -> None:
+        """The row leaves the list once kept, or when its datapoint was deleted meanwhile (a
+        busy project keeps it, to try again)."""
+        if failure is None:
+            self.note.setText("Kept: the label stays and leaves this list.")
+        else:
+            self.note.setText(f"Not kept: {failure}")
+            if isinstance(self.keep_job.error, DatabaseBusy):
+                return
+        if kept in self.rows:
+            self._drop(self.rows.index(kept))
 
     def change(self) -> None:
         row = self._current()
@@ -135,6 +157,8 @@ class SuspiciousView(QDialog):
         self._drop(row)
 
     def keyPressEvent(self, event) -> None:
+        if writes_pending(self):
+            return  # the keys wait with the buttons until the label is kept
         keys = {Qt.Key.Key_K: self.keep, Qt.Key.Key_C: self.change, Qt.Key.Key_F: self.flag}
         action = keys.get(event.key())
         if action is not None:

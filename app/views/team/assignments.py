@@ -30,12 +30,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.bundle.assignments import export_assignment_bundles
-from app.core.errors import TagloopError
 from app.core.project.annotators import ROLES
 from app.core.project.project import Project
 from app.core.team import assign
 from app.views.team.bundles import PassphraseFields, PathField
 from app.workers.job import Job, run_with_progress
+from app.workers.write_job import start_write, writes_pending
 
 SELECTION = (
     ("Random", None),
@@ -67,6 +67,7 @@ class TeamDialog(QDialog):
         self.new_role.setCurrentText("annotator")
         add = QPushButton("Add annotator")
         add.clicked.connect(self.add_annotator)
+        self.add_button = add
         self.new_name.returnPressed.connect(self.add_annotator)
         add_row = QHBoxLayout()
         add_row.addWidget(self.new_name, 1)
@@ -211,13 +212,21 @@ class TeamDialog(QDialog):
 
     # --- actions ----------------------------------------------------------------------------
     def add_annotator(self) -> None:
-        try:
-            info = assign.add_annotator(
-                self.project, self.new_name.text(), self.new_role.currentText()
-            )
-        except TagloopError as exc:
-            self._fail(str(exc))
+        """Add the annotator off the GUI thread (another program may hold the project's lock
+        for a while): the name, role and Add wait until it is saved."""
+        if writes_pending(self):
             return
+        project, name, role = self.project, self.new_name.text(), self.new_role.currentText()
+        start_write(
+            self,
+            lambda: assign.add_annotator(project, name, role),
+            busy=[self.add_button, self.new_name, self.new_role],
+            done=self._added,
+            failed=self._fail,
+            say=self.note,
+        )
+
+    def _added(self, info: assign.AnnotatorInfo) -> None:
         self.new_name.clear()
         self.note(f"Added {info.name} ({info.role}).")
         self.refresh()
