@@ -103,13 +103,11 @@ class TextLines:
             return self._utf8_lines()
         return self._utf16_lines()
 
-    def _raw_line(self, readline) -> bytes | bytearray:
-        """The next line as bytes, at most limit + 1 of them: a long line grows in place in a
-        bytearray, never as a list of pieces joined at the end (which would double it)."""
+    def _grow(self, raw: bytes, readline) -> bytes | bytearray:
+        """The rest of a line longer than LINE_CHUNK, at most limit + 1 bytes in all: it grows
+        in place in a bytearray, never as a list of pieces joined at the end (which would
+        double it)."""
         limit = self.limit
-        raw = readline(min(LINE_CHUNK, limit + 1))
-        if len(raw) < LINE_CHUNK or raw[-1:] == b"\n":
-            return raw
         buffer = bytearray(raw)
         del raw
         while len(buffer) <= limit:
@@ -122,23 +120,31 @@ class TextLines:
         return buffer
 
     def _utf8_lines(self) -> Iterator[str]:
+        # The hot loop of every import: a short line (the common case) costs one readline, one
+        # NUL scan and one decode; long lines and the BOM take the slower paths.
         readline = self.stream.readline
         limit = self.limit
+        chunk = min(LINE_CHUNK, limit + 1)
+        keep_ends = self.keep_ends
+        start = 0
         first = True
         while True:
-            raw = self._raw_line(readline)
+            raw = readline(chunk)
+            if len(raw) >= LINE_CHUNK and not raw.endswith(b"\n"):
+                raw = self._grow(raw, readline)
             if not raw:
                 return
             self.number += 1
-            start = 3 if first and raw[:3] == codecs.BOM_UTF8 else 0
-            first = False
+            if first:
+                first = False
+                start = 3 if raw.startswith(codecs.BOM_UTF8) else 0
             size = len(raw)
-            if size > limit and raw[-1:] != b"\n":
+            if size > limit and not raw.endswith(b"\n"):
                 raise self.too_long(self.number)
             if b"\x00" in raw:
                 raise nul_error(self.name, self.number)
             end = size
-            if not self.keep_ends:
+            if not keep_ends:
                 while end > start and raw[end - 1] in (10, 13):  # \n, \r
                     end -= 1
             try:
@@ -148,8 +154,10 @@ class TextLines:
                     line = str(memoryview(raw)[start:end], "utf-8")  # no copy of the bytes
             except UnicodeDecodeError as exc:
                 raise bad_bytes(self.name, self.number, exc) from None
+            start = 0
             del raw  # before the next line is read: a long line is held once, not twice
-            self._count(size)
+            if self.multiline:
+                self._count(size)
             if size < LINE_CHUNK:
                 yield line
             else:  # not held here while the caller works on it (it may decode a copy)
