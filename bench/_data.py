@@ -10,6 +10,7 @@ import csv
 import os
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,22 +35,41 @@ def real_texts() -> list[str]:
     return sms + sentences
 
 
+def _csv_once(path: Path, header: list[str], rows: int, row: Callable[[], list[str]]) -> Path:
+    """Write `rows` rows of `row()` under `header` to `path` once (atomically), then reuse it."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return path
+    tmp = path.with_suffix(".part")
+    with tmp.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for _ in range(rows):
+            writer.writerow(row())
+    os.replace(tmp, path)
+    return path
+
+
 def big_csv(rows: int, seed: int = 7) -> Path:
     """A CSV with a header `text`, made once per size and reused."""
-    OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"real_{rows}.csv"
     if path.exists():
         return path
     texts = real_texts()
     rng = random.Random(seed)
-    tmp = path.with_suffix(".part")
-    with tmp.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text"])
-        for _ in range(rows):
-            writer.writerow([rng.choice(texts)])
-    os.replace(tmp, path)
-    return path
+    return _csv_once(path, ["text"], rows, lambda: [rng.choice(texts)])
+
+
+def labelled_csv(rows: int, seed: int = 11) -> Path:
+    """A CSV (text, label) of real texts with a label each, made once per size."""
+    path = OUT / f"labelled_{rows}.csv"
+    if path.exists():
+        return path
+    texts = real_texts()
+    rng = random.Random(seed)
+    return _csv_once(
+        path, ["text", "label"], rows, lambda: [rng.choice(texts), rng.choice(("ham", "spam"))]
+    )
 
 
 def big_project(rows: int) -> Path:

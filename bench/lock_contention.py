@@ -13,9 +13,7 @@ longest is what a user would feel). Target: no save fails during a 500k-row impo
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import random
 import sqlite3
 import statistics
 import subprocess
@@ -30,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TAGLOOP_CONFIG_DIR", tempfile.mkdtemp(prefix="tagloop-bench-"))
 
-from bench._data import OUT, real_texts  # noqa: E402
+from bench._data import labelled_csv  # noqa: E402
 
 IMPORT = textwrap.dedent(
     """
@@ -45,24 +43,6 @@ IMPORT = textwrap.dedent(
     print("done", time.time(), flush=True)
     """
 )
-
-
-def labelled_csv(rows: int, seed: int = 11) -> Path:
-    """A CSV (text, label) of real texts with a label each, made once per size."""
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"labelled_{rows}.csv"
-    if path.exists():
-        return path
-    texts = real_texts()
-    rng = random.Random(seed)
-    tmp = path.with_suffix(".part")
-    with tmp.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "label"])
-        for _ in range(rows):
-            writer.writerow([rng.choice(texts), rng.choice(("ham", "spam"))])
-    os.replace(tmp, path)
-    return path
 
 
 def main() -> int:
