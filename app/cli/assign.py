@@ -12,7 +12,7 @@ from app.cli.progress import TextProgress
 
 
 def cmd_annotators(args: argparse.Namespace) -> int:
-    from app.core.project.project import open_project
+    from app.cli.options import open_project
     from app.core.team.assign import add_annotator, list_annotators
 
     with open_project(Path(args.path)) as project:
@@ -32,7 +32,7 @@ def cmd_annotators(args: argparse.Namespace) -> int:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
-    from app.core.project.project import open_project
+    from app.cli.options import open_project
     from app.core.team.assign import generate_tasks, reassign
 
     with open_project(Path(args.path)) as project:

@@ -11,8 +11,8 @@ from app.cli.options import add_json, command
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from app.cli.options import open_project
     from app.core.audit.chain import verify_chain
-    from app.core.project.project import open_project
 
     with open_project(Path(args.path)) as project:
         report = verify_chain(project)
@@ -30,8 +30,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_history(args: argparse.Namespace) -> int:
+    from app.cli.options import open_project
     from app.core.audit.history import format_value, item_history
-    from app.core.project.project import open_project
     from app.core.quality.gold import resolve_datapoints
 
     with open_project(Path(args.path)) as project:

@@ -41,7 +41,7 @@ def _passphrase(args: argparse.Namespace, confirm: bool = False) -> str | None:
 def _export(args: argparse.Namespace, export: Callable[..., T], out: str, **options: Any) -> T:
     """Run one export verb on the project at PATH, writing to `out`, with the passphrase
     (asked twice when '-') and a text progress bar: what the export commands share."""
-    from app.core.project.project import open_project
+    from app.cli.options import open_project
 
     passphrase = _passphrase(args, confirm=True)
     with open_project(Path(args.path)) as project:
@@ -63,8 +63,8 @@ def cmd_bundle_return(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle_open(args: argparse.Namespace) -> int:
+    from app.cli.options import open_project
     from app.core.bundle import open_bundle
-    from app.core.project.project import open_project
     from app.core.storage import fts
 
     report = open_bundle(
@@ -77,8 +77,8 @@ def cmd_bundle_open(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle_merge(args: argparse.Namespace) -> int:
+    from app.cli.options import open_project
     from app.core.bundle import merge_bundle
-    from app.core.project.project import open_project
     from app.core.storage import fts
 
     passphrase = _passphrase(args)

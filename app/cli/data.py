@@ -36,8 +36,8 @@ def _positive_mb(value: str) -> float:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from app.cli.options import open_project
     from app.core.io.importer import import_dataset
-    from app.core.project.project import open_project
 
     with open_project(Path(args.path)) as project:
         report = import_dataset(
@@ -59,8 +59,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from app.cli.options import open_project
     from app.core.io.export import export_datapoints
-    from app.core.project.project import open_project
 
     with open_project(Path(args.path)) as project:
         started = time.perf_counter()
@@ -78,8 +78,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
+    from app.cli.options import open_project
     from app.core.io.datasets import list_datasets, remove_dataset
-    from app.core.project.project import open_project
 
     with open_project(Path(args.path)) as project:
         if args.remove is not None:

@@ -18,7 +18,7 @@ from app.cli.progress import TextProgress
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from app.core.project.project import open_project
+    from app.cli.options import open_project
     from app.ml.loop import score_pool, train_project
 
     with open_project(Path(args.path)) as project:
@@ -51,7 +51,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from app.core.project.project import open_project
+    from app.cli.options import open_project
     from app.ml.loop import predict_file
 
     with open_project(Path(args.path)) as project:

@@ -1,4 +1,5 @@
-"""The option shapes the command groups share: a command on a project file, `--json`, `--seed`.
+"""The option shapes the command groups share: a command on a project file, `--json`, `--seed`,
+and opening that project file.
 
 Why a module of its own: nearly every command takes the project file first and many print
 JSON on request; declaring those once keeps their wording the same in every `--help`, and the
@@ -8,7 +9,13 @@ groups cannot import app.cli.parser (it imports them).
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.core.project.project import Project
 
 PROJECT_FILE = "the project file"
 MACHINE_READABLE = "machine-readable output"
@@ -41,3 +48,15 @@ def add_json(p: argparse.ArgumentParser, help: str = MACHINE_READABLE) -> None:
 def add_seed(p: argparse.ArgumentParser, help: str = "random seed (0)") -> None:
     """The `--seed` option of the commands that draw at random (default 0: reproducible)."""
     p.add_argument("--seed", type=int, default=0, help=help)
+
+
+def open_project(path: Path) -> Project:
+    """Open a project file as the core verb does, and say on stderr (stdout may be --json)
+    when that upgraded an older file, and where the copy of it as it was is kept: the command
+    line's counterpart of the window's status-bar message."""
+    from app.core.project.project import open_project as open_file
+
+    project = open_file(Path(path))
+    if project.schema_upgrade is not None:
+        print(f"tagloop: {project.path.name}: {project.schema_upgrade.summary()}", file=sys.stderr)
+    return project

@@ -32,8 +32,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from app.cli.options import open_project
     from app.core.annotation.stats import format_stats, project_stats
-    from app.core.project.project import open_project
 
     with open_project(Path(args.path)) as project:
         stats = project_stats(project)
@@ -44,8 +44,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from app.cli.options import open_project
     from app.core.project.label_schema import parse_label_list
-    from app.core.project.project import open_project, update_schema
+    from app.core.project.project import update_schema
 
     with open_project(Path(args.path)) as project:
         schema = project.schema

@@ -16,7 +16,7 @@ def _names(value: str | None) -> list[str]:
 
 
 def cmd_consensus(args: argparse.Namespace) -> int:
-    from app.core.project.project import open_project
+    from app.cli.options import open_project
     from app.core.quality.consensus import consensus_counts, create_adjudication_tasks
 
     with open_project(Path(args.path)) as project:
@@ -38,7 +38,7 @@ def cmd_consensus(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from app.core.project.project import open_project
+    from app.cli.options import open_project
     from app.core.quality.review import spot_check, task_status
 
     with open_project(Path(args.path)) as project:
@@ -65,7 +65,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_gold(args: argparse.Namespace) -> int:
-    from app.core.project.project import open_project
+    from app.cli.options import open_project
     from app.core.quality.gold import (
         drift_alerts,
         gold_accuracy,
@@ -107,7 +107,7 @@ def cmd_gold(args: argparse.Namespace) -> int:
 
 
 def cmd_qualify(args: argparse.Namespace) -> int:
-    from app.core.project.project import open_project
+    from app.cli.options import open_project
     from app.core.quality.gold import resolve_datapoints
     from app.core.quality.qualification import (
         assign_qualification,
@@ -144,8 +144,8 @@ def cmd_qualify(args: argparse.Namespace) -> int:
 
 
 def cmd_suspicious(args: argparse.Namespace) -> int:
+    from app.cli.options import open_project
     from app.core.project.annotators import find_annotator
-    from app.core.project.project import open_project
     from app.core.quality.suspicious import keep_label, suspicious_labels
 
     with open_project(Path(args.path)) as project:

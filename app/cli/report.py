@@ -11,7 +11,7 @@ from app.cli.options import add_json, command
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from app.core.project.project import open_project
+    from app.cli.options import open_project
     from app.core.report.figures import project_report, report_json
     from app.core.report.html import write_html
 

@@ -213,3 +213,20 @@ def test_no_socket_is_ever_opened(tmp_path, monkeypatch):
         assert Browser(project).count(Query(search="free")) > 0
         assert export_datapoints(project, tmp_path / "out.jsonl") == 5574
         assert project_stats(project)["status"]["total"] == 5574
+
+
+def test_the_command_line_says_when_it_upgraded_an_older_file(tmp_path, capsys):
+    """Opening an older file upgrades it (a copy kept beside it): the command says so on
+    stderr, so that --json output stays clean, and only the first time."""
+    from tests.unit.test_migrations_fixtures import unpack
+
+    path = unpack("0003.tagloop.gz", tmp_path)
+    assert main(["stats", str(path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    json.loads(out)
+    assert "upgraded from schema 0003" in err
+    backups = list(tmp_path.glob("*.bak-0003"))
+    assert len(backups) == 1 and str(backups[0]) in err
+
+    assert main(["stats", str(path), "--json"]) == 0
+    assert "upgraded" not in capsys.readouterr().err
