@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core.audit import chain as audit
+from app.core import audit
 from app.core.bundle.container import SUFFIX, BundleWriter
 from app.core.bundle.errors import BundleError
 from app.core.bundle.members import ExportMember as Member

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core import audit
 from app.core.annotation.commands import DERIVE_FLAGGED, DERIVE_STATUS
-from app.core.audit import chain as audit
 from app.core.bundle import members
 from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.errors import BundleError

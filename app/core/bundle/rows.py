@@ -16,9 +16,9 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
+from app.core import audit
 from app.core.annotation.commands import ANNOTATION_STATUSES, validate_value
 from app.core.annotation.values import LabelParser
-from app.core.audit import chain as audit
 from app.core.bundle.errors import BundleError
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso

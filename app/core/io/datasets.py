@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select, text
 
-from app.core.audit import chain as audit
+from app.core import audit
 from app.core.errors import ProjectError
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from app.core.audit import chain as audit
+from app.core import audit
 from app.core.errors import ProjectError
 from app.core.fileio import atomic_writer
 from app.core.ids import datapoint_uuid

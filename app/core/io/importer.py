@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from app.core import audit
 from app.core.annotation.values import LabelParser
-from app.core.audit import chain as audit
 from app.core.errors import Cancelled, DataError, ProjectError, UnknownLabelsError
 from app.core.ids import new_uuid, now_iso
 from app.core.io import readers
