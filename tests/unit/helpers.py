@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
 
+import pytest
+
+from app.core.errors import DataError
+from app.core.io.importer import import_dataset
 from app.core.project.project import Project
 
 
@@ -43,3 +49,21 @@ def snapshot(project: Project) -> dict[str, int]:
         "annotator",
     )
     return {t: rows(project, f"SELECT count(*) FROM {t}")[0][0] for t in tables}
+
+
+def import_refused(
+    project: Project, path: Path, line: int | None, words: Iterable[str], **kwargs
+) -> DataError:
+    """Importing `path` fails with a DataError that names the file first, then `line` (if
+    given) and each of `words`, and leaves the project exactly as it was."""
+    before = snapshot(project)
+    with pytest.raises(DataError) as info:
+        import_dataset(project, path, **kwargs)
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    if line is not None:
+        assert f"line {line}:" in message, message
+    for word in words:
+        assert word in message, message
+    assert snapshot(project) == before  # nothing half-imported
+    return info.value

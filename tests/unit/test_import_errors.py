@@ -6,23 +6,11 @@ import json
 
 import pytest
 
-from app.core.errors import Cancelled, DataError, UnknownLabelsError
+from app.core.errors import Cancelled, UnknownLabelsError
 from app.core.io.importer import import_dataset
-from tests.unit.helpers import snapshot
+from tests.unit.helpers import import_refused, snapshot
 
-
-def fails(project, path, line, words, **kwargs):
-    before = snapshot(project)
-    with pytest.raises(DataError) as info:
-        import_dataset(project, path, **kwargs)
-    message = str(info.value)
-    assert message.startswith(str(path)), message
-    if line is not None:
-        assert f"line {line}:" in message, message
-    for word in words:
-        assert word in message, message
-    assert snapshot(project) == before  # nothing half-imported
-    return info.value
+fails = import_refused
 
 
 @pytest.mark.parametrize(

@@ -12,27 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from app.core.errors import DataError, ProjectError
+from app.core.errors import ProjectError
 from app.core.io.importer import import_dataset
 from app.core.io.preview import preview
 from app.core.project.label_schema import MAX_LABELS, LabelSpec, complete_labels
-from tests.unit.helpers import snapshot, texts
+from tests.unit.helpers import import_refused, texts
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def refused(project, path, line, *words, **kwargs) -> str:
-    before = snapshot(project)
-    with pytest.raises(DataError) as info:
-        import_dataset(project, path, **kwargs)
-    message = str(info.value)
-    assert message.startswith(str(path)), message
-    if line is not None:
-        assert f"line {line}:" in message, message
-    for word in words:
-        assert word in message, message
-    assert snapshot(project) == before
-    return message
+    return str(import_refused(project, path, line, words, **kwargs))
 
 
 def run_cli(tmp_path, *args, timeout=60):
