@@ -113,6 +113,75 @@ def _suspicious(
     ]
 
 
+# --- the quick update after a completed span document -------------------------------------
+
+QUICK_MIN_DOCS = 3  # completed documents before a quick update is worth it
+QUICK_UNTIL_DOCS = 300  # from here on the regular retrains come often enough
+QUICK_POOL_MAX = 5_000  # a bigger pool would take too long to rescore after every document
+
+
+def quick_update_wanted(project: Project, labeled: int) -> bool:
+    """Whether a completed document should start a quick update: span projects whose spans do
+    not overlap (the CRF), while labels are few and the pool is small enough to rescore."""
+    if project.task_type != "spans" or project.schema.allow_overlap:
+        return False
+    if not QUICK_MIN_DOCS <= labeled < QUICK_UNTIL_DOCS:
+        return False
+    with project.engine.connect() as conn:
+        return predictions.unlabeled_pool(conn).count <= QUICK_POOL_MAX
+
+
+def quick_update(
+    project: Project, progress: Progress = no_progress, cancel: CancelCheck = never_cancel
+) -> ModelVersion:
+    """A cheap model from every label right now, so suggestions follow the user's first
+    documents within seconds: the CRF on few iterations, no cross-validation. It inherits
+    the figures (and suspicious labels) of the last full version, and says it is quick; the
+    full retrain that follows in the background replaces it."""
+    from app.ml.spans import crf
+
+    training = training_set(project)
+    if not any(example.value for example in training.examples):
+        raise ProjectError("a quick update needs at least one labelled span")
+    model = crf.train(
+        training.examples,
+        project.schema.label_names,
+        language=project.language,
+        iterations=crf.DEFAULT_SETTINGS.quick_iterations,
+        progress=progress,
+        cancel=cancel,
+    )
+    check_cancel(cancel)
+    last = _last_full_version(project)
+    metrics: dict[str, Any] = dict(last.metrics) if last else {"macro_f1": None, "ece": None}
+    metrics.update({"n": len(training.examples), "quick": True, "figures_of": last and last.id})
+    version = modelstore.save_version(
+        project, model.format, model.to_bytes(), len(training.examples), metrics
+    )
+    score_pool(project, version, progress=progress, cancel=cancel)
+    return version
+
+
+def _last_full_version(project: Project) -> ModelVersion | None:
+    for version in reversed(modelstore.versions(project)):
+        if not version.metrics.get("quick"):
+            return version
+    return None
+
+
+def quick_update_file(
+    path: str, progress: Progress = no_progress, cancel: CancelCheck = never_cancel
+) -> int:
+    """quick_update for a worker process (see train_and_score_file)."""
+    from app.core.storage import db
+
+    project = Project(Path(path), db.make_engine(db.url_for(Path(path))))
+    try:
+        return quick_update(project, progress, cancel).id
+    finally:
+        project.close()
+
+
 def load_model(project: Project, version: ModelVersion) -> Model:
     return registry.load(version.format, modelstore.artifact(project, version.id))
 

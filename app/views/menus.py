@@ -140,14 +140,17 @@ def build_menus(window: MainWindow) -> Menus:
             ("history", "Item &history…", "Ctrl+H", window.show_history),
         ),
     )
+    model_menu = bar.addMenu("&Model")
     add(
-        bar.addMenu("&Model"),
+        model_menu,
         (
             ("train", "&Train now", "Ctrl+T", window.train_model),
             ("model", "Show the &model…", "Ctrl+M", window.show_model),
             ("suspicious", "Review &suspicious labels…", "Ctrl+Shift+S", window.show_suspicious),
         ),
     )
+    model_menu.addSeparator()
+    model_menu.addAction(_show_early_action(window))
     add(
         bar.addMenu("&Team"),
         (
@@ -166,6 +169,24 @@ def build_menus(window: MainWindow) -> Menus:
     annotate_menu.addAction(auto_advance)
     add(bar.addMenu("&Help"), (("about", "&About Tagloop", None, lambda: _about(window)),))
     return Menus(actions, edit_menu, recent_menu, auto_advance)
+
+
+def _show_early_action(window: MainWindow) -> QAction:
+    """The "show suggestions early" switch: a model below the quality bar still suggests,
+    each suggestion marked as early and low-confidence (issue #17)."""
+    from app.ml import policy
+
+    action = QAction("Show suggestions &early (below the quality bar)", window)
+    action.setCheckable(True)
+    action.setChecked(policy.show_early())
+
+    def toggled(on: bool) -> None:
+        policy.set_show_early(on)
+        if window.controller is not None:
+            window.controller.refresh()
+
+    action.toggled.connect(toggled)
+    return action
 
 
 def _fill_recent(menu: QMenu, open_path: Callable[[Path], bool]) -> None:

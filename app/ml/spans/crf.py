@@ -23,6 +23,7 @@ import json
 import os
 import random
 import tempfile
+import threading
 import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -183,16 +184,20 @@ class CrfSpanModel:
         self.gazetteer = gazetteer
         self.calibration = calibration or Calibration()
         self.info = dict(info or {})
-        self._tagger: Any = None
+        self._local = threading.local()
 
     def tagger(self) -> Any:
-        if self._tagger is None and self.model:
+        """This thread's CRFsuite tagger (a tagger holds the sequence being tagged, so the
+        pool-scoring threads each need their own); None for a model that learnt nothing."""
+        tagger = getattr(self._local, "tagger", None)
+        if tagger is None and self.model:
             import pycrfsuite
 
             tagger = pycrfsuite.Tagger()
             tagger.open_inmemory(self.model)
-            self._tagger = tagger
-        return self._tagger
+            self._local.tagger = tagger
+            self._local.tags = frozenset(tagger.labels())
+        return tagger
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """One Prediction per text: spans sorted by start, a calibrated score each, and the
@@ -215,7 +220,7 @@ class CrfSpanModel:
                 tagger.set(F.sequence_features(words, self.gazetteer.tags(words)))
                 tags = tagger.tag()
                 confidence *= tagger.probability(tags)
-                for first, last, label, score in _decode(tagger, tags):
+                for first, last, label, score in _decode(tagger, tags, self._local.tags):
                     value.append(
                         {
                             "start": tokens[start + first].start,
@@ -244,7 +249,9 @@ class CrfSpanModel:
         return buffer.getvalue()
 
 
-def _decode(tagger: Any, tags: list[str]) -> list[tuple[int, int, str, float]]:
+def _decode(
+    tagger: Any, tags: list[str], known: frozenset[str]
+) -> list[tuple[int, int, str, float]]:
     """(first token, last token, label, raw score) of each span in a BIO tag sequence; a
     stray I- opens a span. The score is the least marginal along the span, including the
     chance that the following token does not continue it."""
@@ -262,18 +269,11 @@ def _decode(tagger: Any, tags: list[str]) -> list[tuple[int, int, str, float]]:
         score = tagger.marginal(tag, i)
         for k in range(i + 1, j):
             score = min(score, tagger.marginal(tags[k], k))
-        if j < n:
-            score = min(score, 1.0 - _marginal(tagger, "I-" + label, j))
+        if j < n and "I-" + label in known:  # a tag the model never saw cannot continue it
+            score = min(score, 1.0 - tagger.marginal("I-" + label, j))
         out.append((i, j - 1, label, float(max(0.0, min(1.0, score)))))
         i = j
     return out
-
-
-def _marginal(tagger: Any, tag: str, position: int) -> float:
-    try:
-        return float(tagger.marginal(tag, position))
-    except ValueError:  # a tag the model never saw
-        return 0.0
 
 
 # --- training ---------------------------------------------------------------------------------

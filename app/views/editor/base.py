@@ -317,7 +317,7 @@ class EditorBase(RoutesKeys, QWidget):
             self.suggestion_label.hide()
         else:
             self.suggestion_label.setText(
-                f"<span style='color:{palette().model}'><b>Model suggests</b>"
+                f"<span style='color:{palette().model}'><b>{self._suggests()}</b>"
                 f" {html.escape(self.describe(suggestion.value))}"
                 f" ({sure(suggestion.confidence)} sure) &nbsp;·&nbsp; <b>A</b> accepts</span>"
             )
@@ -385,6 +385,13 @@ class EditorBase(RoutesKeys, QWidget):
 
     def describe(self, value: object) -> str:
         return str(value)
+
+    def _suggests(self) -> str:
+        """How a suggestion is introduced: early ones (the model is below the quality bar,
+        shown because the user asked) are marked as low-confidence."""
+        if self.session.suggest_early:
+            return "Early suggestion (low confidence, model below your quality bar)"
+        return "Model suggests"
 
     def suggestion_shown(self, item: Item):
         """The model's suggestion while this annotator has not answered yet, else None."""

@@ -104,6 +104,7 @@ class AnnotationSession(QObject):
         self.labeled = 0
         self.total = 0
         self.suggest_version: int | None = None  # whose suggestions the editors show
+        self.suggest_early = False  # that version is below the quality bar: say so
         self._save_timer = QTimer(self, singleShot=True, interval=1000)
         self._save_timer.timeout.connect(self.save_position)
         self.waiting_for_lock = False  # a write is kept out by another program's lock
