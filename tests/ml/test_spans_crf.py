@@ -5,6 +5,7 @@ slice for real text)."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import zipfile
 from pathlib import Path
@@ -74,7 +75,7 @@ def test_windows_keep_exact_offsets_with_emoji_crlf_and_edges() -> None:
     assert tokens[0].start == 0 and tokens[-1].end == len(text)
     spans = F.windows(text, tokens)
     assert spans[0][0] == 0 and spans[-1][1] == len(tokens)
-    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))  # no token lost
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))  # no token lost
     firsts = [tokens[start].text for start, _end in spans]
     assert firsts == ["Cancer", "The", "Then", "end"]  # sentences and line breaks
     # a labelled span across a sentence end keeps its window whole
@@ -90,7 +91,9 @@ def test_toy_model_finds_spans_with_exact_offsets(toy: crf.CrfSpanModel) -> None
         "The patient was seen on day 3.\r\nAll normal.",
     ]
     predictions = toy.predict(texts)
-    found = [[t[s["start"] : s["end"]] for s in p.value] for t, p in zip(texts, predictions)]
+    found = [
+        [t[s["start"] : s["end"]] for s in p.value] for t, p in zip(texts, predictions, strict=True)
+    ]
     assert found == [["cancer"], ["Asthma", "diabetes"], []]
     assert predictions[1].value[0]["start"] == 0
     assert predictions[1].value[-1]["end"] == len(texts[1])
