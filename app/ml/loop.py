@@ -162,6 +162,17 @@ def quick_update(
     return version
 
 
+def outdated(project: Project, version: ModelVersion | None) -> bool:
+    """A span model saved before the CRF became the default (spaCy's ner): it still loads and
+    suggests, and the app retrains it once at start-up."""
+    return (
+        version is not None
+        and project.task_type == "spans"
+        and not project.schema.allow_overlap
+        and version.format.startswith("tagloop-spacy")
+    )
+
+
 def _last_full_version(project: Project) -> ModelVersion | None:
     for version in reversed(modelstore.versions(project)):
         if not version.metrics.get("quick"):

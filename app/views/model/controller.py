@@ -67,7 +67,13 @@ class ModelController(QObject):
         self._apply(self.version)
 
     def start(self) -> None:
-        """Called once the window is up: a project with labels but no model gets one."""
+        """Called once the window is up: a project with labels but no model gets one, and so
+        does one whose span model predates the CRF."""
+        from app.ml.loop import outdated
+
+        if self.auto and self.job is None and outdated(self.project, self.version):
+            self.train()
+            return
         if not self.auto or self.version is not None or self.job is not None:
             return
         if labeling_progress(self.project).labeled >= MIN_EXAMPLES:
