@@ -1,5 +1,8 @@
 """Span tagging models: a blank spaCy pipeline trained from scratch on the user's spans.
 
+Since issue #17 the default span model is the CRF (app.ml.spans.crf); this module serves the
+schemas that allow overlapping spans (spancat), and loads the ner models saved before.
+
 - Spans that may not overlap: spaCy's transition-based ``ner``. It gives no probabilities
   when parsed greedily, so predictions are decoded with a small beam and each entity's score
   is the total probability of the beam parses that contain it (spaCy's own ``scored_ents``).
