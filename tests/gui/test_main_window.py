@@ -260,6 +260,8 @@ MENUS = {  # (text, shortcut) of every action, "-" for a separator, in the order
         ("&Train now", "Ctrl+T"),
         ("Show the &model…", "Ctrl+M"),
         ("Review &suspicious labels…", "Ctrl+Shift+S"),
+        "-",
+        ("Show suggestions &early (below the quality bar)", ""),
     ],
     "&Team": [
         ("&Annotators and assignments…", ""),
