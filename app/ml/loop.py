@@ -116,7 +116,8 @@ def _suspicious(
 # --- the quick update after a completed span document -------------------------------------
 
 QUICK_MIN_DOCS = 3  # completed documents before a quick update is worth it
-QUICK_UNTIL_DOCS = 300  # from here on the regular retrains come often enough
+QUICK_UNTIL_DOCS = 100  # from here on the regular retrains come often enough (each quick
+# update is a model version of its own: a few hundred kB kept in the project)
 QUICK_POOL_MAX = 5_000  # a bigger pool would take too long to rescore after every document
 
 
