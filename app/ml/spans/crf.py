@@ -44,8 +44,9 @@ MAX_BYTES = 256 * 1024 * 1024
 ECHO_SCORE = 0.9  # an abbreviation made consistent: this share of its predicted twin's score
 ECHO_MIN_MARGINAL = 0.05  # below this the CRF is sure an echo is no mention (measured on NCBI)
 GAZETTEER_FOLDS = 4  # training documents see a gazetteer built without their own mentions
-FEWER_FOLDS_FROM = 150  # documents: 3 folds then give stable figures, and cost 4 trainings
-TWO_FOLDS_FROM = 300  # documents: 2 folds of 150+ (the retrain target: 600 within a minute)
+# Cross-validation folds of a retrain: at most 3, and 2 from this many documents, so that what
+# the app runs costs about two trainings (targets: 100 abstracts in 10 s, 600 in a minute).
+TWO_FOLDS_FROM = 60
 
 
 @dataclass(frozen=True)
@@ -490,10 +491,7 @@ def train_validated(
     """Cross-validated metrics (with span-level ECE of cross-fitted calibrated scores), the
     calibrated out-of-fold predictions, and a model trained on every example whose scores are
     calibrated on all the out-of-fold predictions."""
-    if len(examples) >= TWO_FOLDS_FROM:
-        folds = 2
-    elif len(examples) >= FEWER_FOLDS_FROM:
-        folds = min(folds, 3)
+    folds = 2 if len(examples) >= TWO_FOLDS_FROM else min(folds, 3)
     encoded: dict[int, _Document] = {}
     raw, fold_of = cross_validate_raw(
         examples,
