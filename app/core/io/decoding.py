@@ -41,7 +41,9 @@ def check_encoding(encoding: str, name: str) -> str:
     try:
         found = codecs.lookup(encoding).name
     except LookupError:
-        raise DataError(name, None, f"unknown encoding {encoding!r} (e.g. utf-8, cp1252, latin-1)") from None
+        raise DataError(
+            name, None, f"unknown encoding {encoding!r} (e.g. utf-8, cp1252, latin-1)"
+        ) from None
     if found in ("utf-8", "utf-8-sig"):
         return "utf-8-sig"
     if found.startswith(("utf-32", "utf_32")):

@@ -117,7 +117,9 @@ def get(name: str, path: Path | str = "", writable: bool = False) -> FileFormat:
     fmt = _load(name)
     if fmt is None:
         raise DataError(
-            where, None, f"the {name} format is not available in this installation (a library "
+            where,
+            None,
+            f"the {name} format is not available in this installation (a library "
             "it needs is missing)",
         )
     if writable and not fmt.writable:
@@ -148,7 +150,7 @@ def scores(path: Path, head: bytes) -> dict[str, float]:
     for fmt in available():
         try:
             found[fmt.name] = float(fmt.detect(path, head))
-        except Exception:  # noqa: BLE001 - a detector that chokes on the file says "not mine"
+        except Exception:  # a detector that chokes on the file says "not mine"
             found[fmt.name] = 0.0
     return found
 

@@ -77,7 +77,10 @@ class TabularFormat:
         path = Path(path)
         with path.open("rb") as raw:
             source = readers.open_source(
-                path, io.BufferedReader(raw, 1 << 20), self.name, options.max_field,
+                path,
+                io.BufferedReader(raw, 1 << 20),
+                self.name,
+                options.max_field,
                 options.encoding,
             )
             try:
