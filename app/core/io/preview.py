@@ -12,9 +12,9 @@ from typing import Any, BinaryIO
 
 from app.core.errors import DataError
 from app.core.io import readers, sources
+from app.core.io.decoding import DEFAULT_MAX_FIELD
 from app.core.io.formats import registry
 from app.core.io.formats.base import ReadOptions
-from app.core.io.decoding import DEFAULT_MAX_FIELD
 from app.core.project.project import Project
 
 PREVIEW_ROWS = 50
