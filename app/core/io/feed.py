@@ -59,6 +59,7 @@ class RowFeed:
         # (datapoint id, line, parsed value, annotator name, origin)
         self.pending: list[tuple[int, int, Any, str, str]] = []
         self.attached: list[tuple[int, int, Any, str, str]] = []  # for datapoints already there
+        self.relabeled: list[int] = []  # datapoints that got answers from a later line
         self.added = 0
         self.records = 0
 
@@ -129,6 +130,9 @@ class RowFeed:
         skip = job.skip_duplicates
         labeled_code = int(DatapointStatus.LABELED)
         unlabeled_code = int(DatapointStatus.UNLABELED)
+        # A peer format's lines with the same item id (Prodigy's _input_hash, one line per
+        # annotator) are one datapoint: id -> (datapoint id, hash of its text).
+        merge: dict[str, tuple[int, int]] | None = {} if job.peer else None
         try:
             for line, record in job.source.records:
                 row_number += 1
@@ -145,6 +149,12 @@ class RowFeed:
                     report.empty += 1
                     continue
                 key = hash(text)
+                if merge is not None and record.source_id is not None:
+                    known = merge.get(record.source_id)
+                    if known is not None and known[1] == key:
+                        self.more_answers(known[0], record, line, text)
+                        continue
+                    merge[record.source_id] = (next_id, key)
                 first = seen_get(key)
                 if first is None:
                     seen[key] = next_id
@@ -178,6 +188,26 @@ class RowFeed:
         finally:
             self.added = next_id - first_id
             self.records = row_number
+
+    def more_answers(self, dp_id: int, record: Any, line: int, text: str) -> None:
+        """Another line of the same item: its answers go to the datapoint already read."""
+        items = self.valuer(record, line, text) if self.valuer is not None else []
+        for item in items:
+            self.pending.append((dp_id, line, *item))
+            self.relabeled.append(dp_id)
+
+    def unique_pending(self) -> list[tuple[int, int, Any, str, str]]:
+        """The pending annotations, one per datapoint and annotator (the first one read)."""
+        if not self.relabeled:
+            return self.pending
+        seen: set[tuple[int, str]] = set()
+        kept = []
+        for item in self.pending:
+            key = (item[0], item[3])
+            if key not in seen:
+                seen.add(key)
+                kept.append(item)
+        return kept
 
     def new_attached(self, annotator_ids: dict[str, int]) -> list[tuple[int, int, Any, str, str]]:
         """The labels of skipped duplicates that their annotator has not given already: an

@@ -420,12 +420,13 @@ def _add_annotations(
     annotator_ids = {name: annotator_by_name(sa_conn, name) for name in sorted(names)}
     attached = feed.new_attached(annotator_ids)
     report.annotations = insert_annotations(
-        conn, feed.pending + attached, annotator_ids, schema.id, job.project.task_type
+        conn, feed.unique_pending() + attached, annotator_ids, schema.id, job.project.task_type
     )
-    if attached:
+    relabeled = [item[0] for item in attached] + feed.relabeled
+    if relabeled:
         conn.executemany(
             f"UPDATE datapoint SET status = {int(DatapointStatus.LABELED)}"
             f" WHERE id = ? AND status = {int(DatapointStatus.UNLABELED)}",
-            [(item[0],) for item in attached],
+            [(dp_id,) for dp_id in relabeled],
         )
-        report.attached = len(attached)
+    report.attached = len(attached)

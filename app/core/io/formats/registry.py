@@ -59,6 +59,7 @@ class FileFormat:
     detect: Any
     read: Any
     write: Any  # None: the format is read-only
+    multi_annotator: bool = True  # False: one value per datapoint (the exporter writes "final")
 
     @property
     def writable(self) -> bool:
@@ -77,6 +78,7 @@ def _from_module(module: ModuleType) -> FileFormat:
         module.detect,
         module.read,
         getattr(module, "write", None),
+        bool(getattr(module, "MULTI_ANNOTATOR", True)),
     )
 
 

@@ -67,6 +67,7 @@ class TabularFormat:
     detect: Callable[[Path, bytes], float]
     writer: Callable[..., WriteReport] | None = None
     tabular: bool = True
+    multi_annotator: bool = True
 
     @property
     def writable(self) -> bool:
