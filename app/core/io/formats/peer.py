@@ -65,13 +65,13 @@ def span(start: Any, end: Any, label: Any, text: str, file: str, line: int, said
         raise DataError(file, line, f"span offsets must be integers, not {start!r}-{end!r}")
     if not isinstance(label, str) or not label.strip():
         raise DataError(file, line, f"a span's label must be a non-empty string, not {label!r}")
+    found = {"start": start, "end": end, "label": label}
+    if isinstance(said, str):  # first: offsets in other units may also run past the end
+        check_span_text({**found, "text": said}, text, file, line)
     if not 0 <= start < end <= len(text):
         raise DataError(
             file, line, f"span {start}-{end} lies outside the text (length {len(text)})"
         )
-    found = {"start": start, "end": end, "label": label}
-    if isinstance(said, str):
-        check_span_text({**found, "text": said}, text, file, line)
     return found
 
 
