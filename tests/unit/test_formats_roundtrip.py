@@ -61,8 +61,10 @@ def values_by_text(project) -> dict[str, list]:
     }
 
 
-@pytest.mark.parametrize(("fmt", "suffix"), [("labelstudio", ".json"), ("prodigy", ".jsonl"),
-                                             ("doccano", ".jsonl"), ("jsonl", ".jsonl")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("fmt", "suffix"),
+    [("labelstudio", ".json"), ("prodigy", ".jsonl"), ("doccano", ".jsonl"), ("jsonl", ".jsonl")],
+)
 def test_span_formats_round_trip_exactly(spans_project, make_project, tmp_path, fmt, suffix):
     out = tmp_path / f"out{suffix}"
     report = export_file(spans_project, out, fmt)
