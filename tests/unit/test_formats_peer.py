@@ -306,3 +306,17 @@ def test_classification_one_element_list_and_choices_in_a_label_column(make_proj
             jsonl(tmp_path / "two.jsonl", [{"text": "a", "label": ["pos", "neg"]}]),
             label_column="label",
         )
+
+
+def test_broken_peer_files_name_file_and_line(make_project, tmp_path):
+    spans = make_project("spans", labels=("X",))
+    conll = tmp_path / "bad.conll"
+    conll.write_text("a B-X\nb O\nc O\n\nd Q-X\n")
+    import_refused(spans, conll, 5, ["'Q-X'"])
+    prodigy = jsonl(tmp_path / "bad.jsonl", [{"text": "a", "answer": "maybe", "_input_hash": 1}])
+    import_refused(spans, prodigy, 1, ["unknown answer 'maybe'"], fmt="prodigy")
+    truncated = tmp_path / "cut.json"
+    truncated.write_text('[{"data": {"text": "a"}, "annotations": [')
+    import_refused(spans, truncated, None, ["JSON"], fmt="labelstudio")
+    outside = jsonl(tmp_path / "out.jsonl", [{"text": "abc", "label": [[1, 9, "X"]]}])
+    import_refused(spans, outside, 1, ["outside the text"], fmt="doccano")
