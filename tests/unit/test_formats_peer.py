@@ -239,14 +239,14 @@ def test_conll_documents_and_tag_schemes(make_project, tmp_path):
     path = tmp_path / "train.conll"
     path.write_text(CONLL)
     import_dataset(project, path)
-    assert texts(project) == ["EU rejects German call\nPeter Blackburn", "Chest pain and fever"]
-    (first, second) = [value for _text, _who, value in annotations(project)]
+    assert texts(project) == ["EU rejects German call", "Peter Blackburn", "Chest pain and fever"]
+    first, second, third = [value for _text, _who, value in annotations(project)]
     assert first == [
         {"start": 0, "end": 2, "label": "ORG"},
         {"start": 11, "end": 17, "label": "MISC"},
-        {"start": 23, "end": 38, "label": "PER"},
     ]
-    assert second == [
+    assert second == [{"start": 0, "end": 15, "label": "PER"}]
+    assert third == [
         {"start": 0, "end": 10, "label": "SYM"},
         {"start": 15, "end": 20, "label": "SYM"},
     ]
