@@ -41,7 +41,7 @@ NONE = "(none)"
 AUTO = "(detect)"
 # Static, so that building the menu does not import every format's library.
 FILE_FILTER = (
-    "Data files (*.csv *.tsv *.tab *.json *.jsonl *.ndjson *.txt *.text *.conll *.conllu *.iob"
+    "Data files (*.csv *.tsv *.tab *.json *.jsonl *.ndjson *.txt *.text *.conll *.iob"
     " *.bio *.biluo *.spacy *.ann *.xml *.bioc *.pubtator *.parquet *.arrow *.xlsx);;All files (*)"
 )
 ENCODINGS = (AUTO, "utf-8", "cp1252", "latin-1", "utf-16")

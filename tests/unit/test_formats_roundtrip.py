@@ -212,3 +212,26 @@ def test_values_final_for_every_writer(spans_project, tmp_path):
     assert all("_annotator_id" not in line for line in lines)
     assert [line["spans"][0]["text"] for line in lines] == [t.split()[-1] for t in HARD]
     assert len(list(iter_records(spans_project))) == len(HARD)
+
+
+@pytest.mark.parametrize("task_type", ["classification", "multilabel"])
+@pytest.mark.parametrize("fmt", ["labelstudio", "prodigy", "doccano"])
+def test_label_formats_round_trip(make_project, tmp_path, task_type, fmt):
+    project = make_project(task_type, labels=("a", "b"))
+    given = ["a", "b", "a", "b", "a", "b"] if task_type == "classification" else [
+        ["a"], ["a", "b"], ["b"], ["a"], ["b"], ["a", "b"]]  # fmt: skip
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n"
+            for text, label in zip(HARD, given, strict=True)
+        ),
+        encoding="utf-8",
+    )
+    import_dataset(project, source, label_column="label", annotator="ann")
+    out = tmp_path / ("out.json" if fmt == "labelstudio" else "out.jsonl")
+    export_file(project, out, fmt)
+    again = make_project(task_type, labels=("a", "b"))
+    import_dataset(again, out, fmt=fmt)
+    assert texts(again) == HARD
+    assert values_by_text(again) == dict(zip(HARD, given, strict=True))
