@@ -195,6 +195,7 @@ def test_cli_import_and_export_through_the_registry(tmp_path, capsys):
     assert main(["import", project, str(source), "--format", "prodigy"]) == 0
     out = tmp_path / "out.json"
     assert main(["export", project, str(out), "--format", "labelstudio"]) == 0
+    assert '<Labels name="label" toName="text"><Label value="W"/>' in capsys.readouterr().out
     (task,) = json.loads(out.read_text(encoding="utf-8"))
     (result,) = task["annotations"][0]["result"]
     assert result["value"]["text"] == "family"
