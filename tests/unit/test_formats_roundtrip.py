@@ -236,3 +236,9 @@ def test_label_formats_round_trip(make_project, tmp_path, task_type, fmt):
     import_dataset(again, out, fmt=fmt)
     assert texts(again) == HARD
     assert values_by_text(again) == dict(zip(HARD, given, strict=True))
+
+
+def test_a_question_answer_dataset_is_not_taken_for_prodigy(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    path.write_text(json.dumps({"text": "capital of France?", "answer": "Paris"}) + "\n")
+    assert registry.resolve(path, tabular=True) == "jsonl"
