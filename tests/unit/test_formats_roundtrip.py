@@ -242,3 +242,12 @@ def test_a_question_answer_dataset_is_not_taken_for_prodigy(tmp_path):
     path = tmp_path / "qa.jsonl"
     path.write_text(json.dumps({"text": "capital of France?", "answer": "Paris"}) + "\n")
     assert registry.resolve(path, tabular=True) == "jsonl"
+
+
+def test_spacy_reads_our_conll(spans_project, tmp_path):
+    converters = pytest.importorskip("spacy.training.converters")
+    out = tmp_path / "out.conll"
+    export_file(spans_project, out, "conll")
+    docs = list(converters.conll_ner_to_docs(out.read_text(encoding="utf-8"), no_print=True))
+    ents = [ent.text for doc in docs for ent in doc.ents]
+    assert ents == [text.split()[-1] for text in HARD]
