@@ -9,8 +9,9 @@ getters over Record.context, so the importer and the preview never know the form
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Iterator
-from itertools import chain, islice
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,22 @@ LABELS = "labels"
 def peek(source: readers.Source, count: int = PEEK) -> list[tuple[int, Any]]:
     """The first `count` records, put back in front of the source's stream."""
     first = list(islice(source.records, count))
-    rest = source.records
-    source.records = chain(first, rest)
+    source.records = _chained(deque(first), source.records)
     return first
+
+
+def _chained(first: deque[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    """`first`, then `rest`, each record let go of once it is handed on (a long record is not
+    held while the import goes on); closing it closes `rest` (a reader stops before its file
+    is closed)."""
+    try:
+        while first:
+            yield first.popleft()
+        yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if close is not None:
+            close()
 
 
 def dict_columns(records: list[Any]) -> list[str]:
