@@ -66,37 +66,7 @@ class ImportDialog(QDialog):
         self.setWindowTitle("Import dataset")
         self.resize(900, 620)
 
-        self.file_label = QLabel("No file chosen")
-        choose = QPushButton("Choose file…")
-        choose.clicked.connect(self._choose)
-        self.format = QComboBox()
-        self.format.addItems(NAMES)
-        self.format.activated.connect(lambda _i: self._load_preview(self.format.currentText()))
-        self.encoding = QLabel()
-        self.encoding_choice = QComboBox()
-        self.encoding_choice.setEditable(True)
-        self.encoding_choice.addItems(ENCODINGS)
-        self.encoding_choice.setToolTip("The text encoding: detect (UTF-8, UTF-16 with a BOM), "
-                                        "or e.g. cp1252 for a CSV saved by Excel")  # fmt: skip
-        self.encoding_choice.activated.connect(
-            lambda _i: self._load_preview(self.format.currentText())
-        )
-        top = QHBoxLayout()
-        top.addWidget(self.file_label, 1)
-        top.addWidget(QLabel("Format:"))
-        top.addWidget(self.format)
-        top.addWidget(QLabel("Encoding:"))
-        top.addWidget(self.encoding_choice)
-        self.sheet = QLineEdit()
-        self.sheet.setPlaceholderText("first sheet")
-        self.sheet.setToolTip("xlsx: the sheet to read")
-        self.sheet.setMaximumWidth(120)
-        self.sheet.editingFinished.connect(lambda: self._load_preview(self.format.currentText()))
-        self.sheet_label = QLabel("Sheet:")
-        top.addWidget(self.sheet_label)
-        top.addWidget(self.sheet)
-        top.addWidget(self.encoding)
-        top.addWidget(choose)
+        top = self._top_bar()
         self.peer_note = QLabel(PEER_NOTE)
         self.peer_note.setWordWrap(True)
         self.peer_note.hide()
@@ -156,6 +126,41 @@ class ImportDialog(QDialog):
         self.sheet_label.hide()
         if path is not None:
             self.set_path(Path(path))
+
+    def _top_bar(self) -> QHBoxLayout:
+        """The file, its format, encoding (and xlsx sheet), and the Choose button."""
+        self.file_label = QLabel("No file chosen")
+        choose = QPushButton("Choose file…")
+        choose.clicked.connect(self._choose)
+        self.format = QComboBox()
+        self.format.addItems(NAMES)
+        self.format.activated.connect(lambda _i: self._load_preview(self.format.currentText()))
+        self.encoding = QLabel()
+        self.encoding_choice = QComboBox()
+        self.encoding_choice.setEditable(True)
+        self.encoding_choice.addItems(ENCODINGS)
+        self.encoding_choice.setToolTip("The text encoding: detect (UTF-8, UTF-16 with a BOM), "
+                                        "or e.g. cp1252 for a CSV saved by Excel")  # fmt: skip
+        self.encoding_choice.activated.connect(
+            lambda _i: self._load_preview(self.format.currentText())
+        )
+        top = QHBoxLayout()
+        top.addWidget(self.file_label, 1)
+        top.addWidget(QLabel("Format:"))
+        top.addWidget(self.format)
+        top.addWidget(QLabel("Encoding:"))
+        top.addWidget(self.encoding_choice)
+        self.sheet = QLineEdit()
+        self.sheet.setPlaceholderText("first sheet")
+        self.sheet.setToolTip("xlsx: the sheet to read")
+        self.sheet.setMaximumWidth(120)
+        self.sheet.editingFinished.connect(lambda: self._load_preview(self.format.currentText()))
+        self.sheet_label = QLabel("Sheet:")
+        top.addWidget(self.sheet_label)
+        top.addWidget(self.sheet)
+        top.addWidget(self.encoding)
+        top.addWidget(choose)
+        return top
 
     def _choose(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import dataset", "", FILE_FILTER)
