@@ -32,7 +32,7 @@ from app.views.editor.guidelines_changes import GuidelinesBanner
 from app.views.editor.keys import RoutesKeys, undo_redo_key
 from app.views.editor.session import AnnotationSession
 from app.views.editor.text_view import TextView
-from app.views.editor.widgets import LabelBar, PromptBar, ShortcutSheet
+from app.views.editor.widgets import LabelBar, MessageLine, PromptBar, ShortcutSheet
 from app.views.theme import palette
 
 POINT_SIZE_KEY = "editor_point_size"
@@ -115,6 +115,7 @@ class EditorBase(RoutesKeys, QWidget):
         layout.addWidget(self.prompt)
         layout.addWidget(self.suggestion_label)
         layout.addWidget(self.label_bar)
+        layout.addWidget(self.status_line)
         layout.addLayout(footer)
 
     def _build_header(self) -> QHBoxLayout:
@@ -201,16 +202,13 @@ class EditorBase(RoutesKeys, QWidget):
         self.prompt.closed.connect(self._prompt_closed)
         self.hint = QLabel(self.hint_text())
         self.hint.setObjectName("hint")
-        self.status_line = QLabel()
-        self.status_line.setObjectName("message")
-        # Long notes and hints must never widen the window: they wrap within what is there.
-        for label in (self.hint, self.status_line):
-            label.setWordWrap(True)
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # Long hints must never widen the window: they wrap within what is there.
+        self.hint.setWordWrap(True)
+        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status_line = MessageLine()
         footer = QHBoxLayout()
         footer.setContentsMargins(12, 2, 12, 8)
         footer.addWidget(self.hint, 1)
-        footer.addWidget(self.status_line)
         return footer
 
     def _text_focus_policy(self) -> Qt.FocusPolicy:
