@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 
 from app import APP_NAME
 from app.core import settings
-from app.core.annotation.browse import Browser
 from app.core.annotation.worklist import WorklistSpec
 from app.core.errors import TagloopError
 from app.core.io.datasets import list_datasets, remove_dataset
@@ -53,6 +52,7 @@ from app.views.quality.gold import GoldView
 from app.views.quality.history import HistoryView
 from app.views.quality.review import ReviewView
 from app.views.quality.suspicious import SuspiciousView
+from app.views.status_counts import CountsLabel
 from app.views.team.assignments import TeamDialog
 from app.views.team.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
 from app.workers.job import Job, run_with_progress
@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
         self.dock.setWidget(self.datasets)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
-        self.counts_label = QLabel()
+        self.counts_label = CountsLabel()
         self.showing_label = QLabel()
         self.statusBar().addWidget(self.counts_label, 1)
         self.indexing_label = QLabel()
@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
         if project is None:
             self.setWindowTitle(APP_NAME)
             self.stack.setCurrentIndex(0)
-            self.counts_label.clear()
+            self.counts_label.forget()
             self.showing_label.clear()
             return
         self.setWindowTitle(f"{APP_NAME} — {project.name}")
@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
         self.writer = Writer(self)
         self.session = AnnotationSession(project, self.writer, parent=self)
         self.session.failed.connect(lambda message: QMessageBox.warning(self, "Not saved", message))
+        self.session.items_committed.connect(lambda _items: self.counts_label.count_soon())
         self.editor = make_editor(self.session)
         self.tabs.addTab(self.editor, "Annotate")
         if project.task_type != "spans":
@@ -340,18 +341,7 @@ class MainWindow(QMainWindow):
             return
         self.browse.refresh()
         self.datasets.show_datasets(list_datasets(self.project))
-        self.counts_label.setText("Counting…")
-        browser = Browser(self.project)
-        job = Job(lambda progress, cancel: browser.status_counts())
-        job.succeeded.connect(self._show_counts)
-        self._track(job).start()
-
-    def _show_counts(self, counts: dict[str, int]) -> None:
-        self.counts_label.setText(
-            f"{counts['total']:,} datapoints · labeled {counts['labeled']:,} · unlabeled "
-            f"{counts['unlabeled']:,} · skipped {counts['skipped']:,} · discarded "
-            f"{counts['discarded']:,} · flagged {counts['flagged']:,}"
-        )
+        self.counts_label.count(self.project)
 
     def _track(self, job: Job) -> Job:
         self.jobs.append(job)

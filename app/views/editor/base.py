@@ -30,6 +30,7 @@ from app.core.annotation.commands import Item
 from app.core.annotation.worklist import WorklistSpec
 from app.views.editor.guidelines_changes import GuidelinesBanner
 from app.views.editor.keys import RoutesKeys, undo_redo_key
+from app.views.editor.recent import RecentAnswers
 from app.views.editor.session import AnnotationSession
 from app.views.editor.text_view import TextView
 from app.views.editor.widgets import LabelBar, MessageLine, PromptBar, ShortcutSheet
@@ -142,7 +143,6 @@ class EditorBase(RoutesKeys, QWidget):
         self.progress = QProgressBar()
         self.progress.setMinimumWidth(200)
         self.progress.setMaximumWidth(260)
-        self.progress.setFormat("%v of %m labeled")
         self.saved_label = QLabel("✓ Saved")
         self.saved_label.setMinimumWidth(80)
         header.addWidget(QLabel("Queue:"))
@@ -173,9 +173,16 @@ class EditorBase(RoutesKeys, QWidget):
         self.guidelines.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.guidelines.setVisible(bool(settings.preference("editor_guidelines", False)))
 
+        # The last answers, each one click from undo (a slip stays in sight).
+        self.recent = RecentAnswers(self.session, lambda value: self.describe(value))
+
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.context_view)
+        side.addWidget(self.recent)
         side.addWidget(self.guidelines)
+        side.setStretchFactor(0, 2)
+        side.setStretchFactor(1, 1)
+        side.setStretchFactor(2, 3)
         text_column = QWidget()
         column = QVBoxLayout(text_column)
         column.setContentsMargins(0, 0, 0, 0)
@@ -292,6 +299,7 @@ class EditorBase(RoutesKeys, QWidget):
 
     def _show_item(self, item: Item | None) -> None:
         self.prompt.hide()
+        self.status_line.clear()  # a message is about the item it was said on
         if item is None:
             self.text_view.set_text("")
             self.position_label.setText("<b>This queue is empty.</b> Choose another above.")
@@ -374,6 +382,8 @@ class EditorBase(RoutesKeys, QWidget):
     def _show_progress(self) -> None:
         self.progress.setMaximum(max(1, self.session.total))
         self.progress.setValue(self.session.labeled)
+        # Qt's %v and %m print no thousands separators ("500 of 5574"): the text is ours.
+        self.progress.setFormat(f"{self.session.labeled:,} of {self.session.total:,} labeled")
 
     def say(self, message: str, error: bool = False) -> None:
         colour = palette().danger if error else palette().text_secondary

@@ -65,6 +65,11 @@ class PromptBar(QWidget):
             self.hide()
             self.closed.emit()
             return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            # The line edit has answered it (returnPressed); left to travel on, the Enter
+            # would reach the editor and complete or leave the item as well.
+            event.accept()
+            return
         super().keyPressEvent(event)
 
 
