@@ -14,14 +14,15 @@ from app.core.annotation.worklist import WorklistSpec
 from app.core.project.project import open_project
 from app.views.editor.grid import BulkGrid
 from app.views.main_window import MainWindow
-from tests.gui.test_editors import (  # noqa: F401  (fixtures)
-    annotation_of,
-    diseases,
-    key,
-    open_editor,
-    settle,
-    spam,
-    topics,
+from tests.gui import test_editors as editors
+from tests.gui.test_editors import annotation_of, key, settle
+
+# The editor tests' fixtures, shared (a project of each task type, an editor opener).
+spam, topics, diseases, open_editor = (
+    editors.spam,
+    editors.topics,
+    editors.diseases,
+    editors.open_editor,
 )
 
 SMALL = (1024, 640)

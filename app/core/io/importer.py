@@ -35,6 +35,7 @@ from app.core.io.preview import (
     preview,
     suggest_mapping,
 )
+from app.core.io.summary import import_summary
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.annotators import annotator_by_name
 from app.core.project.label_schema import (
@@ -74,53 +75,8 @@ class ImportReport:
     duplicate_examples: list[tuple[int, int]] = field(default_factory=list)  # (line, first line)
 
     def summary(self) -> str:
-        """One paragraph for a person: counts with their plurals, duplicates by line, timing."""
-        parts = [f"Imported {_count(self.rows, 'datapoint')} from {self.source}"]
-        if self.annotations:
-            parts.append(_count(self.annotations, "annotation"))
-        if self.duplicates:
-            verb = "skipped" if self.skipped else "kept"
-            parts.append(f"{_count(self.duplicates, 'exact duplicate text')} ({verb})")
-        if self.attached:
-            parts.append(f"{_count(self.attached, 'label')} added to the datapoints already there")
-        if self.empty:
-            parts.append(f"{_count(self.empty, 'record')} with empty text skipped")
-        if self.added_labels:
-            parts.append(f"labels added to the schema: {', '.join(self.added_labels)}")
-        took = f"{self.seconds:.1f} s" if self.seconds >= 0.05 else "under 0.1 s"
-        done = "; ".join(parts) + f" in {took}"
-        # A rate only means something for an import that took a while: "0 rows/s" for a file
-        # read in an instant says nothing (and looks like a failure).
-        if self.seconds >= RATE_AFTER_SECONDS:
-            done += f" ({self.rows / self.seconds:,.0f} rows/s)"
-        done += "." + _duplicate_lines(self.duplicate_examples, self.duplicates)
-        if not self.indexed:
-            return done + " The search index is still being built."
-        if self.index_seconds:
-            return done + f" Search index built in {self.index_seconds:.1f} s."
-        return done
-
-
-RATE_AFTER_SECONDS = 1.0
-
-
-def _count(n: int, noun: str) -> str:
-    """ "1 datapoint", "5,574 datapoints": a count with its noun in the right number."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-def _duplicate_lines(examples: list[tuple[int, int]], total: int) -> str:
-    """The first duplicates, each with what it repeats: "line 5: duplicate of line 2"."""
-    if not examples:
-        return ""
-    said = [
-        f"line {line:,}: duplicate of line {first:,}"
-        if first
-        else f"line {line:,}: duplicate of a text already in the project"
-        for line, first in examples
-    ]
-    more = f" (and {total - len(examples):,} more)" if total > len(examples) else ""
-    return " Duplicates: " + "; ".join(said) + more + "."
+        """One paragraph for a person (app.core.io.summary words it)."""
+        return import_summary(self)
 
 
 @dataclass
