@@ -55,6 +55,7 @@ from app.views.quality.suspicious import SuspiciousView
 from app.views.status_counts import CountsLabel
 from app.views.team.assignments import TeamDialog
 from app.views.team.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
+from app.views.wording import plural
 from app.workers.job import Job, run_with_progress
 from app.workers.write_job import pending_writes, wait_for_writes
 from app.workers.writer import Writer
@@ -412,7 +413,9 @@ class MainWindow(QMainWindow):
             raw=raw,
         )
         job.succeeded.connect(
-            lambda n: self.statusBar().showMessage(f"Exported {n:,} datapoints to {path}", 8000)
+            lambda n: self.statusBar().showMessage(
+                f"Exported {plural(n, 'datapoint')} to {path}", 8000
+            )
         )
         job.failed.connect(lambda message: QMessageBox.warning(self, "Export failed", message))
         return self._track(job).start()

@@ -35,6 +35,7 @@ from app.views.editor.session import AnnotationSession
 from app.views.editor.text_view import TextView
 from app.views.editor.widgets import LabelBar, MessageLine, PromptBar, ShortcutSheet
 from app.views.theme import palette
+from app.views.wording import place, plural
 
 POINT_SIZE_KEY = "editor_point_size"
 DEFAULT_POINT_SIZE = 14.0
@@ -313,7 +314,7 @@ class EditorBase(RoutesKeys, QWidget):
         session = self.session
         self.position_label.setText(
             f"<b>Item {session.position + 1:,} of {len(session):,}</b>"
-            f" &nbsp;·&nbsp; {html.escape(item.dataset)}, row {item.row:,}"
+            f" &nbsp;·&nbsp; {html.escape(place(item.dataset, item.row))}"
         )
         self._show_context(item)
         self._show_overlay(item)
@@ -509,7 +510,8 @@ class EditorBase(RoutesKeys, QWidget):
                 return
             spec = WorklistSpec(browse.Query(search=words))
             self.open_queue(spec)
-            self.say(f"{len(self.session):,} items contain “{words}”.")
+            found = plural(len(self.session), "item")
+            self.say(f"{found} {'contains' if len(self.session) == 1 else 'contain'} “{words}”.")
             self.prompt.hide()
             self.text_view.highlight(
                 browse.search_terms(words)[1] or words.replace("*", "").split()

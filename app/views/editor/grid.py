@@ -26,6 +26,7 @@ from app.core.annotation.commands import AnnotationState, Item
 from app.views.editor.keys import RoutesKeys, undo_redo_key
 from app.views.editor.session import AnnotationSession
 from app.views.theme import palette, text_colour_on
+from app.views.wording import plural
 
 BATCH = 120
 CARD = QSize(300, 132)
@@ -228,8 +229,8 @@ class BulkGrid(RoutesKeys, QWidget):
                 value, "complete", old.time_spent_ms if old else 0, old.uuid if old else None
             )
         self.model.predict(rows, states)
-        self.session.set_many(states, f"label {len(states)} items {name}")
-        items = f"{len(states):,} item{'s' if len(states) != 1 else ''}"
+        items = plural(len(states), "item")
+        self.session.set_many(states, f"label {items} {name}")
         self.step = (
             self.session.undo_stack.index(),
             f"Labeled {items} “{name}”. Ctrl+Z undoes it.",
