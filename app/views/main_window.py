@@ -42,6 +42,7 @@ from app.views.dashboard.window import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
 from app.views.export_dialog import ExportOptionsDialog
+from app.views.glossary import explain_on
 from app.views.import_dialog import FILE_FILTER, ImportDialog
 from app.views.menus import build_menus
 from app.views.model.controller import ModelController
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.indexing_label)
         self.model_label = QLabel()
         self.model_label.setObjectName("model_status")
+        explain_on(self.model_label, "macro-F1")
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.showing_label)
         self.browse.shown.connect(lambda n: self.showing_label.setText(f"showing {n:,}"))
