@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -30,6 +31,7 @@ from app.views.theme import palette
 
 SHOWN = 8  # rows in the list: the last few answers, not a history (that is History's job)
 SNIPPET = 60
+MIN_HEIGHT = 150  # the title and two answers, whatever the context pane above wants
 GLYPHS = {"complete": "✓", "skipped": "↷", "discarded": "✕"}
 
 
@@ -68,12 +70,20 @@ class RecentAnswers(QFrame):
         self.empty = QLabel("Your answers in this session show here, each one click from undo.")
         self.empty.setWordWrap(True)
         self.empty.setStyleSheet(f"color: {palette().placeholder}")
+        rows = QWidget()
+        self.list = QVBoxLayout(rows)
+        self.list.setContentsMargins(0, 0, 0, 0)
+        self.list.setSpacing(0)
+        self.list.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(rows)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout.addWidget(self.title)
         layout.addWidget(self.empty)
-        self.list = QVBoxLayout()
-        self.list.setSpacing(0)
-        layout.addLayout(self.list)
-        layout.addStretch(1)
+        layout.addWidget(scroll, 1)
+        self.setMinimumHeight(MIN_HEIGHT)
         session.committed.connect(self.record)
 
     def record(self, outcome: Outcome) -> None:
@@ -102,8 +112,8 @@ class RecentAnswers(QFrame):
             self.list.removeWidget(row)
             row.deleteLater()
         self.rows = [self._row(answer) for answer in self.answers]
-        for row in self.rows:
-            self.list.addWidget(row)
+        for i, row in enumerate(self.rows):
+            self.list.insertWidget(i, row)
         self.empty.setVisible(not self.answers)
 
     def _row(self, answer: Answer) -> QWidget:
@@ -115,7 +125,7 @@ class RecentAnswers(QFrame):
         what = self.describe(answer.value) if answer.status == "complete" else answer.status
         label = QLabel(
             f"<span style='color:{colour}'>{GLYPHS.get(answer.status, '')} <b>{_esc(what)}</b>"
-            f"</span> <span style='color:{theme.text_secondary}'>{_esc(answer.snippet)}</span>"
+            f"</span><br><span style='color:{theme.text_secondary}'>{_esc(answer.snippet)}</span>"
         )
         label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         label.setToolTip(f"{what}: {answer.snippet}")
