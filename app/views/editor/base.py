@@ -118,7 +118,7 @@ class EditorBase(RoutesKeys, QWidget):
         layout.addWidget(self.suggestion_label)
         layout.addWidget(self.label_bar)
         layout.addWidget(self.status_line)
-        layout.addLayout(footer)
+        layout.addWidget(footer)
 
     def _build_header(self) -> QHBoxLayout:
         """The queue's filter and order, where I am in it, the progress bar and "Saved"."""
@@ -197,8 +197,8 @@ class EditorBase(RoutesKeys, QWidget):
         splitter.setStretchFactor(1, 1)
         return splitter
 
-    def _build_footer(self) -> QHBoxLayout:
-        """The suggestion line, label bar and prompt; returns the hint and message row."""
+    def _build_footer(self) -> QLabel:
+        """The suggestion line, label bar, prompt and message line; returns the key hint."""
         self.suggestion_label = QLabel()
         self.suggestion_label.setObjectName("suggestion")
         self.suggestion_label.setContentsMargins(14, 4, 12, 0)
@@ -213,11 +213,11 @@ class EditorBase(RoutesKeys, QWidget):
         # Long hints must never widen the window: they wrap within what is there.
         self.hint.setWordWrap(True)
         self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # Straight in the editor's column (not in a row layout), so that its height is that of
+        # the lines it wraps to at the editor's width: one line on a wide screen, not three.
+        self.hint.setContentsMargins(12, 2, 12, 8)
         self.status_line = MessageLine()
-        footer = QHBoxLayout()
-        footer.setContentsMargins(12, 2, 12, 8)
-        footer.addWidget(self.hint, 1)
-        return footer
+        return self.hint
 
     def _text_focus_policy(self) -> Qt.FocusPolicy:
         return Qt.FocusPolicy.ClickFocus
