@@ -153,8 +153,8 @@ class AdjudicationView(ItemQueueDialog):
             self.progress_label.setText("No open disagreements")
             return
         self.progress_label.setText(
-            f"Disagreement <b>{self.position + 1}</b> of <b>{total}</b>"
-            f" &nbsp;·&nbsp; {done} decided, {total - done} to go"
+            f"Disagreement <b>{self.position + 1:,}</b> of <b>{total:,}</b>"
+            f" &nbsp;·&nbsp; {done:,} decided, {total - done:,} to go"
         )
         for row, dp_id in enumerate(self.queue):
             mark = "✓ " if dp_id in self.decided else ""
