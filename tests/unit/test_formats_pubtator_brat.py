@@ -17,7 +17,10 @@ NCBI = Path(__file__).resolve().parents[2] / "resources" / "demo" / "ncbi_diseas
 
 def _records(spans=None):
     spans = spans or gold_spans()
-    return [record(i, t, s, pmid=str(1000 + i)) for i, (t, s) in enumerate(zip(TEXTS, spans))]
+    return [
+        record(i, t, s, pmid=str(1000 + i))
+        for i, (t, s) in enumerate(zip(TEXTS, spans, strict=True))
+    ]
 
 
 def test_pubtator_reads_the_ncbi_corpus_with_exact_offsets():
