@@ -18,6 +18,7 @@ and a corrupt one is a DataError naming the file.
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,7 +234,7 @@ def _annotate(doc: Any, value: Any, context: WriteContext, where: str, report: W
             spans.append(placed)
     spans.sort(key=lambda s: (s.start, s.end))
     doc.spans[SPANS_KEY] = spans
-    overlapping = any(a.end > b.start for a, b in zip(spans, spans[1:], strict=False))
+    overlapping = any(a.end > b.start for a, b in itertools.pairwise(spans))
     if overlapping:  # ents stay missing (not "O"): ner learns nothing false from this doc
         report.warnings.append(f"{where}: overlapping spans are in doc.spans['sc'] only")
     else:
