@@ -8,6 +8,7 @@ never a traceback or a silently shifted offset.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import DataError
-from app.core.io.formats.base import WriteContext
+from app.core.io.formats.base import AnnotatorValue, ReadOptions, Record, WriteContext
 
 
 def checked_span(
@@ -137,3 +138,54 @@ def spans_for_task(
     raise DataError(
         file, line, f"a {fmt} file holds spans; import it into a spans or multilabel project"
     )
+
+
+ANNOTATIONS_COLUMN = "annotations"  # the parquet writer's every-annotator column
+
+
+def rows_to_records(
+    file: str, rows: Iterator[tuple[int, dict[str, Any]]], options: ReadOptions
+) -> Iterator[Record]:
+    """Records from a tabular format's rows, as CSV maps them: `options.mapping` (source
+    column -> project input; the column mapped to "text", else the first, is the annotated
+    text, the others context by input name) and `options.label_column` (its cell is the value
+    of annotator None; an empty cell leaves the row unlabelled). Without a mapping, the column
+    "text" (else the first) is the text and every other column is context by its own name.
+    A parquet file of ours also carries ANNOTATIONS_COLUMN: each annotator's own value."""
+    mapping = options.mapping
+    for line, row in rows:
+        if mapping is None:
+            first = "text" if "text" in row else next(iter(row), "text")
+            skip = {options.label_column, ANNOTATIONS_COLUMN}
+            mapping = {first: "text", **{c: c for c in row if c != first and c not in skip}}
+        text_column = next((c for c, target in mapping.items() if target == "text"), None)
+        text_column = text_column or next(iter(mapping))
+        if text_column not in row:
+            raise DataError(file, line, f"no column {text_column!r}; columns: {', '.join(row)}")
+        text = row[text_column]
+        context = {mapping[c]: row.get(c) for c in mapping if c != text_column}
+        yield Record(
+            line, "" if text is None else str(text), context, _row_values(file, line, row, options)
+        )
+
+
+def _row_values(
+    file: str, line: int, row: dict[str, Any], options: ReadOptions
+) -> tuple[AnnotatorValue, ...]:
+    items = row.get(ANNOTATIONS_COLUMN)
+    if options.label_column is None and isinstance(items, list) and items:
+        values = []
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("value"), str):
+                try:
+                    value = json.loads(item["value"])
+                except json.JSONDecodeError as exc:
+                    raise DataError(file, line, f"an annotation is not JSON: {exc.msg}") from None
+                values.append(AnnotatorValue(value, item.get("annotator")))
+        return tuple(values)
+    if options.label_column is None:
+        return ()
+    cell = row.get(options.label_column)
+    if cell is None or (isinstance(cell, str) and not cell.strip()):
+        return ()
+    return (AnnotatorValue(cell),)
