@@ -142,9 +142,8 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
             values = [_cell(c) for c in cells]
             if restore is not None:
                 values = [restore(v) if isinstance(v, str) else v for v in values]
-            if len(values) > len(header):
-                if any(v not in (None, "") for v in values[len(header) :]):
-                    raise DataError(name, number, "a cell to the right of the header's columns")
+            if any(v not in (None, "") for v in values[len(header) :]):
+                raise DataError(name, number, "a cell to the right of the header's columns")
             row = dict(zip(header, values, strict=False))
             row.pop(spreadsheet.NEUTRALISED_COLUMN, None)
             yield number, row
