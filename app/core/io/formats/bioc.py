@@ -122,7 +122,9 @@ def _record(name: str, number: int, document: Any, options: ReadOptions) -> Reco
         try:
             span = checked_span(name, 0, text, start, start + length, label, annotation.text)
         except DataError as exc:
-            raise DataError(name, None, f"{where}, annotation {annotation.id}: {exc.problem}")
+            raise DataError(
+                name, None, f"{where}, annotation {annotation.id}: {exc.problem}"
+            ) from None
         by_annotator.setdefault(annotation.infons.get("annotator"), []).append(span)
     answered = _answered(name, where, document)
     for who in answered:
