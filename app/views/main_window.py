@@ -42,7 +42,7 @@ from app.views.closing import WAIT, ask_close_unsaved
 from app.views.dashboard.window import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
-from app.views.export_dialog import ExportOptionsDialog
+from app.views.export_dialog import EXPORT_FILTER, ExportOptionsDialog
 from app.views.import_dialog import FILE_FILTER, ImportDialog
 from app.views.menus import build_menus
 from app.views.model.controller import ModelController
@@ -400,26 +400,37 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return None
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export", f"{self.project.name}.jsonl", "JSON Lines (*.jsonl);;CSV (*.csv)"
+            self, "Export", f"{self.project.name}.jsonl", EXPORT_FILTER
         )
         if not path:
             return None
         options = ExportOptionsDialog(Path(path), self)
         options.accepted.connect(
-            lambda: self.start_export(Path(path), options.only_completed, options.raw)
+            lambda: self.start_export(
+                Path(path), options.only_completed, options.raw, options.fmt, options.value_source
+            )
         )
         options.open()
         return options
 
-    def start_export(self, path: Path, only_completed: bool = False, raw: bool = False) -> Job:
+    def start_export(
+        self,
+        path: Path,
+        only_completed: bool = False,
+        raw: bool = False,
+        fmt: str | None = None,
+        value_source: str | None = None,
+    ) -> Job:
         job = run_with_progress(
             self,
             f"Exporting to {path.name}",
             export_datapoints,
             self.project,
             path,
+            fmt,
             only_completed=only_completed,
             raw=raw,
+            value_source=value_source,
         )
         job.succeeded.connect(
             lambda n: self.statusBar().showMessage(f"Exported {n:,} datapoints to {path}", 8000)

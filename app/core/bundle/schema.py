@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from app.core.annotation.commands import ANNOTATION_STATUSES
-from app.core.io.readers import FORMATS
+from app.core.io.formats.registry import NAMES as FORMATS
 from app.core.project.annotators import ROLES
 from app.core.project.label_schema import TASK_TYPES
 from app.core.project.project import RESERVED_INPUT_NAMES

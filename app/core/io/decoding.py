@@ -35,6 +35,22 @@ def detect_encoding(head: bytes, name: str) -> str:
     return "utf-8-sig"
 
 
+def check_encoding(encoding: str, name: str) -> str:
+    """The codec name to decode with, for an encoding the user named; UTF-8 and UTF-16 are
+    decoded by the same strict paths as when they are detected."""
+    try:
+        found = codecs.lookup(encoding).name
+    except LookupError:
+        raise DataError(
+            name, None, f"unknown encoding {encoding!r} (e.g. utf-8, cp1252, latin-1)"
+        ) from None
+    if found in ("utf-8", "utf-8-sig"):
+        return "utf-8-sig"
+    if found.startswith(("utf-32", "utf_32")):
+        raise DataError(name, None, "UTF-32 is not supported; save the file as UTF-8")
+    return found
+
+
 def size_text(size: int) -> str:
     """A byte count for messages: '16 MB', '1.5 MB', '512 bytes'."""
     if size >= MB:
