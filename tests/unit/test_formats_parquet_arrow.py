@@ -39,24 +39,23 @@ def _hf_parquet(path, labels, names=("neg", "pos"), multi=False):
 def test_classlabel_integers_become_names_never_digits(tmp_path):
     path = tmp_path / "hf.parquet"
     _hf_parquet(path, [1, 0, None, -1])
-    options = ReadOptions("classification", mapping={"text": "text"}, label_column="y")
-    records = list(parquet.read(path, options))
-    assert [r.values[0].value if r.values else None for r in records] == ["pos", "neg", None, None]
+    records = list(parquet.read(path, ReadOptions("classification")))
+    assert [r.context["y"] for r in records] == ["pos", "neg", None, None]
     assert [r.line for r in records] == [1, 2, 3, 4]
 
 
 def test_multilabel_classlabel_lists_become_names(tmp_path):
     path = tmp_path / "hf.parquet"
     _hf_parquet(path, [[0, 1], []], multi=True)
-    options = ReadOptions("multilabel", label_column="y")
-    assert [r.values[0].value for r in parquet.read(path, options)] == [["neg", "pos"], []]
+    rows = parquet.read(path, ReadOptions("multilabel"))
+    assert [r.context["y"] for r in rows] == [["neg", "pos"], []]
 
 
 def test_an_integer_outside_the_classlabel_names_is_refused(tmp_path):
     path = tmp_path / "hf.parquet"
     _hf_parquet(path, [0, 7])
     with pytest.raises(DataError) as error:
-        list(parquet.read(path, ReadOptions("classification", label_column="y")))
+        list(parquet.read(path, ReadOptions("classification")))
     assert error.value.line == 2 and "7" in str(error.value)
 
 
@@ -94,16 +93,13 @@ def test_parquet_round_trip_through_hugging_face_datasets(tmp_path, task_type):
         assert feature.feature.names == list(LABELS)
     else:
         assert loaded["label"] == gold_spans()
-    # And back: each annotator's own value, names not integers, offsets exact.
-    back = list(parquet.read(out, ReadOptions(task_type)))
-    assert [r.text for r in back] == TEXTS
-    assert [r.context["ward"] for r in back] == ["w0", "w1", "w2", "w3"]
-    assert [[(v.annotator, v.value) for v in r.values] for r in back] == [
+    # And back: names not integers, offsets exact, each annotator's value in `annotations`.
+    back = [r.context for r in parquet.read(out, ReadOptions(task_type))]
+    assert [r["text"] for r in back] == TEXTS
+    assert [r["ward"] for r in back] == ["w0", "w1", "w2", "w3"]
+    assert [r["label"] for r in back] == [r["label"] for r in records]
+    assert [[(a["annotator"], json.loads(a["value"])) for a in r["annotations"]] for r in back] == [
         [("ana", r["label"])] if r["label"] is not None else [] for r in records
-    ]
-    labels = list(parquet.read(out, ReadOptions(task_type, label_column="label")))
-    assert [r.values[0].value if r.values else None for r in labels] == [
-        r["label"] for r in records
     ]
 
 
@@ -117,8 +113,8 @@ def test_arrow_folder_round_trip_through_load_from_disk(tmp_path):
     loaded = datasets.load_from_disk(str(out))
     assert loaded["text"] == TEXTS
     assert loaded.features["label"].names == list(LABELS)
-    back = list(arrow.read(out, ReadOptions("classification", label_column="label")))
-    assert [r.values[0].value if r.values else None for r in back] == [r["label"] for r in records]
+    back = list(arrow.read(out, ReadOptions("classification")))
+    assert [r.context["label"] for r in back] == [r["label"] for r in records]
 
 
 def test_arrow_reads_a_save_to_disk_folder_written_by_datasets(tmp_path):
@@ -128,9 +124,8 @@ def test_arrow_reads_a_save_to_disk_folder_written_by_datasets(tmp_path):
     )
     data = {"sentence": ["fine 👍🏿", "awful"], "label": [1, 0]}
     datasets.Dataset.from_dict(data, features=features).save_to_disk(str(tmp_path / "ds"))
-    options = ReadOptions("classification", mapping={"sentence": "text"}, label_column="label")
-    records = list(arrow.read(tmp_path / "ds", options))
-    assert [(r.text, r.values[0].value) for r in records] == [
+    records = list(arrow.read(tmp_path / "ds", ReadOptions("classification")))
+    assert [(r.context["sentence"], r.context["label"]) for r in records] == [
         ("fine 👍🏿", "good"),
         ("awful", "bad"),
     ]

@@ -32,18 +32,10 @@ def test_reads_the_first_sheet_by_default_and_another_on_request(tmp_path):
             "Ward B": [["Note", "Label"], ["fine", "well"]],
         },
     )
-    options = ReadOptions(
-        "classification", mapping={"Note": "text", "Bed": "bed"}, label_column="Label"
-    )
-    (first,) = xlsx.read(path, options)
-    assert (first.line, first.text, first.context, first.values[0].value) == (
-        2,
-        "fever",
-        {"bed": "12"},
-        "sick",
-    )
-    options = ReadOptions("classification", label_column="Label", sheet="Ward B")
-    assert [r.text for r in xlsx.read(path, options)] == ["fine"]
+    (first,) = xlsx.read(path, ReadOptions("classification"))
+    assert (first.line, first.context) == (2, {"Note": "fever", "Label": "sick", "Bed": "12"})
+    options = ReadOptions("classification", sheet="Ward B")
+    assert [r.context["Note"] for r in xlsx.read(path, options)] == ["fine"]
     assert xlsx.sheets(path) == ["Ward A", "Ward B"]
 
 
@@ -65,11 +57,9 @@ def test_round_trip_neutralises_formulas_and_keeps_texts_exact(tmp_path):
     sheet = load_workbook(out).active  # as a spreadsheet sees it: no formula anywhere
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
     assert sheet["D6"].value == '\'=HYPERLINK("http://x")'
-    back = list(
-        xlsx.read(out, ReadOptions("spans", mapping={"text": "text"}, label_column="label"))
-    )
-    assert [r.text for r in back] == texts  # CRLF, lone CR, emoji, RTL and the quote rule
-    assert back[0].values[0].value.startswith("[{")  # JSON, parsed by the importer
+    back = [r.context for r in xlsx.read(out, ReadOptions("spans"))]
+    assert [r["text"] for r in back] == texts  # CRLF, lone CR, emoji, RTL and the quote rule
+    assert back[0]["label"].startswith("[{")  # JSON, parsed by the importer
 
 
 def test_control_characters_become_replacement_characters_with_a_warning(tmp_path):
@@ -78,8 +68,8 @@ def test_control_characters_become_replacement_characters_with_a_warning(tmp_pat
         iter([record(1, "bell\x07 here", None)]), out, context(), no_progress, never
     )
     assert "U+FFFD" in report.warnings[0]
-    (back,) = xlsx.read(out, ReadOptions("spans", mapping={"text": "text"}))
-    assert back.text == "bell\ufffd here"  # one character for one: offsets hold
+    (back,) = xlsx.read(out, ReadOptions("spans"))
+    assert back.context["text"] == "bell\ufffd here"  # one character for one: offsets hold
 
 
 def test_not_a_workbook_is_a_clear_error(tmp_path):

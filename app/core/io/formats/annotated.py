@@ -8,7 +8,6 @@ never a traceback or a silently shifted offset.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import DataError
-from app.core.io.formats.base import AnnotatorValue, ReadOptions, Record, WriteContext
+from app.core.io.formats.base import Record, WriteContext
 
 
 def checked_span(
@@ -74,10 +73,12 @@ def final_value(record: dict[str, Any]) -> Any:
     return record.get("label")
 
 
-def annotator_values(record: dict[str, Any], context: WriteContext) -> list[tuple[str | None, Any]]:
+def annotator_values(
+    record: dict[str, Any], context: WriteContext, every: bool = False
+) -> list[tuple[str | None, Any]]:
     """(annotator, value) pairs to write: every complete annotation, or with --values final the
-    one final value (annotator None). Drafts and skipped items carry no value."""
-    if context.values == "final":
+    one final value (annotator None) unless `every`. Drafts and skipped items carry no value."""
+    if context.values == "final" and not every:
         value = record.get("label")
         return [] if value is None else [(None, value)]
     return [
@@ -143,49 +144,8 @@ def spans_for_task(
 ANNOTATIONS_COLUMN = "annotations"  # the parquet writer's every-annotator column
 
 
-def rows_to_records(
-    file: str, rows: Iterator[tuple[int, dict[str, Any]]], options: ReadOptions
-) -> Iterator[Record]:
-    """Records from a tabular format's rows, as CSV maps them: `options.mapping` (source
-    column -> project input; the column mapped to "text", else the first, is the annotated
-    text, the others context by input name) and `options.label_column` (its cell is the value
-    of annotator None; an empty cell leaves the row unlabelled). Without a mapping, the column
-    "text" (else the first) is the text and every other column is context by its own name.
-    A parquet file of ours also carries ANNOTATIONS_COLUMN: each annotator's own value."""
-    mapping = options.mapping
+def tabular_records(rows: Iterator[tuple[int, dict[str, Any]]]) -> Iterator[Record]:
+    """Records of a tabular format as the importer takes them (app.core.io.sources): the
+    whole row in `context` by column name; --map and --label-column pick from it there."""
     for line, row in rows:
-        if mapping is None:
-            first = "text" if "text" in row else next(iter(row), "text")
-            skip = {options.label_column, ANNOTATIONS_COLUMN}
-            mapping = {first: "text", **{c: c for c in row if c != first and c not in skip}}
-        text_column = next((c for c, target in mapping.items() if target == "text"), None)
-        text_column = text_column or next(iter(mapping))
-        if text_column not in row:
-            raise DataError(file, line, f"no column {text_column!r}; columns: {', '.join(row)}")
-        text = row[text_column]
-        context = {mapping[c]: row.get(c) for c in mapping if c != text_column}
-        yield Record(
-            line, "" if text is None else str(text), context, _row_values(file, line, row, options)
-        )
-
-
-def _row_values(
-    file: str, line: int, row: dict[str, Any], options: ReadOptions
-) -> tuple[AnnotatorValue, ...]:
-    items = row.get(ANNOTATIONS_COLUMN)
-    if options.label_column is None and isinstance(items, list) and items:
-        values = []
-        for item in items:
-            if isinstance(item, dict) and isinstance(item.get("value"), str):
-                try:
-                    value = json.loads(item["value"])
-                except json.JSONDecodeError as exc:
-                    raise DataError(file, line, f"an annotation is not JSON: {exc.msg}") from None
-                values.append(AnnotatorValue(value, item.get("annotator")))
-        return tuple(values)
-    if options.label_column is None:
-        return ()
-    cell = row.get(options.label_column)
-    if cell is None or (isinstance(cell, str) and not cell.strip()):
-        return ()
-    return (AnnotatorValue(cell),)
+        yield Record(line, "", row)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import DataError
-from app.core.io.formats.annotated import atomic_folder, rows_to_records
+from app.core.io.formats.annotated import atomic_folder, tabular_records
 from app.core.io.formats.base import ReadOptions, Record, WriteContext, WriteReport
 from app.core.io.formats.parquet import (
     batches,
@@ -31,6 +31,7 @@ NAME = "arrow"
 DESCRIPTION = "Arrow dataset: a Hugging Face save_to_disk folder, or one .arrow file"
 SUFFIXES = (".arrow", ".feather", ".arrows")
 TABULAR = True
+MULTI_ANNOTATOR = True  # every annotator kept
 
 FILE_MAGIC = b"ARROW1"
 STREAM_MAGIC = b"\xff\xff\xff\xff"  # an IPC stream's continuation marker
@@ -121,7 +122,7 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:
-    yield from rows_to_records(str(path), rows(path, options), options)
+    yield from tabular_records(rows(path, options))
 
 
 def write(

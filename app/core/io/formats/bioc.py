@@ -32,6 +32,7 @@ NAME = "bioc"
 DESCRIPTION = "BioC XML: documents of passages with located annotations"
 SUFFIXES = (".bioc", ".bioc.xml", ".xml")
 TABULAR = False
+MULTI_ANNOTATOR = True  # every annotator kept
 
 ANNOTATORS_INFON = "tagloop:annotators"
 PROLOG = 1 << 20  # bytes searched for entity declarations before the root element

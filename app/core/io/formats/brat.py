@@ -33,6 +33,7 @@ NAME = "brat"
 DESCRIPTION = "BRAT standoff: a folder of .txt texts with .ann span annotations"
 SUFFIXES = (".ann",)
 TABULAR = False
+MULTI_ANNOTATOR = False  # one value per document: the exporter writes the final value
 
 _SPAN = re.compile(r"^T\S*\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t?(.*)$")
 _ANN_HEAD = re.compile(rb"^(?:[TRNAME#*]\w*\t)", re.MULTILINE)

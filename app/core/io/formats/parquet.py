@@ -26,7 +26,7 @@ from app.core.io.formats.annotated import (
     annotator_values,
     final_value,
     record_text,
-    rows_to_records,
+    tabular_records,
 )
 from app.core.io.formats.base import ReadOptions, Record, WriteContext, WriteReport
 from app.core.jobs import CancelCheck, Progress, check_cancel
@@ -35,6 +35,7 @@ NAME = "parquet"
 DESCRIPTION = "Apache Parquet (Hugging Face ClassLabel names read and written)"
 SUFFIXES = (".parquet", ".pq")
 TABULAR = True
+MULTI_ANNOTATOR = True  # every annotator kept
 
 MAGIC = b"PAR1"
 BATCH = 2048
@@ -140,7 +141,7 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:
-    yield from rows_to_records(str(path), rows(path, options), options)
+    yield from tabular_records(rows(path, options))
 
 
 def hf_schema(context: WriteContext) -> tuple[Any, dict[str, Any]]:

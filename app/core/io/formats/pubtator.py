@@ -29,6 +29,7 @@ NAME = "pubtator"
 DESCRIPTION = "PubTator: titles, abstracts and their mention annotations (NCBI)"
 SUFFIXES = (".pubtator", ".pubtator.txt")
 TABULAR = False
+MULTI_ANNOTATOR = False  # one value per document: the exporter writes the final value
 
 _HEADER = re.compile(rb"^\s*[^|\t\r\n]{1,40}\|[ta]\|", re.MULTILINE)
 _BREAKS = re.compile(r"[\r\n\t\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")

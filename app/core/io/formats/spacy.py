@@ -34,6 +34,7 @@ NAME = "spacy"
 DESCRIPTION = "spaCy DocBin (.spacy): entities, span groups and cats, ready for spacy train"
 SUFFIXES = (".spacy",)
 TABULAR = False
+MULTI_ANNOTATOR = False  # one value per document: the exporter writes the final value
 
 MAX_DECOMPRESSED = 1 << 30  # 1 GiB of msgpack: far beyond any real DocBin, short of a bomb
 SPANS_KEY = "sc"  # spancat's default key
@@ -195,11 +196,9 @@ def write(
         doc.user_data[USER_KEY] = {
             "id": record.get("id"),
             "context": {name: record.get(name) for name in context.context_inputs},
+            # each annotator's own value, which the reader gives back as their annotations
+            "annotators": {str(w): v for w, v in annotator_values(record, context, every=True)},
         }
-        if context.values != "final":  # each annotator's own value, the reader's source
-            doc.user_data[USER_KEY]["annotators"] = {
-                str(who): v for who, v in annotator_values(record, context)
-            }
         docs.add(doc)
         report.written += 1
     check_cancel(cancel)

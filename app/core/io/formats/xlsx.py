@@ -10,8 +10,8 @@ with a DOCTYPE (entity expansion) is refused.
 The writer streams (write-only mode) one sheet: id, dataset, row, the text, the context
 inputs, status, label (classification: the name; multilabel and spans: JSON) and, unless
 --values final, annotations (each annotator's value, JSON). Every string cell is neutralised
-as CSV's are (app.core.io.spreadsheet) and the sheet carries NEUTRALISED_COLUMN, so that a
-re-import restores the texts exactly.
+as CSV's are (app.core.io.spreadsheet; not with --raw) and the sheet then carries
+NEUTRALISED_COLUMN, so that a re-import restores the texts exactly.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 from app.core.errors import DataError
 from app.core.fileio import atomic_writer
 from app.core.io import spreadsheet
-from app.core.io.formats.annotated import annotator_values, final_value, rows_to_records
+from app.core.io.formats.annotated import annotator_values, final_value, tabular_records
 from app.core.io.formats.base import ReadOptions, Record, WriteContext, WriteReport
 from app.core.jobs import CancelCheck, Progress, check_cancel
 
@@ -35,6 +35,7 @@ NAME = "xlsx"
 DESCRIPTION = "Excel workbook (.xlsx), one sheet (--sheet NAME; default the first)"
 SUFFIXES = (".xlsx", ".xlsm")
 TABULAR = True
+MULTI_ANNOTATOR = True  # every annotator kept
 
 MAX_UNPACKED = 2 << 30  # bytes once unzipped
 MAX_RATIO = 200  # unzipped / zipped, past 10 MB unzipped
@@ -162,13 +163,21 @@ def columns(path: Path, options: ReadOptions) -> list[str]:
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:
-    yield from rows_to_records(str(path), rows(path, options), options)
+    yield from tabular_records(rows(path, options))
 
 
 def _label_cell(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)
+
+
+def _text_cell(sheet: Any, value: str) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 def write(
@@ -186,8 +195,10 @@ def write(
     header = ["id", "dataset", "row", context.text_key, *context.context_inputs, "status", "label"]
     if context.values != "final":
         header.append("annotations")
-    header.append(spreadsheet.NEUTRALISED_COLUMN)
-    sheet.append(spreadsheet.neutralise_row(header))
+    neutralise = spreadsheet.neutralise if not context.raw else str
+    if not context.raw:
+        header.append(spreadsheet.NEUTRALISED_COLUMN)
+    sheet.append([neutralise(cell) for cell in header])
     cleaned = long = 0
     for index, record in enumerate(records, 1):
         if index % 1000 == 0:
@@ -200,7 +211,6 @@ def write(
         if context.values != "final":
             mine = {str(who): v for who, v in annotator_values(record, context)}
             cells.append(json.dumps(mine, ensure_ascii=False) if mine else None)
-        cells.append(None)
         row = []
         for cell in cells:
             if isinstance(cell, str):
@@ -208,7 +218,9 @@ def write(
                     cleaned += 1
                     cell = _ILLEGAL.sub("\ufffd", cell)
                 long += len(cell) > MAX_CELL
-                cell = spreadsheet.neutralise(cell)
+                cell = neutralise(cell)
+                if cell.startswith("="):  # --raw: a text, never a formula openpyxl would write
+                    cell = _text_cell(sheet, cell)
             elif cell is not None and not isinstance(cell, int | float):
                 cell = json.dumps(cell, ensure_ascii=False)
             row.append(cell)
