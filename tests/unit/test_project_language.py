@@ -6,7 +6,12 @@ import pytest
 
 from app.cli.main import main
 from app.core.annotation import tokens
-from app.core.annotation.tokens import Tokens, language_note, regex_tokenize, spacy_tokenizer
+from app.core.annotation.tokens import (
+    Tokens,
+    language_note,
+    regex_tokenize,
+    snapping_tokenizer,
+)
 from app.core.project.project import open_project
 
 NOTE = "患者は胸痛を訴えた。MRI では異常なし。𠮷田医師が診察。"
@@ -39,7 +44,7 @@ def test_init_refuses_an_unknown_language(tmp_path, capsys):
 
 @pytest.mark.parametrize("language", ["ja", "zh", "en", "th"])
 def test_selecting_a_cjk_word_snaps_to_it_not_to_the_sentence(language):
-    tokenize = spacy_tokenizer(language)
+    tokenize = snapping_tokenizer(language)
     assert _snap(tokenize, NOTE, "胸痛") == "胸痛"
     assert _snap(tokenize, NOTE, "𠮷田") == "𠮷田"  # outside the BMP: Python offsets
     # A partial selection of a Latin word still grows to the word (but zh splits Latin too).

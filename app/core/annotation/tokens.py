@@ -139,12 +139,26 @@ def spacy_tokenizer(language: str = "en") -> Tokenize:
         nlp = blank_pipeline("en")
 
     def tokenize(text: str) -> list[tuple[int, int]]:
-        spans = [
+        return [
             (token.idx, token.idx + len(token.text))
             for token in nlp.make_doc(text)
             if not token.is_space
         ]
-        return _split_unspaced(text, spans)
+
+    return tokenize
+
+
+@cache
+def snapping_tokenizer(language: str = "en") -> Tokenize:
+    """The tokens a span selection snaps to: spaCy's (spacy_tokenizer), with any token made
+    of a run of an unspaced script split into characters, so that selecting 胸痛 inside
+    a longer run snaps to 胸痛 whatever the project language."""
+    spacy_tokens = spacy_tokenizer(language)
+    if spacy_tokens is regex_tokenize:
+        return regex_tokenize
+
+    def tokenize(text: str) -> list[tuple[int, int]]:
+        return _split_unspaced(text, spacy_tokens(text))
 
     return tokenize
 

@@ -34,7 +34,7 @@ class _TokenizerLoader(QObject):
 
 
 def _load_spacy(language: str, progress=None, cancel=None) -> tuple[str, tokens.Tokenize]:
-    return language, tokens.spacy_tokenizer(language)
+    return language, tokens.snapping_tokenizer(language)
 
 
 _loader = _TokenizerLoader()
