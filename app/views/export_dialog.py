@@ -103,6 +103,10 @@ class ExportOptionsDialog(QDialog):
     def value_source(self) -> str | None:
         return "final" if self.values_combo.currentText() == FINAL_VALUES else None
 
+    def choices(self) -> dict[str, str | None]:
+        """The format and the value source, as export_datapoints takes them."""
+        return {"fmt": self.fmt, "value_source": self.value_source}
+
     @property
     def only_completed(self) -> bool:
         return self.completed_box.isChecked()

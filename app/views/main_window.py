@@ -407,19 +407,14 @@ class MainWindow(QMainWindow):
         options = ExportOptionsDialog(Path(path), self)
         options.accepted.connect(
             lambda: self.start_export(
-                Path(path), options.only_completed, options.raw, options.fmt, options.value_source
+                Path(path), options.only_completed, options.raw, **options.choices()
             )
         )
         options.open()
         return options
 
     def start_export(
-        self,
-        path: Path,
-        only_completed: bool = False,
-        raw: bool = False,
-        fmt: str | None = None,
-        value_source: str | None = None,
+        self, path: Path, only_completed: bool = False, raw: bool = False, **choices: str | None
     ) -> Job:
         job = run_with_progress(
             self,
@@ -427,10 +422,9 @@ class MainWindow(QMainWindow):
             export_datapoints,
             self.project,
             path,
-            fmt,
             only_completed=only_completed,
             raw=raw,
-            value_source=value_source,
+            **choices,  # fmt, value_source (ExportOptionsDialog.choices)
         )
         job.succeeded.connect(
             lambda n: self.statusBar().showMessage(f"Exported {n:,} datapoints to {path}", 8000)

@@ -239,14 +239,14 @@ def test_conll_documents_and_tag_schemes(make_project, tmp_path):
     path = tmp_path / "train.conll"
     path.write_text(CONLL)
     import_dataset(project, path)
-    assert texts(project) == ["EU rejects German call\nPeter Blackburn", "Chest pain and fever"]
-    (first, second) = [value for _text, _who, value in annotations(project)]
+    assert texts(project) == ["EU rejects German call", "Peter Blackburn", "Chest pain and fever"]
+    first, second, third = [value for _text, _who, value in annotations(project)]
     assert first == [
         {"start": 0, "end": 2, "label": "ORG"},
         {"start": 11, "end": 17, "label": "MISC"},
-        {"start": 23, "end": 38, "label": "PER"},
     ]
-    assert second == [
+    assert second == [{"start": 0, "end": 15, "label": "PER"}]
+    assert third == [
         {"start": 0, "end": 10, "label": "SYM"},
         {"start": 15, "end": 20, "label": "SYM"},
     ]
@@ -306,3 +306,17 @@ def test_classification_one_element_list_and_choices_in_a_label_column(make_proj
             jsonl(tmp_path / "two.jsonl", [{"text": "a", "label": ["pos", "neg"]}]),
             label_column="label",
         )
+
+
+def test_broken_peer_files_name_file_and_line(make_project, tmp_path):
+    spans = make_project("spans", labels=("X",))
+    conll = tmp_path / "bad.conll"
+    conll.write_text("a B-X\nb O\nc O\n\nd Q-X\n")
+    import_refused(spans, conll, 5, ["'Q-X'"])
+    prodigy = jsonl(tmp_path / "bad.jsonl", [{"text": "a", "answer": "maybe", "_input_hash": 1}])
+    import_refused(spans, prodigy, 1, ["unknown answer 'maybe'"], fmt="prodigy")
+    truncated = tmp_path / "cut.json"
+    truncated.write_text('[{"data": {"text": "a"}, "annotations": [')
+    import_refused(spans, truncated, None, ["JSON"], fmt="labelstudio")
+    outside = jsonl(tmp_path / "out.jsonl", [{"text": "abc", "label": [[1, 9, "X"]]}])
+    import_refused(spans, outside, 1, ["outside the text"], fmt="doccano")

@@ -3,10 +3,10 @@
 One token a line, its tag in the last column (whitespace-separated); a blank line ends a
 sentence and `-DOCSTART-` a document. Tags in IOB (IOB1), IOB2 / BIO and BILUO / BIOES are
 all read: B- begins, I- continues (or begins, in IOB1), L-/E- ends, U-/S- is a one-token
-entity, O is outside. A file with -DOCSTART- lines gives one datapoint per document (its
-sentences joined by a newline); without, one per sentence. The text is rebuilt from the
-tokens joined by single spaces: the original spacing is not in the file. Every token is
-tagged, so a sentence without entities is an answered "no spans".
+entity, O is outside. Blank lines and -DOCSTART- lines separate the datapoints: one per
+sentence. The text is rebuilt from the tokens joined by single spaces: the original spacing
+is not in the file. Every token is tagged, so a sentence without entities is an answered
+"no spans".
 
 The writer tokenises with the project language's blank spaCy tokenizer, writes IOB2 tags
 ("token TAG"), one datapoint per -DOCSTART- document, and reports spans that don't fall on token
@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +66,12 @@ class _Builder:
         self.spans: list[dict[str, Any]] = []
         self.open: dict[str, Any] | None = None
         self.line = 0
-        self.sentence_start = True
 
     def add(self, token: str, tag: str, file: str, line: int) -> None:
         self.line = self.line or line
         if self.parts:
-            separator = "\n" if self.sentence_start else " "
-            self.parts.append(separator)
+            self.parts.append(" ")
             self.length += 1
-        self.sentence_start = False
         start = self.length
         self.parts.append(token)
         self.length += len(token)
@@ -100,10 +96,6 @@ class _Builder:
         current = {"start": start, "end": end, "label": label}
         self.spans.append(current)
         self.open = current if prefix == "B" else None  # U-/S-: one token
-
-    def end_sentence(self) -> None:
-        self.open = None
-        self.sentence_start = True
 
     def record(self) -> Record | None:
         if not self.parts:
@@ -131,20 +123,13 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
     file = str(path)
     if options.task_type != "spans":
         raise DataError(file, None, "CoNLL files hold spans: import them into a spans project")
-    stream = _lines(path, options)
-    first = list(islice(stream, 1000))
-    documents = any(line.startswith(DOCSTART) for line in first)
-    lines = chain(first, stream)
     builder = _Builder()
-    for number, line in enumerate(lines, 1):
-        if line.startswith(DOCSTART) or (not line.strip() and not documents):
+    for number, line in enumerate(_lines(path, options), 1):
+        if line.startswith(DOCSTART) or not line.strip():
             record = builder.record()
             if record is not None:
                 yield record
             builder = _Builder()
-            continue
-        if not line.strip():
-            builder.end_sentence()
             continue
         columns = line.split()
         if len(columns) < 2:

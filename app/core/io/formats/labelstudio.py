@@ -235,7 +235,7 @@ def write(
                 if annotator:
                     annotation["tagloop_annotator"] = annotator
                 annotations.append(annotation)
-            task = {"data": data, "annotations": annotations}
+            task = {"id": report.written, "data": data, "annotations": annotations}
             handle.write(
                 ("\n" if report.written == 1 else ",\n") + json.dumps(task, ensure_ascii=False)
             )

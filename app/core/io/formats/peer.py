@@ -12,8 +12,8 @@ from typing import Any
 
 from app.core.errors import DataError
 from app.core.io import readers
-from app.core.io.answers import check_span_text
 from app.core.io.formats.base import ReadOptions, WriteContext
+from app.core.io.formats.spancheck import check_span_text
 from app.core.jobs import CancelCheck, Progress, check_cancel
 
 PROGRESS_EVERY = 5_000
