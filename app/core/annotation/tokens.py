@@ -91,6 +91,12 @@ _SPACY_CONFIG: dict[str, dict[str, Any]] = {
 }
 
 
+def unspaced_fallback(language: str) -> str:
+    """The blank pipeline to use where `language`'s own cannot load: 'zh' (one token per
+    character, no package) for the unspaced scripts of Japanese and Thai, else 'en'."""
+    return "zh" if language in ("ja", "th") else "en"
+
+
 def regex_tokenize(text: str) -> list[tuple[int, int]]:
     """Words, single punctuation marks, and single characters of scripts written without
     spaces (Chinese, Japanese, Thai...): close to spaCy's blank tokenizer, instant."""
