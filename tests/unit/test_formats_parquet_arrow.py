@@ -138,3 +138,14 @@ def test_corrupt_files_are_clear_errors(tmp_path, module, name):
     with pytest.raises(DataError) as error:
         list(module.read(path, ReadOptions("classification")))
     assert error.value.file == str(path)
+
+
+def test_a_truncated_parquet_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "whole.parquet"
+    _hf_parquet(path, list(range(2)) * 500)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(data[: len(data) // 2] + data[-8:])  # footer length and magic kept
+    with pytest.raises(DataError) as error:
+        list(parquet.read(cut, ReadOptions("classification")))
+    assert error.value.file == str(cut)

@@ -142,3 +142,14 @@ def test_brat_mention_mismatch_names_both_strings(tmp_path):
     (tmp_path / "a.ann").write_text("T1\tSYMPTOM 3 13\tchest pain\n")  # UTF-16 offsets
     with pytest.raises(DataError, match="'chest pain' but the text there is 'hest pain '"):
         list(brat.read(tmp_path, ReadOptions("spans")))
+
+
+def test_field_cap_refuses_huge_texts_and_lines(tmp_path):
+    (tmp_path / "a.txt").write_text("x" * 100)
+    with pytest.raises(DataError, match="over the 50-byte field limit"):
+        list(brat.read(tmp_path, ReadOptions("spans", max_field=50)))
+    path = tmp_path / "a.pubtator"
+    path.write_text("1|t|" + "y" * 100 + "\n1|a|z\n")
+    with pytest.raises(DataError, match="50-character limit") as error:
+        list(pubtator.read(path, ReadOptions("spans", max_field=50)))
+    assert error.value.line == 1

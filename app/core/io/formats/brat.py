@@ -64,14 +64,27 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
         raise DataError(str(path), None, "no .txt files in this folder")
     encoding = options.encoding or "utf-8-sig"
     for number, txt in enumerate(texts, 1):
+        _check_size(txt, options.max_field)
         text = _read_text(txt, encoding)
         ann = txt.with_suffix(".ann")
+        if ann.exists():
+            _check_size(ann, options.max_field)
         spans = list(_spans(ann, text, encoding)) if ann.exists() else []
         values: tuple[AnnotatorValue, ...] = ()
         if spans:
             value = spans_for_task(str(ann), 1, options.task_type, spans, NAME)
             values = (AnnotatorValue(value),)
         yield Record(number, text, {"document": txt.stem}, values, txt.stem)
+
+
+def _check_size(path: Path, limit: int) -> None:
+    """A text over the field cap (--max-field-mb) is refused before it is read."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise DataError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None
+    if size > limit:
+        raise DataError(str(path), None, f"{size:,} bytes: over the {limit:,}-byte field limit")
 
 
 def _read_text(path: Path, encoding: str) -> str:

@@ -51,15 +51,20 @@ def detect(path: Path, head: bytes) -> float:
     return 0.3 if Path(path).name.lower().endswith(SUFFIXES) else 0.0
 
 
-def documents(path: Path, encoding: str | None = None) -> Iterator[Document]:
-    """The documents of a PubTator file, one at a time, every span checked."""
+def documents(
+    path: Path, encoding: str | None = None, max_field: int = 16 << 20
+) -> Iterator[Document]:
+    """The documents of a PubTator file, one at a time, every span checked; a line longer
+    than `max_field` characters is refused before the next is read."""
     name = str(path)
     doc: Document | None = None
     title: str | None = None
     try:
         with Path(path).open(encoding=encoding or "utf-8-sig", newline="") as handle:
             number = 0
-            for number, raw in enumerate(handle, 1):
+            for number, raw in enumerate(iter(lambda: handle.readline(max_field + 1), ""), 1):
+                if len(raw) > max_field:
+                    raise DataError(name, number, f"a line over the {max_field:,}-character limit")
                 line = raw.rstrip("\r\n")
                 if not line.strip():
                     if doc is not None:
@@ -116,7 +121,7 @@ def _annotation_line(name: str, number: int, doc: Document, line: str) -> None:
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:
     name = str(path)
-    for doc in documents(path, options.encoding):
+    for doc in documents(path, options.encoding, options.max_field):
         values: tuple[AnnotatorValue, ...] = ()
         if doc.spans:
             value = spans_for_task(name, doc.line, options.task_type, doc.spans, NAME)
