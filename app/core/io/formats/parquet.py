@@ -97,12 +97,38 @@ def named_rows(
     """(row number from 1, {column: value}) with ClassLabel integers turned into names."""
     line = 0
     for batch in batches:
+        batch, per_row = _named_columns(batch, names)
         for row in batch.to_pylist():
             line += 1
-            for column, labels in names.items():
-                if column in row:
-                    row[column] = named(file, line, column, row[column], labels)
+            for column in per_row:
+                row[column] = named(file, line, column, row[column], names[column])
             yield line, row
+
+
+def _named_columns(batch: Any, names: dict[str, list[str]]) -> tuple[Any, list[str]]:
+    """The batch with its integer ClassLabel columns turned into names by Arrow itself (a
+    take, not a Python loop per row), and the columns left to name row by row: lists of
+    ClassLabels, and any column holding an integer outside its names (named() says where)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    per_row = []
+    for column, labels in names.items():
+        index = batch.schema.get_field_index(column)
+        if index < 0:
+            continue
+        values = batch.column(index)
+        if not pa.types.is_integer(values.type):
+            per_row.append(column)
+            continue
+        known = pc.if_else(pc.equal(values, -1), pa.scalar(None, values.type), values)
+        low, high = pc.min_max(known).values()
+        if low.is_valid and (low.as_py() < 0 or high.as_py() >= len(labels)):
+            per_row.append(column)
+            continue
+        named_values = pa.array(labels, pa.string()).take(known)
+        batch = batch.set_column(index, pa.field(column, pa.string()), named_values)
+    return batch, per_row
 
 
 def _open(path: Path) -> Any:
