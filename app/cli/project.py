@@ -12,14 +12,16 @@ from app.cli.options import add_json, command
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from app.core.annotation.tokens import LANGUAGE_CODES, language_note
+    from app.core.annotation.tokens import LANGUAGE_CODES, is_language, language_note
     from app.core.errors import ProjectError
     from app.core.project.label_schema import parse_label_list
     from app.core.project.project import create_project
 
-    if args.language not in LANGUAGE_CODES:
+    if not is_language(args.language):
         codes = ", ".join(sorted(LANGUAGE_CODES))
-        raise ProjectError(f"unknown language {args.language!r}; use one of {codes}")
+        raise ProjectError(
+            f"unknown language {args.language!r}; use a spaCy language code such as {codes}"
+        )
     guidelines = Path(args.guidelines).read_text(encoding="utf-8") if args.guidelines else ""
     project = create_project(
         Path(args.path),

@@ -35,6 +35,13 @@ def test_init_language_is_stored_and_said(tmp_path, capsys):
         assert project.language == "ja"
 
 
+def test_init_takes_any_language_spacy_knows(tmp_path):
+    path = str(tmp_path / "yo.tagloop")
+    assert main(["init", path, "--type", "spans", "--labels", "A", "--language", "yo"]) == 0
+    with open_project(tmp_path / "yo.tagloop") as project:
+        assert project.language == "yo"
+
+
 def test_init_refuses_an_unknown_language(tmp_path, capsys):
     path = str(tmp_path / "x.tagloop")
     assert main(["init", path, "--type", "spans", "--labels", "A", "--language", "klingon"]) != 0

@@ -91,6 +91,21 @@ _SPACY_CONFIG: dict[str, dict[str, Any]] = {
 }
 
 
+def is_language(code: str) -> bool:
+    """Whether `code` is a language spaCy has rules for: one of LANGUAGES, or any other of
+    spaCy's (Afrikaans, Basque, Yoruba...), looked up without loading a pipeline."""
+    if code in LANGUAGE_CODES:
+        return True
+    if not code.isascii() or not code.replace("_", "").isalpha() or len(code) > 8:
+        return False
+    from importlib.util import find_spec
+
+    try:
+        return find_spec(f"spacy.lang.{code}") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def unspaced_fallback(language: str) -> str:
     """The blank pipeline to use where `language`'s own cannot load: 'zh' (one token per
     character, no package) for the unspaced scripts of Japanese and Thai, else 'en'."""
@@ -116,7 +131,7 @@ def language_note(language: str) -> str | None:
                 f" installed: selections snap to {how} instead"
             )
         return None
-    if language not in LANGUAGE_CODES:
+    if not is_language(language):
         return f"spaCy has no tokenizer for {language!r}: selections snap as in English"
     return None
 
