@@ -79,6 +79,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             value_source=args.values,
             raw=args.raw,
         )
+    for note in report.notes:
+        print(note)
     for warning in report.warnings[:MAX_WARNINGS]:
         print(f"  warning: {warning}")
     if len(report.warnings) > MAX_WARNINGS:

@@ -41,7 +41,7 @@ NONE = "(none)"
 AUTO = "(detect)"
 # Static, so that building the menu does not import every format's library.
 FILE_FILTER = (
-    "Data files (*.csv *.tsv *.tab *.json *.jsonl *.ndjson *.txt *.text *.conll *.conllu *.iob"
+    "Data files (*.csv *.tsv *.tab *.json *.jsonl *.ndjson *.txt *.text *.conll *.iob"
     " *.bio *.biluo *.spacy *.ann *.xml *.bioc *.pubtator *.parquet *.arrow *.xlsx);;All files (*)"
 )
 ENCODINGS = (AUTO, "utf-8", "cp1252", "latin-1", "utf-16")
@@ -87,6 +87,14 @@ class ImportDialog(QDialog):
         top.addWidget(self.format)
         top.addWidget(QLabel("Encoding:"))
         top.addWidget(self.encoding_choice)
+        self.sheet = QLineEdit()
+        self.sheet.setPlaceholderText("first sheet")
+        self.sheet.setToolTip("xlsx: the sheet to read")
+        self.sheet.setMaximumWidth(120)
+        self.sheet.editingFinished.connect(lambda: self._load_preview(self.format.currentText()))
+        self.sheet_label = QLabel("Sheet:")
+        top.addWidget(self.sheet_label)
+        top.addWidget(self.sheet)
         top.addWidget(self.encoding)
         top.addWidget(choose)
         self.peer_note = QLabel(PEER_NOTE)
@@ -144,6 +152,8 @@ class ImportDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(mapping_box)
         layout.addWidget(self.buttons)
+        self.sheet.hide()
+        self.sheet_label.hide()
         if path is not None:
             self.set_path(Path(path))
 
@@ -167,7 +177,11 @@ class ImportDialog(QDialog):
             return
         try:
             found = preview(
-                self.path, fmt, encoding=self.chosen_encoding(), task_type=self.project.task_type
+                self.path,
+                fmt,
+                encoding=self.chosen_encoding(),
+                task_type=self.project.task_type,
+                sheet=self.chosen_sheet(),
             )
         except TagloopError as exc:
             self.error.setText(str(exc))
@@ -178,6 +192,8 @@ class ImportDialog(QDialog):
             combo.setEnabled(not found.peer)
         self.label_combo.setEnabled(not found.peer)
         self.format.setCurrentText(found.format)
+        self.sheet.setVisible(found.format == "xlsx")
+        self.sheet_label.setVisible(found.format == "xlsx")
         self.encoding.setText(f"(read as {found.encoding.replace('-sig', '')})")
         self.table.setColumnCount(len(found.columns))
         self.table.setHorizontalHeaderLabels(found.columns)
@@ -203,6 +219,9 @@ class ImportDialog(QDialog):
         guess = NONE if found.peer else guess
         self.label_combo.setCurrentText(guess)
         self.import_button.setEnabled(True)
+
+    def chosen_sheet(self) -> str | None:
+        return self.sheet.text().strip() or None
 
     def chosen_encoding(self) -> str | None:
         text = self.encoding_choice.currentText().strip()
@@ -236,6 +255,7 @@ class ImportDialog(QDialog):
             add_labels=add_labels,
             fmt=self.format.currentText(),
             encoding=self.chosen_encoding(),
+            sheet=self.chosen_sheet(),
             index=False,  # the main window builds the search index in the background
         )
         self.job.succeeded.connect(self._done)

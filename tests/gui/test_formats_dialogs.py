@@ -80,3 +80,21 @@ def test_export_dialog_writes_the_chosen_format(qtbot, spam_project, tmp_path, m
     ]
     choices = [[a["result"][0]["value"]["choices"] for a in task["annotations"]] for task in tasks]
     assert choices == [[], [["ham"]], [["spam"]]]
+
+
+def test_import_dialog_reads_a_cp1252_csv_when_told(qtbot, spam_project, tmp_path, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: None)
+    path = tmp_path / "excel.csv"
+    path.write_bytes("text,label\r\ncafé – naïve,ham\r\nwin £100 now,spam\r\n".encode("cp1252"))
+    dialog = ImportDialog(spam_project, path)
+    qtbot.addWidget(dialog)
+    assert "not valid UTF-8" in dialog.error.text() and "--encoding" in dialog.error.text()
+    dialog.encoding_choice.lineEdit().selectAll()
+    qtbot.keyClicks(dialog.encoding_choice.lineEdit(), "cp1252")
+    qtbot.keyClick(dialog.encoding_choice.lineEdit(), Qt.Key.Key_Return)
+    assert dialog.error.text() == ""
+    assert dialog.table.item(0, 0).text() == "café – naïve"
+    with qtbot.waitSignal(dialog.imported, timeout=20_000):
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    texts = rows(spam_project, "SELECT text FROM datapoint ORDER BY id")
+    assert texts == [("café – naïve",), ("win £100 now",)]

@@ -210,7 +210,7 @@ def test_span_text_in_utf16_units_refused_with_both_strings(make_project, tmp_pa
     tasks[0]["annotations"][0]["result"] = [ls_span(start, start + 10, "SYMPTOM", "chest pain")]
     path.write_text(json.dumps(tasks, ensure_ascii=False))
     import_refused(project, path, 1, ["'chest pain'", "UTF-16"])
-    assert "refused" not in str(error)
+    assert "span 3-13" in str(error)  # the offsets as the file gives them
 
 
 # --- CoNLL -------------------------------------------------------------------------------
@@ -320,3 +320,11 @@ def test_broken_peer_files_name_file_and_line(make_project, tmp_path):
     import_refused(spans, truncated, None, ["JSON"], fmt="labelstudio")
     outside = jsonl(tmp_path / "out.jsonl", [{"text": "abc", "label": [[1, 9, "X"]]}])
     import_refused(spans, outside, 1, ["outside the text"], fmt="doccano")
+
+
+def test_unexpected_shapes_end_in_a_message_not_a_traceback(make_project, tmp_path):
+    project = make_project("spans", labels=("X",))
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps([{"data": {"text": "abc"}, "annotations": [{"result": [
+        {"type": "labels", "value": ["not", "an", "object"]}]}]}]))  # fmt: skip
+    import_refused(project, odd, None, ["labelstudio"], fmt="labelstudio")

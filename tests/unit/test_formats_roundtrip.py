@@ -195,6 +195,7 @@ def test_cli_import_and_export_through_the_registry(tmp_path, capsys):
     assert main(["import", project, str(source), "--format", "prodigy"]) == 0
     out = tmp_path / "out.json"
     assert main(["export", project, str(out), "--format", "labelstudio"]) == 0
+    assert '<Labels name="label" toName="text"><Label value="W"/>' in capsys.readouterr().out
     (task,) = json.loads(out.read_text(encoding="utf-8"))
     (result,) = task["annotations"][0]["result"]
     assert result["value"]["text"] == "family"
@@ -212,3 +213,41 @@ def test_values_final_for_every_writer(spans_project, tmp_path):
     assert all("_annotator_id" not in line for line in lines)
     assert [line["spans"][0]["text"] for line in lines] == [t.split()[-1] for t in HARD]
     assert len(list(iter_records(spans_project))) == len(HARD)
+
+
+@pytest.mark.parametrize("task_type", ["classification", "multilabel"])
+@pytest.mark.parametrize("fmt", ["labelstudio", "prodigy", "doccano"])
+def test_label_formats_round_trip(make_project, tmp_path, task_type, fmt):
+    project = make_project(task_type, labels=("a", "b"))
+    given = ["a", "b", "a", "b", "a", "b"] if task_type == "classification" else [
+        ["a"], ["a", "b"], ["b"], ["a"], ["b"], ["a", "b"]]  # fmt: skip
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n"
+            for text, label in zip(HARD, given, strict=True)
+        ),
+        encoding="utf-8",
+    )
+    import_dataset(project, source, label_column="label", annotator="ann")
+    out = tmp_path / ("out.json" if fmt == "labelstudio" else "out.jsonl")
+    export_file(project, out, fmt)
+    again = make_project(task_type, labels=("a", "b"))
+    import_dataset(again, out, fmt=fmt)
+    assert texts(again) == HARD
+    assert values_by_text(again) == dict(zip(HARD, given, strict=True))
+
+
+def test_a_question_answer_dataset_is_not_taken_for_prodigy(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    path.write_text(json.dumps({"text": "capital of France?", "answer": "Paris"}) + "\n")
+    assert registry.resolve(path, tabular=True) == "jsonl"
+
+
+def test_spacy_reads_our_conll(spans_project, tmp_path):
+    converters = pytest.importorskip("spacy.training.converters")
+    out = tmp_path / "out.conll"
+    export_file(spans_project, out, "conll")
+    docs = list(converters.conll_ner_to_docs(out.read_text(encoding="utf-8"), no_print=True))
+    ents = [ent.text for doc in docs for ent in doc.ents]
+    assert ents == [text.split()[-1] for text in HARD]

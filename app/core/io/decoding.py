@@ -64,7 +64,8 @@ def bad_bytes(name: str, line: int, exc: UnicodeDecodeError) -> DataError:
         name,
         line,
         f"not valid UTF-8 (byte 0x{byte}); the file, or this part of it, is in another "
-        "encoding such as Latin-1 or Windows-1252. Save it as UTF-8 and import again",
+        "encoding such as Latin-1 or Windows-1252. Save it as UTF-8 and import again, or name "
+        "its encoding (--encoding cp1252, or Encoding in the import dialog)",
     )
 
 

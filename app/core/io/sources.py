@@ -9,12 +9,13 @@ getters over Record.context, so the importer and the preview never know the form
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Iterator
-from itertools import chain, islice
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import DataError
+from app.core.errors import DataError, TagloopError
 from app.core.io import readers
 from app.core.io.formats import registry
 from app.core.io.formats.base import ReadOptions, Record
@@ -27,9 +28,22 @@ LABELS = "labels"
 def peek(source: readers.Source, count: int = PEEK) -> list[tuple[int, Any]]:
     """The first `count` records, put back in front of the source's stream."""
     first = list(islice(source.records, count))
-    rest = source.records
-    source.records = chain(first, rest)
+    source.records = _chained(deque(first), source.records)
     return first
+
+
+def _chained(first: deque[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    """`first`, then `rest`, each record let go of once it is handed on (a long record is not
+    held while the import goes on); closing it closes `rest` (a reader stops before its file
+    is closed)."""
+    try:
+        while first:
+            yield first.popleft()
+        yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if close is not None:
+            close()
 
 
 def dict_columns(records: list[Any]) -> list[str]:
@@ -59,8 +73,7 @@ def open_records(path: Path, name: str, options: ReadOptions) -> readers.Source:
     """A registry format's Records as a Source of (line, Record) pairs. Its columns: for a
     tabular format, those of the first records' rows; for a peer format, the context fields."""
     fmt = registry.get(name, path)
-    records: Iterator[Record] = fmt.read(Path(path), options)
-    pairs = ((record.line, record) for record in records)
+    pairs = _guarded(fmt.read(Path(path), options), str(path), name)
     source = readers.Source(str(path), name, options.encoding or "utf-8", [], pairs, None)  # type: ignore[arg-type]
     first = peek(source)
     if not first and not fmt.tabular:
@@ -68,6 +81,27 @@ def open_records(path: Path, name: str, options: ReadOptions) -> readers.Source:
     source.columns = dict_columns([record for _line, record in first])
     source.getter = _context_getter(str(path), source.columns)
     return source
+
+
+def _guarded(records: Iterator[Record], file: str, name: str) -> Iterator[tuple[int, Record]]:
+    """(line, Record) pairs; a reader that chokes on content it did not expect ends in a
+    DataError naming the file and where it got to, never a traceback."""
+    line = 0
+    try:
+        for record in records:
+            line = record.line
+            yield line, record
+    except TagloopError:
+        raise
+    except OSError as exc:
+        raise DataError(file, None, f"cannot be read: {exc.strerror or exc}") from None
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+        where = f"after the record at line {line}" if line else "at its start"
+        raise DataError(
+            file,
+            None,
+            f"not a {name} file as Tagloop reads it {where} ({type(exc).__name__}: {exc})",
+        ) from None
 
 
 def preview_row(record: Record) -> dict[str, Any]:

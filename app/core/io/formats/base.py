@@ -87,6 +87,7 @@ class WriteContext:
 class WriteReport:
     written: int = 0
     warnings: list[str] = field(default_factory=list)  # e.g. spans that don't align to tokens
+    notes: list[str] = field(default_factory=list)  # e.g. the labeling config to set up
 
 
 class Format(Protocol):

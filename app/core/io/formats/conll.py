@@ -36,7 +36,7 @@ from app.core.jobs import CancelCheck, Progress
 
 NAME = "conll"
 DESCRIPTION = "CoNLL token-per-line, IOB / IOB2 (BIO) / BILUO tags, for spans"
-SUFFIXES = (".conll", ".conllu", ".iob", ".bio", ".bilou", ".biluo")
+SUFFIXES = (".conll", ".iob", ".bio", ".bilou", ".biluo")
 TABULAR = False
 MULTI_ANNOTATOR = False
 TAG = re.compile(r"^(?:O|[BIELSU][-_].+)$")

@@ -241,4 +241,5 @@ def write(
             )
             peer.tick(report.written, out, progress, cancel)
         handle.write("\n]\n")
+    report.notes.append(f"Label Studio labeling config for these tasks: {labeling_config(context)}")
     return report

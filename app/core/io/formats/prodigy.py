@@ -34,12 +34,17 @@ DESCRIPTION = "Prodigy JSON Lines (answer accept/reject/ignore, spans, accept, l
 SUFFIXES = (".jsonl",)
 TABULAR = False
 MULTI_ANNOTATOR = True
-MARKERS = ("_input_hash", "_task_hash", "answer", "_view_id")
+MARKERS = ("_input_hash", "_task_hash", "_view_id", "_session_id", "_annotator_id")
+ANSWERS = ("accept", "reject", "ignore")
 
 
 def detect(path: Path, head: bytes) -> float:
+    """Prodigy's own keys, or an `answer` that is one of Prodigy's three (a dataset of
+    questions and answers has an `answer` too)."""
     first = peer.first_json(head)
-    if isinstance(first, dict) and "text" in first and any(key in first for key in MARKERS):
+    if not isinstance(first, dict) or "text" not in first:
+        return 0.0
+    if any(key in first for key in MARKERS) or first.get("answer") in ANSWERS:
         return 0.95
     return 0.0
 
