@@ -149,3 +149,14 @@ def test_a_truncated_parquet_file_is_a_clear_error(tmp_path):
     with pytest.raises(DataError) as error:
         list(parquet.read(cut, ReadOptions("classification")))
     assert error.value.file == str(cut)
+
+
+def test_arrow_reads_a_feather_file(tmp_path):
+    import pyarrow.feather as feather
+
+    path = tmp_path / "notes.feather"
+    table = pa.table({"text": ["a 👩🏽\u200d⚕️", "b\r\nc"], "label": ["x", None]})
+    feather.write_feather(table, path)
+    assert arrow.detect(path, path.read_bytes()[:8]) > 0.9
+    rows = [r.context for r in arrow.read(path, ReadOptions("classification"))]
+    assert rows == [{"text": "a 👩🏽\u200d⚕️", "label": "x"}, {"text": "b\r\nc", "label": None}]

@@ -139,3 +139,18 @@ def test_zip_bomb_docbin_is_refused_before_spacy_inflates_it(tmp_path, monkeypat
     path.write_bytes(zlib.compress(b"\0" * 20_000_000, 9))
     with pytest.raises(DataError, match="zip bomb"):
         list(spacy_format.read(path, ReadOptions("spans")))
+
+
+def test_overlapping_spans_go_to_the_span_group_only(tmp_path):
+    text = "left lung cancer"
+    spans = [
+        {"start": 0, "end": 9, "label": "DISEASE"},
+        {"start": 5, "end": 16, "label": "SYMPTOM"},
+    ]
+    out, report = _write(tmp_path, [record(1, text, spans)], values="final")
+    assert any("overlapping spans" in w for w in report.warnings)
+    (doc,) = DocBin().from_bytes(out.read_bytes()).get_docs(spacy.blank("en").vocab)
+    assert [s.text for s in doc.spans["sc"]] == ["left lung", "lung cancer"]
+    assert not doc.has_annotation("ENT_IOB")  # missing, not "no entities": ner learns nothing
+    (back,) = spacy_format.read(out, ReadOptions("spans", spans_key="sc"))
+    assert {(v.annotator, len(v.value)) for v in back.values} == {("ana", 2)}
