@@ -24,14 +24,17 @@ class _TokenizerLoader(QObject):
     ready = Signal()
     tokenize: tokens.Tokenize | None = None
     job: Job | None = None
+    language: str | None = None  # the project language the tokenizer is for
 
-    def loaded(self, tokenize: tokens.Tokenize) -> None:
-        self.tokenize = tokenize
-        self.ready.emit()
+    def loaded(self, result: tuple[str, tokens.Tokenize]) -> None:
+        language, tokenize = result
+        if language == self.language:  # not one for a project closed meanwhile
+            self.tokenize = tokenize
+            self.ready.emit()
 
 
-def _load_spacy(language: str, progress=None, cancel=None) -> tokens.Tokenize:
-    return tokens.spacy_tokenizer(language)
+def _load_spacy(language: str, progress=None, cancel=None) -> tuple[str, tokens.Tokenize]:
+    return language, tokens.snapping_tokenizer(language)
 
 
 _loader = _TokenizerLoader()
@@ -53,9 +56,11 @@ class SpanEditor(EditorBase):
         self.load_tokenizer()
 
     def load_tokenizer(self) -> None:
-        if _loader.tokenize is not None or _loader.job is not None:
+        language = self.project.language
+        if _loader.language == language and (_loader.tokenize or _loader.job):
             return
-        job = Job(_load_spacy, self.project.language)
+        _loader.language, _loader.tokenize = language, None  # another project's language
+        job = Job(_load_spacy, language)
         job.succeeded.connect(_loader.loaded)
         _loader.ready.connect(self._forget_tokens)
         _loader.job = job.start()
