@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QStackedWidget,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -30,6 +31,7 @@ from app.core.annotation.browse import STATUS_FILTERS, Query
 from app.core.io.datasets import DatasetInfo
 from app.core.project.project import Project
 from app.views.table_model import DatapointTableModel
+from app.views.widgets.empty_state import EmptyState, FileDrops
 
 SEARCH_DELAY_MS = 250
 COLUMN_WIDTHS = ((0, 80), (1, 170), (3, 90), (4, 140), (5, 60))
@@ -40,6 +42,7 @@ class BrowsePanel(QWidget):
 
     shown = Signal(int)  # how many rows the table shows, after a filter change or a refresh
     row_activated = Signal(int)  # a row was double-clicked: annotate from there
+    import_requested = Signal(object)  # a file to import (a dropped Path), or None to choose one
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,9 +57,26 @@ class BrowsePanel(QWidget):
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(24)
         self.table.doubleClicked.connect(lambda index: self.row_activated.emit(index.row()))
+        self.empty = EmptyState()
+        self.empty.import_clicked.connect(lambda: self.import_requested.emit(None))
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.table)
+        self.pages.addWidget(self.empty)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.pages, 1)
+
+    def attach(self, window: QWidget) -> None:
+        """Let `window` take a file dropped anywhere on it, and import through `import_dataset`
+        (the window's verb, given a path or None to ask for one)."""
+        self.drops = FileDrops(window, self.import_requested.emit)
+        self.import_requested.connect(lambda path: window.import_dataset(path))  # type: ignore[attr-defined]
+
+    def _show_empty_state(self) -> None:
+        """An empty project shows a way on instead of an empty table (a filter with no match
+        still shows the table, with its filter bar)."""
+        empty = self.model is not None and self.model.rowCount() == 0 and self.query() == Query()
+        self.pages.setCurrentWidget(self.empty if empty else self.table)
 
     def _build_filters(self) -> QHBoxLayout:
         self.status_filter = QComboBox()
@@ -102,6 +122,7 @@ class BrowsePanel(QWidget):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         for column, width in COLUMN_WIDTHS:
             self.table.setColumnWidth(column, width)
+        self._show_empty_state()
 
     def query(self) -> Query:
         """What the filter bar asks for (the sort is the table's)."""
@@ -118,12 +139,14 @@ class BrowsePanel(QWidget):
         self.model.set_query(
             replace(self.query(), sort=current.sort, descending=current.descending)
         )
+        self._show_empty_state()
         self.shown.emit(self.model.rowCount())
 
     def refresh(self) -> None:
         """Re-read the rows after the data changed."""
         if self.model is not None:
             self.model.refresh()
+            self._show_empty_state()
             self.shown.emit(self.model.rowCount())
 
     def current_row(self) -> int | None:

@@ -118,3 +118,16 @@ def test_ui_scale_grows_menus_tables_and_dialogs_and_is_saved(qtbot, spam_projec
     assert settings.preference(appearance.SCALE_KEY) == 1.3
     window.menus.actions["scale_100"].trigger()
     assert QApplication.font().pointSizeF() == pytest.approx(before)
+
+
+def test_big_dialogs_fit_the_screen(qtbot, spam_project, sms_csv):
+    """Gold (1440x900 wanted) and the dashboard (1320x940) open no larger than the screen."""
+    window, views = open_views(qtbot, spam_project, sms_csv)
+    free = window.screen().availableGeometry()
+    for view in views[1:6]:
+        # as small as the screen, unless the layout cannot shrink that far...
+        hint = view.minimumSizeHint()
+        assert view.width() <= max(free.width(), hint.width()), view
+        assert view.height() <= max(free.height(), hint.height()), view
+        # ...which it always can on a 1366x768 laptop (less its task bar)
+        assert hint.width() <= 1366 and hint.height() <= 720, (type(view).__name__, hint)

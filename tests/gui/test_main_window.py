@@ -268,6 +268,13 @@ MENUS = {  # (text, shortcut) of every action, "-" for a separator, in the order
         ("&Gold items and qualification…", "Ctrl+Shift+G"),
         ("&Dashboard…", "Ctrl+Shift+D"),
     ],
+    "&View": [
+        ("&Theme", ""),
+        ("UI &scale", ""),
+        "-",
+        ("&Larger", "Ctrl+Alt+="),
+        ("S&maller", "Ctrl+Alt+-"),
+    ],
     "&Help": [("&About Tagloop", "")],
 }
 

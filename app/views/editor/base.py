@@ -374,7 +374,9 @@ class EditorBase(RoutesKeys, QWidget):
         self.label_bar.setEnabled(not locked)
 
     def _show_progress(self) -> None:
-        self.progress.setMaximum(max(1, self.session.total))
+        total = self.session.total  # an empty project has nothing to count: not "0 of 1"
+        self.progress.setFormat("%v of %m labeled" if total else "No items yet")
+        self.progress.setMaximum(max(1, total))
         self.progress.setValue(self.session.labeled)
 
     def say(self, message: str, error: bool = False) -> None:

@@ -34,6 +34,7 @@ from app.core.project.annotators import ROLES
 from app.core.project.project import Project
 from app.core.team import assign
 from app.views.team.bundles import PassphraseFields, PathField
+from app.views.widgets.geometry import fit_to_screen
 from app.workers.job import Job, run_with_progress
 from app.workers.write_job import start_write, writes_pending
 
@@ -52,7 +53,7 @@ class TeamDialog(QDialog):
         self.project = project
         self.job: Job | None = None
         self.setWindowTitle("Annotators and assignments")
-        self.resize(1180, 640)
+        fit_to_screen(self, 1180, 640)
 
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Annotator", "Role", "Open tasks", "Done tasks"])
