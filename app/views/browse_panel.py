@@ -29,12 +29,14 @@ from PySide6.QtWidgets import (
 
 from app.core.annotation.browse import STATUS_FILTERS, Query
 from app.core.io.datasets import DatasetInfo
+from app.core.project import modelstore
 from app.core.project.project import Project
 from app.views.table_model import DatapointTableModel
 from app.views.widgets.empty_state import EmptyState, FileDrops
 
 SEARCH_DELAY_MS = 250
-COLUMN_WIDTHS = ((0, 80), (1, 170), (3, 90), (4, 140), (5, 60))
+COLUMN_WIDTHS = ((0, 80), (1, 170), (3, 90), (4, 140), (5, 60), (6, 130))
+UNSURE = 0.6  # "the model is unsure": confidence under this
 
 
 class BrowsePanel(QWidget):
@@ -47,6 +49,8 @@ class BrowsePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model: DatapointTableModel | None = None
+        self.project: Project | None = None
+        self.model_version: int | None = None  # whose predictions the Model column shows
         bar = self._build_filters()
         self.table = QTableView()
         self.table.setObjectName("datapoints")
@@ -75,7 +79,8 @@ class BrowsePanel(QWidget):
     def _show_empty_state(self) -> None:
         """An empty project shows a way on instead of an empty table (a filter with no match
         still shows the table, with its filter bar)."""
-        empty = self.model is not None and self.model.rowCount() == 0 and self.query() == Query()
+        unfiltered = Query(model_version=self.model_version)
+        empty = self.model is not None and self.model.rowCount() == 0 and self.query() == unfiltered
         self.pages.setCurrentWidget(self.empty if empty else self.table)
 
     def _build_filters(self) -> QHBoxLayout:
@@ -86,10 +91,16 @@ class BrowsePanel(QWidget):
             self.status_filter.addItem(status.capitalize(), status)
         self.label_filter = QComboBox()
         self.label_filter.setObjectName("label_filter")
+        self.prediction_filter = QComboBox()
+        self.prediction_filter.setObjectName("prediction_filter")
+        self.prediction_filter.setAccessibleName("Model prediction filter")
         self.search = QLineEdit()
         self.search.setObjectName("search")
         self.search.setClearButtonEnabled(True)
         self.search.setPlaceholderText('Search text (words, "phrases", prefix*)')
+        self.search.setAccessibleName("Search text")
+        self.status_filter.setAccessibleName("Status filter")
+        self.label_filter.setAccessibleName("Label filter")
         self.search_timer = QTimer(self)
         self.search_timer.setSingleShot(True)
         self.search_timer.setInterval(SEARCH_DELAY_MS)
@@ -97,11 +108,17 @@ class BrowsePanel(QWidget):
         self.search.textChanged.connect(lambda _t: self.search_timer.start())
         self.status_filter.currentIndexChanged.connect(lambda _i: self.apply_filters())
         self.label_filter.currentIndexChanged.connect(lambda _i: self.apply_filters())
+        self.prediction_filter.currentIndexChanged.connect(lambda _i: self.apply_filters())
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("Status:"))
-        bar.addWidget(self.status_filter)
-        bar.addWidget(QLabel("Label:"))
-        bar.addWidget(self.label_filter)
+        for text, combo in (("&Status:", self.status_filter), ("&Label:", self.label_filter)):
+            label = QLabel(text)
+            label.setBuddy(combo)  # Alt+S, Alt+L: the keyboard reaches each filter
+            bar.addWidget(label)
+            bar.addWidget(combo)
+        model = QLabel("Mo&del:")
+        model.setBuddy(self.prediction_filter)
+        bar.addWidget(model)
+        bar.addWidget(self.prediction_filter)
         bar.addWidget(self.search, 1)
         return bar
 
@@ -113,6 +130,9 @@ class BrowsePanel(QWidget):
         for name in project.schema.label_names:
             self.label_filter.addItem(name, name)
         self.label_filter.blockSignals(False)
+        self.project = project
+        self.model_version = modelstore.scored_version(project)
+        self._fill_prediction_filter(project)
         self.model = DatapointTableModel(project, self.query(), self)
         self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
@@ -124,12 +144,35 @@ class BrowsePanel(QWidget):
             self.table.setColumnWidth(column, width)
         self._show_empty_state()
 
+    def _fill_prediction_filter(self, project: Project) -> None:
+        """What the model says, to filter on: a label (not for spans) or "unsure"."""
+        combo = self.prediction_filter
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("Any", None)
+        if project.task_type != "spans":
+            for name in project.schema.label_names:
+                combo.addItem(f"says {name}", ("predicted", name))
+        combo.addItem(f"unsure (under {UNSURE:.0%})", ("unsure", UNSURE))
+        combo.setEnabled(self.model_version is not None)
+        combo.setToolTip(
+            "Filter by the model's prediction (the Model column; click its header to sort by"
+            " confidence)"
+            if self.model_version is not None
+            else "No predictions yet: the model predicts once it is trained (Model ▸ Train now)"
+        )
+        combo.blockSignals(False)
+
     def query(self) -> Query:
         """What the filter bar asks for (the sort is the table's)."""
+        kind, value = self.prediction_filter.currentData() or (None, None)
         return Query(
             status=self.status_filter.currentData(),
             label=self.label_filter.currentData(),
             search=self.search.text().strip() or None,
+            model_version=self.model_version,
+            predicted=value if kind == "predicted" else None,
+            max_confidence=value if kind == "unsure" else None,
         )
 
     def apply_filters(self) -> None:
@@ -144,7 +187,12 @@ class BrowsePanel(QWidget):
 
     def refresh(self) -> None:
         """Re-read the rows after the data changed."""
-        if self.model is not None:
+        if self.model is not None and self.project is not None:
+            version = modelstore.scored_version(self.project)
+            if version != self.model_version:  # a newer model has scored: show its predictions
+                self.model_version = version
+                self._fill_prediction_filter(self.project)
+                self.model.query = replace(self.model.query, model_version=version)
             self.model.refresh()
             self._show_empty_state()
             self.shown.emit(self.model.rowCount())

@@ -62,7 +62,10 @@ class CardModel(QAbstractListModel):
         start = len(self.items)
         stop = min(len(queue), start + BATCH)
         ids = [queue.id_at(p) for p in range(start, stop)]
-        loaded = annotate.load_items(self.session.project, ids, self.session.annotator_id)
+        session = self.session
+        loaded = annotate.load_items(
+            session.project, ids, session.annotator_id, session.suggest_version
+        )
         self.beginInsertRows(QModelIndex(), start, stop - 1)
         self.items.extend(loaded[i] for i in ids)
         self.endInsertRows()
@@ -140,7 +143,30 @@ class CardDelegate(QStyledItemDelegate):
             painter.setPen(QColor(text_colour_on(colour)))
             painter.drawText(chip, int(Qt.AlignmentFlag.AlignCenter), name)
             x += width + 6
+        self._paint_suggestion(painter, item, rect, x)
         painter.restore()
+
+    def _paint_suggestion(self, painter: QPainter, item: Item, rect: QRect, left: int) -> None:
+        """The model's suggestion on a card not labeled yet: "model: spam 92%", in a dashed
+        frame (words, not only a colour, say it is the model's)."""
+        found = item.suggestion
+        state = item.annotation
+        if found is None or (state is not None and state.status != "draft"):
+            return
+        value = found.value
+        said = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        text = f"model: {said or 'none'} {found.confidence:.0%}"
+        metrics = painter.fontMetrics()
+        width = min(metrics.horizontalAdvance(text) + 14, rect.right() - 10 - left)
+        if width < 40:
+            return
+        chip = QRect(rect.right() - 10 - width, rect.bottom() - 26, width, 20)
+        colour = QColor(palette().model)
+        painter.setPen(QPen(colour, 1, Qt.PenStyle.DashLine))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(chip, 9, 9)
+        elided = metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, width - 10)
+        painter.drawText(chip, int(Qt.AlignmentFlag.AlignCenter), elided)
 
     def _chips(self, item: Item) -> list[tuple[str, str]]:
         state = item.annotation
