@@ -159,7 +159,7 @@ def build_menus(window: MainWindow) -> Menus:
             ("dashboard", "&Dashboard…", "Ctrl+Shift+D", window.show_dashboard),
         ),
     )
-    auto_advance = QAction("Move on after a label (classification)", window)
+    auto_advance = QAction("&Move on after a label (classification)", window)
     auto_advance.setCheckable(True)
     auto_advance.setChecked(bool(settings.preference("editor_auto_advance", True)))
     auto_advance.toggled.connect(window.set_auto_advance)

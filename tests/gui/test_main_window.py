@@ -254,7 +254,7 @@ MENUS = {  # (text, shortcut) of every action, "-" for a separator, in the order
         ("Annotate the &table's items", "Ctrl+Return"),
         ("Item &history…", "Ctrl+H"),
         "-",
-        ("Move on after a label (classification)", ""),
+        ("&Move on after a label (classification)", ""),
     ],
     "&Model": [
         ("&Train now", "Ctrl+T"),

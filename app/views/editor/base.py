@@ -165,9 +165,11 @@ class EditorBase(RoutesKeys, QWidget):
         self.text_view.installEventFilter(self)
 
         self.context_view = QTextBrowser()
+        self.context_view.setAccessibleName("Context, flags and comments")
         self.context_view.setOpenExternalLinks(False)
         self.context_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.guidelines = QTextBrowser()
+        self.guidelines.setAccessibleName("Guidelines")
         self.guidelines.setMarkdown(self.schema.guidelines or "*No guidelines yet.*")
         self.guidelines.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.guidelines.setVisible(bool(settings.preference("editor_guidelines", False)))

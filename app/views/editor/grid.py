@@ -135,6 +135,8 @@ class CardDelegate(QStyledItemDelegate):
         x = rect.left() + 10
         for name, status in self._chips(item):
             colour = self.colours.get(name, QColor(theme.label_fallback))
+            if status == "draft":  # said in words too, not only by a paler chip
+                name = f"✎ {name}"
             width = metrics.horizontalAdvance(name) + 16
             chip = QRect(x, rect.bottom() - 26, width, 20)
             painter.setPen(Qt.PenStyle.NoPen)
@@ -200,6 +202,7 @@ class BulkGrid(RoutesKeys, QWidget):
         self.view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.view.setSpacing(2)
         self.view.setModel(self.model)
+        self.view.setAccessibleName("Cards to label")
         self.view.setItemDelegate(CardDelegate(colours, session.project.task_type, self.view))
         self.view.installEventFilter(self)
         keys = ", ".join(f"{label.hotkey} {label.name}" for label in schema.labels if label.hotkey)

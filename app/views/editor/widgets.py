@@ -35,6 +35,7 @@ class PromptBar(QWidget):
         layout.setContentsMargins(8, 2, 8, 2)
         self.label = QLabel()
         self.edit = QLineEdit()
+        self.edit.setAccessibleName("Answer")  # then the question asked (ask)
         layout.addWidget(self.label)
         layout.addWidget(self.edit, 1)
         layout.addWidget(QLabel("<small>Enter to confirm · Esc to cancel</small>"))
@@ -45,6 +46,7 @@ class PromptBar(QWidget):
     def ask(self, purpose: str, question: str, text: str = "") -> None:
         self.purpose = purpose
         self.label.setText(f"<b>{question}</b>")
+        self.edit.setAccessibleName(question)
         self.edit.setText(text)
         self.show()
         self.edit.setFocus()

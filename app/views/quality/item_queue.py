@@ -199,6 +199,7 @@ class ItemQueueDialog(QDialog):
 
     def _queue_panel(self) -> QWidget:
         self.queue_list = QListWidget()
+        self.queue_list.setAccessibleName("Items in this queue")
         self.queue_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.queue_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.queue_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

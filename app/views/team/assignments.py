@@ -63,8 +63,10 @@ class TeamDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.new_name = QLineEdit()
         self.new_name.setPlaceholderText("name of a new annotator")
+        self.new_name.setAccessibleName("Name of a new annotator")
         self.new_role = QComboBox()
         self.new_role.addItems(list(ROLES))
+        self.new_role.setAccessibleName("Role of the new annotator")
         self.new_role.setCurrentText("annotator")
         add = QPushButton("Add annotator")
         add.clicked.connect(self.add_annotator)
@@ -133,6 +135,7 @@ class TeamDialog(QDialog):
 
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
+        self.log.setAccessibleName("What was done")
         self.log.setMaximumHeight(110)
         self.log.setPlaceholderText("What each step did is written here.")
 

@@ -61,7 +61,9 @@ class PathField(QWidget):
         super().__init__(parent)
         self.mode, self.caption, self.file_filter = mode, caption, file_filter
         self.edit = QLineEdit()
+        self.edit.setAccessibleName(caption)
         browse = QPushButton("Browse…")
+        browse.setAccessibleDescription(f"Choose: {caption}")
         browse.clicked.connect(self.browse)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -94,9 +96,11 @@ class PassphraseFields(QWidget):
         self.passphrase = QLineEdit()
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
         self.passphrase.setPlaceholderText("passphrase")
+        self.passphrase.setAccessibleName("Passphrase")
         self.again = QLineEdit()
         self.again.setEchoMode(QLineEdit.EchoMode.Password)
         self.again.setPlaceholderText("the same passphrase again")
+        self.again.setAccessibleName("The same passphrase again")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         if confirm:
