@@ -204,6 +204,9 @@ def render_views(out: Path, width: int, height: int) -> None:
     def shoot(widget, name: str, size: tuple[int, int] | None = None) -> None:
         widget.resize(*(size or (width, height)))
         widget.show()
+        job = getattr(widget, "job", None)  # the dashboard computes its figures off-thread
+        while job is not None and not job.done:
+            app.processEvents()
         for _ in range(8):
             app.processEvents()
         path = out / f"{name}_{theme}_{width}x{height}.png"

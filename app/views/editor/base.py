@@ -133,13 +133,18 @@ class EditorBase(RoutesKeys, QWidget):
         self.order.model().item(2).setEnabled(False)
         self.order.model().item(2).setToolTip("Available once a model has been trained")
         self.order.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        for combo in (self.queue_filter, self.order):  # not as wide as their longest entry:
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(9)  # the position beside them needs the room
         self.queue_filter.activated.connect(self._queue_chosen)
         self.order.activated.connect(self._queue_chosen)
         self.position_label = QLabel()
         self.position_label.setObjectName("position")
         self.position_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar()
-        self.progress.setMinimumWidth(200)
+        self.progress.setMinimumWidth(150)  # at 1024 px the position beside it stays readable
         self.progress.setMaximumWidth(260)
         self.progress.setFormat("%v of %m labeled")
         self.saved_label = QLabel("✓ Saved")
@@ -307,10 +312,12 @@ class EditorBase(RoutesKeys, QWidget):
 
     def _update_item(self, item: Item) -> None:
         session = self.session
+        # the row before the file name: in a narrow window the name is what gets cut
         self.position_label.setText(
             f"<b>Item {session.position + 1:,} of {len(session):,}</b>"
-            f" &nbsp;·&nbsp; {html.escape(item.dataset)}, row {item.row:,}"
+            f" &nbsp;·&nbsp; row {item.row:,} &nbsp;·&nbsp; {html.escape(item.dataset)}"
         )
+        self.position_label.setToolTip(f"{item.dataset}, row {item.row:,}")
         self._show_context(item)
         self._show_overlay(item)
         self.show_annotation(item)
@@ -377,7 +384,8 @@ class EditorBase(RoutesKeys, QWidget):
 
     def _show_progress(self) -> None:
         total = self.session.total  # an empty project has nothing to count: not "0 of 1"
-        self.progress.setFormat("%v of %m labeled" if total else "No items yet")
+        labeled = self.session.labeled
+        self.progress.setFormat(f"{labeled:,} of {total:,} labeled" if total else "No items yet")
         self.progress.setMaximum(max(1, total))
         self.progress.setValue(self.session.labeled)
 

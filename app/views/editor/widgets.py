@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.core.project.label_schema import LabelSpec
 from app.views.theme import text_colour_on
+from app.views.widgets.geometry import fit_to_screen
 
 
 class PromptBar(QWidget):
@@ -140,4 +141,6 @@ class ShortcutSheet(QDialog):
         close.clicked.connect(self.close)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
         self.table = table
-        self.resize(460, 520)
+        # wide enough for the longest action (never cut), as far as the screen allows
+        longest = max((table.fontMetrics().horizontalAdvance(a) for _k, a in rows), default=0)
+        fit_to_screen(self, max(460, table.columnWidth(0) + longest + 90), 520)

@@ -60,7 +60,9 @@ class TeamDialog(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # counts: narrow
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the name: the rest
         self.new_name = QLineEdit()
         self.new_name.setPlaceholderText("name of a new annotator")
         self.new_name.setAccessibleName("Name of a new annotator")

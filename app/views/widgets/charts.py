@@ -448,21 +448,35 @@ class HeatMap(Chart):
     """Annotator pairs' kappa: data = (names, matrix, items or None); diagonal left blank."""
 
     empty_text = "No item has been completed by two annotators yet"
-    LABEL_W, HEAD_H = 150, 92
+    LABEL_W, HEAD_H = 150, 92  # at least; set_data widens them for long annotator names
+    label_w, head_h = LABEL_W, HEAD_H  # this chart's, for its names (set_data)
+    NAME_MAX = 235  # a slanted column name is elided beyond this (its tooltip has it whole)
 
     def is_empty(self) -> bool:
         return not self.data or len(self.data[0]) < 2
 
+    def set_data(self, data: Any) -> None:
+        """Room for the names: the row names' column and the slanted heads grow to fit them
+        (up to a cap), so that a name is cut only when it is very long."""
+        names = list(data[0]) if data else []
+        widest = max((QFontMetrics(self.font()).horizontalAdvance(n) for n in names), default=0)
+        small = QFontMetrics(self.small_font())
+        longest = min(self.NAME_MAX, max((small.horizontalAdvance(n) for n in names), default=0))
+        self.label_w = int(min(260, max(HeatMap.LABEL_W, widest + 18)))
+        self.head_h = int(max(HeatMap.HEAD_H, longest * 0.71 + 24))
+        self.setToolTip("Annotators: " + ", ".join(names) if names else "")
+        super().set_data(data)
+
     def cell(self) -> float:
         n = len(self.data[0]) if self.data else 1
-        return max(30.0, min(64.0, (max(self.width(), 480) - self.LABEL_W - 150) / max(1, n)))
+        return max(30.0, min(64.0, (max(self.width(), 480) - self.label_w - 150) / max(1, n)))
 
     def height_for(self, data: Any) -> int:
         if not data or len(data[0]) < 2:
             return 80
         n = len(data[0])
-        cell = max(30.0, min(64.0, (max(self.width(), 480) - self.LABEL_W - 150) / n))
-        return int(self.HEAD_H + cell * n + 52)
+        cell = max(30.0, min(64.0, (max(self.width(), 480) - self.label_w - 150) / n))
+        return int(self.head_h + cell * n + 52)
 
     def draw(self, painter: QPainter) -> None:
         names, matrix, items = self.data
@@ -471,21 +485,21 @@ class HeatMap(Chart):
         painter.setFont(small)
         for j, name in enumerate(names):
             painter.save()
-            painter.translate(self.LABEL_W + j * cell + cell / 2 + 2, self.HEAD_H - 6)
+            painter.translate(self.label_w + j * cell + cell / 2 + 2, self.head_h - 6)
             painter.rotate(-45)
             painter.setPen(ink())
-            painter.drawText(QPointF(0, 0), self.elided(name, 120, small))
+            painter.drawText(QPointF(0, 0), self.elided(name, self.NAME_MAX, small))
             painter.restore()
         bold = QFont(small)
         bold.setBold(True)
         tiny = self.small_font(0.75)
         for i, name in enumerate(names):
-            y = self.HEAD_H + i * cell
+            y = self.head_h + i * cell
             painter.setFont(self.font())
             painter.setPen(ink())
-            self.draw_name(painter, name, y, self.LABEL_W, cell)
+            self.draw_name(painter, name, y, self.label_w, cell)
             for j in range(n):
-                rect = QRectF(self.LABEL_W + j * cell, y, cell - 2, cell - 2)
+                rect = QRectF(self.label_w + j * cell, y, cell - 2, cell - 2)
                 if i == j:
                     painter.setPen(QPen(grid(), 1))
                     painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -515,7 +529,7 @@ class HeatMap(Chart):
                     painter.setFont(bold)
                     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, scales.fmt_number(value))
         # the colour scale
-        y = self.HEAD_H + n * cell + 10
+        y = self.head_h + n * cell + 10
         x = 12.0
         w = min(96.0, (self.width() - x - 8) / len(look.KAPPA_BANDS))
         painter.setFont(tiny)
