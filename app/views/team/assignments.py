@@ -45,6 +45,19 @@ SELECTION = (
 )
 
 
+def annotator_table() -> QTableWidget:
+    """The annotators, their roles and task counts; the name takes the spare width."""
+    table = QTableWidget(0, 4)
+    table.setHorizontalHeaderLabels(["Annotator", "Role", "Open tasks", "Done tasks"])
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.verticalHeader().hide()
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # counts: narrow
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the name: the rest
+    return table
+
+
 class TeamDialog(QDialog):
     changed = Signal()  # tasks or annotators changed
 
@@ -55,14 +68,7 @@ class TeamDialog(QDialog):
         self.setWindowTitle("Annotators and assignments")
         fit_to_screen(self, 1180, 640)
 
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Annotator", "Role", "Open tasks", "Done tasks"])
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # counts: narrow
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the name: the rest
+        self.table = annotator_table()
         self.new_name = QLineEdit()
         self.new_name.setPlaceholderText("name of a new annotator")
         self.new_name.setAccessibleName("Name of a new annotator")
