@@ -43,6 +43,12 @@ def main() -> None:
         for _ in range(5):
             app.processEvents()
 
+    def grab(widget, name: str) -> None:
+        for _ in range(8):
+            app.processEvents()
+        widget.grab().save(str(DOCS / name))
+        print("wrote", DOCS / name)
+
     def save(window: MainWindow, name: str) -> None:
         settle(window)
         window.grab().save(str(DOCS / name))
@@ -127,12 +133,39 @@ def main() -> None:
         app.processEvents()
     panel.grab().save(str(DOCS / "model_panel.png"))
     print("wrote", DOCS / "model_panel.png")
+    panel.close()
+    # the table with the model's predictions, sorted by confidence (the Model column)
+    from app.views.table_model import MODEL_COLUMN
+
+    window.show_tab("browse")
+    window.browse.table.sortByColumn(MODEL_COLUMN, Qt.SortOrder.DescendingOrder)
+    save(window, "main_window.png")
+    window.browse.table.selectRow(0)
+    history = window.show_history()
+    history.resize(920, 420)
+    grab(history, "history.png")
+    dashboard = window.show_dashboard()
+    dashboard.resize(1280, 900)
+    while dashboard.job is not None and not dashboard.job.done:
+        app.processEvents()
+    grab(dashboard, "dashboard.png")
+    importer = window.import_dataset(DOCS.parent / "resources" / "demo" / "sms_spam.tsv")
+    importer.resize(900, 600)
+    grab(importer, "import_dialog.png")
+    importer.close()
     window.close()
+    from app.views.new_project_wizard import NewProjectWizard
+
+    wizard = NewProjectWizard()
+    wizard.show()
+    grab(wizard, "new_project_wizard.png")
+    wizard.close()
 
     # the team: annotators, shared-out work, assignment bundles, returned work merged back
     from app.core.bundle import export_work_bundle, open_bundle
     from app.core.bundle.assignments import export_assignment_bundles
     from app.core.team import assign
+    from app.workers.write_job import writes_pending
 
     window = window_on(spam)
     team = window.show_team()
@@ -146,6 +179,8 @@ def main() -> None:
         team.new_name.setText(name)
         team.new_role.setCurrentText(role)
         team.add_annotator()
+        while writes_pending(team):  # the annotator is added off the GUI thread
+            app.processEvents()
     assign.generate_tasks(window.project, ["Ana", "Ben"], fraction=0.5, overlap_fraction=0.2)
     team.refresh()
     bundles = work / "bundles"
