@@ -138,12 +138,12 @@ def main() -> None:
     from app.views.table_model import MODEL_COLUMN
 
     window.show_tab("browse")
-    window.browse.table.sortByColumn(MODEL_COLUMN, Qt.SortOrder.DescendingOrder)
-    save(window, "main_window.png")
-    window.browse.table.selectRow(0)
+    window.browse.table.selectRow(0)  # a labeled item: its history has a step
     history = window.show_history()
     history.resize(920, 420)
     grab(history, "history.png")
+    window.browse.table.sortByColumn(MODEL_COLUMN, Qt.SortOrder.DescendingOrder)
+    save(window, "main_window.png")
     dashboard = window.show_dashboard()
     dashboard.resize(1280, 900)
     while dashboard.job is not None and not dashboard.job.done:
