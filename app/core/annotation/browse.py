@@ -145,9 +145,10 @@ def _prediction_clause(query: Query, params: dict[str, Any]) -> str | None:
         tests.append("p.confidence < :max_confidence")
     if not tests:
         return None
+    # one pass over the version's predictions (a key range), then the datapoints by id
     return (
-        "EXISTS (SELECT 1 FROM prediction p WHERE p.model_version_id = :mv"
-        " AND p.datapoint_id = d.id AND " + " AND ".join(tests) + ")"
+        "d.id IN (SELECT p.datapoint_id FROM prediction p WHERE p.model_version_id = :mv"
+        " AND " + " AND ".join(tests) + ")"
     )
 
 
