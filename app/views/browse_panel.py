@@ -31,7 +31,7 @@ from app.core.annotation.browse import STATUS_FILTERS, Query
 from app.core.io.datasets import DatasetInfo
 from app.core.project import modelstore
 from app.core.project.project import Project
-from app.views.table_model import DatapointTableModel
+from app.views.table_model import SORT_KEYS, DatapointTableModel
 from app.views.widgets.empty_state import EmptyState, FileDrops
 
 SEARCH_DELAY_MS = 250
@@ -69,6 +69,7 @@ class BrowsePanel(QWidget):
         self.pages.addWidget(self.empty)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
+        layout.addWidget(self.note)
         layout.addWidget(self.pages, 1)
 
     def attach(self, window: QWidget) -> None:
@@ -121,6 +122,10 @@ class BrowsePanel(QWidget):
         bar.addWidget(model)
         bar.addWidget(self.prediction_filter)
         bar.addWidget(self.search, 1)
+        self.note = QLabel()  # a word about a sort the table would not do
+        self.note.setObjectName("browse_note")
+        self.note.setWordWrap(True)
+        self.note.hide()
         return bar
 
     def show_project(self, project: Project) -> None:
@@ -135,6 +140,7 @@ class BrowsePanel(QWidget):
         self.model_version = modelstore.scored_version(project)
         self._fill_prediction_filter(project)
         self.model = DatapointTableModel(project, self.query(), self)
+        self.model.refused.connect(self._sort_refused)
         self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
@@ -144,6 +150,17 @@ class BrowsePanel(QWidget):
         for column, width in COLUMN_WIDTHS:
             self.table.setColumnWidth(column, width)
         self._show_empty_state()
+
+    def _sort_refused(self, why: str) -> None:
+        """The table kept its order: put the header's arrow back and say why."""
+        if self.model is None:
+            return
+        query = self.model.query
+        column = {v: k for k, v in SORT_KEYS.items()}.get(query.sort, 0)
+        order = Qt.SortOrder.DescendingOrder if query.descending else Qt.SortOrder.AscendingOrder
+        self.table.horizontalHeader().setSortIndicator(column, order)
+        self.note.setText(why)
+        self.note.show()
 
     def _fill_prediction_filter(self, project: Project) -> None:
         """What the model says, to filter on: a label (not for spans) or "unsure"."""
@@ -179,6 +196,7 @@ class BrowsePanel(QWidget):
     def apply_filters(self) -> None:
         if self.model is None:
             return
+        self.note.hide()
         current = self.model.query
         self.model.set_query(
             replace(self.query(), sort=current.sort, descending=current.descending)

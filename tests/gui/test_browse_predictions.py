@@ -107,3 +107,25 @@ def test_bulk_grid_cards_show_the_models_suggestion(qtbot, predicted):
     painter.end()
     label, confidence = truth[item.id]
     assert f"model: {label} {confidence:.0%}" in drawn
+
+
+def test_a_confidence_sort_over_too_many_rows_is_refused_with_a_reason(
+    qtbot, predicted, monkeypatch
+):
+    """Sorting by a looked-up confidence costs every row per page: over the cap the table keeps
+    its order, the header's arrow goes back, and the panel says to filter first."""
+    from app.views import table_model
+
+    project, version, ids, _truth = predicted
+    monkeypatch.setattr(table_model, "MAX_CONFIDENCE_SORT", 10)
+    window = MainWindow(project)
+    qtbot.addWidget(window)
+    window.show()
+    panel = window.browse
+    panel.table.sortByColumn(MODEL_COLUMN, Qt.SortOrder.DescendingOrder)
+    assert panel.model.query.sort == "id"
+    assert panel.table.horizontalHeader().sortIndicatorSection() == 0
+    assert panel.note.isVisible() and "filter" in panel.note.text()
+    assert panel.datapoint_at(0) == ids[0]
+    panel.prediction_filter.setCurrentIndex(panel.prediction_filter.findText("says spam"))
+    assert not panel.note.isVisible()
