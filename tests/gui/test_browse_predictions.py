@@ -116,7 +116,7 @@ def test_a_confidence_sort_over_too_many_rows_is_refused_with_a_reason(
     its order, the header's arrow goes back, and the panel says to filter first."""
     from app.views import table_model
 
-    project, version, ids, _truth = predicted
+    project, _version, ids, _truth = predicted
     monkeypatch.setattr(table_model, "MAX_CONFIDENCE_SORT", 10)
     window = MainWindow(project)
     qtbot.addWidget(window)
