@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtGui import QFont, QFontMetrics
 
 from app.views.main_window import MainWindow
 from app.views.widgets.charts import HeatMap
@@ -20,7 +20,11 @@ def test_the_editor_header_shows_the_item_and_its_row_at_1024_px(qtbot, spam_pro
     qtbot.waitUntil(lambda: window.session.item is not None)
     label = window.editor.position_label
     item = window.session.item
-    needed = QFontMetrics(label.font()).horizontalAdvance(f"Item 1 of 60 · row {item.row:,}")
+    bold = QFont(label.font())
+    bold.setBold(True)  # "Item 2 of 5,074" is bold; the row after it is not
+    needed = QFontMetrics(bold).horizontalAdvance("Item 2 of 5,074") + QFontMetrics(
+        label.font()
+    ).horizontalAdvance("  ·  row 502")
     assert label.width() >= needed  # the bold part and the row number are readable
     assert item.dataset in label.toolTip()  # the file name, if cut, is in the tooltip
 

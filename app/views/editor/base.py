@@ -144,15 +144,15 @@ class EditorBase(RoutesKeys, QWidget):
         self.position_label.setObjectName("position")
         self.position_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar()
-        self.progress.setMinimumWidth(150)  # at 1024 px the position beside it stays readable
+        self.progress.setMinimumWidth(130)  # at 1024 px the position beside it stays readable
         self.progress.setMaximumWidth(260)
         self.progress.setFormat("%v of %m labeled")
         self.saved_label = QLabel("✓ Saved")
-        self.saved_label.setMinimumWidth(80)
+        self.saved_label.setMinimumWidth(64)
         header.addWidget(QLabel("Queue:"))
         header.addWidget(self.queue_filter)
         header.addWidget(self.order)
-        header.addSpacing(16)
+        header.addSpacing(8)
         header.addWidget(self.position_label, 1)
         header.addWidget(self.progress)
         header.addWidget(self.saved_label)
@@ -385,7 +385,10 @@ class EditorBase(RoutesKeys, QWidget):
     def _show_progress(self) -> None:
         total = self.session.total  # an empty project has nothing to count: not "0 of 1"
         labeled = self.session.labeled
-        self.progress.setFormat(f"{labeled:,} of {total:,} labeled" if total else "No items yet")
+        text = f"{labeled:,} of {total:,} labeled" if total else "No items yet"
+        self.progress.setFormat(text)
+        # as wide as its words (not cut), the rest of the header for the position beside it
+        self.progress.setMinimumWidth(self.progress.fontMetrics().horizontalAdvance(text) + 24)
         self.progress.setMaximum(max(1, total))
         self.progress.setValue(self.session.labeled)
 
