@@ -33,6 +33,7 @@ from app.core.project import modelstore
 from app.core.project.project import Project
 from app.views.table_model import SORT_KEYS, DatapointTableModel
 from app.views.widgets.empty_state import EmptyState, FileDrops
+from app.views.wording import plural
 
 SEARCH_DELAY_MS = 250
 COLUMN_WIDTHS = ((0, 80), (1, 170), (3, 90), (4, 140), (5, 60), (6, 130))
@@ -256,7 +257,7 @@ class DatasetsPanel(QWidget):
         self.items.clear()
         for info in datasets:
             when = info.imported_at[:16].replace("T", " ")
-            item = QListWidgetItem(f"{info.source_name}\n{info.row_count:,} rows · {when}")
+            item = QListWidgetItem(f"{info.source_name}\n{plural(info.row_count, 'row')} · {when}")
             item.setData(Qt.ItemDataRole.UserRole, info.id)
             item.setToolTip(f"SHA-256 {info.sha256}\nmapping {info.mapping}")
             self.items.addItem(item)
