@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.browse = BrowsePanel()
         self.browse.row_activated.connect(self.annotate_table)
+        self.browse.attach(self)  # an empty project's "Import a dataset…", files dropped on it
         self.tabs.addTab(self.browse, "Browse")
         self.tabs.currentChanged.connect(self._tab_changed)
         self.stack.addWidget(self.tabs)

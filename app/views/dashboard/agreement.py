@@ -20,6 +20,7 @@ class HeatmapCard(Card):
 
     def __init__(self) -> None:
         choice = QComboBox()
+        choice.setAccessibleName("Labels the agreement is over")
         super().__init__(
             "Agreement between annotators",
             "Cohen's κ of each pair, with the items they share.",

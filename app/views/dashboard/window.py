@@ -41,6 +41,7 @@ from app.views.dashboard.quality import AssignmentsCard, ConsensusCard, GoldCard
 from app.views.dashboard.summary import SummaryTiles
 from app.views.dashboard.widgets import Card, style_sheet
 from app.views.dashboard.work import LabelsCard, ProgressCard, ThroughputCard, TimelineCard
+from app.views.widgets.geometry import fit_to_screen
 from app.workers.job import Job
 
 PLACEMENT = {  # card: (row, column) on the board; the tiles span row 0
@@ -101,7 +102,7 @@ class DashboardView(QDialog):
         layout.setSpacing(0)
         layout.addWidget(self._scroll(self._board()), 1)
         layout.addLayout(self._buttons())
-        self.resize(1320, 940)
+        fit_to_screen(self, 1320, 940)
         self.refresh()
 
     def _board(self) -> QWidget:

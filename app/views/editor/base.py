@@ -35,7 +35,7 @@ from app.views.editor.session import AnnotationSession
 from app.views.editor.text_view import TextView
 from app.views.editor.widgets import LabelBar, MessageLine, PromptBar, ShortcutSheet
 from app.views.theme import palette
-from app.views.wording import place, plural
+from app.views.wording import place, plural, row_number
 
 POINT_SIZE_KEY = "editor_point_size"
 DEFAULT_POINT_SIZE = 14.0
@@ -136,20 +136,25 @@ class EditorBase(RoutesKeys, QWidget):
         self.order.model().item(2).setEnabled(False)
         self.order.model().item(2).setToolTip("Available once a model has been trained")
         self.order.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        for combo in (self.queue_filter, self.order):  # not as wide as their longest entry:
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(9)  # the position beside them needs the room
         self.queue_filter.activated.connect(self._queue_chosen)
         self.order.activated.connect(self._queue_chosen)
         self.position_label = QLabel()
         self.position_label.setObjectName("position")
         self.position_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar()
-        self.progress.setMinimumWidth(200)
+        self.progress.setMinimumWidth(130)  # at 1024 px the position beside it stays readable
         self.progress.setMaximumWidth(260)
         self.saved_label = QLabel("✓ Saved")
-        self.saved_label.setMinimumWidth(80)
+        self.saved_label.setMinimumWidth(64)
         header.addWidget(QLabel("Queue:"))
         header.addWidget(self.queue_filter)
         header.addWidget(self.order)
-        header.addSpacing(16)
+        header.addSpacing(8)
         header.addWidget(self.position_label, 1)
         header.addWidget(self.progress)
         header.addWidget(self.saved_label)
@@ -167,9 +172,11 @@ class EditorBase(RoutesKeys, QWidget):
         self.text_view.installEventFilter(self)
 
         self.context_view = QTextBrowser()
+        self.context_view.setAccessibleName("Context, flags and comments")
         self.context_view.setOpenExternalLinks(False)
         self.context_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.guidelines = QTextBrowser()
+        self.guidelines.setAccessibleName("Guidelines")
         self.guidelines.setMarkdown(self.schema.guidelines or "*No guidelines yet.*")
         self.guidelines.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.guidelines.setVisible(bool(settings.preference("editor_guidelines", False)))
@@ -312,10 +319,12 @@ class EditorBase(RoutesKeys, QWidget):
 
     def _update_item(self, item: Item) -> None:
         session = self.session
+        # the row before the file name: in a narrow window the name is what gets cut
         self.position_label.setText(
             f"<b>Item {session.position + 1:,} of {len(session):,}</b>"
-            f" &nbsp;·&nbsp; {html.escape(place(item.dataset, item.row))}"
+            f" &nbsp;·&nbsp; row {row_number(item.row)} &nbsp;·&nbsp; {html.escape(item.dataset)}"
         )
+        self.position_label.setToolTip(place(item.dataset, item.row))
         self._show_context(item)
         self._show_overlay(item)
         self.show_annotation(item)
@@ -381,10 +390,15 @@ class EditorBase(RoutesKeys, QWidget):
         self.label_bar.setEnabled(not locked)
 
     def _show_progress(self) -> None:
-        self.progress.setMaximum(max(1, self.session.total))
-        self.progress.setValue(self.session.labeled)
+        total = self.session.total  # an empty project has nothing to count: not "0 of 1"
+        labeled = self.session.labeled
         # Qt's %v and %m print no thousands separators ("500 of 5574"): the text is ours.
-        self.progress.setFormat(f"{self.session.labeled:,} of {self.session.total:,} labeled")
+        text = f"{labeled:,} of {total:,} labeled" if total else "No items yet"
+        self.progress.setFormat(text)
+        # as wide as its words (not cut), the rest of the header for the position beside it
+        self.progress.setMinimumWidth(self.progress.fontMetrics().horizontalAdvance(text) + 24)
+        self.progress.setMaximum(max(1, total))
+        self.progress.setValue(self.session.labeled)
 
     def say(self, message: str, error: bool = False) -> None:
         colour = palette().danger if error else palette().text_secondary

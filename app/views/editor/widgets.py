@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.core.project.label_schema import LabelSpec
 from app.views.theme import text_colour_on
+from app.views.widgets.geometry import fit_to_screen
 
 
 class PromptBar(QWidget):
@@ -36,6 +37,7 @@ class PromptBar(QWidget):
         layout.setContentsMargins(8, 2, 8, 2)
         self.label = QLabel()
         self.edit = QLineEdit()
+        self.edit.setAccessibleName("Answer")  # then the question asked (ask)
         layout.addWidget(self.label)
         layout.addWidget(self.edit, 1)
         layout.addWidget(QLabel("<small>Enter to confirm · Esc to cancel</small>"))
@@ -46,6 +48,7 @@ class PromptBar(QWidget):
     def ask(self, purpose: str, question: str, text: str = "") -> None:
         self.purpose = purpose
         self.label.setText(f"<b>{question}</b>")
+        self.edit.setAccessibleName(question)
         self.edit.setText(text)
         self.show()
         self.edit.setFocus()
@@ -173,4 +176,6 @@ class ShortcutSheet(QDialog):
         close.clicked.connect(self.close)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
         self.table = table
-        self.resize(460, 520)
+        # wide enough for the longest action (never cut), as far as the screen allows
+        longest = max((table.fontMetrics().horizontalAdvance(a) for _k, a in rows), default=0)
+        fit_to_screen(self, max(460, table.columnWidth(0) + longest + 90), 520)
