@@ -28,6 +28,7 @@ from app.core.project.modelstore import ModelVersion
 from app.core.project.project import Project
 from app.core.storage import predictions
 from app.ml import registry
+from app.ml.automate import holdout
 from app.ml.policy import MIN_EXAMPLES
 from app.ml.types import Example, Model, Prediction
 
@@ -95,6 +96,7 @@ def train_project(
     check_cancel(cancel)
     metrics = dict(metrics)
     metrics["suspicious"] = _suspicious(project.task_type, training, out_of_fold)
+    metrics[holdout.KEY] = holdout.record(project.task_type, training.examples, out_of_fold)
     return modelstore.save_version(
         project, model.format, model.to_bytes(), len(training.examples), metrics
     )
