@@ -18,15 +18,25 @@ class LabelingProgress:
     """How far labelling has gone: the editor's progress bar and the model's retrain trigger."""
 
     total: int
-    labeled: int
+    labeled: int  # by people: an auto-label by the model (issue 12) is not counted
+    auto: int = 0  # labelled by the model alone
+
+
+# Items whose only complete annotation is an auto-label (origin 'model').
+MODEL_ONLY = text(
+    "SELECT count(*) FROM annotation a WHERE a.origin = 'model' AND a.status = 'complete'"
+    " AND NOT EXISTS (SELECT 1 FROM annotation h WHERE h.datapoint_id = a.datapoint_id"
+    " AND h.origin != 'model' AND h.status = 'complete')"
+)
 
 
 def labeling_progress(project: Project) -> LabelingProgress:
-    """Datapoints in the project, and how many of them are labeled."""
+    """Datapoints in the project, how many people labeled, and how many the model alone."""
     labeled = func.count().filter(t.datapoint.c.status == int(DatapointStatus.LABELED))
     with project.engine.connect() as conn:
         total, done = conn.execute(select(func.count(), labeled).select_from(t.datapoint)).one()
-    return LabelingProgress(total=total, labeled=done)
+        auto = conn.execute(MODEL_ONLY).scalar_one()
+    return LabelingProgress(total=total, labeled=done - auto, auto=auto)
 
 
 def project_stats(project: Project) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -305,13 +306,13 @@ def _audit_sample(conn: Connection, plan: RunPlan, actor_id: int | None, stamp: 
     )
 
 
-def run_confidences(conn: Connection) -> dict[int, tuple[str, float]]:
-    """{datapoint id: (model version uuid, confidence)} of every auto-label (for export)."""
+def run_confidences(raw: Any) -> dict[int, tuple[str, float]]:
+    """{datapoint id: (model version uuid, confidence)} of every auto-label (for export), read
+    on a DB-API connection (export reads on one)."""
     out: dict[int, tuple[str, float]] = {}
-    for (value,) in conn.execute(
-        text("SELECT value FROM project_meta WHERE key LIKE :prefix ORDER BY key"),
-        {"prefix": RUN_META_PREFIX + "%"},
-    ):
+    for (value,) in raw.execute(
+        "SELECT value FROM project_meta WHERE key LIKE ? ORDER BY key", (RUN_META_PREFIX + "%",)
+    ).fetchall():
         facts = json.loads(value)
         version = facts["model_version"]
         for dp_id, confidence in zip(facts["ids"], facts["confidence"], strict=True):

@@ -149,21 +149,26 @@ def choose_threshold(
     return ThresholdChoice(target, confidence, n_total, None, 0, None, None, curve, reason, more)
 
 
+def _lower_bounds(right: np.ndarray, n: np.ndarray, alpha: float) -> np.ndarray:
+    """lower_bound for many (right, n) pairs at once (one SciPy call, not one per point)."""
+    right, n = np.asarray(right, float), np.asarray(n, float)
+    safe = np.maximum(right, 1)
+    bounds = beta.ppf(alpha, safe, np.maximum(n - right + 1, 1))
+    return np.where((right == 0) | (n == 0), 0.0, bounds)
+
+
 def _first_test(
     curve: list[CurvePoint], cumulative: np.ndarray, alpha: float, start: int
 ) -> int | None:
     """Where the fixed sequence starts: among candidates covering at least `start` items, the
     one whose lower bound would be highest were the confidences calibrated (the expected
     number right among the top n is the sum of their confidences). Outcomes play no part."""
-    best, best_bound = None, -1.0
-    for index, point in enumerate(curve):
-        if point.covered < start:
-            continue
-        expected = float(cumulative[point.covered - 1])
-        bound = lower_bound(round(expected), point.covered, alpha)
-        if bound > best_bound:
-            best, best_bound = index, bound
-    return best
+    indexes = [index for index, point in enumerate(curve) if point.covered >= start]
+    if not indexes:
+        return None
+    sizes = np.array([curve[index].covered for index in indexes])
+    expected = np.round(cumulative[sizes - 1])
+    return indexes[int(np.argmax(_lower_bounds(expected, sizes, alpha)))]
 
 
 def _curve(
@@ -174,31 +179,20 @@ def _curve(
     if n_total == 0:
         return []
     step = max(1, n_total // CURVE_STEPS)
-    sizes = sorted(set(range(step, n_total + 1, step)) | {n_total, min(start, n_total)})
-    points: list[CurvePoint] = []
-    seen: set[int] = set()
-    for size in sizes:
-        threshold = float(ranked[size - 1])
-        covered = int(np.searchsorted(-ranked, -threshold, side="right"))  # ties included
-        if covered in seen:
-            continue
-        seen.add(covered)
-        good = int(hits[covered - 1])
-        points.append(
-            CurvePoint(
-                threshold,
-                covered,
-                covered / n_total,
-                good / covered,
-                lower_bound(good, covered, alpha),
-            )
-        )
-    return points
+    sizes = np.array(sorted(set(range(step, n_total + 1, step)) | {n_total, min(start, n_total)}))
+    thresholds = ranked[sizes - 1]
+    covered = np.unique(np.searchsorted(-ranked, -thresholds, side="right"))  # ties included
+    good = hits[covered - 1]
+    bounds = _lower_bounds(good, covered, alpha)
+    return [
+        CurvePoint(float(ranked[c - 1]), int(c), c / n_total, g / c, float(b))
+        for c, g, b in zip(covered.tolist(), good.tolist(), bounds.tolist(), strict=True)
+    ]
 
 
 def _why_none(
     curve: list[CurvePoint],
-    first: int | None,
+    first: int | None,  # where the test sequence started
     n_total: int,
     target: float,
     alpha: float,
@@ -212,14 +206,16 @@ def _why_none(
             f"of {target:g} with this confidence",
             need,
         )
-    best = curve[first or 0]  # the first threshold tested, which failed
-    if best.precision < target:
+    hopeful = [p for p in curve if p.covered >= start and p.precision >= target]
+    if not hopeful:
+        best = curve[first or 0]
         return (
             f"even the model's most confident answers are right only {best.precision:.1%} of "
             f"the time (held out), below the target {target:g}: label more data and retrain, "
             "or choose a lower target",
             None,
         )
+    best = max(hopeful, key=lambda p: (p.lower, p.covered))
     # At the best observed precision, how many items would its lower bound need?
     size = best.covered + 1
     while size < 1_000_000 and lower_bound(round(best.precision * size), size, alpha) < target:
