@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from scipy.stats import beta
 from sqlalchemy import Connection, text
 
 from app.core.errors import ProjectError
@@ -77,8 +77,28 @@ def _spans(value: Any) -> set[tuple[int, int, str]]:
     return {(int(s["start"]), int(s["end"]), str(s["label"])) for s in value or []}
 
 
+HOLDOUT_KEY = "holdout"  # in a model version's metrics (app.ml.loop.train_project)
+
+
+def holdout_record(
+    task_type: str, truths: Sequence[Any], answers: Sequence[Any], confidences: Sequence[float]
+) -> dict[str, list]:
+    """What a model version keeps of its out-of-fold predictions for choosing a threshold
+    (app.ml.automate.holdout): each one's confidence (4 decimals) and whether it was exactly
+    right (1) or not (0). Plain JSON, kept in the version's metrics."""
+    return {
+        "confidence": [round(float(c), 4) for c in confidences],
+        "correct": [
+            int(same_answer(task_type, answer, truth))
+            for truth, answer in zip(truths, answers, strict=True)
+        ],
+    }
+
+
 def clopper_pearson(right: int, n: int, confidence: float) -> tuple[float, float]:
     """Two-sided exact interval of a proportion at this confidence level."""
+    from scipy.stats import beta  # SciPy loads only when an audit is summed up
+
     alpha = (1 - confidence) / 2
     low = 0.0 if right == 0 else float(beta.ppf(alpha, right, n - right + 1))
     high = 1.0 if right == n else float(beta.ppf(1 - alpha, right + 1, n - right))
