@@ -38,6 +38,7 @@ PROJECT_ACTIONS = (
     "train",
     "model",
     "suspicious",
+    "automate",
     "bundle_export",
     "bundle_return",
     "bundle_merge",
@@ -146,6 +147,7 @@ def build_menus(window: MainWindow) -> Menus:
             ("train", "&Train now", "Ctrl+T", window.train_model),
             ("model", "Show the &model…", "Ctrl+M", window.show_model),
             ("suspicious", "Review &suspicious labels…", "Ctrl+Shift+S", window.show_suspicious),
+            ("automate", "&Automate…", None, lambda: _automate(window)),
         ),
     )
     add(
@@ -166,6 +168,13 @@ def build_menus(window: MainWindow) -> Menus:
     annotate_menu.addAction(auto_advance)
     add(bar.addMenu("&Help"), (("about", "&About Tagloop", None, lambda: _about(window)),))
     return Menus(actions, edit_menu, recent_menu, auto_advance)
+
+
+def _automate(window: MainWindow) -> None:
+    """Model ▸ Automate… (issue 12): the dialog is imported when first opened."""
+    from app.views.model.automate_dialog import show_automate
+
+    show_automate(window)
 
 
 def _fill_recent(menu: QMenu, open_path: Callable[[Path], bool]) -> None:
