@@ -92,3 +92,27 @@ def test_slider_moves_coverage_then_the_run_lands_in_the_database(qtbot, scored,
     assert auto == expected == report.auto_labelled
     assert tasks["label"] == 200 - expected and tasks["review"] == min(expected, 50)
     assert "Auto-labelled" in dialog.status_label.text()
+
+
+def test_dashboard_shows_promised_audited_coverage_and_the_drift_alert(qtbot, scored, tmp_path):
+    from app.core.quality.review import review
+    from app.ml.automate import run
+    from app.views.dashboard.window import DashboardView
+
+    project = scored
+    run.automate(project, "sms.csv", 0.9, actor_id=project.local_annotator_id)
+    with project.engine.connect() as conn:
+        made = [r[0] for r in conn.execute(text("SELECT uuid FROM annotation LIMIT 20"))]
+    for uid in made:  # the audit finds the model wrong every time
+        review(project, "rita", uid, "reject", reason="wrong")
+    dashboard = DashboardView(project)
+    qtbot.addWidget(dashboard)
+    dashboard.show()
+    qtbot.waitUntil(lambda: dashboard.report is not None, timeout=20_000)
+    card = dashboard.automation_card
+    assert card.isVisible()
+    assert card.values["promised precision"].text() == "0.9"
+    assert card.values["audited precision"].text().startswith("0.0% (0%–")
+    assert "drift" in card.alert.text() and card.alert.isVisible()
+    card.grab().save(str(tmp_path / "automation_card.png"))
+    dashboard.grab().save(str(tmp_path / "dashboard.png"))

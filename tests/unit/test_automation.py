@@ -19,6 +19,7 @@ from app.core.io.importer import import_dataset
 from app.core.quality import automation
 from app.core.quality.automation_status import AutomationStopped, automation_status
 from app.core.quality.review import review
+from app.core.report.figures import project_report
 from app.core.team.assign import add_annotator
 from app.ml import loop
 from app.ml.automate import run
@@ -125,6 +126,12 @@ def test_automate_routes_audits_and_the_drift_guard_stops_it(trained, tmp_path):
     assert status.promised_precision == TARGET and status.coverage == pytest.approx(
         len(labelled) / 60
     )
+    # the report shows promised, audited (with its interval) and coverage side by side
+    shown = project_report(project).as_dict()["automation"]
+    assert shown["promised_precision"] == TARGET and shown["audited"] == 15
+    assert shown["audited_precision"] == pytest.approx(0.2) and len(shown["audited_interval"]) == 2
+    assert shown["coverage"] == pytest.approx(len(labelled) / 60, abs=1e-4)
+    assert "drift" in shown["alert"]
     # approved auto-labels become training data; rejected ones do not
     assert len(loop.training_set(project).examples) == 143
 
