@@ -273,3 +273,31 @@ def import_and_automate(
     cancel = kwargs.get("cancel", never_cancel)
     imported = import_dataset(project, Path(path), progress=progress, cancel=cancel)
     return automate(project, imported.dataset_id, target, confidence, audit_rate, **kwargs)
+
+
+def automate_file(
+    path: str,
+    dataset: str | int | None,
+    target: float,
+    confidence: float,
+    audit_rate: float,
+    actor_id: int | None,
+    new_file: str | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+) -> Outcome:
+    """`automate` (or, with `new_file`, `import_and_automate`) for a worker process, which
+    opens the project file itself (app.workers.process): the window's GIL stays free."""
+    from app.core.storage import db
+
+    project = Project(Path(path), db.make_engine(db.url_for(Path(path))))
+    common: dict[str, Any] = {"actor_id": actor_id, "progress": progress, "cancel": cancel}
+    try:
+        if new_file is not None:
+            return import_and_automate(
+                project, Path(new_file), target, confidence, audit_rate, **common
+            )
+        assert dataset is not None
+        return automate(project, dataset, target, confidence, audit_rate, **common)
+    finally:
+        project.close()

@@ -239,8 +239,10 @@ class AutomateDialog(QDialog):
     # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Start the run as a Job: progress below, Cancel stops it (nothing is kept)."""
-        from app.ml.automate import run
+        """Start the run: a Job whose thread waits on a worker process (app.workers.process),
+        so scoring and writing a million items never hold the window's GIL. Progress shows
+        below; Cancel stops it, and nothing is kept."""
+        from app.workers.process import run_in_process
 
         chosen = self.dataset_box.currentData()
         if chosen == NEW_FILE and self.new_file is None:
@@ -248,14 +250,23 @@ class AutomateDialog(QDialog):
             return
         project, target = self.project, self.target
         level, rate = self.confidence_box.value(), self.audit_box.value() / 100
-        path = self.new_file
+        new_file = None
+        if chosen == NEW_FILE:
+            new_file, chosen = str(self.new_file), None
 
         def work(progress, cancel):
-            actor = project.local_annotator_id
-            common = {"actor_id": actor, "progress": progress, "cancel": cancel}
-            if chosen == NEW_FILE:
-                return run.import_and_automate(project, path, target, level, rate, **common)
-            return run.automate(project, chosen, target, level, rate, **common)
+            return run_in_process(
+                "app.ml.automate.run:automate_file",
+                str(project.path),
+                chosen,
+                target,
+                level,
+                rate,
+                project.local_annotator_id,
+                new_file,
+                progress=progress,
+                cancel=cancel,
+            )
 
         self.job = Job(work)
         self.job.progress.connect(self._progress)
