@@ -351,6 +351,7 @@ class MainWindow(QMainWindow):
             f"{counts['total']:,} datapoints · labeled {counts['labeled']:,} · unlabeled "
             f"{counts['unlabeled']:,} · skipped {counts['skipped']:,} · discarded "
             f"{counts['discarded']:,} · flagged {counts['flagged']:,}"
+            + (f" · auto-labelled {n:,}" if (n := counts.get("auto-labelled")) else "")
         )
 
     def _track(self, job: Job) -> Job:

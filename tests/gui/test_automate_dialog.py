@@ -116,3 +116,49 @@ def test_dashboard_shows_promised_audited_coverage_and_the_drift_alert(qtbot, sc
     assert "drift" in card.alert.text() and card.alert.isVisible()
     card.grab().save(str(tmp_path / "automation_card.png"))
     dashboard.grab().save(str(tmp_path / "dashboard.png"))
+
+
+def test_editor_shows_an_auto_label_and_enter_confirms_it(qtbot, scored, tmp_path):
+    """Browse's 'auto-labelled' filter finds the model's labels; the editor shows one as the
+    model's, and Enter makes it a person's label (which then counts and trains)."""
+    from app.core.annotation.browse import Browser, Query
+    from app.core.annotation.stats import labeling_progress
+    from app.core.annotation.worklist import WorklistSpec
+    from app.ml.automate import run
+    from app.views.editor import AnnotationSession, make_editor
+    from app.workers.writer import Writer
+
+    project = scored
+    outcome = run.automate(project, "sms.csv", 0.9, actor_id=project.local_annotator_id)
+    auto = outcome.report.auto_labelled
+    browser = Browser(project)
+    assert browser.count(Query(status="auto-labelled")) == auto
+    assert browser.status_counts()["auto-labelled"] == auto
+    writer = Writer()
+    try:
+        session = AnnotationSession(project, writer)
+        editor = make_editor(session)
+        qtbot.addWidget(editor)
+        editor.show()
+        session.open_queue(WorklistSpec(Query(status="auto-labelled")))
+        first = session.item.id
+        assert editor.suggestion_label.isVisibleTo(editor)
+        assert "Model label" in editor.suggestion_label.text()
+        assert "Enter" in editor.suggestion_label.text()
+        editor.grab().save(str(tmp_path / "editor.png"))
+        qtbot.keyClick(editor, Qt.Key.Key_Return)
+        session.flush()
+        qtbot.waitUntil(lambda: not writer.pending, timeout=10_000)
+    finally:
+        writer.shutdown()
+    me = project.local_annotator_id
+    with project.engine.connect() as conn:
+        value, origin = conn.execute(
+            text(
+                "SELECT value, origin FROM annotation WHERE datapoint_id = :d AND annotator_id = :me"
+            ),
+            {"d": first, "me": me},
+        ).one()
+    assert (value, origin) == ('"ham"', "accepted")
+    assert labeling_progress(project).labeled == 1
+    assert browser.count(Query(status="auto-labelled")) == auto - 1

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from app.core.annotation.browse import Browser
+from app.core.annotation.browse import MODEL_ONLY, Browser
 from app.core.project.project import Project
 from app.core.storage import tables as t
 from app.core.storage.tables import DatapointStatus
@@ -22,12 +22,7 @@ class LabelingProgress:
     auto: int = 0  # labelled by the model alone
 
 
-# Items whose only complete annotation is an auto-label (origin 'model').
-MODEL_ONLY = text(
-    "SELECT count(*) FROM annotation a WHERE a.origin = 'model' AND a.status = 'complete'"
-    " AND NOT EXISTS (SELECT 1 FROM annotation h WHERE h.datapoint_id = a.datapoint_id"
-    " AND h.origin != 'model' AND h.status = 'complete')"
-)
+COUNT_MODEL_ONLY = text(f"SELECT count(*) FROM ({MODEL_ONLY})")
 
 
 def labeling_progress(project: Project) -> LabelingProgress:
@@ -35,7 +30,7 @@ def labeling_progress(project: Project) -> LabelingProgress:
     labeled = func.count().filter(t.datapoint.c.status == int(DatapointStatus.LABELED))
     with project.engine.connect() as conn:
         total, done = conn.execute(select(func.count(), labeled).select_from(t.datapoint)).one()
-        auto = conn.execute(MODEL_ONLY).scalar_one()
+        auto = conn.execute(COUNT_MODEL_ONLY).scalar_one()
     return LabelingProgress(total=total, labeled=done - auto, auto=auto)
 
 
