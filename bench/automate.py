@@ -164,11 +164,11 @@ def speed(rows: int) -> None:
         def progress(done: int, total: int | None, message: str) -> None:
             phases.setdefault(message.split(" ")[0], time.perf_counter())
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         outcome = run.automate(
             project, 1, 0.95, actor_id=project.local_annotator_id, progress=progress
         )
-        ended = time.perf_counter()
+        ended, cpu = time.perf_counter(), time.process_time() - cpu
         report = outcome.report
         print(
             f"automated {rows:,} items after scoring in {ended - started:.1f} s (target <= 30 s):"
@@ -176,6 +176,10 @@ def speed(rows: int) -> None:
             f" {report.routed:,} routed ({report.label_tasks:,} label tasks),"
             f" {report.audit_tasks:,} audit tasks",
             flush=True,
+        )
+        print(
+            f"  CPU time of the run {cpu:.1f} s (wall time above depends on the machine's load:"
+            f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
         )
         if "Writing" in phases:
             print(

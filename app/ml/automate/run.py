@@ -221,24 +221,26 @@ def _ensure_scored(project: Project, plan: Plan, progress: Progress, cancel: Can
 
 def _split(project: Project, plan: Plan) -> tuple[list[tuple[int, str, float]], list[int]]:
     """(auto: id, value JSON, confidence) at or above the threshold, and the routed ids,
-    highest active-learning priority first."""
-    threshold = plan.choice.threshold
-    auto: list[tuple[int, str, float]] = []
-    routed: list[tuple[float, int]] = []
+    highest active-learning priority first (SQLite sorts them)."""
+    params = (plan.version.id, plan.dataset.id, plan.choice.threshold)
+    base = (
+        " FROM datapoint d JOIN prediction p ON p.datapoint_id = d.id"
+        " AND p.model_version_id = ? WHERE d.dataset_id = ? AND d.status = 0"
+    )
     with project.engine.connect() as conn:
-        rows = driver_connection(conn).execute(
-            "SELECT d.id, p.value, p.confidence, p.score FROM datapoint d"
-            " JOIN prediction p ON p.datapoint_id = d.id AND p.model_version_id = ?"
-            " WHERE d.dataset_id = ? AND d.status = 0 ORDER BY d.id",
-            (plan.version.id, plan.dataset.id),
-        )
-        for dp_id, value, conf, score in rows:
-            if conf >= threshold:
-                auto.append((dp_id, _plain_value(value), conf))
-            else:
-                routed.append((-(score or 0.0), dp_id))
-    routed.sort()
-    return auto, [dp_id for _s, dp_id in routed]
+        raw = driver_connection(conn)
+        auto = raw.execute(
+            f"SELECT d.id, p.value, p.confidence{base} AND p.confidence >= ? ORDER BY d.id", params
+        ).fetchall()
+        routed = [
+            row[0]
+            for row in raw.execute(
+                f"SELECT d.id{base} AND p.confidence < ? ORDER BY p.score DESC, d.id", params
+            )
+        ]
+    if auto and auto[0][1].startswith("{"):  # spans carry their scores beside the value
+        auto = [(dp_id, _plain_value(value), conf) for dp_id, value, conf in auto]
+    return auto, routed
 
 
 def _plain_value(stored: str) -> str:
