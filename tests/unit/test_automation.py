@@ -16,6 +16,7 @@ from app.core.audit.history import item_history
 from app.core.errors import Cancelled, ProjectError
 from app.core.io.export import iter_records
 from app.core.io.importer import import_dataset
+from app.core.project.project import open_project
 from app.core.quality import automation
 from app.core.quality.automation_status import AutomationStopped, automation_status
 from app.core.quality.review import review
@@ -262,3 +263,19 @@ def test_write_run_refuses_items_labelled_meanwhile(trained):
     with pytest.raises(ProjectError, match="labelled or removed while the run was prepared"):
         automation.write_run(trained, stale_plan)
     assert not auto_labels(trained)
+
+
+def test_auto_labels_travel_in_a_bundle(trained, tmp_path):
+    """The built-in annotator `model` and its auto-labels open on another machine."""
+    from app.core.bundle import export_project_bundle, open_bundle
+
+    run.automate(trained, "b.csv", TARGET, actor_id=trained.local_annotator_id)
+    made = auto_labels(trained)
+    bundle = tmp_path / "out.tagloop-bundle"
+    export_project_bundle(trained, bundle)
+    opened = open_bundle(bundle, tmp_path / "copy")
+    with open_project(opened.path) as copy:
+        assert [(dp, uid) for dp, uid, _v in auto_labels(copy)] == [
+            (dp, uid) for dp, uid, _v in made
+        ]
+        assert verify_chain(copy).ok

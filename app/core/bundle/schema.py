@@ -45,7 +45,7 @@ VERSION_MAX = (1 << 31) - 1
 STATUS_CODES = tuple(int(s) for s in DatapointStatus)
 TASK_STATUSES = ("todo", "done", "cancelled")
 # Where an annotation came from (app.core.annotation.commands.AnnotationState.origin).
-ORIGINS = ("human", "imported", "accepted", "suggestion", "corrected", "review")
+ORIGINS = ("human", "imported", "accepted", "suggestion", "corrected", "review", "model")
 HISTORY_REASONS = ("conflict", "superseded")
 COUNTS_AS = ("approve", "reject", "discard")
 MAX_INPUTS = 1_000
