@@ -128,7 +128,9 @@ def test_automate_routes_audits_and_the_drift_guard_stops_it(trained, tmp_path):
         len(labelled) / 60
     )
     # the report shows promised, audited (with its interval) and coverage side by side
-    shown = project_report(project).as_dict()["automation"]
+    full = project_report(project)
+    assert full.project.counts.labeled_datapoints == 140  # people's labels only
+    shown = full.as_dict()["automation"]
     assert shown["promised_precision"] == TARGET and shown["audited"] == 15
     assert shown["audited_precision"] == pytest.approx(0.2) and len(shown["audited_interval"]) == 2
     assert shown["coverage"] == pytest.approx(len(labelled) / 60, abs=1e-4)

@@ -3,12 +3,20 @@ coverage, and the drift guard's alert, from app.core.quality.automation_status."
 
 from __future__ import annotations
 
+from sqlalchemy import Connection, text
+
+from app.core.annotation.browse import MODEL_ONLY
 from app.core.project.project import Project
 from app.core.report.sections import Automation
 
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+def model_only(conn: Connection) -> int:
+    """Items labelled by the model alone: not counted among the labeled datapoints."""
+    return int(conn.execute(text(f"SELECT count(*) FROM ({MODEL_ONLY})")).scalar() or 0)
 
 
 def automation_part(project: Project) -> Automation | None:
