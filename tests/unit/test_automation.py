@@ -281,3 +281,47 @@ def test_auto_labels_travel_in_a_bundle(trained, tmp_path):
             (dp, uid) for dp, uid, _v in made
         ]
         assert verify_chain(copy).ok
+
+
+def test_a_run_cancelled_while_writing_leaves_nothing(trained):
+    plan = run.prepare(trained, "b.csv", TARGET)
+    with trained.engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(text("SELECT id FROM datapoint WHERE dataset_id = 2"))]
+    before = counts(trained)
+    doomed = automation.RunPlan(
+        plan.version.id,
+        plan.version.uuid,
+        2,
+        "b.csv",
+        TARGET,
+        0.95,
+        0.5,
+        0.97,
+        1.0,
+        auto=[(dp, '"ham"', 0.99) for dp in ids],
+        routed=[],
+    )
+    with pytest.raises(Cancelled):
+        automation.write_run(trained, doomed, cancel=lambda: True)
+    assert counts(trained) == before and not auto_labels(trained)
+    with trained.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM datapoint WHERE status = 1")).scalar() == 140
+
+
+def test_cli_input_imports_the_file_then_automates_it(trained, tmp_path, capsys):
+    rows = sms_rows(200)[170:]
+    write_csv(tmp_path / "new.csv", [["text"], *[[t] for t, _ in rows]])
+    code = cli(
+        [
+            "automate",
+            str(trained.path),
+            "--input",
+            str(tmp_path / "new.csv"),
+            "--target-precision",
+            "0.9",
+            "--json",
+        ]
+    )
+    done = json.loads(capsys.readouterr().out)
+    assert code == 0 and done["dataset"] == "new.csv"
+    assert done["auto_labelled"] + done["routed"] == len(rows)
