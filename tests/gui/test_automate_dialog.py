@@ -155,7 +155,8 @@ def test_editor_shows_an_auto_label_and_enter_confirms_it(qtbot, scored, tmp_pat
     with project.engine.connect() as conn:
         value, origin = conn.execute(
             text(
-                "SELECT value, origin FROM annotation WHERE datapoint_id = :d AND annotator_id = :me"
+                "SELECT value, origin FROM annotation"
+                " WHERE datapoint_id = :d AND annotator_id = :me"
             ),
             {"d": first, "me": me},
         ).one()
