@@ -4,6 +4,7 @@ build the demo projects (`demo`)."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import time
 from pathlib import Path
 
@@ -52,9 +53,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             progress=TextProgress(),
             max_field=int(args.max_field_mb * (1 << 20)),
         )
-    print(report.summary())
-    for line, first in report.duplicate_examples:
-        print(f"  duplicate: line {line} repeats line {first}" if first else f"  line {line}")
+    print(report.summary())  # it names the first duplicates, each with the line it repeats
     return 0
 
 
@@ -105,7 +104,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(path)
     if args.open:
         return open_gui(paths[0])
+    print(demo_next_steps(paths))
     return 0
+
+
+def demo_next_steps(paths: list[Path]) -> str:
+    """What to do with the demo projects just built: open one, or look at it from here."""
+    first = shlex.quote(str(paths[0]))
+    return (
+        f"\n{len(paths)} demo project{'s are' if len(paths) != 1 else ' is'} ready. Next:\n"
+        f"  open one in the app:    tagloop gui {first}\n"
+        f"  or from a checkout:     make run\n"
+        f"  see its figures here:   tagloop stats {first}"
+    )
 
 
 def add_import(sub: argparse._SubParsersAction) -> None:

@@ -30,6 +30,7 @@ from app.core.annotation.browse import STATUS_FILTERS, Query
 from app.core.io.datasets import DatasetInfo
 from app.core.project.project import Project
 from app.views.table_model import DatapointTableModel
+from app.views.wording import plural
 
 SEARCH_DELAY_MS = 250
 COLUMN_WIDTHS = ((0, 80), (1, 170), (3, 90), (4, 140), (5, 60))
@@ -165,7 +166,7 @@ class DatasetsPanel(QWidget):
         self.items.clear()
         for info in datasets:
             when = info.imported_at[:16].replace("T", " ")
-            item = QListWidgetItem(f"{info.source_name}\n{info.row_count:,} rows · {when}")
+            item = QListWidgetItem(f"{info.source_name}\n{plural(info.row_count, 'row')} · {when}")
             item.setData(Qt.ItemDataRole.UserRole, info.id)
             item.setToolTip(f"SHA-256 {info.sha256}\nmapping {info.mapping}")
             self.items.addItem(item)

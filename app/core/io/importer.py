@@ -35,6 +35,7 @@ from app.core.io.preview import (
     preview,
     suggest_mapping,
 )
+from app.core.io.summary import import_summary
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.annotators import annotator_by_name
 from app.core.project.label_schema import (
@@ -74,25 +75,8 @@ class ImportReport:
     duplicate_examples: list[tuple[int, int]] = field(default_factory=list)  # (line, first line)
 
     def summary(self) -> str:
-        parts = [f"Imported {self.rows:,} datapoints from {self.source}"]
-        if self.annotations:
-            parts.append(f"{self.annotations:,} annotations")
-        if self.duplicates:
-            verb = "skipped" if self.skipped else "kept"
-            parts.append(f"{self.duplicates:,} exact duplicate texts ({verb})")
-        if self.attached:
-            parts.append(f"{self.attached:,} labels added to the datapoints already there")
-        if self.empty:
-            parts.append(f"{self.empty:,} records with empty text skipped")
-        if self.added_labels:
-            parts.append(f"labels added to the schema: {', '.join(self.added_labels)}")
-        rate = self.rows / self.seconds if self.seconds else 0
-        done = "; ".join(parts) + f" in {self.seconds:.1f} s ({rate:,.0f} rows/s)."
-        if not self.indexed:
-            return done + " The search index is still being built."
-        if self.index_seconds:
-            return done + f" Search index built in {self.index_seconds:.1f} s."
-        return done
+        """One paragraph for a person (app.core.io.summary words it)."""
+        return import_summary(self)
 
 
 @dataclass

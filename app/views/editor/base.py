@@ -30,10 +30,12 @@ from app.core.annotation.commands import Item
 from app.core.annotation.worklist import WorklistSpec
 from app.views.editor.guidelines_changes import GuidelinesBanner
 from app.views.editor.keys import RoutesKeys, undo_redo_key
+from app.views.editor.recent import RecentAnswers
 from app.views.editor.session import AnnotationSession
 from app.views.editor.text_view import TextView
-from app.views.editor.widgets import LabelBar, PromptBar, ShortcutSheet
+from app.views.editor.widgets import LabelBar, MessageLine, PromptBar, ShortcutSheet
 from app.views.theme import palette
+from app.views.wording import place, plural
 
 POINT_SIZE_KEY = "editor_point_size"
 DEFAULT_POINT_SIZE = 14.0
@@ -115,7 +117,8 @@ class EditorBase(RoutesKeys, QWidget):
         layout.addWidget(self.prompt)
         layout.addWidget(self.suggestion_label)
         layout.addWidget(self.label_bar)
-        layout.addLayout(footer)
+        layout.addWidget(self.status_line)
+        layout.addWidget(footer)
 
     def _build_header(self) -> QHBoxLayout:
         """The queue's filter and order, where I am in it, the progress bar and "Saved"."""
@@ -141,7 +144,6 @@ class EditorBase(RoutesKeys, QWidget):
         self.progress = QProgressBar()
         self.progress.setMinimumWidth(200)
         self.progress.setMaximumWidth(260)
-        self.progress.setFormat("%v of %m labeled")
         self.saved_label = QLabel("✓ Saved")
         self.saved_label.setMinimumWidth(80)
         header.addWidget(QLabel("Queue:"))
@@ -172,9 +174,16 @@ class EditorBase(RoutesKeys, QWidget):
         self.guidelines.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.guidelines.setVisible(bool(settings.preference("editor_guidelines", False)))
 
+        # The last answers, each one click from undo (a slip stays in sight).
+        self.recent = RecentAnswers(self.session, lambda value: self.describe(value))
+
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.context_view)
+        side.addWidget(self.recent)
         side.addWidget(self.guidelines)
+        side.setStretchFactor(0, 1)
+        side.setStretchFactor(1, 1)
+        side.setStretchFactor(2, 2)
         text_column = QWidget()
         column = QVBoxLayout(text_column)
         column.setContentsMargins(0, 0, 0, 0)
@@ -188,8 +197,8 @@ class EditorBase(RoutesKeys, QWidget):
         splitter.setStretchFactor(1, 1)
         return splitter
 
-    def _build_footer(self) -> QHBoxLayout:
-        """The suggestion line, label bar and prompt; returns the hint and message row."""
+    def _build_footer(self) -> QLabel:
+        """The suggestion line, label bar, prompt and message line; returns the key hint."""
         self.suggestion_label = QLabel()
         self.suggestion_label.setObjectName("suggestion")
         self.suggestion_label.setContentsMargins(14, 4, 12, 0)
@@ -201,17 +210,14 @@ class EditorBase(RoutesKeys, QWidget):
         self.prompt.closed.connect(self._prompt_closed)
         self.hint = QLabel(self.hint_text())
         self.hint.setObjectName("hint")
-        self.status_line = QLabel()
-        self.status_line.setObjectName("message")
-        # Long notes and hints must never widen the window: they wrap within what is there.
-        for label in (self.hint, self.status_line):
-            label.setWordWrap(True)
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        footer = QHBoxLayout()
-        footer.setContentsMargins(12, 2, 12, 8)
-        footer.addWidget(self.hint, 1)
-        footer.addWidget(self.status_line)
-        return footer
+        # Long hints must never widen the window: they wrap within what is there.
+        self.hint.setWordWrap(True)
+        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # Straight in the editor's column (not in a row layout), so that its height is that of
+        # the lines it wraps to at the editor's width: one line on a wide screen, not three.
+        self.hint.setContentsMargins(12, 2, 12, 8)
+        self.status_line = MessageLine()
+        return self.hint
 
     def _text_focus_policy(self) -> Qt.FocusPolicy:
         return Qt.FocusPolicy.ClickFocus
@@ -294,6 +300,7 @@ class EditorBase(RoutesKeys, QWidget):
 
     def _show_item(self, item: Item | None) -> None:
         self.prompt.hide()
+        self.status_line.clear()  # a message is about the item it was said on
         if item is None:
             self.text_view.set_text("")
             self.position_label.setText("<b>This queue is empty.</b> Choose another above.")
@@ -307,7 +314,7 @@ class EditorBase(RoutesKeys, QWidget):
         session = self.session
         self.position_label.setText(
             f"<b>Item {session.position + 1:,} of {len(session):,}</b>"
-            f" &nbsp;·&nbsp; {html.escape(item.dataset)}, row {item.row:,}"
+            f" &nbsp;·&nbsp; {html.escape(place(item.dataset, item.row))}"
         )
         self._show_context(item)
         self._show_overlay(item)
@@ -380,6 +387,8 @@ class EditorBase(RoutesKeys, QWidget):
     def _show_progress(self) -> None:
         self.progress.setMaximum(max(1, self.session.total))
         self.progress.setValue(self.session.labeled)
+        # Qt's %v and %m print no thousands separators ("500 of 5574"): the text is ours.
+        self.progress.setFormat(f"{self.session.labeled:,} of {self.session.total:,} labeled")
 
     def say(self, message: str, error: bool = False) -> None:
         colour = palette().danger if error else palette().text_secondary
@@ -509,7 +518,8 @@ class EditorBase(RoutesKeys, QWidget):
                 return
             spec = WorklistSpec(browse.Query(search=words))
             self.open_queue(spec)
-            self.say(f"{len(self.session):,} items contain “{words}”.")
+            found = plural(len(self.session), "item")
+            self.say(f"{found} {'contains' if len(self.session) == 1 else 'contain'} “{words}”.")
             self.prompt.hide()
             self.text_view.highlight(
                 browse.search_terms(words)[1] or words.replace("*", "").split()

@@ -26,6 +26,7 @@ from app.core.annotation.commands import AnnotationState, Item
 from app.views.editor.keys import RoutesKeys, undo_redo_key
 from app.views.editor.session import AnnotationSession
 from app.views.theme import palette, text_colour_on
+from app.views.wording import plural
 
 BATCH = 120
 CARD = QSize(300, 132)
@@ -188,6 +189,8 @@ class BulkGrid(RoutesKeys, QWidget):
         layout.addWidget(self.hint)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.status)
+        self.step: tuple[int, str, str] | None = None  # undo index after the step; its notes
+        session.undo_stack.indexChanged.connect(self._undo_moved)
         if session.queue is not None:
             self.model.reset()
 
@@ -226,6 +229,25 @@ class BulkGrid(RoutesKeys, QWidget):
                 value, "complete", old.time_spent_ms if old else 0, old.uuid if old else None
             )
         self.model.predict(rows, states)
-        self.session.set_many(states, f"label {len(states)} items {name}")
-        self.status.setText(f"Labeled {len(states):,} items “{name}”. Ctrl+Z undoes it.")
+        items = plural(len(states), "item")
+        self.session.set_many(states, f"label {items} {name}")
+        self.step = (
+            self.session.undo_stack.index(),
+            f"Labeled {items} “{name}”. Ctrl+Z undoes it.",
+            f"Undone: the label “{name}” on {items}. Ctrl+Shift+Z redoes it.",
+        )
+        self.status.setText(self.step[1])
         return len(states)
+
+    def _undo_moved(self, index: int) -> None:
+        """The message about the last bulk step follows it through undo and redo."""
+        if self.step is None:
+            return
+        after, done, undone = self.step
+        if index == after:
+            self.status.setText(done)
+        elif index == after - 1 and self.session.undo_stack.count() >= after:
+            self.status.setText(undone)
+        else:  # another step came after it, or it is gone from the history
+            self.step = None
+            self.status.clear()

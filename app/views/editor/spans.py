@@ -48,6 +48,8 @@ class SpanEditor(EditorBase):
         self.text_view.selection_released.connect(self._snap_selection)
         self.text_view.span_clicked.connect(self._span_clicked)
         self.spans: list[dict[str, Any]] = []
+        self.no_spans_asked: int | None = None  # the item a first Enter with no spans was on
+        self.no_spans_confirmed = False  # a second Enter said "no spans" is meant, this session
         self.load_tokenizer()
 
     def load_tokenizer(self) -> None:
@@ -208,7 +210,25 @@ class SpanEditor(EditorBase):
         if self.session.locked:
             self.session.next()
             return
+        if not self.spans and not self.confirm_no_spans(item.id):
+            return
         self.session.set_state(list(self.spans), "complete", "complete", advance=True)
+
+    def confirm_no_spans(self, item_id: int) -> bool:
+        """ "No spans" is an answer too, but one an Enter too many gives by mistake: the first
+        time in a session it takes a second Enter on the same item (as Prodigy asks for empty
+        answers); once confirmed, later items with no spans complete on the first Enter."""
+        if self.no_spans_confirmed:
+            return True
+        if self.no_spans_asked != item_id:
+            self.no_spans_asked = item_id
+            self.say(
+                "No spans marked here. Press Enter again to complete it with no spans"
+                " (asked once per session), or select text and press a label's key."
+            )
+            return False
+        self.no_spans_confirmed = True
+        return True
 
     def extra_key(self, event: QKeyEvent) -> bool:
         if event.key() == Qt.Key.Key_Escape:
