@@ -100,6 +100,11 @@ def quality(
             oracle = oracle_coverage(conf, right, target)
             if choice.threshold is None:
                 rows[target].append((float("nan"), 0.0, oracle, 0))
+                if seed == 0:
+                    print(
+                        f"  P {target:.2f} split 0: nothing auto-labelled: {choice.reason}"
+                        f" (held-out answers exactly right: {np.mean(held['correct']):.1%})"
+                    )
                 continue
             chosen = conf >= choice.threshold
             real = float(right[chosen].mean()) if chosen.any() else float("nan")
@@ -196,13 +201,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--only", choices=("sms", "ncbi"), help="one data set's quality only")
     args = parser.parse_args()
-    if not args.skip_quality:
+    if not args.skip_quality and args.only != "ncbi":
         examples, labels = sms()
         for share in (0.4, 0.1):
             quality(
                 "SMS spam (classification)", "classification", examples, labels, share, args.splits
             )
+    if not args.skip_quality and args.only != "sms":
         examples, labels = ncbi()
         quality("NCBI mention types (multilabel)", "multilabel", examples, labels, 0.6, args.splits)
     if not args.skip_speed:

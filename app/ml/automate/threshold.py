@@ -145,7 +145,7 @@ def choose_threshold(
             chosen.lower,
             curve,
         )
-    reason, more = _why_none(curve, first, n_total, target, alpha, start)
+    reason, more = _why_none(curve, n_total, target, alpha, start)
     return ThresholdChoice(target, confidence, n_total, None, 0, None, None, curve, reason, more)
 
 
@@ -192,7 +192,6 @@ def _curve(
 
 def _why_none(
     curve: list[CurvePoint],
-    first: int | None,  # where the test sequence started
     n_total: int,
     target: float,
     alpha: float,
@@ -207,8 +206,8 @@ def _why_none(
             need,
         )
     hopeful = [p for p in curve if p.covered >= start and p.precision >= target]
-    if not hopeful:
-        best = curve[first or 0]
+    if not hopeful:  # not even the fewest most confident items that could pass
+        best = next(p for p in curve if p.covered >= start)
         return (
             f"even the model's most confident answers are right only {best.precision:.1%} of "
             f"the time (held out), below the target {target:g}: label more data and retrain, "
