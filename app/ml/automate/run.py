@@ -226,6 +226,8 @@ def _split(project: Project, plan: Plan) -> tuple[list[tuple[int, str, float]], 
     base = (
         " FROM datapoint d JOIN prediction p ON p.datapoint_id = d.id"
         " AND p.model_version_id = ? WHERE d.dataset_id = ? AND d.status = 0"
+        # gold items' answers are known: never auto-labelled, never routed as label work
+        " AND d.id NOT IN (SELECT datapoint_id FROM gold_item)"
     )
     with project.engine.connect() as conn:
         raw = driver_connection(conn)
