@@ -163,3 +163,18 @@ def test_editor_shows_an_auto_label_and_enter_confirms_it(qtbot, scored, tmp_pat
     assert (value, origin) == ('"ham"', "accepted")
     assert labeling_progress(project).labeled == 1
     assert browser.count(Query(status="auto-labelled")) == auto - 1
+
+
+def test_model_menu_opens_automate(qtbot, scored):
+    from app.views.main_window import MainWindow
+
+    window = MainWindow(scored)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.menus.actions["automate"].isEnabled()
+    window.menus.actions["automate"].trigger()
+    dialog = window.findChild(AutomateDialog)
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(lambda: dialog.choice is not None, timeout=10_000)
+    assert dialog.run_button.isEnabled()
+    dialog.close()
