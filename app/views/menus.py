@@ -39,6 +39,7 @@ PROJECT_ACTIONS = (
     "train",
     "model",
     "suspicious",
+    "automate",
     "bundle_export",
     "bundle_return",
     "bundle_merge",
@@ -147,6 +148,7 @@ def build_menus(window: MainWindow) -> Menus:
             ("train", "&Train now", "Ctrl+T", window.train_model),
             ("model", "Show the &model…", "Ctrl+M", window.show_model),
             ("suspicious", "Review &suspicious labels…", "Ctrl+Shift+S", window.show_suspicious),
+            ("automate", "&Automate…", None, lambda: _automate(window)),
         ),
     )
     add(
@@ -209,6 +211,13 @@ def _step_scale(actions: dict[str, QAction], step: int) -> None:
     nearest = min(range(len(appearance.SCALES)), key=lambda i: abs(appearance.SCALES[i] - chosen))
     index = max(0, min(len(appearance.SCALES) - 1, nearest + step))
     actions[f"scale_{round(appearance.SCALES[index] * 100)}"].trigger()
+
+
+def _automate(window: MainWindow) -> None:
+    """Model ▸ Automate… (issue 12): the dialog is imported when first opened."""
+    from app.views.model.automate_dialog import show_automate
+
+    show_automate(window)
 
 
 def _fill_recent(menu: QMenu, open_path: Callable[[Path], bool]) -> None:

@@ -23,6 +23,8 @@ def counts_text(counts: dict[str, int]) -> str:
         f"{counts['total']:,} datapoints · labeled {counts['labeled']:,} · unlabeled "
         f"{counts['unlabeled']:,} · skipped {counts['skipped']:,} · discarded "
         f"{counts['discarded']:,} · flagged {counts['flagged']:,}"
+        # the model's auto-labels (issue 12) are not people's labels: counted apart
+        + (f" · auto-labelled {n:,}" if (n := counts.get("auto-labelled")) else "")
     )
 
 

@@ -260,6 +260,7 @@ MENUS = {  # (text, shortcut) of every action, "-" for a separator, in the order
         ("&Train now", "Ctrl+T"),
         ("Show the &model…", "Ctrl+M"),
         ("Review &suspicious labels…", "Ctrl+Shift+S"),
+        ("&Automate…", ""),
     ],
     "&Team": [
         ("&Annotators and assignments…", ""),

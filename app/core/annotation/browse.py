@@ -18,7 +18,14 @@ from app.core.storage import fts
 from app.core.storage.tables import STATUS_CODES, STATUS_NAMES
 
 SORTABLE = ("id", "dataset", "status", "confidence")
-STATUS_FILTERS = (*STATUS_NAMES, "flagged")
+AUTO_LABELLED = "auto-labelled"  # labelled by the model alone (issue 12), not by a person
+STATUS_FILTERS = (*STATUS_NAMES, "flagged", AUTO_LABELLED)
+# Datapoints whose only complete annotation is an auto-label (origin 'model').
+MODEL_ONLY = (
+    "SELECT a.datapoint_id FROM annotation a WHERE a.origin = 'model' AND a.status = 'complete'"
+    " AND NOT EXISTS (SELECT 1 FROM annotation h WHERE h.datapoint_id = a.datapoint_id"
+    " AND h.origin != 'model' AND h.status = 'complete')"
+)
 PREVIEW_CHARS = 500
 _ORDER = {
     "id": "d.id {dir}",
@@ -89,6 +96,8 @@ def _where(query: Query, pending_after: int | None = None) -> tuple[str, dict[st
     params: dict[str, Any] = {}
     if query.status == "flagged":
         clauses.append("d.flagged = 1")
+    elif query.status == AUTO_LABELLED:
+        clauses.append(f"d.id IN ({MODEL_ONLY})")
     elif query.status:
         clauses.append("d.status = :status")
         params["status"] = STATUS_CODES[query.status]
@@ -272,8 +281,10 @@ class Browser:
         ]
 
     def status_counts(self) -> dict[str, int]:
-        """Counts for the status bar: total, one per status, and flagged."""
-        counts = dict.fromkeys(("total", *STATUS_FILTERS), 0)
+        """Counts for the status bar: total, one per status, and flagged; "labeled" counts
+        people's labels, and "auto-labelled" (present once the model labelled some) the
+        items the model alone labelled."""
+        counts = dict.fromkeys(("total", *STATUS_FILTERS[:-1]), 0)
         with self.project.engine.connect() as conn:
             for status, n in conn.execute(
                 text("SELECT status, count(*) FROM datapoint GROUP BY status")
@@ -282,5 +293,9 @@ class Browser:
             counts["flagged"] = conn.execute(
                 text("SELECT count(*) FROM datapoint WHERE flagged = 1")
             ).scalar()
+            auto = conn.execute(text(f"SELECT count(*) FROM ({MODEL_ONLY})")).scalar()
         counts["total"] = sum(counts[name] for name in STATUS_NAMES)
+        if auto:
+            counts["labeled"] -= auto
+            counts[AUTO_LABELLED] = auto
         return counts

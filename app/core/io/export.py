@@ -24,6 +24,7 @@ from app.core.io.formats import registry
 from app.core.io.formats.base import WriteContext, WriteReport
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project, current_schema
+from app.core.quality.automation import run_confidences
 from app.core.storage.retry import write_transaction
 from app.core.storage.tables import STATUS_CODES, STATUS_NAMES
 
@@ -78,6 +79,7 @@ def iter_records(
             for row in raw.execute("SELECT id, uuid, name, role FROM annotator")
         }
         schema_numbers = dict(raw.execute("SELECT id, version FROM schema_version").fetchall())
+        auto_labels = run_confidences(raw)  # the model version and confidence of auto-labels
         datasets = {
             row[0]: (row[1], row[2])
             for row in raw.execute("SELECT id, uuid, source_name FROM dataset")
@@ -115,6 +117,8 @@ def iter_records(
                             "updated_at": pending[9],
                         }
                     )
+                    if pending[7] == "model" and dp_id in auto_labels:
+                        items[-1]["model_version"], items[-1]["confidence"] = auto_labels[dp_id]
                 pending = annotations.fetchone()
             dataset_uuid, dataset_name = datasets[dataset_id]
             record: dict[str, Any] = {

@@ -36,6 +36,7 @@ from app.core.report.figures import project_report
 from app.core.report.html import write_html
 from app.core.report.sections import ProjectReport
 from app.views.dashboard.agreement import AlphaCard, HeatmapCard
+from app.views.dashboard.automation import AutomationCard
 from app.views.dashboard.issues import IssuesCard
 from app.views.dashboard.quality import AssignmentsCard, ConsensusCard, GoldCard
 from app.views.dashboard.summary import SummaryTiles
@@ -82,6 +83,7 @@ class DashboardView(QDialog):
         self.assignments_card = AssignmentsCard()
         self.consensus_card = ConsensusCard()
         self.issues_card = IssuesCard()
+        self.automation_card = AutomationCard()
         self.cards: dict[str, Card] = {
             "progress": self.progress_card,
             "timeline": self.timeline_card,
@@ -93,7 +95,9 @@ class DashboardView(QDialog):
             "assignments": self.assignments_card,
             "consensus": self.consensus_card,
             "flags": self.issues_card,
+            "automation": self.automation_card,
         }
+        self.automation_card.hide()
         self.gold_card.hide()
         self.assignments_card.hide()
 
@@ -124,9 +128,10 @@ class DashboardView(QDialog):
             grid.addWidget(self.cards[key], row, column)
         grid.addWidget(quality, 2, 1)
         grid.addWidget(self.issues_card, 5, 0, 1, 2)
+        grid.addWidget(self.automation_card, 6, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
-        grid.setRowStretch(6, 1)
+        grid.setRowStretch(7, 1)
         return board
 
     @staticmethod

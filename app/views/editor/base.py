@@ -333,7 +333,11 @@ class EditorBase(RoutesKeys, QWidget):
             self.suggestion_label.hide()
         else:
             self.suggestion_label.setText(
-                f"<span style='color:{palette().model}'><b>Model suggests</b>"
+                f"<span style='color:{palette().model}'><b>Model label</b>"
+                f" {html.escape(self.describe(suggestion.value))}: not checked by a person"
+                " &nbsp;·&nbsp; <b>Enter</b> confirms, or label it to correct</span>"
+                if suggestion.auto_label
+                else f"<span style='color:{palette().model}'><b>Model suggests</b>"
                 f" {html.escape(self.describe(suggestion.value))}"
                 f" ({sure(suggestion.confidence)} sure) &nbsp;·&nbsp; <b>A</b> accepts</span>"
             )
@@ -478,7 +482,11 @@ class EditorBase(RoutesKeys, QWidget):
             self.on_label(self.hotkeys[text])
             return True
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.complete()
+            shown = None if session.item is None else self.suggestion_shown(session.item)
+            if shown is not None and shown.auto_label:  # confirm the model's label
+                session.accept_suggestion(advance=True)
+            else:
+                self.complete()
         elif key == Qt.Key.Key_Backspace or (key == Qt.Key.Key_Left and self.left_goes_back):
             session.back()
         elif key == Qt.Key.Key_Right and self.left_goes_back:
