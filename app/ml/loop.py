@@ -26,6 +26,7 @@ from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_
 from app.core.project import modelstore
 from app.core.project.modelstore import ModelVersion
 from app.core.project.project import Project
+from app.core.quality.automation_status import HOLDOUT_KEY, holdout_record
 from app.core.storage import predictions
 from app.ml import registry
 from app.ml.policy import MIN_EXAMPLES
@@ -95,6 +96,12 @@ def train_project(
     check_cancel(cancel)
     metrics = dict(metrics)
     metrics["suspicious"] = _suspicious(project.task_type, training, out_of_fold)
+    metrics[HOLDOUT_KEY] = holdout_record(  # for automation's threshold (issue 12)
+        project.task_type,
+        [e.value for e in training.examples],
+        [p.value for p in out_of_fold],
+        [p.confidence for p in out_of_fold],
+    )
     return modelstore.save_version(
         project, model.format, model.to_bytes(), len(training.examples), metrics
     )
