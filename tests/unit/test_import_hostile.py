@@ -109,7 +109,7 @@ def test_many_keys_preview_is_linear(tmp_path):
     assert done.returncode == 0, done.stderr
     done = run_cli(tmp_path, "import", project, path, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "Imported 1 datapoints" in done.stdout
+    assert "Imported 1 datapoint " in done.stdout
     assert len(preview(path).columns) == 300_001
 
 
