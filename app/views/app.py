@@ -46,9 +46,13 @@ def app_icon() -> QIcon:
 def main_gui(project_path: Path | None = None, screenshot: Path | None = None) -> int:
     app = make_application()
     window = MainWindow()
-    if project_path is not None:
+    bundle = project_path if project_path and Path(project_path).suffix == ".tlbundle" else None
+    if project_path is not None and bundle is None:
         window.open_project_path(Path(project_path))
     window.show()
+    if bundle is not None:  # a double-clicked bundle: ask where to open it as a project
+        window.open_bundle(Path(bundle))
+        project_path = None
     if os.environ.get("TAGLOOP_BENCH_READY"):
         QTimer.singleShot(0, lambda: _report_ready(window))
     if screenshot is not None:
