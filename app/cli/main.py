@@ -13,7 +13,6 @@ import sys
 from app.cli.gui import cmd_gui
 from app.cli.parser import build_parser
 
-
 NETWORK_EVENTS = frozenset(
     {"socket.__new__", "socket.bind", "socket.connect", "socket.sendto", "socket.getaddrinfo"}
     | {"socket.gethostbyname", "socket.gethostbyaddr", "urllib.Request"}
