@@ -8,10 +8,11 @@ import importlib
 import multiprocessing
 import sys
 
-from app.cli.main import deny_network, main
+from app.cli.main import deny_network, main, skip_ipv6_probe
 
 if __name__ == "__main__":
-    deny_network()  # before a worker starts, so it is watched too
+    skip_ipv6_probe()  # before a worker starts, so a worker is quiet and watched too
+    deny_network()
     multiprocessing.freeze_support()
     if sys.argv[1:2] == ["--self-check"] and getattr(sys, "frozen", False):
         # packaging/frozen_check.py, shipped only inside the frozen build

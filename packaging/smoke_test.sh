@@ -46,7 +46,7 @@ if command -v strace >/dev/null && strace -f -o /dev/null /bin/true 2>/dev/null;
     TRACE=(strace -f -qq -e trace=execve,socket,connect -o)
 fi
 echo "smoke test of $BIN in $WORK (network namespace: ${NET[*]:-unavailable}," \
-    "strace: ${TRACE:+yes}${TRACE:-no})"
+    "strace: $([[ ${#TRACE[@]} -gt 0 ]] && echo yes || echo no))"
 
 # Run the frozen binary in an empty environment; stdout and stderr go to $WORK/NAME.{out,err}.
 tl() {

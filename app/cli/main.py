@@ -19,6 +19,15 @@ NETWORK_EVENTS = frozenset(
 )
 
 
+def skip_ipv6_probe() -> None:
+    """Tagloop never uses the network, yet importing spaCy imports requests, whose urllib3
+    opens an IPv6 socket bound to ::1 just to see whether IPv6 works. Saying there is no IPv6
+    skips that probe, so that no socket is ever opened (TAGLOOP_DENY_NETWORK proves it)."""
+    import socket
+
+    socket.has_ipv6 = False
+
+
 def deny_network() -> None:
     """With TAGLOOP_DENY_NETWORK=1, any socket use ends the process loudly (exit 97): how the
     frozen build's smoke test proves that Tagloop opens none. Children inherit the variable."""
@@ -38,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command (the app's window without one); returns the process exit code."""
     from app.core.errors import Cancelled, TagloopError
 
+    skip_ipv6_probe()
     deny_network()
 
     args = build_parser().parse_args(argv)
