@@ -120,7 +120,7 @@ STEP="init + import of $(basename "$DATA")"
 tl init init "$WORK/sms.tagloop" --type classification --labels ham,spam
 tl import import "$WORK/sms.tagloop" "$DATA" --map SMS=text --label-column Label
 tl stats stats "$WORK/sms.tagloop" --json
-expect stats '"datapoints": *[1-9][0-9]{3}'
+expect stats '"total": *[1-9][0-9]{3}'
 
 STEP="train (classification, demo spam)"
 traced train-spam train "$WORK/demo/spam.tagloop" --json
@@ -131,9 +131,9 @@ traced train-spans train "$WORK/demo/diseases.tagloop" --no-score --json
 expect train-spans '"macro_f1"'
 
 STEP="predict"
-printf 'text\nWINNER!! Claim your free prize now, call 09061701461\nSee you at lunch?\n' \
-    >"$WORK/new.csv"
-tl predict predict "$WORK/demo/spam.tagloop" "$WORK/new.csv" --output "$WORK/pred.jsonl"
+printf 'WINNER!! Claim your free prize now: call 09061701461\nSee you at lunch?\n' \
+    >"$WORK/new.txt"
+tl predict predict "$WORK/demo/spam.tagloop" "$WORK/new.txt" --output "$WORK/pred.jsonl"
 [[ $(wc -l <"$WORK/pred.jsonl") -eq 2 ]] || { echo "predict wrote no 2 lines" >&2; exit 1; }
 grep -q '"spam"' "$WORK/pred.jsonl" || { echo "predict found no spam" >&2; exit 1; }
 
@@ -141,7 +141,7 @@ STEP="bundle export + bundle open"
 tl export bundle export "$WORK/demo/spam.tagloop" "$WORK/spam.tlbundle"
 tl open bundle open "$WORK/spam.tlbundle" "$WORK/opened.tagloop"
 tl opened-stats stats "$WORK/opened.tagloop" --json
-expect opened-stats '"datapoints": *[1-9]'
+expect opened-stats '"total": *[1-9]'
 
 STEP="GUI offscreen on a demo project, to a screenshot, then quit"
 traced gui gui --screenshot "$WORK/gui.png" "$WORK/demo/spam.tagloop"
