@@ -14,6 +14,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SOURCE=$HERE
 ACTION=install
+PREFIX_ARG=()
 if [[ $(id -u) -eq 0 ]]; then
     PREFIX=/usr/local
     APPDIR=/opt/tagloop
@@ -24,7 +25,7 @@ fi
 while [[ $# -gt 0 ]]; do
     case $1 in
         --uninstall) ACTION=uninstall ;;
-        --prefix) PREFIX=$2; APPDIR=""; shift ;;
+        --prefix) PREFIX=$2; APPDIR=""; PREFIX_ARG=(--prefix "$2"); shift ;;
         --from) SOURCE=$(cd "$2" && pwd); shift ;;
         -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "install-linux.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -92,4 +93,4 @@ refresh
 echo "Tagloop $("$APPDIR/tagloop" --version | cut -d' ' -f2) installed in $APPDIR"
 echo "  command: $BINLINK$([[ ":$PATH:" == *":$PREFIX/bin:"* ]] || echo " (add $PREFIX/bin to PATH)")"
 echo "  menu entry, icon and the .tagloop / .tlbundle file types: under $SHARE"
-echo "  remove with: $0 --uninstall$([[ "$PREFIX" == "$HOME/.local" || $(id -u) -eq 0 ]] || echo " --prefix $PREFIX")"
+echo "  remove with: $APPDIR/install-linux.sh --uninstall ${PREFIX_ARG[*]}"
