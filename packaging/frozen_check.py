@@ -3,8 +3,8 @@
 Shipped inside the build by packaging/tagloop.spec, together with tagloop_manifest.json (what
 the spec put in). Imports every module of the app, makes a blank spaCy pipeline for every
 language the build offers, imports each optional dependency that went in, checks the Qt
-platform plugins, the demo data, the migrations and the icon, and round-trips a little
-scikit-learn and cryptography. Prints one line per failure and exits 1 if there is any, so
+platform plugins, the demo data, the migrations and the icon, round-trips a little
+scikit-learn and cryptography, and starts a worker process from the frozen executable. Prints one line per failure and exits 1 if there is any, so
 packaging/smoke_test.sh fails loudly on a missing module, data file or plugin.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -82,12 +83,32 @@ def _check_numeric(manifest: dict) -> None:
         raise RuntimeError("cryptography round trip failed")
 
 
+def child_probe(progress: Callable[..., None], cancel: Callable[[], bool]) -> dict:
+    """Runs in the worker process: what the window's training job would import there."""
+    import sklearn.linear_model  # noqa: F401
+    import spacy
+
+    progress(1, 1, "probe")
+    return {"pid": os.getpid(), "tokens": len(spacy.blank("en")("a worker process"))}
+
+
+def _check_worker(manifest: dict) -> None:
+    """The window trains in a spawned process started from this same executable
+    (freeze_support in app/__main__.py): start one and get its answer back."""
+    from app.workers.process import run_in_process
+
+    answer = run_in_process("frozen_check:child_probe")
+    if answer["pid"] == os.getpid() or answer["tokens"] != 3:
+        raise RuntimeError(f"the worker process answered {answer!r}")
+
+
 CHECKS: dict[str, Callable[[dict], None]] = {
     "app modules and optional dependencies": _check_modules,
     "spaCy languages and registries": _check_spacy,
     "demo data, icon and migrations": _check_data,
     "Qt platform plugins": _check_qt,
     "NumPy, scikit-learn, cryptography": _check_numeric,
+    "worker process (spawned from the frozen executable)": _check_worker,
 }
 
 
