@@ -4,8 +4,9 @@ Shipped inside the build by packaging/tagloop.spec, together with tagloop_manife
 the spec put in). Imports every module of the app, makes a blank spaCy pipeline for every
 language the build offers, imports each optional dependency that went in, checks the Qt
 platform plugins, the demo data, the migrations and the icon, round-trips a little
-scikit-learn and cryptography, and starts a worker process from the frozen executable. Prints one line per failure and exits 1 if there is any, so
-packaging/smoke_test.sh fails loudly on a missing module, data file or plugin.
+scikit-learn and cryptography, and starts a worker process from the frozen executable.
+Prints one line per failure and exits 1 if there is any, so packaging/smoke_test.sh fails
+loudly on a missing module, data file or plugin.
 """
 
 from __future__ import annotations
