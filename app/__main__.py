@@ -8,7 +8,8 @@ import importlib
 import multiprocessing
 import sys
 
-from app.cli.main import deny_network, main, skip_ipv6_probe
+from app.cli.main import main
+from app.core.offline import deny_network, skip_ipv6_probe
 
 if __name__ == "__main__":
     skip_ipv6_probe()  # before a worker starts, so a worker is quiet and watched too

@@ -23,6 +23,7 @@ from typing import Any
 
 from app.core.errors import Cancelled, ProjectError
 from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
+from app.core.offline import deny_network, skip_ipv6_probe
 
 NICENESS = 10  # below the GUI: on two cores a busy child otherwise starves the event loop
 GRACE_S = 3.0  # how long a cancelled child may take to notice before it is terminated
@@ -42,6 +43,8 @@ def resolve(target: str) -> Callable[..., Any]:
 
 def _child(target: str, args: tuple, events, cancel_event, parent_pid: int) -> None:
     """The child side: call the target with progress and cancel adapters."""
+    skip_ipv6_probe()  # a spawned child imports spaCy afresh: no probe socket there either
+    deny_network()
     if hasattr(os, "nice"):
         os.nice(NICENESS)  # the window's process gets the CPU first, always
 

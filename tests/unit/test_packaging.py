@@ -26,7 +26,9 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-SOCKET = "from app.cli.main import deny_network; deny_network(); import socket; {}; print('open')"
+SOCKET = (
+    "from app.core.offline import deny_network; deny_network(); import socket; {}; print('open')"
+)
 
 
 @pytest.mark.parametrize(
