@@ -331,6 +331,7 @@ def test_adjudicate_tasks_come_first_and_an_empty_queue_says_so(qtbot, team_proj
     again = AdjudicationView(project, who[LEAD])
     qtbot.addWidget(again)
     assert again.queue == [] and "No open disagreements" in again.progress_label.text()
+    assert again.progress.text() == "nothing to decide"  # not "0 of 1 decided"
     key(qtbot, again, "1")  # nothing to decide: no crash
 
 

@@ -149,6 +149,7 @@ class AdjudicationView(ItemQueueDialog):
         total, done = len(self.queue), len(self.decided)
         self.progress.setMaximum(max(total, 1))
         self.progress.setValue(done)
+        self.progress.setFormat("%v of %m decided" if total else "nothing to decide")
         if not total:
             self.progress_label.setText("No open disagreements")
             return
