@@ -14,11 +14,16 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QMessageBox,
     QVBoxLayout,
     QWidget,
 )
 
+from app.core.io.formats.base import WriteReport
 from app.core.io.formats.registry import WRITABLE
+from app.views.wording import plural
+
+SHOWN_WARNINGS = 20  # the rest are counted, not listed: the dialog must fit the screen
 
 SAFE_TEXT = "Protect against spreadsheet formulas (recommended)"
 SAFE_TIP = (
@@ -115,3 +120,32 @@ class ExportOptionsDialog(QDialog):
     def raw(self) -> bool:
         """True when the user turned the formula protection off (CSV only)."""
         return self.safe_box.isEnabled() and not self.safe_box.isChecked()
+
+
+def export_done_text(path: Path, report: WriteReport) -> str | None:
+    """What the writer wants the user to know (spans that don't align to tokens, the labeling
+    config a Label Studio project needs...), or None when it has nothing to say."""
+    if not report.warnings and not report.notes:
+        return None
+    lines = [f"Exported {plural(report.written, 'datapoint')} to {path.name}."]
+    if report.warnings:
+        lines += ["", f"{plural(len(report.warnings), 'warning')}:"]
+        lines += [f"• {w}" for w in report.warnings[:SHOWN_WARNINGS]]
+        if len(report.warnings) > SHOWN_WARNINGS:
+            lines.append(f"… and {len(report.warnings) - SHOWN_WARNINGS:,} more")
+    for note in report.notes:
+        lines += ["", note]
+    return "\n".join(lines)
+
+
+def show_export_done(parent: QWidget, path: Path, report: WriteReport) -> None:
+    """The status bar says it was written; a message box shows the writer's warnings and
+    notes, which the command line prints and a GUI user must not miss either."""
+    status = getattr(parent, "statusBar", None)
+    if status is not None:
+        status().showMessage(f"Exported {plural(report.written, 'datapoint')} to {path}", 8000)
+    message = export_done_text(path, report)
+    if message is not None:
+        box = QMessageBox(QMessageBox.Icon.Information, "Export written", message, parent=parent)
+        box.open()
+        parent.export_message = box  # type: ignore[attr-defined]  # tests read it

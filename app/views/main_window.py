@@ -32,7 +32,7 @@ from app.core import settings
 from app.core.annotation.worklist import WorklistSpec
 from app.core.errors import TagloopError
 from app.core.io.datasets import list_datasets, remove_dataset
-from app.core.io.export import export_datapoints
+from app.core.io.export import export_file
 from app.core.project import modelstore
 from app.core.project.project import PROJECT_SUFFIX, Project, open_project, upgrade_needed
 from app.core.storage import fts
@@ -41,7 +41,7 @@ from app.views.closing import WAIT, ask_close_unsaved
 from app.views.dashboard.window import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
-from app.views.export_dialog import EXPORT_FILTER, ExportOptionsDialog
+from app.views.export_dialog import EXPORT_FILTER, ExportOptionsDialog, show_export_done
 from app.views.glossary import explain_on
 from app.views.import_dialog import FILE_FILTER, ImportDialog
 from app.views.menus import build_menus
@@ -56,7 +56,6 @@ from app.views.quality.suspicious import SuspiciousView
 from app.views.status_counts import CountsLabel
 from app.views.team.assignments import TeamDialog
 from app.views.team.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
-from app.views.wording import plural
 from app.workers.job import Job, run_with_progress
 from app.workers.write_job import pending_writes, wait_for_writes
 from app.workers.writer import Writer
@@ -413,18 +412,14 @@ class MainWindow(QMainWindow):
         job = run_with_progress(
             self,
             f"Exporting to {path.name}",
-            export_datapoints,
+            export_file,
             self.project,
             path,
             only_completed=only_completed,
             raw=raw,
             **choices,  # fmt, value_source (ExportOptionsDialog.choices)
         )
-        job.succeeded.connect(
-            lambda n: self.statusBar().showMessage(
-                f"Exported {plural(n, 'datapoint')} to {path}", 8000
-            )
-        )
+        job.succeeded.connect(lambda report: show_export_done(self, path, report))
         job.failed.connect(lambda message: QMessageBox.warning(self, "Export failed", message))
         return self._track(job).start()
 

@@ -151,6 +151,23 @@ def test_export_runs_in_background(qtbot, spam_project, sms_csv, tmp_path):
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 60
     assert json.loads(lines[0])["label"] in ("ham", "spam")
+    assert window.statusBar().currentMessage().startswith("Exported 60 datapoints")
+
+
+def test_export_shows_what_the_writer_says(qtbot, spam_project, sms_csv, tmp_path):
+    """A Label Studio export tells the GUI user the labeling config its tasks fit, as the
+    command line does: the writer's notes are not lost on the way to the window."""
+    import_dataset(spam_project, sms_csv, mapping={"message": "text"}, label_column="label")
+    window = _window(qtbot, spam_project)
+    out = tmp_path / "tasks.json"
+    job = window.start_export(out, only_completed=True, fmt="labelstudio")
+    with qtbot.waitSignal(job.finished, timeout=20_000):
+        pass
+    qtbot.waitUntil(lambda: getattr(window, "export_message", None) is not None)
+    shown = window.export_message.text()
+    assert shown.startswith("Exported 60 datapoints to tasks.json")
+    assert "<Choice" in shown and "spam" in shown  # the labeling config, with the labels
+    assert len(json.loads(out.read_text(encoding="utf-8"))) == 60
 
 
 def test_cancelled_import_leaves_nothing(qtbot, spam_project, tmp_path):
