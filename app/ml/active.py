@@ -6,6 +6,11 @@ the batch diverse: it clusters the most uncertain candidates and takes the most 
 of each cluster, so one batch is not ten near-duplicates of the same borderline text.
 "cold_start" needs no model: it clusters (a sample of) the pool and asks for the items nearest
 the cluster centres, i.e. diverse, representative texts.
+"balanced" (the default) is hybrid with a share of random picks in every batch: where the
+model's uncertainty is misleading (few labels, skewed data, spans) pure uncertainty sampling
+keeps asking about one corner of the data and falls behind random; the random share keeps the
+training set representative, so the default never does much worse than random and, where
+uncertainty helps, keeps most of its gain (bench/al_curves.py, docs in README).
 """
 
 from __future__ import annotations
@@ -19,9 +24,21 @@ import numpy as np
 
 from app.ml.types import Prediction
 
-STRATEGIES = ("random", "least_confidence", "margin", "entropy", "hybrid", "cold_start")
-# hybrid: measured best or equal-best AUC on SMS and NCBI mention types (bench/al_curves.py)
-DEFAULT_STRATEGY = "hybrid"
+STRATEGIES = (
+    "random",
+    "least_confidence",
+    "margin",
+    "entropy",
+    "hybrid",
+    "balanced",
+    "cold_start",
+)
+# balanced: never below random on SMS, NCBI mention types, NCBI sentences and spans, where
+# hybrid lost on some held-out sets (bench/al_curves.py prints the figures)
+DEFAULT_STRATEGY = "balanced"
+# strategies whose queue front is put in a diverse (clustered, round-robin) order
+DIVERSE_STRATEGIES = ("hybrid", "balanced")
+EXPLORE_SHARE = 0.3  # balanced: about this share of every batch is picked at random
 HYBRID_CANDIDATES = 10  # hybrid clusters the batch * this most uncertain items
 COLD_START_SAMPLE = 5000  # cold start clusters at most this many pool items
 EMBED_DIM = 50
@@ -53,7 +70,7 @@ def _score(strategy: str, prediction: Prediction) -> float:
         return 1.0 - confidence
     scores = list(prediction.scores.values()) if prediction.scores else []
     multilabel = _is_multilabel(prediction)
-    if strategy in ("margin", "hybrid"):
+    if strategy in ("margin", "hybrid", "balanced"):
         if scores and not multilabel and len(scores) >= 2:
             top = sorted(scores, reverse=True)
             return 1.0 - (top[0] - top[1])
@@ -71,16 +88,56 @@ def _score(strategy: str, prediction: Prediction) -> float:
     raise ValueError(f"unknown strategy {strategy!r}")
 
 
-def priority(strategy: str, predictions: Sequence[Prediction]) -> list[float]:
+def priority(
+    strategy: str, predictions: Sequence[Prediction], rng: random.Random | None = None
+) -> list[float]:
     """Per-item priority (higher = ask sooner). random: a uniform draw; cold_start: no model
-    information, so everything ties at 0 (use select_batch for a diverse cold start)."""
+    information, so everything ties at 0 (use select_batch for a diverse cold start);
+    balanced: the margin's values in an order with random picks mixed in (rng, for a
+    reproducible simulation)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    draw = rng or random
     if strategy == "random":
-        return [random.random() for _ in predictions]
+        return [draw.random() for _ in predictions]
     if strategy == "cold_start":
         return [0.0 for _ in predictions]
-    return [_score(strategy, p) for p in predictions]
+    scores = [_score(strategy, p) for p in predictions]
+    if strategy == "balanced":
+        mixer = np.random.default_rng(draw.getrandbits(32))
+        return explore_mix(np.asarray(scores, float), EXPLORE_SHARE, mixer).tolist()
+    return scores
+
+
+def explore_mix(scores: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """The same priority values, handed out in a new order: each rank, from the top, goes
+    with probability `share` to a random item and otherwise to the most uncertain item left.
+    The values' distribution is unchanged, so chunks scored separately still merge fairly,
+    and any top-k of the queue holds about `share` random items."""
+    scores = np.asarray(scores, float)
+    n = len(scores)
+    if n == 0 or share <= 0:
+        return scores
+    by_uncertainty = np.lexsort((rng.random(n), -scores))
+    by_chance = rng.permutation(n)
+    chance = rng.random(n) < share
+    used = np.zeros(n, bool)
+    ranking = np.empty(n, np.int64)
+    next_sure = next_chance = 0
+    for rank in range(n):
+        if chance[rank]:
+            while used[by_chance[next_chance]]:
+                next_chance += 1
+            item = by_chance[next_chance]
+        else:
+            while used[by_uncertainty[next_sure]]:
+                next_sure += 1
+            item = by_uncertainty[next_sure]
+        used[item] = True
+        ranking[rank] = item
+    out = np.empty(n)
+    out[ranking] = np.sort(scores)[::-1]
+    return out
 
 
 def priority_array(
@@ -99,11 +156,15 @@ def priority_array(
     if strategy == "least_confidence":
         return 1.0 - confidence
     multiple = task_type == "classification" and probs.shape[1] >= 2
-    if strategy in ("margin", "hybrid"):
+    if strategy in ("margin", "hybrid", "balanced"):
         if multiple:
             top2 = -np.partition(-probs, 1, axis=1)[:, :2]
-            return 1.0 - (top2[:, 0] - top2[:, 1])
-        return 1.0 - np.abs(2 * confidence - 1)
+            margins = 1.0 - (top2[:, 0] - top2[:, 1])
+        else:
+            margins = 1.0 - np.abs(2 * confidence - 1)
+        if strategy == "balanced":
+            return explore_mix(margins, EXPLORE_SHARE, np.random.default_rng(seed))
+        return margins
     # entropy
     if multiple:
         total = probs.sum(axis=1, keepdims=True)
@@ -220,7 +281,7 @@ def select_from_scores(
         return cold_start_indices(candidates, batch, rng, embed)
     jitter = np.array([rng.random() for _ in candidates]) * 1e-9
     order = np.lexsort((jitter, -np.asarray(scores, float)))
-    if strategy != "hybrid" or embed is None or batch == 1:
+    if strategy not in DIVERSE_STRATEGIES or embed is None or batch == 1:
         return [candidates[int(i)] for i in order[:batch]]
     top = order[: min(len(order), batch * HYBRID_CANDIDATES)]
     pool = [candidates[int(i)] for i in top]
@@ -261,5 +322,5 @@ def select_batch(
         return select_from_scores("random", [], indices, batch, rng, None)
     if model is None or strategy == "cold_start":
         return select_from_scores("cold_start", [], indices, batch, rng, embed)
-    scores = priority(strategy, model.predict(pool_texts))
+    scores = priority(strategy, model.predict(pool_texts), rng)
     return select_from_scores(strategy, scores, indices, batch, rng, embed)

@@ -192,7 +192,7 @@ def score_pool(
             modelstore.write_prediction_arrays(
                 project, version.id, ids, values, confidence, priorities
             )
-            if strategy == "hybrid":
+            if strategy in active.DIVERSE_STRATEGIES:
                 _keep_front(front, priorities, chunk)
             done += len(chunk)
             progress(done, total, "Scoring unlabeled items")

@@ -203,7 +203,7 @@ def _curve(
         if strategy in ("random", "cold_start"):
             priorities: list[float] = []
         else:
-            priorities = active.priority(strategy, runner.predict_pool(model, rest))
+            priorities = active.priority(strategy, runner.predict_pool(model, rest), rng)
         chosen = chosen + active.select_from_scores(
             strategy, priorities, rest, step, rng, runner.embed
         )
