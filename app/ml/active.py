@@ -39,6 +39,7 @@ DEFAULT_STRATEGY = "balanced"
 # strategies whose queue front is put in a diverse (clustered, round-robin) order
 DIVERSE_STRATEGIES = ("hybrid", "balanced")
 EXPLORE_SHARE = 0.3  # balanced: about this share of every batch is picked at random
+MIX_DEPTH = 2000  # balanced: how many top ranks of a scored chunk get random picks mixed in
 HYBRID_CANDIDATES = 10  # hybrid clusters the batch * this most uncertain items
 COLD_START_SAMPLE = 5000  # cold start clusters at most this many pool items
 EMBED_DIM = 50
@@ -110,33 +111,36 @@ def priority(
 
 
 def explore_mix(scores: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
-    """The same priority values, handed out in a new order: each rank, from the top, goes
-    with probability `share` to a random item and otherwise to the most uncertain item left.
-    The values' distribution is unchanged, so chunks scored separately still merge fairly,
-    and any top-k of the queue holds about `share` random items."""
+    """The same priority values, handed out in a new order: each of the top MIX_DEPTH ranks
+    goes with probability `share` to a random item and otherwise to the most uncertain item
+    left (below that depth, nobody looks: uncertainty order). The values' distribution is
+    unchanged, so chunks scored separately still merge fairly, and any top-k of the queue
+    holds about `share` random items."""
     scores = np.asarray(scores, float)
     n = len(scores)
     if n == 0 or share <= 0:
         return scores
     by_uncertainty = np.lexsort((rng.random(n), -scores))
     by_chance = rng.permutation(n)
-    chance = rng.random(n) < share
+    chance = rng.random(min(n, MIX_DEPTH)) < share
     used = np.zeros(n, bool)
-    ranking = np.empty(n, np.int64)
+    ranking: list[int] = []
     next_sure = next_chance = 0
-    for rank in range(n):
-        if chance[rank]:
+    for pick_at_random in chance.tolist():
+        if pick_at_random:
             while used[by_chance[next_chance]]:
                 next_chance += 1
-            item = by_chance[next_chance]
+            item = int(by_chance[next_chance])
         else:
             while used[by_uncertainty[next_sure]]:
                 next_sure += 1
-            item = by_uncertainty[next_sure]
+            item = int(by_uncertainty[next_sure])
         used[item] = True
-        ranking[rank] = item
+        ranking.append(item)
+    rest = by_uncertainty[~used[by_uncertainty]]
+    order = np.concatenate([np.asarray(ranking, np.int64), rest])
     out = np.empty(n)
-    out[ranking] = np.sort(scores)[::-1]
+    out[order] = np.sort(scores)[::-1]
     return out
 
 
