@@ -13,6 +13,7 @@ from app.core.io.importer import import_dataset
 from app.core.project import modelstore
 from app.core.project.label_schema import LabelSpec
 from app.core.project.project import create_project
+from app.core.quality.suspicious import kept_labels
 from app.views.quality.suspicious import SuspiciousView
 from app.workers.write_job import writes_pending
 from tests.gui.test_model_gui import editor_on, one, settle, spam, store_version  # noqa: F401
@@ -44,16 +45,10 @@ def test_plain_k_c_f_keep_change_and_flag(qtbot, spam, editor_on):  # noqa: F811
     qtbot.keyClick(view.table, Qt.Key.Key_F)  # flag
     settle(session)
     assert view.table.rowCount() == 0
-    assert first in modelstore_kept(spam)
+    assert first in kept_labels(spam)
     value = one(spam, "SELECT value FROM annotation WHERE datapoint_id = :d", d=second)[0]
     assert json.loads(value) == "spam"
     assert one(spam, "SELECT flagged FROM datapoint WHERE id = :d", d=third)[0] == 1
-
-
-def modelstore_kept(project) -> set[int]:
-    from app.core.quality.suspicious import kept_labels
-
-    return kept_labels(project)
 
 
 TEXT = "Colorectal cancer is common. HNPCC is an inherited cancer syndrome."
@@ -71,7 +66,12 @@ def span_project(tmp_path):
     project.close()
 
 
-def test_suspicious_spans_read_as_sentences_and_labels(qtbot, span_project, editor_on):  # noqa: F811
+def test_suspicious_spans_read_as_sentences_and_labels(
+    qtbot,
+    span_project,
+    editor_on,  # noqa: F811
+    tmp_path,
+):
     (dp,) = _ids(span_project)
     session, _editor, _controller = editor_on(span_project)
     session.show_datapoint(dp)
@@ -100,11 +100,4 @@ def test_suspicious_spans_read_as_sentences_and_labels(qtbot, span_project, edit
     details = view.details.toPlainText()
     assert "missing span" in details and "inherited cancer syndrome" in details
     view.resize(1024, 640)
-    view.grab().save(str(tmp_path_png(view)))
-
-
-def tmp_path_png(view) -> str:
-    import tempfile
-    from pathlib import Path
-
-    return str(Path(tempfile.gettempdir()) / "s2_suspicious_spans.png")
+    view.grab().save(str(tmp_path / "suspicious_spans.png"))
