@@ -39,12 +39,18 @@ def _fitter(
     verb: str, task_type: str, options: FitOptions
 ) -> Callable[[Sequence[Example], Sequence[str]], Any]:
     """The model module's `verb` (train, cross_validate or train_validated) for this task type,
-    bound to its options: spaCy for spans, the linear models (which take the task type first
-    and have no use for the span options) for the rest."""
-    if task_type == "spans":
+    bound to its options: the CRF for spans (spaCy's spancat where spans may overlap), the
+    linear models (which take the task type first and have no use for the span options) for
+    the rest."""
+    if task_type == "spans" and options.get("allow_overlap"):
         from app.ml.spans import model as spans
 
         return lambda examples, labels: getattr(spans, verb)(examples, labels, **options)
+    if task_type == "spans":  # the CRF: spans that may not overlap
+        from app.ml.spans import crf
+
+        crf_options = {key: value for key, value in options.items() if key != "allow_overlap"}
+        return lambda examples, labels: getattr(crf, verb)(examples, labels, **crf_options)
     from app.ml.linear import fit as linear_fit
 
     kept = {key: value for key, value in options.items() if key not in _SPANS_ONLY}
@@ -63,7 +69,11 @@ def train(
 
 def load(format: str, data: bytes) -> Model:
     """A model from its safe serialisation (see Model.format)."""
-    if format.startswith("tagloop-spacy"):
+    if format.startswith("tagloop-crf"):
+        from app.ml.spans import crf
+
+        return crf.load(data)
+    if format.startswith("tagloop-spacy"):  # spancat, and the ner models of earlier versions
         from app.ml.spans import model as spans
 
         return spans.load(data)
@@ -93,7 +103,8 @@ def train_validated(
 ) -> tuple[Model, Metrics, list[Prediction]]:
     """A model trained on every example, its cross-validated metrics, and the out-of-fold
     predictions; the linear models share their folds between the two (see app.ml.linear.fit)."""
-    if task_type == "spans":  # spaCy has no shared folds: cross-validate, then train
+    if task_type == "spans" and options.get("allow_overlap"):
+        # spaCy has no shared folds: cross-validate, then train
         metrics, oof = cross_validate(task_type, examples, labels, **options)
         options.pop("folds", None)
         return train(task_type, examples, labels, **options), metrics, oof

@@ -1,0 +1,521 @@
+"""The default span model: a linear-chain CRF (CRFsuite) on hand-made token features.
+
+Why a CRF rather than the spaCy network (app.ml.spans.model): on NCBI Disease it is more
+accurate with few labels and retrains in seconds, not minutes, on two busy cores (figures in
+bench/span_model.py and README). It is trained only on the project's own labels: features
+are the word, its shape and affixes, its neighbours, and a gazetteer of the mentions the
+project has labelled (app.ml.spans.features). Spans may not overlap (BIO tags); schemas that
+allow overlaps keep spaCy's spancat.
+
+Scores: a span's raw score is the least of its tokens' marginal probabilities (and of the
+chance that the next token does not continue it); a document's raw confidence is the CRF's
+probability of its whole tag sequence, i.e. "every span right and no other span". Both are
+calibrated by isotonic maps fitted on out-of-fold predictions (app.ml.spans.calibration).
+
+A model travels as a zip of meta.json (format, labels, language, settings, gazetteer,
+calibration) and CRFsuite's own binary model file, kept as bytes: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
+from app.ml.spans import features as F
+from app.ml.spans.calibration import Calibration, calibration_metrics, cross_fitted
+from app.ml.spans.metrics import span_metrics
+from app.ml.types import Example, Metrics, Prediction
+
+FORMAT = "tagloop-crf-1"
+MEMBERS = ("meta.json", "model.crfsuite")
+MAX_BYTES = 256 * 1024 * 1024
+GAZETTEER_FOLDS = 4  # training documents see a gazetteer built without their own mentions
+
+
+@dataclass(frozen=True)
+class CrfSettings:
+    """Everything that shapes training. Stored in meta.json and checked on load."""
+
+    c1: float = 0.05  # L1: keeps the model small and ignores one-off features
+    c2: float = 0.05  # L2
+    max_iterations: int = 60  # L-BFGS iterations of a full retrain (more overfit NCBI)
+    quick_iterations: int = 40  # a quick update after a completed document
+    gazetteer: bool = True
+    min_freq: int = 1
+
+
+DEFAULT_SETTINGS = CrfSettings()
+
+
+def _check_settings(raw: Any) -> CrfSettings:
+    if not isinstance(raw, dict):
+        raise ValueError("span model settings are not an object")
+    defaults = asdict(DEFAULT_SETTINGS)
+    unknown = set(raw) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown span model settings {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for key, default in defaults.items():
+        value = raw.get(key, default)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10_000
+        else:
+            ok = isinstance(value, int | float) and 0 <= value <= 100
+        if not ok:
+            raise ValueError(f"bad span model setting {key}={value!r}")
+        values[key] = value
+    return CrfSettings(**values)
+
+
+# --- encoding ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Document:
+    tokens: list[F.Token]
+    windows: list[tuple[int, int]]
+    tags: list[str]  # BIO tag per token ("O" when unlabelled)
+
+
+def _clean_spans(spans: Any, labels: set[str], skipped: list[int]) -> list[tuple[int, int, str]]:
+    """Valid spans of known labels; overlapping ones keep the longest (BIO holds no overlap)."""
+    found = []
+    for span in spans or []:
+        try:
+            start, end, label = int(span["start"]), int(span["end"]), str(span["label"])
+        except (KeyError, TypeError, ValueError):
+            skipped[0] += 1
+            continue
+        if label in labels and start < end:
+            found.append((start, end, label))
+    kept: list[tuple[int, int, str]] = []
+    for start, end, label in sorted(found, key=lambda s: (s[0] - s[1], s[0])):
+        if all(end <= s or start >= e for s, e, _ in kept):
+            kept.append((start, end, label))
+        else:
+            skipped[0] += 1
+    return sorted(kept)
+
+
+def _encode(tokenizer: Any, example: Example, labels: set[str], skipped: list[int]) -> _Document:
+    """Tokens, training windows and BIO tags of one labelled text (a span takes every token
+    it touches: the offsets expand to whole tokens)."""
+    text = example.text
+    tokens = F.tokenize(tokenizer, text)
+    tags = ["O"] * len(tokens)
+    spans = _clean_spans(example.value, labels, skipped)
+    placed = []
+    for start, end, label in spans:
+        inside = [i for i, t in enumerate(tokens) if t.start < end and start < t.end]
+        if not inside or any(tags[i] != "O" for i in inside):
+            skipped[0] += 1
+            continue
+        tags[inside[0]] = "B-" + label
+        for i in inside[1:]:
+            tags[i] = "I-" + label
+        placed.append((tokens[inside[0]].start, tokens[inside[-1]].end))
+    return _Document(tokens, F.windows(text, tokens, placed), tags)
+
+
+def _mentions(docs: Sequence[_Document]) -> list[tuple[tuple[str, ...], str]]:
+    out = []
+    for doc in docs:
+        words: list[str] = []
+        label = ""
+        for token, tag in zip(doc.tokens, doc.tags, strict=True):
+            if tag.startswith("I-") and words:
+                words.append(token.text)
+                continue
+            if words:
+                out.append((tuple(words), label))
+                words = []
+            if tag.startswith("B-"):
+                words, label = [token.text], tag[2:]
+        if words:
+            out.append((tuple(words), label))
+    return out
+
+
+def _window_items(
+    doc: _Document, gazetteer: F.Gazetteer
+) -> list[tuple[list[list[str]], list[str]]]:
+    out = []
+    for start, end in doc.windows:
+        words = [t.text for t in doc.tokens[start:end]]
+        out.append((F.sequence_features(words, gazetteer.tags(words)), doc.tags[start:end]))
+    return out
+
+
+# --- the model --------------------------------------------------------------------------------
+
+
+class CrfSpanModel:
+    """A trained CRF span tagger. predict() returns Python string offsets into the text."""
+
+    task_type = "spans"
+    format = FORMAT
+    kind = "crf"
+
+    def __init__(
+        self,
+        model: bytes,
+        labels: Sequence[str],
+        language: str,
+        settings: CrfSettings,
+        gazetteer: F.Gazetteer,
+        calibration: Calibration | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.labels = tuple(labels)
+        self.language = language
+        self.settings = settings
+        self.gazetteer = gazetteer
+        self.calibration = calibration or Calibration()
+        self.info = dict(info or {})
+        self._tagger: Any = None
+
+    def tagger(self) -> Any:
+        if self._tagger is None and self.model:
+            import pycrfsuite
+
+            tagger = pycrfsuite.Tagger()
+            tagger.open_inmemory(self.model)
+            self._tagger = tagger
+        return self._tagger
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """One Prediction per text: spans sorted by start, a calibrated score each, and the
+        calibrated chance that the whole answer is right as its confidence."""
+        return [self.calibration.apply(p) for p in self.predict_raw(texts)]
+
+    def predict_raw(self, texts: Sequence[str]) -> list[Prediction]:
+        """Predictions with the CRF's own (uncalibrated) scores."""
+        tokenizer, _ = F.blank_tokenizer(self.language)
+        tagger = self.tagger()
+        out = []
+        for text in texts:
+            tokens = F.tokenize(tokenizer, text) if isinstance(text, str) else []
+            if tagger is None or not tokens:
+                out.append(Prediction(value=[], confidence=1.0, span_scores=[]))
+                continue
+            value, scores, confidence = [], [], 1.0
+            for start, end in F.windows(text, tokens):
+                words = [t.text for t in tokens[start:end]]
+                tagger.set(F.sequence_features(words, self.gazetteer.tags(words)))
+                tags = tagger.tag()
+                confidence *= tagger.probability(tags)
+                for first, last, label, score in _decode(tagger, tags):
+                    value.append(
+                        {
+                            "start": tokens[start + first].start,
+                            "end": tokens[start + last].end,
+                            "label": label,
+                        }
+                    )
+                    scores.append(score)
+            out.append(Prediction(value=value, confidence=confidence, span_scores=scores))
+        return out
+
+    def to_bytes(self) -> bytes:
+        meta = {
+            "format": FORMAT,
+            "labels": list(self.labels),
+            "language": self.language,
+            "settings": asdict(self.settings),
+            "gazetteer": self.gazetteer.to_json(),
+            "calibration": self.calibration.to_json(),
+            "info": self.info,
+        }
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("meta.json", json.dumps(meta, sort_keys=True))
+            archive.writestr("model.crfsuite", self.model)
+        return buffer.getvalue()
+
+
+def _decode(tagger: Any, tags: list[str]) -> list[tuple[int, int, str, float]]:
+    """(first token, last token, label, raw score) of each span in a BIO tag sequence; a
+    stray I- opens a span. The score is the least marginal along the span, including the
+    chance that the following token does not continue it."""
+    out = []
+    n, i = len(tags), 0
+    while i < n:
+        tag = tags[i]
+        if tag == "O":
+            i += 1
+            continue
+        label = tag[2:]
+        j = i + 1
+        while j < n and tags[j] == "I-" + label:
+            j += 1
+        score = tagger.marginal(tag, i)
+        for k in range(i + 1, j):
+            score = min(score, tagger.marginal(tags[k], k))
+        if j < n:
+            score = min(score, 1.0 - _marginal(tagger, "I-" + label, j))
+        out.append((i, j - 1, label, float(max(0.0, min(1.0, score)))))
+        i = j
+    return out
+
+
+def _marginal(tagger: Any, tag: str, position: int) -> float:
+    try:
+        return float(tagger.marginal(tag, position))
+    except ValueError:  # a tag the model never saw
+        return 0.0
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+def _trainer(settings: CrfSettings, iterations: int, progress: Progress, cancel: CancelCheck):
+    import pycrfsuite
+
+    class Trainer(pycrfsuite.Trainer):
+        """Reports L-BFGS iterations as progress; a cancel stops CRFsuite between two."""
+
+        done = 0
+
+        def message(self, message: str) -> None:
+            if message.startswith("***** Iteration #"):
+                self.done += 1
+                check_cancel(cancel)
+                progress(self.done, iterations, "Training span model")
+
+    trainer = Trainer(verbose=False)
+    trainer.set_params(
+        {
+            "c1": settings.c1,
+            "c2": settings.c2,
+            "max_iterations": iterations,
+            "feature.minfreq": settings.min_freq,
+            "feature.possible_transitions": True,
+        }
+    )
+    return trainer
+
+
+def _gazetteer_folds(docs: list[_Document], seed: int) -> list[F.Gazetteer]:
+    """For each training document, a gazetteer of the other folds' mentions (jack-knifed), so
+    the CRF learns how far to trust a dictionary hit on text it has not seen labelled."""
+    if len(docs) < 2:
+        return [F.Gazetteer() for _ in docs]
+    k = min(GAZETTEER_FOLDS, len(docs))
+    order = list(range(len(docs)))
+    random.Random(seed).shuffle(order)
+    fold_of = {index: position % k for position, index in enumerate(order)}
+    gazetteers = [
+        F.Gazetteer.from_mentions(
+            _mentions([doc for i, doc in enumerate(docs) if fold_of[i] != fold])
+        )
+        for fold in range(k)
+    ]
+    return [gazetteers[fold_of[i]] for i in range(len(docs))]
+
+
+def train(
+    examples: Sequence[Example],
+    labels: Sequence[str],
+    *,
+    language: str = "en",
+    seed: int = 0,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+    settings: CrfSettings = DEFAULT_SETTINGS,
+    iterations: int | None = None,
+    calibration: Calibration | None = None,
+) -> CrfSpanModel:
+    """Train the CRF from scratch on these examples (iterations: fewer for a quick update)."""
+    labels = list(dict.fromkeys(str(label) for label in labels))
+    tokenizer, language = F.blank_tokenizer(language)
+    skipped = [0]
+    docs = [
+        _encode(tokenizer, ex, set(labels), skipped) for ex in examples if isinstance(ex.text, str)
+    ]
+    iterations = iterations or settings.max_iterations
+    info: dict[str, Any] = {"n_docs": len(docs), "skipped_spans": skipped[0]}
+    if not any(tag != "O" for doc in docs for tag in doc.tags):
+        return CrfSpanModel(b"", labels, language, settings, F.Gazetteer(), None, info)
+    check_cancel(cancel)
+    progress(0, iterations, "Preparing span features")
+    full_gazetteer = F.Gazetteer.from_mentions(_mentions(docs)) if settings.gazetteer else None
+    per_doc = _gazetteer_folds(docs, seed) if settings.gazetteer else [F.Gazetteer()] * len(docs)
+    trainer = _trainer(settings, iterations, progress, cancel)
+    for doc, gazetteer in zip(docs, per_doc, strict=True):
+        for xseq, yseq in _window_items(doc, gazetteer):
+            trainer.append(xseq, yseq)
+    check_cancel(cancel)
+    handle, path = tempfile.mkstemp(prefix="tagloop-crf-", suffix=".crfsuite")
+    os.close(handle)
+    try:
+        trainer.train(path)
+        with open(path, "rb") as model_file:
+            model = model_file.read()
+    finally:
+        os.unlink(path)
+    info["iterations"] = iterations
+    return CrfSpanModel(
+        model, labels, language, settings, full_gazetteer or F.Gazetteer(), calibration, info
+    )
+
+
+def _folds(n: int, folds: int, seed: int) -> list[int]:
+    k = max(2, min(folds, n))
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    fold_of = [0] * n
+    for position, index in enumerate(order):
+        fold_of[index] = position % k
+    return fold_of
+
+
+def cross_validate_raw(
+    examples: Sequence[Example],
+    labels: Sequence[str],
+    *,
+    folds: int = 5,
+    language: str = "en",
+    seed: int = 0,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+    settings: CrfSettings = DEFAULT_SETTINGS,
+) -> tuple[list[Prediction], list[int]]:
+    """Document-level k-fold: every example's prediction (raw scores) by a model that never
+    saw it, and the fold of each example."""
+    n = len(examples)
+    fold_of = _folds(n, folds, seed)
+    k = max(fold_of, default=0) + 1
+    predictions: list[Prediction | None] = [None] * n
+    for fold in range(k):
+        check_cancel(cancel)
+        held = [i for i in range(n) if fold_of[i] == fold]
+        if not held:
+            continue
+
+        def fold_progress(done: int, total: int | None, message: str, fold: int = fold) -> None:
+            total = total or 1
+            progress(fold * total + done, (k + 1) * total, f"{message} (fold {fold + 1} of {k})")
+
+        model = train(
+            [examples[i] for i in range(n) if fold_of[i] != fold],
+            labels,
+            language=language,
+            seed=seed,
+            progress=fold_progress,
+            cancel=cancel,
+            settings=settings,
+        )
+        for i, p in zip(held, model.predict_raw([examples[i].text for i in held]), strict=True):
+            predictions[i] = p
+    return [p for p in predictions if p is not None], fold_of
+
+
+def train_validated(
+    examples: Sequence[Example],
+    labels: Sequence[str],
+    *,
+    folds: int = 5,
+    language: str = "en",
+    seed: int = 0,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+    settings: CrfSettings = DEFAULT_SETTINGS,
+) -> tuple[CrfSpanModel, Metrics, list[Prediction]]:
+    """Cross-validated metrics (with span-level ECE of cross-fitted calibrated scores), the
+    calibrated out-of-fold predictions, and a model trained on every example whose scores are
+    calibrated on all the out-of-fold predictions."""
+    raw, fold_of = cross_validate_raw(
+        examples,
+        labels,
+        folds=folds,
+        language=language,
+        seed=seed,
+        progress=progress,
+        cancel=cancel,
+        settings=settings,
+    )
+    k = max(fold_of, default=0) + 1
+    oof = cross_fitted(examples, raw, fold_of)
+    metrics = span_metrics([ex.value or [] for ex in examples], [p.value for p in oof], labels)
+    metrics["folds"] = k
+    metrics.update(calibration_metrics(examples, oof))
+    calibration = Calibration.fit(examples, raw)
+
+    def last_progress(done: int, total: int | None, message: str) -> None:
+        total = total or 1
+        progress(k * total + done, (k + 1) * total, message)
+
+    model = train(
+        examples,
+        labels,
+        language=language,
+        seed=seed,
+        progress=last_progress,
+        cancel=cancel,
+        settings=settings,
+        calibration=calibration,
+    )
+    return model, metrics, oof
+
+
+def cross_validate(
+    examples: Sequence[Example], labels: Sequence[str], **options: Any
+) -> tuple[Metrics, list[Prediction]]:
+    """Cross-validated metrics and calibrated out-of-fold predictions (no final model)."""
+    raw, fold_of = cross_validate_raw(examples, labels, **options)
+    oof = cross_fitted(examples, raw, fold_of)
+    metrics = span_metrics([ex.value or [] for ex in examples], [p.value for p in oof], labels)
+    metrics["folds"] = max(fold_of, default=0) + 1
+    metrics.update(calibration_metrics(examples, oof))
+    return metrics, oof
+
+
+def load(data: bytes) -> CrfSpanModel:
+    """A CrfSpanModel from to_bytes() output; ValueError on anything else."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, TypeError) as error:
+        raise ValueError(f"not a span model: {error}") from error
+    if sorted(names) != sorted(MEMBERS):
+        raise ValueError(f"unexpected members in span model: {names}")
+    if sum(member.file_size for member in archive.infolist()) > MAX_BYTES:
+        raise ValueError("span model too large")
+    try:
+        meta = json.loads(archive.read("meta.json"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"span model meta.json is not JSON: {error}") from error
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"unknown span model format {meta.get('format')!r}")
+    labels, language = meta.get("labels"), meta.get("language")
+    if not isinstance(labels, list) or not all(isinstance(lab, str) for lab in labels):
+        raise ValueError("span model labels are not a list of strings")
+    if not isinstance(language, str) or not language.isalpha() or len(language) > 8:
+        raise ValueError(f"bad span model language {language!r}")
+    settings = _check_settings(meta.get("settings"))
+    gazetteer = F.Gazetteer.from_json(meta.get("gazetteer"))
+    calibration = Calibration.from_json(meta.get("calibration"))
+    info = meta.get("info") if isinstance(meta.get("info"), dict) else {}
+    model = CrfSpanModel(
+        archive.read("model.crfsuite"), labels, language, settings, gazetteer, calibration, info
+    )
+    if model.model:
+        try:
+            model.tagger()
+        except Exception as error:  # CRFsuite refuses a file that is not its model
+            raise ValueError(f"span model does not load: {error}") from error
+    return model
+
+
+__all__ = ["DEFAULT_SETTINGS", "FORMAT", "CrfSettings", "CrfSpanModel", "load", "train"]

@@ -1,0 +1,259 @@
+"""Tokens, sentence windows and token features for the CRF span model (app.ml.spans.crf).
+
+Why a module of its own: the CRF's accuracy lives in its features, and the same tokens and
+windows serve training, prediction and the tests that prove offsets survive the split.
+
+- Tokens come from spaCy's blank tokenizer for the project language (rules only, no
+  weights); whitespace tokens are dropped, and every token keeps its exact Python string
+  offsets into the stored text, so emoji, CRLF and spans at a document's edges map back
+  exactly.
+- Windows are sentences (a split after . ? ! before an upper-case letter or a digit, and at
+  line breaks), capped in length; training never cuts through a labelled span.
+- Features are the classic hand-made ones of BANNER-style CRFs: the word, its shape, case,
+  affixes and character n-grams, its neighbours, and a gazetteer built from the project's
+  own labelled mentions (nothing from elsewhere).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW = 120  # tokens: longer sentences are cut (between spans when training)
+SENTENCE_END = frozenset({".", "?", "!"})
+GAZETTEER_MAX_TOKENS = 8  # longer labelled mentions are not dictionary entries
+
+
+@dataclass(frozen=True)
+class Token:
+    """One non-whitespace token: its text and exact Python string offsets (end exclusive)."""
+
+    start: int
+    end: int
+    text: str
+
+
+@lru_cache(maxsize=8)
+def blank_tokenizer(language: str) -> tuple[Any, str]:
+    """spaCy's rule-based tokenizer for the language, or English's when spaCy has none that
+    works without extra packages; returns (tokenizer, language actually used)."""
+    import spacy
+
+    try:
+        nlp = spacy.blank(language)
+        nlp.make_doc("test")
+        return nlp.tokenizer, language
+    except Exception:
+        log.warning("spaCy has no usable blank tokenizer for %r; using 'en'", language)
+        return spacy.blank("en").tokenizer, "en"
+
+
+def tokenize(tokenizer: Any, text: str) -> list[Token]:
+    """The text's non-whitespace tokens with their offsets."""
+    out = []
+    for token in tokenizer(text):
+        if token.is_space or not token.text.strip():
+            continue
+        out.append(Token(token.idx, token.idx + len(token.text), token.text))
+    return out
+
+
+def windows(
+    text: str, tokens: Sequence[Token], keep_together: Iterable[tuple[int, int]] = ()
+) -> list[tuple[int, int]]:
+    """[start, end) token ranges, one per sentence (at most MAX_WINDOW tokens each); no range
+    boundary falls inside a character range of keep_together (the labelled spans)."""
+    n = len(tokens)
+    if not n:
+        return []
+    inside = [False] * (n + 1)  # inside[i]: a cut before token i would split a kept span
+    for start, end in keep_together:
+        for i in range(1, n):
+            if tokens[i - 1].start >= start and tokens[i].end <= end:
+                inside[i] = True
+    out, begin = [], 0
+    for i in range(1, n):
+        previous, current = tokens[i - 1], tokens[i]
+        sentence = previous.text in SENTENCE_END and (
+            current.text[:1].isupper() or current.text[:1].isdigit()
+        )
+        line_break = "\n" in text[previous.end : current.start]
+        too_long = i - begin >= MAX_WINDOW
+        if (sentence or line_break or too_long) and not inside[i]:
+            out.append((begin, i))
+            begin = i
+    out.append((begin, n))
+    return out
+
+
+_DIGITS = re.compile(r"\d")
+
+
+def shape(word: str) -> str:
+    """Xxxx-dd style shape, runs of the same class longer than 3 cut to 3."""
+    chars = []
+    for ch in word:
+        kind = "X" if ch.isupper() else "x" if ch.isalpha() else "d" if ch.isdigit() else ch
+        if len(chars) >= 3 and chars[-1] == chars[-2] == chars[-3] == kind:
+            continue
+        chars.append(kind)
+    return "".join(chars)
+
+
+def short_shape(word: str) -> str:
+    """The shape with every run collapsed to one character (Xx-d)."""
+    out: list[str] = []
+    for ch in shape(word):
+        if not out or out[-1] != ch:
+            out.append(ch)
+    return "".join(out)
+
+
+@lru_cache(maxsize=200_000)
+def word_features(word: str) -> tuple[str, ...]:
+    """What a token says on its own (cached: words repeat a lot)."""
+    lower = word.lower()
+    feats = [
+        "w=" + lower,
+        "sh=" + shape(word),
+        "ss=" + short_shape(word),
+        "stem=" + _stem(lower),
+    ]
+    for k in (2, 3, 4):
+        if len(lower) > k:
+            feats.append(f"p{k}={lower[:k]}")
+            feats.append(f"s{k}={lower[-k:]}")
+    if len(lower) > 3:
+        padded = f"<{lower}>"
+        feats.extend("g=" + padded[i : i + 3] for i in range(len(padded) - 2))
+    if word.isupper() and len(word) > 1:
+        feats.append("upper")
+    if word[:1].isupper():
+        feats.append("title")
+    if any(ch.isdigit() for ch in word):
+        feats.append("digit")
+    if "-" in word:
+        feats.append("hyphen")
+    if not any(ch.isalnum() for ch in word):
+        feats.append("punct")
+    feats.append(f"len={min(len(word), 8)}")
+    return tuple(feats)
+
+
+def _stem(lower: str) -> str:
+    """A crude suffix strip (plural, -ies, -ic/-ism) so inflected forms share a feature."""
+    for suffix, keep in (("ies", "y"), ("es", ""), ("s", ""), ("al", ""), ("ic", "")):
+        if lower.endswith(suffix) and len(lower) - len(suffix) >= 4:
+            return lower[: -len(suffix)] + keep
+    return lower
+
+
+def context_words(lower: str) -> str:
+    """A neighbour's identity as used in context features: digits folded together."""
+    return _DIGITS.sub("0", lower)
+
+
+def sequence_features(words: Sequence[str], gazetteer_tags: Sequence[str]) -> list[list[str]]:
+    """Feature strings for every token of one window (crfsuite's item sequence)."""
+    n = len(words)
+    lowers = [context_words(w.lower()) for w in words]
+    shapes = [short_shape(w) for w in words]
+    suffix3 = [w[-3:] for w in lowers]
+    out = []
+    for i, word in enumerate(words):
+        feats = list(word_features(word))
+        for d in (-2, -1, 1, 2):
+            j = i + d
+            if 0 <= j < n:
+                feats.append(f"w[{d}]={lowers[j]}")
+                if abs(d) == 1:
+                    feats.append(f"ss[{d}]={shapes[j]}")
+                    feats.append(f"s3[{d}]={suffix3[j]}")
+            else:
+                feats.append(f"w[{d}]=<edge>")
+        if i > 0:
+            feats.append(f"w[-1:0]={lowers[i - 1]}|{lowers[i]}")
+        if i + 1 < n:
+            feats.append(f"w[0:1]={lowers[i]}|{lowers[i + 1]}")
+        tag = gazetteer_tags[i]
+        if tag:
+            feats.append("gaz=" + tag)
+            feats.append(f"gaz={tag}|ss={shapes[i]}")
+        for d in (-1, 1):
+            j = i + d
+            if 0 <= j < n and gazetteer_tags[j]:
+                feats.append(f"gaz[{d}]={gazetteer_tags[j]}")
+        out.append(feats)
+    return out
+
+
+class Gazetteer:
+    """Labelled mentions of the project, as lower-cased token tuples, matched longest first.
+
+    Why: with few labels the CRF has seen a disease name once or twice; a feature that says
+    "this is a mention somebody labelled before" lets it generalise the boundary and label
+    across contexts. Built from the project's own labels only."""
+
+    def __init__(self, entries: dict[tuple[str, ...], str] | None = None) -> None:
+        self.entries: dict[tuple[str, ...], str] = dict(entries or {})
+        self.longest = max((len(key) for key in self.entries), default=0)
+
+    @classmethod
+    def from_mentions(cls, mentions: Iterable[tuple[tuple[str, ...], str]]) -> Gazetteer:
+        """Each mention's most frequent label wins; very short or long mentions are left out."""
+        counts: dict[tuple[str, ...], dict[str, int]] = {}
+        for words, label in mentions:
+            key = tuple(w.lower() for w in words)
+            if not key or len(key) > GAZETTEER_MAX_TOKENS or len("".join(key)) < 3:
+                continue
+            counts.setdefault(key, {})
+            counts[key][label] = counts[key].get(label, 0) + 1
+        return cls({key: max(c, key=lambda lab: (c[lab], lab)) for key, c in counts.items()})
+
+    def tags(self, words: Sequence[str]) -> list[str]:
+        """B-label / I-label for tokens that a longest dictionary match covers, else ''."""
+        n = len(words)
+        out = [""] * n
+        if not self.entries:
+            return out
+        lowers = [w.lower() for w in words]
+        i = 0
+        while i < n:
+            for length in range(min(self.longest, n - i), 0, -1):
+                label = self.entries.get(tuple(lowers[i : i + length]))
+                if label is not None:
+                    out[i] = "B-" + label
+                    for j in range(i + 1, i + length):
+                        out[j] = "I-" + label
+                    i += length
+                    break
+            else:
+                i += 1
+        return out
+
+    def to_json(self) -> list[list[Any]]:
+        return [[list(key), label] for key, label in sorted(self.entries.items())]
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Gazetteer:
+        """From to_json() output; ValueError on anything else."""
+        if not isinstance(raw, list):
+            raise ValueError("span model gazetteer is not a list")
+        entries = {}
+        for row in raw:
+            if (
+                not isinstance(row, list)
+                or len(row) != 2
+                or not isinstance(row[0], list)
+                or not all(isinstance(w, str) for w in row[0])
+                or not isinstance(row[1], str)
+            ):
+                raise ValueError("bad span model gazetteer entry")
+            entries[tuple(row[0])] = row[1]
+        return cls(entries)
