@@ -72,6 +72,10 @@ def _score(strategy: str, prediction: Prediction) -> float:
     scores = list(prediction.scores.values()) if prediction.scores else []
     multilabel = _is_multilabel(prediction)
     if strategy in ("margin", "hybrid", "balanced"):
+        if prediction.span_scores is not None:
+            # a document's confidence is the chance its whole labeling is right, not a yes/no
+            # probability: 0.01 is very unsure, so |2p - 1| would rank it as very sure
+            return 1.0 - confidence
         if scores and not multilabel and len(scores) >= 2:
             top = sorted(scores, reverse=True)
             return 1.0 - (top[0] - top[1])
