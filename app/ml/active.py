@@ -39,6 +39,10 @@ DEFAULT_STRATEGY = "balanced"
 # strategies whose queue front is put in a diverse (clustered, round-robin) order
 DIVERSE_STRATEGIES = ("hybrid", "balanced")
 EXPLORE_SHARE = 0.3  # balanced: about this share of every batch is picked at random
+# balanced, classification and multilabel: a model of a few dozen labels is a poor judge of its
+# own uncertainty (NCBI sentences: uncertainty picks fell behind random until about 100 labels),
+# so the random share starts at 1 and falls linearly to EXPLORE_SHARE at this many labels
+WARMUP_LABELS = 100
 MIX_DEPTH = 2000  # balanced: how many top ranks of a scored chunk get random picks mixed in
 HYBRID_CANDIDATES = 10  # hybrid clusters the batch * this most uncertain items
 COLD_START_SAMPLE = 5000  # cold start clusters at most this many pool items
@@ -93,13 +97,24 @@ def _score(strategy: str, prediction: Prediction) -> float:
     raise ValueError(f"unknown strategy {strategy!r}")
 
 
+def explore_share(labeled: int | None, spans: bool = False) -> float:
+    """balanced's random share with `labeled` labels so far (None: unknown, the floor).
+    Span documents carry many decisions each, so spans start at the floor."""
+    if labeled is None or spans or WARMUP_LABELS <= 0:
+        return EXPLORE_SHARE
+    return max(EXPLORE_SHARE, 1.0 - labeled / WARMUP_LABELS)
+
+
 def priority(
-    strategy: str, predictions: Sequence[Prediction], rng: random.Random | None = None
+    strategy: str,
+    predictions: Sequence[Prediction],
+    rng: random.Random | None = None,
+    labeled: int | None = None,
 ) -> list[float]:
     """Per-item priority (higher = ask sooner). random: a uniform draw; cold_start: no model
     information, so everything ties at 0 (use select_batch for a diverse cold start);
     balanced: the margin's values in an order with random picks mixed in (rng, for a
-    reproducible simulation)."""
+    reproducible simulation; `labeled`, the labels so far, sets the random share)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     draw = rng or random
@@ -110,7 +125,9 @@ def priority(
     scores = [_score(strategy, p) for p in predictions]
     if strategy == "balanced":
         mixer = np.random.default_rng(draw.getrandbits(32))
-        return explore_mix(np.asarray(scores, float), EXPLORE_SHARE, mixer).tolist()
+        spans = any(p.span_scores is not None for p in predictions)
+        share = explore_share(labeled, spans)
+        return explore_mix(np.asarray(scores, float), share, mixer).tolist()
     return scores
 
 
@@ -149,7 +166,12 @@ def explore_mix(scores: np.ndarray, share: float, rng: np.random.Generator) -> n
 
 
 def priority_array(
-    strategy: str, task_type: str, probs: np.ndarray, confidence: np.ndarray, seed: int = 0
+    strategy: str,
+    task_type: str,
+    probs: np.ndarray,
+    confidence: np.ndarray,
+    seed: int = 0,
+    labeled: int | None = None,
 ) -> np.ndarray:
     """priority() for a whole chunk at once, from a probability matrix (n, labels) and the
     confidences: the same numbers, vectorised, for scoring a large pool."""
@@ -171,7 +193,8 @@ def priority_array(
         else:
             margins = 1.0 - np.abs(2 * confidence - 1)
         if strategy == "balanced":
-            return explore_mix(margins, EXPLORE_SHARE, np.random.default_rng(seed))
+            share = explore_share(labeled, task_type == "spans")
+            return explore_mix(margins, share, np.random.default_rng(seed))
         return margins
     # entropy
     if multiple:
@@ -315,7 +338,8 @@ def select_batch(
     task_type: str,
 ) -> list[int]:
     """Indices into pool_texts of the next `batch` items to label (distinct). Without a model
-    every strategy except random falls back to cold_start."""
+    random and balanced take a random sample (cluster centres made a worse first model than
+    chance on NCBI sentences), every other strategy falls back to cold_start."""
     from app.ml import features
 
     if strategy not in STRATEGIES:
@@ -326,7 +350,7 @@ def select_batch(
         x = features.transform([pool_texts[i] for i in chosen])
         return embedding(x, rng.randrange(1 << 30))
 
-    if strategy == "random":
+    if strategy == "random" or (strategy == "balanced" and model is None):
         return select_from_scores("random", [], indices, batch, rng, None)
     if model is None or strategy == "cold_start":
         return select_from_scores("cold_start", [], indices, batch, rng, embed)

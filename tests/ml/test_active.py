@@ -216,3 +216,18 @@ def test_balanced_pool_scoring_is_a_mixed_margin(sms200, model):
     balanced = active.priority_array("balanced", "classification", probs, confidence, seed=4)
     assert sorted(balanced.tolist()) == pytest.approx(sorted(margin.tolist()))
     assert balanced.tolist() != pytest.approx(margin.tolist())
+
+
+def test_the_random_share_falls_from_one_to_the_floor_as_labels_grow():
+    assert active.explore_share(0) == 1.0
+    assert active.explore_share(active.WARMUP_LABELS // 2) == pytest.approx(0.5)
+    assert active.explore_share(10 * active.WARMUP_LABELS) == active.EXPLORE_SHARE
+    assert active.explore_share(None) == active.EXPLORE_SHARE  # unknown: the floor
+    assert active.explore_share(0, spans=True) == active.EXPLORE_SHARE
+
+
+def test_balanced_without_a_model_starts_from_a_random_sample(sms200):
+    pool = [e.text for e in sms200]
+    a = active.select_batch("balanced", None, pool, 10, random.Random(5), "classification")
+    b = active.select_batch("random", None, pool, 10, random.Random(5), "classification")
+    assert a == b
