@@ -10,7 +10,9 @@ the cluster centres, i.e. diverse, representative texts.
 model's uncertainty is misleading (few labels, skewed data, spans) pure uncertainty sampling
 keeps asking about one corner of the data and falls behind random; the random share keeps the
 training set representative, so the default never does much worse than random and, where
-uncertainty helps, keeps most of its gain (bench/al_curves.py, docs in README).
+uncertainty helps, keeps most of its gain (bench/al_curves.py, docs in README). It starts from
+a random sample, and for classification and multilabel its random share falls from 1 to
+EXPLORE_SHARE over the first WARMUP_LABELS labels.
 """
 
 from __future__ import annotations
