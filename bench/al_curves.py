@@ -6,8 +6,8 @@ multilabel), and ahead by >= 0.02 on NCBI spans.
 Measured (2 busy cores, default = balanced against random, AUC difference; 4 repeats, spans 3
 with the CRF span model): SMS +0.046, NCBI mention types (multilabel) +0.003, NCBI sentences
 mention yes/no +0.000, NCBI sentences dominant type +0.007, NCBI spans +0.024. Hybrid, the
-previous default: SMS +0.059 (5 repeats) but NCBI sentences mention yes/no -0.009 behind balanced
-without its random seed and warm-up.
+previous default: SMS +0.059 (5 repeats), NCBI sentences mention yes/no +0.005 (from a worse
+first model: cluster centres); balanced before its random seed and warm-up: -0.009 there.
 
 Run: .venv/bin/python bench/al_curves.py [--quick] [--json OUT]
 SMS: the pool is subsampled to 3000 messages (stratified) so that the whole run takes a few
