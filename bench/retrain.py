@@ -4,10 +4,12 @@ Prints:
 - classification retrain time on 1k, 10k and 100k labeled items (target <= 2 s at 10k),
   training alone and what the app runs: cross-validated metrics and the model in one pass;
 - the time to rescore a 1M-datapoint pool (target <= 10 s);
+- span retrain time (the CRF) on 100 and 593 NCBI abstracts (targets <= 10 s / <= 60 s),
+  training alone and what the app runs (bench/span_model.py has the span model's accuracy);
 - the longest GUI event-loop stall while a retrain and a 1M rescore run in the background
   (target <= 30 ms), measured with a 5 ms timer on an offscreen window.
 
-Usage: python bench/retrain.py [--rows 1000000] [--labels 10000]
+Usage: python bench/retrain.py [--rows 1000000] [--labels 10000] [--skip-spans]
 """
 
 from __future__ import annotations
@@ -49,6 +51,25 @@ def training_times() -> None:
         registry.train_validated("classification", examples, ["ham", "spam"], folds=5)
         line += f"; what the app runs (5-fold CV + train) {time.perf_counter() - started:5.2f} s"
         print(line + (" (target <= 2 s at 10k)" if n == 10_000 else ""), flush=True)
+
+
+def span_training_times() -> None:
+    from span_model import LABELS, Clock, ncbi
+
+    from app.ml import registry
+
+    train = ncbi("ncbi_disease_train.pubtator")
+    for n, target in ((100, 10), (len(train), 60)):
+        examples = train[:n]
+        with Clock() as alone:
+            registry.train("spans", examples, LABELS)
+        with Clock() as app_run:
+            registry.train_validated("spans", examples, LABELS, folds=max(2, min(5, n // 5)))
+        print(
+            f"span retrain on {n:>4} abstracts: train {alone}; what the app runs (CV +"
+            f" calibration + model) {app_run} (target <= {target} s)",
+            flush=True,
+        )
 
 
 def label_project(path: Path, labels: int) -> None:
@@ -178,8 +199,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--labels", type=int, default=10_000)
+    parser.add_argument("--skip-spans", action="store_true", help="no span retrain times")
     args = parser.parse_args()
     training_times()
+    if not args.skip_spans:
+        span_training_times()
     stall_during_retrain(args.rows, args.labels)
 
 

@@ -1,6 +1,9 @@
 """Regenerate the README's screenshots from the demo projects (offscreen, real windows).
 
 Usage: .venv/bin/python docs/screenshots.py   (writes docs/*.png; uses a temporary config)
+       .venv/bin/python docs/screenshots.py --views DIR [--size 1024x640]
+           (every view, in the light and the dark theme, at that window size, into DIR:
+           look at each one for clipped text and unreadable colours)
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ def main() -> None:
         window.writer.flush()
         for _ in range(5):
             app.processEvents()
+
+    def grab(widget, name: str) -> None:
+        for _ in range(8):
+            app.processEvents()
+        widget.grab().save(str(DOCS / name))
+        print("wrote", DOCS / name)
 
     def save(window: MainWindow, name: str) -> None:
         settle(window)
@@ -124,12 +133,39 @@ def main() -> None:
         app.processEvents()
     panel.grab().save(str(DOCS / "model_panel.png"))
     print("wrote", DOCS / "model_panel.png")
+    panel.close()
+    # the table with the model's predictions, sorted by confidence (the Model column)
+    from app.views.table_model import MODEL_COLUMN
+
+    window.show_tab("browse")
+    window.browse.table.selectRow(0)  # a labeled item: its history has a step
+    history = window.show_history()
+    history.resize(920, 420)
+    grab(history, "history.png")
+    window.browse.table.sortByColumn(MODEL_COLUMN, Qt.SortOrder.DescendingOrder)
+    save(window, "main_window.png")
+    dashboard = window.show_dashboard()
+    dashboard.resize(1280, 900)
+    while dashboard.job is not None and not dashboard.job.done:
+        app.processEvents()
+    grab(dashboard, "dashboard.png")
+    importer = window.import_dataset(DOCS.parent / "resources" / "demo" / "sms_spam.tsv")
+    importer.resize(900, 600)
+    grab(importer, "import_dialog.png")
+    importer.close()
     window.close()
+    from app.views.new_project_wizard import NewProjectWizard
+
+    wizard = NewProjectWizard()
+    wizard.show()
+    grab(wizard, "new_project_wizard.png")
+    wizard.close()
 
     # the team: annotators, shared-out work, assignment bundles, returned work merged back
     from app.core.bundle import export_work_bundle, open_bundle
     from app.core.bundle.assignments import export_assignment_bundles
     from app.core.team import assign
+    from app.workers.write_job import writes_pending
 
     window = window_on(spam)
     team = window.show_team()
@@ -143,6 +179,8 @@ def main() -> None:
         team.new_name.setText(name)
         team.new_role.setCurrentText(role)
         team.add_annotator()
+        while writes_pending(team):  # the annotator is added off the GUI thread
+            app.processEvents()
     assign.generate_tasks(window.project, ["Ana", "Ben"], fraction=0.5, overlap_fraction=0.2)
     team.refresh()
     bundles = work / "bundles"
@@ -181,5 +219,89 @@ def main() -> None:
     window.close()
 
 
+def render_views(out: Path, width: int, height: int) -> None:
+    """Every view of the app, light and dark, at one size: the windows a user meets."""
+    from PySide6.QtTest import QTest
+
+    from app.core.io.demo import build_demo
+    from app.views import appearance
+    from app.views.app import make_application
+    from app.views.main_window import MainWindow
+    from app.views.new_project_wizard import NewProjectWizard
+
+    app = make_application()
+    out.mkdir(parents=True, exist_ok=True)
+    from functools import partial
+
+    SMS = DOCS.parent / "resources" / "demo" / "sms_spam.tsv"
+    spam, diseases, _mentions = build_demo(Path(tempfile.mkdtemp(prefix="tagloop-demo-")))
+
+    def shoot(widget, name: str, size: tuple[int, int] | None = None) -> None:
+        widget.resize(*(size or (width, height)))
+        widget.show()
+        job = getattr(widget, "job", None)  # the dashboard computes its figures off-thread
+        while job is not None and not job.done:
+            app.processEvents()
+        for _ in range(8):
+            app.processEvents()
+        path = out / f"{name}_{theme}_{width}x{height}.png"
+        widget.grab().save(str(path))
+        print("wrote", path)
+
+    for theme in ("light", "dark"):
+        appearance.apply_theme(theme)
+        window = MainWindow()
+        shoot(window, "welcome")
+        window.open_project_path(spam)
+        app.processEvents()
+        shoot(window, "browse")
+        window.show_tab("annotate")
+        QTest.keyClick(window.editor, "1")
+        shoot(window, "annotate")
+        window.editor.show_shortcuts()
+        shoot(window.editor.sheet, "shortcuts", (min(width, 900), min(height, 640)))
+        window.editor.sheet.close()
+        window.show_tab("grid")
+        shoot(window, "grid")
+        dialog_size = (width, height)
+        for name, opener in (
+            ("dashboard", window.show_dashboard),
+            ("review", window.show_review),
+            ("adjudication", window.show_adjudication),
+            ("gold", window.show_gold),
+            ("team", window.show_team),
+            ("export_bundle", window.export_bundle),
+            ("import", partial(window.import_dataset, SMS)),
+        ):
+            dialog = opener()
+            if dialog is not None:
+                shoot(dialog, name, dialog_size)
+                dialog.close()
+        window.show_tab("browse")
+        window.browse.table.selectRow(3)
+        history = window.show_history()
+        shoot(history, "history", dialog_size)
+        history.close()
+        window.show_model()
+        shoot(window.model_panel, "model_panel", dialog_size)
+        window.show_suspicious()
+        shoot(window.suspicious_view, "suspicious", dialog_size)
+        window.close()
+        wizard = NewProjectWizard()
+        shoot(wizard, "new_project_wizard", (min(width, 760), min(height, 520)))
+        wizard.close()
+        window = MainWindow()
+        window.open_project_path(diseases)
+        app.processEvents()
+        window.show_tab("annotate")
+        shoot(window, "annotate_spans")
+        window.close()
+
+
 if __name__ == "__main__":
-    main()
+    if "--views" in sys.argv:
+        size = sys.argv[sys.argv.index("--size") + 1] if "--size" in sys.argv else "1024x640"
+        w, h = (int(n) for n in size.split("x"))
+        render_views(Path(sys.argv[sys.argv.index("--views") + 1]), w, h)
+    else:
+        main()

@@ -4,12 +4,16 @@ build the demo projects (`demo`)."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import time
 from pathlib import Path
 
 from app.cli.gui import open_gui
 from app.cli.options import command
 from app.cli.progress import TextProgress
+from app.core.io.formats.registry import NAMES, WRITABLE
+
+MAX_WARNINGS = 20
 
 
 def _parse_map(items: list[str]) -> dict[str, str] | None:
@@ -51,20 +55,21 @@ def cmd_import(args: argparse.Namespace) -> int:
             fmt=args.format,
             progress=TextProgress(),
             max_field=int(args.max_field_mb * (1 << 20)),
+            encoding=args.encoding,
+            sheet=args.sheet,
+            spans_key=args.spans_key,
         )
-    print(report.summary())
-    for line, first in report.duplicate_examples:
-        print(f"  duplicate: line {line} repeats line {first}" if first else f"  line {line}")
+    print(report.summary())  # it names the first duplicates, each with the line it repeats
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from app.cli.options import open_project
-    from app.core.io.export import export_datapoints
+    from app.core.io.export import export_file
 
     with open_project(Path(args.path)) as project:
         started = time.perf_counter()
-        count = export_datapoints(
+        report = export_file(
             project,
             Path(args.out),
             args.format,
@@ -73,7 +78,14 @@ def cmd_export(args: argparse.Namespace) -> int:
             value_source=args.values,
             raw=args.raw,
         )
-    print(f"Exported {count:,} datapoints to {args.out} in {time.perf_counter() - started:.1f} s")
+    for note in report.notes:
+        print(note)
+    for warning in report.warnings[:MAX_WARNINGS]:
+        print(f"  warning: {warning}")
+    if len(report.warnings) > MAX_WARNINGS:
+        print(f"  ... and {len(report.warnings) - MAX_WARNINGS:,} more warnings")
+    seconds = time.perf_counter() - started
+    print(f"Exported {report.written:,} datapoints to {args.out} in {seconds:.1f} s")
     return 0
 
 
@@ -105,19 +117,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(path)
     if args.open:
         return open_gui(paths[0])
+    print(demo_next_steps(paths))
     return 0
+
+
+def demo_next_steps(paths: list[Path]) -> str:
+    """What to do with the demo projects just built: open one, or look at it from here."""
+    first = shlex.quote(str(paths[0]))
+    return (
+        f"\n{len(paths)} demo project{'s are' if len(paths) != 1 else ' is'} ready. Next:\n"
+        f"  open one in the app:    tagloop gui {first}\n"
+        f"  or from a checkout:     make run\n"
+        f"  see its figures here:   tagloop stats {first}"
+    )
 
 
 def add_import(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop import` and its options."""
-    p = command(sub, "import", "import a dataset file (csv, tsv, json, jsonl, txt)", cmd_import)
+    p = command(sub, "import", f"import a dataset file ({', '.join(NAMES)})", cmd_import)
     p.add_argument("file", help="the file to import")
     p.add_argument(
         "--map", action="append", metavar="COLUMN=INPUT", help="map a file column to an input"
     )
     p.add_argument("--label-column", help="a column of existing labels, imported as annotations")
     p.add_argument("--annotator", help="whose labels the label column holds (default: imported)")
-    p.add_argument("--format", choices=("csv", "tsv", "json", "jsonl", "txt"))
+    p.add_argument(
+        "--format",
+        choices=NAMES,
+        metavar="NAME",
+        help="the file's format (default: from its name and content; a file that looks like "
+        "another format than the one given is refused). Tabular, with --map and "
+        "--label-column: csv, tsv, json, jsonl, txt, parquet, arrow, xlsx. Peer formats, "
+        "which say where the text and each annotator's labels are: labelstudio, prodigy, "
+        "doccano, conll, spacy, brat, bioc, pubtator",
+    )
+    p.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="the text encoding, e.g. cp1252 for a CSV saved by Excel (default: UTF-8, or "
+        "UTF-16 with a byte-order mark)",
+    )
+    p.add_argument("--sheet", help="xlsx: the sheet to read (default: the first)")
+    p.add_argument("--spans-key", help="spacy: read doc.spans[KEY] instead of doc.ents")
     p.add_argument(
         "--skip-duplicates", action="store_true", help="skip texts already seen (default: keep)"
     )
@@ -135,12 +176,20 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop export` and its options."""
     p = command(sub, "export", "export datapoints with their annotations", cmd_export)
     p.add_argument("out", help="the output file")
-    p.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file suffix")
+    p.add_argument(
+        "--format",
+        choices=WRITABLE,
+        metavar="NAME",
+        help=f"one of {', '.join(WRITABLE)} (default: from the file suffix; .json is "
+        "labelstudio). jsonl, csv, labelstudio and prodigy keep every annotator's "
+        "annotations; doccano and conll write the final value",
+    )
     p.add_argument("--only-completed", action="store_true", help="only labeled datapoints")
     p.add_argument(
         "--values",
         metavar="SOURCE",
-        help="the label column: 'final' (adjudicated, gold, consensus) or 'annotator:NAME'",
+        help="the value written: 'final' (adjudicated, else gold, else consensus) or "
+        "'annotator:NAME'; default: every annotator's, where the format holds them",
     )
     p.add_argument(
         "--raw",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from app import __version__
-from app.cli import assign, audit, bundle, data, gui, model, project, quality, report
+from app.cli import assign, audit, automate, bundle, data, gui, model, project, quality, report
 
 EPILOG = "Run 'tagloop COMMAND --help' for a command's options. Without a command, opens the app."
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_train(sub)
     model.add_predict(sub)
     model.add_al_bench(sub)
+    automate.add_automate(sub)
     bundle.add_bundle(sub)
     assign.add_annotators(sub)
     assign.add_assign(sub)

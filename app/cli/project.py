@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from app.cli.options import add_json, command
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from app.core.annotation.tokens import LANGUAGE_CODES, is_language, language_note
+    from app.core.errors import ProjectError
     from app.core.project.label_schema import parse_label_list
     from app.core.project.project import create_project
 
+    if not is_language(args.language):
+        codes = ", ".join(sorted(LANGUAGE_CODES))
+        raise ProjectError(
+            f"unknown language {args.language!r}; use a spaCy language code such as {codes}"
+        )
     guidelines = Path(args.guidelines).read_text(encoding="utf-8") if args.guidelines else ""
     project = create_project(
         Path(args.path),
@@ -24,10 +32,14 @@ def cmd_init(args: argparse.Namespace) -> int:
         guidelines=guidelines,
         name=args.name,
         allow_overlap=args.allow_overlap,
+        language=args.language,
     )
     with project:
         labels = ", ".join(f"{x.name} [{x.hotkey}]" for x in project.schema.labels)
-        print(f"Created {project.path} ({project.task_type}; labels: {labels})")
+        print(f"Created {project.path} ({project.task_type}, {project.language}; labels: {labels})")
+    note = language_note(args.language) if args.type == "spans" else None
+    if note:
+        print(f"Note: {note}", file=sys.stderr)
     return 0
 
 
@@ -90,6 +102,13 @@ def add_init(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--guidelines", help="a Markdown file with the annotation guidelines")
     p.add_argument("--name", help="the project's display name (default: the file name)")
     p.add_argument("--allow-overlap", action="store_true", help="spans may overlap")
+    p.add_argument(
+        "--language",
+        default="en",
+        metavar="CODE",
+        help="the texts' language, for token snapping and the span model's tokenizer: a spaCy"
+        " code such as en, de, zh, ja, ar (default: en; xx for several)",
+    )
 
 
 def add_stats(sub: argparse._SubParsersAction) -> None:

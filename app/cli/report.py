@@ -68,6 +68,18 @@ def _report_text(report: dict) -> str:
         for name, row in gold["per_annotator"].items():
             lines.append(f"  {name:<24} {figure(row.get('accuracy'))} on {row['items']:,} items")
         lines.extend(f"  ALERT {alert['message']}" for alert in gold["alerts"])
+    automation = report.get("automation")
+    if automation:
+        audited = "not audited yet"
+        if automation["audited_precision"] is not None:
+            low, high = automation["audited_interval"]
+            audited = f"{figure(automation['audited_precision'])} ({low:.3f} to {high:.3f})"
+        lines.append(
+            f"Automation: promised precision {automation['promised_precision']},"
+            f" audited {audited}, coverage {figure(automation['coverage'])}"
+        )
+        if automation["alert"]:
+            lines.append(f"  ALERT {automation['alert']}")
     issues = report["open_issues"]
     rejections = issues.get("rejections")
     lines.append(

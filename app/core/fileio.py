@@ -166,9 +166,28 @@ def create_part(target: Path) -> tuple[int, Path]:
             continue
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the system says (Linux), else by
+    setting it and putting it back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_writer(target: Path, mode: str = "w", **kwargs) -> Iterator[IO]:
-    """Yield a file that replaces `target` only if the block completes without error."""
+    """Yield a file that replaces `target` only if the block completes without error.
+
+    The temporary file is private (0600) while it is written; the finished file gets the
+    mode any new file would (0666 less the umask), so others on a shared drive can read an
+    export as they can read files other tools write there."""
     target = Path(target)
     fd, tmp = create_part(target)
     try:
@@ -176,6 +195,7 @@ def atomic_writer(target: Path, mode: str = "w", **kwargs) -> Iterator[IO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -26,6 +26,7 @@ from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_
 from app.core.project import modelstore
 from app.core.project.modelstore import ModelVersion
 from app.core.project.project import Project
+from app.core.quality.automation_status import HOLDOUT_KEY, holdout_record
 from app.core.storage import predictions
 from app.ml import registry
 from app.ml.policy import MIN_EXAMPLES
@@ -95,6 +96,12 @@ def train_project(
     check_cancel(cancel)
     metrics = dict(metrics)
     metrics["suspicious"] = _suspicious(project.task_type, training, out_of_fold)
+    metrics[HOLDOUT_KEY] = holdout_record(  # for automation's threshold (issue 12)
+        project.task_type,
+        [e.value for e in training.examples],
+        [p.value for p in out_of_fold],
+        [p.confidence for p in out_of_fold],
+    )
     return modelstore.save_version(
         project, model.format, model.to_bytes(), len(training.examples), metrics
     )
@@ -111,6 +118,87 @@ def _suspicious(
         [training.datapoint_ids[index], round(float(score), 4), value]
         for index, score, value in ranked[:SUSPICIOUS_KEPT]
     ]
+
+
+# --- the quick update after a completed span document -------------------------------------
+
+QUICK_MIN_DOCS = 3  # completed documents before a quick update is worth it
+QUICK_UNTIL_DOCS = 100  # from here on the regular retrains come often enough (each quick
+# update is a model version of its own: a few hundred kB kept in the project)
+QUICK_POOL_MAX = 5_000  # a bigger pool would take too long to rescore after every document
+
+
+def quick_update_wanted(project: Project, labeled: int) -> bool:
+    """Whether a completed document should start a quick update: span projects whose spans do
+    not overlap (the CRF), while labels are few and the pool is small enough to rescore."""
+    if project.task_type != "spans" or project.schema.allow_overlap:
+        return False
+    if not QUICK_MIN_DOCS <= labeled < QUICK_UNTIL_DOCS:
+        return False
+    with project.engine.connect() as conn:
+        return predictions.unlabeled_pool(conn).count <= QUICK_POOL_MAX
+
+
+def quick_update(
+    project: Project, progress: Progress = no_progress, cancel: CancelCheck = never_cancel
+) -> ModelVersion:
+    """A cheap model from every label right now, so suggestions follow the user's first
+    documents within seconds: the CRF on few iterations, no cross-validation. It inherits
+    the figures (and suspicious labels) of the last full version, and says it is quick; the
+    full retrain that follows in the background replaces it."""
+    from app.ml.spans import crf
+
+    training = training_set(project)
+    if not any(example.value for example in training.examples):
+        raise ProjectError("a quick update needs at least one labelled span")
+    model = crf.train(
+        training.examples,
+        project.schema.label_names,
+        language=project.language,
+        iterations=crf.DEFAULT_SETTINGS.quick_iterations,
+        progress=progress,
+        cancel=cancel,
+    )
+    check_cancel(cancel)
+    last = _last_full_version(project)
+    metrics: dict[str, Any] = dict(last.metrics) if last else {"macro_f1": None, "ece": None}
+    metrics.update({"n": len(training.examples), "quick": True, "figures_of": last and last.id})
+    version = modelstore.save_version(
+        project, model.format, model.to_bytes(), len(training.examples), metrics
+    )
+    score_pool(project, version, progress=progress, cancel=cancel)
+    return version
+
+
+def outdated(project: Project, version: ModelVersion | None) -> bool:
+    """A span model saved before the CRF became the default (spaCy's ner): it still loads and
+    suggests, and the app retrains it once at start-up."""
+    return (
+        version is not None
+        and project.task_type == "spans"
+        and not project.schema.allow_overlap
+        and version.format.startswith("tagloop-spacy")
+    )
+
+
+def _last_full_version(project: Project) -> ModelVersion | None:
+    for version in reversed(modelstore.versions(project)):
+        if not version.metrics.get("quick"):
+            return version
+    return None
+
+
+def quick_update_file(
+    path: str, progress: Progress = no_progress, cancel: CancelCheck = never_cancel
+) -> int:
+    """quick_update for a worker process (see train_and_score_file)."""
+    from app.core.storage import db
+
+    project = Project(Path(path), db.make_engine(db.url_for(Path(path))))
+    try:
+        return quick_update(project, progress, cancel).id
+    finally:
+        project.close()
 
 
 def load_model(project: Project, version: ModelVersion) -> Model:

@@ -22,3 +22,16 @@ def quality_bar() -> float:
     """The cross-validated macro-F1 a model needs before its suggestions are shown (the
     user's preference, or modelstore.DEFAULT_QUALITY_BAR)."""
     return float(settings.preference(modelstore.QUALITY_BAR_KEY, modelstore.DEFAULT_QUALITY_BAR))
+
+
+SHOW_EARLY_KEY = "model_show_early"  # the "show suggestions early" switch (a preference)
+
+
+def show_early() -> bool:
+    """Whether the user asked to see suggestions of a model still below the quality bar
+    (marked as early, low-confidence suggestions)."""
+    return bool(settings.preference(SHOW_EARLY_KEY, False))
+
+
+def set_show_early(on: bool) -> None:
+    settings.set_preference(SHOW_EARLY_KEY, bool(on))

@@ -35,9 +35,11 @@ class Prediction:
 
     confidence: in [0, 1], how sure the model is of the whole answer (classification: the
     top class's calibrated probability; multilabel: the least sure label decision; spans: the
-    least sure predicted span, or 1 - the strongest unpredicted candidate's score when nothing
-    is predicted). scores: per-label probabilities (classification, multilabel); for spans,
-    span_scores holds one score per predicted span, in the order of value.
+    calibrated chance that the whole answer is right, every span and no other span, from the
+    CRF's probability of the whole tag sequence (spancat: the least sure predicted span, or
+    1 - the strongest unpredicted candidate's score when nothing is predicted)).
+    scores: per-label probabilities (classification, multilabel); for spans, span_scores holds
+    one score per predicted span (the chance it is exactly right), in the order of value.
     """
 
     value: Any

@@ -11,6 +11,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME, __version__
+from app.views import appearance
 from app.views.gc_guard import GuiThreadCollector
 from app.views.main_window import MainWindow
 from app.workers.job import wait_for_jobs
@@ -25,6 +26,9 @@ def make_application() -> QApplication:
     font = QFont(app.font())
     font.setPointSize(max(font.pointSize(), 10))
     app.setFont(font)
+    appearance.apply_theme()  # the user's theme, or the operating system's light or dark
+    appearance.apply_scale()
+    appearance.follow_system()
     if not hasattr(app, "collector"):
         app.collector = GuiThreadCollector(app)  # type: ignore[attr-defined]
     return app  # type: ignore[return-value]

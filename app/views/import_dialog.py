@@ -1,4 +1,8 @@
-"""The import dialog: a live preview of the file, column mapping, and the import as a Job."""
+"""The import dialog: a live preview of the file, column mapping, and the import as a Job.
+
+The formats come from the registry (app.core.io.formats.registry). For a peer format (Label
+Studio, Prodigy, doccano, CoNLL...) the file says where the text and each annotator's labels
+are, so the column mapping is hidden and the preview shows the answers instead."""
 
 from __future__ import annotations
 
@@ -27,14 +31,24 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import TagloopError, UnknownLabelsError
+from app.core.io.formats.registry import NAMES
 from app.core.io.importer import ImportReport, import_dataset, preview, suggest_mapping
-from app.core.io.readers import FORMATS
 from app.core.project.project import Project
 from app.views.theme import palette
 from app.workers.job import Job, run_with_progress
 
 NONE = "(none)"
-FILE_FILTER = "Data files (*.csv *.tsv *.tab *.json *.jsonl *.ndjson *.txt);;All files (*)"
+AUTO = "(detect)"
+# Static, so that building the menu does not import every format's library.
+FILE_FILTER = (
+    "Data files (*.csv *.tsv *.tab *.json *.jsonl *.ndjson *.txt *.text *.conll *.iob"
+    " *.bio *.biluo *.spacy *.ann *.xml *.bioc *.pubtator *.parquet *.arrow *.xlsx);;All files (*)"
+)
+ENCODINGS = (AUTO, "utf-8", "cp1252", "latin-1", "utf-16")
+PEER_NOTE = (
+    "This format says where the text and the labels are: each annotator's labels are "
+    "imported as that annotator's annotations; unanswered items stay unlabelled."
+)
 
 
 class ImportDialog(QDialog):
@@ -48,22 +62,14 @@ class ImportDialog(QDialog):
         self.path: Path | None = None
         self.job: Job | None = None
         self.report: ImportReport | None = None
+        self.peer = False
         self.setWindowTitle("Import dataset")
         self.resize(900, 620)
 
-        self.file_label = QLabel("No file chosen")
-        choose = QPushButton("Choose file…")
-        choose.clicked.connect(self._choose)
-        self.format = QComboBox()
-        self.format.addItems(FORMATS)
-        self.format.activated.connect(lambda _i: self._load_preview(self.format.currentText()))
-        self.encoding = QLabel()
-        top = QHBoxLayout()
-        top.addWidget(self.file_label, 1)
-        top.addWidget(QLabel("Format:"))
-        top.addWidget(self.format)
-        top.addWidget(self.encoding)
-        top.addWidget(choose)
+        top = self._top_bar()
+        self.peer_note = QLabel(PEER_NOTE)
+        self.peer_note.setWordWrap(True)
+        self.peer_note.hide()
 
         self.error = QLabel()
         self.error.setWordWrap(True)
@@ -74,6 +80,7 @@ class ImportDialog(QDialog):
         self.table.horizontalHeader().setStretchLastSection(True)
 
         mapping_box = QGroupBox("Columns")
+        self.mapping_box = mapping_box
         form = QFormLayout(mapping_box)
         self.input_combos: dict[str, QComboBox] = {}
         for spec in project.inputs:
@@ -85,7 +92,8 @@ class ImportDialog(QDialog):
         form.addRow("Existing labels in:", self.label_combo)
         self.annotator = QLineEdit()
         self.annotator.setPlaceholderText("imported")
-        form.addRow("Those labels are by:", self.annotator)
+        self.annotator_row = QLabel("Those labels are by:")
+        form.addRow(self.annotator_row, self.annotator)
         self.keep = QRadioButton("Keep")
         self.skip = QRadioButton("Skip")
         self.keep.setChecked(True)
@@ -110,11 +118,49 @@ class ImportDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.error)
+        layout.addWidget(self.peer_note)
         layout.addWidget(self.table, 1)
         layout.addWidget(mapping_box)
         layout.addWidget(self.buttons)
+        self.sheet.hide()
+        self.sheet_label.hide()
         if path is not None:
             self.set_path(Path(path))
+
+    def _top_bar(self) -> QHBoxLayout:
+        """The file, its format, encoding (and xlsx sheet), and the Choose button."""
+        self.file_label = QLabel("No file chosen")
+        choose = QPushButton("Choose file…")
+        choose.clicked.connect(self._choose)
+        self.format = QComboBox()
+        self.format.addItems(NAMES)
+        self.format.activated.connect(lambda _i: self._load_preview(self.format.currentText()))
+        self.encoding = QLabel()
+        self.encoding_choice = QComboBox()
+        self.encoding_choice.setEditable(True)
+        self.encoding_choice.addItems(ENCODINGS)
+        self.encoding_choice.setToolTip("The text encoding: detect (UTF-8, UTF-16 with a BOM), "
+                                        "or e.g. cp1252 for a CSV saved by Excel")  # fmt: skip
+        self.encoding_choice.activated.connect(
+            lambda _i: self._load_preview(self.format.currentText())
+        )
+        top = QHBoxLayout()
+        top.addWidget(self.file_label, 1)
+        top.addWidget(QLabel("Format:"))
+        top.addWidget(self.format)
+        top.addWidget(QLabel("Encoding:"))
+        top.addWidget(self.encoding_choice)
+        self.sheet = QLineEdit()
+        self.sheet.setPlaceholderText("first sheet")
+        self.sheet.setToolTip("xlsx: the sheet to read")
+        self.sheet.setMaximumWidth(120)
+        self.sheet.editingFinished.connect(lambda: self._load_preview(self.format.currentText()))
+        self.sheet_label = QLabel("Sheet:")
+        top.addWidget(self.sheet_label)
+        top.addWidget(self.sheet)
+        top.addWidget(self.encoding)
+        top.addWidget(choose)
+        return top
 
     def _choose(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import dataset", "", FILE_FILTER)
@@ -135,12 +181,25 @@ class ImportDialog(QDialog):
         if self.path is None:
             return
         try:
-            found = preview(self.path, fmt)
+            found = preview(
+                self.path,
+                fmt,
+                encoding=self.chosen_encoding(),
+                task_type=self.project.task_type,
+                sheet=self.chosen_sheet(),
+            )
         except TagloopError as exc:
             self.error.setText(str(exc))
             return
+        self.peer = found.peer
+        self.peer_note.setVisible(found.peer)
+        for combo in self.input_combos.values():
+            combo.setEnabled(not found.peer)
+        self.label_combo.setEnabled(not found.peer)
         self.format.setCurrentText(found.format)
-        self.encoding.setText(f"Encoding: {found.encoding.replace('-sig', '')}")
+        self.sheet.setVisible(found.format == "xlsx")
+        self.sheet_label.setVisible(found.format == "xlsx")
+        self.encoding.setText(f"(read as {found.encoding.replace('-sig', '')})")
         self.table.setColumnCount(len(found.columns))
         self.table.setHorizontalHeaderLabels(found.columns)
         self.table.setRowCount(len(found.rows))
@@ -162,10 +221,20 @@ class ImportDialog(QDialog):
         self.label_combo.clear()
         self.label_combo.addItems([NONE, *found.columns])
         guess = next((c for c in found.columns if c.lower() in ("label", "labels")), NONE)
+        guess = NONE if found.peer else guess
         self.label_combo.setCurrentText(guess)
         self.import_button.setEnabled(True)
 
-    def mapping(self) -> dict[str, str]:
+    def chosen_sheet(self) -> str | None:
+        return self.sheet.text().strip() or None
+
+    def chosen_encoding(self) -> str | None:
+        text = self.encoding_choice.currentText().strip()
+        return None if text in ("", AUTO) else text
+
+    def mapping(self) -> dict[str, str] | None:
+        if self.peer:
+            return None
         return {
             combo.currentText(): name
             for name, combo in self.input_combos.items()
@@ -185,11 +254,13 @@ class ImportDialog(QDialog):
             self.project,
             self.path,
             mapping=self.mapping(),
-            label_column=None if label == NONE else label,
+            label_column=None if label == NONE or self.peer else label,
             annotator=self.annotator.text().strip() or None,
             duplicates="skip" if self.skip.isChecked() else "keep",
             add_labels=add_labels,
             fmt=self.format.currentText(),
+            encoding=self.chosen_encoding(),
+            sheet=self.chosen_sheet(),
             index=False,  # the main window builds the search index in the background
         )
         self.job.succeeded.connect(self._done)

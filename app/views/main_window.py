@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 
 from app import APP_NAME
 from app.core import settings
-from app.core.annotation.browse import Browser
 from app.core.annotation.worklist import WorklistSpec
 from app.core.errors import TagloopError
 from app.core.io.datasets import list_datasets, remove_dataset
@@ -42,7 +41,8 @@ from app.views.closing import WAIT, ask_close_unsaved
 from app.views.dashboard.window import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
-from app.views.export_dialog import ExportOptionsDialog
+from app.views.export_dialog import EXPORT_FILTER, ExportOptionsDialog
+from app.views.glossary import explain_on
 from app.views.import_dialog import FILE_FILTER, ImportDialog
 from app.views.menus import build_menus
 from app.views.model.controller import ModelController
@@ -53,8 +53,10 @@ from app.views.quality.gold import GoldView
 from app.views.quality.history import HistoryView
 from app.views.quality.review import ReviewView
 from app.views.quality.suspicious import SuspiciousView
+from app.views.status_counts import CountsLabel
 from app.views.team.assignments import TeamDialog
 from app.views.team.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
+from app.views.wording import plural
 from app.workers.job import Job, run_with_progress
 from app.workers.write_job import pending_writes, wait_for_writes
 from app.workers.writer import Writer
@@ -87,6 +89,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.browse = BrowsePanel()
         self.browse.row_activated.connect(self.annotate_table)
+        self.browse.attach(self)  # an empty project's "Import a dataset…", files dropped on it
         self.tabs.addTab(self.browse, "Browse")
         self.tabs.currentChanged.connect(self._tab_changed)
         self.stack.addWidget(self.tabs)
@@ -97,13 +100,14 @@ class MainWindow(QMainWindow):
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
         self.dock.setWidget(self.datasets)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
-        self.counts_label = QLabel()
+        self.counts_label = CountsLabel()
         self.showing_label = QLabel()
         self.statusBar().addWidget(self.counts_label, 1)
         self.indexing_label = QLabel()
         self.statusBar().addPermanentWidget(self.indexing_label)
         self.model_label = QLabel()
         self.model_label.setObjectName("model_status")
+        explain_on(self.model_label, "macro-F1")
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.showing_label)
         self.browse.shown.connect(lambda n: self.showing_label.setText(f"showing {n:,}"))
@@ -146,7 +150,7 @@ class MainWindow(QMainWindow):
         if project is None:
             self.setWindowTitle(APP_NAME)
             self.stack.setCurrentIndex(0)
-            self.counts_label.clear()
+            self.counts_label.forget()
             self.showing_label.clear()
             return
         self.setWindowTitle(f"{APP_NAME} — {project.name}")
@@ -178,6 +182,7 @@ class MainWindow(QMainWindow):
         self.writer = Writer(self)
         self.session = AnnotationSession(project, self.writer, parent=self)
         self.session.failed.connect(lambda message: QMessageBox.warning(self, "Not saved", message))
+        self.session.items_committed.connect(lambda _items: self.counts_label.count_soon())
         self.editor = make_editor(self.session)
         self.tabs.addTab(self.editor, "Annotate")
         if project.task_type != "spans":
@@ -340,18 +345,7 @@ class MainWindow(QMainWindow):
             return
         self.browse.refresh()
         self.datasets.show_datasets(list_datasets(self.project))
-        self.counts_label.setText("Counting…")
-        browser = Browser(self.project)
-        job = Job(lambda progress, cancel: browser.status_counts())
-        job.succeeded.connect(self._show_counts)
-        self._track(job).start()
-
-    def _show_counts(self, counts: dict[str, int]) -> None:
-        self.counts_label.setText(
-            f"{counts['total']:,} datapoints · labeled {counts['labeled']:,} · unlabeled "
-            f"{counts['unlabeled']:,} · skipped {counts['skipped']:,} · discarded "
-            f"{counts['discarded']:,} · flagged {counts['flagged']:,}"
-        )
+        self.counts_label.count(self.project)
 
     def _track(self, job: Job) -> Job:
         self.jobs.append(job)
@@ -400,18 +394,22 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return None
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export", f"{self.project.name}.jsonl", "JSON Lines (*.jsonl);;CSV (*.csv)"
+            self, "Export", f"{self.project.name}.jsonl", EXPORT_FILTER
         )
         if not path:
             return None
         options = ExportOptionsDialog(Path(path), self)
         options.accepted.connect(
-            lambda: self.start_export(Path(path), options.only_completed, options.raw)
+            lambda: self.start_export(
+                Path(path), options.only_completed, options.raw, **options.choices()
+            )
         )
         options.open()
         return options
 
-    def start_export(self, path: Path, only_completed: bool = False, raw: bool = False) -> Job:
+    def start_export(
+        self, path: Path, only_completed: bool = False, raw: bool = False, **choices: str | None
+    ) -> Job:
         job = run_with_progress(
             self,
             f"Exporting to {path.name}",
@@ -420,9 +418,12 @@ class MainWindow(QMainWindow):
             path,
             only_completed=only_completed,
             raw=raw,
+            **choices,  # fmt, value_source (ExportOptionsDialog.choices)
         )
         job.succeeded.connect(
-            lambda n: self.statusBar().showMessage(f"Exported {n:,} datapoints to {path}", 8000)
+            lambda n: self.statusBar().showMessage(
+                f"Exported {plural(n, 'datapoint')} to {path}", 8000
+            )
         )
         job.failed.connect(lambda message: QMessageBox.warning(self, "Export failed", message))
         return self._track(job).start()

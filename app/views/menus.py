@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from app import APP_NAME, __version__
 from app.core import settings
+from app.views import appearance
 
 if TYPE_CHECKING:
     from app.views.main_window import MainWindow
@@ -38,6 +39,7 @@ PROJECT_ACTIONS = (
     "train",
     "model",
     "suspicious",
+    "automate",
     "bundle_export",
     "bundle_return",
     "bundle_merge",
@@ -79,7 +81,7 @@ class Menus:
 
 
 def build_menus(window: MainWindow) -> Menus:
-    """Fill the window's menu bar: File, Edit, Annotate, Model, Team and Help."""
+    """Fill the window's menu bar: File, Edit, Annotate, Model, Team, View and Help."""
     bar = window.menuBar()
     actions: dict[str, QAction] = {}
 
@@ -140,14 +142,18 @@ def build_menus(window: MainWindow) -> Menus:
             ("history", "Item &history…", "Ctrl+H", window.show_history),
         ),
     )
+    model_menu = bar.addMenu("&Model")
     add(
-        bar.addMenu("&Model"),
+        model_menu,
         (
             ("train", "&Train now", "Ctrl+T", window.train_model),
             ("model", "Show the &model…", "Ctrl+M", window.show_model),
             ("suspicious", "Review &suspicious labels…", "Ctrl+Shift+S", window.show_suspicious),
+            ("automate", "&Automate…", None, lambda: _automate(window)),
         ),
     )
+    model_menu.addSeparator()
+    model_menu.addAction(_show_early_action(window))
     add(
         bar.addMenu("&Team"),
         (
@@ -158,14 +164,81 @@ def build_menus(window: MainWindow) -> Menus:
             ("dashboard", "&Dashboard…", "Ctrl+Shift+D", window.show_dashboard),
         ),
     )
-    auto_advance = QAction("Move on after a label (classification)", window)
+    auto_advance = QAction("&Move on after a label (classification)", window)
     auto_advance.setCheckable(True)
     auto_advance.setChecked(bool(settings.preference("editor_auto_advance", True)))
     auto_advance.toggled.connect(window.set_auto_advance)
     annotate_menu.addSeparator()
     annotate_menu.addAction(auto_advance)
+    _view_menu(bar.addMenu("&View"), window, actions)
     add(bar.addMenu("&Help"), (("about", "&About Tagloop", None, lambda: _about(window)),))
     return Menus(actions, edit_menu, recent_menu, auto_advance)
+
+
+def _show_early_action(window: MainWindow) -> QAction:
+    """The "show suggestions early" switch: a model below the quality bar still suggests,
+    each suggestion marked as early and low-confidence (issue #17)."""
+    from app.ml import policy
+
+    action = QAction("Show suggestions &early (below the quality bar)", window)
+    action.setCheckable(True)
+    action.setChecked(policy.show_early())
+
+    def toggled(on: bool) -> None:
+        policy.set_show_early(on)
+        if window.controller is not None:
+            window.controller.refresh()
+
+    action.toggled.connect(toggled)
+    return action
+
+
+def _view_menu(menu: QMenu, window: QWidget, actions: dict[str, QAction]) -> None:
+    """Theme and UI scale: one checked choice each, applied at once and remembered."""
+    themes = menu.addMenu("&Theme")
+    group = QActionGroup(window)
+    current = appearance.chosen_theme()
+    for name, text in appearance.THEME_CHOICES:
+        action = themes.addAction(text)
+        action.setCheckable(True)
+        action.setChecked(name == current)
+        action.triggered.connect(lambda _c=False, n=name: appearance.set_theme(n))
+        group.addAction(action)
+        actions[f"theme_{name}"] = action
+    scales = menu.addMenu("UI &scale")
+    group = QActionGroup(window)
+    chosen = appearance.chosen_scale()
+    for factor in appearance.SCALES:
+        action = scales.addAction(f"{factor:.0%}")
+        action.setCheckable(True)
+        action.setChecked(abs(factor - chosen) < 0.01)
+        action.triggered.connect(lambda _c=False, f=factor: appearance.set_scale(f))
+        group.addAction(action)
+        actions[f"scale_{round(factor * 100)}"] = action
+    menu.addSeparator()
+    for key, text, shortcut, step in (
+        ("scale_up", "&Larger", "Ctrl+Alt+=", 1),
+        ("scale_down", "S&maller", "Ctrl+Alt+-", -1),
+    ):
+        action = menu.addAction(text)
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _c=False, s=step: _step_scale(actions, s))
+        actions[key] = action
+
+
+def _step_scale(actions: dict[str, QAction], step: int) -> None:
+    """One scale larger or smaller, as if chosen in the UI scale menu."""
+    chosen = appearance.chosen_scale()
+    nearest = min(range(len(appearance.SCALES)), key=lambda i: abs(appearance.SCALES[i] - chosen))
+    index = max(0, min(len(appearance.SCALES) - 1, nearest + step))
+    actions[f"scale_{round(appearance.SCALES[index] * 100)}"].trigger()
+
+
+def _automate(window: MainWindow) -> None:
+    """Model ▸ Automate… (issue 12): the dialog is imported when first opened."""
+    from app.views.model.automate_dialog import show_automate
+
+    show_automate(window)
 
 
 def _fill_recent(menu: QMenu, open_path: Callable[[Path], bool]) -> None:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from app.core.annotation.tokens import LANGUAGES, NEEDS_PACKAGE
 from app.core.errors import TagloopError
 from app.core.project.label_schema import PALETTE, TASK_TYPES, LabelSpec
 from app.core.project.project import PROJECT_SUFFIX, Project, create_project
@@ -71,14 +72,42 @@ class BasicsPage(QWizardPage):
         self.overlap.setEnabled(False)
         self.types.idToggled.connect(lambda *_: self.overlap.setEnabled(self.task_type == "spans"))
         types.addWidget(self.overlap)
+        self.language = QComboBox()
+        self.language.setObjectName("language")
+        for code, name in LANGUAGES:
+            self.language.addItem(f"{name} ({code})", code)
+        self.language_note = QLabel()
+        self.language_note.setWordWrap(True)
+        self.language_note.setStyleSheet(f"color: {palette().muted}")
+        self.language.currentIndexChanged.connect(self._language_changed)
+        self._language_changed()
         form = QFormLayout(self)
         form.addRow("Name:", self.name)
         form.addRow("File:", where)
         form.addRow("Task:", types)
+        form.addRow("Language:", self.language)
+        form.addRow("", self.language_note)
 
     @property
     def task_type(self) -> str:
         return TASK_TYPES[max(self.types.checkedId(), 0)]
+
+    @property
+    def language_code(self) -> str:
+        return str(self.language.currentData())
+
+    def _language_changed(self) -> None:
+        """Say what the language is for, and where spaCy needs a package we do not install
+        (without loading spaCy here: the wizard must open at once)."""
+        code = self.language_code
+        text = "Used to snap span selections to whole words and by the span model's tokenizer."
+        if code in NEEDS_PACKAGE:
+            how = "single characters" if code != "ko" else "words between spaces"
+            text += (
+                f" spaCy's tokenizer for this language needs {NEEDS_PACKAGE[code]}; if it is not"
+                f" installed, selections snap to {how}."
+            )
+        self.language_note.setText(text)
 
     def _follow_name(self, text: str) -> None:
         slug = "-".join(text.lower().split()) or "project"
@@ -250,6 +279,7 @@ class NewProjectWizard(QWizard):
                 guidelines=self.guidelines.editor.toPlainText(),
                 name=self.basics.name.text().strip(),
                 allow_overlap=self.basics.overlap.isChecked(),
+                language=self.basics.language_code,
             )
         except TagloopError as exc:
             self.guidelines.error.setText(str(exc))

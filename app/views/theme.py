@@ -12,7 +12,7 @@ HTML report and the dashboard show the same picture.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtGui import QColor
 
@@ -81,6 +81,15 @@ class Palette:
     table_flagged: str
     form_error: str  # a form's error line (new project, import)
     bundle_error: str  # a bundle dialog's error line (kept apart: today's look)
+    # --- the Qt palette of every window (QPalette roles; app.views.appearance sets them) ---
+    window: str  # a window's and a dialog's background
+    base: str  # the background of text fields, tables and lists
+    alternate_base: str  # every other row of a table
+    button: str  # buttons, headers, tabs
+    highlight: str  # the selected row or text
+    highlight_text: str  # text on the selection
+    link: str  # a link in rich text
+    disabled_text: str  # greyed-out text
 
     def table_status(self, status: str) -> str:
         """The colour of a datapoint status in the browse table."""
@@ -99,10 +108,10 @@ LIGHT = Palette(
     hint="#546E7A",
     muted="#607D8B",
     faint="#78909C",
-    placeholder="gray",
+    placeholder="#808080",
     border="#CFD8DC",
     card_border="#E0E5E8",
-    card="white",
+    card="#FFFFFF",
     board="#F4F6F7",
     neutral_background="#ECEFF1",
     excluded_background="#F5F5F5",
@@ -146,7 +155,146 @@ LIGHT = Palette(
     table_flagged="#b91c1c",
     form_error="#b91c1c",
     bundle_error="#b00020",
+    window="#EFF1F3",
+    base="#FFFFFF",
+    alternate_base="#F5F7F8",
+    button="#E8EBED",
+    highlight="#2F6FB3",
+    highlight_text="#FFFFFF",
+    link="#1565C0",
+    disabled_text="#9AA4AB",
 )
+
+# Dark: light ink on charcoal surfaces; state colours lightened so they keep contrast.
+DARK = replace(
+    LIGHT,
+    text="#E6EBEE",
+    text_secondary="#CFD8DC",
+    text_subtle="#B0BEC5",
+    hint="#B0BEC5",
+    muted="#9AAAB3",
+    faint="#90A4AE",
+    placeholder="#9E9E9E",
+    border="#4A5A63",
+    card_border="#3C4A52",
+    card="#263238",
+    board="#1A2125",
+    neutral_background="#37474F",
+    excluded_background="#2E383E",
+    track="#34424A",
+    accent="#64B5F6",
+    accent_background="#1D3550",
+    selection="#42A5F5",
+    selection_background="#1A3A5C",
+    cell_border="#546E7A",
+    model="#B39DDB",
+    danger="#EF8A8A",
+    danger_strong="#FF8A80",
+    danger_background="#4A2326",
+    alert_background="#46262A",
+    alert_border="#8E3B3B",
+    success="#81C784",
+    success_strong="#A5D6A7",
+    success_background="#1F3A24",
+    success_border="#66BB6A",
+    warning="#FFB74D",
+    warning_strong="#FFA726",
+    notice_background="#3A3220",
+    notice_border="#F9A825",
+    notice_text="#FFE0B2",
+    removal="#BCAAA4",
+    review="#CE93D8",
+    correction="#CE93D8",
+    search_highlight="#7A6A00",
+    suggested_span="#B39DDB",
+    span_fallback="#9E9E9E",
+    label_fallback="#9E9E9E",
+    chip_fallback="#78909C",
+    span_tint_alpha=120,
+    selected_span_outline="#FFFFFF",
+    table_unlabeled="#A3ACB5",
+    table_labeled="#4ADE9B",
+    table_skipped="#FBBF24",
+    table_discarded="#F87171",
+    table_flagged="#F87171",
+    form_error="#F87171",
+    bundle_error="#FF8A80",
+    window="#22292E",
+    base="#181D20",
+    alternate_base="#1F262A",
+    button="#2C363C",
+    highlight="#2F6FB3",
+    highlight_text="#FFFFFF",
+    link="#90CAF9",
+    disabled_text="#6B7780",
+)
+
+# High contrast: white and yellow on black, no mid-greys for text, strong borders.
+HIGH_CONTRAST = replace(
+    DARK,
+    text="#FFFFFF",
+    text_secondary="#FFFFFF",
+    text_subtle="#FFFFFF",
+    hint="#FFFFFF",
+    muted="#E6E6E6",
+    faint="#E6E6E6",
+    placeholder="#E6E6E6",
+    border="#FFFFFF",
+    card_border="#FFFFFF",
+    card="#000000",
+    board="#000000",
+    neutral_background="#000000",
+    excluded_background="#1A1A1A",
+    track="#3A3A3A",
+    accent="#FFFF00",
+    accent_background="#262600",
+    selection="#00FFFF",
+    selection_background="#003A4A",
+    cell_border="#FFFFFF",
+    model="#00FFFF",
+    danger="#FF7070",
+    danger_strong="#FF7070",
+    danger_background="#3A0000",
+    alert_background="#3A0000",
+    alert_border="#FF7070",
+    success="#00FF7F",
+    success_strong="#00FF7F",
+    success_background="#003318",
+    success_border="#00FF7F",
+    warning="#FFD700",
+    warning_strong="#FFD700",
+    notice_background="#000000",
+    notice_border="#FFFF00",
+    notice_text="#FFFF00",
+    removal="#FFB380",
+    review="#FF9CFF",
+    correction="#FF9CFF",
+    search_highlight="#0000B0",
+    suggested_span="#00FFFF",
+    span_fallback="#BDBDBD",
+    label_fallback="#BDBDBD",
+    chip_fallback="#BDBDBD",
+    span_tint_alpha=150,
+    selected_span_outline="#FFFF00",
+    table_unlabeled="#FFFFFF",
+    table_labeled="#00FF7F",
+    table_skipped="#FFD700",
+    table_discarded="#FF7070",
+    table_flagged="#FF7070",
+    form_error="#FF7070",
+    bundle_error="#FF7070",
+    window="#000000",
+    base="#000000",
+    alternate_base="#141414",
+    button="#000000",
+    highlight="#FFFF00",
+    highlight_text="#000000",
+    link="#00FFFF",
+    disabled_text="#A0A0A0",
+)
+
+# The themes a user can choose under View (app.views.appearance), by the name kept in settings.
+THEMES: dict[str, Palette] = {"light": LIGHT, "dark": DARK, "high-contrast": HIGH_CONTRAST}
 
 _current: Palette = LIGHT
 

@@ -226,7 +226,12 @@ def test_resume_where_the_annotator_stopped(qtbot, spam, open_editor):
     settle(session)
     stopped_at = session.item.id
     session.save_position()
-    again, _editor = open_editor(spam, None)
+    again, editor = open_editor(spam, None)
+    # The item passed over with → comes first, and the editor says where the annotator was.
+    assert again.position == 3 and again.item.id != stopped_at
+    assert "last time you stopped at item 5" in editor.status_line.text()
+    key(qtbot, editor, "1")
+    settle(again)
     assert again.item.id == stopped_at
 
 
@@ -461,6 +466,7 @@ def test_click_span_then_relabel_and_delete(qtbot, diseases, open_editor):
     settle(session)
     assert annotation_of(project, session.item.id)[0] == []
     key(qtbot, view, Qt.Key.Key_Return)
+    key(qtbot, view, Qt.Key.Key_Return)  # no spans: the first time, a second Enter confirms
     settle(session)
     assert annotation_of(project, session.queue.id_at(0))[:2] == ([], "complete")
 

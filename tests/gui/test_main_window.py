@@ -254,12 +254,15 @@ MENUS = {  # (text, shortcut) of every action, "-" for a separator, in the order
         ("Annotate the &table's items", "Ctrl+Return"),
         ("Item &history…", "Ctrl+H"),
         "-",
-        ("Move on after a label (classification)", ""),
+        ("&Move on after a label (classification)", ""),
     ],
     "&Model": [
         ("&Train now", "Ctrl+T"),
         ("Show the &model…", "Ctrl+M"),
         ("Review &suspicious labels…", "Ctrl+Shift+S"),
+        ("&Automate…", ""),
+        "-",
+        ("Show suggestions &early (below the quality bar)", ""),
     ],
     "&Team": [
         ("&Annotators and assignments…", ""),
@@ -267,6 +270,13 @@ MENUS = {  # (text, shortcut) of every action, "-" for a separator, in the order
         ("&Adjudicate disagreements…", "Ctrl+Shift+J"),
         ("&Gold items and qualification…", "Ctrl+Shift+G"),
         ("&Dashboard…", "Ctrl+Shift+D"),
+    ],
+    "&View": [
+        ("&Theme", ""),
+        ("UI &scale", ""),
+        "-",
+        ("&Larger", "Ctrl+Alt+="),
+        ("S&maller", "Ctrl+Alt+-"),
     ],
     "&Help": [("&About Tagloop", "")],
 }

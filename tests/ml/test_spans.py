@@ -1,4 +1,5 @@
-"""Span models (app.ml.spans.model) and exact-match span metrics, without Qt.
+"""The spaCy span models (app.ml.spans.model: spancat for overlapping schemas, and the ner
+models saved before the CRF became the default) and exact-match span metrics, without Qt.
 
 Small on purpose: a toy corpus of short sentences (learnt in a second) for behaviour that
 needs a model that actually predicts, and a 40-abstract NCBI slice for shapes on real text.
@@ -190,9 +191,7 @@ def test_spancat_when_overlaps_are_allowed() -> None:
 
 def test_cross_validate_gives_metrics_and_one_prediction_per_example() -> None:
     examples = toy_examples()[:24]
-    metrics, predictions = registry.cross_validate(
-        "spans", examples, ["Disease", "Unused"], folds=3
-    )
+    metrics, predictions = spans.cross_validate(examples, ["Disease", "Unused"], folds=3)
     assert len(predictions) == len(examples)
     assert metrics["n"] == len(examples) and metrics["folds"] == 3
     assert metrics["accuracy"] is None and metrics["ece"] is None and metrics["confusion"] is None

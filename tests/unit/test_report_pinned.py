@@ -23,6 +23,13 @@ DATA = Path(__file__).parent / "data"
 STAMP = re.compile(r'"generated_at": "[^"]*"')
 
 
+def _pin_times(project) -> None:
+    """Stamp every annotation at NOW, so the report's days don't depend on when the test runs."""
+    stamp = NOW.isoformat()
+    with project.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE annotation SET created_at = ?, updated_at = ?", (stamp, stamp))
+
+
 def _span(start: int, end: int, label: str) -> dict:
     return {"start": start, "end": end, "label": label}
 
@@ -47,6 +54,7 @@ def spans(make_project, tmp_path):
             (3, AnnotationState([], "complete")),
         ),
     ).apply(project)
+    _pin_times(project)
     return project
 
 
@@ -60,6 +68,7 @@ def multilabel(make_project, tmp_path):
     SetAnnotations(
         bob, ((1, AnnotationState(["x"], "complete")), (2, AnnotationState(["z"], "complete")))
     ).apply(project)
+    _pin_times(project)
     return project
 
 

@@ -6,6 +6,7 @@ dataset) or an FTS5 match, and pages are fetched with LIMIT/OFFSET on an indexed
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,13 +17,23 @@ from app.core.project.project import Project
 from app.core.storage import fts
 from app.core.storage.tables import STATUS_CODES, STATUS_NAMES
 
-SORTABLE = ("id", "dataset", "status")
-STATUS_FILTERS = (*STATUS_NAMES, "flagged")
+SORTABLE = ("id", "dataset", "status", "confidence")
+AUTO_LABELLED = "auto-labelled"  # labelled by the model alone (issue 12), not by a person
+STATUS_FILTERS = (*STATUS_NAMES, "flagged", AUTO_LABELLED)
+# Datapoints whose only complete annotation is an auto-label (origin 'model').
+MODEL_ONLY = (
+    "SELECT a.datapoint_id FROM annotation a WHERE a.origin = 'model' AND a.status = 'complete'"
+    " AND NOT EXISTS (SELECT 1 FROM annotation h WHERE h.datapoint_id = a.datapoint_id"
+    " AND h.origin != 'model' AND h.status = 'complete')"
+)
 PREVIEW_CHARS = 500
 _ORDER = {
     "id": "d.id {dir}",
     "dataset": "d.dataset_id {dir}, d.id {dir}",
     "status": "d.status {dir}, d.id {dir}",
+    # the model's confidence in the query's model version (no prediction sorts as lowest)
+    "confidence": "(SELECT p.confidence FROM prediction p WHERE p.model_version_id = :mv"
+    " AND p.datapoint_id = d.id) {dir}, d.id {dir}",
 }
 # Runs of letters and digits, as FTS5's unicode61 tokenizer cuts them ("_" separates words).
 _WORD = re.compile(r"[^\W_]+\*?", re.UNICODE)
@@ -41,6 +52,11 @@ class Query:
     dataset_id: int | None = None
     sort: str = "id"
     descending: bool = False
+    # The model's predictions (app.core.project.modelstore) of one model version: they filter
+    # ("the model says spam", "the model is unsure") and sort (by confidence) the table.
+    model_version: int | None = None
+    predicted: str | None = None  # the model predicts this label
+    max_confidence: float | None = None  # the model's confidence is below this
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,8 @@ def _where(query: Query, pending_after: int | None = None) -> tuple[str, dict[st
     params: dict[str, Any] = {}
     if query.status == "flagged":
         clauses.append("d.flagged = 1")
+    elif query.status == AUTO_LABELLED:
+        clauses.append(f"d.id IN ({MODEL_ONLY})")
     elif query.status:
         clauses.append("d.status = :status")
         params["status"] = STATUS_CODES[query.status]
@@ -91,6 +109,11 @@ def _where(query: Query, pending_after: int | None = None) -> tuple[str, dict[st
     if query.dataset_id is not None:
         clauses.append("d.dataset_id = :dataset_id")
         params["dataset_id"] = query.dataset_id
+    if query.model_version is not None:
+        params["mv"] = query.model_version
+        prediction = _prediction_clause(query, params)
+        if prediction:
+            clauses.append(prediction)
     if query.search and query.search.strip():
         match, phrases = search_terms(query.search)
         if match:
@@ -112,6 +135,30 @@ def _where(query: Query, pending_after: int | None = None) -> tuple[str, dict[st
         if not match and not phrases:
             clauses.append("0")  # only punctuation: nothing can match
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _prediction_clause(query: Query, params: dict[str, Any]) -> str | None:
+    """Datapoints whose prediction (of version :mv) names a label or is unsure, or None.
+
+    A classification prediction is stored as the label's JSON string, a multilabel one as a
+    JSON list of them; a span prediction is an object, which a label filter does not match."""
+    tests = []
+    if query.predicted is not None:
+        quoted = json.dumps(query.predicted, ensure_ascii=False)
+        escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["predicted"] = quoted
+        params["predicted_in"] = f"[%{escaped}%]"
+        tests.append("(p.value = :predicted OR p.value LIKE :predicted_in ESCAPE '\\')")
+    if query.max_confidence is not None:
+        params["max_confidence"] = query.max_confidence
+        tests.append("p.confidence < :max_confidence")
+    if not tests:
+        return None
+    # one pass over the version's predictions (a key range), then the datapoints by id
+    return (
+        "d.id IN (SELECT p.datapoint_id FROM prediction p WHERE p.model_version_id = :mv"
+        " AND " + " AND ".join(tests) + ")"
+    )
 
 
 def _pending_scan(search: str, params: dict[str, Any], pending_after: int) -> str:
@@ -142,7 +189,8 @@ def _pending_scan(search: str, params: dict[str, Any], pending_after: int) -> st
 
 def _only(query: Query, params: dict[str, Any]) -> str | None:
     """'label' or 'words' when that is the query's only filter (words: no quoted phrases)."""
-    used = {k for k in ("status", "label", "search", "dataset_id") if getattr(query, k)}
+    keys = ("status", "label", "search", "dataset_id", "predicted", "max_confidence")
+    used = {k for k in keys if getattr(query, k) is not None and getattr(query, k) != ""}
     if used == {"label"}:
         return "label"
     phrases = any(re.fullmatch(r"p\d+", k) for k in params)
@@ -166,6 +214,8 @@ def _pending_after(conn, query: Query) -> int | None:
 def order_by(query: Query) -> str:
     """The ORDER BY terms of the query's sort, on datapoint `d` (by id when the sort is unknown)."""
     sort = query.sort if query.sort in SORTABLE else "id"
+    if sort == "confidence" and query.model_version is None:
+        sort = "id"  # no model version: nothing to sort by
     return _ORDER[sort].format(dir="DESC" if query.descending else "ASC")
 
 
@@ -231,8 +281,10 @@ class Browser:
         ]
 
     def status_counts(self) -> dict[str, int]:
-        """Counts for the status bar: total, one per status, and flagged."""
-        counts = dict.fromkeys(("total", *STATUS_FILTERS), 0)
+        """Counts for the status bar: total, one per status, and flagged; "labeled" counts
+        people's labels, and "auto-labelled" (present once the model labelled some) the
+        items the model alone labelled."""
+        counts = dict.fromkeys(("total", *STATUS_FILTERS[:-1]), 0)
         with self.project.engine.connect() as conn:
             for status, n in conn.execute(
                 text("SELECT status, count(*) FROM datapoint GROUP BY status")
@@ -241,5 +293,9 @@ class Browser:
             counts["flagged"] = conn.execute(
                 text("SELECT count(*) FROM datapoint WHERE flagged = 1")
             ).scalar()
+            auto = conn.execute(text(f"SELECT count(*) FROM ({MODEL_ONLY})")).scalar()
         counts["total"] = sum(counts[name] for name in STATUS_NAMES)
+        if auto:
+            counts["labeled"] -= auto
+            counts[AUTO_LABELLED] = auto
         return counts

@@ -558,6 +558,14 @@ def load_items(
             {"ids": ids, "me": annotator_id},
         ):
             others.setdefault(dp_id, []).append((author, json.loads(value)))
+        for dp_id, value in conn.execute(  # auto-labels (issue 12) to confirm or correct
+            _for_ids(
+                "SELECT datapoint_id, value FROM annotation WHERE origin = 'model'"
+                " AND status = 'complete' AND datapoint_id IN :ids"
+            ),
+            {"ids": ids},
+        ):
+            suggested[dp_id] = Suggestion(json.loads(value), 1.0, 0, auto_label=True)
     return {
         r[0]: Item(
             id=r[0],

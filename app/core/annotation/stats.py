@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from app.core.annotation.browse import Browser
+from app.core.annotation.browse import MODEL_ONLY, Browser
 from app.core.project.project import Project
 from app.core.storage import tables as t
 from app.core.storage.tables import DatapointStatus
@@ -18,15 +18,20 @@ class LabelingProgress:
     """How far labelling has gone: the editor's progress bar and the model's retrain trigger."""
 
     total: int
-    labeled: int
+    labeled: int  # by people: an auto-label by the model (issue 12) is not counted
+    auto: int = 0  # labelled by the model alone
+
+
+COUNT_MODEL_ONLY = text(f"SELECT count(*) FROM ({MODEL_ONLY})")
 
 
 def labeling_progress(project: Project) -> LabelingProgress:
-    """Datapoints in the project, and how many of them are labeled."""
+    """Datapoints in the project, how many people labeled, and how many the model alone."""
     labeled = func.count().filter(t.datapoint.c.status == int(DatapointStatus.LABELED))
     with project.engine.connect() as conn:
         total, done = conn.execute(select(func.count(), labeled).select_from(t.datapoint)).one()
-    return LabelingProgress(total=total, labeled=done)
+        auto = conn.execute(COUNT_MODEL_ONLY).scalar_one()
+    return LabelingProgress(total=total, labeled=done - auto, auto=auto)
 
 
 def project_stats(project: Project) -> dict[str, Any]:

@@ -164,19 +164,28 @@ def _active_ids(project: Project, query: browse.Query, version: int) -> list[int
         return [row[0] for row in conn.exec_driver_sql(sql, params)]
 
 
-def _resume_key(project: Project) -> str:
-    return f"resume:{project.uuid}"
+def _resume_key(project: Project, annotator_id: int | None) -> str:
+    """Where to resume: per project (its UUID, so a moved file resumes) and per annotator (its
+    UUID, so two people sharing a machine, or a file, each resume at their own place)."""
+    who = annotator_id if annotator_id is not None else project.local_annotator_id
+    with project.engine.connect() as conn:
+        uuid = conn.execute(text("SELECT uuid FROM annotator WHERE id = :id"), {"id": who}).scalar()
+    return f"resume:{project.uuid}:{uuid or who}"
 
 
-def save_position(project: Project, spec: WorklistSpec, datapoint_id: int) -> None:
+def save_position(
+    project: Project, spec: WorklistSpec, datapoint_id: int, annotator_id: int | None = None
+) -> None:
     """Remember where this annotator is, so that reopening the project resumes there."""
     settings.set_preference(
-        _resume_key(project), {"queue": spec.to_dict(), "datapoint": datapoint_id}
+        _resume_key(project, annotator_id), {"queue": spec.to_dict(), "datapoint": datapoint_id}
     )
 
 
-def saved_position(project: Project) -> tuple[WorklistSpec, int | None]:
-    data = settings.preference(_resume_key(project))
+def saved_position(
+    project: Project, annotator_id: int | None = None
+) -> tuple[WorklistSpec, int | None]:
+    data = settings.preference(_resume_key(project, annotator_id))
     if not isinstance(data, dict):
         return WorklistSpec(), None
     try:

@@ -21,7 +21,11 @@ from app.core.storage.json_sql import item_audit_events
 if TYPE_CHECKING:
     from app.core.project.project import Project
 
-_ORIGINS = {"imported": "imported with the dataset", "suggestion": "accepted model suggestion"}
+_ORIGINS = {
+    "imported": "imported with the dataset",
+    "suggestion": "accepted model suggestion",
+    "model": "auto-label by the model",
+}
 _TABLE_ORDER = 1 << 40
 """Rows from the tables sort after audit events of the same instant."""
 
@@ -200,8 +204,31 @@ def _item_history(conn: Connection, dp: int) -> list[HistoryEntry]:
     _tell_earlier_versions(item)
     _tell_reviews(item)
     _tell_adjudications(item)
+    _name_automation_runs(conn, item)
     item.entries.sort(key=lambda e: (e[0], e[1]))
     return [entry for _at, _order, entry in item.entries]
+
+
+def _name_automation_runs(conn: Connection, item: _Lineage) -> None:
+    """An auto-label's entry names the automation run that made it (issue 12): the run's audit
+    event records the instant its labels carry (after.labelled_at)."""
+    made = {r[6] for r in item.annotations if r[4] == "model"}
+    if not made:
+        return
+    runs: dict[str, str] = {}
+    for uid, after in conn.execute(
+        text("SELECT entity_uuid, after FROM audit_event WHERE action = 'automate'")
+    ):
+        found = _loads(after) or {}
+        if found.get("labelled_at") in made:
+            runs[found["labelled_at"]] = (
+                f"automation run {uid} (model version {found.get('model_version')},"
+                f" threshold {found.get('threshold')}, target precision {found.get('target')})"
+            )
+    for index, (at, order, entry) in enumerate(item.entries):
+        if entry.source == "annotation" and entry.at in runs:
+            note = f"{entry.note}: {runs[entry.at]}" if entry.note else runs[entry.at]
+            item.entries[index] = (at, order, replace(entry, note=note))
 
 
 # -- one step per kind of event --------------------------------------------------------------

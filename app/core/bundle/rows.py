@@ -23,7 +23,7 @@ from app.core.bundle.errors import BundleError
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, check_cancel
-from app.core.project.annotators import ROLES
+from app.core.project.annotators import ALL_ROLES
 from app.core.project.label_schema import labels_from_json
 
 # Name-based UUIDs of superseded annotation versions (app.core.bundle.merge).
@@ -281,7 +281,7 @@ def version_uuid(row: dict[str, Any], annotation_uuid: str, schema_uuid: str) ->
 
 
 def check_role(check: Checker, row: dict[str, Any]) -> str:
-    return check.one_of(row, "role", ROLES)
+    return check.one_of(row, "role", ALL_ROLES)
 
 
 def insert_annotator(conn: sqlite3.Connection, check: Checker, row: dict[str, Any], refs) -> int:

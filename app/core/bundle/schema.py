@@ -22,8 +22,8 @@ from datetime import datetime
 from typing import Any
 
 from app.core.annotation.commands import ANNOTATION_STATUSES
-from app.core.io.readers import FORMATS
-from app.core.project.annotators import ROLES
+from app.core.io.formats.registry import NAMES as FORMATS
+from app.core.project.annotators import ALL_ROLES
 from app.core.project.label_schema import TASK_TYPES
 from app.core.project.project import RESERVED_INPUT_NAMES
 from app.core.storage.tables import DatapointStatus
@@ -45,7 +45,7 @@ VERSION_MAX = (1 << 31) - 1
 STATUS_CODES = tuple(int(s) for s in DatapointStatus)
 TASK_STATUSES = ("todo", "done", "cancelled")
 # Where an annotation came from (app.core.annotation.commands.AnnotationState.origin).
-ORIGINS = ("human", "imported", "accepted", "suggestion", "corrected", "review")
+ORIGINS = ("human", "imported", "accepted", "suggestion", "corrected", "review", "model")
 HISTORY_REASONS = ("conflict", "superseded")
 COUNTS_AS = ("approve", "reject", "discard")
 MAX_INPUTS = 1_000
@@ -308,7 +308,7 @@ RECORDS: dict[str, Record] = {
         (
             _uuid_f("uuid"),
             _text_f("name", nonempty=True, max_chars=NAME_CHARS),
-            _enum_f("role", ROLES),
+            _enum_f("role", ALL_ROLES),
             _time_f("created_at"),
         )
     ),

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
 
 from app.core.errors import ProjectError
+from app.core.io.formats.pubtator import documents
 from app.core.io.importer import import_dataset
 from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.project.label_schema import LabelSpec
@@ -51,35 +50,8 @@ Tick every type of disease mention in the abstract.
 {_TYPE_LIST}"""
 
 
-@dataclass
-class Document:
-    pmid: str
-    text: str
-    spans: list[dict] = field(default_factory=list)
-
-
-def read_pubtator(path: Path) -> Iterator[Document]:
-    """Documents of a PubTator file; offsets count characters in title + ' ' + abstract."""
-    title = abstract = ""
-    pmid = ""
-    spans: list[dict] = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            line = line.rstrip("\n")
-            if not line:
-                if pmid:
-                    yield Document(pmid, f"{title} {abstract}", spans)
-                title = abstract = pmid = ""
-                spans = []
-            elif "|t|" in line[:20]:
-                pmid, _, title = line.partition("|t|")
-            elif "|a|" in line[:20]:
-                abstract = line.partition("|a|")[2]
-            else:
-                parts = line.split("\t")
-                spans.append({"start": int(parts[1]), "end": int(parts[2]), "label": parts[4]})
-    if pmid:
-        yield Document(pmid, f"{title} {abstract}", spans)
+# The bench and the span-model tests read PubTator through this name.
+read_pubtator = documents
 
 
 def _demo_dir() -> Path:
@@ -151,7 +123,7 @@ def _stage_ncbi(tmp: Path, multilabel: bool) -> list[Path]:
     for name in ("ncbi_disease_test", "ncbi_disease_train"):
         out = tmp / f"{name}.jsonl"
         with out.open("w", encoding="utf-8") as handle:
-            for doc in read_pubtator(resource_path(f"demo/{name}.pubtator")):
+            for doc in documents(resource_path(f"demo/{name}.pubtator")):
                 record: dict = {"pmid": doc.pmid, "text": doc.text}
                 if name.endswith("test"):  # the test set comes labeled, the rest is to do
                     if multilabel:

@@ -1,7 +1,8 @@
 """Export datapoints with their inputs, per-annotator annotations and status.
 
-Streams in datapoint order (two cursors merged on datapoint id) and writes atomically: a
-temporary file, then os.replace, so a cancelled or failed export leaves no partial file.
+Streams in datapoint order (two cursors merged on datapoint id) to a writer of the format
+registry (app.core.io.formats.registry), which writes atomically: a temporary file, then
+os.replace, so a cancelled or failed export leaves no partial file.
 
 CSV cells that a spreadsheet would run as formulas (`=`, `+`, `-`, `@`...) are prefixed with a
 quote unless `raw` (app.core.io.spreadsheet, which also says how a re-import undoes it).
@@ -9,7 +10,6 @@ quote unless `raw` (app.core.io.spreadsheet, which also says how a re-import und
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,16 +18,16 @@ from typing import Any
 from sqlalchemy import text
 
 from app.core import audit
-from app.core.errors import ProjectError
-from app.core.fileio import atomic_writer
+from app.core.errors import DataError, ProjectError
 from app.core.ids import datapoint_uuid
-from app.core.io.spreadsheet import NEUTRALISED_COLUMN, neutralise_row
+from app.core.io.formats import registry
+from app.core.io.formats.base import WriteContext, WriteReport
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.core.project.project import Project
+from app.core.project.project import Project, current_schema
+from app.core.quality.automation import run_confidences
 from app.core.storage.retry import write_transaction
 from app.core.storage.tables import STATUS_CODES, STATUS_NAMES
 
-EXPORT_FORMATS = ("jsonl", "csv")
 PROGRESS_EVERY = 20_000
 
 
@@ -79,6 +79,7 @@ def iter_records(
             for row in raw.execute("SELECT id, uuid, name, role FROM annotator")
         }
         schema_numbers = dict(raw.execute("SELECT id, version FROM schema_version").fetchall())
+        auto_labels = run_confidences(raw)  # the model version and confidence of auto-labels
         datasets = {
             row[0]: (row[1], row[2])
             for row in raw.execute("SELECT id, uuid, source_name FROM dataset")
@@ -116,6 +117,8 @@ def iter_records(
                             "updated_at": pending[9],
                         }
                     )
+                    if pending[7] == "model" and dp_id in auto_labels:
+                        items[-1]["model_version"], items[-1]["confidence"] = auto_labels[dp_id]
                 pending = annotations.fetchone()
             dataset_uuid, dataset_name = datasets[dataset_id]
             record: dict[str, Any] = {
@@ -154,14 +157,39 @@ def export_datapoints(
     value_source: str | None = None,
     raw: bool = False,
 ) -> int:
-    """Write the export file atomically; returns the number of datapoints written.
-    `value_source` ("final" or "annotator:NAME") chooses the `label` column (iter_records).
+    """Write the export file atomically; returns the number of datapoints written
+    (export_file gives the writer's whole report, with its warnings)."""
+    return export_file(
+        project, out, fmt, only_completed, progress, cancel, value_source, raw
+    ).written
+
+
+def export_file(
+    project: Project,
+    out: Path,
+    fmt: str | None = None,
+    only_completed: bool = False,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+    value_source: str | None = None,
+    raw: bool = False,
+) -> WriteReport:
+    """Write the export in any writable format of the registry (app.core.io.formats).
+
+    `value_source` ("final" or "annotator:NAME") chooses the `label` of each record
+    (iter_records); a format that holds one value per datapoint (doccano, CoNLL) writes the
+    final one unless told otherwise, the others keep every annotator's annotations.
     A CSV neutralises formula cells for spreadsheets unless `raw` (app.core.io.spreadsheet);
     JSON Lines is always verbatim."""
     out = Path(out)
-    fmt = fmt or out.suffix.lstrip(".").lower()
-    if fmt not in EXPORT_FORMATS:
-        raise ProjectError(f"{out}: export format must be one of {', '.join(EXPORT_FORMATS)}")
+    fmt = fmt or _format_of(out)
+    try:
+        writer = registry.get(fmt, out, writable=True)
+    except DataError as exc:
+        raise ProjectError(f"{out}: {exc.problem}") from None
+    if not writer.multi_annotator and value_source is None:
+        value_source = "final"
+    context = _context(project, raw, value_source)
     with project.engine.connect() as conn:
         total = conn.execute(
             text(
@@ -169,21 +197,13 @@ def export_datapoints(
                 + (f" WHERE status = {STATUS_CODES['labeled']}" if only_completed else "")
             )
         ).scalar()
+
+    def counted(done: int, _total: int | None, message: str) -> None:
+        progress(done, total, message)
+
     records = iter_records(project, only_completed, cancel, value_source)
-    written = 0
-    with atomic_writer(out, "w", encoding="utf-8", newline="") as handle:
-        if fmt == "jsonl":
-            dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-            for written, record in enumerate(records, 1):
-                handle.write(dumps(record))
-                handle.write("\n")
-                if written % PROGRESS_EVERY == 0:
-                    progress(written, total, f"Exporting to {out.name}")
-        else:
-            written = _write_csv(
-                project, handle, records, total, progress, out.name, bool(value_source), raw
-            )
-    progress(written, total, f"Exported {written:,} datapoints to {out.name}")
+    report = writer.write(records, out, context, counted, cancel)
+    progress(report.written, total, f"Exported {report.written:,} datapoints to {out.name}")
     actor = project.local_annotator_id
     with write_transaction(project.engine) as conn:
         audit.record(
@@ -195,65 +215,38 @@ def export_datapoints(
             after={
                 "file": out.name,
                 "format": fmt,
-                "datapoints": written,
+                "datapoints": report.written,
                 "value_source": value_source,
                 **({"neutralised": not raw} if fmt == "csv" else {}),
             },
         )
-    return written
+    return report
 
 
-def _cell(value: Any, task_type: str) -> str:
-    if value is None:
-        return ""
-    if task_type == "classification" and isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+def _format_of(out: Path) -> str:
+    """The writable format the file name says (.jsonl is JSON Lines, .json Label Studio)."""
+    found = [name for name in registry.by_suffix(out) if registry.get(name).writable]
+    if not found:
+        raise ProjectError(
+            f"{out}: cannot tell the export format from the name; give it with --format "
+            f"({registry.names_text(writable=True)})"
+        )
+    return found[0]
 
 
-def _write_csv(
-    project,
-    handle,
-    records,
-    total,
-    progress: Progress,
-    name: str,
-    with_source: bool = False,
-    raw: bool = False,
-) -> int:
-    """Every cell, header too, goes through neutralise_row unless `raw`; the neutralised file
-    ends with an empty NEUTRALISED_COLUMN that tells a re-import to undo it."""
+def _context(project: Project, raw: bool, value_source: str | None) -> WriteContext:
     with project.engine.connect() as conn:
         annotators = [r[0] for r in conn.execute(text("SELECT name FROM annotator ORDER BY id"))]
-    annotators = list(dict.fromkeys(annotators))
-    inputs = [spec.name for spec in project.inputs]
-    header = ["id", "dataset", "row", *inputs, "status", "flagged", "label"]
-    header += ["label_source"] if with_source else []
-    header += [f"label:{annotator}" for annotator in annotators]
-    header += [] if raw else [NEUTRALISED_COLUMN]
-    # RFC 4180's CRLF: with a bare "\n", Python 3.11's csv leaves a field holding a lone "\r"
-    # unquoted, so that a reader (and a spreadsheet) breaks the row there.
-    writer = csv.writer(handle, lineterminator="\r\n")
-    writer.writerow(header if raw else neutralise_row(header))
-    task_type = project.task_type
-    written = 0
-    for written, record in enumerate(records, 1):
-        by_annotator = {a["annotator"]: a for a in record["annotations"]}
-        row = [record["id"], record["dataset"], str(record["row"])]
-        row += [record[name] if record[name] is not None else "" for name in inputs]
-        row += [record["status"], "1" if record["flagged"] else "0"]
-        row.append(_cell(record["label"], task_type))
-        if with_source:
-            row.append(record["label_source"] or "")
-        for annotator in annotators:
-            item = by_annotator.get(annotator)
-            row.append(
-                _cell(item["value"], task_type) if item and item["status"] == "complete" else ""
-            )
-        if not raw:
-            row = neutralise_row(row)
-            row.append("")
-        writer.writerow(row)
-        if written % PROGRESS_EVERY == 0:
-            progress(written, total, f"Exporting to {name}")
-    return written
+        schema = current_schema(conn)
+    return WriteContext(
+        task_type=project.task_type,
+        labels=tuple(schema.label_names),
+        text_key=project.annotated_input,
+        context_inputs=tuple(project.context_inputs),
+        language=getattr(project, "language", "en") or "en",
+        values="final" if value_source else "all",
+        inputs=tuple(spec.name for spec in project.inputs),
+        annotators=tuple(annotators),
+        raw=raw,
+        with_source=bool(value_source),
+    )

@@ -15,8 +15,6 @@ import io
 import json
 import sqlite3
 import time
-from array import array
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,27 +25,22 @@ from app.core import audit
 from app.core.annotation.values import LabelParser
 from app.core.errors import Cancelled, DataError, ProjectError, UnknownLabelsError
 from app.core.ids import new_uuid, now_iso
-from app.core.io import readers
+from app.core.io import readers, sources
+from app.core.io.answers import Answers
 from app.core.io.decoding import DEFAULT_MAX_FIELD
-from app.core.io.preview import (
-    check_mapping,
-    open_file,
-    preview,
-    suggest_mapping,
-)
+from app.core.io.feed import RowFeed, check_new_labels, insert_annotations
+from app.core.io.formats import registry
+from app.core.io.formats.base import ReadOptions
+from app.core.io.preview import check_mapping, open_file, suggest_mapping
+from app.core.io.preview import preview as preview  # callers import it from here
+from app.core.io.summary import import_summary
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.annotators import annotator_by_name
-from app.core.project.label_schema import (
-    MAX_LABEL_LENGTH,
-    MAX_LABELS,
-    LabelSpec,
-    label_too_long,
-)
+from app.core.project.label_schema import LabelSpec
 from app.core.project.project import Project, current_schema, update_schema
 from app.core.storage import fts, sqlite
 from app.core.storage.tables import DatapointStatus
 
-BATCH = 20_000
 # Indexes of datapoint rebuilt at the end of an import into a project holding fewer rows than
 # the file probably brings (its size / BYTES_PER_ROW). The partial flagged index stays: rows
 # come in unflagged, so it costs nothing to keep.
@@ -74,25 +67,8 @@ class ImportReport:
     duplicate_examples: list[tuple[int, int]] = field(default_factory=list)  # (line, first line)
 
     def summary(self) -> str:
-        parts = [f"Imported {self.rows:,} datapoints from {self.source}"]
-        if self.annotations:
-            parts.append(f"{self.annotations:,} annotations")
-        if self.duplicates:
-            verb = "skipped" if self.skipped else "kept"
-            parts.append(f"{self.duplicates:,} exact duplicate texts ({verb})")
-        if self.attached:
-            parts.append(f"{self.attached:,} labels added to the datapoints already there")
-        if self.empty:
-            parts.append(f"{self.empty:,} records with empty text skipped")
-        if self.added_labels:
-            parts.append(f"labels added to the schema: {', '.join(self.added_labels)}")
-        rate = self.rows / self.seconds if self.seconds else 0
-        done = "; ".join(parts) + f" in {self.seconds:.1f} s ({rate:,.0f} rows/s)."
-        if not self.indexed:
-            return done + " The search index is still being built."
-        if self.index_seconds:
-            return done + f" Search index built in {self.index_seconds:.1f} s."
-        return done
+        """One paragraph for a person (app.core.io.summary words it)."""
+        return import_summary(self)
 
 
 @dataclass
@@ -103,7 +79,7 @@ class _Job:
     path: Path
     fmt: str
     source: readers.Source
-    stream: readers.HashingReader
+    stream: readers.HashingReader | None  # the fast path's bytes, hashed as they are read
     total_bytes: int
     mapping: dict[str, str]
     label_column: str | None
@@ -112,6 +88,8 @@ class _Job:
     add_labels: bool
     progress: Progress
     cancel: CancelCheck
+    peer: bool = False  # Records of a peer format: text, context and answers from the format
+    digest: str = ""  # a Records format's SHA-256, computed up front (it reads the file itself)
     get_text: Any = None
     context_getters: list[tuple[str, Any]] = field(default_factory=list)
     get_label: Any = None
@@ -121,9 +99,23 @@ class _Job:
     def name(self) -> str:
         return str(self.path)
 
+    def position(self) -> int:
+        return self.stream.position if self.stream is not None else 0
+
+    def sha256(self) -> str:
+        return self.stream.sha256.hexdigest() if self.stream is not None else self.digest
+
     def bind_columns(self) -> None:
         """Check the mapping and get the readers of the text, context and label columns."""
         project = self.project
+        if self.peer:
+            self.get_text = lambda record, _line: record.text
+            self.context_getters = [
+                (spec, self.source.getter(spec, optional=True))
+                for spec in project.context_inputs
+                if spec in self.source.columns
+            ]
+            return
         check_mapping(project, self.mapping, self.name)
         inverse = {target: column for column, target in self.mapping.items()}
         self.get_text = self.source.getter(inverse[project.annotated_input])
@@ -154,8 +146,17 @@ def import_dataset(
     cancel: CancelCheck = never_cancel,
     index: bool = True,
     max_field: int = DEFAULT_MAX_FIELD,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    spans_key: str | None = None,
 ) -> ImportReport:
     """Import one file as a new dataset of the project. Either all of it lands, or nothing.
+
+    The format is `fmt` (a name of app.core.io.formats.registry) or found from the name and
+    the content; a file whose content looks like another format is refused. Tabular formats
+    take `mapping` and `label_column`; a peer format (Label Studio, Prodigy, doccano, CoNLL...)
+    says itself where the text and the labels are, and each annotator's answer becomes that
+    annotator's annotation (`annotator` names the ones the file does not name).
 
     The rows are committed first; then, if `index` (the default), they are added to the search
     index (app.core.storage.fts.index_pending), which is what makes `report.seconds` (rows
@@ -170,42 +171,87 @@ def import_dataset(
     path = Path(path)
     if duplicates not in ("keep", "skip"):
         raise ProjectError(f"duplicates must be 'keep' or 'skip', not {duplicates!r}")
-    fmt = readers.detect_format(path, fmt)
+    if not path.exists():
+        open_file(path)  # the DataError naming the file
+    fmt = registry.resolve(path, fmt, tabular=mapping is not None or label_column is not None)
     started = time.perf_counter()
-    total_bytes = path.stat().st_size if path.exists() else 0
-
-    with open_file(path) as raw:
-        stream = readers.HashingReader(raw)
-        buffered = io.BufferedReader(stream, 1 << 20)
-        source = readers.open_source(path, buffered, fmt, max_field)
+    options = ReadOptions(
+        project.task_type,
+        encoding=encoding,
+        sheet=sheet,
+        spans_key=spans_key,
+        max_field=max_field,
+    )
+    settings = (mapping, label_column, annotator, duplicates == "skip", add_labels)
+    if fmt in registry.FAST_PATH:
+        with open_file(path) as raw:
+            stream = readers.HashingReader(raw)
+            buffered = io.BufferedReader(stream, 1 << 20)
+            source = readers.open_source(path, buffered, fmt, max_field, encoding)
+            try:
+                report = _run(project, path, fmt, source, stream, settings, progress, cancel)
+            finally:
+                source.close()  # stop reading while the file is still open
+    else:
+        source = sources.open_records(path, fmt, options)
         try:
-            if mapping is None:
-                columns = source.columns or preview(path, fmt, max_field=max_field).columns
-                mapping = suggest_mapping(columns, project)
-            job = _Job(
-                project,
-                path,
-                fmt,
-                source,
-                stream,
-                total_bytes,
-                mapping,
-                label_column,
-                annotator,
-                duplicates == "skip",
-                add_labels,
-                progress,
-                cancel,
-            )
-            job.bind_columns()
-            job.actor_id = project.local_annotator_id  # before BEGIN: it may write on its own
-            report = _write(job)
+            report = _run(project, path, fmt, source, None, settings, progress, cancel)
         finally:
-            source.close()  # stop reading while the file is still open
+            source.close()
     report.seconds = time.perf_counter() - started
-    progress(total_bytes, total_bytes, report.summary())
+    total = sources.total_size(path)
+    progress(total, total, report.summary())
     _index(project, report, index, progress, cancel)
     return report
+
+
+def _run(
+    project: Project,
+    path: Path,
+    fmt: str,
+    source: readers.Source,
+    stream: readers.HashingReader | None,
+    settings: tuple,
+    progress: Progress,
+    cancel: CancelCheck,
+) -> ImportReport:
+    """Bind the file's columns (or a peer format's fields) and write the import."""
+    mapping, label_column, annotator, skip, add_labels = settings
+    peer = not registry.get(fmt, path).tabular
+    if peer:
+        if mapping or label_column:
+            raise DataError(
+                str(path),
+                None,
+                f"{fmt} files say themselves where the text and the labels are: "
+                "leave out --map and --label-column",
+            )
+        mapping = {}
+    elif mapping is None:
+        columns = source.columns or sources.dict_columns(
+            [record for _line, record in sources.peek(source)]
+        )
+        mapping = suggest_mapping(columns, project)
+    job = _Job(
+        project,
+        path,
+        fmt,
+        source,
+        stream,
+        sources.total_size(path),
+        mapping,
+        label_column,
+        annotator,
+        skip,
+        add_labels,
+        progress,
+        cancel,
+        peer=peer,
+        digest="" if stream is not None else sources.file_digest(path),
+    )
+    job.bind_columns()
+    job.actor_id = project.local_annotator_id  # before BEGIN: it may write on its own
+    return _write(job)
 
 
 def _write(job: _Job) -> ImportReport:
@@ -250,10 +296,11 @@ def _import_rows(job: _Job, conn: sqlite3.Connection, sa_conn: Connection) -> Im
     report = ImportReport(dataset_id, dataset_uuid, job.path.name)
     # New ids go above both the newest datapoint and the search index's mark (app.core.storage.fts).
     indexed_upto, top = fts.pending(conn)
-    feed = _RowFeed(job, conn, report, max(top, indexed_upto) + 1)
-    if job.get_label is not None:
+    feed = RowFeed(job, conn, report, max(top, indexed_upto) + 1)
+    if job.get_label is not None or job.peer:
         feed.parser = LabelParser(job.project.task_type, schema, job.name)
-        feed.annotator_id = annotator_by_name(sa_conn, job.annotator or "imported")
+        answers = Answers(feed.parser, job.name, job.annotator)
+        feed.valuer = answers.of_record if job.peer else answers.of_cell(job.get_label)
     feed.load_seen()
     # Into an empty or small project, building the id/status/dataset indexes once at the end
     # is faster than growing them row by row; same transaction, so still all-or-nothing.
@@ -266,7 +313,7 @@ def _import_rows(job: _Job, conn: sqlite3.Connection, sa_conn: Connection) -> Im
         conn.executemany(feed.insert_sql(dataset_id), feed.rows())
     finally:
         conn.execute(f"PRAGMA cache_size={int(cache_size)}")
-    job.progress(job.stream.position, job.total_bytes, f"Reading {job.path.name}")
+    job.progress(job.position(), job.total_bytes, f"Reading {job.path.name}")
     check_cancel(job.cancel)
     for _index_name, index_sql in rebuild:
         conn.execute(index_sql)
@@ -275,9 +322,10 @@ def _import_rows(job: _Job, conn: sqlite3.Connection, sa_conn: Connection) -> Im
         raise DataError(job.name, None, "the file holds no records (only a header, or nothing)")
     if feed.parser is not None:
         _add_annotations(job, conn, sa_conn, feed, schema)
+    sha256 = job.sha256()
     conn.execute(
         "UPDATE dataset SET sha256 = ?, row_count = ?, duplicate_count = ? WHERE id = ?",
-        (job.stream.sha256.hexdigest(), report.rows, report.duplicates, dataset_id),
+        (sha256, report.rows, report.duplicates, dataset_id),
     )
     audit.record(
         sa_conn,
@@ -287,7 +335,7 @@ def _import_rows(job: _Job, conn: sqlite3.Connection, sa_conn: Connection) -> Im
         dataset_uuid,
         after={
             "source": job.path.name,
-            "sha256": job.stream.sha256.hexdigest(),
+            "sha256": sha256,
             "rows": report.rows,
             "duplicates": report.duplicates,
             "skipped": report.skipped,
@@ -337,247 +385,32 @@ def _add_annotations(
     job: _Job,
     conn: sqlite3.Connection,
     sa_conn: Connection,
-    feed: _RowFeed,
+    feed: RowFeed,
     schema: Any,
 ) -> None:
-    """The file's labels as annotations (labels new to the schema added, if allowed)."""
+    """The file's labels as annotations, each by its annotator (created by name if new), with
+    labels new to the schema added, if allowed."""
     parser = feed.parser
     report = feed.report
     added = parser.unknown_labels()
     if added:
-        _check_new_labels(job.name, parser.first_unknown_line, added, len(schema.labels))
+        check_new_labels(job.name, parser.first_unknown_line, added, len(schema.labels))
         if not job.add_labels:
             raise UnknownLabelsError(job.name, parser.first_unknown_line, added)
         labels = [*schema.labels, *(LabelSpec(label) for label in added)]
         schema = update_schema(job.project, labels=labels, actor_id=job.actor_id, conn=sa_conn)
         report.added_labels = added
-    report.annotations = _insert_annotations(
-        conn, feed.pending + feed.attached, feed.annotator_id, schema.id, job.project.task_type
+    names = {item[3] for item in feed.pending} | {item[3] for item in feed.attached}
+    annotator_ids = {name: annotator_by_name(sa_conn, name) for name in sorted(names)}
+    attached = feed.new_attached(annotator_ids)
+    report.annotations = insert_annotations(
+        conn, feed.unique_pending() + attached, annotator_ids, schema.id, job.project.task_type
     )
-    if feed.attached:
+    relabeled = [item[0] for item in attached] + feed.relabeled
+    if relabeled:
         conn.executemany(
             f"UPDATE datapoint SET status = {int(DatapointStatus.LABELED)}"
             f" WHERE id = ? AND status = {int(DatapointStatus.UNLABELED)}",
-            [(dp_id,) for dp_id, _line, _value in feed.attached],
+            [(dp_id,) for dp_id in relabeled],
         )
-        report.attached = len(feed.attached)
-
-
-def _check_new_labels(name: str, line: int, added: list[str], present: int) -> None:
-    """Refuse labels too long to be labels, or more than a schema can hold, before listing
-    them or adding them (a text column read as the labels would bring thousands)."""
-    long = next((label for label in added if len(label) > MAX_LABEL_LENGTH), None)
-    if long is not None:
-        raise DataError(name, None, f"{label_too_long(long)}: is the label column right?")
-    if present + len(added) > MAX_LABELS:
-        raise DataError(
-            name,
-            line,
-            f"{len(added):,} labels not in the schema, the first on this line; a schema holds "
-            f"at most {MAX_LABELS:,} labels (it has {present:,}): is the label column right?",
-        )
-
-
-class _RowFeed:
-    """The datapoint rows of the file, as tuples for one executemany, with exact-duplicate
-    detection: texts already in the project, then the file's own. hash(text) -> datapoint id of
-    its first occurrence; a hit is confirmed by comparing the texts before a row is skipped."""
-
-    def __init__(
-        self, job: _Job, conn: sqlite3.Connection, report: ImportReport, first_id: int
-    ) -> None:
-        self.job = job
-        self.conn = conn
-        self.report = report
-        self.first_id = first_id
-        self.seen: dict[int, int] = {}
-        self.lines_of = array("q")  # the line of each row of this file, by id - first_id
-        self.parser: LabelParser | None = None
-        self.annotator_id: int | None = None
-        self.pending: list[tuple[int, int, Any]] = []  # (datapoint id, line, parsed value)
-        self.attached: list[tuple[int, int, Any]] = []  # labels for datapoints already there
-        self._already_theirs: set[int] | None = None
-        self.added = 0
-        self.records = 0
-
-    @property
-    def simple(self) -> bool:
-        """Rows with the text only: no context, no label."""
-        return not self.job.context_getters and self.parser is None
-
-    def load_seen(self) -> None:
-        if self.first_id > 1:
-            setdefault = self.seen.setdefault
-            for count, (dp_id, text) in enumerate(
-                self.conn.execute("SELECT id, text FROM datapoint")
-            ):
-                setdefault(hash(text), dp_id)
-                if count % 50_000 == 0:
-                    check_cancel(self.job.cancel)
-
-    def insert_sql(self, dataset_id: int) -> str:
-        unlabeled = int(DatapointStatus.UNLABELED)
-        if self.simple:
-            return (
-                "INSERT INTO datapoint (id, dataset_id, row, text, status, flagged)"
-                f" VALUES (?, {dataset_id}, ?, ?, {unlabeled}, 0)"
-            )
-        return (
-            "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
-            f" VALUES (?, {dataset_id}, ?, ?, ?, ?, 0)"
-        )
-
-    def attach(self, dp_id: int, line: int, raw: Any, text: str) -> None:
-        """A skipped duplicate's label becomes this annotator's label of the existing
-        datapoint (several people's labels of the same texts, imported one file each)."""
-        value = self.parser.parse(raw, line, text)
-        if value is LabelParser.ABSENT:
-            return
-        if self._already_theirs is None:
-            self._already_theirs = {
-                row[0]
-                for row in self.conn.execute(
-                    "SELECT datapoint_id FROM annotation WHERE annotator_id = ?",
-                    (self.annotator_id,),
-                )
-            }
-        if dp_id in self._already_theirs:
-            return  # their own earlier label stays; an import never overwrites
-        self._already_theirs.add(dp_id)
-        self.attached.append((dp_id, line, value))
-
-    def check_labels(self) -> None:
-        """Stop early when the new labels are already too many or too long."""
-        parser = self.parser
-        _check_new_labels(
-            self.job.name, parser.first_unknown_line, parser.unknown_labels(), len(parser.known)
-        )
-
-    def original_text(self, dp_id: int) -> str | None:
-        found = self.conn.execute("SELECT text FROM datapoint WHERE id = ?", (dp_id,)).fetchone()
-        return found[0] if found else None
-
-    def duplicate(self, line: int, first: int) -> None:
-        """Count a duplicate text and keep the first few as examples."""
-        report = self.report
-        report.duplicates += 1
-        if len(report.duplicate_examples) < 5:
-            report.duplicate_examples.append((line, _line_of(self.lines_of, first, self.first_id)))
-
-    def rows(self) -> Iterator[tuple]:
-        """The datapoint rows to insert, as tuples; counts and duplicates go to the report."""
-        job, report, first_id = self.job, self.report, self.first_id
-        next_id = first_id
-        row_number = 0
-        dumps = json.dumps
-        append_line = self.lines_of.append
-        seen = self.seen
-        seen_get = seen.get
-        parser, get_label, get_text = self.parser, job.get_label, job.get_text
-        context_getters = job.context_getters
-        simple = self.simple
-        skip = job.skip_duplicates
-        labeled_code = int(DatapointStatus.LABELED)
-        unlabeled_code = int(DatapointStatus.UNLABELED)
-        try:
-            for line, record in job.source.records:
-                row_number += 1
-                if not row_number % BATCH:
-                    job.progress(job.stream.position, job.total_bytes, f"Reading {job.path.name}")
-                    check_cancel(job.cancel)
-                    if parser is not None and parser.first_unknown_line:
-                        self.check_labels()
-                text = get_text(record, line)
-                if text.__class__ is not str:
-                    if text is None or isinstance(text, dict | list):
-                        raise DataError(
-                            job.name, line, f"the text is {readers.kind_of(text)}, not a string"
-                        )
-                    text = str(text)
-                if not text or text.isspace():
-                    report.empty += 1
-                    continue
-                key = hash(text)
-                first = seen_get(key)
-                if first is None:
-                    seen[key] = next_id
-                elif skip:
-                    if self.original_text(first) == text:
-                        report.skipped += 1
-                        self.duplicate(line, first)
-                        if parser is not None and first < first_id:
-                            self.attach(first, line, get_label(record, line), text)
-                        continue
-                else:
-                    self.duplicate(line, first)
-                append_line(line)
-                if simple:
-                    yield (next_id, row_number, text)
-                else:
-                    context = None
-                    if context_getters:
-                        context = dumps(
-                            {spec: get(record, line) for spec, get in context_getters},
-                            ensure_ascii=False,
-                        )
-                    status = unlabeled_code
-                    if parser is not None:
-                        value = parser.parse(get_label(record, line), line, text)
-                        if value is not LabelParser.ABSENT:
-                            self.pending.append((next_id, line, value))
-                            status = labeled_code
-                    yield (next_id, row_number, text, context, status)
-                next_id += 1
-        finally:
-            self.added = next_id - first_id
-            self.records = row_number
-
-
-def _line_of(lines_of: array, dp_id: int, first_id: int) -> int:
-    """The line of a datapoint of this file, or 0 for one already in the project."""
-    return lines_of[dp_id - first_id] if dp_id >= first_id else 0
-
-
-def _insert_annotations(
-    conn: sqlite3.Connection,
-    pending: list[tuple[int, int, Any]],
-    annotator_id: int | None,
-    schema_version_id: int,
-    task_type: str,
-) -> int:
-    """Imported labels become complete annotations by the named annotator."""
-    if not pending:
-        return 0
-    first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM annotation").fetchone()[0]
-    stamp = now_iso()
-    rows = []
-    label_rows = []
-    for offset, (dp_id, _line, value) in enumerate(pending):
-        annotation_id = first + offset
-        rows.append(
-            (
-                annotation_id,
-                new_uuid(),
-                dp_id,
-                annotator_id,
-                json.dumps(value, ensure_ascii=False),
-                schema_version_id,
-                stamp,
-                stamp,
-            )
-        )
-        label_rows.extend(
-            (annotation_id, label, dp_id) for label in LabelParser.labels_of(value, task_type)
-        )
-    conn.executemany(
-        "INSERT INTO annotation (id, uuid, datapoint_id, annotator_id, value, status,"
-        " schema_version_id, time_spent_ms, origin, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, 'complete', ?, 0, 'imported', ?, ?)",
-        rows,
-    )
-    conn.executemany(
-        "INSERT OR IGNORE INTO annotation_label (annotation_id, label, datapoint_id)"
-        " VALUES (?, ?, ?)",
-        label_rows,
-    )
-    return len(rows)
+    report.attached = len(attached)

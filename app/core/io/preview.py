@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from app.core.errors import DataError
-from app.core.io import readers
+from app.core.io import readers, sources
 from app.core.io.decoding import DEFAULT_MAX_FIELD
+from app.core.io.formats import registry
+from app.core.io.formats.base import ReadOptions
 from app.core.project.project import Project
 
 PREVIEW_ROWS = 50
@@ -26,6 +28,7 @@ class Preview:
     encoding: str
     columns: list[str]
     rows: list[dict[str, Any]]
+    peer: bool = False  # the format places text and labels itself: no column mapping
 
 
 def open_file(path: Path) -> BinaryIO:
@@ -41,11 +44,26 @@ def preview(
     fmt: str | None = None,
     max_rows: int = PREVIEW_ROWS,
     max_field: int = DEFAULT_MAX_FIELD,
+    encoding: str | None = None,
+    task_type: str = "classification",
+    sheet: str | None = None,
 ) -> Preview:
-    """Detect format, encoding and columns from the start of the file, without importing."""
-    fmt = readers.detect_format(path, fmt)
+    """Detect format, encoding and columns from the start of the file, without importing.
+    A peer format (Label Studio, Prodigy...) shows its text, context fields and answers."""
+    fmt = registry.resolve(path, fmt)
+    if fmt not in registry.FAST_PATH:
+        options = ReadOptions(task_type, encoding=encoding, sheet=sheet, max_field=max_field)
+        source = sources.open_records(Path(path), fmt, options)
+        try:
+            records = [record for _line, record in islice(source.records, max_rows)]
+        finally:
+            source.close()
+        if registry.get(fmt).tabular:
+            return Preview(fmt, source.encoding, source.columns, [r.context for r in records])
+        rows = [sources.preview_row(record) for record in records]
+        return Preview(fmt, source.encoding, sources.dict_columns(rows), rows, peer=True)
     with open_file(path) as stream:
-        source = readers.open_source(Path(path), stream, fmt, max_field)
+        source = readers.open_source(Path(path), stream, fmt, max_field, encoding)
         try:
             records = [record for _line, record in islice(source.records, max_rows)]
         finally:

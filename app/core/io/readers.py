@@ -25,6 +25,7 @@ from app.core.io.decoding import (
     HEAD,
     JSON_CHUNK,
     TextLines,
+    check_encoding,
     detect_encoding,
     size_text,
 )
@@ -107,17 +108,26 @@ BLANK = b"\xef\xbb\xbf\xff\xfe \t\r\n"
 
 
 def open_source(
-    path: Path, stream: BinaryIO, fmt: str, max_field: int = DEFAULT_MAX_FIELD
+    path: Path,
+    stream: BinaryIO,
+    fmt: str,
+    max_field: int = DEFAULT_MAX_FIELD,
+    encoding: str | None = None,
 ) -> Source:
     """Open a binary stream of a dataset file as a Source of (line, record) pairs.
 
     No record (a line; a CSV row; an element of a JSON array) may be longer than `max_field`
     bytes: a longer one is a DataError naming its line, found without reading all of it.
+    `encoding` (e.g. "cp1252" for a CSV saved by Excel) overrides the detection, which only
+    knows UTF-8 and UTF-16 with a BOM.
     """
     name = str(path)
     head = stream.peek(HEAD)[:HEAD] if hasattr(stream, "peek") else b""
-    encoding = detect_encoding(head, name) if head else "utf-8-sig"
-    blank = BLANK + (b"\x00" if encoding == "utf-16" else b"")
+    if encoding:
+        encoding = check_encoding(encoding, name)
+    else:
+        encoding = detect_encoding(head, name) if head else "utf-8-sig"
+    blank = BLANK + (b"\x00" if encoding.startswith("utf-16") else b"")
     if len(head) < HEAD and not head.strip(blank):
         raise DataError(name, None, "the file is empty")
     lines = TextLines(stream, encoding, name, max_field)

@@ -14,6 +14,12 @@ from app.core.ids import new_uuid, now_iso
 from app.core.storage import tables as t
 
 ROLES = ("owner", "manager", "annotator", "reviewer")
+# The built-in annotator whose annotations are the model's auto-labels (issue 12): the same
+# UUID in every project, so bundles merge its work as one annotator. Nobody is given its role.
+MODEL_ROLE = "model"
+MODEL_NAME = "model"
+MODEL_UUID = "7a6d6f64656c00000000000000000001"
+ALL_ROLES = (*ROLES, MODEL_ROLE)
 
 
 def ensure_annotator(conn: Connection, uuid: str, name: str, role: str) -> int:
@@ -21,11 +27,16 @@ def ensure_annotator(conn: Connection, uuid: str, name: str, role: str) -> int:
     existing = conn.execute(select(t.annotator.c.id).where(t.annotator.c.uuid == uuid)).scalar()
     if existing is not None:
         return existing
-    if role not in ROLES:
+    if role not in ALL_ROLES:
         raise ProjectError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     return conn.execute(
         insert(t.annotator).values(uuid=uuid, name=name, role=role, created_at=now_iso())
     ).inserted_primary_key[0]
+
+
+def model_annotator(conn: Connection) -> int:
+    """The id of the built-in annotator `model`, added on first use."""
+    return ensure_annotator(conn, MODEL_UUID, MODEL_NAME, MODEL_ROLE)
 
 
 def annotator_by_name(conn: Connection, name: str) -> int:

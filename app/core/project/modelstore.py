@@ -58,6 +58,7 @@ class Suggestion:
     confidence: float
     model_version_id: int
     span_scores: list[float] | None = None
+    auto_label: bool = False  # an automation run's label (issue 12): confirm or correct it
 
 
 def _version(row) -> ModelVersion:

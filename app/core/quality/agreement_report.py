@@ -58,10 +58,12 @@ def _select_annotators(
     return sorted(set(ids))
 
 
+# The model's auto-labels (origin 'model', issue 12) are no annotator's: left out.
 _FETCH = (
     "SELECT a.datapoint_id, a.annotator_id, a.value FROM annotation a"
-    " WHERE a.status = 'complete'{who} AND a.datapoint_id IN ("
-    "  SELECT datapoint_id FROM annotation WHERE status = 'complete'{who_inner}"
+    " WHERE a.status = 'complete' AND a.origin != 'model'{who} AND a.datapoint_id IN ("
+    "  SELECT datapoint_id FROM annotation WHERE status = 'complete'"
+    "  AND origin != 'model'{who_inner}"
     "  GROUP BY datapoint_id HAVING count(*) >= 2)"
     " ORDER BY a.datapoint_id"
 )

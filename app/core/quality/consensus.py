@@ -5,7 +5,9 @@ The votes on an item are its complete annotations, one per annotator, as review 
 - a reviewer's correction (an annotation with origin 'review', app.core.quality.review) replaces the
   vote of the annotation it corrects and is not a vote of its own;
 - an annotation whose current review decision rejects or discards it (without a correction,
-  and not changed by its annotator since) has no vote.
+  and not changed by its annotator since) has no vote;
+- an auto-label (origin 'model', app.core.quality.automation) has no vote until a reviewer
+  approves it (a correction replaces it as it replaces any vote).
 
 Voting (`vote`), over the n votes of an item (n >= 2):
 
@@ -190,7 +192,7 @@ def _grouped_votes(
         )
     }
     cursor = raw.execute(
-        "SELECT a.datapoint_id, a.annotator_id, n.name, a.uuid, a.value, a.updated_at"
+        "SELECT a.datapoint_id, a.annotator_id, n.name, a.uuid, a.value, a.updated_at, a.origin"
         " FROM annotation a JOIN annotator n ON n.id = a.annotator_id"
         " WHERE a.status = 'complete' AND a.origin != 'review'"
         f"{where} ORDER BY a.datapoint_id, a.annotator_id",
@@ -199,7 +201,7 @@ def _grouped_votes(
     current: int | None = None
     votes: list[Vote] = []
     excluded: list[dict[str, Any]] = []
-    for dp_id, who, name, uid, value, updated in cursor:
+    for dp_id, who, name, uid, value, updated, origin in cursor:
         if dp_id != current:
             if current is not None:
                 yield current, votes, excluded
@@ -215,6 +217,10 @@ def _grouped_votes(
             if decision in ("reject", "discard"):
                 excluded.append({"annotator": name, "value": decoded, "review": decision})
                 continue
+        if origin == "model" and (review is None or review[0] != "approve"):
+            # an auto-label (issue 12) is no vote until a person approves or corrects it
+            excluded.append({"annotator": name, "value": decoded, "review": "unconfirmed"})
+            continue
         votes.append(Vote(who, name, uid, decoded, updated))
     if current is not None:
         yield current, votes, excluded

@@ -65,6 +65,7 @@ from app.core.quality.agreement_report import display_names, project_agreement
 from app.core.quality.consensus import consensus_counts, current_reviews
 from app.core.quality.gold import GoldAccuracy, gold_accuracy
 from app.core.quality.review import DERIVED_STATUSES, StatusReport, task_status
+from app.core.report.automation import automation_part, model_only
 from app.core.report.sections import (
     Agreement,
     AgreementSummary,
@@ -185,6 +186,7 @@ def project_report(
             min_items=gold_min_items,
             window_days=gold_window_days,
         )
+    automation = automation_part(project)
     check_cancel(cancel)
     progress(total, total, "Report ready")
     return ProjectReport(
@@ -199,6 +201,7 @@ def project_report(
         open_issues=OpenIssues(flags_open, flags_resolved, flags, rejections, assignments),
         consensus=consensus,
         gold=gold,
+        automation=automation,
     )
 
 
@@ -242,7 +245,8 @@ def _project_part(conn: Connection, project: Project, by_status: dict[str, int])
             complete_annotations=annotations.get("complete", 0),
             draft_annotations=annotations.get("draft", 0),
             annotators=_scalar(conn, "SELECT count(DISTINCT annotator_id) FROM annotation"),
-            labeled_datapoints=by_status["labeled"],
+            # by people: the model's auto-labels (issue 12) are in the automation section
+            labeled_datapoints=by_status["labeled"] - model_only(conn),
             flagged_datapoints=by_status["flagged"],
         ),
     )

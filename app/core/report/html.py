@@ -17,6 +17,7 @@ from string import Template
 from typing import Any
 
 from app.core.fileio import atomic_write_text
+from app.core.glossary import TERMS
 from app.core.quality.agreement_report import LOW_ALPHA
 from app.core.report.scales import (
     accuracy_series,
@@ -258,7 +259,7 @@ def _agreement_html(report: ProjectReport) -> str:
     )
     if len(heat.annotators) < 2:
         body = "<p class='note'>No item has been completed by two annotators yet.</p>"
-        return _section("Agreement", figures, body, wide=True)
+        return _section("Agreement", figures + _glossary("Krippendorff's α"), body, wide=True)
     names = list(heat.annotators)
     body = heatmap_svg(names, heat.kappa, heat.items, title="All labels")
     body += kappa_legend_svg()
@@ -270,10 +271,17 @@ def _agreement_html(report: ProjectReport) -> str:
         body += f"<h2 style='margin-top:14px'>Per label</h2><div class='small'>{small}</div>"
     return _section(
         "Agreement between annotators",
-        figures + " Cells: Cohen's κ of each pair, with the items they share.",
+        figures
+        + " Cells: Cohen's κ of each pair, with the items they share."
+        + _glossary("Krippendorff's α", "Fleiss' κ", "Cohen's κ"),
         body,
         wide=True,
     )
+
+
+def _glossary(*terms: str) -> str:
+    """The figures of a section in plain words (app.core.glossary), under its note."""
+    return "".join(f"<br><small>{escape(TERMS[term])}</small>" for term in terms)
 
 
 def _low_items_html(report: ProjectReport) -> str:

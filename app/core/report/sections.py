@@ -269,6 +269,28 @@ class Gold(Section):
     alerts: tuple[GoldAlert, ...]
 
 
+# --- automation (issue 12) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Automation(Section):
+    """Worker in the loop, side by side: what the runs since the last resume promised, what
+    the audit found (with its Clopper–Pearson interval), and the share the model labelled;
+    `alert` is the drift guard's reason when automation is stopped."""
+
+    runs: int
+    promised_precision: float | None
+    confidence: float | None
+    audited_precision: float | None
+    audited_interval: tuple[float, float] | None
+    audited: int
+    audited_right: int
+    coverage: float | None
+    auto_labels: int
+    routed: int
+    alert: str | None
+
+
 # --- the report -----------------------------------------------------------------------------
 
 
@@ -287,6 +309,7 @@ class ProjectReport(Section):
     open_issues: OpenIssues
     consensus: Consensus
     gold: Gold | None = field(default=None, metadata=ABSENT_IF_NONE)
+    automation: Automation | None = field(default=None, metadata=ABSENT_IF_NONE)
 
     def annotator_names(self) -> set[str]:
         """Every annotator the report names anywhere, for one colour per annotator."""

@@ -16,6 +16,7 @@ windows serve training, prediction and the tests that prove offsets survive the 
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -72,11 +73,14 @@ def windows(
     n = len(tokens)
     if not n:
         return []
+    starts = [t.start for t in tokens]
     inside = [False] * (n + 1)  # inside[i]: a cut before token i would split a kept span
     for start, end in keep_together:
-        for i in range(1, n):
-            if tokens[i - 1].start >= start and tokens[i].end <= end:
-                inside[i] = True
+        first = bisect.bisect_left(starts, start)
+        for i in range(first + 1, n):
+            if tokens[i].end > end:
+                break
+            inside[i] = True
     out, begin = [], 0
     for i in range(1, n):
         previous, current = tokens[i - 1], tokens[i]
@@ -95,6 +99,7 @@ def windows(
 _DIGITS = re.compile(r"\d")
 
 
+@lru_cache(maxsize=200_000)
 def shape(word: str) -> str:
     """Xxxx-dd style shape, runs of the same class longer than 3 cut to 3."""
     chars = []
@@ -106,6 +111,7 @@ def shape(word: str) -> str:
     return "".join(chars)
 
 
+@lru_cache(maxsize=200_000)
 def short_shape(word: str) -> str:
     """The shape with every run collapsed to one character (Xx-d)."""
     out: list[str] = []
@@ -154,6 +160,7 @@ def _stem(lower: str) -> str:
     return lower
 
 
+@lru_cache(maxsize=200_000)
 def context_words(lower: str) -> str:
     """A neighbour's identity as used in context features: digits folded together."""
     return _DIGITS.sub("0", lower)

@@ -1,5 +1,8 @@
 """Span tagging models: a blank spaCy pipeline trained from scratch on the user's spans.
 
+Since issue #17 the default span model is the CRF (app.ml.spans.crf); this module serves the
+schemas that allow overlapping spans (spancat), and loads the ner models saved before.
+
 - Spans that may not overlap: spaCy's transition-based ``ner``. It gives no probabilities
   when parsed greedily, so predictions are decoded with a small beam and each entity's score
   is the total probability of the beam parses that contain it (spaCy's own ``scored_ents``).
@@ -136,17 +139,20 @@ def _component_config(kind: str, s: Settings) -> dict[str, Any]:
 
 
 def _blank(language: str) -> tuple[Language, str]:
-    """spacy.blank(language), or English when spaCy does not know the language or its
-    tokenizer needs a package that is not installed (ja, ko, th, vi...)."""
-    import spacy
+    """spacy.blank(language) (app.core.annotation.tokens.blank_pipeline), or a fallback when
+    spaCy does not know the language or its tokenizer needs a package that is not installed:
+    one token per character ('zh') for Japanese and Thai, as the span editor then snaps,
+    else English."""
+    from app.core.annotation.tokens import blank_pipeline, unspaced_fallback
 
     try:
-        nlp = spacy.blank(language)
+        nlp = blank_pipeline(language)
         nlp.make_doc("test")
         return nlp, language
     except Exception:
-        log.warning("spaCy has no usable blank pipeline for %r; using 'en'", language)
-        return spacy.blank("en"), "en"
+        fallback = unspaced_fallback(language)
+        log.warning("spaCy has no usable blank pipeline for %r; using %r", language, fallback)
+        return blank_pipeline(fallback), fallback
 
 
 def _build(kind: str, labels: Sequence[str], language: str, s: Settings) -> tuple[Language, str]:

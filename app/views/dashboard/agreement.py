@@ -11,6 +11,7 @@ from app.core.report.html import alpha_rows, value_text
 from app.core.report.scales import fmt_number
 from app.core.report.sections import Heatmap, LowAgreement, ProjectReport
 from app.views.dashboard.widgets import Card, column, fill_table, make_table
+from app.views.glossary import explain_on
 from app.views.widgets.charts import HBars, HeatMap
 
 
@@ -19,12 +20,14 @@ class HeatmapCard(Card):
 
     def __init__(self) -> None:
         choice = QComboBox()
+        choice.setAccessibleName("Labels the agreement is over")
         super().__init__(
             "Agreement between annotators",
             "Cohen's κ of each pair, with the items they share.",
             choice,
         )
         self.label_choice = choice
+        explain_on(self.note, "Cohen's κ", "Krippendorff's α", "Fleiss' κ")
         self.heatmap = HeatMap()
         self.heat: Heatmap | None = None
         self.label_choice.currentIndexChanged.connect(self.show_heatmap)
@@ -65,6 +68,7 @@ class AlphaCard(Card):
             "Agreement per label",
             f"Krippendorff's α of each label against the rest; dashed line {LOW_ALPHA}.",
         )
+        explain_on(self.note, "Krippendorff's α")
         self.alpha = HBars(
             scale_max=1.0, marker=LOW_ALPHA, empty_text="No items with two annotators yet"
         )

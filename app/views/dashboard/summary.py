@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel
 from app.core.report.scales import fmt_number
 from app.core.report.sections import ProjectReport
 from app.views.dashboard.widgets import Tile, set_bad
+from app.views.glossary import explain_on
 
 TILES = ("datapoints", "labeled", "annotations", "annotators", "alpha", "flags")
 WORKFLOW_TILES = ("rejections", "alerts")
@@ -29,6 +30,7 @@ class SummaryTiles(QHBoxLayout):
             self.tile_labels[key + "_name"] = tile.name
             self.tile_frames[key] = tile
             self.addWidget(tile)
+        explain_on(self.tile_frames["alpha"], "Krippendorff's α")
         for key in WORKFLOW_TILES:
             self.tile_frames[key].hide()
 

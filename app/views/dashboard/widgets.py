@@ -59,6 +59,7 @@ def make_table(headers: list[str], stretch: int) -> QTableWidget:
     """A read-only table of text; column `stretch` takes the spare width."""
     table = QTableWidget(0, len(headers))
     table.setHorizontalHeaderLabels(headers)
+    table.setAccessibleName("Table: " + ", ".join(headers))  # what a screen reader announces
     table.verticalHeader().setVisible(False)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

@@ -36,11 +36,13 @@ from app.core.report.figures import project_report
 from app.core.report.html import write_html
 from app.core.report.sections import ProjectReport
 from app.views.dashboard.agreement import AlphaCard, HeatmapCard
+from app.views.dashboard.automation import AutomationCard
 from app.views.dashboard.issues import IssuesCard
 from app.views.dashboard.quality import AssignmentsCard, ConsensusCard, GoldCard
 from app.views.dashboard.summary import SummaryTiles
 from app.views.dashboard.widgets import Card, style_sheet
 from app.views.dashboard.work import LabelsCard, ProgressCard, ThroughputCard, TimelineCard
+from app.views.widgets.geometry import fit_to_screen
 from app.workers.job import Job
 
 PLACEMENT = {  # card: (row, column) on the board; the tiles span row 0
@@ -81,6 +83,7 @@ class DashboardView(QDialog):
         self.assignments_card = AssignmentsCard()
         self.consensus_card = ConsensusCard()
         self.issues_card = IssuesCard()
+        self.automation_card = AutomationCard()
         self.cards: dict[str, Card] = {
             "progress": self.progress_card,
             "timeline": self.timeline_card,
@@ -92,7 +95,9 @@ class DashboardView(QDialog):
             "assignments": self.assignments_card,
             "consensus": self.consensus_card,
             "flags": self.issues_card,
+            "automation": self.automation_card,
         }
+        self.automation_card.hide()
         self.gold_card.hide()
         self.assignments_card.hide()
 
@@ -101,7 +106,7 @@ class DashboardView(QDialog):
         layout.setSpacing(0)
         layout.addWidget(self._scroll(self._board()), 1)
         layout.addLayout(self._buttons())
-        self.resize(1320, 940)
+        fit_to_screen(self, 1320, 940)
         self.refresh()
 
     def _board(self) -> QWidget:
@@ -123,9 +128,10 @@ class DashboardView(QDialog):
             grid.addWidget(self.cards[key], row, column)
         grid.addWidget(quality, 2, 1)
         grid.addWidget(self.issues_card, 5, 0, 1, 2)
+        grid.addWidget(self.automation_card, 6, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
-        grid.setRowStretch(6, 1)
+        grid.setRowStretch(7, 1)
         return board
 
     @staticmethod

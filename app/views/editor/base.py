@@ -30,10 +30,12 @@ from app.core.annotation.commands import Item
 from app.core.annotation.worklist import WorklistSpec
 from app.views.editor.guidelines_changes import GuidelinesBanner
 from app.views.editor.keys import RoutesKeys, undo_redo_key
+from app.views.editor.recent import RecentAnswers
 from app.views.editor.session import AnnotationSession
 from app.views.editor.text_view import TextView
-from app.views.editor.widgets import LabelBar, PromptBar, ShortcutSheet
+from app.views.editor.widgets import LabelBar, MessageLine, PromptBar, ShortcutSheet
 from app.views.theme import palette
+from app.views.wording import place, plural, row_number
 
 POINT_SIZE_KEY = "editor_point_size"
 DEFAULT_POINT_SIZE = 14.0
@@ -115,7 +117,8 @@ class EditorBase(RoutesKeys, QWidget):
         layout.addWidget(self.prompt)
         layout.addWidget(self.suggestion_label)
         layout.addWidget(self.label_bar)
-        layout.addLayout(footer)
+        layout.addWidget(self.status_line)
+        layout.addWidget(footer)
 
     def _build_header(self) -> QHBoxLayout:
         """The queue's filter and order, where I am in it, the progress bar and "Saved"."""
@@ -133,21 +136,25 @@ class EditorBase(RoutesKeys, QWidget):
         self.order.model().item(2).setEnabled(False)
         self.order.model().item(2).setToolTip("Available once a model has been trained")
         self.order.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        for combo in (self.queue_filter, self.order):  # not as wide as their longest entry:
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(9)  # the position beside them needs the room
         self.queue_filter.activated.connect(self._queue_chosen)
         self.order.activated.connect(self._queue_chosen)
         self.position_label = QLabel()
         self.position_label.setObjectName("position")
         self.position_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar()
-        self.progress.setMinimumWidth(200)
+        self.progress.setMinimumWidth(130)  # at 1024 px the position beside it stays readable
         self.progress.setMaximumWidth(260)
-        self.progress.setFormat("%v of %m labeled")
         self.saved_label = QLabel("✓ Saved")
-        self.saved_label.setMinimumWidth(80)
+        self.saved_label.setMinimumWidth(64)
         header.addWidget(QLabel("Queue:"))
         header.addWidget(self.queue_filter)
         header.addWidget(self.order)
-        header.addSpacing(16)
+        header.addSpacing(8)
         header.addWidget(self.position_label, 1)
         header.addWidget(self.progress)
         header.addWidget(self.saved_label)
@@ -165,16 +172,25 @@ class EditorBase(RoutesKeys, QWidget):
         self.text_view.installEventFilter(self)
 
         self.context_view = QTextBrowser()
+        self.context_view.setAccessibleName("Context, flags and comments")
         self.context_view.setOpenExternalLinks(False)
         self.context_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.guidelines = QTextBrowser()
+        self.guidelines.setAccessibleName("Guidelines")
         self.guidelines.setMarkdown(self.schema.guidelines or "*No guidelines yet.*")
         self.guidelines.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.guidelines.setVisible(bool(settings.preference("editor_guidelines", False)))
 
+        # The last answers, each one click from undo (a slip stays in sight).
+        self.recent = RecentAnswers(self.session, lambda value: self.describe(value))
+
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.context_view)
+        side.addWidget(self.recent)
         side.addWidget(self.guidelines)
+        side.setStretchFactor(0, 1)
+        side.setStretchFactor(1, 1)
+        side.setStretchFactor(2, 2)
         text_column = QWidget()
         column = QVBoxLayout(text_column)
         column.setContentsMargins(0, 0, 0, 0)
@@ -188,8 +204,8 @@ class EditorBase(RoutesKeys, QWidget):
         splitter.setStretchFactor(1, 1)
         return splitter
 
-    def _build_footer(self) -> QHBoxLayout:
-        """The suggestion line, label bar and prompt; returns the hint and message row."""
+    def _build_footer(self) -> QLabel:
+        """The suggestion line, label bar, prompt and message line; returns the key hint."""
         self.suggestion_label = QLabel()
         self.suggestion_label.setObjectName("suggestion")
         self.suggestion_label.setContentsMargins(14, 4, 12, 0)
@@ -201,17 +217,14 @@ class EditorBase(RoutesKeys, QWidget):
         self.prompt.closed.connect(self._prompt_closed)
         self.hint = QLabel(self.hint_text())
         self.hint.setObjectName("hint")
-        self.status_line = QLabel()
-        self.status_line.setObjectName("message")
-        # Long notes and hints must never widen the window: they wrap within what is there.
-        for label in (self.hint, self.status_line):
-            label.setWordWrap(True)
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        footer = QHBoxLayout()
-        footer.setContentsMargins(12, 2, 12, 8)
-        footer.addWidget(self.hint, 1)
-        footer.addWidget(self.status_line)
-        return footer
+        # Long hints must never widen the window: they wrap within what is there.
+        self.hint.setWordWrap(True)
+        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # Straight in the editor's column (not in a row layout), so that its height is that of
+        # the lines it wraps to at the editor's width: one line on a wide screen, not three.
+        self.hint.setContentsMargins(12, 2, 12, 8)
+        self.status_line = MessageLine()
+        return self.hint
 
     def _text_focus_policy(self) -> Qt.FocusPolicy:
         return Qt.FocusPolicy.ClickFocus
@@ -294,6 +307,7 @@ class EditorBase(RoutesKeys, QWidget):
 
     def _show_item(self, item: Item | None) -> None:
         self.prompt.hide()
+        self.status_line.clear()  # a message is about the item it was said on
         if item is None:
             self.text_view.set_text("")
             self.position_label.setText("<b>This queue is empty.</b> Choose another above.")
@@ -305,10 +319,12 @@ class EditorBase(RoutesKeys, QWidget):
 
     def _update_item(self, item: Item) -> None:
         session = self.session
+        # the row before the file name: in a narrow window the name is what gets cut
         self.position_label.setText(
             f"<b>Item {session.position + 1:,} of {len(session):,}</b>"
-            f" &nbsp;·&nbsp; {html.escape(item.dataset)}, row {item.row:,}"
+            f" &nbsp;·&nbsp; row {row_number(item.row)} &nbsp;·&nbsp; {html.escape(item.dataset)}"
         )
+        self.position_label.setToolTip(place(item.dataset, item.row))
         self._show_context(item)
         self._show_overlay(item)
         self.show_annotation(item)
@@ -317,7 +333,11 @@ class EditorBase(RoutesKeys, QWidget):
             self.suggestion_label.hide()
         else:
             self.suggestion_label.setText(
-                f"<span style='color:{palette().model}'><b>Model suggests</b>"
+                f"<span style='color:{palette().model}'><b>Model label</b>"
+                f" {html.escape(self.describe(suggestion.value))}: not checked by a person"
+                " &nbsp;·&nbsp; <b>Enter</b> confirms, or label it to correct</span>"
+                if suggestion.auto_label
+                else f"<span style='color:{palette().model}'><b>{self._suggests()}</b>"
                 f" {html.escape(self.describe(suggestion.value))}"
                 f" ({sure(suggestion.confidence)} sure) &nbsp;·&nbsp; <b>A</b> accepts</span>"
             )
@@ -374,7 +394,14 @@ class EditorBase(RoutesKeys, QWidget):
         self.label_bar.setEnabled(not locked)
 
     def _show_progress(self) -> None:
-        self.progress.setMaximum(max(1, self.session.total))
+        total = self.session.total  # an empty project has nothing to count: not "0 of 1"
+        labeled = self.session.labeled
+        # Qt's %v and %m print no thousands separators ("500 of 5574"): the text is ours.
+        text = f"{labeled:,} of {total:,} labeled" if total else "No items yet"
+        self.progress.setFormat(text)
+        # as wide as its words (not cut), the rest of the header for the position beside it
+        self.progress.setMinimumWidth(self.progress.fontMetrics().horizontalAdvance(text) + 24)
+        self.progress.setMaximum(max(1, total))
         self.progress.setValue(self.session.labeled)
 
     def say(self, message: str, error: bool = False) -> None:
@@ -385,6 +412,13 @@ class EditorBase(RoutesKeys, QWidget):
 
     def describe(self, value: object) -> str:
         return str(value)
+
+    def _suggests(self) -> str:
+        """How a suggestion is introduced: early ones (the model is below the quality bar,
+        shown because the user asked) are marked as low-confidence."""
+        if self.session.suggest_early:
+            return "Early suggestion (low confidence, model below your quality bar)"
+        return "Model suggests"
 
     def suggestion_shown(self, item: Item):
         """The model's suggestion while this annotator has not answered yet, else None."""
@@ -455,7 +489,11 @@ class EditorBase(RoutesKeys, QWidget):
             self.on_label(self.hotkeys[text])
             return True
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.complete()
+            shown = None if session.item is None else self.suggestion_shown(session.item)
+            if shown is not None and shown.auto_label:  # confirm the model's label
+                session.accept_suggestion(advance=True)
+            else:
+                self.complete()
         elif key == Qt.Key.Key_Backspace or (key == Qt.Key.Key_Left and self.left_goes_back):
             session.back()
         elif key == Qt.Key.Key_Right and self.left_goes_back:
@@ -501,7 +539,8 @@ class EditorBase(RoutesKeys, QWidget):
                 return
             spec = WorklistSpec(browse.Query(search=words))
             self.open_queue(spec)
-            self.say(f"{len(self.session):,} items contain “{words}”.")
+            found = plural(len(self.session), "item")
+            self.say(f"{found} {'contains' if len(self.session) == 1 else 'contain'} “{words}”.")
             self.prompt.hide()
             self.text_view.highlight(
                 browse.search_terms(words)[1] or words.replace("*", "").split()

@@ -26,6 +26,7 @@ from app.core.annotation.commands import AnnotationState, Item
 from app.views.editor.keys import RoutesKeys, undo_redo_key
 from app.views.editor.session import AnnotationSession
 from app.views.theme import palette, text_colour_on
+from app.views.wording import plural
 
 BATCH = 120
 CARD = QSize(300, 132)
@@ -62,7 +63,10 @@ class CardModel(QAbstractListModel):
         start = len(self.items)
         stop = min(len(queue), start + BATCH)
         ids = [queue.id_at(p) for p in range(start, stop)]
-        loaded = annotate.load_items(self.session.project, ids, self.session.annotator_id)
+        session = self.session
+        loaded = annotate.load_items(
+            session.project, ids, session.annotator_id, session.suggest_version
+        )
         self.beginInsertRows(QModelIndex(), start, stop - 1)
         self.items.extend(loaded[i] for i in ids)
         self.endInsertRows()
@@ -132,6 +136,8 @@ class CardDelegate(QStyledItemDelegate):
         x = rect.left() + 10
         for name, status in self._chips(item):
             colour = self.colours.get(name, QColor(theme.label_fallback))
+            if status == "draft":  # said in words too, not only by a paler chip
+                name = f"✎ {name}"
             width = metrics.horizontalAdvance(name) + 16
             chip = QRect(x, rect.bottom() - 26, width, 20)
             painter.setPen(Qt.PenStyle.NoPen)
@@ -140,7 +146,30 @@ class CardDelegate(QStyledItemDelegate):
             painter.setPen(QColor(text_colour_on(colour)))
             painter.drawText(chip, int(Qt.AlignmentFlag.AlignCenter), name)
             x += width + 6
+        self._paint_suggestion(painter, item, rect, x)
         painter.restore()
+
+    def _paint_suggestion(self, painter: QPainter, item: Item, rect: QRect, left: int) -> None:
+        """The model's suggestion on a card not labeled yet: "model: spam 92%", in a dashed
+        frame (words, not only a colour, say it is the model's)."""
+        found = item.suggestion
+        state = item.annotation
+        if found is None or (state is not None and state.status != "draft"):
+            return
+        value = found.value
+        said = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        text = f"model: {said or 'none'} {found.confidence:.0%}"
+        metrics = painter.fontMetrics()
+        width = min(metrics.horizontalAdvance(text) + 14, rect.right() - 10 - left)
+        if width < 40:
+            return
+        chip = QRect(rect.right() - 10 - width, rect.bottom() - 26, width, 20)
+        colour = QColor(palette().model)
+        painter.setPen(QPen(colour, 1, Qt.PenStyle.DashLine))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(chip, 9, 9)
+        elided = metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, width - 10)
+        painter.drawText(chip, int(Qt.AlignmentFlag.AlignCenter), elided)
 
     def _chips(self, item: Item) -> list[tuple[str, str]]:
         state = item.annotation
@@ -174,6 +203,7 @@ class BulkGrid(RoutesKeys, QWidget):
         self.view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.view.setSpacing(2)
         self.view.setModel(self.model)
+        self.view.setAccessibleName("Cards to label")
         self.view.setItemDelegate(CardDelegate(colours, session.project.task_type, self.view))
         self.view.installEventFilter(self)
         keys = ", ".join(f"{label.hotkey} {label.name}" for label in schema.labels if label.hotkey)
@@ -188,6 +218,8 @@ class BulkGrid(RoutesKeys, QWidget):
         layout.addWidget(self.hint)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.status)
+        self.step: tuple[int, str, str] | None = None  # undo index after the step; its notes
+        session.undo_stack.indexChanged.connect(self._undo_moved)
         if session.queue is not None:
             self.model.reset()
 
@@ -226,6 +258,25 @@ class BulkGrid(RoutesKeys, QWidget):
                 value, "complete", old.time_spent_ms if old else 0, old.uuid if old else None
             )
         self.model.predict(rows, states)
-        self.session.set_many(states, f"label {len(states)} items {name}")
-        self.status.setText(f"Labeled {len(states):,} items “{name}”. Ctrl+Z undoes it.")
+        items = plural(len(states), "item")
+        self.session.set_many(states, f"label {items} {name}")
+        self.step = (
+            self.session.undo_stack.index(),
+            f"Labeled {items} “{name}”. Ctrl+Z undoes it.",
+            f"Undone: the label “{name}” on {items}. Ctrl+Shift+Z redoes it.",
+        )
+        self.status.setText(self.step[1])
         return len(states)
+
+    def _undo_moved(self, index: int) -> None:
+        """The message about the last bulk step follows it through undo and redo."""
+        if self.step is None:
+            return
+        after, done, undone = self.step
+        if index == after:
+            self.status.setText(done)
+        elif index == after - 1 and self.session.undo_stack.count() >= after:
+            self.status.setText(undone)
+        else:  # another step came after it, or it is gone from the history
+            self.step = None
+            self.status.clear()

@@ -80,6 +80,7 @@ class AnnotationSession(QObject):
     saved = Signal()  # every pending write has committed
     progress_changed = Signal()
     items_committed = Signal(object)  # {datapoint id: Item} fresh from the database
+    committed = Signal(object)  # the Outcome of each of this session's writes (recent answers)
     queue_changed = Signal()
 
     def __init__(
@@ -104,6 +105,7 @@ class AnnotationSession(QObject):
         self.labeled = 0
         self.total = 0
         self.suggest_version: int | None = None  # whose suggestions the editors show
+        self.suggest_early = False  # that version is below the quality bar: say so
         self._save_timer = QTimer(self, singleShot=True, interval=1000)
         self._save_timer.timeout.connect(self.save_position)
         self.waiting_for_lock = False  # a write is kept out by another program's lock
@@ -115,8 +117,9 @@ class AnnotationSession(QObject):
 
     def open_queue(self, spec: queue.WorklistSpec | None = None, datapoint_id: int | None = None):
         """Build a queue and show its first item, or `datapoint_id`, or where I stopped."""
+        resuming = spec is None and datapoint_id is None
         if spec is None:
-            spec, saved = queue.saved_position(self.project)
+            spec, saved = queue.saved_position(self.project, self.annotator_id)
             datapoint_id = datapoint_id if datapoint_id is not None else saved
             try:
                 self.queue = queue.Worklist(self.project, spec)
@@ -127,10 +130,22 @@ class AnnotationSession(QObject):
         self._cache.clear()
         self._count_progress()
         position = self.queue.position_of(datapoint_id) if datapoint_id is not None else None
+        first = queue.first_unfinished(self.project, self.queue, self.annotator_id)
+        note = ""
         if position is None:
-            position = queue.first_unfinished(self.project, self.queue, self.annotator_id)
+            position = first
+        elif resuming and first < position:
+            # Never resume past items nobody answered without saying so (a copied file, a
+            # queue walked with →): start at the first of them.
+            note = (
+                f"Started at item {first + 1:,}, the first you have not answered; "
+                f"last time you stopped at item {position + 1:,}."
+            )
+            position = first
         self.queue_changed.emit()
         self.go(position)
+        if note:
+            self.message.emit(note)
 
     def _count_progress(self) -> None:
         progress = labeling_progress(self.project)
@@ -205,7 +220,7 @@ class AnnotationSession(QObject):
     def save_position(self) -> None:
         """Remember the queue and the item on screen, so the next session resumes here."""
         if self.queue and self.item:
-            queue.save_position(self.project, self.queue.spec, self.item.id)
+            queue.save_position(self.project, self.queue.spec, self.item.id, self.annotator_id)
 
     # --- state of the current item ---------------------------------------------------------
 
@@ -377,6 +392,7 @@ class AnnotationSession(QObject):
                     self.item = fresh
                     self.item_updated.emit(fresh)
         self.items_committed.emit(outcome.items)
+        self.committed.emit(outcome)
         for before, after in outcome.applied.statuses.values():
             self.labeled += (after == "labeled") - (before == "labeled")
         if outcome.applied.statuses:

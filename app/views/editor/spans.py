@@ -24,14 +24,17 @@ class _TokenizerLoader(QObject):
     ready = Signal()
     tokenize: tokens.Tokenize | None = None
     job: Job | None = None
+    language: str | None = None  # the project language the tokenizer is for
 
-    def loaded(self, tokenize: tokens.Tokenize) -> None:
-        self.tokenize = tokenize
-        self.ready.emit()
+    def loaded(self, result: tuple[str, tokens.Tokenize]) -> None:
+        language, tokenize = result
+        if language == self.language:  # not one for a project closed meanwhile
+            self.tokenize = tokenize
+            self.ready.emit()
 
 
-def _load_spacy(language: str, progress=None, cancel=None) -> tokens.Tokenize:
-    return tokens.spacy_tokenizer(language)
+def _load_spacy(language: str, progress=None, cancel=None) -> tuple[str, tokens.Tokenize]:
+    return language, tokens.snapping_tokenizer(language)
 
 
 _loader = _TokenizerLoader()
@@ -48,12 +51,16 @@ class SpanEditor(EditorBase):
         self.text_view.selection_released.connect(self._snap_selection)
         self.text_view.span_clicked.connect(self._span_clicked)
         self.spans: list[dict[str, Any]] = []
+        self.no_spans_asked: int | None = None  # the item a first Enter with no spans was on
+        self.no_spans_confirmed = False  # a second Enter said "no spans" is meant, this session
         self.load_tokenizer()
 
     def load_tokenizer(self) -> None:
-        if _loader.tokenize is not None or _loader.job is not None:
+        language = self.project.language
+        if _loader.language == language and (_loader.tokenize or _loader.job):
             return
-        job = Job(_load_spacy, self.project.language)
+        _loader.language, _loader.tokenize = language, None  # another project's language
+        job = Job(_load_spacy, language)
         job.succeeded.connect(_loader.loaded)
         _loader.ready.connect(self._forget_tokens)
         _loader.job = job.start()
@@ -208,7 +215,25 @@ class SpanEditor(EditorBase):
         if self.session.locked:
             self.session.next()
             return
+        if not self.spans and not self.confirm_no_spans(item.id):
+            return
         self.session.set_state(list(self.spans), "complete", "complete", advance=True)
+
+    def confirm_no_spans(self, item_id: int) -> bool:
+        """ "No spans" is an answer too, but one an Enter too many gives by mistake: the first
+        time in a session it takes a second Enter on the same item (as Prodigy asks for empty
+        answers); once confirmed, later items with no spans complete on the first Enter."""
+        if self.no_spans_confirmed:
+            return True
+        if self.no_spans_asked != item_id:
+            self.no_spans_asked = item_id
+            self.say(
+                "No spans marked here. Press Enter again to complete it with no spans"
+                " (asked once per session), or select text and press a label's key."
+            )
+            return False
+        self.no_spans_confirmed = True
+        return True
 
     def extra_key(self, event: QKeyEvent) -> bool:
         if event.key() == Qt.Key.Key_Escape:

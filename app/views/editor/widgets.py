@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QDialog,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.core.project.label_schema import LabelSpec
 from app.views.theme import text_colour_on
+from app.views.widgets.geometry import fit_to_screen
 
 
 class PromptBar(QWidget):
@@ -35,6 +37,7 @@ class PromptBar(QWidget):
         layout.setContentsMargins(8, 2, 8, 2)
         self.label = QLabel()
         self.edit = QLineEdit()
+        self.edit.setAccessibleName("Answer")  # then the question asked (ask)
         layout.addWidget(self.label)
         layout.addWidget(self.edit, 1)
         layout.addWidget(QLabel("<small>Enter to confirm · Esc to cancel</small>"))
@@ -45,6 +48,7 @@ class PromptBar(QWidget):
     def ask(self, purpose: str, question: str, text: str = "") -> None:
         self.purpose = purpose
         self.label.setText(f"<b>{question}</b>")
+        self.edit.setAccessibleName(question)
         self.edit.setText(text)
         self.show()
         self.edit.setFocus()
@@ -64,7 +68,41 @@ class PromptBar(QWidget):
             self.hide()
             self.closed.emit()
             return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            # The line edit has answered it (returnPressed); left to travel on, the Enter
+            # would reach the editor and complete or leave the item as well.
+            event.accept()
+            return
         super().keyPressEvent(event)
+
+
+class MessageLine(QLabel):
+    """The editor's one-line feedback ("Flagged.", "Press R to reopen"...), full width.
+
+    Its height is reserved for two wrapped lines whether or not a message shows, so a message
+    never squeezes the text pane, and it always has the editor's whole width to be read in.
+    """
+
+    LINES = 2
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("message")
+        self.setWordWrap(True)
+        self.setContentsMargins(14, 2, 12, 0)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self._fit()
+
+    def _fit(self) -> None:
+        margins = self.contentsMargins()
+        lines = self.fontMetrics().lineSpacing() * self.LINES
+        self.setFixedHeight(lines + margins.top() + margins.bottom() + 4)
+
+    def changeEvent(self, event) -> None:  # a new font (scaling, themes) resizes the line
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._fit()
 
 
 class LabelBar(QWidget):
@@ -138,4 +176,6 @@ class ShortcutSheet(QDialog):
         close.clicked.connect(self.close)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
         self.table = table
-        self.resize(460, 520)
+        # wide enough for the longest action (never cut), as far as the screen allows
+        longest = max((table.fontMetrics().horizontalAdvance(a) for _k, a in rows), default=0)
+        fit_to_screen(self, max(460, table.columnWidth(0) + longest + 90), 520)

@@ -19,7 +19,7 @@ from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.project import modelstore
 from app.core.project.modelstore import ModelVersion
 from app.core.project.project import Project
-from app.ml.policy import MIN_EXAMPLES, quality_bar, retrain_every
+from app.ml.policy import MIN_EXAMPLES, quality_bar, retrain_every, show_early
 from app.views.editor.session import AnnotationSession
 from app.views.model.training import TrainingState
 from app.workers.job import Job
@@ -38,6 +38,19 @@ def train_in_worker_process(
     return modelstore.get_version(project, version_id)
 
 
+def quick_update_in_worker_process(
+    project: Project, progress: Progress = no_progress, cancel: CancelCheck = never_cancel
+) -> ModelVersion:
+    """The quick update after a completed span document (app.ml.loop.quick_update), in a
+    child process like a full training run."""
+    from app.workers.process import run_in_process
+
+    version_id = run_in_process(
+        "app.ml.loop:quick_update_file", str(project.path), progress=progress, cancel=cancel
+    )
+    return modelstore.get_version(project, version_id)
+
+
 class ModelController(QObject):
     status_changed = Signal(str)  # one line for the status bar
     version_ready = Signal(object)  # ModelVersion
@@ -52,13 +65,20 @@ class ModelController(QObject):
         self.training: TrainingState | None = None
         self.restart = False
         self.auto = True
+        self.quick_at = 0  # labels when the last quick update started
         self.version = modelstore.latest_version(project)
         self.trained_at = self.version.label_count if self.version else 0
         session.progress_changed.connect(self._labels_changed)
         self._apply(self.version)
 
     def start(self) -> None:
-        """Called once the window is up: a project with labels but no model gets one."""
+        """Called once the window is up: a project with labels but no model gets one, and so
+        does one whose span model predates the CRF."""
+        from app.ml.loop import outdated
+
+        if self.auto and self.job is None and outdated(self.project, self.version):
+            self.train()
+            return
         if not self.auto or self.version is not None or self.job is not None:
             return
         if labeling_progress(self.project).labeled >= MIN_EXAMPLES:
@@ -72,6 +92,16 @@ class ModelController(QObject):
         labeled = self.session.labeled
         if labeled - self.trained_at >= retrain_every(self.trained_at):
             self.train()
+        elif labeled > self.quick_at and self.job is None:
+            from app.ml.loop import quick_update_wanted
+
+            if quick_update_wanted(self.project, labeled):
+                self.quick_update()
+
+    def quick_update(self) -> None:
+        """A completed span document: a quick model now, the full one at the next retrain."""
+        self.quick_at = self.session.labeled
+        self._start(Job(quick_update_in_worker_process, self.project), quick=True)
 
     def train(self) -> None:
         """Train now; a run already going is stale: cancel it and start over after it."""
@@ -80,11 +110,13 @@ class ModelController(QObject):
             self.job.cancel()
             self.status_changed.emit("Model: restarting with the newest labels…")
             return
-        self.trained_at = self.session.labeled
+        self.trained_at = self.quick_at = self.session.labeled
+        self._start(Job(train_in_worker_process, self.project), quick=False)
+
+    def _start(self, job: Job, quick: bool) -> None:
         self.training = TrainingState(
-            self.project.task_type, self.session.labeled, self.version is None
+            self.project.task_type, self.session.labeled, self.version is None, quick=quick
         )
-        job = Job(train_in_worker_process, self.project)
         job.progress.connect(self._progress)
         job.succeeded.connect(self._trained)
         job.failed.connect(self._failed)
@@ -140,15 +172,14 @@ class ModelController(QObject):
     # --- what the editors see --------------------------------------------------------------
 
     def _apply(self, version: ModelVersion | None) -> None:
-        """Suggestions from a version that passes the bar; new scores for the model's queue."""
+        """Suggestions from a version that passes the bar (or any version, marked as early,
+        when the user asked for early suggestions); new scores for the model's queue."""
         scored = modelstore.scored_version(self.project)
-        passes = (
-            version is not None
-            and scored == version.id
-            and version.score is not None
-            and version.score >= quality_bar()
-        )
-        self.session.set_suggest_version(scored if passes else None)
+        ready = version is not None and scored == version.id
+        passes = ready and version.score is not None and version.score >= quality_bar()
+        early = ready and not passes and show_early()
+        self.session.suggest_early = early
+        self.session.set_suggest_version(scored if passes or early else None)
         self.session.pick_up_new_scores()
         self.status_changed.emit(self.summary())
 
@@ -164,7 +195,11 @@ class ModelController(QObject):
             return "Model: none yet (Ctrl+T trains one)"
         score = version.score
         figure = f"macro-F1 {score:.2f}" if score is not None else "no score"
-        below = (
-            "" if score is None or score >= quality_bar() else " · below the bar, no suggestions"
-        )
+        below = ""
+        if score is None or score < quality_bar():
+            below = " · below the bar, " + (
+                "early suggestions" if show_early() else "no suggestions"
+            )
+        if version.metrics.get("quick"):
+            below += " · quick update"
         return f"Model v{version.id}: {figure} on {version.label_count:,} labels{below}"

@@ -31,6 +31,7 @@ from app.core import settings
 from app.core.project import modelstore
 from app.core.project.modelstore import ModelVersion
 from app.ml.policy import quality_bar
+from app.views.glossary import caption_html, explain_on
 from app.views.model.training import TrainingState
 from app.views.theme import palette
 
@@ -217,12 +218,17 @@ class ModelPanel(QDialog):
         self.training = TrainingBox(controller)
         form = QFormLayout()
         form.addRow("Suggest labels when cross-validated macro-F1 is at least", self.bar)
+        explain_on(self.bar, "macro-F1")
         buttons = QHBoxLayout()
         buttons.addLayout(form, 1)
         buttons.addWidget(train)
         layout = QVBoxLayout(self)
         layout.addWidget(self.training)
-        layout.addWidget(QLabel("<b>Learning curve</b> (cross-validated macro-F1 per version)"))
+        layout.addWidget(
+            explain_on(
+                QLabel("<b>Learning curve</b> (cross-validated macro-F1 per version)"), "macro-F1"
+            )
+        )
         layout.addWidget(self.curve, 2)
         layout.addWidget(QLabel("<b>Per label</b>, newest version"))
         layout.addWidget(self.bars)
@@ -260,6 +266,9 @@ class ModelPanel(QDialog):
         self.figures.setHtml(_figures_html(latest, state))
 
 
+FIGURES = (("macro_f1", "macro-F1"), ("accuracy", "accuracy"), ("ece", "ECE"))
+
+
 def _figures_html(version: ModelVersion | None, training: TrainingState | None = None) -> str:
     if version is None and training is not None:
         return (
@@ -273,10 +282,11 @@ def _figures_html(version: ModelVersion | None, training: TrainingState | None =
         f"<p><b>Version {version.id}</b>, trained {html.escape(version.created_at[:16])} on"
         f" {version.label_count:,} labels ({html.escape(version.format)})."
     ]
-    for key, name in (("macro_f1", "macro-F1"), ("accuracy", "accuracy"), ("ece", "ECE")):
+    for key, name in FIGURES:
         if metrics.get(key) is not None:
             parts.append(f" {name} <b>{metrics[key]:.3f}</b>")
     parts.append(f" · {metrics.get('folds', '?')}-fold cross-validation.</p>")
+    parts.append(caption_html(*(n for k, n in FIGURES if metrics.get(k) is not None)))
     confusion = metrics.get("confusion")
     if confusion and confusion.get("labels"):
         labels = confusion["labels"]

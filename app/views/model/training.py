@@ -48,6 +48,7 @@ class TrainingState:
     step_started: float = 0.0
     step_done: int = 0
     cancelling: bool = False
+    quick: bool = False  # a quick update after a completed span document, not a full training
 
     def __post_init__(self) -> None:
         self.step_started = self.started
@@ -80,6 +81,8 @@ class TrainingState:
         """'Training the first span model on 102 documents'."""
         which = "the first " if self.first else "a new "
         on = items_noun(self.task_type, self.items)
+        if self.quick:
+            return f"Quick update of the {model_noun(self.task_type)} on {on}"
         return f"Training {which}{model_noun(self.task_type)} on {on}"
 
     def step(self, now: float | None = None) -> str:
@@ -96,4 +99,5 @@ class TrainingState:
 
     def status_line(self, now: float | None = None) -> str:
         """The status bar's one line."""
-        return f"Model: {self.headline()[0].lower()}{self.headline()[1:]} · {self.step(now)}"
+        headline = self.headline()
+        return f"Model: {headline[0].lower()}{headline[1:]} · {self.step(now)}"

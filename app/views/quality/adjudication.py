@@ -49,6 +49,7 @@ from app.views.quality.widgets import (
     value_html,
 )
 from app.views.theme import palette
+from app.views.wording import place, plural
 
 CARD_WIDTH = 250
 
@@ -152,8 +153,8 @@ class AdjudicationView(ItemQueueDialog):
             self.progress_label.setText("No open disagreements")
             return
         self.progress_label.setText(
-            f"Disagreement <b>{self.position + 1}</b> of <b>{total}</b>"
-            f" &nbsp;·&nbsp; {done} decided, {total - done} to go"
+            f"Disagreement <b>{self.position + 1:,}</b> of <b>{total:,}</b>"
+            f" &nbsp;·&nbsp; {done:,} decided, {total - done:,} to go"
         )
         for row, dp_id in enumerate(self.queue):
             mark = "✓ " if dp_id in self.decided else ""
@@ -168,7 +169,7 @@ class AdjudicationView(ItemQueueDialog):
     def show_item(self) -> None:
         assert self.item is not None
         self.versions = core_consensus.item_versions(self.project, self.item.id, match=self.match)
-        self.item_title.setText(f"{self.item.dataset} row {self.item.row + 1}")
+        self.item_title.setText(place(self.item.dataset, self.item.row))
         self._show_outcome()
         self._show_versions()
         self._show_progress()
@@ -316,7 +317,7 @@ class AdjudicationView(ItemQueueDialog):
         else:
             self._show_outcome()
             self._show_progress()
-            self.say(f"✓ All {len(self.queue)} disagreements decided.")
+            self.say(f"✓ All {plural(len(self.queue), 'disagreement')} decided.")
 
     # --- keys ----------------------------------------------------------------------------------
 

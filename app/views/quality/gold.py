@@ -35,6 +35,7 @@ from app.views.quality.gold_items import GoldItemsPanel
 from app.views.quality.gold_marking import Candidate, MarkingPanel
 from app.views.quality.gold_mixing import MixingPanel
 from app.views.quality.gold_qualification import QualificationPanel
+from app.views.widgets.geometry import fit_to_screen, scrolling
 
 
 class GoldView(
@@ -66,7 +67,7 @@ class GoldView(
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self._left())
-        splitter.addWidget(self._right())
+        splitter.addWidget(scrolling(self._right()))
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -74,7 +75,7 @@ class GoldView(
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)
         layout.addWidget(buttons)
-        self.resize(1440, 900)
+        fit_to_screen(self, 1440, 900)
 
         self.load_annotators()
         self.load_candidates()

@@ -30,6 +30,7 @@ from app.core.audit.history import HistoryEntry, format_value, item_history
 from app.core.errors import TagloopError
 from app.core.project.project import Project
 from app.views.theme import palette
+from app.views.wording import place, plural
 
 COLUMNS = ("Time", "Who", "What", "Value (before → after)", "Schema")
 EXCERPT = 240
@@ -127,7 +128,7 @@ class HistoryView(QDialog):
             self.entries = []
             self.table.setRowCount(0)
             return
-        self.title.setText(f"Item {item.id} · {item.dataset}, row {item.row} · {item.status}")
+        self.title.setText(f"Item {item.id} · {place(item.dataset, item.row)} · {item.status}")
         text = " ".join(item.text.split())
         self.excerpt.setText(text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…")
         self.table.setRowCount(len(self.entries))
@@ -159,6 +160,7 @@ class HistoryView(QDialog):
         self.table.setCurrentItem(None)
         people = sorted({e.actor for e in self.entries if e.actor})
         self.hint.setText(
-            f"{len(self.entries)} steps by {', '.join(people) or 'nobody yet'}, oldest first."
+            f"{plural(len(self.entries), 'step')} by {', '.join(people) or 'nobody yet'},"
+            " oldest first."
             " Schema is the label schema (guidelines) version in force."
         )

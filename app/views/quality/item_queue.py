@@ -48,6 +48,7 @@ from app.views.quality.widgets import (
     who_combo,
 )
 from app.views.theme import palette
+from app.views.widgets.geometry import fit_to_screen
 from app.workers.write_job import start_write, writes_pending
 
 SNIPPET_CHARS = 26  # of an item's text in the queue list
@@ -120,7 +121,7 @@ class ItemQueueDialog(QDialog):
     def start(self, who: int) -> None:
         """Build the dialog for annotator `who` and open the queue."""
         self._build(who)
-        self.resize(1280, 760)
+        fit_to_screen(self, 1280, 760)
         self.open_queue()
 
     # --- what a subclass provides ------------------------------------------------------------
@@ -198,6 +199,7 @@ class ItemQueueDialog(QDialog):
 
     def _queue_panel(self) -> QWidget:
         self.queue_list = QListWidget()
+        self.queue_list.setAccessibleName("Items in this queue")
         self.queue_list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.queue_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.queue_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

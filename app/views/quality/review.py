@@ -50,6 +50,7 @@ from app.views.quality.widgets import (
     value_html,
 )
 from app.views.theme import palette
+from app.views.wording import place, plural
 
 
 class ReviewView(ItemQueueDialog):
@@ -163,7 +164,7 @@ class ReviewView(ItemQueueDialog):
             snippet = self.snippets.get(task.datapoint_id, "")
             colour = status_colour(task.status)
             self.show_queue_row(row, f"{row + 1}. {snippet}\n     {task.status}", colour)
-        self.queue_title.setText(f"Queue · {len(self.queue)} items")
+        self.queue_title.setText(f"Queue · {plural(len(self.queue), 'item')}")
 
     def datapoint_at(self, position: int) -> int:
         return self.queue[position].datapoint_id
@@ -171,8 +172,8 @@ class ReviewView(ItemQueueDialog):
     def show_item(self) -> None:
         assert self.item is not None
         self.item_title.setText(
-            f"Item {self.position + 1} of {len(self.queue)} · {self.item.dataset}"
-            f" row {self.item.row + 1}"
+            f"Item {self.position + 1:,} of {len(self.queue):,}"
+            f" · {place(self.item.dataset, self.item.row)}"
         )
         self._show_item_status()
         self.selected = -1

@@ -34,6 +34,7 @@ from app.core.project.annotators import ROLES
 from app.core.project.project import Project
 from app.core.team import assign
 from app.views.team.bundles import PassphraseFields, PathField
+from app.views.widgets.geometry import fit_to_screen
 from app.workers.job import Job, run_with_progress
 from app.workers.write_job import start_write, writes_pending
 
@@ -44,6 +45,19 @@ SELECTION = (
 )
 
 
+def annotator_table() -> QTableWidget:
+    """The annotators, their roles and task counts; the name takes the spare width."""
+    table = QTableWidget(0, 4)
+    table.setHorizontalHeaderLabels(["Annotator", "Role", "Open tasks", "Done tasks"])
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.verticalHeader().hide()
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # counts: narrow
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the name: the rest
+    return table
+
+
 class TeamDialog(QDialog):
     changed = Signal()  # tasks or annotators changed
 
@@ -52,18 +66,15 @@ class TeamDialog(QDialog):
         self.project = project
         self.job: Job | None = None
         self.setWindowTitle("Annotators and assignments")
-        self.resize(1180, 640)
+        fit_to_screen(self, 1180, 640)
 
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Annotator", "Role", "Open tasks", "Done tasks"])
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table = annotator_table()
         self.new_name = QLineEdit()
         self.new_name.setPlaceholderText("name of a new annotator")
+        self.new_name.setAccessibleName("Name of a new annotator")
         self.new_role = QComboBox()
         self.new_role.addItems(list(ROLES))
+        self.new_role.setAccessibleName("Role of the new annotator")
         self.new_role.setCurrentText("annotator")
         add = QPushButton("Add annotator")
         add.clicked.connect(self.add_annotator)
@@ -132,6 +143,7 @@ class TeamDialog(QDialog):
 
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
+        self.log.setAccessibleName("What was done")
         self.log.setMaximumHeight(110)
         self.log.setPlaceholderText("What each step did is written here.")
 

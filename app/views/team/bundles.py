@@ -7,6 +7,7 @@ bundle) is shown in the dialog, which stays open so the user can correct it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -34,6 +35,7 @@ from app.core.bundle import (
     open_bundle,
 )
 from app.core.bundle.crypto import is_encrypted
+from app.core.project import modelstore
 from app.core.project.project import Project
 from app.views.theme import palette
 from app.workers.job import Job, run_with_progress
@@ -41,6 +43,7 @@ from app.workers.job import Job, run_with_progress
 BUNDLE_FILTER = f"Tagloop bundles (*{SUFFIX})"
 PROJECT_FILTER = "Tagloop projects (*.tagloop)"
 MIN_PASSPHRASE = 8
+CLI_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z-]*:\s*")  # "--with-model: " in a message
 
 
 def file_is_encrypted(path: Path) -> bool:
@@ -58,7 +61,9 @@ class PathField(QWidget):
         super().__init__(parent)
         self.mode, self.caption, self.file_filter = mode, caption, file_filter
         self.edit = QLineEdit()
+        self.edit.setAccessibleName(caption)
         browse = QPushButton("Browse…")
+        browse.setAccessibleDescription(f"Choose: {caption}")
         browse.clicked.connect(self.browse)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -91,9 +96,11 @@ class PassphraseFields(QWidget):
         self.passphrase = QLineEdit()
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
         self.passphrase.setPlaceholderText("passphrase")
+        self.passphrase.setAccessibleName("Passphrase")
         self.again = QLineEdit()
         self.again.setEchoMode(QLineEdit.EchoMode.Password)
         self.again.setPlaceholderText("the same passphrase again")
+        self.again.setAccessibleName("The same passphrase again")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         if confirm:
@@ -123,6 +130,13 @@ class PassphraseFields(QWidget):
         return self.passphrase.text() or None, None
 
 
+def gui_message(text: str) -> str:
+    """A core message as a dialog says it: without the command line's option names
+    ("--with-model: no model yet" reads "No model yet")."""
+    plain = CLI_OPTION.sub("", text)
+    return plain[:1].upper() + plain[1:] if CLI_OPTION.match(text) else plain
+
+
 class _JobDialog(QDialog):
     """A form whose OK runs one core verb in the background and shows its outcome."""
 
@@ -147,7 +161,7 @@ class _JobDialog(QDialog):
 
     def problem(self, text: str) -> None:
         self.message.setStyleSheet(f"color: {palette().bundle_error};")
-        self.message.setText(text)
+        self.message.setText(gui_message(text))
 
     def start(self, title: str, fn, *args, **kwargs) -> Job:
         self.message.setStyleSheet("")
@@ -193,6 +207,10 @@ class ExportBundleDialog(_JobDialog):
             str(Path(project.path).with_name(project.path.stem + suffix + SUFFIX))
         )
         self.with_model = QCheckBox("Include the current model (a safe format, no code)")
+        if modelstore.latest_version(project) is None:
+            self.with_model.setEnabled(False)
+            self.with_model.setToolTip("No model yet: train one first (Model ▸ Train now).")
+            self.with_model.setText("Include the current model (none yet: train one first)")
         self.passphrase = PassphraseFields(confirm=True)
         intro = QLabel(
             "Your annotations, comments and flags since you received the assignment, for the"

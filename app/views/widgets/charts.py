@@ -18,11 +18,25 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from app.core.report import scales
 from app.core.report import svg as look
 from app.core.report.svg import PALETTE
+from app.views.theme import palette
 
-INK = QColor(PALETTE.ink)
-MUTED = QColor(PALETTE.muted)
-GRID = QColor(PALETTE.grid)
-TRACK = QColor(PALETTE.track)
+
+# The chart's ink, axes, grid and bar tracks follow the theme in use (asked for at paint time);
+# the data colours (statuses, annotators, kappa bands) stay the report's.
+def ink() -> QColor:
+    return QColor(palette().text)
+
+
+def muted() -> QColor:
+    return QColor(palette().muted)
+
+
+def grid() -> QColor:
+    return QColor(palette().border)
+
+
+def track() -> QColor:
+    return QColor(palette().track)
 
 
 class Chart(QWidget):
@@ -64,7 +78,7 @@ class Chart(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
         if self.is_empty():
-            painter.setPen(MUTED)
+            painter.setPen(muted())
             painter.drawText(QRectF(self.rect()), Qt.AlignmentFlag.AlignCenter, self.empty_text)
             return
         self.draw(painter)
@@ -92,7 +106,7 @@ class Chart(QWidget):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(colour))
             painter.drawRoundedRect(QRectF(cx, cy + 3, 11, 11), 2, 2)
-            painter.setPen(INK)
+            painter.setPen(ink())
             painter.drawText(QRectF(cx + 16, cy, w, 17), Qt.AlignmentFlag.AlignVCenter, shown)
             cx += w
         painter.setFont(self.font())
@@ -108,9 +122,9 @@ class Chart(QWidget):
 
     def draw_y_tick(self, painter: QPainter, plot: QRectF, y: float, text: str) -> None:
         """A grid line across the plot at `y`, with its value left of the plot."""
-        painter.setPen(QPen(GRID, 1))
+        painter.setPen(QPen(grid(), 1))
         painter.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
-        painter.setPen(MUTED)
+        painter.setPen(muted())
         painter.drawText(
             QRectF(0, y - 8, plot.left() - 6, 16),
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
@@ -188,7 +202,7 @@ class StackedBars(Chart):
         small = self.small_font()
         for k, (name, counts) in enumerate(self.data):
             y = top + k * self.ROW_H
-            painter.setPen(INK)
+            painter.setPen(ink())
             painter.setFont(self.font())
             self.draw_name(painter, name, y, self.NAME_W, self.ROW_H - 4)
             x = float(self.NAME_W)
@@ -205,7 +219,7 @@ class StackedBars(Chart):
                     painter.setPen(QColor(look.ink_on(colour)))
                     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, label)
                 x += w
-            painter.setPen(MUTED)
+            painter.setPen(muted())
             after = f"{sum(counts.get(s, 0) for s in self.colours):,}"
             if self.captions.get(name):
                 after += f" · {self.captions[name]}"
@@ -409,9 +423,9 @@ class HBars(Chart):
         for k, (name, value, colour, caption) in enumerate(self.data):
             y = top + k * self.ROW_H
             painter.setFont(self.font())
-            painter.setPen(INK)
+            painter.setPen(ink())
             self.draw_name(painter, name, y, self.NAME_W, self.ROW_H)
-            painter.fillRect(QRectF(self.NAME_W, y + 4, bar_w, self.ROW_H - 8), TRACK)
+            painter.fillRect(QRectF(self.NAME_W, y + 4, bar_w, self.ROW_H - 8), track())
             w = bar_w * max(0.0, min(value, biggest)) / biggest
             painter.fillRect(QRectF(self.NAME_W, y + 4, w, self.ROW_H - 8), QColor(colour))
             painter.setFont(small)
@@ -422,7 +436,7 @@ class HBars(Chart):
             )
         if self.marker is not None:
             x = self.NAME_W + bar_w * self.marker / biggest
-            painter.setPen(QPen(MUTED, 1, Qt.PenStyle.DashLine))
+            painter.setPen(QPen(muted(), 1, Qt.PenStyle.DashLine))
             painter.drawLine(QPointF(x, 13), QPointF(x, top + self.ROW_H * len(self.data)))
             painter.setFont(small)
             painter.drawText(
@@ -434,21 +448,35 @@ class HeatMap(Chart):
     """Annotator pairs' kappa: data = (names, matrix, items or None); diagonal left blank."""
 
     empty_text = "No item has been completed by two annotators yet"
-    LABEL_W, HEAD_H = 150, 92
+    LABEL_W, HEAD_H = 150, 92  # at least; set_data widens them for long annotator names
+    label_w, head_h = LABEL_W, HEAD_H  # this chart's, for its names (set_data)
+    NAME_MAX = 235  # a slanted column name is elided beyond this (its tooltip has it whole)
 
     def is_empty(self) -> bool:
         return not self.data or len(self.data[0]) < 2
 
+    def set_data(self, data: Any) -> None:
+        """Room for the names: the row names' column and the slanted heads grow to fit them
+        (up to a cap), so that a name is cut only when it is very long."""
+        names = list(data[0]) if data else []
+        widest = max((QFontMetrics(self.font()).horizontalAdvance(n) for n in names), default=0)
+        small = QFontMetrics(self.small_font())
+        longest = min(self.NAME_MAX, max((small.horizontalAdvance(n) for n in names), default=0))
+        self.label_w = int(min(260, max(HeatMap.LABEL_W, widest + 18)))
+        self.head_h = int(max(HeatMap.HEAD_H, longest * 0.71 + 24))
+        self.setToolTip("Annotators: " + ", ".join(names) if names else "")
+        super().set_data(data)
+
     def cell(self) -> float:
         n = len(self.data[0]) if self.data else 1
-        return max(30.0, min(64.0, (max(self.width(), 480) - self.LABEL_W - 150) / max(1, n)))
+        return max(30.0, min(64.0, (max(self.width(), 480) - self.label_w - 150) / max(1, n)))
 
     def height_for(self, data: Any) -> int:
         if not data or len(data[0]) < 2:
             return 80
         n = len(data[0])
-        cell = max(30.0, min(64.0, (max(self.width(), 480) - self.LABEL_W - 150) / n))
-        return int(self.HEAD_H + cell * n + 52)
+        cell = max(30.0, min(64.0, (max(self.width(), 480) - self.label_w - 150) / n))
+        return int(self.head_h + cell * n + 52)
 
     def draw(self, painter: QPainter) -> None:
         names, matrix, items = self.data
@@ -457,23 +485,23 @@ class HeatMap(Chart):
         painter.setFont(small)
         for j, name in enumerate(names):
             painter.save()
-            painter.translate(self.LABEL_W + j * cell + cell / 2 + 2, self.HEAD_H - 6)
+            painter.translate(self.label_w + j * cell + cell / 2 + 2, self.head_h - 6)
             painter.rotate(-45)
-            painter.setPen(INK)
-            painter.drawText(QPointF(0, 0), self.elided(name, 120, small))
+            painter.setPen(ink())
+            painter.drawText(QPointF(0, 0), self.elided(name, self.NAME_MAX, small))
             painter.restore()
         bold = QFont(small)
         bold.setBold(True)
         tiny = self.small_font(0.75)
         for i, name in enumerate(names):
-            y = self.HEAD_H + i * cell
+            y = self.head_h + i * cell
             painter.setFont(self.font())
-            painter.setPen(INK)
-            self.draw_name(painter, name, y, self.LABEL_W, cell)
+            painter.setPen(ink())
+            self.draw_name(painter, name, y, self.label_w, cell)
             for j in range(n):
-                rect = QRectF(self.LABEL_W + j * cell, y, cell - 2, cell - 2)
+                rect = QRectF(self.label_w + j * cell, y, cell - 2, cell - 2)
                 if i == j:
-                    painter.setPen(QPen(GRID, 1))
+                    painter.setPen(QPen(grid(), 1))
                     painter.setBrush(Qt.BrushStyle.NoBrush)
                     painter.drawRoundedRect(rect, 3, 3)
                     continue
@@ -501,15 +529,15 @@ class HeatMap(Chart):
                     painter.setFont(bold)
                     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, scales.fmt_number(value))
         # the colour scale
-        y = self.HEAD_H + n * cell + 10
+        y = self.head_h + n * cell + 10
         x = 12.0
         w = min(96.0, (self.width() - x - 8) / len(look.KAPPA_BANDS))
         painter.setFont(tiny)
         for value, span, band in look.KAPPA_BANDS:
             painter.fillRect(QRectF(x, y, w - 2, 10), QColor(look.kappa_colour(value)))
-            painter.setPen(INK)
+            painter.setPen(ink())
             painter.drawText(QRectF(x - 4, y + 11, w + 6, 14), Qt.AlignmentFlag.AlignCenter, span)
-            painter.setPen(MUTED)
+            painter.setPen(muted())
             painter.drawText(
                 QRectF(x - 4, y + 24, w + 6, 14),
                 Qt.AlignmentFlag.AlignCenter,

@@ -1,7 +1,7 @@
 """The contract between the importer/exporter and one file format (issue #13).
 
 Every format is one module in app.core.io.formats with `detect`, `read` and `write`, listed in
-the registry table (app.core.io.formats.__init__). The importer takes Records from `read` and
+the registry table (app.core.io.formats.registry). The importer takes Records from `read` and
 never knows which format they came from; `write` takes the exporter's records
 (app.core.io.export.iter_records) and never touches the database.
 """
@@ -51,7 +51,12 @@ class Record:
 @dataclass(frozen=True)
 class ReadOptions:
     """What a reader may need to know beyond the path. The tabular formats (csv, tsv, json,
-    jsonl, txt, parquet, xlsx) use mapping/label_column; peer formats know their own fields."""
+    jsonl, txt, parquet, xlsx) use mapping/label_column; peer formats know their own fields.
+
+    The importer maps a tabular format's columns itself: it reads with mapping=None and
+    label_column=None, and expects each Record to hold the whole row in `context`, by column
+    name (Record.text may then be ""). Labels in a cell stay raw (the importer parses them).
+    """
 
     task_type: str  # classification | multilabel | spans
     encoding: str | None = None  # None: detect (UTF-8 with or without BOM, UTF-16 with BOM)
@@ -72,12 +77,17 @@ class WriteContext:
     context_inputs: tuple[str, ...] = ()
     language: str = "en"
     values: str = "all"  # "all": every annotator's annotations; "final": the record's `label`
+    inputs: tuple[str, ...] = ()  # every input of the project, in its order (tabular writers)
+    annotators: tuple[str, ...] = ()  # every annotator's name, in id order (tabular writers)
+    raw: bool = False  # CSV/XLSX: cells verbatim, no formula neutralising
+    with_source: bool = False  # records carry `label_source` (a value source was chosen)
 
 
 @dataclass
 class WriteReport:
     written: int = 0
     warnings: list[str] = field(default_factory=list)  # e.g. spans that don't align to tokens
+    notes: list[str] = field(default_factory=list)  # e.g. the labeling config to set up
 
 
 class Format(Protocol):

@@ -1,0 +1,283 @@
+"""The rows of one import, as tuples for one executemany, and the annotations they carry.
+
+Exact-duplicate detection: texts already in the project, then the file's own. hash(text) ->
+datapoint id of its first occurrence; a hit is confirmed by comparing the texts before a row
+is skipped. Labels come from a `valuer` (app.core.io.values): a label column's cell, or each
+annotator's answer in a peer format's Record, each becoming that annotator's annotation.
+
+SQLite-bound like the importer that drives it: it reads and writes on the raw sqlite3 driver.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from array import array
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from app.core.annotation.values import LabelParser
+from app.core.errors import DataError
+from app.core.ids import new_uuid, now_iso
+from app.core.io import readers
+from app.core.jobs import check_cancel
+from app.core.project.label_schema import MAX_LABEL_LENGTH, MAX_LABELS, label_too_long
+from app.core.storage.tables import DatapointStatus
+
+BATCH = 20_000
+# (parsed value, annotator name, origin) of each annotation a record brings
+Valuer = Callable[[Any, int, str], list[tuple[Any, str, str]]]
+
+
+def check_new_labels(name: str, line: int, added: list[str], present: int) -> None:
+    """Refuse labels too long to be labels, or more than a schema can hold, before listing
+    them or adding them (a text column read as the labels would bring thousands)."""
+    long = next((label for label in added if len(label) > MAX_LABEL_LENGTH), None)
+    if long is not None:
+        raise DataError(name, None, f"{label_too_long(long)}: is the label column right?")
+    if present + len(added) > MAX_LABELS:
+        raise DataError(
+            name,
+            line,
+            f"{len(added):,} labels not in the schema, the first on this line; a schema holds "
+            f"at most {MAX_LABELS:,} labels (it has {present:,}): is the label column right?",
+        )
+
+
+class RowFeed:
+    """The datapoint rows of the file, and the annotations pending for them."""
+
+    def __init__(self, job: Any, conn: sqlite3.Connection, report: Any, first_id: int) -> None:
+        self.job = job
+        self.conn = conn
+        self.report = report
+        self.first_id = first_id
+        self.seen: dict[int, int] = {}
+        self.lines_of = array("q")  # the line of each row of this file, by id - first_id
+        self.parser: LabelParser | None = None
+        self.valuer: Valuer | None = None
+        # (datapoint id, line, parsed value, annotator name, origin)
+        self.pending: list[tuple[int, int, Any, str, str]] = []
+        self.attached: list[tuple[int, int, Any, str, str]] = []  # for datapoints already there
+        self.relabeled: list[int] = []  # datapoints that got answers from a later line
+        self.added = 0
+        self.records = 0
+
+    @property
+    def simple(self) -> bool:
+        """Rows with the text only: no context, no label."""
+        return not self.job.context_getters and self.valuer is None
+
+    def load_seen(self) -> None:
+        if self.first_id > 1:
+            setdefault = self.seen.setdefault
+            for count, (dp_id, text) in enumerate(
+                self.conn.execute("SELECT id, text FROM datapoint")
+            ):
+                setdefault(hash(text), dp_id)
+                if count % 50_000 == 0:
+                    check_cancel(self.job.cancel)
+
+    def insert_sql(self, dataset_id: int) -> str:
+        unlabeled = int(DatapointStatus.UNLABELED)
+        if self.simple:
+            return (
+                "INSERT INTO datapoint (id, dataset_id, row, text, status, flagged)"
+                f" VALUES (?, {dataset_id}, ?, ?, {unlabeled}, 0)"
+            )
+        return (
+            "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
+            f" VALUES (?, {dataset_id}, ?, ?, ?, ?, 0)"
+        )
+
+    def check_labels(self) -> None:
+        """Stop early when the new labels are already too many or too long."""
+        parser = self.parser
+        if parser is not None and parser.first_unknown_line:
+            check_new_labels(
+                self.job.name, parser.first_unknown_line, parser.unknown_labels(), len(parser.known)
+            )
+
+    def original_text(self, dp_id: int) -> str | None:
+        found = self.conn.execute("SELECT text FROM datapoint WHERE id = ?", (dp_id,)).fetchone()
+        return found[0] if found else None
+
+    def duplicate(self, line: int, first: int) -> None:
+        """Count a duplicate text and keep the first few as examples."""
+        report = self.report
+        report.duplicates += 1
+        if len(report.duplicate_examples) < 5:
+            report.duplicate_examples.append((line, line_of(self.lines_of, first, self.first_id)))
+
+    def _progress(self) -> None:
+        job = self.job
+        job.progress(job.position(), job.total_bytes, f"Reading {job.path.name}")
+        check_cancel(job.cancel)
+        self.check_labels()
+
+    def rows(self) -> Iterator[tuple]:
+        """The datapoint rows to insert, as tuples; counts and duplicates go to the report."""
+        job, report, first_id = self.job, self.report, self.first_id
+        next_id = first_id
+        row_number = 0
+        dumps = json.dumps
+        append_line = self.lines_of.append
+        seen = self.seen
+        seen_get = seen.get
+        valuer, get_text = self.valuer, job.get_text
+        context_getters = job.context_getters
+        simple = self.simple
+        skip = job.skip_duplicates
+        labeled_code = int(DatapointStatus.LABELED)
+        unlabeled_code = int(DatapointStatus.UNLABELED)
+        # A peer format's lines with the same item id (Prodigy's _input_hash, one line per
+        # annotator) are one datapoint: id -> (datapoint id, hash of its text).
+        merge: dict[str, tuple[int, int]] | None = {} if job.peer else None
+        try:
+            for line, record in job.source.records:
+                row_number += 1
+                if not row_number % BATCH:
+                    self._progress()
+                text = get_text(record, line)
+                if text.__class__ is not str:
+                    if text is None or isinstance(text, dict | list):
+                        raise DataError(
+                            job.name, line, f"the text is {readers.kind_of(text)}, not a string"
+                        )
+                    text = str(text)
+                if not text or text.isspace():
+                    report.empty += 1
+                    continue
+                key = hash(text)
+                if merge is not None and record.source_id is not None:
+                    known = merge.get(record.source_id)
+                    if known is not None and known[1] == key:
+                        self.more_answers(known[0], record, line, text)
+                        continue
+                    merge[record.source_id] = (next_id, key)
+                first = seen_get(key)
+                if first is None:
+                    seen[key] = next_id
+                elif skip:
+                    if self.original_text(first) == text:
+                        report.skipped += 1
+                        self.duplicate(line, first)
+                        if valuer is not None and first < first_id:
+                            for item in valuer(record, line, text):
+                                self.attached.append((first, line, *item))
+                        continue
+                else:
+                    self.duplicate(line, first)
+                append_line(line)
+                if simple:
+                    yield (next_id, row_number, text)
+                else:
+                    context = None
+                    if context_getters:
+                        context = dumps(
+                            {spec: get(record, line) for spec, get in context_getters},
+                            ensure_ascii=False,
+                        )
+                    status = unlabeled_code
+                    if valuer is not None:
+                        for item in valuer(record, line, text):
+                            self.pending.append((next_id, line, *item))
+                            status = labeled_code
+                    yield (next_id, row_number, text, context, status)
+                next_id += 1
+        finally:
+            self.added = next_id - first_id
+            self.records = row_number
+
+    def more_answers(self, dp_id: int, record: Any, line: int, text: str) -> None:
+        """Another line of the same item: its answers go to the datapoint already read."""
+        items = self.valuer(record, line, text) if self.valuer is not None else []
+        for item in items:
+            self.pending.append((dp_id, line, *item))
+            self.relabeled.append(dp_id)
+
+    def unique_pending(self) -> list[tuple[int, int, Any, str, str]]:
+        """The pending annotations, one per datapoint and annotator (the first one read)."""
+        if not self.relabeled:
+            return self.pending
+        seen: set[tuple[int, str]] = set()
+        kept = []
+        for item in self.pending:
+            key = (item[0], item[3])
+            if key not in seen:
+                seen.add(key)
+                kept.append(item)
+        return kept
+
+    def new_attached(self, annotator_ids: dict[str, int]) -> list[tuple[int, int, Any, str, str]]:
+        """The labels of skipped duplicates that their annotator has not given already: an
+        import never overwrites someone's earlier label, and gives each person one label."""
+        if not self.attached:
+            return []
+        wanted = {annotator_ids[item[3]] for item in self.attached}
+        theirs = {
+            (row[0], row[1])
+            for annotator_id in wanted
+            for row in self.conn.execute(
+                "SELECT datapoint_id, annotator_id FROM annotation WHERE annotator_id = ?",
+                (annotator_id,),
+            )
+        }
+        kept = []
+        for item in self.attached:
+            key = (item[0], annotator_ids[item[3]])
+            if key not in theirs:
+                theirs.add(key)
+                kept.append(item)
+        return kept
+
+
+def line_of(lines_of: array, dp_id: int, first_id: int) -> int:
+    """The line of a datapoint of this file, or 0 for one already in the project."""
+    return lines_of[dp_id - first_id] if dp_id >= first_id else 0
+
+
+def insert_annotations(
+    conn: sqlite3.Connection,
+    pending: list[tuple[int, int, Any, str, str]],
+    annotator_ids: dict[str, int],
+    schema_version_id: int,
+    task_type: str,
+) -> int:
+    """Imported labels become complete annotations by their annotators."""
+    if not pending:
+        return 0
+    first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM annotation").fetchone()[0]
+    stamp = now_iso()
+    rows = []
+    label_rows = []
+    for offset, (dp_id, _line, value, annotator, origin) in enumerate(pending):
+        annotation_id = first + offset
+        rows.append(
+            (
+                annotation_id,
+                new_uuid(),
+                dp_id,
+                annotator_ids[annotator],
+                json.dumps(value, ensure_ascii=False),
+                schema_version_id,
+                origin,
+                stamp,
+                stamp,
+            )
+        )
+        label_rows.extend(
+            (annotation_id, label, dp_id) for label in LabelParser.labels_of(value, task_type)
+        )
+    conn.executemany(
+        "INSERT INTO annotation (id, uuid, datapoint_id, annotator_id, value, status,"
+        " schema_version_id, time_spent_ms, origin, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, 'complete', ?, 0, ?, ?, ?)",
+        rows,
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO annotation_label (annotation_id, label, datapoint_id)"
+        " VALUES (?, ?, ?)",
+        label_rows,
+    )
+    return len(rows)

@@ -1,0 +1,223 @@
+"""BioC XML through the `bioc` package: a collection of documents, each of passages placed at
+document offsets, with annotations located by offset and length.
+
+A document's text is its passages laid at their offsets, the gaps filled with spaces (a
+PubTator-style title at 0 and abstract at len(title) + 1 give title + " " + abstract); a
+passage without text is built from its sentences the same way. Offsets count characters and
+each annotation's text is checked against its slice. An annotation's label is its `type`
+infon. An annotation with several locations (discontinuous) is refused, never dropped.
+A document with no annotation stays unlabelled.
+
+Annotators: an annotation with an `annotator` infon belongs to that annotator; the writer sets
+it, and lists in the document infon `tagloop:annotators` (JSON) who answered, so that an
+annotator's "no spans" comes back too. Only the prolog is trusted to be free of entity
+declarations: one there (<!ENTITY, expansion or a file read) is refused before lxml parses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import DataError
+from app.core.fileio import atomic_writer
+from app.core.io.formats.annotated import annotator_values, checked_span, spans_for_task
+from app.core.io.formats.base import AnnotatorValue, ReadOptions, Record, WriteContext, WriteReport
+from app.core.jobs import CancelCheck, Progress, check_cancel
+
+NAME = "bioc"
+DESCRIPTION = "BioC XML: documents of passages with located annotations"
+SUFFIXES = (".bioc", ".bioc.xml", ".xml")
+TABULAR = False
+MULTI_ANNOTATOR = True  # every annotator kept
+
+ANNOTATORS_INFON = "tagloop:annotators"
+PROLOG = 1 << 20  # bytes searched for entity declarations before the root element
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def detect(path: Path, head: bytes) -> float:
+    if b"<collection" in head and (b"<document" in head or b"BioC" in head):
+        return 0.95
+    if Path(path).name.lower().endswith((".bioc", ".bioc.xml")):
+        return 0.6
+    return 0.0
+
+
+def _check_prolog(path: Path) -> None:
+    with Path(path).open("rb") as handle:
+        head = handle.read(PROLOG)
+    root = head.find(b"<collection")
+    prolog = head if root < 0 else head[:root]
+    if b"<!ENTITY" in prolog:
+        raise DataError(str(path), None, "declares XML entities: refused (entity expansion)")
+
+
+def read(path: Path, options: ReadOptions) -> Iterator[Record]:
+    from bioc import biocxml
+    from lxml import etree
+
+    name = str(path)
+    try:
+        _check_prolog(path)
+        with Path(path).open("rb") as handle, biocxml.iterparse(handle) as reader:
+            for number, document in enumerate(reader, 1):
+                yield _record(name, number, document, options)
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if exc.lineno else None
+        raise DataError(name, line, f"not well-formed XML: {exc.msg}") from None
+    except OSError as exc:
+        raise DataError(name, None, f"cannot be read: {exc.strerror or exc}") from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise DataError(name, None, f"not a BioC collection ({exc})") from None
+
+
+def _laid_out(name: str, where: str, pieces: list[tuple[int, str]]) -> str:
+    """Text pieces laid at their offsets, gaps filled with spaces."""
+    text = ""
+    for offset, piece in sorted(pieces, key=lambda p: p[0]):
+        if offset < len(text):
+            raise DataError(name, None, f"{where}: a passage at offset {offset} overlaps another")
+        text += " " * (offset - len(text)) + piece
+    return text
+
+
+def _document_text(name: str, document: Any) -> str:
+    where = f"document {document.id}"
+    pieces = []
+    for passage in document.passages:
+        if passage.text is not None:
+            pieces.append((int(passage.offset), passage.text))
+        else:
+            sentences = [(int(s.offset), s.text or "") for s in passage.sentences]
+            pieces.extend(sentences)
+    return _laid_out(name, where, pieces)
+
+
+def _annotations(document: Any) -> Iterator[Any]:
+    yield from document.annotations
+    for passage in document.passages:
+        yield from passage.annotations
+        for sentence in passage.sentences:
+            yield from sentence.annotations
+
+
+def _record(name: str, number: int, document: Any, options: ReadOptions) -> Record:
+    text = _document_text(name, document)
+    where = f"document {document.id}"
+    by_annotator: dict[str | None, list[dict[str, Any]]] = {}
+    for annotation in _annotations(document):
+        label = annotation.infons.get("type")
+        if len(annotation.locations) != 1:
+            raise DataError(
+                name,
+                None,
+                f"{where}, annotation {annotation.id}: {len(annotation.locations)} locations"
+                " (a discontinuous span); Tagloop spans are continuous: split or join it",
+            )
+        location = annotation.locations[0]
+        start, length = int(location.offset), int(location.length)
+        try:
+            span = checked_span(name, 0, text, start, start + length, label, annotation.text)
+        except DataError as exc:
+            raise DataError(
+                name, None, f"{where}, annotation {annotation.id}: {exc.problem}"
+            ) from None
+        by_annotator.setdefault(annotation.infons.get("annotator"), []).append(span)
+    answered = _answered(name, where, document)
+    for who in answered:
+        by_annotator.setdefault(who, [])
+    values = tuple(
+        AnnotatorValue(spans_for_task(name, number, options.task_type, spans, NAME), annotator=who)
+        for who, spans in by_annotator.items()
+    )
+    return Record(number, text, {"document": document.id}, values, document.id)
+
+
+def _answered(name: str, where: str, document: Any) -> list[str]:
+    raw = document.infons.get(ANNOTATORS_INFON)
+    if not raw:
+        return []
+    try:
+        who = json.loads(raw)
+    except ValueError:
+        who = None
+    if not isinstance(who, list) or not all(isinstance(x, str) for x in who):
+        raise DataError(name, None, f"{where}: {ANNOTATORS_INFON} is not a JSON list of names")
+    return who
+
+
+def write(
+    records: Iterator[dict[str, Any]],
+    out: Path,
+    context: WriteContext,
+    progress: Progress,
+    cancel: CancelCheck,
+) -> WriteReport:
+    """One document per record: one passage at offset 0 and its annotations, each with the
+    `type` infon and, for every annotator's annotations, the `annotator` infon."""
+    import bioc
+    from bioc import biocxml
+
+    report = WriteReport()
+    cleaned = 0
+    with atomic_writer(Path(out), "wb") as handle:
+        writer = biocxml.BioCXMLDocumentWriter(handle)
+        collection = bioc.BioCCollection()
+        collection.source = "Tagloop"
+        writer.write_collection_info(collection)
+        for index, record in enumerate(records, 1):
+            if index % 1000 == 0:
+                check_cancel(cancel)
+                progress(index, None, f"Writing {Path(out).name}")
+            text = str(record.get(context.text_key) or "")
+            if _ILLEGAL.search(text):
+                cleaned += 1
+                text = _ILLEGAL.sub("\ufffd", text)
+            writer.write_document(_document(record, text, context))
+            report.written = index
+        writer.close()
+    if cleaned:
+        report.warnings.append(
+            f"{cleaned} text(s) held control characters XML cannot store; each became U+FFFD"
+        )
+    if context.task_type != "spans":
+        report.warnings.append("BioC here holds spans only: the texts were written without labels")
+    return report
+
+
+def _document(record: dict[str, Any], text: str, context: WriteContext) -> Any:
+    import bioc
+
+    document = bioc.BioCDocument()
+    document.id = str(record.get("id") or record.get("row"))
+    passage = bioc.BioCPassage()
+    passage.offset = 0
+    passage.text = text
+    document.add_passage(passage)
+    if context.task_type != "spans":
+        return document
+    answered = []
+    number = 0
+    for who, value in annotator_values(record, context):
+        if not isinstance(value, list):
+            continue
+        if who is not None:
+            answered.append(who)
+        for span in value:
+            number += 1
+            annotation = bioc.BioCAnnotation()
+            annotation.id = f"T{number}"
+            annotation.infons["type"] = span["label"]
+            if who is not None:
+                annotation.infons["annotator"] = who
+            start, end = span["start"], span["end"]
+            annotation.add_location(bioc.BioCLocation(start, end - start))
+            annotation.text = text[start:end]
+            passage.add_annotation(annotation)
+    if answered:
+        document.infons[ANNOTATORS_INFON] = json.dumps(answered, ensure_ascii=False)
+    return document

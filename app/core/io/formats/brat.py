@@ -1,0 +1,162 @@
+"""BRAT standoff: a folder of NAME.txt texts, each with a NAME.ann of annotations.
+
+    T1<TAB>Label START END<TAB>mention            a span (offsets in characters of NAME.txt)
+    T2<TAB>Label 0 5;10 15<TAB>mention mention    a discontinuous span: refused, never dropped
+
+Relations, events, attributes, normalisations and notes (R, E, A, N, #, *) have no place in a
+Tagloop annotation and are left out. The .txt is read byte-exact (a CRLF counts two characters,
+as in BRAT), and each span's mention is checked against its slice. A text without a .ann, or
+with an empty one, stays unlabelled. The writer writes the pairs and an annotation.conf that
+declares the labels, so BRAT opens the folder as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import DataError
+from app.core.io.formats.annotated import (
+    atomic_folder,
+    checked_span,
+    document_name,
+    final_value,
+    record_text,
+    spans_for_task,
+)
+from app.core.io.formats.base import AnnotatorValue, ReadOptions, Record, WriteContext, WriteReport
+from app.core.jobs import CancelCheck, Progress, check_cancel
+
+NAME = "brat"
+DESCRIPTION = "BRAT standoff: a folder of .txt texts with .ann span annotations"
+SUFFIXES = (".ann",)
+TABULAR = False
+MULTI_ANNOTATOR = False  # one value per document: the exporter writes the final value
+
+_SPAN = re.compile(r"^T\S*\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t?(.*)$")
+_ANN_HEAD = re.compile(rb"^(?:[TRNAME#*]\w*\t)", re.MULTILINE)
+_ONE_LINE = re.compile(r"[\r\n\t\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+def detect(path: Path, head: bytes) -> float:
+    path = Path(path)
+    if path.is_dir():
+        return 0.9 if any(path.glob("*.ann")) else 0.0
+    if path.suffix.lower() == ".ann":
+        return 0.9 if not head.strip() or _ANN_HEAD.match(head) else 0.4
+    return 0.0
+
+
+def _texts(path: Path) -> list[Path]:
+    path = Path(path)
+    if path.is_dir():
+        return sorted(path.glob("*.txt"))
+    if path.suffix.lower() in (".ann", ".txt"):
+        return [path.with_suffix(".txt")]
+    raise DataError(str(path), None, "a BRAT import is a folder of .txt and .ann files")
+
+
+def read(path: Path, options: ReadOptions) -> Iterator[Record]:
+    texts = _texts(path)
+    if not texts:
+        raise DataError(str(path), None, "no .txt files in this folder")
+    encoding = options.encoding or "utf-8-sig"
+    for number, txt in enumerate(texts, 1):
+        _check_size(txt, options.max_field)
+        text = _read_text(txt, encoding)
+        ann = txt.with_suffix(".ann")
+        if ann.exists():
+            _check_size(ann, options.max_field)
+        spans = list(_spans(ann, text, encoding)) if ann.exists() else []
+        values: tuple[AnnotatorValue, ...] = ()
+        if spans:
+            value = spans_for_task(str(ann), 1, options.task_type, spans, NAME)
+            values = (AnnotatorValue(value),)
+        yield Record(number, text, {"document": txt.stem}, values, txt.stem)
+
+
+def _check_size(path: Path, limit: int) -> None:
+    """A text over the field cap (--max-field-mb) is refused before it is read."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise DataError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None
+    if size > limit:
+        raise DataError(str(path), None, f"{size:,} bytes: over the {limit:,}-byte field limit")
+
+
+def _read_text(path: Path, encoding: str) -> str:
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise DataError(str(path), None, f"not {encoding} text ({exc.reason})") from None
+    except OSError as exc:
+        raise DataError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None
+
+
+def _spans(ann: Path, text: str, encoding: str) -> Iterator[dict[str, Any]]:
+    name = str(ann)
+    for number, line in enumerate(_read_text(ann, encoding).splitlines(), 1):
+        if not line.startswith("T"):
+            continue  # relations, events, attributes, notes: nothing a span can hold
+        match = _SPAN.match(line)
+        if match is None:
+            raise DataError(name, number, f"not a BRAT text-bound annotation: {line[:80]!r}")
+        label, where, mention = match.groups()
+        if ";" in where:
+            raise DataError(
+                name,
+                number,
+                f"discontinuous span {where!r} ({label}): Tagloop spans are continuous; split"
+                " it into one T line per fragment, or join the fragments, and import again",
+            )
+        start, end = where.split()
+        yield checked_span(name, number, text, start, end, label, mention, True)
+
+
+def write(
+    records: Iterator[dict[str, Any]],
+    out: Path,
+    context: WriteContext,
+    progress: Progress,
+    cancel: CancelCheck,
+) -> WriteReport:
+    """NAME.txt (the text, byte-exact) and NAME.ann (its spans) per record, and the labels in
+    annotation.conf. BRAT has one annotation set per text: the record's agreed or final value."""
+    report = WriteReport()
+    unagreed = 0
+    with atomic_folder(Path(out)) as folder:
+        for index, record in enumerate(records, 1):
+            if index % 500 == 0:
+                check_cancel(cancel)
+                progress(index, None, f"Writing {Path(out).name}")
+            stem = document_name(record, index)
+            text = record_text(record, context)
+            (folder / f"{stem}.txt").write_text(text, encoding="utf-8", newline="")
+            value = final_value(record)
+            if value is None and any(a.get("value") for a in record.get("annotations") or ()):
+                unagreed += 1
+            lines = []
+            if context.task_type == "spans" and isinstance(value, list):
+                ordered = sorted(value, key=lambda s: (s["start"], s["end"], s["label"]))
+                for number, span in enumerate(ordered, 1):
+                    start, end = span["start"], span["end"]
+                    mention = _ONE_LINE.sub(" ", text[start:end])
+                    label = str(span["label"]).replace(" ", "_")
+                    lines.append(f"T{number}\t{label} {start} {end}\t{mention}\n")
+            (folder / f"{stem}.ann").write_text("".join(lines), encoding="utf-8", newline="")
+            report.written = index
+        entities = "\n".join(label.replace(" ", "_") for label in context.labels)
+        conf = f"[entities]\n{entities}\n[relations]\n[events]\n[attributes]\n"
+        (folder / "annotation.conf").write_text(conf, encoding="utf-8")
+    if unagreed:
+        report.warnings.append(
+            f"{unagreed} text(s) whose annotators disagree were written without spans (BRAT"
+            " holds one annotation set per text; export with --values final to resolve them)"
+        )
+    if any(" " in label for label in context.labels):
+        report.warnings.append("BRAT labels cannot hold spaces: they were written with '_'")
+    return report

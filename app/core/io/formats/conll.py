@@ -1,0 +1,209 @@
+"""CoNLL token-per-line files (CoNLL-2003 and its kin), read and written.
+
+One token a line, its tag in the last column (whitespace-separated); a blank line ends a
+sentence and `-DOCSTART-` a document. Tags in IOB (IOB1), IOB2 / BIO and BILUO / BIOES are
+all read: B- begins, I- continues (or begins, in IOB1), L-/E- ends, U-/S- is a one-token
+entity, O is outside. Blank lines and -DOCSTART- lines separate the datapoints: one per
+sentence. The text is rebuilt from the tokens joined by single spaces: the original spacing
+is not in the file. Every token is tagged, so a sentence without entities is an answered
+"no spans".
+
+The writer tokenises with the project language's blank spaCy tokenizer, writes IOB2 tags
+("token TAG"), one datapoint per -DOCSTART- document, and reports spans that don't fall on token
+boundaries (they are widened to the tokens they touch).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import DataError
+from app.core.fileio import atomic_writer
+from app.core.io.decoding import HEAD, TextLines, check_encoding, detect_encoding
+from app.core.io.formats import peer
+from app.core.io.formats.base import (
+    AnnotatorValue,
+    ReadOptions,
+    Record,
+    WriteContext,
+    WriteReport,
+)
+from app.core.jobs import CancelCheck, Progress
+
+NAME = "conll"
+DESCRIPTION = "CoNLL token-per-line, IOB / IOB2 (BIO) / BILUO tags, for spans"
+SUFFIXES = (".conll", ".iob", ".bio", ".bilou", ".biluo")
+TABULAR = False
+MULTI_ANNOTATOR = False
+TAG = re.compile(r"^(?:O|[BIELSU][-_].+)$")
+DOCSTART = "-DOCSTART-"
+
+
+def detect(path: Path, head: bytes) -> float:
+    """Most non-blank lines end in an IOB-style tag, in two or more columns."""
+    text = head.decode("utf-8", errors="ignore")
+    lines = [line for line in text.splitlines()[:-1] if line.strip()][:200]
+    if not lines:
+        return 0.0
+    if lines[0].startswith(DOCSTART):
+        return 0.95
+    tagged = sum(1 for line in lines if len(line.split()) >= 2 and TAG.match(line.split()[-1]))
+    if len(lines) >= 3 and tagged >= 0.9 * len(lines):
+        return 0.95
+    return 0.0
+
+
+class _Builder:
+    """The tokens and spans of the datapoint being read."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.length = 0
+        self.spans: list[dict[str, Any]] = []
+        self.open: dict[str, Any] | None = None
+        self.line = 0
+
+    def add(self, token: str, tag: str, file: str, line: int) -> None:
+        self.line = self.line or line
+        if self.parts:
+            self.parts.append(" ")
+            self.length += 1
+        start = self.length
+        self.parts.append(token)
+        self.length += len(token)
+        end = self.length
+        if not TAG.match(tag):
+            raise DataError(file, line, f"{tag!r} is not an IOB/BIO/BILUO tag (O, B-X, I-X...)")
+        if tag == "O":
+            self.open = None
+            return
+        prefix, label = tag[0], tag[2:]
+        current = self.open
+        if prefix == "I" or prefix in "LE":
+            if current is not None and current["label"] == label:
+                current["end"] = end
+            else:  # IOB1 starts an entity with I-; a stray L-/E- is a one-token entity
+                current = {"start": start, "end": end, "label": label}
+                self.spans.append(current)
+                self.open = current
+            if prefix in "LE":
+                self.open = None
+            return
+        current = {"start": start, "end": end, "label": label}
+        self.spans.append(current)
+        self.open = current if prefix == "B" else None  # U-/S-: one token
+
+    def record(self) -> Record | None:
+        if not self.parts:
+            return None
+        return Record(self.line, "".join(self.parts), {}, (AnnotatorValue(self.spans),))
+
+
+def _lines(path: Path, options: ReadOptions) -> Iterator[str]:
+    with Path(path).open("rb") as raw:
+        stream = io.BufferedReader(raw, 1 << 20)
+        name = str(path)
+        if options.encoding:
+            encoding = check_encoding(options.encoding, name)
+        else:
+            encoding = detect_encoding(stream.peek(HEAD)[:HEAD], name)
+        lines = TextLines(stream, encoding, name, options.max_field)
+        lines.keep_ends = False
+        try:
+            yield from lines
+        finally:
+            lines.release()
+
+
+def read(path: Path, options: ReadOptions) -> Iterator[Record]:
+    file = str(path)
+    if options.task_type != "spans":
+        raise DataError(file, None, "CoNLL files hold spans: import them into a spans project")
+    builder = _Builder()
+    for number, line in enumerate(_lines(path, options), 1):
+        if line.startswith(DOCSTART) or not line.strip():
+            record = builder.record()
+            if record is not None:
+                yield record
+            builder = _Builder()
+            continue
+        columns = line.split()
+        if len(columns) < 2:
+            raise DataError(file, number, f"a token line needs a token and a tag: {line!r}")
+        builder.add(columns[0], columns[-1], file, number)
+    record = builder.record()
+    if record is not None:
+        yield record
+
+
+def write(
+    records: Iterator[dict[str, Any]],
+    out: Path,
+    context: WriteContext,
+    progress: Progress,
+    cancel: CancelCheck,
+) -> WriteReport:
+    """IOB2, one block per datapoint with a final value (unlabelled ones are left out)."""
+    from app.core.annotation.tokens import spacy_tokenizer
+
+    if context.task_type != "spans":
+        raise DataError(str(out), None, "CoNLL holds spans: export a spans project")
+    tokenize = spacy_tokenizer(context.language)
+    report = WriteReport()
+    out = Path(out)
+    skipped = 0
+    with atomic_writer(out, "w", encoding="utf-8", newline="") as handle:
+        for count, record in enumerate(records, 1):
+            value = record.get("label")
+            if value is None:
+                skipped += 1
+                continue
+            text = record[context.text_key]
+            tokens = tokenize(text)
+            tags = _tags(tokens, value, text, record, report)
+            handle.write(f"{DOCSTART} -X- -X- O\n\n")
+            for (start, end), tag in zip(tokens, tags, strict=True):
+                token = re.sub(r"\s", "_", text[start:end])
+                handle.write(f"{token} {tag}\n")
+            handle.write("\n")
+            report.written += 1
+            peer.tick(count, out, progress, cancel)
+    if skipped:
+        report.warnings.append(f"{skipped:,} datapoints without a final value were left out")
+    return report
+
+
+def _tags(
+    tokens: list[tuple[int, int]],
+    spans: list[dict[str, Any]],
+    text: str,
+    record: dict[str, Any],
+    report: WriteReport,
+) -> list[str]:
+    tags = ["O"] * len(tokens)
+    for span in sorted(spans, key=lambda s: (s["start"], s["end"])):
+        inside = [
+            i
+            for i, (start, end) in enumerate(tokens)
+            if start < span["end"] and end > span["start"]
+        ]
+        if not inside or any(tags[i] != "O" for i in inside):
+            report.warnings.append(
+                f"row {record.get('row')}: span {span['start']}-{span['end']} "
+                f"{text[span['start'] : span['end']]!r} left out (no token of its own)"
+            )
+            continue
+        first, last = tokens[inside[0]][0], tokens[inside[-1]][1]
+        if (first, last) != (span["start"], span["end"]):
+            report.warnings.append(
+                f"row {record.get('row')}: span {span['start']}-{span['end']} "
+                f"{text[span['start'] : span['end']]!r} widened to the tokens "
+                f"{text[first:last]!r}"
+            )
+        for n, i in enumerate(inside):
+            tags[i] = ("B-" if n == 0 else "I-") + span["label"]
+    return tags

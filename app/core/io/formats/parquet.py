@@ -1,0 +1,276 @@
+"""Parquet through pyarrow: a tabular format (--map and --label-column as for CSV), read in
+record batches, never whole.
+
+Hugging Face datasets keep label names out of the data: a ClassLabel column holds integers, and
+the names sit in the schema metadata (key `huggingface`: {"info": {"features": {column:
+{"_type": "ClassLabel", "names": [...]}}}}, or a List/Sequence of one for multilabel). The
+reader turns those integers into their names, so a label is never "0" or "1"; -1 or null is no
+label. The writer writes that metadata itself, so `datasets.load_dataset("parquet", ...)` gives
+back ClassLabel features: columns id, the text, the context inputs, `label` (the agreed or
+final value: a ClassLabel, a list of ClassLabels, or a list of {start, end, label} spans with
+Python string offsets) and, unless --values final, `annotations` (each annotator's value as
+JSON), which the reader turns back into each annotator's annotation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import DataError
+from app.core.fileio import atomic_writer
+from app.core.io.formats.annotated import (
+    ANNOTATIONS_COLUMN,
+    annotator_values,
+    final_value,
+    record_text,
+    tabular_records,
+)
+from app.core.io.formats.base import ReadOptions, Record, WriteContext, WriteReport
+from app.core.jobs import CancelCheck, Progress, check_cancel
+
+NAME = "parquet"
+DESCRIPTION = "Apache Parquet (Hugging Face ClassLabel names read and written)"
+SUFFIXES = (".parquet", ".pq")
+TABULAR = True
+MULTI_ANNOTATOR = True  # every annotator kept
+
+MAGIC = b"PAR1"
+BATCH = 2048
+MAX_ROW_GROUP = 1 << 30  # bytes of one row group, uncompressed: past it, refused as a bomb
+HF_KEY = b"huggingface"
+
+
+def detect(path: Path, head: bytes) -> float:
+    if head.startswith(MAGIC):
+        return 0.99
+    return 0.5 if Path(path).suffix.lower() in SUFFIXES else 0.0
+
+
+def class_names(schema: Any) -> dict[str, list[str]]:
+    """{column: ClassLabel names} from a schema's Hugging Face metadata (single or list)."""
+    raw = (schema.metadata or {}).get(HF_KEY)
+    if not raw:
+        return {}
+    try:
+        features = json.loads(raw)["info"]["features"]
+    except (ValueError, KeyError, TypeError):
+        return {}
+    return features_names(features)
+
+
+def features_names(features: Any) -> dict[str, list[str]]:
+    """{column: names} of the ClassLabel (or list-of-ClassLabel) columns of HF features."""
+    names: dict[str, list[str]] = {}
+    if not isinstance(features, dict):
+        return names
+    for column, spec in features.items():
+        if isinstance(spec, list) and len(spec) == 1:  # an older list literal
+            spec = spec[0]
+        elif isinstance(spec, dict) and spec.get("_type") in ("Sequence", "List", "LargeList"):
+            spec = spec.get("feature")
+        if isinstance(spec, dict) and spec.get("_type") == "ClassLabel":
+            found = spec.get("names")
+            if isinstance(found, list) and all(isinstance(x, str) for x in found):
+                names[column] = found
+    return names
+
+
+def named(file: str, line: int, column: str, value: Any, names: list[str]) -> Any:
+    """A ClassLabel integer (or list of them) as its name; -1 / null stay no label."""
+    if isinstance(value, list):
+        return [named(file, line, column, v, names) for v in value if v is not None and v != -1]
+    if value is None or value == -1:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(names):
+        raise DataError(
+            file, line, f"{column!r} holds {value!r}, not one of its {len(names)} ClassLabel names"
+        )
+    return names[value]
+
+
+def named_rows(
+    file: str, schema: Any, batches: Iterator[Any], names: dict[str, list[str]]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number from 1, {column: value}) with ClassLabel integers turned into names."""
+    line = 0
+    for batch in batches:
+        batch, per_row = _named_columns(batch, names)
+        for row in batch.to_pylist():
+            line += 1
+            for column in per_row:
+                row[column] = named(file, line, column, row[column], names[column])
+            yield line, row
+
+
+def _named_columns(batch: Any, names: dict[str, list[str]]) -> tuple[Any, list[str]]:
+    """The batch with its integer ClassLabel columns turned into names by Arrow itself (a
+    take, not a Python loop per row), and the columns left to name row by row: lists of
+    ClassLabels, and any column holding an integer outside its names (named() says where)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    per_row = []
+    for column, labels in names.items():
+        index = batch.schema.get_field_index(column)
+        if index < 0:
+            continue
+        values = batch.column(index)
+        if not pa.types.is_integer(values.type):
+            per_row.append(column)
+            continue
+        known = pc.if_else(pc.equal(values, -1), pa.scalar(None, values.type), values)
+        low, high = pc.min_max(known).values()
+        if low.is_valid and (low.as_py() < 0 or high.as_py() >= len(labels)):
+            per_row.append(column)
+            continue
+        named_values = pa.array(labels, pa.string()).take(known)
+        batch = batch.set_column(index, pa.field(column, pa.string()), named_values)
+    return batch, per_row
+
+
+def _open(path: Path) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    name = str(path)
+    try:
+        parquet = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(name, None, f"not a readable Parquet file ({exc})") from None
+    meta = parquet.metadata
+    for group in range(meta.num_row_groups):
+        if meta.row_group(group).total_byte_size > MAX_ROW_GROUP:
+            raise DataError(
+                name, None, f"row group {group + 1} unpacks to over 1 GiB: refused as a bomb"
+            )
+    return parquet
+
+
+def columns(path: Path, options: ReadOptions) -> list[str]:
+    """The column names, for the import dialog's mapping."""
+    return list(_open(path).schema_arrow.names)
+
+
+def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number, {column: value}) one batch at a time, ClassLabels named."""
+    import pyarrow as pa
+
+    parquet = _open(path)
+    schema = parquet.schema_arrow
+    try:
+        yield from named_rows(str(path), schema, parquet.iter_batches(BATCH), class_names(schema))
+    except pa.ArrowException as exc:
+        raise DataError(str(path), None, f"a corrupt Parquet page ({exc})") from None
+
+
+def read(path: Path, options: ReadOptions) -> Iterator[Record]:
+    yield from tabular_records(rows(path, options))
+
+
+def hf_schema(context: WriteContext) -> tuple[Any, dict[str, Any]]:
+    """The Arrow schema and the Hugging Face features of an export."""
+    import pyarrow as pa
+
+    string = {"dtype": "string", "_type": "Value"}
+    fields = [("id", pa.string()), (context.text_key, pa.string())]
+    features: dict[str, Any] = {"id": string, context.text_key: string}
+    for name in context.context_inputs:
+        fields.append((name, pa.string()))
+        features[name] = string
+    labels = {"names": list(context.labels), "_type": "ClassLabel"}
+    if context.task_type == "classification":
+        fields.append(("label", pa.int64()))
+        features["label"] = labels
+    elif context.task_type == "multilabel":
+        fields.append(("label", pa.list_(pa.int64())))
+        features["label"] = {"feature": labels, "_type": "Sequence"}
+    else:
+        int64 = {"dtype": "int64", "_type": "Value"}
+        span = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("label", pa.string())])
+        fields.append(("label", pa.list_(span)))
+        features["label"] = [{"start": int64, "end": int64, "label": string}]
+    if context.values != "final":
+        item = pa.struct([("annotator", pa.string()), ("value", pa.string())])
+        fields.append((ANNOTATIONS_COLUMN, pa.list_(item)))
+        features[ANNOTATIONS_COLUMN] = [{"annotator": string, "value": string}]
+    metadata = {HF_KEY: json.dumps({"info": {"features": features}}).encode()}
+    return pa.schema(fields, metadata=metadata), features
+
+
+def export_rows(
+    records: Iterator[dict[str, Any]], context: WriteContext, report: WriteReport
+) -> Iterator[dict[str, Any]]:
+    """Rows of hf_schema: ClassLabels as their index; a label outside the schema is null,
+    with a warning."""
+    index = {label: i for i, label in enumerate(context.labels)}
+    for record in records:
+        value = final_value(record)
+        if value is not None and context.task_type == "classification":
+            value = index.get(value)
+            if value is None:
+                report.warnings.append(f"record {record.get('row')}: label not in the schema")
+        elif value is not None and context.task_type == "multilabel":
+            value = [index[x] for x in value if x in index]
+        row = {
+            "id": record.get("id"),
+            context.text_key: record_text(record, context),
+            **{name: _text(record.get(name)) for name in context.context_inputs},
+            "label": value,
+        }
+        if context.values != "final":
+            row[ANNOTATIONS_COLUMN] = [
+                {"annotator": who, "value": json.dumps(v, ensure_ascii=False)}
+                for who, v in annotator_values(record, context)
+            ]
+        yield row
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else value if isinstance(value, str) else json.dumps(value)
+
+
+def batches(
+    rows_: Iterator[dict[str, Any]], schema: Any, progress: Progress, cancel: CancelCheck, out: Path
+) -> Iterator[Any]:
+    """Record batches of BATCH rows, checking cancel and reporting progress between them."""
+    import pyarrow as pa
+
+    chunk: list[dict[str, Any]] = []
+    done = 0
+    for row in rows_:
+        chunk.append(row)
+        if len(chunk) == BATCH:
+            check_cancel(cancel)
+            done += len(chunk)
+            progress(done, None, f"Writing {out.name}")
+            yield pa.RecordBatch.from_pylist(chunk, schema=schema)
+            chunk = []
+    if chunk:
+        yield pa.RecordBatch.from_pylist(chunk, schema=schema)
+
+
+def write(
+    records: Iterator[dict[str, Any]],
+    out: Path,
+    context: WriteContext,
+    progress: Progress,
+    cancel: CancelCheck,
+) -> WriteReport:
+    import pyarrow.parquet as pq
+
+    report = WriteReport()
+    out = Path(out)
+    schema, _ = hf_schema(context)
+
+    def counted() -> Iterator[dict[str, Any]]:
+        for row in export_rows(records, context, report):
+            report.written += 1
+            yield row
+
+    with atomic_writer(out, "wb") as handle, pq.ParquetWriter(handle, schema) as writer:
+        for batch in batches(counted(), schema, progress, cancel, out):
+            writer.write_batch(batch)
+    return report

@@ -1,0 +1,102 @@
+"""What the JSON-family peer formats (Label Studio, Prodigy, doccano) share: reading JSON or
+JSON Lines records through the strict streamed readers, checking spans, and the answers a
+writer writes for one export record."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import DataError
+from app.core.io import readers
+from app.core.io.formats.base import ReadOptions, WriteContext
+from app.core.io.formats.spancheck import check_span_text
+from app.core.jobs import CancelCheck, Progress, check_cancel
+
+PROGRESS_EVERY = 5_000
+
+
+def json_objects(path: Path, options: ReadOptions) -> Iterator[tuple[int, Any]]:
+    """(line, object) of a JSON array file or a JSON Lines file, whichever the file is."""
+    path = Path(path)
+    with path.open("rb") as raw:
+        stream = io.BufferedReader(raw, 1 << 20)
+        head = stream.peek(4096)[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+        fmt = "json" if head.startswith(b"[") else "jsonl"
+        source = readers.open_source(path, stream, fmt, options.max_field, options.encoding)
+        try:
+            yield from source.records
+        finally:
+            source.close()
+
+
+def first_json(head: bytes) -> Any:
+    """The first complete JSON value of a head (the first element of an array), or None."""
+    try:
+        text = head.decode("utf-8-sig", errors="ignore").lstrip()
+    except UnicodeDecodeError:
+        return None
+    decoder = json.JSONDecoder()
+    if text.startswith("["):
+        text = text[1:].lstrip()
+    try:
+        value, _end = decoder.raw_decode(text)
+    except json.JSONDecodeError:
+        return None
+    return value
+
+
+def need_text(record: Any, key: str, file: str, line: int) -> str:
+    if not isinstance(record, dict):
+        raise DataError(file, line, f"expected an object, found {readers.kind_of(record)}")
+    text = record.get(key)
+    if not isinstance(text, str):
+        raise DataError(file, line, f"the record has no {key!r} string ({readers.kind_of(text)})")
+    return text
+
+
+def span(start: Any, end: Any, label: Any, text: str, file: str, line: int, said: Any = None):
+    """One span, its offsets and label checked, and its own text (if the file gives one)
+    compared with the slice."""
+    if isinstance(start, bool) or not isinstance(start, int) or not isinstance(end, int):
+        raise DataError(file, line, f"span offsets must be integers, not {start!r}-{end!r}")
+    if not isinstance(label, str) or not label.strip():
+        raise DataError(file, line, f"a span's label must be a non-empty string, not {label!r}")
+    found = {"start": start, "end": end, "label": label}
+    if isinstance(said, str):  # first: offsets in other units may also run past the end
+        check_span_text({**found, "text": said}, text, file, line)
+    if not 0 <= start < end <= len(text):
+        raise DataError(
+            file, line, f"span {start}-{end} lies outside the text (length {len(text)})"
+        )
+    return found
+
+
+def answers(record: dict[str, Any], context: WriteContext) -> list[tuple[str | None, Any]]:
+    """(annotator, value) pairs a writer writes for one export record: with values "final",
+    the record's chosen label (by no one in particular); else each complete annotation."""
+    if context.values == "final":
+        value = record.get("label")
+        return [] if value is None else [(None, value)]
+    return [
+        (item["annotator"], item["value"])
+        for item in record.get("annotations", ())
+        if item.get("status") == "complete" and item.get("value") is not None
+    ]
+
+
+def context_of(record: dict[str, Any], context: WriteContext) -> dict[str, Any]:
+    return {name: record.get(name) for name in context.context_inputs}
+
+
+def tick(count: int, out: Path, progress: Progress, cancel: CancelCheck) -> None:
+    if count % PROGRESS_EVERY == 0:
+        progress(count, None, f"Exporting to {out.name}")
+        check_cancel(cancel)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,238 @@
+"""Excel workbooks (.xlsx) through openpyxl: a tabular format (--map, --label-column, --sheet).
+
+Read in openpyxl's read-only streaming mode, row by row; the first row is the header, the
+line in messages is the sheet's own row number, and empty rows are left out. Cached values
+are read, never formulas. The default sheet is the first; an unknown --sheet is an error that
+lists the sheets. Before openpyxl opens the zip, its members are checked: a workbook that
+inflates past MAX_UNPACKED, or far beyond its own size, is refused as a zip bomb, and XML
+with a DOCTYPE (entity expansion) is refused.
+
+The writer streams (write-only mode) one sheet: id, dataset, row, the text, the context
+inputs, status, label (classification: the name; multilabel and spans: JSON) and, unless
+--values final, annotations (each annotator's value, JSON). Every string cell is neutralised
+as CSV's are (app.core.io.spreadsheet; not with --raw) and the sheet then carries
+NEUTRALISED_COLUMN, so that a re-import restores the texts exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import DataError
+from app.core.fileio import atomic_writer
+from app.core.io import spreadsheet
+from app.core.io.formats.annotated import annotator_values, final_value, tabular_records
+from app.core.io.formats.base import ReadOptions, Record, WriteContext, WriteReport
+from app.core.jobs import CancelCheck, Progress, check_cancel
+
+NAME = "xlsx"
+DESCRIPTION = "Excel workbook (.xlsx), one sheet (--sheet NAME; default the first)"
+SUFFIXES = (".xlsx", ".xlsm")
+TABULAR = True
+MULTI_ANNOTATOR = True  # every annotator kept
+
+MAX_UNPACKED = 2 << 30  # bytes once unzipped
+MAX_RATIO = 200  # unzipped / zipped, past 10 MB unzipped
+MAX_CELL = 32_767  # Excel's limit on the characters of one cell
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in XML 1.0
+
+
+def detect(path: Path, head: bytes) -> float:
+    suffix = Path(path).suffix.lower() in SUFFIXES
+    if head.startswith(b"PK\x03\x04"):
+        return 0.95 if suffix or b"[Content_Types].xml" in head else 0.3
+    return 0.4 if suffix else 0.0
+
+
+def _check_zip(path: Path) -> None:
+    name = str(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            unpacked = sum(member.file_size for member in members)
+            packed = max(1, sum(member.compress_size for member in members))
+            if unpacked > MAX_UNPACKED or (unpacked > 10 << 20 and unpacked / packed > MAX_RATIO):
+                raise DataError(
+                    name, None, f"unzips to {unpacked:,} bytes from {packed:,}: refused as a bomb"
+                )
+            for member in members:
+                if member.filename.endswith((".xml", ".rels")):
+                    with archive.open(member) as handle:
+                        head = handle.read(4096)
+                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                        raise DataError(
+                            name, None, f"{member.filename} declares a DOCTYPE: refused"
+                        )
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        raise DataError(name, None, f"not an Excel workbook ({exc})") from None
+
+
+def _sheet(path: Path, sheet: str | None) -> tuple[Any, Any]:
+    from openpyxl import load_workbook
+
+    _check_zip(path)
+    name = str(path)
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise DataError(
+            name, None, f"not a readable workbook ({type(exc).__name__}: {exc})"
+        ) from None
+    names = book.sheetnames
+    if not names:
+        raise DataError(name, None, "the workbook has no sheets")
+    if sheet is None:
+        return book, book[names[0]]
+    if sheet not in names:
+        book.close()
+        listed = ", ".join(repr(x) for x in names)
+        raise DataError(name, None, f"no sheet {sheet!r}; the sheets are {listed}")
+    return book, book[sheet]
+
+
+def sheets(path: Path) -> list[str]:
+    """The workbook's sheet names, for the import dialog's sheet choice."""
+    book, _ = _sheet(path, None)
+    try:
+        return list(book.sheetnames)
+    finally:
+        book.close()
+
+
+def _cell(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _header(name: str, cells: tuple[Any, ...]) -> list[str]:
+    header = [str(_cell(c)) if c is not None else f"column {i + 1}" for i, c in enumerate(cells)]
+    seen: set[str] = set()
+    for column in header:
+        if column in seen:
+            raise DataError(name, 1, f"two columns are named {column!r}")
+        seen.add(column)
+    return header
+
+
+def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(sheet row number, {column: cell}) from the chosen sheet, header first."""
+    name = str(path)
+    book, sheet = _sheet(path, options.sheet)
+    try:
+        lines = sheet.iter_rows(values_only=True)
+        first = next(lines, None)
+        if first is None:
+            raise DataError(name, None, f"sheet {sheet.title!r} is empty")
+        header, restore = spreadsheet.reading(_header(name, first))
+        for number, cells in enumerate(lines, 2):
+            if all(c is None or c == "" for c in cells):
+                continue
+            values = [_cell(c) for c in cells]
+            if restore is not None:
+                values = [restore(v) if isinstance(v, str) else v for v in values]
+            if any(v not in (None, "") for v in values[len(header) :]):
+                raise DataError(name, number, "a cell to the right of the header's columns")
+            row = dict(zip(header, values, strict=False))
+            row.pop(spreadsheet.NEUTRALISED_COLUMN, None)
+            yield number, row
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(name, None, f"a corrupt sheet ({type(exc).__name__}: {exc})") from None
+    finally:
+        book.close()
+
+
+def columns(path: Path, options: ReadOptions) -> list[str]:
+    for _, row in rows(path, options):
+        return list(row)
+    return []
+
+
+def read(path: Path, options: ReadOptions) -> Iterator[Record]:
+    yield from tabular_records(rows(path, options))
+
+
+def _label_cell(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _text_cell(sheet: Any, value: str) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
+
+
+def write(
+    records: Iterator[dict[str, Any]],
+    out: Path,
+    context: WriteContext,
+    progress: Progress,
+    cancel: CancelCheck,
+) -> WriteReport:
+    from openpyxl import Workbook
+
+    report = WriteReport()
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("datapoints")
+    header = ["id", "dataset", "row", context.text_key, *context.context_inputs, "status", "label"]
+    if context.values != "final":
+        header.append("annotations")
+    neutralise = spreadsheet.neutralise if not context.raw else str
+    if not context.raw:
+        header.append(spreadsheet.NEUTRALISED_COLUMN)
+    sheet.append([neutralise(cell) for cell in header])
+    cleaned = long = 0
+    for index, record in enumerate(records, 1):
+        if index % 1000 == 0:
+            check_cancel(cancel)
+            progress(index, None, f"Writing {Path(out).name}")
+        cells: list[Any] = [record.get("id"), record.get("dataset"), record.get("row")]
+        cells += [record.get(context.text_key)]
+        cells += [record.get(name) for name in context.context_inputs]
+        cells += [record.get("status"), _label_cell(final_value(record))]
+        if context.values != "final":
+            mine = {str(who): v for who, v in annotator_values(record, context)}
+            cells.append(json.dumps(mine, ensure_ascii=False) if mine else None)
+        row = []
+        for cell in cells:
+            if isinstance(cell, str):
+                if _ILLEGAL.search(cell):
+                    cleaned += 1
+                    cell = _ILLEGAL.sub("\ufffd", cell)
+                long += len(cell) > MAX_CELL
+                cell = neutralise(cell)
+                if cell.startswith("="):  # --raw: a text, never a formula openpyxl would write
+                    cell = _text_cell(sheet, cell)
+            elif cell is not None and not isinstance(cell, int | float):
+                cell = json.dumps(cell, ensure_ascii=False)
+            row.append(cell)
+        sheet.append(row)
+        report.written = index
+    check_cancel(cancel)
+    with atomic_writer(Path(out), "wb") as handle:
+        book.save(handle)
+    if cleaned:
+        report.warnings.append(
+            f"{cleaned} cell(s) held control characters Excel cannot store; each became U+FFFD"
+        )
+    if long:
+        report.warnings.append(f"{long} cell(s) exceed Excel's {MAX_CELL:,} characters a cell")
+    return report

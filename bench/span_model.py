@@ -1,0 +1,182 @@
+"""The span model on NCBI Disease (issue #17): accuracy, retrain time, calibration, and how soon
+a suggestion follows the first labels.
+
+Prints:
+- exact-match span F1 on the NCBI test set (100 abstracts), trained on the whole train set
+  (593 abstracts; target >= 0.80) and on 100 abstracts (target >= 0.60, the mean of 3 draws);
+  typed (start, end and label must match: the target) and untyped (start and end only);
+- retrain time on ~600 and on 100 abstracts (targets <= 60 s / <= 10 s): training alone, and
+  what the app runs (cross-validated metrics, calibration and the model, app.ml.loop's folds);
+  wall-clock and CPU seconds, since the machine may be shared;
+- span-level ECE of the calibrated span scores on the test set (target <= 0.05), and the
+  document-level ECE of the confidences ("the whole answer is right");
+- time from the 20th completed document to the first suggestion (target <= 15 s): what the
+  app runs then in its worker process (app.ml.loop through app.workers.process), from the
+  start of the run to the suggestion read back for the next document of a 500-abstract pool.
+
+The tuning of the CRF's settings was done on a split of the train set (120 abstracts held
+out); the test set is only read here.
+
+Usage: python bench/span_model.py [--skip-app] [--skip-suggestion]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _data import data_file
+
+LABELS = ["SpecificDisease", "DiseaseClass", "CompositeMention", "Modifier"]
+SHARED = Path("/work/shared/data")
+
+
+def ncbi(name: str):
+    from app.core.io.demo import read_pubtator
+    from app.ml.types import Example
+
+    path = SHARED / name if (SHARED / name).exists() else data_file(name)
+    return [Example(d.text, d.spans) for d in read_pubtator(path)]
+
+
+class Clock:
+    """Wall-clock and CPU seconds of a block."""
+
+    def __enter__(self) -> Clock:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+    def __str__(self) -> str:
+        return f"{self.wall:5.1f} s wall, {self.cpu:5.1f} s CPU"
+
+
+def scores(test, predictions) -> tuple[float, float]:
+    from app.ml.spans.metrics import span_metrics
+
+    gold = [ex.value for ex in test]
+    typed = span_metrics(gold, [p.value for p in predictions], LABELS)["micro"]["f1"]
+    untyped = span_metrics(
+        [[{**s, "label": "m"} for s in g] for g in gold],
+        [[{**s, "label": "m"} for s in p.value] for p in predictions],
+    )["micro"]["f1"]
+    return typed, untyped
+
+
+def accuracy_and_time(train, test, skip_app: bool) -> None:
+    from app.ml import registry
+    from app.ml.spans.calibration import calibration_metrics
+
+    for name, sets in (
+        ("all", [train]),
+        ("100", [random.Random(seed).sample(train, 100) for seed in (1, 2, 3)]),
+    ):
+        f1s, clocks = [], []
+        for subset in sets:
+            with Clock() as clock:
+                model = registry.train("spans", subset, LABELS)
+            f1s.append(scores(test, model.predict([ex.text for ex in test])))
+            clocks.append(clock)
+        typed = sum(f for f, _ in f1s) / len(f1s)
+        untyped = sum(u for _, u in f1s) / len(f1s)
+        target = ">= 0.80" if name == "all" else ">= 0.60"
+        print(
+            f"trained on {name:>3} ({len(sets[0])} abstracts, {len(sets)} draw(s)): test span F1"
+            f" typed {typed:.3f} (target {target}), untyped {untyped:.3f};"
+            f" train alone {clocks[0]}",
+            flush=True,
+        )
+        if skip_app:
+            continue
+        folds = max(2, min(5, len(sets[0]) // 5))
+        with Clock() as clock:
+            model, metrics, _oof = registry.train_validated("spans", sets[0], LABELS, folds=folds)
+        predictions = model.predict([ex.text for ex in test])
+        typed, untyped = scores(test, predictions)
+        ece = calibration_metrics(test, predictions)
+        print(
+            f"  what the app runs on {len(sets[0])} ({metrics['folds']}-fold CV + calibration"
+            f" + model): {clock} (target <= {60 if name == 'all' else 10} s);"
+            f" cross-validated macro-F1 {metrics['macro_f1']:.3f}, micro F1"
+            f" {metrics['micro']['f1']:.3f}, span ECE {metrics['ece']:.3f}",
+            flush=True,
+        )
+        print(
+            f"  on the test set: typed F1 {typed:.3f}, untyped {untyped:.3f}; span ECE"
+            f" {ece['ece']:.3f} (target <= 0.05), document ECE {ece['document_ece']:.3f}",
+            flush=True,
+        )
+
+
+def time_to_suggestion(train) -> None:
+    """20 completed documents in a project of 520 abstracts, then the run the controller
+    starts at the 20th (a full retrain, as retrain_every asks; the quick update when it is
+    not due), each in the worker process, until the next document's suggestion is read."""
+    from app.core.annotation.commands import AnnotationState, SetAnnotations
+    from app.core.io.importer import import_dataset
+    from app.core.project import modelstore
+    from app.core.project.label_schema import LabelSpec
+    from app.core.project.project import create_project
+    from app.workers.process import run_in_process
+
+    folder = Path(tempfile.mkdtemp(prefix="tagloop-span-bench-"))
+    source = folder / "ncbi.jsonl"
+    docs = train[:520]
+    source.write_text(
+        "".join(json.dumps({"text": ex.text}) + "\n" for ex in docs), encoding="utf-8"
+    )
+    project = create_project(folder / "p.tagloop", "spans", [LabelSpec(x) for x in LABELS])
+    import_dataset(project, source)
+    with project.engine.connect() as conn:
+        ids = [row[0] for row in conn.exec_driver_sql("SELECT id FROM datapoint ORDER BY id")]
+    who = project.local_annotator_id
+    for dp_id, ex in zip(ids[:20], docs[:20], strict=True):  # one user action each
+        state = AnnotationState(ex.value, "complete")
+        SetAnnotations(who, ((dp_id, state),)).apply(project)
+    for target, what in (
+        ("app.ml.loop:train_and_score_file", "full retrain (due at 20 labels)"),
+        ("app.ml.loop:quick_update_file", "quick update (after any other document)"),
+    ):
+        started = time.perf_counter()
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime + time.process_time()
+        version_id = run_in_process(target, str(project.path))
+        found = modelstore.suggestions(project, [ids[20]], version_id)
+        elapsed = time.perf_counter() - started
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime + time.process_time() - cpu
+        spans = len(found[ids[20]].value) if ids[20] in found else "no"
+        print(
+            f"20th document to the first suggestion, {what}: {elapsed:.1f} s wall,"
+            f" {cpu:.1f} s CPU (target <= 15 s; {spans} spans suggested for the 21st,"
+            " 500 scored)",
+            flush=True,
+        )
+    project.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-app", action="store_true", help="no cross-validated runs")
+    parser.add_argument("--skip-suggestion", action="store_true")
+    parser.add_argument("--only-suggestion", action="store_true")
+    args = parser.parse_args()
+    train = ncbi("ncbi_disease_train.pubtator")
+    test = ncbi("ncbi_disease_test.pubtator")
+    if not args.only_suggestion:
+        accuracy_and_time(train, test, args.skip_app)
+    if not args.skip_suggestion:
+        time_to_suggestion(train)
+
+
+if __name__ == "__main__":
+    main()
