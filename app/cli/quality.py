@@ -165,6 +165,11 @@ def cmd_suspicious(args: argparse.Namespace) -> int:
                 "given": s.given,
                 "text": s.text,
             }
+            | (
+                {"differences": _span_differences_json(s)}
+                if _span_values(s.given, s.model_value)
+                else {}
+            )
             for s in shown
         ]
         kept_ids = [k.datapoint_id for k in kept]
@@ -183,12 +188,44 @@ def cmd_suspicious(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(listed.labels):,} suspicious labels (model version {listed.version_id})")
     for s in shown:
+        if _span_values(s.given, s.model_value):
+            _print_span_doubt(s)
+            continue
         snippet = " ".join(s.text.split())[:60]
         print(
             f"{s.datapoint_id:>8}  doubt {s.doubt:.2f}  given {s.given!r}  model {s.model_value!r}"
             f"  {snippet}"
         )
     return 0
+
+
+def _span_values(given, model_value) -> bool:
+    """Whether a suspicious label is a list of spans (either side may be empty)."""
+    values = [v for v in (given, model_value) if isinstance(v, list)]
+    return len(values) == 2 and any(v and isinstance(v[0], dict) for v in values)
+
+
+def _span_differences_json(s) -> list[dict]:
+    from app.ml import suspicious
+
+    return [
+        {
+            "kind": d.kind,
+            "given": d.given,
+            "model": d.model,
+            "sentence": suspicious.marked_sentence(s.text, d, "[", "]"),
+            "says": suspicious.describe_difference(s.text, d),
+        }
+        for d in suspicious.span_differences(s.text, s.given or [], s.model_value or [])
+    ]
+
+
+def _print_span_doubt(s) -> None:
+    """A suspicious span item in words: each difference, its sentence with the span in [ ]."""
+    print(f"{s.datapoint_id:>8}  doubt {s.doubt:.2f}")
+    for d in _span_differences_json(s):
+        print(f"          {d['kind']}: {d['says']}")
+        print(f"            {d['sentence']}")
 
 
 def add_consensus(sub: argparse._SubParsersAction) -> None:

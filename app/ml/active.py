@@ -6,6 +6,13 @@ the batch diverse: it clusters the most uncertain candidates and takes the most 
 of each cluster, so one batch is not ten near-duplicates of the same borderline text.
 "cold_start" needs no model: it clusters (a sample of) the pool and asks for the items nearest
 the cluster centres, i.e. diverse, representative texts.
+"balanced" (the default) is hybrid with a share of random picks in every batch: where the
+model's uncertainty is misleading (few labels, skewed data, spans) pure uncertainty sampling
+keeps asking about one corner of the data and falls behind random; the random share keeps the
+training set representative, so the default never does much worse than random and, where
+uncertainty helps, keeps most of its gain (bench/al_curves.py, docs in README). It starts from
+a random sample, and for classification and multilabel its random share falls from 1 to
+EXPLORE_SHARE over the first WARMUP_LABELS labels.
 """
 
 from __future__ import annotations
@@ -19,9 +26,27 @@ import numpy as np
 
 from app.ml.types import Prediction
 
-STRATEGIES = ("random", "least_confidence", "margin", "entropy", "hybrid", "cold_start")
-# hybrid: measured best or equal-best AUC on SMS and NCBI mention types (bench/al_curves.py)
-DEFAULT_STRATEGY = "hybrid"
+STRATEGIES = (
+    "random",
+    "least_confidence",
+    "margin",
+    "entropy",
+    "hybrid",
+    "balanced",
+    "cold_start",
+)
+# balanced: never below random on SMS, NCBI mention types, NCBI sentences and spans, where
+# hybrid lost on some held-out sets (bench/al_curves.py prints the figures)
+DEFAULT_STRATEGY = "balanced"
+# strategies whose queue front is put in a diverse (clustered, round-robin) order
+DIVERSE_STRATEGIES = ("hybrid", "balanced")
+EXPLORE_SHARE = 0.3  # balanced: about this share of every batch is picked at random
+# balanced, classification and multilabel: a model of a few dozen labels is a poor judge of its
+# own uncertainty (NCBI sentences: early uncertainty picks fell behind random), so the random
+# share starts at 1 and falls linearly to EXPLORE_SHARE at this many labels (50 beat 100 on
+# SMS and both NCBI sentence sets, 4 repeats each)
+WARMUP_LABELS = 50
+MIX_DEPTH = 2000  # balanced: how many top ranks of a scored chunk get random picks mixed in
 HYBRID_CANDIDATES = 10  # hybrid clusters the batch * this most uncertain items
 COLD_START_SAMPLE = 5000  # cold start clusters at most this many pool items
 EMBED_DIM = 50
@@ -53,7 +78,11 @@ def _score(strategy: str, prediction: Prediction) -> float:
         return 1.0 - confidence
     scores = list(prediction.scores.values()) if prediction.scores else []
     multilabel = _is_multilabel(prediction)
-    if strategy in ("margin", "hybrid"):
+    if strategy in ("margin", "hybrid", "balanced"):
+        if prediction.span_scores is not None:
+            # a document's confidence is the chance its whole labeling is right, not a yes/no
+            # probability: 0.01 is very unsure, so |2p - 1| would rank it as very sure
+            return 1.0 - confidence
         if scores and not multilabel and len(scores) >= 2:
             top = sorted(scores, reverse=True)
             return 1.0 - (top[0] - top[1])
@@ -71,20 +100,81 @@ def _score(strategy: str, prediction: Prediction) -> float:
     raise ValueError(f"unknown strategy {strategy!r}")
 
 
-def priority(strategy: str, predictions: Sequence[Prediction]) -> list[float]:
+def explore_share(labeled: int | None, spans: bool = False) -> float:
+    """balanced's random share with `labeled` labels so far (None: unknown, the floor).
+    Span documents carry many decisions each, so spans start at the floor."""
+    if labeled is None or spans or WARMUP_LABELS <= 0:
+        return EXPLORE_SHARE
+    return max(EXPLORE_SHARE, 1.0 - labeled / WARMUP_LABELS)
+
+
+def priority(
+    strategy: str,
+    predictions: Sequence[Prediction],
+    rng: random.Random | None = None,
+    labeled: int | None = None,
+) -> list[float]:
     """Per-item priority (higher = ask sooner). random: a uniform draw; cold_start: no model
-    information, so everything ties at 0 (use select_batch for a diverse cold start)."""
+    information, so everything ties at 0 (use select_batch for a diverse cold start);
+    balanced: the margin's values in an order with random picks mixed in (rng, for a
+    reproducible simulation; `labeled`, the labels so far, sets the random share)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    draw = rng or random
     if strategy == "random":
-        return [random.random() for _ in predictions]
+        return [draw.random() for _ in predictions]
     if strategy == "cold_start":
         return [0.0 for _ in predictions]
-    return [_score(strategy, p) for p in predictions]
+    scores = [_score(strategy, p) for p in predictions]
+    if strategy == "balanced":
+        mixer = np.random.default_rng(draw.getrandbits(32))
+        spans = any(p.span_scores is not None for p in predictions)
+        share = explore_share(labeled, spans)
+        return explore_mix(np.asarray(scores, float), share, mixer).tolist()
+    return scores
+
+
+def explore_mix(scores: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """The same priority values, handed out in a new order: each of the top MIX_DEPTH ranks
+    goes with probability `share` to a random item and otherwise to the most uncertain item
+    left (below that depth, nobody looks: uncertainty order). The values' distribution is
+    unchanged, so chunks scored separately still merge fairly, and any top-k of the queue
+    holds about `share` random items."""
+    scores = np.asarray(scores, float)
+    n = len(scores)
+    if n == 0 or share <= 0:
+        return scores
+    by_uncertainty = np.lexsort((rng.random(n), -scores))
+    by_chance = rng.permutation(n)
+    chance = rng.random(min(n, MIX_DEPTH)) < share
+    used = np.zeros(n, bool)
+    ranking: list[int] = []
+    next_sure = next_chance = 0
+    for pick_at_random in chance.tolist():
+        if pick_at_random:
+            while used[by_chance[next_chance]]:
+                next_chance += 1
+            item = int(by_chance[next_chance])
+        else:
+            while used[by_uncertainty[next_sure]]:
+                next_sure += 1
+            item = int(by_uncertainty[next_sure])
+        used[item] = True
+        ranking.append(item)
+    rest = by_uncertainty[~used[by_uncertainty]]
+    order = np.concatenate([np.asarray(ranking, np.int64), rest])
+    out = np.empty(n)
+    out[order] = np.sort(scores)[::-1]
+    return out
 
 
 def priority_array(
-    strategy: str, task_type: str, probs: np.ndarray, confidence: np.ndarray, seed: int = 0
+    strategy: str,
+    task_type: str,
+    probs: np.ndarray,
+    confidence: np.ndarray,
+    seed: int = 0,
+    labeled: int | None = None,
 ) -> np.ndarray:
     """priority() for a whole chunk at once, from a probability matrix (n, labels) and the
     confidences: the same numbers, vectorised, for scoring a large pool."""
@@ -99,11 +189,16 @@ def priority_array(
     if strategy == "least_confidence":
         return 1.0 - confidence
     multiple = task_type == "classification" and probs.shape[1] >= 2
-    if strategy in ("margin", "hybrid"):
+    if strategy in ("margin", "hybrid", "balanced"):
         if multiple:
             top2 = -np.partition(-probs, 1, axis=1)[:, :2]
-            return 1.0 - (top2[:, 0] - top2[:, 1])
-        return 1.0 - np.abs(2 * confidence - 1)
+            margins = 1.0 - (top2[:, 0] - top2[:, 1])
+        else:
+            margins = 1.0 - np.abs(2 * confidence - 1)
+        if strategy == "balanced":
+            share = explore_share(labeled, task_type == "spans")
+            return explore_mix(margins, share, np.random.default_rng(seed))
+        return margins
     # entropy
     if multiple:
         total = probs.sum(axis=1, keepdims=True)
@@ -220,7 +315,7 @@ def select_from_scores(
         return cold_start_indices(candidates, batch, rng, embed)
     jitter = np.array([rng.random() for _ in candidates]) * 1e-9
     order = np.lexsort((jitter, -np.asarray(scores, float)))
-    if strategy != "hybrid" or embed is None or batch == 1:
+    if strategy not in DIVERSE_STRATEGIES or embed is None or batch == 1:
         return [candidates[int(i)] for i in order[:batch]]
     top = order[: min(len(order), batch * HYBRID_CANDIDATES)]
     pool = [candidates[int(i)] for i in top]
@@ -246,7 +341,8 @@ def select_batch(
     task_type: str,
 ) -> list[int]:
     """Indices into pool_texts of the next `batch` items to label (distinct). Without a model
-    every strategy except random falls back to cold_start."""
+    random and balanced take a random sample (cluster centres made a worse first model than
+    chance on NCBI sentences), every other strategy falls back to cold_start."""
     from app.ml import features
 
     if strategy not in STRATEGIES:
@@ -257,9 +353,9 @@ def select_batch(
         x = features.transform([pool_texts[i] for i in chosen])
         return embedding(x, rng.randrange(1 << 30))
 
-    if strategy == "random":
+    if strategy == "random" or (strategy == "balanced" and model is None):
         return select_from_scores("random", [], indices, batch, rng, None)
     if model is None or strategy == "cold_start":
         return select_from_scores("cold_start", [], indices, batch, rng, embed)
-    scores = priority(strategy, model.predict(pool_texts))
+    scores = priority(strategy, model.predict(pool_texts), rng)
     return select_from_scores(strategy, scores, indices, batch, rng, embed)

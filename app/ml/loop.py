@@ -252,13 +252,14 @@ def score_pool(
         if hasattr(model, "pool_rows"):
             values, confidence, probs = model.pool_rows(texts)
             priorities = active.priority_array(
-                strategy, project.task_type, probs, confidence, seed=number
+                strategy, project.task_type, probs, confidence, number, version.label_count
             )
             return chunk, values, confidence, priorities
         predicted = model.predict(texts)
         values = [json.dumps(_stored_value(p), ensure_ascii=False) for p in predicted]
         confidences = np.array([p.confidence for p in predicted], np.float64)
-        return chunk, values, confidences, np.array(active.priority(strategy, predicted))
+        ranked = active.priority(strategy, predicted, None, version.label_count)
+        return chunk, values, confidences, np.array(ranked)
 
     pending: deque = deque()
     pool = ThreadPoolExecutor(SCORE_THREADS, thread_name_prefix="tagloop-score")
@@ -280,7 +281,7 @@ def score_pool(
             modelstore.write_prediction_arrays(
                 project, version.id, ids, values, confidence, priorities
             )
-            if strategy == "hybrid":
+            if strategy in active.DIVERSE_STRATEGIES:
                 _keep_front(front, priorities, chunk)
             done += len(chunk)
             progress(done, total, "Scoring unlabeled items")

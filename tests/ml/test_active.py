@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 
 from app.ml import active
@@ -159,3 +160,74 @@ def test_diverse_order_spreads_near_duplicates(sms200):
     assert sorted(order) == candidates
     assert {pool[i] for i in order[:3]} == set(texts)
     assert order[0] == 0  # the most uncertain item still leads
+
+
+# -- balanced: the default, hybrid with a share of random picks ----------------------------
+
+
+def test_the_default_is_balanced_and_mixes_random_picks():
+    assert active.DEFAULT_STRATEGY == "balanced"
+    assert "balanced" in active.DIVERSE_STRATEGIES
+
+
+def test_explore_mix_keeps_the_values_and_puts_a_random_share_on_top():
+    rng = np.random.default_rng(0)
+    scores = rng.random(3000)
+    mixed = active.explore_mix(scores, 0.3, np.random.default_rng(1))
+    assert sorted(mixed.tolist()) == sorted(scores.tolist())  # the same values, reordered
+    top = np.argsort(-mixed)[:300]
+    uncertain = set(np.argsort(-scores)[:300].tolist())
+    outsiders = sum(int(i) not in uncertain for i in top)
+    assert 45 <= outsiders <= 135  # about 30% of the top are random picks (expected 90 x 0.9)
+    again = active.explore_mix(scores, 0.3, np.random.default_rng(1))
+    assert again.tolist() == mixed.tolist()  # reproducible from its seed
+    assert active.explore_mix(scores, 0.0, rng).tolist() == scores.tolist()
+    assert active.explore_mix(np.array([]), 0.3, rng).size == 0
+
+
+def test_balanced_without_random_share_is_hybrid(monkeypatch, model, sms200):
+    pool = [e.text for e in sms200[120:]]
+    monkeypatch.setattr(active, "EXPLORE_SHARE", 0.0)
+    balanced = active.select_batch("balanced", model, pool, 10, random.Random(3), "classification")
+    hybrid = active.select_batch("hybrid", model, pool, 10, random.Random(3), "classification")
+    assert balanced == hybrid
+
+
+def test_balanced_batches_reach_beyond_the_most_uncertain():
+    """Over many batches, balanced picks items well outside the uncertain front, which
+    margin never does: that share keeps the labeled set representative."""
+    predictions = [_cls(p) for p in np.linspace(0.0, 0.5, 1000)]  # the last: most uncertain
+    front = set(range(900, 1000))
+    outside = {"margin": 0, "balanced": 0}
+    for seed in range(10):
+        for name in outside:
+            rng = random.Random(seed)
+            scores = active.priority(name, predictions, rng)
+            chosen = active.select_from_scores(name, scores, range(1000), 10, rng, None)
+            outside[name] += sum(i not in front for i in chosen)
+    assert outside["margin"] == 0
+    assert 10 <= outside["balanced"] <= 50  # about 30 of 100 picks (a few random ones land inside)
+
+
+def test_balanced_pool_scoring_is_a_mixed_margin(sms200, model):
+    texts = [e.text for e in sms200[120:]]
+    _values, confidence, probs = model.pool_rows(texts)
+    margin = active.priority_array("margin", "classification", probs, confidence)
+    balanced = active.priority_array("balanced", "classification", probs, confidence, seed=4)
+    assert sorted(balanced.tolist()) == pytest.approx(sorted(margin.tolist()))
+    assert balanced.tolist() != pytest.approx(margin.tolist())
+
+
+def test_the_random_share_falls_from_one_to_the_floor_as_labels_grow():
+    assert active.explore_share(0) == 1.0
+    assert active.explore_share(active.WARMUP_LABELS // 2) == pytest.approx(0.5)
+    assert active.explore_share(10 * active.WARMUP_LABELS) == active.EXPLORE_SHARE
+    assert active.explore_share(None) == active.EXPLORE_SHARE  # unknown: the floor
+    assert active.explore_share(0, spans=True) == active.EXPLORE_SHARE
+
+
+def test_balanced_without_a_model_starts_from_a_random_sample(sms200):
+    pool = [e.text for e in sms200]
+    a = active.select_batch("balanced", None, pool, 10, random.Random(5), "classification")
+    b = active.select_batch("random", None, pool, 10, random.Random(5), "classification")
+    assert a == b

@@ -183,9 +183,9 @@ def _curve(
 ) -> tuple[list[int], list[float]]:
     everything = list(range(pool_size))
     seed_size = min(seed_size, pool_size, budget)
-    if strategy == "random":
+    if strategy in ("random", "balanced"):
         chosen = rng.sample(everything, seed_size)
-    else:  # no model yet: what the app does before the first model, a diverse cold start
+    else:  # no model yet: a diverse cold start (balanced starts from a random sample)
         chosen = active.cold_start_indices(everything, seed_size, rng, runner.embed)
     counts: list[int] = []
     scores: list[float] = []
@@ -203,7 +203,8 @@ def _curve(
         if strategy in ("random", "cold_start"):
             priorities: list[float] = []
         else:
-            priorities = active.priority(strategy, runner.predict_pool(model, rest))
+            predicted = runner.predict_pool(model, rest)
+            priorities = active.priority(strategy, predicted, rng, labeled=len(chosen))
         chosen = chosen + active.select_from_scores(
             strategy, priorities, rest, step, rng, runner.embed
         )

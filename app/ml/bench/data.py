@@ -100,3 +100,33 @@ def _pubtator(path: Path, task: str) -> tuple[list[Example], list[str]]:
         else:
             raise ValueError(f"{path}: a PubTator file gives multilabel or spans, not {task!r}")
     return examples, _labels(examples, task)
+
+
+def pubtator_sentences(paths: list[Path], question: str) -> tuple[list[Example], list[str]]:
+    """Text unlike SMS for the al-bench: the sentences of PubTator abstracts, classified by
+    `question`: "mention" (does it hold a disease mention: yes/no) or "type" (its dominant
+    mention type, or "none"). Sentences split at . ! ? followed by a space."""
+    import re
+    from collections import Counter
+
+    from app.core.io.demo import read_pubtator
+
+    if question not in ("mention", "type"):
+        raise ValueError(f"unknown sentence question {question!r}; use mention or type")
+    examples: list[Example] = []
+    for path in paths:
+        for document in read_pubtator(Path(path)):
+            start = 0
+            for piece in re.split(r"(?<=[.!?])\s+", document.text):
+                begin = document.text.index(piece, start)
+                end = begin + len(piece)
+                start = end
+                if len(piece) < 20:
+                    continue
+                inside = [s["label"] for s in document.spans if begin <= s["start"] < end]
+                if question == "mention":
+                    examples.append(Example(piece, "yes" if inside else "no"))
+                else:
+                    top = Counter(inside).most_common(1)
+                    examples.append(Example(piece, top[0][0] if top else "none"))
+    return examples, _labels(examples, "classification")

@@ -5,6 +5,8 @@ they grow) or on demand (Ctrl+T); it never runs on the GUI thread. A request whi
 going cancels that stale run and starts again from the newest labels once it has stopped.
 When a version is ready and has scored the pool, the editors get its suggestions (if it
 passes the user's quality bar) and the model's queue order picks up the new scores.
+While a run is going, `training` (a TrainingState) says what is trained, on how many items,
+which step and about how long is left; `training_changed` tells the panel and the status bar.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from app.core.project.modelstore import ModelVersion
 from app.core.project.project import Project
 from app.ml.policy import MIN_EXAMPLES, quality_bar, retrain_every, show_early
 from app.views.editor.session import AnnotationSession
+from app.views.model.training import TrainingState
 from app.workers.job import Job
 
 
@@ -52,12 +55,14 @@ class ModelController(QObject):
     status_changed = Signal(str)  # one line for the status bar
     version_ready = Signal(object)  # ModelVersion
     progress = Signal(int, int, str)
+    training_changed = Signal(object)  # TrainingState, or None when no run is going
 
     def __init__(self, project: Project, session: AnnotationSession, parent=None) -> None:
         super().__init__(parent)
         self.project = project
         self.session = session
         self.job: Job | None = None
+        self.training: TrainingState | None = None
         self.restart = False
         self.auto = True
         self.quick_at = 0  # labels when the last quick update started
@@ -96,7 +101,7 @@ class ModelController(QObject):
     def quick_update(self) -> None:
         """A completed span document: a quick model now, the full one at the next retrain."""
         self.quick_at = self.session.labeled
-        self._start(Job(quick_update_in_worker_process, self.project), "quick update…")
+        self._start(Job(quick_update_in_worker_process, self.project), quick=True)
 
     def train(self) -> None:
         """Train now; a run already going is stale: cancel it and start over after it."""
@@ -106,30 +111,42 @@ class ModelController(QObject):
             self.status_changed.emit("Model: restarting with the newest labels…")
             return
         self.trained_at = self.quick_at = self.session.labeled
-        self._start(Job(train_in_worker_process, self.project), "training…")
+        self._start(Job(train_in_worker_process, self.project), quick=False)
 
-    def _start(self, job: Job, what: str) -> None:
+    def _start(self, job: Job, quick: bool) -> None:
+        self.training = TrainingState(
+            self.project.task_type, self.session.labeled, self.version is None, quick=quick
+        )
         job.progress.connect(self._progress)
         job.succeeded.connect(self._trained)
         job.failed.connect(self._failed)
         job.cancelled.connect(self._cancelled)  # methods, not lambdas: Qt disconnects them
         job.finished.connect(self._finished)
         self.job = job
-        self.status_changed.emit(f"Model: {what}")
+        self.status_changed.emit(self.training.status_line())
+        self.training_changed.emit(self.training)
         job.start()
 
     def cancel(self) -> None:
+        """Stop the run (the Cancel button): it says "Cancelling…" until it has stopped."""
         self.restart = False
         if self.job is not None:
             self.job.cancel()
+            if self.training is not None:
+                self.training.cancelling = True
+                self.status_changed.emit(self.training.status_line())
+                self.training_changed.emit(self.training)
 
     def _progress(self, done: int, total: int, message: str) -> None:
         self.progress.emit(done, total, message)
-        share = f" {100 * done // total}%" if total > 0 else ""
-        self.status_changed.emit(f"Model: {message.lower()}{share}")
+        if self.training is None or self.training.cancelling:
+            return
+        self.training.update(done, total, message)
+        self.status_changed.emit(self.training.status_line())
+        self.training_changed.emit(self.training)
 
     def _cancelled(self) -> None:
-        self.status_changed.emit(self.summary())
+        self.status_changed.emit(f"{self.summary()} · training cancelled")
 
     def _failed(self, message: str) -> None:
         error = self.job.error if self.job else None
@@ -139,12 +156,15 @@ class ModelController(QObject):
             self.status_changed.emit(f"Model: training failed ({message})")
 
     def _trained(self, version: ModelVersion) -> None:
+        self.training = None  # done: the summary speaks of the new version
         self.version = version
         self._apply(version)
         self.version_ready.emit(version)
 
     def _finished(self) -> None:
         self.job = None
+        self.training = None
+        self.training_changed.emit(None)
         if self.restart:
             self.restart = False
             self.train()
@@ -169,6 +189,8 @@ class ModelController(QObject):
 
     def summary(self) -> str:
         version = self.version
+        if self.training is not None and not self.training.cancelling:
+            return self.training.status_line()
         if version is None:
             return "Model: none yet (Ctrl+T trains one)"
         score = version.score

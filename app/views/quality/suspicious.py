@@ -1,13 +1,19 @@
 """Review suspicious labels: labeled items whose label the cross-validated model doubts most.
 
 Each row can be kept (the label is right: recorded, and the row leaves the list), changed to
-the model's answer (an undoable edit like any other), or flagged for investigation. What is
-listed and what keeping records are core verbs (app.core.quality.suspicious): no SQL here.
+the model's answer (an undoable edit like any other), or flagged for investigation, with the
+buttons or the plain keys K, C and F (the table's type-ahead search would take them otherwise).
+What is listed and what keeping records are core verbs (app.core.quality.suspicious): no SQL
+here. For spans, each row reads as words: the sentence with the span marked, the label given,
+and the model's alternative (app.ml.suspicious.span_differences); the pane below the table
+shows every difference of the current row, highlighted.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+import html
+
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -17,22 +23,85 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTextBrowser,
     QVBoxLayout,
 )
 
 from app.core.annotation.commands import AddFlag, AnnotationState, SetAnnotations
 from app.core.quality.suspicious import SuspiciousLabel, keep_label, suspicious_labels
 from app.core.storage.retry import DatabaseBusy
+from app.ml import suspicious as spans_doubt
 from app.views.editor.session import AnnotationSession
+from app.views.theme import palette
 from app.workers.write_job import start_write, writes_pending
 
+PLAIN_KEYS = (Qt.Key.Key_K, Qt.Key.Key_C, Qt.Key.Key_F)
 
-def _describe(value) -> str:
+
+def _describe(value, text: str = "") -> str:
     if isinstance(value, list) and value and isinstance(value[0], dict):
-        return "; ".join(f"{s['label']} {s['start']}-{s['end']}" for s in value[:6])
+        return "; ".join(
+            f"{s['label']} “{' '.join(text[s['start'] : s['end']].split())}”" for s in value[:6]
+        )
     if isinstance(value, list):
         return ", ".join(value) or "none of these"
     return str(value)
+
+
+def _is_spans(given, model_value) -> bool:
+    return any(
+        isinstance(value, list) and value and isinstance(value[0], dict)
+        for value in (given, model_value)
+    ) or (isinstance(given, list) and isinstance(model_value, list) and not given)
+
+
+def span_cells(body: str, given: list, model_value: list) -> tuple[str, str, str]:
+    """(text, label, model says) of a suspicious span row: the first difference's sentence
+    with its span between ⟦ ⟧, what was given there, and the model's alternative."""
+    differences = spans_doubt.span_differences(body, given or [], model_value or [])
+    if not differences:
+        return " ".join(body.split())[:300], _describe(given, body), _describe(model_value, body)
+    first = differences[0]
+    more = f" (+{len(differences) - 1} more)" if len(differences) > 1 else ""
+    given_cell = _describe([first.given], body) if first.given else "no span"
+    return (
+        spans_doubt.marked_sentence(body, first, "⟦", "⟧"),
+        given_cell,
+        f"{first.kind}: {spans_doubt.describe_difference(body, first)}{more}",
+    )
+
+
+def span_details_html(body: str, given: list, model_value: list) -> str:
+    """Every difference of one item: its sentence with the given span highlighted and the
+    model's span underlined, and the difference in words."""
+    colours = palette()
+    parts = []
+    for diff in spans_doubt.span_differences(body, given or [], model_value or []):
+        begin, end = diff.sentence
+        marks = []
+        if diff.given:
+            marks.append((diff.given, f"background-color:{colours.search_highlight}"))
+        if diff.model:
+            marks.append((diff.model, f"color:{colours.model};text-decoration:underline"))
+        sentence = _highlight(body, begin, end, marks)
+        parts.append(
+            f"<p><b>{html.escape(diff.kind)}</b>: "
+            f"{html.escape(spans_doubt.describe_difference(body, diff))}<br>{sentence}</p>"
+        )
+    return "".join(parts) or "<p>The model agrees with these spans now.</p>"
+
+
+def _highlight(body: str, begin: int, end: int, marks: list[tuple[dict, str]]) -> str:
+    """body[begin:end] as HTML, each character inside a marked span styled (given first)."""
+    out = []
+    for i in range(begin, end):
+        styles = [style for span, style in marks if span["start"] <= i < span["end"]]
+        char = html.escape(body[i]) if not body[i].isspace() else " "
+        if styles:
+            style = ";".join(styles)
+            char = f"<span style='{style}'><b>{char}</b></span>"
+        out.append(char)
+    return "".join(out)
 
 
 class SuspiciousView(QDialog):
@@ -50,6 +119,11 @@ class SuspiciousView(QDialog):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in (1, 2, 3):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.installEventFilter(self)  # plain K, C, F before the type-ahead search
+        self.details = QTextBrowser()
+        self.details.setMaximumHeight(130)
+        self.details.hide()
+        self.table.currentCellChanged.connect(lambda *_: self._show_details())
         self.note = QLabel()
         self.note.setWordWrap(True)
         keep = QPushButton("&Keep the label")
@@ -66,8 +140,10 @@ class SuspiciousView(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.details)
         layout.addLayout(buttons)
         self.rows: list[SuspiciousLabel] = []
+        self.span_rows = False  # rows of spans: read as sentences, with the details pane
         self.keep_job = None  # the pending (or last) keep
         self.resize(980, 620)
         self.refresh()
@@ -76,11 +152,15 @@ class SuspiciousView(QDialog):
         listed = suspicious_labels(self.project)
         self.rows = list(listed.labels)
         self.table.setRowCount(len(self.rows))
+        spans = any(_is_spans(given, model) for _dp, _s, model, given, _b in self.rows)
+        self.details.setVisible(spans)
+        self.span_rows = spans
         for row, (_dp, score, model_value, given, body) in enumerate(self.rows):
-            snippet = " ".join(body.split())[:300]
-            for column, content in enumerate(
-                (snippet, _describe(given), _describe(model_value), f"{score:.2f}")
-            ):
+            if spans:
+                cells = span_cells(body, given, model_value)
+            else:
+                cells = (" ".join(body.split())[:300], _describe(given), _describe(model_value))
+            for column, content in enumerate((*cells, f"{score:.2f}")):
                 cell = QTableWidgetItem(content)
                 if column == 0:
                     cell.setToolTip(body[:2000])
@@ -95,6 +175,26 @@ class SuspiciousView(QDialog):
             )
         if self.rows:
             self.table.selectRow(0)
+
+    def _show_details(self) -> None:
+        row = self._current()
+        if row < 0 or not self.span_rows:
+            self.details.clear()
+            return
+        _dp, _score, model_value, given, body = self.rows[row]
+        self.details.setHtml(span_details_html(body, given, model_value))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """K, C and F without a modifier act on the table's row instead of searching it."""
+        if (
+            watched is self.table
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in PLAIN_KEYS
+            and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        ):
+            self.keyPressEvent(event)
+            return True
+        return super().eventFilter(watched, event)
 
     def _current(self) -> int:
         row = self.table.currentRow()
