@@ -16,12 +16,13 @@ from __future__ import annotations
 import re
 from dataclasses import fields
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from app.core import settings
 from app.views import theme
+from app.views.recolour import recolour
 
 THEME_KEY = "ui_theme"
 SCALE_KEY = "ui_scale"
@@ -138,6 +139,7 @@ def restyle(widgets: list[QWidget], mapping: dict[str, str]) -> None:
             text = widget.text()
             if "<" in text:
                 widget.setText(translate(text, mapping))
+        recolour(widget, mapping)  # colours put into items and text documents
     for widget in widgets:
         hook = getattr(widget, "retheme", None)
         if callable(hook):
@@ -152,7 +154,12 @@ def set_theme(name: str) -> theme.Palette:
 
 
 def apply_scale(factor: float | None = None) -> float:
-    """Scale the application font (the setting, unless given) and open style sheets' sizes."""
+    """Scale the application font (the setting, unless given) and style sheets' point sizes.
+
+    Open widgets are rescaled now; widgets built later (a window opened after the change, a
+    style sheet set again on refresh) are scaled as Qt polishes or re-styles them, by an event
+    filter that is installed only while the scale is not 100%.
+    """
     factor = chosen_scale() if factor is None else factor
     app = QApplication.instance()
     if app is None:
@@ -162,18 +169,71 @@ def apply_scale(factor: float | None = None) -> float:
         base = app.font().pointSizeF()  # type: ignore[attr-defined]
         app.setProperty(BASE_POINT_SIZE, base)
     font = app.font()  # type: ignore[attr-defined]
-    ratio = base * factor / font.pointSizeF()
     font.setPointSizeF(base * factor)
     app.setFont(font)  # type: ignore[attr-defined]
     app.sendPostedEvents()
-    if abs(ratio - 1) > 1e-6:
-        for widget in app.allWidgets():  # type: ignore[attr-defined]
-            sheet = widget.styleSheet()
-            if "pt" in sheet:
-                widget.setStyleSheet(
-                    POINTS.sub(lambda m: f"{m.group(1)}{float(m.group(2)) * ratio:.1f}pt", sheet)
-                )
+    ScaleKeeper.instance().set_factor(factor)
+    for widget in app.allWidgets():  # type: ignore[attr-defined]
+        scale_sheet(widget, factor)
     return factor
+
+
+def points(size: float) -> str:
+    """A point size for rich text ("12pt" at 100%), at the scale in use: label text is not a
+    style sheet, so the scale must be written into it when it is built."""
+    return f"{size * ScaleKeeper.instance().factor:.1f}pt"
+
+
+SCALED_SHEET = "tagloop_scaled_sheet"  # the style sheet as this module last scaled it
+SCALED_BY = "tagloop_scaled_by"  # ... and the factor it was scaled by
+
+
+def scale_sheet(widget: QWidget, factor: float) -> None:
+    """Give a widget's style sheet the point sizes of this scale (written for 100%)."""
+    sheet = widget.styleSheet()
+    if "pt" not in sheet:
+        return
+    done = widget.property(SCALED_BY) if widget.property(SCALED_SHEET) == sheet else None
+    current = float(done) if done is not None else 1.0  # a sheet set anew is at 100%
+    if abs(current - factor) < 1e-6:
+        return
+    ratio = factor / current
+    changed = POINTS.sub(lambda m: f"{m.group(1)}{float(m.group(2)) * ratio:.1f}pt", sheet)
+    widget.setProperty(SCALED_SHEET, changed)
+    widget.setProperty(SCALED_BY, factor)
+    widget.setStyleSheet(changed)
+
+
+class ScaleKeeper(QObject):
+    """Scales the style sheets of widgets polished or re-styled after the scale was chosen."""
+
+    EVENTS = (QEvent.Type.Polish, QEvent.Type.StyleChange)
+    _instance: ScaleKeeper | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.factor = 1.0
+        self.installed = False
+
+    @classmethod
+    def instance(cls) -> ScaleKeeper:
+        if cls._instance is None:
+            cls._instance = ScaleKeeper()
+        return cls._instance
+
+    def set_factor(self, factor: float) -> None:
+        """Watch the application's widgets while the scale is not 100%."""
+        self.factor = factor
+        app = QApplication.instance()
+        wanted = abs(factor - 1) > 1e-6
+        if app is not None and wanted != self.installed:
+            (app.installEventFilter if wanted else app.removeEventFilter)(self)
+            self.installed = wanted
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in self.EVENTS and isinstance(watched, QWidget):
+            scale_sheet(watched, self.factor)
+        return False
 
 
 def set_scale(factor: float) -> float:

@@ -77,6 +77,7 @@ class TextView(QTextEdit):
         self.suggested: list[dict[str, Any]] = []
         self.stacked = False
         self.span_mode = False
+        self.needles: list[str] = []  # the find bar's words, marked again on a theme switch
 
     # --- content ----------------------------------------------------------------------------
 
@@ -119,6 +120,7 @@ class TextView(QTextEdit):
 
     def highlight(self, needles: list[str]) -> None:
         """Mark every case-insensitive occurrence of these words (the find bar)."""
+        self.needles = list(needles)
         selections = []
         fmt = QTextCharFormat()
         fmt.setBackground(QColor(palette().search_highlight))
@@ -138,6 +140,13 @@ class TextView(QTextEdit):
                 selections.append(selection)
                 start = haystack.find(needle, start + len(needle))
         self.setExtraSelections(selections)
+
+    def retheme(self) -> None:
+        """A theme switch: the find bar's marks take the new palette's colour (spans are painted
+        with it already, at the next repaint)."""
+        if self.needles:
+            self.highlight(self.needles)
+        self.viewport().update()
 
     # --- selection in Python offsets ------------------------------------------------------------
 

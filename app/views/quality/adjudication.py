@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from app.core.project.project import Project
 from app.core.quality import consensus as core_consensus
 from app.core.quality.review import annotations_to_review, task_status
+from app.views.appearance import points
 from app.views.quality.item_queue import (
     ItemQueueDialog,
     column,
@@ -229,8 +230,9 @@ class AdjudicationView(ItemQueueDialog):
         colours = palette()
         for index, vote in enumerate(self.versions.votes):
             title = (
-                f"<span style='font-size:15pt; color:{colours.accent}'><b>{index + 1}</b></span>"
-                f" &nbsp;<b style='font-size:12pt'>{html.escape(vote.annotator)}</b>"
+                f"<span style='font-size:{points(15)}; color:{colours.accent}'>"
+                f"<b>{index + 1}</b></span>"
+                f" &nbsp;<b style='font-size:{points(12)}'>{html.escape(vote.annotator)}</b>"
                 f"<br><span style='color:{colours.faint}'>{short_time(vote.updated_at)}</span>"
             )
             footer = badge(*decision_badge(reviews.get(vote.annotation_uuid)))
@@ -246,7 +248,7 @@ class AdjudicationView(ItemQueueDialog):
             self.add_card(card, 0, Qt.AlignmentFlag.AlignTop)
         for other in self.versions.others:
             name = html.escape(other["annotator"])
-            title = f"<b style='font-size:12pt; color:{colours.faint}'>{name}</b>"
+            title = f"<b style='font-size:{points(12)}; color:{colours.faint}'>{name}</b>"
             label, colour = decision_badge(other["review"])
             card = AnnotationCard(
                 -1,

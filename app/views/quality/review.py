@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.core.project.project import Project
 from app.core.quality import review as core_review
 from app.core.quality.consensus import item_versions
+from app.views.appearance import points
 from app.views.quality.item_queue import (
     ItemQueueDialog,
     column,
@@ -225,7 +226,7 @@ class ReviewView(ItemQueueDialog):
             faint = palette().faint
             title = (
                 f"<span style='color:{faint}'>{index + 1}</span> &nbsp;"
-                f"<b style='font-size:12pt'>{html.escape(entry['annotator'])}</b>"
+                f"<b style='font-size:{points(12)}'>{html.escape(entry['annotator'])}</b>"
                 + (f" &nbsp;<span style='color:{faint}'>{when}</span>" if when else "")
             )
             body = value_html(entry["value"], self.task_type, self.colours, self.item.text)
