@@ -4,6 +4,10 @@ Usage: .venv/bin/python docs/screenshots.py   (writes docs/*.png; uses a tempora
        .venv/bin/python docs/screenshots.py --views DIR [--size 1024x640]
            (every view, in the light and the dark theme, at that window size, into DIR:
            look at each one for clipped text and unreadable colours)
+
+The review, adjudication, gold and guidelines-changed screenshots come from their GUI tests:
+    TAGLOOP_SCREENSHOTS=1 pytest tests/gui/test_quality_views.py tests/gui/test_gold_view.py \
+        tests/gui/test_guidelines_gui.py -k screenshot
 """
 
 from __future__ import annotations
@@ -39,8 +43,15 @@ def main() -> None:
         return window
 
     def settle(window: MainWindow) -> None:
+        """Writes saved, and the status bar's background recount delivered (not the figures
+        from before the last keys: the bar must agree with the editor's progress)."""
         window.writer.flush()
         for _ in range(5):
+            app.processEvents()
+        counts = window.counts_label
+        while counts.timer.isActive() or counts.job is not None or counts.again:
+            app.processEvents()
+        for _ in range(3):
             app.processEvents()
 
     def grab(widget, name: str) -> None:
@@ -134,6 +145,15 @@ def main() -> None:
     panel.grab().save(str(DOCS / "model_panel.png"))
     print("wrote", DOCS / "model_panel.png")
     panel.close()
+    # Model ▸ Automate… on the trained spam model: the promise, the curve, the threshold
+    from app.views.model.automate_dialog import show_automate
+
+    automate = show_automate(window)
+    automate.resize(720, 660)
+    while not automate.loader.done:
+        app.processEvents()
+    grab(automate, "automate.png")
+    automate.close()
     # the table with the model's predictions, sorted by confidence (the Model column)
     from app.views.table_model import MODEL_COLUMN
 
@@ -181,6 +201,12 @@ def main() -> None:
         team.add_annotator()
         while writes_pending(team):  # the annotator is added off the GUI thread
             app.processEvents()
+    # the adds ran as jobs: check they all landed before sharing out work among them (a
+    # missed wait once ended here in "no annotator named 'Ana'")
+    added = {info.name for info in assign.list_annotators(window.project)}
+    missing = {"Dr. Okafor", "Ana", "Ben", "Chen"} - added
+    if missing:
+        raise SystemExit(f"the team dialog did not add {sorted(missing)}: {team.log.toPlainText()}")
     assign.generate_tasks(window.project, ["Ana", "Ben"], fraction=0.5, overlap_fraction=0.2)
     team.refresh()
     bundles = work / "bundles"

@@ -289,6 +289,7 @@ def test_screenshot(qtbot, tmp_path):
     label(project, people["Chloé Martin"], {ids[13]: "ham"})
     view = GoldView(project, [ids[11], ids[12], ids[13], ids[14]])
     qtbot.addWidget(view)
+    view.resize(1280, 800)  # the README's picture: room for the texts and both columns
     view.show()
     view.rate_spin.setValue(5.0)
     view.mix_message.setText("")
