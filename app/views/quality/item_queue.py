@@ -179,6 +179,8 @@ class ItemQueueDialog(QDialog):
         self.who_combo = who_combo(senior_annotators(self.project), who)
         self.who_combo.activated.connect(self._who_chosen)
         self.status_label = rich_label()
+        self.status_label.setWordWrap(True)  # the status pills wrap at 1024 px, never push
+        # the window wider than the screen (the Back/Next buttons were cut off)
         header = QHBoxLayout()
         header.addWidget(QLabel(self.WHO_LABEL))
         header.addWidget(self.who_combo)

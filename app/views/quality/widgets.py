@@ -385,7 +385,8 @@ def badge(text: str, colour: str) -> str:
 
 
 def status_pills(counts: dict[str, int]) -> str:
-    return " &nbsp; ".join(
-        f"<span style='color:{status_colour(name)}'>●</span> {name} <b>{counts.get(name, 0)}</b>"
+    return " &nbsp; ".join(  # a pill never breaks between its dot, name and count
+        f"<span style='color:{status_colour(name)}'>●</span>&nbsp;{name.replace(' ', '&nbsp;')}"
+        f"&nbsp;<b>{counts.get(name, 0)}</b>"
         for name in core_review.DERIVED_STATUSES
     )
