@@ -56,6 +56,7 @@ from app.views.quality.suspicious import SuspiciousView
 from app.views.status_counts import CountsLabel
 from app.views.team.assignments import TeamDialog
 from app.views.team.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
+from app.views.widgets.elided import ElidedLabel
 from app.workers.job import Job, run_with_progress
 from app.workers.write_job import pending_writes, wait_for_writes
 from app.workers.writer import Writer
@@ -104,7 +105,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.counts_label, 1)
         self.indexing_label = QLabel()
         self.statusBar().addPermanentWidget(self.indexing_label)
-        self.model_label = QLabel()
+        self.model_label = ElidedLabel()  # a long training message gives way to the counts
         self.model_label.setObjectName("model_status")
         explain_on(self.model_label, "macro-F1")
         self.statusBar().addPermanentWidget(self.model_label)
