@@ -376,3 +376,13 @@ def test_cli_input_dry_run_is_refused_before_any_import(trained, tmp_path, capsy
     )
     assert code == 1 and "import it first" in capsys.readouterr().err
     assert counts(trained) == before
+
+
+def test_report_counts_people_and_auto_labels_apart(trained):
+    outcome = run.automate(trained, "b.csv", TARGET, actor_id=trained.local_annotator_id)
+    auto = outcome.report.auto_labelled
+    assert auto > 0
+    report = project_report(trained)
+    assert report.project.counts.annotations == 140  # people's, not the model's
+    assert report.project.counts.annotators == 1
+    assert report.automation.auto_labels_total == auto
