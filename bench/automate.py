@@ -180,7 +180,7 @@ def _remove(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def speed(rows: int, profile: bool = False) -> None:
+def speed(rows: int, profile: bool = False, target: float = 0.95) -> None:
     from app.core.audit.chain import verify_chain
     from app.core.project.project import open_project
     from app.ml.automate import run
@@ -201,7 +201,7 @@ def speed(rows: int, profile: bool = False) -> None:
         if profiler:
             profiler.enable()
         outcome = run.automate(
-            project, 1, 0.95, actor_id=project.local_annotator_id, progress=progress
+            project, 1, target, actor_id=project.local_annotator_id, progress=progress
         )
         if profiler:
             profiler.disable()
@@ -238,6 +238,7 @@ def main() -> None:
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed run")
+    parser.add_argument("--target", type=float, default=0.95, help="P of the timed run")
     parser.add_argument("--only", choices=("sms", "ncbi"), help="one data set's quality only")
     args = parser.parse_args()
     if not args.skip_quality and args.only != "ncbi":
@@ -250,7 +251,7 @@ def main() -> None:
         examples, labels = ncbi()
         quality("NCBI mention types (multilabel)", "multilabel", examples, labels, 0.6, args.splits)
     if not args.skip_speed:
-        speed(args.rows, args.profile)
+        speed(args.rows, args.profile, args.target)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,18 @@ def test_automate_routes_audits_and_the_drift_guard_stops_it(trained, tmp_path):
     assert event["target"] == TARGET and event["threshold"] == plan.choice.threshold
     assert event["auto_labelled"] == len(labelled) and event["model_version"]
     assert verify_chain(project).ok
+    # the run's one event stands for its tasks: their UUIDs are its prefixes and a counter,
+    # and no per-task event was chained (a million routed items stay one event)
+    with project.engine.connect() as conn:
+        uuids = dict(
+            conn.execute(text("SELECT kind, group_concat(uuid) FROM task GROUP BY kind")).all()
+        )
+        task_events = conn.execute(
+            text("SELECT count(*) FROM audit_event WHERE entity = 'task'")
+        ).scalar_one()
+    for kind, prefix in event["task_uuid_prefixes"].items():
+        assert sorted(uuids[kind].split(",")) == [f"{prefix}{n:012x}" for n in range(tasks[kind])]
+    assert task_events == 0
 
     # never a human label: not counted, not trained on, but exported with its model facts
     assert labeling_progress(project).labeled == 140
