@@ -180,7 +180,7 @@ def _stage(raw, plan: RunPlan) -> None:
     """The planned auto-labels in a temporary table `run_auto` (rowid = 1, 2, ... in plan
     order), so the writes below are INSERT ... SELECT run by SQLite, not a million Python rows
     formatted and bound one by one. Dropped at the end of write_run."""
-    raw.execute("DROP TABLE IF EXISTS temp.run_auto")
+    _unstage(raw)
     raw.execute("CREATE TEMP TABLE run_auto (dp_id INTEGER NOT NULL, value TEXT NOT NULL)")
     raw.executemany(
         "INSERT INTO temp.run_auto (dp_id, value) VALUES (?, ?)",
@@ -197,13 +197,16 @@ def _check_still_unlabelled(raw, plan: RunPlan) -> None:
     ).fetchone()[0]
     changed = len(plan.auto) - ready
     if plan.routed:
-        still = {
-            row[0]
-            for row in raw.execute(
-                "SELECT id FROM datapoint WHERE dataset_id = ? AND status = 0", (plan.dataset_id,)
-            )
-        }
-        changed += sum(1 for dp_id in plan.routed if dp_id not in still)
+        raw.execute("CREATE TEMP TABLE run_routed (dp_id INTEGER NOT NULL)")
+        raw.executemany("INSERT INTO temp.run_routed VALUES (?)", ((i,) for i in plan.routed))
+        changed += (
+            len(plan.routed)
+            - raw.execute(
+                "SELECT count(*) FROM temp.run_routed r JOIN datapoint d ON d.id = r.dp_id"
+                " WHERE d.dataset_id = ? AND d.status = 0",
+                (plan.dataset_id,),
+            ).fetchone()[0]
+        )
     if changed:
         raise ProjectError(
             f"{changed:,} of the items were labelled or removed while the run was prepared;"
@@ -253,8 +256,8 @@ def _insert_auto_labels(raw, plan: RunPlan, model_id: int, schema_id: int, stamp
 
 
 def _unstage(raw) -> None:
-    raw.execute("DROP TABLE IF EXISTS temp.run_auto")
-    raw.execute("DROP TABLE IF EXISTS temp.run_labels")
+    for name in ("run_auto", "run_labels", "run_routed"):
+        raw.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
 def _run_facts(plan: RunPlan) -> str:
