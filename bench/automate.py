@@ -277,17 +277,34 @@ def stall(rows: int, target: float = 0.95) -> None:
     timer = QTimer()
     timer.setInterval(5)
     timer.timeout.connect(tick)
+    # first the idle window for 5 s: the stalls the machine's load alone causes
     started = time.perf_counter()
     timer.start()
+    while time.perf_counter() - started < 5:
+        app.processEvents()
+        time.sleep(0.001)
+    idle = sorted(gaps)
+    print(
+        f"\nidle window, 5 s before Run: longest stall {idle[-1]:.0f} ms,"
+        f" p99 {idle[int(0.99 * (len(idle) - 1))]:.0f} ms (the machine's load alone)"
+    )
+    gaps.clear()
+    worst.clear()
+    started = time.perf_counter()
     dialog.run_button.click()
+    said: list[tuple[float, str]] = []  # when each progress message reached the window
+    dialog.job.progress.connect(
+        lambda _d, _t, message: said.append((time.perf_counter() - started, message))
+    )
     while dialog.job is None or not dialog.job.done:
         app.processEvents()
         time.sleep(0.001)
     ended = time.perf_counter()
     timer.stop()
-    print(f"\nthe dialog's run on {rows:,} items: {dialog.status_label.text()}")
+    print(f"the dialog's run on {rows:,} items: {dialog.status_label.text()}")
     for gap, at in sorted(worst, reverse=True)[:5]:
-        print(f"  stall {gap:.0f} ms at {at:.1f} s after Run")
+        before = [message for when, message in said if when <= at]
+        print(f"  stall {gap:.0f} ms at {at:.2f} s after Run (last message: {before[-1:]})")
     gaps.sort()
     print(
         f"GUI event loop during the {ended - started:.1f} s run ({len(gaps):,} ticks of a 5 ms"
