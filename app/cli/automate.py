@@ -53,6 +53,10 @@ def cmd_automate(args: argparse.Namespace) -> int:
 
 
 def _run(project: Any, args: argparse.Namespace, actor: int, progress: Any) -> Any:
+    """--dataset and --input alike: warn of a stale model (or retrain it with --retrain), then
+    plan; --input imports its file only once the request has passed every check."""
+    from app.core.errors import ProjectError
+    from app.core.project import modelstore
     from app.ml.automate import run
 
     options = {
@@ -64,6 +68,14 @@ def _run(project: Any, args: argparse.Namespace, actor: int, progress: Any) -> A
     }
     common = {"actor_id": actor, "options": options, "progress": progress}
     if args.input is not None:
+        if args.dry_run:
+            raise ProjectError(
+                "--dry-run with --input would import the file: import it first"
+                " (tagloop import), then use --dataset"
+            )
+        version = modelstore.latest_version(project)
+        if version is not None:  # none: import_and_automate refuses it, nothing written
+            _stale(project, run.staleness(project, version), args.retrain, progress)
         return run.import_and_automate(
             project,
             Path(args.input),
@@ -73,18 +85,25 @@ def _run(project: Any, args: argparse.Namespace, actor: int, progress: Any) -> A
             **common,
         )
     plan = run.prepare(project, args.dataset, args.target_precision, args.confidence)
-    if plan.stale:
-        if args.retrain:
-            from app.ml.loop import train_and_score
-
-            train_and_score(project, progress=progress)
-        else:
-            print(f"tagloop: warning: {plan.stale} (or pass --retrain)", file=sys.stderr)
+    _stale(project, plan.stale, args.retrain, progress)
     if args.dry_run:
         return run.Outcome(plan, None)
     return run.automate(
         project, args.dataset, args.target_precision, args.confidence, args.audit_rate, **common
     )
+
+
+def _stale(project: Any, stale: str | None, retrain: bool, progress: Any) -> None:
+    """A model older than the newest labels: retrain it (--retrain) or warn."""
+    if not stale:
+        return
+    if retrain:
+        from app.ml.loop import train_and_score
+
+        print(f"tagloop: {stale}; retraining first (--retrain)", file=sys.stderr)
+        train_and_score(project, progress=progress)
+    else:
+        print(f"tagloop: warning: {stale} (or pass --retrain)", file=sys.stderr)
 
 
 def _print_outcome(outcome: Any, as_json: bool) -> int:

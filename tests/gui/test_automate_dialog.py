@@ -114,8 +114,18 @@ def test_dashboard_shows_promised_audited_coverage_and_the_drift_alert(qtbot, sc
     assert card.values["promised precision"].text() == "0.9"
     assert card.values["audited precision"].text().startswith("0.0% (0%–")
     assert "drift" in card.alert.text() and card.alert.isVisible()
+    # the "finished annotations" tile counts people's; the auto-labels stand beside it
+    with project.engine.connect() as conn:
+        auto, people = conn.execute(
+            text("SELECT sum(origin = 'model'), sum(origin != 'model') FROM annotation")
+        ).one()
+    tiles = dashboard.tiles
+    assert tiles.tile_labels["annotations"].text() == f"{people:,}"
+    assert f"+{auto:,} auto" in tiles.tile_labels["annotations_name"].text()
     card.grab().save(str(tmp_path / "automation_card.png"))
     dashboard.grab().save(str(tmp_path / "dashboard.png"))
+    dashboard.resize(1300, 800)
+    tiles.parentWidget().grab().save(str(tmp_path / "tiles.png"))
 
 
 def test_editor_shows_an_auto_label_and_enter_confirms_it(qtbot, scored, tmp_path):

@@ -103,6 +103,18 @@ def test_automate_routes_audits_and_the_drift_guard_stops_it(trained, tmp_path):
     assert event["target"] == TARGET and event["threshold"] == plan.choice.threshold
     assert event["auto_labelled"] == len(labelled) and event["model_version"]
     assert verify_chain(project).ok
+    # the run's one event stands for its tasks: their UUIDs are its prefixes and a counter,
+    # and no per-task event was chained (a million routed items stay one event)
+    with project.engine.connect() as conn:
+        uuids = dict(
+            conn.execute(text("SELECT kind, group_concat(uuid) FROM task GROUP BY kind")).all()
+        )
+        task_events = conn.execute(
+            text("SELECT count(*) FROM audit_event WHERE entity = 'task'")
+        ).scalar_one()
+    for kind, prefix in event["task_uuid_prefixes"].items():
+        assert sorted(uuids[kind].split(",")) == [f"{prefix}{n:012x}" for n in range(tasks[kind])]
+    assert task_events == 0
 
     # never a human label: not counted, not trained on, but exported with its model facts
     assert labeling_progress(project).labeled == 140
@@ -325,3 +337,64 @@ def test_cli_input_imports_the_file_then_automates_it(trained, tmp_path, capsys)
     done = json.loads(capsys.readouterr().out)
     assert code == 0 and done["dataset"] == "new.csv"
     assert done["auto_labelled"] + done["routed"] == len(rows)
+
+
+def _make_stale(project) -> None:
+    """A person labels one more item after the model was trained."""
+    with project.engine.connect() as conn:
+        first = conn.execute(text("SELECT min(id) FROM datapoint")).scalar()
+    SetAnnotations(
+        project.local_annotator_id, ((first, AnnotationState("spam", "complete")),)
+    ).apply(project)
+
+
+def _versions(project) -> int:
+    with project.engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM model_version")).scalar_one()
+
+
+def test_cli_input_warns_of_a_stale_model_and_retrains_on_request(trained, tmp_path, capsys):
+    rows = sms_rows(200)[170:]
+    write_csv(tmp_path / "new.csv", [["text"], *[[t] for t, _ in rows]])
+    write_csv(tmp_path / "more.csv", [["text"], *[[t] for t, _ in rows]])
+    _make_stale(trained)
+    base = ["automate", str(trained.path), "--target-precision", "0.9", "--json"]
+    assert cli([*base, "--input", str(tmp_path / "new.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "warning" in captured.err and "older than the newest labels" in captured.err
+    assert _versions(trained) == 1
+    assert cli([*base, "--input", str(tmp_path / "more.csv"), "--retrain"]) == 0
+    captured = capsys.readouterr()
+    assert "retraining first" in captured.err and "warning" not in captured.err
+    assert _versions(trained) == 2  # the run used the new version
+    with trained.engine.connect() as conn:
+        newest = conn.execute(text("SELECT uuid FROM model_version ORDER BY id DESC")).first()[0]
+    assert json.loads(captured.out)["model_version"] == newest
+
+
+def test_cli_input_dry_run_is_refused_before_any_import(trained, tmp_path, capsys):
+    write_csv(tmp_path / "new.csv", [["text"], ["hello there"]])
+    before = counts(trained)
+    code = cli(
+        [
+            "automate",
+            str(trained.path),
+            "--input",
+            str(tmp_path / "new.csv"),
+            "--target-precision",
+            "0.9",
+            "--dry-run",
+        ]
+    )
+    assert code == 1 and "import it first" in capsys.readouterr().err
+    assert counts(trained) == before
+
+
+def test_report_counts_people_and_auto_labels_apart(trained):
+    outcome = run.automate(trained, "b.csv", TARGET, actor_id=trained.local_annotator_id)
+    auto = outcome.report.auto_labelled
+    assert auto > 0
+    report = project_report(trained)
+    assert report.project.counts.annotations == 140  # people's, not the model's
+    assert report.project.counts.annotators == 1
+    assert report.automation.auto_labels_total == auto

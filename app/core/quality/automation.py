@@ -14,7 +14,11 @@ decided run (`RunPlan`) to `write_run`. Persisting needs no schema change:
   confidence, threshold, counts, who started it, and that instant (after.labelled_at);
 - each auto-label's confidence and model version, for export, are kept in project_meta under
   "automation:<run uuid>" (these facts stay with the file; a bundle carries the labels);
-- the human queue is label tasks, the audit sample review tasks (app.core.team.tasks).
+- the human queue is label tasks, the audit sample review tasks (app.core.team.tasks). The
+  run's one event stands for the tasks it creates (their UUIDs are the event's
+  task_uuid_prefixes and a 12-digit hex counter), not one hash-chained event per task;
+- a run is written from a temporary table (`run_auto`) with INSERT ... SELECT, so SQLite, not
+  Python, makes the million rows.
 
 Tied to SQLite: the run is written on the raw driver in one BEGIN IMMEDIATE transaction
 (app.core.storage.sqlite.bulk_write), cancellable at any statement, so a million auto-labels
@@ -122,13 +126,14 @@ def write_run(
             lambda exc: ProjectError(f"{project.path}: the database refused the run ({exc})"),
             # Every key written points at rows read in this transaction (its datapoints, the
             # model annotator, the schema version), so checking them row by row is pure cost.
-            pragmas={"foreign_keys": "OFF", "cache_size": str(WRITE_CACHE_KB)},
+            pragmas={"foreign_keys": "OFF", "cache_size": str(WRITE_CACHE_KB), "temp_store": "2"},
             cancel_every=50_000,
         ) as raw,
     ):
         stopped = status.stopped_reason(sa_conn)
         if stopped:
             raise status.AutomationStopped(stopped)
+        _stage(raw, plan)
         _check_still_unlabelled(raw, plan)
         stamp = now_iso()
         run_uuid = new_uuid()
@@ -136,8 +141,11 @@ def write_run(
         _insert_auto_labels(raw, plan, model_id, current_schema(sa_conn).id, stamp)
         check_cancel(cancel)
         set_meta(sa_conn, RUN_META_PREFIX + run_uuid, _run_facts(plan))
-        label_tasks = _route(sa_conn, plan, actor_id, stamp)
-        audit_tasks = _audit_sample(sa_conn, plan, actor_id, stamp)
+        # the tasks' UUIDs are these prefixes and a counter: the run's one event names them
+        # all, instead of one hash-chained event per task (a million routed items)
+        task_prefixes = {"label": new_uuid()[:20], "review": new_uuid()[:20]}
+        label_tasks = _route(sa_conn, plan, actor_id, stamp, task_prefixes["label"])
+        audit_tasks = _audit_sample(sa_conn, plan, actor_id, stamp, task_prefixes["review"])
         check_cancel(cancel)
         audit.record(
             sa_conn,
@@ -158,24 +166,47 @@ def write_run(
                 "routed": len(plan.routed),
                 "label_tasks": label_tasks,
                 "audit_tasks": audit_tasks,
+                "task_uuid_prefixes": task_prefixes,
                 **plan.extra,
             },
         )
+        _unstage(raw)
     return RunReport(
         run_uuid, stamp, len(plan.auto), len(plan.routed), label_tasks, audit_tasks, plan.threshold
     )
 
 
+def _stage(raw, plan: RunPlan) -> None:
+    """The planned auto-labels in a temporary table `run_auto` (rowid = 1, 2, ... in plan
+    order), so the writes below are INSERT ... SELECT run by SQLite, not a million Python rows
+    formatted and bound one by one. Dropped at the end of write_run."""
+    _unstage(raw)
+    raw.execute("CREATE TEMP TABLE run_auto (dp_id INTEGER NOT NULL, value TEXT NOT NULL)")
+    raw.executemany(
+        "INSERT INTO temp.run_auto (dp_id, value) VALUES (?, ?)",
+        ((dp_id, value) for dp_id, value, _c in plan.auto),
+    )
+
+
 def _check_still_unlabelled(raw, plan: RunPlan) -> None:
     """Every planned item must still be unlabelled: a label made since the plan wins."""
-    still = {
-        row[0]
-        for row in raw.execute(
-            "SELECT id FROM datapoint WHERE dataset_id = ? AND status = 0", (plan.dataset_id,)
+    ready = raw.execute(
+        "SELECT count(*) FROM temp.run_auto r JOIN datapoint d ON d.id = r.dp_id"
+        " WHERE d.dataset_id = ? AND d.status = 0",
+        (plan.dataset_id,),
+    ).fetchone()[0]
+    changed = len(plan.auto) - ready
+    if plan.routed:
+        raw.execute("CREATE TEMP TABLE run_routed (dp_id INTEGER NOT NULL)")
+        raw.executemany("INSERT INTO temp.run_routed VALUES (?)", ((i,) for i in plan.routed))
+        changed += (
+            len(plan.routed)
+            - raw.execute(
+                "SELECT count(*) FROM temp.run_routed r JOIN datapoint d ON d.id = r.dp_id"
+                " WHERE d.dataset_id = ? AND d.status = 0",
+                (plan.dataset_id,),
+            ).fetchone()[0]
         )
-    }
-    changed = sum(1 for dp_id, _v, _c in plan.auto if dp_id not in still)
-    changed += sum(1 for dp_id in plan.routed if dp_id not in still)
     if changed:
         raise ProjectError(
             f"{changed:,} of the items were labelled or removed while the run was prepared;"
@@ -184,49 +215,49 @@ def _check_still_unlabelled(raw, plan: RunPlan) -> None:
 
 
 def _insert_auto_labels(raw, plan: RunPlan, model_id: int, schema_id: int, stamp: str) -> None:
-    """The auto-labels, their label index rows and their items' status, on the raw driver.
+    """The auto-labels, their label index rows and their items' status, from `run_auto`.
 
     Fast enough for a million: ids and UUIDs ascend (a random UUID prefix for the run, then a
-    counter), so every index takes appends; the label rows of one value are worked out once."""
+    counter), so every index takes appends; the label rows of each distinct value are worked
+    out once in Python and joined in SQL."""
     from app.core.annotation.values import LabelParser  # only what the label index needs
 
     if not plan.auto:
         return
     first = raw.execute("SELECT coalesce(max(id), 0) + 1 FROM annotation").fetchone()[0]
     prefix = new_uuid()[:20]  # 80 random bits for the run, 48 bits of counter
-
-    def rows() -> Iterator[tuple]:
-        for offset, (dp_id, value, _confidence) in enumerate(plan.auto):
-            uid = f"{prefix}{offset:012x}"
-            yield (first + offset, uid, dp_id, model_id, value, schema_id, stamp, stamp)
-
-    raw.executemany(
+    raw.execute(
         "INSERT INTO annotation (id, uuid, datapoint_id, annotator_id, value, status,"
         " schema_version_id, time_spent_ms, origin, created_at, updated_at)"
-        f" VALUES (?, ?, ?, ?, ?, 'complete', ?, 0, '{ORIGIN}', ?, ?)",
-        rows(),
+        " SELECT ? + rowid - 1, ? || printf('%012x', rowid - 1), dp_id, ?, value, 'complete',"
+        f" ?, 0, '{ORIGIN}', ?, ? FROM temp.run_auto ORDER BY rowid",
+        (first, prefix, model_id, schema_id, stamp, stamp),
     )
     task_type = raw.execute("SELECT task_type FROM project").fetchone()[0]
-    labels_of: dict[str, list[str]] = {}
-
-    def label_rows() -> Iterator[tuple]:
-        for offset, (dp_id, value, _confidence) in enumerate(plan.auto):
-            labels = labels_of.get(value)
-            if labels is None:
-                labels = labels_of[value] = LabelParser.labels_of(json.loads(value), task_type)
-            for label in labels:
-                yield (first + offset, label, dp_id)
-
+    raw.execute("DROP TABLE IF EXISTS temp.run_labels")
+    raw.execute("CREATE TEMP TABLE run_labels (value TEXT NOT NULL, label TEXT NOT NULL)")
+    values = {value for _id, value, _c in plan.auto}
     raw.executemany(
-        "INSERT OR IGNORE INTO annotation_label (annotation_id, label, datapoint_id)"
-        " VALUES (?, ?, ?)",
-        label_rows(),
+        "INSERT INTO temp.run_labels (value, label) VALUES (?, ?)",
+        (
+            (value, label)
+            for value in values
+            for label in LabelParser.labels_of(json.loads(value), task_type)
+        ),
     )
+    raw.execute("CREATE INDEX temp.run_labels_value ON run_labels (value)")
     raw.execute(
-        "UPDATE datapoint SET status = 1 WHERE id IN"
-        " (SELECT datapoint_id FROM annotation WHERE id >= ? AND annotator_id = ?)",
-        (first, model_id),
+        "INSERT OR IGNORE INTO annotation_label (annotation_id, label, datapoint_id)"
+        " SELECT ? + r.rowid - 1, l.label, r.dp_id FROM temp.run_auto r"
+        " JOIN temp.run_labels l ON l.value = r.value ORDER BY r.rowid, l.label",
+        (first,),
     )
+    raw.execute("UPDATE datapoint SET status = 1 WHERE id IN (SELECT dp_id FROM temp.run_auto)")
+
+
+def _unstage(raw) -> None:
+    for name in ("run_auto", "run_labels", "run_routed"):
+        raw.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
 def _run_facts(plan: RunPlan) -> str:
@@ -259,7 +290,7 @@ def _people(conn: Connection, named: Sequence[str] | None, roles: Sequence[str])
     return found
 
 
-def _route(conn: Connection, plan: RunPlan, actor_id: int | None, stamp: str) -> int:
+def _route(conn: Connection, plan: RunPlan, actor_id: int | None, stamp: str, prefix: str) -> int:
     """Label tasks for the routed items, in their priority order, shared round robin among
     the qualified annotators; the first `overlap_fraction` of them to `per_item` each. Items
     that already have a label task keep it."""
@@ -297,10 +328,12 @@ def _route(conn: Connection, plan: RunPlan, actor_id: int | None, stamp: str) ->
                 yield (dp_id, team[turn % len(team)], LABEL, stamp)
                 turn += 1
 
-    return create_tasks(conn, tasks(), actor_id)
+    return create_tasks(conn, tasks(), actor_id, uuid_prefix=prefix)
 
 
-def _audit_sample(conn: Connection, plan: RunPlan, actor_id: int | None, stamp: str) -> int:
+def _audit_sample(
+    conn: Connection, plan: RunPlan, actor_id: int | None, stamp: str, prefix: str
+) -> int:
     """Review tasks on a seeded random sample of the auto-labels, shared among reviewers."""
     size = audit_size(len(plan.auto), plan.audit_rate)
     if not size:
@@ -316,6 +349,7 @@ def _audit_sample(conn: Connection, plan: RunPlan, actor_id: int | None, stamp: 
         conn,
         ((dp_id, reviewers[n % len(reviewers)], REVIEW, stamp) for n, dp_id in enumerate(sample)),
         actor_id,
+        uuid_prefix=prefix,
     )
 
 

@@ -41,4 +41,18 @@ def automation_part(project: Project) -> Automation | None:
         auto_labels=status.auto_labels,
         routed=status.routed,
         alert=status.alert,
+        auto_labels_total=_auto_labels_total(project),
     )
+
+
+def _auto_labels_total(project: Project) -> int:
+    """Every finished auto-label (origin "model"): shown beside people's annotations."""
+    with project.engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM annotation WHERE origin = 'model'"
+                    " AND status IN ('complete', 'skipped', 'discarded')"
+                )
+            ).scalar_one()
+        )

@@ -230,7 +230,10 @@ def _datapoint_statuses(conn: Connection) -> dict[str, int]:
 def _project_part(conn: Connection, project: Project, by_status: dict[str, int]) -> ProjectInfo:
     schema = current_schema(conn)
     annotations = dict(
-        conn.execute(text("SELECT status, count(*) FROM annotation GROUP BY status")).all()
+        # by people: the model's auto-labels (issue 12) are counted in the automation section
+        conn.execute(
+            text("SELECT status, count(*) FROM annotation WHERE origin != 'model' GROUP BY status")
+        ).all()
     )
     return ProjectInfo(
         name=project.name,
@@ -244,7 +247,10 @@ def _project_part(conn: Connection, project: Project, by_status: dict[str, int])
             annotations=sum(annotations.get(s, 0) for s in FINISHED),
             complete_annotations=annotations.get("complete", 0),
             draft_annotations=annotations.get("draft", 0),
-            annotators=_scalar(conn, "SELECT count(DISTINCT annotator_id) FROM annotation"),
+            annotators=_scalar(
+                conn,
+                "SELECT count(DISTINCT annotator_id) FROM annotation WHERE origin != 'model'",
+            ),
             # by people: the model's auto-labels (issue 12) are in the automation section
             labeled_datapoints=by_status["labeled"] - model_only(conn),
             flagged_datapoints=by_status["flagged"],

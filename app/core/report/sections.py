@@ -289,6 +289,7 @@ class Automation(Section):
     auto_labels: int
     routed: int
     alert: str | None
+    auto_labels_total: int = 0  # every finished auto-label in the project, resumes or not
 
 
 # --- the report -----------------------------------------------------------------------------

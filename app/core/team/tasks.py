@@ -42,10 +42,20 @@ _INSERT = (
 )
 
 
-def create_tasks(conn: Connection, tasks: Iterable[NewTask], actor_id: int | None) -> int:
+def create_tasks(
+    conn: Connection,
+    tasks: Iterable[NewTask],
+    actor_id: int | None,
+    *,
+    uuid_prefix: str | None = None,
+) -> int:
     """Create these tasks (each with a new UUID) inside the caller's transaction, and one audit
     event per task created (action "create"); returns how many. An empty sequence writes
-    nothing; a generator is streamed."""
+    nothing; a generator is streamed.
+
+    With `uuid_prefix` (20 hex digits), the tasks' UUIDs are that prefix and a 12-digit hex
+    counter from 0, and no per-task event is written: the caller records ONE event naming the
+    prefix and the count (an automation run routing a million items does)."""
     if isinstance(tasks, Sequence) and not tasks:
         return 0
     raw = driver_connection(conn)
@@ -54,12 +64,14 @@ def create_tasks(conn: Connection, tasks: Iterable[NewTask], actor_id: int | Non
     def rows() -> Iterator[TaskRow]:
         nonlocal count
         for dp_id, annotator_id, kind, created_at in tasks:
+            uid = new_uuid() if uuid_prefix is None else f"{uuid_prefix}{count:012x}"
             count += 1
-            yield (new_uuid(), dp_id, annotator_id, kind, "todo", created_at)
+            yield (uid, dp_id, annotator_id, kind, "todo", created_at)
 
     before = audit.last_task_id(raw)
     insert_task_rows(raw, rows())
-    audit.record_tasks(raw, actor_id, "create", after_id=before)
+    if uuid_prefix is None:
+        audit.record_tasks(raw, actor_id, "create", after_id=before)
     return count
 
 

@@ -41,7 +41,7 @@ class SummaryTiles(QHBoxLayout):
         tiles = {
             "datapoints": (f"{counts.datapoints:,}", "datapoints"),
             "labeled": (f"{100 * counts.labeled_datapoints / total:.1f}%", "labeled"),
-            "annotations": (f"{counts.annotations:,}", "finished annotations"),
+            "annotations": (f"{counts.annotations:,}", _annotations_caption(report)),
             "annotators": (f"{counts.annotators:,}", "annotators"),
             "alpha": (
                 fmt_number(overall.krippendorff_alpha),
@@ -58,6 +58,18 @@ class SummaryTiles(QHBoxLayout):
         self.tile_frames["rejections"].setVisible(rejections is not None)
         self.tile_frames["alerts"].setVisible(gold is not None)
         set_bad(self.tile_frames["alerts"], bool(gold and gold.alerts))
+        self.tile_frames["annotations"].setToolTip(
+            "Finished annotations by people. The model's auto-labels are not among them:"
+            " they count once a person confirms them."
+        )
         for key, (value, name) in tiles.items():
             self.tile_labels[key].setText(value)
             self.tile_labels[key + "_name"].setText(name)
+
+
+def _annotations_caption(report: ProjectReport) -> str:
+    """People's finished annotations; the model's auto-labels (issue 12) beside, never in it."""
+    automation = report.automation
+    if automation is None or not automation.auto_labels_total:
+        return "finished annotations"
+    return f"by people · +{automation.auto_labels_total:,} auto"
