@@ -182,14 +182,3 @@ def _ppmi(matrix: Any) -> Any:
     out = out.tocsr()
     out.eliminate_zeros()
     return out
-
-
-def for_project(texts: Iterable[str], language: str, seed: int = 0) -> WordClusters:
-    """Clusters of every text given (the labelled ones and the project's unlabelled pool),
-    tokenised as the CRF tokenises them."""
-    from app.ml.spans import features
-
-    tokenizer, _ = features.blank_tokenizer(language)
-    return learn(
-        texts, lambda text: [t.text for t in features.tokenize(tokenizer, text)], seed=seed
-    )

@@ -368,7 +368,12 @@ def _clusters(
     """Word clusters of every text at hand, labelled or not (none when switched off)."""
     if not settings.clusters:
         return C.WordClusters()
-    return C.for_project([ex.text for ex in examples] + list(unlabeled), language, seed)
+    tokenizer, _ = F.blank_tokenizer(language)
+
+    def words(text: str) -> list[str]:
+        return [token.text for token in F.tokenize(tokenizer, text)]
+
+    return C.learn([ex.text for ex in examples] + list(unlabeled), words, seed=seed)
 
 
 def _folds(n: int, folds: int, seed: int) -> list[int]:
