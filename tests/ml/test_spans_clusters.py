@@ -31,7 +31,7 @@ def unlabelled_notes() -> list[str]:
     """Diseases and drugs in different contexts, among filler words."""
     rng = random.Random(1)
     out = []
-    for i in range(300):
+    for i in range(600):
         disease, drug = rng.choice(DISEASES), rng.choice(DRUGS)
         a, b = rng.choice(FILLERS), rng.choice(FILLERS)
         out.append(
