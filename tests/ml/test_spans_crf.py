@@ -169,8 +169,7 @@ def test_registry_picks_the_crf_and_still_loads_the_previous_span_model() -> Non
 def test_train_validated_gives_calibrated_scores_and_span_ece() -> None:
     examples = toy_examples()
     model, metrics, oof = registry.train_validated("spans", examples, ["Disease"], folds=3)
-    assert len(examples) < crf.TWO_FOLDS_FROM  # at most 3 folds, 2 for large sets
-    assert metrics["folds"] == 3 and metrics["n"] == len(examples)
+    assert metrics["folds"] == 2 and metrics["n"] == len(examples)  # 2: cheap, as calibrated
     assert 0.0 <= metrics["ece"] <= 1.0 and 0.0 <= metrics["document_ece"] <= 1.0
     assert metrics["macro_f1"] > 0.8
     assert len(oof) == len(examples)
