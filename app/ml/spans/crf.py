@@ -2,9 +2,10 @@
 
 Why a CRF rather than the spaCy network (app.ml.spans.model): on NCBI Disease it is more
 accurate with few labels and retrains in seconds, not minutes, on two busy cores (figures in
-bench/span_model.py and README). It is trained only on the project's own labels: features
-are the word, its shape and affixes, its neighbours, and a gazetteer of the mentions the
-project has labelled (app.ml.spans.features). Spans may not overlap (BIO tags); schemas that
+bench/span_model.py and README). It is trained only on the project's own data: features
+are the word, its shape and affixes, its neighbours, a gazetteer of the mentions the project
+has labelled (app.ml.spans.features), and word clusters learnt from all the project's texts,
+labelled or not (app.ml.spans.clusters). Spans may not overlap (BIO tags); schemas that
 allow overlaps keep spaCy's spancat.
 
 Scores: a span's raw score is the least of its tokens' marginal probabilities (and of the
@@ -13,7 +14,8 @@ probability of its whole tag sequence, i.e. "every span right and no other span"
 calibrated by isotonic maps fitted on out-of-fold predictions (app.ml.spans.calibration).
 
 A model travels as a zip of meta.json (format, labels, language, settings, gazetteer,
-calibration) and CRFsuite's own binary model file, kept as bytes: nothing is unpickled.
+calibration, word clusters) and CRFsuite's own binary model file, kept as bytes: nothing is
+unpickled. tagloop-crf-1 (before clusters) still loads.
 """
 
 from __future__ import annotations
