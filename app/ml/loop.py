@@ -90,6 +90,8 @@ def train_project(
         progress=progress,
         cancel=cancel,
     )
+    if project.task_type == "spans" and not schema.allow_overlap:
+        options["unlabeled"] = unlabeled_texts(project)  # the CRF's word clusters
     model, metrics, out_of_fold = registry.train_validated(
         project.task_type, training.examples, labels, **options
     )
@@ -128,6 +130,21 @@ QUICK_UNTIL_DOCS = 100  # from here on the regular retrains come often enough (e
 QUICK_POOL_MAX = 5_000  # a bigger pool would take too long to rescore after every document
 
 
+CLUSTER_TEXTS = 20_000  # unlabelled texts read for the span model's word clusters, at most
+
+
+def unlabeled_texts(project: Project) -> list[str]:
+    """Texts of the unlabelled pool (about the first CLUSTER_TEXTS): the span model learns word
+    clusters from them, which helps most while labels are few (app.ml.spans.clusters)."""
+    with project.engine.connect() as conn:
+        pool = predictions.unlabeled_pool(conn)
+        if not pool.count or pool.low is None or pool.high is None:
+            return []
+        width = (pool.high - pool.low + 1) * CLUSTER_TEXTS // pool.count
+        rows = predictions.read_unlabeled(conn, pool.low, min(pool.high, pool.low + width))
+    return [text for _id, text in rows[:CLUSTER_TEXTS]]
+
+
 def quick_update_wanted(project: Project, labeled: int) -> bool:
     """Whether a completed document should start a quick update: span projects whose spans do
     not overlap (the CRF), while labels are few and the pool is small enough to rescore."""
@@ -156,6 +173,7 @@ def quick_update(
         project.schema.label_names,
         language=project.language,
         iterations=crf.DEFAULT_SETTINGS.quick_iterations,
+        unlabeled=unlabeled_texts(project),
         progress=progress,
         cancel=cancel,
     )

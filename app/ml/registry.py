@@ -27,12 +27,13 @@ class FitOptions(TypedDict, total=False):
     folds: int
     allow_overlap: bool  # spans only: spancat (overlapping spans) instead of ner
     language: str  # spans only: the tokenizer's language
+    unlabeled: Sequence[str]  # spans only (the CRF): the project's other texts, word clusters
     seed: int
     progress: Progress
     cancel: CancelCheck
 
 
-_SPANS_ONLY = ("allow_overlap", "language")
+_SPANS_ONLY = ("allow_overlap", "language", "unlabeled")
 
 
 def _fitter(
@@ -45,7 +46,8 @@ def _fitter(
     if task_type == "spans" and options.get("allow_overlap"):
         from app.ml.spans import model as spans
 
-        return lambda examples, labels: getattr(spans, verb)(examples, labels, **options)
+        spancat = {key: value for key, value in options.items() if key != "unlabeled"}
+        return lambda examples, labels: getattr(spans, verb)(examples, labels, **spancat)
     if task_type == "spans":  # the CRF: spans that may not overlap
         from app.ml.spans import crf
 

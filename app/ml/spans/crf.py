@@ -2,9 +2,10 @@
 
 Why a CRF rather than the spaCy network (app.ml.spans.model): on NCBI Disease it is more
 accurate with few labels and retrains in seconds, not minutes, on two busy cores (figures in
-bench/span_model.py and README). It is trained only on the project's own labels: features
-are the word, its shape and affixes, its neighbours, and a gazetteer of the mentions the
-project has labelled (app.ml.spans.features). Spans may not overlap (BIO tags); schemas that
+bench/span_model.py and README). It is trained only on the project's own data: features
+are the word, its shape and affixes, its neighbours, a gazetteer of the mentions the project
+has labelled (app.ml.spans.features), and word clusters learnt from all the project's texts,
+labelled or not (app.ml.spans.clusters). Spans may not overlap (BIO tags); schemas that
 allow overlaps keep spaCy's spancat.
 
 Scores: a span's raw score is the least of its tokens' marginal probabilities (and of the
@@ -13,12 +14,12 @@ probability of its whole tag sequence, i.e. "every span right and no other span"
 calibrated by isotonic maps fitted on out-of-fold predictions (app.ml.spans.calibration).
 
 A model travels as a zip of meta.json (format, labels, language, settings, gazetteer,
-calibration) and CRFsuite's own binary model file, kept as bytes: nothing is unpickled.
+calibration, word clusters) and CRFsuite's own binary model file, kept as bytes: nothing is
+unpickled. tagloop-crf-1 (before clusters) still loads.
 """
 
 from __future__ import annotations
 
-import bisect
 import io
 import json
 import os
@@ -31,23 +32,27 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
+from app.ml.spans import clusters as C
 from app.ml.spans import consistency
+from app.ml.spans import encoding as E
 from app.ml.spans import features as F
 from app.ml.spans.calibration import Calibration, calibration_metrics, cross_fitted
 from app.ml.spans.consistency import Found
 from app.ml.spans.metrics import span_metrics
 from app.ml.types import Example, Metrics, Prediction
 
-FORMAT = "tagloop-crf-1"
+FORMAT = "tagloop-crf-2"  # -2 adds word clusters; -1 models (none) still load
+FORMATS = ("tagloop-crf-1", FORMAT)
 MEMBERS = ("meta.json", "model.crfsuite")
 MAX_BYTES = 256 * 1024 * 1024
 ECHO_SCORE = 0.9  # an abbreviation made consistent: this share of its predicted twin's score
 ECHO_MIN_MARGINAL = 0.05  # below this the CRF is sure an echo is no mention (measured on NCBI)
 GAZETTEER_FOLDS = 4  # training documents see a gazetteer built without their own mentions
-# Cross-validation folds of a retrain: at most 3, and 2 from this many documents, so that 600
-# abstracts retrain within a minute; below it, 3 folds calibrate better (span ECE on 100 NCBI
-# abstracts 0.047 against 0.072 with 2) for about 3 s more.
-TWO_FOLDS_FROM = 150
+# Cross-validation folds of a retrain: 2, each fold's model on fold_iterations. On an NCBI dev
+# split (100 abstracts, 3 draws) 2 folds of 30 iterations calibrate the final model as well as
+# 3 folds of 60 (dev span ECE 0.043 against 0.047, typed F1 0.652 against 0.651) in 8.8 s CPU
+# against 14.8 s; only the cross-fitted ECE the panel shows is rougher (0.064 against 0.046).
+CV_FOLDS = 2
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,10 @@ class CrfSettings:
     c2: float = 0.3  # L2: 0.3 gained 4 points of F1 on 100 NCBI abstracts over 0.05 (dev split)
     max_iterations: int = 60  # L-BFGS iterations of a full retrain (more overfit NCBI)
     quick_iterations: int = 40  # a quick update after a completed document
+    fold_iterations: int = 30  # a CV fold's model: 30 calibrate as well as 60 (dev split), 4 s less
     gazetteer: bool = True
     min_freq: int = 1
+    clusters: bool = True  # word clusters of the project's texts (app.ml.spans.clusters)
 
 
 DEFAULT_SETTINGS = CrfSettings()
@@ -87,91 +94,6 @@ def _check_settings(raw: Any) -> CrfSettings:
     return CrfSettings(**values)
 
 
-# --- encoding ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Document:
-    tokens: list[F.Token]
-    windows: list[tuple[int, int]]
-    tags: list[str]  # BIO tag per token ("O" when unlabelled)
-    skipped: int = 0  # spans that could not be placed
-
-
-def _clean_spans(spans: Any, labels: set[str], skipped: list[int]) -> list[tuple[int, int, str]]:
-    """Valid spans of known labels; overlapping ones keep the longest (BIO holds no overlap)."""
-    found = []
-    for span in spans or []:
-        try:
-            start, end, label = int(span["start"]), int(span["end"]), str(span["label"])
-        except (KeyError, TypeError, ValueError):
-            skipped[0] += 1
-            continue
-        if label in labels and start < end:
-            found.append((start, end, label))
-    kept: list[tuple[int, int, str]] = []
-    for start, end, label in sorted(found, key=lambda s: (s[0] - s[1], s[0])):
-        if all(end <= s or start >= e for s, e, _ in kept):
-            kept.append((start, end, label))
-        else:
-            skipped[0] += 1
-    return sorted(kept)
-
-
-def _encode(tokenizer: Any, example: Example, labels: set[str], skipped: list[int]) -> _Document:
-    """Tokens, training windows and BIO tags of one labelled text (a span takes every token
-    it touches: the offsets expand to whole tokens)."""
-    text = example.text
-    tokens = F.tokenize(tokenizer, text)
-    tags = ["O"] * len(tokens)
-    spans = _clean_spans(example.value, labels, skipped)
-    placed = []
-    ends = [t.end for t in tokens]
-    for start, end, label in spans:
-        inside = []
-        for i in range(bisect.bisect_right(ends, start), len(tokens)):
-            if tokens[i].start >= end:
-                break
-            inside.append(i)
-        if not inside or any(tags[i] != "O" for i in inside):
-            skipped[0] += 1
-            continue
-        tags[inside[0]] = "B-" + label
-        for i in inside[1:]:
-            tags[i] = "I-" + label
-        placed.append((tokens[inside[0]].start, tokens[inside[-1]].end))
-    return _Document(tokens, F.windows(text, tokens, placed), tags, skipped[0])
-
-
-def _mentions(docs: Sequence[_Document]) -> list[tuple[tuple[str, ...], str]]:
-    out = []
-    for doc in docs:
-        words: list[str] = []
-        label = ""
-        for token, tag in zip(doc.tokens, doc.tags, strict=True):
-            if tag.startswith("I-") and words:
-                words.append(token.text)
-                continue
-            if words:
-                out.append((tuple(words), label))
-                words = []
-            if tag.startswith("B-"):
-                words, label = [token.text], tag[2:]
-        if words:
-            out.append((tuple(words), label))
-    return out
-
-
-def _window_items(
-    doc: _Document, gazetteer: F.Gazetteer
-) -> list[tuple[list[list[str]], list[str]]]:
-    out = []
-    for start, end in doc.windows:
-        words = [t.text for t in doc.tokens[start:end]]
-        out.append((F.sequence_features(words, gazetteer.tags(words)), doc.tags[start:end]))
-    return out
-
-
 # --- the model --------------------------------------------------------------------------------
 
 
@@ -191,8 +113,10 @@ class CrfSpanModel:
         gazetteer: F.Gazetteer,
         calibration: Calibration | None = None,
         info: dict[str, Any] | None = None,
+        clusters: C.WordClusters | None = None,
     ) -> None:
         self.model = model
+        self.clusters = clusters or C.WordClusters()
         self.labels = tuple(labels)
         self.language = language
         self.settings = settings
@@ -251,7 +175,7 @@ class CrfSpanModel:
         window_features, window_tags = [], []
         for start, end in spans:
             words = [t.text for t in tokens[start:end]]
-            features = F.sequence_features(words, self.gazetteer.tags(words))
+            features = F.sequence_features(words, self.gazetteer.tags(words), self.clusters)
             tagger.set(features)
             tags = tagger.tag()
             confidence *= tagger.probability(tags)
@@ -290,6 +214,7 @@ class CrfSpanModel:
             "settings": asdict(self.settings),
             "gazetteer": self.gazetteer.to_json(),
             "calibration": self.calibration.to_json(),
+            "clusters": self.clusters.to_json() if self.clusters else None,
             "info": self.info,
         }
         buffer = io.BytesIO()
@@ -356,7 +281,7 @@ def _trainer(settings: CrfSettings, iterations: int, progress: Progress, cancel:
     return trainer
 
 
-def _gazetteer_folds(docs: list[_Document], seed: int) -> list[F.Gazetteer]:
+def _gazetteer_folds(docs: list[E.Document], seed: int) -> list[F.Gazetteer]:
     """For each training document, a gazetteer of the other folds' mentions (jack-knifed), so
     the CRF learns how far to trust a dictionary hit on text it has not seen labelled."""
     if len(docs) < 2:
@@ -367,7 +292,7 @@ def _gazetteer_folds(docs: list[_Document], seed: int) -> list[F.Gazetteer]:
     fold_of = {index: position % k for position, index in enumerate(order)}
     gazetteers = [
         F.Gazetteer.from_mentions(
-            _mentions([doc for i, doc in enumerate(docs) if fold_of[i] != fold])
+            E.mentions([doc for i, doc in enumerate(docs) if fold_of[i] != fold])
         )
         for fold in range(k)
     ]
@@ -385,10 +310,13 @@ def train(
     settings: CrfSettings = DEFAULT_SETTINGS,
     iterations: int | None = None,
     calibration: Calibration | None = None,
-    encoded: dict[int, _Document] | None = None,
+    encoded: dict[int, E.Document] | None = None,
+    unlabeled: Sequence[str] = (),
+    clusters: C.WordClusters | None = None,
 ) -> CrfSpanModel:
     """Train the CRF from scratch on these examples (iterations: fewer for a quick update;
-    encoded: tokens and tags already made for these examples, by id, shared between folds)."""
+    encoded: tokens and tags already made for these examples, by id, shared between folds;
+    unlabeled: the project's other texts, for word clusters; clusters: already learnt)."""
     labels = list(dict.fromkeys(str(label) for label in labels))
     tokenizer, language = F.blank_tokenizer(language)
     encoded = {} if encoded is None else encoded
@@ -396,7 +324,7 @@ def train(
     for ex in examples:
         if isinstance(ex.text, str):
             if id(ex) not in encoded:
-                encoded[id(ex)] = _encode(tokenizer, ex, set(labels), [0])
+                encoded[id(ex)] = E.encode(tokenizer, ex, set(labels), [0])
             docs.append(encoded[id(ex)])
     iterations = iterations or settings.max_iterations
     info: dict[str, Any] = {"n_docs": len(docs), "skipped_spans": sum(d.skipped for d in docs)}
@@ -404,11 +332,13 @@ def train(
         return CrfSpanModel(b"", labels, language, settings, F.Gazetteer(), None, info)
     check_cancel(cancel)
     progress(0, iterations, "Preparing span features")
-    full_gazetteer = F.Gazetteer.from_mentions(_mentions(docs)) if settings.gazetteer else None
+    full_gazetteer = F.Gazetteer.from_mentions(E.mentions(docs)) if settings.gazetteer else None
     per_doc = _gazetteer_folds(docs, seed) if settings.gazetteer else [F.Gazetteer()] * len(docs)
+    if clusters is None:
+        clusters = _clusters(examples, unlabeled, language, settings, seed)
     trainer = _trainer(settings, iterations, progress, cancel)
     for doc, gazetteer in zip(docs, per_doc, strict=True):
-        for xseq, yseq in _window_items(doc, gazetteer):
+        for xseq, yseq in E.window_items(doc, gazetteer, clusters):
             trainer.append(xseq, yseq)
     check_cancel(cancel)
     handle, path = tempfile.mkstemp(prefix="tagloop-crf-", suffix=".crfsuite")
@@ -421,8 +351,28 @@ def train(
         os.unlink(path)
     info["iterations"] = iterations
     return CrfSpanModel(
-        model, labels, language, settings, full_gazetteer or F.Gazetteer(), calibration, info
+        model,
+        labels,
+        language,
+        settings,
+        full_gazetteer or F.Gazetteer(),
+        calibration,
+        info,
+        clusters,
     )
+
+
+def _clusters(
+    examples: Sequence[Example],
+    unlabeled: Sequence[str],
+    language: str,
+    settings: CrfSettings,
+    seed: int,
+) -> C.WordClusters:
+    """Word clusters of every text at hand, labelled or not (none when switched off)."""
+    if not settings.clusters:
+        return C.WordClusters()
+    return C.learn([ex.text for ex in examples] + list(unlabeled), C.words, seed=seed)
 
 
 def _folds(n: int, folds: int, seed: int) -> list[int]:
@@ -445,13 +395,17 @@ def cross_validate_raw(
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
     settings: CrfSettings = DEFAULT_SETTINGS,
-    encoded: dict[int, _Document] | None = None,
+    encoded: dict[int, E.Document] | None = None,
+    unlabeled: Sequence[str] = (),
+    clusters: C.WordClusters | None = None,
 ) -> tuple[list[Prediction], list[int]]:
     """Document-level k-fold: every example's prediction (raw scores) by a model that never
     saw it, and the fold of each example."""
     n = len(examples)
     fold_of = _folds(n, folds, seed)
     k = max(fold_of, default=0) + 1
+    if clusters is None:  # learnt once, without labels: every fold may share them
+        clusters = _clusters(examples, unlabeled, language, settings, seed)
     predictions: list[Prediction | None] = [None] * n
     for fold in range(k):
         check_cancel(cancel)
@@ -472,6 +426,8 @@ def cross_validate_raw(
             cancel=cancel,
             settings=settings,
             encoded=encoded,
+            clusters=clusters,
+            iterations=settings.fold_iterations,
         )
         for i, p in zip(held, model.predict_raw([examples[i].text for i in held]), strict=True):
             predictions[i] = p
@@ -488,12 +444,14 @@ def train_validated(
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
     settings: CrfSettings = DEFAULT_SETTINGS,
+    unlabeled: Sequence[str] = (),
 ) -> tuple[CrfSpanModel, Metrics, list[Prediction]]:
     """Cross-validated metrics (with span-level ECE of cross-fitted calibrated scores), the
     calibrated out-of-fold predictions, and a model trained on every example whose scores are
     calibrated on all the out-of-fold predictions."""
-    folds = 2 if len(examples) >= TWO_FOLDS_FROM else min(folds, 3)
-    encoded: dict[int, _Document] = {}
+    folds = min(folds, CV_FOLDS)  # more cost time and calibrate no better (see CV_FOLDS)
+    encoded: dict[int, E.Document] = {}
+    clusters = _clusters(examples, unlabeled, language, settings, seed)
     raw, fold_of = cross_validate_raw(
         examples,
         labels,
@@ -504,6 +462,7 @@ def train_validated(
         cancel=cancel,
         settings=settings,
         encoded=encoded,
+        clusters=clusters,
     )
     k = max(fold_of, default=0) + 1
     oof = cross_fitted(examples, raw, fold_of)
@@ -526,6 +485,7 @@ def train_validated(
         settings=settings,
         calibration=calibration,
         encoded=encoded,
+        clusters=clusters,
     )
     return model, metrics, oof
 
@@ -557,7 +517,7 @@ def load(data: bytes) -> CrfSpanModel:
         meta = json.loads(archive.read("meta.json"))
     except (ValueError, UnicodeDecodeError) as error:
         raise ValueError(f"span model meta.json is not JSON: {error}") from error
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in FORMATS:
         raise ValueError(f"unknown span model format {meta.get('format')!r}")
     labels, language = meta.get("labels"), meta.get("language")
     if not isinstance(labels, list) or not all(isinstance(lab, str) for lab in labels):
@@ -567,9 +527,17 @@ def load(data: bytes) -> CrfSpanModel:
     settings = _check_settings(meta.get("settings"))
     gazetteer = F.Gazetteer.from_json(meta.get("gazetteer"))
     calibration = Calibration.from_json(meta.get("calibration"))
+    clusters = C.WordClusters.from_json(meta.get("clusters"))
     info = meta.get("info") if isinstance(meta.get("info"), dict) else {}
     model = CrfSpanModel(
-        archive.read("model.crfsuite"), labels, language, settings, gazetteer, calibration, info
+        archive.read("model.crfsuite"),
+        labels,
+        language,
+        settings,
+        gazetteer,
+        calibration,
+        info,
+        clusters,
     )
     if model.model:
         try:

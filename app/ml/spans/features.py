@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from app.ml.spans.clusters import WordClusters
+
 log = logging.getLogger(__name__)
 
 MAX_WINDOW = 120  # tokens: longer sentences are cut (between spans when training)
@@ -166,9 +168,13 @@ def context_words(lower: str) -> str:
     return _DIGITS.sub("0", lower)
 
 
-def sequence_features(words: Sequence[str], gazetteer_tags: Sequence[str]) -> list[list[str]]:
-    """Feature strings for every token of one window (crfsuite's item sequence)."""
+def sequence_features(
+    words: Sequence[str], gazetteer_tags: Sequence[str], clusters: WordClusters | None = None
+) -> list[list[str]]:
+    """Feature strings for every token of one window (crfsuite's item sequence); clusters:
+    word clusters learnt from the project's texts (app.ml.spans.clusters), if any."""
     n = len(words)
+    finest = [clusters.finest(w) for w in words] if clusters else [""] * n
     lowers = [context_words(w.lower()) for w in words]
     shapes = [short_shape(w) for w in words]
     suffix3 = [w[-3:] for w in lowers]
@@ -188,6 +194,12 @@ def sequence_features(words: Sequence[str], gazetteer_tags: Sequence[str]) -> li
             feats.append(f"w[-1:0]={lowers[i - 1]}|{lowers[i]}")
         if i + 1 < n:
             feats.append(f"w[0:1]={lowers[i]}|{lowers[i + 1]}")
+        if clusters:
+            feats.extend(clusters.features(word))
+            for d in (-1, 1):
+                j = i + d
+                if 0 <= j < n and finest[j]:
+                    feats.append(f"c[{d}]={finest[j]}")
         tag = gazetteer_tags[i]
         if tag:
             feats.append("gaz=" + tag)
