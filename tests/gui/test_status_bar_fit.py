@@ -22,4 +22,5 @@ def test_a_long_model_message_does_not_cut_the_counts(qtbot, spam_project, sms_c
     assert window.model_label.width() < window.model_label.fontMetrics().horizontalAdvance(
         window.model_label.text()
     )  # the model line is the one that gave way ...
+    window.model_label.repaint()
     assert window.model_label.toolTip().startswith("Training the first")  # ... and keeps it all

@@ -1,6 +1,6 @@
 """A one-line label that gives way: it shrinks to an ellipsis instead of pushing its neighbours
-out, and keeps the whole text in its tooltip. The status bar's model line uses it, so a long
-training message never cuts the counts beside it."""
+out, and then shows its whole text in the tooltip. The status bar's model line uses it, so a
+long training message never cuts the counts beside it."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ class ElidedLabel(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.explanation = ""  # the tooltip given by setToolTip (e.g. what the figure means)
 
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self.setToolTip(text)
+    def setToolTip(self, tip: str) -> None:
+        self.explanation = tip
+        super().setToolTip(tip)
 
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
@@ -29,8 +30,9 @@ class ElidedLabel(QLabel):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         rect = self.contentsRect()
-        shown = self.fontMetrics().elidedText(
-            self.text(), Qt.TextElideMode.ElideRight, rect.width()
-        )
+        text = self.text()
+        shown = self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, rect.width())
+        whole = text if shown != text else ""  # cut: the tooltip has it all
+        super().setToolTip("\n\n".join(part for part in (whole, self.explanation) if part))
         painter.setPen(self.palette().color(self.foregroundRole()))
         painter.drawText(rect, int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), shown)
