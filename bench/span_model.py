@@ -32,6 +32,8 @@ gap is DiseaseClass <-> SpecificDisease (~50 spans) and Modifier read as Specifi
   only where it is >= 0.8 sure: 0.767 / 0.792; trained on out-of-fold CRF spans with the
   CRF's label, score and per-type B- marginals as features: 0.760 / 0.796 (C=1). Half a point
   on average, within the splits' noise, for two more CRF fits a retrain and a new format.
+- CRF context words at +-3 (not +-2): 0.765 / 0.785; suffixes of the words at +-2: 0.758 /
+  0.789. No gain.
 
 Usage: python bench/span_model.py [--skip-app] [--skip-suggestion]
 """
