@@ -140,14 +140,11 @@ def write(
     out = Path(out)
     schema, features = hf_schema(context)
 
-    def counted() -> Iterator[dict[str, Any]]:
-        for row in export_rows(records, context, report):
-            report.written += 1
-            yield row
-
     with atomic_folder(out) as folder:
         with pa.OSFile(str(folder / SHARD), "wb") as sink, pa.ipc.new_stream(sink, schema) as w:
-            for batch in batches(counted(), schema, progress, cancel, out):
+            for batch in batches(
+                export_rows(records, context, report), schema, progress, cancel, out
+            ):
                 w.write_batch(batch)
         info = {"features": features, "description": "", "citation": "", "homepage": ""}
         (folder / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")

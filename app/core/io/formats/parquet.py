@@ -204,7 +204,7 @@ def export_rows(
     records: Iterator[dict[str, Any]], context: WriteContext, report: WriteReport
 ) -> Iterator[dict[str, Any]]:
     """Rows of hf_schema: ClassLabels as their index; a label outside the schema is null,
-    with a warning."""
+    with a warning. Each row handed on counts in report.written."""
     index = {label: i for i, label in enumerate(context.labels)}
     for record in records:
         value = final_value(record)
@@ -225,6 +225,7 @@ def export_rows(
                 {"annotator": who, "value": json.dumps(v, ensure_ascii=False)}
                 for who, v in annotator_values(record, context)
             ]
+        report.written += 1
         yield row
 
 
@@ -265,12 +266,7 @@ def write(
     out = Path(out)
     schema, _ = hf_schema(context)
 
-    def counted() -> Iterator[dict[str, Any]]:
-        for row in export_rows(records, context, report):
-            report.written += 1
-            yield row
-
     with atomic_writer(out, "wb") as handle, pq.ParquetWriter(handle, schema) as writer:
-        for batch in batches(counted(), schema, progress, cancel, out):
+        for batch in batches(export_rows(records, context, report), schema, progress, cancel, out):
             writer.write_batch(batch)
     return report
