@@ -36,6 +36,7 @@ from app.ml.spans import clusters as C
 from app.ml.spans import consistency
 from app.ml.spans import encoding as E
 from app.ml.spans import features as F
+from app.ml.spans.archive import open_model
 from app.ml.spans.calibration import Calibration, calibration_metrics, cross_fitted
 from app.ml.spans.consistency import Found
 from app.ml.spans.metrics import span_metrics
@@ -504,26 +505,7 @@ def cross_validate(
 
 def load(data: bytes) -> CrfSpanModel:
     """A CrfSpanModel from to_bytes() output; ValueError on anything else."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, TypeError) as error:
-        raise ValueError(f"not a span model: {error}") from error
-    if sorted(names) != sorted(MEMBERS):
-        raise ValueError(f"unexpected members in span model: {names}")
-    if sum(member.file_size for member in archive.infolist()) > MAX_BYTES:
-        raise ValueError("span model too large")
-    try:
-        meta = json.loads(archive.read("meta.json"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"span model meta.json is not JSON: {error}") from error
-    if not isinstance(meta, dict) or meta.get("format") not in FORMATS:
-        raise ValueError(f"unknown span model format {meta.get('format')!r}")
-    labels, language = meta.get("labels"), meta.get("language")
-    if not isinstance(labels, list) or not all(isinstance(lab, str) for lab in labels):
-        raise ValueError("span model labels are not a list of strings")
-    if not isinstance(language, str) or not language.isalpha() or len(language) > 8:
-        raise ValueError(f"bad span model language {language!r}")
+    archive, meta, labels, language = open_model(data, MEMBERS, MAX_BYTES, FORMATS)
     settings = _check_settings(meta.get("settings"))
     gazetteer = F.Gazetteer.from_json(meta.get("gazetteer"))
     calibration = Calibration.from_json(meta.get("calibration"))

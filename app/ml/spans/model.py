@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
+from app.ml.spans.archive import open_model
 from app.ml.spans.metrics import span_metrics
 from app.ml.types import Example, Metrics, Prediction
 
@@ -306,28 +307,10 @@ def _prediction(
 
 def load(data: bytes) -> SpanModel:
     """A SpanModel from to_bytes() output; ValueError on anything else."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, TypeError) as error:
-        raise ValueError(f"not a span model: {error}") from error
-    if sorted(names) != sorted(MEMBERS):
-        raise ValueError(f"unexpected members in span model: {names}")
-    if sum(info.file_size for info in archive.infolist()) > MAX_BYTES:
-        raise ValueError("span model too large")
-    try:
-        meta = json.loads(archive.read("meta.json"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"span model meta.json is not JSON: {error}") from error
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"unknown span model format {meta.get('format')!r}")
-    kind, labels, language = meta.get("kind"), meta.get("labels"), meta.get("language")
+    archive, meta, labels, language = open_model(data, MEMBERS, MAX_BYTES, (FORMAT,))
+    kind = meta.get("kind")
     if kind not in KINDS:
         raise ValueError(f"unknown span pipeline kind {kind!r}")
-    if not isinstance(labels, list) or not all(isinstance(lab, str) for lab in labels):
-        raise ValueError("span model labels are not a list of strings")
-    if not isinstance(language, str) or not language.isalpha() or len(language) > 8:
-        raise ValueError(f"bad span model language {language!r}")
     settings = _check_settings(meta.get("settings"))
     nlp, language = _build(kind, (), language, settings)
     try:
