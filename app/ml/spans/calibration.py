@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from app.ml import metrics
 from app.ml.types import Example, Prediction
 
-BINS = 10
 MIN_POINTS = 20  # fewer out-of-fold points than this: no map, raw scores are kept
 
 
@@ -91,19 +91,10 @@ def document_points(
     return scores, correct
 
 
-def ece(scores: Sequence[float], correct: Sequence[bool], bins: int = BINS) -> float | None:
-    """Expected calibration error over equal-width bins (None without any point)."""
-    if not len(scores):
-        return None
-    s = np.clip(np.asarray(scores, float), 0.0, 1.0)
-    c = np.asarray(correct, float)
-    which = np.minimum((s * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            total += mask.sum() * abs(s[mask].mean() - c[mask].mean())
-    return float(total / len(s))
+def ece(scores: Sequence[float], correct: Sequence[bool]) -> float | None:
+    """Expected calibration error (app.ml.metrics.ece) of span or document scores, which
+    are clipped to [0, 1] first (None without any point)."""
+    return metrics.ece(np.clip(np.asarray(scores, float), 0.0, 1.0), np.asarray(correct, float))
 
 
 class Calibration:
