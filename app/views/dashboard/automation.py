@@ -4,10 +4,8 @@ when it has stopped automation. Hidden for a project that never automated."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
-
 from app.core.report.sections import Automation, ProjectReport
-from app.views.dashboard.widgets import Card, Tile, plain_label, set_bad
+from app.views.dashboard.widgets import Card, MiniTiles, plain_label, set_bad
 
 TILES = ("promised precision", "audited precision", "coverage")
 
@@ -19,18 +17,10 @@ class AutomationCard(Card):
             "What the model labels by itself: the precision promised, what the audit of its"
             " labels found, and the share of items it labelled.",
         )
-        self.values: dict[str, QLabel] = {}
-        self.frames: dict[str, Tile] = {}
-        box = QWidget()
-        minis = QGridLayout(box)
-        minis.setContentsMargins(0, 0, 0, 0)
-        minis.setSpacing(8)
-        for k, key in enumerate(TILES):
-            tile = Tile("mini", key)
-            self.values[key], self.frames[key] = tile.value, tile
-            minis.addWidget(tile, 0, k)
+        box = MiniTiles(TILES)
+        self.values, self.frames = box.values, box.frames
         self.alert = plain_label("automationAlert")
-        minis.addWidget(self.alert, 1, 0, 1, len(TILES))
+        box.grid.addWidget(self.alert, 1, 0, 1, len(TILES))
         self.set_body(box)
 
     def show_report(self, report: ProjectReport) -> None:

@@ -5,7 +5,7 @@ not use its workflow (no gold items, no tasks)."""
 from __future__ import annotations
 
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QLabel
 
 from app.core.report.html import (
     alert_annotators,
@@ -19,7 +19,7 @@ from app.core.report.sections import Consensus, Gold, ProjectReport
 from app.core.report.svg import PALETTE
 from app.views.dashboard.widgets import (
     Card,
-    Tile,
+    MiniTiles,
     column,
     fill_table,
     make_table,
@@ -149,17 +149,8 @@ class ConsensusCard(Card):
         super().__init__(
             "Consensus", "Items with two or more votes; disagreements go to adjudication."
         )
-        self.values: dict[str, QLabel] = {}
-        self.frames: dict[str, Tile] = {}
-        box = QWidget()
-        minis = QGridLayout(box)
-        minis.setContentsMargins(0, 0, 0, 0)
-        minis.setSpacing(8)
-        for k, key in enumerate(CONSENSUS_TILES):
-            tile = Tile("mini", key)
-            self.values[key] = tile.value
-            self.frames[key] = tile
-            minis.addWidget(tile, 0, k)
+        box = MiniTiles(CONSENSUS_TILES)
+        self.values, self.frames = box.values, box.frames
         self.set_body(box)
 
     def show_report(self, report: ProjectReport) -> None:

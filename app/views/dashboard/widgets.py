@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -189,3 +190,20 @@ class Card(QFrame):
         """Put the card's chart or box under its note (once)."""
         self._layout.addWidget(body)
         self._layout.addStretch(1)
+
+
+class MiniTiles(QWidget):
+    """A row of small tiles, one per name, for a card's figures side by side: `values` holds
+    each figure's label, `frames` its tile (to mark it bad), `grid` room for rows below."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(8)
+        self.values: dict[str, QLabel] = {}
+        self.frames: dict[str, Tile] = {}
+        for k, name in enumerate(names):
+            tile = Tile("mini", name)
+            self.values[name], self.frames[name] = tile.value, tile
+            self.grid.addWidget(tile, 0, k)
