@@ -26,3 +26,15 @@ def make_project(tmp_path):
     yield make
     for project in made:
         project.close()
+
+
+@pytest.fixture
+def bundled(make_project, tmp_path):
+    """A rich project and a good bundle of it: what the hostile-bundle tests tamper with."""
+    from app.core.bundle import export_project_bundle
+    from tests.unit.bundle_helpers import rich_project
+
+    project = rich_project(make_project, tmp_path)
+    good = tmp_path / "good.tlbundle"
+    export_project_bundle(project, good)
+    return project, good

@@ -25,14 +25,6 @@ from tests.fuzz.bundle_corpus import Case, build
 from tests.unit.bundle_helpers import dump, rich_project
 
 
-@pytest.fixture
-def setup(make_project, tmp_path):
-    project = rich_project(make_project, tmp_path)
-    good = tmp_path / "good.tlbundle"
-    export_project_bundle(project, good)
-    return project, good
-
-
 def rows(good, member):
     with zipfile.ZipFile(good) as zf:
         return [json.loads(line) for line in zf.read(member).splitlines() if line.strip()]
@@ -102,8 +94,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("member, change, match", CASES, ids=[c[2][:40] for c in CASES])
-def test_hostile_fields_are_refused(setup, tmp_path, member, change, match):
-    project, good = setup
+def test_hostile_fields_are_refused(bundled, tmp_path, member, change, match):
+    project, good = bundled
     refused(project, edited(good, tmp_path, member, change), tmp_path, match)
 
 
@@ -120,15 +112,15 @@ def test_hostile_fields_are_refused(setup, tmp_path, member, change, match):
         "audit_events.jsonl",
     ],
 )
-def test_a_repeated_row_is_refused_not_a_traceback(setup, tmp_path, member):
-    project, good = setup
+def test_a_repeated_row_is_refused_not_a_traceback(bundled, tmp_path, member):
+    project, good = bundled
     bad = edited(good, tmp_path, member, lambda found: found.append(dict(found[0])))
     match = "appears twice|does not follow" if member == "audit_events.jsonl" else "appears twice"
     refused(project, bad, tmp_path, rf"{member}, line \d+: .*({match})")
 
 
-def test_duplicate_label_names_are_refused(setup, tmp_path):
-    project, good = setup
+def test_duplicate_label_names_are_refused(bundled, tmp_path):
+    project, good = bundled
 
     def change(found):
         found[0]["labels"] = json.dumps([{"name": "ham"}, {"name": "ham"}])
@@ -136,8 +128,8 @@ def test_duplicate_label_names_are_refused(setup, tmp_path):
     refused(project, edited(good, tmp_path, "schema_versions.jsonl", change), tmp_path, "twice")
 
 
-def test_a_line_nested_100k_deep_is_refused(setup, tmp_path):
-    project, good = setup
+def test_a_line_nested_100k_deep_is_refused(bundled, tmp_path):
+    project, good = bundled
 
     def edit(members):
         members["comments.jsonl"] += b"[" * 100_000 + b"]" * 100_000 + b"\n"
@@ -146,8 +138,8 @@ def test_a_line_nested_100k_deep_is_refused(setup, tmp_path):
     refused(project, bad, tmp_path, r"comments.jsonl, line \d+: not valid JSON")
 
 
-def test_derived_status_and_flag_must_agree_with_the_rows(setup, tmp_path):
-    project, good = setup
+def test_derived_status_and_flag_must_agree_with_the_rows(bundled, tmp_path):
+    project, good = bundled
     found = rows(good, "datapoints.jsonl")
     complete = {(r["dataset"], r["row"]) for r in rows(good, "annotations.jsonl")}
     plain = next(i for i, r in enumerate(found) if (r["dataset"], r["row"]) not in complete)
@@ -160,8 +152,8 @@ def test_derived_status_and_flag_must_agree_with_the_rows(setup, tmp_path):
 # -- audit forgery ------------------------------------------------------------------------
 
 
-def test_audit_events_travel_with_their_chain(setup):
-    _project, good = setup
+def test_audit_events_travel_with_their_chain(bundled):
+    _project, good = bundled
     events = rows(good, "audit_events.jsonl")
     assert events[0]["prev_hash"] == "0" * 64
     assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(events))
@@ -177,8 +169,8 @@ def test_audit_events_travel_with_their_chain(setup):
     ],
     ids=["altered", "removed", "reordered", "first-removed"],
 )
-def test_a_forged_audit_trail_is_refused_naming_the_event(setup, tmp_path, change, match):
-    project, good = setup
+def test_a_forged_audit_trail_is_refused_naming_the_event(bundled, tmp_path, change, match):
+    project, good = bundled
     bad = edited(good, tmp_path, "audit_events.jsonl", change)
     refused(
         project, bad, tmp_path, rf"audit_events.jsonl, line \d+: audit event [0-9a-f]+\b.*({match})"
@@ -186,11 +178,11 @@ def test_a_forged_audit_trail_is_refused_naming_the_event(setup, tmp_path, chang
     assert verify_chain(project).ok
 
 
-def test_an_event_altered_and_rehashed_is_refused_by_the_project_that_holds_it(setup, tmp_path):
+def test_an_event_altered_and_rehashed_is_refused_by_the_project_that_holds_it(bundled, tmp_path):
     """A forger who recomputes the chain still cannot change an event the project holds."""
     from app.core.audit.chain import GENESIS, event_hash
 
-    project, good = setup
+    project, good = bundled
 
     def change(found):
         found[1]["after"] = json.dumps({"forged": True})
@@ -240,10 +232,10 @@ def test_work_bundles_carry_an_unbroken_stretch_of_the_chain(make_project, tmp_p
 # -- key derivation cost ------------------------------------------------------------------
 
 
-def test_scrypt_parameters_are_capped_before_the_key_is_derived(setup, tmp_path, monkeypatch):
+def test_scrypt_parameters_are_capped_before_the_key_is_derived(bundled, tmp_path, monkeypatch):
     """The issue's 25.8 KB bundle asking for n=2^20, r=16, p=4 (2.1 GB, 25.6 s) is refused
     without deriving anything; so is any cost over 4 times the one Tagloop writes."""
-    project, _good = setup
+    project, _good = bundled
     out = tmp_path / "secret.tlbundle"
     export_project_bundle(project, out, passphrase="s3cret pass")
     data = out.read_bytes()
@@ -265,10 +257,10 @@ def test_scrypt_parameters_are_capped_before_the_key_is_derived(setup, tmp_path,
     assert 128 * crypto.KDF_N * crypto.KDF_R * 4 <= crypto.MAX_KDF_MEMORY
 
 
-def test_the_largest_allowed_key_derivation_is_bounded(setup, tmp_path):
+def test_the_largest_allowed_key_derivation_is_bounded(bundled, tmp_path):
     """The most a header may ask for (128 MiB, n·r·p = 2^20) still ends in the plain
     'wrong passphrase' message."""
-    project, _good = setup
+    project, _good = bundled
     out = tmp_path / "secret.tlbundle"
     export_project_bundle(project, out, passphrase="s3cret pass")
     data = out.read_bytes()
@@ -285,8 +277,8 @@ def test_the_largest_allowed_key_derivation_is_bounded(setup, tmp_path):
     print(f"largest allowed scrypt: {time.perf_counter() - started:.2f} s")
 
 
-def test_a_complete_annotation_needs_a_labeled_datapoint(setup, tmp_path):
-    project, good = setup
+def test_a_complete_annotation_needs_a_labeled_datapoint(bundled, tmp_path):
+    project, good = bundled
     found = rows(good, "datapoints.jsonl")
     complete = {
         (r["dataset"], r["row"])
@@ -298,8 +290,8 @@ def test_a_complete_annotation_needs_a_labeled_datapoint(setup, tmp_path):
     refused(project, bad, tmp_path, "annotations.jsonl, line \\d+: it is complete but")
 
 
-def test_a_dataset_checksum_and_format_are_checked(setup, tmp_path):
-    project, good = setup
+def test_a_dataset_checksum_and_format_are_checked(bundled, tmp_path):
+    project, good = bundled
     bad = edited(good, tmp_path, "datasets.jsonl", setter(0, "sha256", "../../etc/passwd"))
     refused(project, bad, tmp_path, "'sha256' is not a SHA-256")
     bad = edited(good, tmp_path, "datasets.jsonl", setter(0, "format", "exe"))

@@ -18,15 +18,7 @@ from app.core.bundle import (
     merge_bundle,
     open_bundle,
 )
-from tests.unit.bundle_helpers import dump, rebuild_zip, rich_project
-
-
-@pytest.fixture
-def setup(make_project, tmp_path):
-    project = rich_project(make_project, tmp_path)
-    good = tmp_path / "good.tlbundle"
-    export_project_bundle(project, good)
-    return project, good
+from tests.unit.bundle_helpers import dump, rebuild_zip
 
 
 def refused(project, bundle, tmp_path, match, limits=None, passphrase=None):
@@ -65,21 +57,21 @@ def zinfo(name: str, mode: int | None = None) -> zipfile.ZipInfo:
         ("model/notauuid.bin", "unexpected member"),
     ],
 )
-def test_unsafe_member_names(setup, tmp_path, name, match):
-    project, good = setup
+def test_unsafe_member_names(bundled, tmp_path, name, match):
+    project, good = bundled
     bad = rebuild_zip(good, tmp_path / "bad.tlbundle", extra=[(zinfo(name), b"{}\n")])
     refused(project, bad, tmp_path, match)
 
 
-def test_symlink_member(setup, tmp_path):
-    project, good = setup
+def test_symlink_member(bundled, tmp_path):
+    project, good = bundled
     link = zinfo("model/" + "a" * 32 + ".bin", stat.S_IFLNK | 0o777)
     bad = rebuild_zip(good, tmp_path / "bad.tlbundle", extra=[(link, b"/etc/passwd")])
     refused(project, bad, tmp_path, "symbolic link")
 
 
-def test_duplicate_member(setup, tmp_path):
-    project, good = setup
+def test_duplicate_member(bundled, tmp_path):
+    project, good = bundled
     with zipfile.ZipFile(good) as zf:
         data = zf.read("datapoints.jsonl")
     with pytest.warns(UserWarning):
@@ -87,20 +79,20 @@ def test_duplicate_member(setup, tmp_path):
     refused(project, bad, tmp_path, "'datapoints.jsonl' appears twice")
 
 
-def test_member_not_in_manifest(setup, tmp_path):
-    project, good = setup
+def test_member_not_in_manifest(bundled, tmp_path):
+    project, good = bundled
     bad = rebuild_zip(good, tmp_path / "bad.tlbundle", extra=[("predictions.jsonl", b"")])
     refused(project, bad, tmp_path, "unexpected member 'predictions.jsonl'")
 
 
-def test_member_missing(setup, tmp_path):
-    project, good = setup
+def test_member_missing(bundled, tmp_path):
+    project, good = bundled
     bad = rebuild_zip(good, tmp_path / "bad.tlbundle", drop=("comments.jsonl",))
     refused(project, bad, tmp_path, "'comments.jsonl' is listed in the manifest but missing")
 
 
-def test_tampered_member(setup, tmp_path):
-    project, good = setup
+def test_tampered_member(bundled, tmp_path):
+    project, good = bundled
     with zipfile.ZipFile(good) as zf:
         data = zf.read("annotations.jsonl")
     tampered = data.replace(b"spam", b"hams", 1)  # same length: only the checksum can tell
@@ -109,8 +101,8 @@ def test_tampered_member(setup, tmp_path):
     refused(project, bad, tmp_path, r"'annotations.jsonl' is damaged or was altered.*SHA-256")
 
 
-def test_resized_member(setup, tmp_path):
-    project, good = setup
+def test_resized_member(bundled, tmp_path):
+    project, good = bundled
     with zipfile.ZipFile(good) as zf:
         data = zf.read("datapoints.jsonl")
     bad = rebuild_zip(
@@ -119,8 +111,8 @@ def test_resized_member(setup, tmp_path):
     refused(project, bad, tmp_path, "'datapoints.jsonl' is .* the manifest says")
 
 
-def test_truncated_file(setup, tmp_path):
-    project, good = setup
+def test_truncated_file(bundled, tmp_path):
+    project, good = bundled
     data = good.read_bytes()
     for keep in (len(data) // 2, len(data) - 10):
         bad = tmp_path / "bad.tlbundle"
@@ -128,8 +120,8 @@ def test_truncated_file(setup, tmp_path):
         refused(project, bad, tmp_path, "truncated or damaged")
 
 
-def test_not_a_bundle(setup, tmp_path):
-    project, _good = setup
+def test_not_a_bundle(bundled, tmp_path):
+    project, _good = bundled
     bad = tmp_path / "bad.tlbundle"
     bad.write_text("hello, I am a text file")
     refused(project, bad, tmp_path, "not a Tagloop bundle")
@@ -140,8 +132,8 @@ def test_not_a_bundle(setup, tmp_path):
     refused(project, bad, tmp_path, "unexpected member 'hello.txt'")
 
 
-def test_zip_bomb_refused_by_ratio(setup, tmp_path):
-    project, good = setup
+def test_zip_bomb_refused_by_ratio(bundled, tmp_path):
+    project, good = bundled
     bomb = zinfo("model/" + "b" * 32 + ".bin")
     bomb.compress_type = zipfile.ZIP_DEFLATED
     bad = rebuild_zip(good, tmp_path / "bad.tlbundle", extra=[(bomb, bytes(20 << 20))])
@@ -149,17 +141,17 @@ def test_zip_bomb_refused_by_ratio(setup, tmp_path):
     refused(project, bad, tmp_path, r"expands \d[\d,]* times .*zip bomb")
 
 
-def test_size_caps(setup, tmp_path):
-    project, good = setup
+def test_size_caps(bundled, tmp_path):
+    project, good = bundled
     refused(project, good, tmp_path, "over the cap of 1,000", Limits(max_member_bytes=1000))
     refused(project, good, tmp_path, "add up to more than the cap", Limits(max_total_bytes=3000))
 
 
-def test_bytes_read_are_capped_whatever_the_header_says(setup, tmp_path, monkeypatch):
+def test_bytes_read_are_capped_whatever_the_header_says(bundled, tmp_path, monkeypatch):
     """A member that yields more than its declared size is cut off while streaming."""
     from app.core.bundle import container as fmt
 
-    project, good = setup
+    project, good = bundled
     original = fmt.BundleReader._member_stream
 
     def lying(self, name):
@@ -171,8 +163,8 @@ def test_bytes_read_are_capped_whatever_the_header_says(setup, tmp_path, monkeyp
     refused(project, good, tmp_path, "holds more than its declared size")
 
 
-def test_manifest_must_be_sane(setup, tmp_path):
-    project, good = setup
+def test_manifest_must_be_sane(bundled, tmp_path):
+    project, good = bundled
 
     def no_uuid(manifest):
         manifest["project_uuid"] = "../../etc"
@@ -187,11 +179,11 @@ def test_manifest_must_be_sane(setup, tmp_path):
     refused(project, bad, tmp_path, "unknown kind 'script'")
 
 
-def test_bad_rows_inside_a_valid_container_are_refused_atomically(setup, tmp_path):
+def test_bad_rows_inside_a_valid_container_are_refused_atomically(bundled, tmp_path):
     """A well-formed container with a bad row: refused midway, and still nothing changes."""
     import hashlib
 
-    project, good = setup
+    project, good = bundled
     with zipfile.ZipFile(good) as zf:
         data = zf.read("comments.jsonl")
     bad_data = data + b'{"uuid": "c0ffee", "dataset": 5, "row": "x"}\n'
@@ -210,8 +202,8 @@ def test_bad_rows_inside_a_valid_container_are_refused_atomically(setup, tmp_pat
 
 
 @pytest.fixture
-def encrypted(setup, tmp_path):
-    project, _good = setup
+def encrypted(bundled, tmp_path):
+    project, _good = bundled
     out = tmp_path / "secret.tlbundle"
     export_project_bundle(project, out, passphrase="s3cret pass")
     return project, out
