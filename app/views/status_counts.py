@@ -36,6 +36,7 @@ class CountsLabel(QLabel):
         self.setObjectName("counts")
         self.project: Project | None = None
         self.job: Job | None = None
+        self.counting: Project | None = None  # the project the running count is of
         self.again = False  # a write arrived while a count was running: count once more
         self.timer = QTimer(self, singleShot=True, interval=RECOUNT_DELAY_MS)
         self.timer.timeout.connect(self._start)
@@ -67,12 +68,14 @@ class CountsLabel(QLabel):
             return
         browser = Browser(project)
         job = Job(lambda progress, cancel: browser.status_counts())
-        job.succeeded.connect(lambda counts: self._show(project, counts))
+        # bound methods, not lambdas: Qt drops the connection if this label is deleted first
+        job.succeeded.connect(self._show)
         job.finished.connect(self._finished)
+        self.counting = project
         self.job = job.start()
 
-    def _show(self, project: Project, counts: dict[str, int]) -> None:
-        if project is self.project:
+    def _show(self, counts: dict[str, int]) -> None:
+        if self.counting is self.project:
             self.setText(counts_text(counts))
 
     def _finished(self) -> None:
