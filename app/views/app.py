@@ -64,8 +64,16 @@ def main_gui(project_path: Path | None = None, screenshot: Path | None = None) -
             0, lambda: _screenshot_and_quit(window, Path(screenshot), project_path is not None, 100)
         )
     code = app.exec()
-    wait_for_jobs(10.0)  # let cancelled jobs roll back cleanly
+    finish(window)
     return code
+
+
+def finish(window: MainWindow) -> None:
+    """After the event loop: let cancelled jobs roll back cleanly; but once the user closed
+    anyway, wait for nothing (a write still waiting for another program's lock runs on a
+    daemon thread and is never committed: SQLite rolls it back), so the process ends now."""
+    if not window.guard.closed_anyway:
+        wait_for_jobs(10.0)
 
 
 def _screenshot_and_quit(window: MainWindow, path: Path, wait: bool, tries: int) -> None:

@@ -37,10 +37,10 @@ from app.core.project import modelstore
 from app.core.project.project import PROJECT_SUFFIX, Project, open_project, upgrade_needed
 from app.core.storage import fts
 from app.views.browse_panel import BrowsePanel, DatasetsPanel
-from app.views.closing import WAIT, ask_close_unsaved
 from app.views.dashboard.window import DashboardView
 from app.views.editor import AnnotationSession, EditorBase, make_editor
 from app.views.editor.grid import BulkGrid
+from app.views.editor.save_banner import UnsavedBanner
 from app.views.export_dialog import EXPORT_FILTER, ExportOptionsDialog, show_export_done
 from app.views.glossary import explain_on
 from app.views.import_dialog import FILE_FILTER, ImportDialog
@@ -53,16 +53,15 @@ from app.views.quality.gold import GoldView
 from app.views.quality.history import HistoryView
 from app.views.quality.review import ReviewView
 from app.views.quality.suspicious import SuspiciousView
+from app.views.save_guard import CLOSE_GRACE, SaveGuard
 from app.views.status_counts import CountsLabel
 from app.views.team.assignments import TeamDialog
 from app.views.team.bundles import ExportBundleDialog, MergeDialog, OpenBundleDialog
 from app.views.widgets.elided import ElidedLabel
 from app.workers.job import Job, run_with_progress
-from app.workers.write_job import pending_writes, wait_for_writes
 from app.workers.writer import Writer
 
 QualityDialog = TypeVar("QualityDialog", GoldView, ReviewView, AdjudicationView)
-CLOSE_GRACE = 0.5  # seconds a close (or an open) waits for a write in flight before it asks
 IDENTITY = "local_annotator_id"  # Project's cached property: who works in the file
 
 
@@ -80,6 +79,7 @@ class MainWindow(QMainWindow):
         self.controller: ModelController | None = None
         self.model_panel: ModelPanel | None = None
         self.suspicious_view: SuspiciousView | None = None
+        self.guard = SaveGuard(self, self._switch_project)  # no edit lost at close or switch
         self.resize(1200, 750)
         self.menus = build_menus(self)
         self.stack = QStackedWidget()
@@ -92,7 +92,14 @@ class MainWindow(QMainWindow):
         self.browse.attach(self)  # an empty project's "Import a dataset…", files dropped on it
         self.tabs.addTab(self.browse, "Browse")
         self.tabs.currentChanged.connect(self._tab_changed)
-        self.stack.addWidget(self.tabs)
+        self.banner = UnsavedBanner()  # "Not saved yet", over every tab; never a modal box
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.banner)
+        column.addWidget(self.tabs, 1)
+        self.stack.addWidget(page)
         self.datasets = DatasetsPanel()
         self.datasets.remove_requested.connect(self.remove_selected_dataset)
         self.dock = QDockWidget("Datasets", self)
@@ -111,8 +118,6 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.showing_label)
         self.browse.shown.connect(lambda n: self.showing_label.setText(f"showing {n:,}"))
-        self._close_when_saved = QTimer(self, interval=250)
-        self._close_when_saved.timeout.connect(self._close_if_saved)
         self.set_project(project)
 
     # ---- layout -------------------------------------------------------------------------
@@ -141,6 +146,11 @@ class MainWindow(QMainWindow):
 
     # ---- project ------------------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
+        """Show `project` (None: none), once the edits of the one open are saved: the window
+        keeps running while they wait for another program's lock (SaveGuard.switch_to)."""
+        self.guard.switch_to(project)
+
+    def _switch_project(self, project: Project | None) -> None:
         if self.project is not None and self.project is not project:
             self.project.close()
         self.project = project
@@ -181,7 +191,7 @@ class MainWindow(QMainWindow):
         """Editor and grid tabs for a project; their queue is built when first shown."""
         self.writer = Writer(self)
         self.session = AnnotationSession(project, self.writer, parent=self)
-        self.session.failed.connect(lambda message: QMessageBox.warning(self, "Not saved", message))
+        self.banner.attach(self.session)
         self.session.items_committed.connect(lambda _items: self.counts_label.count_soon())
         self.editor = make_editor(self.session)
         self.tabs.addTab(self.editor, "Annotate")
@@ -209,6 +219,7 @@ class MainWindow(QMainWindow):
             setattr(self, dialog, None)
         if self.session is not None:
             self.session.save_position()
+        self.banner.attach(None)
         if self.writer is not None:
             self.writer.shutdown()  # every edit is committed before the project closes
         while self.tabs.count() > 1:
@@ -459,9 +470,14 @@ class MainWindow(QMainWindow):
         return dialog
 
     def flush_labels(self) -> None:
-        """Commit the labels the writer still holds, so that what opens next reads them."""
-        if self.writer is not None:
-            self.writer.flush()
+        """Commit the labels the writer still holds, so that what opens next reads them; at
+        most a short wait on the GUI thread (edits kept out by a lock are saved later)."""
+        if self.writer is not None and not self.writer.wait_idle(CLOSE_GRACE):
+            self.statusBar().showMessage(
+                "Some edits are not saved yet (the project is locked): what opens now may not"
+                " show them yet.",
+                15000,
+            )
 
     def _show_quality(self, dialog: QualityDialog) -> QualityDialog:
         """Show a quality dialog whose changes (gold, reviews, decisions) refresh the window."""
@@ -546,41 +562,11 @@ class MainWindow(QMainWindow):
 
     # ---- closing --------------------------------------------------------------------------------
     def unsaved_writes(self) -> int:
-        """Edits and view writes not saved yet after a short grace: they are waiting for the
-        project's lock, which another program (a long import or merge) holds."""
-        edits = 0
-        if self.writer is not None and not self.writer.wait_idle(CLOSE_GRACE):
-            edits = self.writer.pending
-        views = 0 if wait_for_writes(CLOSE_GRACE) else pending_writes()
-        return edits + views
-
-    def _may_close(self) -> bool:
-        """Never lose unsaved edits silently: while some wait for the project's lock, ask
-        whether to wait (the window closes by itself once they are saved) or close anyway."""
-        unsaved = self.unsaved_writes()
-        if not unsaved:
-            return True
-        if ask_close_unsaved(self, unsaved) == WAIT:
-            self._close_when_saved.start()
-            self.statusBar().showMessage(
-                f"Waiting to save {unsaved} edit{'s' if unsaved != 1 else ''}: another program"
-                " has the project locked. Tagloop closes once they are saved."
-            )
-            return False
-        self._close_when_saved.stop()
-        if self.writer is not None:
-            self.writer.abandon()
-        return True
-
-    def _close_if_saved(self) -> None:
-        """While waiting to close: close once every edit is saved."""
-        if (self.writer is not None and self.writer.pending) or pending_writes():
-            return
-        self._close_when_saved.stop()
-        self.close()
+        """Edits and view writes not saved yet after a short grace (waiting for the lock)."""
+        return self.guard.unsaved()
 
     def closeEvent(self, event) -> None:
-        if not self._may_close():
+        if not self.guard.may_close():
             event.ignore()
             return
         for job in self.jobs:

@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -57,10 +57,11 @@ class Job(QObject):
     def is_cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def start(self) -> Job:
-        """Run the function; connect the signals first."""
+    def start(self, executor: Executor | None = None) -> Job:
+        """Run the function (on `executor`, by default the shared pool); connect the signals
+        first."""
         _RUNNING.add(self)
-        self.future = _EXECUTOR.submit(
+        self.future = (executor or _EXECUTOR).submit(
             _run, self._fn, self._args, self._kwargs, self._cancel, self._drain.queue
         )
         self._drain.start()

@@ -10,6 +10,8 @@ about) are disabled, the view says "Saving…", and when the write ends the cont
 and the view hears of the result or of the failure (a clear message, never a traceback).
 
 Writes still pending are counted (`pending_writes`), so that closing the window can ask first.
+They run on daemon threads (app.workers.writer.DAEMON_WRITES), so that one still waiting for
+the lock when the user closes anyway does not keep the process alive.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import QWidget
 from shiboken6 import isValid
 
 from app.workers.job import Job
+from app.workers.writer import DAEMON_WRITES
 
 SAVING = "Saving… (waiting for the project if another program is writing to it)"
 _PENDING: set[Job] = set()
@@ -91,7 +94,7 @@ def start_write(
     job.finished.connect(restore)
     owner.setProperty("writes", writes_pending(owner) + 1)
     _PENDING.add(job)
-    return job.start()
+    return job.start(DAEMON_WRITES)
 
 
 def writes_pending(owner: QWidget) -> int:

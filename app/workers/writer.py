@@ -8,8 +8,14 @@ no Qt object is ever used from a thread Qt does not know about.
 
 A write that another program's lock keeps out (a long import or merge in another process)
 is never dropped: core's writes already wait out a busy database (app.core.storage.retry);
-when even that wait runs out, `keep_trying` reports `waiting` once and tries again, and the
-writes queued after it wait their turn, so the order of edits is kept.
+when even that wait runs out, `keep_trying` reports `waiting` and tries again, and the
+writes queued after it wait their turn, so the order of edits is kept. `retry_now` cuts the
+pause between two tries short (the window's "Retry now").
+
+Nothing here may keep the process alive once the user chose to close anyway: the writer's
+thread and the views' write threads (`DAEMON_WRITES`) are daemon threads, and the pause
+between tries ends at once when the writer closes. A write cut off by the end of the process
+is an SQLite transaction never committed, which SQLite rolls back: never half a write.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import CancelledError, Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
@@ -95,12 +101,40 @@ class SerialThread:
             self._thread.join()
 
 
-class _Waiting:
-    """Put on the queue by the writer thread: the write for `token` is not saved yet."""
+class DaemonThreads(Executor):
+    """An executor that runs each function on a new daemon thread (the views' writes: few,
+    short, and each may wait for another program's lock). Unlike a ThreadPoolExecutor's
+    threads, they are not joined at interpreter exit, so a view's write still waiting for the
+    lock does not keep a closed Tagloop running for minutes ("close anyway")."""
 
-    def __init__(self, token: object, message: str) -> None:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # reported through the future, like an executor
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        threading.Thread(target=run, name="tagloop-view-write", daemon=True).start()
+        return future
+
+
+DAEMON_WRITES = DaemonThreads()
+
+
+class _Waiting:
+    """Put on the queue by the writer thread: the write for `token` is not saved yet (the
+    first report, or a later try that was kept out again)."""
+
+    def __init__(self, token: object, message: str, first: bool = True) -> None:
         self.token = token
         self.message = message
+        self.first = first
 
 
 class Writer(QObject):
@@ -109,6 +143,7 @@ class Writer(QObject):
     done = Signal(object, object)  # token, result
     failed = Signal(object, str)  # token, message
     waiting = Signal(object, str)  # token, message: kept out by a lock, kept and retried
+    still_waiting = Signal(object, str)  # token, message: a later try was kept out again
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -118,6 +153,7 @@ class Writer(QObject):
         self._drain.drained.connect(self._stop_when_idle)
         self._pending = 0
         self._closing = threading.Event()
+        self._wake = threading.Event()  # ends the pause between two tries (retry now, close)
         self._stalled = threading.Event()  # a write is waiting for another program's lock
         self._given_up: DatabaseBusy | None = None  # closing, and the lock did not go
         self._abandoned = False  # closed anyway: nothing more is reported or waited for
@@ -143,9 +179,10 @@ class Writer(QObject):
 
     def keep_trying(self, fn: Callable[[], T], token: object = None) -> T:
         """Run `fn` (on the writer thread, inside a submitted function) until the database
-        lets it in: on DatabaseBusy, report `waiting` once and try again every RETRY_PAUSE
-        seconds. Once the writer is shutting down, a busy database is given up on (raised), and
-        the writes queued after it are not tried any more."""
+        lets it in: on DatabaseBusy, report `waiting` (then `still_waiting`) and try again
+        after RETRY_PAUSE seconds, or at once on retry_now(). Once the writer is shutting down,
+        a busy database is given up on (raised), and the writes queued after it are not tried
+        any more."""
         told = False
         if self._given_up is not None:
             raise self._given_up
@@ -158,19 +195,25 @@ class Writer(QObject):
                         self._given_up = exc
                         raise
                     self._stalled.set()
-                    if not told:
-                        told = True
-                        self._drain.queue.put(_Waiting(token, waiting_message(exc)))
-                    self._closing.wait(RETRY_PAUSE)
+                    self._drain.queue.put(_Waiting(token, waiting_message(exc), not told))
+                    told = True
+                    self._wake.wait(RETRY_PAUSE)
+                    self._wake.clear()
         finally:
             self._stalled.clear()
+
+    def retry_now(self) -> None:
+        """Try the write kept out by the lock again now, rather than after the pause (the
+        try under way, if any, already takes the lock as soon as it is free)."""
+        self._wake.set()
 
     def _deliver(self, finished: tuple[Future, object] | _Waiting) -> None:
         """Report one finished write on the GUI thread (they come in the order made)."""
         if self._abandoned:
             return
         if isinstance(finished, _Waiting):
-            self.waiting.emit(finished.token, finished.message)
+            signal = self.waiting if finished.first else self.still_waiting
+            signal.emit(finished.token, finished.message)
             return
         future, token = finished
         self._pending -= 1
@@ -222,6 +265,7 @@ class Writer(QObject):
         unsaved = self._pending
         self._abandoned = True
         self._closing.set()
+        self._wake.set()
         self._executor.cancel_queued()
         self._drain.stop()
         return unsaved
@@ -231,6 +275,7 @@ class Writer(QObject):
         wait (app.core.storage.retry.write_timeout()), then fails, as do the writes after it,
         and the failures are reported (a window asks first while `stalled`)."""
         self._closing.set()
+        self._wake.set()
         self._executor.shutdown(wait=not self._abandoned)
         if not self._abandoned:
             self._drain.drain()

@@ -42,7 +42,7 @@ def test_a_save_kept_out_by_a_lock_keeps_undo_and_label_and_is_saved_later(
     messages: list[str] = []
     session.message.connect(messages.append)
     try:
-        with qtbot.waitSignal(session.failed, timeout=20_000) as told:
+        with qtbot.waitSignal(session.waiting, timeout=20_000) as told:
             session.set_state("spam", "draft", "label")
             session.next()
             second = session.item.id

@@ -19,7 +19,6 @@ from app.core.project.guidelines import seen_version
 from app.core.project.project import update_schema
 from app.core.quality.review import create_review_tasks
 from app.views import closing
-from app.views import main_window as main_window_module
 from app.views.editor import AnnotationSession, make_editor
 from app.views.main_window import MainWindow
 from app.views.quality.adjudication import AdjudicationView
@@ -233,11 +232,11 @@ def test_closing_with_an_edit_kept_out_by_a_lock_asks_and_waits(
     window, session = window_with_edit
     asked: list[int] = []
 
-    def ask(_parent, unsaved: int) -> str:
+    def ask(_parent, unsaved: int, _edits=()) -> str:
         asked.append(unsaved)
         return closing.WAIT
 
-    monkeypatch.setattr(main_window_module, "ask_close_unsaved", ask)
+    monkeypatch.setattr(closing, "ask_close_unsaved", ask)
     with held_lock(spam_project.path):
         session.set_state("spam", "complete", "label")
         ticks = Ticks()
@@ -256,7 +255,7 @@ def test_closing_anyway_does_not_wait_for_the_lock(
     qtbot, window_with_edit, spam_project, monkeypatch
 ):
     window, session = window_with_edit
-    monkeypatch.setattr(main_window_module, "ask_close_unsaved", lambda *_a: closing.CLOSE_ANYWAY)
+    monkeypatch.setattr(closing, "ask_close_unsaved", lambda *_a: closing.CLOSE_ANYWAY)
     with held_lock(spam_project.path) as lock:
         session.set_state("spam", "complete", "label")
         assert window.close() is True  # while the lock is still held: no wait for it
@@ -269,7 +268,7 @@ def test_closing_with_every_edit_saved_does_not_ask(
     qtbot, window_with_edit, spam_project, monkeypatch
 ):
     window, session = window_with_edit
-    monkeypatch.setattr(main_window_module, "ask_close_unsaved", pytest.fail)
+    monkeypatch.setattr(closing, "ask_close_unsaved", pytest.fail)
     session.set_state("ham", "complete", "label")
     assert window.close() is True
     assert annotations(spam_project) == [('"ham"',)]

@@ -30,6 +30,7 @@ from app.core.annotation.commands import (
 from app.core.annotation.stats import labeling_progress
 from app.core.errors import ProjectError
 from app.core.project.project import Project
+from app.views.wording import place
 from app.workers.writer import Writer
 
 CACHE_ITEMS = 64
@@ -63,7 +64,9 @@ class _UndoEntry(QUndoCommand):
         )
         if previous is not None:  # an undo or a redo: show the item it changes
             self.session.show_datapoint(self.command.datapoints[0])
-        self.future = self.session._submit(resolve, self.command.datapoints)
+        self.future = self.session.submit_edit(
+            resolve, self.command.datapoints, self.command.description
+        )
 
     def redo(self) -> None:
         self._toggle()
@@ -76,7 +79,9 @@ class AnnotationSession(QObject):
     item_changed = Signal(object)  # a new item is current
     item_updated = Signal(object)  # the current item's annotation, flags or comments changed
     message = Signal(str)  # a short note for the status line
-    failed = Signal(str)  # a write failed; the message says why
+    failed = Signal(str)  # a write failed for good (the undo history is reset); says why
+    waiting = Signal(str)  # a save is kept out by another program's lock: kept and retried
+    unstalled = Signal()  # the saves that waited for the lock are all saved now
     saved = Signal()  # every pending write has committed
     progress_changed = Signal()
     items_committed = Signal(object)  # {datapoint id: Item} fresh from the database
@@ -109,9 +114,12 @@ class AnnotationSession(QObject):
         self._save_timer = QTimer(self, singleShot=True, interval=1000)
         self._save_timer.timeout.connect(self.save_position)
         self.waiting_for_lock = False  # a write is kept out by another program's lock
+        self._unsaved: dict[int, tuple[str, tuple[int, ...]]] = {}  # serial: what, where
+        self._serial = 0
         writer.done.connect(self._committed)
         writer.failed.connect(self._write_failed)
         writer.waiting.connect(self._write_waiting)
+        writer.still_waiting.connect(self._write_waiting)
 
     # --- queue and navigation -------------------------------------------------------------
 
@@ -342,13 +350,17 @@ class AnnotationSession(QObject):
             self.item = self._cache.get(self.item.id, self.item)
             self.item_updated.emit(self.item)
 
-    def _submit(self, resolve: Callable[[], Command], datapoints: tuple[int, ...]) -> Future:
+    def submit_edit(
+        self, resolve: Callable[[], Command], datapoints: tuple[int, ...], description: str
+    ) -> Future:
         # An inverse touches the same datapoints as its command, so they are known up front.
         for dp_id in datapoints:
             self._pending[dp_id] = self._pending.get(dp_id, 0) + 1
 
         suggest = self.suggest_version
-        token = (self, datapoints)
+        self._serial += 1
+        token = (self, datapoints, self._serial)
+        self._unsaved[self._serial] = (description, datapoints)
 
         def job() -> Outcome:
             command = resolve()
@@ -364,16 +376,37 @@ class AnnotationSession(QObject):
 
     def _write_waiting(self, token: object, message: str) -> None:
         """A save is kept out by another program's lock: the undo history and the edit on
-        screen stay as they are, the writer keeps trying, and the user is told once."""
+        screen stay as they are, the writer keeps trying, and the user is told (`waiting`,
+        which a window shows in a banner, never a modal box)."""
         if not (isinstance(token, tuple) and token and token[0] is self) and token != "reopen":
             return
         self.waiting_for_lock = True
-        self.failed.emit(message)
+        self.waiting.emit(message)
+
+    def retry_now(self) -> None:
+        """Try the save kept out by the lock again at once."""
+        self.writer.retry_now()
+
+    def unsaved_edits(self) -> list[str]:
+        """The edits not saved yet, oldest first, as a person reads them ("label: sms.csv,
+        row 12")."""
+        edits = []
+        for description, datapoints in self._unsaved.values():
+            places = []
+            for dp_id in datapoints[:3]:
+                item = self._cache.get(dp_id)
+                places.append(place(item.dataset, item.row) if item else f"item {dp_id}")
+            more = f" and {len(datapoints) - 3:,} more" if len(datapoints) > 3 else ""
+            edits.append(f"{description}: {'; '.join(places)}{more}")
+        return edits
 
     def _committed(self, token: object, outcome: object) -> None:
+        if isinstance(token, tuple) and token and token[0] is self:
+            self._unsaved.pop(token[2], None)
         if self.waiting_for_lock and not self.writer.stalled:
             self.waiting_for_lock = False
             self.message.emit("Saved: the edits that waited for the project are saved now.")
+            self.unstalled.emit()
         if not (isinstance(token, tuple) and token and token[0] is self):
             if token == "reopen" and not self.writer.pending:
                 self.saved.emit()
@@ -404,6 +437,8 @@ class AnnotationSession(QObject):
         if not (isinstance(token, tuple) and token and token[0] is self) and token != "reopen":
             return
         # The undo history no longer matches the database: start it afresh and re-read.
+        self.waiting_for_lock = False
+        self._unsaved.clear()
         self._pending.clear()
         self.undo_stack.clear()
         self._cache.clear()
