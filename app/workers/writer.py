@@ -282,8 +282,9 @@ class Writer(QObject):
 
 
 def waiting_message(exc: DatabaseBusy) -> str:
+    """Why an edit is not saved yet, and what happens to it (after what was not saved)."""
     return (
-        f"Not saved yet: another program (e.g. a long import or merge) has kept the project"
-        f" locked for {exc.waited:.0f} s. Your edits are kept, and Tagloop saves them as"
-        " soon as the project is free; keep Tagloop open until then."
+        f"Another program (e.g. a long import or merge) has kept the project locked for"
+        f" {exc.waited:.0f} s. Your edits are kept in memory (undo still works), and Tagloop"
+        " keeps retrying and saves them as soon as the project is free; keep it open until then."
     )

@@ -47,7 +47,7 @@ def test_a_save_kept_out_by_a_lock_keeps_undo_and_label_and_is_saved_later(
             session.next()
             second = session.item.id
             session.set_state("ham", "draft", "label")
-        assert "Not saved yet" in told.args[0] and "kept" in told.args[0]
+        assert "locked for" in told.args[0] and "kept" in told.args[0]
         assert writer.stalled and session.waiting_for_lock
         session.flush()  # returns while the write waits: it does not hang the window
         QApplication.processEvents()

@@ -89,7 +89,6 @@ class EditorBase(RoutesKeys, QWidget):
         session.item_updated.connect(self._update_item)
         session.message.connect(self.say)
         session.failed.connect(lambda message: self.say(message, error=True))
-        session.waiting.connect(lambda message: self.say(message, error=True))
         session.progress_changed.connect(self._show_progress)
         session.queue_changed.connect(self._show_queue)
         session.saved.connect(lambda: self.saved_label.setText("✓ Saved"))

@@ -21,18 +21,15 @@ SHOWN_EDITS = 4  # edits listed by name; the rest are counted
 
 
 def unsaved_html(edits: list[str], message: str) -> str:
-    """What is not saved, and what Tagloop does about it, as the banner's rich text."""
+    """What is not saved (the edits named), and why and what Tagloop does about it
+    (`message`), as the banner's rich text."""
     count = len(edits)
-    head = f"{count} edit{'s' if count != 1 else ''}" if count else "Your last edit"
+    head = f"{count} edit{'s' if count != 1 else ''}" if count else "your last edit"
     listed = "; ".join(html.escape(edit) for edit in edits[:SHOWN_EDITS])
     if count > SHOWN_EDITS:
         listed += f"; and {count - SHOWN_EDITS:,} more"
-    what = f" ({listed})" if listed else ""
-    return (
-        f"<b>Not saved yet: {head}{what}.</b> {html.escape(message)}<br>"
-        "They stay on screen and in memory (undo still works), and Tagloop keeps retrying;"
-        " this banner goes once they are saved."
-    )
+    what = f" — {listed}" if listed else ""
+    return f"<b>Not saved yet: {head}</b>{what}.<br>{html.escape(message)}"
 
 
 class UnsavedBanner(QFrame):

@@ -388,8 +388,8 @@ class AnnotationSession(QObject):
         self.writer.retry_now()
 
     def unsaved_edits(self) -> list[str]:
-        """The edits not saved yet, oldest first, as a person reads them ("label: sms.csv,
-        row 12")."""
+        """The edits not saved yet, oldest first, as a person reads them ("label spam
+        (sms.csv, row 12)")."""
         edits = []
         for description, datapoints in self._unsaved.values():
             places = []
@@ -397,7 +397,7 @@ class AnnotationSession(QObject):
                 item = self._cache.get(dp_id)
                 places.append(place(item.dataset, item.row) if item else f"item {dp_id}")
             more = f" and {len(datapoints) - 3:,} more" if len(datapoints) > 3 else ""
-            edits.append(f"{description}: {'; '.join(places)}{more}")
+            edits.append(f"{description} ({'; '.join(places)}{more})")
         return edits
 
     def _committed(self, token: object, outcome: object) -> None:
