@@ -24,26 +24,28 @@ TABLES = ("dataset", "datapoint", "annotation", "annotation_label", "schema_vers
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cases(cases: list, work: Path) -> list[dict]:
-    """Results of every case (dicts with name, outcome and detail), in order."""
+def run_cases(cases: list, work: Path, module: str = "tests.fuzz.import_runner") -> list[dict]:
+    """Results of every case (dicts with name, outcome and detail), in order. `module` is
+    the worker's module (`python -m MODULE worker ...`; tests.fuzz.peer_runner for the peer
+    formats)."""
     work.mkdir(parents=True, exist_ok=True)
     todo = [case.to_json() for case in cases]
     results: list[dict] = []
     while todo:
-        done = _run_worker(todo, work)
+        done = _run_worker(todo, work, module)
         results.extend(done)
         todo = todo[len(done) :]
     return results
 
 
-def _run_worker(todo: list[dict], work: Path) -> list[dict]:
+def _run_worker(todo: list[dict], work: Path, module: str) -> list[dict]:
     """Run cases until they are done or one hangs or crashes; the results so far."""
     cases_file = work / "cases.jsonl"
     out_file = work / "results.jsonl"
     cases_file.write_text("".join(json.dumps(case) + "\n" for case in todo), encoding="utf-8")
     out_file.write_text("")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TAGLOOP_CONFIG_DIR": str(work / "config")}
-    command = [sys.executable, "-m", "tests.fuzz.import_runner", "worker", str(cases_file)]
+    command = [sys.executable, "-m", module, "worker", str(cases_file)]
     with (work / "stderr.txt").open("wb") as stderr:
         process = subprocess.Popen(
             [*command, str(out_file), str(work)], cwd=ROOT, env=env, stderr=stderr

@@ -18,6 +18,8 @@ from typing import Any
 from app.core.errors import DataError
 from app.core.io.formats.base import Record, WriteContext
 
+MAX_OFFSET = 1 << 40  # past any text a field can hold; keeps offsets in SQLite's integers
+
 
 def checked_span(
     file: str,
@@ -37,15 +39,18 @@ def checked_span(
     that differs only where it has a space and the text has punctuation is then accepted."""
     try:
         start, end = int(start), int(end)
-    except (TypeError, ValueError):
-        raise DataError(file, line, f"span offsets {start!r}, {end!r} are not numbers") from None
+    except (TypeError, ValueError, OverflowError):
+        shown = ", ".join(_short(x) for x in (start, end))
+        raise DataError(file, line, f"span offsets {shown} are not whole numbers") from None
+    if max(abs(start), abs(end)) > MAX_OFFSET:
+        raise DataError(file, line, f"span offsets {_short(start)}, {_short(end)} are out of range")
     if not isinstance(label, str) or not label.strip():
         raise DataError(file, line, f"span {start}-{end} has no label")
     if not 0 <= start < end <= len(text):
         raise DataError(
             file,
             line,
-            f"span {start}-{end} ({label}) lies outside the text of {len(text)} characters",
+            f"span {start}-{end} ({_short(label)}) lies outside the text of {len(text)} characters",
         )
     if (
         mention is not None
@@ -55,10 +60,20 @@ def checked_span(
         raise DataError(
             file,
             line,
-            f"span {start}-{end} ({label}) says {mention!r} but the text there is "
-            f"{text[start:end]!r}",
+            f"span {start}-{end} ({_short(label)}) says {_short(mention)} but the text there "
+            f"is {_short(text[start:end])}",
         )
     return {"start": start, "end": end, "label": label}
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A value for a message: its repr, cut to `limit` characters (a hostile file's offset
+    may be 5,000 digits)."""
+    try:
+        shown = repr(value)
+    except ValueError:  # an int of more than 4,300 digits
+        return f"a {value.bit_length():,}-bit number"
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def _blanked(found: str, mention: str) -> bool:

@@ -48,12 +48,30 @@ def detect(path: Path, head: bytes) -> float:
 
 
 def _check_prolog(path: Path) -> None:
+    """Refuse entity declarations before anything expands them: a quick look at the first
+    bytes, then lxml's own reading of the prolog (in any encoding, however long, whatever
+    comments hide) with nothing resolved or loaded."""
+    from lxml import etree
+
     with Path(path).open("rb") as handle:
         head = handle.read(PROLOG)
-    root = head.find(b"<collection")
-    prolog = head if root < 0 else head[:root]
-    if b"<!ENTITY" in prolog:
-        raise DataError(str(path), None, "declares XML entities: refused (entity expansion)")
+        root = head.find(b"<collection")
+        prolog = head if root < 0 else head[:root]
+        if b"<!ENTITY" in prolog:
+            raise DataError(str(path), None, "declares XML entities: refused (entity expansion)")
+        handle.seek(0)
+        options = {"resolve_entities": False, "load_dtd": False, "no_network": True}
+        for _event, element in etree.iterparse(handle, events=("start",), **options):
+            dtd = element.getroottree().docinfo.internalDTD
+            if dtd is not None and any(True for _ in dtd.iterentities()):
+                raise DataError(
+                    str(path), None, "declares XML entities: refused (entity expansion)"
+                )
+            if element.tag != "collection":
+                raise DataError(
+                    str(path), None, f"not a BioC collection (its root is <{element.tag}>)"
+                )
+            return
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:
@@ -71,30 +89,56 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
         raise DataError(name, line, f"not well-formed XML: {exc.msg}") from None
     except OSError as exc:
         raise DataError(name, None, f"cannot be read: {exc.strerror or exc}") from None
-    except (ValueError, TypeError, AttributeError) as exc:
+    except AttributeError:  # the bioc reader found no <document> where it expected one
+        raise DataError(name, None, "not a BioC collection (no <document> in it)") from None
+    except (ValueError, TypeError) as exc:
         raise DataError(name, None, f"not a BioC collection ({exc})") from None
 
 
-def _laid_out(name: str, where: str, pieces: list[tuple[int, str]]) -> str:
-    """Text pieces laid at their offsets, gaps filled with spaces."""
+def _offset(name: str, where: str, value: Any, limit: int) -> int:
+    """An offset or length of the file as an int in [0, limit]; else a DataError."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        shown = repr(value) if len(str(value)) <= 40 else f"{str(value)[:37]!r}..."
+        raise DataError(name, None, f"{where}: {shown} is not a whole number") from None
+    if not 0 <= number <= limit:
+        raise DataError(
+            name, None, f"{where}: {number if number < 1e15 else 'a huge number'} is out of range"
+        )
+    return number
+
+
+def _laid_out(name: str, where: str, pieces: list[tuple[int, str]], limit: int) -> str:
+    """Text pieces laid at their offsets, gaps filled with spaces; at most `limit` long."""
     text = ""
     for offset, piece in sorted(pieces, key=lambda p: p[0]):
         if offset < len(text):
             raise DataError(name, None, f"{where}: a passage at offset {offset} overlaps another")
+        if offset + len(piece) > limit:
+            raise DataError(
+                name,
+                None,
+                f"{where}: its passages reach past character {limit:,}, the field limit "
+                "(--max-field-mb)",
+            )
         text += " " * (offset - len(text)) + piece
     return text
 
 
-def _document_text(name: str, document: Any) -> str:
+def _document_text(name: str, document: Any, limit: int) -> str:
     where = f"document {document.id}"
     pieces = []
     for passage in document.passages:
         if passage.text is not None:
-            pieces.append((int(passage.offset), passage.text))
+            pieces.append(
+                (_offset(name, f"{where}, a passage's offset", passage.offset, limit), passage.text)
+            )
         else:
-            sentences = [(int(s.offset), s.text or "") for s in passage.sentences]
-            pieces.extend(sentences)
-    return _laid_out(name, where, pieces)
+            for sentence in passage.sentences:
+                at = _offset(name, f"{where}, a sentence's offset", sentence.offset, limit)
+                pieces.append((at, sentence.text or ""))
+    return _laid_out(name, where, pieces, limit)
 
 
 def _annotations(document: Any) -> Iterator[Any]:
@@ -106,7 +150,7 @@ def _annotations(document: Any) -> Iterator[Any]:
 
 
 def _record(name: str, number: int, document: Any, options: ReadOptions) -> Record:
-    text = _document_text(name, document)
+    text = _document_text(name, document, options.max_field)
     where = f"document {document.id}"
     by_annotator: dict[str | None, list[dict[str, Any]]] = {}
     for annotation in _annotations(document):
@@ -119,7 +163,9 @@ def _record(name: str, number: int, document: Any, options: ReadOptions) -> Reco
                 " (a discontinuous span); Tagloop spans are continuous: split or join it",
             )
         location = annotation.locations[0]
-        start, length = int(location.offset), int(location.length)
+        at = f"{where}, annotation {annotation.id}"
+        start = _offset(name, f"{at}: offset", location.offset, len(text))
+        length = _offset(name, f"{at}: length", location.length, len(text))
         try:
             span = checked_span(name, 0, text, start, start + length, label, annotation.text)
         except DataError as exc:
@@ -143,7 +189,7 @@ def _answered(name: str, where: str, document: Any) -> list[str]:
         return []
     try:
         who = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         who = None
     if not isinstance(who, list) or not all(isinstance(x, str) for x in who):
         raise DataError(name, None, f"{where}: {ANNOTATORS_INFON} is not a JSON list of names")

@@ -35,7 +35,8 @@ SUFFIXES = (".ann",)
 TABULAR = False
 MULTI_ANNOTATOR = False  # one value per document: the exporter writes the final value
 
-_SPAN = re.compile(r"^T\S*\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t?(.*)$")
+_SPAN = re.compile(r"^T\S*\t(\S+) (\d+ \d+(?:;\d+ \d+)*)(?:\t(.*))?$")
+_KINDS = "TRENAM#*"  # the first letter of every BRAT annotation id
 _ANN_HEAD = re.compile(rb"^(?:[TRNAME#*]\w*\t)", re.MULTILINE)
 _ONE_LINE = re.compile(r"[\r\n\t\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
@@ -54,7 +55,10 @@ def _texts(path: Path) -> list[Path]:
     if path.is_dir():
         return sorted(path.glob("*.txt"))
     if path.suffix.lower() in (".ann", ".txt"):
-        return [path.with_suffix(".txt")]
+        text = path.with_suffix(".txt")
+        if not text.is_file():
+            raise DataError(str(path), None, f"its text {text.name} is not beside it")
+        return [text]
     raise DataError(str(path), None, "a BRAT import is a folder of .txt and .ann files")
 
 
@@ -89,17 +93,27 @@ def _check_size(path: Path, limit: int) -> None:
 
 def _read_text(path: Path, encoding: str) -> str:
     try:
-        with path.open(encoding=encoding, newline="") as handle:
-            return handle.read()
-    except UnicodeDecodeError as exc:
-        raise DataError(str(path), None, f"not {encoding} text ({exc.reason})") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise DataError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            str(path), line, f"not {encoding} text (byte {exc.start:,}: {exc.reason})"
+        ) from None
+    except LookupError:
+        raise DataError(str(path), None, f"unknown encoding {encoding!r}") from None
 
 
 def _spans(ann: Path, text: str, encoding: str) -> Iterator[dict[str, Any]]:
     name = str(ann)
     for number, line in enumerate(_read_text(ann, encoding).splitlines(), 1):
+        if not line.strip():
+            continue
+        if line[0] not in _KINDS:
+            raise DataError(name, number, f"not a BRAT annotation line: {line[:80]!r}")
         if not line.startswith("T"):
             continue  # relations, events, attributes, notes: nothing a span can hold
         match = _SPAN.match(line)

@@ -41,6 +41,7 @@ TABULAR = False
 MULTI_ANNOTATOR = False
 TAG = re.compile(r"^(?:O|[BIELSU][-_].+)$")
 DOCSTART = "-DOCSTART-"
+MAX_TOKENS = 100_000  # of one sentence: past it, a blank line between sentences is missing
 
 
 def detect(path: Path, head: bytes) -> float:
@@ -66,9 +67,17 @@ class _Builder:
         self.spans: list[dict[str, Any]] = []
         self.open: dict[str, Any] | None = None
         self.line = 0
+        self.tags: set[str] = {"O"}  # tags already checked against TAG
 
     def add(self, token: str, tag: str, file: str, line: int) -> None:
         self.line = self.line or line
+        if len(self.parts) >= 2 * MAX_TOKENS:
+            raise DataError(
+                file,
+                self.line,
+                f"a sentence of over {MAX_TOKENS:,} tokens, from this line on; is a blank line "
+                "missing between its sentences?",
+            )
         if self.parts:
             self.parts.append(" ")
             self.length += 1
@@ -76,8 +85,13 @@ class _Builder:
         self.parts.append(token)
         self.length += len(token)
         end = self.length
-        if not TAG.match(tag):
-            raise DataError(file, line, f"{tag!r} is not an IOB/BIO/BILUO tag (O, B-X, I-X...)")
+        if tag not in self.tags:
+            if not TAG.match(tag):
+                shown = tag if len(tag) <= 80 else tag[:77] + "..."
+                raise DataError(
+                    file, line, f"{shown!r} is not an IOB/BIO/BILUO tag (O, B-X, I-X...)"
+                )
+            self.tags.add(tag)
         if tag == "O":
             self.open = None
             return
@@ -133,7 +147,8 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
             continue
         columns = line.split()
         if len(columns) < 2:
-            raise DataError(file, number, f"a token line needs a token and a tag: {line!r}")
+            shown = line if len(line) <= 80 else line[:77] + "..."
+            raise DataError(file, number, f"a token line needs a token and a tag: {shown!r}")
         builder.add(columns[0], columns[-1], file, number)
     record = builder.record()
     if record is not None:

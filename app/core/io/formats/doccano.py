@@ -54,18 +54,30 @@ def detect(path: Path, head: bytes) -> float:
 def _spans(item: dict[str, Any], text: str, file: str, line: int) -> list[dict[str, Any]]:
     found = []
     label = item.get("label", item.get("labels"))
+    if label is not None and not isinstance(label, list):
+        raise DataError(
+            file, line, f"doccano spans are [[start, end, label], ...], not {peer.short(label)}"
+        )
     if isinstance(label, list):
         for entry in label:
             if not (isinstance(entry, list | tuple) and len(entry) == 3):
-                raise DataError(file, line, f"a doccano span is [start, end, label], not {entry!r}")
+                raise DataError(
+                    file, line, f"a doccano span is [start, end, label], not {peer.short(entry)}"
+                )
             found.append(peer.span(entry[0], entry[1], entry[2], text, file, line))
     for key in SPAN_KEYS:
         entries = item.get(key)
-        if not isinstance(entries, list):
+        if entries is None:
             continue
+        if not isinstance(entries, list):
+            raise DataError(
+                file, line, f"doccano {key!r} must be a list, not {peer.short(entries)}"
+            )
         for entry in entries:
             if not isinstance(entry, dict) or "start_offset" not in entry:
-                raise DataError(file, line, f"a doccano {key} entry needs start_offset: {entry!r}")
+                raise DataError(
+                    file, line, f"a doccano {key} entry needs start_offset: {peer.short(entry)}"
+                )
             name = entry.get("label")
             name = str(name) if isinstance(name, int) and not isinstance(name, bool) else name
             found.append(
@@ -90,6 +102,8 @@ def _labels(item: dict[str, Any], file: str, line: int) -> list[str]:
             raise DataError(
                 file, line, "this doccano record holds spans; import it into a spans project"
             )
+        if isinstance(name, dict) or name is None:
+            raise DataError(file, line, f"a doccano label is a name, not {peer.short(name)}")
         names.append(str(name))
     return names
 

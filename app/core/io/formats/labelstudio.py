@@ -68,16 +68,39 @@ def _annotator(annotation: dict[str, Any]) -> str | None:
     return None if who in (None, "") else str(who)
 
 
-def _result_value(result: list[Any], task_type: str, text: str, file: str, line: int) -> Any:
+def _list(value: Any, what: str, file: str, line: int) -> list[Any]:
+    """`value` when it is a list (None: an empty one); else a DataError naming the line."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DataError(file, line, f"{what} must be a list, not {peer.short(value)}")
+    return value
+
+
+def _choice(choice: Any, file: str, line: int) -> str:
+    """A choice name; a taxonomy path (a list of names) is joined with '/'."""
+    if isinstance(choice, list) and choice and all(isinstance(x, str) for x in choice):
+        return "/".join(choice)
+    if not isinstance(choice, str):
+        raise DataError(file, line, f"a choice must be a name, not {peer.short(choice)}")
+    return choice
+
+
+def _result_value(result: Any, task_type: str, text: str, file: str, line: int) -> Any:
     spans: list[dict[str, Any]] = []
     choices: list[str] = []
-    for item in result:
+    for item in _list(result, "an annotation's 'result'", file, line):
         if not isinstance(item, dict):
-            raise DataError(file, line, f"a result must be an object, not {item!r}")
-        value = item.get("value") or {}
+            raise DataError(file, line, f"a result must be an object, not {peer.short(item)}")
+        value = item.get("value")
+        value = {} if value is None else value
+        if not isinstance(value, dict):
+            raise DataError(
+                file, line, f"a result's 'value' must be an object, not {peer.short(value)}"
+            )
         kind = item.get("type")
         if kind in ("labels", "hypertextlabels") or ("start" in value and "labels" in value):
-            for label in value.get("labels") or []:
+            for label in _list(value.get("labels"), "a span's 'labels'", file, line):
                 spans.append(
                     peer.span(
                         value.get("start"),
@@ -90,8 +113,8 @@ def _result_value(result: list[Any], task_type: str, text: str, file: str, line:
                     )
                 )
         elif kind in ("choices", "taxonomy") or "choices" in value:
-            for choice in value.get("choices") or []:
-                choices.append(choice if isinstance(choice, str) else "/".join(map(str, choice)))
+            for choice in _list(value.get("choices"), "'choices'", file, line):
+                choices.append(_choice(choice, file, line))
     if task_type == "spans":
         return spans
     return choices
@@ -104,21 +127,41 @@ def _full_task(task: dict[str, Any], options: ReadOptions, file: str, line: int)
     key = _text_key(data, file, line)
     text = data[key]
     values = []
-    for annotation in task.get("annotations", task.get("completions")) or []:
+    given = task.get("annotations", task.get("completions"))
+    for annotation in _list(given, "a task's 'annotations'", file, line):
         if not isinstance(annotation, dict):
-            raise DataError(file, line, f"an annotation must be an object, not {annotation!r}")
+            raise DataError(
+                file, line, f"an annotation must be an object, not {peer.short(annotation)}"
+            )
         who = _annotator(annotation)
         if annotation.get("was_cancelled") or annotation.get("skipped"):
             values.append(AnnotatorValue(None, who, SKIPPED))
             continue
-        result = annotation.get("result") or []
-        value = _result_value(result, options.task_type, text, file, line)
+        value = _result_value(annotation.get("result"), options.task_type, text, file, line)
         if options.task_type == "classification" and not value:
             continue  # no choice made: nothing answered
         values.append(AnnotatorValue(value, who, ANSWERED))
     context = {k: v for k, v in data.items() if k != key}
     source_id = task.get("id")
     return Record(line, text, context, tuple(values), None if source_id is None else str(source_id))
+
+
+def _min_spans(items: list[Any], text: str, file: str, line: int) -> list[dict[str, Any]]:
+    """The spans of a JSON-MIN column: [{start, end, text, labels: [...]}, ...]."""
+    spans = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise DataError(file, line, f"a span must be an object, not {peer.short(item)}")
+        labels = _list(item.get("labels"), "a span's 'labels'", file, line)
+        if not labels:
+            raise DataError(file, line, f"a span without labels: {peer.short(item)}")
+        for label in labels:
+            spans.append(
+                peer.span(
+                    item.get("start"), item.get("end"), label, text, file, line, item.get("text")
+                )
+            )
+    return spans
 
 
 def _min_task(task: dict[str, Any], options: ReadOptions, file: str, line: int) -> Record:
@@ -131,13 +174,10 @@ def _min_task(task: dict[str, Any], options: ReadOptions, file: str, line: int) 
             continue
         if isinstance(item, list) and item and isinstance(item[0], dict) and "start" in item[0]:
             if options.task_type == "spans":
-                value = [
-                    peer.span(s.get("start"), s.get("end"), label, text, file, line, s.get("text"))
-                    for s in item
-                    for label in s.get("labels") or []
-                ]
+                value = _min_spans(item, text, file, line)
         elif isinstance(item, dict) and "choices" in item:
-            value = list(item["choices"])
+            chosen = _list(item["choices"], "'choices'", file, line)
+            value = [_choice(choice, file, line) for choice in chosen]
         elif name in LABEL_KEYS and isinstance(item, str | list):
             value = [item] if isinstance(item, str) else list(item)
         else:

@@ -49,6 +49,16 @@ def first_json(head: bytes) -> Any:
     return value
 
 
+def short(value: Any, limit: int = 80) -> str:
+    """A value as messages show it: its repr, cut to `limit` characters (a hostile value may
+    be megabytes, or nested past what repr can recurse through)."""
+    try:
+        shown = repr(value)
+    except (RecursionError, ValueError):
+        return f"{readers.kind_of(value)} nested too deep to show"
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 def need_text(record: Any, key: str, file: str, line: int) -> str:
     if not isinstance(record, dict):
         raise DataError(file, line, f"expected an object, found {readers.kind_of(record)}")
@@ -62,9 +72,13 @@ def span(start: Any, end: Any, label: Any, text: str, file: str, line: int, said
     """One span, its offsets and label checked, and its own text (if the file gives one)
     compared with the slice."""
     if isinstance(start, bool) or not isinstance(start, int) or not isinstance(end, int):
-        raise DataError(file, line, f"span offsets must be integers, not {start!r}-{end!r}")
+        raise DataError(
+            file, line, f"span offsets must be integers, not {short(start)}-{short(end)}"
+        )
     if not isinstance(label, str) or not label.strip():
-        raise DataError(file, line, f"a span's label must be a non-empty string, not {label!r}")
+        raise DataError(
+            file, line, f"a span's label must be a non-empty string, not {short(label)}"
+        )
     found = {"start": start, "end": end, "label": label}
     if isinstance(said, str):  # first: offsets in other units may also run past the end
         check_span_text({**found, "text": said}, text, file, line)

@@ -54,7 +54,12 @@ def _value(item: dict[str, Any], task_type: str, text: str, file: str, line: int
     if "options" in item or "accept" in item:
         accepted = item.get("accept") or []
         if not isinstance(accepted, list):
-            raise DataError(file, line, f"'accept' must be a list, not {accepted!r}")
+            raise DataError(file, line, f"'accept' must be a list, not {peer.short(accepted)}")
+        for choice in accepted:
+            if not isinstance(choice, str | int) or isinstance(choice, bool):
+                raise DataError(
+                    file, line, f"an accepted option is {peer.short(choice)}, not an id"
+                )
         accepted = [str(choice) for choice in accepted]
         if task_type == "spans":
             raise DataError(file, line, "a choice answer ('accept') for a spans project")
@@ -62,11 +67,11 @@ def _value(item: dict[str, Any], task_type: str, text: str, file: str, line: int
     if task_type == "spans":
         spans = item.get("spans") or []
         if not isinstance(spans, list):
-            raise DataError(file, line, f"'spans' must be a list, not {spans!r}")
+            raise DataError(file, line, f"'spans' must be a list, not {peer.short(spans)}")
         found = []
         for entry in spans:
             if not isinstance(entry, dict):
-                raise DataError(file, line, f"a span must be an object, not {entry!r}")
+                raise DataError(file, line, f"a span must be an object, not {peer.short(entry)}")
             label = entry.get("label", item.get("label"))
             found.append(
                 peer.span(
@@ -75,9 +80,11 @@ def _value(item: dict[str, Any], task_type: str, text: str, file: str, line: int
             )
         return found
     label = item.get("label")
-    if isinstance(label, str) and label.strip():
-        return [label] if task_type == "multilabel" else label
-    return None
+    if label is None:
+        return None
+    if not isinstance(label, str) or not label.strip():
+        raise DataError(file, line, f"'label' must be a label's name, not {peer.short(label)}")
+    return [label] if task_type == "multilabel" else label
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:
@@ -96,7 +103,9 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
             status = DISCARDED if answer == "reject" else SKIPPED
             values = (AnnotatorValue(None, who, status),)
         elif answer is not None:
-            raise DataError(file, line, f"unknown answer {answer!r} (accept, reject or ignore)")
+            raise DataError(
+                file, line, f"unknown answer {peer.short(answer)} (accept, reject or ignore)"
+            )
         meta = item.get("meta")
         context = dict(meta) if isinstance(meta, dict) else {}
         source_id = item.get("_input_hash")

@@ -59,6 +59,7 @@ def documents(
     name = str(path)
     doc: Document | None = None
     title: str | None = None
+    number = 0
     try:
         with Path(path).open(encoding=encoding or "utf-8-sig", newline="") as handle:
             number = 0
@@ -81,7 +82,9 @@ def documents(
             if doc is not None:
                 yield doc
     except UnicodeDecodeError as exc:
-        raise DataError(name, None, f"not {encoding or 'UTF-8'} text ({exc.reason})") from None
+        raise DataError(
+            name, number + 1, f"not {encoding or 'UTF-8'} text ({exc.reason})"
+        ) from None
     except OSError as exc:
         raise DataError(name, None, f"cannot be read: {exc.strerror or exc}") from None
 

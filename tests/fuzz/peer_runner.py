@@ -1,0 +1,105 @@
+"""The worker of the peer-format fuzz corpus (tests.fuzz.peer_corpus): the import runner's
+worker (tests.fuzz.import_runner.run_one, same verdicts), plus each case's peak memory.
+
+Before each case the kernel's peak-RSS counter is reset (/proc/self/clear_refs, "5"); after
+it, VmHWM less the RSS the case started with is the case's own peak. Over MEMORY_MB it is a
+"memory" finding even when the import ended in a clear error: a bomb refused only after it
+inflated is still a bomb. The address space is capped (ADDRESS_SPACE) so that a real bomb
+fails the case instead of the machine.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+from tests.fuzz.import_runner import run_one
+
+MEMORY_MB = 500
+ADDRESS_SPACE = 8 << 30  # bytes of virtual memory the worker may map
+TASKS = (
+    ("classification", ("ham", "spam"), ["text", "title"]),
+    ("multilabel", ("a", "b"), ["text"]),
+    ("spans", ("D",), ["text"]),
+)
+
+
+def make_templates(work: Path) -> dict[str, Path]:
+    """One empty project per task type; the cases are imported into them in turn."""
+    from app.core.project.label_schema import LabelSpec
+    from app.core.project.project import create_project
+
+    made = {}
+    for task, labels, inputs in TASKS:
+        path = work / f"template-{task}.tagloop"
+        path.unlink(missing_ok=True)
+        project = create_project(path, task, [LabelSpec(x) for x in labels], inputs=inputs)
+        project.close()
+        made[task] = path
+    return made
+
+
+def _status_kb(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
+    return 0
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def measured(case: dict, project, work: Path) -> dict:
+    """run_one, with the case's own peak memory (MB above its start) in `peak_mb`."""
+    gc.collect()
+    resettable = _reset_peak()
+    before = _status_kb("VmRSS:")
+    result = run_one(case, project, work)
+    if resettable:
+        peak_mb = max(0, _status_kb("VmHWM:") - before) / 1024
+        result["peak_mb"] = round(peak_mb, 1)
+        if peak_mb > MEMORY_MB and result["outcome"] in ("imported", "refused"):
+            result["detail"] = f"peak {peak_mb:.0f} MB; {result.get('detail', '')}"[:300]
+            result["outcome"] = "memory"
+    return result
+
+
+def worker(cases_file: Path, out_file: Path, work: Path) -> None:
+    from app.core.project.project import open_project
+
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+    except (ValueError, OSError):
+        pass
+    projects = {task: open_project(path) for task, path in make_templates(work).items()}
+    unraisable: list[str] = []
+    sys.unraisablehook = lambda info: unraisable.append(
+        f"{info.exc_type.__name__}: {info.exc_value}"
+    )
+    with out_file.open("a", encoding="utf-8") as out:
+        for line in cases_file.read_text(encoding="utf-8").splitlines():
+            case = json.loads(line)
+            out.write(f"START {case['name']} {time.time()}\n")
+            out.flush()
+            result = measured(case, projects[case["task"]], work)
+            if unraisable:
+                result |= {"outcome": "unraisable", "detail": "; ".join(unraisable)[:300]}
+                unraisable.clear()
+            out.write(json.dumps(result) + "\n")
+            out.flush()
+    for project in projects.values():
+        project.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "worker":
+        worker(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
