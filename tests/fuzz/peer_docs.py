@@ -151,7 +151,7 @@ def brat() -> list[Spec]:
         ("txt-nul", _brat(b"T1\tD 0 5\tAl\x00ic\n", b"Al\x00ice\n")),
         ("txt-crlf", _brat(b"T1\tD 7 10\tBob\n", b"Alice\r\nBob\r\n")),
         ("txt-cr", _brat(b"T1\tD 6 9\tBob\n", b"Alice\rBob\r")),
-        ("txt-emoji", _brat("T1\tD 2 7\tAlice\n".encode(), "\U0001f600 Alice\n".encode())),
+        ("txt-emoji", _brat(b"T1\tD 2 7\tAlice\n", "\U0001f600 Alice\n".encode())),
         ("txt-utf16", _brat(BRAT_ANN, BRAT_TXT.decode().encode("utf-16"))),
         ("ann-utf16", _brat(BRAT_ANN.decode().encode("utf-16"))),
         ("ann-cr-only", _brat(b"T1\tD 0 5\tAlice\rT2\tD 10 13\tBob\r")),

@@ -10,6 +10,7 @@ fails the case instead of the machine.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import resource
@@ -76,10 +77,8 @@ def measured(case: dict, project, work: Path) -> dict:
 def worker(cases_file: Path, out_file: Path, work: Path) -> None:
     from app.core.project.project import open_project
 
-    try:
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
-    except (ValueError, OSError):
-        pass
     projects = {task: open_project(path) for task, path in make_templates(work).items()}
     unraisable: list[str] = []
     sys.unraisablehook = lambda info: unraisable.append(

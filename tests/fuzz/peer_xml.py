@@ -66,7 +66,10 @@ def _sheet_xml(rows: str, dimension: str = "A1:B3") -> bytes:
     ).encode()
 
 
-HEADER_ROW = '<row r="1"><c r="A1" t="inlineStr"><is><t>text</t></is></c><c r="B1" t="inlineStr"><is><t>label</t></is></c></row>'
+HEADER_ROW = (
+    '<row r="1"><c r="A1" t="inlineStr"><is><t>text</t></is></c>'
+    '<c r="B1" t="inlineStr"><is><t>label</t></is></c></row>'
+)
 
 
 def _row(number: int, cells: str) -> str:
@@ -75,11 +78,13 @@ def _row(number: int, cells: str) -> str:
 
 def _bomb_member(size: int) -> bytes:
     sink = io.BytesIO()
-    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as handle:
-            chunk = b" " * (1 << 20)
-            for _ in range(size >> 20):
-                handle.write(chunk)
+    chunk = b" " * (1 << 20)
+    with (
+        zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as handle,
+    ):
+        for _ in range(size >> 20):
+            handle.write(chunk)
     return sink.getvalue()
 
 
@@ -111,7 +116,8 @@ def xlsx_cases() -> list[Spec]:
                         "<?xml version='1.0'?>"
                         + " " * 5000
                         + LAUGHS[21:]
-                        + "<worksheet><sheetData><row r='1'><c r='A1' t='inlineStr'><is><t>&lol9;</t></is></c></row></sheetData></worksheet>"
+                        + "<worksheet><sheetData><row r='1'><c r='A1' t='inlineStr'><is>"
+                        + "<t>&lol9;</t></is></c></row></sheetData></worksheet>"
                     ).encode()
                 },
             ),
@@ -154,7 +160,8 @@ def xlsx_cases() -> list[Spec]:
                         HEADER_ROW
                         + _row(
                             2,
-                            '<c r="A2"><f>1/0</f></c><c r="B2" t="inlineStr"><is><t>ham</t></is></c>',
+                            '<c r="A2"><f>1/0</f></c>'
+                            '<c r="B2" t="inlineStr"><is><t>ham</t></is></c>',
                         )
                     )
                 },

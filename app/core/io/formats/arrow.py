@@ -59,13 +59,13 @@ def _shards(path: Path) -> tuple[list[Path], dict[str, Any] | None]:
     if info.exists():
         try:
             features = json.loads(info.read_text(encoding="utf-8")).get("features")
-        except (ValueError, OSError, AttributeError) as exc:
+        except (ValueError, OSError, AttributeError, RecursionError) as exc:
             raise DataError(str(info), None, f"not readable JSON ({exc})") from None
     state = path / "state.json"
     try:
         files = json.loads(state.read_text(encoding="utf-8"))["_data_files"]
         shards = [path / Path(item["filename"]).name for item in files]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         shards = sorted(path.glob("*.arrow"))
     if not shards:
         raise DataError(str(path), None, "no .arrow files in this folder")
@@ -109,12 +109,14 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
 
     shards, features = _shards(path)
     offset = 0
+    limit = options.max_field
     for shard in shards:
         reader = _reader(shard)
         names = features_names(features) if features else class_names(reader.schema)
         line = 0
         try:
-            for line, row in named_rows(str(shard), reader.schema, _batches(reader), names):
+            found = named_rows(str(shard), reader.schema, _batches(reader), names, limit)
+            for line, row in found:
                 yield offset + line, row
         except pa.ArrowException as exc:
             raise DataError(str(shard), None, f"a corrupt record batch ({exc})") from None

@@ -56,7 +56,7 @@ def class_names(schema: Any) -> dict[str, list[str]]:
         return {}
     try:
         features = json.loads(raw)["info"]["features"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return {}
     return features_names(features)
 
@@ -92,17 +92,65 @@ def named(file: str, line: int, column: str, value: Any, names: list[str]) -> An
 
 
 def named_rows(
-    file: str, schema: Any, batches: Iterator[Any], names: dict[str, list[str]]
+    file: str,
+    schema: Any,
+    batches: Iterator[Any],
+    names: dict[str, list[str]],
+    max_field: int | None = None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(row number from 1, {column: value}) with ClassLabel integers turned into names."""
+    """(row number from 1, {column: value}) with ClassLabel integers turned into names; a
+    cell over `max_field` bytes is refused before its batch becomes Python objects."""
     line = 0
     for batch in batches:
+        batch.validate(full=True)  # a forged offset or index would crash Arrow's own code
+        if max_field is not None:
+            check_cells(file, batch, line, max_field)
         batch, per_row = _named_columns(batch, names)
         for row in batch.to_pylist():
             line += 1
             for column in per_row:
                 row[column] = named(file, line, column, row[column], names[column])
             yield line, row
+
+
+def check_cells(file: str, batch: Any, before: int, limit: int) -> None:
+    """Refuse a batch with a string or binary cell (or a list of them) over `limit` bytes,
+    naming its row (`before` rows came in earlier batches)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for index, column in enumerate(batch.schema.names):
+        values = batch.column(index)
+        while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+            values = pc.list_flatten(values)
+        kind = values.type
+        text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        binary = pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+        if not (text or binary) or len(values) == 0:
+            continue
+        sizes = pc.binary_length(values)
+        largest = pc.max(sizes).as_py()
+        if largest is not None and largest > limit:
+            row = _row_of(batch.column(index), limit)
+            raise DataError(
+                file,
+                before + row + 1 if row is not None else None,
+                f"a cell of {column!r} holds {largest:,} bytes, over the {limit:,}-byte field "
+                "limit (raise it with --max-field-mb)",
+            )
+
+
+def _row_of(column: Any, limit: int) -> int | None:
+    """The row of a top-level string column whose cell is over `limit` bytes (None for a
+    nested column: the batch is named instead)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+        return None
+    over = pc.greater(pc.binary_length(column), limit)
+    found = pc.index(over, True).as_py()
+    return None if found < 0 else found
 
 
 def _named_columns(batch: Any, names: dict[str, list[str]]) -> tuple[Any, list[str]]:
@@ -161,7 +209,8 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
     parquet = _open(path)
     schema = parquet.schema_arrow
     try:
-        yield from named_rows(str(path), schema, parquet.iter_batches(BATCH), class_names(schema))
+        found = parquet.iter_batches(BATCH)
+        yield from named_rows(str(path), schema, found, class_names(schema), options.max_field)
     except pa.ArrowException as exc:
         raise DataError(str(path), None, f"a corrupt Parquet page ({exc})") from None
 

@@ -37,6 +37,10 @@ TABULAR = False
 MULTI_ANNOTATOR = False  # one value per document: the exporter writes the final value
 
 MAX_DECOMPRESSED = 1 << 30  # 1 GiB of msgpack: far beyond any real DocBin, short of a bomb
+# Past BOMB_FLOOR decompressed, more than MAX_RATIO times the file: a bomb (DocBin's token
+# arrays of 64-bit hashes compress a few times, never a hundred).
+BOMB_FLOOR = 64 << 20
+MAX_RATIO = 100
 SPANS_KEY = "sc"  # spancat's default key
 USER_KEY = "tagloop"
 MAX_WARNINGS = 200
@@ -73,6 +77,13 @@ def _check_size(name: str, data: bytes) -> None:
             total += len(inflater.decompress(chunk, 1 << 20))
             if total > MAX_DECOMPRESSED:
                 raise DataError(name, None, "decompresses to over 1 GiB: refused as a zip bomb")
+            if total > BOMB_FLOOR and total > MAX_RATIO * len(data):
+                raise DataError(
+                    name,
+                    None,
+                    f"decompresses to over {MAX_RATIO} times its {len(data):,} bytes: refused "
+                    "as a zip bomb",
+                )
             chunk = inflater.unconsumed_tail
     except zlib.error as exc:
         raise DataError(name, None, f"not a spaCy DocBin (not zlib data: {exc})") from None

@@ -131,6 +131,7 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
     """(sheet row number, {column: cell}) from the chosen sheet, header first."""
     name = str(path)
     book, sheet = _sheet(path, options.sheet)
+    number = 1  # the sheet row read last: a corrupt cell is in the row after it
     try:
         lines = sheet.iter_rows(values_only=True)
         first = next(lines, None)
@@ -151,7 +152,12 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
     except DataError:
         raise
     except Exception as exc:
-        raise DataError(name, None, f"a corrupt sheet ({type(exc).__name__}: {exc})") from None
+        problem = f"{type(exc).__name__}: {exc}"
+        if len(problem) > 200:
+            problem = problem[:197] + "..."
+        raise DataError(
+            name, None, f"a corrupt sheet after its row {number:,} ({problem})"
+        ) from None
     finally:
         book.close()
 
