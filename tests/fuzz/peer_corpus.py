@@ -50,11 +50,14 @@ def write_corpus(
     slice_seed: int = 1,
     fmt: str | None = None,
     light: bool = False,
+    names: set[str] | None = None,
 ) -> list[Case]:
     """Write the corpus (or a seeded sample of `count` cases, of one format, or without the
-    heavy ones) as cases to run."""
+    heavy ones, or the cases called `names`) as cases to run."""
     directory.mkdir(parents=True, exist_ok=True)
     chosen = [s for s in specs() if fmt is None or fmt_of(s) == fmt]
+    if names is not None:
+        chosen = [s for s in chosen if s[0] in names]
     if light:
         chosen = [s for s in chosen if not any(word in s[0] for word in HEAVY)]
     if count is not None:
@@ -87,6 +90,7 @@ def summarise(results: list[dict], cases: list[Case]) -> dict:
     biggest = max(results, key=lambda r: r.get("peak_mb", 0), default={})
     summary["per_format"] = per_format
     summary["largest_peak"] = {"name": biggest.get("name"), "mb": biggest.get("peak_mb")}
+    summary["results"] = results
     return summary
 
 
@@ -108,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(args.dir or tmp)
         count = None if args.all or args.format else args.count
         cases = write_corpus(root / "corpus", count, args.seed, args.format)
-        results = import_runner.run_cases(cases, root / "work", RUNNER)
-        summary = summarise(results, cases)
+        summary = run(root, cases)
+    results = summary.pop("results")
     if args.results:
         Path(args.results).write_text("".join(json.dumps(r) + "\n" for r in results))
     print(json.dumps(summary, indent=2))

@@ -38,19 +38,21 @@ def checked_span(
     (NCBI Disease: 'seizures   plus  ' for 'seizures " plus "'); a mention of the same length
     that differs only where it has a space and the text has punctuation is then accepted."""
     try:
+        if isinstance(start, float | bool) or isinstance(end, float | bool):
+            raise TypeError  # int() would cut 0.5 to 0 without a word
         start, end = int(start), int(end)
     except (TypeError, ValueError, OverflowError):
-        shown = ", ".join(_short(x) for x in (start, end))
+        shown = ", ".join(short(x) for x in (start, end))
         raise DataError(file, line, f"span offsets {shown} are not whole numbers") from None
     if max(abs(start), abs(end)) > MAX_OFFSET:
-        raise DataError(file, line, f"span offsets {_short(start)}, {_short(end)} are out of range")
+        raise DataError(file, line, f"span offsets {short(start)}, {short(end)} are out of range")
     if not isinstance(label, str) or not label.strip():
         raise DataError(file, line, f"span {start}-{end} has no label")
     if not 0 <= start < end <= len(text):
         raise DataError(
             file,
             line,
-            f"span {start}-{end} ({_short(label)}) lies outside the text of {len(text)} characters",
+            f"span {start}-{end} ({short(label)}) lies outside the text of {len(text)} characters",
         )
     if (
         mention is not None
@@ -60,19 +62,21 @@ def checked_span(
         raise DataError(
             file,
             line,
-            f"span {start}-{end} ({_short(label)}) says {_short(mention)} but the text there "
-            f"is {_short(text[start:end])}",
+            f"span {start}-{end} ({short(label)}) says {short(mention)} but the text there "
+            f"is {short(text[start:end])}",
         )
     return {"start": start, "end": end, "label": label}
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    """A value for a message: its repr, cut to `limit` characters (a hostile file's offset
-    may be 5,000 digits)."""
+def short(value: Any, limit: int = 80) -> str:
+    """A value as messages show it: its repr cut to `limit` characters. A hostile file's value
+    may be megabytes, nested past what repr recurses through, or an int of 5,000 digits."""
     try:
         shown = repr(value)
     except ValueError:  # an int of more than 4,300 digits
         return f"a {value.bit_length():,}-bit number"
+    except RecursionError:
+        return f"a {type(value).__name__} nested too deep to show"
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 

@@ -24,6 +24,7 @@ from app.core.io.formats.annotated import (
     document_name,
     final_value,
     record_text,
+    short,
     spans_for_task,
 )
 from app.core.io.formats.base import AnnotatorValue, ReadOptions, Record, WriteContext, WriteReport
@@ -124,8 +125,9 @@ def _spans(ann: Path, text: str, encoding: str) -> Iterator[dict[str, Any]]:
             raise DataError(
                 name,
                 number,
-                f"discontinuous span {where!r} ({label}): Tagloop spans are continuous; split"
-                " it into one T line per fragment, or join the fragments, and import again",
+                f"discontinuous span {short(where)} ({short(label)}): Tagloop spans are "
+                "continuous; split it into one T line per fragment, or join the fragments, and "
+                "import again",
             )
         start, end = where.split()
         yield checked_span(name, number, text, start, end, label, mention, True)

@@ -95,7 +95,9 @@ def _labels(item: dict[str, Any], file: str, line: int) -> list[str]:
     if isinstance(label, str):
         return [label]
     if not isinstance(label, list):
-        raise DataError(file, line, f"doccano labels must be a list of names, not {label!r}")
+        raise DataError(
+            file, line, f"doccano labels must be a list of names, not {peer.short(label)}"
+        )
     names = []
     for name in label:
         if isinstance(name, list):

@@ -26,6 +26,7 @@ from app.core.io.formats.annotated import (
     annotator_values,
     final_value,
     record_text,
+    short,
     tabular_records,
 )
 from app.core.io.formats.base import ReadOptions, Record, WriteContext, WriteReport
@@ -86,7 +87,9 @@ def named(file: str, line: int, column: str, value: Any, names: list[str]) -> An
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(names):
         raise DataError(
-            file, line, f"{column!r} holds {value!r}, not one of its {len(names)} ClassLabel names"
+            file,
+            line,
+            f"{short(column)} holds {short(value)}, not one of its {len(names)} ClassLabel names",
         )
     return names[value]
 

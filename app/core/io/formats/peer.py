@@ -12,6 +12,7 @@ from typing import Any
 
 from app.core.errors import DataError
 from app.core.io import readers
+from app.core.io.formats.annotated import short
 from app.core.io.formats.base import ReadOptions, WriteContext
 from app.core.io.formats.spancheck import check_span_text
 from app.core.jobs import CancelCheck, Progress, check_cancel
@@ -47,16 +48,6 @@ def first_json(head: bytes) -> Any:
     except json.JSONDecodeError:
         return None
     return value
-
-
-def short(value: Any, limit: int = 80) -> str:
-    """A value as messages show it: its repr, cut to `limit` characters (a hostile value may
-    be megabytes, or nested past what repr can recurse through)."""
-    try:
-        shown = repr(value)
-    except (RecursionError, ValueError):
-        return f"{readers.kind_of(value)} nested too deep to show"
-    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def need_text(record: Any, key: str, file: str, line: int) -> str:

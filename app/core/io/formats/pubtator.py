@@ -21,7 +21,13 @@ from typing import Any
 
 from app.core.errors import DataError
 from app.core.fileio import atomic_writer
-from app.core.io.formats.annotated import checked_span, final_value, record_text, spans_for_task
+from app.core.io.formats.annotated import (
+    checked_span,
+    final_value,
+    record_text,
+    short,
+    spans_for_task,
+)
 from app.core.io.formats.base import AnnotatorValue, ReadOptions, Record, WriteContext, WriteReport
 from app.core.jobs import CancelCheck, Progress, check_cancel
 
@@ -114,7 +120,9 @@ def _annotation_line(name: str, number: int, doc: Document, line: str) -> None:
         return
     if len(parts) < 5:
         raise DataError(
-            name, number, f"expected PMID, start, end, mention and type separated by tabs: {line!r}"
+            name,
+            number,
+            f"expected PMID, start, end, mention and type separated by tabs: {short(line)}",
         )
     if parts[0].strip() != doc.pmid:
         raise DataError(name, number, f"annotation of {parts[0]} inside document {doc.pmid}")

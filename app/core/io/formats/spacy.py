@@ -26,7 +26,7 @@ from typing import Any
 
 from app.core.errors import DataError
 from app.core.fileio import atomic_writer
-from app.core.io.formats.annotated import annotator_values, final_value, record_text
+from app.core.io.formats.annotated import annotator_values, final_value, record_text, short
 from app.core.io.formats.base import AnnotatorValue, ReadOptions, Record, WriteContext, WriteReport
 from app.core.jobs import CancelCheck, Progress, check_cancel
 
@@ -66,7 +66,9 @@ def _load(path: Path) -> Any:
     try:
         return DocBin(store_user_data=True).from_bytes(data)
     except Exception as exc:
-        raise DataError(name, None, f"not a spaCy DocBin ({type(exc).__name__}: {exc})") from None
+        problem = f"{type(exc).__name__}: {exc}"
+        problem = problem if len(problem) <= 200 else problem[:197] + "..."
+        raise DataError(name, None, f"not a spaCy DocBin ({problem})") from None
 
 
 def _check_size(name: str, data: bytes) -> None:
@@ -99,6 +101,7 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
     # registered function first (about 1 ms a doc): one unpacker for all of them instead.
     packed, bin_.user_data = bin_.user_data, []
     unpack = _unpacker()
+    number = 0
     try:
         for number, doc in enumerate(bin_.get_docs(vocab), 1):
             raw = packed[number - 1] if number <= len(packed) else None
@@ -108,7 +111,9 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
     except DataError:
         raise
     except Exception as exc:
-        raise DataError(name, None, f"a corrupt document ({type(exc).__name__}: {exc})") from None
+        problem = f"{type(exc).__name__}: {exc}"
+        problem = problem if len(problem) <= 200 else problem[:197] + "..."
+        raise DataError(name, number + 1, f"a corrupt document ({problem})") from None
 
 
 def _unpacker() -> Any:
@@ -161,7 +166,7 @@ def _doc_value(name: str, number: int, doc: Any, options: ReadOptions) -> Any:
         return chosen
     if len(chosen) != 1:
         raise DataError(
-            name, number, f"classification needs one cat scored 0.5 or more, not {chosen!r}"
+            name, number, f"classification needs one cat scored 0.5 or more, not {short(chosen)}"
         )
     return chosen[0]
 

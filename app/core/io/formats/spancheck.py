@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.core.errors import DataError
+from app.core.io.formats.annotated import short
 
 
 def utf16_slice(text: str, start: int, end: int) -> str | None:
@@ -37,6 +38,6 @@ def check_span_text(span: Any, text: str, file: str, line: int) -> None:
     raise DataError(
         file,
         line,
-        f"the span {start}-{end} says its text is {span['text']!r}, but those offsets cut "
-        f"{found!r} from the text{hint}",
+        f"the span {start}-{end} says its text is {short(span['text'])}, but those offsets cut "
+        f"{short(found)} from the text{hint}",
     )

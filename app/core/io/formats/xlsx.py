@@ -27,7 +27,12 @@ from typing import Any
 from app.core.errors import DataError
 from app.core.fileio import atomic_writer
 from app.core.io import spreadsheet
-from app.core.io.formats.annotated import annotator_values, final_value, tabular_records
+from app.core.io.formats.annotated import (
+    annotator_values,
+    final_value,
+    short,
+    tabular_records,
+)
 from app.core.io.formats.base import ReadOptions, Record, WriteContext, WriteReport
 from app.core.jobs import CancelCheck, Progress, check_cancel
 
@@ -122,7 +127,7 @@ def _header(name: str, cells: tuple[Any, ...]) -> list[str]:
     seen: set[str] = set()
     for column in header:
         if column in seen:
-            raise DataError(name, 1, f"two columns are named {column!r}")
+            raise DataError(name, 1, f"two columns are named {short(column)}")
         seen.add(column)
     return header
 
