@@ -60,7 +60,7 @@ def _user_data(value: Any) -> bytes:
 
 
 def _docbin_bomb(size: int) -> bytes:
-    packer = zlib.compressobj(9)
+    packer = zlib.compressobj(1)  # still a ratio over 200, in half the time
     zeros = bytes(1 << 20)
     return b"".join(packer.compress(zeros) for _ in range(size >> 20)) + packer.flush()
 
@@ -294,7 +294,7 @@ def _long_text_parquet() -> bytes:
     import pyarrow.parquet as pq
 
     sink = io.BytesIO()
-    pq.write_table(pa.table({"text": ["x" * (40 << 20)]}), sink, compression="zstd")
+    pq.write_table(pa.table({"text": ["x" * (20 << 20)]}), sink, compression="zstd")
     return sink.getvalue()
 
 
