@@ -46,6 +46,8 @@ REGRESSIONS = {
     "arrow-mut001.arrow": "a corrupt record batch",
     "arrow-mut015.arrow": "a corrupt record batch",
     "xlsx-shared-out-of-range.xlsx": "a corrupt sheet after its row 1",
+    "pubtator-nul.pubtator": "line 1: a NUL byte",
+    "brat-txt-nul": "line 1: a NUL byte",
 }
 
 

@@ -327,4 +327,4 @@ def test_unexpected_shapes_end_in_a_message_not_a_traceback(make_project, tmp_pa
     odd = tmp_path / "odd.json"
     odd.write_text(json.dumps([{"data": {"text": "abc"}, "annotations": [{"result": [
         {"type": "labels", "value": ["not", "an", "object"]}]}]}]))  # fmt: skip
-    import_refused(project, odd, None, ["labelstudio"], fmt="labelstudio")
+    import_refused(project, odd, 1, ["'value' must be an object"], fmt="labelstudio")

@@ -61,7 +61,7 @@ def test_pubtator_document_without_annotations_stays_unlabelled(tmp_path):
     [
         ("1|t|Title\n1|a|Abstract.\n1\t0\t5\tTitlX\tD\n", "'TitlX' but the text there is 'Title'"),
         ("1|t|Title\n1|a|Abstract.\n1\t0\t99\tTitle\tD\n", "outside the text"),
-        ("1|t|Title\n1|a|Abstract.\n1\tx\t5\tTitle\tD\n", "not numbers"),
+        ("1|t|Title\n1|a|Abstract.\n1\tx\t5\tTitle\tD\n", "not whole numbers"),
         ("1\t0\t5\tTitle\tD\n", "before the document's title"),
         ("1|t|Title\n2|a|Abstract.\n", "follows the title of 1"),
     ],

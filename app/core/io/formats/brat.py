@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import DataError
+from app.core.io.decoding import nul_error
 from app.core.io.formats.annotated import (
     atomic_folder,
     checked_span,
@@ -97,6 +98,8 @@ def _read_text(path: Path, encoding: str) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise DataError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None
+    if encoding.lower().replace("_", "-").startswith("utf-8") and b"\x00" in data:
+        raise nul_error(str(path), data.count(b"\n", 0, data.index(b"\x00")) + 1)
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:

@@ -21,6 +21,7 @@ from typing import Any
 
 from app.core.errors import DataError
 from app.core.fileio import atomic_writer
+from app.core.io.decoding import nul_error
 from app.core.io.formats.annotated import (
     checked_span,
     final_value,
@@ -72,6 +73,8 @@ def documents(
             for number, raw in enumerate(iter(lambda: handle.readline(max_field + 1), ""), 1):
                 if len(raw) > max_field:
                     raise DataError(name, number, f"a line over the {max_field:,}-character limit")
+                if "\x00" in raw:  # the rule of every text format (app.core.io.decoding)
+                    raise nul_error(name, number)
                 line = raw.rstrip("\r\n")
                 if not line.strip():
                     if doc is not None:
