@@ -4,6 +4,7 @@ naming it, and nothing is half-written. Tracebacks, hangs (over 10 s), crashes a
 peaking over 500 MB above its start (tests.fuzz.peer_runner) are failures.
 
     python -m tests.fuzz.peer_corpus --all            # the whole corpus (>= 600 files)
+    python -m tests.fuzz.peer_corpus --all --memory   # and the peak memory of a long record
     python -m tests.fuzz.peer_corpus --format bioc    # one format's cases
     python -m tests.fuzz.peer_corpus --count 100      # a seeded random slice
 
@@ -20,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.fuzz import import_runner, peer_binary, peer_cases, peer_docs, peer_xml
+from tests.fuzz import import_runner, peer_binary, peer_cases, peer_docs, peer_runner, peer_xml
 from tests.fuzz.import_corpus import Case
 
 RUNNER = "tests.fuzz.peer_runner"
@@ -107,12 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", help="where to write the corpus (default: a temporary folder)")
     parser.add_argument("--results", help="write every case's result to this JSON Lines file")
+    parser.add_argument(
+        "--memory", action="store_true", help="with --all: peak memory of one long record"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tagloop-peer-fuzz-") as tmp:
         root = Path(args.dir or tmp)
         count = None if args.all or args.format else args.count
         cases = write_corpus(root / "corpus", count, args.seed, args.format)
         summary = run(root, cases)
+        if args.all and args.memory:
+            summary["memory"] = peer_runner.measure_memory(root / "memory")
     results = summary.pop("results")
     if args.results:
         Path(args.results).write_text("".join(json.dumps(r) + "\n" for r in results))

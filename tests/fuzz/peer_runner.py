@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import os
 import resource
 import sys
 import time
@@ -99,6 +100,85 @@ def worker(cases_file: Path, out_file: Path, work: Path) -> None:
         project.close()
 
 
+# ---- memory of one long accepted field ----------------------------------------------------
+
+
+def long_files(size: int) -> dict[str, bytes]:
+    """One record whose text is `size` bytes, in each text peer format (by suffix)."""
+    text = "word " * (size // 5)
+    spans = json.dumps({"text": text, "spans": [{"start": 0, "end": 4, "label": "D"}]})
+    tokens = "\n".join(["long O", "x" * size + " B-D", "end O"])
+    return {
+        "long.prodigy.jsonl": (spans[:-1] + ', "answer": "accept", "_input_hash": 1}\n').encode(),
+        "long.labelstudio.json": json.dumps([{"data": {"text": text}, "annotations": []}]).encode(),
+        "long.conll": tokens.encode(),
+        "long.pubtator": f"1|t|{text}\n1|a|x\n1\t0\t4\tword\tD\n".encode(),
+        "long.bioc.xml": (
+            "<collection><source/><date/><key/><document><id>1</id><passage><offset>0"
+            f"</offset><text>{text}</text></passage></document></collection>"
+        ).encode(),
+    }
+
+
+def measure_memory(work: Path, field_mb: int = 8) -> dict:
+    """Peak RSS of importing one `field_mb` MB record in each text peer format, against a
+    one-line file, each in its own process: (peak - baseline) / field size. 8 MB: libxml2
+    reads a text node of at most 10 MB (BioC)."""
+    import subprocess
+
+    from tests.fuzz.import_runner import ROOT
+
+    work.mkdir(parents=True, exist_ok=True)
+    size = field_mb << 20
+    files = {"tiny.txt": b"one line\n", **long_files(size)}
+    for name, content in files.items():
+        (work / name).write_bytes(content)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TAGLOOP_CONFIG_DIR": str(work / "config")}
+    peaks = {}
+    for name in files:
+        project = work / "memory.tagloop"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{project}{suffix}").unlink(missing_ok=True)
+        command = [sys.executable, "-m", "tests.fuzz.peer_runner", "memory"]
+        for step in ("create", str(work / name)):
+            done = subprocess.run(
+                [*command, step, str(project)],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=True,
+            )
+        peaks[name] = int(done.stdout.split()[-1])
+    base = peaks.pop("tiny.txt")
+    return {
+        "field_mb": field_mb,
+        "baseline_mb": round(base / 1024, 1),
+        "ratio": {name: round((peak - base) * 1024 / size, 2) for name, peak in peaks.items()},
+    }
+
+
+def memory_child(step: str, project_path: Path) -> None:
+    """`create` a spans project, or import the file `step` into it; print the peak RSS."""
+    from app.core.io.importer import import_dataset
+    from app.core.project.label_schema import LabelSpec
+    from app.core.project.project import create_project, open_project
+
+    if step == "create":
+        create_project(project_path, "spans", [LabelSpec("D")]).close()
+        return
+    fmt = {"jsonl": "prodigy", "json": "labelstudio", "conll": "conll", "xml": "bioc"}
+    suffix = step.rsplit(".", 1)[-1]
+    with open_project(project_path) as project:
+        import_dataset(
+            project, Path(step), fmt=fmt.get(suffix, suffix if suffix != "txt" else None)
+        )
+    print(_status_kb("VmHWM:"))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "worker":
         worker(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
+    elif sys.argv[1] == "memory":
+        memory_child(sys.argv[2], Path(sys.argv[3]))

@@ -86,6 +86,10 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
                 yield _record(name, number, document, options)
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
+        if "Text node too long" in str(exc.msg):
+            raise DataError(
+                name, line, "a text of over 10,000,000 characters, more than the XML reader takes"
+            ) from None
         raise DataError(name, line, f"not well-formed XML: {exc.msg}") from None
     except OSError as exc:
         raise DataError(name, None, f"cannot be read: {exc.strerror or exc}") from None

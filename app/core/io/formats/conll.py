@@ -139,7 +139,7 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
         raise DataError(file, None, "CoNLL files hold spans: import them into a spans project")
     builder = _Builder()
     for number, line in enumerate(_lines(path, options), 1):
-        if line.startswith(DOCSTART) or not line.strip():
+        if not line or line.isspace() or line.startswith(DOCSTART):  # no copy of a long line
             record = builder.record()
             if record is not None:
                 yield record
