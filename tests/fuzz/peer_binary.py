@@ -340,6 +340,11 @@ def table_cases(fmt: str) -> list[Spec]:
             ("parquet-long-text.parquet", _long_text_parquet, "classification", {"fmt": fmt})
         )
         out.append(("parquet-no-mapping.parquet", _parquet_bytes, "classification", {"fmt": fmt}))
+        for rows in (4, 10**6, 2**40):
+            make_rows = partial(_declaring_rows, rows)
+            out.append(
+                (f"parquet-declares-{rows}-rows.parquet", make_rows, "classification", options)
+            )
         out.append(
             (
                 "parquet-dict.parquet",
@@ -369,6 +374,23 @@ def table_cases(fmt: str) -> list[Spec]:
             )
         )
     return out
+
+
+def _declaring_rows(rows: int) -> bytes:
+    """A valid 3-row Parquet file whose footer says `rows` rows (the file's and each row
+    group's num_rows, thrift compact i64 fields 0x16), its length fixed."""
+    import struct
+
+    data = _parquet_bytes()
+    size = struct.unpack("<i", data[-8:-4])[0]
+    footer = data[-8 - size : -8]
+    number, varint = rows << 1, bytearray()
+    while number > 0x7F:
+        varint.append(number & 0x7F | 0x80)
+        number >>= 7
+    varint.append(number)
+    forged = footer.replace(b"\x16\x06", b"\x16" + bytes(varint))
+    return data[: -8 - size] + forged + struct.pack("<i", len(forged)) + b"PAR1"
 
 
 def _cut(make: Any, cut: int) -> bytes:

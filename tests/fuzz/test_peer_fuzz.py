@@ -48,6 +48,7 @@ REGRESSIONS = {
     "xlsx-shared-out-of-range.xlsx": "a corrupt sheet after its row 1",
     "pubtator-nul.pubtator": "line 1: a NUL byte",
     "brat-txt-nul": "line 1: a NUL byte",
+    "parquet-declares-1099511627776-rows.parquet": "declares 1,099,511,627,776 rows in",
 }
 
 

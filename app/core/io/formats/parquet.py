@@ -41,6 +41,7 @@ MULTI_ANNOTATOR = True  # every annotator kept
 MAGIC = b"PAR1"
 BATCH = 2048
 MAX_ROW_GROUP = 1 << 30  # bytes of one row group, uncompressed: past it, refused as a bomb
+ROWS_PER_BYTE = 1000  # rows a row group may declare per byte of its data (past 100,000)
 HF_KEY = b"huggingface"
 
 
@@ -193,11 +194,31 @@ def _open(path: Path) -> Any:
         raise DataError(name, None, f"not a readable Parquet file ({exc})") from None
     meta = parquet.metadata
     for group in range(meta.num_row_groups):
-        if meta.row_group(group).total_byte_size > MAX_ROW_GROUP:
-            raise DataError(
-                name, None, f"row group {group + 1} unpacks to over 1 GiB: refused as a bomb"
-            )
+        _check_group(name, group, meta.row_group(group))
     return parquet
+
+
+def _check_group(name: str, number: int, group: Any) -> None:
+    """Refuse a row group that declares more than its bytes can hold: Arrow allocates for
+    the rows a footer declares before it reads a page (a 1 KB file saying 2**40 rows takes
+    the machine's memory)."""
+    where = f"row group {number + 1}"
+    if group.total_byte_size > MAX_ROW_GROUP:
+        raise DataError(name, None, f"{where} unpacks to over 1 GiB: refused as a bomb")
+    rows = group.num_rows
+    packed = sum(group.column(i).total_compressed_size for i in range(group.num_columns))
+    short_chunk = any(
+        group.column(i).num_values < rows
+        for i in range(group.num_columns)
+        if "." not in group.column(i).path_in_schema  # flat: one value (or null) a row
+    )
+    if short_chunk or rows > ROWS_PER_BYTE * max(1, packed) + 100_000:
+        raise DataError(
+            name,
+            None,
+            f"{where} declares {rows:,} rows in {packed:,} bytes of data: refused as corrupt "
+            "or a bomb",
+        )
 
 
 def columns(path: Path, options: ReadOptions) -> list[str]:
