@@ -357,6 +357,9 @@ def table_cases(fmt: str) -> list[Spec]:
         out.append(
             ("arrow-stream.arrow", partial(_arrow_bytes, "valid", True), "classification", options)
         )
+        for size in (2 << 30, 1 << 40):
+            make_size = partial(_arrow_declaring, size)
+            out.append((f"arrow-zstd-declares-{size}.arrow", make_size, "classification", options))
         out.append(
             (
                 "arrow-stream-cut.arrow",
@@ -391,6 +394,24 @@ def _declaring_rows(rows: int) -> bytes:
     varint.append(number)
     forged = footer.replace(b"\x16\x06", b"\x16" + bytes(varint))
     return data[: -8 - size] + forged + struct.pack("<i", len(forged)) + b"PAR1"
+
+
+def _arrow_declaring(size: int) -> bytes:
+    """A zstd-compressed Arrow file whose first offsets buffer says it inflates to `size`
+    bytes (each compressed IPC buffer starts with its length, int64)."""
+    import struct
+
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    table = pa.table({"text": [TEXT, "second", "third"] * 1000, "label": [0, 1, 0] * 1000})
+    sink = io.BytesIO()
+    options = ipc.IpcWriteOptions(compression="zstd")
+    with ipc.new_file(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    data = sink.getvalue()
+    at = data.find(struct.pack("<q", 4 * 3001))
+    return data[:at] + struct.pack("<q", size) + data[at + 8 :]
 
 
 def _cut(make: Any, cut: int) -> bytes:

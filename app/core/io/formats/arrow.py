@@ -118,7 +118,7 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
             found = named_rows(str(shard), reader.schema, _batches(reader), names, limit)
             for line, row in found:
                 yield offset + line, row
-        except pa.ArrowException as exc:
+        except (pa.ArrowException, OSError) as exc:  # OSError: a corrupt compressed buffer
             raise DataError(str(shard), None, f"a corrupt record batch ({exc})") from None
         offset += line
 

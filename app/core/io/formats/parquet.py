@@ -235,7 +235,7 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
     try:
         found = parquet.iter_batches(BATCH)
         yield from named_rows(str(path), schema, found, class_names(schema), options.max_field)
-    except pa.ArrowException as exc:
+    except (pa.ArrowException, OSError) as exc:  # OSError: a corrupt compressed page
         raise DataError(str(path), None, f"a corrupt Parquet page ({exc})") from None
 
 
