@@ -36,7 +36,11 @@ sys.path.insert(0, str(ROOT))
 from app.ml import active  # noqa: E402
 from app.ml.bench import albench  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+# the shared real data, beside the checkout (or two levels up, from a worktree)
+DATA = next(
+    (d for d in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data") if d.exists()),
+    ROOT.parent / "shared" / "data",
+)
 STRATEGIES = ["least_confidence", "margin", "entropy", "hybrid", "balanced", "cold_start"]
 OUT = ROOT / "bench" / "out"
 

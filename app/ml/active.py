@@ -34,12 +34,15 @@ STRATEGIES = (
     "hybrid",
     "balanced",
     "cold_start",
+    "density",
 )
 # balanced: never below random on SMS, NCBI mention types, NCBI sentences and spans, where
 # hybrid lost on some held-out sets (bench/al_curves.py prints the figures)
 DEFAULT_STRATEGY = "balanced"
 # strategies whose queue front is put in a diverse (clustered, round-robin) order
-DIVERSE_STRATEGIES = ("hybrid", "balanced")
+DIVERSE_STRATEGIES = ("hybrid", "balanced", "density")
+# strategies with balanced's random share (density is balanced, density-weighted)
+MIXED_STRATEGIES = ("balanced", "density")
 EXPLORE_SHARE = 0.3  # balanced: about this share of every batch is picked at random
 # balanced, classification and multilabel: a model of a few dozen labels is a poor judge of its
 # own uncertainty (NCBI sentences: early uncertainty picks fell behind random), so the random
@@ -50,6 +53,12 @@ MIX_DEPTH = 2000  # balanced: how many top ranks of a scored chunk get random pi
 HYBRID_CANDIDATES = 10  # hybrid clusters the batch * this most uncertain items
 COLD_START_SAMPLE = 5000  # cold start clusters at most this many pool items
 EMBED_DIM = 50
+# density: information density (Settles & Craven 2008) on the diverse candidates: each
+# cluster's pick maximises priority * density ** DENSITY_BETA, where density is the mean cosine
+# similarity to the DENSITY_NEIGHBOURS nearest of DENSITY_SAMPLE random pool items
+DENSITY_BETA = 1.0
+DENSITY_NEIGHBOURS = 10
+DENSITY_SAMPLE = 1000
 
 Embed = Callable[[Sequence[int]], np.ndarray]
 
@@ -78,7 +87,7 @@ def _score(strategy: str, prediction: Prediction) -> float:
         return 1.0 - confidence
     scores = list(prediction.scores.values()) if prediction.scores else []
     multilabel = _is_multilabel(prediction)
-    if strategy in ("margin", "hybrid", "balanced"):
+    if strategy in ("margin", "hybrid", *MIXED_STRATEGIES):
         if prediction.span_scores is not None:
             # a document's confidence is the chance its whole labeling is right, not a yes/no
             # probability: 0.01 is very unsure, so |2p - 1| would rank it as very sure
@@ -126,7 +135,7 @@ def priority(
     if strategy == "cold_start":
         return [0.0 for _ in predictions]
     scores = [_score(strategy, p) for p in predictions]
-    if strategy == "balanced":
+    if strategy in MIXED_STRATEGIES:
         mixer = np.random.default_rng(draw.getrandbits(32))
         spans = any(p.span_scores is not None for p in predictions)
         share = explore_share(labeled, spans)
@@ -189,13 +198,13 @@ def priority_array(
     if strategy == "least_confidence":
         return 1.0 - confidence
     multiple = task_type == "classification" and probs.shape[1] >= 2
-    if strategy in ("margin", "hybrid", "balanced"):
+    if strategy in ("margin", "hybrid", *MIXED_STRATEGIES):
         if multiple:
             top2 = -np.partition(-probs, 1, axis=1)[:, :2]
             margins = 1.0 - (top2[:, 0] - top2[:, 1])
         else:
             margins = 1.0 - np.abs(2 * confidence - 1)
-        if strategy == "balanced":
+        if strategy in MIXED_STRATEGIES:
             share = explore_share(labeled, task_type == "spans")
             return explore_mix(margins, share, np.random.default_rng(seed))
         return margins
@@ -254,6 +263,18 @@ def embedding(x: Any, seed: int) -> np.ndarray:
     norms = np.linalg.norm(dense, axis=1, keepdims=True)
     norms[norms == 0] = 1
     return dense / norms
+
+
+def density(vectors: np.ndarray, reference: np.ndarray, k: int = 0) -> np.ndarray:
+    """Information density of each (normalised) row: its mean cosine similarity to its k
+    nearest reference rows (default DENSITY_NEIGHBOURS), in [0, 1]. A text like many others
+    teaches the model about many others; an outlier only about itself."""
+    k = min(k or DENSITY_NEIGHBOURS, len(reference))
+    if k <= 0 or not len(vectors):
+        return np.ones(len(vectors))
+    sims = np.asarray(vectors, float) @ np.asarray(reference, float).T
+    nearest = -np.partition(-sims, k - 1, axis=1)[:, :k]
+    return np.clip(nearest.mean(axis=1), 0.0, 1.0)
 
 
 def _clusters(vectors: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -321,12 +342,19 @@ def select_from_scores(
     pool = [candidates[int(i)] for i in top]
     if len(pool) <= batch:
         return pool
-    labels, _ = _clusters(embed(pool), batch, rng.randrange(1 << 30))
+    if strategy == "density":
+        reference = rng.sample(candidates, min(DENSITY_SAMPLE, len(candidates)))
+        vectors = embed(pool + reference)  # one embedding: pool and reference comparable
+        vectors, weight = vectors[: len(pool)], density(vectors[: len(pool)], vectors[len(pool) :])
+        weight = np.asarray(scores, float)[top] * weight**DENSITY_BETA
+    else:
+        vectors, weight = embed(pool), -np.arange(len(pool), dtype=float)
+    labels, _ = _clusters(vectors, batch, rng.randrange(1 << 30))
     chosen: list[int] = []
     for c in range(batch):
         members = np.flatnonzero(labels == c)
-        if len(members):
-            chosen.append(pool[int(members.min())])  # pool is sorted: min = most uncertain
+        if len(members):  # hybrid: the lowest position, i.e. the most uncertain member
+            chosen.append(pool[int(members[np.argmax(weight[members])])])
     seen = set(chosen)
     chosen += [i for i in pool if i not in seen][: batch - len(chosen)]
     return chosen
@@ -353,7 +381,7 @@ def select_batch(
         x = features.transform([pool_texts[i] for i in chosen])
         return embedding(x, rng.randrange(1 << 30))
 
-    if strategy == "random" or (strategy == "balanced" and model is None):
+    if strategy == "random" or (strategy in MIXED_STRATEGIES and model is None):
         return select_from_scores("random", [], indices, batch, rng, None)
     if model is None or strategy == "cold_start":
         return select_from_scores("cold_start", [], indices, batch, rng, embed)
