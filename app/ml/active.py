@@ -226,26 +226,64 @@ def _binary_entropy_array(p: np.ndarray) -> np.ndarray:
 
 
 def diverse_order(
-    candidates: Sequence[int], texts: Sequence[str], batch: int, seed: int = 0
+    candidates: Sequence[int],
+    texts: Sequence[str],
+    batch: int,
+    seed: int = 0,
+    values: Sequence[float] | None = None,
+    reference: Sequence[str] = (),
 ) -> list[int]:
     """The hybrid strategy as a queue order: candidates (most uncertain first) clustered in
     the feature space, then taken round-robin across clusters, each cluster's most uncertain
-    member first, so the next `batch` items in the queue are never near-duplicates."""
+    member first, so the next `batch` items in the queue are never near-duplicates.
+    With `values` (the density strategy) each cluster's members go in the order of value *
+    density, density measured against the `reference` texts (a pool sample; default: the
+    candidates themselves)."""
     from app.ml import features
 
     candidates = list(candidates)
     if len(candidates) <= batch or batch <= 1:
         return candidates
-    vectors = embedding(features.transform(list(texts)), seed)
+    texts, reference = list(texts), list(reference) if values is not None else []
+    vectors = embedding(features.transform(texts + reference), seed)
+    vectors, others = vectors[: len(texts)], vectors[len(texts) :]
+    ranking = list(range(len(candidates)))
+    if values is not None:
+        weight = np.asarray(values, float) * density(
+            vectors, others if len(others) else vectors
+        ) ** DENSITY_BETA
+        ranking = np.argsort(-weight, kind="stable").tolist()
     labels, _ = _clusters(vectors, batch, seed)
     members: dict[int, list[int]] = {}
-    for position, cluster in enumerate(labels.tolist()):
-        members.setdefault(cluster, []).append(position)  # positions ascend: most uncertain
-    groups = sorted(members.values(), key=lambda group: group[0])
+    for position in ranking:  # best first: the most uncertain (density: value * density)
+        members.setdefault(int(labels[position]), []).append(position)
+    groups = sorted(members.values(), key=lambda group: ranking.index(group[0]))
     order: list[int] = []
     for depth in range(max(len(group) for group in groups)):
         order.extend(candidates[group[depth]] for group in groups if depth < len(group))
     return order
+
+
+class PoolSample:
+    """A uniform random sample of the texts streamed past it (reservoir sampling), so the
+    density strategy can measure density against the whole pool while it is scored chunk by
+    chunk, at no extra read."""
+
+    def __init__(self, size: int = DENSITY_SAMPLE, seed: int = 0) -> None:
+        self.size = size
+        self.seen = 0
+        self.texts: list[str] = []
+        self._rng = random.Random(seed)
+
+    def add(self, texts: Sequence[str]) -> None:
+        for text in texts:
+            self.seen += 1
+            if len(self.texts) < self.size:
+                self.texts.append(text)
+            else:
+                slot = self._rng.randrange(self.seen)
+                if slot < self.size:
+                    self.texts[slot] = text
 
 
 def embedding(x: Any, seed: int) -> np.ndarray:
