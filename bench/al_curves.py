@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -36,13 +37,26 @@ sys.path.insert(0, str(ROOT))
 from app.ml import active  # noqa: E402
 from app.ml.bench import albench  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+import al_robust  # noqa: E402
+
 # the shared real data, beside the checkout (or two levels up, from a worktree)
 DATA = next(
-    (d for d in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data") if d.exists()),
+    (
+        d
+        for d in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data")
+        if d.exists()
+    ),
     ROOT.parent / "shared" / "data",
 )
 STRATEGIES = ["least_confidence", "margin", "entropy", "hybrid", "balanced", "cold_start"]
 OUT = ROOT / "bench" / "out"
+# short-text proxies for the held-out sets (a 6-class question set, a review sentiment set)
+PROXIES = {
+    "sms_short": "proxy: SMS cut to its first sentence, 12 words (classification, ham/spam)",
+    "mention_short": "proxy: NCBI sentences cut to 12 words, holds a mention? (yes/no)",
+    "titles": "proxy: NCBI titles, dominant mention type (classification, 5 classes)",
+}
 
 
 def sentence_sets() -> dict[str, Path]:
@@ -103,8 +117,20 @@ def _report(result: dict) -> list[str]:
     return lines
 
 
+def _paired_se(result: dict) -> tuple[float, float] | None:
+    """(mean paired AUC difference default - random, its standard error), from the repeats."""
+    default = result["strategies"][result["default"]].get("auc_repeats")
+    chance = result["strategies"]["random"].get("auc_repeats")
+    if not default or not chance or len(default) < 2:
+        return None
+    diffs = [a - b for a, b in zip(default, chance, strict=True)]
+    return statistics.mean(diffs), statistics.stdev(diffs) / len(diffs) ** 0.5
+
+
 def _summary(results: list[dict]) -> list[str]:
-    """The issue #17 targets over every data set run."""
+    """The issue #17 targets over every data set run (short-text proxies apart)."""
+    proxies = [r for r in results if r.get("proxy")]
+    results = [r for r in results if not r.get("proxy")]
     gains = {
         r["dataset"] + f" ({r['task']})": r["strategies"][r["default"]]["auc"]
         - r["strategies"]["random"]["auc"]
@@ -125,6 +151,20 @@ def _summary(results: list[dict]) -> list[str]:
         lines.append(
             f"spans: {spans[0]:+.4f} (target >= +0.02): {'met' if spans[0] >= 0.02 else 'NOT met'}"
         )
+    if proxies:
+        lines += ["", "== short-text proxies for the held-out sets: default against random"]
+        for r in proxies:
+            gain = r["strategies"][r["default"]]["auc"] - r["strategies"]["random"]["auc"]
+            lines.append(f"{r['dataset'] + ' (' + r['task'] + ')':55s} {gain:+.4f}")
+    lines += ["", "== paired standard error of (default AUC - random AUC), per repeat"]
+    for r in results + proxies:
+        paired = _paired_se(r)
+        if paired:
+            repeats = len(r["strategies"]["random"]["auc_repeats"])
+            lines.append(
+                f"{r['dataset'] + ' (' + r['task'] + ')':55s} {paired[0]:+.4f} "
+                f"se {paired[1]:.4f} ({repeats} repeats)"
+            )
     return lines
 
 
@@ -140,6 +180,9 @@ def main() -> int:
         help="only random, hybrid and the default (faster), not every strategy",
     )
     parser.add_argument("--repeats", type=int, help="repeats for every data set (overrides)")
+    parser.add_argument(
+        "--no-proxies", action="store_true", help="skip the short-text proxy data sets"
+    )
     args = parser.parse_args()
     repeats = 1 if args.quick else 3
     budget = 300 if args.quick else 500
@@ -213,6 +256,10 @@ def main() -> int:
         )
     else:
         print("spans: skipped (app.ml.spans.model is not there yet)")
+    if not args.no_proxies:
+        proxies = al_robust.data_sets(args.sms_pool, budget)
+        for key, title in PROXIES.items():
+            runs.append((f"{title}; pool subsampled to {args.sms_pool}", proxies[key]))
     for title, kwargs in runs:
         started = time.perf_counter()
         print(f"\n{title}", flush=True)
@@ -221,7 +268,10 @@ def main() -> int:
         names = kwargs.pop("strategies_override", STRATEGIES)
         if args.default_only:
             names = ["hybrid", "default"] if names == STRATEGIES else names
-        result = albench.run(strategies=names, repeats=reps, progress=progress, seed=0, **kwargs)
+        result = albench.run(
+            strategies=names, repeats=reps, progress=progress, seed=0, keep_repeats=True, **kwargs
+        )
+        result["proxy"] = title.startswith("proxy:")
         for line in _report(result):
             print(line, flush=True)
         print(f"({time.perf_counter() - started:.0f} s, {reps} repeats)", flush=True)

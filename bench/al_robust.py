@@ -30,7 +30,11 @@ from app.ml.bench import albench, data  # noqa: E402
 
 # the shared real data, beside the checkout (or two levels up, from a worktree)
 DATA = next(
-    (d for d in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data") if d.exists()),
+    (
+        d
+        for d in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data")
+        if d.exists()
+    ),
     ROOT.parent / "shared" / "data",
 )
 OUT = ROOT / "bench" / "out"
@@ -59,7 +63,9 @@ def data_sets(pool: int = 3000, budget: int = 500) -> dict[str, dict]:
     mention, _ = data.read_examples(sentences["mention"], "classification")
     short = {
         "sms_short": _write(OUT / "sms_short.tsv", data.short_texts(sms)),
-        "mention_short": _write(OUT / "ncbi_sentences_mention_short.tsv", data.short_texts(mention)),
+        "mention_short": _write(
+            OUT / "ncbi_sentences_mention_short.tsv", data.short_texts(mention)
+        ),
         "titles": _write(OUT / "ncbi_titles_type.tsv", data.pubtator_titles(PUBTATOR)[0]),
     }
     linear = dict(task="classification", pool_limit=pool, budget=budget, batch=10)

@@ -249,9 +249,10 @@ def diverse_order(
     vectors, others = vectors[: len(texts)], vectors[len(texts) :]
     ranking = list(range(len(candidates)))
     if values is not None:
-        weight = np.asarray(values, float) * density(
-            vectors, others if len(others) else vectors
-        ) ** DENSITY_BETA
+        weight = (
+            np.asarray(values, float)
+            * density(vectors, others if len(others) else vectors) ** DENSITY_BETA
+        )
         ranking = np.argsort(-weight, kind="stable").tolist()
     labels, _ = _clusters(vectors, batch, seed)
     members: dict[int, list[int]] = {}

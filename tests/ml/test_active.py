@@ -322,4 +322,6 @@ def test_density_pool_scoring_is_balanced_and_starts_random(sms200, model):
     assert a.tolist() == b.tolist()
     pool = [e.text for e in sms200]
     first = active.select_batch("density", None, pool, 10, random.Random(5), "classification")
-    assert first == active.select_batch("random", None, pool, 10, random.Random(5), "classification")
+    assert first == active.select_batch(
+        "random", None, pool, 10, random.Random(5), "classification"
+    )

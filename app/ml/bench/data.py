@@ -152,7 +152,7 @@ def pubtator_titles(paths: list[Path]) -> tuple[list[Example], list[str]]:
     examples: list[Example] = []
     for path in paths:
         title, types = "", []
-        for line in Path(path).read_text(encoding="utf-8").splitlines() + [""]:
+        for line in [*Path(path).read_text(encoding="utf-8").splitlines(), ""]:
             if "|t|" in line[:20]:
                 title, types = line.split("|t|", 1)[1], []
             elif "\t" in line:
