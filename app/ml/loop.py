@@ -256,7 +256,7 @@ def score_pool(
     For the hybrid strategy the most uncertain items are then put in a diverse order."""
     from app.ml import active
 
-    strategy = strategy or active.DEFAULT_STRATEGY
+    strategy = active.for_task(strategy or active.DEFAULT_STRATEGY, project.task_type)
     model = load_model(project, version)
     with project.engine.connect() as conn:
         total = predictions.unlabeled_pool(conn).count

@@ -325,3 +325,10 @@ def test_density_pool_scoring_is_balanced_and_starts_random(sms200, model):
     assert first == active.select_batch(
         "random", None, pool, 10, random.Random(5), "classification"
     )
+
+
+def test_span_projects_run_density_as_balanced():
+    assert active.for_task("density", "spans") == "balanced"
+    assert active.for_task("density", "classification") == "density"
+    assert active.for_task("density", "multilabel") == "density"
+    assert active.for_task("hybrid", "spans") == "hybrid"

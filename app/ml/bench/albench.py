@@ -283,7 +283,17 @@ def run(
         for repeat in range(repeats):
             rng = random.Random(seed * 7919 + repeat)
             curves.append(
-                _curve(runner, name, len(pool), seed_size, batch, budget, rng, tick, cancel)
+                _curve(
+                    runner,
+                    active.for_task(name, task),
+                    len(pool),
+                    seed_size,
+                    batch,
+                    budget,
+                    rng,
+                    tick,
+                    cancel,
+                )
             )
         counts = curves[0][0]
         length = min(len(c[1]) for c in curves)
