@@ -11,7 +11,13 @@ warm-up of 100). Mean of the four linear sets +0.019. Hybrid, the previous defau
 +0.059 (5 repeats), NCBI sentences mention yes/no +0.005 (from a worse first model: cluster
 centres); balanced before its random seed and warm-up: -0.009 there.
 
-Run: .venv/bin/python bench/al_curves.py [--quick] [--json OUT]
+Session 3, paired over 6 repeats (bench/al_robust.py, which has the table): balanced against
+random SMS +0.047 (se 0.004), mention yes/no +0.011 (0.005), dominant type +0.006 (0.010),
+multilabel +0.002 (0.003), mean +0.017; short-text proxies (printed after the targets, not in
+them) SMS cut to 12 words +0.100 (0.016), NCBI sentences cut to 12 words +0.011 (0.009), NCBI
+titles +0.009 (0.015). The density strategy (information density) did not beat balanced.
+
+Run: .venv/bin/python bench/al_curves.py [--quick] [--json OUT] [--no-proxies]
 SMS: the pool is subsampled to 3000 messages (stratified) so that the whole run takes a few
 minutes on 2 cores; the test set is the full stratified 25% of the file.
 NCBI mention types: train + test PubTator read as one file (693 abstracts), batch 10,

@@ -13,6 +13,11 @@ training set representative, so the default never does much worse than random an
 uncertainty helps, keeps most of its gain (bench/al_curves.py, docs in README). It starts from
 a random sample, and for classification and multilabel its random share falls from 1 to
 EXPLORE_SHARE over the first WARMUP_LABELS labels.
+"density" is balanced with information density (Settles & Craven 2008): within each cluster of
+candidates it picks the item of highest priority * density, density being the mean cosine
+similarity to the nearest items of a pool sample. Chosen on SMS and NCBI sentences (mention
+yes/no) it lost to balanced (6 repeats: +0.049 and +0.002 against +0.047 and +0.011 over
+random), so it is not the default (bench/al_robust.py prints the figures).
 """
 
 from __future__ import annotations
@@ -36,8 +41,9 @@ STRATEGIES = (
     "cold_start",
     "density",
 )
-# balanced: never below random on SMS, NCBI mention types, NCBI sentences and spans, where
-# hybrid lost on some held-out sets (bench/al_curves.py prints the figures)
+# balanced: never below random on SMS, NCBI mention types, NCBI sentences, spans and the
+# short-text proxies, where hybrid lost on some held-out sets (bench/al_curves.py,
+# bench/al_robust.py print the figures)
 DEFAULT_STRATEGY = "balanced"
 # strategies whose queue front is put in a diverse (clustered, round-robin) order
 DIVERSE_STRATEGIES = ("hybrid", "balanced", "density")
