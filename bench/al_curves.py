@@ -11,7 +11,13 @@ warm-up of 100). Mean of the four linear sets +0.019. Hybrid, the previous defau
 +0.059 (5 repeats), NCBI sentences mention yes/no +0.005 (from a worse first model: cluster
 centres); balanced before its random seed and warm-up: -0.009 there.
 
-Run: .venv/bin/python bench/al_curves.py [--quick] [--json OUT]
+Session 3, paired over 6 repeats (bench/al_robust.py, which has the table): balanced against
+random SMS +0.047 (se 0.004), mention yes/no +0.011 (0.005), dominant type +0.006 (0.010),
+multilabel +0.002 (0.003), mean +0.017; short-text proxies (printed after the targets, not in
+them) SMS cut to 12 words +0.100 (0.016), NCBI sentences cut to 12 words +0.011 (0.009), NCBI
+titles +0.009 (0.015). The density strategy (information density) did not beat balanced.
+
+Run: .venv/bin/python bench/al_curves.py [--quick] [--json OUT] [--no-proxies]
 SMS: the pool is subsampled to 3000 messages (stratified) so that the whole run takes a few
 minutes on 2 cores; the test set is the full stratified 25% of the file.
 NCBI mention types: train + test PubTator read as one file (693 abstracts), batch 10,
@@ -26,6 +32,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -36,9 +43,26 @@ sys.path.insert(0, str(ROOT))
 from app.ml import active  # noqa: E402
 from app.ml.bench import albench  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT / "bench"))
+import al_robust  # noqa: E402
+
+# the shared real data, beside the checkout (or two levels up, from a worktree)
+DATA = next(
+    (
+        d
+        for d in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data")
+        if d.exists()
+    ),
+    ROOT.parent / "shared" / "data",
+)
 STRATEGIES = ["least_confidence", "margin", "entropy", "hybrid", "balanced", "cold_start"]
 OUT = ROOT / "bench" / "out"
+# short-text proxies for the held-out sets (a 6-class question set, a review sentiment set)
+PROXIES = {
+    "sms_short": "proxy: SMS cut to its first sentence, 12 words (classification, ham/spam)",
+    "mention_short": "proxy: NCBI sentences cut to 12 words, holds a mention? (yes/no)",
+    "titles": "proxy: NCBI titles, dominant mention type (classification, 5 classes)",
+}
 
 
 def sentence_sets() -> dict[str, Path]:
@@ -99,8 +123,20 @@ def _report(result: dict) -> list[str]:
     return lines
 
 
+def _paired_se(result: dict) -> tuple[float, float] | None:
+    """(mean paired AUC difference default - random, its standard error), from the repeats."""
+    default = result["strategies"][result["default"]].get("auc_repeats")
+    chance = result["strategies"]["random"].get("auc_repeats")
+    if not default or not chance or len(default) < 2:
+        return None
+    diffs = [a - b for a, b in zip(default, chance, strict=True)]
+    return statistics.mean(diffs), statistics.stdev(diffs) / len(diffs) ** 0.5
+
+
 def _summary(results: list[dict]) -> list[str]:
-    """The issue #17 targets over every data set run."""
+    """The issue #17 targets over every data set run (short-text proxies apart)."""
+    proxies = [r for r in results if r.get("proxy")]
+    results = [r for r in results if not r.get("proxy")]
     gains = {
         r["dataset"] + f" ({r['task']})": r["strategies"][r["default"]]["auc"]
         - r["strategies"]["random"]["auc"]
@@ -121,6 +157,20 @@ def _summary(results: list[dict]) -> list[str]:
         lines.append(
             f"spans: {spans[0]:+.4f} (target >= +0.02): {'met' if spans[0] >= 0.02 else 'NOT met'}"
         )
+    if proxies:
+        lines += ["", "== short-text proxies for the held-out sets: default against random"]
+        for r in proxies:
+            gain = r["strategies"][r["default"]]["auc"] - r["strategies"]["random"]["auc"]
+            lines.append(f"{r['dataset'] + ' (' + r['task'] + ')':55s} {gain:+.4f}")
+    lines += ["", "== paired standard error of (default AUC - random AUC), per repeat"]
+    for r in results + proxies:
+        paired = _paired_se(r)
+        if paired:
+            repeats = len(r["strategies"]["random"]["auc_repeats"])
+            lines.append(
+                f"{r['dataset'] + ' (' + r['task'] + ')':55s} {paired[0]:+.4f} "
+                f"se {paired[1]:.4f} ({repeats} repeats)"
+            )
     return lines
 
 
@@ -136,6 +186,9 @@ def main() -> int:
         help="only random, hybrid and the default (faster), not every strategy",
     )
     parser.add_argument("--repeats", type=int, help="repeats for every data set (overrides)")
+    parser.add_argument(
+        "--no-proxies", action="store_true", help="skip the short-text proxy data sets"
+    )
     args = parser.parse_args()
     repeats = 1 if args.quick else 3
     budget = 300 if args.quick else 500
@@ -209,6 +262,10 @@ def main() -> int:
         )
     else:
         print("spans: skipped (app.ml.spans.model is not there yet)")
+    if not args.no_proxies:
+        proxies = al_robust.data_sets(args.sms_pool, budget)
+        for key, title in PROXIES.items():
+            runs.append((f"{title}; pool subsampled to {args.sms_pool}", proxies[key]))
     for title, kwargs in runs:
         started = time.perf_counter()
         print(f"\n{title}", flush=True)
@@ -217,7 +274,10 @@ def main() -> int:
         names = kwargs.pop("strategies_override", STRATEGIES)
         if args.default_only:
             names = ["hybrid", "default"] if names == STRATEGIES else names
-        result = albench.run(strategies=names, repeats=reps, progress=progress, seed=0, **kwargs)
+        result = albench.run(
+            strategies=names, repeats=reps, progress=progress, seed=0, keep_repeats=True, **kwargs
+        )
+        result["proxy"] = title.startswith("proxy:")
         for line in _report(result):
             print(line, flush=True)
         print(f"({time.perf_counter() - started:.0f} s, {reps} repeats)", flush=True)

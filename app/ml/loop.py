@@ -13,6 +13,7 @@ import heapq
 import io
 import json
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,12 +256,13 @@ def score_pool(
     For the hybrid strategy the most uncertain items are then put in a diverse order."""
     from app.ml import active
 
-    strategy = strategy or active.DEFAULT_STRATEGY
+    strategy = active.for_task(strategy or active.DEFAULT_STRATEGY, project.task_type)
     model = load_model(project, version)
     with project.engine.connect() as conn:
         total = predictions.unlabeled_pool(conn).count
     done = 0
     front: list[tuple[float, int, str]] = []  # the most uncertain items seen so far (a heap)
+    sample = active.PoolSample(seed=version.id or 0)  # the density strategy's pool sample
     progress(0, total, "Scoring unlabeled items")
 
     def score(number: int, low: int, high: int):
@@ -301,11 +303,13 @@ def score_pool(
             )
             if strategy in active.DIVERSE_STRATEGIES:
                 _keep_front(front, priorities, chunk)
+            if strategy == "density":
+                sample.add([body for _id, body in chunk])
             done += len(chunk)
             progress(done, total, "Scoring unlabeled items")
         check_cancel(cancel)
         if front:  # clustered (sklearn imports included) while SQLite drops the old version
-            diversifying = pool.submit(_diverse_priorities, front)
+            diversifying = pool.submit(_diverse_priorities, front, strategy, sample.texts)
         modelstore.drop_older_predictions(project, version.id)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -331,14 +335,22 @@ def _keep_front(
             heapq.heapreplace(front, row)
 
 
-def _diverse_priorities(front: list[tuple[float, int, str]]) -> list[tuple[float, int]]:
+def _diverse_priorities(
+    front: list[tuple[float, int, str]], strategy: str = "hybrid", sample: Sequence[str] = ()
+) -> list[tuple[float, int]]:
     """New priorities for the most uncertain items, so each run of QUEUE_BATCH is diverse:
-    above every other item (2 down to 1), in the hybrid's round-robin order."""
+    above every other item (2 down to 1), in the hybrid's round-robin order (density: each
+    cluster's items by priority * density against the pool sample)."""
     from app.ml import active
 
     front = sorted(front, key=lambda row: (-row[0], row[1]))
+    values = [p for p, _id, _t in front] if strategy == "density" else None
     order = active.diverse_order(
-        [dp_id for _p, dp_id, _t in front], [body for _p, _id, body in front], QUEUE_BATCH
+        [dp_id for _p, dp_id, _t in front],
+        [body for _p, _id, body in front],
+        QUEUE_BATCH,
+        values=values,
+        reference=sample,
     )
     step = 1.0 / len(order)
     return [(2.0 - rank * step, dp_id) for rank, dp_id in enumerate(order)]

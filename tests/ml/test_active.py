@@ -231,3 +231,104 @@ def test_balanced_without_a_model_starts_from_a_random_sample(sms200):
     a = active.select_batch("balanced", None, pool, 10, random.Random(5), "classification")
     b = active.select_batch("random", None, pool, 10, random.Random(5), "classification")
     assert a == b
+
+
+# -- density: balanced with information density ---------------------------------------------
+
+
+def test_density_is_a_mixed_diverse_strategy():
+    assert "density" in active.STRATEGIES
+    assert "density" in active.DIVERSE_STRATEGIES
+    assert "density" in active.MIXED_STRATEGIES
+
+
+def test_density_ranks_typical_rows_above_outliers():
+    rng = np.random.default_rng(0)
+    centre = np.ones(8) / np.sqrt(8)
+    crowd = centre + 0.05 * rng.standard_normal((50, 8))
+    crowd /= np.linalg.norm(crowd, axis=1, keepdims=True)
+    outlier = np.zeros((1, 8))
+    outlier[0, 0] = 1.0
+    rows = np.vstack([crowd[:1], outlier])
+    dense, lonely = active.density(rows, crowd[1:], k=5)
+    assert 0.9 < dense <= 1.0
+    assert lonely < 0.5
+    assert active.density(rows, crowd[:0]).tolist() == [1.0, 1.0]  # no reference: neutral
+
+
+def _embed_from(vectors):
+    return lambda rows: vectors[np.asarray(list(rows))]
+
+
+def test_density_picks_differ_from_pure_uncertainty_and_are_reproducible():
+    """Two crowded groups, each with two outliers at its edge that are a bit more uncertain:
+    hybrid takes an outlier from each group, density a typical member of each."""
+    rng = np.random.default_rng(1)
+    eye = np.eye(6)
+    rows = [np.tile(eye[0], (300, 1)), np.tile(eye[1], (300, 1))]
+    rows += [eye[[0, 0, 1, 1]] + 0.6 * eye[[2, 3, 4, 5]]]  # outliers 600-603
+    vectors = np.vstack(rows) + 0.01 * rng.standard_normal((604, 6))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    scores = [0.5] * 600 + [0.52] * 4
+    candidates = list(range(604))
+    embed = _embed_from(vectors)
+    hybrid = active.select_from_scores("hybrid", scores, candidates, 2, random.Random(2), embed)
+    dense = active.select_from_scores("density", scores, candidates, 2, random.Random(2), embed)
+    again = active.select_from_scores("density", scores, candidates, 2, random.Random(2), embed)
+    assert dense == again
+    assert all(i >= 600 for i in hybrid)
+    assert all(i < 600 for i in dense)
+    assert {i // 300 for i in dense} == {0, 1}  # still one per group
+
+
+def test_density_diverse_order_puts_dense_items_first_within_a_cluster(sms200):
+    crowd = "win a free prize now"
+    texts = ["zebra quartz"] + [f"{crowd} {w}" for w in ("a", "b", "c", "d", "e", "f")]
+    values = [0.6] + [0.5] * 6  # the lone text is a bit more uncertain: it comes first
+    candidates = list(range(100, 107))
+    plain = active.diverse_order(candidates, texts, batch=2, seed=0)
+    assert sorted(plain) == candidates and plain[0] == 100
+    dense = active.diverse_order(candidates, texts, batch=2, seed=0, values=values)
+    assert sorted(dense) == candidates
+    assert dense[0] != 100  # the crowded group leads, not the outlier
+    assert 100 in dense[:2]  # still diverse: the outlier's cluster comes next
+    reference = [e.text for e in sms200[:50]]
+    with_pool = active.diverse_order(
+        candidates, texts, batch=2, seed=0, values=values, reference=reference
+    )
+    assert sorted(with_pool) == candidates
+
+
+def test_pool_sample_is_bounded_uniform_and_reproducible():
+    sample = active.PoolSample(size=100, seed=3)
+    for start in range(0, 10_000, 1000):  # chunk by chunk, like pool scoring
+        sample.add([str(i) for i in range(start, start + 1000)])
+    assert len(sample.texts) == 100 and sample.seen == 10_000
+    numbers = [int(t) for t in sample.texts]
+    assert 3000 < sum(numbers) / len(numbers) < 7000  # spread over the whole stream
+    other = active.PoolSample(size=100, seed=3)
+    other.add([str(i) for i in range(10_000)])
+    assert other.texts == sample.texts
+    small = active.PoolSample(size=100)
+    small.add(["a", "b"])
+    assert small.texts == ["a", "b"]
+
+
+def test_density_pool_scoring_is_balanced_and_starts_random(sms200, model):
+    texts = [e.text for e in sms200[120:]]
+    _values, confidence, probs = model.pool_rows(texts)
+    a = active.priority_array("density", "classification", probs, confidence, seed=4)
+    b = active.priority_array("balanced", "classification", probs, confidence, seed=4)
+    assert a.tolist() == b.tolist()
+    pool = [e.text for e in sms200]
+    first = active.select_batch("density", None, pool, 10, random.Random(5), "classification")
+    assert first == active.select_batch(
+        "random", None, pool, 10, random.Random(5), "classification"
+    )
+
+
+def test_span_projects_run_density_as_balanced():
+    assert active.for_task("density", "spans") == "balanced"
+    assert active.for_task("density", "classification") == "density"
+    assert active.for_task("density", "multilabel") == "density"
+    assert active.for_task("hybrid", "spans") == "hybrid"

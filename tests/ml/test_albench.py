@@ -125,3 +125,42 @@ def test_read_examples_formats(tmp_path):
 def test_run_spans_schema():
     result = albench.run(NCBI_10, "spans", ["hybrid"], seed_size=3, batch=2, budget=5, repeats=1)
     _check_schema(result, "spans", {"random", "hybrid"})
+
+
+def test_run_keeps_paired_repeats_on_request():
+    """keep_repeats adds each repeat's AUC (bench/al_robust.py's paired standard error); every
+    strategy's repeat starts from the same seed sample, so the first points are paired."""
+    result = albench.run(
+        SMS_200,
+        "classification",
+        ["density"],
+        seed_size=10,
+        batch=10,
+        budget=30,
+        repeats=2,
+        keep_repeats=True,
+    )
+    for run in result["strategies"].values():
+        assert len(run["auc_repeats"]) == 2
+        assert sum(run["auc_repeats"]) / 2 == pytest.approx(run["auc"], abs=1e-3)
+    assert result["strategies"]["density"]["score"][0] == result["strategies"]["random"]["score"][0]
+    plain = albench.run(SMS_200, "classification", seed_size=10, batch=10, budget=20, repeats=1)
+    assert "auc_repeats" not in plain["strategies"]["random"]  # the CLI's JSON is unchanged
+
+
+def test_short_text_proxies(tmp_path):
+    long = Example("Free entry now. Text WIN to 80086 to claim your prize today or never", "spam")
+    (short,) = data.short_texts([long], words=3)
+    assert short == Example("Free entry now.", "spam")
+    (cut,) = data.short_texts([Example("one two three four five", "ham")], words=2)
+    assert cut.text == "one two"
+    examples, labels = data.pubtator_titles([NCBI_10])
+    assert len(examples) == 10
+    assert set(labels) <= {
+        "CompositeMention",
+        "DiseaseClass",
+        "Modifier",
+        "SpecificDisease",
+        "none",
+    }
+    assert all("\n" not in e.text and len(e.text) < 400 for e in examples)

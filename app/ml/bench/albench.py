@@ -183,7 +183,7 @@ def _curve(
 ) -> tuple[list[int], list[float]]:
     everything = list(range(pool_size))
     seed_size = min(seed_size, pool_size, budget)
-    if strategy in ("random", "balanced"):
+    if strategy == "random" or strategy in active.MIXED_STRATEGIES:
         chosen = rng.sample(everything, seed_size)
     else:  # no model yet: a diverse cold start (balanced starts from a random sample)
         chosen = active.cold_start_indices(everything, seed_size, rng, runner.embed)
@@ -228,9 +228,12 @@ def run(
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
     pool_limit: int = 0,
+    keep_repeats: bool = False,
 ) -> dict[str, Any]:
     """Learning curves per strategy (see module docstring); random is always included.
-    path may be several files of the same kind (e.g. NCBI train + test), read as one."""
+    path may be several files of the same kind (e.g. NCBI train + test), read as one.
+    keep_repeats adds each repeat's AUC ("auc_repeats"), for a paired standard error
+    (every strategy's repeat r starts from the same seed sample)."""
     from app.ml.bench import data
 
     paths = [Path(path)] if isinstance(path, str | Path) else [Path(p) for p in path]
@@ -280,7 +283,17 @@ def run(
         for repeat in range(repeats):
             rng = random.Random(seed * 7919 + repeat)
             curves.append(
-                _curve(runner, name, len(pool), seed_size, batch, budget, rng, tick, cancel)
+                _curve(
+                    runner,
+                    active.for_task(name, task),
+                    len(pool),
+                    seed_size,
+                    batch,
+                    budget,
+                    rng,
+                    tick,
+                    cancel,
+                )
             )
         counts = curves[0][0]
         length = min(len(c[1]) for c in curves)
@@ -293,6 +306,10 @@ def run(
             "auc": round(float(np.mean(mean)), 4) if length else 0.0,
             "labels_to_95": reach,
         }
+        if keep_repeats:
+            result["strategies"][name]["auc_repeats"] = [
+                round(float(np.mean(c[1][:length])), 5) for c in curves
+            ]
     return result
 
 

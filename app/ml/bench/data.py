@@ -130,3 +130,37 @@ def pubtator_sentences(paths: list[Path], question: str) -> tuple[list[Example],
                     top = Counter(inside).most_common(1)
                     examples.append(Example(piece, top[0][0] if top else "none"))
     return examples, _labels(examples, "classification")
+
+
+def short_texts(examples: list[Example], words: int = 12) -> list[Example]:
+    """Proxy for short-text sets (questions, one-line reviews): each text cut to its first
+    sentence, and to at most `words` words."""
+    import re
+
+    cut = []
+    for example in examples:
+        first = re.split(r"(?<=[.!?])\s+", example.text.strip(), maxsplit=1)[0]
+        cut.append(Example(" ".join(first.split()[:words]), example.value))
+    return cut
+
+
+def pubtator_titles(paths: list[Path]) -> tuple[list[Example], list[str]]:
+    """Proxy for short multi-class sets: PubMed titles only, classified by their dominant
+    mention type ("none" when the title holds no mention)."""
+    from collections import Counter
+
+    examples: list[Example] = []
+    for path in paths:
+        title, types = "", []
+        for line in [*Path(path).read_text(encoding="utf-8").splitlines(), ""]:
+            if "|t|" in line[:20]:
+                title, types = line.split("|t|", 1)[1], []
+            elif "\t" in line:
+                parts = line.split("\t")
+                if len(parts) >= 5 and int(parts[1]) < len(title):
+                    types.append(parts[4])
+            elif not line.strip() and title:
+                top = Counter(types).most_common(1)
+                examples.append(Example(title, top[0][0] if top else "none"))
+                title, types = "", []
+    return examples, _labels(examples, "classification")
