@@ -186,3 +186,30 @@ def write_transaction(engine: Engine, *, timeout: float | None = None) -> Iterat
         if is_busy(exc):
             raise attempts.busy() from exc
         raise
+
+
+@contextlib.contextmanager
+def held_write(conn: Connection, *, timeout: float | None = None) -> Iterator[sqlite3.Connection]:
+    """A write transaction on a connection the caller keeps across several of them (a long
+    job committing in short chunks, with its own pragmas on that connection): waits for the
+    write lock with retries and backoff as write_transaction does, runs the block once under
+    it, and commits; an error in the block rolls it back. Yields the sqlite3 connection."""
+    attempts = _Attempts(conn.engine, timeout)
+    raw = driver_connection(conn)
+    former = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+    while True:
+        left_ms = int(max(0.0, min(attempts.deadline - time.monotonic(), ATTEMPT_WAIT)) * 1000)
+        raw.execute(f"PRAGMA busy_timeout={left_ms}")
+        transaction = conn.begin()
+        try:
+            raw.execute("BEGIN IMMEDIATE")  # the write lock, before the first read
+            break
+        except sqlite3.OperationalError as exc:
+            transaction.rollback()
+            if not is_busy(exc):
+                raise
+            attempts.wait(exc)
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={former}")
+    with transaction:
+        yield raw
