@@ -34,7 +34,13 @@ from app.core.errors import TagloopError
 from app.core.io.datasets import list_datasets, remove_dataset
 from app.core.io.export import export_file
 from app.core.project import modelstore
-from app.core.project.project import PROJECT_SUFFIX, Project, open_project, upgrade_needed
+from app.core.project.project import (
+    PROJECT_SUFFIX,
+    Project,
+    open_project,
+    sweep_abandoned_imports,
+    upgrade_needed,
+)
 from app.core.storage import fts
 from app.views.browse_panel import BrowsePanel, DatasetsPanel
 from app.views.closing import WAIT, ask_close_unsaved
@@ -300,7 +306,7 @@ class MainWindow(QMainWindow):
             self._track(job).start()
             return True
         try:
-            project = open_project(path)
+            project = open_project(path, sweep=False)  # swept off the GUI thread, below
         except TagloopError as exc:
             QMessageBox.warning(self, "Cannot open project", str(exc))
             return False
@@ -312,7 +318,10 @@ class MainWindow(QMainWindow):
         (the annotator is registered on first use), which another program (a long import or
         merge) may hold for a while, so it runs off the GUI thread. Usually it is done at once,
         and the project shows straight away; else the window says it waits."""
-        job = Job(lambda progress, cancel: project.local_annotator_id)
+        job = Job(
+            # first, remove what imports killed midway left unseen (app.core.storage.staging)
+            lambda progress, cancel: (sweep_abandoned_imports(project), project.local_annotator_id)
+        )
         self._track(job).start()
         with contextlib.suppress(FutureTimeout):
             job.future.result(timeout=CLOSE_GRACE)  # type: ignore[union-attr]
