@@ -1,12 +1,17 @@
 """Import a dataset file into a project: streamed, cancellable, and all-or-nothing.
 
-Rows go in as one transaction through the DB-API connection with one executemany over a
-generator of tuples, because the ORM would be an order of magnitude slower at a million rows;
-a cancelled or failed import leaves no trace. The search index is built after the commit, in
-resumable chunks (app.core.storage.fts), and search stays correct while rows wait for it.
+Rows go in through the DB-API connection with executemany over a generator of tuples, because
+the ORM would be an order of magnitude slower at a million rows. They are committed in short
+chunks (each holds the write lock about CHUNK_SECONDS, so another program's label save never
+waits long) under a dataset in state LOADING, which every read that lists or counts datapoints
+leaves out (app.core.storage.visibility); the last short transaction does what touches visible
+rows (labels of duplicates already there, labels added to the schema, the audit event) and
+publishes the dataset. A cancelled or failed import removes what it committed, in short
+chunks too (app.core.storage.staging); a killed one leaves it hidden, and opening the project
+removes it. The search index is built after the publish, in resumable chunks
+(app.core.storage.fts), and search stays correct while rows wait for it.
 
-SQLite-bound: it writes on the raw sqlite3 driver (app.core.storage.sqlite.bulk_write) for
-speed, and rebuilds datapoint indexes from sqlite_master.
+SQLite-bound: it writes on the raw sqlite3 driver for speed.
 """
 
 from __future__ import annotations
