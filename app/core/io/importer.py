@@ -16,6 +16,7 @@ SQLite-bound: it writes on the raw sqlite3 driver for speed.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import json
@@ -57,6 +58,10 @@ INSERT_CACHE_KB = -4096  # the page cache while rows are inserted (negative: KiB
 # (app.core.storage.staging.next_chunk), so that no other writer waits on an import for long.
 FIRST_CHUNK = 2_000
 CHUNK_SECONDS = 0.4
+# The lock is left free this long after each chunk: writers that wait through
+# app.core.storage.retry try every few milliseconds, so one of them gets in before the next
+# chunk (without it, the import took the lock back at once and a label save waited chunks).
+YIELD_SECONDS = 0.01
 TOP_ID = "SELECT coalesce(max(id), 0) FROM datapoint"
 
 
@@ -290,8 +295,12 @@ def _write(job: _Job) -> ImportReport:
             ):
                 _import_rows(job, raw, sa_conn, report, created)
     except BaseException:
-        staging.delete_loading(project.engine, dataset_id)
-        staging.forget_annotators(project.engine, created)
+        # The error that stopped the import is what the user must see; if removing its rows
+        # fails too (say, the disk is full), they stay hidden, and the first open after this
+        # program has ended sweeps them.
+        with contextlib.suppress(Exception):
+            staging.delete_loading(project.engine, dataset_id)
+            staging.forget_annotators(project.engine, created)
         raise
     return report
 
@@ -448,6 +457,7 @@ class ChunkLoader:
                     self.annotate(conn)
             size = staging.next_chunk(size, count, time.perf_counter() - started, CHUNK_SECONDS)
             job.progress(job.position(), job.total_bytes, f"Reading {job.path.name}")
+            time.sleep(YIELD_SECONDS)  # a writer waiting for the lock takes it now
 
     def annotate(self, conn: sqlite3.Connection) -> None:
         """The labels read with this chunk's rows, as annotations by their annotators."""
