@@ -34,13 +34,7 @@ from app.core.errors import TagloopError
 from app.core.io.datasets import list_datasets, remove_dataset
 from app.core.io.export import export_file
 from app.core.project import modelstore
-from app.core.project.project import (
-    PROJECT_SUFFIX,
-    Project,
-    open_project,
-    sweep_abandoned_imports,
-    upgrade_needed,
-)
+from app.core.project.project import PROJECT_SUFFIX, Project, open_project, upgrade_needed
 from app.core.storage import fts
 from app.views.browse_panel import BrowsePanel, DatasetsPanel
 from app.views.closing import WAIT, ask_close_unsaved
@@ -318,10 +312,9 @@ class MainWindow(QMainWindow):
         (the annotator is registered on first use), which another program (a long import or
         merge) may hold for a while, so it runs off the GUI thread. Usually it is done at once,
         and the project shows straight away; else the window says it waits."""
-        job = Job(
-            # first, remove what imports killed midway left unseen (app.core.storage.staging)
-            lambda progress, cancel: (sweep_abandoned_imports(project), project.local_annotator_id)
-        )
+        from app.core.project.project import sweep_abandoned_imports  # killed imports' rows
+
+        job = Job(lambda _p, _c: (sweep_abandoned_imports(project), project.local_annotator_id))
         self._track(job).start()
         with contextlib.suppress(FutureTimeout):
             job.future.result(timeout=CLOSE_GRACE)  # type: ignore[union-attr]
