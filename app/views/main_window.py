@@ -312,9 +312,9 @@ class MainWindow(QMainWindow):
         (the annotator is registered on first use), which another program (a long import or
         merge) may hold for a while, so it runs off the GUI thread. Usually it is done at once,
         and the project shows straight away; else the window says it waits."""
-        from app.core.project.project import sweep_abandoned_imports  # killed imports' rows
+        from app.core.project.project import sweep_abandoned_imports as sweep  # killed imports
 
-        job = Job(lambda _p, _c: (sweep_abandoned_imports(project), project.local_annotator_id))
+        job = Job(lambda progress, cancel: (sweep(project), project.local_annotator_id))
         self._track(job).start()
         with contextlib.suppress(FutureTimeout):
             job.future.result(timeout=CLOSE_GRACE)  # type: ignore[union-attr]
