@@ -35,7 +35,7 @@ from app.core.ids import new_uuid, now_iso
 from app.core.io import readers, sources
 from app.core.io.answers import Answers
 from app.core.io.decoding import DEFAULT_MAX_FIELD
-from app.core.io.feed import RowFeed, check_new_labels, insert_annotations
+from app.core.io.feed import RowFeed, UuidRun, check_new_labels, insert_annotations
 from app.core.io.formats import registry
 from app.core.io.formats.base import ReadOptions
 from app.core.io.preview import check_mapping, open_file, suggest_mapping
@@ -372,7 +372,7 @@ def _publish(
         annotator_ids = loader.annotators({item[3] for item in feed.attached})
         attached = feed.new_attached(annotator_ids)
         report.annotations += insert_annotations(
-            conn, attached, annotator_ids, schema.id, job.project.task_type
+            conn, attached, annotator_ids, schema.id, job.project.task_type, loader.uuids
         )
         _mark_labeled(conn, [item[0] for item in attached])
         report.attached = len(attached)
@@ -424,6 +424,7 @@ class ChunkLoader:
         self.schema_id = schema_id
         self.annotator_ids: dict[str, int] = {}
         self.created = created  # annotators added, removed again if the import fails
+        self.uuids = UuidRun()  # the annotations' UUIDs, in order (see UuidRun)
 
     def annotators(self, names: set[str]) -> dict[str, int]:
         """The ids of annotators named by the file (added if new), inside a transaction."""
@@ -466,8 +467,9 @@ class ChunkLoader:
         if pending:
             annotator_ids = self.annotators({item[3] for item in pending})
             feed.report.annotations += insert_annotations(
-                conn, pending, annotator_ids, self.schema_id, self.job.project.task_type
-            )
+                conn, pending, annotator_ids, self.schema_id, self.job.project.task_type,
+                self.uuids,
+            )  # fmt: skip
         _mark_labeled(conn, feed.take_relabeled())
 
 
