@@ -59,4 +59,6 @@ def open_project(path: Path) -> Project:
     project = open_file(Path(path))
     if project.schema_upgrade is not None:
         print(f"tagloop: {project.path.name}: {project.schema_upgrade.summary()}", file=sys.stderr)
+    for swept in project.swept:  # an import killed before it published its rows
+        print(f"tagloop: {project.path.name}: {swept.summary()}", file=sys.stderr)
     return project

@@ -311,7 +311,7 @@ class MainWindow(QMainWindow):
             self._track(job).start()
             return True
         try:
-            project = open_project(path)
+            project = open_project(path, sweep=False)  # swept off the GUI thread, below
         except TagloopError as exc:
             QMessageBox.warning(self, "Cannot open project", str(exc))
             return False
@@ -323,7 +323,9 @@ class MainWindow(QMainWindow):
         (the annotator is registered on first use), which another program (a long import or
         merge) may hold for a while, so it runs off the GUI thread. Usually it is done at once,
         and the project shows straight away; else the window says it waits."""
-        job = Job(lambda progress, cancel: project.local_annotator_id)
+        from app.core.project.project import sweep_abandoned_imports as sweep  # killed imports
+
+        job = Job(lambda progress, cancel: (sweep(project), project.local_annotator_id))
         self._track(job).start()
         with contextlib.suppress(FutureTimeout):
             job.future.result(timeout=CLOSE_GRACE)  # type: ignore[union-attr]

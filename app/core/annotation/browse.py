@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 
 from app.core.project.project import Project
-from app.core.storage import fts
+from app.core.storage import fts, visibility
 from app.core.storage.tables import STATUS_CODES, STATUS_NAMES
 
 SORTABLE = ("id", "dataset", "status", "confidence")
@@ -40,6 +40,7 @@ _WORD = re.compile(r"[^\W_]+\*?", re.UNICODE)
 # The text holds a character beyond ASCII (more bytes than characters); 10x faster than GLOB.
 _NON_ASCII = "length(text) <> length(CAST(text AS BLOB))"
 _PHRASE = re.compile(r'"([^"]+)"')
+LOADING = "loading"  # a parameter that marks a query leaving out an unfinished import's rows
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,17 @@ def search_terms(search: str) -> tuple[str | None, list[str]]:
     return (" ".join(parts) or None), phrases
 
 
-def _where(query: Query, pending_after: int | None = None) -> tuple[str, dict[str, Any]]:
+def _where(
+    query: Query, pending_after: int | None = None, hidden: str | None = None
+) -> tuple[str, dict[str, Any]]:
     """The WHERE clause and its parameters. `pending_after`: the search index's mark when
-    datapoints above it are not indexed yet (app.core.storage.fts); those are scanned instead."""
+    datapoints above it are not indexed yet (app.core.storage.fts); those are scanned instead.
+    `hidden`: the filter that leaves out an unfinished import's rows, while one is loading."""
     clauses: list[str] = []
     params: dict[str, Any] = {}
+    if hidden:
+        clauses.append(hidden)
+        params[LOADING] = 1  # marks the clause: no index-only shortcut can leave them out
     if query.status == "flagged":
         clauses.append("d.flagged = 1")
     elif query.status == AUTO_LABELLED:
@@ -190,6 +197,8 @@ def _pending_scan(search: str, params: dict[str, Any], pending_after: int) -> st
 def _only(query: Query, params: dict[str, Any]) -> str | None:
     """'label' or 'words' when that is the query's only filter (words: no quoted phrases)."""
     keys = ("status", "label", "search", "dataset_id", "predicted", "max_confidence")
+    if LOADING in params:
+        return None
     used = {k for k in keys if getattr(query, k) is not None and getattr(query, k) != ""}
     if used == {"label"}:
         return "label"
@@ -221,8 +230,10 @@ def order_by(query: Query) -> str:
 
 def where_clause(conn, query: Query) -> tuple[str, dict[str, Any]]:
     """The WHERE clause that selects the query's datapoints `d`, and its parameters, for this
-    connection: rows not in the search index yet are scanned, exactly as the table does."""
-    return _where(query, _pending_after(conn, query))
+    connection: rows not in the search index yet are scanned, exactly as the table does, and
+    the rows of an unfinished import are left out (app.core.storage.visibility)."""
+    hidden = visibility.visible_where(conn, "d")  # first: the snapshot the query reads
+    return _where(query, _pending_after(conn, query), hidden)
 
 
 class Browser:
@@ -286,14 +297,20 @@ class Browser:
         items the model alone labelled."""
         counts = dict.fromkeys(("total", *STATUS_FILTERS[:-1]), 0)
         with self.project.engine.connect() as conn:
+            hidden = visibility.visible_where(conn, "d")
+            where = f" WHERE {hidden}" if hidden else ""
+            both = f" AND {hidden}" if hidden else ""
             for status, n in conn.execute(
-                text("SELECT status, count(*) FROM datapoint GROUP BY status")
+                text(f"SELECT d.status, count(*) FROM datapoint d{where} GROUP BY d.status")
             ):
                 counts[STATUS_NAMES[status]] = n
             counts["flagged"] = conn.execute(
-                text("SELECT count(*) FROM datapoint WHERE flagged = 1")
+                text(f"SELECT count(*) FROM datapoint d WHERE d.flagged = 1{both}")
             ).scalar()
-            auto = conn.execute(text(f"SELECT count(*) FROM ({MODEL_ONLY})")).scalar()
+            model_only = MODEL_ONLY
+            if hidden:
+                model_only += f" AND {visibility.visible_id('a.datapoint_id')}"
+            auto = conn.execute(text(f"SELECT count(*) FROM ({model_only})")).scalar()
         counts["total"] = sum(counts[name] for name in STATUS_NAMES)
         if auto:
             counts["labeled"] -= auto

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from app.core.annotation.browse import MODEL_ONLY, Browser
 from app.core.project.project import Project
 from app.core.storage import tables as t
+from app.core.storage import visibility
 from app.core.storage.tables import DatapointStatus
 
 
@@ -29,13 +30,23 @@ def labeling_progress(project: Project) -> LabelingProgress:
     """Datapoints in the project, how many people labeled, and how many the model alone."""
     labeled = func.count().filter(t.datapoint.c.status == int(DatapointStatus.LABELED))
     with project.engine.connect() as conn:
-        total, done = conn.execute(select(func.count(), labeled).select_from(t.datapoint)).one()
-        auto = conn.execute(COUNT_MODEL_ONLY).scalar_one()
+        counting = select(func.count(), labeled).select_from(t.datapoint)
+        auto_sql = COUNT_MODEL_ONLY
+        if visibility.visible_where(conn):  # an import is loading: leave its rows out
+            counting = counting.where(visibility.visible_clause())
+            auto_sql = text(
+                f"SELECT count(*) FROM ({MODEL_ONLY} AND {visibility.visible_id('a.datapoint_id')})"
+            )
+        total, done = conn.execute(counting).one()
+        auto = conn.execute(auto_sql).scalar_one()
     return LabelingProgress(total=total, labeled=done - auto, auto=auto)
 
 
 def project_stats(project: Project) -> dict[str, Any]:
     with project.engine.connect() as conn:
+        # an unfinished import's rows and labels are left out, while one is loading
+        hidden = visibility.visible_where(conn)
+        shown = visibility.visible_id() if hidden else ""
         datasets = [
             {"dataset": name, "rows": rows, "duplicates": dups, "imported_at": at, "labeled": lab}
             for name, rows, dups, at, lab in conn.execute(
@@ -43,7 +54,7 @@ def project_stats(project: Project) -> dict[str, Any]:
                     "SELECT ds.source_name, ds.row_count, ds.duplicate_count, ds.imported_at,"
                     " (SELECT count(*) FROM datapoint d"
                     f"  WHERE d.dataset_id = ds.id AND d.status = {int(DatapointStatus.LABELED)})"
-                    " FROM dataset ds ORDER BY ds.id"
+                    f" FROM dataset ds WHERE {visibility.ready_datasets('ds')} ORDER BY ds.id"
                 )
             )
         ]
@@ -52,7 +63,8 @@ def project_stats(project: Project) -> dict[str, Any]:
             for label, n, m in conn.execute(
                 text(
                     "SELECT label, count(*), count(DISTINCT datapoint_id) FROM annotation_label"
-                    " GROUP BY label ORDER BY count(*) DESC"
+                    + (f" WHERE {shown}" if shown else "")
+                    + " GROUP BY label ORDER BY count(*) DESC"
                 )
             )
         }
@@ -61,7 +73,8 @@ def project_stats(project: Project) -> dict[str, Any]:
             text(
                 "SELECT a.name, a.role, an.status, count(an.id) FROM annotator a"
                 " LEFT JOIN annotation an ON an.annotator_id = a.id"
-                " GROUP BY a.id, an.status ORDER BY a.id"
+                + (f" AND an.{shown}" if shown else "")
+                + " GROUP BY a.id, an.status ORDER BY a.id"
             )
         ):
             entry = annotators.setdefault(name, {"role": role, "annotations": 0})

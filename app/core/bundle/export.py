@@ -10,6 +10,7 @@ connection), streaming rows with fetchmany, for speed.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from app.core.bundle.selection import (
 )
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import META_BASE, META_REPLICA, Project
+from app.core.storage.visibility import visible
 
 PROGRESS_EVERY = 20_000
 
@@ -188,7 +190,27 @@ def _export(
     return report
 
 
+def _published_only(sel: Selection) -> Selection:
+    """The selection without an unfinished import's rows (app.core.storage.visibility): every
+    member that is about datapoints joins `d`, so each condition also asks for a visible one."""
+    shown = visible("d")
+
+    def both(condition: str | None) -> str | None:
+        return None if condition is None else f"({condition}) AND {shown}"
+
+    return dataclasses.replace(
+        sel,
+        datapoints=both(sel.datapoints),
+        annotations=both(sel.annotations),
+        history=both(sel.history),
+        tasks=both(sel.tasks),
+        comments=both(sel.comments),
+        flags=both(sel.flags),
+    )
+
+
 def _write(conn, out, sel, actor, assignee, with_model, passphrase, progress, cancel):
+    sel = _published_only(sel)
     annotators = {r[0]: r[1] for r in conn.execute("SELECT id, uuid FROM annotator")}
     datasets = {r[0]: r[1] for r in conn.execute("SELECT id, uuid FROM dataset")}
     schemas = {r[0]: r[1] for r in conn.execute("SELECT id, uuid FROM schema_version")}
@@ -431,7 +453,8 @@ def _model_members(model: tuple | None, datasets: dict[int, str]) -> list[Member
                 "predictions.jsonl",
                 "SELECT d.dataset_id, d.row, p.value, p.confidence, p.score FROM prediction p"
                 " JOIN datapoint d ON d.id = p.datapoint_id"
-                f" WHERE p.model_version_id = {int(model[0])} ORDER BY p.datapoint_id",
+                f" WHERE p.model_version_id = {int(model[0])} AND {visible('d')}"
+                " ORDER BY p.datapoint_id",
                 lambda r: {
                     "dataset": datasets[r[0]],
                     "row": r[1],

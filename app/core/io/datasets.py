@@ -13,6 +13,7 @@ from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_
 from app.core.project.project import Project
 from app.core.storage import tables as t
 from app.core.storage.retry import write_transaction
+from app.core.storage.visibility import READY
 
 DELETE_CHUNK = 50_000
 
@@ -32,8 +33,11 @@ class DatasetInfo:
 
 
 def list_datasets(project: Project) -> list[DatasetInfo]:
+    """The published datasets: not one an import is still loading (app.core.storage.visibility)."""
     with project.engine.connect() as conn:
-        rows = conn.execute(select(t.dataset).order_by(t.dataset.c.id)).all()
+        rows = conn.execute(
+            select(t.dataset).where(t.dataset.c.state == READY).order_by(t.dataset.c.id)
+        ).all()
     return [
         DatasetInfo(
             r.id,
@@ -60,7 +64,9 @@ def remove_dataset(
     """Delete a dataset, its datapoints and everything attached to them, in one transaction."""
     actor = project.local_annotator_id
     with write_transaction(project.engine) as conn:
-        found = conn.execute(select(t.dataset).where(t.dataset.c.id == dataset_id)).one_or_none()
+        found = conn.execute(
+            select(t.dataset).where(t.dataset.c.id == dataset_id, t.dataset.c.state == READY)
+        ).one_or_none()
         if found is None:
             raise ProjectError(f"{project.path}: no dataset with id {dataset_id}")
         low, high = conn.execute(

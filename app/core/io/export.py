@@ -27,6 +27,7 @@ from app.core.project.project import Project, current_schema
 from app.core.quality.automation import run_confidences
 from app.core.storage.retry import write_transaction
 from app.core.storage.tables import STATUS_CODES, STATUS_NAMES
+from app.core.storage.visibility import visible
 
 PROGRESS_EVERY = 20_000
 
@@ -71,7 +72,9 @@ def iter_records(
     upcoming = next(chosen, None) if chosen else None
     annotated = project.annotated_input
     context_inputs = project.context_inputs
-    where = f" WHERE d.status = {STATUS_CODES['labeled']}" if only_completed else ""
+    where = f" WHERE {visible('d')}"  # never an unfinished import's rows
+    if only_completed:
+        where += f" AND d.status = {STATUS_CODES['labeled']}"
     raw = project.engine.raw_connection()
     try:
         names = {
@@ -193,8 +196,8 @@ def export_file(
     with project.engine.connect() as conn:
         total = conn.execute(
             text(
-                "SELECT count(*) FROM datapoint"
-                + (f" WHERE status = {STATUS_CODES['labeled']}" if only_completed else "")
+                f"SELECT count(*) FROM datapoint d WHERE {visible('d')}"
+                + (f" AND d.status = {STATUS_CODES['labeled']}" if only_completed else "")
             )
         ).scalar()
 

@@ -11,6 +11,7 @@ SQLite-bound like the importer that drives it: it reads and writes on the raw sq
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from array import array
 from collections.abc import Callable, Iterator
@@ -18,11 +19,12 @@ from typing import Any
 
 from app.core.annotation.values import LabelParser
 from app.core.errors import DataError
-from app.core.ids import new_uuid, now_iso
+from app.core.ids import now_iso
 from app.core.io import readers
 from app.core.jobs import check_cancel
 from app.core.project.label_schema import MAX_LABEL_LENGTH, MAX_LABELS, label_too_long
 from app.core.storage.tables import DatapointStatus
+from app.core.storage.visibility import visible
 
 BATCH = 20_000
 # (parsed value, annotator name, origin) of each annotation a record brings
@@ -62,17 +64,27 @@ class RowFeed:
         self.relabeled: list[int] = []  # datapoints that got answers from a later line
         self.added = 0
         self.records = 0
+        self.done = False  # the file is read to its end
+        # (datapoint id, annotator name) of the annotations already taken (peer formats only:
+        # a later line of the same item may bring an answer from someone who gave one)
+        self.given: set[tuple[int, str]] = set()
 
     @property
     def simple(self) -> bool:
         """Rows with the text only: no context, no label."""
         return not self.job.context_getters and self.valuer is None
 
+    @property
+    def next_id(self) -> int:
+        """The id of the next row written."""
+        return self.first_id + len(self.lines_of)
+
     def load_seen(self) -> None:
+        """The texts already in the project; not those of an unfinished (or dead) import."""
         if self.first_id > 1:
             setdefault = self.seen.setdefault
             for count, (dp_id, text) in enumerate(
-                self.conn.execute("SELECT id, text FROM datapoint")
+                self.conn.execute(f"SELECT id, text FROM datapoint d WHERE {visible('d')}")
             ):
                 setdefault(hash(text), dp_id)
                 if count % 50_000 == 0:
@@ -110,9 +122,9 @@ class RowFeed:
             report.duplicate_examples.append((line, line_of(self.lines_of, first, self.first_id)))
 
     def _progress(self) -> None:
-        job = self.job
-        job.progress(job.position(), job.total_bytes, f"Reading {job.path.name}")
-        check_cancel(job.cancel)
+        """Inside a chunk's transaction: no progress report (the importer reports between
+        chunks, when the lock is free), only the cancel and label checks."""
+        check_cancel(self.job.cancel)
         self.check_labels()
 
     def rows(self) -> Iterator[tuple]:
@@ -188,6 +200,7 @@ class RowFeed:
         finally:
             self.added = next_id - first_id
             self.records = row_number
+        self.done = True
 
     def more_answers(self, dp_id: int, record: Any, line: int, text: str) -> None:
         """Another line of the same item: its answers go to the datapoint already read."""
@@ -196,18 +209,25 @@ class RowFeed:
             self.pending.append((dp_id, line, *item))
             self.relabeled.append(dp_id)
 
-    def unique_pending(self) -> list[tuple[int, int, Any, str, str]]:
-        """The pending annotations, one per datapoint and annotator (the first one read)."""
-        if not self.relabeled:
-            return self.pending
-        seen: set[tuple[int, str]] = set()
+    def take_pending(self) -> list[tuple[int, int, Any, str, str]]:
+        """The annotations read since the last call, one per datapoint and annotator over the
+        whole file (the first one read); they are no longer pending."""
+        pending, self.pending = self.pending, []
+        if not self.job.peer:
+            return pending
+        given = self.given
         kept = []
-        for item in self.pending:
+        for item in pending:
             key = (item[0], item[3])
-            if key not in seen:
-                seen.add(key)
+            if key not in given:
+                given.add(key)
                 kept.append(item)
         return kept
+
+    def take_relabeled(self) -> list[int]:
+        """The datapoints that got answers from a later line since the last call."""
+        relabeled, self.relabeled = self.relabeled, []
+        return relabeled
 
     def new_attached(self, annotator_ids: dict[str, int]) -> list[tuple[int, int, Any, str, str]]:
         """The labels of skipped duplicates that their annotator has not given already: an
@@ -237,16 +257,33 @@ def line_of(lines_of: array, dp_id: int, first_id: int) -> int:
     return lines_of[dp_id - first_id] if dp_id >= first_id else 0
 
 
+class UuidRun:
+    """UUIDs for one import's annotations: a random prefix of 80 bits, then a counter. They
+    are as unique as random ones (the prefix is new per import), and they sort in the order
+    they are made, so each chunk adds to the end of the annotation UUID index: random UUIDs
+    touched pages all over it, and every chunk's commit wrote most of the index again."""
+
+    def __init__(self) -> None:
+        self.prefix = secrets.token_hex(10)
+        self.count = 0
+
+    def next(self) -> str:
+        self.count += 1
+        return f"{self.prefix}{self.count:012x}"
+
+
 def insert_annotations(
     conn: sqlite3.Connection,
     pending: list[tuple[int, int, Any, str, str]],
     annotator_ids: dict[str, int],
     schema_version_id: int,
     task_type: str,
+    uuids: UuidRun | None = None,
 ) -> int:
     """Imported labels become complete annotations by their annotators."""
     if not pending:
         return 0
+    make_uuid = (uuids or UuidRun()).next
     first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM annotation").fetchone()[0]
     stamp = now_iso()
     rows = []
@@ -256,7 +293,7 @@ def insert_annotations(
         rows.append(
             (
                 annotation_id,
-                new_uuid(),
+                make_uuid(),
                 dp_id,
                 annotator_ids[annotator],
                 json.dumps(value, ensure_ascii=False),

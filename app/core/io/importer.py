@@ -1,17 +1,24 @@
 """Import a dataset file into a project: streamed, cancellable, and all-or-nothing.
 
-Rows go in as one transaction through the DB-API connection with one executemany over a
-generator of tuples, because the ORM would be an order of magnitude slower at a million rows;
-a cancelled or failed import leaves no trace. The search index is built after the commit, in
-resumable chunks (app.core.storage.fts), and search stays correct while rows wait for it.
+Rows go in through the DB-API connection with executemany over a generator of tuples, because
+the ORM would be an order of magnitude slower at a million rows. They are committed in short
+chunks (each holds the write lock about CHUNK_SECONDS, so another program's label save never
+waits long) under a dataset in state LOADING, which every read that lists or counts datapoints
+leaves out (app.core.storage.visibility); the last short transaction does what touches visible
+rows (labels of duplicates already there, labels added to the schema, the audit event) and
+publishes the dataset. A cancelled or failed import removes what it committed, in short
+chunks too (app.core.storage.staging); a killed one leaves it hidden, and opening the project
+removes it. The search index is built after the publish, in resumable chunks
+(app.core.storage.fts), and search stays correct while rows wait for it.
 
-SQLite-bound: it writes on the raw sqlite3 driver (app.core.storage.sqlite.bulk_write) for
-speed, and rebuilds datapoint indexes from sqlite_master.
+SQLite-bound: it writes on the raw sqlite3 driver for speed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
 import json
 import sqlite3
 import time
@@ -28,7 +35,7 @@ from app.core.ids import new_uuid, now_iso
 from app.core.io import readers, sources
 from app.core.io.answers import Answers
 from app.core.io.decoding import DEFAULT_MAX_FIELD
-from app.core.io.feed import RowFeed, check_new_labels, insert_annotations
+from app.core.io.feed import RowFeed, UuidRun, check_new_labels, insert_annotations
 from app.core.io.formats import registry
 from app.core.io.formats.base import ReadOptions
 from app.core.io.preview import check_mapping, open_file, suggest_mapping
@@ -38,15 +45,24 @@ from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_
 from app.core.project.annotators import annotator_by_name
 from app.core.project.label_schema import LabelSpec
 from app.core.project.project import Project, current_schema, update_schema
-from app.core.storage import fts, sqlite
+from app.core.storage import fts, retry, sqlite, staging, visibility
+from app.core.storage.retry import run_write
 from app.core.storage.tables import DatapointStatus
 
-# Indexes of datapoint rebuilt at the end of an import into a project holding fewer rows than
-# the file probably brings (its size / BYTES_PER_ROW). The partial flagged index stays: rows
-# come in unflagged, so it costs nothing to keep.
+# Indexes of datapoint that bundle open (app.core.bundle.open) drops and rebuilds around its
+# bulk insert into a new file. An import no longer does: the table is shared and live, and
+# rebuilding an index over it would hold the write lock for seconds.
 REBUILT_INDEXES = ("ix_datapoint_dataset", "ix_datapoint_status", "ix_datapoint_id")
-BYTES_PER_ROW = 100
 INSERT_CACHE_KB = -4096  # the page cache while rows are inserted (negative: KiB)
+# Rows of the first chunk; each later chunk is sized to hold the write lock about CHUNK_SECONDS
+# (app.core.storage.staging.next_chunk), so that no other writer waits on an import for long.
+FIRST_CHUNK = 2_000
+CHUNK_SECONDS = 0.4
+# The lock is left free this long after each chunk: writers that wait through
+# app.core.storage.retry try every few milliseconds, so one of them gets in before the next
+# chunk (without it, the import took the lock back at once and a label save waited chunks).
+YIELD_SECONDS = 0.01
+TOP_ID = "SELECT coalesce(max(id), 0) FROM datapoint"
 
 
 @dataclass
@@ -255,22 +271,38 @@ def _run(
 
 
 def _write(job: _Job) -> ImportReport:
-    """The import's one bulk transaction."""
+    """The import in short transactions: the dataset row (loading, unseen), its rows in
+    chunks, then the publish. A failure or a cancel removes what was committed, also in
+    short transactions (app.core.storage.staging); nothing of it was ever visible."""
     project = job.project
-    with (
-        project.engine.connect() as sa_conn,
-        sqlite.bulk_write(
-            sa_conn,
-            job.cancel,
-            lambda exc: ProjectError(f"{project.path}: the database refused the import ({exc})"),
+    dataset_uuid = new_uuid()
+    dataset_id = run_write(
+        project.engine,
+        lambda conn: _insert_dataset(job, sqlite.driver_connection(conn), dataset_uuid),
+    )
+    report = ImportReport(dataset_id, dataset_uuid, job.path.name)
+    created: list[int] = []  # annotators this import added (named by the file)
+    try:
+        with project.engine.connect() as sa_conn:
+            raw = sqlite.driver_connection(sa_conn)
             # Every key this import writes points at rows it has just written itself (its
             # dataset, datapoints, annotations) or has read (annotator, schema version), so
-            # checking them row by row is pure cost.
-            pragmas={"foreign_keys": "OFF", "temp_store": "MEMORY"},
-            cancel_every=50_000,
-        ) as conn,
-    ):
-        return _import_rows(job, conn, sa_conn)
+            # checking them row by row is pure cost. A small page cache while rows go in: a
+            # long text then spills to the file rather than staying in memory.
+            with sqlite.pragmas(
+                sa_conn,
+                {"foreign_keys": "OFF", "temp_store": "MEMORY", "cache_size": INSERT_CACHE_KB},
+            ):
+                _import_rows(job, raw, sa_conn, report, created)
+    except BaseException:
+        # The error that stopped the import is what the user must see; if removing its rows
+        # fails too (say, the disk is full), they stay hidden, and the first open after this
+        # program has ended sweeps them.
+        with contextlib.suppress(Exception):
+            staging.delete_loading(project.engine, dataset_id)
+            staging.forget_annotators(project.engine, created)
+        raise
+    return report
 
 
 def _index(
@@ -288,12 +320,12 @@ def _index(
         report.indexed = False
 
 
-def _import_rows(job: _Job, conn: sqlite3.Connection, sa_conn: Connection) -> ImportReport:
-    """Everything the import writes, inside its transaction."""
+def _import_rows(
+    job: _Job, conn: sqlite3.Connection, sa_conn: Connection, report: ImportReport, created: list
+) -> None:
+    """Everything the import writes, each chunk its own short transaction, then the publish."""
     schema = current_schema(sa_conn)
-    dataset_uuid = new_uuid()
-    dataset_id = _insert_dataset(job, conn, dataset_uuid)
-    report = ImportReport(dataset_id, dataset_uuid, job.path.name)
+    sa_conn.rollback()  # end that read: each chunk begins its own write transaction
     # New ids go above both the newest datapoint and the search index's mark (app.core.storage.fts).
     indexed_upto, top = fts.pending(conn)
     feed = RowFeed(job, conn, report, max(top, indexed_upto) + 1)
@@ -302,37 +334,60 @@ def _import_rows(job: _Job, conn: sqlite3.Connection, sa_conn: Connection) -> Im
         answers = Answers(feed.parser, job.name, job.annotator)
         feed.valuer = answers.of_record if job.peer else answers.of_cell(job.get_label)
     feed.load_seen()
-    # Into an empty or small project, building the id/status/dataset indexes once at the end
-    # is faster than growing them row by row; same transaction, so still all-or-nothing.
-    rebuild = _drop_indexes(conn) if top * BYTES_PER_ROW < job.total_bytes else []
-    # A small page cache while rows go in: a long text then spills to the file as it is
-    # written rather than staying in memory next to Python's and SQLite's copies of it.
-    cache_size = conn.execute("PRAGMA cache_size").fetchone()[0]
-    conn.execute(f"PRAGMA cache_size={INSERT_CACHE_KB}")
-    try:
-        conn.executemany(feed.insert_sql(dataset_id), feed.rows())
-    finally:
-        conn.execute(f"PRAGMA cache_size={int(cache_size)}")
-    job.progress(job.position(), job.total_bytes, f"Reading {job.path.name}")
-    check_cancel(job.cancel)
-    for _index_name, index_sql in rebuild:
-        conn.execute(index_sql)
+    loader = ChunkLoader(job, feed, sa_conn, schema.id, created)
+    loader.run(report.dataset_id)
     report.rows = feed.added
     if feed.records == 0:
         raise DataError(job.name, None, "the file holds no records (only a header, or nothing)")
-    if feed.parser is not None:
-        _add_annotations(job, conn, sa_conn, feed, schema)
+    added = feed.parser.unknown_labels() if feed.parser is not None else []
+    if added:
+        check_new_labels(job.name, feed.parser.first_unknown_line, added, len(schema.labels))
+        if not job.add_labels:
+            raise UnknownLabelsError(job.name, feed.parser.first_unknown_line, added)
+    check_cancel(job.cancel)
+    with retry.held_write(sa_conn) as conn:
+        _publish(job, conn, sa_conn, loader, added)
+
+
+def _publish(
+    job: _Job, conn: sqlite3.Connection, sa_conn: Connection, loader: ChunkLoader, added: list[str]
+) -> None:
+    """The last short transaction: what touches visible rows (labels of duplicates already in
+    the project, labels added to the schema, the audit event), then the dataset shows."""
+    feed, report = loader.feed, loader.feed.report
+    schema = current_schema(sa_conn)  # under the lock: another user may have changed it
+    new = [label for label in added if label not in schema.label_names]
+    if new:
+        labels = [*schema.labels, *(LabelSpec(label) for label in new)]
+        schema = update_schema(job.project, labels=labels, actor_id=job.actor_id, conn=sa_conn)
+    if added:
+        report.added_labels = added
+        # This import's annotations were written under the schema it began with.
+        conn.execute(
+            "UPDATE annotation SET schema_version_id = ?"
+            " WHERE datapoint_id >= ? AND datapoint_id < ? AND schema_version_id = ?",
+            (schema.id, feed.first_id, feed.first_id + feed.added, loader.schema_id),
+        )
+    if feed.attached:
+        annotator_ids = loader.annotators({item[3] for item in feed.attached})
+        attached = feed.new_attached(annotator_ids)
+        report.annotations += insert_annotations(
+            conn, attached, annotator_ids, schema.id, job.project.task_type, loader.uuids
+        )
+        _mark_labeled(conn, [item[0] for item in attached])
+        report.attached = len(attached)
     sha256 = job.sha256()
     conn.execute(
-        "UPDATE dataset SET sha256 = ?, row_count = ?, duplicate_count = ? WHERE id = ?",
-        (sha256, report.rows, report.duplicates, dataset_id),
+        "UPDATE dataset SET sha256 = ?, row_count = ?, duplicate_count = ?, state = ?,"
+        " loader = NULL WHERE id = ?",
+        (sha256, report.rows, report.duplicates, visibility.READY, report.dataset_id),
     )
     audit.record(
         sa_conn,
         job.actor_id,
         "import",
         "dataset",
-        dataset_uuid,
+        report.dataset_uuid,
         after={
             "source": job.path.name,
             "sha256": sha256,
@@ -343,16 +398,89 @@ def _import_rows(job: _Job, conn: sqlite3.Connection, sa_conn: Connection) -> Im
             "attached": report.attached,
         },
     )
-    return report
+
+
+def _mark_labeled(conn: sqlite3.Connection, datapoint_ids: list[int]) -> None:
+    """Unlabeled datapoints that an import gave a label become labeled."""
+    if datapoint_ids:
+        conn.executemany(
+            f"UPDATE datapoint SET status = {int(DatapointStatus.LABELED)}"
+            f" WHERE id = ? AND status = {int(DatapointStatus.UNLABELED)}",
+            [(dp_id,) for dp_id in datapoint_ids],
+        )
+
+
+class ChunkLoader:
+    """The rows of the file into the (loading) dataset, in chunks each committed on its own,
+    sized to hold the write lock about CHUNK_SECONDS; each chunk's annotations go with it.
+    Progress is reported between chunks, when the lock is free."""
+
+    def __init__(
+        self, job: _Job, feed: RowFeed, sa_conn: Connection, schema_id: int, created: list[int]
+    ) -> None:
+        self.job = job
+        self.feed = feed
+        self.sa_conn = sa_conn
+        self.schema_id = schema_id
+        self.annotator_ids: dict[str, int] = {}
+        self.created = created  # annotators added, removed again if the import fails
+        self.uuids = UuidRun()  # the annotations' UUIDs, in order (see UuidRun)
+
+    def annotators(self, names: set[str]) -> dict[str, int]:
+        """The ids of annotators named by the file (added if new), inside a transaction."""
+        for name in sorted(names - self.annotator_ids.keys()):
+            top = self.sa_conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM annotator")
+            known = top.scalar_one()
+            self.annotator_ids[name] = annotator_by_name(self.sa_conn, name)
+            if self.annotator_ids[name] > known:
+                self.created.append(self.annotator_ids[name])
+        return self.annotator_ids
+
+    def run(self, dataset_id: int) -> None:
+        job, feed = self.job, self.feed
+        rows = feed.rows()
+        sql = feed.insert_sql(dataset_id)
+        size = FIRST_CHUNK
+        while not feed.done:
+            check_cancel(job.cancel)
+            started = time.perf_counter()
+            with retry.held_write(self.sa_conn) as conn:
+                if conn.execute(TOP_ID).fetchone()[0] >= feed.next_id:
+                    raise ProjectError(
+                        f"{job.project.path}: another program added datapoints while "
+                        f"{job.path.name} was being imported; nothing was imported. Try again"
+                        " when it has finished."
+                    )
+                changes = conn.total_changes
+                conn.executemany(sql, itertools.islice(rows, size))
+                count = conn.total_changes - changes
+                if feed.parser is not None:
+                    self.annotate(conn)
+            size = staging.next_chunk(size, count, time.perf_counter() - started, CHUNK_SECONDS)
+            job.progress(job.position(), job.total_bytes, f"Reading {job.path.name}")
+            time.sleep(YIELD_SECONDS)  # a writer waiting for the lock takes it now
+
+    def annotate(self, conn: sqlite3.Connection) -> None:
+        """The labels read with this chunk's rows, as annotations by their annotators."""
+        feed = self.feed
+        pending = feed.take_pending()
+        if pending:
+            annotator_ids = self.annotators({item[3] for item in pending})
+            feed.report.annotations += insert_annotations(
+                conn, pending, annotator_ids, self.schema_id, self.job.project.task_type,
+                self.uuids,
+            )  # fmt: skip
+        _mark_labeled(conn, feed.take_relabeled())
 
 
 def _insert_dataset(job: _Job, conn: sqlite3.Connection, dataset_uuid: str) -> int:
-    """The dataset row (its checksum and counts are filled in at the end); its id."""
+    """The dataset row, loading (unseen) and naming this process, its checksum and counts
+    filled in when it is published; its id."""
     return int(
         conn.execute(
             "INSERT INTO dataset (uuid, source_name, sha256, format, mapping, label_column,"
-            " row_count, duplicate_count, imported_at, imported_by)"
-            " VALUES (?, ?, '', ?, ?, ?, 0, 0, ?, ?)",
+            " row_count, duplicate_count, imported_at, imported_by, state, loader)"
+            f" VALUES (?, ?, '', ?, ?, ?, 0, 0, ?, ?, {visibility.LOADING}, ?)",
             (
                 dataset_uuid,
                 job.path.name,
@@ -361,56 +489,7 @@ def _insert_dataset(job: _Job, conn: sqlite3.Connection, dataset_uuid: str) -> i
                 job.label_column,
                 now_iso(),
                 job.actor_id,
+                visibility.loader_tag(),
             ),
         ).lastrowid
     )
-
-
-def _drop_indexes(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    """Drop the datapoint indexes rebuilt at the end; (name, SQL) of each, to rebuild them."""
-    rebuild = [
-        (name, sql)
-        for name, sql in conn.execute(
-            "SELECT name, sql FROM sqlite_master"
-            " WHERE type = 'index' AND tbl_name = 'datapoint' AND sql IS NOT NULL"
-        )
-        if name in REBUILT_INDEXES
-    ]
-    for index_name, _sql in rebuild:
-        conn.execute(f'DROP INDEX "{index_name}"')
-    return rebuild
-
-
-def _add_annotations(
-    job: _Job,
-    conn: sqlite3.Connection,
-    sa_conn: Connection,
-    feed: RowFeed,
-    schema: Any,
-) -> None:
-    """The file's labels as annotations, each by its annotator (created by name if new), with
-    labels new to the schema added, if allowed."""
-    parser = feed.parser
-    report = feed.report
-    added = parser.unknown_labels()
-    if added:
-        check_new_labels(job.name, parser.first_unknown_line, added, len(schema.labels))
-        if not job.add_labels:
-            raise UnknownLabelsError(job.name, parser.first_unknown_line, added)
-        labels = [*schema.labels, *(LabelSpec(label) for label in added)]
-        schema = update_schema(job.project, labels=labels, actor_id=job.actor_id, conn=sa_conn)
-        report.added_labels = added
-    names = {item[3] for item in feed.pending} | {item[3] for item in feed.attached}
-    annotator_ids = {name: annotator_by_name(sa_conn, name) for name in sorted(names)}
-    attached = feed.new_attached(annotator_ids)
-    report.annotations = insert_annotations(
-        conn, feed.unique_pending() + attached, annotator_ids, schema.id, job.project.task_type
-    )
-    relabeled = [item[0] for item in attached] + feed.relabeled
-    if relabeled:
-        conn.executemany(
-            f"UPDATE datapoint SET status = {int(DatapointStatus.LABELED)}"
-            f" WHERE id = ? AND status = {int(DatapointStatus.UNLABELED)}",
-            [(dp_id,) for dp_id in relabeled],
-        )
-    report.attached = len(attached)

@@ -23,7 +23,7 @@ from app.core.project.label_schema import (
     labels_from_json,
     labels_to_json,
 )
-from app.core.storage import db
+from app.core.storage import db, staging
 from app.core.storage import tables as t
 from app.core.storage.retry import run_write, write_transaction
 
@@ -46,6 +46,7 @@ class Project:
         self.engine = engine
         # What open_project did to an older file's schema (None: nothing to do).
         self.schema_upgrade: db.SchemaUpgrade | None = None
+        self.swept: list[staging.SweptImport] = []  # unfinished imports removed on open
         with engine.connect() as conn:
             row = conn.execute(select(t.project)).one()
             self.uuid: str = row.uuid
@@ -269,13 +270,21 @@ def upgrade_needed(path: Path) -> bool:
 
 
 def open_project(
-    path: Path, progress: Progress = no_progress, cancel: CancelCheck = never_cancel
+    path: Path,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+    *,
+    sweep: bool = True,
 ) -> Project:
     """Open an existing project file, upgrading an older schema in place.
 
     An older file is first copied beside itself (NAME.tagloop.bak-REV, REV its schema
     revision), then upgraded in one transaction; `project.schema_upgrade` says so. Cancelling
     the upgrade (Cancelled) or a failure leaves the file as it was.
+
+    With `sweep` (the default), the rows of imports whose process was killed before it
+    published them are removed (app.core.storage.staging), and `project.swept` lists them;
+    the window passes sweep=False and calls sweep_abandoned_imports in a background job.
     """
     path = Path(path)
     if not path.is_file():
@@ -296,7 +305,21 @@ def open_project(
     project.schema_upgrade = upgraded
     settings.add_recent_project(path)
     sweep_stale_parts(path.parent)  # temporary files of writers killed outright (fileio)
+    if sweep:
+        try:
+            sweep_abandoned_imports(project)
+        except BaseException:
+            project.close()
+            raise
     return project
+
+
+def sweep_abandoned_imports(project: Project) -> list[staging.SweptImport]:
+    """Remove the unfinished imports of processes that are gone (never visible, so no audit
+    event), in short transactions; they are also kept in `project.swept`."""
+    swept = staging.sweep_abandoned(project.engine)
+    project.swept = [*project.swept, *swept]
+    return swept
 
 
 def update_schema(

@@ -30,6 +30,7 @@ from app.core.quality.agreement import (
     spans_of,
     tally_figures,
 )
+from app.core.storage.visibility import visible_id
 
 LOW_ALPHA = 0.667
 """Krippendorff's lowest acceptable alpha for tentative conclusions: labels below are shown as
@@ -61,7 +62,7 @@ def _select_annotators(
 # The model's auto-labels (origin 'model', issue 12) are no annotator's: left out.
 _FETCH = (
     "SELECT a.datapoint_id, a.annotator_id, a.value FROM annotation a"
-    " WHERE a.status = 'complete' AND a.origin != 'model'{who} AND a.datapoint_id IN ("
+    " WHERE a.status = 'complete' AND a.origin != 'model'{who} AND {shown} AND a.datapoint_id IN ("
     "  SELECT datapoint_id FROM annotation WHERE status = 'complete'"
     "  AND origin != 'model'{who_inner}"
     "  GROUP BY datapoint_id HAVING count(*) >= 2)"
@@ -122,6 +123,7 @@ def _complete_annotations(conn: Connection, selected: list[int] | None):
         _FETCH.format(
             who="" if selected is None else " AND a.annotator_id IN :who",
             who_inner="" if selected is None else " AND annotator_id IN :who",
+            shown=visible_id("a.datapoint_id"),  # never an unfinished import's labels
         )
     )
     params: dict[str, Any] = {}

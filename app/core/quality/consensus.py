@@ -48,6 +48,7 @@ from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
 from app.core.storage.retry import write_transaction
 from app.core.storage.sqlite import driver_connection
+from app.core.storage.visibility import visible_id
 from app.core.team.tasks import ADJUDICATE, create_missing_tasks, record_assignment
 
 MATCHES = ("exact", "overlap")
@@ -195,6 +196,7 @@ def _grouped_votes(
         "SELECT a.datapoint_id, a.annotator_id, n.name, a.uuid, a.value, a.updated_at, a.origin"
         " FROM annotation a JOIN annotator n ON n.id = a.annotator_id"
         " WHERE a.status = 'complete' AND a.origin != 'review'"
+        f" AND {visible_id('a.datapoint_id')}"  # never an unfinished import's labels
         f"{where} ORDER BY a.datapoint_id, a.annotator_id",
         params,
     )
@@ -480,7 +482,7 @@ def final_values(
         rows = conn.execute(
             text(
                 "SELECT datapoint_id, value FROM annotation WHERE annotator_id = :who"
-                " AND status = 'complete' ORDER BY datapoint_id"
+                f" AND status = 'complete' AND {visible_id()} ORDER BY datapoint_id"
             ),
             {"who": who},
         )

@@ -38,6 +38,7 @@ from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
 from app.core.storage.retry import write_transaction
 from app.core.storage.sqlite import driver_connection
+from app.core.storage.visibility import ready_datasets, visible
 from app.core.team.tasks import GOLD, create_tasks, record_assignment, round_half_up
 
 
@@ -173,13 +174,15 @@ def resolve_datapoints(project: Project, keys: Sequence[str]) -> list[int]:
     with project.engine.connect() as conn:
         raw = driver_connection(conn)
         if wanted:
-            datasets = dict(raw.execute("SELECT id, uuid FROM dataset"))
-            for dp_id, dataset_id, row in raw.execute("SELECT id, dataset_id, row FROM datapoint"):
+            datasets = dict(raw.execute(f"SELECT id, uuid FROM dataset WHERE {ready_datasets()}"))
+            for dp_id, dataset_id, row in raw.execute(
+                f"SELECT id, dataset_id, row FROM datapoint WHERE {visible('datapoint')}"
+            ):
                 uid = datapoint_uuid(datasets[dataset_id], row)
                 if uid in wanted:
                     found[uid] = dp_id
         ids = (
-            {r[0] for r in raw.execute("SELECT id FROM datapoint")}
+            {r[0] for r in raw.execute(f"SELECT id FROM datapoint WHERE {visible('datapoint')}")}
             if len(wanted) < len(keys)
             else set()
         )

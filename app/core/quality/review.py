@@ -52,6 +52,7 @@ from app.core.project.project import Project, current_schema
 from app.core.quality.consensus import REVIEW_DECISIONS, current_reviews
 from app.core.storage.retry import write_transaction
 from app.core.storage.sqlite import driver_connection
+from app.core.storage.visibility import visible_id
 from app.core.team.tasks import (
     REVIEW,
     create_missing_tasks,
@@ -169,6 +170,7 @@ def _reviewable_sql(extra: str = "") -> str:
         "SELECT a.id, a.uuid, a.datapoint_id, a.annotator_id, n.name, a.value"
         " FROM annotation a JOIN annotator n ON n.id = a.annotator_id"
         " WHERE a.status = 'complete' AND a.origin != 'review' AND a.annotator_id != :reviewer"
+        f" AND {visible_id('a.datapoint_id')}"  # never an unfinished import's labels
         f"{extra} ORDER BY a.id"
     )
 

@@ -96,6 +96,7 @@ from app.core.report.svg import PALETTE
 from app.core.storage.json_sql import complete_label_counts
 from app.core.storage.sqlite import driver_connection
 from app.core.storage.tables import STATUS_NAMES
+from app.core.storage.visibility import ready_datasets, visible, visible_id
 
 T = TypeVar("T")
 
@@ -221,9 +222,14 @@ def safe_colour(colour: str | None) -> str:
 def _datapoint_statuses(conn: Connection) -> dict[str, int]:
     """Datapoints per status (an index scan), and how many carry an open flag."""
     by_status = dict.fromkeys(STATUS_NAMES, 0)
-    for status, n in conn.execute(text("SELECT status, count(*) FROM datapoint GROUP BY status")):
+    shown = f" AND {visible('d')}"  # never an unfinished import's rows
+    for status, n in conn.execute(
+        text(f"SELECT d.status, count(*) FROM datapoint d WHERE 1{shown} GROUP BY d.status")
+    ):
         by_status[STATUS_NAMES[status]] = n
-    by_status["flagged"] = _scalar(conn, "SELECT count(*) FROM datapoint WHERE flagged = 1")
+    by_status["flagged"] = _scalar(
+        conn, f"SELECT count(*) FROM datapoint d WHERE d.flagged = 1{shown}"
+    )
     return by_status
 
 
@@ -232,7 +238,10 @@ def _project_part(conn: Connection, project: Project, by_status: dict[str, int])
     annotations = dict(
         # by people: the model's auto-labels (issue 12) are counted in the automation section
         conn.execute(
-            text("SELECT status, count(*) FROM annotation WHERE origin != 'model' GROUP BY status")
+            text(
+                "SELECT status, count(*) FROM annotation WHERE origin != 'model'"
+                f" AND {visible_id()} GROUP BY status"
+            )
         ).all()
     )
     return ProjectInfo(
@@ -243,7 +252,7 @@ def _project_part(conn: Connection, project: Project, by_status: dict[str, int])
         labels=tuple(Label(x.name, safe_colour(x.colour)) for x in schema.labels),
         counts=Counts(
             datapoints=sum(by_status[name] for name in STATUS_NAMES),
-            datasets=_scalar(conn, "SELECT count(*) FROM dataset"),
+            datasets=_scalar(conn, f"SELECT count(*) FROM dataset WHERE {ready_datasets()}"),
             annotations=sum(annotations.get(s, 0) for s in FINISHED),
             complete_annotations=annotations.get("complete", 0),
             draft_annotations=annotations.get("draft", 0),

@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from app.core.storage.sqlite import driver_connection
 from app.core.storage.tables import DatapointStatus
+from app.core.storage.visibility import visible
 
 FIXED_POINT = 1e12  # confidences and priorities travel to SQLite as integers of 1e-12
 MAX_VARIABLES = 900  # ids per IN (...): below SQLite's default limit of 999 bound variables
@@ -107,7 +108,8 @@ class Pool:
 def unlabeled_pool(conn: Connection) -> Pool:
     """Count and id bounds of the unlabeled pool, in one pass over the status index."""
     count, low, high = conn.exec_driver_sql(
-        f"SELECT count(*), min(id), max(id) FROM datapoint WHERE status = {_UNLABELED}"
+        f"SELECT count(*), min(id), max(id) FROM datapoint d WHERE d.status = {_UNLABELED}"
+        f" AND {visible('d')}"  # never an unfinished import's rows
     ).one()
     return Pool(count, low, high)
 
@@ -119,8 +121,9 @@ def read_unlabeled(conn: Connection, low: int, high: int) -> list[tuple[int, str
     return (
         driver_connection(conn)
         .execute(
-            "SELECT id, text FROM datapoint"
-            f" WHERE status = {_UNLABELED} AND id BETWEEN ? AND ? ORDER BY id",
+            "SELECT d.id, d.text FROM datapoint d"
+            f" WHERE d.status = {_UNLABELED} AND d.id BETWEEN ? AND ? AND {visible('d')}"
+            " ORDER BY d.id",
             (low, high),
         )
         .fetchall()

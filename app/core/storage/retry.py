@@ -7,7 +7,8 @@ audit event, a review decision) goes through this module, which
 - takes the write lock first (BEGIN IMMEDIATE), so that everything the transaction reads
   is read under the lock: no read-then-write race with another process, and no write can
   fail midway on a lock that another writer took after our first read;
-- retries on SQLITE_BUSY / "database is locked", with backoff, until a deadline
+- retries on SQLITE_BUSY / "database is locked", every few milliseconds for the first
+  seconds (so it takes the short gaps a chunked import leaves), then with backoff, until a deadline
   (`write_timeout()`: TAGLOOP_WRITE_TIMEOUT seconds, 120 by default), then raises
   DatabaseBusy, a ProjectError with a clear message (never a traceback).
 
@@ -40,6 +41,13 @@ DEFAULT_WRITE_TIMEOUT = 120.0  # seconds; outlasts a 25 s bulk write several tim
 FIRST_PAUSE = 0.02  # seconds between attempts, doubled up to MAX_PAUSE (with jitter)
 MAX_PAUSE = 1.0
 ATTEMPT_WAIT = 10.0  # longest wait inside SQLite's own busy handler per attempt
+# For the first FINE_SECONDS of a wait, attempts come every few milliseconds (SQLite's busy
+# handler waits at most POLL_WAIT, then FINE_PAUSE): its own handler sleeps up to 100 ms at a
+# time, and so kept missing the short gaps that a chunked import leaves between its chunks
+# (app.core.io.importer), waiting several chunks instead of one.
+FINE_SECONDS = 5.0
+POLL_WAIT = 0.004
+FINE_PAUSE = 0.002
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _held = threading.local()  # engines whose write lock this thread holds (nesting guard)
 
@@ -87,10 +95,10 @@ def _where(engine: Engine) -> str:
 
 
 @contextlib.contextmanager
-def _immediate(engine: Engine, deadline: float) -> Iterator[Connection]:
+def _immediate(engine: Engine, deadline: float, wait: float) -> Iterator[Connection]:
     """One attempt: a connection inside BEGIN IMMEDIATE, committed when the block ends.
 
-    SQLite's busy handler waits at most the time left (and ATTEMPT_WAIT) for the lock."""
+    SQLite's busy handler waits at most the time left (and `wait`) for the lock."""
     held: set[int] = _held.__dict__.setdefault("engines", set())
     if id(engine) in held:  # a second connection of this thread would wait on the first
         raise RuntimeError("nested write transaction on the same project in one thread")
@@ -101,7 +109,7 @@ def _immediate(engine: Engine, deadline: float) -> Iterator[Connection]:
             return
         raw = driver_connection(conn)
         former = raw.execute("PRAGMA busy_timeout").fetchone()[0]
-        left_ms = int(max(0.0, min(deadline - time.monotonic(), ATTEMPT_WAIT)) * 1000)
+        left_ms = int(max(0.0, min(deadline - time.monotonic(), wait)) * 1000)
         raw.execute(f"PRAGMA busy_timeout={left_ms}")
         try:
             with conn.begin():
@@ -117,9 +125,11 @@ def _immediate(engine: Engine, deadline: float) -> Iterator[Connection]:
                 raw.execute(f"PRAGMA busy_timeout={former}")
 
 
-def _pauses(deadline: float) -> Iterator[float]:
-    """Sleeps between attempts: doubling from FIRST_PAUSE to MAX_PAUSE, jittered, never past
-    the deadline; ends when the deadline has passed."""
+def _pauses(deadline: float, fine_until: float) -> Iterator[float]:
+    """Sleeps between attempts: FINE_PAUSE until `fine_until`, then doubling from FIRST_PAUSE
+    to MAX_PAUSE, jittered, never past the deadline; ends when the deadline has passed."""
+    while (left := deadline - time.monotonic()) > 0 and time.monotonic() < fine_until:
+        yield min(left, FINE_PAUSE * random.uniform(0.5, 1.5))
     pause = FIRST_PAUSE
     while (left := deadline - time.monotonic()) > 0:
         yield min(left, pause * random.uniform(0.5, 1.0))
@@ -134,7 +144,13 @@ class _Attempts:
         self.engine = engine
         self.started = time.monotonic()
         self.deadline = self.started + (write_timeout() if timeout is None else timeout)
-        self._pauses = _pauses(self.deadline)
+        self._pauses = _pauses(self.deadline, self.started + FINE_SECONDS)
+
+    def attempt_wait(self) -> float:
+        """How long SQLite's busy handler may wait in the next attempt: briefly while the
+        attempts are fine-grained, then up to ATTEMPT_WAIT."""
+        fine = time.monotonic() < self.started + FINE_SECONDS
+        return min(POLL_WAIT, ATTEMPT_WAIT) if fine else ATTEMPT_WAIT
 
     def busy(self) -> DatabaseBusy:
         """The error for a write that waited in vain."""
@@ -157,7 +173,7 @@ def run_write(engine: Engine, fn: Callable[[Connection], T], *, timeout: float |
     attempts = _Attempts(engine, timeout)
     while True:
         try:
-            with _immediate(engine, attempts.deadline) as conn:
+            with _immediate(engine, attempts.deadline, attempts.attempt_wait()) as conn:
                 return fn(conn)
         except (sqlite3.OperationalError, DBAPIError) as exc:
             if not is_busy(exc):
@@ -175,7 +191,9 @@ def write_transaction(engine: Engine, *, timeout: float | None = None) -> Iterat
         with contextlib.ExitStack() as stack:
             while True:
                 try:
-                    conn = stack.enter_context(_immediate(engine, attempts.deadline))
+                    conn = stack.enter_context(
+                        _immediate(engine, attempts.deadline, attempts.attempt_wait())
+                    )
                     break
                 except (sqlite3.OperationalError, DBAPIError) as exc:
                     if not is_busy(exc):
@@ -186,3 +204,31 @@ def write_transaction(engine: Engine, *, timeout: float | None = None) -> Iterat
         if is_busy(exc):
             raise attempts.busy() from exc
         raise
+
+
+@contextlib.contextmanager
+def held_write(conn: Connection, *, timeout: float | None = None) -> Iterator[sqlite3.Connection]:
+    """A write transaction on a connection the caller keeps across several of them (a long
+    job committing in short chunks, with its own pragmas on that connection): waits for the
+    write lock with retries and backoff as write_transaction does, runs the block once under
+    it, and commits; an error in the block rolls it back. Yields the sqlite3 connection."""
+    attempts = _Attempts(conn.engine, timeout)
+    raw = driver_connection(conn)
+    former = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+    while True:
+        wait = attempts.attempt_wait()
+        left_ms = int(max(0.0, min(attempts.deadline - time.monotonic(), wait)) * 1000)
+        raw.execute(f"PRAGMA busy_timeout={left_ms}")
+        transaction = conn.begin()
+        try:
+            raw.execute("BEGIN IMMEDIATE")  # the write lock, before the first read
+            break
+        except sqlite3.OperationalError as exc:
+            transaction.rollback()
+            if not is_busy(exc):
+                raise
+            attempts.wait(exc)
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={former}")
+    with transaction:
+        yield raw

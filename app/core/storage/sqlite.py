@@ -71,3 +71,22 @@ def bulk_write(
             else:
                 for name, value in former.items():
                     conn.execute(f"PRAGMA {name}={value}")
+
+
+@contextlib.contextmanager
+def pragmas(sa_conn: Connection, values: Mapping[str, str | int]) -> Iterator[sqlite3.Connection]:
+    """Set pragmas on a connection outside any transaction (e.g. {"foreign_keys": "OFF"}) for
+    the block, and put each back to its former value after, so that the pool never hands a
+    lax connection to anyone else (if that cannot be done, the connection is discarded)."""
+    conn = driver_connection(sa_conn)
+    former = {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in values}
+    try:
+        for name, value in values.items():
+            conn.execute(f"PRAGMA {name}={value}")
+        yield conn
+    finally:
+        if conn.in_transaction:
+            sa_conn.invalidate()
+        else:
+            for name, value in former.items():
+                conn.execute(f"PRAGMA {name}={value}")

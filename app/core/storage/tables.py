@@ -89,6 +89,10 @@ dataset = Table(
     Column("duplicate_count", Integer, nullable=False, default=0),
     Column("imported_at", String(32), nullable=False),
     Column("imported_by", ForeignKey("annotator.id"), nullable=True),
+    # 0 ready, 1 loading: an import's rows stay unseen until it publishes them
+    # (app.core.storage.visibility); `loader` names the importing process (host-pid-start).
+    Column("state", Integer, nullable=False, server_default=text("0")),
+    Column("loader", Text, nullable=True),
 )
 
 # status: 0 unlabeled, 1 labeled, 2 skipped, 3 discarded (derived from annotations, kept for

@@ -33,6 +33,7 @@ from app.core.project.annotators import ROLES, ensure_annotator, find_annotator
 from app.core.project.project import Project
 from app.core.storage.retry import write_transaction
 from app.core.storage.sqlite import driver_connection
+from app.core.storage.visibility import visible
 from app.core.team.eligibility import unqualified
 from app.core.team.tasks import (
     LABEL,
@@ -266,7 +267,8 @@ def _pool(conn: Connection, kind: str, cancel: CancelCheck) -> array:
     no_gold = " AND id NOT IN (SELECT datapoint_id FROM gold_item)" if kind == LABEL else ""
     cursor = driver_connection(conn).execute(
         "SELECT id FROM datapoint WHERE id NOT IN (SELECT datapoint_id FROM task"
-        f" WHERE kind = ? AND status != 'cancelled'){no_gold} ORDER BY id",
+        f" WHERE kind = ? AND status != 'cancelled'){no_gold} AND {visible('datapoint')}"
+        " ORDER BY id",
         (kind,),
     )
     while rows := cursor.fetchmany(BATCH):

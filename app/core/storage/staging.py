@@ -1,0 +1,118 @@
+"""The rows of an unfinished import: removed in short transactions, and swept on open.
+
+An import writes its datapoints in short committed chunks under a dataset in state LOADING
+(app.core.storage.visibility), unseen until its last transaction publishes them. When it is
+cancelled or fails, `delete_loading` removes what it committed, chunk by chunk, each chunk a
+short transaction (so other writers never wait long), and the dataset row last. When its
+process was killed outright, nothing could; `sweep_abandoned`, run when a project opens,
+removes the loading datasets whose process is gone (visibility.loader_is_gone). Neither
+records an audit event: the rows were never visible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine
+
+from app.core.storage.retry import run_write
+from app.core.storage.sqlite import driver_connection
+from app.core.storage.visibility import READY, loader_is_gone
+
+FIRST_CHUNK = 2_000  # rows removed by the first delete; later ones are sized to take...
+TARGET_SECONDS = 0.3  # ...about this long each
+MAX_CHUNK = 100_000
+
+
+@dataclass(frozen=True)
+class SweptImport:
+    """An unfinished import removed when the project opened."""
+
+    dataset_uuid: str
+    source_name: str
+    rows: int
+
+    def summary(self) -> str:
+        return (
+            f"removed {self.rows:,} rows of an unfinished import of {self.source_name} "
+            "(its program had ended before publishing them; they were never shown)"
+        )
+
+
+def next_chunk(size: int, rows: int, seconds: float, target: float = TARGET_SECONDS) -> int:
+    """The size of the next chunk, so that it takes about `target` seconds, from how long the
+    last one took for its `rows`: at most doubled or halved at once, within [500, MAX_CHUNK]."""
+    if rows <= 0 or seconds <= 0:
+        return min(size * 2, MAX_CHUNK)
+    wanted = int(rows * target / seconds)
+    return max(500, min(MAX_CHUNK, size * 2, max(size // 2, wanted)))
+
+
+def _delete_step(conn: Connection, dataset_id: int, size: int) -> int | None:
+    """Delete up to `size` rows of a loading dataset, or the dataset row once it has none.
+    The count deleted; None when the dataset is gone (or is published: never touched)."""
+    raw = driver_connection(conn)
+    found = raw.execute("SELECT state FROM dataset WHERE id = ?", (dataset_id,)).fetchone()
+    if found is None or found[0] == READY:
+        return None
+    (high,) = raw.execute(
+        "SELECT max(id) FROM (SELECT id FROM datapoint WHERE dataset_id = ? ORDER BY id LIMIT ?)",
+        (dataset_id, size),
+    ).fetchone()
+    if high is None:
+        raw.execute("DELETE FROM dataset WHERE id = ?", (dataset_id,))
+        return 0
+    # predictions are a derived cache with no cascade (migration 0005)
+    raw.execute(
+        "DELETE FROM prediction WHERE model_version_id IN (SELECT id FROM model_version)"
+        " AND datapoint_id IN (SELECT id FROM datapoint WHERE dataset_id = ? AND id <= ?)",
+        (dataset_id, high),
+    )
+    return raw.execute(
+        "DELETE FROM datapoint WHERE dataset_id = ? AND id <= ?", (dataset_id, high)
+    ).rowcount
+
+
+def delete_loading(engine: Engine, dataset_id: int) -> int:
+    """Remove a loading dataset and its rows (annotations go with them by cascade), in short
+    transactions; the number of datapoints removed. A published dataset is left alone."""
+    removed = 0
+    size = FIRST_CHUNK
+    while True:
+        started = time.perf_counter()
+        count = run_write(engine, lambda conn, size=size: _delete_step(conn, dataset_id, size))
+        if not count:  # None: gone; 0: the dataset row itself went last
+            return removed
+        removed += count
+        size = next_chunk(size, count, time.perf_counter() - started)
+
+
+def sweep_abandoned(engine: Engine) -> list[SweptImport]:
+    """Remove every loading dataset whose importing process is gone (see
+    visibility.loader_is_gone: another machine's is kept for a day); what was removed."""
+    with engine.connect() as conn:
+        loading = conn.exec_driver_sql(
+            f"SELECT id, uuid, source_name, loader FROM dataset WHERE state <> {READY}"
+        ).all()
+    swept = []
+    for dataset_id, uuid, source_name, loader in loading:
+        if loader_is_gone(loader):
+            swept.append(SweptImport(uuid, source_name, delete_loading(engine, dataset_id)))
+    return swept
+
+
+def forget_annotators(engine: Engine, annotator_ids: list[int]) -> None:
+    """Remove the annotators that a failed import added for the names in its file, once its
+    rows are gone; one that anything refers to meanwhile (the foreign keys say so) stays."""
+
+    def forget(conn: Connection) -> None:
+        raw = driver_connection(conn)
+        for annotator_id in annotator_ids:
+            with contextlib.suppress(sqlite3.IntegrityError):
+                raw.execute("DELETE FROM annotator WHERE id = ?", (annotator_id,))
+
+    if annotator_ids:
+        run_write(engine, forget)
