@@ -1,0 +1,195 @@
+"""The new datasets of a merged bundle and their datapoints: written before the merge's last
+transaction, in short ones, and unseen until it publishes them.
+
+A project bundle can bring data the project lacks: whole datasets (hundreds of thousands of
+datapoints). Writing them inside the merge's last transaction would hold the write lock for
+seconds, so they go in first, in chunks of CHUNK rows (each its own transaction: the lock is
+free between two), under a dataset in state LOADING (app.core.storage.visibility), which
+every read that enumerates or counts datapoints leaves out. The merge's last transaction sets
+them READY with everything else; a cancel or an error deletes them (in chunks too), and a
+crash leaves them to the sweep on open of datasets whose loader has died.
+
+Datapoints the bundle brings for a dataset the project already shows (a project opened from
+a bundle of a selection, merged with a fuller one) would be seen at once: they are staged
+instead (app.core.bundle.staging, provisional ids) and written by the last transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from app.core.bundle.errors import BundleError
+from app.core.bundle.rows import Checker, insert_dataset
+from app.core.errors import Cancelled
+from app.core.jobs import check_cancel, never_cancel
+from app.core.storage import fts, sqlite, visibility
+
+CHUNK = 20_000  # datapoints per transaction (about 0.1-0.3 s of lock)
+DATAPOINT_INSERT = (
+    "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class HiddenLoad:
+    """Writes the new datasets and datapoints of one merge (see the module doc). `merge` is
+    the running app.core.bundle.merge._Merge (conn, sa_conn, reader, refs, steps, cancel)."""
+
+    def __init__(self, merge: Any) -> None:
+        self.m = merge
+        self.datasets: list[int] = []  # ids of the datasets this merge is loading
+        self.added = 0
+        self.staged = 0  # datapoints of existing datasets, staged with provisional ids
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short transaction on the merge's connection."""
+        file = self.m.file
+        if self.m.conn.in_transaction:  # rows staged in TEMP tables since the last chunk
+            self.m.conn.commit()
+        with sqlite.bulk_write(
+            self.m.sa_conn,
+            self.m.cancel,
+            lambda exc: BundleError(file, f"the database refused the merge ({exc})"),
+        ) as conn:
+            yield conn
+
+    def datasets_member(self) -> None:
+        """The bundle's datasets the project lacks, added as LOADING (unseen)."""
+        name = "datasets.jsonl"
+        check = Checker(self.m.file, name)
+        refs = self.m.refs
+        new = [
+            row for row in self.m.reader.rows(name) if check.str(row, "uuid") not in refs.datasets
+        ]
+        if new:
+            tag = visibility.loader_tag()
+            with self._write() as conn:
+                for row in new:
+                    by = check.str(row, "imported_by", nullable=True)
+                    row = {**row, "imported_by": None}  # maybe an annotator not added yet
+                    dataset_id = insert_dataset(conn, check, row, refs)
+                    conn.execute(
+                        "UPDATE dataset SET state = ?, loader = ? WHERE id = ?",
+                        (visibility.LOADING, tag, dataset_id),
+                    )
+                    conn.execute(
+                        "INSERT INTO temp.stage_dataset (id, imported_by) VALUES (?, ?)",
+                        (dataset_id, by),
+                    )
+                    self.datasets.append(dataset_id)
+            self.m.count(self.m.report.added, "datasets", len(new))
+        self.m.steps.advance(name)
+
+    def datapoints_member(self) -> None:
+        """datapoints.jsonl: new datasets' rows in chunks, existing datasets' rows staged."""
+        name = "datapoints.jsonl"
+        if not self.m.reader.has(name):
+            return
+        check = Checker(self.m.file, name)
+        loading = set(self.datasets)
+        chunk: list[tuple] = []
+        for values in self._rows(check, name):
+            if values[0] in loading:
+                chunk.append(values)
+                if len(chunk) >= CHUNK:
+                    self._insert(chunk)
+                    chunk = []
+            else:
+                self._stage(values)
+        if chunk:
+            self._insert(chunk)
+        if self.added or self.staged:
+            self.m.count(self.m.report.added, "datapoints", self.added + self.staged)
+        self.m.steps.advance(name)
+
+    def _rows(self, check: Checker, name: str) -> Iterator[tuple]:
+        """(dataset id, row, text, context) of each checked datapoint the project lacks."""
+        datasets = self.m.refs.datasets
+        points = self.m.refs.points
+        for row in self.m.reader.rows(name, self.m.steps.reporter(name)):
+            try:
+                dataset_id = datasets[row["dataset"]]
+                number = row["row"]
+                text_ = row["text"]
+                context = row["context"]
+                status = row["status"]
+                flagged = row["flagged"]
+            except (KeyError, TypeError):
+                raise check.fail(
+                    row, "lacks a field, or names a dataset it does not hold"
+                ) from None
+            if (
+                number.__class__ is not int
+                or text_.__class__ is not str
+                or status.__class__ is not int
+                or flagged.__class__ is not bool
+                or not (context is None or context.__class__ is str)
+            ):
+                raise check.fail(row, "a field has the wrong type")
+            if points.get(dataset_id, number) is not None:
+                continue  # a datapoint's text never changes; its status is derived
+            if context is not None:
+                check.json_text(row, "context")
+            yield dataset_id, number, text_, context
+
+    def _insert(self, chunk: list[tuple]) -> None:
+        """One chunk in one short transaction, above the search index's mark (new ids are
+        taken under the lock: another writer may have added datapoints since the last chunk).
+        Status and flagged start at 0 and are derived by the last transaction."""
+        check_cancel(self.m.cancel)
+        with self._write() as conn:
+            upto, top = fts.pending(conn)
+            base = max(upto, top)
+            conn.executemany(
+                DATAPOINT_INSERT,
+                ((base + i, ds, n, t, c, 0, False) for i, (ds, n, t, c) in enumerate(chunk, 1)),
+            )
+        points = self.m.refs.points
+        for i, (ds, n, _t, _c) in enumerate(chunk, 1):
+            points.add(ds, n, base + i)
+        self.added += len(chunk)
+        self.m.after_chunk(self.added)
+
+    def _stage(self, values: tuple) -> None:
+        dataset_id, number, text_, context = values
+        self.staged += 1
+        self.m.conn.execute(
+            "INSERT INTO temp.stage_datapoint (id, dataset_id, row, text, context, status,"
+            " flagged) VALUES (?, ?, ?, ?, ?, 0, 0)",
+            (-self.staged, dataset_id, number, text_, context),
+        )
+        self.m.refs.points.add(dataset_id, number, -self.staged)
+
+    def provisional(self) -> Iterator[tuple[int, int, int]]:
+        """(dataset id, row, provisional id) of the staged datapoints (to refill fresh refs)."""
+        yield from self.m.conn.execute("SELECT dataset_id, row, id FROM temp.stage_datapoint")
+
+    def sweep(self) -> None:
+        """After a cancel or an error: delete what this merge loaded, in short transactions
+        (nothing of it was ever seen). Best effort: a crash here leaves it to the sweep on open."""
+        if not self.datasets:
+            return
+        marks = ", ".join("?" * len(self.datasets))
+        with contextlib.suppress(sqlite3.Error, BundleError, Cancelled):
+            saved, self.m.cancel = self.m.cancel, never_cancel
+            try:
+                while True:
+                    with self._write() as conn:
+                        gone = conn.execute(
+                            "DELETE FROM datapoint WHERE id IN (SELECT id FROM datapoint"
+                            f" WHERE dataset_id IN ({marks}) LIMIT ?)",
+                            (*self.datasets, CHUNK),
+                        ).rowcount
+                        if gone < CHUNK:
+                            conn.execute(
+                                f"DELETE FROM dataset WHERE id IN ({marks}) AND state = ?",
+                                (*self.datasets, visibility.LOADING),
+                            )
+                            break
+            finally:
+                self.m.cancel = saved
+        self.datasets = []
