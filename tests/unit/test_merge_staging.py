@@ -1,0 +1,183 @@
+"""A large merge without a long write lock (issue 14): new datapoints are written in short
+chunks, unseen until the last transaction; the lock is free between chunks; a cancel changes
+nothing; a label saved while the merge runs is not overwritten by an older bundle version."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from app.core.annotation import commands as annotate
+from app.core.annotation.commands import AnnotationState, SetAnnotations
+from app.core.bundle import export_project_bundle, merge_bundle, merge_load, open_bundle
+from app.core.errors import Cancelled
+from app.core.io.importer import import_dataset
+from app.core.project.project import open_project
+from app.core.storage.visibility import visible
+from tests.unit.bundle_helpers import dump
+
+NEW_ROWS = 120
+CHUNK = 25
+OLD = "2020-01-01T00:00:00.000+00:00"
+
+
+@pytest.fixture
+def richer(make_project, tmp_path, monkeypatch):
+    """(a project, the bundle of a copy of it that gained a dataset of NEW_ROWS datapoints,
+    half of them labelled, and a label on an old datapoint), with small merge chunks."""
+    monkeypatch.setattr(merge_load, "CHUNK", CHUNK)
+    owner = make_project()
+    first = tmp_path / "first.csv"
+    first.write_text("text\n" + "".join(f"old {i}\n" for i in range(10)), encoding="utf-8")
+    import_dataset(owner, first)
+    copy_path = tmp_path / "copy.tagloop"
+    open_bundle(export_project_bundle(owner, tmp_path / "owner.tlbundle").path, copy_path)
+    more = tmp_path / "more.csv"
+    more.write_text(
+        "text,label\n" + "".join(f"new {i},{'ham' if i % 2 else ''}\n" for i in range(NEW_ROWS)),
+        encoding="utf-8",
+    )
+    with open_project(copy_path) as copy, monkeypatch.context() as patch:
+        import_dataset(copy, more, label_column="label")
+        patch.setattr(annotate, "now_iso", lambda: OLD)
+        SetAnnotations(copy.local_annotator_id, ((1, AnnotationState("spam", "complete")),)).apply(
+            copy
+        )
+        bundle = export_project_bundle(copy, tmp_path / "copy.tlbundle").path
+    return owner, bundle
+
+
+def _seen(path) -> tuple[int, int]:
+    """(datapoints, annotations) another connection sees, as every listing filters them."""
+    conn = sqlite3.connect(path)
+    try:
+        points = conn.execute(f"SELECT count(*) FROM datapoint d WHERE {visible('d')}").fetchone()
+        notes = conn.execute(
+            "SELECT count(*) FROM annotation a JOIN datapoint d ON d.id = a.datapoint_id"
+            f" WHERE {visible('d')}"
+        ).fetchone()
+        return points[0], notes[0]
+    finally:
+        conn.close()
+
+
+def test_new_datapoints_are_unseen_until_the_merge_publishes_them(richer):
+    owner, bundle = richer
+    before = _seen(owner.path)
+    assert before == (10, 0)
+    mid: list[tuple[tuple[int, int], int]] = []
+
+    def progress(done, total, message):
+        if "datapoints written" in message:
+            conn = sqlite3.connect(owner.path)
+            hidden = conn.execute("SELECT count(*) FROM datapoint").fetchone()[0]
+            conn.close()
+            mid.append((_seen(owner.path), hidden))
+
+    report = merge_bundle(owner, bundle, progress=progress)
+    assert len(mid) >= NEW_ROWS // CHUNK  # one call between each two chunks
+    assert all(seen == before for seen, _hidden in mid)  # nothing new is seen midway
+    assert [hidden for _seen_, hidden in mid] == sorted({h for _s, h in mid})  # yet written
+    assert mid[-1][1] == 10 + NEW_ROWS
+    assert report.added["datapoints"] == NEW_ROWS
+    assert _seen(owner.path) == (10 + NEW_ROWS, NEW_ROWS // 2 + 1)  # all of it, at once
+    states = owner.engine.connect().exec_driver_sql("SELECT state, loader FROM dataset").all()
+    assert states == [(0, None), (0, None)]
+    labelled = owner.engine.connect().exec_driver_sql(
+        "SELECT count(*) FROM datapoint WHERE status = 1"
+    )
+    assert labelled.scalar() == NEW_ROWS // 2 + 1  # status derived in the last transaction
+
+
+def test_the_write_lock_is_free_between_chunks(richer):
+    owner, bundle = richer
+    took: list[bool] = []
+
+    def progress(done, total, message):
+        if "datapoints written" in message or message == "Merging: writing":
+            other = sqlite3.connect(owner.path, isolation_level=None, timeout=0)
+            other.execute("PRAGMA busy_timeout=0")
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                took.append(True)
+            except sqlite3.OperationalError:
+                took.append(False)
+            finally:
+                other.close()
+
+    merge_bundle(owner, bundle, progress=progress)
+    assert len(took) > NEW_ROWS // CHUNK
+    assert all(took)
+
+
+def test_a_cancel_midway_changes_nothing_and_leaves_no_hidden_rows(richer):
+    owner, bundle = richer
+    before = dump(owner.path)
+    chunks: list[str] = []
+
+    def progress(done, total, message):
+        if "datapoints written" in message:
+            chunks.append(message)
+
+    with pytest.raises(Cancelled):
+        merge_bundle(owner, bundle, progress=progress, cancel=lambda: len(chunks) >= 2)
+    assert dump(owner.path) == before
+    conn = sqlite3.connect(owner.path)
+    assert conn.execute("SELECT count(*) FROM datapoint").fetchone()[0] == 10  # swept
+    assert conn.execute("SELECT count(*) FROM dataset").fetchone()[0] == 1
+    conn.close()
+    assert merge_bundle(owner, bundle).added["datapoints"] == NEW_ROWS  # and it merges after
+
+
+def test_a_failure_in_the_last_transaction_changes_nothing(richer, monkeypatch):
+    owner, bundle = richer
+    before = dump(owner.path)
+    from app.core.bundle import merge_publish
+
+    def boom(m, conn):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(merge_publish, "_derive", boom)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        merge_bundle(owner, bundle)
+    assert dump(owner.path) == before
+    conn = sqlite3.connect(owner.path)
+    assert conn.execute("SELECT count(*) FROM datapoint").fetchone()[0] == 10
+    conn.close()
+
+
+def test_a_label_saved_during_the_merge_is_not_overwritten_by_an_older_version(richer):
+    owner, bundle = richer
+    me = owner.local_annotator_id
+    saved: list[str] = []
+
+    def progress(done, total, message):
+        if message == "Merging: writing" and not saved:  # decided, not yet published
+            SetAnnotations(me, ((1, AnnotationState("ham", "complete")),)).apply(owner)
+            saved.append(message)
+
+    report = merge_bundle(owner, bundle, progress=progress)
+    assert saved
+    conn = owner.engine.connect()
+    value, updated = conn.exec_driver_sql(
+        "SELECT value, updated_at FROM annotation WHERE datapoint_id = 1 AND annotator_id = ?",
+        (me,),
+    ).one()
+    assert value == '"ham"' and updated > OLD  # the newer, local save is kept
+    history = conn.exec_driver_sql(
+        "SELECT value, updated_at FROM annotation_history WHERE datapoint_id = 1"
+    ).all()
+    assert ('"spam"', OLD) in history  # the bundle's older version is kept in history
+    assert report.added["annotations"] == NEW_ROWS // 2  # not counted as added any more
+    labels = (
+        conn.exec_driver_sql("SELECT label FROM annotation_label WHERE datapoint_id = 1")
+        .scalars()
+        .all()
+    )
+    assert labels == ["ham"]
+    status = conn.exec_driver_sql("SELECT status FROM datapoint WHERE id = 1").scalar()
+    assert status == 1
+    # The same merge again changes nothing (idempotent after the race, too).
+    assert not merge_bundle(owner, bundle).changed
