@@ -192,6 +192,7 @@ def main() -> int:
         f"merge: {merge_s:.1f} s; added {report.added.get('datapoints', 0):,} datapoints,"
         f" {report.added.get('annotations', 0):,} annotations"
     )
+    print("merge steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items()))
     print(
         f"write lock held by another process: longest {holds[-1] if holds else 0:.2f} s,"
         f" {sum(h > 1 for h in holds)} holds over 1 s, {len(holds)} seen"

@@ -19,13 +19,15 @@ from tests.unit.bundle_helpers import dump
 
 NEW_ROWS = 120
 CHUNK = 25
+MINE = 30  # new datapoints the owner's own identity labelled in the copy
 OLD = "2020-01-01T00:00:00.000+00:00"
 
 
 @pytest.fixture
 def richer(make_project, tmp_path, monkeypatch):
     """(a project, the bundle of a copy of it that gained a dataset of NEW_ROWS datapoints,
-    half of them labelled, and a label on an old datapoint), with small merge chunks."""
+    half of them labelled by a new annotator and MINE by the owner's identity, and a label on
+    an old datapoint), with small merge chunks."""
     monkeypatch.setattr(merge_load, "CHUNK", CHUNK)
     owner = make_project()
     first = tmp_path / "first.csv"
@@ -39,11 +41,12 @@ def richer(make_project, tmp_path, monkeypatch):
         encoding="utf-8",
     )
     with open_project(copy_path) as copy, monkeypatch.context() as patch:
-        import_dataset(copy, more, label_column="label")
+        import_dataset(copy, more, label_column="label")  # labels by a new annotator
+        me = copy.local_annotator_id  # the owner's identity too (one config)
+        spam = AnnotationState("spam", "complete")
+        SetAnnotations(me, tuple((dp, spam) for dp in range(11, 11 + MINE))).apply(copy)
         patch.setattr(annotate, "now_iso", lambda: OLD)
-        SetAnnotations(copy.local_annotator_id, ((1, AnnotationState("spam", "complete")),)).apply(
-            copy
-        )
+        SetAnnotations(me, ((1, spam),)).apply(copy)
         bundle = export_project_bundle(copy, tmp_path / "copy.tlbundle").path
     return owner, bundle
 
@@ -69,25 +72,30 @@ def test_new_datapoints_are_unseen_until_the_merge_publishes_them(richer):
     mid: list[tuple[tuple[int, int], int]] = []
 
     def progress(done, total, message):
-        if "datapoints written" in message:
+        if message.endswith("written"):  # between two chunks: datapoints, then annotations
             conn = sqlite3.connect(owner.path)
             hidden = conn.execute("SELECT count(*) FROM datapoint").fetchone()[0]
             conn.close()
             mid.append((_seen(owner.path), hidden))
 
     report = merge_bundle(owner, bundle, progress=progress)
-    assert len(mid) >= NEW_ROWS // CHUNK  # one call between each two chunks
+    assert len(mid) >= 2 * (NEW_ROWS // CHUNK)  # one call after each chunk
     assert all(seen == before for seen, _hidden in mid)  # nothing new is seen midway
-    assert [hidden for _seen_, hidden in mid] == sorted({h for _s, h in mid})  # yet written
-    assert mid[-1][1] == 10 + NEW_ROWS
+    assert mid[-1][1] == 10 + NEW_ROWS  # yet it was written
     assert report.added["datapoints"] == NEW_ROWS
-    assert _seen(owner.path) == (10 + NEW_ROWS, NEW_ROWS // 2 + 1)  # all of it, at once
+    assert _seen(owner.path) == (10 + NEW_ROWS, NEW_ROWS // 2 + MINE + 1)  # all, at once
+    assert report.added["annotations"] == NEW_ROWS // 2 + MINE + 1
     states = owner.engine.connect().exec_driver_sql("SELECT state, loader FROM dataset").all()
     assert states == [(0, None), (0, None)]
     labelled = owner.engine.connect().exec_driver_sql(
         "SELECT count(*) FROM datapoint WHERE status = 1"
     )
-    assert labelled.scalar() == NEW_ROWS // 2 + 1  # status derived in the last transaction
+    complete = owner.engine.connect().exec_driver_sql(
+        "SELECT count(DISTINCT datapoint_id) FROM annotation WHERE status = 'complete'"
+    )
+    assert labelled.scalar() == complete.scalar() == NEW_ROWS // 2 + MINE // 2 + 1  # derived
+    labels = owner.engine.connect().exec_driver_sql("SELECT count(*) FROM annotation_label")
+    assert labels.scalar() == NEW_ROWS // 2 + MINE + 1
 
 
 def test_the_write_lock_is_free_between_chunks(richer):
@@ -95,7 +103,7 @@ def test_the_write_lock_is_free_between_chunks(richer):
     took: list[bool] = []
 
     def progress(done, total, message):
-        if "datapoints written" in message or message == "Merging: writing":
+        if message.endswith("written") or message == "Merging: writing":
             other = sqlite3.connect(owner.path, isolation_level=None, timeout=0)
             other.execute("PRAGMA busy_timeout=0")
             try:
@@ -112,13 +120,14 @@ def test_the_write_lock_is_free_between_chunks(richer):
     assert all(took)
 
 
-def test_a_cancel_midway_changes_nothing_and_leaves_no_hidden_rows(richer):
+@pytest.mark.parametrize("step", ["datapoints written", "annotations of"])
+def test_a_cancel_midway_changes_nothing_and_leaves_no_hidden_rows(richer, step):
     owner, bundle = richer
     before = dump(owner.path)
     chunks: list[str] = []
 
     def progress(done, total, message):
-        if "datapoints written" in message:
+        if step in message:
             chunks.append(message)
 
     with pytest.raises(Cancelled):
@@ -127,6 +136,7 @@ def test_a_cancel_midway_changes_nothing_and_leaves_no_hidden_rows(richer):
     conn = sqlite3.connect(owner.path)
     assert conn.execute("SELECT count(*) FROM datapoint").fetchone()[0] == 10  # swept
     assert conn.execute("SELECT count(*) FROM dataset").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM annotation").fetchone()[0] == 0
     conn.close()
     assert merge_bundle(owner, bundle).added["datapoints"] == NEW_ROWS  # and it merges after
 
@@ -170,7 +180,7 @@ def test_a_label_saved_during_the_merge_is_not_overwritten_by_an_older_version(r
         "SELECT value, updated_at FROM annotation_history WHERE datapoint_id = 1"
     ).all()
     assert ('"spam"', OLD) in history  # the bundle's older version is kept in history
-    assert report.added["annotations"] == NEW_ROWS // 2  # not counted as added any more
+    assert report.added["annotations"] == NEW_ROWS // 2 + MINE  # dp 1's not counted as added
     labels = (
         conn.exec_driver_sql("SELECT label FROM annotation_label WHERE datapoint_id = 1")
         .scalars()

@@ -89,6 +89,7 @@ class MergeReport:
     skipped: int = 0  # rows about datapoints this project does not hold
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step (benchmarks)
 
     @property
     def changed(self) -> bool:
@@ -243,15 +244,28 @@ class _Merge(AnnotationMerging):
         self.hidden.datasets_member()
         self.hidden.datapoints_member()
         self.conn.commit()
+        self.report.timings["hidden load"] = time.perf_counter() - self.started
         loaded = (dict(self.report.added), self.steps.done)
         for _attempt in range(MAX_STAGINGS):
+            staged = time.perf_counter()
             self.stage()
+            self.report.timings["staging"] = time.perf_counter() - staged
+            staged = time.perf_counter()
+            self.hidden.annotations()
+            self.report.timings["hidden annotations"] = time.perf_counter() - staged
             self.progress(self.steps.done, self.steps.total, "Merging: writing")
             if publish(self):
                 return self.report
             added, self.steps.done = loaded  # the project changed meanwhile: decide again
+            added = dict(added)
+            for key, n in self.hidden.moved.items():  # written hidden: no longer new
+                self.count(added, key, n)
             self.report = MergeReport(
-                self.report.path, self.report.kind, self.report.sha256, added=dict(added)
+                self.report.path,
+                self.report.kind,
+                self.report.sha256,
+                added=dict(added),
+                timings=self.report.timings,
             )
             staging.clear(self.conn)
             self.conn.commit()

@@ -21,13 +21,17 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from app.core.annotation.commands import DERIVE_STATUS
+from app.core.bundle import staging
 from app.core.bundle.errors import BundleError
-from app.core.bundle.rows import Checker, insert_dataset
+from app.core.bundle.rows import VERSION_COLUMNS, Checker, insert_dataset
 from app.core.errors import Cancelled
 from app.core.jobs import check_cancel, never_cancel
 from app.core.storage import fts, sqlite, visibility
 
 CHUNK = 20_000  # datapoints per transaction (about 0.1-0.3 s of lock)
+DERIVE_CHUNK = 5_000
+ANNOTATION_WRITTEN = ("uuid", *VERSION_COLUMNS, "synced_from")
 DATAPOINT_INSERT = (
     "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -41,6 +45,8 @@ class HiddenLoad:
     def __init__(self, merge: Any) -> None:
         self.m = merge
         self.datasets: list[int] = []  # ids of the datasets this merge is loading
+        self.ranges: list[tuple[int, int]] = []  # the ids of their datapoints, chunk by chunk
+        self.moved: dict[str, int] = {}  # report counts of the annotations written hidden
         self.added = 0
         self.staged = 0  # datapoints of existing datasets, staged with provisional ids
 
@@ -148,11 +154,36 @@ class HiddenLoad:
                 DATAPOINT_INSERT,
                 ((base + i, ds, n, t, c, 0, False) for i, (ds, n, t, c) in enumerate(chunk, 1)),
             )
+        self.ranges.append((base + 1, base + len(chunk)))
         points = self.m.refs.points
         for i, (ds, n, _t, _c) in enumerate(chunk, 1):
             points.add(ds, n, base + i)
         self.added += len(chunk)
         self.m.after_chunk(self.added)
+
+    def annotations(self) -> None:
+        """After the staging: the staged annotations of hidden datapoints (no one else can
+        have annotated them: they were never seen) written now, a chunk of datapoints per
+        transaction, with their labels, the versions they send to history and the derived
+        status; they leave the staging tables, so the last transaction has less to do. Only
+        those by annotators and under schema versions the project has: new ones are added
+        by the last transaction (an annotator listed early would be seen)."""
+        m = self.m
+        for lo, hi in self.ranges:
+            check_cancel(m.cancel)
+            with self._write() as conn:
+                added, kept, ids = _move(conn, (lo, hi, m.top[0], m.top[1]))
+                for start in range(0, len(ids), DERIVE_CHUNK):
+                    m.sa_conn.execute(DERIVE_STATUS, {"ids": ids[start : start + DERIVE_CHUNK]})
+            for key, n in (("annotations", added), ("annotation_history", kept)):
+                self.moved[key] = self.moved.get(key, 0) + n
+            if kept:
+                m.count(m.report.added, "annotation_history", kept)
+            m.progress(
+                m.steps.done,
+                m.steps.total,
+                f"Merging: annotations of {hi - lo + 1:,} new datapoints written",
+            )
 
     def _stage(self, values: tuple) -> None:
         dataset_id, number, text_, context = values
@@ -193,3 +224,56 @@ class HiddenLoad:
             finally:
                 self.m.cancel = saved
         self.datasets = []
+
+
+# Staged rows about hidden datapoints lo..hi, by annotators and under schema versions the
+# project has (ids up to the two tops): (lo, hi, top annotator id, top schema version id).
+_MOVABLE = "datapoint_id BETWEEN ? AND ? AND annotator_id <= ? AND schema_version_id <= ?"
+
+
+def _move(
+    conn: sqlite3.Connection, within: tuple[int, int, int, int]
+) -> tuple[int, int, list[int]]:
+    """Write the movable staged annotations of one chunk of hidden datapoints (see
+    HiddenLoad.annotations) and drop them from the staging tables: (annotations counted as
+    added when staged, versions added to history, datapoints whose status to derive)."""
+    names = ", ".join((*ANNOTATION_WRITTEN, "datapoint_id", "annotator_id"))
+    history = ", ".join(c for c in staging.columns(conn, "annotation_history") if c != "id")
+    added = conn.execute(
+        f"SELECT coalesce(sum(e_added), 0) FROM temp.stage_annotation WHERE {_MOVABLE}", within
+    ).fetchone()[0]
+    ids = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT DISTINCT datapoint_id FROM temp.stage_annotation WHERE {_MOVABLE}", within
+        )
+    ]
+    conn.execute(
+        f"INSERT INTO main.annotation ({names}) SELECT {names} FROM temp.stage_annotation"
+        f" WHERE {_MOVABLE} AND op = 'insert' ORDER BY rowid",
+        within,
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO main.annotation_label (annotation_id, label, datapoint_id)"
+        " SELECT a.id, l.label, l.datapoint_id FROM temp.stage_annotation_label l"
+        " JOIN main.annotation a"
+        " ON a.datapoint_id = l.datapoint_id AND a.annotator_id = l.annotator_id"
+        " WHERE l.datapoint_id BETWEEN ? AND ?",
+        within[:2],
+    )
+    before = conn.total_changes
+    conn.execute(
+        f"INSERT OR IGNORE INTO main.annotation_history ({history}) SELECT {history}"
+        f" FROM temp.stage_annotation_history WHERE {_MOVABLE} ORDER BY rowid",
+        within,
+    )
+    kept = conn.total_changes - before
+    conn.execute(
+        "DELETE FROM temp.stage_annotation_label AS l WHERE l.datapoint_id BETWEEN ? AND ?"
+        " AND EXISTS (SELECT 1 FROM main.annotation a"
+        " WHERE a.datapoint_id = l.datapoint_id AND a.annotator_id = l.annotator_id)",
+        within[:2],
+    )
+    for table in ("annotation", "annotation_history"):
+        conn.execute(f"DELETE FROM temp.stage_{table} WHERE {_MOVABLE}", within)
+    return added, kept, ids

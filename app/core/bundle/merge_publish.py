@@ -46,25 +46,49 @@ def publish(m: Any) -> bool:
     """Apply what merge `m` (app.core.bundle.merge._Merge) staged, in one transaction; False
     (nothing written) if the ids it decided were taken meanwhile."""
     file = m.file
+    clock = _Clock(m.report.timings)
     with sqlite.bulk_write(
         m.sa_conn,
         m.cancel,
         lambda exc: BundleError(file, f"the database refused the merge ({exc})"),
     ) as conn:
+        clock.start()
         if staging.top_ids(conn) != m.top:
             return False
         upto, top = fts.pending(conn)
         if staging.make_ids_real(conn, max(upto, top)):
             staging.publish_plain(conn, "datapoint", "INSERT", with_id=True)
         _setup(conn)
+        clock("setup")
         m.publish_annotations(conn)
+        clock("annotations")
         _rows(m, conn)
+        clock("other rows")
         m.report.seconds = time.perf_counter() - m.started
         _derive(m, conn)
         if m.report.changed:
             record_audit(conn, m.actor, "merge-bundle", m.project.uuid, m.report.as_dict())
+        clock("status")
+    clock("commit")
+    m.report.timings["publish (lock held)"] = time.perf_counter() - clock.began
     m.hidden.datasets = []  # published: nothing to sweep any more
     return True
+
+
+class _Clock:
+    """Seconds spent in each step of the publish, into the report's timings (benchmarks)."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self.began = self.last = time.perf_counter()
+
+    def start(self) -> None:
+        self.began = self.last = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self.timings[f"publish {step}"] = now - self.last
+        self.last = now
 
 
 def _setup(conn) -> None:

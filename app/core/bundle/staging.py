@@ -102,6 +102,9 @@ def create(conn: sqlite3.Connection) -> None:
     )
     conn.execute("CREATE INDEX temp.ix_stage_label ON stage_annotation_label (datapoint_id)")
     conn.execute("CREATE INDEX temp.ix_stage_history ON stage_annotation_history (uuid)")
+    conn.execute(
+        "CREATE INDEX temp.ix_stage_history_datapoint ON stage_annotation_history (datapoint_id)"
+    )
 
 
 def clear(conn: sqlite3.Connection, keep: tuple[str, ...] = ("datapoint", "dataset")) -> None:
