@@ -1,13 +1,14 @@
 """Label saves during a large bundle merge in another process (issue 14, lock contention).
 
 A project bundle brings a project what it lacks: a new dataset of --new datapoints and one
-annotator's --annotations annotations (on old and new datapoints). This process merges it
-into the project while a child process makes label saves through the real commands
-(SetAnnotations.apply, one every --every seconds) and a probe thread in the child measures
-how long the write lock stays taken: it tries BEGIN IMMEDIATE with busy_timeout=0 every
-few milliseconds, and the longest run of refusals is the longest single write transaction
-(the child's own saves last milliseconds). Prints the merge time, the longest lock hold,
-failed saves and the longest wait. Target: no hold over about 1 s, no failed save.
+known annotator's --annotations annotations (on old and new datapoints alike). This process
+merges it into the project while a child process makes label saves through the real commands
+(SetAnnotations.apply, one every --every seconds, at least --saves, until the merge ends) and
+a probe thread in the child measures how long the write lock stays taken: it tries BEGIN
+IMMEDIATE with busy_timeout=0 every few milliseconds, and the longest run of refusals is the
+longest single write transaction (the child's own saves last milliseconds). Prints the merge
+time and its steps (MergeReport.timings), the longest lock hold, failed saves and the longest
+wait. Target: no hold over about 1 s, no failed save.
 
     python bench/merge_lock.py [--base 300000] [--new 300000] [--annotations 200000]
 """
@@ -99,6 +100,14 @@ def prepare(base_rows: int, new_rows: int, annotations: int, work: Path) -> tupl
     _copy_db(big_project(base_rows), base)
     with open_project(base):  # upgrades the copy to the current schema
         pass
+    conn = sqlite3.connect(base)
+    with conn:  # the bundle's annotator is one the project knows (a colleague)
+        conn.execute(
+            "INSERT INTO annotator (uuid, name, role, created_at) VALUES (?, 'worker',"
+            " 'annotator', ?)",
+            ("f" * 32, NOW),
+        )
+    conn.close()
     source = work / "source.tagloop"
     _copy_db(base, source)
     conn = sqlite3.connect(source)
@@ -117,11 +126,6 @@ def prepare(base_rows: int, new_rows: int, annotations: int, work: Path) -> tupl
             " SELECT ? + id, ?, id - 1, text || ' (again)', NULL, 0, 0 FROM datapoint"
             " WHERE id <= ?",
             (top, new_ds, new_rows),
-        )
-        conn.execute(
-            "INSERT INTO annotator (uuid, name, role, created_at) VALUES (?, 'worker',"
-            " 'annotator', ?)",
-            ("f" * 32, NOW),
         )
         worker = conn.execute("SELECT id FROM annotator WHERE name = 'worker'").fetchone()[0]
         schema = conn.execute("SELECT max(id) FROM schema_version").fetchone()[0]

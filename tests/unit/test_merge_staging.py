@@ -15,6 +15,7 @@ from app.core.errors import Cancelled
 from app.core.io.importer import import_dataset
 from app.core.project.project import open_project
 from app.core.storage.visibility import visible
+from app.core.team.assign import add_annotator
 from tests.unit.bundle_helpers import dump
 
 NEW_ROWS = 120
@@ -190,4 +191,34 @@ def test_a_label_saved_during_the_merge_is_not_overwritten_by_an_older_version(r
     status = conn.exec_driver_sql("SELECT status FROM datapoint WHERE id = 1").scalar()
     assert status == 1
     # The same merge again changes nothing (idempotent after the race, too).
+    assert not merge_bundle(owner, bundle).changed
+
+
+def test_an_annotator_added_during_the_merge_makes_it_decide_again(richer):
+    owner, bundle = richer
+    writes: list[str] = []
+
+    def progress(done, total, message):
+        if message == "Merging: writing":
+            writes.append(message)
+            if len(writes) == 1:  # the id the merge gave its new annotator is taken now
+                add_annotator(owner, "zed")
+
+    report = merge_bundle(owner, bundle, progress=progress)
+    assert len(writes) == 2  # staged again, then published
+    assert report.added["annotations"] == NEW_ROWS // 2 + MINE + 1
+    assert report.added["annotators"] == 1
+    conn = owner.engine.connect()
+    names = conn.exec_driver_sql("SELECT name FROM annotator ORDER BY id").scalars().all()
+    assert "zed" in names and len(names) == len(set(names))
+    # every annotation names an annotator that exists, and the import's labels are its own
+    orphans = conn.exec_driver_sql(
+        "SELECT count(*) FROM annotation WHERE annotator_id NOT IN (SELECT id FROM annotator)"
+    ).scalar()
+    assert orphans == 0
+    zed = conn.exec_driver_sql(
+        "SELECT count(*) FROM annotation a JOIN annotator n ON n.id = a.annotator_id"
+        " WHERE n.name = 'zed'"
+    ).scalar()
+    assert zed == 0
     assert not merge_bundle(owner, bundle).changed

@@ -293,8 +293,6 @@ class _Merge(AnnotationMerging):
             self.touched = set()
             self.annotators()
             self.schemas()
-            self.steps.advance("datasets.jsonl")
-            self.steps.advance("datapoints.jsonl")
             self.annotations()
             self._load(members.HISTORY)
             self.tasks()
