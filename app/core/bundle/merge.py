@@ -29,7 +29,7 @@ most about a second for a merge, however large. A merge runs in four steps:
 3. every other row is checked and decided without the lock, reading the project in one WAL
    snapshot: which annotators, schema versions, sets and models are new (their ids decided
    now), which annotation version wins, what is a conflict. The decisions go to TEMP tables
-   of the merging connection (app.core.bundle.staging);
+   of the merging connection (app.core.bundle.merge_staging);
 4. one last short transaction applies them with set-based SQL (app.core.bundle.merge_publish)
    and makes the new datasets seen. Under the lock it re-checks what may have changed since
    the snapshot: an annotation saved meanwhile is decided again by the same rule (newest
@@ -47,7 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core.bundle import members, staging
+from app.core.bundle import members
+from app.core.bundle import merge_staging as staging
 from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.errors import BundleError
 from app.core.bundle.members import Loader

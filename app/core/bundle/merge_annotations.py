@@ -7,11 +7,11 @@ from its content, so the same superseded version is stored once. A change on bot
 the bundle's base is a conflict; both versions are kept and it is reported.
 
 Decided without the write lock (app.core.bundle.merge, step 3): each decision is staged
-(app.core.bundle.staging: stage_annotation, its labels, the versions it sends to history) with
-the project's row it was made against. The last transaction re-checks those rows under the
-lock: one that changed meanwhile (a label saved by the user, or by another process) has its
-staged decision undone and decided again by the same rule, against the row as it now is, and
-written directly (`direct`); the others are applied with set-based SQL.
+(app.core.bundle.merge_staging: stage_annotation, its labels, the versions it sends to
+history) with the project's row it was made against. The last transaction re-checks those
+rows under the lock: one that changed meanwhile (a label saved by the user, or by another
+process) has its staged decision undone and decided again by the same rule, against the row
+as it now is, and written directly (`direct`); the others are applied with set-based SQL.
 
 A mixin of app.core.bundle.merge._Merge, whose state (conn, refs, report, replica, base, steps,
 direct, touched) it uses; it is SQLite-bound like the merge (it works on the raw driver
@@ -25,8 +25,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.bundle.merge_staging import ANNOTATION_COLUMNS
 from app.core.bundle.rows import VERSION_COLUMNS, Checker, annotation_labels, version_uuid
-from app.core.bundle.staging import ANNOTATION_COLUMNS
 from app.core.ids import datapoint_uuid
 
 MAX_CONFLICTS_LISTED = 200

@@ -11,7 +11,7 @@ crash leaves them to the sweep on open of datasets whose loader has died.
 
 Datapoints the bundle brings for a dataset the project already shows (a project opened from
 a bundle of a selection, merged with a fuller one) would be seen at once: they are staged
-instead (app.core.bundle.staging, provisional ids) and written by the last transaction.
+instead (app.core.bundle.merge_staging, provisional ids) and written by the last transaction.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from app.core.annotation.commands import DERIVE_STATUS
-from app.core.bundle import staging
+from app.core.bundle import merge_staging as staging
 from app.core.bundle.errors import BundleError
 from app.core.bundle.rows import VERSION_COLUMNS, Checker, insert_dataset
 from app.core.errors import Cancelled

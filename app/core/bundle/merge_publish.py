@@ -19,7 +19,7 @@ from typing import Any
 
 from app.core import audit
 from app.core.annotation.commands import DERIVE_FLAGGED, DERIVE_STATUS
-from app.core.bundle import staging
+from app.core.bundle import merge_staging as staging
 from app.core.bundle.errors import BundleError
 from app.core.bundle.rows import TASK_STATUSES, record_audit
 from app.core.storage import fts, sqlite, visibility
