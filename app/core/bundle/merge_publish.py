@@ -23,6 +23,7 @@ from app.core.bundle import merge_staging as staging
 from app.core.bundle.errors import BundleError
 from app.core.bundle.rows import TASK_STATUSES, record_audit
 from app.core.storage import fts, sqlite, visibility
+from app.core.storage.tables import DatapointStatus
 
 DERIVE_CHUNK = 5_000
 _RANK = " ".join(f"WHEN '{status}' THEN {rank}" for rank, status in enumerate(TASK_STATUSES))
@@ -158,11 +159,22 @@ def _rows(m: Any, conn) -> None:
 
 
 def _derive(m: Any, conn) -> None:
-    """Datapoint status and flagged, from the annotations and flags now present."""
+    """Datapoint status and flagged, from the annotations and flags now present.
+
+    A datapoint given a complete annotation here is labeled, whatever else it has (the first
+    case of DERIVE_STATUS): one cheap UPDATE sets those (most of a merge's); the others are
+    derived from all their annotations."""
+    labeled = int(DatapointStatus.LABELED)
+    conn.execute(
+        f"UPDATE main.datapoint SET status = {labeled} WHERE status <> {labeled} AND id IN"
+        " (SELECT datapoint_id FROM temp.stage_annotation"
+        "  WHERE op IN ('insert', 'update') AND status = 'complete')"
+    )
     touched = {
         r[0]
         for r in conn.execute(
-            "SELECT datapoint_id FROM temp.stage_annotation WHERE op IN ('insert', 'update')"
+            "SELECT datapoint_id FROM temp.stage_annotation"
+            " WHERE op IN ('insert', 'update') AND status <> 'complete'"
         )
     }
     ids = sorted(touched | m.touched)
