@@ -222,3 +222,32 @@ def test_an_annotator_added_during_the_merge_makes_it_decide_again(richer):
     ).scalar()
     assert zed == 0
     assert not merge_bundle(owner, bundle).changed
+
+
+def test_a_label_saved_during_the_merge_over_an_older_one_is_not_overwritten(richer, monkeypatch):
+    owner, bundle = richer
+    me = owner.local_annotator_id
+    with monkeypatch.context() as patch:  # the project's own, older version of datapoint 1
+        patch.setattr(annotate, "now_iso", lambda: "2019-01-01T00:00:00.000+00:00")
+        SetAnnotations(me, ((1, AnnotationState("ham", "complete")),)).apply(owner)
+    saved: list[str] = []
+
+    def progress(done, total, message):
+        if message == "Merging: writing" and not saved:  # the bundle's (2020) was to win
+            SetAnnotations(me, ((1, AnnotationState(None, "discarded")),)).apply(owner)
+            saved.append(message)
+
+    merge_bundle(owner, bundle, progress=progress)
+    conn = owner.engine.connect()
+    status, updated = conn.exec_driver_sql(
+        "SELECT status, updated_at FROM annotation WHERE datapoint_id = 1 AND annotator_id = ?",
+        (me,),
+    ).one()
+    assert status == "discarded" and updated > OLD  # the save made during the merge stands
+    history = conn.exec_driver_sql(
+        "SELECT value, updated_at FROM annotation_history WHERE datapoint_id = 1"
+    ).all()
+    assert ('"spam"', OLD) in history
+    assert conn.exec_driver_sql("SELECT status FROM datapoint WHERE id = 1").scalar() == 3
+    labels = conn.exec_driver_sql("SELECT count(*) FROM annotation_label WHERE datapoint_id = 1")
+    assert labels.scalar() == 0
