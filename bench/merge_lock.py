@@ -199,7 +199,8 @@ def main() -> int:
     print("merge steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items()))
     print(
         f"write lock held by another process: longest {holds[-1] if holds else 0:.2f} s,"
-        f" {sum(h > 1 for h in holds)} holds over 1 s, {len(holds)} seen"
+        f" {sum(h > 1 for h in holds)} holds over 1 s, {len(holds)} seen; the next longest:"
+        f" {', '.join(f'{h:.2f}' for h in holds[-4:-1][::-1])} s"
     )
     print(
         f"label saves: {len(waits)}, failed {len(result['failures'])};"
