@@ -251,3 +251,48 @@ def test_a_label_saved_during_the_merge_over_an_older_one_is_not_overwritten(ric
     assert conn.exec_driver_sql("SELECT status FROM datapoint WHERE id = 1").scalar() == 3
     labels = conn.exec_driver_sql("SELECT count(*) FROM annotation_label WHERE datapoint_id = 1")
     assert labels.scalar() == 0
+
+
+def test_datapoints_a_shown_dataset_lacks_come_with_the_last_transaction(
+    make_project, tmp_path, monkeypatch
+):
+    """Rows of a dataset the project already shows (staged with provisional ids, given real
+    ones under the lock), and the annotations about them."""
+    owner = make_project()
+    source = tmp_path / "items.csv"
+    source.write_text("text\n" + "".join(f"item {i}\n" for i in range(10)), encoding="utf-8")
+    import_dataset(owner, source)
+    copy_path = tmp_path / "copy.tagloop"
+    open_bundle(export_project_bundle(owner, tmp_path / "owner.tlbundle").path, copy_path)
+    with open_project(copy_path) as copy:
+        ids = dict(copy.engine.connect().exec_driver_sql("SELECT row, id FROM datapoint").all())
+        rows = sorted(ids)  # the first five the project keeps, the last five it lacks
+        spam = AnnotationState("spam", "complete")
+        changes = ((ids[rows[7]], spam), (ids[rows[2]], spam))
+        SetAnnotations(copy.local_annotator_id, changes).apply(copy)
+        bundle = export_project_bundle(copy, tmp_path / "copy.tlbundle").path
+    raw = sqlite3.connect(owner.path)
+    with raw:
+        raw.execute("DELETE FROM datapoint WHERE row >= ?", (rows[5],))
+    raw.close()
+    assert _seen(owner.path) == (5, 0)
+    seen: list[tuple[int, int]] = []
+
+    def progress(done, total, message):
+        if message == "Merging: writing":
+            seen.append(_seen(owner.path))
+
+    report = merge_bundle(owner, bundle, progress=progress)
+    assert seen == [(5, 0)]  # nothing of it before the last transaction
+    assert report.added["datapoints"] == 5 and report.added["annotations"] == 2
+    conn = owner.engine.connect()
+    labelled = conn.exec_driver_sql(
+        "SELECT d.row, d.status, l.label FROM annotation a JOIN datapoint d"
+        " ON d.id = a.datapoint_id JOIN annotation_label l ON l.annotation_id = a.id"
+        " ORDER BY d.row"
+    ).all()
+    assert labelled == [(rows[2], 1, "spam"), (rows[7], 1, "spam")]
+    points = conn.exec_driver_sql("SELECT row, text FROM datapoint ORDER BY row").all()
+    assert points == [(row, f"item {i}") for i, row in enumerate(rows)]
+    assert min(r[0] for r in conn.exec_driver_sql("SELECT id FROM datapoint").all()) > 0
+    assert not merge_bundle(owner, bundle).changed

@@ -195,10 +195,6 @@ class HiddenLoad:
         )
         self.m.refs.points.add(dataset_id, number, -self.staged)
 
-    def provisional(self) -> Iterator[tuple[int, int, int]]:
-        """(dataset id, row, provisional id) of the staged datapoints (to refill fresh refs)."""
-        yield from self.m.conn.execute("SELECT dataset_id, row, id FROM temp.stage_datapoint")
-
     def sweep(self) -> None:
         """After a cancel or an error: delete what this merge loaded, in short transactions
         (nothing of it was ever seen). Best effort: a crash here leaves it to the sweep on open."""
