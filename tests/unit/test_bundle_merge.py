@@ -270,13 +270,15 @@ def test_a_failure_midway_changes_nothing(team, tmp_path, monkeypatch):
     original = merge_module._Merge.comments
 
     def boom(self):
-        written.append(self.conn.execute("SELECT count(*) FROM annotation").fetchone()[0])
+        written.append(
+            self.conn.execute("SELECT count(*) FROM temp.stage_annotation").fetchone()[0]
+        )
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(merge_module._Merge, "comments", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
         merge_bundle(owner, out)
-    assert written == [3]  # the annotations were in, inside the transaction
+    assert written == [3]  # the annotations were decided (staged), not yet published
     assert dump(owner.path) == before
     monkeypatch.setattr(merge_module._Merge, "comments", original)
 

@@ -248,8 +248,10 @@ class Loader:
         strict: bool,
         reporter: Reporter | None = None,
         advance: Callable[[str], None] | None = None,
+        into: str = "",
     ) -> None:
         self.conn = conn
+        self.into = into  # a merge stages the rows: "temp.stage_" before each table name
         self.reader = reader
         self.refs = refs
         self.strict = strict
@@ -287,7 +289,7 @@ class Loader:
         columns = (*member.columns, "datapoint_id") if member.about_datapoint else member.columns
         verb = member.open_verb if self.strict else "INSERT OR IGNORE"
         sql = (
-            f"{verb} INTO {member.table} ({', '.join(columns)})"
+            f"{verb} INTO {self.into}{member.table} ({', '.join(columns)})"
             f" VALUES ({', '.join('?' * len(columns))})"
         )
         n = 0

@@ -11,7 +11,8 @@ holds unique), so merging is:
   UUID made from its content, so the same superseded version is stored once. Task states
   only move forward (todo < done < cancelled); a flag's resolution time is the earliest.
   Annotators, schema versions, datasets and datapoints the project lacks are added;
-- all-or-nothing: one transaction; a refused bundle, an error or a cancel changes nothing.
+- all-or-nothing: what the user sees changes in one transaction; a refused bundle, an error
+  or a cancel changes nothing.
 
 A conflict is the same annotator's annotation of the same datapoint changed on both sides
 since the bundle's base (the time the assignment or project bundle its author started from
@@ -19,8 +20,28 @@ was made): both versions are kept (the newer as the annotation, the older in his
 reported. A newer version from the same replica (the same annotator's file, returning work a
 second time) is an update, not a conflict.
 
-SQLite-bound: it runs on the raw sqlite3 driver (app.core.storage.sqlite.bulk_write), with
-INSERT OR IGNORE and a TEMP table of touched datapoints, for speed.
+Without a long write lock (issue 14): other writers (a label save, a training run) wait for
+a merge only as long as its last transaction, whose work grows with the rows that change
+what is already visible (annotations of datapoints the project shows: about 3-5 s for
+100,000 on a busy two-core machine, see bench/merge_lock.py), not with the new data it
+brings. A merge runs in four steps:
+
+1. the bundle is verified (app.core.bundle.validate), without the lock;
+2. new datasets and their datapoints are written in short transactions, unseen until step 4
+   (app.core.bundle.merge_load: the dataset marker of app.core.storage.visibility);
+3. every other row is checked and decided without the lock, reading the project in one WAL
+   snapshot: which annotators, schema versions, sets and models are new (their ids decided
+   now), which annotation version wins, what is a conflict. The decisions go to TEMP tables
+   of the merging connection (app.core.bundle.merge_staging). The annotations of step 2's
+   unseen datapoints (by annotators the project has) are then written, unseen too, in short
+   transactions with their status;
+4. one last short transaction applies them with set-based SQL (app.core.bundle.merge_publish)
+   and makes the new datasets seen. Under the lock it re-checks what may have changed since
+   the snapshot: an annotation saved meanwhile is decided again by the same rule (newest
+   wins), and if another process added an annotator, schema version, set or model meanwhile
+   (the ids decided in step 3 are taken), step 3 runs again.
+
+SQLite-bound: it runs on the raw sqlite3 driver (app.core.storage.sqlite), for speed.
 """
 
 from __future__ import annotations
@@ -31,35 +52,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core import audit
-from app.core.annotation.commands import DERIVE_FLAGGED, DERIVE_STATUS
 from app.core.bundle import members
+from app.core.bundle import merge_staging as staging
 from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.errors import BundleError
 from app.core.bundle.members import Loader
 from app.core.bundle.merge_annotations import AnnotationMerging, Conflict
+from app.core.bundle.merge_load import HiddenLoad
+from app.core.bundle.merge_publish import publish
 from app.core.bundle.open import insert_predictions, model_row
 from app.core.bundle.rows import (
     TASK_STATUSES,
     Checker,
+    DatapointIndex,
     MemberProgress,
     Refs,
     check_role,
     check_schema_labels,
     insert_annotator,
-    insert_dataset,
     insert_model_version,
     insert_schema_version,
-    record_audit,
 )
 from app.core.bundle.validate import validate_bundle
-from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
+from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.project.project import Project
-from app.core.storage import fts, sqlite
-from app.core.team.tasks import TASK_KINDS, insert_task_rows
+from app.core.storage import sqlite
+from app.core.team.tasks import TASK_KINDS
 
-TASK_RANK = {status: rank for rank, status in enumerate(TASK_STATUSES)}
-DERIVE_CHUNK = 5_000
+MAX_STAGINGS = 5  # step 3 runs again if the project's new ids were taken meanwhile
 
 
 @dataclass
@@ -75,6 +95,7 @@ class MergeReport:
     skipped: int = 0  # rows about datapoints this project does not hold
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step (benchmarks)
 
     @property
     def changed(self) -> bool:
@@ -151,24 +172,19 @@ def merge_bundle(
             raise reader.error("its task type differs from this project's; refused")
         with project.engine.connect() as read:  # no write lock while the bundle is checked
             validate_bundle(reader, lambda uid: _local_event(read, uid))
-        actor = project.local_annotator_id
-        with (
-            project.engine.connect() as sa_conn,
-            sqlite.bulk_write(
-                sa_conn,
-                cancel,
-                lambda exc: BundleError(str(bundle), f"the database refused the merge ({exc})"),
-            ) as conn,
-        ):
+        with project.engine.connect() as sa_conn:
+            merge = _Merge(project, sa_conn, reader, progress, cancel, started)
             try:
-                report = _Merge(project, conn, sa_conn, reader, progress, cancel).run()
+                report = merge.run()
             except sqlite3.IntegrityError as exc:  # the checks before should leave none
+                merge.abandon()
                 raise BundleError(
                     str(bundle), f"holds a row the database refuses ({exc})"
                 ) from None
-            report.seconds = time.perf_counter() - started
-            if report.changed:
-                record_audit(conn, actor, "merge-bundle", project.uuid, report.as_dict())
+            except BaseException:
+                merge.abandon()
+                raise
+            merge.close()
     progress(1, 1, report.summary())
     return report
 
@@ -183,56 +199,141 @@ def _local_event(conn, uid: str) -> tuple | None:
 
 
 class _Merge(AnnotationMerging):
-    """One merge: each member in turn, into the open transaction (see the module doc)."""
+    """One merge (see the module doc): the hidden load, then staging and publishing, again
+    if the publish finds the ids it decided taken."""
 
-    def __init__(self, project, conn, sa_conn, reader: BundleReader, progress, cancel):
+    def __init__(self, project, sa_conn, reader: BundleReader, progress, cancel, started):
         self.project = project
-        self.conn: sqlite3.Connection = conn
         self.sa_conn = sa_conn
+        self.conn: sqlite3.Connection = sqlite.driver_connection(sa_conn)
         self.reader = reader
         self.progress = progress
         self.cancel = cancel
+        self.started = started
+        self.actor = project.local_annotator_id  # may write: never under the merge's lock
         self.file = reader.name
-        self.refs = Refs(conn, load=True)
-        self.report = MergeReport(Path(reader.path), reader.kind, reader.sha256)
         self.replica = reader.manifest.get("replica")
         self.base = reader.manifest.get("base")
+        self.report = MergeReport(Path(reader.path), reader.kind, reader.sha256)
         self.steps = MemberProgress(reader, progress, cancel, lambda member: f"Merging {member}")
-        self.loader = Loader(
-            conn,
-            reader,
+        self.direct = False  # decisions written to the project (under the lock) or staged
+        self.touched: set[int] = set()  # datapoints written directly (re-checked annotations)
+        self.next_ids: dict[str, int] = {}
+        self.top: tuple[int, ...] = ()
+        staging.create(self.conn)
+        self.conn.commit()
+        self.refs = Refs(self.conn, load=True)
+        self.points: DatapointIndex = self.refs.points
+        self.hidden = HiddenLoad(self)
+        self.loader = self._loader()
+
+    def _loader(self) -> Loader:
+        return Loader(
+            self.conn,
+            self.reader,
             self.refs,
             strict=False,
             reporter=self.steps.reporter,
             advance=self.steps.advance,
+            into="temp.stage_",
         )
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS merge_touched (id INTEGER PRIMARY KEY)")
-        conn.execute("DELETE FROM temp.merge_touched")
-        self.flag_touched: set[int] = set()
 
     def count(self, bucket: dict[str, int], key: str, n: int = 1) -> None:
         bucket[key] = bucket.get(key, 0) + n
 
-    def touch(self, dp_id: int) -> None:
-        self.conn.execute("INSERT OR IGNORE INTO temp.merge_touched (id) VALUES (?)", (dp_id,))
+    def after_chunk(self, written: int) -> None:
+        """Between two chunks of the hidden load (the write lock is free here)."""
+        self.progress(self.steps.done, self.steps.total, f"Merging: {written:,} datapoints written")
 
     def run(self) -> MergeReport:
-        self.annotators()
-        self.schemas()
-        self.datasets()
-        self.datapoints()
-        self.annotations()
-        self.history()
-        self.tasks()
-        self.comments()
-        self.flags()
-        self.quality()
-        self.audit_events()
-        self.models()
-        self.derive()
-        self.conn.execute("DROP TABLE IF EXISTS temp.merge_touched")
-        self.report.skipped += self.loader.skipped
-        return self.report
+        self.annotators_seen()
+        self.hidden.datasets_member()
+        self.hidden.datapoints_member()
+        self.conn.commit()
+        self.report.timings["hidden load"] = time.perf_counter() - self.started
+        loaded = (dict(self.report.added), self.steps.done)
+        for _attempt in range(MAX_STAGINGS):
+            staged = time.perf_counter()
+            self.stage()
+            self.report.timings["staging"] = time.perf_counter() - staged
+            staged = time.perf_counter()
+            self.hidden.annotations()
+            self.report.timings["hidden annotations"] = time.perf_counter() - staged
+            self.progress(self.steps.done, self.steps.total, "Merging: writing")
+            if publish(self):
+                return self.report
+            added, self.steps.done = loaded  # the project changed meanwhile: decide again
+            added = dict(added)
+            for key, n in self.hidden.moved.items():  # written hidden: no longer new
+                self.count(added, key, n)
+            self.report = MergeReport(
+                self.report.path,
+                self.report.kind,
+                self.report.sha256,
+                added=dict(added),
+                timings=self.report.timings,
+            )
+            staging.clear(self.conn)
+            self.conn.commit()
+        raise BundleError(self.file, "the project kept changing during the merge; try again")
+
+    def annotators_seen(self) -> None:
+        """Every annotator row checked once, before anything is written (a wrong role is
+        refused even when the annotator is already here)."""
+        check = Checker(self.file, "annotators.jsonl")
+        for row in self.reader.rows("annotators.jsonl"):
+            check.str(row, "uuid")
+            check_role(check, row)
+
+    def stage(self) -> None:
+        """Step 3 (the module doc): every decision, in one snapshot, into the staging tables."""
+        conn = self.conn
+        conn.execute("BEGIN")  # one read snapshot (WAL) for every read below
+        try:
+            self.top = staging.top_ids(conn)
+            self.next_ids = dict(zip(staging.PREALLOCATED, self.top, strict=True))
+            self.refs = Refs(conn, load=True)
+            self.refs.points = self.points
+            self.loader = self._loader()
+            self.direct = False
+            self.touched = set()
+            self.annotators()
+            self.schemas()
+            self.annotations()
+            self._load(members.HISTORY)
+            self.tasks()
+            self.comments()
+            self.flags()
+            self.quality()
+            self._load(members.AUDIT_EVENTS)
+            self.models()
+            self.report.skipped += self.loader.skipped
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+
+    def new_id(self, table: str) -> int:
+        """The id a new row of `table` will have (checked again under the lock)."""
+        self.next_ids[table] += 1
+        return self.next_ids[table]
+
+    def abandon(self) -> None:
+        """After an error or a cancel: nothing was published; delete the hidden rows."""
+        try:
+            if self.conn.in_transaction:
+                self.conn.rollback()
+            self.hidden.sweep()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Drop the staging tables (or let the pool discard the connection if it cannot)."""
+        try:
+            staging.drop(self.conn)
+            self.conn.commit()
+        except sqlite3.Error:
+            self.sa_conn.invalidate()
 
     # -- small tables ---------------------------------------------------------------------
 
@@ -240,11 +341,12 @@ class _Merge(AnnotationMerging):
         name = "annotators.jsonl"
         check = Checker(self.file, name)
         for row in self.reader.rows(name):
-            uid = check.str(row, "uuid")
-            check_role(check, row)  # refused even when the annotator is already here
-            if uid in self.refs.annotators:
+            if check.str(row, "uuid") in self.refs.annotators:
                 continue
-            insert_annotator(self.conn, check, row, self.refs)
+            row_id = self.new_id("annotator")
+            insert_annotator(
+                self.conn, check, row, self.refs, table="temp.stage_annotator", row_id=row_id
+            )
             self.count(self.report.added, "annotators")
         self.steps.advance(name)
 
@@ -259,170 +361,149 @@ class _Merge(AnnotationMerging):
             if uid in self.refs.schemas:
                 continue
             taken = self.conn.execute(
-                "SELECT 1 FROM schema_version WHERE version = ?", (version,)
+                "SELECT 1 FROM main.schema_version WHERE version = ?"
+                " UNION ALL SELECT 1 FROM temp.stage_schema_version WHERE version = ?",
+                (version, version),
             ).fetchone()
             if taken:
                 new_version = self.conn.execute(
-                    "SELECT max(version) + 1 FROM schema_version"
+                    "SELECT max(v) + 1 FROM (SELECT max(version) AS v FROM main.schema_version"
+                    " UNION ALL SELECT max(version) FROM temp.stage_schema_version)"
                 ).fetchone()[0]
                 self.report.notes.append(
                     f"schema version {version} of the bundle ({uid}) differs from this "
                     f"project's version {version}; added as version {new_version}"
                 )
                 version = new_version
-            row_id = insert_schema_version(self.conn, check, row, self.refs, version)
+            row_id = insert_schema_version(
+                self.conn,
+                check,
+                row,
+                self.refs,
+                version,
+                table="temp.stage_schema_version",
+                row_id=self.new_id("schema_version"),
+            )
             self.refs.add_schema(uid, row_id, labels, overlap)
             self.count(self.report.added, "schema_versions")
         self.steps.advance(name)
 
-    def datasets(self) -> None:
-        name = "datasets.jsonl"
-        check = Checker(self.file, name)
-        for row in self.reader.rows(name):
-            uid = check.str(row, "uuid")
-            if uid in self.refs.datasets:
-                continue
-            insert_dataset(self.conn, check, row, self.refs)
-            self.count(self.report.added, "datasets")
-        self.steps.advance(name)
-
-    # -- datapoints -----------------------------------------------------------------------
-
-    def datapoints(self) -> None:
-        name = "datapoints.jsonl"
-        if not self.reader.has(name):
-            return
-        check = Checker(self.file, name)
-        upto, top = fts.pending(self.conn)
-        next_id = max(upto, top)  # new ids above the search index's mark (app.core.storage.fts)
-        points = self.refs.points
-        added = 0
-
-        def rows():
-            nonlocal next_id, added
-            datasets = self.refs.datasets
-            for row in self.reader.rows(name, self.steps.reporter(name)):
-                try:
-                    dataset_id = datasets[row["dataset"]]
-                    number = row["row"]
-                    text_ = row["text"]
-                    context = row["context"]
-                    status = row["status"]
-                    flagged = row["flagged"]
-                except (KeyError, TypeError):
-                    raise check.fail(
-                        row, "lacks a field, or names a dataset it does not hold"
-                    ) from None
-                if (
-                    number.__class__ is not int
-                    or text_.__class__ is not str
-                    or status.__class__ is not int
-                    or flagged.__class__ is not bool
-                    or not (context is None or context.__class__ is str)
-                ):
-                    raise check.fail(row, "a field has the wrong type")
-                if points.get(dataset_id, number) is not None:
-                    continue  # a datapoint's text never changes; its status is derived
-                if context is not None:
-                    check.json_text(row, "context")
-                next_id += 1
-                added += 1
-                points.add(dataset_id, number, next_id)
-                yield (next_id, dataset_id, number, text_, context, status, flagged)
-
-        self.conn.executemany(
-            "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows(),
-        )
-        if added:
-            self.count(self.report.added, "datapoints", added)
-            self.conn.execute(
-                "INSERT OR IGNORE INTO temp.merge_touched (id) SELECT id FROM datapoint"
-                " WHERE id > ?",
-                (next_id - added,),
-            )
-        self.steps.advance(name)
-
-    def history(self) -> None:
-        self._load(members.HISTORY)
-
-    # -- tasks, comments, flags, audit ----------------------------------------------------
+    # -- tasks, flags, quality, models: staged, their rules applied at publish -------------
 
     def tasks(self) -> None:
         name = "tasks.jsonl"
         check = Checker(self.file, name)
+        rows = []
         for row in self.reader.rows(name, self.steps.reporter(name)):
             uid = check.str(row, "uuid")
             status = check.one_of(row, "status", TASK_STATUSES)
             kind = check.one_of(row, "kind", TASK_KINDS)
             annotator_id = self.refs.annotator(check, row)
             dp_id = self.refs.datapoint(check, row)
-            local = self.conn.execute(
-                "SELECT id, status FROM task WHERE uuid = ?", (uid,)
-            ).fetchone()
-            if local is not None:
-                if TASK_RANK.get(status, 0) > TASK_RANK.get(local[1], 0):
-                    self.conn.execute("UPDATE task SET status = ? WHERE id = ?", (status, local[0]))
-                    self.count(self.report.updated, "tasks")
-                continue
-            if dp_id is None:
-                self.report.skipped += 1
-                continue
             created_at = check.str(row, "created_at")
-            insert_task_rows(self.conn, [(uid, dp_id, annotator_id, kind, status, created_at)])
-            self.count(self.report.added, "tasks")
+            if dp_id is None:
+                known = self.conn.execute("SELECT 1 FROM main.task WHERE uuid = ?", (uid,))
+                if known.fetchone() is None:
+                    self.report.skipped += 1
+            rows.append((uid, dp_id, annotator_id, kind, status, created_at))
+        self.conn.executemany(
+            "INSERT INTO temp.stage_task (uuid, datapoint_id, annotator_id, kind, status,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         self.steps.advance(name)
-
-    def comments(self) -> None:
-        self._load(members.COMMENTS)
 
     def flags(self) -> None:
         name = "flags.jsonl"
         check = Checker(self.file, name)
         for row in self.reader.rows(name, self.steps.reporter(name)):
-            uid = check.str(row, "uuid")
-            annotator_id = self.refs.annotator(check, row)
-            reason = check.str(row, "reason")
-            created = check.str(row, "created_at")
-            resolved = check.str(row, "resolved_at", nullable=True)
+            values = (
+                check.str(row, "uuid"),
+                self.refs.annotator(check, row),
+                check.str(row, "reason"),
+                check.str(row, "created_at"),
+                check.str(row, "resolved_at", nullable=True),
+            )
             dp_id = self.refs.datapoint(check, row)
             if dp_id is None:
                 self.report.skipped += 1
                 continue
-            local = self.conn.execute(
-                "SELECT id, resolved_at FROM flag WHERE uuid = ?", (uid,)
-            ).fetchone()
-            if local is None:
-                self.conn.execute(
-                    "INSERT INTO flag (uuid, datapoint_id, annotator_id, reason, created_at,"
-                    " resolved_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (uid, dp_id, annotator_id, reason, created, resolved),
-                )
-                self.count(self.report.added, "flags")
-                self.flag_touched.add(dp_id)
-            elif resolved is not None and (local[1] is None or resolved < local[1]):
-                self.conn.execute(
-                    "UPDATE flag SET resolved_at = ? WHERE id = ?", (resolved, local[0])
-                )
-                self.count(self.report.updated, "flags")
-                self.flag_touched.add(dp_id)
+            self.conn.execute(
+                "INSERT INTO temp.stage_flag (uuid, annotator_id, reason, created_at,"
+                " resolved_at, datapoint_id) VALUES (?, ?, ?, ?, ?, ?)",
+                (*values, dp_id),
+            )
         self.steps.advance(name)
 
     def quality(self) -> None:
-        for name, n in members.load_quality(self.loader).items():
-            self.count(self.report.added, name, n)
+        """The quality members (app.core.bundle.members), staged; counted at publish."""
+        loader = self.loader
+        loader.sets = {
+            uid: row_id
+            for row_id, uid in self.conn.execute("SELECT id, uuid FROM main.qualification_set")
+        }
+        loader.insert_rows(members.CUSTOM_STATUSES)
+        self._gold_items()
+        self._qualification_sets()
+        for member in (
+            members.QUALIFICATION_ITEMS,
+            members.QUALIFICATION_RESULTS,
+            members.ADJUDICATIONS,
+            members.REVIEW_DECISIONS,
+        ):
+            loader.insert_rows(member)
 
-    def audit_events(self) -> None:
-        self._load(members.AUDIT_EVENTS)
-        # Another machine's events join this file's chain in merge order (app.core.audit.chain).
-        audit.link_pending(self.conn)
+    def _gold_items(self) -> None:
+        """Staged, the newest by (created_at, uuid) of the bundle's for each datapoint."""
+        name = "gold_items.jsonl"
+        check = Checker(self.file, name)
+        newest: dict[int, tuple] = {}
+        for row in self.loader.rows(name):
+            uid = check.str(row, "uuid")
+            value = check.json_text(row, "value", nullable=False)
+            created = check.str(row, "created_at")
+            by = self.refs.maybe_annotator(check, row, "created_by")
+            dp_id = self.loader.datapoint(check, row)
+            if dp_id is None:
+                continue
+            if dp_id not in newest or (created, uid) > (newest[dp_id][4], newest[dp_id][0]):
+                newest[dp_id] = (uid, dp_id, value, by, created)
+        self.conn.executemany(
+            "INSERT INTO temp.stage_gold_item (uuid, datapoint_id, value, created_by, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            newest.values(),
+        )
+        self.loader.advance(name)
+
+    def _qualification_sets(self) -> None:
+        """Sets the project lacks (by UUID), with the ids they will have."""
+        name = "qualification_sets.jsonl"
+        check = Checker(self.file, name)
+        for row in self.loader.rows(name):
+            uid = check.str(row, "uuid")
+            values = (
+                uid,
+                check.str(row, "name"),
+                check.num(row, "pass_score"),
+                self.refs.maybe_annotator(check, row, "created_by"),
+                check.str(row, "created_at"),
+            )
+            if uid in self.loader.sets:
+                continue
+            row_id = self.loader.sets[uid] = self.new_id("qualification_set")
+            self.conn.execute(
+                "INSERT INTO temp.stage_qualification_set (id, uuid, name, pass_score,"
+                " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (row_id, *values),
+            )
+        self.loader.advance(name)
+
+    def comments(self) -> None:
+        self._load(members.COMMENTS)
 
     def _load(self, member: members.RowMember) -> None:
-        """A member whose rows are added unless already here (app.core.bundle.members)."""
-        n = self.loader.insert_rows(member)
-        if n:
-            self.count(self.report.added, member.key, n)
+        """A member whose rows are added unless already here: staged, counted at publish."""
+        self.loader.insert_rows(member)
 
     def models(self) -> None:
         name = "model_versions.jsonl"
@@ -432,30 +513,23 @@ class _Merge(AnnotationMerging):
             uid, artifact = model_row(self.reader, check, row)
             if uid in self.refs.models:
                 continue
-            self.refs.models[uid] = insert_model_version(self.conn, check, row, uid, artifact)
+            self.refs.models[uid] = insert_model_version(
+                self.conn,
+                check,
+                row,
+                uid,
+                artifact,
+                table="temp.stage_model_version",
+                row_id=self.new_id("model_version"),
+            )
             new.add(uid)
             self.count(self.report.added, "model_versions")
         self.steps.advance(name)
         if new:
-            n = insert_predictions(self.conn, self.reader, self.refs, new, self.steps.reporter)
-            self.count(self.report.added, "predictions", n)
+            insert_predictions(
+                self.conn, self.reader, self.refs, new, self.steps.reporter, "temp.stage_prediction"
+            )
         else:  # still read through, so a tampered member is caught
             for _row in self.reader.rows("predictions.jsonl"):
                 pass
         self.steps.advance("predictions.jsonl")
-
-    # -- derived columns ------------------------------------------------------------------
-
-    def derive(self) -> None:
-        """Datapoint status and flagged, from the annotations and flags now present."""
-        check_cancel(self.cancel)
-        self.progress(self.steps.done, self.steps.total, "Merging: updating item status")
-        cursor = self.conn.execute("SELECT id FROM temp.merge_touched ORDER BY id")
-        while True:
-            ids = [r[0] for r in cursor.fetchmany(DERIVE_CHUNK)]
-            if not ids:
-                break
-            self.sa_conn.execute(DERIVE_STATUS, {"ids": ids})
-        ids = sorted(self.flag_touched)
-        if ids:
-            self.sa_conn.execute(DERIVE_FLAGGED, [{"id": i} for i in ids])

@@ -6,15 +6,26 @@ broken by a hash of the content), and the other goes to `annotation_history` und
 from its content, so the same superseded version is stored once. A change on both sides since
 the bundle's base is a conflict; both versions are kept and it is reported.
 
-A mixin of app.core.bundle.merge._Merge, whose state (conn, refs, report, replica, base, steps)
-it uses; it is SQLite-bound like the merge (it writes on the raw driver connection).
+Decided without the write lock (app.core.bundle.merge, step 3): each decision is staged
+(app.core.bundle.merge_staging: stage_annotation, its labels, the versions it sends to
+history) with the project's row it was made against. The last transaction re-checks those
+rows under the lock: one that changed meanwhile (a label saved by the user, or by another
+process) has its staged decision undone and decided again by the same rule, against the row
+as it now is, and written directly (`direct`); the others are applied with set-based SQL.
+
+A mixin of app.core.bundle.merge._Merge, whose state (conn, refs, report, replica, base, steps,
+direct, touched) it uses; it is SQLite-bound like the merge (it works on the raw driver
+connection).
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.bundle.merge_staging import ANNOTATION_COLUMNS
 from app.core.bundle.rows import VERSION_COLUMNS, Checker, annotation_labels, version_uuid
 from app.core.ids import datapoint_uuid
 
@@ -23,6 +34,22 @@ MAX_CONFLICTS_LISTED = 200
 LOCAL_COLUMNS = ("id", "uuid", *VERSION_COLUMNS, "synced_from")
 _VERSION_LIST = ", ".join(VERSION_COLUMNS)
 _VERSION_MARKS = ", ".join("?" * len(VERSION_COLUMNS))
+_WRITTEN = ("uuid", *VERSION_COLUMNS, "synced_from")
+_STAGE_INSERT = (
+    f"INSERT INTO temp.stage_annotation ({', '.join(ANNOTATION_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(ANNOTATION_COLUMNS))})"
+)
+# Staged decisions whose project row is no longer the one they were made against.
+_CHANGED = (
+    "SELECT s.rowid, s.datapoint_id, s.annotator_id, s.uuid, "
+    + ", ".join(f"s.{c}" for c in VERSION_COLUMNS)
+    + ", s.e_added, s.e_updated, s.e_superseded, s.e_conflict, s.b_dataset, s.b_row, s.b_labels"
+    " FROM temp.stage_annotation s LEFT JOIN main.annotation a"
+    " ON a.datapoint_id = s.datapoint_id AND a.annotator_id = s.annotator_id"
+    " WHERE a.id IS NOT s.l_id OR a.uuid IS NOT s.l_uuid OR a.value IS NOT s.l_value"
+    " OR a.status IS NOT s.l_status OR a.updated_at IS NOT s.l_updated_at"
+    " OR a.synced_from IS NOT s.l_synced"
+)
 
 
 def _version_values(version: dict[str, Any]) -> tuple[Any, ...]:
@@ -47,31 +74,57 @@ class AnnotationMerging:
     def annotations(self) -> None:
         name = "annotations.jsonl"
         check = Checker(self.file, name)
-        conn = self.conn
-        task_type = self.project.task_type
-        schema_uuid = {v: k for k, v in self.refs.schemas.items()}
         for row in self.reader.rows(name, self.steps.reporter(name)):
             dp_id, annotator_id, incoming = self._incoming(check, row)
             if dp_id is None:
                 self.report.skipped += 1
                 continue
-            local = conn.execute(
-                f"SELECT {', '.join(LOCAL_COLUMNS)} FROM annotation"
-                " WHERE datapoint_id = ? AND annotator_id = ?",
-                (dp_id, annotator_id),
-            ).fetchone()
-            synced = f"{self.replica}@{incoming['updated_at']}" if self.replica else None
-            if local is not None and local[1:9] == tuple(incoming.values()):
-                # The very same version (the common case when re-merging). Which replica it
-                # is said to come from must not depend on merge order: the smallest wins.
-                mark = local[9]
-                if synced and mark and mark.endswith(f"@{local[8]}") and synced < mark:
+            self._decide(check, row, dp_id, annotator_id, incoming)
+        self.steps.advance(name)
+
+    def _effects(self) -> tuple[int, int, int, int]:
+        """The report's counts that one decision can move."""
+        report = self.report
+        return (
+            report.added.get("annotations", 0),
+            report.updated.get("annotations", 0),
+            report.superseded,
+            report.conflict_count,
+        )
+
+    def _decide(
+        self,
+        check: Checker,
+        row: dict[str, Any],
+        dp_id: int,
+        annotator_id: int,
+        incoming: dict[str, Any],
+        labels: list[str] | None = None,
+    ) -> None:
+        """One bundle version against the project's row: staged, or written when `direct`."""
+        conn = self.conn
+        local = conn.execute(
+            f"SELECT {', '.join(LOCAL_COLUMNS)} FROM main.annotation"
+            " WHERE datapoint_id = ? AND annotator_id = ?",
+            (dp_id, annotator_id),
+        ).fetchone()
+        synced = f"{self.replica}@{incoming['updated_at']}" if self.replica else None
+        self._op: tuple[str, list[str]] = ("keep", [])
+        if local is not None and local[1:9] == tuple(incoming.values()):
+            # The very same version (the common case when re-merging). Which replica it
+            # is said to come from must not depend on merge order: the smallest wins.
+            mark = local[9]
+            if synced and mark and mark.endswith(f"@{local[8]}") and synced < mark:
+                if self.direct:
                     conn.execute(
                         "UPDATE annotation SET synced_from = ? WHERE id = ?", (synced, local[0])
                     )
-                continue
+                else:
+                    self._stage(row, dp_id, annotator_id, incoming, synced, local, "sync", None)
+            return
+        if labels is None:
             labels = annotation_labels(
-                task_type,
+                self.project.task_type,
                 self.refs,
                 check,
                 row,
@@ -79,13 +132,57 @@ class AnnotationMerging:
                 incoming["status"],
                 incoming["schema_version_id"],
             )
-            if local is None:
-                self._write_annotation(None, dp_id, annotator_id, incoming, labels, synced)
-                self.count(self.report.added, "annotations")
-                continue
+        before = self._effects()
+        if local is None:
+            self._write_annotation(None, dp_id, annotator_id, incoming, labels, synced)
+            self.count(self.report.added, "annotations")
+        else:
             mine = dict(zip(LOCAL_COLUMNS, local, strict=True))
+            schema_uuid = {v: k for k, v in self.refs.schemas.items()}
             self._resolve(row, dp_id, annotator_id, incoming, mine, labels, synced, schema_uuid)
-        self.steps.advance(name)
+        if not self.direct:
+            op, written = self._op
+            effects = tuple(a - b for a, b in zip(self._effects(), before, strict=True))
+            self._stage(row, dp_id, annotator_id, incoming, synced, local, op, labels, effects)
+            conn.executemany(
+                "INSERT INTO temp.stage_annotation_label (datapoint_id, annotator_id, label)"
+                " VALUES (?, ?, ?)",
+                [(dp_id, annotator_id, label) for label in written],
+            )
+
+    def _stage(
+        self,
+        row: dict[str, Any],
+        dp_id: int,
+        annotator_id: int,
+        incoming: dict[str, Any],
+        synced: str | None,
+        local: tuple | None,
+        op: str,
+        labels: list[str] | None,
+        effects: tuple[int, ...] = (0, 0, 0, 0),
+    ) -> None:
+        """One staged decision, with the project's row it was made against."""
+        mine = (
+            (None,) * 6
+            if local is None
+            else (local[0], local[1], local[2], local[3], local[8], local[9])
+        )
+        self.conn.execute(
+            _STAGE_INSERT,
+            (
+                op,
+                dp_id,
+                annotator_id,
+                *(incoming[c] for c in ("uuid", *VERSION_COLUMNS)),
+                synced,
+                *mine,
+                *effects,
+                row["dataset"],
+                row["row"],
+                None if labels is None else json.dumps(labels),
+            ),
+        )
 
     def _incoming(
         self, check: Checker, row: dict[str, Any]
@@ -167,17 +264,36 @@ class AnnotationMerging:
 
     def _annotator_name(self, annotator_id: int) -> str:
         return self.conn.execute(
-            "SELECT name FROM annotator WHERE id = ?", (annotator_id,)
+            "SELECT name FROM main.annotator WHERE id = ?"
+            " UNION ALL SELECT name FROM temp.stage_annotator WHERE id = ?",
+            (annotator_id, annotator_id),
         ).fetchone()[0]
 
     def _keep_history(
         self, version: dict[str, Any], dp_id: int, annotator_id: int, uid: str, reason: str
     ) -> bool:
-        """Store a superseded version (once); True if it was not stored yet."""
+        """Store a superseded version (once); True if it was not stored yet. Staged, it is
+        counted as added when published (app.core.bundle.merge_publish)."""
+        values = (uid, version["uuid"], dp_id, annotator_id, *_version_values(version), reason)
+        if not self.direct:
+            known = self.conn.execute(
+                "SELECT 1 FROM main.annotation_history WHERE uuid = ?"
+                " UNION ALL SELECT 1 FROM temp.stage_annotation_history WHERE uuid = ?",
+                (uid, uid),
+            ).fetchone()
+            if known:
+                return False
+            self.conn.execute(
+                "INSERT INTO temp.stage_annotation_history (uuid, annotation_uuid, datapoint_id,"
+                f" annotator_id, {_VERSION_LIST}, reason, src)"
+                f" VALUES (?, ?, ?, ?, {_VERSION_MARKS}, ?, 1)",
+                values,
+            )
+            return True
         cursor = self.conn.execute(
-            "INSERT OR IGNORE INTO annotation_history (uuid, annotation_uuid, datapoint_id,"
+            "INSERT OR IGNORE INTO main.annotation_history (uuid, annotation_uuid, datapoint_id,"
             f" annotator_id, {_VERSION_LIST}, reason) VALUES (?, ?, ?, ?, {_VERSION_MARKS}, ?)",
-            (uid, version["uuid"], dp_id, annotator_id, *_version_values(version), reason),
+            values,
         )
         if cursor.rowcount > 0:
             self.count(self.report.added, "annotation_history")
@@ -194,27 +310,94 @@ class AnnotationMerging:
         synced: str | None,
     ) -> None:
         """Insert or replace an annotation row with a version as it is (its UUID and times
-        kept), and its label index rows, as app.core.annotation.commands keeps them."""
+        kept), and its label index rows, as app.core.annotation.commands keeps them. Staged,
+        it is only noted (_decide stages it)."""
+        if not self.direct:
+            self._op = ("insert" if existing_id is None else "update", labels)
+            return
         values = (version["uuid"], *_version_values(version), synced)
         if existing_id is None:
             annotation_id = self.conn.execute(
-                f"INSERT INTO annotation (uuid, {_VERSION_LIST}, synced_from, datapoint_id,"
+                f"INSERT INTO main.annotation (uuid, {_VERSION_LIST}, synced_from, datapoint_id,"
                 f" annotator_id) VALUES (?, {_VERSION_MARKS}, ?, ?, ?)",
                 (*values, dp_id, annotator_id),
             ).lastrowid
         else:
             annotation_id = existing_id
-            assigned = ", ".join(f"{c} = ?" for c in ("uuid", *VERSION_COLUMNS, "synced_from"))
+            assigned = ", ".join(f"{c} = ?" for c in _WRITTEN)
             self.conn.execute(
-                f"UPDATE annotation SET {assigned} WHERE id = ?", (*values, existing_id)
+                f"UPDATE main.annotation SET {assigned} WHERE id = ?", (*values, existing_id)
             )
             self.conn.execute(
-                "DELETE FROM annotation_label WHERE annotation_id = ?", (annotation_id,)
+                "DELETE FROM main.annotation_label WHERE annotation_id = ?", (annotation_id,)
             )
         if labels:
             self.conn.executemany(
-                "INSERT OR IGNORE INTO annotation_label (annotation_id, label, datapoint_id)"
+                "INSERT OR IGNORE INTO main.annotation_label (annotation_id, label, datapoint_id)"
                 " VALUES (?, ?, ?)",
                 [(annotation_id, label, dp_id) for label in labels],
             )
-        self.touch(dp_id)
+        self.touched.add(dp_id)
+
+    # -- the last transaction (app.core.bundle.merge_publish) -----------------------------
+
+    def publish_annotations(self, conn: sqlite3.Connection) -> None:
+        """Under the lock: set aside the decisions whose project row changed since staging
+        (decided again by rerun_annotations), then apply the others, set-based."""
+        self._changed = conn.execute(_CHANGED).fetchall()
+        for found in self._changed:
+            rowid, dp_id, annotator_id = found[:3]
+            added, updated, superseded, conflict = found[11:15]
+            report = self.report
+            report.added["annotations"] = report.added.get("annotations", 0) - added
+            report.updated["annotations"] = report.updated.get("annotations", 0) - updated
+            report.superseded -= superseded
+            report.conflict_count -= conflict
+            if conflict:
+                where = (datapoint_uuid(found[15], found[16]), self._annotator_name(annotator_id))
+                report.conflicts = [
+                    c for c in report.conflicts if (c.datapoint, c.annotator) != where
+                ]
+            conn.execute("DELETE FROM temp.stage_annotation WHERE rowid = ?", (rowid,))
+            for table, extra in (("annotation_label", ""), ("annotation_history", " AND src = 1")):
+                conn.execute(
+                    f"DELETE FROM temp.stage_{table} WHERE datapoint_id = ? AND annotator_id = ?"
+                    + extra,
+                    (dp_id, annotator_id),
+                )
+        assigned = ", ".join(f"{c} = s.{c}" for c in _WRITTEN)
+        conn.execute(
+            f"UPDATE main.annotation SET {assigned} FROM temp.stage_annotation s"
+            " WHERE s.op = 'update' AND annotation.id = s.l_id"
+        )
+        conn.execute(
+            "DELETE FROM main.annotation_label WHERE annotation_id IN"
+            " (SELECT l_id FROM temp.stage_annotation WHERE op = 'update')"
+        )
+        names = ", ".join((*_WRITTEN, "datapoint_id", "annotator_id"))
+        conn.execute(
+            f"INSERT INTO main.annotation ({names}) SELECT {names} FROM temp.stage_annotation"
+            " WHERE op = 'insert' ORDER BY rowid"
+        )
+        conn.execute(
+            "UPDATE main.annotation SET synced_from = s.synced_from FROM temp.stage_annotation s"
+            " WHERE s.op = 'sync' AND annotation.id = s.l_id"
+        )
+        conn.execute(
+            "INSERT OR IGNORE INTO main.annotation_label (annotation_id, label, datapoint_id)"
+            " SELECT a.id, l.label, l.datapoint_id FROM temp.stage_annotation_label l"
+            " JOIN main.annotation a"
+            " ON a.datapoint_id = l.datapoint_id AND a.annotator_id = l.annotator_id"
+        )
+
+    def rerun_annotations(self, conn: sqlite3.Connection) -> None:
+        """Decide again, against the project's rows as they are now, the decisions that
+        publish_annotations set aside; written directly (the lock is held)."""
+        check = Checker(self.file, "annotations.jsonl")
+        self.direct = True
+        for found in self._changed:
+            dp_id, annotator_id = found[1:3]
+            incoming = dict(zip(("uuid", *VERSION_COLUMNS), found[3:11], strict=True))
+            row = {"uuid": incoming["uuid"], "dataset": found[15], "row": found[16]}
+            labels = None if found[17] is None else json.loads(found[17])
+            self._decide(check, row, dp_id, annotator_id, incoming, labels)

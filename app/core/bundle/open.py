@@ -517,8 +517,11 @@ def model_row(reader: BundleReader, check: Checker, row) -> tuple[str, bytes]:
     return uid, reader.read_bytes(member)
 
 
-def insert_predictions(conn, reader: BundleReader, refs: Refs, models: set[str], reporter) -> int:
-    """Predictions of the given model versions (by UUID); those on unknown datapoints skip."""
+def insert_predictions(
+    conn, reader: BundleReader, refs: Refs, models: set[str], reporter, table: str = "prediction"
+) -> int:
+    """Predictions of the given model versions (by UUID); those on unknown datapoints skip.
+    (A merge stages them into another `table`.)"""
     name = "predictions.jsonl"
     check = Checker(reader.name, name)
     count = 0
@@ -544,7 +547,7 @@ def insert_predictions(conn, reader: BundleReader, refs: Refs, models: set[str],
             )
 
     conn.executemany(
-        "INSERT OR IGNORE INTO prediction (datapoint_id, model_version_id, value, confidence,"
+        f"INSERT OR IGNORE INTO {table} (datapoint_id, model_version_id, value, confidence,"
         " score) VALUES (?, ?, ?, ?, ?)",
         rows(),
     )

@@ -284,15 +284,25 @@ def check_role(check: Checker, row: dict[str, Any]) -> str:
     return check.one_of(row, "role", ALL_ROLES)
 
 
-def insert_annotator(conn: sqlite3.Connection, check: Checker, row: dict[str, Any], refs) -> int:
-    """Write one annotators.jsonl row (checked) and register it in `refs`; its new id."""
+def insert_annotator(
+    conn: sqlite3.Connection,
+    check: Checker,
+    row: dict[str, Any],
+    refs,
+    *,
+    table: str = "annotator",
+    row_id: int | None = None,
+) -> int:
+    """Write one annotators.jsonl row (checked) and register it in `refs`; its new id (a
+    merge stages it, with the id it will have, into another `table`)."""
     uid = check.str(row, "uuid")
     cursor = conn.execute(
-        "INSERT INTO annotator (uuid, name, role, created_at) VALUES (?, ?, ?, ?)",
-        (uid, check.str(row, "name"), check_role(check, row), check.str(row, "created_at")),
+        f"INSERT INTO {table} (id, uuid, name, role, created_at) VALUES (?, ?, ?, ?, ?)",
+        (row_id, uid, check.str(row, "name"), check_role(check, row), check.str(row, "created_at")),
     )
-    refs.add_annotator(uid, cursor.lastrowid)
-    return cursor.lastrowid
+    new_id = cursor.lastrowid if row_id is None else row_id
+    refs.add_annotator(uid, new_id)
+    return new_id
 
 
 def insert_dataset(conn: sqlite3.Connection, check: Checker, row: dict[str, Any], refs) -> int:
@@ -362,13 +372,22 @@ class MemberProgress:
 
 
 def insert_schema_version(
-    conn: sqlite3.Connection, check: Checker, row: dict[str, Any], refs: Refs, version: int
+    conn: sqlite3.Connection,
+    check: Checker,
+    row: dict[str, Any],
+    refs: Refs,
+    version: int,
+    *,
+    table: str = "schema_version",
+    row_id: int | None = None,
 ) -> int:
-    """Write one schema_versions.jsonl row (checked) as label schema `version`; its new id."""
-    return conn.execute(
-        "INSERT INTO schema_version (uuid, version, labels, guidelines, allow_overlap,"
-        " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    """Write one schema_versions.jsonl row (checked) as label schema `version`; its new id
+    (a merge stages it, with the id it will have, into another `table`)."""
+    cursor = conn.execute(
+        f"INSERT INTO {table} (id, uuid, version, labels, guidelines, allow_overlap,"
+        " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
+            row_id,
             check.str(row, "uuid"),
             version,
             check_schema_labels(check, row),
@@ -377,17 +396,27 @@ def insert_schema_version(
             check.str(row, "created_at"),
             refs.maybe_annotator(check, row, "created_by"),
         ),
-    ).lastrowid
+    )
+    return cursor.lastrowid if row_id is None else row_id
 
 
 def insert_model_version(
-    conn: sqlite3.Connection, check: Checker, row: dict[str, Any], uid: str, artifact: bytes
+    conn: sqlite3.Connection,
+    check: Checker,
+    row: dict[str, Any],
+    uid: str,
+    artifact: bytes,
+    *,
+    table: str = "model_version",
+    row_id: int | None = None,
 ) -> int:
-    """Add a bundle's model version (its UUID and artifact from model_row); its new id."""
-    return conn.execute(
-        "INSERT INTO model_version (uuid, created_at, label_count, metrics, format, artifact)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+    """Add a bundle's model version (its UUID and artifact from model_row); its new id (a
+    merge stages it, with the id it will have, into another `table`)."""
+    cursor = conn.execute(
+        f"INSERT INTO {table} (id, uuid, created_at, label_count, metrics, format, artifact)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
+            row_id,
             uid,
             check.str(row, "created_at"),
             check.int(row, "label_count"),
@@ -395,4 +424,5 @@ def insert_model_version(
             row["format"],
             artifact,
         ),
-    ).lastrowid
+    )
+    return cursor.lastrowid if row_id is None else row_id
