@@ -101,12 +101,14 @@ def test_the_migration_backfills_a_valid_chain(make_project, tmp_path):
     project = rich_project(make_project, tmp_path)
     count = rows(project, "SELECT count(*) FROM audit_event")[0][0]
     project.close()
-    # Make the file a schema-0003 file again: no chain columns, revision 0003.
+    # Make the file a schema-0003 file again: no chain columns, no loading state, revision 0003.
     conn = sqlite3.connect(project.path)
     try:
         conn.execute("DROP INDEX ix_audit_event_prev_hash")
         conn.execute("ALTER TABLE audit_event DROP COLUMN hash")
         conn.execute("ALTER TABLE audit_event DROP COLUMN prev_hash")
+        conn.execute("ALTER TABLE dataset DROP COLUMN loader")  # added by 0007
+        conn.execute("ALTER TABLE dataset DROP COLUMN state")
         conn.execute("UPDATE alembic_version SET version_num = '0003'")
         conn.commit()
     finally:
