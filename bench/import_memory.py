@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._data import data_file
+from bench._data import data_file  # noqa: E402
 
 MB = 1 << 20
 FAST = ("csv", "tsv", "json", "jsonl", "txt")
@@ -189,6 +189,7 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "create":
         create(Path(sys.argv[2]))
     elif len(sys.argv) > 1 and sys.argv[1] == "import":
-        child(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), sys.argv[5], int(sys.argv[6]))
+        project, warm, path = (Path(arg) for arg in sys.argv[2:5])
+        child(project, warm, path, sys.argv[5], int(sys.argv[6]))
     else:
         main()

@@ -102,14 +102,14 @@ def decode_fields(
     buf: bytearray, spans: list[Span], on_error: Callable[[int, UnicodeDecodeError], Exception]
 ) -> list[str]:
     """Each field's text, decoded from its UTF-8 without copying the bytes first. A bad byte
-    raises `on_error(offset of the field in buf, error)`."""
+    raises `on_error(how many line ends come before it in the record, error)`."""
     fields: list[str] = []
     with memoryview(buf) as view:
         for start, end, _doubled in spans:
             try:
                 fields.append(str(view[start:end], "utf-8"))
             except UnicodeDecodeError as exc:
-                raise on_error(start, exc) from None
+                raise on_error(buf.count(b"\n", 0, start + exc.start), exc) from None
     return fields
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from app.core.errors import DataError
+from app.core.io.csvrecord import BigRecord
 
 MB = 1 << 20
 DEFAULT_MAX_FIELD = 16 * MB  # bytes: one line, row, or element of a JSON array
@@ -95,6 +96,10 @@ class TextLines:
         self.keep_ends = True  # False: lines without their line ending (JSON Lines, text)
         self.record_line = 1
         self.record_size = 0
+        # CSV/TSV (UTF-8): a record passing `big` bytes raises BigRecord to the csv reader's
+        # caller, with its raw lines so far in `held` (app.core.io.csvrecord reads it).
+        self.big = 0
+        self.held: list[bytes | bytearray] = []
         self._wrapper: io.TextIOWrapper | None = None
 
     def start_record(self) -> None:
@@ -143,8 +148,9 @@ class TextLines:
         limit = self.limit
         chunk = min(LINE_CHUNK, limit + 1)
         keep_ends = self.keep_ends
+        held = self.held
         start = 0
-        first = True
+        first = self.number == 0  # a CSV reader starts again after a big record
         while True:
             raw = readline(chunk)
             if len(raw) >= LINE_CHUNK and not raw.endswith(b"\n"):
@@ -160,6 +166,14 @@ class TextLines:
                 raise self.too_long(self.number)
             if b"\x00" in raw:
                 raise nul_error(self.name, self.number)
+            if self.big:  # read each time: a CSV reader turns it on after the header
+                if self.number == self.record_line:
+                    held.clear()
+                held.append(raw)
+                if self.record_size + size > self.big:
+                    del raw  # held once, in `held`
+                    self._count(size)
+                    raise BigRecord(self.record_line)
             end = size
             if not keep_ends:
                 while end > start and raw[end - 1] in (10, 13):  # \n, \r
@@ -181,6 +195,37 @@ class TextLines:
                 box = [line]
                 del line
                 yield box.pop()
+
+    def take_record(self) -> bytearray:
+        """The raw lines of the record that raised BigRecord, as one bytearray (the long line
+        grows in place: the short lines before it go in front)."""
+        held = self.held
+        last = held.pop()
+        buf = last if isinstance(last, bytearray) else bytearray(last)
+        del last
+        if held:
+            buf[0:0] = b"".join(held)
+            held.clear()
+        return buf
+
+    def more(self, buf: bytearray) -> bool:
+        """Append the file's next line to `buf` (a big record going on), held to the limit
+        with the rest of the record; False at the end of the file."""
+        readline = self.stream.readline
+        added = False
+        while True:
+            piece = readline(LINE_CHUNK)
+            if not piece:
+                return added
+            if not added:
+                self.number += 1
+                added = True
+            if b"\x00" in piece:
+                raise nul_error(self.name, self.number)
+            self._count(len(piece))
+            buf += piece
+            if piece.endswith(b"\n"):
+                return True
 
     def _text(self) -> io.TextIOWrapper:
         if self._wrapper is None:

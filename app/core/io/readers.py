@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from app.core.errors import DataError
-from app.core.io import jsoncheck, spreadsheet
+from app.core.io import csvrecord, jsoncheck, spreadsheet
 from app.core.io.decoding import (
     DEFAULT_MAX_FIELD,
     HEAD,
     JSON_CHUNK,
     TextLines,
+    bad_bytes,
     check_encoding,
     detect_encoding,
     size_text,
@@ -159,12 +160,14 @@ def _txt_getter(column: str, optional: bool = False) -> Callable[[Any, int], Any
 def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
     # TSV (IANA text/tab-separated-values) has no quoting: a " is just a character. CSV follows
     # RFC 4180, strictly, so broken quoting is an error rather than silently merged rows.
-    if fmt == "tsv":
-        reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE, strict=True)
-        delimiter = "\t"
-    else:
-        reader = csv.reader(lines, delimiter=",", strict=True)
-        delimiter = ","
+    delimiter = "\t" if fmt == "tsv" else ","
+
+    def new_reader() -> Any:
+        if fmt == "tsv":
+            return csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE, strict=True)
+        return csv.reader(lines, delimiter=",", strict=True)
+
+    reader = new_reader()
     lines.multiline = True  # a quoted field may span lines: the row is held to the limit
     try:
         header = next(reader)
@@ -183,17 +186,23 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
         seen.add(column)
     width = len(header)
     lines.start_record()
+    if encoding == "utf-8-sig":
+        lines.big = csvrecord.BIG  # longer records: read by csvrecord, not held 7x by csv
 
     def records() -> Iterator[tuple[int, Any]]:
-        start = reader.line_num + 1
+        nonlocal reader
+        start = lines.number + 1
         while True:
             try:
                 row = next(reader)
             except StopIteration:
                 return
+            except csvrecord.BigRecord:
+                row = _big_record(name, fmt, lines, start)
+                reader = new_reader()  # csv's own was part way through this record
             except csv.Error as exc:
                 message = str(exc)
-                if "unexpected end of data" in message or reader.line_num > start + 1000:
+                if "unexpected end of data" in message or lines.number > start + 1000:
                     message = (
                         "a quoted field starts here and is never closed (an unmatched double quote)"
                     )
@@ -202,7 +211,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
                 raise DataError(name, start, message) from None
             if row and len(row) != width:
                 if len(row) == 1 and not row[0].strip():
-                    start = reader.line_num + 1
+                    start = lines.number + 1
                     lines.start_record()
                     continue
                 hint = (
@@ -214,9 +223,13 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
                     name, start, f"{len(row)} fields, but the header has {width} ({hint})"
                 )
             lines.start_record()
+            if row and restore is not None:
+                for index, cell in enumerate(row):  # in place: a long cell is not held twice
+                    row[index] = restore(cell)
+                    del cell
             if row:
-                yield start, row if restore is None else [restore(cell) for cell in row]
-            start = reader.line_num + 1
+                yield start, row
+            start = lines.number + 1
 
     index = {column: i for i, column in enumerate(header)}
 
@@ -230,6 +243,28 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
         return lambda record, _line: record[position]
 
     return Source(name, fmt, encoding, header, records(), getter)
+
+
+def _big_record(name: str, fmt: str, lines: TextLines, start: int) -> list[str]:
+    """The fields of a record longer than csvrecord.BIG, read from its raw bytes: each field
+    decoded once, and the bytes let go of before doubled quotes are undone."""
+    buf = lines.take_record()
+    delimiter = b"\t" if fmt == "tsv" else b","
+    try:
+        spans = csvrecord.split_record(buf, lines.more, delimiter, fmt != "tsv")
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            message = "a quoted field starts here and is never closed (an unmatched double quote)"
+        else:
+            message = f"broken quoting: {exc}"
+        raise DataError(name, start, message) from None
+
+    fields = csvrecord.decode_fields(
+        buf, spans, lambda lines_before, exc: bad_bytes(name, start + lines_before, exc)
+    )
+    del buf
+    csvrecord.unquote(fields, spans)
+    return fields
 
 
 def _dict_getter(name: str) -> Callable[..., Callable[[Any, int], Any]]:
