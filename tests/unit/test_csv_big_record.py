@@ -221,3 +221,11 @@ def test_a_neutralised_big_cell_is_restored(project, tmp_path):
     path.write_bytes(path.read_bytes().replace(b'"\'=x"\n', b'"\'=x",\n'))
     import_dataset(project, path, mapping={"text": "text"})
     assert texts(project) == [big]
+
+
+def test_a_header_over_big_is_read_too(project, tmp_path):
+    long_name = "y" * (csvrecord.BIG + 10)
+    path = tmp_path / "header.csv"
+    path.write_bytes(f'text,"{long_name}"\r\nfirst,1\r\nsecond,2\r\n'.encode())
+    import_dataset(project, path, mapping={"text": "text"})
+    assert texts(project) == ["first", "second"]

@@ -97,7 +97,8 @@ class TextLines:
         self.record_line = 1
         self.record_size = 0
         # CSV/TSV (UTF-8): a record passing `big` bytes raises BigRecord to the csv reader's
-        # caller, with its raw lines so far in `held` (app.core.io.csvrecord reads it).
+        # caller, with its raw lines so far in `held` (app.core.io.csvrecord reads it). Set
+        # before the first line is read.
         self.big = 0
         self.held: list[bytes | bytearray] = []
         self._wrapper: io.TextIOWrapper | None = None
@@ -105,6 +106,7 @@ class TextLines:
     def start_record(self) -> None:
         self.record_line = self.number + 1
         self.record_size = 0
+        self.held.clear()
 
     def too_long(self, line: int, what: str = "line") -> DataError:
         return DataError(
@@ -149,6 +151,8 @@ class TextLines:
         chunk = min(LINE_CHUNK, limit + 1)
         keep_ends = self.keep_ends
         held = self.held
+        big = self.big if self.big < limit else 0  # a smaller limit refuses the row first
+        count = self._count if self.multiline and not big else None
         start = 0
         first = self.number == 0  # a CSV reader starts again after a big record
         while True:
@@ -166,13 +170,13 @@ class TextLines:
                 raise self.too_long(self.number)
             if b"\x00" in raw:
                 raise nul_error(self.name, self.number)
-            if self.big:  # read each time: a CSV reader turns it on after the header
-                if self.number == self.record_line:
-                    held.clear()
+            if big:  # the row's size, counted here rather than by _count
                 held.append(raw)
-                if self.record_size + size > self.big:
+                self.record_size = record_size = self.record_size + size
+                if record_size > big:
                     del raw  # held once, in `held`
-                    self._count(size)
+                    if record_size > limit:
+                        raise self.too_long(self.record_line, "row")
                     raise BigRecord(self.record_line)
             end = size
             if not keep_ends:
@@ -187,8 +191,8 @@ class TextLines:
                 raise bad_bytes(self.name, self.number, exc) from None
             start = 0
             del raw  # before the next line is read: a long line is held once, not twice
-            if self.multiline:
-                self._count(size)
+            if count is not None:
+                count(size)
             if size < LINE_CHUNK:
                 yield line
             else:  # not held here while the caller works on it (it may decode a copy)

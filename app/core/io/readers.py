@@ -169,10 +169,15 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
 
     reader = new_reader()
     lines.multiline = True  # a quoted field may span lines: the row is held to the limit
+    if encoding == "utf-8-sig":
+        lines.big = csvrecord.BIG  # longer records: read by csvrecord, not held 7x by csv
     try:
         header = next(reader)
     except StopIteration:
         raise DataError(name, None, "the file is empty") from None
+    except csvrecord.BigRecord:
+        header = _big_record(name, fmt, lines, 1)
+        reader = new_reader()
     except csv.Error as exc:
         raise DataError(name, 1, f"broken header: {exc}") from None
     header = [column.strip() for column in header]
@@ -186,8 +191,6 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
         seen.add(column)
     width = len(header)
     lines.start_record()
-    if encoding == "utf-8-sig":
-        lines.big = csvrecord.BIG  # longer records: read by csvrecord, not held 7x by csv
 
     def records() -> Iterator[tuple[int, Any]]:
         nonlocal reader
