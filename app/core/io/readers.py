@@ -12,7 +12,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -238,9 +238,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
 
     def getter(column: str, optional: bool = False) -> Callable[[Any, int], Any]:
         if column not in index:
-            shown = ", ".join(header[:30]) + (
-                f" and {len(header) - 30:,} more" if len(header) > 30 else ""
-            )
+            shown = names_text(header, 30, len(header))
             raise DataError(name, 1, f"missing column {column!r}; the file has: {shown}")
         position = index[column]
         return lambda record, _line: record[position]
@@ -286,7 +284,7 @@ def _dict_getter(name: str) -> Callable[..., Callable[[Any, int], Any]]:
             except KeyError:
                 if optional:
                     return None
-                keys = ", ".join(map(str, islice(record, 20))) or "no keys"
+                keys = names_text(record, 20) or "no keys"
                 raise DataError(
                     name, line, f"missing key {column!r}; this record has: {keys}"
                 ) from None
@@ -294,6 +292,16 @@ def _dict_getter(name: str) -> Callable[..., Callable[[Any, int], Any]]:
         return get
 
     return getter
+
+
+def names_text(names: Iterable[Any], most: int, total: int | None = None) -> str:
+    """Column or key names for a message: the first `most`, each cut to 40 characters (a
+    file's header can hold a megabyte-long name; the message stays readable)."""
+    first = [str(n) for n in islice(names, most + 1)]
+    text = ", ".join(n if len(n) <= 40 else n[:40] + "…" for n in first[:most])
+    if total is not None and total > most:
+        return f"{text} and {total - most:,} more"
+    return text + (" and more" if len(first) > most else "")
 
 
 def kind_of(value: Any) -> str:

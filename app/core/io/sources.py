@@ -62,7 +62,7 @@ def dict_columns(records: list[Any]) -> list[str]:
 def _context_getter(name: str, columns: list[str]) -> Any:
     def getter(column: str, optional: bool = False) -> Any:
         if column not in columns and not optional:
-            shown = ", ".join(columns[:30]) or "no columns"
+            shown = readers.names_text(columns, 30) or "no columns"
             raise DataError(name, 1, f"missing column {column!r}; the file has: {shown}")
         return lambda record, _line: record.context.get(column)
 
