@@ -109,8 +109,12 @@ def _status_kb(key: str) -> int:
 
 def child(project_path: Path, warm: Path, path: Path, fmt: str, max_field: int) -> None:
     """Runs in the subprocess: warm up, then import `path`; prints baseline and peak KB."""
+    from app.core.io import importer
     from app.core.io.importer import import_dataset
     from app.core.project.project import open_project
+
+    if os.environ.get("TAGLOOP_INSERT_CACHE_KB"):  # what the importer's page cache costs
+        importer.INSERT_CACHE_KB = int(os.environ["TAGLOOP_INSERT_CACHE_KB"])
 
     with open_project(project_path) as project:
         import_dataset(project, warm, fmt=fmt)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import tracemalloc
 
 import pytest
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from app.core.io import csvrecord
 from app.core.io.importer import import_dataset
 from app.core.io.spreadsheet import NEUTRALISED_COLUMN
-from tests.unit.helpers import import_refused, texts
+from tests.unit.helpers import import_refused, rows, texts, values
 
 
 def lines_of(data: str) -> list[str]:
@@ -62,9 +63,7 @@ def by_parser(data: str, tsv: bool) -> tuple[list[str] | str, int]:
         spans = csvrecord.split_record(buf, more, b"\t" if tsv else b",", not tsv)
     except csv.Error as exc:
         return f"error: {exc}", -1
-    fields = csvrecord.decode_fields(buf, spans, lambda at, exc: exc)
-    csvrecord.unquote(fields, spans)
-    return fields, used[0]
+    return csvrecord.decode_fields(buf, spans, lambda at, exc: exc), used[0]
 
 
 ALPHABET = st.sampled_from(['"', ",", "\t", "\r", "\n", "a", "b", " ", "é", "疾", "'", "="])
@@ -129,7 +128,6 @@ def test_the_parser_holds_a_big_field_about_twice():
         spans = csvrecord.split_record(buf, lambda b: False, b",", True)
         fields = csvrecord.decode_fields(buf, spans, lambda at, exc: exc)
         del buf
-        csvrecord.unquote(fields, spans)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -229,3 +227,19 @@ def test_a_header_over_big_is_read_too(project, tmp_path):
     path.write_bytes(f'text,"{long_name}"\r\nfirst,1\r\nsecond,2\r\n'.encode())
     import_dataset(project, path, mapping={"text": "text"})
     assert texts(project) == ["first", "second"]
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_a_long_text_is_stored_as_text(project, tmp_path, labelled):
+    """Over longtext.LONG_TEXT characters a text is bound as UTF-8 bytes (io.longtext) and
+    cast back: the column holds TEXT, equal to the file's, with or without labels."""
+    long = "疾病 and ASCII, é. " * 70_000
+    path = tmp_path / "long.jsonl"
+    records = [{"text": "short", "label": "a"}, {"text": long, "label": "b"}]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    options = {"label_column": "label"} if labelled else {}
+    import_dataset(project, path, mapping={"text": "text"}, **options)
+    assert texts(project) == ["short", long]
+    assert rows(project, "SELECT typeof(text) FROM datapoint") == [("text",), ("text",)]
+    if labelled:
+        assert values(project) == ["a", "b"]

@@ -20,6 +20,7 @@ from app.core.annotation.values import LabelParser
 from app.core.errors import DataError
 from app.core.ids import new_uuid, now_iso
 from app.core.io import readers
+from app.core.io.longtext import LONG_TEXT, as_utf8
 from app.core.jobs import check_cancel
 from app.core.project.label_schema import MAX_LABEL_LENGTH, MAX_LABELS, label_too_long
 from app.core.storage.tables import DatapointStatus
@@ -83,11 +84,11 @@ class RowFeed:
         if self.simple:
             return (
                 "INSERT INTO datapoint (id, dataset_id, row, text, status, flagged)"
-                f" VALUES (?, {dataset_id}, ?, ?, {unlabeled}, 0)"
+                f" VALUES (?, {dataset_id}, ?, CAST(? AS TEXT), {unlabeled}, 0)"
             )
         return (
             "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
-            f" VALUES (?, {dataset_id}, ?, ?, ?, ?, 0)"
+            f" VALUES (?, {dataset_id}, ?, CAST(? AS TEXT), ?, ?, 0)"
         )
 
     def check_labels(self) -> None:
@@ -170,6 +171,8 @@ class RowFeed:
                     self.duplicate(line, first)
                 append_line(line)
                 if simple:
+                    if len(text) > LONG_TEXT:
+                        record = text = as_utf8(text)
                     yield (next_id, row_number, text)
                 else:
                     context = None
@@ -183,6 +186,8 @@ class RowFeed:
                         for item in valuer(record, line, text):
                             self.pending.append((next_id, line, *item))
                             status = labeled_code
+                    if len(text) > LONG_TEXT:
+                        record = text = as_utf8(text)
                     yield (next_id, row_number, text, context, status)
                 next_id += 1
         finally:

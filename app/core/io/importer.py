@@ -46,7 +46,7 @@ from app.core.storage.tables import DatapointStatus
 # come in unflagged, so it costs nothing to keep.
 REBUILT_INDEXES = ("ix_datapoint_dataset", "ix_datapoint_status", "ix_datapoint_id")
 BYTES_PER_ROW = 100
-INSERT_CACHE_KB = -4096  # the page cache while rows are inserted (negative: KiB)
+INSERT_CACHE_KB = -1024  # the page cache while rows are inserted (negative: KiB)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from app.core.io.decoding import (
     DEFAULT_MAX_FIELD,
     HEAD,
     JSON_CHUNK,
+    LINE_CHUNK,
     TextLines,
     bad_bytes,
     check_encoding,
@@ -148,9 +149,16 @@ def open_source(
 
 def _txt_records(lines: TextLines) -> Iterator[tuple[int, Any]]:
     lines.keep_ends = False
-    for number, line in enumerate(lines, 1):
+    number = 0  # not enumerate: its cached result tuple would keep the last line alive
+    for line in lines:
+        number += 1  # noqa: SIM113
         if line and not line.isspace():
-            yield number, line
+            if len(line) < LINE_CHUNK:
+                yield number, line
+            else:
+                box = [(number, line)]  # `yield x` would keep x alive in this paused frame
+                del line
+                yield box.pop()
 
 
 def _txt_getter(column: str, optional: bool = False) -> Callable[[Any, int], Any]:
@@ -195,6 +203,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
     def records() -> Iterator[tuple[int, Any]]:
         nonlocal reader
         start = lines.number + 1
+        long = False
         while True:
             try:
                 row = next(reader)
@@ -203,6 +212,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
             except csvrecord.BigRecord:
                 row = _big_record(name, fmt, lines, start)
                 reader = new_reader()  # csv's own was part way through this record
+                long = True
             except csv.Error as exc:
                 message = str(exc)
                 if "unexpected end of data" in message or lines.number > start + 1000:
@@ -230,7 +240,12 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
                 for index, cell in enumerate(row):  # in place: a long cell is not held twice
                     row[index] = restore(cell)
                     del cell
-            if row:
+            if long:
+                long = False
+                box = [(start, row)]  # not held here while it is imported
+                del row
+                yield box.pop()
+            elif row:
                 yield start, row
             start = lines.number + 1
 
@@ -248,7 +263,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
 
 def _big_record(name: str, fmt: str, lines: TextLines, start: int) -> list[str]:
     """The fields of a record longer than csvrecord.BIG, read from its raw bytes: each field
-    decoded once, and the bytes let go of before doubled quotes are undone."""
+    decoded once (the bytes go when this returns)."""
     buf = lines.take_record()
     delimiter = b"\t" if fmt == "tsv" else b","
     try:
@@ -263,8 +278,6 @@ def _big_record(name: str, fmt: str, lines: TextLines, start: int) -> list[str]:
     fields = csvrecord.decode_fields(
         buf, spans, lambda lines_before, exc: bad_bytes(name, start + lines_before, exc)
     )
-    del buf
-    csvrecord.unquote(fields, spans)
     return fields
 
 
@@ -323,8 +336,14 @@ def _jsonl_records(name: str, lines: TextLines) -> Iterator[tuple[int, Any]]:
             record = loads(line, name, number)
         except json.JSONDecodeError as exc:
             raise DataError(name, number, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-        del line  # only the record, while it is imported
-        yield number, record
+        if len(line) < LINE_CHUNK:
+            del line
+            yield number, record
+        else:
+            del line  # only the record, while it is imported
+            box = [(number, record)]  # not held here while it is imported
+            del record
+            yield box.pop()
 
 
 class _JsonArray:
@@ -411,10 +430,13 @@ def _json_records(name: str, lines: TextLines, max_field: int) -> Iterator[tuple
                     name, window.line_of(pos), "invalid JSON: expected ',' or ']' between records"
                 )
             pos = window.skip_space(pos + 1)
+        del buffer  # window.fill grows the buffer in place only when it is the one reference
         record, pos = _json_element(name, window, pos, max_field)
         pos = window.compact(pos)  # a long element's text goes before it is imported
         first = False
-        yield record
+        box = [record]  # not held here while it is imported
+        del record
+        yield box.pop()
 
 
 def _json_element(name: str, window: _JsonArray, pos: int, max_field: int) -> tuple[Any, int]:

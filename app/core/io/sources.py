@@ -90,7 +90,9 @@ def _guarded(records: Iterator[Record], file: str, name: str) -> Iterator[tuple[
     try:
         for record in records:
             line = record.line
-            yield line, record
+            box = [(line, record)]  # not held here while it is imported (a long text)
+            del record
+            yield box.pop()
     except TagloopError:
         raise
     except OSError as exc:
