@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from app.core.errors import DataError
-from app.core.io import csvrecord, jsoncheck, spreadsheet
+from app.core.io import csvrecord, jsoncheck, longtext, spreadsheet
 from app.core.io.decoding import (
     DEFAULT_MAX_FIELD,
     HEAD,
@@ -124,6 +124,7 @@ def open_source(
     knows UTF-8 and UTF-16 with a BOM.
     """
     name = str(path)
+    longtext.steady_malloc()  # the peak of a long record, the same from one import to the next
     head = stream.peek(HEAD)[:HEAD] if hasattr(stream, "peek") else b""
     if encoding:
         encoding = check_encoding(encoding, name)
