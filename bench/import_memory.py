@@ -35,7 +35,7 @@ from bench._data import data_file  # noqa: E402
 MB = 1 << 20
 FAST = ("csv", "tsv", "json", "jsonl", "txt")
 PEER = ("labelstudio", "prodigy", "doccano")
-VARIANTS = ("ascii", "latin", "cjk")
+VARIANTS = ("ascii", "latin", "cjk")  # and `words`, on request
 
 
 def abstracts(variant: str) -> list[str]:
@@ -53,8 +53,9 @@ def abstracts(variant: str) -> list[str]:
 
 
 def field(size: int, variant: str) -> str:
-    """Real text of exactly `size` UTF-8 bytes (give or take a character at the end)."""
-    texts = abstracts(variant)
+    """Real text of exactly `size` UTF-8 bytes (give or take a character at the end); the
+    `words` variant is "word word ..." (no quote to escape: the fuzz corpus's measure)."""
+    texts = ["word"] if variant == "words" else abstracts(variant)
     parts: list[str] = []
     total = 0
     i = 0

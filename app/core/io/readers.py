@@ -227,6 +227,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
                 if len(row) == 1 and not row[0].strip():
                     start = lines.number + 1
                     lines.start_record()
+                    long = False
                     continue
                 hint = (
                     f"an unquoted {delimiter!r} in a value?"
@@ -276,10 +277,9 @@ def _big_record(name: str, fmt: str, lines: TextLines, start: int) -> list[str]:
             message = f"broken quoting: {exc}"
         raise DataError(name, start, message) from None
 
-    fields = csvrecord.decode_fields(
+    return csvrecord.decode_fields(
         buf, spans, lambda lines_before, exc: bad_bytes(name, start + lines_before, exc)
     )
-    return fields
 
 
 def _dict_getter(name: str) -> Callable[..., Callable[[Any, int], Any]]:
