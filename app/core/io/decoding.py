@@ -101,6 +101,9 @@ class TextLines:
         # before the first line is read.
         self.big = 0
         self.held: list[bytes | bytearray] = []
+        # JSON Lines: a line of LINE_CHUNK bytes or more is given as its bytes (a bytearray,
+        # line end stripped, not decoded) for app.core.io.jsonlong; set before reading.
+        self.raw_long = False
         self._wrapper: io.TextIOWrapper | None = None
 
     def start_record(self) -> None:
@@ -153,6 +156,7 @@ class TextLines:
         held = self.held
         big = self.big if self.big < limit else 0  # a smaller limit refuses the row first
         count = self._count if self.multiline and not big else None
+        raw_long = self.raw_long and not keep_ends
         start = 0
         first = self.number == 0  # a CSV reader starts again after a big record
         while True:
@@ -182,6 +186,12 @@ class TextLines:
             if not keep_ends:
                 while end > start and raw[end - 1] in (10, 13):  # \n, \r
                     end -= 1
+            if raw_long and size >= LINE_CHUNK:
+                box = [self._raw_line(raw, start, end)]
+                del raw  # the caller's alone while it reads it
+                start = 0
+                yield box.pop()
+                continue
             try:
                 if start == 0 and end == size:
                     line = raw.decode("utf-8")
@@ -199,6 +209,15 @@ class TextLines:
                 box = [line]
                 del line
                 yield box.pop()
+
+    def _raw_line(self, raw: bytes | bytearray, start: int, end: int) -> bytearray:
+        """A long line's bytes without BOM and line end, trimmed in place (no copy of a
+        bytearray); the generator keeps no reference to it while it is read."""
+        line = raw if isinstance(raw, bytearray) else bytearray(raw)
+        del raw
+        del line[end:]
+        del line[:start]
+        return line
 
     def take_record(self) -> bytearray:
         """The raw lines of the record that raised BigRecord, as one bytearray (the long line

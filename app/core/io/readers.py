@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from app.core.errors import DataError
-from app.core.io import csvrecord, jsoncheck, longtext, spreadsheet
+from app.core.io import csvrecord, jsoncheck, jsonlong, longtext, spreadsheet
 from app.core.io.decoding import (
     DEFAULT_MAX_FIELD,
     HEAD,
@@ -328,9 +328,19 @@ def kind_of(value: Any) -> str:
 def _jsonl_records(name: str, lines: TextLines) -> Iterator[tuple[int, Any]]:
     loads = jsoncheck.loads
     lines.keep_ends = False
+    lines.raw_long = True  # a long line comes as bytes: jsonlong reads its long strings
     number = 0  # not enumerate: it would keep the last line alive
     for line in lines:
         number += 1
+        if line.__class__ is bytearray:
+            record = jsonlong.loads(line, name, number)
+            if record is not jsonlong.FALLBACK:
+                del line
+                box = [(number, record)]  # not held here while it is imported
+                del record
+                yield box.pop()
+                continue
+            line = _decoded(line, name, number)
         if not line or line.isspace():
             continue
         try:
@@ -345,6 +355,15 @@ def _jsonl_records(name: str, lines: TextLines) -> Iterator[tuple[int, Any]]:
             box = [(number, record)]  # not held here while it is imported
             del record
             yield box.pop()
+
+
+def _decoded(raw: bytearray, name: str, number: int) -> str:
+    """A long JSON Lines line that jsonlong handed back, decoded as TextLines would have."""
+    try:
+        with memoryview(raw) as view:
+            return str(view, "utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad_bytes(name, number, exc) from None
 
 
 class _JsonArray:
