@@ -205,6 +205,46 @@ BIG_KINDS = (
 )
 
 
+def _long_jsonl(kind: str) -> bytes:
+    """A JSON Lines file with one line over 1 MB (app.core.io.jsonlong reads its long strings),
+    valid or broken in the way `kind` says."""
+    body = 'Étude "quoted" \\ back, 疾病 😀 ' * (BIG_RECORD // 40)
+    text = json.dumps(body, ensure_ascii=kind == "ascii")[1:-1].encode()
+    lines = {
+        "valid": b'{"text": "' + text + b'", "n": [1, {"k": "v"}]}',
+        "ascii": b'{"text": "' + text + b'"}',
+        "lone": b'{"text": "' + text + b'\\udc00 x"}',
+        "escape": b'{"text": "' + text + b'\\q"}',
+        "control": b'{"text": "' + text + b'\x01"}',
+        "latin": b'{"text": "' + text + b'caf\xe9"}',
+        "key": b'{"' + text + b'": "text"}',
+        "unclosed": b'{"text": "' + text,
+        "trailing": b'{"text": "' + text + b'"} x',
+        "deep": b'{"text": "' + text + b'", "d": ' + b"[" * 500 + b"]" * 500 + b"}",
+        "big-int": b'{"text": "' + text + b'", "n": ' + b"9" * 5000 + b"}",
+        "top-string": b'"' + text + b'"',
+        "many-quotes": b'{"text": "' + text + b'", "l": [' + b'"a",' * 20_000 + b'"z"]}',
+    }
+    return b'{"text": "first"}\n' + lines[kind] + b'\n{"text": "last"}\n'
+
+
+LONG_JSONL_KINDS = (
+    "valid",
+    "ascii",
+    "lone",
+    "escape",
+    "control",
+    "latin",
+    "key",
+    "unclosed",
+    "trailing",
+    "deep",
+    "big-int",
+    "top-string",
+    "many-quotes",
+)
+
+
 def hostile() -> list[tuple[str, Any, str, dict]]:
     """Hand-made hostile files of every format: (name, bytes or a function making them, task
     type, import options); the large ones are made only when written."""
@@ -247,6 +287,9 @@ def hostile() -> list[tuple[str, Any, str, dict]]:
         for fmt, sep in (("csv", ","), ("tsv", "\t")):
             data = partial(_big_record, kind, sep)
             cases.append((f"big-{kind}.{fmt}", data, "classification", LABELLED))
+    for kind in LONG_JSONL_KINDS:
+        data = partial(_long_jsonl, kind)
+        cases.append((f"long-{kind}.jsonl", data, "classification", {}))
     cases.extend(_label_cases())
     return cases
 
