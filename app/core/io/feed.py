@@ -19,8 +19,8 @@ from typing import Any
 from app.core.annotation.values import LabelParser
 from app.core.errors import DataError
 from app.core.ids import new_uuid, now_iso
-from app.core.io import readers
-from app.core.io.longtext import LONG_TEXT, as_utf8
+from app.core.io import longtext, readers
+from app.core.io.longtext import LONG_TEXT
 from app.core.jobs import check_cancel
 from app.core.project.label_schema import MAX_LABEL_LENGTH, MAX_LABELS, label_too_long
 from app.core.storage.tables import DatapointStatus
@@ -63,6 +63,7 @@ class RowFeed:
         self.relabeled: list[int] = []  # datapoints that got answers from a later line
         self.added = 0
         self.records = 0
+        self.long_sql = ""
 
     @property
     def simple(self) -> bool:
@@ -80,15 +81,19 @@ class RowFeed:
                     check_cancel(self.job.cancel)
 
     def insert_sql(self, dataset_id: int) -> str:
+        self.long_sql = longtext.statement(self._insert_sql(dataset_id))
+        return self._insert_sql(dataset_id)
+
+    def _insert_sql(self, dataset_id: int) -> str:
         unlabeled = int(DatapointStatus.UNLABELED)
         if self.simple:
             return (
                 "INSERT INTO datapoint (id, dataset_id, row, text, status, flagged)"
-                f" VALUES (?, {dataset_id}, ?, CAST(? AS TEXT), {unlabeled}, 0)"
+                f" VALUES (?, {dataset_id}, ?, ?, {unlabeled}, 0)"
             )
         return (
             "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
-            f" VALUES (?, {dataset_id}, ?, CAST(? AS TEXT), ?, ?, 0)"
+            f" VALUES (?, {dataset_id}, ?, ?, ?, ?, 0)"
         )
 
     def check_labels(self) -> None:
@@ -171,9 +176,12 @@ class RowFeed:
                     self.duplicate(line, first)
                 append_line(line)
                 if simple:
-                    if len(text) > LONG_TEXT:
-                        record = text = as_utf8(text)
-                    yield (next_id, row_number, text)
+                    if len(text) > LONG_TEXT:  # its own statement (app.core.io.longtext)
+                        row = [next_id, row_number, text]
+                        record = text = None
+                        longtext.insert(self.conn, self.long_sql, row)
+                    else:
+                        yield (next_id, row_number, text)
                 else:
                     context = None
                     if context_getters:
@@ -186,9 +194,12 @@ class RowFeed:
                         for item in valuer(record, line, text):
                             self.pending.append((next_id, line, *item))
                             status = labeled_code
-                    if len(text) > LONG_TEXT:
-                        record = text = as_utf8(text)
-                    yield (next_id, row_number, text, context, status)
+                    if len(text) > LONG_TEXT:  # its own statement (app.core.io.longtext)
+                        row = [next_id, row_number, text, context, status]
+                        record = text = None
+                        longtext.insert(self.conn, self.long_sql, row)
+                    else:
+                        yield (next_id, row_number, text, context, status)
                 next_id += 1
         finally:
             self.added = next_id - first_id
