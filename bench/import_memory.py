@@ -3,10 +3,10 @@
 Issue 14's target: peak memory <= 3x the largest accepted field. For each format, a file holds
 a short record, then one whose text is `--sizes` MB of real text (NCBI Disease abstracts from
 ../shared/data, repeated); the import includes building the search index. Three variants,
-because the width of a Python str changes with its widest character: `ascii`; `latin` (every abstract starts with "Étude:",
-so the str is still one byte a character, the UTF-8 a little longer); `cjk` (every abstract
-ends with a CJK word: the str is two bytes a character, about twice the UTF-8 of mostly ASCII
-text).
+because the width of a Python str changes with its widest character: `ascii`; `latin` (every
+abstract starts with "Étude:", so the str is still one byte a character, the UTF-8 a little
+longer); `cjk` (every abstract ends with a CJK word: the str is two bytes a character, about
+twice the UTF-8 of mostly ASCII text).
 
 Each import runs in a fresh subprocess on a project made beforehand by another process. The
 child imports the modules and imports a one-line file of the same format (warm-up), then reads
