@@ -159,6 +159,92 @@ def _csv_files() -> list[tuple[str, str]]:
     ]
 
 
+BIG_RECORD = (1 << 20) + 4096  # past app.core.io.csvrecord.BIG: csvrecord reads the record
+
+
+def _big_record(kind: str, sep: str) -> bytes:
+    """A CSV/TSV file with one record over BIG bytes, broken (or not) in the way `kind` says."""
+    body = "Familial adenomatous polyposis, été 疾病. " * (BIG_RECORD // 40)
+    cell = body.replace(",", " ").replace("\t", " ")
+    head = f"text{sep}label\nok{sep}ham\n".encode()
+    records = {
+        "quoted": f'"{body}\r\nnext line ""q"""{sep}ham\nlast{sep}spam\n',
+        "plain": f"{cell}{sep}ham\nlast{sep}spam\n",
+        "unclosed": f'"{body}{sep}ham\nmore{sep}ham\n',
+        "after-quote": f'"{cell}"x{sep}ham\n',
+        "lone-cr": f"{cell}\rrest{sep}ham\n",
+        "too-many": f"{cell}{sep}ham{sep}extra\n",
+        "too-few": f"{cell}\n",
+        "lines-then-big": '"' + "short\n" * 50 + body + f'"{sep}ham\n',
+        "many-lines": '"' + "x\n" * (BIG_RECORD // 2) + f'"{sep}ham\n',
+        "last-no-eol": f'"{body}"{sep}ham',
+    }
+    if kind == "header":
+        return f'text{sep}"{cell}"\na{sep}b\n'.encode()
+    if kind == "latin":
+        return head + b'"' + b"x" * BIG_RECORD + b"caf\xe9" + f'"{sep}ham\n'.encode()
+    if kind == "nul":
+        return head + b'"' + b"x\n" * (BIG_RECORD // 2) + f'\x00"{sep}ham\n'.encode()
+    return head + records[kind].encode()
+
+
+BIG_KINDS = (
+    "quoted",
+    "plain",
+    "unclosed",
+    "after-quote",
+    "lone-cr",
+    "too-many",
+    "too-few",
+    "lines-then-big",
+    "many-lines",
+    "last-no-eol",
+    "header",
+    "latin",
+    "nul",
+)
+
+
+def _long_jsonl(kind: str) -> bytes:
+    """A JSON Lines file with one line over 1 MB (app.core.io.jsonlong reads its long strings),
+    valid or broken in the way `kind` says."""
+    body = 'Étude "quoted" \\ back, 疾病 😀 ' * (BIG_RECORD // 40)
+    text = json.dumps(body, ensure_ascii=kind == "ascii")[1:-1].encode()
+    lines = {
+        "valid": b'{"text": "' + text + b'", "n": [1, {"k": "v"}]}',
+        "ascii": b'{"text": "' + text + b'"}',
+        "lone": b'{"text": "' + text + b'\\udc00 x"}',
+        "escape": b'{"text": "' + text + b'\\q"}',
+        "control": b'{"text": "' + text + b'\x01"}',
+        "latin": b'{"text": "' + text + b'caf\xe9"}',
+        "key": b'{"' + text + b'": "text"}',
+        "unclosed": b'{"text": "' + text,
+        "trailing": b'{"text": "' + text + b'"} x',
+        "deep": b'{"text": "' + text + b'", "d": ' + b"[" * 500 + b"]" * 500 + b"}",
+        "big-int": b'{"text": "' + text + b'", "n": ' + b"9" * 5000 + b"}",
+        "top-string": b'"' + text + b'"',
+        "many-quotes": b'{"text": "' + text + b'", "l": [' + b'"a",' * 20_000 + b'"z"]}',
+    }
+    return b'{"text": "first"}\n' + lines[kind] + b'\n{"text": "last"}\n'
+
+
+LONG_JSONL_KINDS = (
+    "valid",
+    "ascii",
+    "lone",
+    "escape",
+    "control",
+    "latin",
+    "key",
+    "unclosed",
+    "trailing",
+    "deep",
+    "big-int",
+    "top-string",
+    "many-quotes",
+)
+
+
 def hostile() -> list[tuple[str, Any, str, dict]]:
     """Hand-made hostile files of every format: (name, bytes or a function making them, task
     type, import options); the large ones are made only when written."""
@@ -197,6 +283,13 @@ def hostile() -> list[tuple[str, Any, str, dict]]:
         cases.append(
             (f"t-badinput.{fmt}", wrap(fmt, "a"), "classification", {"mapping": {"text": "nope"}})
         )
+    for kind in BIG_KINDS:  # the byte-level parser of long CSV/TSV records
+        for fmt, sep in (("csv", ","), ("tsv", "\t")):
+            data = partial(_big_record, kind, sep)
+            cases.append((f"big-{kind}.{fmt}", data, "classification", LABELLED))
+    for kind in LONG_JSONL_KINDS:
+        data = partial(_long_jsonl, kind)
+        cases.append((f"long-{kind}.jsonl", data, "classification", {}))
     cases.extend(_label_cases())
     return cases
 

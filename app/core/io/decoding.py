@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from app.core.errors import DataError
+from app.core.io.csvrecord import BigRecord
 
 MB = 1 << 20
 DEFAULT_MAX_FIELD = 16 * MB  # bytes: one line, row, or element of a JSON array
@@ -95,11 +96,20 @@ class TextLines:
         self.keep_ends = True  # False: lines without their line ending (JSON Lines, text)
         self.record_line = 1
         self.record_size = 0
+        # CSV/TSV (UTF-8): a record passing `big` bytes raises BigRecord to the csv reader's
+        # caller, with its raw lines so far in `held` (app.core.io.csvrecord reads it). Set
+        # before the first line is read.
+        self.big = 0
+        self.held: list[bytes | bytearray] = []
+        # JSON Lines: a line of LINE_CHUNK bytes or more is given as its bytes (a bytearray,
+        # line end stripped, not decoded) for app.core.io.jsonlong; set before reading.
+        self.raw_long = False
         self._wrapper: io.TextIOWrapper | None = None
 
     def start_record(self) -> None:
         self.record_line = self.number + 1
         self.record_size = 0
+        self.held.clear()
 
     def too_long(self, line: int, what: str = "line") -> DataError:
         return DataError(
@@ -143,8 +153,12 @@ class TextLines:
         limit = self.limit
         chunk = min(LINE_CHUNK, limit + 1)
         keep_ends = self.keep_ends
+        held = self.held
+        big = self.big if self.big < limit else 0  # a smaller limit refuses the row first
+        count = self._count if self.multiline and not big else None
+        raw_long = self.raw_long and not keep_ends
         start = 0
-        first = True
+        first = self.number == 0  # a CSV reader starts again after a big record
         while True:
             raw = readline(chunk)
             if len(raw) >= LINE_CHUNK and not raw.endswith(b"\n"):
@@ -160,10 +174,24 @@ class TextLines:
                 raise self.too_long(self.number)
             if b"\x00" in raw:
                 raise nul_error(self.name, self.number)
+            if big:  # the row's size, counted here rather than by _count
+                held.append(raw)
+                self.record_size = record_size = self.record_size + size
+                if record_size > big:
+                    del raw  # held once, in `held`
+                    if record_size > limit:
+                        raise self.too_long(self.record_line, "row")
+                    raise BigRecord(self.record_line)
             end = size
             if not keep_ends:
                 while end > start and raw[end - 1] in (10, 13):  # \n, \r
                     end -= 1
+            if raw_long and size >= LINE_CHUNK:
+                box = [self._raw_line(raw, start, end)]
+                del raw  # the caller's alone while it reads it
+                start = 0
+                yield box.pop()
+                continue
             try:
                 if start == 0 and end == size:
                     line = raw.decode("utf-8")
@@ -173,14 +201,54 @@ class TextLines:
                 raise bad_bytes(self.name, self.number, exc) from None
             start = 0
             del raw  # before the next line is read: a long line is held once, not twice
-            if self.multiline:
-                self._count(size)
+            if count is not None:
+                count(size)
             if size < LINE_CHUNK:
                 yield line
             else:  # not held here while the caller works on it (it may decode a copy)
                 box = [line]
                 del line
                 yield box.pop()
+
+    def _raw_line(self, raw: bytes | bytearray, start: int, end: int) -> bytearray:
+        """A long line's bytes without BOM and line end, trimmed in place (no copy of a
+        bytearray); the generator keeps no reference to it while it is read."""
+        line = raw if isinstance(raw, bytearray) else bytearray(raw)
+        del raw
+        del line[end:]
+        del line[:start]
+        return line
+
+    def take_record(self) -> bytearray:
+        """The raw lines of the record that raised BigRecord, as one bytearray (the long line
+        grows in place: the short lines before it go in front)."""
+        held = self.held
+        last = held.pop()
+        buf = last if isinstance(last, bytearray) else bytearray(last)
+        del last
+        if held:
+            buf[0:0] = b"".join(held)
+            held.clear()
+        return buf
+
+    def more(self, buf: bytearray) -> bool:
+        """Append the file's next line to `buf` (a big record going on), held to the limit
+        with the rest of the record; False at the end of the file."""
+        readline = self.stream.readline
+        added = False
+        while True:
+            piece = readline(LINE_CHUNK)
+            if not piece:
+                return added
+            if not added:
+                self.number += 1
+                added = True
+            if b"\x00" in piece:
+                raise nul_error(self.name, self.number)
+            self._count(len(piece))
+            buf += piece
+            if piece.endswith(b"\n"):
+                return True
 
     def _text(self) -> io.TextIOWrapper:
         if self._wrapper is None:

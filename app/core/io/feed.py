@@ -20,7 +20,8 @@ from typing import Any
 from app.core.annotation.values import LabelParser
 from app.core.errors import DataError
 from app.core.ids import now_iso
-from app.core.io import readers
+from app.core.io import longtext, readers
+from app.core.io.longtext import LONG_TEXT
 from app.core.jobs import check_cancel
 from app.core.project.label_schema import MAX_LABEL_LENGTH, MAX_LABELS, label_too_long
 from app.core.storage.tables import DatapointStatus
@@ -68,6 +69,7 @@ class RowFeed:
         # (datapoint id, annotator name) of the annotations already taken (peer formats only:
         # a later line of the same item may bring an answer from someone who gave one)
         self.given: set[tuple[int, str]] = set()
+        self.long_sql = ""
 
     @property
     def simple(self) -> bool:
@@ -91,6 +93,10 @@ class RowFeed:
                     check_cancel(self.job.cancel)
 
     def insert_sql(self, dataset_id: int) -> str:
+        self.long_sql = longtext.statement(self._insert_sql(dataset_id))
+        return self._insert_sql(dataset_id)
+
+    def _insert_sql(self, dataset_id: int) -> str:
         unlabeled = int(DatapointStatus.UNLABELED)
         if self.simple:
             return (
@@ -182,7 +188,12 @@ class RowFeed:
                     self.duplicate(line, first)
                 append_line(line)
                 if simple:
-                    yield (next_id, row_number, text)
+                    if len(text) > LONG_TEXT:  # its own statement (app.core.io.longtext)
+                        row = [next_id, row_number, text]
+                        record = text = None
+                        longtext.insert(self.conn, self.long_sql, row)
+                    else:
+                        yield (next_id, row_number, text)
                 else:
                     context = None
                     if context_getters:
@@ -195,7 +206,12 @@ class RowFeed:
                         for item in valuer(record, line, text):
                             self.pending.append((next_id, line, *item))
                             status = labeled_code
-                    yield (next_id, row_number, text, context, status)
+                    if len(text) > LONG_TEXT:  # its own statement (app.core.io.longtext)
+                        row = [next_id, row_number, text, context, status]
+                        record = text = None
+                        longtext.insert(self.conn, self.long_sql, row)
+                    else:
+                        yield (next_id, row_number, text, context, status)
                 next_id += 1
         finally:
             self.added = next_id - first_id

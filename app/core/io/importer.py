@@ -53,7 +53,7 @@ from app.core.storage.tables import DatapointStatus
 # bulk insert into a new file. An import no longer does: the table is shared and live, and
 # rebuilding an index over it would hold the write lock for seconds.
 REBUILT_INDEXES = ("ix_datapoint_dataset", "ix_datapoint_status", "ix_datapoint_id")
-INSERT_CACHE_KB = -4096  # the page cache while rows are inserted (negative: KiB)
+INSERT_CACHE_KB = -1024  # the page cache while rows are inserted (negative: KiB)
 # Rows of the first chunk; each later chunk is sized to hold the write lock about CHUNK_SECONDS
 # (app.core.storage.staging.next_chunk), so that no other writer waits on an import for long.
 FIRST_CHUNK = 2_000

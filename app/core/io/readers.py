@@ -12,19 +12,21 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from app.core.errors import DataError
-from app.core.io import jsoncheck, spreadsheet
+from app.core.io import csvrecord, jsoncheck, jsonlong, longtext, spreadsheet
 from app.core.io.decoding import (
     DEFAULT_MAX_FIELD,
     HEAD,
     JSON_CHUNK,
+    LINE_CHUNK,
     TextLines,
+    bad_bytes,
     check_encoding,
     detect_encoding,
     size_text,
@@ -122,6 +124,7 @@ def open_source(
     knows UTF-8 and UTF-16 with a BOM.
     """
     name = str(path)
+    longtext.steady_malloc()  # the peak of a long record, the same from one import to the next
     head = stream.peek(HEAD)[:HEAD] if hasattr(stream, "peek") else b""
     if encoding:
         encoding = check_encoding(encoding, name)
@@ -147,9 +150,16 @@ def open_source(
 
 def _txt_records(lines: TextLines) -> Iterator[tuple[int, Any]]:
     lines.keep_ends = False
-    for number, line in enumerate(lines, 1):
+    number = 0  # not enumerate: its cached result tuple would keep the last line alive
+    for line in lines:
+        number += 1  # noqa: SIM113
         if line and not line.isspace():
-            yield number, line
+            if len(line) < LINE_CHUNK:
+                yield number, line
+            else:
+                box = [(number, line)]  # `yield x` would keep x alive in this paused frame
+                del line
+                yield box.pop()
 
 
 def _txt_getter(column: str, optional: bool = False) -> Callable[[Any, int], Any]:
@@ -159,17 +169,24 @@ def _txt_getter(column: str, optional: bool = False) -> Callable[[Any, int], Any
 def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
     # TSV (IANA text/tab-separated-values) has no quoting: a " is just a character. CSV follows
     # RFC 4180, strictly, so broken quoting is an error rather than silently merged rows.
-    if fmt == "tsv":
-        reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE, strict=True)
-        delimiter = "\t"
-    else:
-        reader = csv.reader(lines, delimiter=",", strict=True)
-        delimiter = ","
+    delimiter = "\t" if fmt == "tsv" else ","
+
+    def new_reader() -> Any:
+        if fmt == "tsv":
+            return csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE, strict=True)
+        return csv.reader(lines, delimiter=",", strict=True)
+
+    reader = new_reader()
     lines.multiline = True  # a quoted field may span lines: the row is held to the limit
+    if encoding == "utf-8-sig":
+        lines.big = csvrecord.BIG  # longer records: read by csvrecord, not held 7x by csv
     try:
         header = next(reader)
     except StopIteration:
         raise DataError(name, None, "the file is empty") from None
+    except csvrecord.BigRecord:
+        header = _big_record(name, fmt, lines, 1)
+        reader = new_reader()
     except csv.Error as exc:
         raise DataError(name, 1, f"broken header: {exc}") from None
     header = [column.strip() for column in header]
@@ -185,15 +202,21 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
     lines.start_record()
 
     def records() -> Iterator[tuple[int, Any]]:
-        start = reader.line_num + 1
+        nonlocal reader
+        start = lines.number + 1
+        long = False
         while True:
             try:
                 row = next(reader)
             except StopIteration:
                 return
+            except csvrecord.BigRecord:
+                row = _big_record(name, fmt, lines, start)
+                reader = new_reader()  # csv's own was part way through this record
+                long = True
             except csv.Error as exc:
                 message = str(exc)
-                if "unexpected end of data" in message or reader.line_num > start + 1000:
+                if "unexpected end of data" in message or lines.number > start + 1000:
                     message = (
                         "a quoted field starts here and is never closed (an unmatched double quote)"
                     )
@@ -202,8 +225,9 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
                 raise DataError(name, start, message) from None
             if row and len(row) != width:
                 if len(row) == 1 and not row[0].strip():
-                    start = reader.line_num + 1
+                    start = lines.number + 1
                     lines.start_record()
+                    long = False
                     continue
                 hint = (
                     f"an unquoted {delimiter!r} in a value?"
@@ -214,22 +238,48 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
                     name, start, f"{len(row)} fields, but the header has {width} ({hint})"
                 )
             lines.start_record()
-            if row:
-                yield start, row if restore is None else [restore(cell) for cell in row]
-            start = reader.line_num + 1
+            if row and restore is not None:
+                for index, cell in enumerate(row):  # in place: a long cell is not held twice
+                    row[index] = restore(cell)
+                    del cell
+            if long:
+                long = False
+                box = [(start, row)]  # not held here while it is imported
+                del row
+                yield box.pop()
+            elif row:
+                yield start, row
+            start = lines.number + 1
 
     index = {column: i for i, column in enumerate(header)}
 
     def getter(column: str, optional: bool = False) -> Callable[[Any, int], Any]:
         if column not in index:
-            shown = ", ".join(header[:30]) + (
-                f" and {len(header) - 30:,} more" if len(header) > 30 else ""
-            )
+            shown = names_text(header, 30, len(header))
             raise DataError(name, 1, f"missing column {column!r}; the file has: {shown}")
         position = index[column]
         return lambda record, _line: record[position]
 
     return Source(name, fmt, encoding, header, records(), getter)
+
+
+def _big_record(name: str, fmt: str, lines: TextLines, start: int) -> list[str]:
+    """The fields of a record longer than csvrecord.BIG, read from its raw bytes: each field
+    decoded once (the bytes go when this returns)."""
+    buf = lines.take_record()
+    delimiter = b"\t" if fmt == "tsv" else b","
+    try:
+        spans = csvrecord.split_record(buf, lines.more, delimiter, fmt != "tsv")
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            message = "a quoted field starts here and is never closed (an unmatched double quote)"
+        else:
+            message = f"broken quoting: {exc}"
+        raise DataError(name, start, message) from None
+
+    return csvrecord.decode_fields(
+        buf, spans, lambda lines_before, exc: bad_bytes(name, start + lines_before, exc)
+    )
 
 
 def _dict_getter(name: str) -> Callable[..., Callable[[Any, int], Any]]:
@@ -248,7 +298,7 @@ def _dict_getter(name: str) -> Callable[..., Callable[[Any, int], Any]]:
             except KeyError:
                 if optional:
                     return None
-                keys = ", ".join(map(str, islice(record, 20))) or "no keys"
+                keys = names_text(record, 20) or "no keys"
                 raise DataError(
                     name, line, f"missing key {column!r}; this record has: {keys}"
                 ) from None
@@ -256,6 +306,16 @@ def _dict_getter(name: str) -> Callable[..., Callable[[Any, int], Any]]:
         return get
 
     return getter
+
+
+def names_text(names: Iterable[Any], most: int, total: int | None = None) -> str:
+    """Column or key names for a message: the first `most`, each cut to 40 characters (a
+    file's header can hold a megabyte-long name; the message stays readable)."""
+    first = [str(n) for n in islice(names, most + 1)]
+    text = ", ".join(n if len(n) <= 40 else n[:40] + "…" for n in first[:most])
+    if total is not None and total > most:
+        return f"{text} and {total - most:,} more"
+    return text + (" and more" if len(first) > most else "")
 
 
 def kind_of(value: Any) -> str:
@@ -268,17 +328,42 @@ def kind_of(value: Any) -> str:
 def _jsonl_records(name: str, lines: TextLines) -> Iterator[tuple[int, Any]]:
     loads = jsoncheck.loads
     lines.keep_ends = False
+    lines.raw_long = True  # a long line comes as bytes: jsonlong reads its long strings
     number = 0  # not enumerate: it would keep the last line alive
     for line in lines:
         number += 1
+        if line.__class__ is bytearray:
+            record = jsonlong.loads(line, name, number)
+            if record is not jsonlong.FALLBACK:
+                del line
+                box = [(number, record)]  # not held here while it is imported
+                del record
+                yield box.pop()
+                continue
+            line = _decoded(line, name, number)
         if not line or line.isspace():
             continue
         try:
             record = loads(line, name, number)
         except json.JSONDecodeError as exc:
             raise DataError(name, number, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-        del line  # only the record, while it is imported
-        yield number, record
+        if len(line) < LINE_CHUNK:
+            del line
+            yield number, record
+        else:
+            del line  # only the record, while it is imported
+            box = [(number, record)]  # not held here while it is imported
+            del record
+            yield box.pop()
+
+
+def _decoded(raw: bytearray, name: str, number: int) -> str:
+    """A long JSON Lines line that jsonlong handed back, decoded as TextLines would have."""
+    try:
+        with memoryview(raw) as view:
+            return str(view, "utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad_bytes(name, number, exc) from None
 
 
 class _JsonArray:
@@ -365,10 +450,13 @@ def _json_records(name: str, lines: TextLines, max_field: int) -> Iterator[tuple
                     name, window.line_of(pos), "invalid JSON: expected ',' or ']' between records"
                 )
             pos = window.skip_space(pos + 1)
+        del buffer  # window.fill grows the buffer in place only when it is the one reference
         record, pos = _json_element(name, window, pos, max_field)
         pos = window.compact(pos)  # a long element's text goes before it is imported
         first = False
-        yield record
+        box = [record]  # not held here while it is imported
+        del record
+        yield box.pop()
 
 
 def _json_element(name: str, window: _JsonArray, pos: int, max_field: int) -> tuple[Any, int]:

@@ -62,7 +62,7 @@ def dict_columns(records: list[Any]) -> list[str]:
 def _context_getter(name: str, columns: list[str]) -> Any:
     def getter(column: str, optional: bool = False) -> Any:
         if column not in columns and not optional:
-            shown = ", ".join(columns[:30]) or "no columns"
+            shown = readers.names_text(columns, 30) or "no columns"
             raise DataError(name, 1, f"missing column {column!r}; the file has: {shown}")
         return lambda record, _line: record.context.get(column)
 
@@ -90,7 +90,9 @@ def _guarded(records: Iterator[Record], file: str, name: str) -> Iterator[tuple[
     try:
         for record in records:
             line = record.line
-            yield line, record
+            box = [(line, record)]  # not held here while it is imported (a long text)
+            del record
+            yield box.pop()
     except TagloopError:
         raise
     except OSError as exc:

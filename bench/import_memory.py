@@ -1,0 +1,201 @@
+"""Peak memory of importing ONE big field, per import format, relative to the field's size.
+
+Issue 14's target: peak memory <= 3x the largest accepted field. For each format, a file holds
+a short record, then one whose text is `--sizes` MB of real text (NCBI Disease abstracts from
+../shared/data, repeated); the import includes building the search index. Three variants,
+because the width of a Python str changes with its widest character: `ascii`; `latin` (every
+abstract starts with "Étude:", so the str is still one byte a character, the UTF-8 a little
+longer); `cjk` (every abstract ends with a CJK word: the str is two bytes a character, about
+twice the UTF-8 of mostly ASCII text).
+
+Each import runs in a fresh subprocess on a project made beforehand by another process. The
+child imports the modules and imports a one-line file of the same format (warm-up), then reads
+its RSS, resets the peak (`echo 5 > /proc/self/clear_refs`), imports the big file and reads
+its peak RSS (VmHWM). Printed: (peak - RSS before) / the field's UTF-8 size.
+
+    nice -n 10 python bench/import_memory.py                 # every format, 8 and 16 MB
+    python bench/import_memory.py --formats csv txt --sizes 4 --variants ascii
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._data import data_file  # noqa: E402
+
+MB = 1 << 20
+FAST = ("csv", "tsv", "json", "jsonl", "txt")
+PEER = ("labelstudio", "prodigy", "doccano")
+VARIANTS = ("ascii", "latin", "cjk")  # and `words`, on request
+
+
+def abstracts(variant: str) -> list[str]:
+    """The NCBI Disease titles + abstracts, as one line each (with the variant's marks)."""
+    texts: list[str] = []
+    for line in data_file("ncbi_disease_train.pubtator").open(encoding="utf-8"):
+        if "|a|" in line[:20]:
+            body = line.split("|", 2)[2].strip()
+            if variant == "latin":
+                body = "Étude: " + body
+            elif variant == "cjk":
+                body = body + " 疾病研究。"
+            texts.append(body)
+    return texts
+
+
+def field(size: int, variant: str) -> str:
+    """Real text of exactly `size` UTF-8 bytes (give or take a character at the end); the
+    `words` variant is "word word ..." (no quote to escape: the fuzz corpus's measure)."""
+    texts = ["word"] if variant == "words" else abstracts(variant)
+    parts: list[str] = []
+    total = 0
+    i = 0
+    while total < size:
+        piece = texts[i % len(texts)] + " "
+        parts.append(piece)
+        total += len(piece.encode("utf-8"))
+        i += 1
+    text = "".join(parts)
+    data = text.encode("utf-8")[:size]
+    return data.decode("utf-8", errors="ignore").rstrip()
+
+
+def file_bytes(fmt: str, text: str) -> bytes:
+    """A file of `fmt` holding a short record, then `text` as the last record's text (the last
+    row's values stay bound in the INSERT statement's cache: the harder case)."""
+    small = "A short second record."
+    if fmt == "txt":
+        body = f"{small}\n{text}\n"
+    elif fmt == "tsv":
+        body = f"text\n{small}\n{text}\n"
+    elif fmt == "csv":
+        quoted = text.replace('"', '""')
+        body = f'text\n{small}\n"{quoted}"\n'
+    elif fmt in ("jsonl", "prodigy", "doccano"):
+        extra: dict = {"answer": "accept"} if fmt == "prodigy" else {}
+        if fmt == "doccano":
+            extra = {"label": []}
+        rows = [{"text": small, **extra}, {"text": text, **extra}]
+        body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    elif fmt == "labelstudio":
+        body = json.dumps([{"data": {"text": small}}, {"data": {"text": text}}], ensure_ascii=False)
+    else:  # json
+        body = json.dumps([{"text": small}, {"text": text}], ensure_ascii=False)
+    return body.encode("utf-8")
+
+
+SUFFIX = {"labelstudio": "json", "prodigy": "jsonl", "doccano": "jsonl"}
+
+
+def write_file(directory: Path, fmt: str, text: str, stem: str) -> Path:
+    path = directory / f"{stem}-{fmt}.{SUFFIX.get(fmt, fmt)}"
+    path.write_bytes(file_bytes(fmt, text))
+    return path
+
+
+def _status_kb(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {key} in /proc/self/status")
+
+
+def child(project_path: Path, warm: Path, path: Path, fmt: str, max_field: int) -> None:
+    """Runs in the subprocess: warm up, then import `path`; prints baseline and peak KB."""
+    from app.core.io import importer
+    from app.core.io.importer import import_dataset
+    from app.core.project.project import open_project
+
+    if os.environ.get("TAGLOOP_INSERT_CACHE_KB"):  # what the importer's page cache costs
+        importer.INSERT_CACHE_KB = int(os.environ["TAGLOOP_INSERT_CACHE_KB"])
+
+    with open_project(project_path) as project:
+        import_dataset(project, warm, fmt=fmt)
+        import gc
+
+        gc.collect()
+        before = _status_kb("VmRSS")
+        Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from here
+        report = import_dataset(project, path, fmt=fmt, max_field=max_field)
+        peak = _status_kb("VmHWM")
+    print(json.dumps({"before": before, "peak": peak, "rows": report.rows}))
+
+
+def create(project_path: Path) -> None:
+    from app.core.project.label_schema import LabelSpec
+    from app.core.project.project import create_project
+
+    create_project(project_path, "classification", [LabelSpec("a")]).close()
+
+
+def run_child(args: list[str], work: Path) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TAGLOOP_CONFIG_DIR": str(work / "config")}
+    done = subprocess.run(
+        [sys.executable, __file__, *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return done.stdout
+
+
+def measure(work: Path, fmt: str, variant: str, size_mb: float) -> float:
+    """(peak - before) / field bytes of one import, in a fresh process."""
+    size = int(size_mb * MB)
+    text = field(size, variant)
+    nbytes = len(text.encode("utf-8"))
+    path = write_file(work, fmt, text, f"{variant}{size_mb:g}")
+    warm = write_file(work, fmt, "Warm-up record of the same format.", "warm")
+    del text
+    project = work / f"{fmt}-{variant}-{size_mb:g}.tagloop"
+    run_child(["create", str(project)], work)
+    out = run_child(["import", str(project), str(warm), str(path), fmt, str(nbytes + MB)], work)
+    found = json.loads(out.strip().splitlines()[-1])
+    assert found["rows"] == 2, found
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{project}{suffix}").unlink(missing_ok=True)
+    path.unlink()
+    return (found["peak"] - found["before"]) * 1024 / nbytes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--formats", nargs="+", default=[*FAST, *PEER])
+    parser.add_argument("--sizes", nargs="+", type=float, default=[8, 16])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    args = parser.parse_args()
+    header = f"{'format':<12}" + "".join(
+        f"{f'{v} {s:g}MB':>13}" for v in args.variants for s in args.sizes
+    )
+    print("peak RSS growth / field bytes (target <= 3.0)")
+    print(header)
+    worst = 0.0
+    with tempfile.TemporaryDirectory(prefix="tagloop-memory-") as tmp:
+        work = Path(tmp)
+        for fmt in args.formats:
+            cells = []
+            for variant in args.variants:
+                for size in args.sizes:
+                    ratio = measure(work, fmt, variant, size)
+                    worst = max(worst, ratio)
+                    cells.append(f"{ratio:>13.2f}")
+            print(f"{fmt:<12}" + "".join(cells), flush=True)
+    print(f"worst: {worst:.2f}x")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "create":
+        create(Path(sys.argv[2]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "import":
+        project, warm, path = (Path(arg) for arg in sys.argv[2:5])
+        child(project, warm, path, sys.argv[5], int(sys.argv[6]))
+    else:
+        main()
