@@ -66,6 +66,11 @@ class WordClusters:
         ids = self.table.get(normalise(word))
         return str(ids[-1]) if ids else ""
 
+    def coarse(self, word: str) -> str:
+        """The middle level's cluster id ('' for none): a neighbour's cruder word class."""
+        ids = self.table.get(normalise(word))
+        return str(ids[len(ids) // 2]) if ids else ""
+
     def to_json(self) -> dict[str, Any]:
         words = sorted(self.table)
         return {

@@ -148,10 +148,24 @@ def word_features(word: str) -> tuple[str, ...]:
         feats.append("digit")
     if "-" in word:
         feats.append("hyphen")
+    if is_plural(word):
+        feats.append("plural")
     if not any(ch.isalnum() for ch in word):
         feats.append("punct")
     feats.append(f"len={min(len(word), 8)}")
     return tuple(feats)
+
+
+def is_plural(word: str) -> bool:
+    """An -s plural by its spelling ("tumors", "SCAs"; not "illness", "status", "AIDS"): a
+    head noun's number is a cue to a mention's type (a class of diseases, or one)."""
+    return (
+        len(word) > 3
+        and word.endswith("s")
+        and word[-2].lower() not in "suiy"
+        and word.isalpha()
+        and not word.isupper()
+    )
 
 
 def _stem(lower: str) -> str:
@@ -175,6 +189,7 @@ def sequence_features(
     word clusters learnt from the project's texts (app.ml.spans.clusters), if any."""
     n = len(words)
     finest = [clusters.finest(w) for w in words] if clusters else [""] * n
+    coarse = [clusters.coarse(w) for w in words] if clusters else [""] * n
     lowers = [context_words(w.lower()) for w in words]
     shapes = [short_shape(w) for w in words]
     suffix3 = [w[-3:] for w in lowers]
@@ -196,10 +211,13 @@ def sequence_features(
             feats.append(f"w[0:1]={lowers[i]}|{lowers[i + 1]}")
         if clusters:
             feats.extend(clusters.features(word))
-            for d in (-1, 1):
+            for d in (-2, -1, 1, 2):
                 j = i + d
                 if 0 <= j < n and finest[j]:
                     feats.append(f"c[{d}]={finest[j]}")
+                if abs(d) == 1 and 0 <= j < n and coarse[j]:
+                    feats.append(f"cc[{d}]={coarse[j]}")
+        feats.extend(_type_cues(words, lowers, i, gazetteer_tags))
         tag = gazetteer_tags[i]
         if tag:
             feats.append("gaz=" + tag)
@@ -209,6 +227,30 @@ def sequence_features(
             if 0 <= j < n and gazetteer_tags[j]:
                 feats.append(f"gaz[{d}]={gazetteer_tags[j]}")
         out.append(feats)
+    return out
+
+
+def _type_cues(
+    words: Sequence[str], lowers: Sequence[str], i: int, gazetteer_tags: Sequence[str]
+) -> list[str]:
+    """Cues to a mention's type rather than its extent: whether a lower-case word follows
+    (a name used as a modifier, "X gene", "X patients"), and, inside parentheses, the
+    gazetteer tag of the words they follow (an abbreviation takes its long form's type)."""
+    out = []
+    n = len(words)
+    if i + 1 < n:
+        after = words[i + 1]
+        if after.isalpha() and after.islower():
+            out.append("next=lower")
+            out.append(f"next=lower|ss={short_shape(words[i])}")
+        elif after in ("(", ",", ".", ";", ":", ")"):
+            out.append("next=" + after)
+    if 0 < i + 1 < n and words[i - 1] == "(" and words[i + 1] == ")":
+        out.append("inparen")
+        if i >= 2 and gazetteer_tags[i - 2]:
+            out.append("paren_of=" + gazetteer_tags[i - 2][2:])
+        elif i >= 2:
+            out.append("paren_after=" + lowers[i - 2][-3:])
     return out
 
 

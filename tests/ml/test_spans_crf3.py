@@ -1,5 +1,6 @@
-"""BILOU tags of the CRF span model (tagloop-crf-3), and the BIO models saved before
-(tagloop-crf-2) still loading and suggesting the same spans: without Qt, on a toy corpus."""
+"""What the CRF span model's format tagloop-crf-3 adds: BILOU tags, with the BIO models saved
+before (tagloop-crf-2) still loading and suggesting the same spans, and token features that
+cue a mention's type. Without Qt, on a toy corpus."""
 
 from __future__ import annotations
 
@@ -86,3 +87,14 @@ def test_a_bio_model_of_the_previous_format_still_loads_and_suggests(
         found = [sorted((s["start"], s["end"]) for s in p.value) for p in predictions]
         assert found == gold  # multi-word mentions, and one ending the text, whole
         assert all(0.0 <= s <= 1.0 for p in predictions for s in p.span_scores or [])
+
+
+def test_type_cues_a_modifier_a_plural_head_and_an_abbreviation() -> None:
+    gazetteer = F.Gazetteer({("breast", "cancer"): "SpecificDisease"})
+    words = ["Breast", "cancer", "(", "BC", ")", "genes", "in", "tumors", "."]
+    features = F.sequence_features(words, gazetteer.tags(words))
+    assert "next=lower" not in features[1] and "next=(" in features[1]
+    assert "inparen" in features[3] and "paren_of=SpecificDisease" in features[3]
+    assert "plural" in features[5] and "plural" in features[7]
+    assert "plural" not in F.word_features("illness") and "plural" not in F.word_features("AIDS")
+    assert "next=lower" in F.sequence_features(["APC", "gene"], ["", ""])[0]
