@@ -98,3 +98,35 @@ def test_type_cues_a_modifier_a_plural_head_and_an_abbreviation() -> None:
     assert "plural" in features[5] and "plural" in features[7]
     assert "plural" not in F.word_features("illness") and "plural" not in F.word_features("AIDS")
     assert "next=lower" in F.sequence_features(["APC", "gene"], ["", ""])[0]
+
+
+def test_a_defined_abbreviation_carries_its_long_forms_type_through_the_document() -> None:
+    gazetteer = F.Gazetteer({("myotonic", "dystrophy"): "SpecificDisease"})
+    words = [
+        "Myotonic",
+        "dystrophy",
+        "(",
+        "DM",
+        ")",
+        "is",
+        "common",
+        ".",
+        "Later",
+        ",",
+        "DM",
+        "was",
+        "seen",
+        ";",
+        "(",
+        "MRI",
+        ")",
+        "too",
+    ]
+    cues = F.document_cues(words, gazetteer)
+    later = words.index("DM", 5)
+    assert "abbr_type=SpecificDisease" in cues[later] and "abbr_head=dystrophy" in cues[later]
+    assert cues[later] == cues[3] and cues[0] == []
+    mri = words.index("MRI")
+    assert "abbr=defined" in cues[mri] and not any(c.startswith("abbr_type") for c in cues[mri])
+    features = F.sequence_features(words[7:11], gazetteer.tags(words[7:11]), None, cues[7:11])
+    assert "abbr_type=SpecificDisease" in features[later - 7]

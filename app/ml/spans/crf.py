@@ -176,9 +176,12 @@ class CrfSpanModel:
         confidence = 1.0
         spans = F.windows(text, tokens)
         window_features, window_tags = [], []
+        cues = F.document_cues([t.text for t in tokens], self.gazetteer)
         for start, end in spans:
             words = [t.text for t in tokens[start:end]]
-            features = F.sequence_features(words, self.gazetteer.tags(words), self.clusters)
+            features = F.sequence_features(
+                words, self.gazetteer.tags(words), self.clusters, cues[start:end]
+            )
             tagger.set(features)
             tags = tagger.tag()
             confidence *= tagger.probability(tags)

@@ -102,8 +102,9 @@ def window_items(
     doc: Document, gazetteer: F.Gazetteer, clusters: C.WordClusters
 ) -> list[tuple[list[list[str]], list[str]]]:
     out = []
+    cues = F.document_cues([t.text for t in doc.tokens], gazetteer)
     for start, end in doc.windows:
         words = [t.text for t in doc.tokens[start:end]]
-        features = F.sequence_features(words, gazetteer.tags(words), clusters)
+        features = F.sequence_features(words, gazetteer.tags(words), clusters, cues[start:end])
         out.append((features, doc.tags[start:end]))
     return out

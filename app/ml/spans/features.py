@@ -183,10 +183,14 @@ def context_words(lower: str) -> str:
 
 
 def sequence_features(
-    words: Sequence[str], gazetteer_tags: Sequence[str], clusters: WordClusters | None = None
+    words: Sequence[str],
+    gazetteer_tags: Sequence[str],
+    clusters: WordClusters | None = None,
+    extra: Sequence[Sequence[str]] | None = None,
 ) -> list[list[str]]:
     """Feature strings for every token of one window (crfsuite's item sequence); clusters:
-    word clusters learnt from the project's texts (app.ml.spans.clusters), if any."""
+    word clusters learnt from the project's texts (app.ml.spans.clusters), if any; extra:
+    more features per token (document_cues, from outside the window)."""
     n = len(words)
     finest = [clusters.finest(w) for w in words] if clusters else [""] * n
     coarse = [clusters.coarse(w) for w in words] if clusters else [""] * n
@@ -218,6 +222,8 @@ def sequence_features(
                 if abs(d) == 1 and 0 <= j < n and coarse[j]:
                     feats.append(f"cc[{d}]={coarse[j]}")
         feats.extend(_type_cues(words, lowers, i, gazetteer_tags))
+        if extra:
+            feats.extend(extra[i])
         tag = gazetteer_tags[i]
         if tag:
             feats.append("gaz=" + tag)
@@ -252,6 +258,28 @@ def _type_cues(
         elif i >= 2:
             out.append("paren_after=" + lowers[i - 2][-3:])
     return out
+
+
+def document_cues(words: Sequence[str], gazetteer: Gazetteer) -> list[list[str]]:
+    """Per token of a whole document, what the rest of the document says about it: whether it
+    is an abbreviation the document defines ("long form (ABBR)"), the long form's type in the
+    project's gazetteer and its last word. Why: each window is tagged on its own, so "DM"
+    three sentences after "myotonic dystrophy (DM)" otherwise looks like any other capitals."""
+    n = len(words)
+    tags = gazetteer.tags(words)
+    defined: dict[str, list[str]] = {}
+    for i in range(2, n - 1):
+        if words[i - 1] != "(" or words[i + 1] != ")" or words[i] in defined:
+            continue
+        word = words[i]
+        if not (2 <= len(word) <= 12 and sum(ch.isupper() for ch in word) >= 2):
+            continue
+        before = words[i - 2]
+        cues = ["abbr=defined", "abbr_head=" + context_words(before.lower())]
+        if tags[i - 2]:
+            cues.append("abbr_type=" + tags[i - 2][2:])
+        defined[word] = cues
+    return [defined.get(word, []) for word in words]
 
 
 class Gazetteer:
