@@ -122,7 +122,7 @@ def test_a_defined_abbreviation_carries_its_long_forms_type_through_the_document
         ")",
         "too",
     ]
-    cues = F.document_cues(words, gazetteer)
+    cues = F.document_cues(words, gazetteer.tags(words))
     later = words.index("DM", 5)
     assert "abbr_type=SpecificDisease" in cues[later] and "abbr_head=dystrophy" in cues[later]
     assert cues[later] == cues[3] and cues[0] == []

@@ -102,9 +102,11 @@ def window_items(
     doc: Document, gazetteer: F.Gazetteer, clusters: C.WordClusters
 ) -> list[tuple[list[list[str]], list[str]]]:
     out = []
-    cues = F.document_cues([t.text for t in doc.tokens], gazetteer)
-    for start, end in doc.windows:
-        words = [t.text for t in doc.tokens[start:end]]
-        features = F.sequence_features(words, gazetteer.tags(words), clusters, cues[start:end])
+    words = [t.text for t in doc.tokens]
+    tags = [gazetteer.tags(words[start:end]) for start, end in doc.windows]
+    cues = F.document_cues(words, [tag for window in tags for tag in window])
+    for (start, end), window_tags in zip(doc.windows, tags, strict=True):
+        here = words[start:end]
+        features = F.sequence_features(here, window_tags, clusters, cues[start:end])
         out.append((features, doc.tags[start:end]))
     return out

@@ -190,48 +190,56 @@ def sequence_features(
 ) -> list[list[str]]:
     """Feature strings for every token of one window (crfsuite's item sequence); clusters:
     word clusters learnt from the project's texts (app.ml.spans.clusters), if any; extra:
-    more features per token (document_cues, from outside the window)."""
+    more features per token (document_cues, from outside the window). Written for speed
+    (every fit and every scored document runs it on every token): a neighbour's strings are
+    made once per position, not once per token that looks at it."""
     n = len(words)
-    finest = [clusters.finest(w) for w in words] if clusters else [""] * n
-    coarse = [clusters.coarse(w) for w in words] if clusters else [""] * n
     lowers = [context_words(w.lower()) for w in words]
     shapes = [short_shape(w) for w in words]
-    suffix3 = [w[-3:] for w in lowers]
+    left1 = [
+        ("w[-1]=" + lw, "ss[-1]=" + sh, "s3[-1]=" + lw[-3:])
+        for lw, sh in zip(lowers, shapes, strict=True)
+    ]
+    right1 = [
+        ("w[1]=" + lw, "ss[1]=" + sh, "s3[1]=" + lw[-3:])
+        for lw, sh in zip(lowers, shapes, strict=True)
+    ]
+    if clusters:
+        own = [clusters.features(w) for w in words]
+        finest = [clusters.finest(w) for w in words]
+        coarse = [clusters.coarse(w) for w in words]
     out = []
     for i, word in enumerate(words):
         feats = list(word_features(word))
-        for d in (-2, -1, 1, 2):
-            j = i + d
-            if 0 <= j < n:
-                feats.append(f"w[{d}]={lowers[j]}")
-                if abs(d) == 1:
-                    feats.append(f"ss[{d}]={shapes[j]}")
-                    feats.append(f"s3[{d}]={suffix3[j]}")
-            else:
-                feats.append(f"w[{d}]=<edge>")
+        append = feats.append
+        append("w[-2]=" + lowers[i - 2] if i >= 2 else "w[-2]=<edge>")
+        feats.extend(left1[i - 1] if i >= 1 else ("w[-1]=<edge>",))
+        feats.extend(right1[i + 1] if i + 1 < n else ("w[1]=<edge>",))
+        append("w[2]=" + lowers[i + 2] if i + 2 < n else "w[2]=<edge>")
         if i > 0:
-            feats.append(f"w[-1:0]={lowers[i - 1]}|{lowers[i]}")
+            append(f"w[-1:0]={lowers[i - 1]}|{lowers[i]}")
         if i + 1 < n:
-            feats.append(f"w[0:1]={lowers[i]}|{lowers[i + 1]}")
+            append(f"w[0:1]={lowers[i]}|{lowers[i + 1]}")
         if clusters:
-            feats.extend(clusters.features(word))
+            feats.extend(own[i])
             for d in (-2, -1, 1, 2):
                 j = i + d
-                if 0 <= j < n and finest[j]:
-                    feats.append(f"c[{d}]={finest[j]}")
-                if abs(d) == 1 and 0 <= j < n and coarse[j]:
-                    feats.append(f"cc[{d}]={coarse[j]}")
+                if 0 <= j < n:
+                    if finest[j]:
+                        append(f"c[{d}]={finest[j]}")
+                    if (d == -1 or d == 1) and coarse[j]:
+                        append(f"cc[{d}]={coarse[j]}")
         feats.extend(_type_cues(words, lowers, i, gazetteer_tags))
         if extra:
             feats.extend(extra[i])
         tag = gazetteer_tags[i]
         if tag:
-            feats.append("gaz=" + tag)
-            feats.append(f"gaz={tag}|ss={shapes[i]}")
-        for d in (-1, 1):
-            j = i + d
-            if 0 <= j < n and gazetteer_tags[j]:
-                feats.append(f"gaz[{d}]={gazetteer_tags[j]}")
+            append("gaz=" + tag)
+            append(f"gaz={tag}|ss={shapes[i]}")
+        if i >= 1 and gazetteer_tags[i - 1]:
+            append("gaz[-1]=" + gazetteer_tags[i - 1])
+        if i + 1 < n and gazetteer_tags[i + 1]:
+            append("gaz[1]=" + gazetteer_tags[i + 1])
         out.append(feats)
     return out
 
@@ -260,13 +268,13 @@ def _type_cues(
     return out
 
 
-def document_cues(words: Sequence[str], gazetteer: Gazetteer) -> list[list[str]]:
+def document_cues(words: Sequence[str], tags: Sequence[str]) -> list[list[str]]:
     """Per token of a whole document, what the rest of the document says about it: whether it
     is an abbreviation the document defines ("long form (ABBR)"), the long form's type in the
     project's gazetteer and its last word. Why: each window is tagged on its own, so "DM"
-    three sentences after "myotonic dystrophy (DM)" otherwise looks like any other capitals."""
+    three sentences after "myotonic dystrophy (DM)" otherwise looks like any other capitals.
+    tags: the document's gazetteer tags (its windows' Gazetteer.tags, end to end)."""
     n = len(words)
-    tags = gazetteer.tags(words)
     defined: dict[str, list[str]] = {}
     for i in range(2, n - 1):
         if words[i - 1] != "(" or words[i + 1] != ")" or words[i] in defined:
@@ -292,6 +300,7 @@ class Gazetteer:
     def __init__(self, entries: dict[tuple[str, ...], str] | None = None) -> None:
         self.entries: dict[tuple[str, ...], str] = dict(entries or {})
         self.longest = max((len(key) for key in self.entries), default=0)
+        self.firsts = frozenset(key[0] for key in self.entries)  # most tokens start none
 
     @classmethod
     def from_mentions(cls, mentions: Iterable[tuple[tuple[str, ...], str]]) -> Gazetteer:
@@ -314,6 +323,9 @@ class Gazetteer:
         lowers = [w.lower() for w in words]
         i = 0
         while i < n:
+            if lowers[i] not in self.firsts:
+                i += 1
+                continue
             for length in range(min(self.longest, n - i), 0, -1):
                 label = self.entries.get(tuple(lowers[i : i + length]))
                 if label is not None:
