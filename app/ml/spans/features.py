@@ -20,9 +20,8 @@ import bisect
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.ml.spans.clusters import WordClusters
 
@@ -33,9 +32,9 @@ SENTENCE_END = frozenset({".", "?", "!"})
 GAZETTEER_MAX_TOKENS = 8  # longer labelled mentions are not dictionary entries
 
 
-@dataclass(frozen=True)
-class Token:
-    """One non-whitespace token: its text and exact Python string offsets (end exclusive)."""
+class Token(NamedTuple):
+    """One non-whitespace token: its text and exact Python string offsets (end exclusive).
+    A NamedTuple: every scored document makes one per word, and these are cheap to make."""
 
     start: int
     end: int
@@ -59,11 +58,19 @@ def blank_tokenizer(language: str) -> tuple[Any, str]:
 
 def tokenize(tokenizer: Any, text: str) -> list[Token]:
     """The text's non-whitespace tokens with their offsets."""
+    from spacy.attrs import IDX, IS_SPACE, LENGTH
+
     out = []
-    for token in tokenizer(text):
-        if token.is_space or not token.text.strip():
+    doc = tokenizer(text)
+    if not len(doc):
+        return out
+    # one array of every token's offset, length and whitespace flag: several times faster
+    # than reading each spaCy Token's attributes
+    for start, length, space in doc.to_array([IDX, LENGTH, IS_SPACE]).tolist():
+        word = text[start : start + length]
+        if space or not word.strip():
             continue
-        out.append(Token(token.idx, token.idx + len(token.text), token.text))
+        out.append(Token(start, start + length, word))
     return out
 
 
