@@ -55,6 +55,14 @@ Brief of session 3 (the same dev splits and seeds 0 / 1, trained with crf.train 
 - kept, 40 L-BFGS iterations (0.769 / 0.811, neutral) and 25 per CV fold, with faster
   features and tokens (the same strings): BILOU's 17 tags make each iteration dearer (what the
   app runs on 593 went 48 -> 76 s CPU on the loaded machine, back to 56 s with these);
+- not kept, passive-aggressive ('pa', 10 iterations): 0.765 / 0.801 against 0.769 / 0.811,
+  but half the training time; feature.minfreq 2: 0.761 / 0.800;
+- on the test set (bench run at the end, model of 593): typed F1 0.738 -> 0.740, untyped
+  0.820 -> 0.817, so the dev gains (+1.0 / +2.2) did not carry over; 100 abstracts 0.623 ->
+  0.618; span ECE 0.037 / 0.049 -> 0.031 / 0.033. What remains on test: 74 right-boundary
+  wrong-type mentions (22 SpecificDisease -> DiseaseClass, 21 Modifier -> SpecificDisease,
+  15 DiseaseClass -> SpecificDisease, 10 SpecificDisease -> Modifier), 95 other-boundary,
+  105 missed, 52 spurious spans (960 gold);
 - not tried, two-pass stacking (a second CRF on the first pass's document-level labels) and
   self-training on the unlabelled pool: each needs another full CRF fit per retrain, and the
   retrain on 593 has no room left for one under 60 s; the cheap stand-in (document gazetteer
