@@ -35,6 +35,40 @@ gap is DiseaseClass <-> SpecificDisease (~50 spans) and Modifier read as Specifi
 - CRF context words at +-3 (not +-2): 0.765 / 0.785; suffixes of the words at +-2: 0.758 /
   0.789. No gain.
 
+Brief of session 3 (the same dev splits and seeds 0 / 1, trained with crf.train on 473):
+- kept, BILOU tags instead of BIO (format tagloop-crf-3; crf-2 models still load):
+  0.759 / 0.789 -> 0.761 / 0.799 (untyped 0.853 / 0.872 -> 0.857 / 0.878);
+- kept, type cues as token features (a lower-case word follows: a modifier; the punctuation
+  that follows; inside parentheses and the gazetteer type of the words before them; an -s
+  plural; the neighbours' middle-level cluster, the finest at +-2): -> 0.770 / 0.805;
+- kept, document cues (an abbreviation the document defines anywhere carries its long
+  form's gazetteer type and last word to all its occurrences; plural no longer fires on
+  capitals like "AIDS"): -> 0.771 / 0.812;
+- not kept, the head of the rough noun phrase a token stands in (the run of non-stop words,
+  spaCy's stop list) and its plural: 0.767 on seed 0 (seed 1 not run), 25% slower training;
+- not kept, averaged perceptron ('ap', 10 iterations): 0.758 / 0.786, 40% faster;
+- not kept, feature.possible_states: 0.776 / 0.809 against 0.770 / 0.805, but 50% more
+  training time, which the 60 s retrain cannot pay;
+- 45 L-BFGS iterations instead of 60: 0.767 / 0.814 against 0.770 / 0.805 (neutral);
+- not kept, non-local features without a first pass: the gazetteer tags the same word has at
+  its other places in the document: 0.780 / 0.806 against 0.771 / 0.812 (one seed each way);
+- kept, 40 L-BFGS iterations (0.769 / 0.811, neutral) and 25 per CV fold, with faster
+  features and tokens (the same strings): BILOU's 17 tags make each iteration dearer (what the
+  app runs on 593 went 48 -> 76 s CPU on the loaded machine, back to 56 s with these);
+- not kept, passive-aggressive ('pa', 10 iterations): 0.765 / 0.801 against 0.769 / 0.811,
+  but half the training time; 'pa' with possible_states (the time L-BFGS takes): 0.774 /
+  0.794; feature.minfreq 2: 0.761 / 0.800;
+- on the test set (bench run at the end, model of 593): typed F1 0.738 -> 0.740, untyped
+  0.820 -> 0.817, so the dev gains (+1.0 / +2.2) did not carry over; 100 abstracts 0.623 ->
+  0.618; span ECE 0.037 / 0.049 -> 0.031 / 0.033. What remains on test: 74 right-boundary
+  wrong-type mentions (22 SpecificDisease -> DiseaseClass, 21 Modifier -> SpecificDisease,
+  15 DiseaseClass -> SpecificDisease, 10 SpecificDisease -> Modifier), 95 other-boundary,
+  105 missed, 52 spurious spans (960 gold);
+- not tried, two-pass stacking (a second CRF on the first pass's document-level labels) and
+  self-training on the unlabelled pool: each needs another full CRF fit per retrain, and the
+  retrain on 593 has no room left for one under 60 s; the cheap stand-in (document gazetteer
+  tags above) did not gain.
+
 Usage: python bench/span_model.py [--skip-app] [--skip-suggestion]
 """
 

@@ -24,6 +24,7 @@ DIMENSIONS = 50  # SVD dimensions of the context vectors
 CONTEXTS = 1_000  # the most frequent words serve as contexts (left and right apart)
 MIN_COUNT = 2  # words seen less often get no cluster
 MAX_WORDS = 30_000  # the most frequent words of a large project are clustered, not all
+CACHE_WORDS = 200_000  # words whose feature strings a WordClusters remembers
 MAX_TOKENS = 3_000_000  # a very large project is sampled in order up to this many tokens
 
 _DIGITS = re.compile(r"\d")
@@ -51,20 +52,36 @@ class WordClusters:
     def __init__(self, levels: Sequence[int] = (), table: dict[str, list[int]] | None = None):
         self.levels = tuple(int(k) for k in levels)
         self.table: dict[str, list[int]] = dict(table or {})
+        self._cache: dict[str, tuple[tuple[str, ...], str, str]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.table)
 
     def features(self, word: str) -> list[str]:
-        ids = self.table.get(normalise(word))
-        if ids is None:
-            return []
-        return [f"c{k}={cid}" for k, cid in zip(self.levels, ids, strict=True)]
+        return list(self._strings(word)[0])
 
     def finest(self, word: str) -> str:
         """The finest cluster id as a string ('' for a word without cluster): neighbours'."""
-        ids = self.table.get(normalise(word))
-        return str(ids[-1]) if ids else ""
+        return self._strings(word)[1]
+
+    def coarse(self, word: str) -> str:
+        """The middle level's cluster id ('' for none): a neighbour's cruder word class."""
+        return self._strings(word)[2]
+
+    def _strings(self, word: str) -> tuple[tuple[str, ...], str, str]:
+        """A word's cluster feature strings, finest and middle id, remembered per word: the
+        CRF asks for them several times per token, on every fit and prediction."""
+        found = self._cache.get(word)
+        if found is None:
+            ids = self.table.get(normalise(word))
+            if ids is None:
+                found = ((), "", "")
+            else:
+                names = tuple(f"c{k}={cid}" for k, cid in zip(self.levels, ids, strict=True))
+                found = (names, str(ids[-1]), str(ids[len(ids) // 2]))
+            if len(self._cache) < CACHE_WORDS:
+                self._cache[word] = found
+        return found
 
     def to_json(self) -> dict[str, Any]:
         words = sorted(self.table)

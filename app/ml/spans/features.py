@@ -20,9 +20,8 @@ import bisect
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.ml.spans.clusters import WordClusters
 
@@ -33,9 +32,9 @@ SENTENCE_END = frozenset({".", "?", "!"})
 GAZETTEER_MAX_TOKENS = 8  # longer labelled mentions are not dictionary entries
 
 
-@dataclass(frozen=True)
-class Token:
-    """One non-whitespace token: its text and exact Python string offsets (end exclusive)."""
+class Token(NamedTuple):
+    """One non-whitespace token: its text and exact Python string offsets (end exclusive).
+    A NamedTuple: every scored document makes one per word, and these are cheap to make."""
 
     start: int
     end: int
@@ -59,11 +58,19 @@ def blank_tokenizer(language: str) -> tuple[Any, str]:
 
 def tokenize(tokenizer: Any, text: str) -> list[Token]:
     """The text's non-whitespace tokens with their offsets."""
+    from spacy.attrs import IDX, IS_SPACE, LENGTH
+
     out = []
-    for token in tokenizer(text):
-        if token.is_space or not token.text.strip():
+    doc = tokenizer(text)
+    if not len(doc):
+        return out
+    # one array of every token's offset, length and whitespace flag: several times faster
+    # than reading each spaCy Token's attributes
+    for start, length, space in doc.to_array([IDX, LENGTH, IS_SPACE]).tolist():
+        word = text[start : start + length]
+        if space or not word.strip():
             continue
-        out.append(Token(token.idx, token.idx + len(token.text), token.text))
+        out.append(Token(start, start + length, word))
     return out
 
 
@@ -148,10 +155,24 @@ def word_features(word: str) -> tuple[str, ...]:
         feats.append("digit")
     if "-" in word:
         feats.append("hyphen")
+    if is_plural(word):
+        feats.append("plural")
     if not any(ch.isalnum() for ch in word):
         feats.append("punct")
     feats.append(f"len={min(len(word), 8)}")
     return tuple(feats)
+
+
+def is_plural(word: str) -> bool:
+    """An -s plural by its spelling ("tumors", "SCAs"; not "illness", "status", "AIDS"): a
+    head noun's number is a cue to a mention's type (a class of diseases, or one)."""
+    return (
+        len(word) > 3
+        and word.endswith("s")
+        and word[-2].lower() not in "suiy"
+        and word.isalpha()
+        and not word.isupper()
+    )
 
 
 def _stem(lower: str) -> str:
@@ -169,47 +190,111 @@ def context_words(lower: str) -> str:
 
 
 def sequence_features(
-    words: Sequence[str], gazetteer_tags: Sequence[str], clusters: WordClusters | None = None
+    words: Sequence[str],
+    gazetteer_tags: Sequence[str],
+    clusters: WordClusters | None = None,
+    extra: Sequence[Sequence[str]] | None = None,
 ) -> list[list[str]]:
     """Feature strings for every token of one window (crfsuite's item sequence); clusters:
-    word clusters learnt from the project's texts (app.ml.spans.clusters), if any."""
+    word clusters learnt from the project's texts (app.ml.spans.clusters), if any; extra:
+    more features per token (document_cues, from outside the window). Written for speed
+    (every fit and every scored document runs it on every token): a neighbour's strings are
+    made once per position, not once per token that looks at it."""
     n = len(words)
-    finest = [clusters.finest(w) for w in words] if clusters else [""] * n
     lowers = [context_words(w.lower()) for w in words]
     shapes = [short_shape(w) for w in words]
-    suffix3 = [w[-3:] for w in lowers]
+    left1 = [
+        ("w[-1]=" + lw, "ss[-1]=" + sh, "s3[-1]=" + lw[-3:])
+        for lw, sh in zip(lowers, shapes, strict=True)
+    ]
+    right1 = [
+        ("w[1]=" + lw, "ss[1]=" + sh, "s3[1]=" + lw[-3:])
+        for lw, sh in zip(lowers, shapes, strict=True)
+    ]
+    if clusters:
+        own = [clusters.features(w) for w in words]
+        finest = [clusters.finest(w) for w in words]
+        coarse = [clusters.coarse(w) for w in words]
     out = []
     for i, word in enumerate(words):
         feats = list(word_features(word))
-        for d in (-2, -1, 1, 2):
-            j = i + d
-            if 0 <= j < n:
-                feats.append(f"w[{d}]={lowers[j]}")
-                if abs(d) == 1:
-                    feats.append(f"ss[{d}]={shapes[j]}")
-                    feats.append(f"s3[{d}]={suffix3[j]}")
-            else:
-                feats.append(f"w[{d}]=<edge>")
+        append = feats.append
+        append("w[-2]=" + lowers[i - 2] if i >= 2 else "w[-2]=<edge>")
+        feats.extend(left1[i - 1] if i >= 1 else ("w[-1]=<edge>",))
+        feats.extend(right1[i + 1] if i + 1 < n else ("w[1]=<edge>",))
+        append("w[2]=" + lowers[i + 2] if i + 2 < n else "w[2]=<edge>")
         if i > 0:
-            feats.append(f"w[-1:0]={lowers[i - 1]}|{lowers[i]}")
+            append(f"w[-1:0]={lowers[i - 1]}|{lowers[i]}")
         if i + 1 < n:
-            feats.append(f"w[0:1]={lowers[i]}|{lowers[i + 1]}")
+            append(f"w[0:1]={lowers[i]}|{lowers[i + 1]}")
         if clusters:
-            feats.extend(clusters.features(word))
-            for d in (-1, 1):
+            feats.extend(own[i])
+            for d in (-2, -1, 1, 2):
                 j = i + d
-                if 0 <= j < n and finest[j]:
-                    feats.append(f"c[{d}]={finest[j]}")
+                if 0 <= j < n:
+                    if finest[j]:
+                        append(f"c[{d}]={finest[j]}")
+                    if (d == -1 or d == 1) and coarse[j]:
+                        append(f"cc[{d}]={coarse[j]}")
+        feats.extend(_type_cues(words, lowers, i, gazetteer_tags))
+        if extra:
+            feats.extend(extra[i])
         tag = gazetteer_tags[i]
         if tag:
-            feats.append("gaz=" + tag)
-            feats.append(f"gaz={tag}|ss={shapes[i]}")
-        for d in (-1, 1):
-            j = i + d
-            if 0 <= j < n and gazetteer_tags[j]:
-                feats.append(f"gaz[{d}]={gazetteer_tags[j]}")
+            append("gaz=" + tag)
+            append(f"gaz={tag}|ss={shapes[i]}")
+        if i >= 1 and gazetteer_tags[i - 1]:
+            append("gaz[-1]=" + gazetteer_tags[i - 1])
+        if i + 1 < n and gazetteer_tags[i + 1]:
+            append("gaz[1]=" + gazetteer_tags[i + 1])
         out.append(feats)
     return out
+
+
+def _type_cues(
+    words: Sequence[str], lowers: Sequence[str], i: int, gazetteer_tags: Sequence[str]
+) -> list[str]:
+    """Cues to a mention's type rather than its extent: whether a lower-case word follows
+    (a name used as a modifier, "X gene", "X patients"), and, inside parentheses, the
+    gazetteer tag of the words they follow (an abbreviation takes its long form's type)."""
+    out = []
+    n = len(words)
+    if i + 1 < n:
+        after = words[i + 1]
+        if after.isalpha() and after.islower():
+            out.append("next=lower")
+            out.append(f"next=lower|ss={short_shape(words[i])}")
+        elif after in ("(", ",", ".", ";", ":", ")"):
+            out.append("next=" + after)
+    if 0 < i + 1 < n and words[i - 1] == "(" and words[i + 1] == ")":
+        out.append("inparen")
+        if i >= 2 and gazetteer_tags[i - 2]:
+            out.append("paren_of=" + gazetteer_tags[i - 2][2:])
+        elif i >= 2:
+            out.append("paren_after=" + lowers[i - 2][-3:])
+    return out
+
+
+def document_cues(words: Sequence[str], tags: Sequence[str]) -> list[list[str]]:
+    """Per token of a whole document, what the rest of the document says about it: whether it
+    is an abbreviation the document defines ("long form (ABBR)"), the long form's type in the
+    project's gazetteer and its last word. Why: each window is tagged on its own, so "DM"
+    three sentences after "myotonic dystrophy (DM)" otherwise looks like any other capitals.
+    tags: the document's gazetteer tags (its windows' Gazetteer.tags, end to end)."""
+    n = len(words)
+    defined: dict[str, list[str]] = {}
+    for i in range(2, n - 1):
+        if words[i - 1] != "(" or words[i + 1] != ")" or words[i] in defined:
+            continue
+        word = words[i]
+        if not (2 <= len(word) <= 12 and sum(ch.isupper() for ch in word) >= 2):
+            continue
+        before = words[i - 2]
+        cues = ["abbr=defined", "abbr_head=" + context_words(before.lower())]
+        if tags[i - 2]:
+            cues.append("abbr_type=" + tags[i - 2][2:])
+        defined[word] = cues
+    return [defined.get(word, []) for word in words]
 
 
 class Gazetteer:
@@ -222,6 +307,7 @@ class Gazetteer:
     def __init__(self, entries: dict[tuple[str, ...], str] | None = None) -> None:
         self.entries: dict[tuple[str, ...], str] = dict(entries or {})
         self.longest = max((len(key) for key in self.entries), default=0)
+        self.firsts = frozenset(key[0] for key in self.entries)  # most tokens start none
 
     @classmethod
     def from_mentions(cls, mentions: Iterable[tuple[tuple[str, ...], str]]) -> Gazetteer:
@@ -244,6 +330,9 @@ class Gazetteer:
         lowers = [w.lower() for w in words]
         i = 0
         while i < n:
+            if lowers[i] not in self.firsts:
+                i += 1
+                continue
             for length in range(min(self.longest, n - i), 0, -1):
                 label = self.entries.get(tuple(lowers[i : i + length]))
                 if label is not None:
