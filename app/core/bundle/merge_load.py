@@ -28,6 +28,7 @@ from app.core.bundle.rows import VERSION_COLUMNS, Checker, insert_dataset
 from app.core.errors import Cancelled
 from app.core.jobs import check_cancel, never_cancel
 from app.core.storage import fts, sqlite, visibility
+from app.core.storage.staging import other_live_load, wait_turn
 
 CHUNK = 20_000  # datapoints per transaction (about 0.1-0.3 s of lock)
 DERIVE_CHUNK = 5_000
@@ -72,23 +73,35 @@ class HiddenLoad:
             row for row in self.m.reader.rows(name) if check.str(row, "uuid") not in refs.datasets
         ]
         if new:
-            tag = visibility.loader_tag()
-            with self._write() as conn:
-                for row in new:
-                    by = check.str(row, "imported_by", nullable=True)
-                    row = {**row, "imported_by": None}  # maybe an annotator not added yet
-                    dataset_id = insert_dataset(conn, check, row, refs)
-                    conn.execute(
-                        "UPDATE dataset SET state = ?, loader = ? WHERE id = ?",
-                        (visibility.LOADING, tag, dataset_id),
-                    )
-                    conn.execute(
-                        "INSERT INTO temp.stage_dataset (id, imported_by) VALUES (?, ?)",
-                        (dataset_id, by),
-                    )
-                    self.datasets.append(dataset_id)
+            while (other := self._add_datasets(check, new)) is not None:
+                wait_turn(other, self.m.progress, self.m.cancel)
             self.m.count(self.m.report.added, "datasets", len(new))
         self.m.steps.advance(name)
+
+    def _add_datasets(self, check: Checker, new: list[dict]) -> str | None:
+        """Add the new datasets as LOADING, unless another program of this machine is loading
+        one (an import or a merge: its new datapoint ids would meet this merge's): then add
+        nothing and return its source name. Looked at and added in one write transaction."""
+        refs = self.m.refs
+        tag = visibility.loader_tag()
+        with self._write() as conn:
+            other = other_live_load(conn)
+            if other is not None:
+                return other
+            for row in new:
+                by = check.str(row, "imported_by", nullable=True)
+                row = {**row, "imported_by": None}  # maybe an annotator not added yet
+                dataset_id = insert_dataset(conn, check, row, refs)
+                conn.execute(
+                    "UPDATE dataset SET state = ?, loader = ? WHERE id = ?",
+                    (visibility.LOADING, tag, dataset_id),
+                )
+                conn.execute(
+                    "INSERT INTO temp.stage_dataset (id, imported_by) VALUES (?, ?)",
+                    (dataset_id, by),
+                )
+                self.datasets.append(dataset_id)
+        return None
 
     def datapoints_member(self) -> None:
         """datapoints.jsonl: new datasets' rows in chunks, existing datasets' rows staged."""

@@ -276,10 +276,7 @@ def _write(job: _Job) -> ImportReport:
     short transactions (app.core.storage.staging); nothing of it was ever visible."""
     project = job.project
     dataset_uuid = new_uuid()
-    dataset_id = run_write(
-        project.engine,
-        lambda conn: _insert_dataset(job, sqlite.driver_connection(conn), dataset_uuid),
-    )
+    dataset_id = _claim_dataset(job, dataset_uuid)
     report = ImportReport(dataset_id, dataset_uuid, job.path.name)
     created: list[int] = []  # annotators this import added (named by the file)
     try:
@@ -471,6 +468,23 @@ class ChunkLoader:
                 self.uuids,
             )  # fmt: skip
         _mark_labeled(conn, feed.take_relabeled())
+
+
+def _claim_dataset(job: _Job, dataset_uuid: str) -> int:
+    """The loading dataset row of this import, inserted once no other program of this machine
+    is loading one (an import or a merge would take the same new datapoint ids): checked and
+    inserted in one write transaction, so two imports that start together take turns."""
+
+    def claim(conn: Connection) -> int | str:
+        raw = sqlite.driver_connection(conn)
+        other = staging.other_live_load(raw)
+        return other if other is not None else _insert_dataset(job, raw, dataset_uuid)
+
+    while True:
+        claimed = run_write(job.project.engine, claim)
+        if isinstance(claimed, int):
+            return claimed
+        staging.wait_turn(claimed, job.progress, job.cancel)
 
 
 def _insert_dataset(job: _Job, conn: sqlite3.Connection, dataset_uuid: str) -> int:

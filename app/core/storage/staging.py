@@ -18,13 +18,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
+from app.core.jobs import CancelCheck, Progress, check_cancel
 from app.core.storage.retry import run_write
 from app.core.storage.sqlite import driver_connection
-from app.core.storage.visibility import READY, loader_is_gone
+from app.core.storage.visibility import READY, loader_is_gone, loader_is_live_here
 
 FIRST_CHUNK = 2_000  # rows removed by the first delete; later ones are sized to take...
 TARGET_SECONDS = 0.3  # ...about this long each
 MAX_CHUNK = 100_000
+WAIT_POLL_SECONDS = 0.25  # how often a load waiting for another one looks again
 
 
 @dataclass(frozen=True)
@@ -116,3 +118,24 @@ def forget_annotators(engine: Engine, annotator_ids: list[int]) -> None:
 
     if annotator_ids:
         run_write(engine, forget)
+
+
+def other_live_load(raw: sqlite3.Connection) -> str | None:
+    """The source name of a dataset that another running process of this machine is loading
+    (an import or a merge under way), or None. Two loads at once would take the same new
+    datapoint ids, so the second waits for the first (see `wait_turn`)."""
+    for source_name, loader in raw.execute(
+        f"SELECT source_name, loader FROM dataset WHERE state <> {READY}"
+    ):
+        if loader_is_live_here(loader):
+            return str(source_name)
+    return None
+
+
+def wait_turn(other: str, progress: Progress, cancel: CancelCheck) -> None:
+    """One pause of a load that waits for another to publish (`other`, its source name): it
+    says so, and a cancel ends the wait."""
+    progress(0, 0, f"Waiting for the import of {other} in another program to finish")
+    check_cancel(cancel)
+    time.sleep(WAIT_POLL_SECONDS)
+    check_cancel(cancel)

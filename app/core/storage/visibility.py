@@ -117,3 +117,11 @@ def loader_is_gone(tag: str | None, now: float | None = None) -> bool:
         return True
     current = process_start(pid)
     return bool(start and current and start != current)
+
+
+def loader_is_live_here(tag: str | None) -> bool:
+    """Whether `tag` names a process of this machine that is still running (so it may still
+    be loading). Another machine's loader is never waited for: nothing here can tell whether
+    it still runs."""
+    host = (tag or "").split("-")[0]
+    return host == host_tag() and not loader_is_gone(tag)
