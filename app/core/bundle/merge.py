@@ -220,6 +220,7 @@ class _Merge(AnnotationMerging):
         self.touched: set[int] = set()  # datapoints written directly (re-checked annotations)
         self.next_ids: dict[str, int] = {}
         self.top: tuple[int, ...] = ()
+        self.data_version = -1
         staging.create(self.conn)
         self.conn.commit()
         self.refs = Refs(self.conn, load=True)
@@ -291,6 +292,9 @@ class _Merge(AnnotationMerging):
         conn.execute("BEGIN")  # one read snapshot (WAL) for every read below
         try:
             self.top = staging.top_ids(conn)
+            # the snapshot's version: the publish re-checks rows only if another connection
+            # has committed since (merge_annotations.publish_annotations)
+            self.data_version = conn.execute("PRAGMA data_version").fetchone()[0]
             self.next_ids = dict(zip(staging.PREALLOCATED, self.top, strict=True))
             self.refs = Refs(conn, load=True)
             self.refs.points = self.points
@@ -308,6 +312,7 @@ class _Merge(AnnotationMerging):
             self._load(members.AUDIT_EVENTS)
             self.models()
             self.report.skipped += self.loader.skipped
+            self.prepare_publish()
             conn.commit()
         except BaseException:
             conn.rollback()

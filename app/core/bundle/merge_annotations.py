@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -341,10 +342,49 @@ class AnnotationMerging:
 
     # -- the last transaction (app.core.bundle.merge_publish) -----------------------------
 
-    def publish_annotations(self, conn: sqlite3.Connection) -> None:
+    def prepare_publish(self) -> None:
+        """At the end of the staging (no lock yet): the staged annotations and their label rows
+        put in the order they go into the project's indexes, each insert numbered (seq), so
+        the last transaction only copies them (app.core.bundle.merge_staging.EXTRA)."""
+        conn = self.conn
+        cols = ", ".join(ANNOTATION_COLUMNS)
+        # provisional datapoint ids (-1, -2, ...) become base+1, base+2, ...: after the others
+        order = "datapoint_id < 0, abs(datapoint_id), annotator_id"
+        conn.execute("DROP TABLE IF EXISTS temp.stage_sorting")
+        conn.execute(
+            f"CREATE TEMP TABLE stage_sorting AS SELECT {cols},"
+            f" row_number() OVER (ORDER BY {order}) AS seq FROM temp.stage_annotation"
+        )
+        conn.execute("DELETE FROM temp.stage_annotation")
+        conn.execute(
+            f"INSERT INTO temp.stage_annotation ({cols}, seq) SELECT {cols},"
+            " CASE WHEN op = 'insert' THEN seq END FROM temp.stage_sorting ORDER BY seq"
+        )
+        conn.execute("DROP TABLE temp.stage_sorting")
+        conn.execute(
+            "CREATE TEMP TABLE stage_sorting AS SELECT l.datapoint_id, l.annotator_id, l.label,"
+            " s.seq, CASE WHEN s.op = 'update' THEN s.l_id END AS aid"
+            " FROM temp.stage_annotation_label l JOIN temp.stage_annotation s"
+            " ON s.datapoint_id = l.datapoint_id AND s.annotator_id = l.annotator_id"
+            " WHERE s.op IN ('insert', 'update') ORDER BY s.rowid, l.label"
+        )
+        conn.execute("DELETE FROM temp.stage_annotation_label")
+        conn.execute(
+            "INSERT INTO temp.stage_annotation_label SELECT * FROM temp.stage_sorting"
+            " ORDER BY rowid"
+        )
+        conn.execute("DROP TABLE temp.stage_sorting")
+
+    def publish_annotations(
+        self, conn: sqlite3.Connection, tick: Callable[[str], None] = lambda step: None
+    ) -> None:
         """Under the lock: set aside the decisions whose project row changed since staging
-        (decided again by rerun_annotations), then apply the others, set-based."""
-        self._changed = conn.execute(_CHANGED).fetchall()
+        (decided again by rerun_annotations), then apply the others, set-based, with the ids
+        and in the order prepare_publish gave them."""
+        # Unless another connection committed since the staging snapshot (PRAGMA data_version
+        # counts those), every row a decision was made against is as it was.
+        moved = conn.execute("PRAGMA data_version").fetchone()[0] != self.data_version
+        self._changed = conn.execute(_CHANGED).fetchall() if moved else []
         for found in self._changed:
             rowid, dp_id, annotator_id = found[:3]
             added, updated, superseded, conflict = found[11:15]
@@ -365,30 +405,40 @@ class AnnotationMerging:
                     + extra,
                     (dp_id, annotator_id),
                 )
-        assigned = ", ".join(f"{c} = s.{c}" for c in _WRITTEN)
-        conn.execute(
-            f"UPDATE main.annotation SET {assigned} FROM temp.stage_annotation s"
-            " WHERE s.op = 'update' AND annotation.id = s.l_id"
-        )
-        conn.execute(
-            "DELETE FROM main.annotation_label WHERE annotation_id IN"
-            " (SELECT l_id FROM temp.stage_annotation WHERE op = 'update')"
-        )
+        tick("annotations re-check")
+        ops = dict(conn.execute("SELECT op, count(*) FROM temp.stage_annotation GROUP BY op"))
+        if ops.get("update"):
+            assigned = ", ".join(f"{c} = s.{c}" for c in _WRITTEN)
+            conn.execute(
+                f"UPDATE main.annotation SET {assigned} FROM temp.stage_annotation s"
+                " WHERE s.op = 'update' AND annotation.id = s.l_id"
+            )
+            conn.execute(
+                "DELETE FROM main.annotation_label WHERE annotation_id IN"
+                " (SELECT l_id FROM temp.stage_annotation WHERE op = 'update')"
+            )
+        if ops.get("sync"):
+            conn.execute(
+                "UPDATE main.annotation SET synced_from = s.synced_from"
+                " FROM temp.stage_annotation s WHERE s.op = 'sync' AND annotation.id = s.l_id"
+            )
+        tick("annotations update")
+        # New ids above every id now: nobody else can take them while the lock is held.
+        base = conn.execute("SELECT coalesce(max(id), 0) FROM main.annotation").fetchone()[0]
         names = ", ".join((*_WRITTEN, "datapoint_id", "annotator_id"))
         conn.execute(
-            f"INSERT INTO main.annotation ({names}) SELECT {names} FROM temp.stage_annotation"
-            " WHERE op = 'insert' ORDER BY rowid"
+            f"INSERT INTO main.annotation (id, {names}) SELECT ? + seq, {names}"
+            " FROM temp.stage_annotation WHERE op = 'insert' ORDER BY rowid",
+            (base,),
         )
-        conn.execute(
-            "UPDATE main.annotation SET synced_from = s.synced_from FROM temp.stage_annotation s"
-            " WHERE s.op = 'sync' AND annotation.id = s.l_id"
-        )
+        tick("annotations insert")
         conn.execute(
             "INSERT OR IGNORE INTO main.annotation_label (annotation_id, label, datapoint_id)"
-            " SELECT a.id, l.label, l.datapoint_id FROM temp.stage_annotation_label l"
-            " JOIN main.annotation a"
-            " ON a.datapoint_id = l.datapoint_id AND a.annotator_id = l.annotator_id"
+            " SELECT coalesce(? + seq, aid), label, datapoint_id"
+            " FROM temp.stage_annotation_label ORDER BY rowid",
+            (base,),
         )
+        tick("annotations labels")
 
     def rerun_annotations(self, conn: sqlite3.Connection) -> None:
         """Decide again, against the project's rows as they are now, the decisions that

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from app.core import audit
-from app.core.annotation.commands import DERIVE_FLAGGED, DERIVE_STATUS
+from app.core.annotation.commands import DERIVE_STATUS
 from app.core.bundle import merge_staging as staging
 from app.core.bundle.errors import BundleError
 from app.core.bundle.rows import TASK_STATUSES, record_audit
@@ -26,6 +26,7 @@ from app.core.storage import fts, sqlite, visibility
 from app.core.storage.tables import DatapointStatus
 
 DERIVE_CHUNK = 5_000
+_NO_AUTOCHECKPOINT = {"wal_autocheckpoint": "0"}  # set back after the publish
 _RANK = " ".join(f"WHEN '{status}' THEN {rank}" for rank, status in enumerate(TASK_STATUSES))
 # Members counted in the report under their own name once published (insert if absent).
 _PLAIN_ADDED = (
@@ -52,6 +53,7 @@ def publish(m: Any) -> bool:
         m.sa_conn,
         m.cancel,
         lambda exc: BundleError(file, f"the database refused the merge ({exc})"),
+        pragmas=_NO_AUTOCHECKPOINT,
     ) as conn:
         clock.start()
         if staging.top_ids(conn) != m.top:
@@ -61,8 +63,7 @@ def publish(m: Any) -> bool:
             staging.publish_plain(conn, "datapoint", "INSERT", with_id=True)
         _setup(conn)
         clock("setup")
-        m.publish_annotations(conn)
-        clock("annotations")
+        m.publish_annotations(conn, clock)
         _rows(m, conn)
         clock("other rows")
         m.report.seconds = time.perf_counter() - m.started
@@ -72,6 +73,10 @@ def publish(m: Any) -> bool:
         clock("status")
     clock("commit")
     m.report.timings["publish (lock held)"] = time.perf_counter() - clock.began
+    # The WAL copied back into the database file after the lock is released (a passive
+    # checkpoint never blocks a writer); SQLite would otherwise do it inside the COMMIT call.
+    m.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    clock("checkpoint (no lock)")
     m.hidden.datasets = []  # published: nothing to sweep any more
     return True
 
@@ -180,6 +185,13 @@ def _derive(m: Any, conn) -> None:
     ids = sorted(touched | m.touched)
     for start in range(0, len(ids), DERIVE_CHUNK):
         m.sa_conn.execute(DERIVE_STATUS, {"ids": ids[start : start + DERIVE_CHUNK]})
-    flagged = [r[0] for r in conn.execute("SELECT DISTINCT datapoint_id FROM temp.stage_flag")]
-    if flagged:
-        m.sa_conn.execute(DERIVE_FLAGGED, [{"id": i} for i in flagged])
+    conn.execute(  # DERIVE_FLAGGED, set-based, writing only the rows it changes
+        f"UPDATE main.datapoint SET flagged = {_FLAGGED} WHERE flagged IS NOT {_FLAGGED}"
+        " AND id IN (SELECT datapoint_id FROM temp.stage_flag)"
+    )
+
+
+_FLAGGED = (
+    "EXISTS (SELECT 1 FROM main.flag f WHERE f.datapoint_id = datapoint.id"
+    " AND f.resolved_at IS NULL)"
+)

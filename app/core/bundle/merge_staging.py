@@ -79,10 +79,14 @@ ANNOTATION_COLUMNS = (
     "b_row",
     "b_labels",
 )
+# seq: an inserted annotation's place in (datapoint, annotator) order, decided at the end of
+# the staging (prepare_publish): the publish gives it the id (largest id then) + seq, and its
+# label rows that id too (a label row's `aid` is the updated annotation's id), so neither
+# needs a lookup under the lock and both go into their indexes in order.
 EXTRA = {
-    "annotation": f"CREATE TEMP TABLE stage_annotation ({', '.join(ANNOTATION_COLUMNS)})",
+    "annotation": f"CREATE TEMP TABLE stage_annotation ({', '.join(ANNOTATION_COLUMNS)}, seq)",
     "annotation_label": "CREATE TEMP TABLE stage_annotation_label"
-    " (datapoint_id, annotator_id, label)",
+    " (datapoint_id, annotator_id, label, seq, aid)",
     "datapoint": "CREATE TEMP TABLE stage_datapoint AS SELECT * FROM main.datapoint WHERE 0",
     "dataset": "CREATE TEMP TABLE stage_dataset (id, imported_by)",
 }
