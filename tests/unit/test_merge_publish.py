@@ -9,7 +9,9 @@ import sqlite3
 
 from app.core.annotation import commands as annotate
 from app.core.annotation.commands import AnnotationState, SetAnnotations
-from app.core.bundle import merge_bundle
+from app.core.bundle import export_project_bundle, merge_bundle, open_bundle
+from app.core.io.importer import import_dataset
+from app.core.project.project import open_project
 from app.core.team.assign import add_annotator
 from tests.unit.test_merge_staging import MINE, NEW_ROWS, OLD, richer  # noqa: F401 (fixture)
 
@@ -127,4 +129,34 @@ def test_a_discard_saved_meanwhile_by_another_annotator_keeps_the_derived_status
     assert sorted(rows) == [(0, "discarded"), (1, "complete")]
     assert conn.execute("SELECT status FROM datapoint WHERE id = 1").fetchone()[0] == 1
     conn.close()
+    _consistent(owner.path)
+
+
+def test_skipped_and_discarded_annotations_derive_the_status_set_based(make_project, tmp_path):
+    """Annotations that are not complete derive their datapoint's status from every
+    annotator's annotation (one set-based UPDATE under the lock)."""
+    owner = make_project()
+    source = tmp_path / "items.csv"
+    source.write_text("text\n" + "".join(f"item {i}\n" for i in range(6)), encoding="utf-8")
+    import_dataset(owner, source)
+    colleague = add_annotator(owner, "colleague").id
+    SetAnnotations(colleague, ((4, AnnotationState("ham", "complete")),)).apply(owner)
+    copy_path = tmp_path / "copy.tagloop"
+    open_bundle(export_project_bundle(owner, tmp_path / "owner.tlbundle").path, copy_path)
+    with open_project(copy_path) as copy:
+        me = copy.local_annotator_id
+        changes = (
+            (1, AnnotationState(None, "skipped")),
+            (2, AnnotationState(None, "discarded")),
+            (3, AnnotationState("spam", "complete")),
+            (4, AnnotationState(None, "discarded")),  # the colleague's complete one wins
+        )
+        SetAnnotations(me, changes).apply(copy)
+        bundle = export_project_bundle(copy, tmp_path / "copy.tlbundle").path
+    report = merge_bundle(owner, bundle)
+    assert report.added["annotations"] == 4
+    conn = sqlite3.connect(owner.path)
+    status = dict(conn.execute("SELECT id, status FROM datapoint").fetchall())
+    conn.close()
+    assert status == {1: 2, 2: 3, 3: 1, 4: 1, 5: 0, 6: 0}
     _consistent(owner.path)

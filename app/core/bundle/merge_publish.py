@@ -177,14 +177,13 @@ def _derive(m: Any, conn) -> None:
         " (SELECT datapoint_id FROM temp.stage_annotation"
         "  WHERE op IN ('insert', 'update') AND status = 'complete')"
     )
-    touched = {
-        r[0]
-        for r in conn.execute(
-            "SELECT datapoint_id FROM temp.stage_annotation"
-            " WHERE op IN ('insert', 'update') AND status <> 'complete'"
-        )
-    }
-    ids = sorted(touched | m.touched)
+    conn.execute(  # DERIVE_STATUS, set-based, writing only the rows whose status changes
+        f"UPDATE main.datapoint SET status = x.status FROM (SELECT x.id, {_DERIVED} AS status"
+        " FROM (SELECT DISTINCT datapoint_id AS id FROM temp.stage_annotation"
+        "  WHERE op IN ('insert', 'update') AND status <> 'complete') x) x"
+        " WHERE datapoint.id = x.id AND datapoint.status <> x.status"
+    )
+    ids = sorted(m.touched)  # the few decided again under the lock
     for start in range(0, len(ids), DERIVE_CHUNK):
         m.sa_conn.execute(DERIVE_STATUS, {"ids": ids[start : start + DERIVE_CHUNK]})
     conn.execute(  # DERIVE_FLAGGED, set-based, writing only the rows it changes
@@ -193,6 +192,20 @@ def _derive(m: Any, conn) -> None:
     )
 
 
+def _exists(status: str) -> str:
+    return (
+        "EXISTS (SELECT 1 FROM main.annotation a WHERE a.datapoint_id = x.id"
+        f" AND a.status = '{status}')"
+    )
+
+
+# The derived status of datapoint x.id, as DERIVE_STATUS (app.core.annotation.commands).
+_DERIVED = (
+    f"CASE WHEN {_exists('complete')} THEN {int(DatapointStatus.LABELED)}"
+    f" WHEN {_exists('discarded')} THEN {int(DatapointStatus.DISCARDED)}"
+    f" WHEN {_exists('skipped')} THEN {int(DatapointStatus.SKIPPED)}"
+    f" ELSE {int(DatapointStatus.UNLABELED)} END"
+)
 _FLAGGED = (
     "EXISTS (SELECT 1 FROM main.flag f WHERE f.datapoint_id = datapoint.id"
     " AND f.resolved_at IS NULL)"
