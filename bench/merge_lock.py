@@ -184,16 +184,21 @@ def main() -> int:
     )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "ready"
+    load = os.getloadavg()[0]
     with open_project(target) as project:
         merge_started = time.perf_counter()
+        cpu_started = time.process_time()
         report = merge_bundle(project, bundle)
         merge_s = time.perf_counter() - merge_started
+        merge_cpu = time.process_time() - cpu_started
     out, _ = child.communicate("stop\n", timeout=3600)
     result = json.loads(out.strip().splitlines()[-1])
     waits = sorted(result["waits"])
     holds = sorted(result["holds"])
+    print(f"load average {load:.1f} before the merge, {os.getloadavg()[0]:.1f} after")
     print(
-        f"merge: {merge_s:.1f} s; added {report.added.get('datapoints', 0):,} datapoints,"
+        f"merge: {merge_s:.1f} s ({merge_cpu:.1f} s CPU); added"
+        f" {report.added.get('datapoints', 0):,} datapoints,"
         f" {report.added.get('annotations', 0):,} annotations"
     )
     print("merge steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items()))
