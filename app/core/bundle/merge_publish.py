@@ -26,13 +26,11 @@ from app.core.storage import fts, sqlite, visibility
 from app.core.storage.tables import DatapointStatus
 
 DERIVE_CHUNK = 5_000
-# Set for the publish only (bulk_write puts them back after): no checkpoint inside the COMMIT
-# call (done after the lock is released), and memory-mapped reads: another writer's commit
-# empties this connection's page cache, and the publish then reads back every page it touches
-# (index pages, the datapoint rows it labels); mapped, they are not copied (about 10% of the
-# publish, bench/merge_lock.py). Writes still go through the WAL. A larger page cache
-# (cache_size -262144) was measured too: no gain (the dirty pages are written at COMMIT).
-PUBLISH_PRAGMAS = {"wal_autocheckpoint": "0", "mmap_size": "1073741824"}
+# Set for the publish only (bulk_write puts it back after): no checkpoint inside the COMMIT
+# call; it is done after the lock is released. Measured and not kept (no gain beyond the noise
+# of bench/merge_lock.py): a larger page cache (cache_size -262144: the dirty pages are then
+# written at COMMIT instead of spilled) and memory-mapped reads (mmap_size).
+PUBLISH_PRAGMAS = {"wal_autocheckpoint": "0"}
 _RANK = " ".join(f"WHEN '{status}' THEN {rank}" for rank, status in enumerate(TASK_STATUSES))
 # Members counted in the report under their own name once published (insert if absent).
 _PLAIN_ADDED = (
