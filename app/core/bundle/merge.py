@@ -22,9 +22,9 @@ second time) is an update, not a conflict.
 
 Without a long write lock (issue 14): other writers (a label save, a training run) wait for
 a merge only as long as its last transaction, whose work grows with the rows that change
-what is already visible (annotations of datapoints the project shows: about 3-5 s for
-100,000 on a busy two-core machine, see bench/merge_lock.py), not with the new data it
-brings. A merge runs in four steps:
+what is already visible (annotations of datapoints the project shows: about 2-2.5 s for
+200,000 on a two-core machine busy with other work, see bench/merge_lock.py), not with the
+new data it brings. A merge runs in four steps:
 
 1. the bundle is verified (app.core.bundle.validate), without the lock;
 2. new datasets and their datapoints are written in short transactions, unseen until step 4
@@ -32,9 +32,10 @@ brings. A merge runs in four steps:
 3. every other row is checked and decided without the lock, reading the project in one WAL
    snapshot: which annotators, schema versions, sets and models are new (their ids decided
    now), which annotation version wins, what is a conflict. The decisions go to TEMP tables
-   of the merging connection (app.core.bundle.merge_staging). The annotations of step 2's
-   unseen datapoints (by annotators the project has) are then written, unseen too, in short
-   transactions with their status;
+   of the merging connection (app.core.bundle.merge_staging), the annotations and their
+   label rows in the order of the project's indexes and numbered, so that step 4 only copies
+   them. The annotations of step 2's unseen datapoints (by annotators the project has) are
+   then written, unseen too, in short transactions with their status;
 4. one last short transaction applies them with set-based SQL (app.core.bundle.merge_publish)
    and makes the new datasets seen. Under the lock it re-checks what may have changed since
    the snapshot: an annotation saved meanwhile is decided again by the same rule (newest
