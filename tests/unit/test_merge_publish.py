@@ -9,6 +9,7 @@ import sqlite3
 
 from app.core.annotation import commands as annotate
 from app.core.annotation.commands import AnnotationState, SetAnnotations
+from app.core.audit.chain import verify_chain
 from app.core.bundle import export_project_bundle, merge_bundle, open_bundle
 from app.core.io.importer import import_dataset
 from app.core.project.project import open_project
@@ -160,3 +161,58 @@ def test_skipped_and_discarded_annotations_derive_the_status_set_based(make_proj
     conn.close()
     assert status == {1: 2, 2: 3, 3: 1, 4: 1, 5: 0, 6: 0}
     _consistent(owner.path)
+
+
+def _events(path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT count(*) FROM audit_event").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_merged_events_are_hashed_onto_the_chain_after_a_save_made_meanwhile(richer):  # noqa: F811
+    """The bundle's audit events get their hashes from the canonical texts staged, chained
+    after the event a label save recorded between the staging and the publish."""
+    owner, bundle = richer
+    me = owner.local_annotator_id
+    before = _events(owner.path)
+    saved: list[str] = []
+
+    def progress(done, total, message):
+        if message == "Merging: writing" and not saved:
+            SetAnnotations(me, ((5, AnnotationState("ham", "complete")),)).apply(owner)
+            saved.append(message)
+
+    report = merge_bundle(owner, bundle, progress=progress)
+    assert saved and report.added["audit_events"] > 2
+    # theirs, the save's and the merge's own event
+    assert _events(owner.path) == before + report.added["audit_events"] + 2
+    verified = verify_chain(owner)
+    assert verified.ok, verified.summary()
+    assert verified.checked == _events(owner.path)
+
+
+def test_an_event_left_unlinked_meanwhile_is_linked_with_the_merged_ones(richer):  # noqa: F811
+    """If an event without a hash is found under the lock (a writer that links later), the
+    merged events are linked after it, one by one, as before: the chain stays intact."""
+    owner, bundle = richer
+    written: list[str] = []
+
+    def progress(done, total, message):
+        if message == "Merging: writing" and not written:
+            conn = sqlite3.connect(owner.path)
+            with conn:
+                conn.execute(
+                    "INSERT INTO audit_event (uuid, at, action, entity)"
+                    " VALUES (?, ?, 'note', 'project')",
+                    ("d" * 32, OLD),
+                )
+            conn.close()
+            written.append(message)
+
+    report = merge_bundle(owner, bundle, progress=progress)
+    assert written and report.added["audit_events"] > 2
+    verified = verify_chain(owner)
+    assert verified.ok, verified.summary()
+    assert verified.checked == _events(owner.path)

@@ -60,7 +60,7 @@ from app.core.bundle.errors import BundleError
 from app.core.bundle.members import Loader
 from app.core.bundle.merge_annotations import AnnotationMerging, Conflict
 from app.core.bundle.merge_load import HiddenLoad
-from app.core.bundle.merge_publish import publish
+from app.core.bundle.merge_publish import prepare_events, publish
 from app.core.bundle.open import insert_predictions, model_row
 from app.core.bundle.rows import (
     TASK_STATUSES,
@@ -314,6 +314,7 @@ class _Merge(AnnotationMerging):
             self.models()
             self.report.skipped += self.loader.skipped
             self.prepare_publish()
+            prepare_events(conn)
             conn.commit()
         except BaseException:
             conn.rollback()

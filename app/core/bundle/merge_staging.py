@@ -99,6 +99,8 @@ def create(conn: sqlite3.Connection) -> None:
         conn.execute(f"CREATE TEMP TABLE stage_{table} AS SELECT * FROM main.{table} WHERE 0")
     # annotation_history rows a decision staged (1), not the member's (NULL): undone on re-check
     conn.execute("ALTER TABLE temp.stage_annotation_history ADD COLUMN src")
+    # an event's canonical text (app.core.audit.chain.canonical), made while staging
+    conn.execute("ALTER TABLE temp.stage_audit_event ADD COLUMN canon")
     for sql in EXTRA.values():
         conn.execute(sql)
     conn.execute(
