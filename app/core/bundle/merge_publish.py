@@ -171,6 +171,9 @@ def _rows(m: Any, conn) -> None:
     added("predictions", staging.publish_plain(conn, "prediction"))
 
 
+_LINK = ("id", "prev_hash", "hash")
+
+
 def prepare_events(conn: sqlite3.Connection) -> None:
     """While staging (no lock): each staged audit event's canonical text, which its hash
     covers, so that the publish only hashes (app.core.audit.chain.event_hash)."""
@@ -195,6 +198,7 @@ def _publish_events(conn: sqlite3.Connection) -> int:
         "SELECT id, hash FROM main.audit_event WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1"
     ).fetchone()
     top = conn.execute("SELECT max(id) FROM main.audit_event").fetchone()[0]
+    conn.execute("DELETE FROM temp.stage_event_hash")
     if (last[0] if last else None) == top:
         prev = last[1] if last else GENESIS
         seen = set()
@@ -207,12 +211,18 @@ def _publish_events(conn: sqlite3.Connection) -> int:
                 continue
             seen.add(uid)
             digest = hashlib.sha256((prev + canon).encode("utf-8")).hexdigest()  # event_hash
-            hashes.append((prev, digest, rowid))
+            hashes.append((rowid, prev, digest))
             prev = digest
-        conn.executemany(
-            "UPDATE temp.stage_audit_event SET prev_hash = ?, hash = ? WHERE rowid = ?", hashes
-        )
-    added = staging.publish_plain(conn, "audit_event")
+        conn.executemany("INSERT INTO temp.stage_event_hash VALUES (?, ?, ?)", hashes)
+    names = [c for c in staging.columns(conn, "audit_event") if c not in _LINK]
+    before = conn.total_changes
+    conn.execute(
+        f"INSERT OR IGNORE INTO main.audit_event ({', '.join(names)}, prev_hash, hash)"
+        f" SELECT {', '.join(f's.{c}' for c in names)}, h.prev, h.hash"
+        " FROM temp.stage_audit_event s LEFT JOIN temp.stage_event_hash h ON h.rid = s.rowid"
+        " ORDER BY s.rowid"
+    )
+    added = conn.total_changes - before
     audit.link_pending(conn)  # whatever is still unlinked (nothing, after the above)
     return added
 

@@ -89,6 +89,8 @@ EXTRA = {
     " (datapoint_id, annotator_id, label, seq, aid)",
     "datapoint": "CREATE TEMP TABLE stage_datapoint AS SELECT * FROM main.datapoint WHERE 0",
     "dataset": "CREATE TEMP TABLE stage_dataset (id, imported_by)",
+    # the hashes of the staged audit events the publish inserts (by stage_audit_event rowid)
+    "event_hash": "CREATE TEMP TABLE stage_event_hash (rid INTEGER PRIMARY KEY, prev, hash)",
 }
 
 
