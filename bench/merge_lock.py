@@ -20,16 +20,19 @@ varies by +-25%; "publish (lock held), CPU" is the merging process's CPU seconds
   the checkpoint, 0.17 s, after the lock); before (main at ba70641, the same machine): 3.2 s
   at load 5.1, 2.9 s at load 1-2 (annotations with their label rows 1.8-1.9, status 0.75-0.86,
   commit with the checkpoint 0.39-0.45). No failed save.
-- defaults (300,000 new datapoints too): the lock held 2.0 s (1.6 s CPU); before: 3.3 s.
+- defaults (300,000 new datapoints too): the lock held 2.0 s (1.6 s CPU); before: 3.3 s
+  (measured at load 6-10).
+- --new 1 --annotations 100000 --events 100000 (a colleague's 100,000 label saves leave as
+  many audit events): the lock held 2.9 s, of which 1.4 s the events (inserted with their
+  chain hashes, computed from canonical texts made while staging); without those, 3.9-4.8 s,
+  of which 2.2-2.5 s the events (inserted, then linked one by one by
+  app.core.audit.link_pending).
 What remains is B-tree work the schema asks for: per annotation a row and three index
 entries (one on a random UUID) and three foreign-key checks; per label row a row, three index
 entries and two checks; per datapoint newly labelled its row rewritten and its (status, id)
-entry moved. Measured apart (the same rows into a copy of the project): the UUID index 0.25 s,
-the foreign-key checks 0.4 s, the status rewrite 0.4-0.5 s for 200,000.
-- --new 1 --annotations 100000 --events 100000 (a colleague's 100,000 label saves leave as
-  many audit events): the lock held 3.9 s, of which 2.2 s the audit events: inserted, then
-  linked into the hash chain one by one in Python (app.core.audit.chain.link_pending, about
-  20 us an event under the lock). Not solved here: see the report of issue 14.
+entry moved; per audit event a row with a random UUID index entry. Measured apart (the same
+rows into a copy of the project): the UUID index 0.25 s, the foreign-key checks 0.4 s, the
+status rewrite 0.4-0.5 s for 200,000.
 """
 
 from __future__ import annotations
