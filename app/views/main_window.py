@@ -572,9 +572,10 @@ class MainWindow(QMainWindow):
             self.set_project(self.project)
             gone = all(info.source_name != name for info in list_datasets(self.project))
             if gone:
-                self.statusBar().showMessage(
-                    f"Removal of {name} cancelled: it stays hidden, and its removal will"
-                    f" finish {RESUMES}."
+                QMessageBox.information(
+                    self,
+                    "Removal cancelled",
+                    f"“{name}” stays hidden, and its removal will finish {RESUMES}.",
                 )
 
     # ---- closing --------------------------------------------------------------------------------
