@@ -12,7 +12,10 @@ begun deferred, its first write statement) to its commit or rollback, and the lo
 printed with the whole run's wall time and the number of write transactions. The timer costs
 one Python call per statement (not per row or trigger step). One line per writer:
 
-    python bench/lock_holds.py [--rows 1000000] [--only remove,assign,...] [--bulk 100000]
+    python bench/lock_holds.py [--rows 1000000] [--only remove,assign,...] [--bulk 10000]
+
+--only automation runs Model > Automate on bench/automate.py's scored copy of the project
+(built once into bench/out; scoring 1M rows takes minutes).
 """
 
 from __future__ import annotations
@@ -233,6 +236,22 @@ def run_bulk_label(project, args) -> str:
     return f"bulk label of {len(ids):,} datapoints and its undo"
 
 
+def run_automation(project, args) -> str:
+    """Model > Automate at P 0.95 on bench/automate.py's scored copy (an SMS model stored as a
+    version, the 1M pool scored by it: built once, slowly, and not timed here)."""
+    from app.ml.automate import run
+
+    outcome = run.automate(project, 1, 0.95, actor_id=project.local_annotator_id)
+    report = outcome.report
+    return f"{report.auto_labelled:,} auto-labels, {report.routed:,} routed"
+
+
+def automation_base(rows: int) -> Path:
+    from bench.automate import scored_project
+
+    return scored_project(rows)
+
+
 WRITERS: dict[str, Callable] = {
     "remove": run_remove,
     "assign": run_assign,
@@ -240,15 +259,18 @@ WRITERS: dict[str, Callable] = {
     "fts": run_fts,
     "consensus": run_consensus,
     "bulk_label": run_bulk_label,
+    "automation": run_automation,  # not in the default list: its base takes long to build
 }
+DEFAULT = "remove,assign,predictions,fts,consensus,bulk_label"
+BASES: dict[str, Callable[[int], Path]] = {"automation": automation_base}
 SETUP: dict[str, Callable[[Path], None]] = {"consensus": two_annotators}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--only", default=",".join(WRITERS))
-    parser.add_argument("--bulk", type=int, default=100_000)
+    parser.add_argument("--only", default=DEFAULT, help=f"of {', '.join(WRITERS)}")
+    parser.add_argument("--bulk", type=int, default=10_000)
     args = parser.parse_args()
     from app.core.project.project import open_project
 
@@ -256,7 +278,7 @@ def main() -> None:
     base = big_project(args.rows)
     print(f"{'writer':<12} {'longest hold':>13} {'whole run':>10} {'txns':>6}  what")
     for name in args.only.split(","):
-        path = fresh_copy(base, name)
+        path = fresh_copy(BASES[name](args.rows) if name in BASES else base, name)
         if name in SETUP:
             SETUP[name](path)
         with open_project(path) as project:
