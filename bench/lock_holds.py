@@ -122,8 +122,11 @@ def fresh_copy(base: Path, name: str) -> Path:
 
 
 def remove(path: Path) -> None:
+    """A copy and what opening it left: its WAL files and the schema upgrade's backup."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+    for backup in path.parent.glob(f"{path.name}.bak-*"):
+        backup.unlink()
 
 
 def two_annotators(path: Path) -> None:
