@@ -91,11 +91,22 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_datasets(args: argparse.Namespace) -> int:
     from app.cli.options import open_project
-    from app.core.io.datasets import list_datasets, remove_dataset
+    from app.core.errors import Cancelled
+    from app.core.io.datasets import RESUMES, list_datasets, remove_dataset
 
     with open_project(Path(args.path)) as project:
         if args.remove is not None:
-            removed = remove_dataset(project, args.remove, progress=TextProgress())
+            try:
+                removed = remove_dataset(project, args.remove, progress=TextProgress())
+            except (Cancelled, KeyboardInterrupt):
+                if any(info.id == args.remove for info in list_datasets(project)):
+                    print(f"Removal of dataset {args.remove} interrupted: nothing was changed")
+                else:  # hidden by the first step: the next open finishes it
+                    print(
+                        f"Removal of dataset {args.remove} interrupted: it is hidden already,"
+                        f" and its removal will finish {RESUMES}"
+                    )
+                return 130
             print(f"Removed dataset {args.remove} and its {removed:,} datapoints")
             return 0
         for info in list_datasets(project):

@@ -560,7 +560,23 @@ class MainWindow(QMainWindow):
         )
         job.succeeded.connect(lambda _n: self.set_project(self.project))  # queues too
         job.failed.connect(lambda message: QMessageBox.warning(self, "Remove failed", message))
+        job.cancelled.connect(lambda: self._removal_cancelled(name))
         self._track(job).start()
+
+    def _removal_cancelled(self, name: str) -> None:
+        """A removal cancelled midway: the dataset stays hidden (or was never touched, if the
+        cancel came first), and the next open of the project finishes it."""
+        from app.core.io.datasets import RESUMES
+
+        if self.project is not None:
+            self.set_project(self.project)
+            gone = all(info.source_name != name for info in list_datasets(self.project))
+            if gone:
+                QMessageBox.information(
+                    self,
+                    "Removal cancelled",
+                    f"“{name}” stays hidden, and its removal will finish {RESUMES}.",
+                )
 
     # ---- closing --------------------------------------------------------------------------------
     def unsaved_writes(self) -> int:

@@ -197,9 +197,9 @@ def set_priorities(project: Project, version_id: int, rows: list[tuple[float, in
 
 
 def drop_older_predictions(project: Project, version_id: int) -> None:
-    """Once a version has scored the pool, older versions' predictions are only clutter."""
-    with write_transaction(project.engine) as conn:
-        conn.execute(text("DELETE FROM prediction WHERE model_version_id < :v"), {"v": version_id})
+    """Once a version has scored the pool, older versions' predictions are only clutter
+    (deleted in short transactions: storage.predictions.drop_older)."""
+    predictions.drop_older(project.engine, version_id)
 
 
 def scored_version(project: Project) -> int | None:

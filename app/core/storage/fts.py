@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -21,11 +22,13 @@ from sqlalchemy import Connection
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.storage.retry import run_write
 from app.core.storage.sqlite import driver_connection
+from app.core.storage.staging import next_chunk
 
 if TYPE_CHECKING:
     from app.core.project.project import Project
 
-CHUNK = 50_000
+CHUNK = 50_000  # ids per chunk before issue 14; chunks are now sized by time (index_pending)
+FIRST_CHUNK = 5_000
 MESSAGE = "Indexing text for search"
 MATCH_FUNCTION = "tagloop_fts_match"
 
@@ -76,7 +79,7 @@ def index_pending(
     project: Project,
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
-    chunk: int = CHUNK,
+    chunk: int | None = None,
 ) -> int:
     """Add every pending datapoint to the search index; returns how many were indexed.
 
@@ -86,6 +89,11 @@ def index_pending(
     Like every short writer, each transaction waits out a busy database (another process's
     long import or merge holding the write lock) through app.core.storage.retry, and raises
     DatabaseBusy, with the work done so far kept, only when that wait runs out.
+
+    Chunks are sized by time (issue 14: no writer holds the lock for more than about 1 s):
+    the first takes FIRST_CHUNK ids, and each next one is sized to take about
+    staging.TARGET_SECONDS from how long the last took (a busy machine gets smaller chunks).
+    A given `chunk` fixes the size instead.
     """
     with project.engine.connect() as sa_conn:
         upto, top = pending(sa_conn)
@@ -99,14 +107,20 @@ def index_pending(
     # FTS5 merging while a big batch goes in only to merge again later costs ~25%; it still
     # merges when a level fills ("crisismerge"). Normal merging is restored below.
     run_write(project.engine, lambda c: _set_automerge(driver_connection(c), 0))
+    size = chunk or FIRST_CHUNK
     try:
         while True:
             check_cancel(cancel)
-            added = run_write(project.engine, lambda c: _index_chunk(driver_connection(c), chunk))
+            started = time.perf_counter()
+            added = run_write(
+                project.engine, lambda c, size=size: _index_chunk(driver_connection(c), size)
+            )
             if added is None:
                 break
             done += added
             progress(min(done, total), total, MESSAGE)
+            if chunk is None:
+                size = next_chunk(size, added, time.perf_counter() - started)
     finally:
         run_write(project.engine, lambda c: _set_automerge(driver_connection(c), 4))
     return done

@@ -5,19 +5,23 @@ dialect and its raw driver (INSERT OR REPLACE, json_each, qmark parameters, fetc
 sqlite3 connection), so they sit in core/storage with the rest of what ties Tagloop to SQLite.
 The domain API is app.core.project.modelstore (model versions, their audit events, the
 predictions as the editors read them); app.ml.loop reads its training texts and its pool here.
-Every function works inside the caller's connection or transaction. The prediction table
+Every function works inside the caller's connection or transaction, but `drop_older`, which
+commits its own short transactions. The prediction table
 itself (keyed by model version and datapoint, WITHOUT ROWID) is laid out by migration 0005.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
+from app.core.storage.retry import run_write
 from app.core.storage.sqlite import driver_connection
+from app.core.storage.staging import FIRST_CHUNK, next_chunk
 from app.core.storage.tables import DatapointStatus
 from app.core.storage.visibility import visible
 
@@ -94,6 +98,40 @@ def set_scores(conn: Connection, version_id: int, rows: Iterable[tuple[float, in
         "UPDATE prediction SET score = ? WHERE datapoint_id = ? AND model_version_id = ?",
         [(score, dp_id, version_id) for score, dp_id in rows],
     )
+
+
+def _drop_step(conn: Connection, version_id: int, size: int) -> int | None:
+    """Delete up to `size` predictions of the oldest version before `version_id`; how many,
+    or None when no older version has any left."""
+    raw = driver_connection(conn)
+    (oldest,) = raw.execute(
+        "SELECT min(model_version_id) FROM prediction WHERE model_version_id < ?", (version_id,)
+    ).fetchone()
+    if oldest is None:
+        return None
+    (high,) = raw.execute(
+        "SELECT max(datapoint_id) FROM (SELECT datapoint_id FROM prediction"
+        " WHERE model_version_id = ? ORDER BY datapoint_id LIMIT ?)",
+        (oldest, size),
+    ).fetchone()
+    return raw.execute(
+        "DELETE FROM prediction WHERE model_version_id = ? AND datapoint_id <= ?", (oldest, high)
+    ).rowcount
+
+
+def drop_older(engine: Engine, version_id: int) -> int:
+    """Delete the predictions of every version older than `version_id` in short transactions
+    sized by time (staging.next_chunk, about 0.3 s each; issue 14), not one long one: they
+    are a derived cache, which the newest version has replaced (readers use the newest), so
+    what is left between two chunks is never seen. How many rows were deleted."""
+    removed, size = 0, FIRST_CHUNK
+    while True:
+        started = time.perf_counter()
+        count = run_write(engine, lambda conn, size=size: _drop_step(conn, version_id, size))
+        if count is None:
+            return removed
+        removed += count
+        size = next_chunk(size, count, time.perf_counter() - started)
 
 
 @dataclass(frozen=True)

@@ -7,26 +7,44 @@ short transaction (so other writers never wait long), and the dataset row last. 
 process was killed outright, nothing could; `sweep_abandoned`, run when a project opens,
 removes the loading datasets whose process is gone (visibility.loader_is_gone). Neither
 records an audit event: the rows were never visible.
+
+A dataset removal (app.core.io.datasets.remove_dataset) reuses both: it hides the dataset
+first (state REMOVING, its own audit event), then deletes it through `delete_loading`; a
+removal cancelled midway, or whose process was killed, is finished by `sweep_abandoned`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
-from app.core.jobs import CancelCheck, Progress, check_cancel
+from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.storage.retry import run_write
 from app.core.storage.sqlite import driver_connection
-from app.core.storage.visibility import READY, loader_is_gone, loader_is_live_here
+from app.core.storage.visibility import (
+    LOADING,
+    READY,
+    REMOVING,
+    loader_is_gone,
+    loader_is_live_here,
+)
 
 FIRST_CHUNK = 2_000  # rows removed by the first delete; later ones are sized to take...
 TARGET_SECONDS = 0.3  # ...about this long each
 MAX_CHUNK = 100_000
 WAIT_POLL_SECONDS = 0.25  # how often a load waiting for another one looks again
+
+# The removals running in this process, as (project URL, dataset id): the sweep on open leaves
+# them alone, and finishes any other removal of this process (one cancelled earlier).
+_running: set[tuple[str, int]] = set()
+_running_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -36,8 +54,14 @@ class SweptImport:
     dataset_uuid: str
     source_name: str
     rows: int
+    removal: bool = False  # a dataset removal that was stopped midway, now finished
 
     def summary(self) -> str:
+        if self.removal:
+            return (
+                f"finished removing the dataset {self.source_name} ({self.rows:,} more rows"
+                " deleted; its removal had been cancelled or its program had ended midway)"
+            )
         return (
             f"removed {self.rows:,} rows of an unfinished import of {self.source_name} "
             "(its program had ended before publishing them; they were never shown)"
@@ -78,31 +102,71 @@ def _delete_step(conn: Connection, dataset_id: int, size: int) -> int | None:
     ).rowcount
 
 
-def delete_loading(engine: Engine, dataset_id: int) -> int:
-    """Remove a loading dataset and its rows (annotations go with them by cascade), in short
-    transactions; the number of datapoints removed. A published dataset is left alone."""
+def delete_loading(
+    engine: Engine,
+    dataset_id: int,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+    total: int = 0,
+    message: str = "Removing",
+) -> int:
+    """Remove a loading (or REMOVING) dataset and its rows (annotations go with them by
+    cascade), in short transactions; the number of datapoints removed. A published dataset is
+    left alone. `progress(done, total, message)` and the cancel check (Cancelled) come between
+    two transactions, never inside one: the write lock is free then."""
     removed = 0
     size = FIRST_CHUNK
     while True:
+        check_cancel(cancel)
         started = time.perf_counter()
         count = run_write(engine, lambda conn, size=size: _delete_step(conn, dataset_id, size))
         if not count:  # None: gone; 0: the dataset row itself went last
             return removed
         removed += count
+        progress(removed, max(total, removed), message)
         size = next_chunk(size, count, time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def removal_running(engine: Engine, dataset_id: int) -> Iterator[None]:
+    """Mark a dataset removal as running in this process for the block (see `_running`)."""
+    key = (str(engine.url), dataset_id)
+    with _running_lock:
+        _running.add(key)
+    try:
+        yield
+    finally:
+        with _running_lock:
+            _running.discard(key)
+
+
+def _abandoned(engine: Engine, dataset_id: int, state: int, loader: str | None) -> bool:
+    """Whether nobody is writing (or removing) this hidden dataset any more: its process is
+    gone, or it is a removal of this process that is not running (cancelled earlier)."""
+    if loader_is_gone(loader):
+        return True
+    if state != REMOVING or not loader_is_live_here(loader):
+        return False
+    if int((loader or "").split("-")[1]) != os.getpid():
+        return False
+    with _running_lock:
+        return (str(engine.url), dataset_id) not in _running
 
 
 def sweep_abandoned(engine: Engine) -> list[SweptImport]:
     """Remove every loading dataset whose importing process is gone (see
-    visibility.loader_is_gone: another machine's is kept for a day); what was removed."""
+    visibility.loader_is_gone: another machine's is kept for a day), and finish every dataset
+    removal that no process is running any more; what was removed."""
     with engine.connect() as conn:
         loading = conn.exec_driver_sql(
-            f"SELECT id, uuid, source_name, loader FROM dataset WHERE state <> {READY}"
+            f"SELECT id, uuid, source_name, loader, state FROM dataset WHERE state <> {READY}"
         ).all()
     swept = []
-    for dataset_id, uuid, source_name, loader in loading:
-        if loader_is_gone(loader):
-            swept.append(SweptImport(uuid, source_name, delete_loading(engine, dataset_id)))
+    for dataset_id, uuid, source_name, loader, state in loading:
+        if _abandoned(engine, dataset_id, state, loader):
+            with removal_running(engine, dataset_id):
+                rows = delete_loading(engine, dataset_id)
+            swept.append(SweptImport(uuid, source_name, rows, removal=state == REMOVING))
     return swept
 
 
@@ -124,8 +188,8 @@ def other_live_load(raw: sqlite3.Connection) -> str | None:
     """The source name of a dataset that another running process of this machine is loading
     (an import or a merge under way), or None. Two loads at once would take the same new
     datapoint ids, so the second waits for the first (see `wait_turn`)."""
-    for source_name, loader in raw.execute(
-        f"SELECT source_name, loader FROM dataset WHERE state <> {READY}"
+    for source_name, loader in raw.execute(  # a removal takes no new ids: never waited for
+        f"SELECT source_name, loader FROM dataset WHERE state = {LOADING}"
     ):
         if loader_is_live_here(loader):
             return str(source_name)

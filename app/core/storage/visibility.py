@@ -14,9 +14,12 @@ keeps SQLite from answering from the narrow id-only indexes: a count or a deep p
 rows takes 5-10x longer. The hot paths (browse, worklist) therefore use `visible_where(conn)`,
 which gives the filter only while some dataset is loading, in one snapshot with the query.
 
-`loader_tag()` names the loading process (host, pid, start time, as app.core.fileio names a
-temporary file's writer), and `loader_is_gone(tag)` tells whether that process has ended,
-for the sweep on open (app.core.io.datasets).
+A dataset being removed (state REMOVING) is hidden the same way, from the moment its removal
+begins until its last row is gone.
+
+`loader_tag()` names the loading (or removing) process (host, pid, start time, as
+app.core.fileio names a temporary file's writer), and `loader_is_gone(tag)` tells whether that
+process has ended, for the sweep on open (app.core.io.datasets).
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ from app.core.storage.sqlite import driver_connection
 
 READY = 0  # dataset.state: published, its datapoints are seen
 LOADING = 1  # dataset.state: an import is (or was) writing it; its datapoints are unseen
+# dataset.state: being removed (app.core.io.datasets.remove_dataset). One short transaction
+# hides it (the filters below hide every state but READY) and records the audit event; its
+# rows then go in short transactions (app.core.storage.staging). It never becomes READY again:
+# a removal cancelled or killed midway stays hidden and is finished when the project next opens.
+REMOVING = 2
 
 # A loading dataset of another machine (a shared folder) is left alone until it is this old:
 # its pid means nothing here, and its import may still be running there.

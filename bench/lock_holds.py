@@ -1,0 +1,300 @@
+"""The longest write-lock hold of each bulk writer on a 1M-datapoint project (issue 14).
+
+"No writer should hold the lock for more than about 1 s." Each writer runs once on a fresh
+copy of the project that bench/_data.big_project builds (1M real texts: SMS messages and NCBI
+Disease sentences resampled with replacement, seeded, imported through the real importer),
+with what the writer needs set up first, untimed (e.g. two annotators' labels on a third of
+the rows for consensus, as bench/browse.label_some does for one).
+
+How the hold is measured: every SQLite connection the project opens is a TimedConnection
+(sqlite3.connect's factory): a write transaction runs from its BEGIN IMMEDIATE (or, for one
+begun deferred, its first write statement) to its commit or rollback, and the longest one is
+printed with the whole run's wall time and the number of write transactions. The timer costs
+one Python call per statement (not per row or trigger step). One line per writer:
+
+    python bench/lock_holds.py [--rows 1000000] [--only remove,assign,...] [--bulk 10000]
+
+--only automation runs Model > Automate on bench/automate.py's scored copy of the project
+(built once into bench/out; scoring 1M rows takes minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import sqlite3.dbapi2
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TAGLOOP_CONFIG_DIR", tempfile.mkdtemp(prefix="tagloop-bench-"))
+
+from bench._data import OUT, big_project  # noqa: E402
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP")
+
+
+class Holds:
+    """Write transactions seen on every project connection: the longest, and how many."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self.count = 0
+        self.open: dict[int, float] = {}
+
+    def statement(self, key: int, sql: str) -> None:
+        head = sql.lstrip()[:16].upper()
+        if head.startswith("BEGIN IMMEDIATE"):
+            self.open[key] = time.perf_counter()
+        elif head.startswith(("COMMIT", "ROLLBACK", "END")):
+            self.end(key)
+        elif key not in self.open and head.startswith(WRITES):
+            self.open[key] = time.perf_counter()  # a deferred transaction takes the lock here
+
+    def end(self, key: int) -> None:
+        began = self.open.pop(key, None)
+        if began is not None:
+            self.longest = max(self.longest, time.perf_counter() - began)
+            self.count += 1
+
+    def reset(self) -> None:
+        self.longest, self.count = 0.0, 0
+
+
+HOLDS = Holds()
+
+
+class TimedCursor(sqlite3.Cursor):
+    def execute(self, sql, *args):
+        HOLDS.statement(id(self.connection), sql)
+        return super().execute(sql, *args)
+
+    def executemany(self, sql, *args):
+        HOLDS.statement(id(self.connection), sql)
+        return super().executemany(sql, *args)
+
+
+class TimedConnection(sqlite3.Connection):
+    """A driver connection that times its write transactions (a Python call per statement
+    or executemany, not per row or trigger step: the figures stay those of the real run)."""
+
+    def cursor(self, factory=TimedCursor):
+        return super().cursor(factory)
+
+    def execute(self, sql, *args):
+        return self.cursor().execute(sql, *args)
+
+    def executemany(self, sql, *args):
+        return self.cursor().executemany(sql, *args)
+
+    def commit(self) -> None:
+        super().commit()
+        HOLDS.end(id(self))
+
+    def rollback(self) -> None:
+        super().rollback()
+        HOLDS.end(id(self))
+
+
+def install_timer() -> None:
+    """Every sqlite3 connection opened from now on (the project's engine) is a TimedConnection."""
+    connect = sqlite3.connect
+
+    def timed_connect(*args, **kwargs):
+        kwargs.setdefault("factory", TimedConnection)
+        return connect(*args, **kwargs)
+
+    sqlite3.connect = timed_connect
+    sqlite3.dbapi2.connect = timed_connect  # what SQLAlchemy's pysqlite dialect calls
+
+
+def fresh_copy(base: Path, name: str) -> Path:
+    path = OUT / f"lockholds_{name}.tagloop"
+    remove(path)
+    shutil.copyfile(base, path)
+    return path
+
+
+def remove(path: Path) -> None:
+    """A copy and what opening it left: its WAL files and the schema upgrade's backup."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    for backup in path.parent.glob(f"{path.name}.bak-*"):
+        backup.unlink()
+
+
+def two_annotators(path: Path) -> None:
+    """Two annotators who disagree on every third datapoint (the consensus set-up)."""
+    conn = sqlite3.connect(path)
+    with conn:
+        for ann_id, name in ((98, "bench-a"), (99, "bench-b")):
+            conn.execute(
+                "INSERT INTO annotator (id, uuid, name, role, created_at)"
+                " VALUES (?, ?, ?, 'annotator', '')",
+                (ann_id, name, name),
+            )
+        for ann_id, label, base in ((98, "ham", 0), (99, "spam", 10_000_000)):
+            conn.execute(
+                "INSERT INTO annotation (id, uuid, datapoint_id, annotator_id, value, status,"
+                " schema_version_id, time_spent_ms, origin, created_at, updated_at)"
+                f" SELECT id + {base}, lower(hex(randomblob(16))), id, ?, ?, 'complete', 1, 0,"
+                " 'human', '', '' FROM datapoint WHERE id % 3 = 0",
+                (ann_id, f'"{label}"'),
+            )
+        conn.execute(
+            "INSERT INTO annotation_label (annotation_id, label, datapoint_id)"
+            " SELECT id, json_extract(value, '$'), datapoint_id FROM annotation"
+        )
+        conn.execute("UPDATE datapoint SET status = 1 WHERE id % 3 = 0")
+    conn.close()
+
+
+def run_remove(project, args) -> str:
+    from app.core.io.datasets import list_datasets, remove_dataset
+
+    (dataset,) = list_datasets(project)
+    return f"{remove_dataset(project, dataset.id):,} datapoints"
+
+
+def run_assign(project, args) -> str:
+    from app.core.team.assign import add_annotator, generate_tasks
+
+    for name in ("ann-1", "ann-2"):
+        add_annotator(project, name)
+    HOLDS.reset()
+    report = generate_tasks(project, ["ann-1", "ann-2"], force=True)
+    return report.summary()
+
+
+def run_predictions(project, args) -> str:
+    """The writes of scoring the pool (app.ml.loop.score_pool) without the model: SCORE_CHUNK
+    rows per transaction through modelstore.write_prediction_arrays, for a first version and
+    then a second one, and then drop_older_predictions (as a new version's score ends)."""
+    import numpy as np
+
+    from app.core.project import modelstore
+    from app.ml.loop import SCORE_CHUNK
+
+    with project.engine.connect() as conn:
+        ids = [r[0] for r in conn.exec_driver_sql("SELECT id FROM datapoint ORDER BY id")]
+    versions = [modelstore.save_version(project, "bench", b"x", 3, {}) for _ in range(2)]
+    chunk_holds = []
+    for version in versions:
+        HOLDS.reset()
+        for start in range(0, len(ids), SCORE_CHUNK):
+            part = ids[start : start + SCORE_CHUNK]
+            confidence = np.full(len(part), 0.9)
+            modelstore.write_prediction_arrays(
+                project, version.id, part, ['"ham"'] * len(part), confidence, 1 - confidence
+            )
+        chunk_holds.append(HOLDS.longest)
+    HOLDS.reset()
+    modelstore.drop_older_predictions(project, versions[-1].id)
+    return (
+        f"{len(ids):,} predictions x 2 versions: longest score chunk"
+        f" {max(chunk_holds):.2f} s; then drop_older_predictions"
+    )
+
+
+def run_fts(project, args) -> str:
+    from app.core.storage import fts
+
+    with project.engine.connect() as conn:
+        conn.exec_driver_sql("INSERT INTO datapoint_fts (datapoint_fts) VALUES ('delete-all')")
+        conn.exec_driver_sql("UPDATE datapoint_fts_state SET indexed_upto = 0")
+        conn.commit()
+    HOLDS.reset()
+    return f"{fts.index_pending(project):,} datapoints indexed"
+
+
+def run_consensus(project, args) -> str:
+    from app.core.quality.consensus import create_adjudication_tasks
+    from app.core.team.assign import add_annotator
+
+    add_annotator(project, "adjudicator", "reviewer")
+    HOLDS.reset()
+    return f"{create_adjudication_tasks(project, 'adjudicator'):,} adjudicate tasks"
+
+
+def run_bulk_label(project, args) -> str:
+    """One bulk label of --bulk datapoints in the grid, then its undo."""
+    from app.core.annotation.commands import AnnotationState, SetAnnotations
+
+    with project.engine.connect() as conn:
+        ids = [
+            r[0]
+            for r in conn.exec_driver_sql(f"SELECT id FROM datapoint ORDER BY id LIMIT {args.bulk}")
+        ]
+    who = project.local_annotator_id
+    HOLDS.reset()
+    state = AnnotationState("spam", "complete")
+    applied = SetAnnotations(who, tuple((i, state) for i in ids), "bulk").apply(project)
+    applied.inverse.apply(project)
+    return f"bulk label of {len(ids):,} datapoints and its undo"
+
+
+def run_automation(project, args) -> str:
+    """Model > Automate at P 0.95 on bench/automate.py's scored copy (an SMS model stored as a
+    version, the 1M pool scored by it: built once, slowly, and not timed here)."""
+    from app.ml.automate import run
+
+    outcome = run.automate(project, 1, 0.95, actor_id=project.local_annotator_id)
+    report = outcome.report
+    return f"{report.auto_labelled:,} auto-labels, {report.routed:,} routed"
+
+
+def automation_base(rows: int) -> Path:
+    from bench.automate import scored_project
+
+    return scored_project(rows)
+
+
+WRITERS: dict[str, Callable] = {
+    "remove": run_remove,
+    "assign": run_assign,
+    "predictions": run_predictions,
+    "fts": run_fts,
+    "consensus": run_consensus,
+    "bulk_label": run_bulk_label,
+    "automation": run_automation,  # not in the default list: its base takes long to build
+}
+DEFAULT = "remove,assign,predictions,fts,consensus,bulk_label"
+BASES: dict[str, Callable[[int], Path]] = {"automation": automation_base}
+SETUP: dict[str, Callable[[Path], None]] = {"consensus": two_annotators}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--only", default=DEFAULT, help=f"of {', '.join(WRITERS)}")
+    parser.add_argument("--bulk", type=int, default=10_000)
+    args = parser.parse_args()
+    from app.core.project.project import open_project
+
+    install_timer()
+    base = big_project(args.rows)
+    print(f"{'writer':<12} {'longest hold':>13} {'whole run':>10} {'txns':>6}  what")
+    for name in args.only.split(","):
+        path = fresh_copy(BASES[name](args.rows) if name in BASES else base, name)
+        if name in SETUP:
+            SETUP[name](path)
+        with open_project(path) as project:
+            HOLDS.reset()
+            started = time.perf_counter()
+            what = WRITERS[name](project, args)
+            took = time.perf_counter() - started
+        print(
+            f"{name:<12} {HOLDS.longest:>11.2f} s {took:>8.1f} s {HOLDS.count:>6}  {what}",
+            flush=True,
+        )
+        remove(path)
+
+
+if __name__ == "__main__":
+    main()
