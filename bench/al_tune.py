@@ -1,0 +1,164 @@
+"""Tuning balanced's random share (issue #17 item 6, second round), by the protocol: choose on
+the tuning sets, check on the others, keep a change only if the tuning sets improve and no
+check set gets worse by more than one standard error, with every set >= -0.005 against random.
+
+Each (data set, candidate) run is cached in bench/out/al_tune/ with its per-repeat AUCs, and
+random is run once per data set (its curves do not depend on balanced's constants), so several
+processes can share the work and a stopped run resumes. Candidates:
+
+    base    the current default (EXPLORE_SHARE 0.3, WARMUP_LABELS 50)
+    e02/e04 EXPLORE_SHARE 0.2 / 0.4
+    w30/w100 WARMUP_LABELS 30 / 100
+    decay   the random share's floor falling from EXPLORE_SHARE to DECAY_TO by DECAY_LABELS
+
+Run: .venv/bin/python bench/al_tune.py --sets sms,mention,sms_short --candidates base,e02
+     [--repeats 6] [--report]   (--report prints the table from the cache and runs nothing)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import al_robust  # noqa: E402
+
+from app.ml import active  # noqa: E402
+from app.ml.bench import albench  # noqa: E402
+
+CACHE = ROOT / "bench" / "out" / "al_tune"
+TUNING = ("sms", "mention", "sms_short")
+CHECK = ("type", "multilabel", "mention_short", "titles")
+DECAY_TO = 0.15
+DECAY_LABELS = 500
+
+
+def _decaying_share(labeled: int | None, spans: bool = False) -> float:
+    """The decay candidate: the warm-up as now, then a floor that falls linearly from
+    EXPLORE_SHARE to DECAY_TO by DECAY_LABELS labels (spans and unknown counts: the floor)."""
+    if labeled is None or spans:
+        return active.EXPLORE_SHARE
+    fall = min(1.0, labeled / DECAY_LABELS)
+    floor = active.EXPLORE_SHARE - (active.EXPLORE_SHARE - DECAY_TO) * fall
+    return max(floor, 1.0 - labeled / active.WARMUP_LABELS)
+
+
+CANDIDATES: dict[str, dict[str, object]] = {
+    "base": {},
+    "e02": {"EXPLORE_SHARE": 0.2},
+    "e04": {"EXPLORE_SHARE": 0.4},
+    "w30": {"WARMUP_LABELS": 30},
+    "w100": {"WARMUP_LABELS": 100},
+    "decay": {"explore_share": _decaying_share},
+}
+
+
+def _with(settings: dict[str, object], run: Callable[[], dict]) -> dict:
+    """run() with active's names set as the candidate says, restored afterwards."""
+    saved = {name: getattr(active, name) for name in settings}
+    try:
+        for name, value in settings.items():
+            setattr(active, name, value)
+        return run()
+    finally:
+        for name, value in saved.items():
+            setattr(active, name, value)
+
+
+def _aucs(key: str, candidate: str, kwargs: dict, repeats: int, seed: int) -> list[float]:
+    """Per-repeat AUCs of one candidate (or 'random') on one data set, cached."""
+    path = CACHE / f"{key}__{candidate}__s{seed}_r{repeats}.json"
+    if path.exists():
+        return json.loads(path.read_text())["auc_repeats"]
+    started = time.perf_counter()
+    if candidate == "random":
+        result = albench.run(strategies=[], repeats=repeats, seed=seed, keep_repeats=True, **kwargs)
+        aucs = result["strategies"]["random"]["auc_repeats"]
+    else:
+        result = _with(
+            CANDIDATES[candidate],
+            lambda: albench.run(
+                strategies=["balanced"],
+                repeats=repeats,
+                seed=seed,
+                keep_repeats=True,
+                include_random=False,
+                **kwargs,
+            ),
+        )
+        aucs = result["strategies"]["balanced"]["auc_repeats"]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"auc_repeats": aucs}))
+    print(f"  {key} {candidate}: {time.perf_counter() - started:.0f} s", flush=True)
+    return aucs
+
+
+def _cached(key: str, candidate: str, repeats: int, seed: int) -> list[float] | None:
+    path = CACHE / f"{key}__{candidate}__s{seed}_r{repeats}.json"
+    return json.loads(path.read_text())["auc_repeats"] if path.exists() else None
+
+
+def _paired(mine: list[float], other: list[float]) -> tuple[float, float]:
+    diffs = [a - b for a, b in zip(mine, other, strict=True)]
+    return statistics.mean(diffs), statistics.stdev(diffs) / len(diffs) ** 0.5
+
+
+def report(sets: list[str], candidates: list[str], repeats: int, seed: int) -> None:
+    """Candidate x set: AUC minus random (paired se), minus base (paired se); the means."""
+    print(f"{'candidate':9s} " + " ".join(f"{k:>22s}" for k in sets) + "   tune   check    min")
+    for candidate in candidates:
+        cells, tune, check = [], [], []
+        for key in sets:
+            mine, chance = (
+                _cached(key, candidate, repeats, seed),
+                _cached(key, "random", repeats, seed),
+            )
+            if mine is None or chance is None:
+                cells.append(f"{'-':>22s}")
+                continue
+            diff, se = _paired(mine, chance)
+            base = _cached(key, "base", repeats, seed)
+            gain = ""
+            if base is not None and candidate != "base":
+                gain_diff, gain_se = _paired(mine, base)
+                gain = f" {gain_diff:+.3f}/{gain_se:.3f}"
+            cells.append(f"{diff:+.4f}({se:.4f}){gain:>10s}"[-22:].rjust(22))
+            (tune if key in TUNING else check).append(diff)
+        every = tune + check
+        print(
+            f"{candidate:9s} "
+            + " ".join(cells)
+            + f" {statistics.mean(tune) if tune else float('nan'):+.4f}"
+            + f" {statistics.mean(check) if check else float('nan'):+.4f}"
+            + f" {min(every) if every else float('nan'):+.4f}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sets", default=",".join(TUNING))
+    parser.add_argument("--candidates", default="base")
+    parser.add_argument("--repeats", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--report", action="store_true")
+    args = parser.parse_args()
+    sets, candidates = args.sets.split(","), args.candidates.split(",")
+    if not args.report:
+        kwargs = al_robust.data_sets()
+        for key in sets:
+            for candidate in ["random", *candidates]:
+                _aucs(key, candidate, kwargs[key], args.repeats, args.seed)
+    report(sets, candidates, args.repeats, args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
