@@ -111,34 +111,50 @@ def _paired(mine: list[float], other: list[float]) -> tuple[float, float]:
     return statistics.mean(diffs), statistics.stdev(diffs) / len(diffs) ** 0.5
 
 
+def _verdict(rows: dict[str, tuple[float, float, float, float]]) -> str:
+    """The protocol on one candidate's rows (set -> diff, se, gain over base, its se)."""
+    tune = [rows[k] for k in TUNING if k in rows]
+    if len(tune) < len(TUNING) or any(k not in rows for k in CHECK):
+        return "incomplete"
+    if statistics.mean(r[2] for r in tune) <= 0:
+        return "fails: tuning sets not better"
+    worse = [k for k in CHECK if rows[k][2] < -max(rows[k][1], rows[k][3])]
+    if worse:
+        return f"fails: worse by more than 1 se on {','.join(worse)}"
+    if min(r[0] for r in rows.values()) < -0.005:
+        return "fails: a set below -0.005"
+    return "passes"
+
+
 def report(sets: list[str], candidates: list[str], repeats: int, seed: int) -> None:
-    """Candidate x set: AUC minus random (paired se), minus base (paired se); the means."""
-    print(f"{'candidate':9s} " + " ".join(f"{k:>22s}" for k in sets) + "   tune   check    min")
+    """Candidate x set: AUC minus random (paired se) and minus base (paired se); per
+    candidate the tuning mean, check mean, minimum and the protocol's verdict."""
+    print(f"{'candidate':9s} {'set':14s} {'- random':>8s} {'(se)':>8s} {'- base':>8s} {'(se)':>8s}")
+    summary = []
     for candidate in candidates:
-        cells, tune, check = [], [], []
+        rows: dict[str, tuple[float, float, float, float]] = {}
         for key in sets:
-            mine, chance = (
-                _cached(key, candidate, repeats, seed),
+            mine = _cached(key, candidate, repeats, seed)
+            chance, base = (
                 _cached(key, "random", repeats, seed),
+                _cached(key, "base", repeats, seed),
             )
-            if mine is None or chance is None:
-                cells.append(f"{'-':>22s}")
+            if mine is None or chance is None or base is None:
                 continue
             diff, se = _paired(mine, chance)
-            base = _cached(key, "base", repeats, seed)
-            gain = ""
-            if base is not None and candidate != "base":
-                gain_diff, gain_se = _paired(mine, base)
-                gain = f" {gain_diff:+.3f}/{gain_se:.3f}"
-            cells.append(f"{diff:+.4f}({se:.4f}){gain:>10s}"[-22:].rjust(22))
-            (tune if key in TUNING else check).append(diff)
-        every = tune + check
+            gain, gain_se = _paired(mine, base) if candidate != "base" else (0.0, 0.0)
+            rows[key] = (diff, se, gain, gain_se)
+            print(f"{candidate:9s} {key:14s} {diff:+8.4f} ({se:.4f}) {gain:+8.4f} ({gain_se:.4f})")
+        tune = [rows[k][0] for k in TUNING if k in rows]
+        check = [rows[k][0] for k in CHECK if k in rows]
+        summary.append((candidate, tune, check, rows))
+    print(f"\n{'candidate':9s} {'tune mean':>9s} {'check mean':>10s} {'min':>8s}  verdict")
+    for candidate, tune, check, rows in summary:
+        nan = float("nan")
         print(
-            f"{candidate:9s} "
-            + " ".join(cells)
-            + f" {statistics.mean(tune) if tune else float('nan'):+.4f}"
-            + f" {statistics.mean(check) if check else float('nan'):+.4f}"
-            + f" {min(every) if every else float('nan'):+.4f}"
+            f"{candidate:9s} {statistics.mean(tune) if tune else nan:+9.4f}"
+            f" {statistics.mean(check) if check else nan:+10.4f}"
+            f" {min(tune + check) if rows else nan:+8.4f}  {_verdict(rows)}"
         )
 
 
