@@ -114,10 +114,12 @@ def _paired(mine: list[float], other: list[float]) -> tuple[float, float]:
 def _verdict(rows: dict[str, tuple[float, float, float, float]]) -> str:
     """The protocol on one candidate's rows (set -> diff, se, gain over base, its se)."""
     tune = [rows[k] for k in TUNING if k in rows]
-    if len(tune) < len(TUNING) or any(k not in rows for k in CHECK):
+    if len(tune) < len(TUNING):
         return "incomplete"
     if statistics.mean(r[2] for r in tune) <= 0:
-        return "fails: tuning sets not better"
+        return "fails: tuning sets not better (not run on the check sets)"
+    if any(k not in rows for k in CHECK):
+        return "incomplete"
     worse = [k for k in CHECK if rows[k][2] < -max(rows[k][1], rows[k][3])]
     if worse:
         return f"fails: worse by more than 1 se on {','.join(worse)}"
