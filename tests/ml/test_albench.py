@@ -148,6 +148,16 @@ def test_run_keeps_paired_repeats_on_request():
     assert "auc_repeats" not in plain["strategies"]["random"]  # the CLI's JSON is unchanged
 
 
+def test_run_without_random_gives_the_same_curves():
+    """include_random=False (bench/al_tune.py runs random once per data set) leaves random out
+    and changes nothing else: a strategy's repeats depend only on their own seeds."""
+    settings = dict(seed_size=10, batch=10, budget=30, repeats=2, keep_repeats=True)
+    both = albench.run(SMS_200, "classification", ["balanced"], **settings)
+    alone = albench.run(SMS_200, "classification", ["balanced"], include_random=False, **settings)
+    assert list(alone["strategies"]) == ["balanced"]
+    assert alone["strategies"]["balanced"] == both["strategies"]["balanced"]
+
+
 def test_short_text_proxies(tmp_path):
     long = Example("Free entry now. Text WIN to 80086 to claim your prize today or never", "spam")
     (short,) = data.short_texts([long], words=3)

@@ -229,11 +229,13 @@ def run(
     cancel: CancelCheck = never_cancel,
     pool_limit: int = 0,
     keep_repeats: bool = False,
+    include_random: bool = True,
 ) -> dict[str, Any]:
     """Learning curves per strategy (see module docstring); random is always included.
     path may be several files of the same kind (e.g. NCBI train + test), read as one.
     keep_repeats adds each repeat's AUC ("auc_repeats"), for a paired standard error
-    (every strategy's repeat r starts from the same seed sample)."""
+    (every strategy's repeat r starts from the same seed sample). include_random=False skips
+    random (bench/al_tune.py computes it once per data set and reuses it)."""
     from app.ml.bench import data
 
     paths = [Path(path)] if isinstance(path, str | Path) else [Path(p) for p in path]
@@ -247,7 +249,7 @@ def run(
         raise ValueError(f"al-bench needs at least 8 labeled examples; found {len(examples)}")
     label_list = sorted(labels)
     names: list[str] = []
-    for name in ["random", *strategies]:
+    for name in ["random", *strategies] if include_random else list(strategies):
         name = active.DEFAULT_STRATEGY if name == "default" else name
         if name not in active.STRATEGIES:
             raise ValueError(f"unknown strategy {name!r}; use one of {active.STRATEGIES}")
