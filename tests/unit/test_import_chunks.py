@@ -284,7 +284,7 @@ def test_a_killed_import_leaves_hidden_rows_that_the_next_open_sweeps(
 def test_loaders_of_live_processes_and_other_machines_are_left_alone():
     me = visibility.loader_tag()
     assert not visibility.loader_is_gone(me)
-    host, pid, start, began = me.split("-")
+    host, pid, start, began, _n = me.split("-")
     assert visibility.loader_is_gone(f"{host}-{pid}-{int(start) + 1}-{began}")  # pid reused
     other = "zzzzzz" if host != "zzzzzz" else "yyyyyy"
     assert not visibility.loader_is_gone(f"{other}-1-1-{began}")

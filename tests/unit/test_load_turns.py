@@ -77,25 +77,47 @@ def test_only_a_live_loader_of_this_machine_is_waited_for(make_project):
     with project.engine.connect() as conn:
         raw = conn.connection.driver_connection
         assert staging.other_live_load(raw) is None
-    host, pid, start, began = visibility.loader_tag().split("-")
+    host, pid, start, began, _n = visibility.loader_tag().split("-")
     _loading_row(project.path, "ended.csv", f"{host}-{pid}-{int(start) + 1}-{began}")
     _loading_row(project.path, "elsewhere.csv", f"{host}x-1-1-{began}")
     with project.engine.connect() as conn:
         assert staging.other_live_load(conn.connection.driver_connection) is None
-    _loading_row(project.path, "running.csv", visibility.loader_tag())
+    left = visibility.loader_tag()  # this process, but no load of it is running
+    _loading_row(project.path, "left.csv", left)
     with project.engine.connect() as conn:
+        assert staging.other_live_load(conn.connection.driver_connection) is None
+    running = visibility.loader_tag()  # another load of this process, under way
+    _loading_row(project.path, "running.csv", running)
+    with staging.load_running(running), project.engine.connect() as conn:
         assert staging.other_live_load(conn.connection.driver_connection) == "running.csv"
+    with project.engine.connect() as conn:
+        assert staging.other_live_load(conn.connection.driver_connection) is None
+
+
+def test_a_load_this_process_left_behind_is_swept_but_a_running_one_is_kept(make_project):
+    project = make_project()
+    left, running = visibility.loader_tag(), visibility.loader_tag()
+    assert left != running  # two loads of one process, even within one second
+    _loading_row(project.path, "left.csv", left)
+    _loading_row(project.path, "running.csv", running)
+    with staging.load_running(running):
+        swept = staging.sweep_abandoned(project.engine)
+    assert [s.source_name for s in swept] == ["left.csv"]
+    with project.engine.connect() as conn:
+        names = [r[0] for r in conn.exec_driver_sql("SELECT source_name FROM dataset")]
+    assert names == ["running.csv"]
 
 
 def test_an_import_waits_its_turn_says_so_and_can_be_cancelled(make_project, tmp_path):
     project = make_project()
-    _loading_row(project.path, "running.csv", visibility.loader_tag())
+    running = visibility.loader_tag()
+    _loading_row(project.path, "running.csv", running)
     said: list[str] = []
 
     def cancel_after_two_waits() -> bool:
         return len(said) >= 2
 
-    with pytest.raises(Cancelled):
+    with staging.load_running(running), pytest.raises(Cancelled):
         import_dataset(
             project,
             labelled(tmp_path / "second.csv", 10, "second"),
@@ -169,9 +191,10 @@ def test_a_merge_bringing_new_datasets_waits_for_a_running_import(make_project, 
     with open_project(copy_path) as copy:
         import_dataset(copy, labelled(tmp_path / "more.csv", 12, "more"), label_column="label")
         bundle = export_project_bundle(copy, tmp_path / "copy.tlbundle").path
-    _loading_row(owner.path, "running.csv", visibility.loader_tag())
+    running = visibility.loader_tag()
+    _loading_row(owner.path, "running.csv", running)
     said: list[str] = []
-    with pytest.raises(Cancelled):
+    with staging.load_running(running), pytest.raises(Cancelled):
         merge_bundle(
             owner,
             bundle,

@@ -78,6 +78,7 @@ from app.core.bundle.validate import validate_bundle
 from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.project.project import Project
 from app.core.storage import sqlite
+from app.core.storage.staging import load_running
 from app.core.team.tasks import TASK_KINDS
 
 MAX_STAGINGS = 5  # step 3 runs again if the project's new ids were taken meanwhile
@@ -248,6 +249,12 @@ class _Merge(AnnotationMerging):
         self.progress(self.steps.done, self.steps.total, f"Merging: {written:,} datapoints written")
 
     def run(self) -> MergeReport:
+        """The merge, marked as running in this process while it lasts (its loading datasets
+        are then waited for by other loads, and kept by the sweep on open)."""
+        with load_running(self.hidden.tag):
+            return self._run()
+
+    def _run(self) -> MergeReport:
         self.annotators_seen()
         self.hidden.datasets_member()
         self.hidden.datapoints_member()

@@ -50,6 +50,7 @@ class HiddenLoad:
         self.moved: dict[str, int] = {}  # report counts of the annotations written hidden
         self.added = 0
         self.staged = 0  # datapoints of existing datasets, staged with provisional ids
+        self.tag = visibility.loader_tag()  # its datasets' loader (see staging.load_running)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -83,7 +84,7 @@ class HiddenLoad:
         one (an import or a merge: its new datapoint ids would meet this merge's): then add
         nothing and return its source name. Looked at and added in one write transaction."""
         refs = self.m.refs
-        tag = visibility.loader_tag()
+        tag = self.tag
         with self._write() as conn:
             other = other_live_load(conn)
             if other is not None:

@@ -271,12 +271,20 @@ def _run(
 
 
 def _write(job: _Job) -> ImportReport:
+    """The import, marked as running in this process while it lasts (its loading dataset is
+    then waited for by other loads, and kept by the sweep on open)."""
+    tag = visibility.loader_tag()
+    with staging.load_running(tag):
+        return _load(job, tag)
+
+
+def _load(job: _Job, tag: str) -> ImportReport:
     """The import in short transactions: the dataset row (loading, unseen), its rows in
     chunks, then the publish. A failure or a cancel removes what was committed, also in
     short transactions (app.core.storage.staging); nothing of it was ever visible."""
     project = job.project
     dataset_uuid = new_uuid()
-    dataset_id = _claim_dataset(job, dataset_uuid)
+    dataset_id = _claim_dataset(job, dataset_uuid, tag)
     report = ImportReport(dataset_id, dataset_uuid, job.path.name)
     created: list[int] = []  # annotators this import added (named by the file)
     try:
@@ -470,7 +478,7 @@ class ChunkLoader:
         _mark_labeled(conn, feed.take_relabeled())
 
 
-def _claim_dataset(job: _Job, dataset_uuid: str) -> int:
+def _claim_dataset(job: _Job, dataset_uuid: str, tag: str) -> int:
     """The loading dataset row of this import, inserted once no other program of this machine
     is loading one (an import or a merge would take the same new datapoint ids): checked and
     inserted in one write transaction, so two imports that start together take turns."""
@@ -478,7 +486,7 @@ def _claim_dataset(job: _Job, dataset_uuid: str) -> int:
     def claim(conn: Connection) -> int | str:
         raw = sqlite.driver_connection(conn)
         other = staging.other_live_load(raw)
-        return other if other is not None else _insert_dataset(job, raw, dataset_uuid)
+        return other if other is not None else _insert_dataset(job, raw, dataset_uuid, tag)
 
     while True:
         claimed = run_write(job.project.engine, claim)
@@ -487,7 +495,7 @@ def _claim_dataset(job: _Job, dataset_uuid: str) -> int:
         staging.wait_turn(claimed, job.progress, job.cancel)
 
 
-def _insert_dataset(job: _Job, conn: sqlite3.Connection, dataset_uuid: str) -> int:
+def _insert_dataset(job: _Job, conn: sqlite3.Connection, dataset_uuid: str, tag: str) -> int:
     """The dataset row, loading (unseen) and naming this process, its checksum and counts
     filled in when it is published; its id."""
     return int(
@@ -503,7 +511,7 @@ def _insert_dataset(job: _Job, conn: sqlite3.Connection, dataset_uuid: str) -> i
                 job.label_column,
                 now_iso(),
                 job.actor_id,
-                visibility.loader_tag(),
+                tag,
             ),
         ).lastrowid
     )

@@ -45,6 +45,10 @@ WAIT_POLL_SECONDS = 0.25  # how often a load waiting for another one looks again
 # them alone, and finishes any other removal of this process (one cancelled earlier).
 _running: set[tuple[str, int]] = set()
 _running_lock = threading.Lock()
+# The loader tags of the loads (imports, merges bringing datasets) running in this process: a
+# loading dataset of this process whose tag is not here is left over from a load that could
+# not clean up after itself; it is neither waited for nor kept by the sweep.
+_loads: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -140,11 +144,42 @@ def removal_running(engine: Engine, dataset_id: int) -> Iterator[None]:
             _running.discard(key)
 
 
+@contextlib.contextmanager
+def load_running(tag: str) -> Iterator[None]:
+    """Mark the load whose datasets carry loader tag `tag` as running in this process for the
+    block (see `_loads`)."""
+    with _running_lock:
+        _loads.add(tag)
+    try:
+        yield
+    finally:
+        with _running_lock:
+            _loads.discard(tag)
+
+
+def _of_this_process(loader: str | None) -> bool:
+    parts = (loader or "").split("-")
+    return len(parts) >= 4 and loader_is_live_here(loader) and parts[1] == str(os.getpid())
+
+
+def load_is_live(loader: str | None) -> bool:
+    """Whether a loading dataset's loader may still be writing it: a running process of this
+    machine, and, if it is this process, a load that is still under way."""
+    if not loader_is_live_here(loader):
+        return False
+    if not _of_this_process(loader):
+        return True
+    with _running_lock:
+        return loader in _loads
+
+
 def _abandoned(engine: Engine, dataset_id: int, state: int, loader: str | None) -> bool:
     """Whether nobody is writing (or removing) this hidden dataset any more: its process is
     gone, or it is a removal of this process that is not running (cancelled earlier)."""
     if loader_is_gone(loader):
         return True
+    if state == LOADING and _of_this_process(loader):
+        return not load_is_live(loader)
     if state != REMOVING or not loader_is_live_here(loader):
         return False
     if int((loader or "").split("-")[1]) != os.getpid():
@@ -191,7 +226,7 @@ def other_live_load(raw: sqlite3.Connection) -> str | None:
     for source_name, loader in raw.execute(  # a removal takes no new ids: never waited for
         f"SELECT source_name, loader FROM dataset WHERE state = {LOADING}"
     ):
-        if loader_is_live_here(loader):
+        if load_is_live(loader):
             return str(source_name)
     return None
 

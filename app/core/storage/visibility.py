@@ -24,6 +24,7 @@ process has ended, for the sweep on open (app.core.io.datasets).
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import time
@@ -45,6 +46,7 @@ REMOVING = 2
 # A loading dataset of another machine (a shared folder) is left alone until it is this old:
 # its pid means nothing here, and its import may still be running there.
 FOREIGN_LOADER_AGE = 24 * 3600  # seconds
+_LOADS = itertools.count(1)  # the loads begun by this process (see loader_tag)
 
 _HIDDEN = f"SELECT id FROM dataset WHERE state <> {READY}"
 
@@ -102,10 +104,11 @@ def ready_datasets(alias: str = "") -> str:
 
 
 def loader_tag() -> str:
-    """This process, as HOST-PID-START-TIME: where, which, since when, and when it began
-    loading (the time lets another machine's stale import be swept after a day)."""
+    """This process and this load, as HOST-PID-START-TIME-N: where, which, since when, when it
+    began loading (the time lets another machine's stale import be swept after a day), and a
+    count that tells apart two loads of one process begun in the same second."""
     pid = os.getpid()
-    return f"{host_tag()}-{pid}-{process_start(pid)}-{int(time.time())}"
+    return f"{host_tag()}-{pid}-{process_start(pid)}-{int(time.time())}-{next(_LOADS)}"
 
 
 def loader_is_gone(tag: str | None, now: float | None = None) -> bool:
@@ -115,7 +118,7 @@ def loader_is_gone(tag: str | None, now: float | None = None) -> bool:
     Another machine: only once the load began more than FOREIGN_LOADER_AGE ago. A tag that
     cannot be read (none, or garbled) counts as gone: no live import writes such a tag."""
     try:
-        host, pid_text, start_text, began_text = (tag or "").split("-")
+        host, pid_text, start_text, began_text = (tag or "").split("-")[:4]  # and N, if any
         pid, start, began = int(pid_text), int(start_text), int(began_text)
     except ValueError:
         return True
