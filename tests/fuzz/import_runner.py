@@ -100,16 +100,20 @@ def summarise(results: list[dict]) -> dict:
 # ---- the worker -----------------------------------------------------------------------------
 
 
-def _templates(work: Path) -> dict[str, Path]:
+TASKS = (
+    ("classification", ("ham", "spam"), ["text", "title"]),
+    ("multilabel", ("a", "b"), ["text"]),
+    ("spans", ("D",), ["text"]),
+)
+
+
+def make_templates(work: Path) -> dict[str, Path]:
+    """One empty project per task type; the cases are imported into them in turn."""
     from app.core.project.label_schema import LabelSpec
     from app.core.project.project import create_project
 
     made = {}
-    for task, labels, inputs in (
-        ("classification", ("ham", "spam"), ["text", "title"]),
-        ("multilabel", ("a", "b"), ["text"]),
-        ("spans", ("D",), ["text"]),
-    ):
+    for task, labels, inputs in TASKS:
         path = work / f"template-{task}.tagloop"
         path.unlink(missing_ok=True)
         project = create_project(path, task, [LabelSpec(x) for x in labels], inputs=inputs)
@@ -165,10 +169,13 @@ def _judge_refusal(message: str, path: Path, before: dict, after: dict) -> dict:
     return {"outcome": "refused", "detail": message[:300]}
 
 
-def worker(cases_file: Path, out_file: Path, work: Path) -> None:
+def worker(cases_file: Path, out_file: Path, work: Path, run=None) -> None:
+    """Import each case of `cases_file` in turn (`run`, run_one by default, gives its verdict)
+    and append the verdicts to `out_file`, a START line before each (a hang names its case)."""
     from app.core.project.project import open_project
 
-    projects = {task: open_project(path) for task, path in _templates(work).items()}
+    run = run or run_one
+    projects = {task: open_project(path) for task, path in make_templates(work).items()}
     unraisable: list[str] = []
     sys.unraisablehook = lambda info: unraisable.append(
         f"{info.exc_type.__name__}: {info.exc_value}"
@@ -178,7 +185,7 @@ def worker(cases_file: Path, out_file: Path, work: Path) -> None:
             case = json.loads(line)
             out.write(f"START {case['name']} {time.time()}\n")
             out.flush()
-            result = run_one(case, projects[case["task"]], work)
+            result = run(case, projects[case["task"]], work)
             if unraisable:
                 result |= {"outcome": "unraisable", "detail": "; ".join(unraisable)[:300]}
                 unraisable.clear()

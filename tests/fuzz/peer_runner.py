@@ -16,33 +16,13 @@ import json
 import os
 import resource
 import sys
-import time
 from pathlib import Path
 
+from tests.fuzz import import_runner
 from tests.fuzz.import_runner import run_one
 
 MEMORY_MB = 500
 ADDRESS_SPACE = 8 << 30  # bytes of virtual memory the worker may map
-TASKS = (
-    ("classification", ("ham", "spam"), ["text", "title"]),
-    ("multilabel", ("a", "b"), ["text"]),
-    ("spans", ("D",), ["text"]),
-)
-
-
-def make_templates(work: Path) -> dict[str, Path]:
-    """One empty project per task type; the cases are imported into them in turn."""
-    from app.core.project.label_schema import LabelSpec
-    from app.core.project.project import create_project
-
-    made = {}
-    for task, labels, inputs in TASKS:
-        path = work / f"template-{task}.tagloop"
-        path.unlink(missing_ok=True)
-        project = create_project(path, task, [LabelSpec(x) for x in labels], inputs=inputs)
-        project.close()
-        made[task] = path
-    return made
 
 
 def _status_kb(key: str) -> int:
@@ -76,28 +56,11 @@ def measured(case: dict, project, work: Path) -> dict:
 
 
 def worker(cases_file: Path, out_file: Path, work: Path) -> None:
-    from app.core.project.project import open_project
-
+    """The import runner's worker, with each case's peak memory and the address space capped
+    (a bomb then fails its case, not the machine)."""
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
-    projects = {task: open_project(path) for task, path in make_templates(work).items()}
-    unraisable: list[str] = []
-    sys.unraisablehook = lambda info: unraisable.append(
-        f"{info.exc_type.__name__}: {info.exc_value}"
-    )
-    with out_file.open("a", encoding="utf-8") as out:
-        for line in cases_file.read_text(encoding="utf-8").splitlines():
-            case = json.loads(line)
-            out.write(f"START {case['name']} {time.time()}\n")
-            out.flush()
-            result = measured(case, projects[case["task"]], work)
-            if unraisable:
-                result |= {"outcome": "unraisable", "detail": "; ".join(unraisable)[:300]}
-                unraisable.clear()
-            out.write(json.dumps(result) + "\n")
-            out.flush()
-    for project in projects.values():
-        project.close()
+    import_runner.worker(cases_file, out_file, work, run=measured)
 
 
 # ---- memory of one long accepted field ----------------------------------------------------

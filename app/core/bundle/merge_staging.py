@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from app.core.bundle.rows import VERSION_COLUMNS
+
 # Project tables whose rows a merge stages as they are (their own columns).
 PLAIN = (
     "annotator",
@@ -57,13 +59,7 @@ ANNOTATION_COLUMNS = (
     "datapoint_id",
     "annotator_id",
     "uuid",
-    "value",
-    "status",
-    "schema_version_id",
-    "time_spent_ms",
-    "origin",
-    "created_at",
-    "updated_at",
+    *VERSION_COLUMNS,
     "synced_from",
     "l_id",
     "l_uuid",
