@@ -223,6 +223,13 @@ def measure_memory(work: Path, field_mb: int = 12) -> dict:
         (work / name).write_text(content, encoding="utf-8")
     del text, files
     peaks = {name: _peak_kb(work / name, work) for name in FILES}
+    return memory_ratios(peaks, field_mb)
+
+
+def memory_ratios(peaks: dict[str, int], field_mb: int) -> dict:
+    """Peak RSS (KB) per file, "tiny.txt" the one-line baseline, as (peak - baseline) / field
+    size for each long file."""
+    size = field_mb << 20
     base = peaks.pop("tiny.txt")
     return {
         "field_mb": field_mb,

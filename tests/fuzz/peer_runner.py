@@ -114,12 +114,7 @@ def measure_memory(work: Path, field_mb: int = 8) -> dict:
                 check=True,
             )
         peaks[name] = int(done.stdout.split()[-1])
-    base = peaks.pop("tiny.txt")
-    return {
-        "field_mb": field_mb,
-        "baseline_mb": round(base / 1024, 1),
-        "ratio": {name: round((peak - base) * 1024 / size, 2) for name, peak in peaks.items()},
-    }
+    return import_runner.memory_ratios(peaks, field_mb)
 
 
 def memory_child(step: str, project_path: Path) -> None:
