@@ -23,7 +23,7 @@ from app.core.project.label_schema import (
     labels_from_json,
     labels_to_json,
 )
-from app.core.storage import db, staging
+from app.core.storage import db, runs, staging
 from app.core.storage import tables as t
 from app.core.storage.retry import run_write, write_transaction
 
@@ -46,7 +46,8 @@ class Project:
         self.engine = engine
         # What open_project did to an older file's schema (None: nothing to do).
         self.schema_upgrade: db.SchemaUpgrade | None = None
-        self.swept: list[staging.SweptImport] = []  # unfinished imports removed on open
+        # unfinished imports and write runs removed on open
+        self.swept: list[staging.SweptImport | runs.SweptRun] = []
         with engine.connect() as conn:
             row = conn.execute(select(t.project)).one()
             self.uuid: str = row.uuid
@@ -314,10 +315,12 @@ def open_project(
     return project
 
 
-def sweep_abandoned_imports(project: Project) -> list[staging.SweptImport]:
-    """Remove the unfinished imports of processes that are gone (never visible, so no audit
-    event), in short transactions; they are also kept in `project.swept`."""
-    swept = staging.sweep_abandoned(project.engine)
+def sweep_abandoned_imports(project: Project) -> list[staging.SweptImport | runs.SweptRun]:
+    """Remove the unfinished imports and write runs (app.core.storage.runs) of processes that
+    are gone (never visible, so no audit event), in short transactions; they are also kept in
+    `project.swept`."""
+    swept: list[staging.SweptImport | runs.SweptRun] = [*staging.sweep_abandoned(project.engine)]
+    swept += runs.sweep_abandoned(project.engine)
     project.swept = [*project.swept, *swept]
     return swept
 

@@ -173,6 +173,15 @@ def load_is_live(loader: str | None) -> bool:
         return loader in _loads
 
 
+def load_abandoned(loader: str | None) -> bool:
+    """Whether nobody is writing a hidden load (a dataset's, or a write run's) any more: its
+    process is gone (another machine's after a day), or it is this process's and no longer
+    running (its cleanup failed)."""
+    if loader_is_gone(loader):
+        return True
+    return _of_this_process(loader) and not load_is_live(loader)
+
+
 def _abandoned(engine: Engine, dataset_id: int, state: int, loader: str | None) -> bool:
     """Whether nobody is writing (or removing) this hidden dataset any more: its process is
     gone, or it is a removal of this process that is not running (cancelled earlier)."""

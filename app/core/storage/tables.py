@@ -132,6 +132,10 @@ annotation = Table(
     # a later version from the same replica then follows it rather than conflicting with it.
     Column("synced_from", Text, nullable=True),
     UniqueConstraint("datapoint_id", "annotator_id", name="uq_annotation_datapoint_annotator"),
+    # the write run (app.core.storage.runs) that wrote it, unseen until the run is published;
+    # NULL for a row written in one short transaction
+    Column("run_id", Integer, nullable=True),
+    Index("ix_annotation_run", "run_id", sqlite_where=text("run_id IS NOT NULL")),
 )
 
 # Superseded versions of annotations, kept when a bundle merge replaces one with a newer
@@ -178,6 +182,21 @@ task = Table(
     Column("status", String(16), nullable=False, default="todo"),
     Column("created_at", String(32), nullable=False),
     Index("ix_task_annotator", "annotator_id", "status"),
+    Column("run_id", Integer, nullable=True),  # as annotation.run_id
+    Index("ix_task_run", "run_id", sqlite_where=text("run_id IS NOT NULL")),
+)
+
+# A long write of tasks or annotations (an assignment, an automation run...) committed in
+# short chunks: state 1 (loading) until its last transaction publishes it (0); `loader`
+# names the writing process, as dataset.loader does (app.core.storage.runs).
+write_run = Table(
+    "write_run",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("state", Integer, nullable=False, server_default=text("1")),
+    Column("loader", Text, nullable=True),
+    Column("created_at", String(32), nullable=False),
 )
 
 comment = Table(

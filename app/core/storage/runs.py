@@ -1,0 +1,215 @@
+"""Write runs: long writes of tasks and annotations, committed in short chunks, unseen until
+published.
+
+An assignment of a million datapoints, an automation run or an adjudication round writes more
+rows than one short transaction can hold. Such a job begins a run (`begin`: a `write_run` row
+in state LOADING, with the loader tag of its process), writes its tasks and annotations in
+short transactions with `run_id` set to the run, and flips the run to PUBLISHED in its last
+short transaction (`publish`), in which it also writes what must appear at once (counts,
+statuses, its audit event). Until then, every read of tasks and annotations leaves the run's
+rows out:
+
+- `task_visible`, `annotation_visible`, `label_visible` are the SQL conditions (for a task,
+  an annotation, an annotation_label row);
+- `task_where`, `annotation_where`, `label_where` give them only while some run is loading
+  (else None), checked in the same read snapshot as the query, as visibility.visible_where
+  does for datapoints: with no run loading, the hot reads keep their index-only plans.
+
+A cancelled or failed run is removed by `discard` in short transactions; one whose process was
+killed is removed when the project next opens (`sweep_abandoned`). Published runs keep their
+row (state PUBLISHED), so that a run id is never reused: rows of an old run stay visible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine
+
+from app.core.errors import ProjectError
+from app.core.ids import now_iso
+from app.core.jobs import CancelCheck, check_cancel, never_cancel
+from app.core.storage.retry import run_write
+from app.core.storage.sqlite import driver_connection
+from app.core.storage.staging import FIRST_CHUNK, load_abandoned, load_running, next_chunk
+from app.core.storage.visibility import loader_tag, snapshot
+
+PUBLISHED = 0
+LOADING = 1
+HIDDEN_RUNS = f"SELECT id FROM write_run WHERE state <> {PUBLISHED}"
+
+
+def _run_column(alias: str) -> str:
+    return f"{alias}.run_id" if alias else "run_id"
+
+
+def task_visible(alias: str = "t") -> str:
+    """SQL: the task (alias or table name `alias`) belongs to no run, or to a published one."""
+    column = _run_column(alias)
+    return f"({column} IS NULL OR {column} NOT IN ({HIDDEN_RUNS}))"
+
+
+def annotation_visible(alias: str = "a") -> str:
+    """SQL: the annotation (alias or table name `alias`) is of no run, or of a published one."""
+    return task_visible(alias)
+
+
+def label_visible(alias: str = "al") -> str:
+    """SQL: the annotation_label row (alias `alias`) is of a visible annotation. It costs a
+    lookup of the loading runs' annotations alone (on the partial run_id index)."""
+    column = f"{alias}.annotation_id" if alias else "annotation_id"
+    return f"{column} NOT IN (SELECT id FROM annotation WHERE run_id IN ({HIDDEN_RUNS}))"
+
+
+def running(conn: Connection | sqlite3.Connection) -> bool:
+    """Whether some run is loading (under way, or killed midway and not swept yet)."""
+    sql = f"SELECT 1 FROM write_run WHERE state <> {PUBLISHED} LIMIT 1"
+    if isinstance(conn, sqlite3.Connection):
+        return conn.execute(sql).fetchone() is not None
+    return conn.exec_driver_sql(sql).first() is not None
+
+
+def task_where(conn: Connection | sqlite3.Connection, alias: str = "t") -> str | None:
+    """`task_visible(alias)` if some run is loading, else None; in a read snapshot taken
+    first (visibility.snapshot), so that the answer holds for the queries that follow."""
+    snapshot(conn)
+    return task_visible(alias) if running(conn) else None
+
+
+def annotation_where(conn: Connection | sqlite3.Connection, alias: str = "a") -> str | None:
+    """`annotation_visible(alias)` if some run is loading, else None (see task_where)."""
+    snapshot(conn)
+    return annotation_visible(alias) if running(conn) else None
+
+
+def label_where(conn: Connection | sqlite3.Connection, alias: str = "al") -> str | None:
+    """`label_visible(alias)` if some run is loading, else None (see task_where)."""
+    snapshot(conn)
+    return label_visible(alias) if running(conn) else None
+
+
+def and_visible(condition: str | None, *more: str | None) -> str:
+    """` AND ...` of the conditions that are not None, or "" (to append to a WHERE)."""
+    parts = [c for c in (condition, *more) if c]
+    return "".join(f" AND {part}" for part in parts)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run begun by this process: its id and its loader tag."""
+
+    id: int
+    tag: str
+
+
+def begin(engine: Engine, kind: str) -> Run:
+    """Begin a run of `kind` (assign, automate, adjudicate...) in its own short transaction."""
+    tag = loader_tag()
+
+    def insert(conn: Connection) -> int:
+        raw = driver_connection(conn)
+        cursor = raw.execute(
+            "INSERT INTO write_run (kind, state, loader, created_at) VALUES (?, ?, ?, ?)",
+            (kind, LOADING, tag, now_iso()),
+        )
+        return int(cursor.lastrowid or 0)
+
+    return Run(run_write(engine, insert), tag)
+
+
+@contextlib.contextmanager
+def writing(engine: Engine, kind: str, cancel: CancelCheck = never_cancel) -> Iterator[Run]:
+    """Begin a run for the block, known to this process as running (the sweep leaves it
+    alone); if the block ends without publishing it (an error, a cancel), its rows are
+    removed in short transactions before the error goes on."""
+    run = begin(engine, kind)
+    with load_running(run.tag):
+        try:
+            yield run
+        except BaseException:
+            discard(engine, run.id)
+            raise
+
+
+def publish(conn: Connection | sqlite3.Connection, run_id: int) -> None:
+    """Publish the run, inside the caller's last write transaction: its rows appear at once.
+    A run that is no longer loading (swept meanwhile) is refused: its rows are gone."""
+    raw = conn if isinstance(conn, sqlite3.Connection) else driver_connection(conn)
+    updated = raw.execute(
+        f"UPDATE write_run SET state = {PUBLISHED} WHERE id = ? AND state = {LOADING}",
+        (run_id,),
+    ).rowcount
+    if updated != 1:
+        raise ProjectError("the work in progress was removed meanwhile; please start again")
+
+
+def _delete_step(conn: Connection, run_id: int, size: int) -> int | None:
+    """Delete up to `size` rows of an unpublished run (labels of its annotations first), or
+    the run row once it has none; the count deleted, None when the run is gone or published."""
+    raw = driver_connection(conn)
+    found = raw.execute("SELECT state FROM write_run WHERE id = ?", (run_id,)).fetchone()
+    if found is None or found[0] == PUBLISHED:
+        return None
+    ids = [
+        row[0]
+        for row in raw.execute("SELECT id FROM annotation WHERE run_id = ? LIMIT ?", (run_id, size))
+    ]
+    if ids:
+        marks = ",".join("?" * len(ids))
+        raw.execute(f"DELETE FROM annotation_label WHERE annotation_id IN ({marks})", ids)
+        return raw.execute(f"DELETE FROM annotation WHERE id IN ({marks})", ids).rowcount
+    deleted = raw.execute(
+        "DELETE FROM task WHERE id IN (SELECT id FROM task WHERE run_id = ? LIMIT ?)",
+        (run_id, size),
+    ).rowcount
+    if deleted:
+        return deleted
+    raw.execute("DELETE FROM write_run WHERE id = ?", (run_id,))
+    return 0
+
+
+def discard(engine: Engine, run_id: int, cancel: CancelCheck = never_cancel) -> int:
+    """Remove an unpublished run and its rows in short transactions; how many rows. A
+    published run is left alone. Used after a cancel or an error, and by the sweep."""
+    removed = 0
+    size = FIRST_CHUNK
+    while True:
+        check_cancel(cancel)
+        started = time.perf_counter()
+        count = run_write(engine, lambda conn, size=size: _delete_step(conn, run_id, size))
+        if not count:
+            return removed
+        removed += count
+        size = next_chunk(size, count, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class SweptRun:
+    """An unfinished run removed when the project opened."""
+
+    kind: str
+    rows: int
+
+    def summary(self) -> str:
+        return (
+            f"removed {self.rows:,} rows of an unfinished {self.kind} run (its program had "
+            "ended before publishing them; they were never shown)"
+        )
+
+
+def sweep_abandoned(engine: Engine) -> list[SweptRun]:
+    """Remove every unpublished run whose process is gone (another machine's after a day,
+    as for datasets: staging.load_abandoned), or that this process no longer runs."""
+    with engine.connect() as conn:
+        loading = conn.exec_driver_sql(
+            f"SELECT id, kind, loader FROM write_run WHERE state <> {PUBLISHED}"
+        ).all()
+    swept = []
+    for run_id, kind, loader in loading:
+        if load_abandoned(loader):
+            swept.append(SweptRun(kind, discard(engine, run_id)))
+    return swept
