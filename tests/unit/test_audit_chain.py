@@ -109,6 +109,11 @@ def test_the_migration_backfills_a_valid_chain(make_project, tmp_path):
         conn.execute("ALTER TABLE audit_event DROP COLUMN prev_hash")
         conn.execute("ALTER TABLE dataset DROP COLUMN loader")  # added by 0007
         conn.execute("ALTER TABLE dataset DROP COLUMN state")
+        conn.execute("DROP INDEX ix_task_run")  # added by 0008
+        conn.execute("DROP INDEX ix_annotation_run")
+        conn.execute("ALTER TABLE task DROP COLUMN run_id")
+        conn.execute("ALTER TABLE annotation DROP COLUMN run_id")
+        conn.execute("DROP TABLE write_run")
         conn.execute("UPDATE alembic_version SET version_num = '0003'")
         conn.commit()
     finally:
