@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from sqlalchemy import Connection, TextClause, bindparam, text
 
 from app.core import audit
+from app.core.annotation import bulk
 from app.core.annotation.values import LabelParser
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
@@ -25,7 +26,8 @@ from app.core.project import modelstore
 from app.core.project.modelstore import Suggestion
 from app.core.project.project import Project, current_schema
 from app.core.storage.retry import run_write
-from app.core.storage.tables import STATUS_NAMES, DatapointStatus
+from app.core.storage.sqlite import driver_connection
+from app.core.storage.tables import STATUS_NAMES
 
 ANNOTATION_STATUSES = ("draft", "complete", "skipped", "discarded")
 FINISHED = ("complete", "skipped", "discarded")
@@ -36,17 +38,9 @@ def _for_ids(sql: str) -> TextClause:
     return text(sql).bindparams(bindparam("ids", expanding=True))
 
 
-# A datapoint is labeled if anyone completed it, else discarded, else skipped, else unlabeled.
-DERIVE_STATUS = _for_ids(
-    "UPDATE datapoint SET status = CASE"
-    " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
-    f"   AND a.status = 'complete') THEN {int(DatapointStatus.LABELED)}"
-    " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
-    f"   AND a.status = 'discarded') THEN {int(DatapointStatus.DISCARDED)}"
-    " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
-    f"   AND a.status = 'skipped') THEN {int(DatapointStatus.SKIPPED)}"
-    f" ELSE {int(DatapointStatus.UNLABELED)} END WHERE id IN :ids"
-)
+# A datapoint is labeled if anyone completed it, else discarded, else skipped, else unlabeled
+# (an unpublished run's annotations do not count yet): app.core.annotation.bulk.DERIVE.
+DERIVE_STATUS = _for_ids(bulk.DERIVE.format(ids=":ids"))
 
 DERIVE_FLAGGED = text(
     "UPDATE datapoint SET flagged = EXISTS (SELECT 1 FROM flag f"
@@ -101,11 +95,12 @@ def _changed(before: dict[int, str], after: dict[int, str]) -> dict[int, tuple[s
 def read_states(conn: Connection, annotator_id: int, ids: list[int]) -> dict[int, AnnotationState]:
     """The annotator's annotations on these datapoints (absent ones are left out)."""
     rows = conn.execute(
-        _for_ids(
+        text(
             "SELECT datapoint_id, value, status, time_spent_ms, uuid, origin FROM annotation"
-            " WHERE annotator_id = :annotator AND datapoint_id IN :ids"
+            " WHERE annotator_id = :annotator AND datapoint_id IN (SELECT value FROM"
+            " json_each(:ids))"
         ),
-        {"annotator": annotator_id, "ids": ids},
+        {"annotator": annotator_id, "ids": bulk.ids_json(ids)},
     )
     return {
         dp_id: AnnotationState(
@@ -196,7 +191,8 @@ class SetAnnotations:
             # Under the write lock from the first read (BEGIN IMMEDIATE): what is read is
             # what is overwritten, even with another process of the same annotator.
             schema = current_schema(conn)
-            before_status = _statuses(conn, ids)
+            raw = driver_connection(conn)
+            before_status = bulk.statuses(raw, ids)
             missing = sorted(set(ids) - before_status.keys())
             if missing:
                 raise ProjectError(f"datapoint {missing[0]} no longer exists")
@@ -212,12 +208,11 @@ class SetAnnotations:
                         schema.allow_overlap,
                     )
             before = read_states(conn, self.annotator_id, ids)
-            written = [
-                write_state(conn, project, self.annotator_id, dp_id, state, schema.id)
-                for dp_id, state in self.changes
-            ]
-            conn.execute(DERIVE_STATUS, {"ids": ids})
-            after_status = _statuses(conn, ids)
+            written = bulk.write_states(
+                raw, project.task_type, self.annotator_id, self.changes, schema.id
+            )  # set-based: one statement per step, not three per item
+            bulk.derive_statuses(raw, ids)
+            after_status = bulk.statuses(raw, ids)
             audit.record(
                 conn,
                 self.annotator_id,
@@ -241,8 +236,10 @@ class SetAnnotations:
 def text_lengths(conn: Connection, ids: list[int]) -> dict[int, int]:
     """Text lengths in characters (SQLite's length() counts code points, like len())."""
     rows = conn.execute(
-        _for_ids("SELECT id, length(text) FROM datapoint WHERE id IN :ids"),
-        {"ids": ids},
+        text(
+            "SELECT id, length(text) FROM datapoint WHERE id IN (SELECT value FROM json_each(:ids))"
+        ),
+        {"ids": bulk.ids_json(ids)},
     )
     return dict(rows.all())
 
