@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.core.annotation.values import LabelParser
-from app.core.ids import new_uuid, now_iso
+from app.core.ids import new_uuid
 from app.core.storage import runs
 from app.core.storage.tables import STATUS_NAMES, DatapointStatus
 
@@ -68,12 +68,12 @@ def write_states(
     annotator_id: int,
     changes: Sequence[tuple[int, Any]],
     schema_version_id: int,
+    now: str,
 ) -> list[str | None]:
     """Write each (datapoint id, AnnotationState or None) of one annotator: insert, update or
-    (None) delete, with the label index of complete ones; the UUIDs written, in order (of a
-    removed annotation its old UUID, None where there was nothing to remove)."""
+    (None) delete, with the label index of complete ones, stamped `now`; the UUIDs written,
+    in order (of a removed annotation its old UUID, None where there was nothing to remove)."""
     found = existing(raw, annotator_id, [dp_id for dp_id, _state in changes])
-    now = now_iso()
     gone: list[tuple[int]] = []
     updates: list[tuple] = []
     inserts: list[tuple] = []

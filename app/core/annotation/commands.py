@@ -209,7 +209,7 @@ class SetAnnotations:
                     )
             before = read_states(conn, self.annotator_id, ids)
             written = bulk.write_states(
-                raw, project.task_type, self.annotator_id, self.changes, schema.id
+                raw, project.task_type, self.annotator_id, self.changes, schema.id, now_iso()
             )  # set-based: one statement per step, not three per item
             bulk.derive_statuses(raw, ids)
             after_status = bulk.statuses(raw, ids)
