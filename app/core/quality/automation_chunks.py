@@ -15,20 +15,20 @@ label, an import) waits on a million auto-labels for more than about half a seco
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from app.core import audit
 from app.core.errors import ProjectError
 from app.core.jobs import CancelCheck, Progress, check_cancel
 from app.core.project.project import set_meta
 from app.core.quality import automation_status as status
-from app.core.storage import runs, staging
-from app.core.storage.retry import run_write
+from app.core.storage import retry, runs, sqlite, staging
 from app.core.storage.sqlite import driver_connection
 from app.core.storage.tables import DatapointStatus
 from app.core.team.tasks import REVIEW, TaskRow, insert_task_rows
@@ -44,26 +44,32 @@ _LABELLED = ",".join(str(int(s)) for s in DatapointStatus if s != DatapointStatu
 
 
 def write_in_chunks(
-    engine: Any,
+    engine: Engine,
     rows: Sequence[Row],
-    write: Callable[[Connection, int, Sequence[Row]], None],
+    write: Callable[[sqlite3.Connection, int, Sequence[Row]], None],
     cancel: CancelCheck,
     progress: Progress,
     what: str,
 ) -> None:
-    """`write(conn, offset, part)` over consecutive parts of `rows`, each in its own short
-    write transaction (retried on busy: `write` must be re-runnable), sized to take about
-    staging.TARGET_SECONDS; the cancel check and progress come between two of them."""
+    """`write(raw, offset, part)` over consecutive parts of `rows`, each in its own short
+    write transaction (waiting out a busy lock: retry.held_write), sized to take about
+    staging.TARGET_SECONDS; the cancel check and progress come between two of them.
+
+    One connection for them all, with foreign keys off (as the importer does): every key
+    written points at rows read before the run (its datapoints, the model annotator, the
+    schema version, the team) or written by it, so checking them row by row is pure cost."""
     size = FIRST_CHUNK
     done = 0
-    while done < len(rows):
-        check_cancel(cancel)
-        part = rows[done : done + size]
-        started = time.perf_counter()
-        run_write(engine, lambda conn, at=done, part=part: write(conn, at, part))
-        done += len(part)
-        progress(done, len(rows), f"Writing {what} ({done:,} of {len(rows):,})")
-        size = staging.next_chunk(size, len(part), time.perf_counter() - started)
+    with engine.connect() as sa_conn, sqlite.pragmas(sa_conn, {"foreign_keys": "OFF"}):
+        while done < len(rows):
+            check_cancel(cancel)
+            part = rows[done : done + size]
+            started = time.perf_counter()
+            with retry.held_write(sa_conn) as raw:
+                write(raw, done, part)
+            done += len(part)
+            progress(done, len(rows), f"Writing {what} ({done:,} of {len(rows):,})")
+            size = staging.next_chunk(size, len(part), time.perf_counter() - started)
 
 
 def labels_by_value(auto: Sequence[tuple[int, str, float]], task_type: str) -> dict[str, list]:
@@ -86,8 +92,9 @@ class AutoLabels:
     prefix: str
     labels: dict[str, list] = field(default_factory=dict)
 
-    def write(self, conn: Connection, offset: int, part: Sequence[tuple[int, str, float]]) -> None:
-        raw = driver_connection(conn)
+    def write(
+        self, raw: sqlite3.Connection, offset: int, part: Sequence[tuple[int, str, float]]
+    ) -> None:
         first = raw.execute("SELECT coalesce(max(id), 0) + 1 FROM annotation").fetchone()[0]
         tail = (self.schema_id, self.stamp, self.stamp, self.run_id)
         try:
@@ -130,8 +137,7 @@ class TaskWriter:
 
     run_id: int
 
-    def write(self, conn: Connection, _offset: int, part: Sequence[TaskRow]) -> None:
-        raw = driver_connection(conn)
+    def write(self, raw: sqlite3.Connection, _offset: int, part: Sequence[TaskRow]) -> None:
         before = raw.execute("SELECT coalesce(max(id), 0) FROM task").fetchone()[0]
         insert_task_rows(raw, part)
         raw.execute("UPDATE task SET run_id = ? WHERE id > ?", (self.run_id, before))
