@@ -25,6 +25,7 @@ from app.core.ids import new_uuid, now_iso
 from app.core.project import modelstore
 from app.core.project.modelstore import Suggestion
 from app.core.project.project import Project, current_schema
+from app.core.storage import runs
 from app.core.storage.retry import run_write
 from app.core.storage.sqlite import driver_connection
 from app.core.storage.tables import STATUS_NAMES
@@ -520,9 +521,11 @@ def load_items(
         return {}
     suggested = modelstore.suggestions(project, ids, suggest_version) if suggest_version else {}
     with project.engine.connect() as conn:
+        shown = runs.and_visible(runs.annotation_where(conn, "an"))  # no unpublished run's
         rows = conn.execute(
             _for_ids(
-                "SELECT d.id, ds.source_name, d.row, d.text, d.context, d.status, d.flagged"
+                f"SELECT d.id, ds.source_name, d.row, d.text, d.context, {runs.status_expr(conn)},"
+                " d.flagged"
                 " FROM datapoint d JOIN dataset ds ON ds.id = d.dataset_id WHERE d.id IN :ids"
             ),
             {"ids": ids},
@@ -550,15 +553,15 @@ def load_items(
             _for_ids(
                 "SELECT an.datapoint_id, a.name, an.value FROM annotation an"
                 " JOIN annotator a ON a.id = an.annotator_id WHERE an.status = 'complete'"
-                " AND an.annotator_id != :me AND an.datapoint_id IN :ids ORDER BY an.id"
+                f" AND an.annotator_id != :me AND an.datapoint_id IN :ids{shown} ORDER BY an.id"
             ),
             {"ids": ids, "me": annotator_id},
         ):
             others.setdefault(dp_id, []).append((author, json.loads(value)))
         for dp_id, value in conn.execute(  # auto-labels (issue 12) to confirm or correct
             _for_ids(
-                "SELECT datapoint_id, value FROM annotation WHERE origin = 'model'"
-                " AND status = 'complete' AND datapoint_id IN :ids"
+                "SELECT datapoint_id, value FROM annotation an WHERE origin = 'model'"
+                f" AND status = 'complete' AND datapoint_id IN :ids{shown}"
             ),
             {"ids": ids},
         ):
