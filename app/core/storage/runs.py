@@ -255,13 +255,18 @@ def status_sql(alias: str, pending: dict[int, int]) -> str:
     column = f"{alias}.status" if alias else "status"
     if not pending:
         return column
-    ids = f"{alias}.id" if alias else "id"
-    unsettled = " UNION ALL ".join(
-        f"SELECT datapoint_id FROM annotation WHERE run_id = {int(run_id)} AND id > {int(upto)}"
-        " AND status = 'complete'"
+    ids = f"{alias}.id" if alias else "datapoint.id"
+    # a probe of the item's own annotations (on their datapoint index: `+run_id` keeps SQLite
+    # off the run index, which would walk the whole run), made only for a status of 0
+    unsettled = " OR ".join(
+        f"(+s.run_id = {int(run_id)} AND s.id > {int(upto)})"
         for run_id, upto in sorted(pending.items())
     )
-    return f"(CASE WHEN {column} = 0 AND {ids} IN ({unsettled}) THEN 1 ELSE {column} END)"
+    probe = (
+        f"EXISTS (SELECT 1 FROM annotation s WHERE s.datapoint_id = {ids}"
+        f" AND s.status = 'complete' AND ({unsettled}))"
+    )
+    return f"(CASE WHEN {column} = 0 AND {probe} THEN 1 ELSE {column} END)"
 
 
 def status_expr(conn: Connection | sqlite3.Connection, alias: str = "d") -> str:
