@@ -95,18 +95,14 @@ def _changed(before: dict[int, str], after: dict[int, str]) -> dict[int, tuple[s
 
 def read_states(conn: Connection, annotator_id: int, ids: list[int]) -> dict[int, AnnotationState]:
     """The annotator's annotations on these datapoints (absent ones are left out)."""
-    rows = conn.execute(
-        text(
-            "SELECT datapoint_id, value, status, time_spent_ms, uuid, origin FROM annotation"
-            " WHERE annotator_id = :annotator AND datapoint_id IN (SELECT value FROM"
-            " json_each(:ids))"
-        ),
-        {"annotator": annotator_id, "ids": bulk.ids_json(ids)},
+    rows = driver_connection(conn).execute(
+        "SELECT datapoint_id, value, status, time_spent_ms, uuid, origin FROM annotation"
+        " WHERE annotator_id = ? AND datapoint_id IN (SELECT value FROM json_each(?))",
+        (annotator_id, bulk.ids_json(ids)),
     )
+    value_of = bulk.Decoded()  # a bulk label's items share their value: decoded once
     return {
-        dp_id: AnnotationState(
-            None if value is None else json.loads(value), status, spent, uuid, origin
-        )
+        dp_id: AnnotationState(value_of(value), status, spent, uuid, origin)
         for dp_id, value, status, spent, uuid, origin in rows
     }
 
@@ -187,6 +183,7 @@ class SetAnnotations:
 
     def apply(self, project: Project) -> Applied:
         ids = list(self.datapoints)
+        fresh = bulk.new_uuids(len(ids))  # made before the lock: new annotations' UUIDs
 
         def write(conn: Connection) -> tuple[dict, dict, dict]:
             # Under the write lock from the first read (BEGIN IMMEDIATE): what is read is
@@ -198,19 +195,18 @@ class SetAnnotations:
             if missing:
                 raise ProjectError(f"datapoint {missing[0]} no longer exists")
             lengths = text_lengths(conn, ids) if project.task_type == "spans" else {}
-            for dp_id, state in self.changes:
-                if state is not None:
-                    validate_value(
-                        project,
-                        schema.label_names,
-                        state.value,
-                        state.status,
-                        lengths.get(dp_id),
-                        schema.allow_overlap,
-                    )
+            for dp_id, state in bulk.to_validate(self.changes, project.task_type):
+                validate_value(
+                    project,
+                    schema.label_names,
+                    state.value,
+                    state.status,
+                    lengths.get(dp_id),
+                    schema.allow_overlap,
+                )
             before = read_states(conn, self.annotator_id, ids)
             written = bulk.write_states(
-                raw, project.task_type, self.annotator_id, self.changes, schema.id, now_iso()
+                raw, project.task_type, self.annotator_id, self.changes, schema.id, now_iso(), fresh
             )  # set-based: one statement per step, not three per item
             bulk.derive_statuses(raw, ids)
             after_status = bulk.statuses(raw, ids)
