@@ -25,7 +25,7 @@ from app.core.annotation.commands import AnnotationState, SetAnnotations
 from app.core.annotation.stats import labeling_progress, project_stats
 from app.core.annotation.worklist import Worklist
 from app.core.audit.chain import verify_chain
-from app.core.errors import Cancelled
+from app.core.errors import Cancelled, ProjectError
 from app.core.io.export import iter_records
 from app.core.io.importer import import_dataset
 from app.core.project.project import open_project
@@ -325,3 +325,19 @@ def test_a_killed_run_is_swept_on_open(make_project, tmp_path):
             assert conn.exec_driver_sql("SELECT count(*) FROM annotation").scalar() == 10
         assert seen(again) == before
         assert verify_chain(again).ok
+
+
+def test_a_second_run_while_one_is_written_is_refused(make_project, tmp_path, small_chunks):
+    project, plan = _setup(make_project, tmp_path)
+    refused = []
+
+    def between(done, total, message):
+        if message.startswith("Writing") and not refused:
+            with pytest.raises(ProjectError, match="another automation run") as caught:
+                automation.write_run(project, plan, project.local_annotator_id)
+            refused.append(str(caught.value))
+
+    report = automation.write_run(project, plan, project.local_annotator_id, progress=between)
+    assert refused and report.auto_labelled == 24  # the first run is untouched
+    with project.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM write_run").scalar() == 1

@@ -46,7 +46,7 @@ from app.core.project.annotators import MODEL_ROLE, find_annotator, model_annota
 from app.core.project.project import Project, current_schema, get_meta, set_meta
 from app.core.quality import automation_chunks as chunks
 from app.core.quality import automation_status as status
-from app.core.storage import runs, visibility
+from app.core.storage import runs, staging, visibility
 from app.core.storage.retry import run_write
 from app.core.storage.sqlite import driver_connection
 from app.core.team.eligibility import unqualified
@@ -136,6 +136,7 @@ def write_run(
         if stopped:
             raise status.AutomationStopped(stopped)
         _check_still_unlabelled(conn, plan)
+        _check_no_other_run(conn)
         schema_id = current_schema(conn).id
         task_type = conn.execute(text("SELECT task_type FROM project")).scalar_one()
     model_id = run_write(engine, model_annotator)
@@ -185,6 +186,20 @@ def write_run(
         plan.threshold,
         dropped.auto + dropped.routed,
     )
+
+
+def _check_no_other_run(conn: Connection) -> None:
+    """Refuse while another automation run is being written (its hidden auto-labels would
+    collide with this one's); a killed one's leftovers do not count (the next open sweeps)."""
+    loaders = conn.execute(
+        text("SELECT loader FROM write_run WHERE kind = 'automate' AND state = :loading"),
+        {"loading": runs.LOADING},
+    ).scalars()
+    if any(not staging.load_abandoned(loader) for loader in loaders):
+        raise ProjectError(
+            "another automation run is being written to this project; run this one when it"
+            " has finished"
+        )
 
 
 def _check_still_unlabelled(conn: Connection, plan: RunPlan) -> None:
