@@ -75,6 +75,8 @@ def write_states(
     """Write each (datapoint id, AnnotationState or None) of one annotator: insert, update or
     (None) delete, with the label index of complete ones, stamped `now`; the UUIDs written,
     in order (of a removed annotation its old UUID, None where there was nothing to remove)."""
+    if len({dp_id for dp_id, _state in changes}) < len(changes):
+        changes = list(dict(changes).items())  # an item named twice: its last state wins
     found = existing(raw, annotator_id, [dp_id for dp_id, _state in changes])
     gone: list[tuple[int]] = []
     updates: list[tuple] = []
