@@ -23,11 +23,13 @@ longest of them all. --only bulk_label times SetAnnotations (set-based) and its 
 Measured on a shared two-core machine under a load average of ~10 (other benchmarks running),
 --rows 200000 (the 1M scored base takes too long to build there):
 
-    writer       longest hold  whole run   txns
-    automation   3.45 s -> 0.44-2.17 s (one chunk caught a load spike; 0.45 s in the two
-                 runs after, publishing 0.06 s)   4.3 s -> 18.6-20.7 s   3 -> 43-54
-    bulk_label   19.51 s -> 1.10-1.24 s (10k items and undo)
-    --bulk 100000: 27.8 s (apply or undo: one transaction, ~100 us per item at that load)
+    writer       longest hold             whole run             txns
+    automation   3.45 s -> 0.46 s         4.3 s -> 11.1 s       3 -> 38
+    bulk_label   19.51 s -> 1.02 s        34.7 s -> 2.0 s       2 (10k items, then undo)
+    --bulk 100000: 9.37 s (apply or undo, one transaction each; 19.9 s for both)
+
+(An earlier run of the automation caught a load spike in one chunk: 2.17 s; its publishing
+transaction takes 0.06 s at 200k.)
 
 A set-based status update of 999k datapoints alone held the lock 19.6 s on that machine:
 hence the settle after publishing.
