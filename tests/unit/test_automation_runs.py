@@ -341,3 +341,31 @@ def test_a_second_run_while_one_is_written_is_refused(make_project, tmp_path, sm
     assert refused and report.auto_labelled == 24  # the first run is untouched
     with project.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM write_run").scalar() == 1
+
+
+def test_a_skip_meanwhile_is_not_turned_into_a_label_by_the_hidden_auto_label(
+    make_project, tmp_path, small_chunks
+):
+    """A person skips an item whose auto-label is written but unseen: the item is skipped
+    (the hidden auto-label does not make it labelled), and the run leaves it out."""
+    project, plan = _setup(make_project, tmp_path)
+    item = plan.auto[0][0]
+    statuses = []
+
+    def between(done, total, message):
+        if message.startswith("Writing") and not statuses:
+            skip = AnnotationState(None, "skipped")
+            applied = SetAnnotations(project.local_annotator_id, ((item, skip),)).apply(project)
+            statuses.append(applied.statuses)
+
+    report = automation.write_run(project, plan, project.local_annotator_id, progress=between)
+    assert statuses == [{item: ("unlabeled", "skipped")}]
+    assert report.dropped == 1 and report.auto_labelled == 23
+    with project.engine.connect() as conn:
+        assert (
+            conn.execute(text("SELECT status FROM datapoint WHERE id = :d"), {"d": item}).scalar()
+            == 2
+        )
+        assert conn.execute(
+            text("SELECT origin, status FROM annotation WHERE datapoint_id = :d"), {"d": item}
+        ).all() == [("human", "skipped")]
