@@ -15,7 +15,24 @@ one Python call per statement (not per row or trigger step). One line per writer
     python bench/lock_holds.py [--rows 1000000] [--only remove,assign,...] [--bulk 10000]
 
 --only automation runs Model > Automate on bench/automate.py's scored copy of the project
-(built once into bench/out; scoring 1M rows takes minutes).
+(built once into bench/out; scoring 1M rows takes minutes). The run is a write run: its
+auto-labels and tasks in chunks of about 0.3 s, a short publishing transaction, then the
+items' statuses settled in chunks too (app.core.storage.runs.settle); the figure is the
+longest of them all. --only bulk_label times SetAnnotations (set-based) and its undo.
+
+Measured on a shared two-core machine under a load average of ~10 (other benchmarks running),
+--rows 200000 (the 1M scored base takes too long to build there):
+
+    writer       longest hold             whole run             txns
+    automation   3.45 s -> 0.46 s         4.3 s -> 11.1 s       3 -> 38
+    bulk_label   19.51 s -> 1.02 s        34.7 s -> 2.0 s       2 (10k items, then undo)
+    --bulk 100000: 9.37 s (apply or undo, one transaction each; 19.9 s for both)
+
+(An earlier run of the automation caught a load spike in one chunk: 2.17 s; its publishing
+transaction takes 0.06 s at 200k.)
+
+A set-based status update of 999k datapoints alone held the lock 19.6 s on that machine:
+hence the settle after publishing.
 """
 
 from __future__ import annotations
@@ -246,7 +263,7 @@ def run_automation(project, args) -> str:
 
     outcome = run.automate(project, 1, 0.95, actor_id=project.local_annotator_id)
     report = outcome.report
-    return f"{report.auto_labelled:,} auto-labels, {report.routed:,} routed"
+    return f"{report.auto_labelled:,} auto-labels, {report.routed:,} routed (statuses settled)"
 
 
 def automation_base(rows: int) -> Path:
