@@ -19,6 +19,7 @@ for label tasks, gold items are never in the pool):
 from __future__ import annotations
 
 import random
+import sqlite3
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,9 +32,11 @@ from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.annotators import ROLES, ensure_annotator, find_annotator
 from app.core.project.project import Project
+from app.core.storage import runs
 from app.core.storage.retry import write_transaction
 from app.core.storage.sqlite import driver_connection
-from app.core.storage.visibility import visible
+from app.core.storage.visibility import snapshot, visible
+from app.core.team import runtasks
 from app.core.team.eligibility import unqualified
 from app.core.team.tasks import (
     LABEL,
@@ -161,15 +164,21 @@ def generate_tasks(
     cancel: CancelCheck = never_cancel,
 ) -> AssignmentReport:
     """Share the datapoints that have no `kind` task yet among `annotators` (names or UUIDs),
-    as the module doc says; one transaction. Returns the counts.
+    as the module doc says. Returns the counts.
+
+    Decided from one read snapshot, written as a write run in short chunks and published with
+    its one audit event in a last short transaction (app.core.team.runtasks), which refuses if
+    another writer gave any of the chosen items a `kind` task meanwhile or the team no longer
+    qualifies: all or nothing, and the lock is never held long.
 
     Label tasks (real work) go only to annotators who passed every qualification set of the
     project (app.core.team.eligibility), unless `force`. Gold items are left out of the label
     pool: they reach annotators only as gold tasks (app.core.quality.gold.mix_gold_into_tasks)."""
     _check_arguments(annotators, fraction, overlap_fraction, kind, stratify)
-    actor = project.local_annotator_id
     rng = random.Random(seed)
-    with write_transaction(project.engine) as conn:
+    with project.engine.connect() as conn:
+        snapshot(conn)  # one read state for the team, the pool and the strata
+        seen = runtasks.seen_tasks(conn)
         team = _team(conn, annotators, kind, force)
         if overlap_fraction > 0 and not 1 <= per_item <= len(team):
             raise ProjectError(
@@ -186,36 +195,58 @@ def generate_tasks(
         if stratify is None:
             chosen = _sample(pool, selected_count, overlap_count, rng)
         else:
-            strata = _strata(conn, pool, stratify)
-            chosen = _sample_strata(strata, selected_count, overlap_count, rng)
-        loads = {member[2]: 0 for member in team}
-        created = now_iso()
-        count = create_tasks(
-            conn,
-            _round_robin(team, chosen, per_item, kind, created, loads, progress, cancel),
-            actor,
-        )
-        report = AssignmentReport(
-            n, selected_count, overlap_count, per_item, count, loads, chosen.strata
-        )
-        record_assignment(
-            conn,
-            actor,
-            {
-                "annotators": [member[1] for member in team],
-                "fraction": fraction,
-                "overlap_fraction": overlap_fraction,
-                "per_item": per_item,
-                "stratify": stratify,
-                "seed": seed,
-                "kind": kind,
-                "selected": selected_count,
-                "overlap_items": overlap_count,
-                "tasks": count,
-            },
-        )
-    progress(count, count, report.summary())
+            chosen = _sample_strata(
+                _strata(conn, pool, stratify), selected_count, overlap_count, rng
+            )
+    del pool
+    loads = {member[2]: 0 for member in team}
+    total = overlap_count * per_item + selected_count - overlap_count
+    what = {
+        "annotators": [member[1] for member in team],
+        "fraction": fraction,
+        "overlap_fraction": overlap_fraction,
+        "per_item": per_item,
+        "stratify": stratify,
+        "seed": seed,
+        "kind": kind,
+        "selected": selected_count,
+        "overlap_items": overlap_count,
+    }
+
+    def finish(sa_conn: Connection, raw: sqlite3.Connection, run: runtasks.TaskRun) -> None:
+        """Under the lock: the team still qualifies, no chosen item got a task meanwhile."""
+        if [member[0] for member in _team(sa_conn, annotators, kind, force)] != [
+            member[0] for member in team
+        ]:
+            raise ProjectError("the team changed while the tasks were being written; try again")
+        runtasks.refuse_duplicates(_clashes(raw, seen, run, kind, chosen), kind)
+        what.update(tasks=run.count, task_uuid_prefix=run.prefix)
+        record_assignment(sa_conn, project.local_annotator_id, what)
+
+    tasks = _round_robin(team, chosen, per_item, kind, now_iso(), loads)
+    run = runtasks.write_run(project, "assign", tasks, total, finish, progress, cancel)
+    report = AssignmentReport(
+        n, selected_count, overlap_count, per_item, run.count, loads, chosen.strata
+    )
+    progress(run.count, run.count, report.summary())
     return report
+
+
+def _clashes(
+    raw: sqlite3.Connection,
+    seen: runtasks.Seen,
+    run: runtasks.TaskRun,
+    kind: str,
+    chosen: _Selection,
+) -> int:
+    """How many chosen items got a `kind` task from another writer since the snapshot; with
+    gold items made meanwhile too, for label tasks (gold never goes out as label work)."""
+    since = runtasks.made_since(raw, seen, run, kind)
+    if kind == LABEL:
+        since.update(row[0] for row in raw.execute("SELECT datapoint_id FROM gold_item"))
+    if not since:
+        return 0
+    return sum(1 for items in (chosen.overlap, chosen.single) for dp in items if dp in since)
 
 
 def _check_arguments(
@@ -265,9 +296,11 @@ def _pool(conn: Connection, kind: str, cancel: CancelCheck) -> array:
     # Gold items' answers are known: they reach annotators only as unannounced gold
     # tasks (app.core.quality.gold.mix_gold_into_tasks), never as ordinary label work.
     no_gold = " AND id NOT IN (SELECT datapoint_id FROM gold_item)" if kind == LABEL else ""
+    # an unpublished run's tasks are not there yet (if it publishes first, ours is refused)
+    shown = runs.and_visible(runs.task_where(conn, "task"))
     cursor = driver_connection(conn).execute(
         "SELECT id FROM datapoint WHERE id NOT IN (SELECT datapoint_id FROM task"
-        f" WHERE kind = ? AND status != 'cancelled'){no_gold} AND {visible('datapoint')}"
+        f" WHERE kind = ? AND status != 'cancelled'{shown}){no_gold} AND {visible('datapoint')}"
         " ORDER BY id",
         (kind,),
     )
@@ -312,24 +345,17 @@ def _round_robin(
     kind: str,
     created: str,
     loads: dict[str, int],
-    progress: Progress,
-    cancel: CancelCheck,
 ) -> Iterator[NewTask]:
     """The tasks, streamed: annotators take the items in turn (an overlap item's `per_item`
     annotators are consecutive, so distinct); `loads` counts each annotator's tasks."""
     pointer = 0
-    count = 0
     for items, k in ((chosen.overlap, per_item), (chosen.single, 1)):
         for dp_id in items:
             for j in range(k):
                 member = team[(pointer + j) % len(team)]
                 loads[member[2]] += 1
-                count += 1
                 yield (dp_id, member[0], kind, created)
             pointer = (pointer + k) % len(team)
-            if count % BATCH < k:
-                check_cancel(cancel)
-                progress(count, None, "Creating tasks")
 
 
 def _strata(conn: Connection, pool: array, by: str) -> dict[str, list[int]]:
@@ -344,7 +370,10 @@ def _strata(conn: Connection, pool: array, by: str) -> dict[str, list[int]]:
             groups.setdefault(names[of[dp_id]], []).append(dp_id)
         return groups
     labels: dict[int, set[str]] = {}
-    for dp_id, label in raw.execute("SELECT datapoint_id, label FROM annotation_label"):
+    shown = runs.and_visible(runs.label_where(raw, "al"))
+    for dp_id, label in raw.execute(
+        f"SELECT datapoint_id, label FROM annotation_label al WHERE 1{shown}"
+    ):
         labels.setdefault(dp_id, set()).add(label)
     for dp_id in pool:
         found = labels.get(dp_id)
