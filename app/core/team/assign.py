@@ -102,13 +102,14 @@ class ReassignReport:
 def list_annotators(project: Project) -> list[AnnotatorInfo]:
     """Every annotator of the project, with their open (todo) and done task counts."""
     with project.engine.connect() as conn:
+        shown = runs.and_visible(runs.task_where(conn))  # not an unpublished run's tasks
         rows = conn.execute(
             text(
                 "SELECT a.id, a.uuid, a.name, a.role, a.created_at,"
                 " (SELECT count(*) FROM task t WHERE t.annotator_id = a.id"
-                "  AND t.status = 'todo'),"
+                f"  AND t.status = 'todo'{shown}),"
                 " (SELECT count(*) FROM task t WHERE t.annotator_id = a.id"
-                "  AND t.status = 'done')"
+                f"  AND t.status = 'done'{shown})"
                 " FROM annotator a ORDER BY a.id"
             )
         )
@@ -175,6 +176,7 @@ def generate_tasks(
     project (app.core.team.eligibility), unless `force`. Gold items are left out of the label
     pool: they reach annotators only as gold tasks (app.core.quality.gold.mix_gold_into_tasks)."""
     _check_arguments(annotators, fraction, overlap_fraction, kind, stratify)
+    actor = project.local_annotator_id  # a write the first time: never under the run's lock
     rng = random.Random(seed)
     with project.engine.connect() as conn:
         snapshot(conn)  # one read state for the team, the pool and the strata
@@ -221,7 +223,7 @@ def generate_tasks(
             raise ProjectError("the team changed while the tasks were being written; try again")
         runtasks.refuse_duplicates(_clashes(raw, seen, run, kind, chosen), kind)
         what.update(tasks=run.count, task_uuid_prefix=run.prefix)
-        record_assignment(sa_conn, project.local_annotator_id, what)
+        record_assignment(sa_conn, actor, what)
 
     tasks = _round_robin(team, chosen, per_item, kind, now_iso(), loads)
     run = runtasks.write_run(project, "assign", tasks, total, finish, progress, cancel)
@@ -404,7 +406,8 @@ def reassign(
         if src[0] == dst[0]:
             raise ProjectError("reassign from and to the same annotator")
         raw = driver_connection(conn)
-        where = " AND kind = ?" if kind else ""
+        # an unpublished run's tasks are not there yet: neither moved nor counted as theirs
+        where = (" AND kind = ?" if kind else "") + f" AND {runs.task_visible('task')}"
         params = (src[0], kind) if kind else (src[0],)
         open_tasks = raw.execute(
             f"SELECT id, datapoint_id, kind FROM task WHERE annotator_id = ? AND status = 'todo'"
@@ -414,7 +417,7 @@ def reassign(
         theirs = set(
             raw.execute(
                 "SELECT datapoint_id, kind FROM task WHERE annotator_id = ?"
-                " AND status != 'cancelled'",
+                f" AND status != 'cancelled' AND {runs.task_visible('task')}",
                 (dst[0],),
             ).fetchall()
         )

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, text
 
 from app.core import audit
 from app.core.ids import new_uuid, now_iso
+from app.core.storage import runs
 from app.core.storage.sqlite import driver_connection
 
 LABEL = "label"
@@ -122,7 +123,8 @@ def record_assignment(conn: Connection, actor_id: int | None, what: dict[str, An
 def tasked_datapoints(conn: Connection, kind: str, annotator_id: int | None = None) -> set[int]:
     """The datapoints that have a task of this kind that is not cancelled (anyone's, or this
     annotator's)."""
-    sql = "SELECT datapoint_id FROM task WHERE kind = :kind AND status != 'cancelled'"
+    shown = runs.and_visible(runs.task_where(conn, "task"))  # not an unpublished run's
+    sql = f"SELECT datapoint_id FROM task WHERE kind = :kind AND status != 'cancelled'{shown}"
     params: dict[str, object] = {"kind": kind}
     if annotator_id is not None:
         sql += " AND annotator_id = :who"
