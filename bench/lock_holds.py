@@ -172,6 +172,20 @@ def run_assign(project, args) -> str:
     return report.summary()
 
 
+def run_reassign(project, args) -> str:
+    """Reassign (Team > Reassign): one annotator's open tasks of an assignment of every
+    datapoint to two (made first, untimed) move to the other."""
+    from app.core.team.assign import add_annotator, generate_tasks, reassign
+
+    for name in ("ann-1", "ann-2"):
+        add_annotator(project, name)
+    generate_tasks(project, ["ann-1", "ann-2"], force=True)
+    HOLDS.reset()
+    started = time.perf_counter()
+    summary = reassign(project, "ann-2", "ann-1").summary()
+    return f"{summary} (the reassign alone: {time.perf_counter() - started:.1f} s)"
+
+
 def run_predictions(project, args) -> str:
     """The writes of scoring the pool (app.ml.loop.score_pool) without the model: SCORE_CHUNK
     rows per transaction through modelstore.write_prediction_arrays, for a first version and
@@ -258,6 +272,7 @@ def automation_base(rows: int) -> Path:
 WRITERS: dict[str, Callable] = {
     "remove": run_remove,
     "assign": run_assign,
+    "reassign": run_reassign,  # not in the default list: it assigns first, untimed
     "predictions": run_predictions,
     "fts": run_fts,
     "consensus": run_consensus,

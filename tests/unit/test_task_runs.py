@@ -254,3 +254,25 @@ def test_a_killed_assignment_is_swept_on_open(make_project, tmp_path):
         assert raw_rows(again, "SELECT count(*) FROM write_run") == [(0,)]
         assert generate_tasks(again, ["ana", "ben"]).tasks == 22
         assert verify_chain(again).ok
+
+
+def test_bundles_carry_published_run_tasks_as_plain_rows(make_project, tmp_path):
+    """A bundle never says which run wrote a task: open and merge insert tasks with no run."""
+    from app.core.bundle import export_project_bundle, merge_bundle, open_bundle
+
+    project = team_project(make_project, tmp_path)
+    export_project_bundle(project, tmp_path / "first.tlbundle")
+    open_bundle(tmp_path / "first.tlbundle", tmp_path / "copy.tagloop")
+    generate_tasks(project, ["ana", "ben"], fraction=0.5)
+    assert raw_rows(project, "SELECT count(*) FROM task WHERE run_id IS NOT NULL") == [(11,)]
+    export_project_bundle(project, tmp_path / "second.tlbundle")
+    open_bundle(tmp_path / "second.tlbundle", tmp_path / "opened.tagloop")
+    with open_project(tmp_path / "copy.tagloop") as copy:
+        merge_bundle(copy, tmp_path / "second.tlbundle")
+    for name in ("opened", "copy"):
+        conn = sqlite3.connect(tmp_path / f"{name}.tagloop")
+        try:
+            counts = conn.execute("SELECT count(*), count(run_id) FROM task").fetchone()
+        finally:
+            conn.close()
+        assert counts == (11, 0), name

@@ -3,7 +3,9 @@
 A task is one datapoint for one annotator, of a kind (TASK_KINDS). Every workflow that hands out
 work (assignment, reassignment, review, spot checks, adjudication, gold, qualification) creates
 its tasks through `create_tasks`, so that each created task is one audit event, written in bulk
-(app.core.audit.chain.record_tasks), and a cancelled one is too (`cancel_tasks`).
+(app.core.audit.chain.record_tasks), and a cancelled one is too (`cancel_tasks`). The two that
+can make a million (assignment, adjudication) write a run instead (app.core.team.runtasks):
+UUIDs of a prefix and a counter, and one event naming them.
 
 Tied to SQLite: the tasks are written with `executemany` on the raw driver connection
 (app.core.storage.sqlite.driver_connection), so that an assignment of a million tasks streams
@@ -116,7 +118,8 @@ def create_missing_tasks(
 def record_assignment(conn: Connection, actor_id: int | None, what: dict[str, Any]) -> None:
     """The one audit event (action "assign" on entity "task") that a workflow writes for a
     batch of tasks it hands out, saying how (kind, to whom, how many): each task has its own
-    "create" event besides (see `create_tasks`)."""
+    "create" event besides (see `create_tasks`), or, for a run, `what` names the tasks' UUID
+    prefix (app.core.team.runtasks)."""
     audit.record(conn, actor_id, "assign", "task", None, after=what)
 
 
