@@ -42,8 +42,6 @@ from app.core.team.tasks import (
     LABEL,
     TASK_KINDS,
     NewTask,
-    cancel_tasks,
-    create_tasks,
     largest_remainder,
     record_assignment,
     round_half_up,
@@ -392,28 +390,33 @@ def reassign(
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
 ) -> ReassignReport:
-    """Move `source`'s open (todo) tasks to `target` (names or UUIDs), in one transaction.
+    """Move `source`'s open (todo) tasks to `target` (names or UUIDs), all or nothing.
 
     Each moved task is closed (status cancelled, so the record of who had it stays) and a
     new one is made for the target; where the target already has that task, it is only
     closed. Do it before the assignment bundles are exported: work the source does in a
     bundle they already hold still merges, as theirs.
+
+    Decided from one read snapshot; the target's new tasks are written as a write run in short
+    chunks (app.core.team.runtasks), and the last short transaction closes the source's tasks
+    (one UPDATE), writes the one "reassign" event (the new tasks' UUID prefix, the counts) and
+    publishes. It refuses, with nothing written, if the source's open tasks or the target's
+    tasks changed meanwhile.
     """
-    actor = project.local_annotator_id
-    with write_transaction(project.engine) as conn:
+    actor = project.local_annotator_id  # a write the first time: never under the run's lock
+    where = (" AND kind = ?" if kind else "") + f" AND {runs.task_visible('task')}"
+    with project.engine.connect() as conn:
+        snapshot(conn)
+        seen = runtasks.seen_tasks(conn)
         src = find_annotator(conn, source)
         dst = find_annotator(conn, target)
         if src[0] == dst[0]:
             raise ProjectError("reassign from and to the same annotator")
         raw = driver_connection(conn)
-        # an unpublished run's tasks are not there yet: neither moved nor counted as theirs
-        where = (" AND kind = ?" if kind else "") + f" AND {runs.task_visible('task')}"
-        params = (src[0], kind) if kind else (src[0],)
-        open_tasks = raw.execute(
-            f"SELECT id, datapoint_id, kind FROM task WHERE annotator_id = ? AND status = 'todo'"
-            f"{where} ORDER BY id",
-            params,
-        ).fetchall()
+        open_sql = f"FROM task WHERE annotator_id = ? AND status = 'todo' AND id <= ?{where}"
+        params = (src[0], seen.top, *([kind] if kind else []))
+        open_tasks = raw.execute(f"SELECT datapoint_id, kind {open_sql} ORDER BY id", params)
+        open_tasks = open_tasks.fetchall()
         theirs = set(
             raw.execute(
                 "SELECT datapoint_id, kind FROM task WHERE annotator_id = ?"
@@ -421,24 +424,41 @@ def reassign(
                 (dst[0],),
             ).fetchall()
         )
-        created = now_iso()
-        moved: list[NewTask] = []
-        for n, (_task_id, dp_id, task_kind) in enumerate(open_tasks, 1):
-            if (dp_id, task_kind) not in theirs:
-                moved.append((dp_id, dst[0], task_kind, created))
-            if n % BATCH == 0:
-                check_cancel(cancel)
-                progress(n, len(open_tasks), "Reassigning")
-        already = len(open_tasks) - len(moved)
-        cancel_tasks(conn, [row[0] for row in open_tasks], actor)
-        create_tasks(conn, moved, actor)
+    created = now_iso()
+    moved = [(dp, dst[0], k, created) for dp, k in open_tasks if (dp, k) not in theirs]
+    already = len(open_tasks) - len(moved)
+    del theirs
+
+    def finish(sa_conn: Connection, raw: sqlite3.Connection, run: runtasks.TaskRun) -> None:
+        """Under the lock: the same open tasks, no new task of the target's; then close them."""
+        if raw.execute(f"SELECT count(*) {open_sql}", params).fetchone()[0] != len(open_tasks):
+            raise ProjectError(
+                f"{src[2]}'s open tasks changed while they were being moved; nothing was"
+                " reassigned. Please try again."
+            )
+        since = runtasks.made_since(raw, seen, run, None, dst[0])
+        if since and any(dp in since for dp, _k in open_tasks):
+            raise ProjectError(
+                f"{dst[2]} was given some of these items meanwhile; nothing was reassigned."
+                " Please try again."
+            )
+        raw.execute(
+            f"UPDATE task SET status = 'cancelled' WHERE id IN (SELECT id {open_sql})", params
+        )
         audit.record(
-            conn,
+            sa_conn,
             actor,
             "reassign",
             "task",
             None,
             before={"annotator": src[1]},
-            after={"annotator": dst[1], "moved": len(moved), "closed": already},
+            after={
+                "annotator": dst[1],
+                "moved": run.count,
+                "closed": already,
+                "task_uuid_prefix": run.prefix,
+            },
         )
+
+    runtasks.write_run(project, "reassign", moved, len(moved), finish, progress, cancel)
     return ReassignReport(len(moved), already, src[2], dst[2])

@@ -76,27 +76,36 @@ class TaskRun:
     ranges: list[tuple[int, int]] = field(default_factory=list)
 
 
-def made_since(raw: sqlite3.Connection, seen: Seen, run: TaskRun, kind: str) -> set[int]:
-    """The datapoints of visible, not cancelled `kind` tasks that others made after the snapshot
-    `seen`: in id ranges between and after the run's chunks, or of a run loading then and
-    published since. Rowid range scans and the run index: cheap inside the last transaction."""
+def made_since(
+    raw: sqlite3.Connection, seen: Seen, run: TaskRun, kind: str | None, annotator_id: int = 0
+) -> set[int]:
+    """The datapoints of visible, not cancelled `kind` tasks (of any kind if None; only this
+    annotator's if given) that others made after the snapshot `seen`: in id ranges between and
+    after the run's chunks, or of a run loading then and published since. Rowid range scans and
+    the run index: cheap inside the last transaction."""
     bounds, low = [], seen.top
     for first, last in run.ranges:
         if first > low + 1:
             bounds.append((low, first))
         low = max(low, last)
     bounds.append((low, None))
-    visible = f" AND {runs.task_visible('task')}"
-    base = f"SELECT datapoint_id FROM task WHERE kind = ? AND status != 'cancelled'{visible}"
+    base = (
+        f"SELECT datapoint_id FROM task WHERE status != 'cancelled' AND {runs.task_visible('task')}"
+    )
+    params: tuple = ()
+    if kind is not None:
+        base, params = base + " AND kind = ?", (kind,)
+    if annotator_id:
+        base, params = base + " AND annotator_id = ?", (*params, annotator_id)
     found: set[int] = set()
     for above, below in bounds:
         sql = base + " AND id > ?" + ("" if below is None else " AND id < ?")
-        params = (kind, above) if below is None else (kind, above, below)
-        found.update(row[0] for row in raw.execute(sql, params))
+        found.update(
+            r[0] for r in raw.execute(sql, (*params, above, *(() if below is None else (below,))))
+        )
     if seen.loading:
-        marks = ",".join("?" * len(seen.loading))
-        sql = base + f" AND run_id IN ({marks})"
-        found.update(row[0] for row in raw.execute(sql, (kind, *seen.loading)))
+        sql = base + f" AND run_id IN ({','.join('?' * len(seen.loading))})"
+        found.update(row[0] for row in raw.execute(sql, (*params, *seen.loading)))
     return found
 
 
