@@ -276,3 +276,57 @@ def test_bundles_carry_published_run_tasks_as_plain_rows(make_project, tmp_path)
         finally:
             conn.close()
         assert counts == (11, 0), name
+
+
+def test_a_reassignment_moves_all_or_nothing(make_project, tmp_path, small_chunks):
+    from app.core.team.assign import reassign
+
+    project = team_project(make_project, tmp_path)
+    generate_tasks(project, ["ana", "ben"])  # 11 each
+    before = seen_tasks(project)
+    chunks = []
+
+    def between_chunks(done, total, message):
+        chunks.append(done)
+        assert lock_is_free(project)
+        assert seen_tasks(project) == before  # ben's tasks still open, ana's new ones unseen
+
+    with pytest.raises(Cancelled):
+        reassign(project, "ben", "ana", progress=between_chunks, cancel=lambda: len(chunks) >= 2)
+    assert seen_tasks(project) == before and raw_rows(project, LOADING_TASKS) == [(0,)]
+    chunks.clear()
+    report = reassign(project, "ben", "ana", progress=between_chunks)
+    assert (report.moved, report.already_theirs, chunks) == (11, 0, [4, 8, 11])
+    counts = {name: (todo, done) for name, todo, done in seen_tasks(project)["annotators"]}
+    assert counts["ana"] == (22, 0) and counts["ben"] == (0, 0)
+    assert raw_rows(project, "SELECT count(*) FROM task WHERE status = 'cancelled'") == [(11,)]
+    assert verify_chain(project).ok
+
+
+def test_a_reassignment_is_refused_if_the_work_changed_meanwhile(
+    make_project, tmp_path, small_chunks
+):
+    from app.core.team.assign import reassign
+
+    project = team_project(make_project, tmp_path)
+    generate_tasks(project, ["ana", "ben"])
+    changed = []
+
+    def someone_else(done, total, message):
+        if not changed:  # another user closes one of ben's tasks between two chunks
+            with write_transaction(project.engine) as conn:
+                changed.append(
+                    conn.exec_driver_sql(
+                        "UPDATE task SET status = 'cancelled' WHERE id = (SELECT min(t.id)"
+                        " FROM task t JOIN annotator a ON a.id = t.annotator_id"
+                        " WHERE a.name = 'ben')"
+                    ).rowcount
+                )
+
+    with pytest.raises(ProjectError, match="ben's open tasks changed"):
+        reassign(project, "ben", "ana", progress=someone_else)
+    assert changed == [1]
+    assert raw_rows(project, "SELECT status, count(*) FROM task GROUP BY 1") == [
+        ("cancelled", 1),
+        ("todo", 21),
+    ]
