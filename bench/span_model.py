@@ -95,6 +95,23 @@ with crf.train on 473, dev typed F1 0.769 / 0.811, mean 0.790, untyped 0.856 / 0
   0.7693 / 0.8125 (0.7909), against 0.7694 / 0.8115 (0.7904); untyped +0.1-0.4 point. On
   dev, 10 / 9 missed gold mentions had their exact string predicted elsewhere in the
   document: the ceiling of this idea is about half a point.
+- not kept, two-pass stacking (Krishnan & Manning 2006; format tagloop-crf-4 and
+  app.ml.spans.stacking in the session's branch history, reverted): the first CV fold's CRF
+  (half the documents, 25 iterations) kept as a first pass, and what it found anywhere in
+  the document as features of the final CRF (token majority: the label the same word takes
+  in the document's first-pass spans, and whether its own differs; entity majority: where a
+  first-pass span's string occurs, B-/I- of its label, and the token after it). The final
+  CRF learns them from the CV folds' out-of-fold spans, so a retrain fits no extra CRF
+  (50-51 s CPU on 473, 10.3-10.4 s on 100, as without it on the same loaded machine);
+  prediction runs two CRFs. Retrains of >= 40 documents only. Dev, what the app runs
+  (train_validated, `--dev`): on 473 0.7732 / 0.8102 (untyped 0.8705 / 0.8841) against
+  0.7694 / 0.8115 (0.8557 / 0.8871); on 100 (3 draws each) 0.6678 / 0.6853 against
+  0.6665 / 0.6847. The same with untyped first-pass cues (mention or not): 0.7739 / 0.7990.
+  +0.1 point on average and down on seed 1: boundaries gain on seed 0 (untyped +1.5) but
+  the typed F1 hardly moves, not worth twice the prediction time and a new format. (A first
+  try that let the second fold see the first fold's cues gave 0.781 / 0.808: the same.)
+- not kept, other L1/L2 strengths on 473 documents: c2 0.1: 0.7598 / 0.8173 (0.7885);
+  c1 0.1 and c2 0.1: 0.7648 / 0.8111 (0.7879); against c1 0.05, c2 0.3: 0.7904.
 
 Usage: python bench/span_model.py [--skip-app] [--skip-suggestion] [--dev]
 """

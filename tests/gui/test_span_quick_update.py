@@ -75,7 +75,7 @@ def test_a_completed_document_brings_a_suggestion_that_can_be_accepted(
         settle(session)
     qtbot.waitUntil(lambda: controller.job is None and session.suggest_version, timeout=60_000)
     version = modelstore.get_version(notes, session.suggest_version)
-    assert version.metrics["quick"] is True and version.format == "tagloop-crf-4"
+    assert version.metrics["quick"] is True and version.format == "tagloop-crf-3"
     assert session.suggest_early  # no full model has passed the bar
     item = session.item
     assert item.suggestion is not None

@@ -113,7 +113,7 @@ def clustered() -> crf.CrfSpanModel:
 def test_the_crf_stores_its_clusters_and_predicts_the_same_after_loading(
     clustered: crf.CrfSpanModel,
 ) -> None:
-    assert clustered.clusters and clustered.format == "tagloop-crf-4"
+    assert clustered.clusters and clustered.format == "tagloop-crf-3"
     data = clustered.to_bytes()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         meta = json.loads(archive.read("meta.json"))

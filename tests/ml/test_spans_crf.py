@@ -122,7 +122,7 @@ def test_round_trip_is_safe_and_identical(toy: crf.CrfSpanModel) -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert sorted(archive.namelist()) == ["meta.json", "model.crfsuite"]
         meta = json.loads(archive.read("meta.json"))
-    assert meta["format"] == "tagloop-crf-4" and meta["labels"] == ["Disease"]
+    assert meta["format"] == "tagloop-crf-3" and meta["labels"] == ["Disease"]
     assert ["cancer"] in [words for words, _label in meta["gazetteer"]]
 
 
@@ -157,7 +157,7 @@ def test_registry_picks_the_crf_and_still_loads_the_previous_span_model() -> Non
     from app.ml.spans import model as spacy_spans
 
     examples = toy_examples()[:12]
-    assert registry.train("spans", examples, ["Disease"]).format == "tagloop-crf-4"
+    assert registry.train("spans", examples, ["Disease"]).format == "tagloop-crf-3"
     nothing = [Example("No spans.", [])]  # spancat's door, without training a network
     overlapping = registry.train("spans", nothing, ["Disease"], allow_overlap=True)
     assert overlapping.format == "tagloop-spacy-1"

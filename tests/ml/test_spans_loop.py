@@ -36,7 +36,7 @@ def test_quick_update_stores_a_quick_version_and_scores_the_pool(tmp_path) -> No
         assert loop.unlabeled_texts(project) == TEXTS[3:]  # the pool: the clusters' texts
         assert loop.quick_update_wanted(project, 3)
         version = loop.quick_update(project)
-        assert version.format == "tagloop-crf-4" and version.label_count == 3
+        assert version.format == "tagloop-crf-3" and version.label_count == 3
         assert version.metrics["quick"] is True and version.score is None
         found = modelstore.suggestions(project, [4, 5, 6], version.id)
         assert {

@@ -35,7 +35,7 @@ from typing import Any
 
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.ml.spans import clusters as C
-from app.ml.spans import consistency, stacking
+from app.ml.spans import consistency
 from app.ml.spans import encoding as E
 from app.ml.spans import features as F
 from app.ml.spans.archive import open_model
@@ -44,14 +44,9 @@ from app.ml.spans.consistency import Found
 from app.ml.spans.metrics import span_metrics
 from app.ml.types import Example, Metrics, Prediction
 
-# -4: two-pass stacking (a first-pass CRF of its own); -3: BILOU tags; -2 added word clusters;
-# -1, -2 (BIO) and -3 still load
-FORMAT = "tagloop-crf-4"
-FORMATS = ("tagloop-crf-1", "tagloop-crf-2", "tagloop-crf-3", FORMAT)
+FORMAT = "tagloop-crf-3"  # -3: BILOU tags; -2 added word clusters; -1, -2 (BIO) still load
+FORMATS = ("tagloop-crf-1", "tagloop-crf-2", FORMAT)
 MEMBERS = ("meta.json", "model.crfsuite")
-FIRST_PASS = "first.crfsuite"  # a stacked model's first-pass CRF
-# A retrain on at least this many documents is stacked (app.ml.spans.stacking): see bench
-STACK_MIN_DOCS = 40
 MAX_BYTES = 256 * 1024 * 1024
 ECHO_SCORE = 0.9  # an abbreviation made consistent: this share of its predicted twin's score
 ECHO_MIN_MARGINAL = 0.05  # below this the CRF is sure an echo is no mention (measured on NCBI)
@@ -124,10 +119,8 @@ class CrfSpanModel:
         calibration: Calibration | None = None,
         info: dict[str, Any] | None = None,
         clusters: C.WordClusters | None = None,
-        first_pass: CrfSpanModel | None = None,
     ) -> None:
         self.model = model
-        self.first_pass = first_pass  # stacked: the CRF whose spans are this one's features
         self.clusters = clusters or C.WordClusters()
         self.labels = tuple(labels)
         self.language = language
@@ -188,12 +181,6 @@ class CrfSpanModel:
         words = [t.text for t in tokens]
         gazetteer = [self.gazetteer.tags(words[start:end]) for start, end in spans]
         cues = F.document_cues(words, [tag for window in gazetteer for tag in window])
-        first = self.first_pass
-        if first is not None:  # stacked: what the first pass found anywhere in the document
-            first_tagger = first.tagger()
-            found_first = first._tag_document(first_tagger, text, tokens)[0] if first_tagger else []
-            stacked = stacking.cues(words, [(a, b, label) for a, b, label, _ in found_first])
-            cues = [a + b for a, b in zip(cues, stacked, strict=True)]
         for (start, end), tags_here in zip(spans, gazetteer, strict=True):
             features = F.sequence_features(
                 words[start:end], tags_here, self.clusters, cues[start:end]
@@ -203,7 +190,7 @@ class CrfSpanModel:
             confidence *= tagger.probability(tags)
             window_features.append(features)
             window_tags.append(tags)
-            for first, last, label, score in E.decode(tagger, tags, known):
+            for first, last, label, score in _decode(tagger, tags, known):
                 found.append((start + first, start + last, label, score))
         extra = consistency.candidates(tokens, found)
         for number, (start, end) in enumerate(spans):
@@ -237,17 +224,47 @@ class CrfSpanModel:
             "calibration": self.calibration.to_json(),
             "clusters": self.clusters.to_json() if self.clusters else None,
             "info": self.info,
-            "first_pass": None,
         }
-        if self.first_pass is not None:
-            meta["first_pass"] = {"gazetteer": self.first_pass.gazetteer.to_json()}
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("meta.json", json.dumps(meta, sort_keys=True))
             archive.writestr("model.crfsuite", self.model)
-            if self.first_pass is not None:
-                archive.writestr(FIRST_PASS, self.first_pass.model)
         return buffer.getvalue()
+
+
+def _decode(
+    tagger: Any, tags: list[str], known: frozenset[str]
+) -> list[tuple[int, int, str, float]]:
+    """(first token, last token, label, raw score) of each span in a BILOU tag sequence (a
+    BIO one, from a tagloop-crf-1/-2 model, decodes the same way: it has no L- or U-). A
+    span opens at any non-O tag, continues over I- of its label and closes at its L-, at a
+    U- or where the next tag does not continue it. The score is the least marginal along the
+    span, including the chance that the following token does not continue it."""
+    out = []
+    n, i = len(tags), 0
+    while i < n:
+        tag = tags[i]
+        if tag == "O":
+            i += 1
+            continue
+        label = tag[2:]
+        j = i + 1
+        if tag[:2] in ("B-", "I-"):
+            while j < n and tags[j] == "I-" + label:
+                j += 1
+            if j < n and tags[j] == "L-" + label:
+                j += 1
+        score = tagger.marginal(tag, i)
+        for k in range(i + 1, j):
+            score = min(score, tagger.marginal(tags[k], k))
+        if j < n:  # a tag the model never saw cannot continue it
+            going_on = sum(
+                tagger.marginal(t + label, j) for t in ("I-", "L-") if t + label in known
+            )
+            score = min(score, 1.0 - going_on)
+        out.append((i, j - 1, label, float(max(0.0, min(1.0, score)))))
+        i = j
+    return out
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -312,23 +329,19 @@ def train(
     encoded: dict[int, E.Document] | None = None,
     unlabeled: Sequence[str] = (),
     clusters: C.WordClusters | None = None,
-    first_pass: tuple[CrfSpanModel, dict[int, list[stacking.Found]]] | None = None,
 ) -> CrfSpanModel:
     """Train the CRF from scratch on these examples (iterations: fewer for a quick update;
     encoded: tokens and tags already made for these examples, by id, shared between folds;
-    unlabeled: the project's other texts, for word clusters; clusters: already learnt;
-    first_pass: a stacked model's first-pass CRF and the spans that a first pass which never
-    saw them found in each example, by id: app.ml.spans.stacking)."""
+    unlabeled: the project's other texts, for word clusters; clusters: already learnt)."""
     labels = list(dict.fromkeys(str(label) for label in labels))
     tokenizer, language = F.blank_tokenizer(language)
     encoded = {} if encoded is None else encoded
-    docs, found_first = [], []
+    docs = []
     for ex in examples:
         if isinstance(ex.text, str):
             if id(ex) not in encoded:
                 encoded[id(ex)] = E.encode(tokenizer, ex, set(labels), [0])
             docs.append(encoded[id(ex)])
-            found_first.append(first_pass[1].get(id(ex), []) if first_pass else None)
     iterations = iterations or settings.max_iterations
     info: dict[str, Any] = {"n_docs": len(docs), "skipped_spans": sum(d.skipped for d in docs)}
     if not any(tag != "O" for doc in docs for tag in doc.tags):
@@ -340,8 +353,8 @@ def train(
     if clusters is None:
         clusters = _clusters(examples, unlabeled, language, settings, seed)
     trainer = _trainer(settings, iterations, progress, cancel)
-    for doc, gazetteer, found in zip(docs, per_doc, found_first, strict=True):
-        for xseq, yseq in E.window_items(doc, gazetteer, clusters, found):
+    for doc, gazetteer in zip(docs, per_doc, strict=True):
+        for xseq, yseq in E.window_items(doc, gazetteer, clusters):
             trainer.append(xseq, yseq)
     check_cancel(cancel)
     handle, path = tempfile.mkstemp(prefix="tagloop-crf-", suffix=".crfsuite")
@@ -353,7 +366,6 @@ def train(
     finally:
         os.unlink(path)
     info["iterations"] = iterations
-    info["stacked"] = first_pass is not None
     return CrfSpanModel(
         model,
         labels,
@@ -363,7 +375,6 @@ def train(
         calibration,
         info,
         clusters,
-        first_pass[0] if first_pass else None,
     )
 
 
@@ -403,11 +414,9 @@ def cross_validate_raw(
     encoded: dict[int, E.Document] | None = None,
     unlabeled: Sequence[str] = (),
     clusters: C.WordClusters | None = None,
-    first_passes: tuple[list[CrfSpanModel], dict[int, list[stacking.Found]]] | None = None,
 ) -> tuple[list[Prediction], list[int]]:
     """Document-level k-fold: every example's prediction (raw scores) by a model that never
-    saw it, and the fold of each example. first_passes, when given, collects the fold models
-    and each example's predicted spans as token indices (by id), for stacking."""
+    saw it, and the fold of each example."""
     n = len(examples)
     fold_of = _folds(n, folds, seed)
     k = max(fold_of, default=0) + 1
@@ -438,11 +447,6 @@ def cross_validate_raw(
         )
         for i, p in zip(held, model.predict_raw([examples[i].text for i in held]), strict=True):
             predictions[i] = p
-            doc = encoded.get(id(examples[i])) if encoded is not None else None
-            if first_passes is not None and doc is not None:
-                first_passes[1][id(examples[i])] = stacking.token_spans(doc.tokens, p.value)
-        if first_passes is not None:
-            first_passes[0].append(model)
     return [p for p in predictions if p is not None], fold_of
 
 
@@ -464,7 +468,6 @@ def train_validated(
     folds = min(folds, CV_FOLDS)  # more cost time and calibrate no better (see CV_FOLDS)
     encoded: dict[int, E.Document] = {}
     clusters = _clusters(examples, unlabeled, language, settings, seed)
-    first_passes: tuple[list[CrfSpanModel], dict[int, list[stacking.Found]]] = ([], {})
     raw, fold_of = cross_validate_raw(
         examples,
         labels,
@@ -476,7 +479,6 @@ def train_validated(
         settings=settings,
         encoded=encoded,
         clusters=clusters,
-        first_passes=first_passes,
     )
     k = max(fold_of, default=0) + 1
     oof = cross_fitted(examples, raw, fold_of)
@@ -500,22 +502,8 @@ def train_validated(
         calibration=calibration,
         encoded=encoded,
         clusters=clusters,
-        first_pass=_first_pass(examples, first_passes),
     )
     return model, metrics, oof
-
-
-def _first_pass(
-    examples: Sequence[Example],
-    first_passes: tuple[list[CrfSpanModel], dict[int, list[stacking.Found]]],
-) -> tuple[CrfSpanModel, dict[int, list[stacking.Found]]] | None:
-    """The first pass of a stacked model: the first fold's CRF, and the out-of-fold spans of
-    every example as its training features; None (no stacking) on few documents, where a
-    first pass trained on half of them has too little to say, or without a fold model."""
-    models, found = first_passes
-    if len(examples) < STACK_MIN_DOCS or not models or not models[0].model:
-        return None
-    return models[0], found
 
 
 def cross_validate(
@@ -532,27 +520,12 @@ def cross_validate(
 
 def load(data: bytes) -> CrfSpanModel:
     """A CrfSpanModel from to_bytes() output; ValueError on anything else."""
-    try:
-        stacked = FIRST_PASS in zipfile.ZipFile(io.BytesIO(data)).namelist()
-    except (zipfile.BadZipFile, OSError, TypeError):
-        stacked = False  # open_model says what is wrong
-    members = (*MEMBERS, FIRST_PASS) if stacked else MEMBERS
-    archive, meta, labels, language = open_model(data, members, MAX_BYTES, FORMATS)
+    archive, meta, labels, language = open_model(data, MEMBERS, MAX_BYTES, FORMATS)
     settings = _check_settings(meta.get("settings"))
     gazetteer = F.Gazetteer.from_json(meta.get("gazetteer"))
     calibration = Calibration.from_json(meta.get("calibration"))
     clusters = C.WordClusters.from_json(meta.get("clusters"))
     info = meta.get("info") if isinstance(meta.get("info"), dict) else {}
-    first = None
-    if stacked:
-        raw = meta.get("first_pass")
-        if not isinstance(raw, dict) or meta.get("format") != FORMAT:
-            raise ValueError("span model first pass has no description")
-        first_gazetteer = F.Gazetteer.from_json(raw.get("gazetteer"))
-        first_crf = archive.read(FIRST_PASS)
-        first = CrfSpanModel(
-            first_crf, labels, language, settings, first_gazetteer, clusters=clusters
-        )
     model = CrfSpanModel(
         archive.read("model.crfsuite"),
         labels,
@@ -562,14 +535,12 @@ def load(data: bytes) -> CrfSpanModel:
         calibration,
         info,
         clusters,
-        first,
     )
-    for part in (model, first):
-        if part is not None and part.model:
-            try:
-                part.tagger()
-            except Exception as error:  # CRFsuite refuses a file that is not its model
-                raise ValueError(f"span model does not load: {error}") from error
+    if model.model:
+        try:
+            model.tagger()
+        except Exception as error:  # CRFsuite refuses a file that is not its model
+            raise ValueError(f"span model does not load: {error}") from error
     return model
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from app.ml.spans import clusters as C
 from app.ml.spans import features as F
-from app.ml.spans import stacking
 from app.ml.types import Example
 
 
@@ -100,56 +99,14 @@ def mentions(docs: Sequence[Document]) -> list[tuple[tuple[str, ...], str]]:
 
 
 def window_items(
-    doc: Document,
-    gazetteer: F.Gazetteer,
-    clusters: C.WordClusters,
-    first_pass: Sequence[stacking.Found] | None = None,
+    doc: Document, gazetteer: F.Gazetteer, clusters: C.WordClusters
 ) -> list[tuple[list[list[str]], list[str]]]:
-    """CRFsuite's (features, tags) of each window; first_pass: the spans a first pass found
-    in the document (app.ml.spans.stacking), for a stacked model."""
     out = []
     words = [t.text for t in doc.tokens]
     tags = [gazetteer.tags(words[start:end]) for start, end in doc.windows]
     cues = F.document_cues(words, [tag for window in tags for tag in window])
-    if first_pass is not None:
-        cues = [a + b for a, b in zip(cues, stacking.cues(words, first_pass), strict=True)]
     for (start, end), window_tags in zip(doc.windows, tags, strict=True):
         here = words[start:end]
         features = F.sequence_features(here, window_tags, clusters, cues[start:end])
         out.append((features, doc.tags[start:end]))
-    return out
-
-
-def decode(
-    tagger: Any, tags: list[str], known: frozenset[str]
-) -> list[tuple[int, int, str, float]]:
-    """(first token, last token, label, raw score) of each span in a BILOU tag sequence (a
-    BIO one, from a tagloop-crf-1/-2 model, decodes the same way: it has no L- or U-). A
-    span opens at any non-O tag, continues over I- of its label and closes at its L-, at a
-    U- or where the next tag does not continue it. The score is the least marginal along the
-    span, including the chance that the following token does not continue it."""
-    out = []
-    n, i = len(tags), 0
-    while i < n:
-        tag = tags[i]
-        if tag == "O":
-            i += 1
-            continue
-        label = tag[2:]
-        j = i + 1
-        if tag[:2] in ("B-", "I-"):
-            while j < n and tags[j] == "I-" + label:
-                j += 1
-            if j < n and tags[j] == "L-" + label:
-                j += 1
-        score = tagger.marginal(tag, i)
-        for k in range(i + 1, j):
-            score = min(score, tagger.marginal(tags[k], k))
-        if j < n:  # a tag the model never saw cannot continue it
-            going_on = sum(
-                tagger.marginal(t + label, j) for t in ("I-", "L-") if t + label in known
-            )
-            score = min(score, 1.0 - going_on)
-        out.append((i, j - 1, label, float(max(0.0, min(1.0, score)))))
-        i = j
     return out
