@@ -170,6 +170,39 @@ def scores(test, predictions) -> tuple[float, float]:
     return typed, untyped
 
 
+def errors(test, predictions) -> str:
+    """Where the typed F1 is lost: gold mentions found with the right boundaries but the wrong
+    type (the commonest gold -> predicted pairs), with other boundaries, missed; spurious
+    predicted spans overlapping no gold one."""
+    from collections import Counter
+
+    kinds: Counter = Counter()
+    pairs: Counter = Counter()
+    for ex, p in zip(test, predictions, strict=True):
+        found = {(s["start"], s["end"]): s["label"] for s in p.value}
+        gold = {(s["start"], s["end"]): s["label"] for s in ex.value}
+        for (start, end), label in gold.items():
+            if found.get((start, end)) == label:
+                continue
+            if (start, end) in found:
+                kinds["wrong type"] += 1
+                pairs[f"{label} -> {found[(start, end)]}"] += 1
+            elif any(a < end and start < b for a, b in found):
+                kinds["other boundaries"] += 1
+            else:
+                kinds["missed"] += 1
+        kinds["spurious"] += sum(
+            not any(a < end and start < b for a, b in gold) for start, end in found
+        )
+    common = ", ".join(f"{pair} {n}" for pair, n in pairs.most_common(6))
+    gold_count = sum(len(ex.value) for ex in test)
+    return (
+        f"{kinds['wrong type']} right boundaries with the wrong type ({common}),"
+        f" {kinds['other boundaries']} other boundaries, {kinds['missed']} missed,"
+        f" {kinds['spurious']} spurious ({gold_count} gold)"
+    )
+
+
 def accuracy_and_time(train, test, skip_app: bool) -> None:
     from app.ml import registry
     from app.ml.spans.calibration import calibration_metrics
@@ -191,8 +224,11 @@ def accuracy_and_time(train, test, skip_app: bool) -> None:
         for subset in sets:
             with Clock() as clock:
                 model = registry.train("spans", subset, LABELS, unlabeled=pool(subset))
-            f1s.append(scores(test, model.predict([ex.text for ex in test])))
+            predictions = model.predict([ex.text for ex in test])
+            f1s.append(scores(test, predictions))
             clocks.append(clock)
+            if name == "all":
+                print(f"  where the typed F1 is lost: {errors(test, predictions)}", flush=True)
         typed = sum(f for f, _ in f1s) / len(f1s)
         untyped = sum(u for _, u in f1s) / len(f1s)
         target = ">= 0.80" if name == "all" else ">= 0.60"
