@@ -110,6 +110,9 @@ with crf.train on 473, dev typed F1 0.769 / 0.811, mean 0.790, untyped 0.856 / 0
   +0.1 point on average and down on seed 1: boundaries gain on seed 0 (untyped +1.5) but
   the typed F1 hardly moves, not worth twice the prediction time and a new format. (A first
   try that let the second fold see the first fold's cues gave 0.781 / 0.808: the same.)
+- not kept, a head-word type cue for the CRF: each token's type among the gazetteer's
+  mentions it ends ("mixed" when several), jack-knifed as the gazetteer: 0.7723 / 0.8068
+  (untyped 0.8602 / 0.8819) against 0.7694 / 0.8115.
 - not kept, other L1/L2 strengths on 473 documents: c2 0.1: 0.7598 / 0.8173 (0.7885);
   c1 0.1 and c2 0.1: 0.7648 / 0.8111 (0.7879); against c1 0.05, c2 0.3: 0.7904.
 
