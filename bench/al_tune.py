@@ -84,6 +84,11 @@ CANDIDATES: dict[str, dict[str, object]] = {
     "w30": {"WARMUP_LABELS": 30},
     "w100": {"WARMUP_LABELS": 100},
     "decay": {"explore_share": _decaying_share},
+    # round 3: density (balanced, each cluster's pick by uncertainty * density ** beta) with a
+    # softer density weight
+    "d03": {"strategy": "density", "DENSITY_BETA": 0.3},
+    "d05": {"strategy": "density", "DENSITY_BETA": 0.5},
+    "d10": {"strategy": "density"},
 }
 
 
@@ -109,10 +114,12 @@ def _aucs(key: str, candidate: str, kwargs: dict, repeats: int, seed: int) -> li
         result = albench.run(strategies=[], repeats=repeats, seed=seed, keep_repeats=True, **kwargs)
         aucs = result["strategies"]["random"]["auc_repeats"]
     else:
+        settings = dict(CANDIDATES[candidate])
+        strategy = str(settings.pop("strategy", "balanced"))
         result = _with(
-            CANDIDATES[candidate],
+            settings,
             lambda: albench.run(
-                strategies=["balanced"],
+                strategies=[strategy],
                 repeats=repeats,
                 seed=seed,
                 keep_repeats=True,
@@ -120,7 +127,7 @@ def _aucs(key: str, candidate: str, kwargs: dict, repeats: int, seed: int) -> li
                 **kwargs,
             ),
         )
-        aucs = result["strategies"]["balanced"]["auc_repeats"]
+        aucs = result["strategies"][strategy]["auc_repeats"]
     CACHE.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"auc_repeats": aucs}))
     print(f"  {key} {candidate}: {time.perf_counter() - started:.0f} s", flush=True)
