@@ -15,7 +15,8 @@ Session 3, paired over 6 repeats (bench/al_robust.py, which has the table): bala
 random SMS +0.047 (se 0.004), mention yes/no +0.011 (0.005), dominant type +0.006 (0.010),
 multilabel +0.002 (0.003), mean +0.017; short-text proxies (printed after the targets, not in
 them) SMS cut to 12 words +0.100 (0.016), NCBI sentences cut to 12 words +0.011 (0.009), NCBI
-titles +0.009 (0.015). The density strategy (information density) did not beat balanced.
+titles +0.009 (0.015). The density strategy (information density) did not beat balanced, nor
+did it with a softer density weight (session 4, bench/al_tune.py): the default is unchanged.
 
 Run: .venv/bin/python bench/al_curves.py [--quick] [--json OUT] [--no-proxies]
 SMS: the pool is subsampled to 3000 messages (stratified) so that the whole run takes a few

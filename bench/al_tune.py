@@ -39,6 +39,44 @@ mention_short, the closest proxy for the held-out short-sentence sets, it fell b
 passed and the default is unchanged (EXPLORE_SHARE 0.3, WARMUP_LABELS 50). Less random share
 helps where uncertainty is a good guide (SMS) and costs on short sentences, which is what the
 held-out sets are: robustness first.
+
+Round 3 (session 4): the density strategy with a softer density weight (each cluster's pick by
+uncertainty * density ** DENSITY_BETA, beta 0.5 and 0.3; d10 is density as it stands, beta 1),
+to keep balanced's gains on mention yes/no while taking density's on the multi-class and
+multilabel sets. Same protocol and settings; about an hour of wall time, three processes on
+2 shared cores:
+
+    set (T: tuning) base             d05: - random     - base (se)      d03: - random  - base
+    sms T           +0.0472 (.0037)  +0.0523 (.0047)  +.0052 (.0024)   +0.0503        +.0031
+    mention T       +0.0105 (.0049)  +0.0019 (.0048)  -.0087 (.0039)   -0.0079        -.0185
+    sms_short T     +0.0998 (.0164)  +0.0901 (.0198)  -.0098 (.0079)
+    type            +0.0063 (.0095)  +0.0204 (.0076)  +.0141 (.0091)
+    multilabel      +0.0018 (.0030)  +0.0066 (.0020)  +.0048 (.0018)
+    mention_short   +0.0106 (.0093)  +0.0198 (.0120)  +.0092 (.0058)
+    titles          +0.0094 (.0151)  +0.0158 (.0244)  +.0064 (.0124)
+    tuning mean     +0.0525          +0.0481                           (2 sets: +0.0212)
+    target mean     +0.0165          +0.0203
+    (target: sms, mention, type, multilabel; the issue asks >= +0.02)
+
+Neither passed: both lost on mention yes/no (d03 fell below -0.005 there, so it was stopped
+before sms_short), and d05's tuning mean is below base's (+0.0481 against +0.0525), so it fails
+the protocol although it gained on every check set and its target mean, +0.0203, meets the
+issue's +0.02 (min +0.0019). The softer weight does what it was meant to on the multi-class
+and multilabel sets, but not on the binary sets it was tuned on; by the protocol the default is
+unchanged. A per-task-type default (d05 for multilabel and for three or more classes, balanced
+for yes/no: target mean +0.0212 on these figures) would be chosen after seeing the check sets
+it is judged on, and the protocol cannot choose it: the tuning sets are all yes/no, so their
+mean cannot improve. Left for a decision with fresh multi-class and multilabel tuning sets.
+
+Active learning by learning (Hsu & Lin 2015: a bandit choosing per batch among balanced,
+density and random by an importance-weighted accuracy) was not built. The figures say it
+cannot pay here: even an oracle that knew in advance, per data set, the better of balanced and
+d05 reaches only +0.0224 on the target mean, and a bandit has to find that out inside one
+project from one learning curve. The arms differ by 0.005-0.01 of AUC, while the spread of one
+run's AUC difference between two strategies is about 0.01 (sd over repeats: the se above times
+sqrt 6), and its unbiased reward would come from the random share alone (about 3 picks per
+batch of 10, some 140 items by 500 labels: an accuracy se of about 0.03). It would mostly mix
+the arms, i.e. add random share, which lost in round 2 (e04).
 """
 
 from __future__ import annotations
@@ -63,6 +101,8 @@ from app.ml.bench import albench  # noqa: E402
 CACHE = ROOT / "bench" / "out" / "al_tune"
 TUNING = ("sms", "mention", "sms_short")
 CHECK = ("type", "multilabel", "mention_short", "titles")
+# the issue's target: ahead of random by >= 0.02 on the mean of these four
+TARGET = ("sms", "mention", "type", "multilabel")
 DECAY_TO = 0.15
 DECAY_LABELS = 500
 
@@ -84,6 +124,11 @@ CANDIDATES: dict[str, dict[str, object]] = {
     "w30": {"WARMUP_LABELS": 30},
     "w100": {"WARMUP_LABELS": 100},
     "decay": {"explore_share": _decaying_share},
+    # round 3: density (balanced, each cluster's pick by uncertainty * density ** beta) with a
+    # softer density weight
+    "d03": {"strategy": "density", "DENSITY_BETA": 0.3},
+    "d05": {"strategy": "density", "DENSITY_BETA": 0.5},
+    "d10": {"strategy": "density"},
 }
 
 
@@ -109,10 +154,12 @@ def _aucs(key: str, candidate: str, kwargs: dict, repeats: int, seed: int) -> li
         result = albench.run(strategies=[], repeats=repeats, seed=seed, keep_repeats=True, **kwargs)
         aucs = result["strategies"]["random"]["auc_repeats"]
     else:
+        settings = dict(CANDIDATES[candidate])
+        strategy = str(settings.pop("strategy", "balanced"))
         result = _with(
-            CANDIDATES[candidate],
+            settings,
             lambda: albench.run(
-                strategies=["balanced"],
+                strategies=[strategy],
                 repeats=repeats,
                 seed=seed,
                 keep_repeats=True,
@@ -120,7 +167,7 @@ def _aucs(key: str, candidate: str, kwargs: dict, repeats: int, seed: int) -> li
                 **kwargs,
             ),
         )
-        aucs = result["strategies"]["balanced"]["auc_repeats"]
+        aucs = result["strategies"][strategy]["auc_repeats"]
     CACHE.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"auc_repeats": aucs}))
     print(f"  {key} {candidate}: {time.perf_counter() - started:.0f} s", flush=True)
@@ -140,10 +187,12 @@ def _paired(mine: list[float], other: list[float]) -> tuple[float, float]:
 def _verdict(rows: dict[str, tuple[float, float, float, float]]) -> str:
     """The protocol on one candidate's rows (set -> diff, se, gain over base, its se)."""
     tune = [rows[k] for k in TUNING if k in rows]
+    if rows and min(r[0] for r in rows.values()) < -0.005:
+        return "fails: a set below -0.005"
     if len(tune) < len(TUNING):
         return "incomplete"
     if statistics.mean(r[2] for r in tune) <= 0:
-        return "fails: tuning sets not better (not run on the check sets)"
+        return "fails: tuning sets not better (the check sets do not count)"
     if any(k not in rows for k in CHECK):
         return "incomplete"
     # worse: below base by more than the paired standard error of the gain over base (the
@@ -182,12 +231,17 @@ def report(sets: list[str], candidates: list[str], repeats: int, seed: int) -> N
         tune = [rows[k][0] for k in TUNING if k in rows]
         check = [rows[k][0] for k in CHECK if k in rows]
         summary.append((candidate, tune, check, rows))
-    print(f"\n{'candidate':9s} {'tune mean':>9s} {'check mean':>10s} {'min':>8s}  verdict")
+    print(
+        f"\n{'candidate':9s} {'tune mean':>9s} {'check mean':>10s} {'target':>8s} {'min':>8s}"
+        "  verdict"
+    )
     for candidate, tune, check, rows in summary:
         nan = float("nan")
+        target = [rows[k][0] for k in TARGET if k in rows]
         print(
             f"{candidate:9s} {statistics.mean(tune) if tune else nan:+9.4f}"
             f" {statistics.mean(check) if check else nan:+10.4f}"
+            f" {statistics.mean(target) if len(target) == len(TARGET) else nan:+8.4f}"
             f" {min(tune + check) if rows else nan:+8.4f}"
             f"  {'the current default' if candidate == 'base' else _verdict(rows)}"
         )

@@ -17,7 +17,12 @@ EXPLORE_SHARE over the first WARMUP_LABELS labels.
 candidates it picks the item of highest priority * density, density being the mean cosine
 similarity to the nearest items of a pool sample. Chosen on SMS and NCBI sentences (mention
 yes/no) it lost to balanced (6 repeats: +0.049 and +0.002 against +0.047 and +0.011 over
-random), so it is not the default (bench/al_robust.py prints the figures).
+random), so it is not the default (bench/al_robust.py prints the figures). A softer weight,
+density ** 0.5, gained on every check set (dominant type, mention types, NCBI titles,
+sentences cut to 12 words) but lost on the tuning sets (mention yes/no +0.002 and SMS cut to
+12 words +0.090, against balanced's +0.011 and +0.100), and ** 0.3 lost on mention yes/no, so
+balanced stays the default (session 4: bench/al_tune.py has the table, and why no bandit
+chooses among strategies).
 """
 
 from __future__ import annotations
@@ -64,7 +69,8 @@ COLD_START_SAMPLE = 5000  # cold start clusters at most this many pool items
 EMBED_DIM = 50
 # density: information density (Settles & Craven 2008) on the diverse candidates: each
 # cluster's pick maximises priority * density ** DENSITY_BETA, where density is the mean cosine
-# similarity to the DENSITY_NEIGHBOURS nearest of DENSITY_SAMPLE random pool items
+# similarity to the DENSITY_NEIGHBOURS nearest of DENSITY_SAMPLE random pool items (0.5 and 0.3
+# were measured too: neither beat balanced on the tuning sets, bench/al_tune.py)
 DENSITY_BETA = 1.0
 DENSITY_NEIGHBOURS = 10
 DENSITY_SAMPLE = 1000

@@ -281,6 +281,38 @@ def test_density_picks_differ_from_pure_uncertainty_and_are_reproducible():
     assert {i // 300 for i in dense} == {0, 1}  # still one per group
 
 
+def test_a_softer_density_weight_lets_a_clearly_more_uncertain_outlier_through(monkeypatch):
+    """density ** DENSITY_BETA: with beta 1 a typical item beats an outlier that is clearly more
+    uncertain (0.56 against 0.50); with beta 0.5 the outlier's uncertainty wins, as it would in
+    balanced, while a slightly more uncertain outlier (0.52) still loses to a typical item."""
+    rng = np.random.default_rng(1)
+    eye = np.eye(6)
+    rows = [np.tile(eye[0], (300, 1)), np.tile(eye[1], (300, 1))]
+    rows += [eye[[0, 0, 1, 1]] + 0.6 * eye[[2, 3, 4, 5]]]  # outliers 600-603
+    vectors = np.vstack(rows) + 0.01 * rng.standard_normal((604, 6))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    embed, candidates = _embed_from(vectors), list(range(604))
+
+    def picks(beta: float, outlier_score: float) -> list[int]:
+        monkeypatch.setattr(active, "DENSITY_BETA", beta)
+        scores = [0.5] * 600 + [outlier_score] * 4
+        chosen = active.select_from_scores(
+            "density", scores, candidates, 2, random.Random(2), embed
+        )
+        assert chosen == active.select_from_scores(
+            "density", scores, candidates, 2, random.Random(2), embed
+        )  # reproducible from the seed
+        return chosen
+
+    assert all(i < 600 for i in picks(1.0, 0.56))
+    assert all(i >= 600 for i in picks(0.5, 0.56))
+    assert all(i < 600 for i in picks(0.5, 0.52))
+    hybrid = active.select_from_scores(
+        "hybrid", [0.5] * 600 + [0.52] * 4, candidates, 2, random.Random(2), embed
+    )
+    assert all(i >= 600 for i in hybrid)  # where density should differ from uncertainty, it does
+
+
 def test_density_diverse_order_puts_dense_items_first_within_a_cluster(sms200):
     crowd = "win a free prize now"
     texts = ["zebra quartz"] + [f"{crowd} {w}" for w in ("a", "b", "c", "d", "e", "f")]
