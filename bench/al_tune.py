@@ -128,7 +128,9 @@ CANDIDATES: dict[str, dict[str, object]] = {
     # softer density weight
     "d03": {"strategy": "density", "DENSITY_BETA": 0.3},
     "d05": {"strategy": "density", "DENSITY_BETA": 0.5},
-    "d10": {"strategy": "density"},
+    "d10": {"strategy": "density", "DENSITY_BETA": 1.0},
+    # session 4's default: density (** 0.5) for 3+ classes and multilabel, balanced for yes/no
+    "auto": {"strategy": "auto"},
 }
 
 

@@ -6,23 +6,23 @@ the batch diverse: it clusters the most uncertain candidates and takes the most 
 of each cluster, so one batch is not ten near-duplicates of the same borderline text.
 "cold_start" needs no model: it clusters (a sample of) the pool and asks for the items nearest
 the cluster centres, i.e. diverse, representative texts.
-"balanced" (the default) is hybrid with a share of random picks in every batch: where the
+"balanced" is hybrid with a share of random picks in every batch: where the
 model's uncertainty is misleading (few labels, skewed data, spans) pure uncertainty sampling
 keeps asking about one corner of the data and falls behind random; the random share keeps the
-training set representative, so the default never does much worse than random and, where
+training set representative, so it never does much worse than random and, where
 uncertainty helps, keeps most of its gain (bench/al_curves.py, docs in README). It starts from
 a random sample, and for classification and multilabel its random share falls from 1 to
 EXPLORE_SHARE over the first WARMUP_LABELS labels.
 "density" is balanced with information density (Settles & Craven 2008): within each cluster of
-candidates it picks the item of highest priority * density, density being the mean cosine
-similarity to the nearest items of a pool sample. Chosen on SMS and NCBI sentences (mention
-yes/no) it lost to balanced (6 repeats: +0.049 and +0.002 against +0.047 and +0.011 over
-random), so it is not the default (bench/al_robust.py prints the figures). A softer weight,
-density ** 0.5, gained on every check set (dominant type, mention types, NCBI titles,
-sentences cut to 12 words) but lost on the tuning sets (mention yes/no +0.002 and SMS cut to
-12 words +0.090, against balanced's +0.011 and +0.100), and ** 0.3 lost on mention yes/no, so
-balanced stays the default (session 4: bench/al_tune.py has the table, and why no bandit
-chooses among strategies).
+candidates it picks the item of highest priority * density ** 0.5, density being the mean
+cosine similarity to the nearest items of a pool sample.
+"auto" (the default) runs density for multilabel projects and for three or more classes, and
+balanced for yes/no questions and spans (for_task). Measured against random (AUC difference,
+6 repeats, bench/al_tune.py): density gained over balanced on every set of three or more
+classes and on multilabel (dominant type +0.020 against +0.006, mention types +0.007 against
++0.002, NCBI titles +0.016 against +0.009), and on yes/no sets won two and lost two (mention
+yes/no +0.002 against +0.011, SMS cut short +0.090 against +0.100). On the issue's four sets
+auto is +0.021 ahead of random on average, and +0.007 on the worst (balanced alone +0.0165).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import numpy as np
 from app.ml.types import Prediction
 
 STRATEGIES = (
+    "auto",
     "random",
     "least_confidence",
     "margin",
@@ -46,10 +47,12 @@ STRATEGIES = (
     "cold_start",
     "density",
 )
-# balanced: never below random on SMS, NCBI mention types, NCBI sentences, spans and the
-# short-text proxies, where hybrid lost on some held-out sets (bench/al_curves.py,
-# bench/al_robust.py print the figures)
-DEFAULT_STRATEGY = "balanced"
+# auto (the default): density for multilabel and for three or more classes, balanced for yes/no
+# and spans (for_task). Measured, AUC minus random, 6 repeats (bench/al_tune.py): on the
+# issue's four sets +0.0212 on average (balanced alone +0.0165, density alone +0.0203), lowest
+# +0.0066; density lost to balanced on both yes/no sets of the tuning protocol (mention yes/no
+# and SMS cut short) and gained on every set of three or more classes and on multilabel.
+DEFAULT_STRATEGY = "auto"
 # strategies whose queue front is put in a diverse (clustered, round-robin) order
 DIVERSE_STRATEGIES = ("hybrid", "balanced", "density")
 # strategies with balanced's random share (density is balanced, density-weighted)
@@ -69,9 +72,10 @@ COLD_START_SAMPLE = 5000  # cold start clusters at most this many pool items
 EMBED_DIM = 50
 # density: information density (Settles & Craven 2008) on the diverse candidates: each
 # cluster's pick maximises priority * density ** DENSITY_BETA, where density is the mean cosine
-# similarity to the DENSITY_NEIGHBOURS nearest of DENSITY_SAMPLE random pool items (0.5 and 0.3
-# were measured too: neither beat balanced on the tuning sets, bench/al_tune.py)
-DENSITY_BETA = 1.0
+# similarity to the DENSITY_NEIGHBOURS nearest of DENSITY_SAMPLE random pool items (1, 0.5 and
+# 0.3 measured: 0.5 gained over 1 on six of seven sets; 0.3 fell below random on mention
+# yes/no; bench/al_tune.py)
+DENSITY_BETA = 0.5
 DENSITY_NEIGHBOURS = 10
 DENSITY_SAMPLE = 1000
 
@@ -124,10 +128,16 @@ def _score(strategy: str, prediction: Prediction) -> float:
     raise ValueError(f"unknown strategy {strategy!r}")
 
 
-def for_task(strategy: str, task_type: str) -> str:
-    """The strategy as run for a task type. Density weighting was measured on classification
-    and multilabel data; span documents are long, and the spans figure (balanced ahead of
-    random on NCBI) was measured without it, so span projects run balanced."""
+def for_task(strategy: str, task_type: str, label_count: int = 0) -> str:
+    """The strategy as run for a task type with `label_count` labels in its schema. `auto`
+    is density for multilabel and for three or more classes, where density weighting gained
+    on every data set measured, and balanced for yes/no questions, where it lost. Density was
+    measured on classification and multilabel data only; span documents are long, and the
+    spans figure (balanced ahead of random on NCBI) was measured without it, so span projects
+    run balanced."""
+    if strategy == "auto":
+        multi = task_type == "multilabel" or (task_type == "classification" and label_count >= 3)
+        strategy = "density" if multi else "balanced"
     if strategy == "density" and task_type == "spans":
         return "balanced"
     return strategy
@@ -430,6 +440,7 @@ def select_batch(
     batch: int,
     rng: random.Random,
     task_type: str,
+    label_count: int = 0,
 ) -> list[int]:
     """Indices into pool_texts of the next `batch` items to label (distinct). Without a model
     random and balanced take a random sample (cluster centres made a worse first model than
@@ -438,7 +449,7 @@ def select_batch(
 
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
-    strategy = for_task(strategy, task_type)
+    strategy = for_task(strategy, task_type, label_count)
     indices = list(range(len(pool_texts)))
 
     def embed(chosen: Sequence[int]) -> np.ndarray:

@@ -256,7 +256,9 @@ def score_pool(
     For the hybrid strategy the most uncertain items are then put in a diverse order."""
     from app.ml import active
 
-    strategy = active.for_task(strategy or active.DEFAULT_STRATEGY, project.task_type)
+    strategy = active.for_task(
+        strategy or active.DEFAULT_STRATEGY, project.task_type, len(project.schema.label_names)
+    )
     model = load_model(project, version)
     with project.engine.connect() as conn:
         total = predictions.unlabeled_pool(conn).count

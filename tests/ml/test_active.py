@@ -162,12 +162,31 @@ def test_diverse_order_spreads_near_duplicates(sms200):
     assert order[0] == 0  # the most uncertain item still leads
 
 
-# -- balanced: the default, hybrid with a share of random picks ----------------------------
+# -- auto, the default: density for three or more classes and multilabel, else balanced -----
 
 
-def test_the_default_is_balanced_and_mixes_random_picks():
-    assert active.DEFAULT_STRATEGY == "balanced"
-    assert "balanced" in active.DIVERSE_STRATEGIES
+def test_the_default_chooses_by_task_and_labels():
+    assert active.DEFAULT_STRATEGY == "auto"
+    assert active.for_task("auto", "classification", 2) == "balanced"  # yes/no
+    assert active.for_task("auto", "classification", 6) == "density"
+    assert active.for_task("auto", "multilabel", 2) == "density"
+    assert active.for_task("auto", "spans", 4) == "balanced"
+    assert {"balanced", "density"} <= set(active.MIXED_STRATEGIES) & set(active.DIVERSE_STRATEGIES)
+
+
+def test_the_default_picks_as_the_strategy_it_stands_for(model, sms200):
+    pool = [e.text for e in sms200[120:]]
+    picks = {
+        name: active.select_batch(name, model, pool, 10, random.Random(3), "classification")
+        for name in ("balanced", "density")
+    }
+    assert picks["balanced"] != picks["density"]  # so the test below can tell them apart
+    for labels, meant in ((2, "balanced"), (3, "density")):
+        auto = active.select_batch(
+            "auto", model, pool, 10, random.Random(3), "classification", labels
+        )
+        same = active.select_batch(meant, model, pool, 10, random.Random(3), "classification")
+        assert auto == same
 
 
 def test_explore_mix_keeps_the_values_and_puts_a_random_share_on_top():

@@ -287,7 +287,7 @@ def run(
             curves.append(
                 _curve(
                     runner,
-                    active.for_task(name, task),
+                    active.for_task(name, task, len(label_list)),
                     len(pool),
                     seed_size,
                     batch,
