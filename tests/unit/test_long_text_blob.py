@@ -1,0 +1,138 @@
+"""A long text goes in through a placeholder and blob I/O (app.core.io.longtext), and comes
+out exactly as it went in: stored as TEXT, found by search, exported, carried by a bundle, and
+told apart from its duplicates. The threshold is lowered so that a 2 MB text takes the path."""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+
+import pytest
+
+from app.core.annotation.browse import Browser, Query
+from app.core.bundle import export_project_bundle, open_bundle
+from app.core.io import feed, longtext
+from app.core.io.export import export_datapoints
+from app.core.io.importer import import_dataset
+from app.core.project.project import open_project
+from tests.unit.helpers import rows, texts, values
+
+# Mostly ASCII with CJK and accents (a str two bytes a character), quotes and line breaks;
+# varied, or a bundle would refuse it as a zip bomb.
+_random = random.Random(14)
+_WORDS = ["Étude:", '"zebrafish"', "疾病研究", "heart\nattack,", "cancer", "gène"]
+LONG = (
+    " ".join(_random.choice(_WORDS) + str(_random.randrange(10**6)) for _ in range(160_000))
+    + " closingword"
+)
+
+
+@pytest.fixture(autouse=True)
+def small_threshold(monkeypatch):
+    monkeypatch.setattr(feed, "LONG_TEXT", 10_000)
+    monkeypatch.setattr(longtext, "CHUNK", 100_000)  # several chunks, one cut mid-character
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_a_long_text_round_trips_through_import_search_export_and_bundle(
+    make_project, tmp_path, labelled
+):
+    project = make_project()
+    path = tmp_path / "long.jsonl"
+    write_jsonl(
+        path,
+        [
+            {"text": "short one", "label": "ham", "note": "n1"},
+            {"text": LONG, "label": "spam", "note": "n2"},
+            {"text": "short two", "label": "ham", "note": "n3"},
+        ],
+    )
+    options = {"label_column": "label"} if labelled else {}
+    report = import_dataset(project, path, mapping={"text": "text"}, **options)
+    assert report.rows == 3 and report.indexed
+    assert texts(project) == ["short one", LONG, "short two"]
+    assert rows(project, "SELECT typeof(text), length(text) FROM datapoint WHERE id = 2") == [
+        ("text", len(LONG))
+    ]
+    if labelled:
+        assert values(project) == ["ham", "spam", "ham"]
+    browser = Browser(project)
+    assert browser.count(Query(search="closingword")) == 1
+    assert browser.count(Query(search="cancer*")) == 1
+
+    out = tmp_path / "out.jsonl"
+    assert export_datapoints(project, out) == 3
+    exported = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert [record["text"] for record in exported] == ["short one", LONG, "short two"]
+
+    bundle = tmp_path / "all.tlbundle"
+    export_project_bundle(project, bundle)
+    opened = open_bundle(bundle, tmp_path / "copy")
+    with open_project(opened.path) as copy:
+        assert texts(copy) == ["short one", LONG, "short two"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "txt"])
+def test_a_long_text_of_each_line_format(make_project, tmp_path, fmt):
+    project = make_project()
+    long = LONG.replace("\n", " ")
+    if fmt == "csv":
+        body = 'text\nfirst\n"' + long.replace('"', '""') + '"\r\nlast\n'
+    elif fmt == "tsv":
+        body = f"text\nfirst\n{long}\r\nlast\n"
+    else:
+        body = f"first\n{long}\r\nlast\n"
+    path = tmp_path / f"long.{fmt}"
+    path.write_bytes(body.encode("utf-8"))
+    import_dataset(project, path)
+    assert texts(project) == ["first", long, "last"]
+
+
+def test_long_duplicates_are_found_and_skipped(make_project, tmp_path):
+    project = make_project()
+    first = tmp_path / "a.jsonl"
+    write_jsonl(first, [{"text": LONG}, {"text": LONG + "!"}])
+    import_dataset(project, first)
+    again = tmp_path / "b.jsonl"
+    write_jsonl(again, [{"text": "new"}, {"text": LONG}, {"text": LONG}])
+    report = import_dataset(project, again, duplicates="skip")
+    assert report.rows == 1 and report.skipped == 2
+    assert texts(project) == [LONG, LONG + "!", "new"]
+
+
+def test_the_spill_file_is_gone_after_a_failed_import(make_project, tmp_path, monkeypatch):
+    """A record that fails after a long text went in: nothing imported, no file left."""
+    project = make_project()
+    made: list[str] = []
+    real = tempfile.TemporaryFile
+
+    def spy(*args, **kwargs):
+        handle = real(*args, **kwargs)
+        made.append(kwargs.get("dir"))
+        return handle
+
+    monkeypatch.setattr(longtext.tempfile, "TemporaryFile", spy)
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({"text": LONG}) + "\n{broken\n", "utf-8")
+    there = set(tmp_path.iterdir())
+    with pytest.raises(Exception, match="invalid JSON"):
+        import_dataset(project, path, mapping={"text": "text"})
+    assert made == [str(project.path.parent)]  # spilled beside the project, not in /tmp
+    assert texts(project) == []
+    assert set(tmp_path.iterdir()) == there
+
+
+def test_statement_puts_a_placeholder_of_the_length():
+    sql = longtext.statement(
+        "INSERT INTO datapoint (id, dataset_id, row, text, status, flagged)"
+        " VALUES (?, 7, ?, ?, 0, 0)"
+    )
+    assert sql == (
+        "INSERT INTO datapoint (id, dataset_id, row, text, status, flagged)"
+        " VALUES (?, 7, ?, CAST(zeroblob(?) AS TEXT), 0, 0)"
+    )
