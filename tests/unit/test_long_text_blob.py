@@ -12,6 +12,7 @@ import pytest
 
 from app.core.annotation.browse import Browser, Query
 from app.core.bundle import export_project_bundle, open_bundle
+from app.core.errors import DataError
 from app.core.io import feed, longtext
 from app.core.io.export import export_datapoints
 from app.core.io.importer import import_dataset
@@ -31,6 +32,7 @@ LONG = (
 @pytest.fixture(autouse=True)
 def small_threshold(monkeypatch):
     monkeypatch.setattr(feed, "LONG_TEXT", 10_000)
+    monkeypatch.setattr(longtext, "LONG_TEXT", 10_000)
     monkeypatch.setattr(longtext, "CHUNK", 100_000)  # several chunks, one cut mid-character
 
 
@@ -136,3 +138,91 @@ def test_statement_puts_a_placeholder_of_the_length():
         "INSERT INTO datapoint (id, dataset_id, row, text, status, flagged)"
         " VALUES (?, 7, ?, CAST(zeroblob(?) AS TEXT), 0, 0)"
     )
+
+
+def spy_long_texts(monkeypatch) -> list[str]:
+    """The class of every text longtext.text_of gives (a LongText: kept as UTF-8)."""
+    made: list[str] = []
+    real = longtext.text_of
+
+    def spy(data):
+        found = real(data)
+        made.append(type(found).__name__)
+        return found
+
+    monkeypatch.setattr(longtext, "text_of", spy)
+    return made
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "txt", "jsonl"])
+def test_the_fast_readers_keep_a_long_text_as_utf8(make_project, tmp_path, monkeypatch, fmt):
+    """Imported with no label column, a long text is never one str (only its context is)."""
+    made = spy_long_texts(monkeypatch)
+    project = make_project(inputs=["text", "note"]) if fmt in ("csv", "jsonl") else None
+    project = project or make_project()
+    long = LONG.replace("\n", " ")
+    path = tmp_path / f"long.{fmt}"
+    if fmt == "jsonl":
+        long = long.replace('"', "")  # over jsonlong.MAX_QUOTES quotes, a line is read as a str
+        write_jsonl(path, [{"text": "a", "note": "x"}, {"text": long, "note": long}])
+    elif fmt == "csv":
+        quoted = '"' + long.replace('"', '""') + '"'
+        path.write_text(f"text,note\na,x\n{quoted},{quoted}\n", "utf-8")
+    elif fmt == "tsv":
+        path.write_text(f"text\na\n{long}\n", "utf-8")
+    else:
+        path.write_text(f"a\n{long}\n", "utf-8")
+    mapping = {"text": "text", "note": "note"} if fmt in ("csv", "jsonl") else None
+    import_dataset(project, path, mapping=mapping)
+    assert "LongText" in made
+    assert texts(project) == ["a", long]
+    if mapping:
+        contexts = [json.loads(c) for (c,) in rows(project, "SELECT context FROM datapoint")]
+        assert contexts == [{"note": "x"}, {"note": long}]
+
+
+def test_a_long_text_with_a_label_column_is_read_as_a_str(make_project, tmp_path, monkeypatch):
+    made = spy_long_texts(monkeypatch)
+    project = make_project()
+    path = tmp_path / "long.jsonl"
+    write_jsonl(path, [{"text": LONG, "label": "spam"}])
+    import_dataset(project, path, label_column="label")
+    assert made == [] and texts(project) == [LONG] and values(project) == ["spam"]
+
+
+def csv_cell(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def test_a_neutralised_long_cell_is_restored(make_project, tmp_path):
+    """Tagloop's export quotes a cell that starts like a formula; re-import takes the quote
+    off a long cell too (kept as UTF-8), and leaves a quote that the text itself begins with."""
+    project = make_project()
+    formula = "=" + LONG.replace("\n", " ")
+    quoted = "'" + LONG.replace("\n", " ")
+    body = "text,tagloop:neutralised\n" + csv_cell("'" + formula) + ",1\n"
+    body += csv_cell(quoted) + ",1\n"
+    path = tmp_path / "again.csv"
+    path.write_text(body, "utf-8")
+    import_dataset(project, path, mapping={"text": "text"})
+    assert texts(project) == [formula, quoted]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "txt", "jsonl"])
+def test_a_bad_byte_in_a_long_text_names_its_line(make_project, tmp_path, fmt):
+    project = make_project()
+    long = LONG.replace("\n", " ").encode()
+    bad = long[:1_000_000] + b"\xff" + long[1_000_000:]
+    if fmt == "csv":
+        body = b'text\nfirst\n"two\nlines ' + bad.replace(b'"', b'""') + b'"\n'
+    elif fmt == "jsonl":
+        body = b'{"text": "first"}\n{"text": "' + bad.replace(b'"', b'\\"') + b'"}\n'
+    else:
+        body = b"first\n" + bad + b"\n"
+    path = tmp_path / f"bad.{fmt}"
+    path.write_bytes(body)
+    with pytest.raises(DataError) as caught:
+        import_dataset(project, path, mapping={"text": "text"} if fmt != "txt" else None)
+    assert caught.value.line == (4 if fmt == "csv" else 2)  # the line of the bad byte
+    assert "0xFF" in str(caught.value)
+    assert texts(project) == []

@@ -104,6 +104,9 @@ class TextLines:
         # JSON Lines: a line of LINE_CHUNK bytes or more is given as its bytes (a bytearray,
         # line end stripped, not decoded) for app.core.io.jsonlong; set before reading.
         self.raw_long = False
+        # Set by the importer (not the preview): a text over longtext.LONG_TEXT characters is
+        # given as a longtext.LongText, its UTF-8 checked but never decoded as one str.
+        self.long_bytes = False
         self._wrapper: io.TextIOWrapper | None = None
 
     def start_record(self) -> None:

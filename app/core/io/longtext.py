@@ -13,8 +13,11 @@ beside the project (not /tmp, which may be memory), and the str is let go of.
 
 from __future__ import annotations
 
+import codecs
 import ctypes
+import hashlib
 import os
+import re
 import sqlite3
 import sys
 import tempfile
@@ -24,6 +27,93 @@ M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 LONG_TEXT = 1 << 20  # characters: a shorter text is bound as a str (no spill, no blob I/O)
 CHUNK = 1 << 20  # characters encoded, or bytes copied, at a time
 TEXT_COLUMN = 2  # the position of the text in a datapoint row (id, row, text, ...)
+_QUOTES = re.compile(rb"'*")
+
+
+class BadUtf8(ValueError):
+    """Bytes of a long text that are not UTF-8: `offset` is where, in the text's bytes."""
+
+    def __init__(self, offset: int, error: UnicodeDecodeError) -> None:
+        super().__init__(str(error))
+        self.offset = offset
+        self.error = error
+
+
+class LongText:
+    """A long text as its UTF-8 bytes (checked), never decoded as one str.
+
+    A str of mostly ASCII text with one CJK character takes two bytes a character: decoding
+    a 16 MB field then held its bytes and a 32 MB str, 3x, before the import went on. The
+    fast readers (txt, CSV/TSV, JSON Lines) give a text this long as a LongText when the
+    importer asks (`TextLines.long_bytes`); the feed keys it for duplicates by its SHA-256
+    (`key`, the same for the str of the same text) and `insert` writes its bytes."""
+
+    __slots__ = ("chars", "data")
+
+    def __init__(self, data: bytearray, chars: int) -> None:
+        self.data = data
+        self.chars = chars
+
+    def decode(self) -> str:
+        """The text as a str (a context value, a label, a text that spans are checked on)."""
+        with memoryview(self.data) as view:
+            return str(view, "utf-8")
+
+    def restore(self, restore: Any) -> LongText:
+        """app.core.io.spreadsheet's `restore` applied to this text, on its first bytes."""
+        data = self.data
+        quotes = _QUOTES.match(data).end()  # type: ignore[union-attr]
+        head = bytes(data[: quotes + 4]).decode("utf-8", "ignore")
+        if quotes and restore(head) != head:
+            del data[:1]
+            self.chars -= 1
+        return self
+
+
+def scan(data: bytearray | memoryview) -> tuple[int, bool]:
+    """(characters, whether all of them are white space) of UTF-8 bytes, decoded a chunk at a
+    time; BadUtf8 (with the offset of the bad byte) if they are not UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    chars = 0
+    blank = True
+    with memoryview(data) as view:
+        size = len(view)
+        for start in range(0, max(size, 1), CHUNK):
+            pending = len(decoder.getstate()[0])
+            try:
+                piece = decoder.decode(view[start : start + CHUNK], final=start + CHUNK >= size)
+            except UnicodeDecodeError as exc:
+                raise BadUtf8(start - pending + exc.start, exc) from None
+            chars += len(piece)
+            blank = blank and (not piece or piece.isspace())
+    return chars, blank
+
+
+def text_of(data: bytearray) -> str | LongText:
+    """A checked LongText of `data` (the caller's bytes, now its own) if it holds more than
+    LONG_TEXT characters, else its str (a short or blank text takes the ordinary path)."""
+    chars, blank = scan(data)
+    if chars > LONG_TEXT and not blank:
+        return LongText(data, chars)
+    with memoryview(data) as view:
+        return str(view, "utf-8")
+
+
+def key(text: str | LongText) -> int:
+    """The duplicate key of a text over LONG_TEXT characters: its UTF-8's SHA-256, hashed
+    (a LongText and the str of the same text have the same key). Computed a chunk at a time."""
+    digest = hashlib.sha256()
+    if isinstance(text, LongText):
+        digest.update(text.data)
+    else:
+        for start in range(0, len(text), CHUNK):
+            digest.update(text[start : start + CHUNK].encode("utf-8"))
+    return hash(digest.digest())
+
+
+def plain(value: Any) -> Any:
+    """A value as the rest of the import reads it: a LongText as its str."""
+    return value.decode() if value.__class__ is LongText else value
 
 
 def statement(insert: str) -> str:
@@ -41,7 +131,7 @@ def statement(insert: str) -> str:
 
 def insert(conn: sqlite3.Connection, sql: str, row: list[Any]) -> None:
     """Insert one row (id, row, text, ...) whose text is long, the caller holding no other
-    reference to the text (a str, or its UTF-8 as bytes or a bytearray): spilled to a file,
+    reference to the text (a str or a LongText): spilled to a file,
     let go of, the row inserted with a placeholder, then the text written into it."""
     with tempfile.TemporaryFile(dir=spill_dir(conn)) as spill:
         size = spill_text(row[TEXT_COLUMN], spill)
@@ -53,9 +143,11 @@ def insert(conn: sqlite3.Connection, sql: str, row: list[Any]) -> None:
                 blob.write(chunk)
 
 
-def spill_text(text: str | bytes | bytearray, out: BinaryIO) -> int:
+def spill_text(text: str | LongText | bytes | bytearray, out: BinaryIO) -> int:
     """Write `text` as UTF-8 to `out` a chunk at a time (never a second whole copy); its size."""
     size = 0
+    if isinstance(text, LongText):
+        text = text.data
     if isinstance(text, str):
         for start in range(0, len(text), CHUNK):
             size += out.write(text[start : start + CHUNK].encode("utf-8"))

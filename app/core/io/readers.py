@@ -150,9 +150,17 @@ def open_source(
 
 def _txt_records(lines: TextLines) -> Iterator[tuple[int, Any]]:
     lines.keep_ends = False
+    lines.raw_long = True  # a long line comes as bytes: decoded here, or kept as a LongText
     number = 0  # not enumerate: its cached result tuple would keep the last line alive
     for line in lines:
-        number += 1  # noqa: SIM113
+        number += 1
+        if line.__class__ is bytearray:
+            line = _long_line(line, lines, number)
+            if line.__class__ is longtext.LongText:
+                box = [(number, line)]  # not held here while it is imported
+                del line
+                yield box.pop()
+                continue
         if line and not line.isspace():
             if len(line) < LINE_CHUNK:
                 yield number, line
@@ -160,6 +168,17 @@ def _txt_records(lines: TextLines) -> Iterator[tuple[int, Any]]:
                 box = [(number, line)]  # `yield x` would keep x alive in this paused frame
                 del line
                 yield box.pop()
+
+
+def _long_line(raw: bytearray, lines: TextLines, number: int) -> Any:
+    """A long line's bytes (from TextLines.raw_long) as its str, or as a LongText when the
+    importer asked for one (TextLines.long_bytes)."""
+    if not lines.long_bytes:
+        return _decoded(raw, lines.name, number)
+    try:
+        return longtext.text_of(raw)
+    except longtext.BadUtf8 as exc:
+        raise bad_bytes(lines.name, number, exc.error) from None
 
 
 def _txt_getter(column: str, optional: bool = False) -> Callable[[Any, int], Any]:
@@ -224,7 +243,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
                     message = f"broken quoting: {message}"
                 raise DataError(name, start, message) from None
             if row and len(row) != width:
-                if len(row) == 1 and not row[0].strip():
+                if len(row) == 1 and isinstance(row[0], str) and not row[0].strip():
                     start = lines.number + 1
                     lines.start_record()
                     long = False
@@ -240,7 +259,8 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
             lines.start_record()
             if row and restore is not None:
                 for index, cell in enumerate(row):  # in place: a long cell is not held twice
-                    row[index] = restore(cell)
+                    is_long = cell.__class__ is longtext.LongText
+                    row[index] = cell.restore(restore) if is_long else restore(cell)
                     del cell
             if long:
                 long = False
@@ -278,7 +298,10 @@ def _big_record(name: str, fmt: str, lines: TextLines, start: int) -> list[str]:
         raise DataError(name, start, message) from None
 
     return csvrecord.decode_fields(
-        buf, spans, lambda lines_before, exc: bad_bytes(name, start + lines_before, exc)
+        buf,
+        spans,
+        lambda lines_before, exc: bad_bytes(name, start + lines_before, exc),
+        keep_long=lines.long_bytes,
     )
 
 
@@ -333,7 +356,7 @@ def _jsonl_records(name: str, lines: TextLines) -> Iterator[tuple[int, Any]]:
     for line in lines:
         number += 1
         if line.__class__ is bytearray:
-            record = jsonlong.loads(line, name, number)
+            record = jsonlong.loads(line, name, number, lines.long_bytes)
             if record is not jsonlong.FALLBACK:
                 del line
                 box = [(number, record)]  # not held here while it is imported
