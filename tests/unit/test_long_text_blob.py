@@ -226,3 +226,74 @@ def test_a_bad_byte_in_a_long_text_names_its_line(make_project, tmp_path, fmt):
     assert caught.value.line == (4 if fmt == "csv" else 2)  # the line of the bad byte
     assert "0xFF" in str(caught.value)
     assert texts(project) == []
+
+
+def json_long() -> str:
+    """LONG with few quotes (jsonlong reads a line of over MAX_QUOTES quotes as a str) and
+    brackets, which the element scan must skip inside strings."""
+    return LONG.replace('"', "").replace("heart", "[{heart}]").replace("\n", " ")
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_a_long_element_of_a_json_array_is_read_from_its_bytes(
+    make_project, tmp_path, monkeypatch, indent
+):
+    made = spy_long_texts(monkeypatch)
+    project = make_project(inputs=["text", "note"])
+    long = json_long()
+    records = [
+        {"text": "first", "note": "a"},
+        {"note": ["x", {"y": "]"}], "text": long},
+        {"text": 'last "quoted" \\ one', "note": "c"},
+    ]
+    path = tmp_path / "array.json"
+    path.write_text(json.dumps(records, ensure_ascii=False, indent=indent), "utf-8")
+    import_dataset(project, path, mapping={"text": "text", "note": "note"})
+    assert "LongText" in made
+    assert texts(project) == ["first", long, 'last "quoted" \\ one']
+    contexts = [json.loads(c)["note"] for (c,) in rows(project, "SELECT context FROM datapoint")]
+    assert contexts == ["a", ["x", {"y": "]"}], "c"]
+
+
+@pytest.mark.parametrize(
+    ("tail", "line", "message"),
+    [
+        ("", 2, "invalid JSON: Unterminated string"),
+        ('"}', 2, "the file ends before the JSON array is closed"),
+        ('"} {"text": "x"}]', 2, "expected ',' or ']' between records"),
+        ('", "n": tru}]', 2, "invalid JSON: Expecting value"),
+    ],
+)
+def test_a_broken_long_json_element_gives_the_ordinary_error(
+    make_project, tmp_path, tail, line, message
+):
+    project = make_project()
+    path = tmp_path / "broken.json"
+    path.write_text('[{"text": "a"},\n{"text": "' + json_long() + tail, "utf-8")
+    with pytest.raises(DataError, match=message) as caught:
+        import_dataset(project, path, mapping={"text": "text"})
+    assert caught.value.line == line
+    assert texts(project) == []
+
+
+def test_a_long_json_element_over_the_limit_is_refused(make_project, tmp_path):
+    project = make_project()
+    path = tmp_path / "big.json"
+    path.write_text('[{"text": "a"},\n{"text": "' + json_long() + '"}]', "utf-8")
+    with pytest.raises(DataError, match="longer than the 1 MB limit") as caught:
+        import_dataset(project, path, mapping={"text": "text"}, max_field=1 << 20)
+    assert caught.value.line == 2
+
+
+@pytest.mark.parametrize(("bad", "message"), [(b"\xff", "0xFF"), (b"\x00", "NUL")])
+def test_a_bad_byte_in_a_long_json_element_names_its_line(make_project, tmp_path, bad, message):
+    project = make_project()
+    long = json_long()
+    body = b'[{"text": "a"},\n{"text": "' + long[:1_500_000].encode() + b'",\n"n": "'
+    body += bad + long[1_500_000:].encode() + b'"}]'
+    path = tmp_path / "bad.json"
+    path.write_bytes(body)
+    with pytest.raises(DataError, match=message) as caught:
+        import_dataset(project, path, mapping={"text": "text"})
+    assert caught.value.line == 3
+    assert texts(project) == []

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from app.core.errors import DataError
-from app.core.io import csvrecord, jsoncheck, jsonlong, longtext, spreadsheet
+from app.core.io import csvrecord, jsonarray, jsoncheck, jsonlong, longtext, spreadsheet
 from app.core.io.decoding import (
     DEFAULT_MAX_FIELD,
     HEAD,
@@ -393,8 +393,9 @@ class _JsonArray:
     """A sliding window over the text of a JSON array file: decoded chunk by chunk, with the
     line number of any position, and the consumed part dropped as it goes."""
 
-    def __init__(self, chunks: Iterator[str]) -> None:
+    def __init__(self, chunks: Iterator[str], lines: TextLines | None = None) -> None:
         self.chunks = chunks
+        self.lines = lines  # a UTF-8 file's: a long element is read from its bytes (jsonarray)
         self.buffer = ""
         self.eof = False
         self.line = 1  # the line of buffer[counted]
@@ -444,7 +445,8 @@ _SPACE = re.compile(r"[ \t\r\n]*")
 
 def _json_records(name: str, lines: TextLines, max_field: int) -> Iterator[tuple[int, Any]]:
     """The elements of a top-level JSON array, decoded one at a time from a sliding buffer."""
-    window = _JsonArray(lines.chunks(JSON_CHUNK))
+    utf8 = lines.encoding == "utf-8-sig"
+    window = _JsonArray(lines.chunks(JSON_CHUNK), lines if utf8 else None)
     window.fill()
     pos = window.skip_space(0)
     if pos >= len(window.buffer) or window.buffer[pos] != "[":
@@ -486,6 +488,7 @@ def _json_element(name: str, window: _JsonArray, pos: int, max_field: int) -> tu
     """((line, element), end) of the array element at pos, reading more of the file as needed:
     twice as much at each try, so a long element is decoded a few times, not once a chunk."""
     line = window.line_of(pos)
+    as_bytes = window.lines is not None and window.lines.long_bytes
     while True:
         try:
             item, end = jsoncheck.raw_decode(window.buffer, pos, name, line)
@@ -498,6 +501,15 @@ def _json_element(name: str, window: _JsonArray, pos: int, max_field: int) -> tu
         span = len(window.buffer) - pos
         if span > max_field:
             raise _too_big(name, line, max_field)
+        if as_bytes and span > jsonarray.LONG:
+            as_bytes = False  # once: if the ordinary path must read it, it reads all of it
+            read = jsonarray.read_long(
+                window, pos, window.lines, line, lambda: _too_big(name, line, max_field)
+            )
+            if read is not None:
+                return (line, read[0]), read[1]
+            pos = 0  # the element is the window's text again: parsed again as it is
+            continue
         if not window.fill(max(span, JSON_CHUNK)):
             raise DataError(name, window.line_of(failure[1]), f"invalid JSON: {failure[0]}")
     if end - pos > max_field:
