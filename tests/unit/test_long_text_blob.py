@@ -297,3 +297,27 @@ def test_a_bad_byte_in_a_long_json_element_names_its_line(make_project, tmp_path
         import_dataset(project, path, mapping={"text": "text"})
     assert caught.value.line == 3
     assert texts(project) == []
+
+
+def test_a_long_conll_sentence_is_joined_as_it_goes(make_project, tmp_path, monkeypatch):
+    """CoNLL keeps a long sentence's tokens joined in pieces: same text, same spans."""
+    from app.core.io.formats import conll
+
+    tokens = [
+        (f"tok{i}é", "B-a" if i % 7 == 1 else "I-a" if i % 7 == 2 else "O") for i in range(40)
+    ]
+    path = tmp_path / "long.conll"
+    path.write_text("".join(f"{t}\t{tag}\n" for t, tag in tokens) + "\n", "utf-8")
+    found = []
+    for compact in (100_000, 3):
+        monkeypatch.setattr(conll, "COMPACT", compact)
+        project = make_project("spans", labels=("a",))
+        import_dataset(project, path)
+        found.append((texts(project), values(project)))
+    assert found[0] == found[1]
+    assert found[0][0] == [" ".join(t for t, _tag in tokens)]
+    text = found[0][0][0]
+    assert [text[s["start"] : s["end"]] for s in found[0][1][0]][:2] == [
+        "tok1é tok2é",
+        "tok8é tok9é",
+    ]
