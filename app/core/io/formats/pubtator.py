@@ -83,7 +83,10 @@ def documents(
                     joined = kind == "a" and title is not None and doc is not None and start < end
                     held = [raw]
                     del raw  # _text_of lets go of it as soon as it can
-                    text = _text_of(f"{title} " if joined else "", held, start, end)
+                    try:
+                        text = _text_of(f"{title} " if joined else "", held, start, end)
+                    except UnicodeDecodeError as exc:  # this line's (the handler names the next)
+                        raise DataError(name, number, f"not UTF-8 text ({exc.reason})") from None
                     doc, title = _text_line(name, number, doc, title, head, kind, text, joined)
                     text = ""
                     continue
