@@ -15,7 +15,47 @@ one Python call per statement (not per row or trigger step). One line per writer
     python bench/lock_holds.py [--rows 1000000] [--only remove,assign,...] [--bulk 10000]
 
 --only automation runs Model > Automate on bench/automate.py's scored copy of the project
-(built once into bench/out; scoring 1M rows takes minutes).
+(built once into bench/out; scoring 1M rows takes minutes). The run is a write run: its
+auto-labels and tasks in chunks of about 0.3 s, a short publishing transaction, then the
+items' statuses settled in chunks too (app.core.storage.runs.settle); the figure is the
+longest of them all. --only bulk_label times SetAnnotations (set-based) and its undo.
+
+Measured on a shared two-core machine under a load average of ~10 (other benchmarks running),
+--rows 200000 (the 1M scored base takes too long to build there):
+
+    writer       longest hold             whole run             txns
+    automation   3.45 s -> 0.46 s         4.3 s -> 11.1 s       3 -> 38
+    bulk_label   19.51 s -> 1.02 s        34.7 s -> 2.0 s       2 (10k items, then undo)
+    --bulk 100000: 9.37 s (apply or undo, one transaction each; 19.9 s for both)
+
+(An earlier run of the automation caught a load spike in one chunk: 2.17 s; its publishing
+transaction takes 0.06 s at 200k.)
+
+A set-based status update of 999k datapoints alone held the lock 19.6 s on that machine:
+hence the settle after publishing.
+
+--only reassign (not in the
+default list) assigns every datapoint to two annotators first, untimed, then moves one's
+500,000 open tasks to the other.
+
+Task writers at 1M, before and after they became write runs (app.core.team.runtasks), on the
+shared 2-core machine, `nice -n 10 python bench/lock_holds.py --only assign,consensus` (and
+`--only reassign`); the "before" run of the same day, from commit 315ed43:
+
+    writer      longest hold (before -> after)   whole run (before -> after)   txns
+    assign       192.74 s -> 0.69 s / 0.77 s       192.8 s -> 59.9 s / 27.1 s    1 -> 88 / 56
+    consensus     29.68 s -> 0.52 s / 0.51 s        45.3 s -> 37.4 s / 25.7 s    1 -> 20 / 17
+    reassign     123.77 s -> 6.40 s                124.1 s -> 27.5 s (alone)     1 -> 40
+
+(two "after" runs: the machine's load varied; the whole run of consensus is mostly reading
+the votes, outside any transaction.)
+
+(An earlier session measured assign at 93.8 s and consensus at 21.4 s on a quieter machine.)
+Most of the assignment's time went to one hash-chained audit event per task (sha256 and an
+UPDATE each) and random UUIDs scattered over the task UUID index; a run's tasks take a prefix
+and a counter and one event. Reassign's last transaction still closes the 500,000 moved tasks
+in place (one UPDATE: they must turn cancelled at the moment the new ones appear); chunking
+that would need a column that defers the close to the publish.
 """
 
 from __future__ import annotations
@@ -172,6 +212,20 @@ def run_assign(project, args) -> str:
     return report.summary()
 
 
+def run_reassign(project, args) -> str:
+    """Reassign (Team > Reassign): one annotator's open tasks of an assignment of every
+    datapoint to two (made first, untimed) move to the other."""
+    from app.core.team.assign import add_annotator, generate_tasks, reassign
+
+    for name in ("ann-1", "ann-2"):
+        add_annotator(project, name)
+    generate_tasks(project, ["ann-1", "ann-2"], force=True)
+    HOLDS.reset()
+    started = time.perf_counter()
+    summary = reassign(project, "ann-2", "ann-1").summary()
+    return f"{summary} (the reassign alone: {time.perf_counter() - started:.1f} s)"
+
+
 def run_predictions(project, args) -> str:
     """The writes of scoring the pool (app.ml.loop.score_pool) without the model: SCORE_CHUNK
     rows per transaction through modelstore.write_prediction_arrays, for a first version and
@@ -246,7 +300,7 @@ def run_automation(project, args) -> str:
 
     outcome = run.automate(project, 1, 0.95, actor_id=project.local_annotator_id)
     report = outcome.report
-    return f"{report.auto_labelled:,} auto-labels, {report.routed:,} routed"
+    return f"{report.auto_labelled:,} auto-labels, {report.routed:,} routed (statuses settled)"
 
 
 def automation_base(rows: int) -> Path:
@@ -258,6 +312,7 @@ def automation_base(rows: int) -> Path:
 WRITERS: dict[str, Callable] = {
     "remove": run_remove,
     "assign": run_assign,
+    "reassign": run_reassign,  # not in the default list: it assigns first, untimed
     "predictions": run_predictions,
     "fts": run_fts,
     "consensus": run_consensus,

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QTimer
 from app.core.project.project import Project
 from app.views import closing
 from app.views.closing import WAIT, SwitchWait
-from app.workers.write_job import pending_writes, wait_for_writes
+from app.workers.write_job import abandon_writes, pending_writes, wait_for_writes
 
 if TYPE_CHECKING:
     from app.views.main_window import MainWindow
@@ -59,8 +59,11 @@ class SaveGuard(QObject):
         return session.unsaved_edits() if session is not None else []
 
     def _abandon(self) -> None:
+        """Give the unsaved writes up for real: once this returns none of them commits, even
+        if the other program's lock frees a moment later (what the dialog said is lost is)."""
         if self.window.writer is not None:
             self.window.writer.abandon()
+        abandon_writes()
 
     # ---- switching project -----------------------------------------------------------------
     def switch_to(self, project: Project | None) -> None:

@@ -23,11 +23,13 @@ from typing import Any
 from PySide6.QtWidgets import QWidget
 from shiboken6 import isValid
 
+from app.core.storage.retry import Abandon, abandonable
 from app.workers.job import Job
 from app.workers.writer import DAEMON_WRITES
 
 SAVING = "Saving… (waiting for the project if another program is writing to it)"
 _PENDING: set[Job] = set()
+_HOOK = [Abandon()]  # the abandon hook of the writes started from now on (abandon_writes)
 
 
 def pending_writes() -> int:
@@ -43,8 +45,23 @@ def wait_for_writes(timeout: float) -> bool:
     return not not_done
 
 
+def abandon_writes() -> None:
+    """Give up every view write started so far ("close / switch anyway"): once this returns,
+    none of them commits (app.core.storage.retry.Abandon); later writes are not affected."""
+    hook, _HOOK[0] = _HOOK[0], Abandon()
+    hook.abandon()
+
+
 def _call(fn: Callable[[], Any], progress: Any = None, cancel: Any = None) -> Any:
     return fn()
+
+
+def _guarded(hook: Abandon, fn: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        with abandonable(hook):
+            return fn()
+
+    return run
 
 
 def start_write(
@@ -62,7 +79,7 @@ def start_write(
     Until it ends, the `busy` widgets are disabled and `say(saving)` tells the user. When it
     ends the widgets get their former state back, then `done(result)` or `failed(message)` runs
     on the GUI thread (not at all if `owner` is gone by then)."""
-    job = Job(_call, fn)
+    job = Job(_call, _guarded(_HOOK[0], fn))
     former = [(widget, widget.isEnabled()) for widget in busy]
     for widget, _enabled in former:
         widget.setEnabled(False)

@@ -12,6 +12,11 @@ when even that wait runs out, `keep_trying` reports `waiting` and tries again, a
 writes queued after it wait their turn, so the order of edits is kept. `retry_now` cuts the
 pause between two tries short (the window's "Retry now").
 
+"Close anyway" and "Switch anyway" (`abandon`) give the unsaved writes up for real: they run
+under core's abandon hook (app.core.storage.retry.abandonable), so once abandon() has returned
+none of them commits, even if the other program's lock frees a moment later; one waiting for
+the lock stops, and SQLite rolls back anything begun. What the dialog called lost is lost.
+
 Nothing here may keep the process alive once the user chose to close anyway: the writer's
 thread and the views' write threads (`DAEMON_WRITES`) are daemon threads, and the pause
 between tries ends at once when the writer closes. A write cut off by the end of the process
@@ -30,7 +35,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Signal
 
 from app.core.errors import TagloopError
-from app.core.storage.retry import DatabaseBusy
+from app.core.storage.retry import Abandon, DatabaseBusy, abandonable
 from app.workers.drain import QueueDrain
 
 T = TypeVar("T")
@@ -157,6 +162,7 @@ class Writer(QObject):
         self._stalled = threading.Event()  # a write is waiting for another program's lock
         self._given_up: DatabaseBusy | None = None  # closing, and the lock did not go
         self._abandoned = False  # closed anyway: nothing more is reported or waited for
+        self._hook = Abandon()  # set by abandon(): no write of this writer commits after it
 
     @property
     def pending(self) -> int:
@@ -165,12 +171,17 @@ class Writer(QObject):
 
     def submit(self, fn: Callable[[], Any], token: object = None) -> Future:
         self._pending += 1
-        future = self._executor.submit(fn)
+        future = self._executor.submit(lambda: self._run(fn))
         finished = self._drain.queue
         # Runs on the writer thread: a thread-safe queue, no Qt.
         future.add_done_callback(lambda f: finished.put((f, token)))
         self._drain.start()
         return future
+
+    def _run(self, fn: Callable[[], Any]) -> Any:
+        """One write on the writer thread, given up for good once abandon() has run."""
+        with abandonable(self._hook):
+            return fn()
 
     @property
     def stalled(self) -> bool:
@@ -258,10 +269,12 @@ class Writer(QObject):
         return True
 
     def abandon(self) -> int:
-        """Close anyway (the user chose to): the writes not saved yet are dropped, nothing more
-        is reported, and shutdown() no longer waits. A write already waiting for the lock goes
-        on trying on its daemon thread until it fails, or until the process ends. Returns how
-        many writes were not saved (or not known to be)."""
+        """Close or switch anyway (the user chose to): the writes not saved yet are dropped,
+        nothing more is reported, and shutdown() no longer waits. Once this returns, none of
+        them commits: a write waiting for the lock stops when its attempt ends, rolled back
+        if that attempt got the lock. Returns how many writes were
+        not saved (or not known to be)."""
+        self._hook.abandon()  # first: a commit under way finishes, then none begins
         unsaved = self._pending
         self._abandoned = True
         self._closing.set()

@@ -19,7 +19,8 @@ from app.core.quality.review import add_custom_status, review
 from app.core.team.assign import add_annotator, generate_tasks
 
 # Tables that are facts about one file or derived indexes, not project data.
-NOT_PROJECT_DATA = {"alembic_version", "project_meta", "datapoint_fts_state"}
+# write_run: this file's long writes in progress (migration 0008), never carried by a bundle
+NOT_PROJECT_DATA = {"alembic_version", "project_meta", "datapoint_fts_state", "write_run"}
 
 DP = "(SELECT s.uuid || '/' || d.row FROM datapoint d JOIN dataset s ON s.id = d.dataset_id WHERE d.id = {col})"  # noqa: E501
 WHO = "(SELECT uuid FROM annotator WHERE id = {col})"

@@ -109,6 +109,11 @@ def test_the_migration_backfills_a_valid_chain(make_project, tmp_path):
         conn.execute("ALTER TABLE audit_event DROP COLUMN prev_hash")
         conn.execute("ALTER TABLE dataset DROP COLUMN loader")  # added by 0007
         conn.execute("ALTER TABLE dataset DROP COLUMN state")
+        conn.execute("DROP INDEX ix_task_run")  # added by 0008
+        conn.execute("DROP INDEX ix_annotation_run")
+        conn.execute("ALTER TABLE task DROP COLUMN run_id")
+        conn.execute("ALTER TABLE annotation DROP COLUMN run_id")
+        conn.execute("DROP TABLE write_run")
         conn.execute("UPDATE alembic_version SET version_num = '0003'")
         conn.commit()
     finally:
@@ -206,20 +211,27 @@ def test_every_task_created_or_cancelled_is_an_event(make_project, tmp_path):
     assign.add_annotator(project, "ana")
     assign.add_annotator(project, "ben")
     report = assign.generate_tasks(project, ["ana", "ben"], overlap_fraction=0.5, per_item=2)
-    created = rows(
-        project,
-        "SELECT e.entity_uuid, e.after FROM audit_event e WHERE e.entity = 'task'"
-        " AND e.action = 'create' ORDER BY e.id",
+    # An assignment is a write run (issue 14): ONE "assign" event names its tasks' UUID
+    # prefix and their count (the UUIDs are the prefix and a counter), not one per task.
+    (assigned,) = rows(
+        project, "SELECT after FROM audit_event WHERE entity = 'task' AND action = 'assign'"
     )
+    what = json.loads(assigned[0])
     tasks = rows(project, "SELECT uuid, kind, status FROM task ORDER BY id")
-    assert len(created) == report.tasks == len(tasks) == 18
-    assert [uid for uid, _after in created] == [uid for uid, _k, _s in tasks]
-    assert json.loads(created[0][1])["status"] == "todo"
+    assert what["tasks"] == report.tasks == len(tasks) == 18
+    assert [uid for uid, _k, _s in tasks] == [
+        f"{what['task_uuid_prefix']}{n:012x}" for n in range(18)
+    ]
+    creates = "SELECT count(*) FROM audit_event WHERE entity = 'task' AND action = 'create'"
+    assert rows(project, creates) == [(0,)]
     moved = assign.reassign(project, "ben", "ana")
-    cancelled = rows(
-        project,
-        "SELECT after FROM audit_event WHERE entity = 'task' AND action = 'cancel'",
-    )
-    assert len(cancelled) == moved.moved + moved.already_theirs
-    assert {json.loads(after)["status"] for (after,) in cancelled} == {"cancelled"}
+    # A reassignment is a run too: ONE "reassign" event says how many tasks were moved and
+    # closed, and names the new tasks' UUID prefix.
+    (after,) = rows(project, "SELECT after FROM audit_event WHERE action = 'reassign'")
+    what = json.loads(after[0])
+    assert (what["moved"], what["closed"]) == (moved.moved, moved.already_theirs) == (3, 6)
+    closed = rows(project, "SELECT count(*) FROM task WHERE status = 'cancelled'")
+    assert closed == [(moved.moved + moved.already_theirs,)]
+    new = rows(project, f"SELECT count(*) FROM task WHERE uuid LIKE '{what['task_uuid_prefix']}%'")
+    assert new == [(moved.moved,)]
     assert audit.verify_chain(project).ok

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 
 from app.core.project.project import Project
-from app.core.storage import fts, visibility
+from app.core.storage import fts, runs, visibility
 from app.core.storage.tables import STATUS_CODES, STATUS_NAMES
 
 SORTABLE = ("id", "dataset", "status", "confidence")
@@ -26,6 +26,36 @@ MODEL_ONLY = (
     " AND NOT EXISTS (SELECT 1 FROM annotation h WHERE h.datapoint_id = a.datapoint_id"
     " AND h.origin != 'model' AND h.status = 'complete')"
 )
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What this read snapshot may show: the filters of unpublished rows (None: nothing
+    hidden, so the hot reads keep their index plans) and the status expression."""
+
+    datapoints: str | None = None  # visibility.visible_where
+    labels: str | None = None  # runs.label_where (alias al)
+    status: str = "d.status"  # runs.status_expr
+
+    @classmethod
+    def of(cls, conn) -> Seen:
+        hidden = visibility.visible_where(conn, "d")  # first: the snapshot the query reads
+        return cls(hidden, runs.label_where(conn, "al"), runs.status_expr(conn, "d"))
+
+    def model_only(self) -> str:
+        """MODEL_ONLY, leaving out unpublished rows."""
+        sql = MODEL_ONLY
+        if self.labels:  # some run is loading: its annotations are not seen
+            sql = sql.replace(
+                " AND h.status = 'complete')",
+                f" AND h.status = 'complete' AND {runs.annotation_visible('h')})",
+            )
+            sql += f" AND {runs.annotation_visible('a')}"
+        if self.datapoints:
+            sql += f" AND {visibility.visible_id('a.datapoint_id')}"
+        return sql
+
+
 PREVIEW_CHARS = 500
 _ORDER = {
     "id": "d.id {dir}",
@@ -91,27 +121,33 @@ def search_terms(search: str) -> tuple[str | None, list[str]]:
 
 
 def _where(
-    query: Query, pending_after: int | None = None, hidden: str | None = None
+    query: Query, pending_after: int | None = None, seen: Seen | None = None
 ) -> tuple[str, dict[str, Any]]:
     """The WHERE clause and its parameters. `pending_after`: the search index's mark when
     datapoints above it are not indexed yet (app.core.storage.fts); those are scanned instead.
-    `hidden`: the filter that leaves out an unfinished import's rows, while one is loading."""
+    `seen`: the filters that leave out an unfinished import's or write run's rows."""
+    seen = seen or Seen()
     clauses: list[str] = []
     params: dict[str, Any] = {}
-    if hidden:
-        clauses.append(hidden)
-        params[LOADING] = 1  # marks the clause: no index-only shortcut can leave them out
+    if seen.datapoints:
+        clauses.append(seen.datapoints)
+    if seen.datapoints or seen.labels or seen.status != "d.status":
+        params[LOADING] = 1  # marks the query: no index-only shortcut can leave them out
     if query.status == "flagged":
         clauses.append("d.flagged = 1")
     elif query.status == AUTO_LABELLED:
-        clauses.append(f"d.id IN ({MODEL_ONLY})")
+        clauses.append(f"d.id IN ({seen.model_only()})")
     elif query.status:
-        clauses.append("d.status = :status")
+        clauses.append(f"{seen.status} = :status")
         params["status"] = STATUS_CODES[query.status]
     label_clause = None
+    visible_label = runs.and_visible(seen.labels)
     if query.label:
         label_clause = len(clauses)
-        clauses.append("d.id IN (SELECT datapoint_id FROM annotation_label WHERE label = :label)")
+        clauses.append(
+            "d.id IN (SELECT datapoint_id FROM annotation_label al WHERE label = :label"
+            f"{visible_label})"
+        )
         params["label"] = query.label
     if query.dataset_id is not None:
         clauses.append("d.dataset_id = :dataset_id")
@@ -132,8 +168,8 @@ def _where(
                 clauses.append(f"d.id IN ({ids})")
             else:  # one list: the labelled ids among the matches, probed on (label, id)
                 clauses[label_clause] = (
-                    "d.id IN (SELECT datapoint_id FROM annotation_label"
-                    f" WHERE label = :label AND datapoint_id IN ({ids}))"
+                    "d.id IN (SELECT datapoint_id FROM annotation_label al"
+                    f" WHERE label = :label AND datapoint_id IN ({ids}){visible_label})"
                 )
         for i, phrase in enumerate(phrases):
             clauses.append(f"d.text LIKE :p{i} ESCAPE '\\'")
@@ -228,12 +264,13 @@ def order_by(query: Query) -> str:
     return _ORDER[sort].format(dir="DESC" if query.descending else "ASC")
 
 
-def where_clause(conn, query: Query) -> tuple[str, dict[str, Any]]:
+def where_clause(conn, query: Query, seen: Seen | None = None) -> tuple[str, dict[str, Any]]:
     """The WHERE clause that selects the query's datapoints `d`, and its parameters, for this
     connection: rows not in the search index yet are scanned, exactly as the table does, and
-    the rows of an unfinished import are left out (app.core.storage.visibility)."""
-    hidden = visibility.visible_where(conn, "d")  # first: the snapshot the query reads
-    return _where(query, _pending_after(conn, query), hidden)
+    the rows of an unfinished import or write run are left out (app.core.storage.visibility,
+    app.core.storage.runs)."""
+    seen = seen or Seen.of(conn)
+    return _where(query, _pending_after(conn, query), seen)
 
 
 class Browser:
@@ -258,7 +295,8 @@ class Browser:
 
     def page(self, query: Query, offset: int, limit: int) -> list[Row]:
         with self.project.engine.connect() as conn:
-            where, params = where_clause(conn, query)
+            seen = Seen.of(conn)
+            where, params = where_clause(conn, query, seen)
             sort = query.sort if query.sort in SORTABLE else "id"
             order = order_by(query)
             # Find the page's ids on narrow indexes first; only then read those rows' text.
@@ -268,7 +306,7 @@ class Browser:
             if _only(query, params) == "words" and sort == "id":  # FTS5 yields rowids in order
                 ids = fts.matching_page(query.descending)
             sql = (
-                "SELECT d.id, ds.source_name, d.row, substr(d.text, 1, :chars), d.status, "
+                f"SELECT d.id, ds.source_name, d.row, substr(d.text, 1, :chars), {seen.status}, "
                 "d.flagged FROM datapoint d JOIN dataset ds ON ds.id = d.dataset_id "
                 f"WHERE d.id IN ({ids}) ORDER BY {order}"
             )
@@ -279,8 +317,9 @@ class Browser:
                 ids = ",".join(str(row[0]) for row in rows)  # integers from the database
                 for dp_id, label in conn.execute(
                     text(
-                        "SELECT datapoint_id, label FROM annotation_label "
-                        f"WHERE datapoint_id IN ({ids}) ORDER BY datapoint_id, label"
+                        "SELECT datapoint_id, label FROM annotation_label al "
+                        f"WHERE datapoint_id IN ({ids}){runs.and_visible(seen.labels)}"
+                        " ORDER BY datapoint_id, label"
                     )
                 ):
                     found = labels.setdefault(dp_id, [])
@@ -297,20 +336,18 @@ class Browser:
         items the model alone labelled."""
         counts = dict.fromkeys(("total", *STATUS_FILTERS[:-1]), 0)
         with self.project.engine.connect() as conn:
-            hidden = visibility.visible_where(conn, "d")
+            seen = Seen.of(conn)
+            hidden = seen.datapoints
             where = f" WHERE {hidden}" if hidden else ""
             both = f" AND {hidden}" if hidden else ""
             for status, n in conn.execute(
-                text(f"SELECT d.status, count(*) FROM datapoint d{where} GROUP BY d.status")
+                text(f"SELECT {seen.status}, count(*) FROM datapoint d{where} GROUP BY 1")
             ):
                 counts[STATUS_NAMES[status]] = n
             counts["flagged"] = conn.execute(
                 text(f"SELECT count(*) FROM datapoint d WHERE d.flagged = 1{both}")
             ).scalar()
-            model_only = MODEL_ONLY
-            if hidden:
-                model_only += f" AND {visibility.visible_id('a.datapoint_id')}"
-            auto = conn.execute(text(f"SELECT count(*) FROM ({model_only})")).scalar()
+            auto = conn.execute(text(f"SELECT count(*) FROM ({seen.model_only()})")).scalar()
         counts["total"] = sum(counts[name] for name in STATUS_NAMES)
         if auto:
             counts["labeled"] -= auto

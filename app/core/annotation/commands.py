@@ -18,14 +18,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from sqlalchemy import Connection, TextClause, bindparam, text
 
 from app.core import audit
+from app.core.annotation import bulk
 from app.core.annotation.values import LabelParser
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.project import modelstore
 from app.core.project.modelstore import Suggestion
 from app.core.project.project import Project, current_schema
+from app.core.storage import runs
 from app.core.storage.retry import run_write
-from app.core.storage.tables import STATUS_NAMES, DatapointStatus
+from app.core.storage.sqlite import driver_connection
+from app.core.storage.tables import STATUS_NAMES
 
 ANNOTATION_STATUSES = ("draft", "complete", "skipped", "discarded")
 FINISHED = ("complete", "skipped", "discarded")
@@ -36,17 +39,9 @@ def _for_ids(sql: str) -> TextClause:
     return text(sql).bindparams(bindparam("ids", expanding=True))
 
 
-# A datapoint is labeled if anyone completed it, else discarded, else skipped, else unlabeled.
-DERIVE_STATUS = _for_ids(
-    "UPDATE datapoint SET status = CASE"
-    " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
-    f"   AND a.status = 'complete') THEN {int(DatapointStatus.LABELED)}"
-    " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
-    f"   AND a.status = 'discarded') THEN {int(DatapointStatus.DISCARDED)}"
-    " WHEN EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
-    f"   AND a.status = 'skipped') THEN {int(DatapointStatus.SKIPPED)}"
-    f" ELSE {int(DatapointStatus.UNLABELED)} END WHERE id IN :ids"
-)
+# A datapoint is labeled if anyone completed it, else discarded, else skipped, else unlabeled
+# (an unpublished run's annotations do not count yet): app.core.annotation.bulk.DERIVE.
+DERIVE_STATUS = _for_ids(bulk.DERIVE.format(ids=":ids"))
 
 DERIVE_FLAGGED = text(
     "UPDATE datapoint SET flagged = EXISTS (SELECT 1 FROM flag f"
@@ -100,17 +95,14 @@ def _changed(before: dict[int, str], after: dict[int, str]) -> dict[int, tuple[s
 
 def read_states(conn: Connection, annotator_id: int, ids: list[int]) -> dict[int, AnnotationState]:
     """The annotator's annotations on these datapoints (absent ones are left out)."""
-    rows = conn.execute(
-        _for_ids(
-            "SELECT datapoint_id, value, status, time_spent_ms, uuid, origin FROM annotation"
-            " WHERE annotator_id = :annotator AND datapoint_id IN :ids"
-        ),
-        {"annotator": annotator_id, "ids": ids},
+    rows = driver_connection(conn).execute(
+        "SELECT datapoint_id, value, status, time_spent_ms, uuid, origin FROM annotation"
+        " WHERE annotator_id = ? AND datapoint_id IN (SELECT value FROM json_each(?))",
+        (annotator_id, bulk.ids_json(ids)),
     )
+    value_of = bulk.Decoded()  # a bulk label's items share their value: decoded once
     return {
-        dp_id: AnnotationState(
-            None if value is None else json.loads(value), status, spent, uuid, origin
-        )
+        dp_id: AnnotationState(value_of(value), status, spent, uuid, origin)
         for dp_id, value, status, spent, uuid, origin in rows
     }
 
@@ -191,33 +183,33 @@ class SetAnnotations:
 
     def apply(self, project: Project) -> Applied:
         ids = list(self.datapoints)
+        fresh = bulk.new_uuids(len(ids))  # made before the lock: new annotations' UUIDs
 
         def write(conn: Connection) -> tuple[dict, dict, dict]:
             # Under the write lock from the first read (BEGIN IMMEDIATE): what is read is
             # what is overwritten, even with another process of the same annotator.
             schema = current_schema(conn)
-            before_status = _statuses(conn, ids)
+            raw = driver_connection(conn)
+            before_status = bulk.statuses(raw, ids)
             missing = sorted(set(ids) - before_status.keys())
             if missing:
                 raise ProjectError(f"datapoint {missing[0]} no longer exists")
             lengths = text_lengths(conn, ids) if project.task_type == "spans" else {}
-            for dp_id, state in self.changes:
-                if state is not None:
-                    validate_value(
-                        project,
-                        schema.label_names,
-                        state.value,
-                        state.status,
-                        lengths.get(dp_id),
-                        schema.allow_overlap,
-                    )
+            for dp_id, state in bulk.to_validate(self.changes, project.task_type):
+                validate_value(
+                    project,
+                    schema.label_names,
+                    state.value,
+                    state.status,
+                    lengths.get(dp_id),
+                    schema.allow_overlap,
+                )
             before = read_states(conn, self.annotator_id, ids)
-            written = [
-                write_state(conn, project, self.annotator_id, dp_id, state, schema.id)
-                for dp_id, state in self.changes
-            ]
-            conn.execute(DERIVE_STATUS, {"ids": ids})
-            after_status = _statuses(conn, ids)
+            written = bulk.write_states(
+                raw, project.task_type, self.annotator_id, self.changes, schema.id, now_iso(), fresh
+            )  # set-based: one statement per step, not three per item
+            bulk.derive_statuses(raw, ids)
+            after_status = bulk.statuses(raw, ids)
             audit.record(
                 conn,
                 self.annotator_id,
@@ -241,8 +233,10 @@ class SetAnnotations:
 def text_lengths(conn: Connection, ids: list[int]) -> dict[int, int]:
     """Text lengths in characters (SQLite's length() counts code points, like len())."""
     rows = conn.execute(
-        _for_ids("SELECT id, length(text) FROM datapoint WHERE id IN :ids"),
-        {"ids": ids},
+        text(
+            "SELECT id, length(text) FROM datapoint WHERE id IN (SELECT value FROM json_each(:ids))"
+        ),
+        {"ids": bulk.ids_json(ids)},
     )
     return dict(rows.all())
 
@@ -523,9 +517,11 @@ def load_items(
         return {}
     suggested = modelstore.suggestions(project, ids, suggest_version) if suggest_version else {}
     with project.engine.connect() as conn:
+        shown = runs.and_visible(runs.annotation_where(conn, "an"))  # no unpublished run's
         rows = conn.execute(
             _for_ids(
-                "SELECT d.id, ds.source_name, d.row, d.text, d.context, d.status, d.flagged"
+                f"SELECT d.id, ds.source_name, d.row, d.text, d.context, {runs.status_expr(conn)},"
+                " d.flagged"
                 " FROM datapoint d JOIN dataset ds ON ds.id = d.dataset_id WHERE d.id IN :ids"
             ),
             {"ids": ids},
@@ -553,15 +549,15 @@ def load_items(
             _for_ids(
                 "SELECT an.datapoint_id, a.name, an.value FROM annotation an"
                 " JOIN annotator a ON a.id = an.annotator_id WHERE an.status = 'complete'"
-                " AND an.annotator_id != :me AND an.datapoint_id IN :ids ORDER BY an.id"
+                f" AND an.annotator_id != :me AND an.datapoint_id IN :ids{shown} ORDER BY an.id"
             ),
             {"ids": ids, "me": annotator_id},
         ):
             others.setdefault(dp_id, []).append((author, json.loads(value)))
         for dp_id, value in conn.execute(  # auto-labels (issue 12) to confirm or correct
             _for_ids(
-                "SELECT datapoint_id, value FROM annotation WHERE origin = 'model'"
-                " AND status = 'complete' AND datapoint_id IN :ids"
+                "SELECT datapoint_id, value FROM annotation an WHERE origin = 'model'"
+                f" AND status = 'complete' AND datapoint_id IN :ids{shown}"
             ),
             {"ids": ids},
         ):

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
-from app.core.annotation.browse import MODEL_ONLY, Browser
+from app.core.annotation.browse import MODEL_ONLY, Browser, Seen
 from app.core.project.project import Project
-from app.core.storage import tables as t
-from app.core.storage import visibility
+from app.core.storage import runs, visibility
 from app.core.storage.tables import DatapointStatus
 
 
@@ -23,21 +22,24 @@ class LabelingProgress:
     auto: int = 0  # labelled by the model alone
 
 
+LABELED = int(DatapointStatus.LABELED)
 COUNT_MODEL_ONLY = text(f"SELECT count(*) FROM ({MODEL_ONLY})")
 
 
 def labeling_progress(project: Project) -> LabelingProgress:
     """Datapoints in the project, how many people labeled, and how many the model alone."""
-    labeled = func.count().filter(t.datapoint.c.status == int(DatapointStatus.LABELED))
     with project.engine.connect() as conn:
-        counting = select(func.count(), labeled).select_from(t.datapoint)
-        auto_sql = COUNT_MODEL_ONLY
-        if visibility.visible_where(conn):  # an import is loading: leave its rows out
-            counting = counting.where(visibility.visible_clause())
-            auto_sql = text(
-                f"SELECT count(*) FROM ({MODEL_ONLY} AND {visibility.visible_id('a.datapoint_id')})"
+        seen = Seen.of(conn)  # an import or a write run loading: leave its rows out
+        where = f" WHERE {seen.datapoints}" if seen.datapoints else ""
+        total, done = conn.execute(
+            text(
+                f"SELECT count(*), count(*) FILTER (WHERE {seen.status} ="
+                f" {int(DatapointStatus.LABELED)}) FROM datapoint d{where}"
             )
-        total, done = conn.execute(counting).one()
+        ).one()
+        auto_sql = COUNT_MODEL_ONLY
+        if seen.datapoints or seen.labels:
+            auto_sql = text(f"SELECT count(*) FROM ({seen.model_only()})")
         auto = conn.execute(auto_sql).scalar_one()
     return LabelingProgress(total=total, labeled=done - auto, auto=auto)
 
@@ -45,15 +47,19 @@ def labeling_progress(project: Project) -> LabelingProgress:
 def project_stats(project: Project) -> dict[str, Any]:
     with project.engine.connect() as conn:
         # an unfinished import's rows and labels are left out, while one is loading
-        hidden = visibility.visible_where(conn)
-        shown = visibility.visible_id() if hidden else ""
+        seen = Seen.of(conn)
+        shown = visibility.visible_id() if seen.datapoints else ""
+        label_shown = " AND ".join(x for x in (shown, seen.labels) if x)
+        note_shown = runs.and_visible(
+            shown and f"an.{shown}", seen.labels and runs.annotation_visible("an")
+        )
         datasets = [
             {"dataset": name, "rows": rows, "duplicates": dups, "imported_at": at, "labeled": lab}
             for name, rows, dups, at, lab in conn.execute(
                 text(
                     "SELECT ds.source_name, ds.row_count, ds.duplicate_count, ds.imported_at,"
                     " (SELECT count(*) FROM datapoint d"
-                    f"  WHERE d.dataset_id = ds.id AND d.status = {int(DatapointStatus.LABELED)})"
+                    f"  WHERE d.dataset_id = ds.id AND {seen.status} = {LABELED})"
                     f" FROM dataset ds WHERE {visibility.ready_datasets('ds')} ORDER BY ds.id"
                 )
             )
@@ -62,8 +68,8 @@ def project_stats(project: Project) -> dict[str, Any]:
             label: {"annotations": n, "datapoints": m}
             for label, n, m in conn.execute(
                 text(
-                    "SELECT label, count(*), count(DISTINCT datapoint_id) FROM annotation_label"
-                    + (f" WHERE {shown}" if shown else "")
+                    "SELECT label, count(*), count(DISTINCT datapoint_id) FROM annotation_label al"
+                    + (f" WHERE {label_shown}" if label_shown else "")
                     + " GROUP BY label ORDER BY count(*) DESC"
                 )
             )
@@ -73,7 +79,7 @@ def project_stats(project: Project) -> dict[str, Any]:
             text(
                 "SELECT a.name, a.role, an.status, count(an.id) FROM annotator a"
                 " LEFT JOIN annotation an ON an.annotator_id = a.id"
-                + (f" AND an.{shown}" if shown else "")
+                + note_shown
                 + " GROUP BY a.id, an.status ORDER BY a.id"
             )
         ):

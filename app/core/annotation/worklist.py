@@ -19,6 +19,7 @@ from app.core.annotation import browse
 from app.core.errors import ProjectError
 from app.core.project import modelstore
 from app.core.project.project import Project
+from app.core.storage import runs
 
 WORKLIST_ORDERS = ("file", "random", "active")
 
@@ -203,8 +204,9 @@ def first_unfinished(
             row[0]
             for row in conn.execute(
                 text(
-                    "SELECT datapoint_id FROM annotation WHERE annotator_id = :who"
+                    "SELECT datapoint_id FROM annotation a WHERE annotator_id = :who"
                     " AND status IN ('complete', 'skipped', 'discarded')"
+                    + runs.and_visible(runs.annotation_where(conn))
                 ),
                 {"who": annotator_id},
             )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, text
 
+from app.core.storage import runs
 from app.core.storage.json_sql import item_audit_events
 
 if TYPE_CHECKING:
@@ -162,7 +163,8 @@ def _load(conn: Connection, dp: int) -> _Lineage:
         annotations=_rows(
             conn,
             "SELECT uuid, annotator_id, value, status, origin, schema_version_id, created_at,"
-            " updated_at, synced_from FROM annotation WHERE datapoint_id = :dp",
+            " updated_at, synced_from FROM annotation WHERE datapoint_id = :dp"
+            f" AND {runs.annotation_visible('annotation')}",  # not an unpublished run's
             dp,
         ),
         history=_rows(

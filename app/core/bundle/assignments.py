@@ -16,6 +16,7 @@ from app.core.errors import ProjectError
 from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project
+from app.core.storage import runs
 
 
 def export_assignment_bundles(
@@ -71,7 +72,8 @@ def _team_with_tasks(
             for r in conn.execute(
                 text(
                     "SELECT id, uuid, name FROM annotator WHERE id IN (SELECT annotator_id"
-                    " FROM task WHERE status != 'cancelled') ORDER BY id"
+                    f" FROM task WHERE status != 'cancelled' AND {runs.task_visible('task')})"
+                    " ORDER BY id"
                 )
             )
         ]

@@ -31,6 +31,7 @@ from app.core.bundle.selection import (
 )
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import META_BASE, META_REPLICA, Project
+from app.core.storage import runs
 from app.core.storage.visibility import visible
 
 PROGRESS_EVERY = 20_000
@@ -346,7 +347,7 @@ def _work_members(sel: Selection, uuids: Uuids) -> list[Member]:
                 "SELECT a.uuid, d.dataset_id, d.row, a.annotator_id, a.value, a.status,"
                 " a.schema_version_id, a.time_spent_ms, a.origin, a.created_at, a.updated_at,"
                 " a.synced_from FROM annotation a JOIN datapoint d ON d.id = a.datapoint_id"
-                f" WHERE {sel.annotations} ORDER BY a.id",
+                f" WHERE ({sel.annotations}) AND {runs.annotation_visible('a')} ORDER BY a.id",
                 row_maker("uuid", *uuids.about(), *version, "synced_from"),
             )
         )
@@ -375,7 +376,7 @@ def _note_members(sel: Selection, uuids: Uuids) -> list[Member]:
                 f"SELECT t.uuid, d.dataset_id, d.row, t.annotator_id, {sel.task_kind},"
                 f" {sel.task_status},"
                 " t.created_at FROM task t JOIN datapoint d ON d.id = t.datapoint_id"
-                f" WHERE {sel.tasks} ORDER BY t.id",
+                f" WHERE ({sel.tasks}) AND {runs.task_visible('t')} ORDER BY t.id",
                 row_maker(*whose, "kind", "status", "created_at"),
             )
         )

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.bundle.rows import VERSION_COLUMNS, Checker, Refs
+from app.core.storage import runs
 
 COUNTS_AS = ("approve", "reject", "discard")
 
@@ -185,7 +186,7 @@ def _decision_members(kind: str, annotations_where: str | None, uuids: Uuids) ->
     else:
         decisions_where = (
             f" WHERE r.annotation_uuid IN (SELECT a.uuid FROM annotation a"
-            f" WHERE {annotations_where})"
+            f" WHERE ({annotations_where}) AND {runs.annotation_visible('a')})"
         )
     members.append(
         (

@@ -24,7 +24,7 @@ from typing import Any
 from app.core.annotation.commands import DERIVE_STATUS
 from app.core.bundle import merge_staging as staging
 from app.core.bundle.errors import BundleError
-from app.core.bundle.rows import VERSION_COLUMNS, Checker, insert_dataset
+from app.core.bundle.rows import VERSION_COLUMNS, Checker, datapoint_fields, insert_dataset
 from app.core.errors import Cancelled
 from app.core.jobs import check_cancel, never_cancel
 from app.core.storage import fts, sqlite, visibility
@@ -33,6 +33,7 @@ from app.core.storage.staging import other_live_load, wait_turn
 CHUNK = 20_000  # datapoints per transaction (about 0.1-0.3 s of lock)
 DERIVE_CHUNK = 5_000
 ANNOTATION_WRITTEN = ("uuid", *VERSION_COLUMNS, "synced_from")
+MERGE_LACKS = "lacks a field, or names a dataset it does not hold"
 DATAPOINT_INSERT = (
     "INSERT INTO datapoint (id, dataset_id, row, text, context, status, flagged)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -131,25 +132,9 @@ class HiddenLoad:
         datasets = self.m.refs.datasets
         points = self.m.refs.points
         for row in self.m.reader.rows(name, self.m.steps.reporter(name)):
-            try:
-                dataset_id = datasets[row["dataset"]]
-                number = row["row"]
-                text_ = row["text"]
-                context = row["context"]
-                status = row["status"]
-                flagged = row["flagged"]
-            except (KeyError, TypeError):
-                raise check.fail(
-                    row, "lacks a field, or names a dataset it does not hold"
-                ) from None
-            if (
-                number.__class__ is not int
-                or text_.__class__ is not str
-                or status.__class__ is not int
-                or flagged.__class__ is not bool
-                or not (context is None or context.__class__ is str)
-            ):
-                raise check.fail(row, "a field has the wrong type")
+            dataset_id, number, text_, context, _status, _flagged = datapoint_fields(
+                check, row, datasets, MERGE_LACKS
+            )
             if points.get(dataset_id, number) is not None:
                 continue  # a datapoint's text never changes; its status is derived
             if context is not None:

@@ -31,6 +31,7 @@ from app.core.bundle.rows import (
     Refs,
     annotation_labels,
     check_schema_labels,
+    datapoint_fields,
     insert_annotator,
     insert_dataset,
     insert_model_version,
@@ -283,24 +284,9 @@ def _datapoints(
     def datapoint_rows():
         nonlocal next_id
         for row in reader.rows(name, steps.reporter(name)):
-            try:
-                dataset_id = datasets[row["dataset"]]
-                number = row["row"]
-                text = row["text"]
-                context = row["context"]
-                status = row["status"]
-                flagged = row["flagged"]
-            except KeyError as exc:
-                raise check.fail(row, f"lacks {exc} or names an unknown dataset") from None
-            if (
-                number.__class__ is not int
-                or text.__class__ is not str
-                or status.__class__ is not int
-                or flagged.__class__ is not bool
-                or not (context is None or context.__class__ is str)
-                or not 0 <= status <= highest
-            ):
-                raise check.fail(row, "a field has the wrong type")
+            dataset_id, number, text, context, status, flagged = datapoint_fields(
+                check, row, datasets, _lacks, highest
+            )
             if points.get(dataset_id, number) is not None:
                 raise check.fail(row, "appears twice")
             next_id += 1
@@ -318,6 +304,10 @@ def _datapoints(
         conn.execute(sql)
     steps.advance(name)
     return next_id
+
+
+def _lacks(exc: BaseException) -> str:
+    return f"lacks {exc} or names an unknown dataset"
 
 
 def _identity(

@@ -99,6 +99,38 @@ class Checker:
         raise self.fail(row, f"{key!r} must be one of {', '.join(allowed)}, not {value!r}")
 
 
+def datapoint_fields(
+    check: Checker,
+    row: dict[str, Any],
+    datasets: dict[str, int],
+    lacks: str | Callable[[BaseException], str],
+    highest_status: int | None = None,
+) -> tuple[int, int, str, str | None, int, bool]:
+    """(dataset id, row, text, context, status, flagged) of a bundle's datapoint row, its
+    fields' types checked: the one check both an open and a merge make. `lacks` is the
+    problem said when a field is missing or the dataset unknown (or makes it from the error);
+    `highest_status`, when given, bounds the status (a merge derives it instead)."""
+    try:
+        dataset_id = datasets[row["dataset"]]
+        number = row["row"]
+        text = row["text"]
+        context = row["context"]
+        status = row["status"]
+        flagged = row["flagged"]
+    except (KeyError, TypeError) as exc:
+        raise check.fail(row, lacks if isinstance(lacks, str) else lacks(exc)) from None
+    if (
+        number.__class__ is not int
+        or text.__class__ is not str
+        or status.__class__ is not int
+        or flagged.__class__ is not bool
+        or not (context is None or context.__class__ is str)
+        or (highest_status is not None and not 0 <= status <= highest_status)
+    ):
+        raise check.fail(row, "a field has the wrong type")
+    return dataset_id, number, text, context, status, flagged
+
+
 class DatapointIndex:
     """(dataset id, row) -> datapoint id, without a dict entry per datapoint: an array per
     dataset (8 bytes a row), loaded from the database on first use."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.storage import runs
 from app.core.storage.tables import DatapointStatus
 
 FINISHED = "('complete', 'skipped', 'discarded')"
@@ -38,12 +39,14 @@ def project_selection() -> Selection:
 
 def assignment_selection(annotator_id: int) -> Selection:
     """One annotator's assignment: their items, tasks and own work on them."""
-    assigned = "SELECT datapoint_id FROM task WHERE annotator_id = :who AND status != 'cancelled'"
-    # A reviewer or adjudicator sees the other annotators' complete annotations of their items.
-    examined = (
+    # Never an unpublished run's tasks or annotations (app.core.storage.runs).
+    shown = runs.task_visible("task")
+    assigned = (
         "SELECT datapoint_id FROM task WHERE annotator_id = :who AND status != 'cancelled'"
-        " AND kind IN ('review', 'adjudicate')"
+        f" AND {shown}"
     )
+    # A reviewer or adjudicator sees the other annotators' complete annotations of their items.
+    examined = f"{assigned} AND kind IN ('review', 'adjudicate')"
     annotations = (
         f"(a.annotator_id = :who AND a.datapoint_id IN ({assigned})) OR (a.status = 'complete'"
         f" AND a.origin != 'review' AND a.datapoint_id IN ({examined}))"
@@ -53,7 +56,7 @@ def assignment_selection(annotator_id: int) -> Selection:
     def has(status: str) -> str:
         return (
             "EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = d.id"
-            f" AND a.status = '{status}' AND ({annotations}))"
+            f" AND a.status = '{status}' AND {runs.annotation_visible('a')} AND ({annotations}))"
         )
 
     return Selection(
@@ -109,7 +112,8 @@ def work_selection(annotator_id: int, base: str | None) -> Selection:
             " THEN 'done' ELSE 'todo' END"
             " WHEN EXISTS (SELECT 1 FROM annotation x"
             " WHERE x.datapoint_id = t.datapoint_id AND x.annotator_id = t.annotator_id"
-            f" AND x.status IN {FINISHED}) THEN 'done' ELSE t.status END"
+            f" AND x.status IN {FINISHED} AND {runs.annotation_visible('x')})"
+            " THEN 'done' ELSE t.status END"
         ),
         params={"who": annotator_id, "since": since},
     )

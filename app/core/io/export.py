@@ -25,6 +25,7 @@ from app.core.io.formats.base import WriteContext, WriteReport
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project, current_schema
 from app.core.quality.automation import run_confidences
+from app.core.storage import runs
 from app.core.storage.retry import write_transaction
 from app.core.storage.tables import STATUS_CODES, STATUS_NAMES
 from app.core.storage.visibility import visible
@@ -73,10 +74,12 @@ def iter_records(
     annotated = project.annotated_input
     context_inputs = project.context_inputs
     where = f" WHERE {visible('d')}"  # never an unfinished import's rows
-    if only_completed:
-        where += f" AND d.status = {STATUS_CODES['labeled']}"
     raw = project.engine.raw_connection()
     try:
+        # one read snapshot for the whole export; the statuses of a run being settled
+        state = runs.status_sql("d", runs.settling(raw.driver_connection))
+        if only_completed:
+            where += f" AND {state} = {STATUS_CODES['labeled']}"
         names = {
             row[0]: (row[1], row[2], row[3])
             for row in raw.execute("SELECT id, uuid, name, role FROM annotator")
@@ -91,12 +94,13 @@ def iter_records(
         annotations.execute(
             "SELECT datapoint_id, uuid, annotator_id, value, status, schema_version_id,"
             " time_spent_ms, origin, created_at, updated_at FROM annotation"
+            f" WHERE {runs.annotation_visible('annotation')}"  # never an unpublished run's
             " ORDER BY datapoint_id, annotator_id"
         )
         pending = annotations.fetchone()
         points = raw.cursor()
         points.execute(
-            "SELECT d.id, d.dataset_id, d.row, d.text, d.context, d.status, d.flagged"
+            f"SELECT d.id, d.dataset_id, d.row, d.text, d.context, {state}, d.flagged"
             f" FROM datapoint d{where} ORDER BY d.id"
         )
         for count, (dp_id, dataset_id, row, text, context, status, flagged) in enumerate(points):

@@ -307,7 +307,7 @@ def _load(job: _Job, tag: str) -> ImportReport:
         # program has ended sweeps them.
         with contextlib.suppress(Exception):
             staging.delete_loading(project.engine, dataset_id)
-            staging.forget_annotators(project.engine, created)
+            staging.forget_annotators(project.engine, created, dataset_uuid)
         raise
     return report
 
@@ -383,6 +383,7 @@ def _publish(
         )
         _mark_labeled(conn, [item[0] for item in attached])
         report.attached = len(attached)
+    staging.clear_annotators(conn, report.dataset_uuid)  # they are the project's now
     sha256 = job.sha256()
     conn.execute(
         "UPDATE dataset SET sha256 = ?, row_count = ?, duplicate_count = ?, state = ?,"
@@ -441,6 +442,9 @@ class ChunkLoader:
             self.annotator_ids[name] = annotator_by_name(self.sa_conn, name)
             if self.annotator_ids[name] > known:
                 self.created.append(self.annotator_ids[name])
+                # noted with them, for the sweep on open if this process is killed
+                raw = sqlite.driver_connection(self.sa_conn)
+                staging.note_annotators(raw, self.feed.report.dataset_uuid, self.created)
         return self.annotator_ids
 
     def run(self, dataset_id: int) -> None:

@@ -321,6 +321,7 @@ def sweep_abandoned_imports(project: Project) -> list[staging.SweptImport | runs
     `project.swept`."""
     swept: list[staging.SweptImport | runs.SweptRun] = [*staging.sweep_abandoned(project.engine)]
     swept += runs.sweep_abandoned(project.engine)
+    runs.settle_pending(project.engine)  # statuses of a published run whose settle was stopped
     project.swept = [*project.swept, *swept]
     return swept
 

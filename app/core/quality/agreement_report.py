@@ -30,6 +30,7 @@ from app.core.quality.agreement import (
     spans_of,
     tally_figures,
 )
+from app.core.storage import runs
 from app.core.storage.visibility import visible_id
 
 LOW_ALPHA = 0.667
@@ -63,8 +64,8 @@ def _select_annotators(
 _FETCH = (
     "SELECT a.datapoint_id, a.annotator_id, a.value FROM annotation a"
     " WHERE a.status = 'complete' AND a.origin != 'model'{who} AND {shown} AND a.datapoint_id IN ("
-    "  SELECT datapoint_id FROM annotation WHERE status = 'complete'"
-    "  AND origin != 'model'{who_inner}"
+    "  SELECT datapoint_id FROM annotation i WHERE status = 'complete'"
+    "  AND origin != 'model'{who_inner} AND {shown_inner}"
     "  GROUP BY datapoint_id HAVING count(*) >= 2)"
     " ORDER BY a.datapoint_id"
 )
@@ -123,7 +124,9 @@ def _complete_annotations(conn: Connection, selected: list[int] | None):
         _FETCH.format(
             who="" if selected is None else " AND a.annotator_id IN :who",
             who_inner="" if selected is None else " AND annotator_id IN :who",
-            shown=visible_id("a.datapoint_id"),  # never an unfinished import's labels
+            # never an unfinished import's labels, nor an unpublished run's (app.core.storage.runs)
+            shown=f"{visible_id('a.datapoint_id')} AND {runs.annotation_visible('a')}",
+            shown_inner=runs.annotation_visible("i"),
         )
     )
     params: dict[str, Any] = {}

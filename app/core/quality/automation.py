@@ -1,5 +1,5 @@
 """Worker in the loop, the writing side: an automation run's auto-labels, the human queue it
-routes the uncertain items to, and the audit sample, all in one transaction.
+routes the uncertain items to, and the audit sample, all or nothing.
 
 What the model labels by itself becomes an annotation by the built-in annotator `model`
 (app.core.project.annotators.model_annotator) with origin "model": it never counts as a human
@@ -17,12 +17,14 @@ decided run (`RunPlan`) to `write_run`. Persisting needs no schema change:
 - the human queue is label tasks, the audit sample review tasks (app.core.team.tasks). The
   run's one event stands for the tasks it creates (their UUIDs are the event's
   task_uuid_prefixes and a 12-digit hex counter), not one hash-chained event per task;
-- a run is written from a temporary table (`run_auto`) with INSERT ... SELECT, so SQLite, not
-  Python, makes the million rows.
 
-Tied to SQLite: the run is written on the raw driver in one BEGIN IMMEDIATE transaction
-(app.core.storage.sqlite.bulk_write), cancellable at any statement, so a million auto-labels
-are all written or none is.
+A million auto-labels take tens of seconds to write: in one transaction that would lock out
+every label save meanwhile (issue 14). So the run is a write run (app.core.storage.runs): its
+rows go in short transactions (app.core.quality.automation_chunks) that every read leaves out
+until the last one publishes them, with the facts and the audit event. A cancel or an error
+removes what was written; a killed run is swept when the project next opens. The items'
+datapoint.status is then settled in short transactions (runs.settle), while every status read
+counts the run's items as labelled (runs.status_expr): a user sees the run all at once.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,20 +41,22 @@ from sqlalchemy import Connection, text
 from app.core import audit
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
-from app.core.jobs import CancelCheck, check_cancel, never_cancel
+from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.annotators import MODEL_ROLE, find_annotator, model_annotator
 from app.core.project.project import Project, current_schema, get_meta, set_meta
+from app.core.quality import automation_chunks as chunks
 from app.core.quality import automation_status as status
-from app.core.storage import sqlite
+from app.core.storage import runs, staging, visibility
+from app.core.storage.retry import run_write
+from app.core.storage.sqlite import driver_connection
 from app.core.team.eligibility import unqualified
-from app.core.team.tasks import LABEL, REVIEW, create_tasks
+from app.core.team.tasks import LABEL, REVIEW, TaskRow
 
 ORIGIN = "model"
 RUN_META_PREFIX = "automation:"
 DEFAULT_AUDIT_RATE = 0.02
 MIN_AUDIT = 50
 SENIOR = ("owner", "manager", "reviewer")
-WRITE_CACHE_KB = -131_072  # the page cache while a run writes (negative: KiB)
 
 
 @dataclass
@@ -92,12 +96,16 @@ class RunReport:
     label_tasks: int
     audit_tasks: int
     threshold: float | None
+    dropped: int = 0  # planned items a person labelled while the run was writing: left out
 
     def summary(self) -> str:
-        return (
+        text = (
             f"Auto-labelled {self.auto_labelled:,} items; {self.routed:,} routed to people "
             f"({self.label_tasks:,} label tasks); {self.audit_tasks:,} audit review tasks"
         )
+        if self.dropped:
+            text += f"; {self.dropped:,} items labelled meanwhile by a person were left out"
+        return text
 
 
 def audit_size(auto: int, rate: float) -> int:
@@ -112,152 +120,109 @@ def write_run(
     plan: RunPlan,
     actor_id: int | None = None,
     cancel: CancelCheck = never_cancel,
+    progress: Progress = no_progress,
 ) -> RunReport:
     """Write the run: auto-labels, label tasks for the routed items, review tasks for the audit
-    sample, the run's facts and its audit event. All or nothing: a cancel, a refusal or an
-    item labelled meanwhile by someone else leaves the project as it was (the last is
-    refused, so the run can be planned again)."""
+    sample, the run's facts and its audit event, as a write run (app.core.storage.runs):
+    short transactions that nobody sees until the last one publishes them all. An item
+    labelled before the run began refuses the run (plan it again); one labelled by a person
+    while it wrote is left out of it (RunReport.dropped). A cancel or an error leaves the
+    project as it was; the statuses of the auto-labelled items are settled after publishing,
+    in short transactions too (every status read counts them meanwhile)."""
     audit_size(len(plan.auto), plan.audit_rate)  # refuse a bad rate before any write
-    with (
-        project.engine.connect() as sa_conn,
-        sqlite.bulk_write(
-            sa_conn,
-            cancel,
-            lambda exc: ProjectError(f"{project.path}: the database refused the run ({exc})"),
-            # Every key written points at rows read in this transaction (its datapoints, the
-            # model annotator, the schema version), so checking them row by row is pure cost.
-            pragmas={"foreign_keys": "OFF", "cache_size": str(WRITE_CACHE_KB), "temp_store": "2"},
-            cancel_every=50_000,
-        ) as raw,
-    ):
-        stopped = status.stopped_reason(sa_conn)
+    engine = project.engine
+    with engine.connect() as conn:
+        stopped = status.stopped_reason(conn)
         if stopped:
             raise status.AutomationStopped(stopped)
-        _stage(raw, plan)
-        _check_still_unlabelled(raw, plan)
-        stamp = now_iso()
-        run_uuid = new_uuid()
-        model_id = model_annotator(sa_conn)
-        _insert_auto_labels(raw, plan, model_id, current_schema(sa_conn).id, stamp)
-        check_cancel(cancel)
-        set_meta(sa_conn, RUN_META_PREFIX + run_uuid, _run_facts(plan))
-        # the tasks' UUIDs are these prefixes and a counter: the run's one event names them
-        # all, instead of one hash-chained event per task (a million routed items)
-        task_prefixes = {"label": new_uuid()[:20], "review": new_uuid()[:20]}
-        label_tasks = _route(sa_conn, plan, actor_id, stamp, task_prefixes["label"])
-        audit_tasks = _audit_sample(sa_conn, plan, actor_id, stamp, task_prefixes["review"])
-        check_cancel(cancel)
-        audit.record(
-            sa_conn,
-            actor_id,
-            "automate",
-            "automation_run",
-            run_uuid,
-            after={
-                "labelled_at": stamp,
-                "model_version": plan.model_version_uuid,
-                "dataset": plan.dataset_name,
-                "target": plan.target,
-                "confidence": plan.confidence,
-                "threshold": plan.threshold,
-                "expected_precision": plan.expected_precision,
-                "expected_coverage": plan.expected_coverage,
-                "auto_labelled": len(plan.auto),
-                "routed": len(plan.routed),
-                "label_tasks": label_tasks,
-                "audit_tasks": audit_tasks,
-                "task_uuid_prefixes": task_prefixes,
-                **plan.extra,
-            },
+        _check_still_unlabelled(conn, plan)
+        _check_no_other_run(conn)
+        schema_id = current_schema(conn).id
+        task_type = conn.execute(text("SELECT task_type FROM project")).scalar_one()
+    model_id = run_write(engine, model_annotator)
+    stamp = now_iso()
+    run_uuid = new_uuid()
+    prefixes = {"label": new_uuid()[:20], "review": new_uuid()[:20]}
+    with engine.connect() as conn:  # who gets which task: decided before the first write
+        label_tasks = _route(conn, plan, actor_id, stamp, prefixes["label"])
+        audit_tasks = _audit_sample(conn, plan, actor_id, stamp, prefixes["review"])
+    facts = _run_facts(plan)
+    with runs.writing(engine, "automate") as run:
+        writer = chunks.AutoLabels(run.id, model_id, schema_id, stamp, new_uuid()[:20])
+        writer.labels = chunks.labels_by_value(plan.auto, task_type)
+        chunks.write_in_chunks(engine, plan.auto, writer.write, cancel, progress, "auto-labels")
+        tasks = label_tasks + audit_tasks
+        chunks.write_in_chunks(
+            engine, tasks, chunks.TaskWriter(run.id).write, cancel, progress, "tasks"
         )
-        _unstage(raw)
+        check_cancel(cancel)
+        event = {
+            "labelled_at": stamp,
+            "model_version": plan.model_version_uuid,
+            "dataset": plan.dataset_name,
+            "target": plan.target,
+            "confidence": plan.confidence,
+            "threshold": plan.threshold,
+            "expected_precision": plan.expected_precision,
+            "expected_coverage": plan.expected_coverage,
+            "auto_labelled": len(plan.auto),
+            "routed": len(plan.routed),
+            "label_tasks": len(label_tasks),
+            "audit_tasks": len(audit_tasks),
+            "task_uuid_prefixes": prefixes,
+            **plan.extra,
+        }
+        publishing = chunks.Publish(run.id, plan, model_id, run_uuid, actor_id, event, facts)
+        dropped = run_write(engine, publishing.publish)
+    progress(0, len(plan.auto), "Settling the statuses")
+    runs.settle(engine, run.id, lambda done: progress(done, len(plan.auto), "Settling"))
     return RunReport(
-        run_uuid, stamp, len(plan.auto), len(plan.routed), label_tasks, audit_tasks, plan.threshold
+        run_uuid,
+        stamp,
+        len(plan.auto) - dropped.auto,
+        len(plan.routed),
+        len(label_tasks) - dropped.label_tasks,
+        len(audit_tasks) - dropped.audit_tasks,
+        plan.threshold,
+        dropped.auto + dropped.routed,
     )
 
 
-def _stage(raw, plan: RunPlan) -> None:
-    """The planned auto-labels in a temporary table `run_auto` (rowid = 1, 2, ... in plan
-    order), so the writes below are INSERT ... SELECT run by SQLite, not a million Python rows
-    formatted and bound one by one. Dropped at the end of write_run."""
-    _unstage(raw)
-    raw.execute("CREATE TEMP TABLE run_auto (dp_id INTEGER NOT NULL, value TEXT NOT NULL)")
-    raw.executemany(
-        "INSERT INTO temp.run_auto (dp_id, value) VALUES (?, ?)",
-        ((dp_id, value) for dp_id, value, _c in plan.auto),
-    )
-
-
-def _check_still_unlabelled(raw, plan: RunPlan) -> None:
-    """Every planned item must still be unlabelled: a label made since the plan wins."""
-    ready = raw.execute(
-        "SELECT count(*) FROM temp.run_auto r JOIN datapoint d ON d.id = r.dp_id"
-        " WHERE d.dataset_id = ? AND d.status = 0",
-        (plan.dataset_id,),
-    ).fetchone()[0]
-    changed = len(plan.auto) - ready
-    if plan.routed:
-        raw.execute("CREATE TEMP TABLE run_routed (dp_id INTEGER NOT NULL)")
-        raw.executemany("INSERT INTO temp.run_routed VALUES (?)", ((i,) for i in plan.routed))
-        changed += (
-            len(plan.routed)
-            - raw.execute(
-                "SELECT count(*) FROM temp.run_routed r JOIN datapoint d ON d.id = r.dp_id"
-                " WHERE d.dataset_id = ? AND d.status = 0",
-                (plan.dataset_id,),
-            ).fetchone()[0]
+def _check_no_other_run(conn: Connection) -> None:
+    """Refuse while another automation run is being written (its hidden auto-labels would
+    collide with this one's); a killed one's leftovers do not count (the next open sweeps)."""
+    loaders = conn.execute(
+        text("SELECT loader FROM write_run WHERE kind = 'automate' AND state = :loading"),
+        {"loading": runs.LOADING},
+    ).scalars()
+    if any(not staging.load_abandoned(loader) for loader in loaders):
+        raise ProjectError(
+            "another automation run is being written to this project; run this one when it"
+            " has finished"
         )
+
+
+def _check_still_unlabelled(conn: Connection, plan: RunPlan) -> None:
+    """Every planned item must still be unlabelled when the run begins (a read: no lock). A
+    label made since the plan wins: the run is refused, to be planned again."""
+    raw = driver_connection(conn)
+    state = runs.status_expr(raw, "d")
+    where = visibility.visible_where(raw)
+    unlabelled = {
+        row[0]
+        for row in raw.execute(
+            f"SELECT d.id FROM datapoint d WHERE d.dataset_id = ? AND {state} = 0"
+            + runs.and_visible(where),
+            (plan.dataset_id,),
+        )
+    }
+    changed = sum(1 for dp_id, _v, _c in plan.auto if dp_id not in unlabelled)
+    changed += sum(1 for dp_id in plan.routed if dp_id not in unlabelled)
     if changed:
         raise ProjectError(
             f"{changed:,} of the items were labelled or removed while the run was prepared;"
             " nothing was written: run it again"
         )
-
-
-def _insert_auto_labels(raw, plan: RunPlan, model_id: int, schema_id: int, stamp: str) -> None:
-    """The auto-labels, their label index rows and their items' status, from `run_auto`.
-
-    Fast enough for a million: ids and UUIDs ascend (a random UUID prefix for the run, then a
-    counter), so every index takes appends; the label rows of each distinct value are worked
-    out once in Python and joined in SQL."""
-    from app.core.annotation.values import LabelParser  # only what the label index needs
-
-    if not plan.auto:
-        return
-    first = raw.execute("SELECT coalesce(max(id), 0) + 1 FROM annotation").fetchone()[0]
-    prefix = new_uuid()[:20]  # 80 random bits for the run, 48 bits of counter
-    raw.execute(
-        "INSERT INTO annotation (id, uuid, datapoint_id, annotator_id, value, status,"
-        " schema_version_id, time_spent_ms, origin, created_at, updated_at)"
-        " SELECT ? + rowid - 1, ? || printf('%012x', rowid - 1), dp_id, ?, value, 'complete',"
-        f" ?, 0, '{ORIGIN}', ?, ? FROM temp.run_auto ORDER BY rowid",
-        (first, prefix, model_id, schema_id, stamp, stamp),
-    )
-    task_type = raw.execute("SELECT task_type FROM project").fetchone()[0]
-    raw.execute("DROP TABLE IF EXISTS temp.run_labels")
-    raw.execute("CREATE TEMP TABLE run_labels (value TEXT NOT NULL, label TEXT NOT NULL)")
-    values = {value for _id, value, _c in plan.auto}
-    raw.executemany(
-        "INSERT INTO temp.run_labels (value, label) VALUES (?, ?)",
-        (
-            (value, label)
-            for value in values
-            for label in LabelParser.labels_of(json.loads(value), task_type)
-        ),
-    )
-    raw.execute("CREATE INDEX temp.run_labels_value ON run_labels (value)")
-    raw.execute(
-        "INSERT OR IGNORE INTO annotation_label (annotation_id, label, datapoint_id)"
-        " SELECT ? + r.rowid - 1, l.label, r.dp_id FROM temp.run_auto r"
-        " JOIN temp.run_labels l ON l.value = r.value ORDER BY r.rowid, l.label",
-        (first,),
-    )
-    raw.execute("UPDATE datapoint SET status = 1 WHERE id IN (SELECT dp_id FROM temp.run_auto)")
-
-
-def _unstage(raw) -> None:
-    for name in ("run_auto", "run_labels", "run_routed"):
-        raw.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
 def _run_facts(plan: RunPlan) -> str:
@@ -290,12 +255,14 @@ def _people(conn: Connection, named: Sequence[str] | None, roles: Sequence[str])
     return found
 
 
-def _route(conn: Connection, plan: RunPlan, actor_id: int | None, stamp: str, prefix: str) -> int:
+def _route(
+    conn: Connection, plan: RunPlan, actor_id: int | None, stamp: str, prefix: str
+) -> list[TaskRow]:
     """Label tasks for the routed items, in their priority order, shared round robin among
     the qualified annotators; the first `overlap_fraction` of them to `per_item` each. Items
-    that already have a label task keep it."""
+    that already have a label task keep it. Their UUIDs: `prefix` and a counter."""
     if not plan.routed:
-        return 0
+        return []
     team = _people(conn, plan.annotators, ("annotator",))
     if plan.annotators:
         missing = unqualified(conn, team)
@@ -309,48 +276,47 @@ def _route(conn: Connection, plan: RunPlan, actor_id: int | None, stamp: str, pr
     if not team and actor_id is not None:
         team = [actor_id]
     if not team:
-        return 0
+        return []
+    where = runs.task_where(conn, "")
     tasked = {
         row[0]
         for row in conn.execute(
-            text("SELECT datapoint_id FROM task WHERE kind = :k AND status != 'cancelled'"),
+            text(
+                "SELECT datapoint_id FROM task WHERE kind = :k AND status != 'cancelled'"
+                + runs.and_visible(where)
+            ),
             {"k": LABEL},
         )
     }
     items = [dp_id for dp_id in plan.routed if dp_id not in tasked]
     overlap = round(plan.overlap_fraction * len(items)) if len(team) > 1 else 0
     per_item = min(max(1, plan.per_item), len(team))
-
-    def tasks() -> Iterator[tuple[int, int, str, str]]:
-        turn = 0
-        for index, dp_id in enumerate(items):
-            for _copy in range(per_item if index < overlap else 1):
-                yield (dp_id, team[turn % len(team)], LABEL, stamp)
-                turn += 1
-
-    return create_tasks(conn, tasks(), actor_id, uuid_prefix=prefix)
+    out: list[TaskRow] = []
+    for index, dp_id in enumerate(items):
+        for _copy in range(per_item if index < overlap else 1):
+            who = team[len(out) % len(team)]
+            out.append((f"{prefix}{len(out):012x}", dp_id, who, LABEL, "todo", stamp))
+    return out
 
 
 def _audit_sample(
     conn: Connection, plan: RunPlan, actor_id: int | None, stamp: str, prefix: str
-) -> int:
+) -> list[TaskRow]:
     """Review tasks on a seeded random sample of the auto-labels, shared among reviewers."""
     size = audit_size(len(plan.auto), plan.audit_rate)
     if not size:
-        return 0
+        return []
     reviewers = _people(conn, plan.reviewers, SENIOR)
     if not reviewers and actor_id is not None:
         reviewers = [actor_id]
     if not reviewers:
-        return 0
+        return []
     picked = random.Random(plan.seed).sample(range(len(plan.auto)), size)
     sample = sorted(plan.auto[index][0] for index in picked)
-    return create_tasks(
-        conn,
-        ((dp_id, reviewers[n % len(reviewers)], REVIEW, stamp) for n, dp_id in enumerate(sample)),
-        actor_id,
-        uuid_prefix=prefix,
-    )
+    return [
+        (f"{prefix}{n:012x}", dp_id, reviewers[n % len(reviewers)], REVIEW, "todo", stamp)
+        for n, dp_id in enumerate(sample)
+    ]
 
 
 def run_confidences(raw: Any) -> dict[int, tuple[str, float]]:

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, text
 from app.core.errors import ProjectError
 from app.core.project.project import Project, get_meta, set_meta
 from app.core.quality.consensus import current_reviews
+from app.core.storage import runs as run_rows
 from app.core.storage.sqlite import driver_connection
 
 META_ALERT = "automation_alert"  # JSON: why automation stopped (latched)
@@ -132,7 +133,8 @@ def audit_evidence(conn: Connection, task_type: str, since: str) -> tuple[int, i
         "SELECT a.datapoint_id, a.value, h.value FROM annotation h"
         " JOIN annotation a ON a.datapoint_id = h.datapoint_id AND a.origin = 'model'"
         " WHERE h.origin NOT IN ('model', 'review') AND h.status = 'complete'"
-        " AND a.created_at > ?",
+        f" AND a.created_at > ? AND {run_rows.annotation_visible('h')}"
+        f" AND {run_rows.annotation_visible('a')}",
         (since,),
     ):
         if dp_id in reviewed_items:
@@ -150,7 +152,8 @@ def _auto_labels_by_uuid(raw: sqlite3.Connection, since: str, uuids: list[str]) 
         marks = ", ".join("?" for _ in chunk)
         for uid, dp_id in raw.execute(
             f"SELECT uuid, datapoint_id FROM annotation WHERE origin = 'model'"
-            f" AND created_at > ? AND uuid IN ({marks})",
+            f" AND created_at > ? AND uuid IN ({marks})"
+            f" AND {run_rows.annotation_visible('annotation')}",
             (since, *chunk),
         ):
             found[uid] = dp_id

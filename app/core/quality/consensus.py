@@ -38,18 +38,20 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from app.core import audit
 from app.core.annotation.commands import text_lengths, validate_value
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
+from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
 from app.core.storage.retry import write_transaction
 from app.core.storage.sqlite import driver_connection
-from app.core.storage.visibility import visible_id
-from app.core.team.tasks import ADJUDICATE, create_missing_tasks, record_assignment
+from app.core.storage.visibility import snapshot, visible_id
+from app.core.team import runtasks
+from app.core.team.tasks import ADJUDICATE, record_assignment, tasked_datapoints
 
 MATCHES = ("exact", "overlap")
 SOURCES = ("adjudicated", "gold", "consensus", "single", "newest")
@@ -318,24 +320,42 @@ def create_adjudication_tasks(
     *,
     match: Match = "exact",
     datapoint_ids: Sequence[int] | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
 ) -> int:
     """An adjudicate task for `adjudicator` on each open disagreement (or on the given items)
-    that has no open adjudicate task yet; returns how many were made. One transaction."""
+    that has no open adjudicate task yet (anyone's: one adjudicator per item is enough);
+    returns how many were made. Written as a write run in short chunks and published with its
+    one audit event (app.core.team.runtasks); refused, with nothing written, if another round
+    gave any of these items an adjudicate task meanwhile."""
     wanted = None if datapoint_ids is None else set(datapoint_ids)
     items = [
         c.datapoint_id
         for c in disagreements(project, match=match)
         if wanted is None or c.datapoint_id in wanted
     ]
-    actor = project.local_annotator_id
-    with write_transaction(project.engine) as conn:
+    actor = project.local_annotator_id  # a write the first time: never under the run's lock
+    with project.engine.connect() as conn:
+        snapshot(conn)
+        seen = runtasks.seen_tasks(conn)
         who, who_uuid, _name = find_annotator(conn, adjudicator)
-        made = create_missing_tasks(conn, who, ADJUDICATE, items, actor, anyones=True)
-        if made:
-            record_assignment(
-                conn, actor, {"kind": "adjudicate", "annotator": who_uuid, "tasks": made}
-            )
-    return made
+        have = tasked_datapoints(conn, ADJUDICATE)
+    todo = [dp for dp in dict.fromkeys(items) if dp not in have]
+    if not todo:
+        return 0
+
+    def finish(sa_conn: Connection, raw: sqlite3.Connection, run: runtasks.TaskRun) -> None:
+        """Under the lock: the adjudicator is still there, no item got a task meanwhile."""
+        find_annotator(sa_conn, who_uuid)
+        since = runtasks.made_since(raw, seen, run, ADJUDICATE)
+        runtasks.refuse_duplicates(sum(1 for dp in todo if dp in since) if since else 0, ADJUDICATE)
+        what = {"kind": ADJUDICATE, "annotator": who_uuid, "tasks": run.count}
+        record_assignment(sa_conn, actor, {**what, "task_uuid_prefix": run.prefix})
+
+    created = now_iso()
+    tasks = ((dp, who, ADJUDICATE, created) for dp in todo)
+    run = runtasks.write_run(project, "adjudicate", tasks, len(todo), finish, progress, cancel)
+    return run.count
 
 
 def adjudicate(project: Project, datapoint_id: int, adjudicator: int | str, value: Any) -> str:

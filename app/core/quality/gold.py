@@ -36,6 +36,7 @@ from app.core.errors import ProjectError
 from app.core.ids import datapoint_uuid, new_uuid, now_iso
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
+from app.core.storage import runs
 from app.core.storage.retry import write_transaction
 from app.core.storage.sqlite import driver_connection
 from app.core.storage.visibility import ready_datasets, visible
@@ -237,7 +238,7 @@ def mix_gold_into_tasks(
                 for r in conn.execute(
                     text(
                         "SELECT created_at FROM task WHERE annotator_id = :who AND kind = 'label'"
-                        " AND status != 'cancelled' ORDER BY id"
+                        f" AND status != 'cancelled' AND {runs.task_visible('task')} ORDER BY id"
                     ),
                     {"who": who},
                 )
@@ -247,8 +248,9 @@ def mix_gold_into_tasks(
                 for r in conn.execute(
                     text(
                         "SELECT datapoint_id FROM task WHERE annotator_id = :who"
-                        " AND status != 'cancelled' UNION SELECT datapoint_id FROM annotation"
-                        " WHERE annotator_id = :who"
+                        f" AND status != 'cancelled' AND {runs.task_visible('task')}"
+                        " UNION SELECT datapoint_id FROM annotation WHERE annotator_id = :who"
+                        f" AND {runs.annotation_visible('annotation')}"
                     ),
                     {"who": who},
                 )
@@ -276,7 +278,7 @@ def _gold_answers(conn: Connection, task_type: str):
         " JOIN annotator n ON n.id = a.annotator_id"
         " WHERE a.status = 'complete' AND a.origin != 'review'"
         " AND (g.created_by IS NULL OR a.annotator_id != g.created_by)"
-        " ORDER BY a.updated_at"
+        f"{runs.and_visible(runs.annotation_where(conn))} ORDER BY a.updated_at"
     )
     for who, name, value, answer, updated in rows:
         yield who, name, same_answer(task_type, json.loads(value), json.loads(answer)), updated[:10]
@@ -362,6 +364,7 @@ def gold_rows(project: Project) -> list[GoldRow]:
                 " JOIN gold_item g ON g.datapoint_id = a.datapoint_id"
                 " WHERE a.status = 'complete' AND a.origin != 'review'"
                 " AND (g.created_by IS NULL OR a.annotator_id != g.created_by)"
+                f"{runs.and_visible(runs.annotation_where(conn))}"
             )
         ).all()
     tally = {dp: [0, 0] for dp in gold}

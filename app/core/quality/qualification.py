@@ -25,6 +25,7 @@ from app.core.ids import new_uuid, now_iso
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project
 from app.core.quality.gold import same_answer
+from app.core.storage import runs
 from app.core.storage.retry import write_transaction
 from app.core.team.eligibility import newest_result
 from app.core.team.tasks import QUALIFICATION, create_missing_tasks, record_assignment
@@ -141,7 +142,8 @@ def qualification_result(
                 "SELECT g.value, a.status, a.value FROM qualification_item q"
                 " JOIN gold_item g ON g.datapoint_id = q.datapoint_id"
                 " LEFT JOIN annotation a ON a.datapoint_id = q.datapoint_id"
-                " AND a.annotator_id = :who WHERE q.set_id = :s"
+                f" AND a.annotator_id = :who AND {runs.annotation_visible('a')}"
+                " WHERE q.set_id = :s"
             ),
             {"who": who, "s": set_id},
         ).all()

@@ -50,6 +50,7 @@ from app.core.ids import new_uuid, now_iso
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
 from app.core.quality.consensus import REVIEW_DECISIONS, current_reviews
+from app.core.storage import runs
 from app.core.storage.retry import write_transaction
 from app.core.storage.sqlite import driver_connection
 from app.core.storage.visibility import visible_id
@@ -171,6 +172,7 @@ def _reviewable_sql(extra: str = "") -> str:
         " FROM annotation a JOIN annotator n ON n.id = a.annotator_id"
         " WHERE a.status = 'complete' AND a.origin != 'review' AND a.annotator_id != :reviewer"
         f" AND {visible_id('a.datapoint_id')}"  # never an unfinished import's labels
+        f" AND {runs.annotation_visible('a')}"  # nor an unpublished run's
         f"{extra} ORDER BY a.id"
     )
 
@@ -261,7 +263,7 @@ def review(
         target = conn.execute(
             text(
                 "SELECT datapoint_id, annotator_id, status, origin FROM annotation"
-                " WHERE uuid = :uuid"
+                f" WHERE uuid = :uuid AND {runs.annotation_visible('annotation')}"
             ),
             {"uuid": annotation_uuid},
         ).first()
@@ -459,10 +461,14 @@ def task_status(project: Project, annotator: int | str | None = None) -> StatusR
         decided = set(raw.execute("SELECT annotation_uuid, reviewer_id FROM review_decision"))
         adjudicated = set(raw.execute("SELECT datapoint_id, decided_by FROM adjudication"))
         under_review: dict[int, list[tuple[int, str, str]]] = {}
+        # an unpublished run's tasks and annotations are not there yet (app.core.storage.runs)
+        tasks_shown = runs.and_visible(runs.task_where(raw, "task"))
+        notes_shown = runs.and_visible(runs.annotation_where(raw, "annotation"))
         for dp_id, author, uid, updated in raw.execute(
             "SELECT datapoint_id, annotator_id, uuid, updated_at FROM annotation"
-            " WHERE status = 'complete' AND origin != 'review' AND datapoint_id IN"
-            " (SELECT datapoint_id FROM task WHERE kind = 'review' AND status != 'cancelled')"
+            f" WHERE status = 'complete' AND origin != 'review'{notes_shown} AND datapoint_id IN"
+            " (SELECT datapoint_id FROM task WHERE kind = 'review' AND status != 'cancelled'"
+            f"{tasks_shown})"
         ):
             under_review.setdefault(dp_id, []).append((author, uid, updated))
         where = "" if who is None else " AND t.annotator_id = ?"
@@ -470,8 +476,9 @@ def task_status(project: Project, annotator: int | str | None = None) -> StatusR
             "SELECT t.uuid, t.datapoint_id, t.annotator_id, n.name, t.kind, a.uuid, a.status,"
             " a.updated_at FROM task t JOIN annotator n ON n.id = t.annotator_id"
             " LEFT JOIN annotation a ON a.datapoint_id = t.datapoint_id"
-            " AND a.annotator_id = t.annotator_id"
-            f" WHERE t.status != 'cancelled'{where} ORDER BY t.annotator_id, t.id",
+            f" AND a.annotator_id = t.annotator_id{runs.and_visible(runs.annotation_where(raw))}"
+            f" WHERE t.status != 'cancelled'{where}{runs.and_visible(runs.task_where(raw))}"
+            " ORDER BY t.annotator_id, t.id",
             () if who is None else (who,),
         )
         for task_uuid, dp_id, task_who, name, kind, ann_uuid, ann_status, updated in cursor:

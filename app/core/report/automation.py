@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from app.core.annotation.browse import MODEL_ONLY
+from app.core.annotation.browse import Seen
 from app.core.project.project import Project
 from app.core.report.sections import Automation
+from app.core.storage import runs
 
 
 def _rounded(value: float | None) -> float | None:
@@ -16,7 +17,8 @@ def _rounded(value: float | None) -> float | None:
 
 def model_only(conn: Connection) -> int:
     """Items labelled by the model alone: not counted among the labeled datapoints."""
-    return int(conn.execute(text(f"SELECT count(*) FROM ({MODEL_ONLY})")).scalar() or 0)
+    sql = Seen.of(conn).model_only()  # an unfinished import's or run's rows left out
+    return int(conn.execute(text(f"SELECT count(*) FROM ({sql})")).scalar() or 0)
 
 
 def automation_part(project: Project) -> Automation | None:
@@ -51,8 +53,9 @@ def _auto_labels_total(project: Project) -> int:
         return int(
             conn.execute(
                 text(
-                    "SELECT count(*) FROM annotation WHERE origin = 'model'"
+                    "SELECT count(*) FROM annotation a WHERE origin = 'model'"
                     " AND status IN ('complete', 'skipped', 'discarded')"
+                    + runs.and_visible(runs.annotation_where(conn))
                 )
             ).scalar_one()
         )

@@ -93,6 +93,7 @@ from app.core.report.sections import (
     Throughput,
 )
 from app.core.report.svg import PALETTE
+from app.core.storage import runs
 from app.core.storage.json_sql import complete_label_counts
 from app.core.storage.sqlite import driver_connection
 from app.core.storage.tables import STATUS_NAMES
@@ -162,12 +163,15 @@ def project_report(
     with project.engine.connect() as conn:
         step(5)
         flags_open, flags_resolved, flags = _flags_part(conn, names)
+        ts = runs.and_visible(runs.task_where(conn, ""))  # no unpublished run's tasks
         review_in_use = bool(
             _scalar(conn, "SELECT EXISTS (SELECT 1 FROM review_decision)")
-            or _scalar(conn, "SELECT EXISTS (SELECT 1 FROM task WHERE kind = 'review')")
+            or _scalar(conn, f"SELECT EXISTS (SELECT 1 FROM task WHERE kind = 'review'{ts})")
         )
         rejections = _rejections_part(conn, names) if review_in_use else None
-        has_tasks = _scalar(conn, "SELECT EXISTS (SELECT 1 FROM task WHERE status != 'cancelled')")
+        has_tasks = _scalar(
+            conn, f"SELECT EXISTS (SELECT 1 FROM task WHERE status != 'cancelled'{ts})"
+        )
         gold_count = _scalar(conn, "SELECT count(*) FROM gold_item")
     assignments = None
     if has_tasks:
@@ -235,12 +239,13 @@ def _datapoint_statuses(conn: Connection) -> dict[str, int]:
 
 def _project_part(conn: Connection, project: Project, by_status: dict[str, int]) -> ProjectInfo:
     schema = current_schema(conn)
+    av = runs.and_visible(runs.annotation_where(conn, ""))  # no unpublished run's annotations
     annotations = dict(
         # by people: the model's auto-labels (issue 12) are counted in the automation section
         conn.execute(
             text(
                 "SELECT status, count(*) FROM annotation WHERE origin != 'model'"
-                f" AND {visible_id()} GROUP BY status"
+                f" AND {visible_id()}{av} GROUP BY status"
             )
         ).all()
     )
@@ -258,7 +263,7 @@ def _project_part(conn: Connection, project: Project, by_status: dict[str, int])
             draft_annotations=annotations.get("draft", 0),
             annotators=_scalar(
                 conn,
-                "SELECT count(DISTINCT annotator_id) FROM annotation WHERE origin != 'model'",
+                f"SELECT count(DISTINCT annotator_id) FROM annotation WHERE origin != 'model'{av}",
             ),
             # by people: the model's auto-labels (issue 12) are in the automation section
             labeled_datapoints=by_status["labeled"] - model_only(conn),
@@ -271,13 +276,15 @@ def _progress_part(
     conn: Connection, names: dict[int, str], by_status: dict[str, int]
 ) -> LabelingProgress:
     by_annotator: dict[str, dict[str, int]] = {}
+    shown = runs.and_visible(runs.annotation_where(conn, ""))  # no unpublished run's rows
+    ts = runs.and_visible(runs.task_where(conn, ""))
     for who, status, n in conn.execute(
-        text("SELECT annotator_id, status, count(*) FROM annotation GROUP BY annotator_id, status")
+        text(f"SELECT annotator_id, status, count(*) FROM annotation WHERE 1{shown} GROUP BY 1, 2")
     ):
         counts = by_annotator.setdefault(names[who], dict.fromkeys(ANNOTATION_STATUSES, 0))
         counts[status] = counts.get(status, 0) + n
     # annotators with work assigned but nothing done yet belong on the chart too
-    for (who,) in conn.execute(text("SELECT DISTINCT annotator_id FROM task")):
+    for (who,) in conn.execute(text(f"SELECT DISTINCT annotator_id FROM task WHERE 1{ts}")):
         by_annotator.setdefault(names[who], dict.fromkeys(ANNOTATION_STATUSES, 0))
 
     over_time = []
@@ -285,7 +292,7 @@ def _progress_part(
     for day, who, n in conn.execute(
         text(
             "SELECT date(updated_at) AS day, annotator_id, count(*) FROM annotation"
-            " WHERE status = 'complete' AND date(updated_at) IS NOT NULL"
+            f" WHERE status = 'complete' AND date(updated_at) IS NOT NULL{shown}"
             " GROUP BY day, annotator_id ORDER BY day"
         )
     ):
@@ -301,7 +308,7 @@ SELECT annotator_id, count(*),
        sum(time_spent_ms > 0),
        sum(CASE WHEN time_spent_ms > 0 THEN min(time_spent_ms, :cap) ELSE 0 END),
        sum(CASE WHEN time_spent_ms > 0 THEN time_spent_ms ELSE 0 END)
-FROM annotation WHERE status IN ('complete', 'skipped', 'discarded')
+FROM annotation WHERE status IN ('complete', 'skipped', 'discarded'){shown}
 GROUP BY annotator_id
 """
 
@@ -312,17 +319,18 @@ WITH ranked AS (
          row_number() OVER (PARTITION BY annotator_id ORDER BY time_spent_ms) AS k,
          count(*) OVER (PARTITION BY annotator_id) AS n
   FROM annotation
-  WHERE status IN ('complete', 'skipped', 'discarded') AND time_spent_ms > 0
+  WHERE status IN ('complete', 'skipped', 'discarded') AND time_spent_ms > 0{shown}
 )
 SELECT who, avg(ms) FROM ranked WHERE k IN ((n + 1) / 2, (n + 2) / 2) GROUP BY who
 """
 
 
 def _throughput_part(conn: Connection, names: dict[int, str]) -> dict[str, Throughput]:
-    medians = dict(conn.execute(text(_MEDIAN)).all())
+    shown = runs.and_visible(runs.annotation_where(conn, ""))  # no unpublished run's
+    medians = dict(conn.execute(text(_MEDIAN.format(shown=shown))).all())
     out = {}
     for who, items, timed, capped_ms, measured_ms in conn.execute(
-        text(_THROUGHPUT), {"cap": IDLE_CAP_MS}
+        text(_THROUGHPUT.format(shown=shown)), {"cap": IDLE_CAP_MS}
     ):
         hours = (capped_ms or 0) / 3_600_000
         median = medians.get(who)
@@ -460,7 +468,7 @@ def _rejections_part(conn: Connection, names: dict[int, str]) -> Rejections:
     for uid, ann_uuid, dp, reviewer, decision, reason, at, author, updated in raw.execute(
         "SELECT d.uuid, d.annotation_uuid, d.datapoint_id, d.reviewer_id, d.decision, d.reason,"
         " d.created_at, a.annotator_id, a.updated_at FROM review_decision d"
-        " LEFT JOIN annotation a ON a.uuid = d.annotation_uuid"
+        f" LEFT JOIN annotation a ON a.uuid = d.annotation_uuid AND {runs.annotation_visible('a')}"
     ):
         if counts_as.get(decision, decision) != "reject":
             continue

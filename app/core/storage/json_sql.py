@@ -13,16 +13,19 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, Row, text
 
+from app.core.storage.runs import annotation_visible
+
 _CLASSIFICATION_LABELS = (
     "SELECT a.annotator_id, json_extract(a.value, '$') AS label, count(*)"
     " FROM annotation a WHERE a.status = 'complete' AND json_valid(a.value)"
-    " AND json_type(a.value) = 'text' GROUP BY a.annotator_id, label"
+    f" AND json_type(a.value) = 'text' AND {annotation_visible('a')}"
+    " GROUP BY a.annotator_id, label"
 )
 _LIST_LABELS = (
     "SELECT a.annotator_id, {pick} AS label, count(*)"
     " FROM annotation a, json_each(a.value) j"
     " WHERE a.status = 'complete' AND json_valid(a.value) AND json_type(a.value) = 'array'"
-    " GROUP BY a.annotator_id, label"
+    f" AND {annotation_visible('a')} GROUP BY a.annotator_id, label"
 )
 
 

@@ -16,6 +16,12 @@ audit event, a review decision) goes through this module, which
 must be re-runnable: it reads what it needs inside the transaction and has no effects
 outside it. `write_transaction(engine)` is the context-manager form for a block: it retries
 taking the lock (the only step that waits in WAL mode), then runs the block once.
+
+A client that may give its writes up (the window's "Switch anyway") runs them under
+`abandonable(hook)`: once `hook.abandon()` has returned, none of them commits. A write still
+waiting for the lock stops (WriteAbandoned) when its attempt ends: one whose attempt gets the
+lock rolls back before its first read, and the commit itself is gated, so a write is either
+committed before abandon() returns, or never; SQLite rolls back the rest.
 """
 
 from __future__ import annotations
@@ -65,6 +71,62 @@ class DatabaseBusy(ProjectError):
         )
 
 
+class WriteAbandoned(ProjectError):
+    """A write given up by its client (`Abandon`) before it committed: nothing was written."""
+
+    def __init__(self, where: str = "") -> None:
+        at = f"{where}: " if where else ""
+        super().__init__(f"{at}not saved: this write was given up before it was committed")
+
+
+class Abandon:
+    """One client's hook for giving up its writes for good (see `abandonable`). The lock
+    makes abandon() and a commit exclusive: after abandon() no write of the client commits."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+
+    def abandon(self) -> None:
+        with self._lock:  # waits for a commit under way (milliseconds), then none begins
+            self._event.set()
+
+    @property
+    def abandoned(self) -> bool:
+        return self._event.is_set()
+
+    def check(self, where: str = "") -> None:
+        if self._event.is_set():
+            raise WriteAbandoned(where)
+
+    def sleep(self, seconds: float) -> None:
+        """A pause between two attempts, ended early by abandon()."""
+        self._event.wait(seconds)
+
+    @contextlib.contextmanager
+    def commit_gate(self, where: str = "") -> Iterator[None]:
+        """Held around a commit: raises (so the transaction rolls back) if already abandoned."""
+        with self._lock:
+            self.check(where)
+            yield
+
+
+@contextlib.contextmanager
+def abandonable(hook: Abandon) -> Iterator[None]:
+    """Run this thread's writes in the block under `hook` (see Abandon)."""
+    former = getattr(_held, "abandon", None)
+    _held.abandon = hook
+    try:
+        hook.check()
+        yield
+    finally:
+        _held.abandon = former
+
+
+def _hook() -> Abandon | None:
+    return getattr(_held, "abandon", None)
+
+
 def write_timeout() -> float:
     """How long a short write waits for the lock: TAGLOOP_WRITE_TIMEOUT seconds, or 120."""
     raw = os.environ.get("TAGLOOP_WRITE_TIMEOUT", "")
@@ -102,6 +164,9 @@ def _immediate(engine: Engine, deadline: float, wait: float) -> Iterator[Connect
     held: set[int] = _held.__dict__.setdefault("engines", set())
     if id(engine) in held:  # a second connection of this thread would wait on the first
         raise RuntimeError("nested write transaction on the same project in one thread")
+    hook = _hook()
+    if hook is not None:
+        hook.check(_where(engine))  # given up: not even BEGIN
     with engine.connect() as conn:
         if engine.dialect.name != "sqlite":
             with conn.begin():
@@ -112,12 +177,16 @@ def _immediate(engine: Engine, deadline: float, wait: float) -> Iterator[Connect
         left_ms = int(max(0.0, min(deadline - time.monotonic(), wait)) * 1000)
         raw.execute(f"PRAGMA busy_timeout={left_ms}")
         try:
-            with conn.begin():
+            with contextlib.ExitStack() as gate, conn.begin():
                 raw.execute("BEGIN IMMEDIATE")  # the write lock, before the first read
                 raw.execute(f"PRAGMA busy_timeout={former}")
                 held.add(id(engine))
                 try:
+                    if hook is not None:
+                        hook.check(_where(engine))  # given up while waiting: roll back
                     yield conn
+                    if hook is not None:  # held until the commit below has happened
+                        gate.enter_context(hook.commit_gate(_where(engine)))
                 finally:
                     held.discard(id(engine))
         finally:
@@ -158,11 +227,19 @@ class _Attempts:
 
     def wait(self, exc: BaseException) -> None:
         """After a busy attempt: sleep before the next one, or raise DatabaseBusy (from
-        `exc`) once the deadline has passed."""
+        `exc`) once the deadline has passed; WriteAbandoned once this thread's writes are
+        given up (see `abandonable`)."""
+        hook = _hook()
+        if hook is not None:
+            hook.check(_where(self.engine))
         pause = next(self._pauses, None)
         if pause is None:
             raise self.busy() from exc
-        time.sleep(pause)
+        if hook is None:
+            time.sleep(pause)
+        else:
+            hook.sleep(pause)
+            hook.check(_where(self.engine))
 
 
 def run_write(engine: Engine, fn: Callable[[Connection], T], *, timeout: float | None = None) -> T:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
@@ -213,3 +213,113 @@ def sweep_abandoned(engine: Engine) -> list[SweptRun]:
         if load_abandoned(loader):
             swept.append(SweptRun(kind, discard(engine, run_id)))
     return swept
+
+
+# -- settling: the datapoint statuses of a published run ---------------------------------------
+#
+# A run's annotations may change their items' datapoint.status (a denormalised column that
+# browse, counts and the worklist read). Setting it for a million rows takes ~20 s, far too
+# long for the publishing transaction, and setting it before publishing would show items as
+# labelled whose labels are still unseen. So the publishing transaction marks the run as
+# SETTLING (`mark_settling`: a project_meta row holding how far the settle has got), and
+# `settle` then writes the statuses in short transactions. Until it is done, every status read
+# uses `status_sql`/`status_expr`, which count an unsettled item of the run as labelled: the
+# user sees the run's labels and statuses appear together. A settle stopped by a kill is
+# finished when the project next opens (`settle_pending`).
+
+SETTLE_PREFIX = "settle_run:"
+
+
+def mark_settling(conn: Connection | sqlite3.Connection, run_id: int) -> None:
+    """Inside the publishing transaction: the run's statuses are to be settled."""
+    raw = conn if isinstance(conn, sqlite3.Connection) else driver_connection(conn)
+    raw.execute(
+        "INSERT OR REPLACE INTO project_meta (key, value) VALUES (?, '0')",
+        (f"{SETTLE_PREFIX}{run_id}",),
+    )
+
+
+def settling(conn: Connection | sqlite3.Connection) -> dict[int, int]:
+    """{run id: annotation id settled up to} of the runs being settled, in a read snapshot
+    taken first (as task_where), so that the answer holds for the queries that follow."""
+    snapshot(conn)
+    sql = "SELECT key, value FROM project_meta WHERE key >= ? AND key < ?"
+    args = (SETTLE_PREFIX, SETTLE_PREFIX[:-1] + ";")
+    raw = conn if isinstance(conn, sqlite3.Connection) else driver_connection(conn)
+    return {int(key[len(SETTLE_PREFIX) :]): int(value) for key, value in raw.execute(sql, args)}
+
+
+def status_sql(alias: str, pending: dict[int, int]) -> str:
+    """SQL: the datapoint's status (alias `alias`), counting an item of a run being settled
+    (`pending`, from `settling`) as labelled (1) until the settle has written it."""
+    column = f"{alias}.status" if alias else "status"
+    if not pending:
+        return column
+    ids = f"{alias}.id" if alias else "datapoint.id"
+    # a probe of the item's own annotations (on their datapoint index: `+run_id` keeps SQLite
+    # off the run index, which would walk the whole run), made only for a status of 0
+    unsettled = " OR ".join(
+        f"(+s.run_id = {int(run_id)} AND s.id > {int(upto)})"
+        for run_id, upto in sorted(pending.items())
+    )
+    probe = (
+        f"EXISTS (SELECT 1 FROM annotation s WHERE s.datapoint_id = {ids}"
+        f" AND s.status = 'complete' AND ({unsettled}))"
+    )
+    return f"(CASE WHEN {column} = 0 AND {probe} THEN 1 ELSE {column} END)"
+
+
+def status_expr(conn: Connection | sqlite3.Connection, alias: str = "d") -> str:
+    """`status_sql(alias, settling(conn))`: the bare column when no run is being settled (the
+    hot reads keep their index plans), else the expression that accounts for the settle."""
+    return status_sql(alias, settling(conn))
+
+
+def _settle_step(conn: Connection, run_id: int, size: int) -> int | None:
+    """Set the status of up to `size` more items of the run; 0 (and the mark removed) when
+    none is left, None when the run is not being settled."""
+    raw = driver_connection(conn)
+    key = f"{SETTLE_PREFIX}{run_id}"
+    found = raw.execute("SELECT value FROM project_meta WHERE key = ?", (key,)).fetchone()
+    if found is None:
+        return None
+    upto = int(found[0])
+    high, count = raw.execute(
+        "SELECT max(id), count(*) FROM (SELECT id FROM annotation WHERE run_id = ? AND id > ?"
+        " ORDER BY id LIMIT ?)",
+        (run_id, upto, size),
+    ).fetchone()
+    if not count:
+        raw.execute("DELETE FROM project_meta WHERE key = ?", (key,))
+        return 0
+    raw.execute(
+        "UPDATE datapoint SET status = 1 WHERE status = 0 AND id IN (SELECT datapoint_id FROM"
+        " annotation WHERE run_id = ? AND id > ? AND id <= ? AND status = 'complete')",
+        (run_id, upto, high),
+    )
+    raw.execute("UPDATE project_meta SET value = ? WHERE key = ?", (str(high), key))
+    return int(count)
+
+
+def settle(engine: Engine, run_id: int, progress: Callable[[int], None] | None = None) -> int:
+    """Write the statuses of a published run's items in short transactions (sized to about
+    staging.TARGET_SECONDS each), then remove its mark; how many annotations it went over."""
+    done = 0
+    size = FIRST_CHUNK
+    while True:
+        started = time.perf_counter()
+        count = run_write(engine, lambda conn, size=size: _settle_step(conn, run_id, size))
+        if not count:
+            return done
+        done += count
+        if progress is not None:
+            progress(done)
+        size = next_chunk(size, count, time.perf_counter() - started)
+
+
+def settle_pending(engine: Engine) -> int:
+    """Finish every settle that a killed (or still running) process left; how many items.
+    Settling twice is harmless: each step only sets a status that is still 0."""
+    with engine.connect() as conn:
+        pending = settling(conn)
+    return sum(settle(engine, run_id) for run_id in pending)

@@ -11,11 +11,17 @@ records an audit event: the rows were never visible.
 A dataset removal (app.core.io.datasets.remove_dataset) reuses both: it hides the dataset
 first (state REMOVING, its own audit event), then deletes it through `delete_loading`; a
 removal cancelled midway, or whose process was killed, is finished by `sweep_abandoned`.
+
+The annotators an import adds for the names in its file are noted in project_meta (key
+ANNOTATORS_META + the dataset's UUID) in the transaction that adds them, and the note is cleared
+when the import publishes. A failed import forgets them (`forget_annotators`); after a killed
+one, the sweep does, once the dataset's rows are gone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
@@ -39,6 +45,7 @@ from app.core.storage.visibility import (
 FIRST_CHUNK = 2_000  # rows removed by the first delete; later ones are sized to take...
 TARGET_SECONDS = 0.3  # ...about this long each
 MAX_CHUNK = 100_000
+ANNOTATORS_META = "import_annotators:"  # + a loading dataset's UUID: annotators its import added
 WAIT_POLL_SECONDS = 0.25  # how often a load waiting for another one looks again
 
 # The removals running in this process, as (project URL, dataset id): the sweep on open leaves
@@ -211,21 +218,77 @@ def sweep_abandoned(engine: Engine) -> list[SweptImport]:
             with removal_running(engine, dataset_id):
                 rows = delete_loading(engine, dataset_id)
             swept.append(SweptImport(uuid, source_name, rows, removal=state == REMOVING))
+    sweep_annotators(engine)
     return swept
 
 
-def forget_annotators(engine: Engine, annotator_ids: list[int]) -> None:
+def note_annotators(conn: sqlite3.Connection, dataset_uuid: str, annotator_ids: list[int]) -> None:
+    """Note the annotators a loading import has added so far, in the transaction that adds
+    them: if its process is killed, the sweep on open knows whom to forget."""
+    conn.execute(
+        "INSERT OR REPLACE INTO project_meta (key, value) VALUES (?, ?)",
+        (ANNOTATORS_META + dataset_uuid, json.dumps(sorted(annotator_ids))),
+    )
+
+
+def clear_annotators(conn: sqlite3.Connection, dataset_uuid: str) -> None:
+    """Drop an import's note of its added annotators (it published: they are the project's)."""
+    conn.execute("DELETE FROM project_meta WHERE key = ?", (ANNOTATORS_META + dataset_uuid,))
+
+
+def _forget(raw: sqlite3.Connection, annotator_ids: list[int]) -> None:
+    for annotator_id in annotator_ids:
+        with contextlib.suppress(sqlite3.IntegrityError):
+            raw.execute("DELETE FROM annotator WHERE id = ?", (annotator_id,))
+
+
+def forget_annotators(
+    engine: Engine, annotator_ids: list[int], dataset_uuid: str | None = None
+) -> None:
     """Remove the annotators that a failed import added for the names in its file, once its
-    rows are gone; one that anything refers to meanwhile (the foreign keys say so) stays."""
+    rows are gone; one that anything refers to meanwhile (the foreign keys say so) stays. The
+    import's note of them (`note_annotators`) goes in the same transaction."""
 
     def forget(conn: Connection) -> None:
         raw = driver_connection(conn)
-        for annotator_id in annotator_ids:
-            with contextlib.suppress(sqlite3.IntegrityError):
-                raw.execute("DELETE FROM annotator WHERE id = ?", (annotator_id,))
+        _forget(raw, annotator_ids)
+        if dataset_uuid is not None:
+            clear_annotators(raw, dataset_uuid)
 
-    if annotator_ids:
+    if annotator_ids:  # none added: nothing noted either
         run_write(engine, forget)
+
+
+def sweep_annotators(engine: Engine) -> int:
+    """Forget the annotators noted by imports whose dataset is gone (killed, then swept, or a
+    cleanup that failed halfway), and drop the notes of published ones; a note of a dataset
+    still loading stays. The number of annotators removed."""
+
+    def notes(raw: sqlite3.Connection) -> list[tuple[str, str, int | None]]:
+        return raw.execute(
+            "SELECT m.key, m.value, ds.state FROM project_meta m LEFT JOIN dataset ds"
+            " ON ds.uuid = substr(m.key, ?) WHERE substr(m.key, 1, ?) = ?",
+            (len(ANNOTATORS_META) + 1, len(ANNOTATORS_META), ANNOTATORS_META),
+        ).fetchall()
+
+    def sweep(conn: Connection) -> int:
+        raw = driver_connection(conn)
+        removed = 0
+        for key, value, state in notes(raw):
+            if state is not None and state != READY:
+                continue  # still loading (or being removed): its import or the sweep owns it
+            if state is None:
+                with contextlib.suppress(ValueError, TypeError):
+                    before = raw.total_changes
+                    _forget(raw, [int(i) for i in json.loads(value)])
+                    removed += raw.total_changes - before
+            raw.execute("DELETE FROM project_meta WHERE key = ?", (key,))
+        return removed
+
+    with engine.connect() as conn:  # most opens find no note: no write transaction then
+        if not notes(driver_connection(conn)):
+            return 0
+    return run_write(engine, sweep)
 
 
 def other_live_load(raw: sqlite3.Connection) -> str | None:

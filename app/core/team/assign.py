@@ -19,6 +19,7 @@ for label tasks, gold items are never in the pool):
 from __future__ import annotations
 
 import random
+import sqlite3
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,16 +32,16 @@ from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.annotators import ROLES, ensure_annotator, find_annotator
 from app.core.project.project import Project
+from app.core.storage import runs
 from app.core.storage.retry import write_transaction
 from app.core.storage.sqlite import driver_connection
-from app.core.storage.visibility import visible
+from app.core.storage.visibility import snapshot, visible
+from app.core.team import runtasks
 from app.core.team.eligibility import unqualified
 from app.core.team.tasks import (
     LABEL,
     TASK_KINDS,
     NewTask,
-    cancel_tasks,
-    create_tasks,
     largest_remainder,
     record_assignment,
     round_half_up,
@@ -99,13 +100,14 @@ class ReassignReport:
 def list_annotators(project: Project) -> list[AnnotatorInfo]:
     """Every annotator of the project, with their open (todo) and done task counts."""
     with project.engine.connect() as conn:
+        shown = runs.and_visible(runs.task_where(conn))  # not an unpublished run's tasks
         rows = conn.execute(
             text(
                 "SELECT a.id, a.uuid, a.name, a.role, a.created_at,"
                 " (SELECT count(*) FROM task t WHERE t.annotator_id = a.id"
-                "  AND t.status = 'todo'),"
+                f"  AND t.status = 'todo'{shown}),"
                 " (SELECT count(*) FROM task t WHERE t.annotator_id = a.id"
-                "  AND t.status = 'done')"
+                f"  AND t.status = 'done'{shown})"
                 " FROM annotator a ORDER BY a.id"
             )
         )
@@ -161,15 +163,22 @@ def generate_tasks(
     cancel: CancelCheck = never_cancel,
 ) -> AssignmentReport:
     """Share the datapoints that have no `kind` task yet among `annotators` (names or UUIDs),
-    as the module doc says; one transaction. Returns the counts.
+    as the module doc says. Returns the counts.
+
+    Decided from one read snapshot, written as a write run in short chunks and published with
+    its one audit event in a last short transaction (app.core.team.runtasks), which refuses if
+    another writer gave any of the chosen items a `kind` task meanwhile or the team no longer
+    qualifies: all or nothing, and the lock is never held long.
 
     Label tasks (real work) go only to annotators who passed every qualification set of the
     project (app.core.team.eligibility), unless `force`. Gold items are left out of the label
     pool: they reach annotators only as gold tasks (app.core.quality.gold.mix_gold_into_tasks)."""
     _check_arguments(annotators, fraction, overlap_fraction, kind, stratify)
-    actor = project.local_annotator_id
+    actor = project.local_annotator_id  # a write the first time: never under the run's lock
     rng = random.Random(seed)
-    with write_transaction(project.engine) as conn:
+    with project.engine.connect() as conn:
+        snapshot(conn)  # one read state for the team, the pool and the strata
+        seen = runtasks.seen_tasks(conn)
         team = _team(conn, annotators, kind, force)
         if overlap_fraction > 0 and not 1 <= per_item <= len(team):
             raise ProjectError(
@@ -186,36 +195,58 @@ def generate_tasks(
         if stratify is None:
             chosen = _sample(pool, selected_count, overlap_count, rng)
         else:
-            strata = _strata(conn, pool, stratify)
-            chosen = _sample_strata(strata, selected_count, overlap_count, rng)
-        loads = {member[2]: 0 for member in team}
-        created = now_iso()
-        count = create_tasks(
-            conn,
-            _round_robin(team, chosen, per_item, kind, created, loads, progress, cancel),
-            actor,
-        )
-        report = AssignmentReport(
-            n, selected_count, overlap_count, per_item, count, loads, chosen.strata
-        )
-        record_assignment(
-            conn,
-            actor,
-            {
-                "annotators": [member[1] for member in team],
-                "fraction": fraction,
-                "overlap_fraction": overlap_fraction,
-                "per_item": per_item,
-                "stratify": stratify,
-                "seed": seed,
-                "kind": kind,
-                "selected": selected_count,
-                "overlap_items": overlap_count,
-                "tasks": count,
-            },
-        )
-    progress(count, count, report.summary())
+            chosen = _sample_strata(
+                _strata(conn, pool, stratify), selected_count, overlap_count, rng
+            )
+    del pool
+    loads = {member[2]: 0 for member in team}
+    total = overlap_count * per_item + selected_count - overlap_count
+    what = {
+        "annotators": [member[1] for member in team],
+        "fraction": fraction,
+        "overlap_fraction": overlap_fraction,
+        "per_item": per_item,
+        "stratify": stratify,
+        "seed": seed,
+        "kind": kind,
+        "selected": selected_count,
+        "overlap_items": overlap_count,
+    }
+
+    def finish(sa_conn: Connection, raw: sqlite3.Connection, run: runtasks.TaskRun) -> None:
+        """Under the lock: the team still qualifies, no chosen item got a task meanwhile."""
+        if [member[0] for member in _team(sa_conn, annotators, kind, force)] != [
+            member[0] for member in team
+        ]:
+            raise ProjectError("the team changed while the tasks were being written; try again")
+        runtasks.refuse_duplicates(_clashes(raw, seen, run, kind, chosen), kind)
+        what.update(tasks=run.count, task_uuid_prefix=run.prefix)
+        record_assignment(sa_conn, actor, what)
+
+    tasks = _round_robin(team, chosen, per_item, kind, now_iso(), loads)
+    run = runtasks.write_run(project, "assign", tasks, total, finish, progress, cancel)
+    report = AssignmentReport(
+        n, selected_count, overlap_count, per_item, run.count, loads, chosen.strata
+    )
+    progress(run.count, run.count, report.summary())
     return report
+
+
+def _clashes(
+    raw: sqlite3.Connection,
+    seen: runtasks.Seen,
+    run: runtasks.TaskRun,
+    kind: str,
+    chosen: _Selection,
+) -> int:
+    """How many chosen items got a `kind` task from another writer since the snapshot; with
+    gold items made meanwhile too, for label tasks (gold never goes out as label work)."""
+    since = runtasks.made_since(raw, seen, run, kind)
+    if kind == LABEL:
+        since.update(row[0] for row in raw.execute("SELECT datapoint_id FROM gold_item"))
+    if not since:
+        return 0
+    return sum(1 for items in (chosen.overlap, chosen.single) for dp in items if dp in since)
 
 
 def _check_arguments(
@@ -265,9 +296,11 @@ def _pool(conn: Connection, kind: str, cancel: CancelCheck) -> array:
     # Gold items' answers are known: they reach annotators only as unannounced gold
     # tasks (app.core.quality.gold.mix_gold_into_tasks), never as ordinary label work.
     no_gold = " AND id NOT IN (SELECT datapoint_id FROM gold_item)" if kind == LABEL else ""
+    # an unpublished run's tasks are not there yet (if it publishes first, ours is refused)
+    shown = runs.and_visible(runs.task_where(conn, "task"))
     cursor = driver_connection(conn).execute(
         "SELECT id FROM datapoint WHERE id NOT IN (SELECT datapoint_id FROM task"
-        f" WHERE kind = ? AND status != 'cancelled'){no_gold} AND {visible('datapoint')}"
+        f" WHERE kind = ? AND status != 'cancelled'{shown}){no_gold} AND {visible('datapoint')}"
         " ORDER BY id",
         (kind,),
     )
@@ -312,24 +345,17 @@ def _round_robin(
     kind: str,
     created: str,
     loads: dict[str, int],
-    progress: Progress,
-    cancel: CancelCheck,
 ) -> Iterator[NewTask]:
     """The tasks, streamed: annotators take the items in turn (an overlap item's `per_item`
     annotators are consecutive, so distinct); `loads` counts each annotator's tasks."""
     pointer = 0
-    count = 0
     for items, k in ((chosen.overlap, per_item), (chosen.single, 1)):
         for dp_id in items:
             for j in range(k):
                 member = team[(pointer + j) % len(team)]
                 loads[member[2]] += 1
-                count += 1
                 yield (dp_id, member[0], kind, created)
             pointer = (pointer + k) % len(team)
-            if count % BATCH < k:
-                check_cancel(cancel)
-                progress(count, None, "Creating tasks")
 
 
 def _strata(conn: Connection, pool: array, by: str) -> dict[str, list[int]]:
@@ -344,7 +370,10 @@ def _strata(conn: Connection, pool: array, by: str) -> dict[str, list[int]]:
             groups.setdefault(names[of[dp_id]], []).append(dp_id)
         return groups
     labels: dict[int, set[str]] = {}
-    for dp_id, label in raw.execute("SELECT datapoint_id, label FROM annotation_label"):
+    shown = runs.and_visible(runs.label_where(raw, "al"))
+    for dp_id, label in raw.execute(
+        f"SELECT datapoint_id, label FROM annotation_label al WHERE 1{shown}"
+    ):
         labels.setdefault(dp_id, set()).add(label)
     for dp_id in pool:
         found = labels.get(dp_id)
@@ -361,52 +390,75 @@ def reassign(
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
 ) -> ReassignReport:
-    """Move `source`'s open (todo) tasks to `target` (names or UUIDs), in one transaction.
+    """Move `source`'s open (todo) tasks to `target` (names or UUIDs), all or nothing.
 
     Each moved task is closed (status cancelled, so the record of who had it stays) and a
     new one is made for the target; where the target already has that task, it is only
     closed. Do it before the assignment bundles are exported: work the source does in a
     bundle they already hold still merges, as theirs.
+
+    Decided from one read snapshot; the target's new tasks are written as a write run in short
+    chunks (app.core.team.runtasks), and the last short transaction closes the source's tasks
+    (one UPDATE), writes the one "reassign" event (the new tasks' UUID prefix, the counts) and
+    publishes. It refuses, with nothing written, if the source's open tasks or the target's
+    tasks changed meanwhile.
     """
-    actor = project.local_annotator_id
-    with write_transaction(project.engine) as conn:
+    actor = project.local_annotator_id  # a write the first time: never under the run's lock
+    where = (" AND kind = ?" if kind else "") + f" AND {runs.task_visible('task')}"
+    with project.engine.connect() as conn:
+        snapshot(conn)
+        seen = runtasks.seen_tasks(conn)
         src = find_annotator(conn, source)
         dst = find_annotator(conn, target)
         if src[0] == dst[0]:
             raise ProjectError("reassign from and to the same annotator")
         raw = driver_connection(conn)
-        where = " AND kind = ?" if kind else ""
-        params = (src[0], kind) if kind else (src[0],)
-        open_tasks = raw.execute(
-            f"SELECT id, datapoint_id, kind FROM task WHERE annotator_id = ? AND status = 'todo'"
-            f"{where} ORDER BY id",
-            params,
-        ).fetchall()
+        open_sql = f"FROM task WHERE annotator_id = ? AND status = 'todo' AND id <= ?{where}"
+        params = (src[0], seen.top, *([kind] if kind else []))
+        open_tasks = raw.execute(f"SELECT datapoint_id, kind {open_sql} ORDER BY id", params)
+        open_tasks = open_tasks.fetchall()
         theirs = set(
             raw.execute(
                 "SELECT datapoint_id, kind FROM task WHERE annotator_id = ?"
-                " AND status != 'cancelled'",
+                f" AND status != 'cancelled' AND {runs.task_visible('task')}",
                 (dst[0],),
             ).fetchall()
         )
-        created = now_iso()
-        moved: list[NewTask] = []
-        for n, (_task_id, dp_id, task_kind) in enumerate(open_tasks, 1):
-            if (dp_id, task_kind) not in theirs:
-                moved.append((dp_id, dst[0], task_kind, created))
-            if n % BATCH == 0:
-                check_cancel(cancel)
-                progress(n, len(open_tasks), "Reassigning")
-        already = len(open_tasks) - len(moved)
-        cancel_tasks(conn, [row[0] for row in open_tasks], actor)
-        create_tasks(conn, moved, actor)
+    created = now_iso()
+    moved = [(dp, dst[0], k, created) for dp, k in open_tasks if (dp, k) not in theirs]
+    already = len(open_tasks) - len(moved)
+    del theirs
+
+    def finish(sa_conn: Connection, raw: sqlite3.Connection, run: runtasks.TaskRun) -> None:
+        """Under the lock: the same open tasks, no new task of the target's; then close them."""
+        if raw.execute(f"SELECT count(*) {open_sql}", params).fetchone()[0] != len(open_tasks):
+            raise ProjectError(
+                f"{src[2]}'s open tasks changed while they were being moved; nothing was"
+                " reassigned. Please try again."
+            )
+        since = runtasks.made_since(raw, seen, run, None, dst[0])
+        if since and any(dp in since for dp, _k in open_tasks):
+            raise ProjectError(
+                f"{dst[2]} was given some of these items meanwhile; nothing was reassigned."
+                " Please try again."
+            )
+        raw.execute(
+            f"UPDATE task SET status = 'cancelled' WHERE id IN (SELECT id {open_sql})", params
+        )
         audit.record(
-            conn,
+            sa_conn,
             actor,
             "reassign",
             "task",
             None,
             before={"annotator": src[1]},
-            after={"annotator": dst[1], "moved": len(moved), "closed": already},
+            after={
+                "annotator": dst[1],
+                "moved": run.count,
+                "closed": already,
+                "task_uuid_prefix": run.prefix,
+            },
         )
+
+    runtasks.write_run(project, "reassign", moved, len(moved), finish, progress, cancel)
     return ReassignReport(len(moved), already, src[2], dst[2])

@@ -3,7 +3,9 @@
 A task is one datapoint for one annotator, of a kind (TASK_KINDS). Every workflow that hands out
 work (assignment, reassignment, review, spot checks, adjudication, gold, qualification) creates
 its tasks through `create_tasks`, so that each created task is one audit event, written in bulk
-(app.core.audit.chain.record_tasks), and a cancelled one is too (`cancel_tasks`).
+(app.core.audit.chain.record_tasks), and a cancelled one is too (`cancel_tasks`). The two that
+can make a million (assignment, adjudication) write a run instead (app.core.team.runtasks):
+UUIDs of a prefix and a counter, and one event naming them.
 
 Tied to SQLite: the tasks are written with `executemany` on the raw driver connection
 (app.core.storage.sqlite.driver_connection), so that an assignment of a million tasks streams
@@ -21,6 +23,7 @@ from sqlalchemy import Connection, text
 
 from app.core import audit
 from app.core.ids import new_uuid, now_iso
+from app.core.storage import runs
 from app.core.storage.sqlite import driver_connection
 
 LABEL = "label"
@@ -115,14 +118,16 @@ def create_missing_tasks(
 def record_assignment(conn: Connection, actor_id: int | None, what: dict[str, Any]) -> None:
     """The one audit event (action "assign" on entity "task") that a workflow writes for a
     batch of tasks it hands out, saying how (kind, to whom, how many): each task has its own
-    "create" event besides (see `create_tasks`)."""
+    "create" event besides (see `create_tasks`), or, for a run, `what` names the tasks' UUID
+    prefix (app.core.team.runtasks)."""
     audit.record(conn, actor_id, "assign", "task", None, after=what)
 
 
 def tasked_datapoints(conn: Connection, kind: str, annotator_id: int | None = None) -> set[int]:
     """The datapoints that have a task of this kind that is not cancelled (anyone's, or this
     annotator's)."""
-    sql = "SELECT datapoint_id FROM task WHERE kind = :kind AND status != 'cancelled'"
+    shown = runs.and_visible(runs.task_where(conn, "task"))  # not an unpublished run's
+    sql = f"SELECT datapoint_id FROM task WHERE kind = :kind AND status != 'cancelled'{shown}"
     params: dict[str, object] = {"kind": kind}
     if annotator_id is not None:
         sql += " AND annotator_id = :who"

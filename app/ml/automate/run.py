@@ -4,7 +4,8 @@
 summary): the model version, the dataset, the threshold choice and its curve. `automate` then
 scores the dataset's unlabelled items with that model version (reusing the pool's stored
 predictions when the version already scored them), splits them at the threshold, and hands
-the decided run to app.core.quality.automation.write_run: one all-or-nothing transaction.
+the decided run to app.core.quality.automation.write_run: all or nothing, in short
+transactions (a write run).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from app.core.project import modelstore
 from app.core.project.modelstore import ModelVersion
 from app.core.project.project import Project
 from app.core.quality import automation, automation_status
+from app.core.storage import runs
 from app.core.storage.sqlite import driver_connection
 from app.ml.automate import holdout
 from app.ml.automate.threshold import ThresholdChoice, check_target, choose_threshold
@@ -78,8 +80,9 @@ def find_dataset(project: Project, ref: str | int) -> DatasetInfo:
 
 def unlabelled_count(project: Project, dataset_id: int) -> int:
     with project.engine.connect() as conn:
+        state = runs.status_expr(conn, "d")
         return conn.execute(
-            text("SELECT count(*) FROM datapoint WHERE dataset_id = :d AND status = 0"),
+            text(f"SELECT count(*) FROM datapoint d WHERE d.dataset_id = :d AND {state} = 0"),
             {"d": dataset_id},
         ).scalar_one()
 
@@ -89,8 +92,8 @@ def staleness(project: Project, version: ModelVersion) -> str | None:
     with project.engine.connect() as conn:
         newest = conn.execute(
             text(
-                "SELECT max(updated_at) FROM annotation WHERE origin != 'model'"
-                " AND status = 'complete'"
+                "SELECT max(updated_at) FROM annotation a WHERE origin != 'model'"
+                " AND status = 'complete'" + runs.and_visible(runs.annotation_where(conn))
             )
         ).scalar()
     if newest and newest > version.created_at:
@@ -197,7 +200,7 @@ def automate(
         **(options or {}),
     )
     progress(0, None, f"Writing {len(auto):,} auto-labels")
-    report = automation.write_run(project, run, actor_id, cancel)
+    report = automation.write_run(project, run, actor_id, cancel, progress)
     progress(plan.pool, plan.pool, report.summary())
     return Outcome(plan, report)
 
@@ -205,9 +208,10 @@ def automate(
 def _ensure_scored(project: Project, plan: Plan, progress: Progress, cancel: CancelCheck) -> None:
     """Score the pool with the plan's model version unless it already scored this dataset."""
     with project.engine.connect() as conn:
+        state = runs.status_expr(conn, "d")
         missing = conn.execute(
             text(
-                "SELECT count(*) FROM datapoint d WHERE d.dataset_id = :d AND d.status = 0"
+                f"SELECT count(*) FROM datapoint d WHERE d.dataset_id = :d AND {state} = 0"
                 " AND NOT EXISTS (SELECT 1 FROM prediction p WHERE p.datapoint_id = d.id"
                 " AND p.model_version_id = :v)"
             ),
@@ -223,14 +227,14 @@ def _split(project: Project, plan: Plan) -> tuple[list[tuple[int, str, float]], 
     """(auto: id, value JSON, confidence) at or above the threshold, and the routed ids,
     highest active-learning priority first (SQLite sorts them)."""
     params = (plan.version.id, plan.dataset.id, plan.choice.threshold)
-    base = (
-        " FROM datapoint d JOIN prediction p ON p.datapoint_id = d.id"
-        " AND p.model_version_id = ? WHERE d.dataset_id = ? AND d.status = 0"
-        # gold items' answers are known: never auto-labelled, never routed as label work
-        " AND d.id NOT IN (SELECT datapoint_id FROM gold_item)"
-    )
     with project.engine.connect() as conn:
         raw = driver_connection(conn)
+        base = (
+            " FROM datapoint d JOIN prediction p ON p.datapoint_id = d.id"
+            f" AND p.model_version_id = ? WHERE d.dataset_id = ? AND {runs.status_expr(raw)} = 0"
+            # gold items' answers are known: never auto-labelled, never routed as label work
+            " AND d.id NOT IN (SELECT datapoint_id FROM gold_item)"
+        )
         auto = raw.execute(
             f"SELECT d.id, p.value, p.confidence{base} AND p.confidence >= ? ORDER BY d.id", params
         ).fetchall()

@@ -5,7 +5,7 @@ not use its workflow (no gold items, no tasks)."""
 from __future__ import annotations
 
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QWidget
 
 from app.core.report.html import (
     alert_annotators,
@@ -17,9 +17,10 @@ from app.core.report.html import (
 from app.core.report.scales import accuracy_series, fmt_percent
 from app.core.report.sections import Consensus, Gold, ProjectReport
 from app.core.report.svg import PALETTE
+from app.views.dashboard.flow import FlowLayout
 from app.views.dashboard.widgets import (
     Card,
-    MiniTiles,
+    Tile,
     column,
     fill_table,
     make_table,
@@ -37,6 +38,11 @@ CONSENSUS_TILES = (
     "awaiting adjudication",
 )
 
+GOLD_HEADER_TIPS = {
+    2: "Right answers / gold answers given",
+    3: "Accuracy in the latest bucket",
+}
+
 
 class GoldCard(Card):
     """Each annotator's accuracy on gold per bucket, the alert box (or all clear), a badge
@@ -50,9 +56,9 @@ class GoldCard(Card):
         self.badge = badge
         self.chart = AccuracyChart()
         self.alert = plain_label("alert")
-        self.table = make_table(
-            ["Annotator", "Accuracy", "Right / answers", "Latest bucket", ""], stretch=0
-        )
+        self.table = make_table(["Annotator", "Accuracy", "Right", "Latest", ""], stretch=0)
+        for column_index, tip in GOLD_HEADER_TIPS.items():  # short headers: names stay whole
+            self.table.horizontalHeaderItem(column_index).setToolTip(tip)
         self.set_body(column(self.alert, self.chart, self.table))
 
     def show_report(self, report: ProjectReport) -> None:
@@ -149,8 +155,15 @@ class ConsensusCard(Card):
         super().__init__(
             "Consensus", "Items with two or more votes; disagreements go to adjudication."
         )
-        box = MiniTiles(CONSENSUS_TILES)
-        self.values, self.frames = box.values, box.frames
+        box = QWidget()
+        flow = FlowLayout(box, spacing=8)
+        self.values: dict[str, QLabel] = {}
+        self.frames: dict[str, Tile] = {}
+        for name in CONSENSUS_TILES:  # captions kept whole: the tiles wrap into rows instead
+            tile = Tile("mini", name)
+            tile.name.setWordWrap(False)
+            self.values[name], self.frames[name] = tile.value, tile
+            flow.addWidget(tile)
         self.set_body(box)
 
     def show_report(self, report: ProjectReport) -> None:

@@ -1,13 +1,15 @@
 """The dashboard's row of summary tiles: datapoints, labeled share, annotations, annotators,
 Krippendorff's alpha, open flags, and (when the project uses those workflows) open
-rejections and gold drift alerts."""
+rejections and gold drift alerts. They wrap into balanced rows on a narrow window (FlowLayout),
+so that the dashboard fits a 1024-pixel screen without squeezing the cards below."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel
+from PySide6.QtWidgets import QLabel
 
 from app.core.report.scales import fmt_number
 from app.core.report.sections import ProjectReport
+from app.views.dashboard.flow import FlowLayout
 from app.views.dashboard.widgets import Tile, set_bad
 from app.views.glossary import explain_on
 
@@ -16,7 +18,7 @@ WORKFLOW_TILES = ("rejections", "alerts")
 """Tiles shown only when the project uses the review workflow or gold items."""
 
 
-class SummaryTiles(QHBoxLayout):
+class SummaryTiles(FlowLayout):
     """The tiles, keyed by name: `tile_frames[key]`, its value `tile_labels[key]` and its
     caption `tile_labels[key + "_name"]`."""
 

@@ -13,7 +13,9 @@ chosen label). Every annotator's own value travels in `doc.user_data["tagloop"]`
 reader turns back into each annotator's annotation.
 
 A DocBin is zlib-compressed msgpack: its decompressed size is capped before spaCy reads it,
-and a corrupt one is a DataError naming the file.
+and a corrupt one is a DataError naming the file. Its arrays are checked against each other
+first (`_check_arrays`): spaCy splits the token rows by `lengths` without checking that they
+add up, so forged lengths would silently import a cut or merged document.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def _load(path: Path) -> Any:
     except OSError as exc:
         raise DataError(name, None, f"cannot be read: {exc.strerror or exc}") from None
     _check_size(name, data)
+    _check_arrays(name, data)
     try:
         return DocBin(store_user_data=True).from_bytes(data)
     except Exception as exc:
@@ -89,6 +92,60 @@ def _check_size(name: str, data: bytes) -> None:
             chunk = inflater.unconsumed_tail
     except zlib.error as exc:
         raise DataError(name, None, f"not a spaCy DocBin (not zlib data: {exc})") from None
+
+
+def _check_arrays(name: str, data: bytes) -> None:
+    """Refuse a DocBin whose arrays disagree (see the module docstring): one document per
+    length, no negative length, the token rows (one column per attribute, ORTH among them)
+    and the spaces exactly as many as the lengths add up to, and one cats, flags, span group
+    and user data entry per document. Read from the msgpack, which is let go of before spaCy
+    reads the file again."""
+    import srsly
+
+    try:
+        msg = srsly.msgpack_loads(zlib.decompress(data))
+    except Exception as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        problem = problem if len(problem) <= 200 else problem[:197] + "..."
+        raise DataError(name, None, f"not a spaCy DocBin ({problem})") from None
+    problem = _arrays_problem(msg)
+    if problem is not None:
+        raise DataError(name, None, f"not a spaCy DocBin ({problem})")
+
+
+def _arrays_problem(msg: Any) -> str | None:
+    """What is inconsistent in a DocBin's msgpack, or None."""
+    import numpy
+    from spacy.attrs import ORTH
+
+    if not isinstance(msg, dict):
+        return "its content is not a map"
+    attrs, lengths = msg.get("attrs"), msg.get("lengths")
+    tokens, spaces = msg.get("tokens"), msg.get("spaces")
+    if not isinstance(attrs, list | tuple) or ORTH not in attrs:
+        return "its attributes do not include the token text (ORTH)"
+    for key, value in (("lengths", lengths), ("tokens", tokens), ("spaces", spaces)):
+        if not isinstance(value, bytes):
+            return f"its {key} array is missing or not binary"
+    if len(lengths) % 4 or len(tokens) % (8 * len(attrs)):
+        return "its lengths or token array has a partial element"
+    counts = numpy.frombuffer(lengths, dtype="<i4")
+    if (counts < 0).any():
+        return "a document length is negative"
+    total = int(counts.sum(dtype="int64"))
+    rows = len(tokens) // (8 * len(attrs))
+    if total != rows or len(spaces) != rows:
+        return (
+            f"its document lengths add up to {total:,} tokens, but it holds {rows:,} token"
+            f" rows and {len(spaces):,} spaces"
+        )
+    for key in ("cats", "flags", "span_groups", "user_data"):
+        value = msg.get(key)
+        if (value is not None or key == "cats") and (
+            not isinstance(value, list | tuple) or len(value) != len(counts)
+        ):
+            return f"its {key} do not match its {len(counts):,} documents"
+    return None
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:
