@@ -321,3 +321,31 @@ def test_a_long_conll_sentence_is_joined_as_it_goes(make_project, tmp_path, monk
         "tok1é tok2é",
         "tok8é tok9é",
     ]
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("labelstudio", "json"), ("prodigy", "jsonl")])
+def test_a_peer_format_reads_a_long_text_as_utf8_then_one_str(
+    make_project, tmp_path, monkeypatch, fmt, suffix
+):
+    made = spy_long_texts(monkeypatch)
+    project = make_project("spans", labels=("a",))
+    long = json_long()
+    at = long.index("closingword")
+    span = {"start": at, "end": at + len("closingword"), "label": "a"}
+    if fmt == "labelstudio":
+        result = {"from_name": "label", "to_name": "text", "type": "labels"}
+        result["value"] = {"start": span["start"], "end": span["end"], "labels": ["a"]}
+        body = json.dumps(
+            [{"data": {"text": long, "note": long}, "annotations": [{"result": [result]}]}],
+            ensure_ascii=False,
+        )
+    else:
+        body = json.dumps({"text": long, "spans": [span], "answer": "accept"}, ensure_ascii=False)
+    path = tmp_path / f"long.{suffix}"
+    path.write_text(body + "\n", "utf-8")
+    import_dataset(project, path, fmt=fmt)
+    assert "LongText" in made
+    assert texts(project) == [long]
+    assert [[(s["start"], s["end"]) for s in v] for v in values(project)] == [
+        [(span["start"], span["end"])]
+    ]

@@ -116,6 +116,26 @@ def plain(value: Any) -> Any:
     return value.decode() if value.__class__ is LongText else value
 
 
+def decoded(value: Any) -> Any:
+    """`value` (a JSON record) with each LongText in it, at any depth, replaced by its str:
+    one at a time, each let go of once decoded."""
+    if value.__class__ is LongText:
+        return value.decode()
+    stack = [value] if isinstance(value, dict | list) else []
+    while stack:
+        item = stack.pop()
+        keys: Any = list(item) if isinstance(item, dict) else range(len(item))
+        for key in keys:
+            child = item[key]
+            if child.__class__ is LongText:
+                item[key] = None  # the LongText is `child`'s alone while it is decoded
+                item[key] = child.decode()
+            elif isinstance(child, dict | list):
+                stack.append(child)
+            del child
+    return value
+
+
 def statement(insert: str) -> str:
     """The import's `INSERT INTO datapoint (...) VALUES (...)` for a row with a long text:
     the text's parameter becomes its UTF-8 length, and the text a placeholder of that size."""
