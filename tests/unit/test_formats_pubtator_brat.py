@@ -150,6 +150,6 @@ def test_field_cap_refuses_huge_texts_and_lines(tmp_path):
         list(brat.read(tmp_path, ReadOptions("spans", max_field=50)))
     path = tmp_path / "a.pubtator"
     path.write_text("1|t|" + "y" * 100 + "\n1|a|z\n")
-    with pytest.raises(DataError, match="50-character limit") as error:
+    with pytest.raises(DataError, match="50-byte limit") as error:
         list(pubtator.read(path, ReadOptions("spans", max_field=50)))
     assert error.value.line == 1

@@ -23,6 +23,9 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable
+from typing import Any
+
+from app.core.io import longtext
 
 BIG = 1 << 20  # bytes: a record longer than this is read here rather than by the csv module
 MOVE = 1 << 16  # bytes moved at a time when doubled quotes are made single
@@ -101,18 +104,30 @@ def _quoted_end(buf: bytearray, pos: int, more: Callable[[bytearray], bool]) -> 
 
 
 def decode_fields(
-    buf: bytearray, spans: list[Span], on_error: Callable[[int, UnicodeDecodeError], Exception]
-) -> list[str]:
+    buf: bytearray,
+    spans: list[Span],
+    on_error: Callable[[int, UnicodeDecodeError], Exception],
+    keep_long: bool = False,
+) -> list[Any]:
     """Each field's text, decoded once from its UTF-8 without copying the bytes first; doubled
     quotes are made single in the bytes beforehand (a str.replace would hold the text twice,
     four times its UTF-8 for CJK). A bad byte raises `on_error(how many line ends come before
-    it in the record, error)`."""
-    fields: list[str] = []
+    it in the record, error)`. With `keep_long`, a field of more than longtext.LONG_TEXT
+    characters stays UTF-8, as a longtext.LongText (its bytes copied out of the record's)."""
+    fields: list[Any] = []
     lines_before = 0  # counted in the bytes as read: undoubling leaves stale bytes behind
     with memoryview(buf) as view:
         for start, end, doubled in spans:
             lines_in = buf.count(b"\n", start, end)
             last = _undouble(buf, start, end) if doubled else end
+            if keep_long and last - start > longtext.LONG_TEXT:
+                try:
+                    fields.append(longtext.text_of(bytearray(view[start:last])))
+                except longtext.BadUtf8 as bad:
+                    at = lines_before + buf.count(b"\n", start, start + bad.offset)
+                    raise on_error(at, bad.error) from None
+                lines_before += lines_in
+                continue
             try:
                 fields.append(str(view[start:last], "utf-8"))
             except UnicodeDecodeError as exc:

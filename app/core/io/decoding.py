@@ -104,6 +104,10 @@ class TextLines:
         # JSON Lines: a line of LINE_CHUNK bytes or more is given as its bytes (a bytearray,
         # line end stripped, not decoded) for app.core.io.jsonlong; set before reading.
         self.raw_long = False
+        # Set by the importer (not the preview): a text over longtext.LONG_TEXT characters is
+        # given as a longtext.LongText, its UTF-8 checked but never decoded as one str.
+        self.long_bytes = False
+        self.decoder: codecs.IncrementalDecoder | None = None  # of `chunks` (UTF-8)
         self._wrapper: io.TextIOWrapper | None = None
 
     def start_record(self) -> None:
@@ -283,6 +287,30 @@ class TextLines:
                 "not valid UTF-16 here; the file is damaged or mixes encodings",
             ) from None
 
+    def raw_read(self, size: int) -> bytes:
+        """The next bytes of a UTF-8 file read by `chunks`, not decoded (a long JSON element,
+        app.core.io.jsonarray): first those the decoder holds back (a character cut by the
+        last chunk), then up to `size` more; NUL bytes refused, lines counted."""
+        decoder = self.decoder
+        held, flag = decoder.getstate() if decoder is not None else (b"", 0)
+        if decoder is not None:
+            decoder.setstate((b"", flag))
+        raw = held + self.stream.read(size)
+        at = raw.find(b"\x00")
+        if at >= 0:
+            raise nul_error(self.name, self.number + raw.count(b"\n", 0, at) + 1)
+        self.number += raw.count(b"\n")
+        return raw
+
+    def decode_more(self, raw: bytes | bytearray) -> str:
+        """Bytes given by `raw_read` and not used, decoded as `chunks` goes on (their lines
+        were counted by raw_read)."""
+        try:
+            return self.decoder.decode(raw) if self.decoder is not None else str(raw, "utf-8")
+        except UnicodeDecodeError as exc:
+            line = self.number - raw.count(b"\n", exc.start) + 1
+            raise bad_bytes(self.name, line, exc) from None
+
     def release(self) -> None:
         """Let go of the stream without closing it (it may be closed already)."""
         wrapper, self._wrapper = self._wrapper, None
@@ -309,7 +337,7 @@ class TextLines:
         yield from self._utf8_chunks(size)
 
     def _utf8_chunks(self, size: int) -> Iterator[str]:
-        decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
+        decoder = self.decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
         read = self.stream.read
         while True:
             raw = read(size)

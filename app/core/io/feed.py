@@ -21,7 +21,7 @@ from app.core.annotation.values import LabelParser
 from app.core.errors import DataError
 from app.core.ids import now_iso
 from app.core.io import longtext, readers
-from app.core.io.longtext import LONG_TEXT
+from app.core.io.longtext import LONG_TEXT, LongText
 from app.core.jobs import check_cancel
 from app.core.project.label_schema import MAX_LABEL_LENGTH, MAX_LABELS, label_too_long
 from app.core.storage.tables import DatapointStatus
@@ -88,7 +88,7 @@ class RowFeed:
             for count, (dp_id, text) in enumerate(
                 self.conn.execute(f"SELECT id, text FROM datapoint d WHERE {visible('d')}")
             ):
-                setdefault(hash(text), dp_id)
+                setdefault(hash(text) if len(text) <= LONG_TEXT else longtext.key(text), dp_id)
                 if count % 50_000 == 0:
                     check_cancel(self.job.cancel)
 
@@ -120,6 +120,14 @@ class RowFeed:
         found = self.conn.execute("SELECT text FROM datapoint WHERE id = ?", (dp_id,)).fetchone()
         return found[0] if found else None
 
+    def same_text(self, dp_id: int, text: str | LongText, key: int, long: bool) -> bool:
+        """Whether datapoint `dp_id` holds `text`: a long text by its SHA-256 (longtext.key),
+        without a second copy of it as a str."""
+        if not long:
+            return self.original_text(dp_id) == text
+        original = self.original_text(dp_id)
+        return original is not None and longtext.key(original) == key
+
     def duplicate(self, line: int, first: int) -> None:
         """Count a duplicate text and keep the first few as examples."""
         report = self.report
@@ -139,6 +147,7 @@ class RowFeed:
         next_id = first_id
         row_number = 0
         dumps = json.dumps
+        plain = longtext.plain
         append_line = self.lines_of.append
         seen = self.seen
         seen_get = seen.get
@@ -158,15 +167,24 @@ class RowFeed:
                     self._progress()
                 text = get_text(record, line)
                 if text.__class__ is not str:
-                    if text is None or isinstance(text, dict | list):
+                    if text.__class__ is LongText:  # long, checked, not blank (longtext.text_of)
+                        if valuer is not None:  # labels (spans) are checked on the str
+                            text = text.decode()
+                    elif text is None or isinstance(text, dict | list):
                         raise DataError(
                             job.name, line, f"the text is {readers.kind_of(text)}, not a string"
                         )
-                    text = str(text)
-                if not text or text.isspace():
-                    report.empty += 1
-                    continue
-                key = hash(text)
+                    else:
+                        text = str(text)
+                if text.__class__ is LongText:
+                    long = True
+                    key = longtext.key(text)
+                else:
+                    if not text or text.isspace():
+                        report.empty += 1
+                        continue
+                    long = len(text) > LONG_TEXT
+                    key = longtext.key(text) if long else hash(text)
                 if merge is not None and record.source_id is not None:
                     known = merge.get(record.source_id)
                     if known is not None and known[1] == key:
@@ -177,7 +195,7 @@ class RowFeed:
                 if first is None:
                     seen[key] = next_id
                 elif skip:
-                    if self.original_text(first) == text:
+                    if self.same_text(first, text, key, long):
                         report.skipped += 1
                         self.duplicate(line, first)
                         if valuer is not None and first < first_id:
@@ -188,7 +206,7 @@ class RowFeed:
                     self.duplicate(line, first)
                 append_line(line)
                 if simple:
-                    if len(text) > LONG_TEXT:  # its own statement (app.core.io.longtext)
+                    if long:  # its own statement (app.core.io.longtext)
                         row = [next_id, row_number, text]
                         record = text = None
                         longtext.insert(self.conn, self.long_sql, row)
@@ -198,7 +216,7 @@ class RowFeed:
                     context = None
                     if context_getters:
                         context = dumps(
-                            {spec: get(record, line) for spec, get in context_getters},
+                            {spec: plain(get(record, line)) for spec, get in context_getters},
                             ensure_ascii=False,
                         )
                     status = unlabeled_code
@@ -206,7 +224,7 @@ class RowFeed:
                         for item in valuer(record, line, text):
                             self.pending.append((next_id, line, *item))
                             status = labeled_code
-                    if len(text) > LONG_TEXT:  # its own statement (app.core.io.longtext)
+                    if long:  # its own statement (app.core.io.longtext)
                         row = [next_id, row_number, text, context, status]
                         record = text = None
                         longtext.insert(self.conn, self.long_sql, row)

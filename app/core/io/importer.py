@@ -234,6 +234,8 @@ def _run(
     """Bind the file's columns (or a peer format's fields) and write the import."""
     mapping, label_column, annotator, skip, add_labels = settings
     peer = not registry.get(fmt, path).tabular
+    if source.lines is not None and not peer and not label_column:
+        source.lines.long_bytes = True  # a long text stays UTF-8 (app.core.io.longtext)
     if peer:
         if mapping or label_column:
             raise DataError(

@@ -19,7 +19,7 @@ import re
 import secrets
 from typing import Any
 
-from app.core.io import jsoncheck
+from app.core.io import jsoncheck, longtext
 
 LONG = 1 << 16  # bytes: a string literal longer than this is decoded on its own
 MAX_QUOTES = 10_000  # more quotes than this in a line: the ordinary path (no Python loop)
@@ -32,10 +32,12 @@ _SPACE = b" \t\r\n"
 FALLBACK = object()  # what loads returns when the ordinary path must read the line
 
 
-def loads(buf: bytearray, name: str, line: int) -> Any:
+def loads(buf: bytearray, name: str, line: int, long_bytes: bool = False) -> Any:
     """The record of the JSON Lines line `buf` (its UTF-8, line end stripped), or FALLBACK
     when the ordinary path must read it. `buf` is changed (unescaped in place): the caller
-    decodes it for the ordinary path only if `changed(buf)` is False."""
+    decodes it for the ordinary path only if `changed(buf)` is False. With `long_bytes`, a
+    long literal of more than longtext.LONG_TEXT characters is a longtext.LongText (its
+    UTF-8 copied out of the line, never decoded as one str)."""
     if buf.count(b'"') > MAX_QUOTES:
         return FALLBACK
     spans = _long_literals(buf)
@@ -57,7 +59,7 @@ def loads(buf: bytearray, name: str, line: int) -> Any:
         return FALLBACK
     # Everything that can fail is checked before the first byte is unescaped in place: after
     # that, the ordinary path could no longer read the line.
-    texts: dict[str, str] = {}
+    texts: dict[str, Any] = {}
     escaped = []
     with memoryview(buf) as view:
         for mark, (start, end) in marks.items():
@@ -70,14 +72,21 @@ def loads(buf: bytearray, name: str, line: int) -> Any:
                 escaped.append((mark, first, last))
                 continue
             try:
-                texts[mark] = str(view[first:last], "utf-8")
-            except UnicodeDecodeError:
+                texts[mark] = _text(view, first, last, long_bytes)
+            except (UnicodeDecodeError, longtext.BadUtf8):
                 return FALLBACK
     for mark, first, last in escaped:
         last = _unescape(buf, first, last, write=True)  # type: ignore[assignment]
         with memoryview(buf) as view:
-            texts[mark] = str(view[first:last], "utf-8")
+            texts[mark] = _text(view, first, last, long_bytes)  # checked by _unescape
     return _put_back(value, texts)
+
+
+def _text(view: memoryview, first: int, last: int, long_bytes: bool) -> Any:
+    """The string of a literal's unescaped UTF-8: a str, or a LongText if asked and long."""
+    if long_bytes and last - first > longtext.LONG_TEXT:
+        return longtext.text_of(bytearray(view[first:last]))
+    return str(view[first:last], "utf-8")
 
 
 def _long_literals(buf: bytearray) -> list[tuple[int, int]] | None:

@@ -1,48 +1,191 @@
-"""A long text goes into the database as its UTF-8 bytes, and the str is let go of first.
+"""A long text goes into the database without SQLite or Python ever holding two copies of it.
 
-Python's sqlite3 binds a str through its UTF-8 form, which CPython caches inside a non-ASCII
-str for as long as the str lives; SQLite then copies the bound value, and copies it again into
-the row's record. A 16 MB text of mostly ASCII with one CJK character (two bytes a character
-as a str) then held 5x its size while its row was inserted. Bound as bytes, with the str gone
-(the feed drops its record too), the peak is the bytes, SQLite's copy and the record: 3x for
-any text. Such a row goes in through its own statement, which casts the value to TEXT (the
-column's type is what it always was), and which is then bound again to nothing (`insert`).
+Bound as a parameter, a text is held three times while its row is inserted: Python's bytes,
+SQLite's copy of the bound value (the sqlite3 module binds with SQLITE_TRANSIENT), and the
+record SQLite builds for the row. A row with a long text is inserted instead with a
+placeholder of the text's final UTF-8 length (`CAST(zeroblob(n) AS TEXT)`: typeof stays
+'text', and SQLite's cost is the placeholder and its record, 2x, with nothing of the text in
+Python at that moment), then the text is written into it with incremental blob I/O
+(`Connection.blobopen`) a chunk at a time. So that Python holds nothing while SQLite builds
+the placeholder, the text is first spilled, as UTF-8 a chunk at a time, to a temporary file
+beside the project (not /tmp, which may be memory), and the str is let go of.
 """
 
 from __future__ import annotations
 
+import codecs
 import ctypes
+import hashlib
+import os
+import re
 import sqlite3
 import sys
-from typing import Any
+import tempfile
+from typing import Any, BinaryIO
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-LONG_TEXT = 1 << 20  # characters: a shorter text is bound as a str (no encoding step)
+LONG_TEXT = 1 << 20  # characters: a shorter text is bound as a str (no spill, no blob I/O)
+CHUNK = 1 << 20  # characters encoded, or bytes copied, at a time
+TEXT_COLUMN = 2  # the position of the text in a datapoint row (id, row, text, ...)
+_QUOTES = re.compile(rb"'*")
+
+
+class BadUtf8(ValueError):
+    """Bytes of a long text that are not UTF-8: `offset` is where, in the text's bytes."""
+
+    def __init__(self, offset: int, error: UnicodeDecodeError) -> None:
+        super().__init__(str(error))
+        self.offset = offset
+        self.error = error
+
+
+class LongText:
+    """A long text as its UTF-8 bytes (checked), never decoded as one str.
+
+    A str of mostly ASCII text with one CJK character takes two bytes a character: decoding
+    a 16 MB field then held its bytes and a 32 MB str, 3x, before the import went on. The
+    fast readers (txt, CSV/TSV, JSON Lines) give a text this long as a LongText when the
+    importer asks (`TextLines.long_bytes`); the feed keys it for duplicates by its SHA-256
+    (`key`, the same for the str of the same text) and `insert` writes its bytes."""
+
+    __slots__ = ("chars", "data")
+
+    def __init__(self, data: bytearray, chars: int) -> None:
+        self.data = data
+        self.chars = chars
+
+    def decode(self) -> str:
+        """The text as a str (a context value, a label, a text that spans are checked on)."""
+        with memoryview(self.data) as view:
+            return str(view, "utf-8")
+
+    def restore(self, restore: Any) -> LongText:
+        """app.core.io.spreadsheet's `restore` applied to this text, on its first bytes."""
+        data = self.data
+        quotes = _QUOTES.match(data).end()  # type: ignore[union-attr]
+        head = bytes(data[: quotes + 4]).decode("utf-8", "ignore")
+        if quotes and restore(head) != head:
+            del data[:1]
+            self.chars -= 1
+        return self
+
+
+def scan(data: bytearray | memoryview) -> tuple[int, bool]:
+    """(characters, whether all of them are white space) of UTF-8 bytes, decoded a chunk at a
+    time; BadUtf8 (with the offset of the bad byte) if they are not UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    chars = 0
+    blank = True
+    with memoryview(data) as view:
+        size = len(view)
+        for start in range(0, max(size, 1), CHUNK):
+            pending = len(decoder.getstate()[0])
+            try:
+                piece = decoder.decode(view[start : start + CHUNK], final=start + CHUNK >= size)
+            except UnicodeDecodeError as exc:
+                raise BadUtf8(start - pending + exc.start, exc) from None
+            chars += len(piece)
+            blank = blank and (not piece or piece.isspace())
+    return chars, blank
+
+
+def text_of(data: bytearray) -> str | LongText:
+    """A checked LongText of `data` (the caller's bytes, now its own) if it holds more than
+    LONG_TEXT characters, else its str (a short or blank text takes the ordinary path)."""
+    chars, blank = scan(data)
+    if chars > LONG_TEXT and not blank:
+        return LongText(data, chars)
+    with memoryview(data) as view:
+        return str(view, "utf-8")
+
+
+def key(text: str | LongText) -> int:
+    """The duplicate key of a text over LONG_TEXT characters: its UTF-8's SHA-256, hashed
+    (a LongText and the str of the same text have the same key). Computed a chunk at a time."""
+    digest = hashlib.sha256()
+    if isinstance(text, LongText):
+        digest.update(text.data)
+    else:
+        for start in range(0, len(text), CHUNK):
+            digest.update(text[start : start + CHUNK].encode("utf-8"))
+    return hash(digest.digest())
+
+
+def plain(value: Any) -> Any:
+    """A value as the rest of the import reads it: a LongText as its str."""
+    return value.decode() if value.__class__ is LongText else value
+
+
+def decoded(value: Any) -> Any:
+    """`value` (a JSON record) with each LongText in it, at any depth, replaced by its str:
+    one at a time, each let go of once decoded."""
+    if value.__class__ is LongText:
+        return value.decode()
+    stack = [value] if isinstance(value, dict | list) else []
+    while stack:
+        item = stack.pop()
+        keys: Any = list(item) if isinstance(item, dict) else range(len(item))
+        for key in keys:
+            child = item[key]
+            if child.__class__ is LongText:
+                item[key] = None  # the LongText is `child`'s alone while it is decoded
+                item[key] = child.decode()
+            elif isinstance(child, dict | list):
+                stack.append(child)
+            del child
+    return value
 
 
 def statement(insert: str) -> str:
-    """The import's `INSERT INTO datapoint (...) VALUES (...)` for a row with a long text: the
-    text bound as bytes and cast to TEXT, and a last parameter that, false, inserts nothing."""
+    """The import's `INSERT INTO datapoint (...) VALUES (...)` for a row with a long text:
+    the text's parameter becomes its UTF-8 length, and the text a placeholder of that size."""
     head, values = insert.split(" VALUES (", 1)
     columns = head[head.index("(") + 1 : head.rindex(")")].split(", ")
     items = values[: values.rindex(")")].split(", ")
     position = columns.index("text")
     if items[position] != "?":
         raise ValueError(f"the text is not a parameter in {insert!r}")
-    items[position] = "CAST(? AS TEXT)"
-    return f"{head} SELECT {', '.join(items)} WHERE ?"
+    items[position] = "CAST(zeroblob(?) AS TEXT)"
+    return f"{head} VALUES ({', '.join(items)})"
 
 
 def insert(conn: sqlite3.Connection, sql: str, row: list[Any]) -> None:
     """Insert one row (id, row, text, ...) whose text is long, the caller holding no other
-    reference to the text: as its UTF-8, then the statement is bound again with a row that
-    inserts nothing. Python's sqlite3 keeps a statement, and the last values bound to it, in
-    its cache for the life of the (pooled) connection: the text would stay in memory, during
-    the search indexing and after the import."""
-    row[2] = row[2].encode("utf-8")  # the str goes here
-    conn.execute(sql, (*row, 1))
-    row[2] = None
-    conn.execute(sql, (*(None for _ in row), 0))
+    reference to the text (a str or a LongText): spilled to a file,
+    let go of, the row inserted with a placeholder, then the text written into it."""
+    with tempfile.TemporaryFile(dir=spill_dir(conn)) as spill:
+        size = spill_text(row[TEXT_COLUMN], spill)
+        row[TEXT_COLUMN] = size  # the text goes here
+        conn.execute(sql, row)
+        spill.seek(0)
+        with conn.blobopen("datapoint", "text", row[0]) as blob:
+            while chunk := spill.read(CHUNK):
+                blob.write(chunk)
+
+
+def spill_text(text: str | LongText | bytes | bytearray, out: BinaryIO) -> int:
+    """Write `text` as UTF-8 to `out` a chunk at a time (never a second whole copy); its size."""
+    size = 0
+    if isinstance(text, LongText):
+        text = text.data
+    if isinstance(text, str):
+        for start in range(0, len(text), CHUNK):
+            size += out.write(text[start : start + CHUNK].encode("utf-8"))
+    else:
+        with memoryview(text) as view:
+            for start in range(0, len(view), CHUNK):
+                size += out.write(view[start : start + CHUNK])
+    out.flush()
+    return size
+
+
+def spill_dir(conn: sqlite3.Connection) -> str | None:
+    """The project's folder (a temporary file there is on disk, like the project), or None
+    (the system's temporary folder) for a database that has no file."""
+    for _seq, name, path in conn.execute("PRAGMA database_list"):
+        if name == "main" and path:
+            return os.path.dirname(path)
+    return None
 
 
 _steady = False

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from app.core.errors import DataError
-from app.core.io import csvrecord, jsoncheck, jsonlong, longtext, spreadsheet
+from app.core.io import csvrecord, jsonarray, jsoncheck, jsonlong, longtext, spreadsheet
 from app.core.io.decoding import (
     DEFAULT_MAX_FIELD,
     HEAD,
@@ -150,9 +150,17 @@ def open_source(
 
 def _txt_records(lines: TextLines) -> Iterator[tuple[int, Any]]:
     lines.keep_ends = False
+    lines.raw_long = True  # a long line comes as bytes: decoded here, or kept as a LongText
     number = 0  # not enumerate: its cached result tuple would keep the last line alive
     for line in lines:
-        number += 1  # noqa: SIM113
+        number += 1
+        if line.__class__ is bytearray:
+            line = _long_line(line, lines, number)
+            if line.__class__ is longtext.LongText:
+                box = [(number, line)]  # not held here while it is imported
+                del line
+                yield box.pop()
+                continue
         if line and not line.isspace():
             if len(line) < LINE_CHUNK:
                 yield number, line
@@ -160,6 +168,17 @@ def _txt_records(lines: TextLines) -> Iterator[tuple[int, Any]]:
                 box = [(number, line)]  # `yield x` would keep x alive in this paused frame
                 del line
                 yield box.pop()
+
+
+def _long_line(raw: bytearray, lines: TextLines, number: int) -> Any:
+    """A long line's bytes (from TextLines.raw_long) as its str, or as a LongText when the
+    importer asked for one (TextLines.long_bytes)."""
+    if not lines.long_bytes:
+        return _decoded(raw, lines.name, number)
+    try:
+        return longtext.text_of(raw)
+    except longtext.BadUtf8 as exc:
+        raise bad_bytes(lines.name, number, exc.error) from None
 
 
 def _txt_getter(column: str, optional: bool = False) -> Callable[[Any, int], Any]:
@@ -224,7 +243,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
                     message = f"broken quoting: {message}"
                 raise DataError(name, start, message) from None
             if row and len(row) != width:
-                if len(row) == 1 and not row[0].strip():
+                if len(row) == 1 and isinstance(row[0], str) and not row[0].strip():
                     start = lines.number + 1
                     lines.start_record()
                     long = False
@@ -240,7 +259,8 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
             lines.start_record()
             if row and restore is not None:
                 for index, cell in enumerate(row):  # in place: a long cell is not held twice
-                    row[index] = restore(cell)
+                    is_long = cell.__class__ is longtext.LongText
+                    row[index] = cell.restore(restore) if is_long else restore(cell)
                     del cell
             if long:
                 long = False
@@ -278,7 +298,10 @@ def _big_record(name: str, fmt: str, lines: TextLines, start: int) -> list[str]:
         raise DataError(name, start, message) from None
 
     return csvrecord.decode_fields(
-        buf, spans, lambda lines_before, exc: bad_bytes(name, start + lines_before, exc)
+        buf,
+        spans,
+        lambda lines_before, exc: bad_bytes(name, start + lines_before, exc),
+        keep_long=lines.long_bytes,
     )
 
 
@@ -333,7 +356,7 @@ def _jsonl_records(name: str, lines: TextLines) -> Iterator[tuple[int, Any]]:
     for line in lines:
         number += 1
         if line.__class__ is bytearray:
-            record = jsonlong.loads(line, name, number)
+            record = jsonlong.loads(line, name, number, lines.long_bytes)
             if record is not jsonlong.FALLBACK:
                 del line
                 box = [(number, record)]  # not held here while it is imported
@@ -370,8 +393,9 @@ class _JsonArray:
     """A sliding window over the text of a JSON array file: decoded chunk by chunk, with the
     line number of any position, and the consumed part dropped as it goes."""
 
-    def __init__(self, chunks: Iterator[str]) -> None:
+    def __init__(self, chunks: Iterator[str], lines: TextLines | None = None) -> None:
         self.chunks = chunks
+        self.lines = lines  # a UTF-8 file's: a long element is read from its bytes (jsonarray)
         self.buffer = ""
         self.eof = False
         self.line = 1  # the line of buffer[counted]
@@ -421,7 +445,8 @@ _SPACE = re.compile(r"[ \t\r\n]*")
 
 def _json_records(name: str, lines: TextLines, max_field: int) -> Iterator[tuple[int, Any]]:
     """The elements of a top-level JSON array, decoded one at a time from a sliding buffer."""
-    window = _JsonArray(lines.chunks(JSON_CHUNK))
+    utf8 = lines.encoding == "utf-8-sig"
+    window = _JsonArray(lines.chunks(JSON_CHUNK), lines if utf8 else None)
     window.fill()
     pos = window.skip_space(0)
     if pos >= len(window.buffer) or window.buffer[pos] != "[":
@@ -463,6 +488,7 @@ def _json_element(name: str, window: _JsonArray, pos: int, max_field: int) -> tu
     """((line, element), end) of the array element at pos, reading more of the file as needed:
     twice as much at each try, so a long element is decoded a few times, not once a chunk."""
     line = window.line_of(pos)
+    as_bytes = window.lines is not None and window.lines.long_bytes
     while True:
         try:
             item, end = jsoncheck.raw_decode(window.buffer, pos, name, line)
@@ -475,6 +501,15 @@ def _json_element(name: str, window: _JsonArray, pos: int, max_field: int) -> tu
         span = len(window.buffer) - pos
         if span > max_field:
             raise _too_big(name, line, max_field)
+        if as_bytes and span > jsonarray.LONG:
+            as_bytes = False  # once: if the ordinary path must read it, it reads all of it
+            read = jsonarray.read_long(
+                window, pos, window.lines, line, lambda: _too_big(name, line, max_field)
+            )
+            if read is not None:
+                return (line, read[0]), read[1]
+            pos = 0  # the element is the window's text again: parsed again as it is
+            continue
         if not window.fill(max(span, JSON_CHUNK)):
             raise DataError(name, window.line_of(failure[1]), f"invalid JSON: {failure[0]}")
     if end - pos > max_field:

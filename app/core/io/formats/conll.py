@@ -42,6 +42,9 @@ MULTI_ANNOTATOR = False
 TAG = re.compile(r"^(?:O|[BIELSU][-_].+)$")
 DOCSTART = "-DOCSTART-"
 MAX_TOKENS = 100_000  # of one sentence: past it, a blank line between sentences is missing
+# Tokens of a sentence kept as separate strs before they are joined: a str per token took
+# about 8x the text's size (issue 14: peak memory).
+COMPACT = 5_000
 
 
 def detect(path: Path, head: bytes) -> float:
@@ -62,7 +65,8 @@ class _Builder:
     """The tokens and spans of the datapoint being read."""
 
     def __init__(self) -> None:
-        self.parts: list[str] = []
+        self.parts: list[str] = []  # joined into one piece every COMPACT tokens
+        self.tokens = 0
         self.length = 0
         self.spans: list[dict[str, Any]] = []
         self.open: dict[str, Any] | None = None
@@ -71,7 +75,7 @@ class _Builder:
 
     def add(self, token: str, tag: str, file: str, line: int) -> None:
         self.line = self.line or line
-        if len(self.parts) >= 2 * MAX_TOKENS:
+        if self.tokens >= MAX_TOKENS:
             raise DataError(
                 file,
                 self.line,
@@ -83,8 +87,11 @@ class _Builder:
             self.length += 1
         start = self.length
         self.parts.append(token)
+        self.tokens += 1
         self.length += len(token)
         end = self.length
+        if len(self.parts) > 2 * COMPACT:  # a long sentence: one str, not a str per token
+            self.parts = ["".join(self.parts)]
         if tag not in self.tags:
             if not TAG.match(tag):
                 shown = tag if len(tag) <= 80 else tag[:77] + "..."

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import DataError
-from app.core.io import readers
+from app.core.io import longtext, readers
 from app.core.io.formats.annotated import short
 from app.core.io.formats.base import ReadOptions, WriteContext
 from app.core.io.formats.spancheck import check_span_text
@@ -28,8 +28,15 @@ def json_objects(path: Path, options: ReadOptions) -> Iterator[tuple[int, Any]]:
         head = stream.peek(4096)[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
         fmt = "json" if head.startswith(b"[") else "jsonl"
         source = readers.open_source(path, stream, fmt, options.max_field, options.encoding)
+        # A long text is read as UTF-8 (a JSON array's element held 4x its size as text
+        # mixing CJK into ASCII), then decoded once here: the formats read strs.
+        if source.lines is not None:
+            source.lines.long_bytes = True
         try:
-            yield from source.records
+            for line, record in source.records:
+                box = [(line, longtext.decoded(record))]  # not held here while it is imported
+                del record
+                yield box.pop()
         finally:
             source.close()
 

@@ -13,11 +13,13 @@ context input `pmid`.
 
 from __future__ import annotations
 
+import codecs
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from app.core.errors import DataError
 from app.core.fileio import atomic_writer
@@ -68,28 +70,51 @@ def documents(
     title: str | None = None
     number = 0
     try:
-        with Path(path).open(encoding=encoding or "utf-8-sig", newline="") as handle:
+        with Path(path).open("rb") as handle:
+            # A long line is held once at a time (issue 14: peak memory): read as bytes and
+            # decoded once (TextIOWrapper held its pieces and their join), no enumerate (its
+            # tuple keeps the last line), no strip() or partition() copies of the whole line.
             number = 0
-            for number, raw in enumerate(iter(lambda: handle.readline(max_field + 1), ""), 1):
-                if len(raw) > max_field:
-                    raise DataError(name, number, f"a line over the {max_field:,}-character limit")
-                if "\x00" in raw:  # the rule of every text format (app.core.io.decoding)
+            for line in _lines(handle, encoding, max_field):
+                number += 1
+                if line.__class__ is tuple:  # (PMID, t or a, bytes, start, end): text line
+                    head, kind, raw, start, end = line
+                    line = ""
+                    joined = kind == "a" and title is not None and doc is not None and start < end
+                    held = [raw]
+                    del raw  # _text_of lets go of it as soon as it can
+                    try:
+                        text = _text_of(f"{title} " if joined else "", held, start, end)
+                    except UnicodeDecodeError as exc:  # this line's (the handler names the next)
+                        raise DataError(name, number, f"not UTF-8 text ({exc.reason})") from None
+                    doc, title = _text_line(name, number, doc, title, head, kind, text, joined)
+                    text = ""
+                    continue
+                if line is None:
+                    raise DataError(name, number, f"a line over the {max_field:,}-byte limit")
+                if "\x00" in line:  # the rule of every text format (app.core.io.decoding)
                     raise nul_error(name, number)
-                line = raw.rstrip("\r\n")
-                if not line.strip():
+                if not line or line.isspace():
                     if doc is not None:
-                        yield doc
+                        box = [doc]  # not held here while it is imported
+                        doc = title = None
+                        yield box.pop()
                     doc, title = None, None
                     continue
-                head, bar, rest = line.partition("|")
-                if bar and rest[:2] in ("t|", "a|") and "\t" not in head:
-                    doc, title = _text_line(name, number, doc, title, head, rest)
+                bar = line.find("|")
+                if bar >= 0 and line[bar + 1 : bar + 3] in ("t|", "a|") and "\t" not in line[:bar]:
+                    kind, head = line[bar + 1], line[:bar]
+                    line = line[bar + 3 :]  # the text alone
+                    doc, title = _text_line(name, number, doc, title, head, kind, line)
+                    line = ""
                     continue
                 if doc is None:
                     raise DataError(name, number, "an annotation line before the document's title")
                 _annotation_line(name, number, doc, line)
             if doc is not None:
-                yield doc
+                box = [doc]
+                doc = title = None
+                yield box.pop()
     except UnicodeDecodeError as exc:
         raise DataError(
             name, number + 1, f"not {encoding or 'UTF-8'} text ({exc.reason})"
@@ -98,10 +123,78 @@ def documents(
         raise DataError(name, None, f"cannot be read: {exc.strerror or exc}") from None
 
 
+def _lines(handle: BinaryIO, encoding: str | None, max_field: int) -> Iterator[Any]:
+    """The file's lines without their line ends, each decoded once from its bytes (None for
+    a line over `max_field` bytes); a UTF-8 title or abstract line as (PMID, "t" or "a",
+    text), its text decoded alone. UnicodeDecodeError for bytes that are not the encoding."""
+    codec = codecs.lookup(encoding or "utf-8-sig").name
+    if codec not in ("utf-8", "utf-8-sig"):  # another encoding: decoded by the io module
+        text = io.TextIOWrapper(handle, encoding=encoding, newline="")
+        while line := text.readline(max_field + 1):
+            yield None if len(line) > max_field else line.rstrip("\r\n")
+            line = ""
+        return
+    first = True
+    while raw := handle.readline(max_field + 1):
+        if len(raw) > max_field:
+            yield None
+            return
+        start = 3 if first and raw.startswith(codecs.BOM_UTF8) else 0
+        first = False
+        end = len(raw)
+        while end > start and raw[end - 1] in (10, 13):  # \n, \r
+            end -= 1
+        bar = raw.find(b"|", start, end)
+        if (
+            bar >= 0
+            and raw[bar + 1 : bar + 3] in (b"t|", b"a|")
+            and b"\t" not in raw[:bar]
+            and raw.find(b"\r", start, end) < 0
+            and raw.find(b"\x00", start, end) < 0
+        ):
+            box = [(raw[start:bar].decode("utf-8"), chr(raw[bar + 1]), raw, bar + 3, end)]
+            del raw  # the caller decodes the text (joined to its title: _text_of)
+            yield box.pop()
+            continue
+        with memoryview(raw) as view:
+            line = str(view[start:end], "utf-8")
+        lone_cr = raw.find(b"\r", start, end) >= 0
+        del raw  # the str alone while the caller reads it
+        if lone_cr:  # a line end too, as the io module reads it (newline="")
+            yield from line.split("\r")
+            continue
+        box = [line]
+        del line
+        yield box.pop()
+
+
+def _text_of(prefix: str, held: list[bytes], start: int, end: int) -> str:
+    """`prefix` and the UTF-8 raw[start:end] (raw the one item of `held`, taken from it) as
+    one str, decoded once (a str join would hold the text twice: 4x its UTF-8 for text
+    mixing CJK into ASCII)."""
+    raw = held.pop()
+    if not prefix:
+        with memoryview(raw) as view:
+            return str(view[start:end], "utf-8")
+    buf = bytearray(prefix.encode("utf-8"))
+    with memoryview(raw) as view:
+        buf += view[start:end]
+    del raw  # the caller's is gone too: held as buf alone
+    with memoryview(buf) as view:
+        return str(view, "utf-8")
+
+
 def _text_line(
-    name: str, number: int, doc: Document | None, title: str | None, pmid: str, rest: str
+    name: str,
+    number: int,
+    doc: Document | None,
+    title: str | None,
+    pmid: str,
+    kind: str,
+    body: str,
+    joined: bool = False,
 ) -> tuple[Document, str | None]:
-    kind, body = rest[0], rest[2:]
+    """The document after a title or abstract line; `joined`: body is title, space, abstract."""
     pmid = pmid.strip()
     if kind == "t":
         if doc is not None:
@@ -113,7 +206,10 @@ def _text_line(
         raise DataError(name, number, f"abstract of {pmid} follows the title of {doc.pmid}")
     if doc.spans:
         raise DataError(name, number, "an abstract line after the annotations")
-    doc.text = f"{title} {body}" if body else title  # no trailing space for a title alone
+    if joined:
+        doc.text = body
+    else:
+        doc.text = f"{title} {body}" if body else title  # no trailing space for a title alone
     return doc, None
 
 
@@ -140,7 +236,9 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
         if doc.spans:
             value = spans_for_task(name, doc.line, options.task_type, doc.spans, NAME)
             values = (AnnotatorValue(value),)
-        yield Record(doc.line, doc.text, {"pmid": doc.pmid}, values, doc.pmid)
+        box = [Record(doc.line, doc.text, {"pmid": doc.pmid}, values, doc.pmid)]
+        del doc  # the text is the record's alone while it is imported
+        yield box.pop()
 
 
 def split_title(text: str) -> tuple[str, str]:
