@@ -126,6 +126,9 @@ def index_pending(
     return done
 
 
+INDEX_CACHE_KB = -1024  # the page cache while a chunk is indexed (negative: KiB)
+
+
 def _index_chunk(conn: sqlite3.Connection, chunk: int) -> int | None:
     """Index the next `chunk` pending ids, inside the caller's write transaction (under the
     write lock, so `pending` is read under it too); None when nothing was pending."""
@@ -133,11 +136,19 @@ def _index_chunk(conn: sqlite3.Connection, chunk: int) -> int | None:
     if top <= upto:
         return None
     high = min(upto + chunk, top)
-    added = conn.execute(
-        "INSERT INTO datapoint_fts (rowid, text)"
-        " SELECT id, text FROM datapoint WHERE id > ? AND id <= ?",
-        (upto, high),
-    ).rowcount
+    # A small page cache while indexing: a long text's overflow pages would otherwise stay in
+    # the 64 MB cache while FTS5 holds the text and its tokens (3.1x the text at the peak,
+    # 2.1-2.4x with this; bench/import_memory.py). Indexing is as fast (300k rows: 2.0 s both).
+    (cache,) = conn.execute("PRAGMA cache_size").fetchone()
+    conn.execute(f"PRAGMA cache_size={INDEX_CACHE_KB}")
+    try:
+        added = conn.execute(
+            "INSERT INTO datapoint_fts (rowid, text)"
+            " SELECT id, text FROM datapoint WHERE id > ? AND id <= ?",
+            (upto, high),
+        ).rowcount
+    finally:
+        conn.execute(f"PRAGMA cache_size={int(cache)}")
     conn.execute("UPDATE datapoint_fts_state SET indexed_upto = ? WHERE id = 1", (high,))
     return max(added, 0)
 
