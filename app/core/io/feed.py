@@ -156,6 +156,7 @@ class RowFeed:
         seen = self.seen
         seen_get = seen.get
         valuer, get_text = self.valuer, job.get_text
+        spans = valuer is not None and (self.parser is None or self.parser.task_type == "spans")
         context_getters = job.context_getters
         simple = self.simple
         skip = job.skip_duplicates
@@ -172,7 +173,7 @@ class RowFeed:
                 text = get_text(record, line)
                 if text.__class__ is not str:
                     if text.__class__ is LongText:  # long, checked, not blank (longtext.text_of)
-                        if valuer is not None:  # labels (spans) are checked on the str
+                        if spans:  # spans are checked on the str (other labels need none)
                             text = text.decode()
                     elif text is None or isinstance(text, dict | list):
                         raise DataError(

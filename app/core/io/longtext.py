@@ -116,11 +116,27 @@ def plain(value: Any) -> Any:
     return value.decode() if value.__class__ is LongText else value
 
 
-def decoded(value: Any) -> Any:
+def decoded(value: Any, keep: tuple[tuple[str, ...], ...] = ()) -> Any:
     """`value` (a JSON record) with each LongText in it, at any depth, replaced by its str:
-    one at a time, each let go of once decoded."""
+    one at a time, each let go of once decoded. A LongText at one of the `keep` paths of keys
+    (the record's text, where nothing reads it as a str) stays as it is."""
     if value.__class__ is LongText:
         return value.decode()
+    kept = []
+    for path in keep:
+        holder = value
+        for name in path[:-1]:
+            holder = holder.get(name) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and holder.get(path[-1]).__class__ is LongText:
+            kept.append((holder, path[-1], holder[path[-1]]))
+            holder[path[-1]] = None
+    _decode_all(value)
+    for holder, name, text in kept:
+        holder[name] = text
+    return value
+
+
+def _decode_all(value: Any) -> None:
     stack = [value] if isinstance(value, dict | list) else []
     while stack:
         item = stack.pop()
@@ -133,7 +149,6 @@ def decoded(value: Any) -> Any:
             elif isinstance(child, dict | list):
                 stack.append(child)
             del child
-    return value
 
 
 def statement(insert: str) -> str:

@@ -112,7 +112,7 @@ def _labels(item: dict[str, Any], file: str, line: int) -> list[str]:
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:
     file = str(path)
-    for line, item in peer.json_objects(path, options):
+    for line, item in peer.json_objects(path, options, (("text",),)):
         text = peer.need_text(item, "text", file, line)
         if options.task_type == "spans":
             value: Any = _spans(item, text, file, line)

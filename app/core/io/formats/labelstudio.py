@@ -18,6 +18,7 @@ from typing import Any
 
 from app.core.errors import DataError
 from app.core.fileio import atomic_writer
+from app.core.io import longtext
 from app.core.io.formats import peer
 from app.core.io.formats.base import (
     ANSWERED,
@@ -53,7 +54,7 @@ def detect(path: Path, head: bytes) -> float:
 
 
 def _text_key(data: dict[str, Any], file: str, line: int) -> str:
-    if isinstance(data.get("text"), str):
+    if isinstance(data.get("text"), str | longtext.LongText):
         return "text"
     keys = [key for key, value in data.items() if isinstance(value, str)]
     if not keys:
@@ -100,6 +101,8 @@ def _result_value(result: Any, task_type: str, text: str, file: str, line: int) 
             )
         kind = item.get("type")
         if kind in ("labels", "hypertextlabels") or ("start" in value and "labels" in value):
+            if text.__class__ is longtext.LongText:  # spans outside a spans project: checked
+                text = text.decode()  # all the same, on the str (once)
             for label in _list(value.get("labels"), "a span's 'labels'", file, line):
                 spans.append(
                     peer.span(
@@ -192,7 +195,7 @@ def _min_task(task: dict[str, Any], options: ReadOptions, file: str, line: int) 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:
     file = str(path)
-    for line, task in peer.json_objects(path, options):
+    for line, task in peer.json_objects(path, options, (("data", "text"), ("text",))):
         if not isinstance(task, dict):
             raise DataError(file, line, "a Label Studio task must be an object")
         if "data" in task:

@@ -89,7 +89,7 @@ def _value(item: dict[str, Any], task_type: str, text: str, file: str, line: int
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:
     file = str(path)
-    for line, item in peer.json_objects(path, options):
+    for line, item in peer.json_objects(path, options, (("text",),)):
         text = peer.need_text(item, "text", file, line)
         answer = item.get("answer")
         values: tuple[AnnotatorValue, ...] = ()
