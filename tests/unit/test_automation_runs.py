@@ -9,10 +9,7 @@ Chunks are made tiny by replacing the chunk sizer; nothing asserts on time.
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -34,6 +31,7 @@ from app.core.storage import runs, staging
 from app.core.team.assign import add_annotator
 from app.ml.loop import training_set
 from tests.fixtures_data import write_csv
+from tests.unit.killing import kill_at_first_chunk
 
 ROOT = Path(__file__).resolve().parents[2]
 CHUNK = 4
@@ -43,9 +41,8 @@ CHUNK = 4
 def small_chunks(monkeypatch):
     """Every chunk of a run (and of its cleanup or settle) takes CHUNK rows."""
     monkeypatch.setattr(staging, "next_chunk", lambda *_args, **_kwargs: CHUNK)
-    monkeypatch.setattr(runs, "next_chunk", lambda *_args, **_kwargs: CHUNK)
     monkeypatch.setattr(automation_chunks, "FIRST_CHUNK", CHUNK)
-    monkeypatch.setattr(runs, "FIRST_CHUNK", CHUNK)
+    monkeypatch.setattr(staging, "FIRST_CHUNK", CHUNK)
 
 
 def _setup(make_project, tmp_path):
@@ -296,19 +293,7 @@ def test_a_killed_run_is_swept_on_open(make_project, tmp_path):
     project, _plan = _setup(make_project, tmp_path)
     before = seen(project)
     project.close()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", KILLED, str(project.path)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        assert child.stdout.readline().strip() == "chunk"
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+    kill_at_first_chunk(KILLED, str(project.path))
     raw = sqlite3.connect(project.path)
     try:
         state, hidden = raw.execute(

@@ -4,10 +4,7 @@ or cancelled one forgets them at once, and after a SIGKILLed one the sweep on op
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -19,6 +16,7 @@ from app.core.io.importer import import_dataset
 from app.core.project.project import open_project
 from app.core.storage import staging
 from tests.fixtures_data import write_csv
+from tests.unit.killing import kill_at_first_chunk
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,19 +79,7 @@ def test_the_sweep_forgets_the_annotators_of_a_killed_import(make_project, tmp_p
     project.close()
     before = annotators(project.path)
     assert "Ann" in before
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", KILLED, str(project.path), str(labelled(tmp_path / "k.csv", 40))],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        assert child.stdout.readline().strip() == "chunk"
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+    kill_at_first_chunk(KILLED, str(project.path), str(labelled(tmp_path / "k.csv", 40)))
     # The killed import had added its annotator and noted it, in the same transaction.
     assert annotators(project.path) == [*before, "Dr Killed"]
     assert len(notes(project.path)) == 1

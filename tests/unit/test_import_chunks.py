@@ -8,10 +8,7 @@ Chunks are made small here by replacing the chunk sizer; nothing asserts on time
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -33,6 +30,7 @@ from app.core.project.project import open_project
 from app.core.storage import staging, visibility
 from tests.fixtures_data import write_csv
 from tests.unit.helpers import snapshot
+from tests.unit.killing import kill_at_first_chunk
 
 ROOT = Path(__file__).resolve().parents[2]
 CHUNK = 7  # rows per chunk in these tests
@@ -244,19 +242,9 @@ def test_a_killed_import_leaves_hidden_rows_that_the_next_open_sweeps(
     project = make_project()
     import_dataset(project, labelled(tmp_path / "first.csv", 5, "old"), label_column="label")
     project.close()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", KILLED, str(project.path), str(labelled(tmp_path / "k.csv", 50))],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
+    child_pid = kill_at_first_chunk(
+        KILLED, str(project.path), str(labelled(tmp_path / "k.csv", 50))
     )
-    try:
-        assert child.stdout.readline().strip() == "chunk"
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
     raw = sqlite3.connect(project.path)
     try:
         state, loader, hidden = raw.execute(
@@ -266,7 +254,7 @@ def test_a_killed_import_leaves_hidden_rows_that_the_next_open_sweeps(
     finally:
         raw.close()
     assert state == visibility.LOADING and hidden > 0
-    assert loader.startswith(f"{host_tag()}-{child.pid}-")
+    assert loader.startswith(f"{host_tag()}-{child_pid}-")
     assert visibility.loader_is_gone(loader)
     # The command line opens the project, sweeps, and says so in one line on stderr.
     assert main(["stats", str(project.path), "--json"]) == 0

@@ -4,10 +4,7 @@ cancelled or killed midway is finished by the next open, with one audit event in
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -23,6 +20,7 @@ from app.core.io.importer import import_dataset
 from app.core.project.project import open_project
 from app.core.storage import staging, visibility
 from tests.fixtures_data import write_csv
+from tests.unit.killing import kill_at_first_chunk
 
 ROOT = Path(__file__).resolve().parents[2]
 CHUNK = 7  # rows per delete in these tests
@@ -160,18 +158,7 @@ def test_a_killed_removal_is_finished_by_the_next_open(make_project, tmp_path, c
     project, big = two_datasets(make_project, tmp_path)
     path = project.path
     project.close()
-    child = subprocess.Popen(
-        [sys.executable, "-c", KILLED, str(path), str(big)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-    )
-    try:
-        assert child.stdout.readline().strip() == "chunk"
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+    kill_at_first_chunk(KILLED, str(path), str(big))
     assert count(path, f"SELECT state FROM dataset WHERE id = {big}") == visibility.REMOVING
     assert 0 < count(path, f"SELECT count(*) FROM datapoint WHERE dataset_id = {big}") < 50
     # The command line opens the project, finishes the removal, and says so on stderr.

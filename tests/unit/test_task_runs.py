@@ -9,10 +9,7 @@ Chunks are made small by replacing the chunk sizer; nothing asserts on time.
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -32,6 +29,7 @@ from app.core.storage.retry import write_transaction
 from app.core.team import runtasks
 from app.core.team.assign import add_annotator, generate_tasks, list_annotators
 from app.core.team.tasks import create_tasks
+from tests.unit.killing import kill_at_first_chunk
 
 ROOT = Path(__file__).resolve().parents[2]
 CHUNK = 4  # tasks per chunk in these tests
@@ -234,19 +232,7 @@ KILLED = textwrap.dedent(
 def test_a_killed_assignment_is_swept_on_open(make_project, tmp_path):
     project = team_project(make_project, tmp_path)
     project.close()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", KILLED, str(project.path)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        assert child.stdout.readline().strip() == "chunk"
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+    kill_at_first_chunk(KILLED, str(project.path))
     assert raw_rows(project, "SELECT count(*) FROM task WHERE run_id IS NOT NULL") == [(3,)]
     with open_project(project.path) as again:
         assert [(s.kind, s.rows) for s in again.swept] == [("assign", 3)]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -32,10 +31,10 @@ from sqlalchemy import Connection, Engine
 
 from app.core.errors import ProjectError
 from app.core.ids import now_iso
-from app.core.jobs import CancelCheck, check_cancel, never_cancel
+from app.core.jobs import CancelCheck, never_cancel
 from app.core.storage.retry import run_write
 from app.core.storage.sqlite import driver_connection
-from app.core.storage.staging import FIRST_CHUNK, load_abandoned, load_running, next_chunk
+from app.core.storage.staging import in_steps, load_abandoned, load_running
 from app.core.storage.visibility import loader_tag, snapshot
 
 PUBLISHED = 0
@@ -175,16 +174,7 @@ def _delete_step(conn: Connection, run_id: int, size: int) -> int | None:
 def discard(engine: Engine, run_id: int, cancel: CancelCheck = never_cancel) -> int:
     """Remove an unpublished run and its rows in short transactions; how many rows. A
     published run is left alone. Used after a cancel or an error, and by the sweep."""
-    removed = 0
-    size = FIRST_CHUNK
-    while True:
-        check_cancel(cancel)
-        started = time.perf_counter()
-        count = run_write(engine, lambda conn, size=size: _delete_step(conn, run_id, size))
-        if not count:
-            return removed
-        removed += count
-        size = next_chunk(size, count, time.perf_counter() - started)
+    return in_steps(engine, lambda conn, size: _delete_step(conn, run_id, size), cancel=cancel)
 
 
 @dataclass(frozen=True)
@@ -304,17 +294,11 @@ def _settle_step(conn: Connection, run_id: int, size: int) -> int | None:
 def settle(engine: Engine, run_id: int, progress: Callable[[int], None] | None = None) -> int:
     """Write the statuses of a published run's items in short transactions (sized to about
     staging.TARGET_SECONDS each), then remove its mark; how many annotations it went over."""
-    done = 0
-    size = FIRST_CHUNK
-    while True:
-        started = time.perf_counter()
-        count = run_write(engine, lambda conn, size=size: _settle_step(conn, run_id, size))
-        if not count:
-            return done
-        done += count
-        if progress is not None:
-            progress(done)
-        size = next_chunk(size, count, time.perf_counter() - started)
+    return in_steps(
+        engine,
+        lambda conn, size: _settle_step(conn, run_id, size),
+        progress or (lambda _done: None),
+    )
 
 
 def settle_pending(engine: Engine) -> int:

@@ -26,7 +26,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
@@ -125,16 +125,34 @@ def delete_loading(
     cascade), in short transactions; the number of datapoints removed. A published dataset is
     left alone. `progress(done, total, message)` and the cancel check (Cancelled) come between
     two transactions, never inside one: the write lock is free then."""
-    removed = 0
+    return in_steps(
+        engine,
+        lambda conn, size: _delete_step(conn, dataset_id, size),
+        lambda removed: progress(removed, max(total, removed), message),
+        cancel,
+    )
+
+
+def in_steps(
+    engine: Engine,
+    step: Callable[[Connection, int], int | None],
+    done: Callable[[int], None] = lambda _count: None,
+    cancel: CancelCheck = never_cancel,
+) -> int:
+    """Run `step(conn, size)` in one short write transaction after another until it returns
+    0 or None, each sized (`size`, rows) to take about TARGET_SECONDS from how long the last
+    one took; the sum of what the steps returned. The cancel check (Cancelled) and
+    `done(sum so far)` come between two transactions, never inside one: the lock is free."""
+    total = 0
     size = FIRST_CHUNK
     while True:
         check_cancel(cancel)
         started = time.perf_counter()
-        count = run_write(engine, lambda conn, size=size: _delete_step(conn, dataset_id, size))
-        if not count:  # None: gone; 0: the dataset row itself went last
-            return removed
-        removed += count
-        progress(removed, max(total, removed), message)
+        count = run_write(engine, lambda conn, size=size: step(conn, size))
+        if not count:
+            return total
+        total += count
+        done(total)
         size = next_chunk(size, count, time.perf_counter() - started)
 
 
