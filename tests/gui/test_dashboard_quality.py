@@ -199,6 +199,8 @@ def test_dashboard_shows_gold_accuracy_over_time_and_the_drift_alert(qtbot, shop
     report = view.report.as_dict()
     gold = report["gold"]
     assert view.cards["gold"].isVisible()
+    grid = view.consensus_card.parentWidget().parentWidget().layout()
+    assert grid.getItemPosition(grid.indexOf(view.consensus_card.parentWidget())) == (2, 1, 1, 1)
 
     buckets, series, items = view.gold_card.chart.data
     assert buckets == ["2024-04-01", "2024-04-08", "2024-04-15", "2024-04-22", "2024-04-29"]
@@ -300,5 +302,11 @@ def test_quality_cards_are_hidden_without_the_workflows(qtbot, tmp_path):
         assert not view.issues_card.rejections.isVisible()
         assert view.cards["consensus"].isVisible()
         assert view.consensus_card.values["items with two or more votes"].text() == "0"
+        # no gold card: consensus spans both columns rather than leaving the left one empty
+        grid = view.consensus_card.parentWidget().parentWidget().layout()
+        at = grid.getItemPosition(grid.indexOf(view.consensus_card.parentWidget()))
+        assert at == (2, 0, 1, 2)
+        left, right = view.consensus_card.parentWidget().geometry(), view.progress_card.geometry()
+        assert left.left() == right.left()
     finally:
         project.close()

@@ -126,7 +126,8 @@ class DashboardView(QDialog):
         grid.addLayout(self.tiles, 0, 0, 1, 2)
         for key, (row, column) in PLACEMENT.items():
             grid.addWidget(self.cards[key], row, column)
-        grid.addWidget(quality, 2, 1)
+        self._grid, self._quality = grid, quality
+        self._place_quality()
         grid.addWidget(self.issues_card, 5, 0, 1, 2)
         grid.addWidget(self.automation_card, 6, 0, 1, 2)
         grid.setColumnStretch(0, 1)
@@ -229,6 +230,16 @@ class DashboardView(QDialog):
         self.tiles.show_report(report)
         for card in self.cards.values():
             card.show_report(report)
+        self._place_quality()
+
+    def _place_quality(self) -> None:
+        """Assignments and consensus beside the gold card, or across both columns when the
+        project has no gold items (the gold card is hidden: its cell would stay empty)."""
+        self._grid.removeWidget(self._quality)
+        if self.gold_card.isHidden():
+            self._grid.addWidget(self._quality, 2, 0, 1, 2)
+        else:
+            self._grid.addWidget(self._quality, 2, 1)
 
     # --- saving -----------------------------------------------------------------------------
 
