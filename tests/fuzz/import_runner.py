@@ -222,7 +222,7 @@ def measure_memory(work: Path, field_mb: int = 12) -> dict:
     for name, content in files.items():
         (work / name).write_text(content, encoding="utf-8")
     del text, files
-    peaks = {name: _peak_kb(work / name, work) for name in FILES}
+    peaks = {name: peak_kb(work / name, work) for name in FILES}
     return memory_ratios(peaks, field_mb)
 
 
@@ -238,13 +238,16 @@ def memory_ratios(peaks: dict[str, int], field_mb: int) -> dict:
     }
 
 
-def _peak_kb(path: Path, work: Path) -> int:
-    """Peak RSS (KB) of a process that opens a project made by another and imports `path`."""
+def peak_kb(
+    path: Path, work: Path, runner: str = "tests.fuzz.import_runner", timeout: int = 300
+) -> int:
+    """Peak RSS (KB) of a process that opens a project made by another and imports `path`,
+    both through `runner`'s `memory` command (this module's, or the peer runner's)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TAGLOOP_CONFIG_DIR": str(work / "config")}
     project = work / "memory.tagloop"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{project}{suffix}").unlink(missing_ok=True)
-    command = [sys.executable, "-m", "tests.fuzz.import_runner", "memory"]
+    command = [sys.executable, "-m", runner, "memory"]
     for step in ("create", str(path)):
         done = subprocess.run(
             [*command, step, str(project)],
@@ -252,7 +255,7 @@ def _peak_kb(path: Path, work: Path) -> int:
             env=env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=timeout,
             check=True,
         )
     return int(done.stdout.split()[-1])

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import os
 import resource
 import sys
 from pathlib import Path
@@ -87,33 +86,15 @@ def measure_memory(work: Path, field_mb: int = 8) -> dict:
     """Peak RSS of importing one `field_mb` MB record in each text peer format, against a
     one-line file, each in its own process: (peak - baseline) / field size. 8 MB: libxml2
     reads a text node of at most 10 MB (BioC)."""
-    import subprocess
-
-    from tests.fuzz.import_runner import ROOT
-
     work.mkdir(parents=True, exist_ok=True)
     size = field_mb << 20
     files = {"tiny.txt": b"one line\n", **long_files(size)}
     for name, content in files.items():
         (work / name).write_bytes(content)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TAGLOOP_CONFIG_DIR": str(work / "config")}
-    peaks = {}
-    for name in files:
-        project = work / "memory.tagloop"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{project}{suffix}").unlink(missing_ok=True)
-        command = [sys.executable, "-m", "tests.fuzz.peer_runner", "memory"]
-        for step in ("create", str(work / name)):
-            done = subprocess.run(
-                [*command, step, str(project)],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=True,
-            )
-        peaks[name] = int(done.stdout.split()[-1])
+    peaks = {
+        name: import_runner.peak_kb(work / name, work, "tests.fuzz.peer_runner", timeout=600)
+        for name in files
+    }
     return import_runner.memory_ratios(peaks, field_mb)
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,3 +31,31 @@ def kill_at_first_chunk(script: str, *args: object) -> int:
         child.send_signal(signal.SIGKILL)
         child.wait()
     return child.pid
+
+
+def killed_import(arguments: str = "") -> str:
+    """The script (argv: project, file) of an import that commits chunks of 5 rows and stalls
+    after the first, printing "chunk", until kill_at_first_chunk kills it; `arguments` are
+    more keyword arguments of import_dataset (e.g. 'annotator="Dr Killed"')."""
+    extra = f", {arguments}" if arguments else ""
+    return textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from app.core.io.importer import import_dataset
+        from app.core.project.project import open_project
+        from app.core.storage import staging
+
+        staging.next_chunk = lambda *args, **kwargs: 5
+
+        def stall(done, total, message):
+            if message.startswith("Reading"):
+                print("chunk", flush=True)
+                time.sleep(600)  # until the test kills this process
+
+        with open_project(Path(sys.argv[1])) as project:
+            import_dataset(
+                project, Path(sys.argv[2]), label_column="label", progress=stall{extra}
+            )
+        """
+    )

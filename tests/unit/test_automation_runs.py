@@ -56,22 +56,7 @@ def _setup(make_project, tmp_path):
     label(project, range(1, 11), "ham")
     add_annotator(project, "ann", "annotator")
     add_annotator(project, "rita", "reviewer")
-    ids = list(range(11, 41))
-    plan = automation.RunPlan(
-        1,
-        "version-uuid",
-        2,
-        "b.csv",
-        0.95,
-        0.95,
-        0.9,
-        0.97,
-        0.8,
-        auto=[(dp, '"spam"', 0.99) for dp in ids[:24]],
-        routed=ids[24:],
-        audit_rate=0.5,
-    )
-    return project, plan
+    return project, plan_for()
 
 
 def label(project, ids, value: str) -> None:

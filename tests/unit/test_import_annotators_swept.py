@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from app.core.io.importer import import_dataset
 from app.core.project.project import open_project
 from app.core.storage import staging
 from tests.fixtures_data import write_csv
-from tests.unit.killing import kill_at_first_chunk
+from tests.unit.killing import kill_at_first_chunk, killed_import
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,28 +45,7 @@ def notes(path: Path) -> list[str]:
         raw.close()
 
 
-KILLED = textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    from app.core.io.importer import import_dataset
-    from app.core.project.project import open_project
-    from app.core.storage import staging
-
-    staging.next_chunk = lambda *args, **kwargs: 5
-
-    def stall(done, total, message):
-        if message.startswith("Reading"):
-            print("chunk", flush=True)
-            time.sleep(600)  # until the test kills this process
-
-    with open_project(Path(sys.argv[1])) as project:
-        import_dataset(
-            project, Path(sys.argv[2]), label_column="label", annotator="Dr Killed",
-            progress=stall,
-        )
-    """
-)
+KILLED = killed_import('annotator="Dr Killed"')
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,7 @@ from app.core.project.project import open_project
 from app.core.storage import staging, visibility
 from tests.fixtures_data import write_csv
 from tests.unit.helpers import snapshot
-from tests.unit.killing import kill_at_first_chunk
+from tests.unit.killing import kill_at_first_chunk, killed_import
 
 ROOT = Path(__file__).resolve().parents[2]
 CHUNK = 7  # rows per chunk in these tests
@@ -214,25 +213,7 @@ def test_an_import_that_adds_labels_points_its_annotations_at_the_new_schema(
     assert versions == [(project.schema.id,)]
 
 
-KILLED = textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    from app.core.io.importer import import_dataset
-    from app.core.project.project import open_project
-    from app.core.storage import staging
-
-    staging.next_chunk = lambda *args, **kwargs: 5
-
-    def stall(done, total, message):
-        if message.startswith("Reading"):
-            print("chunk", flush=True)
-            time.sleep(600)  # until the test kills this process
-
-    with open_project(Path(sys.argv[1])) as project:
-        import_dataset(project, Path(sys.argv[2]), label_column="label", progress=stall)
-    """
-)
+KILLED = killed_import()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
