@@ -24,8 +24,11 @@ depends_on = None
 
 def upgrade() -> None:
     op.execute("ALTER TABLE task ADD COLUMN close_run_id INTEGER")
+    # with the status: the run's last transaction counts its marked tasks still open from
+    # the index alone
     op.execute(
-        "CREATE INDEX ix_task_close_run ON task (close_run_id) WHERE close_run_id IS NOT NULL"
+        "CREATE INDEX ix_task_close_run ON task (close_run_id, status)"
+        " WHERE close_run_id IS NOT NULL"
     )
 
 
