@@ -423,22 +423,9 @@ def reassign(
         dst = find_annotator(conn, target)
         if src[0] == dst[0]:
             raise ProjectError("reassign from and to the same annotator")
-        raw = driver_connection(conn)
         open_sql = f"FROM task WHERE annotator_id = ? AND status = 'todo' AND id <= ?{where}"
         params = (src[0], seen.top, *([kind] if kind else []))
-        ids, open_tasks = array("q"), []
-        for task_id, dp_id, task_kind in raw.execute(
-            f"SELECT id, datapoint_id, kind {open_sql} ORDER BY id", params
-        ):
-            ids.append(task_id)
-            open_tasks.append((dp_id, task_kind))
-        theirs = set(
-            raw.execute(
-                "SELECT datapoint_id, kind FROM task WHERE annotator_id = ?"
-                f" AND status != 'cancelled' AND {runs.task_visible('task')}",
-                (dst[0],),
-            ).fetchall()
-        )
+        ids, open_tasks, theirs = _moving(driver_connection(conn), open_sql, params, dst[0])
     created = now_iso()
     moved = [(dp, dst[0], k, created) for dp, k in open_tasks if (dp, k) not in theirs]
     already = len(open_tasks) - len(moved)
@@ -496,3 +483,24 @@ def reassign(
     except Cancelled:
         report.closing_stopped = True
     return report
+
+
+def _moving(
+    raw: sqlite3.Connection, open_sql: str, params: tuple, target_id: int
+) -> tuple[array, list[tuple[int, str]], set[tuple[int, str]]]:
+    """In reassign's read snapshot: the ids and (datapoint, kind) of the open tasks to move
+    (`open_sql` with `params`), and the (datapoint, kind) of the target's tasks."""
+    ids, open_tasks = array("q"), []
+    for task_id, dp_id, task_kind in raw.execute(
+        f"SELECT id, datapoint_id, kind {open_sql} ORDER BY id", params
+    ):
+        ids.append(task_id)
+        open_tasks.append((dp_id, task_kind))
+    theirs = set(
+        raw.execute(
+            "SELECT datapoint_id, kind FROM task WHERE annotator_id = ?"
+            f" AND status != 'cancelled' AND {runs.task_visible('task')}",
+            (target_id,),
+        ).fetchall()
+    )
+    return ids, open_tasks, theirs

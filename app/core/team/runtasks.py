@@ -13,6 +13,10 @@ automation run names its tasks): the UUID index then grows at its end, and the r
 audit event names the prefix and the count instead of one hash-chained event per task, which
 cost two thirds of a million-task assignment and cannot be undone after a cancel.
 
+A run may also close existing tasks when it publishes (a reassignment's moved tasks): `write_run`
+marks them first, in chunks too (`mark_chunks`, runs.mark_closed), and the caller's close
+settle (runs.close) writes their status after the publish.
+
 Limit of `made_since`: it finds other writers' tasks by id (above the snapshot's newest, or of
 a run that was loading then). A task id below the snapshot's newest is reused only after the
 newest tasks are deleted (a discarded run's), which a check of that rare case does not cover.
