@@ -264,3 +264,37 @@ def test_a_schema_0008_file_upgrades_and_reassigns(tmp_path):
         assert stored(path)[-1] == ("ben", "cancelled", 5)
         assert raw_rows(path, MARKS) == [(0,)]
         assert verify_chain(project).ok
+
+
+def test_work_given_to_the_source_by_a_run_loading_then_refuses_the_move(
+    make_project, tmp_path, small_chunks
+):
+    """A task for ben in a run that was loading when reassign read (so unseen by it), then
+    published while it wrote: ben's open tasks changed, nothing is moved."""
+    from app.core.errors import ProjectError
+    from app.core.ids import new_uuid, now_iso
+    from app.core.storage.retry import run_write
+
+    project = team_project(make_project, tmp_path)
+    other = runs.begin(project.engine, "assign")
+
+    def give_ben(conn):
+        conn.exec_driver_sql(
+            "INSERT INTO task (uuid, datapoint_id, annotator_id, kind, status, created_at,"
+            " run_id) SELECT ?, 1, id, 'review', 'todo', ?, ? FROM annotator WHERE name = 'ben'",
+            (new_uuid(), now_iso(), other.id),
+        )
+
+    run_write(project.engine, give_ben)
+    published = []
+
+    def publish_it(done, total, message):
+        if not published:
+            run_write(project.engine, lambda conn: runs.publish(conn, other.id))
+            published.append(message)
+
+    with pytest.raises(ProjectError, match="ben's open tasks changed"):
+        reassign(project, "ben", "ana", progress=publish_it)
+    assert published == ["Marking moved tasks"]
+    assert raw_rows(project.path, MARKS) == [(0,)]
+    assert stored(project.path) == [("ana", "todo", 11), ("ben", "todo", 12)]
