@@ -32,6 +32,7 @@ def cmd_annotators(args: argparse.Namespace) -> int:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
+    from app.cli.interrupt import interrupt_cancels
     from app.cli.options import open_project
     from app.core.team.assign import generate_tasks, reassign
 
@@ -39,7 +40,11 @@ def cmd_assign(args: argparse.Namespace) -> int:
         if args.reassign:
             if not args.to:
                 raise SystemExit("tagloop: error: --reassign FROM needs --to TO")
-            print(reassign(project, args.reassign, args.to, progress=TextProgress()).summary())
+            with interrupt_cancels() as cancel:  # Ctrl-C after the move is saved: it stands
+                moved = reassign(
+                    project, args.reassign, args.to, progress=TextProgress(), cancel=cancel
+                )
+            print(moved.summary())
             return 0
         if not args.annotators:
             raise SystemExit("tagloop: error: --annotators a,b,c is required")

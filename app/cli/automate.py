@@ -24,6 +24,7 @@ def _names(value: str | None) -> list[str] | None:
 
 
 def cmd_automate(args: argparse.Namespace) -> int:
+    from app.cli.interrupt import interrupt_cancels
     from app.cli.options import open_project
     from app.cli.progress import TextProgress
     from app.core.errors import ProjectError
@@ -42,8 +43,9 @@ def cmd_automate(args: argparse.Namespace) -> int:
             raise ProjectError(
                 "give --target-precision, and either --dataset NAME_OR_ID or --input FILE"
             )
-        try:
-            outcome = _run(project, args, actor, TextProgress())
+        try:  # Ctrl-C once the run is saved stops its status settle only: it stands
+            with interrupt_cancels() as cancel:
+                outcome = _run(project, args, actor, TextProgress(), cancel)
         except AutomationStopped as exc:
             print(f"tagloop: automation is stopped: {exc}", file=sys.stderr)
             if args.json:
@@ -52,7 +54,9 @@ def cmd_automate(args: argparse.Namespace) -> int:
         return _print_outcome(outcome, args.json)
 
 
-def _run(project: Any, args: argparse.Namespace, actor: int, progress: Any) -> Any:
+def _run(
+    project: Any, args: argparse.Namespace, actor: int, progress: Any, cancel: Any = None
+) -> Any:
     """--dataset and --input alike: warn of a stale model (or retrain it with --retrain), then
     plan; --input imports its file only once the request has passed every check."""
     from app.core.errors import ProjectError
@@ -67,6 +71,8 @@ def _run(project: Any, args: argparse.Namespace, actor: int, progress: Any) -> A
         "seed": args.seed,
     }
     common = {"actor_id": actor, "options": options, "progress": progress}
+    if cancel is not None:
+        common["cancel"] = cancel
     if args.input is not None:
         if args.dry_run:
             raise ProjectError(

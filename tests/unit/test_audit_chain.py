@@ -109,6 +109,8 @@ def test_the_migration_backfills_a_valid_chain(make_project, tmp_path):
         conn.execute("ALTER TABLE audit_event DROP COLUMN prev_hash")
         conn.execute("ALTER TABLE dataset DROP COLUMN loader")  # added by 0007
         conn.execute("ALTER TABLE dataset DROP COLUMN state")
+        conn.execute("DROP INDEX ix_task_close_run")  # added by 0009
+        conn.execute("ALTER TABLE task DROP COLUMN close_run_id")
         conn.execute("DROP INDEX ix_task_run")  # added by 0008
         conn.execute("DROP INDEX ix_annotation_run")
         conn.execute("ALTER TABLE task DROP COLUMN run_id")

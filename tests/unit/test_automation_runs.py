@@ -20,7 +20,7 @@ from sqlalchemy import text
 from app.core.annotation.browse import Browser, Query
 from app.core.annotation.commands import AnnotationState, SetAnnotations
 from app.core.annotation.stats import labeling_progress, project_stats
-from app.core.annotation.worklist import Worklist
+from app.core.annotation.worklist import Worklist, WorklistSpec
 from app.core.audit.chain import verify_chain
 from app.core.errors import Cancelled, ProjectError
 from app.core.io.export import iter_records
@@ -225,6 +225,50 @@ def test_statuses_being_settled_count_as_labelled_and_the_next_open_finishes(
                 == 34
             )
             assert runs.settling(conn) == {}
+        assert seen(again) == shown
+
+
+def test_sort_by_status_counts_items_being_settled_as_labelled(
+    make_project, tmp_path, small_chunks, monkeypatch
+):
+    project, plan = _setup(make_project, tmp_path)
+    monkeypatch.setattr(runs, "settle", lambda *_args, **_kwargs: 0)  # stopped before settling
+    automation.write_run(project, plan, project.local_annotator_id)
+    monkeypatch.undo()
+    by_status = Query(sort="status", descending=True)  # labelled (1) before unlabelled (0)
+    rows = Browser(project).page(by_status, 0, 100)
+    assert [r.status for r in rows] == ["labeled"] * 34 + ["unlabeled"] * 6
+    assert {r.id for r in rows[34:]} == set(plan.routed)
+    worklist = Worklist(project, WorklistSpec(Query(sort="status", descending=True)))
+    assert [worklist.id_at(i) for i in range(34, 40)] == sorted(plan.routed, reverse=True)
+
+
+def test_a_cancel_during_the_settle_leaves_the_run_and_the_next_open_finishes(
+    make_project, tmp_path, small_chunks
+):
+    project, plan = _setup(make_project, tmp_path)
+    settled = []
+
+    def progress(done, total, message):
+        if message == "Settling":
+            settled.append(done)
+
+    report = automation.write_run(
+        project, plan, project.local_annotator_id, cancel=lambda: bool(settled), progress=progress
+    )
+    assert settled == [CHUNK] and not report.settled  # one step, then Cancel was seen
+    assert "Cancel came after the run was saved: it stands" in report.summary()
+    assert report.auto_labelled == 24
+    shown = seen(project)
+    assert shown["unlabelled"] == 6 and shown["progress"].auto == 24
+    with project.engine.connect() as conn:
+        assert list(runs.settling(conn)) == [1]  # the mark is left for the next open
+    project.close()
+    with open_project(project.path) as again:
+        with again.engine.connect() as conn:
+            assert runs.settling(conn) == {}
+            stored = conn.exec_driver_sql("SELECT count(*) FROM datapoint WHERE status = 1")
+            assert stored.scalar() == 34
         assert seen(again) == shown
 
 

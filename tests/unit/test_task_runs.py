@@ -273,16 +273,19 @@ def test_a_reassignment_moves_all_or_nothing(make_project, tmp_path, small_chunk
     chunks = []
 
     def between_chunks(done, total, message):
-        chunks.append(done)
+        if message == "Closing moved tasks":  # published: the close settle (test_reassign_close)
+            return
+        chunks.append(done if message == "Creating tasks" else -done)  # marks: negative
         assert lock_is_free(project)
         assert seen_tasks(project) == before  # ben's tasks still open, ana's new ones unseen
 
     with pytest.raises(Cancelled):
         reassign(project, "ben", "ana", progress=between_chunks, cancel=lambda: len(chunks) >= 2)
     assert seen_tasks(project) == before and raw_rows(project, LOADING_TASKS) == [(0,)]
+    assert raw_rows(project, "SELECT count(close_run_id) FROM task") == [(0,)]  # marks cleared
     chunks.clear()
     report = reassign(project, "ben", "ana", progress=between_chunks)
-    assert (report.moved, report.already_theirs, chunks) == (11, 0, [4, 8, 11])
+    assert (report.moved, report.already_theirs, chunks) == (11, 0, [-4, -8, -11, 4, 8, 11])
     counts = {name: (todo, done) for name, todo, done in seen_tasks(project)["annotators"]}
     assert counts["ana"] == (22, 0) and counts["ben"] == (0, 0)
     assert raw_rows(project, "SELECT count(*) FROM task WHERE status = 'cancelled'") == [(11,)]

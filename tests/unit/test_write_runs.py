@@ -102,3 +102,61 @@ def test_a_run_of_a_dead_process_is_swept_on_open_and_a_live_one_is_kept(make_pr
             assert runs.task_where(conn) is not None  # still hidden
     finally:
         reopened.close()
+
+
+def _marks(project) -> list[tuple]:
+    with project.engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT id, status, close_run_id FROM task ORDER BY id").all()
+
+
+def test_a_close_mark_counts_only_once_its_run_is_published(make_project, tmp_path):
+    project = _project_with_datapoints(make_project, tmp_path)
+    for datapoint_id in (1, 2, 3):
+        _add_task(project, None, datapoint_id)
+    with project.engine.connect() as conn:
+        assert runs.task_where(conn) is None  # nothing loading, nothing marked
+    with runs.writing(project.engine, "reassign") as run:
+        marked = run_write(
+            project.engine, lambda c: runs.mark_closed(driver_connection(c), run.id, [1, 2])
+        )
+        assert marked == 2
+        assert _visible_tasks(project) == 3  # a mark of a loading run means nothing
+        run_write(project.engine, lambda conn: runs.publish(conn, run.id))
+    assert _visible_tasks(project) == 1  # closed at the publish, before any status is written
+    with project.engine.connect() as conn:
+        assert runs.task_where(conn) is not None  # a close is pending: the reads filter
+        statuses = (
+            conn.exec_driver_sql(
+                f"SELECT {runs.task_status_sql('t')} FROM task t WHERE {runs.task_written('t')}"
+                " ORDER BY t.id"
+            )
+            .scalars()
+            .all()
+        )
+        assert statuses == ["cancelled", "cancelled", "todo"]
+    assert runs.closes_pending(project.engine) == [run.id]
+    assert runs.close(project.engine, run.id) == 2
+    assert _marks(project) == [(1, "cancelled", None), (2, "cancelled", None), (3, "todo", None)]
+    assert runs.closes_pending(project.engine) == []
+    with project.engine.connect() as conn:
+        assert runs.task_where(conn) is None  # hot reads keep their plans again
+    assert _visible_tasks(project) == 3  # the closed tasks are back, as cancelled
+
+
+def test_a_discarded_run_clears_its_marks_and_a_second_run_cannot_mark_them(make_project, tmp_path):
+    project = _project_with_datapoints(make_project, tmp_path)
+    for datapoint_id in (1, 2):
+        _add_task(project, None, datapoint_id)
+    first = runs.begin(project.engine, "reassign")
+    second = runs.begin(project.engine, "reassign")
+
+    def mark(run_id: int):
+        return lambda c: runs.mark_closed(driver_connection(c), run_id, [1, 2])
+
+    assert run_write(project.engine, mark(first.id)) == 2
+    assert run_write(project.engine, mark(second.id)) == 0  # already marked by the first
+    runs.discard(project.engine, first.id)
+    assert _marks(project) == [(1, "todo", None), (2, "todo", None)]
+    with project.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT id FROM write_run").scalars().all() == [second.id]
+    assert run_write(project.engine, mark(second.id)) == 2  # free again

@@ -60,7 +60,7 @@ PREVIEW_CHARS = 500
 _ORDER = {
     "id": "d.id {dir}",
     "dataset": "d.dataset_id {dir}, d.id {dir}",
-    "status": "d.status {dir}, d.id {dir}",
+    "status": "{status} {dir}, d.id {dir}",  # Seen.status: counts a settling run's items
     # the model's confidence in the query's model version (no prediction sorts as lowest)
     "confidence": "(SELECT p.confidence FROM prediction p WHERE p.model_version_id = :mv"
     " AND p.datapoint_id = d.id) {dir}, d.id {dir}",
@@ -256,12 +256,15 @@ def _pending_after(conn, query: Query) -> int | None:
     return upto
 
 
-def order_by(query: Query) -> str:
-    """The ORDER BY terms of the query's sort, on datapoint `d` (by id when the sort is unknown)."""
+def order_by(query: Query, seen: Seen | None = None) -> str:
+    """The ORDER BY terms of the query's sort, on datapoint `d` (by id when the sort is unknown).
+    The status sort orders by `seen.status` (the read snapshot's runs.status_expr: while an
+    automation run's statuses settle, its items sort as labelled, not by the stored column)."""
     sort = query.sort if query.sort in SORTABLE else "id"
     if sort == "confidence" and query.model_version is None:
         sort = "id"  # no model version: nothing to sort by
-    return _ORDER[sort].format(dir="DESC" if query.descending else "ASC")
+    status = seen.status if seen else "d.status"
+    return _ORDER[sort].format(dir="DESC" if query.descending else "ASC", status=status)
 
 
 def where_clause(conn, query: Query, seen: Seen | None = None) -> tuple[str, dict[str, Any]]:
@@ -298,7 +301,7 @@ class Browser:
             seen = Seen.of(conn)
             where, params = where_clause(conn, query, seen)
             sort = query.sort if query.sort in SORTABLE else "id"
-            order = order_by(query)
+            order = order_by(query, seen)
             # Find the page's ids on narrow indexes first; only then read those rows' text.
             ids = (
                 f"SELECT d.id FROM datapoint d{where} ORDER BY {order} LIMIT :limit OFFSET :offset"

@@ -144,9 +144,10 @@ class Worklist:
 
 def _ids(project: Project, query: browse.Query) -> list[int]:
     """The ids a browse query selects, in its sort order, without reading any text."""
-    order = browse.order_by(query)
     with project.engine.connect() as conn:
-        where, params = browse.where_clause(conn, query)
+        seen = browse.Seen.of(conn)
+        where, params = browse.where_clause(conn, query, seen)
+        order = browse.order_by(query, seen)  # the status sort counts a settling run's items
         sql = f"SELECT d.id FROM datapoint d{where} ORDER BY {order}"
         return [row[0] for row in conn.exec_driver_sql(sql, params)]
 

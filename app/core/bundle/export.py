@@ -370,13 +370,16 @@ def _note_members(sel: Selection, uuids: Uuids) -> list[Member]:
     whose = ("uuid", *uuids.about(), uuids.annotator())
     members: list[Member] = []
     if sel.tasks is not None:
+        shown, status = runs.task_visible("t"), sel.task_status
+        if sel.kind != "assignment":  # every task: one a run closed, not settled, as cancelled
+            shown, status = runs.task_written("t"), runs.task_status_sql("t", status)
         members.append(
             (
                 "tasks.jsonl",
                 f"SELECT t.uuid, d.dataset_id, d.row, t.annotator_id, {sel.task_kind},"
-                f" {sel.task_status},"
+                f" {status},"
                 " t.created_at FROM task t JOIN datapoint d ON d.id = t.datapoint_id"
-                f" WHERE ({sel.tasks}) AND {runs.task_visible('t')} ORDER BY t.id",
+                f" WHERE ({sel.tasks}) AND {shown} ORDER BY t.id",
                 row_maker(*whose, "kind", "status", "created_at"),
             )
         )

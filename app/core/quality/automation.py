@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from app.core import audit
-from app.core.errors import ProjectError
+from app.core.errors import Cancelled, ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.annotators import MODEL_ROLE, find_annotator, model_annotator
@@ -97,6 +97,7 @@ class RunReport:
     audit_tasks: int
     threshold: float | None
     dropped: int = 0  # planned items a person labelled while the run was writing: left out
+    settled: bool = True  # False: Cancel stopped the status settle after publishing
 
     def summary(self) -> str:
         text = (
@@ -105,6 +106,11 @@ class RunReport:
         )
         if self.dropped:
             text += f"; {self.dropped:,} items labelled meanwhile by a person were left out"
+        if not self.settled:
+            text += (
+                ". Cancel came after the run was saved: it stands, and its items count as"
+                " labelled; their stored status is finished when the project next opens"
+            )
         return text
 
 
@@ -175,7 +181,11 @@ def write_run(
         publishing = chunks.Publish(run.id, plan, model_id, run_uuid, actor_id, event, facts)
         dropped = run_write(engine, publishing.publish)
     progress(0, len(plan.auto), "Settling the statuses")
-    runs.settle(engine, run.id, lambda done: progress(done, len(plan.auto), "Settling"))
+    settled = True
+    try:  # a Cancel now stops the settle only: the run stands (runs.settle)
+        runs.settle(engine, run.id, lambda done: progress(done, len(plan.auto), "Settling"), cancel)
+    except Cancelled:
+        settled = False
     return RunReport(
         run_uuid,
         stamp,
@@ -185,6 +195,7 @@ def write_run(
         len(audit_tasks) - dropped.audit_tasks,
         plan.threshold,
         dropped.auto + dropped.routed,
+        settled,
     )
 
 

@@ -18,13 +18,19 @@ rows out:
 A cancelled or failed run is removed by `discard` in short transactions; one whose process was
 killed is removed when the project next opens (`sweep_abandoned`). Published runs keep their
 row (state PUBLISHED), so that a run id is never reused: rows of an old run stay visible.
+
+A run may also close existing tasks when it publishes (a reassignment closes the moved ones):
+it marks them (`task.close_run_id`, migration 0009) in short chunks while it loads, and a mark
+means nothing until the run publishes; from then on `task_visible` leaves the task out, as if
+it were cancelled, and `close` writes status 'cancelled' in short steps afterwards (the "close
+settle", below).
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
@@ -46,15 +52,47 @@ def _run_column(alias: str) -> str:
     return f"{alias}.run_id" if alias else "run_id"
 
 
-def task_visible(alias: str = "t") -> str:
-    """SQL: the task (alias or table name `alias`) belongs to no run, or to a published one."""
+def _written(alias: str) -> str:
+    """SQL: the row (alias or table name `alias`) belongs to no run, or to a published one."""
     column = _run_column(alias)
     return f"({column} IS NULL OR {column} NOT IN ({HIDDEN_RUNS}))"
 
 
+def task_visible(alias: str = "t") -> str:
+    """SQL: the task (alias or table name `alias`) belongs to no run, or to a published one,
+    and no published run has closed it (`close_run_id`: a mark of a loading run means nothing).
+
+    A task closed that way but not settled yet is left out, not shown as cancelled: every read
+    of tasks either wants open ones (worklist, counts, the pool, bundles of assignments) or
+    those not cancelled (review, gold, report figures), for which a closed task is gone either
+    way. A read of every task (the report's list of annotators with work, a project bundle's
+    tasks) misses it for the seconds the close settle takes, then finds it cancelled: for the
+    project bundle, which carries statuses to other machines, `task_status_sql` gives the
+    status with the close counted, so a bundle made meanwhile still carries the cancel."""
+    close = f"{alias}.close_run_id" if alias else "close_run_id"
+    return f"({_written(alias)} AND ({close} IS NULL OR {close} IN ({HIDDEN_RUNS})))"
+
+
+def task_written(alias: str = "t") -> str:
+    """SQL: the task belongs to no run, or to a published one, closed or not (pair it with
+    `task_status_sql`)."""
+    return _written(alias)
+
+
+def task_status_sql(alias: str = "t", status: str | None = None) -> str:
+    """SQL: the task's status (`status`, an expression, else the column), 'cancelled' where a
+    published run has closed it and the close settle has not written it yet."""
+    close = f"{alias}.close_run_id" if alias else "close_run_id"
+    column = status or (f"{alias}.status" if alias else "status")
+    return (
+        f"(CASE WHEN {close} IS NOT NULL AND {close} NOT IN ({HIDDEN_RUNS})"
+        f" THEN 'cancelled' ELSE {column} END)"
+    )
+
+
 def annotation_visible(alias: str = "a") -> str:
     """SQL: the annotation (alias or table name `alias`) is of no run, or of a published one."""
-    return task_visible(alias)
+    return _written(alias)
 
 
 def label_visible(alias: str = "al") -> str:
@@ -72,11 +110,21 @@ def running(conn: Connection | sqlite3.Connection) -> bool:
     return conn.exec_driver_sql(sql).first() is not None
 
 
+def closing(conn: Connection | sqlite3.Connection) -> bool:
+    """Whether some task carries a close mark (a run loading, or a close not settled yet):
+    one probe of the partial index ix_task_close_run."""
+    sql = "SELECT 1 FROM task WHERE close_run_id IS NOT NULL LIMIT 1"
+    if isinstance(conn, sqlite3.Connection):
+        return conn.execute(sql).fetchone() is not None
+    return conn.exec_driver_sql(sql).first() is not None
+
+
 def task_where(conn: Connection | sqlite3.Connection, alias: str = "t") -> str | None:
-    """`task_visible(alias)` if some run is loading, else None; in a read snapshot taken
-    first (visibility.snapshot), so that the answer holds for the queries that follow."""
+    """`task_visible(alias)` if some run is loading or some close is not settled yet, else
+    None (the hot reads keep their plans); in a read snapshot taken first
+    (visibility.snapshot), so that the answer holds for the queries that follow."""
     snapshot(conn)
-    return task_visible(alias) if running(conn) else None
+    return task_visible(alias) if running(conn) or closing(conn) else None
 
 
 def annotation_where(conn: Connection | sqlite3.Connection, alias: str = "a") -> str | None:
@@ -167,6 +215,13 @@ def _delete_step(conn: Connection, run_id: int, size: int) -> int | None:
     ).rowcount
     if deleted:
         return deleted
+    unmarked = raw.execute(  # the tasks it was to close stay open: their marks go
+        "UPDATE task SET close_run_id = NULL WHERE id IN"
+        " (SELECT id FROM task WHERE close_run_id = ? LIMIT ?)",
+        (run_id, size),
+    ).rowcount
+    if unmarked:
+        return unmarked
     raw.execute("DELETE FROM write_run WHERE id = ?", (run_id,))
     return 0
 
@@ -291,19 +346,101 @@ def _settle_step(conn: Connection, run_id: int, size: int) -> int | None:
     return int(count)
 
 
-def settle(engine: Engine, run_id: int, progress: Callable[[int], None] | None = None) -> int:
+def settle(
+    engine: Engine,
+    run_id: int,
+    progress: Callable[[int], None] | None = None,
+    cancel: CancelCheck = never_cancel,
+) -> int:
     """Write the statuses of a published run's items in short transactions (sized to about
-    staging.TARGET_SECONDS each), then remove its mark; how many annotations it went over."""
+    staging.TARGET_SECONDS each), then remove its mark; how many annotations it went over.
+
+    `cancel` is checked between two transactions: Cancelled then stops the settle with its
+    mark left, which is safe (the run is published, and status_expr counts its unsettled
+    items meanwhile); the next open finishes it (settle_pending)."""
     return in_steps(
         engine,
         lambda conn, size: _settle_step(conn, run_id, size),
         progress or (lambda _done: None),
+        cancel,
     )
 
 
 def settle_pending(engine: Engine) -> int:
-    """Finish every settle that a killed (or still running) process left; how many items.
-    Settling twice is harmless: each step only sets a status that is still 0."""
+    """Finish every settle and close settle that a killed (or still running) process left;
+    how many items. Settling twice is harmless: each step only sets a status that is still 0,
+    or closes a task that still carries the mark."""
     with engine.connect() as conn:
         pending = settling(conn)
-    return sum(settle(engine, run_id) for run_id in pending)
+    closed = sum(close(engine, run_id) for run_id in closes_pending(engine))
+    return closed + sum(settle(engine, run_id) for run_id in pending)
+
+
+# -- the close settle: tasks that a published run closed ---------------------------------------
+#
+# A reassignment closes the moved tasks at the moment the target's new ones appear. Writing
+# 'cancelled' over 500,000 rows in the publishing transaction held the lock 6.4 s, so the run
+# marks them (close_run_id) in short chunks while it loads (`mark_closed`), and the mark takes
+# effect when the run publishes: task_visible leaves a task closed by a published run out (and
+# task_where gives that condition while any mark is left). `close` then writes the status in
+# short steps, clearing the marks. No project_meta note is needed: a mark of a published run
+# is the pending close itself, so a close stopped by a kill or a Cancel is found and finished
+# on the next open (settle_pending -> closes_pending). A discarded run clears its marks first
+# (its discard steps), so those tasks stay open.
+
+_MARK = "UPDATE task SET close_run_id = ? WHERE id = ? AND status = 'todo' AND close_run_id IS NULL"
+
+
+def mark_closed(raw: sqlite3.Connection, run_id: int, task_ids: Iterable[int]) -> int:
+    """Inside one of the loading run's short transactions: mark these tasks as closed by it,
+    if still open and not marked by another run; how many were marked."""
+    return raw.executemany(_MARK, ((run_id, task_id) for task_id in task_ids)).rowcount
+
+
+def marked_open(raw: sqlite3.Connection, run_id: int) -> int:
+    """How many tasks the run has marked that are still open (from ix_task_close_run alone):
+    its last transaction checks that none changed meanwhile."""
+    sql = "SELECT count(*) FROM task WHERE close_run_id = ? AND status = 'todo'"
+    return int(raw.execute(sql, (run_id,)).fetchone()[0])
+
+
+def _close_step(conn: Connection, run_id: int, size: int) -> int | None:
+    """Write 'cancelled' over up to `size` more tasks that the published run closed, clearing
+    their marks; the count (0 when none is left), None if the run is not published."""
+    raw = driver_connection(conn)
+    found = raw.execute("SELECT state FROM write_run WHERE id = ?", (run_id,)).fetchone()
+    if found is None or found[0] != PUBLISHED:
+        return None
+    return raw.execute(
+        "UPDATE task SET status = 'cancelled', close_run_id = NULL WHERE id IN"
+        " (SELECT id FROM task WHERE close_run_id = ? LIMIT ?)",
+        (run_id, size),
+    ).rowcount
+
+
+def close(
+    engine: Engine,
+    run_id: int,
+    progress: Callable[[int], None] | None = None,
+    cancel: CancelCheck = never_cancel,
+) -> int:
+    """The close settle of a published run: its marked tasks' status written in short
+    transactions (about staging.TARGET_SECONDS each); how many. Cancelled (checked between two
+    transactions) leaves the rest marked, which reads already count as closed."""
+    return in_steps(
+        engine,
+        lambda conn, size: _close_step(conn, run_id, size),
+        progress or (lambda _done: None),
+        cancel,
+    )
+
+
+def closes_pending(engine: Engine) -> list[int]:
+    """The published runs whose close settle is not finished (a probe of the partial index
+    per run: write_run holds one small row per run)."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            f"SELECT id FROM write_run w WHERE state = {PUBLISHED} AND EXISTS"
+            " (SELECT 1 FROM task WHERE close_run_id = w.id) ORDER BY id"
+        ).all()
+    return [row[0] for row in rows]

@@ -184,6 +184,12 @@ task = Table(
     Index("ix_task_annotator", "annotator_id", "status"),
     Column("run_id", Integer, nullable=True),  # as annotation.run_id
     Index("ix_task_run", "run_id", sqlite_where=text("run_id IS NOT NULL")),
+    # a reassignment's run (app.core.storage.runs) that closes this task when it publishes:
+    # a mark of a published run counts as cancelled until the close settle writes it
+    Column("close_run_id", Integer, nullable=True),
+    Index(
+        "ix_task_close_run", "close_run_id", "status", sqlite_where=text("close_run_id IS NOT NULL")
+    ),
 )
 
 # A long write of tasks or annotations (an assignment, an automation run...) committed in

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, text
 
 from app.core import audit
-from app.core.errors import ProjectError
+from app.core.errors import Cancelled, ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.annotators import ROLES, ensure_annotator, find_annotator
@@ -87,6 +87,7 @@ class ReassignReport:
     already_theirs: int
     source: str
     target: str
+    closing_stopped: bool = False  # Cancel came during the close settle (runs.close)
 
     def summary(self) -> str:
         extra = (
@@ -94,6 +95,11 @@ class ReassignReport:
             if self.already_theirs
             else ""
         )
+        if self.closing_stopped:
+            extra += (
+                ". Cancel came after the move was saved: it stands, and the moved tasks count"
+                " as closed; their stored status is finished when the project next opens"
+            )
         return f"Reassigned {self.moved:,} open tasks from {self.source} to {self.target}{extra}"
 
 
@@ -397,11 +403,16 @@ def reassign(
     closed. Do it before the assignment bundles are exported: work the source does in a
     bundle they already hold still merges, as theirs.
 
-    Decided from one read snapshot; the target's new tasks are written as a write run in short
-    chunks (app.core.team.runtasks), and the last short transaction closes the source's tasks
-    (one UPDATE), writes the one "reassign" event (the new tasks' UUID prefix, the counts) and
-    publishes. It refuses, with nothing written, if the source's open tasks or the target's
-    tasks changed meanwhile.
+    Decided from one read snapshot, then written as a write run (app.core.team.runtasks), never
+    holding the lock long: the source's tasks are marked as closed by the run in short chunks
+    (they stay open meanwhile), the target's new tasks written in short chunks, and the last
+    short transaction only re-checks (the marked tasks all still open, nothing of the target's
+    made meanwhile), writes the one "reassign" event (the new tasks' UUID prefix, the counts)
+    and publishes: from then on every read counts the marked tasks as closed and sees the new
+    ones. It refuses, with nothing written, if the source's open tasks or the target's tasks
+    changed meanwhile. The close settle then writes 'cancelled' over the moved tasks in short
+    steps ("Closing moved tasks", runs.close); a Cancel there stops it with the reassignment
+    done (the summary says so), and the next open finishes it, as it does after a kill.
     """
     actor = project.local_annotator_id  # a write the first time: never under the run's lock
     where = (" AND kind = ?" if kind else "") + f" AND {runs.task_visible('task')}"
@@ -412,39 +423,37 @@ def reassign(
         dst = find_annotator(conn, target)
         if src[0] == dst[0]:
             raise ProjectError("reassign from and to the same annotator")
-        raw = driver_connection(conn)
         open_sql = f"FROM task WHERE annotator_id = ? AND status = 'todo' AND id <= ?{where}"
         params = (src[0], seen.top, *([kind] if kind else []))
-        open_tasks = raw.execute(f"SELECT datapoint_id, kind {open_sql} ORDER BY id", params)
-        open_tasks = open_tasks.fetchall()
-        theirs = set(
-            raw.execute(
-                "SELECT datapoint_id, kind FROM task WHERE annotator_id = ?"
-                f" AND status != 'cancelled' AND {runs.task_visible('task')}",
-                (dst[0],),
-            ).fetchall()
-        )
+        ids, open_tasks, theirs = _moving(driver_connection(conn), open_sql, params, dst[0])
     created = now_iso()
     moved = [(dp, dst[0], k, created) for dp, k in open_tasks if (dp, k) not in theirs]
     already = len(open_tasks) - len(moved)
     del theirs
+    changed = ProjectError(
+        f"{src[2]}'s open tasks changed while they were being moved; nothing was"
+        " reassigned. Please try again."
+    )
 
     def finish(sa_conn: Connection, raw: sqlite3.Connection, run: runtasks.TaskRun) -> None:
-        """Under the lock: the same open tasks, no new task of the target's; then close them."""
-        if raw.execute(f"SELECT count(*) {open_sql}", params).fetchone()[0] != len(open_tasks):
-            raise ProjectError(
-                f"{src[2]}'s open tasks changed while they were being moved; nothing was"
-                " reassigned. Please try again."
-            )
+        """Under the lock: the marked tasks all still open, none of the source's from a run
+        that was loading at the snapshot, no new task of the target's; then the event."""
+        if run.marked != len(ids) or runs.marked_open(raw, run.id) != len(ids):
+            raise changed
+        if (
+            seen.loading
+            and raw.execute(
+                f"SELECT 1 {open_sql} AND run_id IN ({','.join('?' * len(seen.loading))}) LIMIT 1",
+                (*params, *seen.loading),
+            ).fetchone()
+        ):
+            raise changed  # work given to the source then, published since: not in our count
         since = runtasks.made_since(raw, seen, run, None, dst[0])
         if since and any(dp in since for dp, _k in open_tasks):
             raise ProjectError(
                 f"{dst[2]} was given some of these items meanwhile; nothing was reassigned."
                 " Please try again."
             )
-        raw.execute(
-            f"UPDATE task SET status = 'cancelled' WHERE id IN (SELECT id {open_sql})", params
-        )
         audit.record(
             sa_conn,
             actor,
@@ -460,5 +469,38 @@ def reassign(
             },
         )
 
-    runtasks.write_run(project, "reassign", moved, len(moved), finish, progress, cancel)
-    return ReassignReport(len(moved), already, src[2], dst[2])
+    run = runtasks.write_run(
+        project, "reassign", moved, len(moved), finish, progress, cancel, closes=ids
+    )
+    report = ReassignReport(len(moved), already, src[2], dst[2])
+    try:
+        runs.close(
+            project.engine,
+            run.id,
+            lambda done: progress(done, len(ids), "Closing moved tasks"),
+            cancel,
+        )
+    except Cancelled:
+        report.closing_stopped = True
+    return report
+
+
+def _moving(
+    raw: sqlite3.Connection, open_sql: str, params: tuple, target_id: int
+) -> tuple[array, list[tuple[int, str]], set[tuple[int, str]]]:
+    """In reassign's read snapshot: the ids and (datapoint, kind) of the open tasks to move
+    (`open_sql` with `params`), and the (datapoint, kind) of the target's tasks."""
+    ids, open_tasks = array("q"), []
+    for task_id, dp_id, task_kind in raw.execute(
+        f"SELECT id, datapoint_id, kind {open_sql} ORDER BY id", params
+    ):
+        ids.append(task_id)
+        open_tasks.append((dp_id, task_kind))
+    theirs = set(
+        raw.execute(
+            "SELECT datapoint_id, kind FROM task WHERE annotator_id = ?"
+            f" AND status != 'cancelled' AND {runs.task_visible('task')}",
+            (target_id,),
+        ).fetchall()
+    )
+    return ids, open_tasks, theirs

@@ -13,6 +13,10 @@ automation run names its tasks): the UUID index then grows at its end, and the r
 audit event names the prefix and the count instead of one hash-chained event per task, which
 cost two thirds of a million-task assignment and cannot be undone after a cancel.
 
+A run may also close existing tasks when it publishes (a reassignment's moved tasks): `write_run`
+marks them first, in chunks too (`mark_chunks`, runs.mark_closed), and the caller's close
+settle (runs.close) writes their status after the publish.
+
 Limit of `made_since`: it finds other writers' tasks by id (above the snapshot's newest, or of
 a run that was loading then). A task id below the snapshot's newest is reused only after the
 newest tasks are deleted (a discarded run's), which a check of that rare case does not cover.
@@ -23,7 +27,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
@@ -74,6 +78,7 @@ class TaskRun:
     prefix: str = field(default_factory=lambda: new_uuid()[:20])
     count: int = 0
     ranges: list[tuple[int, int]] = field(default_factory=list)
+    marked: int = 0  # existing tasks it closes when it publishes (runs.mark_closed)
 
 
 def made_since(
@@ -144,6 +149,30 @@ def write_chunks(
         time.sleep(YIELD_SECONDS)
 
 
+def mark_chunks(
+    conn: Connection,
+    run: TaskRun,
+    task_ids: Sequence[int],
+    progress: Progress = no_progress,
+    cancel: CancelCheck = never_cancel,
+) -> int:
+    """Mark existing tasks as closed by the run (runs.mark_closed: they stay open until it
+    publishes) in short transactions on `conn`, sized as write_chunks sizes its own; how many
+    were marked (fewer than asked if some were closed or marked by another run meanwhile)."""
+    size, done, marked = FIRST_CHUNK, 0, 0
+    while done < len(task_ids):
+        check_cancel(cancel)
+        batch = task_ids[done : done + size]
+        started = time.perf_counter()
+        with held_write(conn) as raw:
+            marked += runs.mark_closed(raw, run.id, batch)
+        done += len(batch)
+        size = next_chunk(size, len(batch), time.perf_counter() - started, CHUNK_SECONDS)
+        progress(done, len(task_ids), "Marking moved tasks")
+        time.sleep(YIELD_SECONDS)
+    return marked
+
+
 def _rows(run: TaskRun, tasks: Iterable[NewTask]) -> Iterator[tuple]:
     for n, (dp_id, annotator_id, kind, created_at) in enumerate(tasks):
         yield (f"{run.prefix}{n:012x}", dp_id, annotator_id, kind, created_at, run.id)
@@ -162,12 +191,17 @@ def write_run(
     finish: Finish,
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
+    closes: Sequence[int] = (),
 ) -> TaskRun:
     """Write `tasks` as a run of `run_kind` in chunks, then `finish` and publish it in one last
-    short transaction. A cancel, an error or a refusal removes the run's tasks (runs.writing)."""
+    short transaction. The tasks `closes` names (ids) are marked first, in chunks too, and
+    count as closed from the publish on (runs.close writes their status afterwards: the
+    caller's close settle); `run.marked` says how many were marked. A cancel, an error or a
+    refusal removes the run's tasks and clears its marks (runs.writing)."""
     with runs.writing(project.engine, run_kind, cancel) as begun:
         run = TaskRun(begun.id)
         with project.engine.connect() as conn:
+            run.marked = mark_chunks(conn, run, closes, progress, cancel)
             write_chunks(conn, run, tasks, total, progress, cancel)
             check_cancel(cancel)
             with held_write(conn) as raw:
