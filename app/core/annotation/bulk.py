@@ -19,23 +19,13 @@ from typing import Any
 from app.core.annotation.values import LabelParser
 from app.core.ids import new_uuid
 from app.core.storage import runs
-from app.core.storage.tables import STATUS_NAMES, DatapointStatus
+from app.core.storage.tables import STATUS_NAMES
 
 IDS = "(SELECT value FROM json_each(?))"  # the datapoint ids, bound as one JSON array
 
 # A datapoint is labeled if anyone completed it, else discarded, else skipped, else unlabeled;
 # an unpublished run's annotations (app.core.storage.runs) do not count yet.
-_HAS = (
-    "EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
-    f" AND a.status = '{{}}' AND {runs.annotation_visible('a')})"
-)
-DERIVE = (
-    "UPDATE datapoint SET status = CASE"
-    f" WHEN {_HAS.format('complete')} THEN {int(DatapointStatus.LABELED)}"
-    f" WHEN {_HAS.format('discarded')} THEN {int(DatapointStatus.DISCARDED)}"
-    f" WHEN {_HAS.format('skipped')} THEN {int(DatapointStatus.SKIPPED)}"
-    f" ELSE {int(DatapointStatus.UNLABELED)} END WHERE id IN {{ids}}"
-)
+DERIVE = runs.derive_status_sql("{ids}")
 
 
 def ids_json(ids: Sequence[int]) -> str:
@@ -178,7 +168,7 @@ def _apply(raw: sqlite3.Connection, gone: list, updates: list, inserts: list) ->
     raw.executemany("DELETE FROM annotation WHERE id = ?", gone)  # labels go by cascade
     raw.executemany(
         "UPDATE annotation SET value = ?, status = ?, schema_version_id = ?, time_spent_ms = ?,"
-        " origin = ?, updated_at = ? WHERE id = ?",
+        " origin = ?, updated_at = ?, run_id = NULL WHERE id = ?",  # an edit leaves its run
         updates,
     )
     raw.executemany(
