@@ -57,7 +57,7 @@ from app.core.annotation.states import (
 )
 from app.core.annotation.values import LabelParser
 from app.core.errors import ProjectError
-from app.core.ids import now_iso
+from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import Project, current_schema
 from app.core.storage import retry, runs, sqlite, staging
@@ -137,7 +137,8 @@ def label_in_run(
         writer = _Writer(run.id, command.annotator_id, schema.id, stamp, project.task_type)
         _write_chunks(project, rows, writer, progress, cancel)
         check_cancel(cancel)
-        last = _Publish(writer, command, rest, changes, bulk.new_uuids(len(rest)), run_ids)
+        after = audit_json(changes)
+        last = _Publish(writer, command, rest, changes, bulk.new_uuids(len(rest)), run_ids, after)
         kept, before, rest_uuids = retry.run_write(project.engine, last.publish)
     total = len(rows)
     runs.settle(project.engine, run.id, lambda done: progress(done, total, "Settling statuses"))
@@ -262,6 +263,7 @@ class _Publish:
     changes: dict[int, AnnotationState | None]
     fresh: list[str]
     run_items: set[int]
+    after: str  # the audit event's `after` if every item of the run is kept (dumped before)
 
     def publish(self, conn: Connection) -> tuple[set[int], dict[int, AnnotationState], list]:
         """Apply the rest, publish the run, and audit; (the run's items kept, the rest's
@@ -295,19 +297,11 @@ class _Publish:
         if derive:
             bulk.derive_statuses(raw, derive)
         runs.mark_settling(raw, writer.run_id)
-        audit.record(
-            conn,
-            who,
-            self.command.description,
-            "annotation",
-            None,
-            before={str(k): audit_value(v) for k, v in before.items()},
-            after={
-                str(k): audit_value(v)
-                for k, v in self.changes.items()
-                if k in kept or k not in self.run_items
-            },
-        )
+        after = self.after
+        if len(kept) < len(self.run_items):  # without the items left out
+            shown = {k: v for k, v in self.changes.items() if k in kept or k not in self.run_items}
+            after = audit_json(shown)
+        record(conn, who, self.command.description, audit_json(before), after)
         return kept, before, uuids
 
 
@@ -355,8 +349,7 @@ class UndoLabelRun:
             before_status = bulk.statuses(driver_connection(conn), ids)
         items = set(self.items)
         restore = [(dp_id, state) for dp_id, state in self.changes if dp_id not in items]
-        shown = {str(dp_id): audit_value(state) for dp_id, state in self.redo_changes}
-        back = {str(dp_id): audit_value(state) for dp_id, state in self.changes}
+        shown, back = audit_json(dict(self.redo_changes)), audit_json(dict(self.changes))
         tag = loader_tag()
 
         def hide(conn: Connection) -> bool:
@@ -370,7 +363,7 @@ class UndoLabelRun:
                 bulk.derive_statuses(raw, [dp_id for dp_id, _state in restore])
             if self.items:
                 runs.mark_unsettling(raw, self.run_id, self.items[0], self.items[-1])
-            audit.record(conn, self.annotator_id, self.description, "annotation", None, shown, back)
+            record(conn, self.annotator_id, self.description, shown, back)
             return True
 
         with staging.load_running(tag):
@@ -385,3 +378,20 @@ class UndoLabelRun:
             after_status = bulk.statuses(driver_connection(conn), ids)
         redo = self.make(self.annotator_id, self.redo_changes, self.redo_description)
         return Applied(redo, status_changes(before_status, after_status))
+
+
+def audit_json(states: dict[int, AnnotationState | None]) -> str:
+    """{datapoint id: state} as an annotation event's before or after text, exactly as
+    audit.record dumps it (for a select-all, megabytes: made before the lock where it can)."""
+    return json.dumps({str(k): audit_value(v) for k, v in states.items()}, ensure_ascii=False)
+
+
+def record(conn: Connection, actor_id: int, action: str, before: str, after: str) -> None:
+    """The event audit.record writes for a SetAnnotations of many items, from JSON texts made
+    before (as the bulk writers do: insert, then audit.link_pending)."""
+    driver_connection(conn).execute(
+        "INSERT INTO audit_event (uuid, at, actor_id, action, entity, entity_uuid, before,"
+        " after) VALUES (?, ?, ?, ?, 'annotation', NULL, ?, ?)",
+        (new_uuid(), now_iso(), actor_id, action, before, after),
+    )
+    audit.link_pending(conn)
