@@ -110,7 +110,7 @@ def test_new_labels_are_unseen_until_published_and_the_lock_is_free_between_chun
     observed = []
 
     def between(done, total, message):
-        if not message.startswith("Labelling"):
+        if not message.startswith("Saving"):
             return
         free_lock_and_write(project)  # another connection takes the lock and commits
         observed.append(hidden_rows(project))
@@ -174,7 +174,7 @@ def test_a_label_saved_meanwhile_in_another_window_is_kept(make_project, tmp_pat
     shown = []
 
     def between(done, total, message):
-        if message.startswith("Labelling") and not shown:
+        if message.startswith("Saving") and not shown:
             with open_project(project.path, sweep=False) as other:
                 label(other, me, [13, 39], "ham")
             shown.append(Browser(project).count(Query(label="ham")))
@@ -260,7 +260,7 @@ def test_a_killed_bulk_label_leaves_nothing_on_reopen(make_project, tmp_path):
         from tests.unit.test_bulk_runs import bulk
 
         def stall(done, total, message):
-            if message.startswith("Labelling") and done == 8:
+            if message.startswith("Saving") and done == 8:
                 print("chunk", flush=True)
                 time.sleep(600)  # until the test kills this process
 

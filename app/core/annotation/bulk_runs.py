@@ -141,7 +141,8 @@ def label_in_run(
         last = _Publish(writer, command, rest, changes, bulk.new_uuids(len(rest)), run_ids, after)
         kept, before, rest_uuids = retry.run_write(project.engine, last.publish)
     total = len(rows)
-    runs.settle(project.engine, run.id, lambda done: progress(done, total, "Settling statuses"))
+    statuses = "Updating the items' statuses"
+    runs.settle(project.engine, run.id, lambda done: progress(done, total, statuses))
     with project.engine.connect() as conn:
         after_status = bulk.statuses(driver_connection(conn), ids)
     uuids = {dp_id: uuid for dp_id, _state, uuid in rows if dp_id in kept}
@@ -249,7 +250,7 @@ def _write_chunks(
                 written = writer.write(raw, part)
             writer.kept.extend(written)  # once committed
             done += len(part)
-            progress(done, len(rows), f"Labelling {done:,} of {len(rows):,} items")
+            progress(done, len(rows), f"Saving {done:,} of {len(rows):,} labels")
             size = staging.next_chunk(size, len(part), time.perf_counter() - started)
 
 
@@ -370,7 +371,8 @@ class UndoLabelRun:
             hidden = retry.run_write(engine, hide)
             if hidden:
                 total = len(self.items)
-                runs.unsettle(engine, self.run_id, lambda n: progress(n, total, "Undoing"))
+                undoing = "Undoing the labels"
+                runs.unsettle(engine, self.run_id, lambda n: progress(n, total, undoing))
                 runs.discard(engine, self.run_id)
         if not hidden:  # changed since: the one-transaction inverse, as below the threshold
             return self.make(self.annotator_id, self.changes, self.description).apply(project)
