@@ -140,6 +140,30 @@ def test_new_labels_are_unseen_until_published_and_the_lock_is_free_between_chun
     assert verify_chain(project).ok
 
 
+def test_statuses_being_settled_count_as_labelled_and_the_next_open_finishes(
+    make_project, tmp_path, small_runs, monkeypatch
+):
+    project = _setup(make_project, tmp_path)
+    monkeypatch.setattr(runs, "settle", lambda *_args, **_kwargs: 0)  # stopped before settling
+    bulk(project)
+    monkeypatch.undo()
+    shown = seen(project)
+    assert shown["unlabelled"] == 0 and shown["status"]["labeled"] == 40
+    assert shown["worklist"] == 0
+    with project.engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT count(*) FROM datapoint WHERE status = 0").scalar()
+    assert stored == 28  # 13-40: not written yet, but read as labelled
+    project.close()
+    with open_project(project.path, sweep=True) as again:
+        with again.engine.connect() as conn:
+            assert (
+                conn.exec_driver_sql("SELECT count(*) FROM datapoint WHERE status = 1").scalar()
+                == 40
+            )
+            assert runs.settling(conn) == {}
+        assert seen(again) == shown
+
+
 def test_below_the_threshold_nothing_changes(make_project, tmp_path, small_runs):
     project = _setup(make_project, tmp_path)
     applied = label(project, project.local_annotator_id, range(11, 16), "spam")  # 5 new
