@@ -40,7 +40,7 @@ it (cf25063), `nice -n 10 python bench/lock_holds.py --only bulk_label --bulk N 
     10000        0.54 s -> 0.20 s                   1.3 s -> 2.1 s                  2 -> 18
     5000         0.43 s -> 0.38 s (one transaction each: below the threshold)
 
-(On a quiet machine, load ~1: 3.43 s -> 0.33 s, whole run 7.4 s -> 6.7 s.) The audit event of
+(Earlier, quieter: 3.43 s before at load ~1, 0.33 s after at load ~3; whole run 7.4 / 6.7 s.) The audit event of
 a select-all (before and after of 100,000 items, megabytes of JSON) is dumped before the lock.
 
 (An earlier run of the automation caught a load spike in one chunk: 2.17 s; its publishing

@@ -122,6 +122,7 @@ class AnnotationSession(QObject):
         # A bulk label of many items saves in steps on the writer thread, which only stores
         # how far it has got (`report_progress`); this timer shows it on the GUI thread.
         self._progress: tuple[int, int, str] | None = None
+        self._long_saves = 0  # bulk saves submitted and not committed yet
         self._progress_timer = QTimer(self, interval=PROGRESS_MS)
         self._progress_timer.timeout.connect(self._show_progress)
         writer.done.connect(self._committed)
@@ -382,6 +383,7 @@ class AnnotationSession(QObject):
             return Outcome(command, applied, items)
 
         if len(datapoints) > bulk_runs.RUN_THRESHOLD:  # may be a write run: show its steps
+            self._long_saves += 1
             self._progress_timer.start()
         return self.writer.submit(job, token=token)
 
@@ -400,8 +402,10 @@ class AnnotationSession(QObject):
         if shown is not None and shown[1]:
             self.saving.emit(*shown)
 
-    def _progress_done(self) -> None:
-        if self._progress_timer.isActive() or self._progress is not None:
+    def _progress_done(self, every: bool = False) -> None:
+        """A bulk save has committed (`every`: all were given up): the bar goes with the last."""
+        self._long_saves = 0 if every else max(0, self._long_saves - 1)
+        if not self._long_saves:
             self._progress_timer.stop()
             self._progress = None
             self.saving.emit(0, 0, "")
@@ -471,7 +475,7 @@ class AnnotationSession(QObject):
         if not (isinstance(token, tuple) and token and token[0] is self) and token != "reopen":
             return
         # The undo history no longer matches the database: start it afresh and re-read.
-        self._progress_done()
+        self._progress_done(every=True)
         self.waiting_for_lock = False
         self._unsaved.clear()
         self._pending.clear()
