@@ -1,7 +1,9 @@
 """Annotating: the verbs an editor performs, each one committed transaction, each undoable.
 
 Every edit is a command whose `apply` commits it and returns the command that undoes it
-(its inverse), so the GUI's undo stack only ever replays commands. An annotation is one
+(its inverse), so the GUI's undo stack only ever replays commands. (A bulk label of more than
+bulk_runs.RUN_THRESHOLD new labels commits as a write run of short transactions, shown all at
+once: app.core.annotation.bulk_runs; its undo too.) An annotation is one
 annotator's answer for one datapoint. Its status is `draft` while the annotator is still
 working on it (saved on every change, so a crash loses nothing), then `complete`, `skipped`
 or `discarded`. A datapoint's own status (unlabeled, labeled, skipped, discarded) is derived
@@ -127,7 +129,8 @@ def _validate_spans(value: Any, text_length: int | None, allow_overlap: bool) ->
 class SetAnnotations:
     """Set (or, with None, remove) one annotator's annotations on some datapoints, atomically.
 
-    One command covers one user action: a label on one item, or a bulk label on 500.
+    One command covers one user action: a label on one item, or a bulk label on 500 (or,
+    above bulk_runs.RUN_THRESHOLD new labels, on 100,000: a write run, unseen until published).
     """
 
     annotator_id: int
