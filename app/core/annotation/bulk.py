@@ -164,11 +164,15 @@ def _as_json(value: Any, dumped: dict[str, str]) -> str | None:
 
 def _apply(raw: sqlite3.Connection, gone: list, updates: list, inserts: list) -> int:
     """Delete, update and insert the annotations; the id of the first one inserted (they
-    take consecutive ids from the table's end, as SQLite would give them one by one)."""
+    take consecutive ids from the table's end, as SQLite would give them one by one). An
+    update of a row of an unpublished run (a bulk label still being written: the same
+    annotator in another window) takes it out of the run: it shows at once and outlives a
+    cancel of the run, which leaves that item out (app.core.annotation.bulk_runs)."""
     raw.executemany("DELETE FROM annotation WHERE id = ?", gone)  # labels go by cascade
     raw.executemany(
         "UPDATE annotation SET value = ?, status = ?, schema_version_id = ?, time_spent_ms = ?,"
-        " origin = ?, updated_at = ?, run_id = NULL WHERE id = ?",  # an edit leaves its run
+        " origin = ?, updated_at = ?, run_id = CASE WHEN run_id IN"
+        f" ({runs.HIDDEN_RUNS}) THEN NULL ELSE run_id END WHERE id = ?",
         updates,
     )
     raw.executemany(

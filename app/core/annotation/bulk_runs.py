@@ -294,7 +294,9 @@ class _Publish:
             raw, writer.task_type, who, self.rest, writer.schema_id, now_iso(), self.fresh
         )
         runs.publish(raw, writer.run_id)
-        derive = rest_ids + _settled_elsewhere(raw, kept)
+        # a complete answer relabelled keeps its item labelled: no status to derive there
+        derive = [dp_id for dp_id, state in self.rest if not _stays_complete(before, dp_id, state)]
+        derive += _settled_elsewhere(raw, kept)
         if derive:
             bulk.derive_statuses(raw, derive)
         runs.mark_settling(raw, writer.run_id)
@@ -304,6 +306,16 @@ class _Publish:
             after = audit_json(shown)
         record(conn, who, self.command.description, audit_json(before), after)
         return kept, before, uuids
+
+
+def _stays_complete(
+    before: dict[int, AnnotationState], dp_id: int, state: AnnotationState | None
+) -> bool:
+    """Whether a complete annotation stays complete (its item stays labelled; a row of a
+    published run keeps its run_id, so a settle still pending counts it too)."""
+    was = before.get(dp_id)
+    now = state.status if state is not None else None
+    return was is not None and was.status == "complete" and now == "complete"
 
 
 def _settled_elsewhere(raw: sqlite3.Connection, kept: set[int]) -> list[int]:
