@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from app.core.annotation import bulk_runs
 from app.core.annotation.browse import Browser, Query
-from app.core.annotation.commands import AnnotationState, SetAnnotations
+from app.core.annotation.commands import AnnotationState, SetAnnotations, load_items
 from app.core.audit.chain import verify_chain
 from app.core.errors import Cancelled
 from app.core.io.importer import import_dataset
@@ -115,6 +115,8 @@ def test_new_labels_are_unseen_until_published_and_the_lock_is_free_between_chun
         free_lock_and_write(project)  # another connection takes the lock and commits
         observed.append(hidden_rows(project))
         assert seen(project) == before  # committed, but nothing of the bulk label shows yet
+        editor = load_items(project, [13, 40], project.local_annotator_id)
+        assert editor[13].annotation is None and editor[13].status == "unlabeled"
 
     applied = bulk(project, progress=between)
     assert isinstance(applied.inverse, bulk_runs.UndoLabelRun)
@@ -225,6 +227,32 @@ def test_a_label_saved_meanwhile_in_another_window_is_kept(make_project, tmp_pat
             {"me": me},
         ).all()
     assert left == [*((dp, '"ham"') for dp in range(1, 11)), (13, '"ham"'), (39, '"ham"')]
+
+
+def test_a_label_saved_meanwhile_outlives_a_cancelled_bulk_label(
+    make_project, tmp_path, small_runs
+):
+    project = _setup(make_project, tmp_path)
+    me = project.local_annotator_id
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        if len(calls) == 2:  # after the first chunk: 13's hidden label is written
+            with open_project(project.path, sweep=False) as other:
+                label(other, me, [13], "ham")
+        return len(calls) > 3
+
+    with pytest.raises(Cancelled):
+        bulk(project, cancel=cancel)
+    with project.engine.connect() as conn:
+        mine = conn.execute(
+            text("SELECT datapoint_id, value, run_id FROM annotation WHERE annotator_id = :me"),
+            {"me": me},
+        ).all()
+        assert conn.exec_driver_sql("SELECT count(*) FROM write_run").scalar() == 0
+    assert mine == [*((dp, '"ham"', None) for dp in range(1, 11)), (13, '"ham"', None)]
+    assert Browser(project).count(Query(label="ham")) == 12  # mine, ann's 11, and 13
 
 
 def test_undo_restores_the_earlier_state_exactly_and_redo_the_bulk_label(
