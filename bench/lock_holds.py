@@ -18,7 +18,11 @@ one Python call per statement (not per row or trigger step). One line per writer
 (built once into bench/out; scoring 1M rows takes minutes). The run is a write run: its
 auto-labels and tasks in chunks of about 0.3 s, a short publishing transaction, then the
 items' statuses settled in chunks too (app.core.storage.runs.settle); the figure is the
-longest of them all. --only bulk_label times SetAnnotations (set-based) and its undo.
+longest of them all. --only bulk_label times SetAnnotations and its undo: above
+RUN_THRESHOLD (5,000) new labels a write run (app.core.annotation.bulk_runs: the new labels in
+chunks of about 0.3 s, a short publishing transaction, then the statuses settled in chunks);
+its undo hides the run in one short transaction, then derives the items' statuses again and
+removes the rows in short steps. Below the threshold, one set-based transaction each.
 
 Measured on a shared two-core machine under a load average of ~10 (other benchmarks running),
 --rows 200000 (the 1M scored base takes too long to build there):
@@ -27,6 +31,22 @@ Measured on a shared two-core machine under a load average of ~10 (other benchma
     automation   3.45 s -> 0.46 s         4.3 s -> 11.1 s       3 -> 38
     bulk_label   19.51 s -> 1.02 s        34.7 s -> 2.0 s       2 (10k items, then undo)
     --bulk 100000: 9.37 s (apply or undo, one transaction each; 19.9 s for both)
+
+The bulk label as a write run (session 5), load average ~5, alternated with the commit before
+it (cf25063), `nice -n 10 python bench/lock_holds.py --only bulk_label --bulk N --rows 200000`:
+
+    --bulk       longest hold (before -> after)   whole run (before -> after)   txns
+    100000       6.78 / 7.51 s -> 0.47 / 0.54 s     16.4 / 16.4 s -> 11.5 / 16.3 s  2 -> 40 / 45
+    10000        0.54 s -> 0.20 s                   1.3 s -> 2.1 s                  2 -> 18
+    5000         0.43 s -> 0.38 s (one transaction each: below the threshold)
+    100000, --relabel 0.5   6.91 s -> 3.35 s        17.6 s -> 18.1 s               2 -> 28
+
+(Earlier, quieter: 3.43 s before at load ~1, 0.33 s after at load ~3; whole run 7.4 / 6.7 s.)
+The audit event of a select-all (100,000 items' values: megabytes of JSON) is dumped before
+the lock. Relabelling stays in the publishing transaction (`--relabel 0.5`: half the items
+labelled "ham" first, untimed): 50,000 changed labels hold it about 3 s (and as long again
+in the undo, which puts them back in one transaction), since a row visible to all cannot be
+changed unseen without copy-on-write rows (a schema change).
 
 (An earlier run of the automation caught a load spike in one chunk: 2.17 s; its publishing
 transaction takes 0.06 s at 200k.)
@@ -295,6 +315,10 @@ def run_bulk_label(project, args) -> str:
             for r in conn.exec_driver_sql(f"SELECT id FROM datapoint ORDER BY id LIMIT {args.bulk}")
         ]
     who = project.local_annotator_id
+    if args.relabel:  # these were labelled already: the bulk label changes them
+        first = ids[: int(len(ids) * args.relabel)]
+        ham = AnnotationState("ham", "complete")
+        SetAnnotations(who, tuple((i, ham) for i in first), "first").apply(project)
     HOLDS.reset()
     state = AnnotationState("spam", "complete")
     applied = SetAnnotations(who, tuple((i, state) for i in ids), "bulk").apply(project)
@@ -338,6 +362,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--only", default=DEFAULT, help=f"of {', '.join(WRITERS)}")
     parser.add_argument("--bulk", type=int, default=10_000)
+    parser.add_argument("--relabel", type=float, default=0.0, help="bulk_label: labelled first")
     args = parser.parse_args()
     from app.core.project.project import open_project
 

@@ -19,23 +19,13 @@ from typing import Any
 from app.core.annotation.values import LabelParser
 from app.core.ids import new_uuid
 from app.core.storage import runs
-from app.core.storage.tables import STATUS_NAMES, DatapointStatus
+from app.core.storage.tables import STATUS_NAMES
 
 IDS = "(SELECT value FROM json_each(?))"  # the datapoint ids, bound as one JSON array
 
 # A datapoint is labeled if anyone completed it, else discarded, else skipped, else unlabeled;
 # an unpublished run's annotations (app.core.storage.runs) do not count yet.
-_HAS = (
-    "EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
-    f" AND a.status = '{{}}' AND {runs.annotation_visible('a')})"
-)
-DERIVE = (
-    "UPDATE datapoint SET status = CASE"
-    f" WHEN {_HAS.format('complete')} THEN {int(DatapointStatus.LABELED)}"
-    f" WHEN {_HAS.format('discarded')} THEN {int(DatapointStatus.DISCARDED)}"
-    f" WHEN {_HAS.format('skipped')} THEN {int(DatapointStatus.SKIPPED)}"
-    f" ELSE {int(DatapointStatus.UNLABELED)} END WHERE id IN {{ids}}"
-)
+DERIVE = runs.derive_status_sql("{ids}")
 
 
 def ids_json(ids: Sequence[int]) -> str:
@@ -174,11 +164,15 @@ def _as_json(value: Any, dumped: dict[str, str]) -> str | None:
 
 def _apply(raw: sqlite3.Connection, gone: list, updates: list, inserts: list) -> int:
     """Delete, update and insert the annotations; the id of the first one inserted (they
-    take consecutive ids from the table's end, as SQLite would give them one by one)."""
+    take consecutive ids from the table's end, as SQLite would give them one by one). An
+    update of a row of an unpublished run (a bulk label still being written: the same
+    annotator in another window) takes it out of the run: it shows at once and outlives a
+    cancel of the run, which leaves that item out (app.core.annotation.bulk_runs)."""
     raw.executemany("DELETE FROM annotation WHERE id = ?", gone)  # labels go by cascade
     raw.executemany(
         "UPDATE annotation SET value = ?, status = ?, schema_version_id = ?, time_spent_ms = ?,"
-        " origin = ?, updated_at = ? WHERE id = ?",
+        " origin = ?, updated_at = ?, run_id = CASE WHEN run_id IN"
+        f" ({runs.HIDDEN_RUNS}) THEN NULL ELSE run_id END WHERE id = ?",
         updates,
     )
     raw.executemany(

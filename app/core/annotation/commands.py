@@ -1,7 +1,9 @@
 """Annotating: the verbs an editor performs, each one committed transaction, each undoable.
 
 Every edit is a command whose `apply` commits it and returns the command that undoes it
-(its inverse), so the GUI's undo stack only ever replays commands. An annotation is one
+(its inverse), so the GUI's undo stack only ever replays commands. (A bulk label of more than
+bulk_runs.RUN_THRESHOLD new labels commits as a write run of short transactions, shown all at
+once: app.core.annotation.bulk_runs; its undo too.) An annotation is one
 annotator's answer for one datapoint. Its status is `draft` while the annotator is still
 working on it (saved on every change, so a crash loses nothing), then `complete`, `skipped`
 or `discarded`. A datapoint's own status (unlabeled, labeled, skipped, discarded) is derived
@@ -13,15 +15,25 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Connection, TextClause, bindparam, text
 
 from app.core import audit
-from app.core.annotation import bulk
+from app.core.annotation import bulk, bulk_runs
+from app.core.annotation.states import (
+    ANNOTATION_STATUSES,
+    AnnotationState,
+    Applied,
+    Command,
+    audit_value,
+    read_states,
+    status_changes,
+)
 from app.core.annotation.values import LabelParser
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
+from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.project import modelstore
 from app.core.project.modelstore import Suggestion
 from app.core.project.project import Project, current_schema
@@ -29,9 +41,6 @@ from app.core.storage import runs
 from app.core.storage.retry import run_write
 from app.core.storage.sqlite import driver_connection
 from app.core.storage.tables import STATUS_NAMES
-
-ANNOTATION_STATUSES = ("draft", "complete", "skipped", "discarded")
-FINISHED = ("complete", "skipped", "discarded")
 
 
 def _for_ids(sql: str) -> TextClause:
@@ -49,62 +58,12 @@ DERIVE_FLAGGED = text(
 )
 
 
-@dataclass(frozen=True)
-class AnnotationState:
-    """One annotator's annotation of one datapoint, as it is or as it should become."""
-
-    value: Any
-    status: str
-    time_spent_ms: int = 0
-    uuid: str | None = None  # kept across undo/redo, so an annotation keeps its identity
-    origin: str = "human"  # human, imported, accepted (a model's suggestion), corrected
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED
-
-
-@dataclass(frozen=True)
-class Applied:
-    """What applying a command did: the command that undoes it, and status changes."""
-
-    inverse: Command
-    statuses: dict[int, tuple[str, str]] = field(default_factory=dict)  # id: (before, after)
-
-
-class Command(Protocol):
-    description: str
-
-    @property
-    def datapoints(self) -> tuple[int, ...]: ...
-
-    def apply(self, project: Project) -> Applied: ...
-
-
 def _statuses(conn: Connection, ids: list[int]) -> dict[int, str]:
     rows = conn.execute(
         _for_ids("SELECT id, status FROM datapoint WHERE id IN :ids"),
         {"ids": ids},
     )
     return {dp_id: STATUS_NAMES[status] for dp_id, status in rows}
-
-
-def _changed(before: dict[int, str], after: dict[int, str]) -> dict[int, tuple[str, str]]:
-    return {k: (before[k], after[k]) for k in after if before.get(k) != after[k]}
-
-
-def read_states(conn: Connection, annotator_id: int, ids: list[int]) -> dict[int, AnnotationState]:
-    """The annotator's annotations on these datapoints (absent ones are left out)."""
-    rows = driver_connection(conn).execute(
-        "SELECT datapoint_id, value, status, time_spent_ms, uuid, origin FROM annotation"
-        " WHERE annotator_id = ? AND datapoint_id IN (SELECT value FROM json_each(?))",
-        (annotator_id, bulk.ids_json(ids)),
-    )
-    value_of = bulk.Decoded()  # a bulk label's items share their value: decoded once
-    return {
-        dp_id: AnnotationState(value_of(value), status, spent, uuid, origin)
-        for dp_id, value, status, spent, uuid, origin in rows
-    }
 
 
 def validate_value(
@@ -170,7 +129,8 @@ def _validate_spans(value: Any, text_length: int | None, allow_overlap: bool) ->
 class SetAnnotations:
     """Set (or, with None, remove) one annotator's annotations on some datapoints, atomically.
 
-    One command covers one user action: a label on one item, or a bulk label on 500.
+    One command covers one user action: a label on one item, or a bulk label on 500 (or,
+    above bulk_runs.RUN_THRESHOLD new labels, on 100,000: a write run, unseen until published).
     """
 
     annotator_id: int
@@ -181,8 +141,17 @@ class SetAnnotations:
     def datapoints(self) -> tuple[int, ...]:
         return tuple(dp_id for dp_id, _state in self.changes)
 
-    def apply(self, project: Project) -> Applied:
+    def apply(
+        self, project: Project, progress: Progress = no_progress, cancel: CancelCheck = never_cancel
+    ) -> Applied:
+        """Commit the change; many new labels (a select-all in the grid) go as a write run of
+        short transactions (app.core.annotation.bulk_runs: `progress` and `cancel` apply
+        there), all others in one transaction."""
         ids = list(self.datapoints)
+        if len(ids) > bulk_runs.RUN_THRESHOLD:
+            applied = bulk_runs.label_in_run(project, self, SetAnnotations, progress, cancel)
+            if applied is not None:
+                return applied
         fresh = bulk.new_uuids(len(ids))  # made before the lock: new annotations' UUIDs
 
         def write(conn: Connection) -> tuple[dict, dict, dict]:
@@ -191,19 +160,8 @@ class SetAnnotations:
             schema = current_schema(conn)
             raw = driver_connection(conn)
             before_status = bulk.statuses(raw, ids)
-            missing = sorted(set(ids) - before_status.keys())
-            if missing:
-                raise ProjectError(f"datapoint {missing[0]} no longer exists")
-            lengths = text_lengths(conn, ids) if project.task_type == "spans" else {}
-            for dp_id, state in bulk.to_validate(self.changes, project.task_type):
-                validate_value(
-                    project,
-                    schema.label_names,
-                    state.value,
-                    state.status,
-                    lengths.get(dp_id),
-                    schema.allow_overlap,
-                )
+            check_exist(ids, before_status)
+            self.validate(project, conn, schema)
             before = read_states(conn, self.annotator_id, ids)
             written = bulk.write_states(
                 raw, project.task_type, self.annotator_id, self.changes, schema.id, now_iso(), fresh
@@ -227,7 +185,27 @@ class SetAnnotations:
             tuple((dp_id, before.get(dp_id)) for dp_id in ids),
             f"undo {self.description}",
         )
-        return Applied(inverse, _changed(before_status, after_status))
+        return Applied(inverse, status_changes(before_status, after_status))
+
+    def validate(self, project: Project, conn: Connection, schema: Any) -> None:
+        """Refuse a value that does not fit (validate_value), naming the problem."""
+        lengths = text_lengths(conn, list(self.datapoints)) if project.task_type == "spans" else {}
+        for dp_id, state in bulk.to_validate(self.changes, project.task_type):
+            validate_value(
+                project,
+                schema.label_names,
+                state.value,
+                state.status,
+                lengths.get(dp_id),
+                schema.allow_overlap,
+            )
+
+
+def check_exist(ids: list[int], statuses: dict[int, str]) -> None:
+    """Refuse a change of a datapoint that is gone (`statuses`: of those that exist)."""
+    missing = sorted(set(ids) - statuses.keys())
+    if missing:
+        raise ProjectError(f"datapoint {missing[0]} no longer exists")
 
 
 def text_lengths(conn: Connection, ids: list[int]) -> dict[int, int]:
@@ -239,12 +217,6 @@ def text_lengths(conn: Connection, ids: list[int]) -> dict[int, int]:
         {"ids": bulk.ids_json(ids)},
     )
     return dict(rows.all())
-
-
-def audit_value(state: AnnotationState | None) -> Any:
-    if state is None:
-        return None
-    return {"value": state.value, "status": state.status, "origin": state.origin}
 
 
 def write_state(

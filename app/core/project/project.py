@@ -322,6 +322,7 @@ def sweep_abandoned_imports(project: Project) -> list[staging.SweptImport | runs
     swept: list[staging.SweptImport | runs.SweptRun] = [*staging.sweep_abandoned(project.engine)]
     swept += runs.sweep_abandoned(project.engine)
     runs.settle_pending(project.engine)  # statuses of a published run whose settle was stopped
+    runs.unsettle_pending(project.engine)  # statuses of a bulk label's undo that was stopped
     project.swept = [*project.swept, *swept]
     return swept
 

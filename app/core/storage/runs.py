@@ -444,3 +444,135 @@ def closes_pending(engine: Engine) -> list[int]:
             " (SELECT 1 FROM task WHERE close_run_id = w.id) ORDER BY id"
         ).all()
     return [row[0] for row in rows]
+
+
+# -- brief "bulk" (session 5): taking a published run back (the undo of a bulk label) ---------
+#
+# A bulk label of many items is a write run of annotations (app.core.annotation.bulk_runs).
+# Its undo hides the run again in one short transaction (`unpublish`), only if its annotations
+# are exactly as published; then the run's items get their statuses back in short transactions
+# (`unsettle`) while its rows are hidden, and `discard` removes the rows.
+#
+# While `unsettle` runs (about 1 s per 100k items), an item of the run whose label is hidden
+# may still show status 1 (labelled) in status-based reads: `status_expr` only accounts for
+# 0 -> 1. The window is that long and no longer: the re-derive runs right after the unpublish,
+# before the rows are removed, and one stopped by a kill is finished when the project next
+# opens (`unsettle_pending`, from project.sweep_abandoned_imports), from a project_meta mark
+# holding the run's datapoint id range and how far it has got. (The imports are local: this
+# block only appends to the module.)
+
+UNSETTLE_PREFIX = "unsettle_run:"
+
+
+def derive_status_sql(ids: str) -> str:
+    """SQL: derive the stored status of the datapoints whose ids `ids` (a subquery) gives,
+    from their annotations: labeled if anyone completed it, else discarded, else skipped, else
+    unlabeled; an unpublished run's annotations do not count."""
+    from app.core.storage.tables import DatapointStatus
+
+    has = (
+        "EXISTS (SELECT 1 FROM annotation a WHERE a.datapoint_id = datapoint.id"
+        f" AND a.status = '{{}}' AND {annotation_visible('a')})"
+    )
+    return (
+        "UPDATE datapoint SET status = CASE"
+        f" WHEN {has.format('complete')} THEN {int(DatapointStatus.LABELED)}"
+        f" WHEN {has.format('discarded')} THEN {int(DatapointStatus.DISCARDED)}"
+        f" WHEN {has.format('skipped')} THEN {int(DatapointStatus.SKIPPED)}"
+        f" ELSE {int(DatapointStatus.UNLABELED)} END WHERE id IN {ids}"
+    )
+
+
+def unpublish(
+    conn: Connection | sqlite3.Connection, run_id: int, stamp: str, count: int, tag: str
+) -> bool:
+    """Inside the caller's write transaction: hide a published run of annotations again (state
+    LOADING, with loader tag `tag`: one of this process's (visibility.loader_tag) that the
+    caller holds under staging.load_running for the steps that follow), if its rows are
+    exactly as it published them: `count` annotations, every one still stamped `stamp`
+    (updated_at). False, and nothing changed, when one was edited, removed or taken out of
+    the run since, or the run is not published. A settle still pending for it is dropped
+    (`unsettle` derives the statuses again)."""
+    raw = conn if isinstance(conn, sqlite3.Connection) else driver_connection(conn)
+    rows, changed = raw.execute(
+        "SELECT count(*), coalesce(sum(updated_at IS NOT ?), 0) FROM annotation WHERE run_id = ?",
+        (stamp, run_id),
+    ).fetchone()
+    if rows != count or changed:
+        return False
+    flipped = raw.execute(
+        f"UPDATE write_run SET state = {LOADING}, loader = ? WHERE id = ? AND state = {PUBLISHED}",
+        (tag, run_id),
+    ).rowcount
+    if flipped != 1:
+        return False
+    raw.execute("DELETE FROM project_meta WHERE key = ?", (f"{SETTLE_PREFIX}{run_id}",))
+    return True
+
+
+def mark_unsettling(
+    conn: Connection | sqlite3.Connection, run_id: int, low: int, high: int
+) -> None:
+    """Inside the unpublishing transaction: the datapoints low..high whose status is 1 are to
+    have their status derived again (`unsettle`)."""
+    import json
+
+    raw = conn if isinstance(conn, sqlite3.Connection) else driver_connection(conn)
+    raw.execute(
+        "INSERT OR REPLACE INTO project_meta (key, value) VALUES (?, ?)",
+        (f"{UNSETTLE_PREFIX}{run_id}", json.dumps({"upto": low - 1, "high": high})),
+    )
+
+
+def _unsettle_step(conn: Connection, key: str, size: int) -> int | None:
+    """Derive the status of up to `size` more labelled datapoints of the marked range; 0 (and
+    the mark removed) when none is left, None when there is no such mark."""
+    import json
+
+    raw = driver_connection(conn)
+    found = raw.execute("SELECT value FROM project_meta WHERE key = ?", (key,)).fetchone()
+    if found is None:
+        return None
+    mark = json.loads(found[0])
+    ids = [
+        row[0]
+        for row in raw.execute(
+            "SELECT id FROM datapoint INDEXED BY ix_datapoint_status WHERE status = 1"
+            " AND id > ? AND id <= ? ORDER BY id LIMIT ?",
+            (mark["upto"], mark["high"], size),
+        )
+    ]
+    if not ids:
+        raw.execute("DELETE FROM project_meta WHERE key = ?", (key,))
+        return 0
+    raw.execute(derive_status_sql("(SELECT value FROM json_each(?))"), (json.dumps(ids),))
+    mark["upto"] = ids[-1]
+    raw.execute("UPDATE project_meta SET value = ? WHERE key = ?", (json.dumps(mark), key))
+    return len(ids)
+
+
+def unsettle(engine: Engine, run_id: int, progress: Callable[[int], None] | None = None) -> int:
+    """Derive again, in short transactions, the statuses of the datapoints marked for an
+    unpublished run (`mark_unsettling`), then remove the mark; how many it went over."""
+    key = f"{UNSETTLE_PREFIX}{run_id}"
+    return in_steps(
+        engine, lambda conn, size: _unsettle_step(conn, key, size), progress or (lambda _d: None)
+    )
+
+
+def unsettle_pending(engine: Engine) -> int:
+    """Finish every re-derive that a killed (or still running) undo left; how many items.
+    Deriving twice is harmless: it only writes what the annotations say."""
+    with engine.connect() as conn:
+        snapshot(conn)
+        keys = [
+            row[0]
+            for row in conn.exec_driver_sql(
+                "SELECT key FROM project_meta WHERE key >= ? AND key < ?",
+                (UNSETTLE_PREFIX, UNSETTLE_PREFIX[:-1] + ";"),
+            )
+        ]
+    return sum(
+        in_steps(engine, lambda conn, size, key=key: _unsettle_step(conn, key, size))
+        for key in keys
+    )

@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPen
 from PySide6.QtWidgets import (
     QLabel,
     QListView,
+    QProgressBar,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -213,11 +214,16 @@ class BulkGrid(RoutesKeys, QWidget):
         )
         self.hint.setWordWrap(True)
         self.status = QLabel()
+        self.saving = QProgressBar()  # a bulk label of many items saves in steps: how far
+        self.saving.setAccessibleName("Saving the labels")
+        self.saving.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(self.hint)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.saving)
         layout.addWidget(self.status)
+        session.saving.connect(self._saving)
         self.step: tuple[int, str, str] | None = None  # undo index after the step; its notes
         session.undo_stack.indexChanged.connect(self._undo_moved)
         if session.queue is not None:
@@ -267,6 +273,16 @@ class BulkGrid(RoutesKeys, QWidget):
         )
         self.status.setText(self.step[1])
         return len(states)
+
+    def _saving(self, done: int, total: int, message: str) -> None:
+        """A long save's progress (total 0: it has finished)."""
+        if not total:
+            self.saving.hide()
+            return
+        self.saving.setRange(0, total)
+        self.saving.setValue(min(done, total))
+        self.saving.setFormat(f"{message}…")
+        self.saving.show()
 
     def _undo_moved(self, index: int) -> None:
         """The message about the last bulk step follows it through undo and redo."""

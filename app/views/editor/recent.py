@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.annotation import bulk_runs
 from app.core.annotation import commands as annotate
 from app.core.annotation.commands import AnnotationState
 from app.views.editor.session import AnnotationSession, Outcome
@@ -92,7 +93,9 @@ class RecentAnswers(QFrame):
         if not isinstance(command, annotate.SetAnnotations):
             return
         inverse = outcome.applied.inverse
-        before = dict(inverse.changes) if isinstance(inverse, annotate.SetAnnotations) else {}
+        before: dict[int, AnnotationState | None] = {}
+        if isinstance(inverse, annotate.SetAnnotations | bulk_runs.UndoLabelRun):
+            before = dict(inverse.changes)
         for dp_id in command.datapoints:
             self.answers = [a for a in self.answers if a.datapoint_id != dp_id]
             item = outcome.items.get(dp_id)

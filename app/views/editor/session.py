@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from app.core.annotation import bulk_runs
 from app.core.annotation import commands as annotate
 from app.core.annotation import worklist as queue
 from app.core.annotation.commands import (
@@ -34,6 +35,7 @@ from app.views.wording import place
 from app.workers.writer import Writer
 
 CACHE_ITEMS = 64
+PROGRESS_MS = 100  # how often a long save's progress is shown
 PREFETCH_AHEAD = 2
 
 
@@ -86,6 +88,7 @@ class AnnotationSession(QObject):
     progress_changed = Signal()
     items_committed = Signal(object)  # {datapoint id: Item} fresh from the database
     committed = Signal(object)  # the Outcome of each of this session's writes (recent answers)
+    saving = Signal(int, int, str)  # a long save's progress (done, total, what); total 0: done
     queue_changed = Signal()
 
     def __init__(
@@ -116,6 +119,12 @@ class AnnotationSession(QObject):
         self.waiting_for_lock = False  # a write is kept out by another program's lock
         self._unsaved: dict[int, tuple[str, tuple[int, ...]]] = {}  # serial: what, where
         self._serial = 0
+        # A bulk label of many items saves in steps on the writer thread, which only stores
+        # how far it has got (`report_progress`); this timer shows it on the GUI thread.
+        self._progress: tuple[int, int, str] | None = None
+        self._long_saves = 0  # bulk saves submitted and not committed yet
+        self._progress_timer = QTimer(self, interval=PROGRESS_MS)
+        self._progress_timer.timeout.connect(self._show_progress)
         writer.done.connect(self._committed)
         writer.failed.connect(self._write_failed)
         writer.waiting.connect(self._write_waiting)
@@ -365,14 +374,41 @@ class AnnotationSession(QObject):
         def job() -> Outcome:
             command = resolve()
             # Kept out by another program's lock: tried again until saved (a command's apply
-            # is one transaction, re-runnable), never dropped; later edits wait behind it.
-            applied = self.writer.keep_trying(lambda: command.apply(self.project), token)
+            # is one transaction, or a write run that removes itself when it fails: both
+            # re-runnable), never dropped; later edits wait behind it.
+            applied = self.writer.keep_trying(lambda: self._apply(command), token)
             items = annotate.load_items(
                 self.project, list(command.datapoints), self.annotator_id, suggest
             )
             return Outcome(command, applied, items)
 
+        if len(datapoints) > bulk_runs.RUN_THRESHOLD:  # may be a write run: show its steps
+            self._long_saves += 1
+            self._progress_timer.start()
         return self.writer.submit(job, token=token)
+
+    def _apply(self, command: Command) -> Applied:
+        """Apply a command on the writer thread; a bulk label reports its steps."""
+        if isinstance(command, annotate.SetAnnotations | bulk_runs.UndoLabelRun):
+            return command.apply(self.project, progress=self.report_progress)
+        return command.apply(self.project)
+
+    def report_progress(self, done: int, total: int | None, message: str) -> None:
+        """On the writer thread: how far a long save has got (shown by a GUI timer)."""
+        self._progress = (done, total or 0, message)
+
+    def _show_progress(self) -> None:
+        shown = self._progress
+        if shown is not None and shown[1]:
+            self.saving.emit(*shown)
+
+    def _progress_done(self, every: bool = False) -> None:
+        """A bulk save has committed (`every`: all were given up): the bar goes with the last."""
+        self._long_saves = 0 if every else max(0, self._long_saves - 1)
+        if not self._long_saves:
+            self._progress_timer.stop()
+            self._progress = None
+            self.saving.emit(0, 0, "")
 
     def _write_waiting(self, token: object, message: str) -> None:
         """A save is kept out by another program's lock: the undo history and the edit on
@@ -412,7 +448,9 @@ class AnnotationSession(QObject):
                 self.saved.emit()
             return
         assert isinstance(outcome, Outcome)
-        for dp_id in outcome.command.datapoints:
+        if len(token[1]) > bulk_runs.RUN_THRESHOLD:
+            self._progress_done()
+        for dp_id in token[1]:  # as counted when submitted (a bulk label may leave some out)
             left = self._pending.get(dp_id, 1) - 1
             if left > 0:
                 self._pending[dp_id] = left
@@ -437,6 +475,7 @@ class AnnotationSession(QObject):
         if not (isinstance(token, tuple) and token and token[0] is self) and token != "reopen":
             return
         # The undo history no longer matches the database: start it afresh and re-read.
+        self._progress_done(every=True)
         self.waiting_for_lock = False
         self._unsaved.clear()
         self._pending.clear()
