@@ -47,6 +47,7 @@ SQLite-bound: it runs on the raw sqlite3 driver (app.core.storage.sqlite), for s
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
 from app.core.bundle.errors import BundleError
 from app.core.bundle.members import Loader
 from app.core.bundle.merge_annotations import AnnotationMerging, Conflict
+from app.core.bundle.merge_early import EarlyInserts
 from app.core.bundle.merge_load import HiddenLoad
 from app.core.bundle.merge_publish import prepare_events, publish
 from app.core.bundle.open import insert_predictions, model_row
@@ -228,6 +230,7 @@ class _Merge(AnnotationMerging):
         self.refs = Refs(self.conn, load=True)
         self.points: DatapointIndex = self.refs.points
         self.hidden = HiddenLoad(self)
+        self.early = EarlyInserts(self)
         self.loader = self._loader()
 
     def _loader(self) -> Loader:
@@ -250,9 +253,16 @@ class _Merge(AnnotationMerging):
 
     def run(self) -> MergeReport:
         """The merge, marked as running in this process while it lasts (its loading datasets
-        are then waited for by other loads, and kept by the sweep on open)."""
-        with load_running(self.hidden.tag):
-            return self._run()
+        and its write run are then waited for by other loads, and kept by the sweep on open).
+        The write run of its early inserts, if it begins one, ends with it: discarded on an
+        error or a cancel, once the rows a label save changed are given back."""
+        with load_running(self.hidden.tag), contextlib.ExitStack() as held:
+            self.early.held = held
+            try:
+                return self._run()
+            except BaseException:
+                self.early.rescue()
+                raise
 
     def _run(self) -> MergeReport:
         self.annotators_seen()
@@ -268,8 +278,14 @@ class _Merge(AnnotationMerging):
             staged = time.perf_counter()
             self.hidden.annotations()
             self.report.timings["hidden annotations"] = time.perf_counter() - staged
+            staged = time.perf_counter()
+            self.early.write()
+            self.report.timings["early annotations"] = time.perf_counter() - staged
             self.progress(self.steps.done, self.steps.total, "Merging: writing")
             if publish(self):
+                staged = time.perf_counter()
+                self.early.settle()
+                self.report.timings["settle (no lock)"] = time.perf_counter() - staged
                 return self.report
             added, self.steps.done = loaded  # the project changed meanwhile: decide again
             added = dict(added)

@@ -44,7 +44,8 @@ _STAGE_INSERT = (
 _CHANGED = (
     "SELECT s.rowid, s.datapoint_id, s.annotator_id, s.uuid, "
     + ", ".join(f"s.{c}" for c in VERSION_COLUMNS)
-    + ", s.e_added, s.e_updated, s.e_superseded, s.e_conflict, s.b_dataset, s.b_row, s.b_labels"
+    + ", s.e_added, s.e_updated, s.e_superseded, s.e_conflict, s.b_dataset, s.b_row, s.b_labels,"
+    " s.op"
     " FROM temp.stage_annotation s LEFT JOIN main.annotation a"
     " ON a.datapoint_id = s.datapoint_id AND a.annotator_id = s.annotator_id"
     " WHERE a.id IS NOT s.l_id OR a.uuid IS NOT s.l_uuid OR a.value IS NOT s.l_value"
@@ -399,6 +400,8 @@ class AnnotationMerging:
                 report.conflicts = [
                     c for c in report.conflicts if (c.datapoint, c.annotator) != where
                 ]
+            if found[18] == "early":  # a hidden row a save changed: its item's status too
+                self.touched.add(dp_id)
             conn.execute("DELETE FROM temp.stage_annotation WHERE rowid = ?", (rowid,))
             for table, extra in (("annotation_label", ""), ("annotation_history", " AND src = 1")):
                 conn.execute(

@@ -73,6 +73,8 @@ def publish(m: Any) -> bool:
         m.publish_annotations(conn, clock)
         _rows(m, conn)
         clock("other rows")
+        m.early.publish(conn)
+        clock("publish run")
         m.report.seconds = time.perf_counter() - m.started
         _derive(m, conn)
         if m.report.changed:
