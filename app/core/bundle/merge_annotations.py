@@ -362,7 +362,9 @@ class AnnotationMerging:
             " CASE WHEN op = 'insert' THEN seq END FROM temp.stage_sorting ORDER BY seq"
         )
         conn.execute("DROP TABLE temp.stage_sorting")
-        self._ops = dict(conn.execute("SELECT op, count(*) FROM temp.stage_annotation GROUP BY op"))
+        self.staged_ops = dict(
+            conn.execute("SELECT op, count(*) FROM temp.stage_annotation GROUP BY op")
+        )
         conn.execute(
             "CREATE TEMP TABLE stage_sorting AS SELECT l.datapoint_id, l.annotator_id, l.label,"
             " s.seq, CASE WHEN s.op = 'update' THEN s.l_id END AS aid"
@@ -410,7 +412,7 @@ class AnnotationMerging:
                     (dp_id, annotator_id),
                 )
         tick("annotations re-check")
-        ops = self._ops  # as staged: a set-aside row makes a statement find less, never more
+        ops = self.staged_ops  # as staged: a set-aside row makes a statement find less, never more
         if ops.get("update"):
             assigned = ", ".join(f"{c} = s.{c}" for c in _WRITTEN)
             conn.execute(
@@ -430,11 +432,12 @@ class AnnotationMerging:
         # New ids above every id now: nobody else can take them while the lock is held.
         base = conn.execute("SELECT coalesce(max(id), 0) FROM main.annotation").fetchone()[0]
         names = ", ".join((*_WRITTEN, "datapoint_id", "annotator_id"))
-        conn.execute(
-            f"INSERT INTO main.annotation (id, {names}) SELECT ? + seq, {names}"
-            " FROM temp.stage_annotation WHERE op = 'insert' ORDER BY rowid",
-            (base,),
-        )
+        if ops.get("insert"):
+            conn.execute(
+                f"INSERT INTO main.annotation (id, {names}) SELECT ? + seq, {names}"
+                " FROM temp.stage_annotation WHERE op = 'insert' ORDER BY rowid",
+                (base,),
+            )
         tick("annotations insert")
         conn.execute(
             "INSERT OR IGNORE INTO main.annotation_label (annotation_id, label, datapoint_id)"

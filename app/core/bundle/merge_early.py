@@ -148,7 +148,8 @@ class EarlyInserts:
         """The staged decisions of the rows written (op 'early'): their project row is now the
         hidden one (l_*, which the last transaction re-checks), and their label rows are out
         of the staging (the last transaction writes no insert or label row for them)."""
-        conn = self.m.conn
+        m = self.m
+        conn = m.conn
         locals_ = ("id", "uuid", "value", "status", "updated_at", "synced")
         mine = ("aid", "uuid", "value", "status", "updated_at", "synced_from")
         assigned = ", ".join(f"l_{a} = e.{b}" for a, b in zip(locals_, mine, strict=True))
@@ -164,10 +165,14 @@ class EarlyInserts:
         written = conn.execute(
             "SELECT count(*) FROM temp.stage_early WHERE n > ? AND aid > 0", (first,)
         ).fetchone()[0]
+        # what is left for the last transaction (it skips the statements that would find none)
+        m.staged_ops = dict(
+            conn.execute("SELECT op, count(*) FROM temp.stage_annotation GROUP BY op")
+        )
         conn.commit()
         self.written += written
         # written: no longer new if the staging runs again (merge._Merge._run)
-        self.m.hidden.moved["annotations"] = self.m.hidden.moved.get("annotations", 0) + written
+        m.hidden.moved["annotations"] = m.hidden.moved.get("annotations", 0) + written
 
     def publish(self, conn: sqlite3.Connection) -> None:
         """In the merge's last transaction, after the re-check: the run's rows appear, its
