@@ -40,17 +40,25 @@ _STAGE_INSERT = (
     f"INSERT INTO temp.stage_annotation ({', '.join(ANNOTATION_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(ANNOTATION_COLUMNS))})"
 )
-# Staged decisions whose project row is no longer the one they were made against.
-_CHANGED = (
+# Staged decisions whose project row is no longer the one they were made against. Those of
+# the rows written early (op 'early', app.core.bundle.merge_early) are found by the id written,
+# one lookup instead of two (the pair is compared too: a deleted row's id can be reused).
+_STAGED = (
     "SELECT s.rowid, s.datapoint_id, s.annotator_id, s.uuid, "
     + ", ".join(f"s.{c}" for c in VERSION_COLUMNS)
     + ", s.e_added, s.e_updated, s.e_superseded, s.e_conflict, s.b_dataset, s.b_row, s.b_labels,"
-    " s.op"
-    " FROM temp.stage_annotation s LEFT JOIN main.annotation a"
-    " ON a.datapoint_id = s.datapoint_id AND a.annotator_id = s.annotator_id"
-    " WHERE a.id IS NOT s.l_id OR a.uuid IS NOT s.l_uuid OR a.value IS NOT s.l_value"
+    " s.op FROM temp.stage_annotation s LEFT JOIN main.annotation a"
+)
+_DIFFERS = (
+    " a.id IS NOT s.l_id OR a.uuid IS NOT s.l_uuid OR a.value IS NOT s.l_value"
     " OR a.status IS NOT s.l_status OR a.updated_at IS NOT s.l_updated_at"
     " OR a.synced_from IS NOT s.l_synced"
+)
+_CHANGED = (
+    f"{_STAGED} ON a.datapoint_id = s.datapoint_id AND a.annotator_id = s.annotator_id"
+    f" WHERE s.op <> 'early' AND ({_DIFFERS})"
+    f" UNION ALL {_STAGED} ON a.id = s.l_id WHERE s.op = 'early' AND ({_DIFFERS}"
+    " OR a.datapoint_id IS NOT s.datapoint_id OR a.annotator_id IS NOT s.annotator_id)"
 )
 
 
