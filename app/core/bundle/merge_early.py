@@ -193,10 +193,9 @@ class EarlyInserts:
         if self.run is None:
             return
         m = self.m
-        total = self.written
 
         def progress(done: int) -> None:
-            m.progress(done, max(total, done), f"Merging: statuses of {done:,} items written")
+            m.progress(m.steps.done, m.steps.total, f"Merging: statuses of {done:,} items written")
 
         # published: a failure here only leaves statuses to settle when the project next opens
         # (runs.settle_pending); status reads count the items as labelled until then
