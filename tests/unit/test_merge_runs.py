@@ -318,3 +318,27 @@ def test_a_killed_merge_leaves_nothing_visible_and_is_swept_on_open(colleague):
         assert _raw(again, "SELECT count(*) FROM write_run") == [(0,)]
         assert merge_bundle(again, bundle).added["annotations"] == LABELLED + 2
         _consistent(again)
+
+
+def test_statuses_left_unsettled_count_as_labelled_and_settle_on_open(colleague, monkeypatch):
+    """The merge is killed right after publishing (its settle never runs): every status read
+    counts the run's items as labelled, and the next open writes their statuses."""
+    owner, _them, bundle = colleague
+    with monkeypatch.context() as patch:
+        patch.setattr(runs, "settle", lambda *_args, **_kwargs: 0)
+        merge_bundle(owner, bundle)
+    stored = _stored(owner)
+    unsettled = [dp for dp in range(1, LABELLED + 1) if dp != MINE_SKIPPED]
+    assert [stored[dp] for dp in unsettled] == [0] * len(unsettled)  # not written yet
+    assert stored[MINE_SKIPPED] == 1  # skipped: turned labeled by the publish itself
+    shown = seen(owner)
+    assert shown["status"]["labeled"] == LABELLED
+    assert shown["unlabelled"] == ITEMS - LABELLED - 1
+    with owner.engine.connect() as conn:
+        assert list(runs.settling(conn)) == [1]
+    owner.close()
+    with open_project(owner.path) as again:
+        assert seen(again) == shown
+        with again.engine.connect() as conn:
+            assert runs.settling(conn) == {}
+        _consistent(again)
