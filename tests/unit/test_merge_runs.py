@@ -342,3 +342,28 @@ def test_statuses_left_unsettled_count_as_labelled_and_settle_on_open(colleague,
         with again.engine.connect() as conn:
             assert runs.settling(conn) == {}
         _consistent(again)
+
+
+def test_staging_again_keeps_the_rows_written_early_and_the_counts(colleague):
+    """Another process adds an annotator before the last transaction (the ids the staging
+    decided may be taken): the merge stages again; what it wrote early stays written, is
+    counted once, and is published by the same run."""
+    owner, _them, bundle = colleague
+    writes: list[str] = []
+
+    def progress(done, total, message):
+        if message == "Merging: writing":
+            writes.append(message)
+            if len(writes) == 1:
+                add_annotator(owner, "zed")
+
+    report = merge_bundle(owner, bundle, progress=progress)
+    assert len(writes) == 2  # staged again, then published
+    assert report.added["annotations"] == LABELLED + 2
+    assert _raw(owner, "SELECT kind, state FROM write_run") == [("merge", runs.PUBLISHED)]
+    assert _raw(owner, "SELECT count(*) FROM annotation WHERE run_id IS NOT NULL") == [
+        (LABELLED + 1,)
+    ]
+    assert seen(owner)["status"]["labeled"] == LABELLED
+    _consistent(owner)
+    assert not merge_bundle(owner, bundle).changed
