@@ -16,21 +16,22 @@ wait. Target: no hold over about 1 s, no failed save.
 Measured (nice -n 10, two cores shared with four other engineers' jobs, load average 4-6: a
 run varies by +-25% and more; "publish (lock held), CPU" is the merging process's CPU
 seconds; "before" is main at cf25063, run on the same machine the same hour):
-- --new 1 (200,000 new annotations of datapoints the project shows): the longest lock hold
-  0.66-0.97 s, the last transaction's (0.28-0.35 s CPU: the re-check of the staged decisions,
-  which finds the rows written early by their id, 0.41-0.94 s wall; no status rewrite); the
-  annotations are written before it as a write run (app.core.bundle.merge_early) in ~0.3 s
-  chunks, the longest 0.44-0.62 s, and the statuses settled after it in 1.3-3.8 s (no lock
-  held for long). Before: 4.11 s (2.87 s CPU: annotations 1.92, label rows 0.92, status
-  1.00, commit 0.14) at load 3.5-4.6; last session, quieter: 2.0 s. No failed save; the
-  longest wait of a save 0.67-0.94 s (before: 4.11 s).
+- --new 1 (200,000 new annotations of datapoints the project shows), three runs at load
+  3.9-6.1: the last transaction 0.35-0.96 s (0.25-0.35 s CPU), nearly all of it the re-check
+  of the staged decisions (the rows written early are found by their id; no insert, no
+  status rewrite left); the longest lock hold of all 0.66-0.97 s. The annotations are
+  written before it as a write run (app.core.bundle.merge_early) in chunks sized to ~0.3 s
+  (under load some take 0.4-0.7 s), and the statuses settled after it (1.3-3.8 s, in short
+  steps). Before: 4.11 s (2.87 s CPU: annotations 1.92, label rows 0.92, status 1.00, commit
+  0.14) at load 3.5-4.6; last session, quieter: 2.0 s. No failed save; the longest wait of a
+  save 0.36-0.94 s (before: 4.11 s).
 - defaults (300,000 new datapoints too; about 100,000 of the annotations on shown ones): the
   longest hold 0.52 s (a chunk), the last transaction 0.13 s (0.12 s CPU); before: 4.13 s
   (1.81 s CPU) at load 5.8. The longest wait of a save 0.39 s (before: 4.11 s).
 - --new 1 --annotations 100000 --events 100000 (a colleague's 100,000 label saves leave as
-  many audit events): the lock held 2.9 s (1.45 s CPU), nearly all of it the events (1.6-2.5 s
-  wall: inserted with their chain hashes, computed from canonical texts made while staging);
-  before: 4.15 s (2.90 s CPU). The events stay in the last transaction: they are a hash chain
+  many audit events), at load 5.5: the lock held 2.9 s (1.45 s CPU), nearly all of it the
+  events (2.5 s wall: inserted with their chain hashes, computed from canonical texts made
+  while staging); before: 4.15 s (2.90 s CPU; the events 1.6 s of it). The events stay in the last transaction: they are a hash chain
   whose every link covers the previous event's hash, so they can only be hashed once the
   chain's head is known under the lock (every label save meanwhile adds a link), and the
   audit_event table has no column to hide unpublished rows (a migration); writing them

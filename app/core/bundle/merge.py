@@ -25,7 +25,7 @@ a merge only as long as its longest transaction. The bulk of a merge (new datapo
 annotations, on new datapoints or on those the project shows) goes in short transactions,
 unseen until the last one; what that last one does grows with the updates and conflicts
 (winning newer versions of existing annotations), the re-check of the staged decisions and
-the audit events, not with the new data (0.5-0.7 s for 200,000 new annotations of datapoints
+the audit events, not with the new data (0.35-1 s for 200,000 new annotations of datapoints
 the project shows, on a two-core machine busy with other work, see bench/merge_lock.py).
 A merge runs in four steps:
 
