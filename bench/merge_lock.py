@@ -31,12 +31,13 @@ seconds; "before" is main at cf25063, run on the same machine the same hour):
 - --new 1 --annotations 100000 --events 100000 (a colleague's 100,000 label saves leave as
   many audit events), at load 5.5: the lock held 2.9 s (1.45 s CPU), nearly all of it the
   events (2.5 s wall: inserted with their chain hashes, computed from canonical texts made
-  while staging); before: 4.15 s (2.90 s CPU; the events 1.6 s of it). The events stay in the last transaction: they are a hash chain
-  whose every link covers the previous event's hash, so they can only be hashed once the
-  chain's head is known under the lock (every label save meanwhile adds a link), and the
-  audit_event table has no column to hide unpublished rows (a migration); writing them
-  earlier would need both, or rewriting 100,000 hashes and their UNIQUE prev_hash index
-  entries under the lock, which costs what inserting them does.
+  while staging); before: 4.15 s (2.90 s CPU; the events 1.6 s of it). The events stay in
+  the last transaction: they are a hash chain whose every link covers the previous event's
+  hash, so they can only be hashed once the chain's head is known under the lock (every
+  label save meanwhile adds a link), and the audit_event table has no column to hide
+  unpublished rows (a migration); writing them earlier would need both, or rewriting 100,000
+  hashes and their UNIQUE prev_hash index entries under the lock, which costs what inserting
+  them does.
 What remains in the last transaction is bounded by the updates and conflicts (winning newer
 versions of existing annotations), new annotations that cannot go early (skipped or discarded
 ones, by this machine's own identity, by new annotators or under new schema versions), the
