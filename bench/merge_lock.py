@@ -13,26 +13,36 @@ wait. Target: no hold over about 1 s, no failed save.
     python bench/merge_lock.py [--base 300000] [--new 300000] [--annotations 200000]
                                [--events 0]
 
-Measured (nice -n 10, two cores shared with another engineer's jobs, load average 4-5: a run
-varies by +-25%; "publish (lock held), CPU" is the merging process's CPU seconds):
-- --new 1 (200,000 annotations of datapoints the project shows): the lock held 2.0 s
-  (1.8 s CPU: re-check 0.08, annotations 0.77, label rows 0.44, status 0.60, commit 0.11;
-  the checkpoint, 0.17 s, after the lock); before (main at ba70641, the same machine): 3.2 s
-  at load 5.1, 2.9 s at load 1-2 (annotations with their label rows 1.8-1.9, status 0.75-0.86,
-  commit with the checkpoint 0.39-0.45). No failed save.
-- defaults (300,000 new datapoints too): the lock held 2.0 s (1.6 s CPU); before: 3.3 s
-  (measured at load 6-10).
+Measured (nice -n 10, two cores shared with four other engineers' jobs, load average 4-6: a
+run varies by +-25% and more; "publish (lock held), CPU" is the merging process's CPU
+seconds; "before" is main at cf25063, run on the same machine the same hour):
+- --new 1 (200,000 new annotations of datapoints the project shows), three runs at load
+  3.9-6.1: the last transaction 0.35-0.96 s (0.25-0.35 s CPU), nearly all of it the re-check
+  of the staged decisions (the rows written early are found by their id; no insert, no
+  status rewrite left); the longest lock hold of all 0.66-0.97 s. The annotations are
+  written before it as a write run (app.core.bundle.merge_early) in chunks sized to ~0.3 s
+  (under load some take 0.4-0.7 s), and the statuses settled after it (1.3-3.8 s, in short
+  steps). Before: 4.11 s (2.87 s CPU: annotations 1.92, label rows 0.92, status 1.00, commit
+  0.14) at load 3.5-4.6; last session, quieter: 2.0 s. No failed save; the longest wait of a
+  save 0.36-0.94 s (before: 4.11 s).
+- defaults (300,000 new datapoints too; about 100,000 of the annotations on shown ones): the
+  longest hold 0.52 s (a chunk), the last transaction 0.13 s (0.12 s CPU); before: 4.13 s
+  (1.81 s CPU) at load 5.8. The longest wait of a save 0.39 s (before: 4.11 s).
 - --new 1 --annotations 100000 --events 100000 (a colleague's 100,000 label saves leave as
-  many audit events): the lock held 2.9 s, of which 1.4 s the events (inserted with their
-  chain hashes, computed from canonical texts made while staging); without those, 3.9-4.8 s,
-  of which 2.2-2.5 s the events (inserted, then linked one by one by
-  app.core.audit.link_pending).
-What remains is B-tree work the schema asks for: per annotation a row and three index
-entries (one on a random UUID) and three foreign-key checks; per label row a row, three index
-entries and two checks; per datapoint newly labelled its row rewritten and its (status, id)
-entry moved; per audit event a row with a random UUID index entry. Measured apart (the same
-rows into a copy of the project): the UUID index 0.25 s, the foreign-key checks 0.4 s, the
-status rewrite 0.4-0.5 s for 200,000.
+  many audit events), at load 5.5: the lock held 2.9 s (1.45 s CPU), nearly all of it the
+  events (2.5 s wall: inserted with their chain hashes, computed from canonical texts made
+  while staging); before: 4.15 s (2.90 s CPU; the events 1.6 s of it). The events stay in
+  the last transaction: they are a hash chain whose every link covers the previous event's
+  hash, so they can only be hashed once the chain's head is known under the lock (every
+  label save meanwhile adds a link), and the audit_event table has no column to hide
+  unpublished rows (a migration); writing them earlier would need both, or rewriting 100,000
+  hashes and their UNIQUE prev_hash index entries under the lock, which costs what inserting
+  them does.
+What remains in the last transaction is bounded by the updates and conflicts (winning newer
+versions of existing annotations), new annotations that cannot go early (skipped or discarded
+ones, by this machine's own identity, by new annotators or under new schema versions), the
+re-check and the audit events. Per audit event: a row, two random-key UNIQUE index entries
+(uuid, prev_hash) and a foreign-key check.
 """
 
 from __future__ import annotations

@@ -40,16 +40,25 @@ _STAGE_INSERT = (
     f"INSERT INTO temp.stage_annotation ({', '.join(ANNOTATION_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(ANNOTATION_COLUMNS))})"
 )
-# Staged decisions whose project row is no longer the one they were made against.
-_CHANGED = (
+# Staged decisions whose project row is no longer the one they were made against. Those of
+# the rows written early (op 'early', app.core.bundle.merge_early) are found by the id written,
+# one lookup instead of two (the pair is compared too: a deleted row's id can be reused).
+_STAGED = (
     "SELECT s.rowid, s.datapoint_id, s.annotator_id, s.uuid, "
     + ", ".join(f"s.{c}" for c in VERSION_COLUMNS)
-    + ", s.e_added, s.e_updated, s.e_superseded, s.e_conflict, s.b_dataset, s.b_row, s.b_labels"
-    " FROM temp.stage_annotation s LEFT JOIN main.annotation a"
-    " ON a.datapoint_id = s.datapoint_id AND a.annotator_id = s.annotator_id"
-    " WHERE a.id IS NOT s.l_id OR a.uuid IS NOT s.l_uuid OR a.value IS NOT s.l_value"
+    + ", s.e_added, s.e_updated, s.e_superseded, s.e_conflict, s.b_dataset, s.b_row, s.b_labels,"
+    " s.op FROM temp.stage_annotation s LEFT JOIN main.annotation a"
+)
+_DIFFERS = (
+    " a.id IS NOT s.l_id OR a.uuid IS NOT s.l_uuid OR a.value IS NOT s.l_value"
     " OR a.status IS NOT s.l_status OR a.updated_at IS NOT s.l_updated_at"
     " OR a.synced_from IS NOT s.l_synced"
+)
+_CHANGED = (
+    f"{_STAGED} ON a.datapoint_id = s.datapoint_id AND a.annotator_id = s.annotator_id"
+    f" WHERE s.op <> 'early' AND ({_DIFFERS})"
+    f" UNION ALL {_STAGED} ON a.id = s.l_id WHERE s.op = 'early' AND ({_DIFFERS}"
+    " OR a.datapoint_id IS NOT s.datapoint_id OR a.annotator_id IS NOT s.annotator_id)"
 )
 
 
@@ -361,7 +370,9 @@ class AnnotationMerging:
             " CASE WHEN op = 'insert' THEN seq END FROM temp.stage_sorting ORDER BY seq"
         )
         conn.execute("DROP TABLE temp.stage_sorting")
-        self._ops = dict(conn.execute("SELECT op, count(*) FROM temp.stage_annotation GROUP BY op"))
+        self.staged_ops = dict(
+            conn.execute("SELECT op, count(*) FROM temp.stage_annotation GROUP BY op")
+        )
         conn.execute(
             "CREATE TEMP TABLE stage_sorting AS SELECT l.datapoint_id, l.annotator_id, l.label,"
             " s.seq, CASE WHEN s.op = 'update' THEN s.l_id END AS aid"
@@ -399,6 +410,8 @@ class AnnotationMerging:
                 report.conflicts = [
                     c for c in report.conflicts if (c.datapoint, c.annotator) != where
                 ]
+            if found[18] == "early":  # a hidden row a save changed: its item's status too
+                self.touched.add(dp_id)
             conn.execute("DELETE FROM temp.stage_annotation WHERE rowid = ?", (rowid,))
             for table, extra in (("annotation_label", ""), ("annotation_history", " AND src = 1")):
                 conn.execute(
@@ -407,7 +420,7 @@ class AnnotationMerging:
                     (dp_id, annotator_id),
                 )
         tick("annotations re-check")
-        ops = self._ops  # as staged: a set-aside row makes a statement find less, never more
+        ops = self.staged_ops  # as staged: a set-aside row makes a statement find less, never more
         if ops.get("update"):
             assigned = ", ".join(f"{c} = s.{c}" for c in _WRITTEN)
             conn.execute(
@@ -427,11 +440,12 @@ class AnnotationMerging:
         # New ids above every id now: nobody else can take them while the lock is held.
         base = conn.execute("SELECT coalesce(max(id), 0) FROM main.annotation").fetchone()[0]
         names = ", ".join((*_WRITTEN, "datapoint_id", "annotator_id"))
-        conn.execute(
-            f"INSERT INTO main.annotation (id, {names}) SELECT ? + seq, {names}"
-            " FROM temp.stage_annotation WHERE op = 'insert' ORDER BY rowid",
-            (base,),
-        )
+        if ops.get("insert"):
+            conn.execute(
+                f"INSERT INTO main.annotation (id, {names}) SELECT ? + seq, {names}"
+                " FROM temp.stage_annotation WHERE op = 'insert' ORDER BY rowid",
+                (base,),
+            )
         tick("annotations insert")
         conn.execute(
             "INSERT OR IGNORE INTO main.annotation_label (annotation_id, label, datapoint_id)"

@@ -54,7 +54,7 @@ class HiddenLoad:
         self.tag = visibility.loader_tag()  # its datasets' loader (see staging.load_running)
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """One short transaction on the merge's connection."""
         file = self.m.file
         if self.m.conn.in_transaction:  # rows staged in TEMP tables since the last chunk
@@ -86,7 +86,7 @@ class HiddenLoad:
         nothing and return its source name. Looked at and added in one write transaction."""
         refs = self.m.refs
         tag = self.tag
-        with self._write() as conn:
+        with self.transaction() as conn:
             other = other_live_load(conn)
             if other is not None:
                 return other
@@ -146,7 +146,7 @@ class HiddenLoad:
         taken under the lock: another writer may have added datapoints since the last chunk).
         Status and flagged start at 0 and are derived by the last transaction."""
         check_cancel(self.m.cancel)
-        with self._write() as conn:
+        with self.transaction() as conn:
             upto, top = fts.pending(conn)
             base = max(upto, top)
             conn.executemany(
@@ -170,7 +170,7 @@ class HiddenLoad:
         m = self.m
         for lo, hi in self.ranges:
             check_cancel(m.cancel)
-            with self._write() as conn:
+            with self.transaction() as conn:
                 added, kept, ids = _move(conn, (lo, hi, m.top[0], m.top[1]))
                 for start in range(0, len(ids), DERIVE_CHUNK):
                     m.sa_conn.execute(DERIVE_STATUS, {"ids": ids[start : start + DERIVE_CHUNK]})
@@ -204,7 +204,7 @@ class HiddenLoad:
             saved, self.m.cancel = self.m.cancel, never_cancel
             try:
                 while True:
-                    with self._write() as conn:
+                    with self.transaction() as conn:
                         gone = conn.execute(
                             "DELETE FROM datapoint WHERE id IN (SELECT id FROM datapoint"
                             f" WHERE dataset_id IN ({marks}) LIMIT ?)",

@@ -73,6 +73,8 @@ def publish(m: Any) -> bool:
         m.publish_annotations(conn, clock)
         _rows(m, conn)
         clock("other rows")
+        m.early.publish(conn)
+        clock("publish run")
         m.report.seconds = time.perf_counter() - m.started
         _derive(m, conn)
         if m.report.changed:
@@ -234,6 +236,20 @@ def _derive(m: Any, conn) -> None:
     case of DERIVE_STATUS): one cheap UPDATE sets those (most of a merge's); the others are
     derived from all their annotations."""
     labeled = int(DatapointStatus.LABELED)
+    ops = m.staged_ops  # none left when every insert went early (app.core.bundle.merge_early)
+    if ops.get("insert") or ops.get("update"):
+        _derive_staged(conn, labeled)
+    ids = sorted(m.touched)  # the few decided again under the lock
+    for start in range(0, len(ids), DERIVE_CHUNK):
+        m.sa_conn.execute(DERIVE_STATUS, {"ids": ids[start : start + DERIVE_CHUNK]})
+    conn.execute(  # DERIVE_FLAGGED, set-based, writing only the rows it changes
+        f"UPDATE main.datapoint SET flagged = {_FLAGGED} WHERE flagged IS NOT {_FLAGGED}"
+        " AND id IN (SELECT datapoint_id FROM temp.stage_flag)"
+    )
+
+
+def _derive_staged(conn, labeled: int) -> None:
+    """The statuses of the items of the staged inserts and updates, set-based."""
     conn.execute(
         f"UPDATE main.datapoint SET status = {labeled} WHERE status <> {labeled} AND id IN"
         " (SELECT datapoint_id FROM temp.stage_annotation"
@@ -244,13 +260,6 @@ def _derive(m: Any, conn) -> None:
         " FROM (SELECT DISTINCT datapoint_id AS id FROM temp.stage_annotation"
         "  WHERE op IN ('insert', 'update') AND status <> 'complete') x) x"
         " WHERE datapoint.id = x.id AND datapoint.status <> x.status"
-    )
-    ids = sorted(m.touched)  # the few decided again under the lock
-    for start in range(0, len(ids), DERIVE_CHUNK):
-        m.sa_conn.execute(DERIVE_STATUS, {"ids": ids[start : start + DERIVE_CHUNK]})
-    conn.execute(  # DERIVE_FLAGGED, set-based, writing only the rows it changes
-        f"UPDATE main.datapoint SET flagged = {_FLAGGED} WHERE flagged IS NOT {_FLAGGED}"
-        " AND id IN (SELECT datapoint_id FROM temp.stage_flag)"
     )
 
 

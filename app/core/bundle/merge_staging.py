@@ -75,6 +75,8 @@ ANNOTATION_COLUMNS = (
     "b_row",
     "b_labels",
 )
+# The columns of an annotation that a merge writes (its id aside).
+EARLY_WRITTEN = ("uuid", *VERSION_COLUMNS, "synced_from", "datapoint_id", "annotator_id")
 # seq: an inserted annotation's place in (datapoint, annotator) order, decided at the end of
 # the staging (prepare_publish): the publish gives it the id (largest id then) + seq, and its
 # label rows that id too (a label row's `aid` is the updated annotation's id), so neither
@@ -87,6 +89,10 @@ EXTRA = {
     "dataset": "CREATE TEMP TABLE stage_dataset (id, imported_by)",
     # the hashes of the staged audit events the publish inserts (by stage_audit_event rowid)
     "event_hash": "CREATE TEMP TABLE stage_event_hash (rid INTEGER PRIMARY KEY, prev, hash)",
+    # the inserts written before the last transaction (app.core.bundle.merge_early), in order
+    # (n): their stage_annotation rowid (sid), the id written (aid; -1: skipped) and the row
+    "early": "CREATE TEMP TABLE stage_early (n INTEGER PRIMARY KEY, sid, aid,"
+    f" {', '.join(EARLY_WRITTEN)})",
 }
 
 
@@ -111,8 +117,11 @@ def create(conn: sqlite3.Connection) -> None:
     )
 
 
-def clear(conn: sqlite3.Connection, keep: tuple[str, ...] = ("datapoint", "dataset")) -> None:
-    """Empty the staged decisions before staging again (the hidden datapoints' stay)."""
+def clear(
+    conn: sqlite3.Connection, keep: tuple[str, ...] = ("datapoint", "dataset", "early")
+) -> None:
+    """Empty the staged decisions before staging again (the hidden datapoints' and the
+    early inserts' stay: they are written)."""
     for table in (*PLAIN, *EXTRA):
         if table not in keep:
             conn.execute(f"DELETE FROM temp.stage_{table}")

@@ -188,11 +188,13 @@ def _grouped_votes(
 ) -> Iterator[tuple[int, list[Vote], list[dict[str, Any]]]]:
     """(datapoint id, votes, excluded versions) for each item with complete annotations, in
     datapoint order, streamed."""
+    shown = runs.and_visible(runs.annotation_where(raw, "a"))  # nor an unpublished run's
     reviews = current_reviews(raw)
     corrections = {
         uid: json.loads(value)
         for uid, value in raw.execute(
-            "SELECT uuid, value FROM annotation WHERE origin = 'review' AND status = 'complete'"
+            "SELECT uuid, value FROM annotation a WHERE origin = 'review'"
+            f" AND status = 'complete'{shown}"
         )
     }
     cursor = raw.execute(
@@ -200,8 +202,7 @@ def _grouped_votes(
         " FROM annotation a JOIN annotator n ON n.id = a.annotator_id"
         " WHERE a.status = 'complete' AND a.origin != 'review'"
         f" AND {visible_id('a.datapoint_id')}"  # never an unfinished import's labels
-        f"{runs.and_visible(runs.annotation_where(raw, 'a'))}"  # nor an unpublished run's
-        f"{where} ORDER BY a.datapoint_id, a.annotator_id",
+        f"{shown}{where} ORDER BY a.datapoint_id, a.annotator_id",
         params,
     )
     current: int | None = None
@@ -505,7 +506,8 @@ def final_values(
             text(
                 "SELECT datapoint_id, value FROM annotation WHERE annotator_id = :who"
                 f" AND status = 'complete' AND {visible_id()}"
-                f"{runs.and_visible(runs.annotation_where(conn, ''))} ORDER BY datapoint_id"
+                f"{runs.and_visible(runs.annotation_where(conn, 'annotation'))}"
+                " ORDER BY datapoint_id"
             ),
             {"who": who},
         )
