@@ -383,3 +383,43 @@ def test_a_skip_meanwhile_is_not_turned_into_a_label_by_the_hidden_auto_label(
         assert conn.execute(
             text("SELECT origin, status FROM annotation WHERE datapoint_id = :d"), {"d": item}
         ).all() == [("human", "skipped")]
+
+
+def test_items_another_run_labelled_and_not_yet_settled_are_left_out(
+    make_project, tmp_path, small_chunks, monkeypatch
+):
+    """A bulk label (a write run) published while the automation run writes, its statuses not
+    settled yet: its items read as labelled (runs.status_expr) though their stored status is
+    still 0, so the automation run leaves them out as it does an item a person labelled."""
+    from app.core.annotation import bulk_runs
+
+    project, plan = _setup(make_project, tmp_path)
+    auto_item, routed_item = plan.auto[1][0], plan.routed[0]
+    monkeypatch.setattr(bulk_runs, "RUN_THRESHOLD", 1)
+    settle = runs.settle
+    stored = []
+
+    def between(done, total, message):
+        if message.startswith("Writing") and not stored:
+            runs.settle = lambda *_args, **_kwargs: 0  # the bulk label stops before settling
+            try:
+                label(project, [auto_item, routed_item], "spam")
+            finally:
+                runs.settle = settle
+            with project.engine.connect() as conn:
+                stored.append(
+                    conn.exec_driver_sql(
+                        "SELECT count(*) FROM datapoint WHERE status = 0"
+                        f" AND id IN ({auto_item}, {routed_item})"
+                    ).scalar()
+                )
+
+    report = automation.write_run(project, plan, project.local_annotator_id, progress=between)
+    assert stored == [2]  # stored as unlabelled when the automation run published
+    assert report.dropped == 2 and report.auto_labelled == 23
+    with project.engine.connect() as conn:
+        for item in (auto_item, routed_item):
+            values = conn.execute(
+                text("SELECT origin, value FROM annotation WHERE datapoint_id = :d"), {"d": item}
+            ).all()
+            assert values == [("human", '"spam"')]

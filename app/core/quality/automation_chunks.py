@@ -192,14 +192,16 @@ class Publish:
         planned = [dp_id for dp_id, _v, _c in self.plan.auto] + list(self.plan.routed)
         if not planned:
             return Dropped()
+        span = (min(planned), max(planned))
         changed = [
             row[0]
             for row in raw.execute(
                 "SELECT id FROM datapoint INDEXED BY ix_datapoint_status"
                 f" WHERE status IN ({_LABELLED}) AND id BETWEEN ? AND ?",
-                (min(planned), max(planned)),
+                span,
             )
         ]
+        changed = list(dict.fromkeys(changed + settling_labelled(raw, self.run_id, span)))
         if not changed:
             return Dropped()
         auto_ids = {dp_id for dp_id, _v, _c in self.plan.auto}
@@ -248,3 +250,22 @@ class Publish:
             },
             separators=(",", ":"),
         )
+
+
+def settling_labelled(raw: Any, run_id: int, span: tuple[int, int]) -> list[int]:
+    """Items in `span` that another run (a bundle merge, a bulk label) labelled and whose
+    stored status its settle has not written yet: labelled for every reader
+    (runs.status_expr), so labelled for the automation run too."""
+    found: list[int] = []
+    for other, upto in runs.settling(raw).items():
+        if other == run_id:
+            continue
+        found += [
+            row[0]
+            for row in raw.execute(
+                "SELECT datapoint_id FROM annotation WHERE run_id = ? AND id > ?"
+                " AND status = 'complete' AND datapoint_id BETWEEN ? AND ?",
+                (other, upto, *span),
+            )
+        ]
+    return found
