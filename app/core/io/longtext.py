@@ -54,6 +54,10 @@ class LongText:
         self.data = data
         self.chars = chars
 
+    def __len__(self) -> int:
+        """Its length in characters, as a str's (span offsets are checked against it)."""
+        return self.chars
+
     def decode(self) -> str:
         """The text as a str (a context value, a label, a text that spans are checked on)."""
         with memoryview(self.data) as view:
