@@ -1,0 +1,93 @@
+"""Long texts of the span and tabular formats that build their text themselves (CoNLL, Parquet,
+Arrow, BioC) go in exactly as before while never being held as one str where they need not be
+(issue 14: peak memory). The thresholds are lowered so that a short text takes the long path;
+memory itself is measured by bench/import_memory.py, not here."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.core.io import feed, longtext
+from app.core.io.formats import conll
+from app.core.io.formats.base import ReadOptions
+from app.core.io.importer import import_dataset
+from tests.unit.helpers import import_refused, texts, values
+
+WORDS = [
+    f"疾病{i}" if i % 7 == 0 else f"Étude{i}" if i % 5 == 0 else f"gene{i}" for i in range(3000)
+]
+LONG = " ".join(WORDS)
+
+
+@pytest.fixture(autouse=True)
+def small_threshold(monkeypatch):
+    monkeypatch.setattr(feed, "LONG_TEXT", 1_000)
+    monkeypatch.setattr(longtext, "LONG_TEXT", 1_000)
+    monkeypatch.setattr(longtext, "CHUNK", 10_000)  # several chunks, one cut mid-character
+    monkeypatch.setattr(conll, "LONG_TEXT", 1_000)
+    monkeypatch.setattr(conll, "COMPACT", 100)  # a sentence goes into bytes many times
+
+
+@pytest.fixture
+def decodes(monkeypatch):
+    """The lengths of the LongTexts decoded as strs during the test."""
+    real = longtext.LongText.decode
+    made: list[int] = []
+
+    def spy(self):
+        made.append(self.chars)
+        return real(self)
+
+    monkeypatch.setattr(longtext.LongText, "decode", spy)
+    return made
+
+
+def conll_file(tmp_path, tagged: dict[int, str]):
+    """A short sentence, then LONG one token a line (the tags at `tagged` indexes), then
+    another short one after a -DOCSTART- line."""
+    lines = ["A O", "short O", "one O", ""]
+    lines += [f"{word}\t{tagged.get(i, 'O')}" for i, word in enumerate(WORDS)]
+    lines += ["-DOCSTART- -X- -X- O", "", "Last B-a", "one O", ""]
+    path = tmp_path / "long.conll"
+    path.write_text("\n".join(lines), "utf-8")
+    return path
+
+
+def offsets(index: int, count: int = 1) -> tuple[int, int]:
+    """Character offsets in LONG of `count` words from word `index`."""
+    start = len(" ".join(WORDS[:index])) + (1 if index else 0)
+    return start, start + len(" ".join(WORDS[index : index + count]))
+
+
+def test_a_long_conll_sentence_is_imported_exactly_without_a_str(make_project, tmp_path, decodes):
+    project = make_project("spans", labels=("a", "b"))
+    # spans at the start, across a compaction, at a CJK word, and at the very end
+    tagged = {0: "B-a", 1: "I-a", 99: "B-b", 100: "I-b", 101: "I-b", 700: "U-a", 2999: "B-b"}
+    import_dataset(project, conll_file(tmp_path, tagged), fmt="conll")
+    assert texts(project) == ["A short one", LONG, "Last one"]
+    assert decodes == []
+    found = values(project)
+    assert found[0] == [] and found[2] == [{"start": 0, "end": 4, "label": "a"}]
+    expected = [(*offsets(0, 2), "a"), (*offsets(99, 3), "b"), (*offsets(700), "a")]
+    expected.append((*offsets(2999), "b"))
+    assert [(s["start"], s["end"], s["label"]) for s in found[1]] == expected
+    assert [LONG[s:e] for s, e, _ in expected][-1] == WORDS[2999]
+
+
+def test_a_conll_sentence_over_the_field_limit_is_refused_naming_its_line(make_project, tmp_path):
+    project = make_project("spans", labels=("a",))
+    path = conll_file(tmp_path, {})
+    limit = len(LONG.encode("utf-8")) - 10
+    error = import_refused(
+        project, path, 5, ["field limit", "--max-field-mb"], fmt="conll", max_field=limit
+    )
+    assert "sentence" in str(error)
+
+
+def test_the_conll_reader_gives_a_long_sentence_as_utf8(tmp_path):
+    records = list(conll.read(conll_file(tmp_path, {5: "B-a"}), ReadOptions("spans")))
+    assert [type(r.text) for r in records] == [str, longtext.LongText, str]
+    assert records[1].text.decode() == LONG and len(records[1].text) == len(LONG)
+    assert records[1].values[0].value == [
+        {"start": offsets(5)[0], "end": offsets(5)[1], "label": "a"}
+    ]
