@@ -122,7 +122,7 @@ def write_file(directory: Path, fmt: str, text: str, stem: str) -> Path:
     path = directory / f"{stem}-{fmt}.{SUFFIX.get(fmt, fmt)}"
     if fmt in EXPORTED:
         export_records(directory, fmt, text, path)
-    elif fmt in ("conll", "conll-words"):  # one token a line; the text is rebuilt as the tokens joined by spaces
+    elif fmt in ("conll", "conll-words"):  # one token a line; the text: the tokens, spaced
         tokens = ["A", "short", "second", "record."], text.split()
         body = "\n\n".join("".join(f"{token}\tO\n" for token in doc) for doc in tokens)
         path.write_bytes(body.encode("utf-8"))
