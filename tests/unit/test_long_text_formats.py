@@ -5,13 +5,16 @@ memory itself is measured by bench/import_memory.py, not here."""
 
 from __future__ import annotations
 
+import importlib
+import json
+
 import pytest
 
 from app.core.io import feed, longtext
 from app.core.io.formats import conll
 from app.core.io.formats.base import ReadOptions
 from app.core.io.importer import import_dataset
-from tests.unit.helpers import import_refused, texts, values
+from tests.unit.helpers import import_refused, rows, texts, values
 
 WORDS = [
     f"疾病{i}" if i % 7 == 0 else f"Étude{i}" if i % 5 == 0 else f"gene{i}" for i in range(3000)
@@ -91,3 +94,57 @@ def test_the_conll_reader_gives_a_long_sentence_as_utf8(tmp_path):
     assert records[1].values[0].value == [
         {"start": offsets(5)[0], "end": offsets(5)[1], "label": "a"}
     ]
+
+
+def table_rows():
+    """A short row, a long text with a long note, then short rows again."""
+    texts_ = ["short one", LONG, "after it", "the last"]
+    notes = ["n1", "note " + LONG, "n3", "n4"]
+    return texts_, notes
+
+
+def write_table(tmp_path, fmt: str):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts_, notes = table_rows()
+    table = pa.table({"id": [str(i) for i in range(4)], "text": texts_, "note": notes})
+    if fmt == "parquet":
+        path = tmp_path / "long.parquet"
+        pq.write_table(table, path, row_group_size=3)  # the long text mid row group
+        return path
+    path = tmp_path / "long.arrow"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=1):
+            writer.write_batch(batch)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+def test_a_long_table_cell_is_imported_exactly_without_a_str(
+    make_project, tmp_path, decodes, monkeypatch, fmt
+):
+    from app.core.io.formats import parquet
+
+    monkeypatch.setattr(parquet, "BATCH", 2)  # several batches, read one ahead
+    project = make_project(inputs=["text", "note"])
+    mapping = {"text": "text", "note": "note"}
+    import_dataset(project, write_table(tmp_path, fmt), fmt=fmt, mapping=mapping)
+    found, notes = table_rows()
+    assert texts(project) == found
+    contexts = [json.loads(r[0])["note"] for r in rows(project, "SELECT context FROM datapoint")]
+    assert contexts == notes
+    assert decodes == [len(notes[1])]  # the note is a context value: decoded; the text never
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+def test_the_table_readers_give_long_cells_as_utf8_only_when_asked(tmp_path, fmt):
+    module = importlib.import_module(f"app.core.io.formats.{fmt}")
+    path = write_table(tmp_path, fmt)
+    asked = [
+        row for _line, row in module.rows(path, ReadOptions("classification", long_bytes=True))
+    ]
+    assert [type(row["text"]) for row in asked] == [str, longtext.LongText, str, str]
+    assert asked[1]["text"].decode() == LONG and asked[1]["note"].decode() == "note " + LONG
+    plain = [row for _line, row in module.rows(path, ReadOptions("classification"))]
+    assert [row["text"] for row in plain] == table_rows()[0]
