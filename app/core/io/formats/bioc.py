@@ -25,6 +25,7 @@ from typing import Any
 from app.core.errors import DataError
 from app.core.fileio import atomic_writer
 from app.core.io import longtext
+from app.core.io.formats import bioc_tree
 from app.core.io.formats.annotated import annotator_values, checked_span, spans_for_task
 from app.core.io.formats.base import AnnotatorValue, ReadOptions, Record, WriteContext, WriteReport
 from app.core.io.longtext import LongText
@@ -38,7 +39,6 @@ MULTI_ANNOTATOR = True  # every annotator kept
 
 ANNOTATORS_INFON = "tagloop:annotators"
 PROLOG = 1 << 20  # bytes searched for entity declarations before the root element
-TEXT_INDEX = "tagloop-text"  # set on a <text> element taken out: its index in the texts
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -84,7 +84,8 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
     try:
         _check_prolog(path)
         with Path(path).open("rb") as handle:
-            for number, document in enumerate(_documents(handle), 1):
+            found = bioc_tree.documents(handle, name, options.max_field)
+            for number, document in enumerate(found, 1):
                 box = [_record(name, number, document, options)]  # not held while imported
                 del document
                 yield box.pop()
@@ -99,50 +100,6 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
         raise DataError(name, None, f"cannot be read: {exc.strerror or exc}") from None
     except (ValueError, TypeError) as exc:
         raise DataError(name, None, f"not a BioC collection ({exc})") from None
-
-
-def _documents(handle: Any) -> Iterator[Any]:
-    """Each <document> element once it is read, its passages' and sentences' texts taken out
-    as they end (`_take_text`); then it is cleared, with what came before it. The `bioc`
-    package's reader kept every document's tree to the end of the file, and each text twice
-    (libxml2's UTF-8 and a str: 3x a text mixing CJK into ASCII)."""
-    from lxml import etree
-
-    texts: list[Any] = []
-    for _event, element in etree.iterparse(handle, events=("end",)):
-        tag = element.tag
-        if tag == "text":
-            parent = element.getparent()
-            if parent is not None and parent.tag in ("passage", "sentence"):
-                _take_text(element, texts)
-        elif tag == "document":
-            yield element, texts
-            texts = []
-            element.clear()
-            parent = element.getparent()
-            while parent is not None and element.getprevious() is not None:
-                del parent[0]
-
-
-def _take_text(element: Any, texts: list[Any]) -> None:
-    """A passage's or sentence's text out of the tree into `texts` (its index left in the
-    element): a str, or over LONG_TEXT characters a LongText of its UTF-8, never one str."""
-    from lxml import etree
-
-    if len(element):  # child elements (not BioC): the text before them, as bioc read it
-        value: Any = element.text
-    else:
-        data = etree.tostring(element, method="text", encoding="utf-8", with_tail=False)
-        element.text = None  # libxml2's copy goes now
-        if not data:
-            value = None
-        elif len(data) > longtext.LONG_TEXT:
-            value = longtext.text_of(data)  # type: ignore[arg-type]
-        else:
-            value = data.decode("utf-8")
-        del data
-    element.set(TEXT_INDEX, str(len(texts)))
-    texts.append(value)
 
 
 def _offset(name: str, where: str, value: Any, limit: int) -> int:
@@ -197,14 +154,11 @@ def _check_piece(name: str, where: str, offset: int, end: int, size: int, limit:
         )
 
 
-def _text_of(element: Any, texts: list[Any], default: Any) -> Any:
-    """The text taken out of a passage's or sentence's <text> (bioc's: the last one; None
-    if empty), or `default` without one."""
+def _text_of(element: Any, default: Any) -> Any:
+    """The text of a passage's or sentence's <text> (bioc's: the last one; None if empty),
+    or `default` without one."""
     found = element.findall("text")
-    if not found:
-        return default
-    index = found[-1].get(TEXT_INDEX)
-    return texts[int(index)] if index is not None else found[-1].text
+    return found[-1].value if found else default
 
 
 def _child_text(element: Any, tag: str, default: Any) -> Any:
@@ -213,11 +167,11 @@ def _child_text(element: Any, tag: str, default: Any) -> Any:
     return found[-1].text if found else default
 
 
-def _document_text(name: str, document: Any, texts: list[Any], limit: int) -> Any:
+def _document_text(name: str, document: Any, limit: int) -> Any:
     where = f"document {_child_text(document, 'id', '')}"
     pieces = []
     for passage in document.iterchildren("passage"):
-        text = _text_of(passage, texts, "")
+        text = _text_of(passage, "")
         if text is not None:
             at = _offset(
                 name, f"{where}, a passage's offset", _child_text(passage, "offset", 0), limit
@@ -227,9 +181,8 @@ def _document_text(name: str, document: Any, texts: list[Any], limit: int) -> An
             for sentence in passage.iterchildren("sentence"):
                 raw = _child_text(sentence, "offset", None)
                 at = _offset(name, f"{where}, a sentence's offset", raw, limit)
-                pieces.append((at, _text_of(sentence, texts, "") or ""))
+                pieces.append((at, _text_of(sentence, "") or ""))
         del text
-    texts.clear()  # the pieces are the texts' only holders now
     return _laid_out(name, where, pieces, limit)
 
 
@@ -245,9 +198,8 @@ def _infons(element: Any) -> dict[str | None, str | None]:
     return {infon.get("key"): infon.text for infon in element.iterchildren("infon")}
 
 
-def _record(name: str, number: int, read: tuple[Any, list[Any]], options: ReadOptions) -> Record:
-    document, texts = read
-    text = _document_text(name, document, texts, options.max_field)
+def _record(name: str, number: int, document: Any, options: ReadOptions) -> Record:
+    text = _document_text(name, document, options.max_field)
     document_id = _child_text(document, "id", "")
     where = f"document {document_id}"
     annotations = list(_annotations(document))
