@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +149,65 @@ def test_the_table_readers_give_long_cells_as_utf8_only_when_asked(tmp_path, fmt
     assert asked[1]["text"].decode() == LONG and asked[1]["note"].decode() == "note " + LONG
     plain = [row for _line, row in module.rows(path, ReadOptions("classification"))]
     assert [row["text"] for row in plain] == table_rows()[0]
+
+
+def bioc_file(tmp_path, passages: str, annotations: str = "") -> Path:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<collection><source>s</source>'
+        "<document><id>short</id><passage><offset>0</offset><text>a short one</text>"
+        f"</passage></document><document><id>long</id>{annotations}{passages}</document>"
+        "<document><id>last</id><passage><offset>0</offset><text>the last</text></passage>"
+        "</document></collection>"
+    )
+    path = tmp_path / "long.bioc.xml"
+    path.write_text(body, "utf-8")
+    return path
+
+
+def passage(offset: int, text: str, inner: str = "") -> str:
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;")
+    return f"<passage><offset>{offset}</offset><text>{escaped}</text>{inner}</passage>"
+
+
+def test_a_long_bioc_passage_is_imported_exactly_without_a_str(make_project, tmp_path, decodes):
+    project = make_project("spans", labels=("a",))
+    text = LONG + " & <done>"  # escaped in the file
+    import_dataset(project, bioc_file(tmp_path, passage(0, text)), fmt="bioc")
+    assert texts(project) == ["a short one", text, "the last"] and decodes == []
+
+
+def test_bioc_passages_and_sentences_are_laid_at_their_offsets(make_project, tmp_path):
+    project = make_project("spans", labels=("a",))
+    sentences = (
+        "<passage><offset>90000</offset><text/>"  # an empty text: the sentences are read
+        "<sentence><offset>90000</offset><text>first sentence</text></sentence>"
+        "<sentence><offset>90020</offset><text>second</text></sentence></passage>"
+    )
+    title = "疾病 title"
+    at = len(title) + 1
+    path = bioc_file(tmp_path, passage(0, title) + passage(at, LONG) + sentences)
+    import_dataset(project, path, fmt="bioc")
+    expected = title + " " + LONG
+    expected += " " * (90000 - len(expected)) + "first sentence" + " " * 6 + "second"
+    assert texts(project)[1] == expected
+
+
+def test_annotations_of_a_long_bioc_document_are_checked_and_kept(make_project, tmp_path):
+    project = make_project("spans", labels=("a",))
+    start, end = offsets(2999)
+    annotation = (
+        f'<annotation id="x"><infon key="type">a</infon><location offset="{start}" '
+        f'length="{end - start}"/><text>{WORDS[2999]}</text></annotation>'
+    )
+    import_dataset(project, bioc_file(tmp_path, passage(0, LONG, annotation)), fmt="bioc")
+    assert texts(project)[1] == LONG
+    assert values(project) == [[{"start": start, "end": end, "label": "a"}]]
+    wrong = annotation.replace(f"<text>{WORDS[2999]}</text>", "<text>other</text>")
+    path = bioc_file(tmp_path, passage(0, LONG, wrong))
+    import_refused(make_project("spans", labels=("a",)), path, None, ["document long", "other"])
+
+
+def test_a_bioc_text_over_the_field_limit_is_refused_naming_its_document(make_project, tmp_path):
+    project = make_project("spans", labels=("a",))
+    path = bioc_file(tmp_path, passage(0, LONG))
+    import_refused(project, path, None, ["document long", "field limit"], max_field=5_000)
