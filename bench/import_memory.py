@@ -113,7 +113,7 @@ SUFFIX = {
     "bioc": "bioc.xml",
     "brat": "ann",
 }
-SPANS = ("conll", "conll-words", "bioc", "pubtator", "brat")  # imported into a spans project
+SPANS = ("conll", "conll-words", "bioc", "pubtator", "brat", "spacy")  # imported into a spans project
 # Written by Tagloop's own exporter from a scratch project holding the two records.
 EXPORTED = ("bioc", "pubtator", "brat", "parquet", "arrow")
 
@@ -122,6 +122,8 @@ def write_file(directory: Path, fmt: str, text: str, stem: str) -> Path:
     path = directory / f"{stem}-{fmt}.{SUFFIX.get(fmt, fmt)}"
     if fmt in EXPORTED:
         export_records(directory, fmt, text, path)
+    elif fmt == "spacy":
+        write_docbin(path, text)
     elif fmt in ("conll", "conll-words"):  # one token a line; the text: the tokens, spaced
         tokens = ["A", "short", "second", "record."], text.split()
         body = "\n\n".join("".join(f"{token}\tO\n" for token in doc) for doc in tokens)
@@ -129,6 +131,18 @@ def write_file(directory: Path, fmt: str, text: str, stem: str) -> Path:
     else:
         path.write_bytes(file_bytes(fmt, text))
     return path
+
+
+def write_docbin(path: Path, text: str) -> None:
+    """A spaCy DocBin of a short doc and `text`, tokenised by a blank English pipeline (no
+    entities: the import reads them as unanswered)."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    nlp = spacy.blank("en")
+    nlp.max_length = len(text) + 1
+    docs = [nlp.make_doc("A short second record."), nlp.make_doc(text)]
+    DocBin(docs=docs, store_user_data=True).to_disk(path)
 
 
 def export_records(directory: Path, fmt: str, text: str, path: Path) -> None:
