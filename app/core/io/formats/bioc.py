@@ -167,8 +167,7 @@ def _child_text(element: Any, tag: str, default: Any) -> Any:
     return found[-1].text if found else default
 
 
-def _document_text(name: str, document: Any, limit: int) -> Any:
-    where = f"document {_child_text(document, 'id', '')}"
+def _document_text(name: str, where: str, document: Any, limit: int) -> Any:
     pieces = []
     for passage in document.iterchildren("passage"):
         text = _text_of(passage, "")
@@ -199,9 +198,9 @@ def _infons(element: Any) -> dict[str | None, str | None]:
 
 
 def _record(name: str, number: int, document: Any, options: ReadOptions) -> Record:
-    text = _document_text(name, document, options.max_field)
     document_id = _child_text(document, "id", "")
     where = f"document {document_id}"
+    text = _document_text(name, where, document, options.max_field)
     annotations = list(_annotations(document))
     if annotations and text.__class__ is LongText:  # mentions are checked on the str
         text = text.decode()

@@ -27,9 +27,9 @@ class Node:
 
     __slots__ = ("attrib", "children", "parts", "tag", "value")
 
-    def __init__(self, tag: str, attrib: dict[str, str]) -> None:
+    def __init__(self, tag: str, attrib: Any) -> None:
         self.tag = tag
-        self.attrib = attrib
+        self.attrib = attrib  # lxml's own dict (or its empty mapping), not copied
         self.children: list[Node] = []
         self.parts: list[str] = []
         self.value: Any = None  # a passage's or sentence's text: None, a str or a LongText
@@ -42,11 +42,10 @@ class Node:
     def get(self, key: str) -> str | None:
         return self.attrib.get(key)
 
-    def iterchildren(self, tag: str) -> Iterator[Node]:
-        return (child for child in self.children if child.tag == tag)
-
     def findall(self, tag: str) -> list[Node]:
-        return list(self.iterchildren(tag))
+        return [child for child in self.children if child.tag == tag]
+
+    iterchildren = findall
 
 
 class _Target:
@@ -63,17 +62,17 @@ class _Target:
         self.size = 0  # characters of the current small element's text
 
     def start(self, tag: str, attrib: Any) -> None:
-        parent = self.stack[-1] if self.stack else None
+        stack = self.stack
+        parent = stack[-1] if stack else None
         self.size = 0
-        if parent is None and not (tag == "document" and len(self.stack) == 1):
-            self.stack.append(None)
+        if parent is None:  # outside a document: only a document under the root is kept
+            stack.append(Node(tag, attrib) if tag == "document" and len(stack) == 1 else None)
             return
-        node = Node(tag, dict(attrib))
-        if parent is not None:
-            parent.children.append(node)
-            if tag == "text" and parent.tag in TEXT_HOLDERS:
-                self.data_bytes, self.chars, self.blank = bytearray(), 0, True
-        self.stack.append(node)
+        node = Node(tag, attrib)
+        parent.children.append(node)
+        if tag == "text" and parent.tag in TEXT_HOLDERS:
+            self.data_bytes, self.chars, self.blank = bytearray(), 0, True
+        stack.append(node)
 
     def data(self, text: str) -> None:
         node = self.stack[-1] if self.stack else None
