@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.errors import DataError
 from app.core.io import feed, longtext
 from app.core.io.formats import conll
 from app.core.io.formats.base import ReadOptions
@@ -211,3 +212,18 @@ def test_a_bioc_text_over_the_field_limit_is_refused_naming_its_document(make_pr
     project = make_project("spans", labels=("a",))
     path = bioc_file(tmp_path, passage(0, LONG))
     import_refused(project, path, None, ["document long", "field limit"], max_field=5_000)
+
+
+def test_a_conll_sentence_of_a_few_huge_tokens_is_refused_as_it_grows(
+    make_project, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(conll, "COMPACT_CHARS", 1_000)
+    path = tmp_path / "huge.conll"
+    # a line that is no token line comes later: refused for the size before it is read
+    lines = ["A O", "", *[f"{'x' * 3_000}{i} O" for i in range(50)], "lonely", ""]
+    path.write_text("\n".join(lines), "utf-8")
+    reading = conll.read(path, ReadOptions("spans", max_field=10_000))
+    assert next(reading).text == "A"
+    with pytest.raises(DataError) as error:
+        next(reading)
+    assert error.value.line == 3 and "field limit" in str(error.value)

@@ -46,6 +46,7 @@ MAX_TOKENS = 100_000  # of one sentence: past it, a blank line between sentences
 # Tokens of a sentence kept as separate strs before they are joined: a str per token took
 # about 8x the text's size (issue 14: peak memory).
 COMPACT = 5_000
+COMPACT_CHARS = 1 << 20  # or as soon as the tokens kept as strs hold this many characters
 
 
 def detect(path: Path, head: bytes) -> float:
@@ -77,6 +78,7 @@ class _Builder:
         self.size = 0  # bytes of `data`
         self.tokens = 0
         self.length = 0  # characters of the text so far
+        self.compacted = 0  # characters of it in `data`
         self.spans: list[dict[str, Any]] = []
         self.open: dict[str, Any] | None = None
         self.line = 0
@@ -101,7 +103,9 @@ class _Builder:
         self.tokens += 1
         self.length += len(token)
         end = self.length
-        if len(self.parts) > 2 * COMPACT:  # a long sentence: its bytes, not a str per token
+        # a long sentence: its bytes, not a str per token (and checked against the field
+        # limit as it grows: a few huge tokens are refused before they are all read)
+        if len(self.parts) > 2 * COMPACT or self.length - self.compacted > COMPACT_CHARS:
             self.compact()
         if tag not in self.tags:
             if not TAG.match(tag):
@@ -142,6 +146,7 @@ class _Builder:
                 self.file, self.line, "a token of this sentence is not valid text"
             ) from None
         self.parts = []
+        self.compacted = self.length
         self.size += len(piece)
         if self.size > self.limit:
             raise DataError(
