@@ -126,7 +126,8 @@ SUFFIX = {
     "bioc": "bioc.xml",
     "brat": "ann",
 }
-SPANS = ("conll", "conll-words", "bioc", "pubtator", "brat", "spacy")  # imported into a spans project
+# imported into a spans project
+SPANS = ("conll", "conll-words", "bioc", "pubtator", "brat", "spacy")
 # Written by Tagloop's own exporter from a scratch project holding the two records.
 EXPORTED = ("bioc", "pubtator", "brat", "parquet", "arrow")
 
