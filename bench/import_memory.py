@@ -17,6 +17,19 @@ the peak of the whole import once the search index is built too (app.core.storag
 
     nice -n 10 python bench/import_memory.py                 # every format, 8 and 16 MB
     python bench/import_memory.py --formats csv txt --sizes 4 --variants ascii
+
+Formats beyond the default ones: pubtator, brat, bioc (its text node is capped at 10 MB by
+libxml2 when written: use --sizes 8), parquet, arrow, spacy (a DocBin; --sizes 4 is enough:
+about 60x), conll (one sentence of 99,000 tokens of the field's size: long tokens, since a
+sentence holds under 100,000) and conll-words (real words: at most about 0.65 MB).
+
+Figures of 2026-12-02 (`--phases --sizes 16`, bioc 8, spacy 4; whole import, ascii / latin /
+cjk): csv, tsv, jsonl, txt 2.08-2.11; json and labelstudio 2.17-2.30; prodigy and doccano
+2.09-2.19; pubtator and brat 2.14-2.16 / 2.97-2.98 cjk; conll 2.22-2.23; bioc 2.28-2.30; arrow
+2.15-2.16; parquet 3.09-3.19 (Arrow's reader itself holds about 2.9x: the dictionary page
+unpacked, the dictionary, the dense array); spacy 60.9-61.3 (spaCy reads a DocBin whole).
+conll-words, a 0.65 MB field, is 6.9: about 4 MB of fixed cost (the import's page cache and
+buffers, then the index's), the same as txt's at that size.
 """
 
 from __future__ import annotations
@@ -72,6 +85,15 @@ def field(size: int, variant: str) -> str:
     return data.decode("utf-8", errors="ignore").rstrip()
 
 
+def conll_text(text: str, count: int) -> str:
+    """`text` as `count` tokens joined by single spaces, each of its words joined by "_" (a
+    CoNLL sentence holds under 100,000 tokens, so its largest text has long tokens: biomedical
+    sequences, URLs, or text tokenised badly)."""
+    words = text.split()
+    per = -(-len(words) // count)
+    return " ".join("_".join(words[i : i + per]) for i in range(0, len(words), per))
+
+
 def file_bytes(fmt: str, text: str) -> bytes:
     """A file of `fmt` holding a short record, then `text` as the last record's text (the last
     row's values stay bound in the INSERT statement's cache: the harder case)."""
@@ -97,13 +119,15 @@ def file_bytes(fmt: str, text: str) -> bytes:
 
 
 SUFFIX = {
+    "conll-words": "conll",
     "labelstudio": "json",
     "prodigy": "jsonl",
     "doccano": "jsonl",
     "bioc": "bioc.xml",
     "brat": "ann",
 }
-SPANS = ("conll", "bioc", "pubtator", "brat")  # imported into a spans project
+# imported into a spans project
+SPANS = ("conll", "conll-words", "bioc", "pubtator", "brat", "spacy")
 # Written by Tagloop's own exporter from a scratch project holding the two records.
 EXPORTED = ("bioc", "pubtator", "brat", "parquet", "arrow")
 
@@ -112,13 +136,27 @@ def write_file(directory: Path, fmt: str, text: str, stem: str) -> Path:
     path = directory / f"{stem}-{fmt}.{SUFFIX.get(fmt, fmt)}"
     if fmt in EXPORTED:
         export_records(directory, fmt, text, path)
-    elif fmt == "conll":  # one token a line; the text is rebuilt as the tokens joined by spaces
+    elif fmt == "spacy":
+        write_docbin(path, text)
+    elif fmt in ("conll", "conll-words"):  # one token a line; the text: the tokens, spaced
         tokens = ["A", "short", "second", "record."], text.split()
         body = "\n\n".join("".join(f"{token}\tO\n" for token in doc) for doc in tokens)
         path.write_bytes(body.encode("utf-8"))
     else:
         path.write_bytes(file_bytes(fmt, text))
     return path
+
+
+def write_docbin(path: Path, text: str) -> None:
+    """A spaCy DocBin of a short doc and `text`, tokenised by a blank English pipeline (no
+    entities: the import reads them as unanswered)."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    nlp = spacy.blank("en")
+    nlp.max_length = len(text) + 1
+    docs = [nlp.make_doc("A short second record."), nlp.make_doc(text)]
+    DocBin(docs=docs, store_user_data=True).to_disk(path)
 
 
 def export_records(directory: Path, fmt: str, text: str, path: Path) -> None:
@@ -158,6 +196,7 @@ def child(project_path: Path, warm: Path, path: Path, fmt: str, max_field: int) 
     if os.environ.get("TAGLOOP_INSERT_CACHE_KB"):  # what the importer's page cache costs
         importer.INSERT_CACHE_KB = int(os.environ["TAGLOOP_INSERT_CACHE_KB"])
 
+    fmt = fmt.removesuffix("-words")  # conll-words: CoNLL with real words
     with open_project(project_path) as project:
         import_dataset(project, warm, fmt=fmt)
         import gc
@@ -194,7 +233,9 @@ def measure(work: Path, fmt: str, variant: str, size_mb: float) -> tuple[float, 
     and in all (the search index built too)."""
     size = int(size_mb * MB)
     text = field(size, variant)
-    if fmt == "conll":  # the tokens joined by single spaces; a sentence holds < 100,000
+    if fmt == "conll":  # one sentence of the field's size: 99,000 long tokens
+        text = conll_text(text, 99_000)
+    elif fmt == "conll-words":  # real words: a sentence holds < 100,000 (about 0.65 MB)
         text = " ".join(text.split()[:99_000])
     nbytes = len(text.encode("utf-8"))
     path = write_file(work, fmt, text, f"{variant}{size_mb:g}")

@@ -173,7 +173,7 @@ class RowFeed:
                 text = get_text(record, line)
                 if text.__class__ is not str:
                     if text.__class__ is LongText:  # long, checked, not blank (longtext.text_of)
-                        if spans:  # spans are checked on the str (other labels need none)
+                        if spans and quotes_text(record):  # checked on the str's slices
                             text = text.decode()
                     elif text is None or isinstance(text, dict | list):
                         raise DataError(
@@ -289,6 +289,22 @@ class RowFeed:
                 theirs.add(key)
                 kept.append(item)
         return kept
+
+
+def quotes_text(record: Any) -> bool:
+    """Whether a spans record's answers may quote their text (a span's own `text`, checked
+    against the slice of the str: app.core.io.formats.spancheck). A peer format's spans
+    without one (CoNLL's) need only the text's length, which a LongText has."""
+    values = getattr(record, "values", None)
+    if not isinstance(values, tuple):  # a label column: parsed later, from any shape
+        return True
+    for item in values:
+        value = getattr(item, "value", None)
+        if not isinstance(value, list):
+            return True
+        if not all(span.__class__ is dict and "text" not in span for span in value):
+            return True
+    return False
 
 
 def line_of(lines_of: array, dp_id: int, first_id: int) -> int:

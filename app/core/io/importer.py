@@ -197,6 +197,7 @@ def import_dataset(
         sheet=sheet,
         spans_key=spans_key,
         max_field=max_field,
+        long_bytes=label_column is None,  # a long text cell may stay UTF-8 (Parquet, Arrow)
     )
     settings = (mapping, label_column, annotator, duplicates == "skip", add_labels)
     if fmt in registry.FAST_PATH:

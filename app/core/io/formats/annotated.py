@@ -167,4 +167,6 @@ def tabular_records(rows: Iterator[tuple[int, dict[str, Any]]]) -> Iterator[Reco
     """Records of a tabular format as the importer takes them (app.core.io.sources): the
     whole row in `context` by column name; --map and --label-column pick from it there."""
     for line, row in rows:
-        yield Record(line, "", row)
+        box = [Record(line, "", row)]  # not held here while it is imported (a long text)
+        del row
+        yield box.pop()

@@ -115,9 +115,13 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
         names = features_names(features) if features else class_names(reader.schema)
         line = 0
         try:
-            found = named_rows(str(shard), reader.schema, _batches(reader), names, limit)
+            found = named_rows(
+                str(shard), reader.schema, _batches(reader), names, limit, options.long_bytes
+            )
             for line, row in found:
-                yield offset + line, row
+                box = [(offset + line, row)]  # not held here while it is imported
+                del row
+                yield box.pop()
         except (pa.ArrowException, OSError) as exc:  # OSError: a corrupt compressed buffer
             raise DataError(str(shard), None, f"a corrupt record batch ({exc})") from None
         offset += line

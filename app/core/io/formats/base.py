@@ -65,6 +65,9 @@ class ReadOptions:
     sheet: str | None = None  # xlsx
     spans_key: str | None = None  # spaCy DocBin: doc.spans[key] instead of doc.ents
     max_field: int = 16 * 1024 * 1024
+    # Set by the importer (not the preview) when no label column is read: a tabular format
+    # may give a long text cell as a longtext.LongText (its UTF-8, never one str).
+    long_bytes: bool = False
 
 
 @dataclass(frozen=True)

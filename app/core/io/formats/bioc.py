@@ -24,8 +24,11 @@ from typing import Any
 
 from app.core.errors import DataError
 from app.core.fileio import atomic_writer
+from app.core.io import longtext
+from app.core.io.formats import bioc_tree
 from app.core.io.formats.annotated import annotator_values, checked_span, spans_for_task
 from app.core.io.formats.base import AnnotatorValue, ReadOptions, Record, WriteContext, WriteReport
+from app.core.io.longtext import LongText
 from app.core.jobs import CancelCheck, Progress, check_cancel
 
 NAME = "bioc"
@@ -75,15 +78,17 @@ def _check_prolog(path: Path) -> None:
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:
-    from bioc import biocxml
     from lxml import etree
 
     name = str(path)
     try:
         _check_prolog(path)
-        with Path(path).open("rb") as handle, biocxml.iterparse(handle) as reader:
-            for number, document in enumerate(reader, 1):
-                yield _record(name, number, document, options)
+        with Path(path).open("rb") as handle:
+            found = bioc_tree.documents(handle, name, options.max_field)
+            for number, document in enumerate(found, 1):
+                box = [_record(name, number, document, options)]  # not held while imported
+                del document
+                yield box.pop()
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
         if "Text node too long" in str(exc.msg):
@@ -93,8 +98,6 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
         raise DataError(name, line, f"not well-formed XML: {exc.msg}") from None
     except OSError as exc:
         raise DataError(name, None, f"cannot be read: {exc.strerror or exc}") from None
-    except AttributeError:  # the bioc reader found no <document> where it expected one
-        raise DataError(name, None, "not a BioC collection (no <document> in it)") from None
     except (ValueError, TypeError) as exc:
         raise DataError(name, None, f"not a BioC collection ({exc})") from None
 
@@ -113,82 +116,128 @@ def _offset(name: str, where: str, value: Any, limit: int) -> int:
     return number
 
 
-def _laid_out(name: str, where: str, pieces: list[tuple[int, str]], limit: int) -> str:
-    """Text pieces laid at their offsets, gaps filled with spaces; at most `limit` long."""
-    text = ""
-    for offset, piece in sorted(pieces, key=lambda p: p[0]):
-        if offset < len(text):
-            raise DataError(name, None, f"{where}: a passage at offset {offset} overlaps another")
-        if offset + len(piece) > limit:
-            raise DataError(
-                name,
-                None,
-                f"{where}: its passages reach past character {limit:,}, the field limit "
-                "(--max-field-mb)",
-            )
-        text += " " * (offset - len(text)) + piece
-    return text
+def _laid_out(name: str, where: str, pieces: list[tuple[int, Any]], limit: int) -> Any:
+    """Text pieces laid at their offsets, gaps filled with spaces; at most `limit` long. A
+    LongText among them makes the text UTF-8 too (a LongText if it is long)."""
+    pieces.sort(key=lambda p: p[0])
+    if len(pieces) == 1 and pieces[0][0] == 0:  # one passage: its text, no copy
+        _check_piece(name, where, 0, 0, len(pieces[0][1]), limit)
+        return pieces.pop()[1]
+    if all(piece.__class__ is str for _offset, piece in pieces):
+        text = ""
+        for offset, piece in pieces:
+            _check_piece(name, where, offset, len(text), len(piece), limit)
+            text += " " * (offset - len(text)) + piece
+        return text
+    data = bytearray()
+    length = 0
+    pieces.reverse()
+    while pieces:  # each piece let go of once it is copied
+        offset, piece = pieces.pop()
+        _check_piece(name, where, offset, length, len(piece), limit)
+        data += b" " * (offset - length)
+        data += piece.data if piece.__class__ is LongText else piece.encode("utf-8")
+        length = offset + len(piece)
+        del piece
+    return LongText(data, length) if length > longtext.LONG_TEXT else str(data, "utf-8")
 
 
-def _document_text(name: str, document: Any, limit: int) -> str:
-    where = f"document {document.id}"
+def _check_piece(name: str, where: str, offset: int, end: int, size: int, limit: int) -> None:
+    if offset < end:
+        raise DataError(name, None, f"{where}: a passage at offset {offset} overlaps another")
+    if offset + size > limit:
+        raise DataError(
+            name,
+            None,
+            f"{where}: its passages reach past character {limit:,}, the field limit "
+            "(--max-field-mb)",
+        )
+
+
+def _text_of(element: Any, default: Any) -> Any:
+    """The text of a passage's or sentence's <text> (bioc's: the last one; None if empty),
+    or `default` without one."""
+    found = element.findall("text")
+    return found[-1].value if found else default
+
+
+def _child_text(element: Any, tag: str, default: Any) -> Any:
+    """The text of `element`'s last <tag> child (None if empty), or `default` without one."""
+    found = element.findall(tag)
+    return found[-1].text if found else default
+
+
+def _document_text(name: str, where: str, document: Any, limit: int) -> Any:
     pieces = []
-    for passage in document.passages:
-        if passage.text is not None:
-            pieces.append(
-                (_offset(name, f"{where}, a passage's offset", passage.offset, limit), passage.text)
+    for passage in document.iterchildren("passage"):
+        text = _text_of(passage, "")
+        if text is not None:
+            at = _offset(
+                name, f"{where}, a passage's offset", _child_text(passage, "offset", 0), limit
             )
+            pieces.append((at, text))
         else:
-            for sentence in passage.sentences:
-                at = _offset(name, f"{where}, a sentence's offset", sentence.offset, limit)
-                pieces.append((at, sentence.text or ""))
+            for sentence in passage.iterchildren("sentence"):
+                raw = _child_text(sentence, "offset", None)
+                at = _offset(name, f"{where}, a sentence's offset", raw, limit)
+                pieces.append((at, _text_of(sentence, "") or ""))
+        del text
     return _laid_out(name, where, pieces, limit)
 
 
 def _annotations(document: Any) -> Iterator[Any]:
-    yield from document.annotations
-    for passage in document.passages:
-        yield from passage.annotations
-        for sentence in passage.sentences:
-            yield from sentence.annotations
+    yield from document.iterchildren("annotation")
+    for passage in document.iterchildren("passage"):
+        yield from passage.iterchildren("annotation")
+        for sentence in passage.iterchildren("sentence"):
+            yield from sentence.iterchildren("annotation")
+
+
+def _infons(element: Any) -> dict[str | None, str | None]:
+    return {infon.get("key"): infon.text for infon in element.iterchildren("infon")}
 
 
 def _record(name: str, number: int, document: Any, options: ReadOptions) -> Record:
-    text = _document_text(name, document, options.max_field)
-    where = f"document {document.id}"
+    document_id = _child_text(document, "id", "")
+    where = f"document {document_id}"
+    text = _document_text(name, where, document, options.max_field)
+    annotations = list(_annotations(document))
+    if annotations and text.__class__ is LongText:  # mentions are checked on the str
+        text = text.decode()
     by_annotator: dict[str | None, list[dict[str, Any]]] = {}
-    for annotation in _annotations(document):
-        label = annotation.infons.get("type")
-        if len(annotation.locations) != 1:
+    for annotation in annotations:
+        infons = _infons(annotation)
+        label = infons.get("type")
+        locations = list(annotation.iterchildren("location"))
+        annotation_id = annotation.get("id")
+        if len(locations) != 1:
             raise DataError(
                 name,
                 None,
-                f"{where}, annotation {annotation.id}: {len(annotation.locations)} locations"
+                f"{where}, annotation {annotation_id}: {len(locations)} locations"
                 " (a discontinuous span); Tagloop spans are continuous: split or join it",
             )
-        location = annotation.locations[0]
-        at = f"{where}, annotation {annotation.id}"
-        start = _offset(name, f"{at}: offset", location.offset, len(text))
-        length = _offset(name, f"{at}: length", location.length, len(text))
+        at = f"{where}, annotation {annotation_id}"
+        start = _offset(name, f"{at}: offset", locations[0].get("offset"), len(text))
+        length = _offset(name, f"{at}: length", locations[0].get("length"), len(text))
+        mention = _child_text(annotation, "text", "")
         try:
-            span = checked_span(name, 0, text, start, start + length, label, annotation.text)
+            span = checked_span(name, 0, text, start, start + length, label, mention)
         except DataError as exc:
-            raise DataError(
-                name, None, f"{where}, annotation {annotation.id}: {exc.problem}"
-            ) from None
-        by_annotator.setdefault(annotation.infons.get("annotator"), []).append(span)
-    answered = _answered(name, where, document)
+            raise DataError(name, None, f"{at}: {exc.problem}") from None
+        by_annotator.setdefault(infons.get("annotator"), []).append(span)
+    answered = _answered(name, where, _infons(document))
     for who in answered:
         by_annotator.setdefault(who, [])
     values = tuple(
         AnnotatorValue(spans_for_task(name, number, options.task_type, spans, NAME), annotator=who)
         for who, spans in by_annotator.items()
     )
-    return Record(number, text, {"document": document.id}, values, document.id)
+    return Record(number, text, {"document": document_id}, values, document_id)
 
 
-def _answered(name: str, where: str, document: Any) -> list[str]:
-    raw = document.infons.get(ANNOTATORS_INFON)
+def _answered(name: str, where: str, infons: dict[str | None, str | None]) -> list[str]:
+    raw = infons.get(ANNOTATORS_INFON)
     if not raw:
         return []
     try:

@@ -32,6 +32,7 @@ from app.core.io.formats.base import (
     WriteContext,
     WriteReport,
 )
+from app.core.io.longtext import LONG_TEXT, LongText
 from app.core.jobs import CancelCheck, Progress
 
 NAME = "conll"
@@ -45,6 +46,7 @@ MAX_TOKENS = 100_000  # of one sentence: past it, a blank line between sentences
 # Tokens of a sentence kept as separate strs before they are joined: a str per token took
 # about 8x the text's size (issue 14: peak memory).
 COMPACT = 5_000
+COMPACT_CHARS = 1 << 20  # or as soon as the tokens kept as strs hold this many characters
 
 
 def detect(path: Path, head: bytes) -> float:
@@ -62,27 +64,38 @@ def detect(path: Path, head: bytes) -> float:
 
 
 class _Builder:
-    """The tokens and spans of the datapoint being read."""
+    """The tokens and spans of the datapoint being read.
 
-    def __init__(self) -> None:
-        self.parts: list[str] = []  # joined into one piece every COMPACT tokens
+    A sentence's tokens are kept as strs only COMPACT at a time: then they go, joined, into
+    `data` as UTF-8 (a str per token took about 8x the text's size, and a str of mostly
+    ASCII text with one CJK character two bytes a character). A sentence over LONG_TEXT
+    characters becomes a LongText of those bytes, never decoded as one str; an ordinary one
+    is joined from its parts as before."""
+
+    def __init__(self, file: str, limit: int) -> None:
+        self.parts: list[str] = []  # the tokens (and their spaces) since the last compact()
+        self.data = bytearray()  # the UTF-8 of the tokens before them
+        self.size = 0  # bytes of `data`
         self.tokens = 0
-        self.length = 0
+        self.length = 0  # characters of the text so far
+        self.compacted = 0  # characters of it in `data`
         self.spans: list[dict[str, Any]] = []
         self.open: dict[str, Any] | None = None
         self.line = 0
+        self.file = file
+        self.limit = limit  # bytes of one text: the field limit
         self.tags: set[str] = {"O"}  # tags already checked against TAG
 
-    def add(self, token: str, tag: str, file: str, line: int) -> None:
+    def add(self, token: str, tag: str, line: int) -> None:
         self.line = self.line or line
         if self.tokens >= MAX_TOKENS:
             raise DataError(
-                file,
+                self.file,
                 self.line,
                 f"a sentence of over {MAX_TOKENS:,} tokens, from this line on; is a blank line "
                 "missing between its sentences?",
             )
-        if self.parts:
+        if self.tokens:
             self.parts.append(" ")
             self.length += 1
         start = self.length
@@ -90,18 +103,24 @@ class _Builder:
         self.tokens += 1
         self.length += len(token)
         end = self.length
-        if len(self.parts) > 2 * COMPACT:  # a long sentence: one str, not a str per token
-            self.parts = ["".join(self.parts)]
+        # a long sentence: its bytes, not a str per token (and checked against the field
+        # limit as it grows: a few huge tokens are refused before they are all read)
+        if len(self.parts) > 2 * COMPACT or self.length - self.compacted > COMPACT_CHARS:
+            self.compact()
         if tag not in self.tags:
             if not TAG.match(tag):
                 shown = tag if len(tag) <= 80 else tag[:77] + "..."
                 raise DataError(
-                    file, line, f"{shown!r} is not an IOB/BIO/BILUO tag (O, B-X, I-X...)"
+                    self.file, line, f"{shown!r} is not an IOB/BIO/BILUO tag (O, B-X, I-X...)"
                 )
             self.tags.add(tag)
         if tag == "O":
             self.open = None
             return
+        self.tagged(tag, start, end)
+
+    def tagged(self, tag: str, start: int, end: int) -> None:
+        """The span a tagged token begins, continues or ends."""
         prefix, label = tag[0], tag[2:]
         current = self.open
         if prefix == "I" or prefix in "LE":
@@ -118,10 +137,43 @@ class _Builder:
         self.spans.append(current)
         self.open = current if prefix == "B" else None  # U-/S-: one token
 
+    def compact(self) -> None:
+        """The tokens kept as strs go into `data`; a text over the field limit is refused."""
+        try:
+            piece = "".join(self.parts).encode("utf-8")
+        except UnicodeEncodeError:
+            raise DataError(
+                self.file, self.line, "a token of this sentence is not valid text"
+            ) from None
+        self.parts = []
+        self.compacted = self.length
+        self.size += len(piece)
+        if self.size > self.limit:
+            raise DataError(
+                self.file,
+                self.line,
+                f"the sentence from this line on is a text of over {self.limit:,} bytes, the "
+                "field limit (raise it with --max-field-mb)",
+            )
+        self.data += piece
+
     def record(self) -> Record | None:
-        if not self.parts:
+        """The datapoint read, its text let go of by the builder."""
+        if not self.tokens:
             return None
-        return Record(self.line, "".join(self.parts), {}, (AnnotatorValue(self.spans),))
+        if self.data:
+            self.compact()
+            data, self.data = self.data, bytearray()
+            text: str | LongText = (
+                LongText(data, self.length) if self.length > LONG_TEXT else str(data, "utf-8")
+            )
+            del data
+        else:
+            text = "".join(self.parts)
+            if len(text) > self.limit // 4 and len(text.encode("utf-8")) > self.limit:
+                self.compact()  # refuses it
+        self.parts = []
+        return Record(self.line, text, {}, (AnnotatorValue(self.spans),))
 
 
 def _lines(path: Path, options: ReadOptions) -> Iterator[str]:
@@ -144,22 +196,26 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
     file = str(path)
     if options.task_type != "spans":
         raise DataError(file, None, "CoNLL files hold spans: import them into a spans project")
-    builder = _Builder()
+    builder = _Builder(file, options.max_field)
     for number, line in enumerate(_lines(path, options), 1):
         if not line or line.isspace() or line.startswith(DOCSTART):  # no copy of a long line
-            record = builder.record()
-            if record is not None:
-                yield record
-            builder = _Builder()
+            box = [builder.record()]  # not held here while it is imported (a long text)
+            builder = _Builder(file, options.max_field)
+            if box[0] is not None:
+                yield box.pop()
             continue
         columns = line.split()
+        del line
         if len(columns) < 2:
-            shown = line if len(line) <= 80 else line[:77] + "..."
+            shown = " ".join(columns)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
             raise DataError(file, number, f"a token line needs a token and a tag: {shown!r}")
-        builder.add(columns[0], columns[-1], file, number)
-    record = builder.record()
-    if record is not None:
-        yield record
+        builder.add(columns[0], columns[-1], number)
+        del columns
+    box = [builder.record()]
+    del builder
+    if box[0] is not None:
+        yield box.pop()
 
 
 def write(

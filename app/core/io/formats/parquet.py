@@ -15,6 +15,8 @@ JSON), which the reader turns back into each annotator's annotation.
 from __future__ import annotations
 
 import json
+import os
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,12 @@ BATCH = 2048
 MAX_ROW_GROUP = 1 << 30  # bytes of one row group, uncompressed: past it, refused as a bomb
 ROWS_PER_BYTE = 1000  # rows a row group may declare per byte of its data (past 100,000)
 HF_KEY = b"huggingface"
+READ_BUFFER = 1 << 20
+# Arrow's C++ default pool, which the Parquet reader takes its pages from whatever pyarrow's
+# own default is, is chosen from this variable when pyarrow first needs it: the system
+# allocator gives a long cell's pages back once they are freed (mimalloc kept them through the
+# rest of the import). Set before pyarrow is imported (Tagloop imports it only here).
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 
 def detect(path: Path, head: bytes) -> float:
@@ -102,17 +110,27 @@ def named_rows(
     batches: Iterator[Any],
     names: dict[str, list[str]],
     max_field: int | None = None,
+    long_bytes: bool = False,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number from 1, {column: value}) with ClassLabel integers turned into names; a
-    cell over `max_field` bytes is refused before its batch becomes Python objects."""
+    cell over `max_field` bytes is refused before its batch becomes Python objects. With
+    `long_bytes`, a string cell over longtext.LONG_TEXT characters is a LongText of Arrow's
+    own UTF-8 (no copy; app.core.io.longtext).
+
+    One batch ahead: the next batch is read before this one's rows are handed on, so that
+    once a row group (or the file) has been read, the reader has let go of its pages before
+    a long text of it goes into the database (they held about 2x the text)."""
     line = 0
-    for batch in batches:
+    batches = iter(batches)
+    batch = next(batches, None)
+    while batch is not None:
         batch.validate(full=True)  # a forged offset or index would crash Arrow's own code
         if max_field is not None:
             check_cells(file, batch, line, max_field)
         batch, per_row = _named_columns(batch, names)
-        found = batch.to_pylist()
-        del batch  # Arrow's copy of the texts goes before they are imported
+        found = _python_rows(batch, long_bytes)
+        del batch  # Arrow's copy of the short texts goes before they are imported
+        batch = next(batches, None)
         found.reverse()  # popped in order: a row is let go of once it is handed on
         while found:
             row = found.pop()
@@ -122,6 +140,55 @@ def named_rows(
             box = [(line, row)]  # not held here while it is imported
             del row
             yield box.pop()
+
+
+def _python_rows(batch: Any, long_bytes: bool) -> list[dict[str, Any]]:
+    """The batch's rows as dicts; with `long_bytes`, its long string cells as LongTexts."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not long_bytes:
+        return batch.to_pylist()
+    held: list[tuple[str, Any, list[int]]] = []  # column, its array, its cells' sizes
+    for index, column in enumerate(batch.schema.names):
+        values = batch.column(index)
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            continue
+        sizes = pc.binary_length(values)
+        largest = pc.max(sizes).as_py()
+        if largest is None or largest <= longtext.LONG_TEXT:
+            continue
+        held.append((column, values, sizes.to_pylist()))
+        # made Python objects cell by cell below (a compute kernel copied the whole column)
+        batch = batch.set_column(
+            index, batch.schema.field(index), pa.nulls(len(values), values.type)
+        )
+    found = batch.to_pylist()
+    del batch
+    while held:
+        column, values, sizes = held.pop()
+        for row, size in enumerate(sizes):
+            if size is not None and size > longtext.LONG_TEXT:  # a view of Arrow's buffer
+                view = _cell_view(values, row)
+                found[row][column] = longtext.text_of(view)  # type: ignore[arg-type]
+                del view
+            else:
+                found[row][column] = values[row].as_py()
+        del values
+    return found
+
+
+def _cell_view(values: Any, row: int) -> memoryview:
+    """The UTF-8 of one cell of a string array, as a view of the array's own data buffer
+    (a scalar's as_buffer() copied it)."""
+    import pyarrow as pa
+
+    _validity, offsets, data = values.buffers()[:3]
+    form = "<qq" if pa.types.is_large_string(values.type) else "<ii"
+    start, end = struct.unpack_from(
+        form, offsets, (values.offset + row) * struct.calcsize(form[:2])
+    )
+    return memoryview(data)[start:end]
 
 
 def check_cells(file: str, batch: Any, before: int, limit: int) -> None:
@@ -208,8 +275,8 @@ def _open(path: Path) -> Any:
 
     steady_pool()
     name = str(path)
-    try:
-        parquet = pq.ParquetFile(path)
+    try:  # read in 1 MB pieces: a long cell's page was read whole, as well as unpacked
+        parquet = pq.ParquetFile(path, buffer_size=READ_BUFFER, pre_buffer=False)
     except (OSError, pa.ArrowException) as exc:
         raise DataError(name, None, f"not a readable Parquet file ({exc})") from None
     meta = parquet.metadata
@@ -253,8 +320,11 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
     parquet = _open(path)
     schema = parquet.schema_arrow
     try:
-        found = parquet.iter_batches(BATCH)
-        yield from named_rows(str(path), schema, found, class_names(schema), options.max_field)
+        found = parquet.iter_batches(BATCH)  # holds the file's reader until it is read
+        del parquet
+        yield from named_rows(
+            str(path), schema, found, class_names(schema), options.max_field, options.long_bytes
+        )
     except (pa.ArrowException, OSError) as exc:  # OSError: a corrupt compressed page
         raise DataError(str(path), None, f"a corrupt Parquet page ({exc})") from None
 
