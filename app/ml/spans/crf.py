@@ -297,9 +297,7 @@ def _trainer(settings: CrfSettings, iterations: int, progress: Progress, cancel:
     return trainer
 
 
-def _gazetteer_folds(
-    docs: list[E.Document], seed: int, extra: Sequence[tuple[tuple[str, ...], str]] = ()
-) -> list[F.Gazetteer]:
+def _gazetteer_folds(docs: list[E.Document], seed: int) -> list[F.Gazetteer]:
     """For each training document, a gazetteer of the other folds' mentions (jack-knifed), so
     the CRF learns how far to trust a dictionary hit on text it has not seen labelled."""
     if len(docs) < 2:
@@ -310,7 +308,7 @@ def _gazetteer_folds(
     fold_of = {index: position % k for position, index in enumerate(order)}
     gazetteers = [
         F.Gazetteer.from_mentions(
-            E.mentions([doc for i, doc in enumerate(docs) if fold_of[i] != fold]) + list(extra)
+            E.mentions([doc for i, doc in enumerate(docs) if fold_of[i] != fold])
         )
         for fold in range(k)
     ]
@@ -331,7 +329,6 @@ def train(
     encoded: dict[int, E.Document] | None = None,
     unlabeled: Sequence[str] = (),
     clusters: C.WordClusters | None = None,
-    extra_mentions: Sequence[tuple[tuple[str, ...], str]] = (),
 ) -> CrfSpanModel:
     """Train the CRF from scratch on these examples (iterations: fewer for a quick update;
     encoded: tokens and tags already made for these examples, by id, shared between folds;
@@ -351,13 +348,8 @@ def train(
         return CrfSpanModel(b"", labels, language, settings, F.Gazetteer(), None, info)
     check_cancel(cancel)
     progress(0, iterations, "Preparing span features")
-    extra = list(extra_mentions)
-    full_gazetteer = (
-        F.Gazetteer.from_mentions(E.mentions(docs) + extra) if settings.gazetteer else None
-    )
-    per_doc = (
-        _gazetteer_folds(docs, seed, extra) if settings.gazetteer else [F.Gazetteer()] * len(docs)
-    )
+    full_gazetteer = F.Gazetteer.from_mentions(E.mentions(docs)) if settings.gazetteer else None
+    per_doc = _gazetteer_folds(docs, seed) if settings.gazetteer else [F.Gazetteer()] * len(docs)
     if clusters is None:
         clusters = _clusters(examples, unlabeled, language, settings, seed)
     trainer = _trainer(settings, iterations, progress, cancel)
