@@ -140,6 +140,12 @@ Brief of session 5 (dev splits as above, seeds 0 / 1; the CRF of crf.train on 47
   weighted 2:1:1: 0.7756 / 0.8012 (0.7884, -0.2). The half-data models drag the final one
   down on seed 1. The same posterior decoding of the final model alone (no abbreviation
   echoes): 0.7723 / 0.8114 (0.7919, +0.15, flat on seed 1).
+- not kept, an ensemble of CRFs on different feature subsets, each on all 473 documents
+  (40 iterations), mean marginals decoded as above: the final CRF with one without the
+  gazetteer: 0.7771 / 0.8055 (mean 0.7913); with one without word clusters: 0.7690 /
+  0.8021 (0.7856); all three: 0.7754 / 0.8061 (0.7908). Alone, without the gazetteer
+  0.7778 / 0.8068 (0.7923), without clusters 0.7552 / 0.7834. Each member is a full fit
+  (about 20 s CPU on 473), which the 60 s retrain of 593 cannot pay anyway.
 
 Usage: python bench/span_model.py [--skip-app] [--skip-suggestion] [--dev]
 """
