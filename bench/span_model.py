@@ -146,6 +146,16 @@ Brief of session 5 (dev splits as above, seeds 0 / 1; the CRF of crf.train on 47
   0.8021 (0.7856); all three: 0.7754 / 0.8061 (0.7908). Alone, without the gazetteer
   0.7778 / 0.8068 (0.7923), without clusters 0.7552 / 0.7834. Each member is a full fit
   (about 20 s CPU on 473), which the 60 s retrain of 593 cannot pay anyway.
+- not kept, bagging: CRFs on bootstrap samples of the 473 (drawn with replacement, full
+  size, 40 iterations) with the final CRF, mean marginals: with one 0.7726 / 0.7888 (mean
+  0.7807), with two 0.7641 / 0.7985 (0.7813); the two bootstrap CRFs without it 0.7602 /
+  0.7778; one alone 0.7567 / 0.7657. A bootstrap sample sees about 63% of the documents,
+  and with few labels every document counts.
+- So nothing here gains a point on both seeds (the best, +0.1-0.4 mean, are each down or
+  flat on one seed); the model, its format (tagloop-crf-3) and the test figures stay as
+  they were. The experiments' script is bench/span_session5.py in this branch's history
+  (added and removed in two commits): `python bench/span_session5.py SEED
+  st,gaz,stw,ens,feat,boot`.
 
 Usage: python bench/span_model.py [--skip-app] [--skip-suggestion] [--dev]
 """
