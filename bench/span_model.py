@@ -153,8 +153,8 @@ Brief of session 5 (dev splits as above, seeds 0 / 1; the CRF of crf.train on 47
   and with few labels every document counts.
 - So nothing here gains a point on both seeds (the best, +0.1-0.4 mean, are each down or
   flat on one seed); the model, its format (tagloop-crf-3) and the test figures stay as
-  they were. The experiments' script is bench/span_session5.py in this branch's history
-  (added and removed in two commits): `python bench/span_session5.py SEED
+  they were. The experiments' script is bench/span_session5.py of commit 3f077a4
+  (removed in the next commit): `python bench/span_session5.py SEED
   st,gaz,stw,ens,feat,boot`.
 
 Usage: python bench/span_model.py [--skip-app] [--skip-suggestion] [--dev]
