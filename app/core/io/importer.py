@@ -34,7 +34,7 @@ from app.core.errors import Cancelled, DataError, ProjectError, UnknownLabelsErr
 from app.core.ids import new_uuid, now_iso
 from app.core.io import readers, sources
 from app.core.io.answers import Answers
-from app.core.io.decoding import DEFAULT_MAX_FIELD
+from app.core.io.decoding import DEFAULT_MAX_FIELD, check_encoding
 from app.core.io.feed import RowFeed, UuidRun, check_new_labels, insert_annotations
 from app.core.io.formats import registry
 from app.core.io.formats.base import ReadOptions
@@ -189,6 +189,8 @@ def import_dataset(
         raise ProjectError(f"duplicates must be 'keep' or 'skip', not {duplicates!r}")
     if not path.exists():
         open_file(path)  # the DataError naming the file
+    if encoding:  # every format's reader, peer formats too, gets a text encoding or nothing
+        check_encoding(encoding, str(path))
     fmt = registry.resolve(path, fmt, tabular=mapping is not None or label_column is not None)
     started = time.perf_counter()
     options = ReadOptions(

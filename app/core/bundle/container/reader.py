@@ -32,6 +32,7 @@ from app.core.bundle.container.manifest import (
 )
 from app.core.bundle.errors import BundleError
 from app.core.errors import Cancelled
+from app.core.fileio import open_regular
 from app.core.jobs import CancelCheck, never_cancel
 
 # progress for byte-counted steps: (done, total, message)
@@ -162,7 +163,7 @@ class BundleReader:
         """The zip's bytes (decrypted into a temporary file if need be); sets `sha256` (of the
         file as it is) and `encrypted`."""
         try:
-            source = self.path.open("rb")
+            source = open_regular(self.path)  # a FIFO or a device is refused, never waited on
         except OSError as exc:
             raise self.error(f"cannot be read ({exc.strerror or exc})") from None
         with source:

@@ -16,6 +16,7 @@ NEUTRALISED_COLUMN, so that a re-import restores the texts exactly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import zipfile
@@ -209,37 +210,43 @@ def write(
     neutralise = spreadsheet.neutralise if not context.raw else str
     if not context.raw:
         header.append(spreadsheet.NEUTRALISED_COLUMN)
-    sheet.append([neutralise(cell) for cell in header])
-    cleaned = long = 0
-    for index, record in enumerate(records, 1):
-        if index % 1000 == 0:
-            check_cancel(cancel)
-            progress(index, None, f"Writing {Path(out).name}")
-        cells: list[Any] = [record.get("id"), record.get("dataset"), record.get("row")]
-        cells += [record.get(context.text_key)]
-        cells += [record.get(name) for name in context.context_inputs]
-        cells += [record.get("status"), _label_cell(final_value(record))]
-        if context.values != "final":
-            mine = {str(who): v for who, v in annotator_values(record, context)}
-            cells.append(json.dumps(mine, ensure_ascii=False) if mine else None)
-        row = []
-        for cell in cells:
-            if isinstance(cell, str):
-                if _ILLEGAL.search(cell):
-                    cleaned += 1
-                    cell = _ILLEGAL.sub("\ufffd", cell)
-                long += len(cell) > MAX_CELL
-                cell = neutralise(cell)
-                if cell.startswith("="):  # --raw: a text, never a formula openpyxl would write
-                    cell = _text_cell(sheet, cell)
-            elif cell is not None and not isinstance(cell, int | float):
-                cell = json.dumps(cell, ensure_ascii=False)
-            row.append(cell)
-        sheet.append(row)
-        report.written = index
-    check_cancel(cancel)
-    with atomic_writer(Path(out), "wb") as handle:
-        book.save(handle)
+    try:
+        sheet.append([neutralise(cell) for cell in header])
+        cleaned = long = 0
+        for index, record in enumerate(records, 1):
+            if index % 1000 == 0:
+                check_cancel(cancel)
+                progress(index, None, f"Writing {Path(out).name}")
+            cells: list[Any] = [record.get("id"), record.get("dataset"), record.get("row")]
+            cells += [record.get(context.text_key)]
+            cells += [record.get(name) for name in context.context_inputs]
+            cells += [record.get("status"), _label_cell(final_value(record))]
+            if context.values != "final":
+                mine = {str(who): v for who, v in annotator_values(record, context)}
+                cells.append(json.dumps(mine, ensure_ascii=False) if mine else None)
+            row = []
+            for cell in cells:
+                if isinstance(cell, str):
+                    if _ILLEGAL.search(cell):
+                        cleaned += 1
+                        cell = _ILLEGAL.sub("\ufffd", cell)
+                    long += len(cell) > MAX_CELL
+                    cell = neutralise(cell)
+                    if cell.startswith("="):  # --raw: a text, never a formula openpyxl would write
+                        cell = _text_cell(sheet, cell)
+                elif cell is not None and not isinstance(cell, int | float):
+                    cell = json.dumps(cell, ensure_ascii=False)
+                row.append(cell)
+            sheet.append(row)
+            report.written = index
+        check_cancel(cancel)
+        with atomic_writer(Path(out), "wb") as handle:
+            book.save(handle)
+    except BaseException:  # cancelled, disk full: end openpyxl's writer, no
+        # "Exception ignored" traceback when its generator is collected later
+        with contextlib.suppress(Exception):
+            sheet.close()
+        raise
     if cleaned:
         report.warnings.append(
             f"{cleaned} cell(s) held control characters Excel cannot store; each became U+FFFD"
