@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from app.core.errors import ProjectError
+from app.core.errors import DataError, ProjectError
 
 PART_TAG = "tagloop"
 # SQLite side files of a temporary database (bundle open) go with it.
@@ -289,3 +289,30 @@ def cannot_write(target: Path, exc: OSError) -> ProjectError:
 def atomic_write_text(target: Path, text: str) -> None:
     with atomic_writer(target, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+SMALL_TEXT_LIMIT = 16 << 20  # bytes: guidelines, an answers CSV, a list of item ids
+
+
+def read_small_text(path: Path, limit: int = SMALL_TEXT_LIMIT) -> str:
+    """A small UTF-8 text file the user named (guidelines, gold answers, item ids), or a
+    DataError naming the file, and the line, of what is wrong: not a regular file (a FIFO is
+    never waited on), larger than `limit`, not UTF-8, or holding a NUL byte."""
+    name = str(path)
+    try:
+        with open_regular(Path(path)) as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise DataError(name, None, f"cannot be read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise DataError(name, None, f"larger than {limit >> 20} MB: is it the right file?")
+    if b"\x00" in data:
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        raise DataError(name, line, "a NUL byte: this is not a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            name, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02X}); save it as UTF-8"
+        ) from None

@@ -1,0 +1,90 @@
+"""Red team (issue 14): the small files a command reads (guidelines, gold answers, the item ids
+of a qualification set) and the passphrase, when they are hostile. Each ended in a traceback
+(UnicodeDecodeError, AttributeError, UnicodeEncodeError) or waited forever on a FIFO; each is
+now a clear error naming the file and the line."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from app.cli.main import main as cli
+from app.core.bundle import crypto, export_project_bundle, inspect_bundle
+from app.core.bundle.errors import BundleError
+from tests.unit.test_red_team_paths import rescued
+
+
+def hostile_files(tmp_path):
+    latin = tmp_path / "latin.md"
+    latin.write_bytes(b"id,label\ncaf\xe9,x\n")
+    nul = tmp_path / "nul.md"
+    nul.write_bytes(b"id,label\nab\x00c,x\n")
+    fifo = tmp_path / "fifo.md"
+    os.mkfifo(fifo)
+    return {"latin": (latin, "line 2"), "nul": (nul, "line 2"), "fifo": (fifo, "not a regular")}
+
+
+@pytest.mark.parametrize("kind", ["latin", "nul", "fifo"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [
+            "init",
+            "{dir}/new.tagloop",
+            "--type",
+            "classification",
+            "--labels",
+            "a,b",
+            "--guidelines",
+            "{file}",
+        ],
+        ["schema", "{project}", "--guidelines", "{file}"],
+        ["gold", "{project}", "--mark", "{file}"],
+        ["qualify", "{project}", "--create", "q", "--items", "{file}", "--pass", "0.5"],
+    ],
+    ids=["init", "schema", "gold", "qualify"],
+)
+def test_a_hostile_small_file_is_a_clear_error(make_project, tmp_path, capsys, kind, command):
+    project = make_project()
+    project.close()
+    path, where = hostile_files(tmp_path)[kind]
+    argv = [part.format(dir=tmp_path, file=path, project=project.path) for part in command]
+    with rescued(tmp_path / "fifo.md"):
+        assert cli(argv) == 1
+    err = capsys.readouterr().err
+    assert f"tagloop: error: {path}" in err and where in err and "Traceback" not in err
+    assert not (tmp_path / "new.tagloop").exists()
+
+
+def test_a_short_row_of_gold_answers_is_no_traceback(make_project, tmp_path, capsys):
+    project = make_project()
+    project.close()
+    answers = tmp_path / "answers.csv"
+    answers.write_text("id,label\nnot-a-datapoint\n", encoding="utf-8")
+    assert cli(["gold", str(project.path), "--mark", str(answers)]) == 1
+    assert "no datapoint 'not-a-datapoint'" in capsys.readouterr().err
+
+
+def test_a_passphrase_typed_in_another_encoding_opens_what_it_sealed(make_project, tmp_path):
+    project = make_project()
+    typed = b"caf\xe9".decode("utf-8", "surrogateescape")  # a Latin-1 terminal's argv
+    sealed = tmp_path / "e.tlbundle"
+    export_project_bundle(project, sealed, passphrase=typed)
+    assert inspect_bundle(sealed, typed)["encrypted"]
+    with pytest.raises(BundleError, match="wrong passphrase"):
+        inspect_bundle(sealed, "café")
+    with pytest.raises(BundleError, match="not text"):
+        inspect_bundle(sealed, "bad \ud800")
+    assert crypto.passphrase_bytes(typed) == b"caf\xe9"
+
+
+def test_cli_passphrase_not_utf8_round_trips(make_project, tmp_path, capsys):
+    project = make_project()
+    project.close()
+    out = tmp_path / "e.tlbundle"
+    typed = b"\xff\xfe".decode("utf-8", "surrogateescape")
+    assert cli(["bundle", "export", str(project.path), str(out), "--passphrase", typed]) == 0
+    assert cli(["bundle", "inspect", str(out), "--passphrase", typed]) == 0
+    assert cli(["bundle", "inspect", str(out), "--passphrase", "\ud800"]) == 1
+    assert "Traceback" not in capsys.readouterr().err
