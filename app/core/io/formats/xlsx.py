@@ -70,13 +70,62 @@ def _check_zip(path: Path) -> None:
             for member in members:
                 if member.filename.endswith((".xml", ".rels")):
                     with archive.open(member) as handle:
-                        head = handle.read(4096)
-                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                        raise DataError(
-                            name, None, f"{member.filename} declares a DOCTYPE: refused"
-                        )
+                        problem = prolog_problem(handle)
+                    if problem:
+                        raise DataError(name, None, f"{member.filename} {problem}: refused")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise DataError(name, None, f"not an Excel workbook ({exc})") from None
+
+
+MAX_PROLOG = 1 << 20  # bytes of XML declaration, comments and whitespace before the root
+
+
+def prolog_problem(handle: Any) -> str | None:
+    """What is wrong with an XML member's prolog (all before its root element): a DOCTYPE
+    (entities: billion laughs, XXE), or a prolog over MAX_PROLOG bytes; None when sound. The
+    whole prolog is read, in any encoding XML allows: a DOCTYPE behind 5,000 spaces, or in
+    UTF-16, was let through when only the first 4 KB were searched for its UTF-8 bytes."""
+    raw = b""
+    while True:
+        block = handle.read(64 << 10)
+        raw += block
+        found = _scan_prolog(_as_text(raw), at_end=not block)
+        if found is not None:
+            return "declares a DOCTYPE" if found else None
+        if not block:
+            return None
+        if len(raw) > MAX_PROLOG:
+            return f"has over {MAX_PROLOG:,} bytes before its first element"
+
+
+def _as_text(raw: bytes) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16", "replace")
+    if raw[:2] == b"<\x00":
+        return raw.decode("utf-16-le", "replace")
+    if raw[:2] == b"\x00<":
+        return raw.decode("utf-16-be", "replace")
+    return raw.decode("utf-8", "replace")
+
+
+def _scan_prolog(text: str, at_end: bool) -> bool | None:
+    """True if the prolog holds a declaration (`<!DOCTYPE`...), False once the root element
+    starts, None if `text` ends inside the prolog (read more)."""
+    at, size = 0, len(text)
+    while True:
+        while at < size and text[at] in " \t\r\n\ufeff":
+            at += 1
+        if size - at < 4 and not at_end:
+            return None
+        if text.startswith("<?", at):
+            end = text.find("?>", at + 2)
+        elif text.startswith("<!--", at):
+            end = text.find("-->", at + 4)
+        else:
+            return text.startswith("<!", at)
+        if end < 0:
+            return None if not at_end else False
+        at = end + (2 if text[end] == "?" else 3)
 
 
 def _sheet(path: Path, sheet: str | None) -> tuple[Any, Any]:

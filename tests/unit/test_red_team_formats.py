@@ -1,0 +1,89 @@
+"""Red team (issue 14): hostile peer and spreadsheet files the fuzz corpora did not make.
+
+- xlsx: a DOCTYPE (internal entities, or XXE with SYSTEM file://) behind 5,000 bytes of
+  whitespace or a comment, or in a UTF-16 sheet, passed the 4 KB UTF-8 search and its
+  entities were expanded into the imported text; the whole prolog is now read.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from openpyxl import Workbook
+
+from app.core.errors import DataError
+from app.core.io.formats.xlsx import MAX_PROLOG, prolog_problem
+from app.core.io.importer import import_dataset
+from tests.unit.test_red_team_paths import counts
+
+SHEET = "xl/worksheets/sheet1.xml"
+LAUGHS = (
+    '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>'
+)
+XXE = '<!DOCTYPE worksheet [<!ENTITY d SYSTEM "file:///etc/hostname">]>'
+
+
+def workbook(tmp_path, name: str, prolog: str, utf16: bool = False):
+    """A workbook whose sheet XML starts with `prolog` and whose first text is `&d;` when
+    the prolog declares it."""
+    book = Workbook()
+    book.active.append(["text", "label"])
+    book.active.append(["hello", "ham"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with zipfile.ZipFile(buffer) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    sheet = members[SHEET].decode("utf-8")
+    if "ENTITY d" in prolog:
+        sheet = sheet.replace(">hello<", ">&d;<")
+    sheet = prolog + sheet
+    if utf16:
+        members[SHEET] = sheet.replace(
+            'version="1.0"?>', 'version="1.0" encoding="UTF-16"?>', 1
+        ).encode("utf-16")
+    else:
+        members[SHEET] = sheet.encode("utf-8")
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for member, data in members.items():
+            out.writestr(member, data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "prolog, utf16",
+    [
+        ('<?xml version="1.0"?>' + " " * 5000 + LAUGHS, False),
+        ('<?xml version="1.0"?><!--' + "c" * 6000 + "-->" + LAUGHS, False),
+        ('<?xml version="1.0"?>' + " " * 5000 + XXE, False),
+        ('<?xml version="1.0"?>' + LAUGHS, True),
+        ('<?xml version="1.0"?>' + XXE, True),
+        ('<?xml version="1.0"?><?pi ' + "p" * 70_000 + "?>" + LAUGHS, False),
+    ],
+    ids=["spaces", "comment", "xxe-spaces", "utf16", "xxe-utf16", "long-pi"],
+)
+def test_a_doctype_anywhere_in_the_prolog_is_refused(make_project, tmp_path, prolog, utf16):
+    project = make_project()
+    path = workbook(tmp_path, "evil.xlsx", prolog, utf16)
+    with pytest.raises(DataError, match="declares a DOCTYPE") as caught:
+        import_dataset(project, path, label_column="label")
+    assert caught.value.file == str(path)
+    assert counts(project.path) == (0, 0)
+
+
+def test_a_long_comment_before_the_root_is_read_through(make_project, tmp_path):
+    project = make_project()
+    path = workbook(tmp_path, "fine.xlsx", '<?xml version="1.0"?><!--' + "c" * 100_000 + "-->")
+    report = import_dataset(project, path, label_column="label")
+    assert report.rows == 1
+
+
+def test_a_prolog_over_the_cap_is_refused():
+    handle = io.BytesIO(b"<?xml version='1.0'?>" + b" " * (2 * MAX_PROLOG) + b"<a/>")
+    assert "before its first element" in prolog_problem(handle)
+    assert prolog_problem(io.BytesIO(b"<a/>")) is None
+    assert prolog_problem(io.BytesIO(b"")) is None
+    assert prolog_problem(io.BytesIO(b"<!-- unclosed")) is None
