@@ -135,6 +135,17 @@ def check_manifest(manifest: Any, error: Callable[[str], BundleError]) -> dict[s
             isinstance(value, str) and len(value) <= 1_000 and is_text(value)
         ):
             raise error(f"the manifest's {key!r} is invalid")
+    counts = manifest.get("counts", {})
+    if not isinstance(counts, dict) or not all(
+        isinstance(name, str)
+        and len(name) <= 100
+        and is_text(name)
+        and isinstance(count, int)
+        and not isinstance(count, bool)
+        and 0 <= count < 2**63
+        for name, count in counts.items()
+    ):
+        raise error("the manifest's 'counts' is invalid")
     return manifest
 
 
