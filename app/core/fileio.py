@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import secrets
+import shutil
 import socket
 import stat
 import sys
@@ -127,6 +128,12 @@ def sweep_stale_parts(folder: Path) -> list[Path]:
         if not name.startswith(".") or ".part" not in name:
             continue
         try:
+            if entry.is_dir(follow_symlinks=False):
+                # a folder export's temporary folder (brat): only a pid-tagged one is sure
+                if _PART_RE.match(name) and part_is_stale(name, now):
+                    shutil.rmtree(entry.path)
+                    removed.append(Path(entry.path))
+                continue
             if not entry.is_file(follow_symlinks=False):
                 continue
             mtime = entry.stat(follow_symlinks=False).st_mtime

@@ -201,3 +201,35 @@ def test_an_export_into_a_folder_that_cannot_be_made_names_the_file(labelled, tm
     with pytest.raises(ProjectError) as caught:
         export_file(labelled, out, "csv")
     assert str(out) in str(caught.value) and ".part" not in str(caught.value)
+
+
+def test_a_folder_export_never_deletes_a_folder_of_other_files(make_project, tmp_path):
+    project = make_project("spans", ("D",))
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "heart attack", "label": [[0, 5, "D"]]}\n', encoding="utf-8")
+    import_dataset(project, data, label_column="label")
+    documents = tmp_path / "Documents"
+    documents.mkdir()
+    (documents / "thesis.txt").write_text("years of work", encoding="utf-8")
+    with pytest.raises(DataError, match=r"thesis\.txt"):
+        export_file(project, documents, "brat")
+    assert (documents / "thesis.txt").read_text(encoding="utf-8") == "years of work"
+    with pytest.raises(DataError, match="which no export wrote"):
+        export_file(project, tmp_path, "brat")  # the project's own folder
+    assert counts(project.path) == (1, 1)
+    out = tmp_path / "brat"
+    export_file(project, out, "brat")
+    export_file(project, out, "brat")  # a previous export is replaced
+    assert sorted(p.suffix for p in out.iterdir()) == [".ann", ".conf", ".txt"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_killed_folder_exports_temporary_folder_is_swept(tmp_path):
+    dead = fileio.part_path(tmp_path / "brat").name.replace(f"-{os.getpid()}-", "-999999999-")
+    (tmp_path / dead).mkdir()
+    (tmp_path / dead / "000001-x-1.txt").write_text("half", encoding="utf-8")
+    live = fileio.part_path(tmp_path / "brat")
+    live.mkdir()
+    removed = fileio.sweep_stale_parts(tmp_path)
+    assert [p.name for p in removed] == [dead]
+    assert live.is_dir() and not (tmp_path / dead).exists()

@@ -195,7 +195,8 @@ def export_file(
         writer = registry.get(fmt, out, writable=True)
     except DataError as exc:
         raise ProjectError(f"{out}: {exc.problem}") from None
-    refuse_overwrite(out)  # the open project given as the output: refused before any work
+    if not (fmt == "brat" and out.is_dir()):  # a folder format checks its folder itself
+        refuse_overwrite(out)  # the open project given as the output: refused before any work
     if not writer.multi_annotator and value_source is None:
         value_source = "final"
     context = _context(project, raw, value_source)
