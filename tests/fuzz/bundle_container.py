@@ -507,7 +507,13 @@ REGRESSIONS = (
     "manifest.kind='xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
     "manifest.format_version='xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
     "enc-pass='\\udcff\\udcfe'",
+    "manifest-dup-first-wrong",
+    "junk-after",
+    "two-zips",
+    "comment-64k",
 )
+# Cases that must be refused (they were accepted once, session 5).
+MUST_REFUSE = ("manifest-dup-first-wrong", "junk-after", "two-zips", "comment-64k")
 
 
 def sample(chosen: list[Case], n: int) -> list[Case]:
