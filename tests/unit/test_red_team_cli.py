@@ -125,3 +125,47 @@ def test_inspect_escapes_what_the_bundle_says(sound_bundle, tmp_path, capsys):
     assert "\x1b" not in out and "\r" not in out
     assert out.count("All checksums verified") == 3  # two shown escaped on the first line
     assert out.splitlines()[-1].startswith("All checksums verified")
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ("database or disk is full", "the disk is full"),
+        ("disk I/O error", "could not be read or written"),
+        ("attempt to write a readonly database", "cannot be written"),
+        ("database is locked", "busy for too long"),
+        ("no such table: x", "refused the command"),
+    ],
+)
+def test_an_sqlite_error_is_a_clear_message(
+    make_project, tmp_path, capsys, monkeypatch, message, expected
+):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    import app.core.io.importer as importer
+
+    project = make_project()
+    project.close()
+    data = tmp_path / "in.csv"
+    data.write_text("text\nhello\n", encoding="utf-8")
+
+    def full(*_args, **_kwargs):
+        raise OperationalError("INSERT ...", {}, sqlite3.OperationalError(message))
+
+    monkeypatch.setattr(importer, "import_dataset", full)
+    assert cli(["import", str(project.path), str(data)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"tagloop: error: {project.path}: ") and expected in err
+    assert "Traceback" not in err
+
+
+def test_other_errors_still_raise(monkeypatch, make_project):
+    import app.core.io.importer as importer
+
+    project = make_project()
+    project.close()
+    monkeypatch.setattr(importer, "import_dataset", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        cli(["import", str(project.path), "x.csv"])
