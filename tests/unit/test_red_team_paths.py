@@ -233,3 +233,41 @@ def test_a_killed_folder_exports_temporary_folder_is_swept(tmp_path):
     removed = fileio.sweep_stale_parts(tmp_path)
     assert [p.name for p in removed] == [dead]
     assert live.is_dir() and not (tmp_path / dead).exists()
+
+
+@pytest.mark.parametrize(
+    "annotator, match",
+    [
+        ("model", "the model's own annotator"),
+        (" ", "blank"),
+        ("ev\x1b[31mil", "control characters"),
+        ("two\nlines", "control characters"),
+        ("x" * 201, "at most 200"),
+    ],
+)
+def test_an_import_names_its_annotator_soundly(make_project, tmp_path, annotator, match):
+    project = make_project()
+    data = tmp_path / "in.csv"
+    data.write_text("text,label\nhello,ham\n", encoding="utf-8")
+    with pytest.raises(DataError, match=match):
+        import_dataset(project, data, label_column="label", annotator=annotator)
+    assert counts(project.path) == (0, 0)
+
+
+def test_a_file_naming_a_blank_annotator_is_refused_whole(make_project, tmp_path):
+    project = make_project()
+    data = tmp_path / "in.jsonl"
+    lines = [
+        {"text": "a", "label": "ham", "answer": "accept", "_annotator_id": "ann"},
+        {"text": "b", "label": "spam", "answer": "accept", "_annotator_id": "  "},
+    ]
+    import json
+
+    data.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    with pytest.raises(DataError, match="blank"):
+        import_dataset(project, data, fmt="prodigy")
+    assert counts(project.path) == (0, 0)
+    conn = sqlite3.connect(project.path)
+    names = [r[0] for r in conn.execute("SELECT name FROM annotator")]
+    conn.close()
+    assert "ann" not in names and "  " not in names

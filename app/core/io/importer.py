@@ -42,7 +42,7 @@ from app.core.io.preview import check_mapping, open_file, suggest_mapping
 from app.core.io.preview import preview as preview  # callers import it from here
 from app.core.io.summary import import_summary
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.core.project.annotators import annotator_by_name
+from app.core.project.annotators import MODEL_NAME, annotator_by_name
 from app.core.project.label_schema import LabelSpec
 from app.core.project.project import Project, current_schema, update_schema
 from app.core.storage import fts, retry, sqlite, staging, visibility
@@ -191,6 +191,8 @@ def import_dataset(
         open_file(path)  # the DataError naming the file
     if encoding:  # every format's reader, peer formats too, gets a text encoding or nothing
         check_encoding(encoding, str(path))
+    if annotator:
+        check_annotator_name(str(path), annotator)
     fmt = registry.resolve(path, fmt, tabular=mapping is not None or label_column is not None)
     started = time.perf_counter()
     options = ReadOptions(
@@ -439,6 +441,7 @@ class ChunkLoader:
     def annotators(self, names: set[str]) -> dict[str, int]:
         """The ids of annotators named by the file (added if new), inside a transaction."""
         for name in sorted(names - self.annotator_ids.keys()):
+            check_annotator_name(self.job.name, name, by_file=True)
             top = self.sa_conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM annotator")
             known = top.scalar_one()
             self.annotator_ids[name] = annotator_by_name(self.sa_conn, name)
@@ -484,6 +487,31 @@ class ChunkLoader:
                 self.uuids,
             )  # fmt: skip
         _mark_labeled(conn, feed.take_relabeled())
+
+
+MAX_ANNOTATOR_NAME = 200
+
+
+def check_annotator_name(file: str, name: str, by_file: bool = False) -> None:
+    """An annotator named by a file or by --annotator must be a name: not blank, no control
+    characters, not longer than MAX_ANNOTATOR_NAME, and (given with --annotator) not the
+    model's own name: its labels come from automation, and a second "model" made every
+    export's `label:model` column and `--values annotator:model` ambiguous. A file may name
+    "model" (a Tagloop export of auto-labels). Red team (issue 14)."""
+    problem = None
+    if not name.strip():
+        problem = "an annotator name is blank"
+    elif name.strip() == MODEL_NAME and not by_file:
+        problem = (
+            f"{MODEL_NAME!r} is the name of the model's own annotator; give these labels "
+            "another annotator (--annotator NAME)"
+        )
+    elif any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        problem = f"the annotator name {name[:40]!r} holds control characters"
+    elif len(name) > MAX_ANNOTATOR_NAME:
+        problem = f"an annotator name of {len(name):,} characters (at most {MAX_ANNOTATOR_NAME})"
+    if problem:
+        raise DataError(file, None, problem)
 
 
 def _claim_dataset(job: _Job, dataset_uuid: str, tag: str) -> int:
