@@ -87,3 +87,22 @@ def test_a_prolog_over_the_cap_is_refused():
     assert prolog_problem(io.BytesIO(b"<a/>")) is None
     assert prolog_problem(io.BytesIO(b"")) is None
     assert prolog_problem(io.BytesIO(b"<!-- unclosed")) is None
+
+
+@pytest.mark.parametrize("label", ["a\tb", "c\nd", "g\rh", "x 0 5\theart\nT9\tD", "\x1b[31m"])
+def test_a_label_with_control_characters_never_enters_a_schema(make_project, tmp_path, label):
+    """A tab or a line break in a label corrupted the CoNLL, PubTator and BRAT exports; a
+    crafted one added a line of its own to a BRAT .ann file."""
+    import json
+
+    from app.core.errors import ProjectError
+    from app.core.project.label_schema import LabelSpec, complete_labels
+
+    project = make_project("spans", ("D",))
+    data = tmp_path / "in.jsonl"
+    data.write_text(json.dumps({"text": "heart attack", "label": [[0, 5, label]]}) + "\n")
+    with pytest.raises(DataError, match="control characters"):
+        import_dataset(project, data, label_column="label", add_labels=True)
+    assert counts(project.path) == (0, 0)
+    with pytest.raises(ProjectError, match="control characters"):
+        complete_labels([LabelSpec("D"), LabelSpec(label)])
