@@ -182,12 +182,12 @@ def _manifest_cases() -> list[Case]:
     )
     for key in keys:
         for value in (*HOSTILE_VALUES, "missing"):
-            found.append(Case(f"manifest.{key}={value!r:.30}", _set_manifest(key, value)))
+            found.append(Case(f"manifest.{key}={value!r:.30}", set_manifest(key, value)))
     for field in ("sha256", "size", "rows"):
         for value in (*HOSTILE_VALUES, "missing", 2**63, float("nan")):
             found.append(Case(f"member.{field}={value!r:.30}", _set_member(field, value)))
     found += [
-        Case("manifest-newer", _set_manifest("format_version", 99)),
+        Case("manifest-newer", set_manifest("format_version", 99)),
         Case("manifest-array", lambda p, _e: _with_manifest(p, b"[]")),
         Case("manifest-deep", lambda p, _e: _with_manifest(p, b"[" * 100_000 + b"]" * 100_000)),
         Case("manifest-bom", lambda p, _e: _with_manifest(p, b"\xef\xbb\xbf" + _raw(p))),
@@ -216,7 +216,7 @@ def _raw(data: bytes) -> bytes:
         return zf.read("manifest.json")
 
 
-def _set_manifest(key: str, value: Any) -> Make:
+def set_manifest(key: str, value: Any) -> Make:
     def make(plain: bytes, _enc: bytes) -> bytes:
         manifest = _manifest(plain)
         if value == "missing":

@@ -104,22 +104,22 @@ def sound_bundle(make_project, tmp_path):
 )
 @pytest.mark.parametrize("json_out", [False, True])
 def test_inspect_refuses_hostile_counts(sound_bundle, tmp_path, capsys, counts, json_out):
-    from tests.fuzz.bundle_container import _set_manifest
+    from tests.fuzz.bundle_container import set_manifest
 
     bundle = tmp_path / "h.tlbundle"
-    bundle.write_bytes(_set_manifest("counts", counts)(sound_bundle, b""))
+    bundle.write_bytes(set_manifest("counts", counts)(sound_bundle, b""))
     assert cli(["bundle", "inspect", str(bundle), *(["--json"] if json_out else [])]) == 1
     err = capsys.readouterr().err
     assert "'counts' is invalid" in err and "Traceback" not in err
 
 
 def test_inspect_escapes_what_the_bundle_says(sound_bundle, tmp_path, capsys):
-    from tests.fuzz.bundle_container import _set_manifest
+    from tests.fuzz.bundle_container import set_manifest
 
     bundle = tmp_path / "h.tlbundle"
     forged = "\x1b[2K\rAll checksums verified. SHA-256 of the file: 0000"
-    data = _set_manifest("created_at", forged)(sound_bundle, b"")
-    bundle.write_bytes(_set_manifest("project_name", forged)(data, b""))
+    data = set_manifest("created_at", forged)(sound_bundle, b"")
+    bundle.write_bytes(set_manifest("project_name", forged)(data, b""))
     assert cli(["bundle", "inspect", str(bundle)]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\r" not in out

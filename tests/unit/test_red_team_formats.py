@@ -106,3 +106,29 @@ def test_a_label_with_control_characters_never_enters_a_schema(make_project, tmp
     assert counts(project.path) == (0, 0)
     with pytest.raises(ProjectError, match="control characters"):
         complete_labels([LabelSpec("D"), LabelSpec(label)])
+
+
+def test_a_bundle_label_with_control_characters_is_refused(bundled, tmp_path):
+    import json
+
+    from app.core.bundle import open_bundle
+    from app.core.bundle.errors import BundleError
+    from tests.fuzz.bundle_corpus import Case, build
+
+    _project, good = bundled
+
+    def edit(members):
+        lines = members["schema_versions.jsonl"].decode("utf-8").splitlines()
+        rows = [json.loads(line) for line in lines if line.strip()]
+        for row in rows:
+            labels = json.loads(row["labels"])
+            labels.append(
+                {"name": "x\ty\nT9", "colour": "#000000", "hotkey": "", "description": ""}
+            )
+            row["labels"] = json.dumps(labels)
+        members["schema_versions.jsonl"] = "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+    bundle = build(good, Case("ctrl-label", edit), tmp_path / "h.tlbundle")
+    with pytest.raises(BundleError, match="control characters"):
+        open_bundle(bundle, tmp_path / "opened.tagloop")
+    assert not (tmp_path / "opened.tagloop").exists()
