@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from app.cli.options import add_json, add_seed, command
+from app.cli.options import add_json, add_seed, command, row_id
 from app.core.fileio import read_small_text
 
 
@@ -285,7 +285,7 @@ def add_suspicious(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--keep",
-        type=int,
+        type=row_id,
         nargs="+",
         default=[],
         metavar="ID",

@@ -169,3 +169,21 @@ def test_other_errors_still_raise(monkeypatch, make_project):
     monkeypatch.setattr(importer, "import_dataset", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         cli(["import", str(project.path), "x.csv"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["datasets", "{project}", "--remove", "99999999999999999999999"],
+        ["suspicious", "{project}", "--keep", "1", "99999999999999999999"],
+        ["datasets", "{project}", "--remove", "-1"],
+    ],
+)
+def test_an_id_sqlite_cannot_hold_is_a_usage_error(make_project, capsys, argv):
+    project = make_project()
+    project.close()
+    with pytest.raises(SystemExit) as stopped:
+        cli([part.format(project=project.path) for part in argv])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "no such id" in err and "Traceback" not in err
