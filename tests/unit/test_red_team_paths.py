@@ -271,3 +271,22 @@ def test_a_file_naming_a_blank_annotator_is_refused_whole(make_project, tmp_path
     names = [r[0] for r in conn.execute("SELECT name FROM annotator")]
     conn.close()
     assert "ann" not in names and "  " not in names
+
+
+def test_permission_denied_names_the_file(make_project, tmp_path, monkeypatch):
+    """As root a chmod 000 file is readable, so the denial is simulated where files open."""
+    project = make_project()
+    data = tmp_path / "secret.csv"
+    data.write_text("text\nhello\n", encoding="utf-8")
+    real_open = os.open
+
+    def denied(path, *args, **kwargs):
+        if str(path) == str(data):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(DataError, match="Permission denied") as caught:
+        import_dataset(project, data)
+    assert caught.value.file == str(data)
+    assert counts(project.path) == (0, 0)
