@@ -97,6 +97,17 @@ def part_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.{token}.part")
 
 
+PART_DIR = ".partdir"
+
+
+def part_dir_path(target: Path) -> Path:
+    """A new temporary folder name beside `target` (not created) for a folder export:
+    `.NAME.tagloop-HOST-PID-START-RANDOM.partdir`, swept like a .part file once its process
+    is gone (a folder named like a .part file is never removed: it is not ours)."""
+    tmp = part_path(target)
+    return tmp.with_name(tmp.name + "dir")
+
+
 def part_is_stale(name: str, now: float | None = None, mtime: float | None = None) -> bool:
     """Whether the temporary file `name` (a bare file name) belongs to no live writer."""
     match = _PART_RE.match(name)
@@ -129,8 +140,8 @@ def sweep_stale_parts(folder: Path) -> list[Path]:
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
-                # a folder export's temporary folder (brat): only a pid-tagged one is sure
-                if _PART_RE.match(name) and part_is_stale(name, now):
+                # only a folder export's own temporary folder (part_dir_path), never another
+                if name.endswith(PART_DIR) and part_is_stale(name[: -len("dir")], now):
                     shutil.rmtree(entry.path)
                     removed.append(Path(entry.path))
                 continue

@@ -225,14 +225,16 @@ def test_a_folder_export_never_deletes_a_folder_of_other_files(make_project, tmp
 
 
 def test_a_killed_folder_exports_temporary_folder_is_swept(tmp_path):
-    dead = fileio.part_path(tmp_path / "brat").name.replace(f"-{os.getpid()}-", "-999999999-")
+    dead = fileio.part_dir_path(tmp_path / "brat").name.replace(f"-{os.getpid()}-", "-999999999-")
     (tmp_path / dead).mkdir()
     (tmp_path / dead / "000001-x-1.txt").write_text("half", encoding="utf-8")
-    live = fileio.part_path(tmp_path / "brat")
+    live = fileio.part_dir_path(tmp_path / "brat")
     live.mkdir()
+    other = fileio.part_path(tmp_path / "x").with_name(dead.removesuffix("dir"))
+    other.mkdir()  # named like a .part file: a folder not ours, never removed
     removed = fileio.sweep_stale_parts(tmp_path)
     assert [p.name for p in removed] == [dead]
-    assert live.is_dir() and not (tmp_path / dead).exists()
+    assert live.is_dir() and other.is_dir() and not (tmp_path / dead).exists()
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import DataError
-from app.core.fileio import part_path, sweep_stale_parts
+from app.core.fileio import part_dir_path, sweep_stale_parts
 from app.core.io.formats.base import Record, WriteContext
 
 MAX_OFFSET = 1 << 40  # past any text a field can hold; keeps offsets in SQLite's integers
@@ -159,7 +159,7 @@ def atomic_folder(out: Path) -> Iterator[Path]:
     if out.is_dir():
         check_replaceable(out)
     sweep_stale_parts(out.parent)
-    tmp = part_path(out)
+    tmp = part_dir_path(out)
     os.mkdir(tmp)
     umask = os.umask(0)
     os.umask(umask)
@@ -168,7 +168,7 @@ def atomic_folder(out: Path) -> Iterator[Path]:
         yield tmp
         old = None
         if out.exists():
-            old = part_path(out)
+            old = part_dir_path(out)
             os.mkdir(old)
             os.replace(out, old / "previous")
         os.replace(tmp, out)
