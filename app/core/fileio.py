@@ -200,16 +200,6 @@ def open_regular(path: Path) -> IO[bytes]:
         raise
 
 
-def check_not_regular(path: Path) -> None:
-    """Raise NotRegularFile if `path` exists and is a FIFO, a device or a socket."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise NotRegularFile(0, "not a regular file (a FIFO, a device or a socket)", str(path))
-
-
 def refuse_overwrite(target: Path) -> None:
     """An export, report or bundle never replaces a folder or an SQLite database (the open
     project, or its -wal file, given as the output by mistake, would be lost)."""
