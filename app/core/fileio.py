@@ -324,3 +324,10 @@ def read_small_text(path: Path, limit: int = SMALL_TEXT_LIMIT) -> str:
         raise DataError(
             name, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02X}); save it as UTF-8"
         ) from None
+
+
+def display_name(name: str) -> str:
+    """A file name as text that can be stored and shown: a name whose bytes are not UTF-8
+    (a Latin-1 name on a USB stick) reaches Python with lone surrogates, which SQLite refuses;
+    they become U+FFFD. Red team: importing or exporting such a file ended in a traceback."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -292,3 +292,31 @@ def test_permission_denied_names_the_file(make_project, tmp_path, monkeypatch):
         import_dataset(project, data)
     assert caught.value.file == str(data)
     assert counts(project.path) == (0, 0)
+
+
+def test_file_names_that_are_not_utf8_import_export_and_bundle(make_project, tmp_path):
+    """A Latin-1 file name (a USB stick from an old machine) reaches Python with lone
+    surrogates; storing it as a dataset name or in the audit trail ended in a traceback."""
+    from app.core.bundle import open_bundle
+    from app.core.project.label_schema import LabelSpec
+    from app.core.project.project import create_project
+
+    if os.name != "posix":
+        pytest.skip("POSIX file names are bytes")
+    odd = b"caf\xe9".decode("utf-8", "surrogateescape")
+    project = make_project()
+    data = tmp_path / f"{odd}.csv"
+    data.write_text("text,label\nhello,ham\n", encoding="utf-8")
+    report = import_dataset(project, data, label_column="label")
+    assert report.rows == 1
+    export_file(project, tmp_path / f"{odd}-out.csv", "csv")
+    bundle = tmp_path / f"{odd}.tlbundle"
+    export_project_bundle(project, bundle)
+    opened = open_bundle(bundle, tmp_path / f"{odd}-opened.tagloop")
+    assert opened.path.exists()
+    created = create_project(tmp_path / f"{odd}-new.tagloop", "classification", [LabelSpec("a")])
+    created.close()
+    conn = sqlite3.connect(project.path)
+    names = [r[0] for r in conn.execute("SELECT source_name FROM dataset")]
+    conn.close()
+    assert names == ["caf\ufffd.csv"]

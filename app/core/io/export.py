@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from app.core import audit
 from app.core.errors import DataError, ProjectError
-from app.core.fileio import refuse_overwrite
+from app.core.fileio import display_name, refuse_overwrite
 from app.core.ids import datapoint_uuid
 from app.core.io.formats import registry
 from app.core.io.formats.base import WriteContext, WriteReport
@@ -223,7 +223,7 @@ def export_file(
             "project",
             project.uuid,
             after={
-                "file": out.name,
+                "file": display_name(out.name),
                 "format": fmt,
                 "datapoints": report.written,
                 "value_source": value_source,

@@ -31,6 +31,7 @@ from sqlalchemy import Connection
 from app.core import audit
 from app.core.annotation.values import LabelParser
 from app.core.errors import Cancelled, DataError, ProjectError, UnknownLabelsError
+from app.core.fileio import display_name
 from app.core.ids import new_uuid, now_iso
 from app.core.io import readers, sources
 from app.core.io.answers import Answers
@@ -291,7 +292,7 @@ def _load(job: _Job, tag: str) -> ImportReport:
     project = job.project
     dataset_uuid = new_uuid()
     dataset_id = _claim_dataset(job, dataset_uuid, tag)
-    report = ImportReport(dataset_id, dataset_uuid, job.path.name)
+    report = ImportReport(dataset_id, dataset_uuid, display_name(job.path.name))
     created: list[int] = []  # annotators this import added (named by the file)
     try:
         with project.engine.connect() as sa_conn:
@@ -401,7 +402,7 @@ def _publish(
         "dataset",
         report.dataset_uuid,
         after={
-            "source": job.path.name,
+            "source": display_name(job.path.name),
             "sha256": sha256,
             "rows": report.rows,
             "duplicates": report.duplicates,
@@ -541,7 +542,7 @@ def _insert_dataset(job: _Job, conn: sqlite3.Connection, dataset_uuid: str, tag:
             f" VALUES (?, ?, '', ?, ?, ?, 0, 0, ?, ?, {visibility.LOADING}, ?)",
             (
                 dataset_uuid,
-                job.path.name,
+                display_name(job.path.name),
                 job.fmt,
                 json.dumps(job.mapping, ensure_ascii=False),
                 job.label_column,
