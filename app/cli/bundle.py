@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -114,16 +115,24 @@ def cmd_bundle_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(manifest, indent=2, ensure_ascii=False))
     else:
         lock = "encrypted " if manifest["encrypted"] else ""
+        # What the bundle says is shown with control characters escaped: a terminal escape
+        # or a newline in a project name must not forge a line such as "All checksums verified"
         print(
             f"{lock}{manifest['kind']} bundle of {manifest.get('project_name')!r}"
             f" ({manifest['project_uuid']}), format {manifest['format_version']},"
-            f" made {manifest.get('created_at')} by Tagloop {manifest.get('app_version')}"
+            f" made {printable(manifest.get('created_at'))} by Tagloop"
+            f" {printable(manifest.get('app_version'))}"
         )
         for name, count in manifest.get("counts", {}).items():
             if count:
-                print(f"  {name:<20} {count:>12,}")
+                print(f"  {printable(name):<20} {count:>12,}")
         print(f"All checksums verified. SHA-256 of the file: {manifest['sha256']}")
     return 0
+
+
+def printable(value: object) -> str:
+    """`value` as text with control characters escaped (\\x1b, \\n): safe on a terminal."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: repr(m.group())[1:-1], str(value))
 
 
 def _add_passphrase(p: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from app.cli.gui import open_gui
-from app.cli.options import command
+from app.cli.options import command, row_id
 from app.cli.progress import TextProgress
 from app.core.io.formats.registry import NAMES, WRITABLE
 
@@ -214,7 +214,9 @@ def add_export(sub: argparse._SubParsersAction) -> None:
 def add_datasets(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop datasets` and its options."""
     p = command(sub, "datasets", "list the datasets, or remove one", cmd_datasets)
-    p.add_argument("--remove", type=int, metavar="ID", help="remove a dataset and its datapoints")
+    p.add_argument(
+        "--remove", type=row_id, metavar="ID", help="remove a dataset and its datapoints"
+    )
 
 
 def add_demo(sub: argparse._SubParsersAction) -> None:

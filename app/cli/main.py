@@ -37,3 +37,41 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"tagloop: error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        problem = storage_problem(exc)
+        if problem is None:
+            raise
+        where = getattr(args, "path", None)
+        print(f"tagloop: error: {f'{where}: ' if where else ''}{problem}", file=sys.stderr)
+        return 1
+
+
+# What SQLite says, as a user can act on it. A long write that fails midway leaves nothing
+# shown: its rows belong to an unpublished run or loading dataset, swept on the next open.
+_STORAGE_PROBLEMS = (
+    ("disk is full", "the disk is full (or the project reached its size limit)"),
+    ("disk i/o error", "the disk could not be read or written (a disk or network drive error)"),
+    ("readonly database", "the project file cannot be written (read-only file or folder)"),
+    ("database is locked", "another program held the project busy for too long"),
+    ("unable to open database", "the project file cannot be opened"),
+)
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """A clear message for an SQLite error that reached the command line (disk full, I/O
+    error, read-only or locked project), or None for anything else. Red team (issue 14): a
+    full disk during an import ended in a traceback."""
+    import sqlite3
+
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    if not isinstance(cause, sqlite3.Error):
+        return None
+    text = str(cause).lower()
+    for needle, problem in _STORAGE_PROBLEMS:
+        if needle in text:
+            return (
+                f"{problem}: the command was stopped and nothing it was writing is kept "
+                "(an unfinished import or merge is removed when the project next opens). "
+                f"SQLite said: {cause}"
+            )
+    return f"the project database refused the command (SQLite said: {cause})"

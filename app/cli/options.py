@@ -62,3 +62,15 @@ def open_project(path: Path) -> Project:
     for swept in project.swept:  # an import killed before it published its rows
         print(f"tagloop: {project.path.name}: {swept.summary()}", file=sys.stderr)
     return project
+
+
+def row_id(value: str) -> int:
+    """An argparse type for a database id (a dataset, a datapoint): a whole number SQLite can
+    hold. Red team: `--remove 99999999999999999999` ended in an OverflowError traceback."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if not 0 < number < 2**63:
+        raise argparse.ArgumentTypeError(f"no such id: {value}")
+    return number

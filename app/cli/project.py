@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from app.cli.options import add_json, command
+from app.core.fileio import read_small_text
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -22,7 +23,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise ProjectError(
             f"unknown language {args.language!r}; use a spaCy language code such as {codes}"
         )
-    guidelines = Path(args.guidelines).read_text(encoding="utf-8") if args.guidelines else ""
+    guidelines = read_small_text(Path(args.guidelines)) if args.guidelines else ""
     project = create_project(
         Path(args.path),
         args.type,
@@ -66,9 +67,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
             labels = list(schema.labels)
             for spec in args.add_label or []:
                 labels.extend(parse_label_list(spec))
-            guidelines = (
-                Path(args.guidelines).read_text(encoding="utf-8") if args.guidelines else None
-            )
+            guidelines = read_small_text(Path(args.guidelines)) if args.guidelines else None
             schema = update_schema(project, labels=labels, guidelines=guidelines)
         if args.json:
             print(json.dumps({**asdict(schema), "labels": [asdict(x) for x in schema.labels]}))

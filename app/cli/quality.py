@@ -7,7 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
-from app.cli.options import add_json, add_seed, command
+from app.cli.options import add_json, add_seed, command, row_id
+from app.core.fileio import read_small_text
 
 
 def _names(value: str | None) -> list[str]:
@@ -121,7 +122,7 @@ def cmd_qualify(args: argparse.Namespace) -> int:
                 raise SystemExit("tagloop: error: --create NAME needs --items FILE and --pass S")
             keys = [
                 line.strip()
-                for line in Path(args.items).read_text(encoding="utf-8").splitlines()
+                for line in read_small_text(Path(args.items)).splitlines()
                 if line.strip() and line.strip() != "id"
             ]
             ids = resolve_datapoints(project, [k.split(",")[0] for k in keys])
@@ -284,7 +285,7 @@ def add_suspicious(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--keep",
-        type=int,
+        type=row_id,
         nargs="+",
         default=[],
         metavar="ID",

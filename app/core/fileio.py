@@ -17,12 +17,16 @@ import hashlib
 import os
 import re
 import secrets
+import shutil
 import socket
+import stat
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from app.core.errors import DataError, ProjectError
 
 PART_TAG = "tagloop"
 # SQLite side files of a temporary database (bundle open) go with it.
@@ -93,6 +97,17 @@ def part_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.{token}.part")
 
 
+PART_DIR = ".partdir"
+
+
+def part_dir_path(target: Path) -> Path:
+    """A new temporary folder name beside `target` (not created) for a folder export:
+    `.NAME.tagloop-HOST-PID-START-RANDOM.partdir`, swept like a .part file once its process
+    is gone (a folder named like a .part file is never removed: it is not ours)."""
+    tmp = part_path(target)
+    return tmp.with_name(tmp.name + "dir")
+
+
 def part_is_stale(name: str, now: float | None = None, mtime: float | None = None) -> bool:
     """Whether the temporary file `name` (a bare file name) belongs to no live writer."""
     match = _PART_RE.match(name)
@@ -124,6 +139,12 @@ def sweep_stale_parts(folder: Path) -> list[Path]:
         if not name.startswith(".") or ".part" not in name:
             continue
         try:
+            if entry.is_dir(follow_symlinks=False):
+                # only a folder export's own temporary folder (part_dir_path), never another
+                if name.endswith(PART_DIR) and part_is_stale(name[: -len("dir")], now):
+                    shutil.rmtree(entry.path)
+                    removed.append(Path(entry.path))
+                continue
             if not entry.is_file(follow_symlinks=False):
                 continue
             mtime = entry.stat(follow_symlinks=False).st_mtime
@@ -151,10 +172,69 @@ def new_part_path(target: Path) -> Path:
     return part_path(target)
 
 
+# ---- red team (issue #14): reading only regular files, never writing over a database ----
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class NotRegularFile(OSError):
+    """A path that is a FIFO, a device or a socket: reading it could block forever or never
+    end, so it is refused before a byte is read (callers report `strerror`)."""
+
+
+def open_regular(path: Path) -> IO[bytes]:
+    """`path` opened for reading bytes, only if it is a regular file. A FIFO is opened without
+    blocking (O_NONBLOCK), then refused; so are devices (/dev/zero) and sockets."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO, a device or a socket"
+            raise NotRegularFile(0, f"not a regular file ({kind})", str(path))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def refuse_overwrite(target: Path) -> None:
+    """An export, report or bundle never replaces a folder or an SQLite database (the open
+    project, or its -wal file, given as the output by mistake, would be lost)."""
+    target = Path(target)
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        mode = stat.S_IFREG
+    if stat.S_ISDIR(mode):
+        raise ProjectError(f"{target}: is a folder; give a file name to write")
+    if not stat.S_ISREG(mode):  # replacing /dev/full, a FIFO or a socket would remove it
+        raise ProjectError(f"{target}: is not a regular file (a device, a FIFO or a socket)")
+    base = target
+    for side in PART_SIDE_FILES[1:]:
+        if target.name.endswith(side):
+            base = target.with_name(target.name[: -len(side)])
+    for candidate in {target, base}:
+        try:
+            with open_regular(candidate) as handle:  # a FIFO as the target: not read
+                head = handle.read(len(SQLITE_MAGIC))
+        except OSError:
+            continue
+        if head == SQLITE_MAGIC:
+            raise ProjectError(
+                f"{target}: is a database (a Tagloop project?) and would be lost; an export "
+                "never replaces one. Choose another file name"
+            )
+
+
 def create_part(target: Path) -> tuple[int, Path]:
     """Create (O_EXCL) a new temporary file beside `target`, after sweeping stale ones from
-    its folder; returns (file descriptor, path)."""
+    its folder; returns (file descriptor, path). Refuses a target that is a folder or a
+    database (refuse_overwrite)."""
     target = Path(target)
+    refuse_overwrite(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_parts(target.parent)
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -189,7 +269,10 @@ def atomic_writer(target: Path, mode: str = "w", **kwargs) -> Iterator[IO]:
     mode any new file would (0666 less the umask), so others on a shared drive can read an
     export as they can read files other tools write there."""
     target = Path(target)
-    fd, tmp = create_part(target)
+    try:
+        fd, tmp = create_part(target)
+    except OSError as exc:
+        raise cannot_write(target, exc) from None
     try:
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
@@ -197,12 +280,54 @@ def atomic_writer(target: Path, mode: str = "w", **kwargs) -> Iterator[IO]:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, NotRegularFile):
+            raise cannot_write(target, exc) from None  # names the target, not the .part
         raise
+
+
+def cannot_write(target: Path, exc: OSError) -> ProjectError:
+    """A write's OSError (disk full, permission denied, the folder gone) as a message naming
+    the file the user chose, never the temporary file beside it."""
+    return ProjectError(f"{target}: cannot be written ({exc.strerror or exc}); nothing was written")
 
 
 def atomic_write_text(target: Path, text: str) -> None:
     with atomic_writer(target, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+SMALL_TEXT_LIMIT = 16 << 20  # bytes: guidelines, an answers CSV, a list of item ids
+
+
+def read_small_text(path: Path, limit: int = SMALL_TEXT_LIMIT) -> str:
+    """A small UTF-8 text file the user named (guidelines, gold answers, item ids), or a
+    DataError naming the file, and the line, of what is wrong: not a regular file (a FIFO is
+    never waited on), larger than `limit`, not UTF-8, or holding a NUL byte."""
+    name = str(path)
+    try:
+        with open_regular(Path(path)) as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise DataError(name, None, f"cannot be read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise DataError(name, None, f"larger than {limit >> 20} MB: is it the right file?")
+    if b"\x00" in data:
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        raise DataError(name, line, "a NUL byte: this is not a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            name, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02X}); save it as UTF-8"
+        ) from None
+
+
+def display_name(name: str) -> str:
+    """A file name as text that can be stored and shown: a name whose bytes are not UTF-8
+    (a Latin-1 name on a USB stick) reaches Python with lone surrogates, which SQLite refuses;
+    they become U+FFFD. Red team: importing or exporting such a file ended in a traceback."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -37,7 +37,13 @@ def _read(name: str) -> dict[str, Any]:
 
 
 def _write(name: str, data: dict[str, Any]) -> None:
-    atomic_write_text(config_dir() / name, json.dumps(data, indent=2, ensure_ascii=False))
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a path whose bytes are not UTF-8 (lone surrogates):
+            text = json.dumps(data, indent=2)  # escaped, it comes back exactly (red team)
+    atomic_write_text(config_dir() / name, text)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ import random
 from functools import partial
 from typing import Any
 
+from tests.fuzz import import_red
+
 SMALL_FIELD = 64 << 10  # max_field for the long-line cases: the behaviour, not the megabytes
 LABELLED = {"label_column": "label"}
 ADD = {"label_column": "label", "add_labels": True}
@@ -291,6 +293,7 @@ def hostile() -> list[tuple[str, Any, str, dict]]:
         data = partial(_long_jsonl, kind)
         cases.append((f"long-{kind}.jsonl", data, "classification", {}))
     cases.extend(_label_cases())
+    cases.extend(import_red.cases())  # session 5's red team
     return cases
 
 

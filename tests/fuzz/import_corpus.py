@@ -62,10 +62,10 @@ def write_corpus(
     chosen = specs(seed)
     if count is not None:
         chosen = random.Random(slice_seed).sample(chosen, min(count, len(chosen)))
-    return [_case(directory, name, make, task, options) for name, make, task, options in chosen]
+    return [make_case(directory, name, make, task, options) for name, make, task, options in chosen]
 
 
-def _case(directory: Path, name: str, data: Any, task: str, options: dict) -> Case:
+def make_case(directory: Path, name: str, data: Any, task: str, options: dict) -> Case:
     path = directory / name
     path.write_bytes(data() if callable(data) else data)
     return Case(name, path, task, dict(options))

@@ -58,8 +58,19 @@ def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> tuple[bytes
 
     if not passphrase:
         raise BundleError("", "the passphrase is empty")
-    material = Scrypt(salt=salt, length=64, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
+    material = Scrypt(salt=salt, length=64, n=n, r=r, p=p).derive(passphrase_bytes(passphrase))
     return material[:32], hashlib.sha256(material[32:]).hexdigest()
+
+
+def passphrase_bytes(passphrase: str) -> bytes:
+    """The passphrase as the bytes scrypt derives from: UTF-8, and a passphrase given on a
+    command line in another encoding (its bytes arrive as lone surrogates, `surrogateescape`)
+    as the very bytes typed, so that export and open agree. Any other lone surrogate cannot
+    be a typed passphrase: a clear error, not a UnicodeEncodeError traceback."""
+    try:
+        return passphrase.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise BundleError("", "the passphrase holds characters that are not text") from None
 
 
 def _nonce(base: bytes, index: int) -> bytes:

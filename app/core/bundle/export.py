@@ -29,6 +29,7 @@ from app.core.bundle.selection import (
     project_selection,
     work_selection,
 )
+from app.core.fileio import display_name
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project.project import META_BASE, META_REPLICA, Project
 from app.core.storage import runs
@@ -179,7 +180,7 @@ def _export(
             "project",
             project.uuid,
             after={
-                "file": out.name,
+                "file": display_name(out.name),  # red team: a non-UTF-8 name crashed
                 "kind": sel.kind,
                 "sha256": report.sha256,
                 "encrypted": report.encrypted,

@@ -39,7 +39,7 @@ from app.core.bundle.rows import (
     record_audit,
 )
 from app.core.bundle.validate import validate_bundle
-from app.core.fileio import new_part_path
+from app.core.fileio import display_name, new_part_path
 from app.core.ids import now_iso
 from app.core.io.importer import REBUILT_INDEXES
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
@@ -348,7 +348,7 @@ def _identity(
         "open-bundle",
         reader.project_uuid,
         {
-            "file": reader.path.name,
+            "file": display_name(reader.path.name),  # red team: a non-UTF-8 name crashed
             "kind": kind,
             "sha256": reader.sha256,
             "encrypted": reader.encrypted,

@@ -259,6 +259,10 @@ def check_schema_labels(check: Checker, row: dict[str, Any]) -> str:
             raise check.fail(row, "'labels' holds a label without a name, or a field not text")
         if spec.name in seen:
             raise check.fail(row, f"'labels' names the label {spec.name!r} twice")
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in spec.name):  # red team: a tab or
+            # a line break in a label corrupts the CoNLL, PubTator and BRAT exports
+            problem = f"'labels' names the label {spec.name[:40]!r}: control characters"
+            raise check.fail(row, problem)
         seen.add(spec.name)
     return labels
 

@@ -49,6 +49,12 @@ def check_encoding(encoding: str, name: str) -> str:
         return "utf-8-sig"
     if found.startswith(("utf-32", "utf_32")):
         raise DataError(name, None, "UTF-32 is not supported; save the file as UTF-8")
+    try:  # bytes.decode refuses the codecs that are not text encodings (rot13, base64, zlib)
+        b"a".decode(found, "ignore")  # not b"": empty input skips the check
+    except (LookupError, UnicodeError):
+        raise DataError(
+            name, None, f"{encoding!r} is not a text encoding (e.g. utf-8, cp1252, latin-1)"
+        ) from None
     return found
 
 
@@ -280,12 +286,17 @@ class TextLines:
     def _utf16(self, read, size: int) -> str:
         try:
             return read(size)
-        except UnicodeDecodeError:
+        except UnicodeError as exc:  # some decoders (punycode, utf-16 without a BOM) raise
+            # the base class, which has no position to report
             raise DataError(
                 self.name,
                 self.number + 1,
-                "not valid UTF-16 here; the file is damaged or mixes encodings",
+                f"not valid {self._codec_name()} here; the file is damaged, mixes encodings or "
+                f"is in another encoding ({exc.reason if hasattr(exc, 'reason') else exc})",
             ) from None
+
+    def _codec_name(self) -> str:
+        return "UTF-16" if self.encoding.replace("_", "-").startswith("utf-16") else self.encoding
 
     def raw_read(self, size: int) -> bytes:
         """The next bytes of a UTF-8 file read by `chunks`, not decoded (a long JSON element,

@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from app.core import audit
 from app.core.errors import DataError, ProjectError
+from app.core.fileio import display_name, refuse_overwrite
 from app.core.ids import datapoint_uuid
 from app.core.io.formats import registry
 from app.core.io.formats.base import WriteContext, WriteReport
@@ -194,6 +195,8 @@ def export_file(
         writer = registry.get(fmt, out, writable=True)
     except DataError as exc:
         raise ProjectError(f"{out}: {exc.problem}") from None
+    if not (fmt == "brat" and out.is_dir()):  # a folder format checks its folder itself
+        refuse_overwrite(out)  # the open project given as the output: refused before any work
     if not writer.multi_annotator and value_source is None:
         value_source = "final"
     context = _context(project, raw, value_source)
@@ -220,7 +223,7 @@ def export_file(
             "project",
             project.uuid,
             after={
-                "file": out.name,
+                "file": display_name(out.name),
                 "format": fmt,
                 "datapoints": report.written,
                 "value_source": value_source,

@@ -38,6 +38,15 @@ def check_new_labels(name: str, line: int, added: list[str], present: int) -> No
     long = next((label for label in added if len(label) > MAX_LABEL_LENGTH), None)
     if long is not None:
         raise DataError(name, None, f"{label_too_long(long)}: is the label column right?")
+    for label in added:  # red team: a tab or a line break in a label corrupted the CoNLL,
+        # PubTator and BRAT exports (a crafted one could add a line of its own to a .ann)
+        if not label.strip() or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in label):
+            raise DataError(
+                name,
+                None,
+                f"the label {label[:40]!r} is blank or holds control characters (a tab, a "
+                "line break): is the label column right?",
+            )
     if present + len(added) > MAX_LABELS:
         raise DataError(
             name,

@@ -31,10 +31,11 @@ from sqlalchemy import Connection
 from app.core import audit
 from app.core.annotation.values import LabelParser
 from app.core.errors import Cancelled, DataError, ProjectError, UnknownLabelsError
+from app.core.fileio import display_name
 from app.core.ids import new_uuid, now_iso
 from app.core.io import readers, sources
 from app.core.io.answers import Answers
-from app.core.io.decoding import DEFAULT_MAX_FIELD
+from app.core.io.decoding import DEFAULT_MAX_FIELD, check_encoding
 from app.core.io.feed import RowFeed, UuidRun, check_new_labels, insert_annotations
 from app.core.io.formats import registry
 from app.core.io.formats.base import ReadOptions
@@ -42,7 +43,7 @@ from app.core.io.preview import check_mapping, open_file, suggest_mapping
 from app.core.io.preview import preview as preview  # callers import it from here
 from app.core.io.summary import import_summary
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.core.project.annotators import annotator_by_name
+from app.core.project.annotators import MODEL_NAME, annotator_by_name
 from app.core.project.label_schema import LabelSpec
 from app.core.project.project import Project, current_schema, update_schema
 from app.core.storage import fts, retry, sqlite, staging, visibility
@@ -189,6 +190,10 @@ def import_dataset(
         raise ProjectError(f"duplicates must be 'keep' or 'skip', not {duplicates!r}")
     if not path.exists():
         open_file(path)  # the DataError naming the file
+    if encoding:  # every format's reader, peer formats too, gets a text encoding or nothing
+        check_encoding(encoding, str(path))
+    if annotator:
+        check_annotator_name(str(path), annotator)
     fmt = registry.resolve(path, fmt, tabular=mapping is not None or label_column is not None)
     started = time.perf_counter()
     options = ReadOptions(
@@ -288,7 +293,7 @@ def _load(job: _Job, tag: str) -> ImportReport:
     project = job.project
     dataset_uuid = new_uuid()
     dataset_id = _claim_dataset(job, dataset_uuid, tag)
-    report = ImportReport(dataset_id, dataset_uuid, job.path.name)
+    report = ImportReport(dataset_id, dataset_uuid, display_name(job.path.name))
     created: list[int] = []  # annotators this import added (named by the file)
     try:
         with project.engine.connect() as sa_conn:
@@ -398,7 +403,7 @@ def _publish(
         "dataset",
         report.dataset_uuid,
         after={
-            "source": job.path.name,
+            "source": display_name(job.path.name),
             "sha256": sha256,
             "rows": report.rows,
             "duplicates": report.duplicates,
@@ -438,6 +443,7 @@ class ChunkLoader:
     def annotators(self, names: set[str]) -> dict[str, int]:
         """The ids of annotators named by the file (added if new), inside a transaction."""
         for name in sorted(names - self.annotator_ids.keys()):
+            check_annotator_name(self.job.name, name, by_file=True)
             top = self.sa_conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM annotator")
             known = top.scalar_one()
             self.annotator_ids[name] = annotator_by_name(self.sa_conn, name)
@@ -485,6 +491,31 @@ class ChunkLoader:
         _mark_labeled(conn, feed.take_relabeled())
 
 
+MAX_ANNOTATOR_NAME = 200
+
+
+def check_annotator_name(file: str, name: str, by_file: bool = False) -> None:
+    """An annotator named by a file or by --annotator must be a name: not blank, no control
+    characters, not longer than MAX_ANNOTATOR_NAME, and (given with --annotator) not the
+    model's own name: its labels come from automation, and a second "model" made every
+    export's `label:model` column and `--values annotator:model` ambiguous. A file may name
+    "model" (a Tagloop export of auto-labels). Red team (issue 14)."""
+    problem = None
+    if not name.strip():
+        problem = "an annotator name is blank"
+    elif name.strip() == MODEL_NAME and not by_file:
+        problem = (
+            f"{MODEL_NAME!r} is the name of the model's own annotator; give these labels "
+            "another annotator (--annotator NAME)"
+        )
+    elif any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        problem = f"the annotator name {name[:40]!r} holds control characters"
+    elif len(name) > MAX_ANNOTATOR_NAME:
+        problem = f"an annotator name of {len(name):,} characters (at most {MAX_ANNOTATOR_NAME})"
+    if problem:
+        raise DataError(file, None, problem)
+
+
 def _claim_dataset(job: _Job, dataset_uuid: str, tag: str) -> int:
     """The loading dataset row of this import, inserted once no other program of this machine
     is loading one (an import or a merge would take the same new datapoint ids): checked and
@@ -512,7 +543,7 @@ def _insert_dataset(job: _Job, conn: sqlite3.Connection, dataset_uuid: str, tag:
             f" VALUES (?, ?, '', ?, ?, ?, 0, 0, ?, ?, {visibility.LOADING}, ?)",
             (
                 dataset_uuid,
-                job.path.name,
+                display_name(job.path.name),
                 job.fmt,
                 json.dumps(job.mapping, ensure_ascii=False),
                 job.label_column,

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from app.core.errors import DataError
+from app.core.fileio import open_regular
 from app.core.io import readers, sources
-from app.core.io.decoding import DEFAULT_MAX_FIELD
+from app.core.io.decoding import DEFAULT_MAX_FIELD, check_encoding
 from app.core.io.formats import registry
 from app.core.io.formats.base import ReadOptions
 from app.core.project.project import Project
@@ -34,7 +35,7 @@ class Preview:
 def open_file(path: Path) -> BinaryIO:
     """The file, opened for reading bytes; a DataError naming it if it cannot be."""
     try:
-        return Path(path).open("rb")
+        return open_regular(Path(path))  # a FIFO or a device is refused, never waited on
     except OSError as exc:
         raise DataError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None
 
@@ -50,6 +51,8 @@ def preview(
 ) -> Preview:
     """Detect format, encoding and columns from the start of the file, without importing.
     A peer format (Label Studio, Prodigy...) shows its text, context fields and answers."""
+    if encoding:
+        check_encoding(encoding, str(path))
     fmt = registry.resolve(path, fmt)
     if fmt not in registry.FAST_PATH:
         options = ReadOptions(task_type, encoding=encoding, sheet=sheet, max_field=max_field)

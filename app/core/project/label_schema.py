@@ -71,6 +71,9 @@ def complete_labels(labels: list[LabelSpec]) -> list[LabelSpec]:
     long = next((name for name in names if len(name) > MAX_LABEL_LENGTH), None)
     if long is not None:
         raise ProjectError(label_too_long(long))
+    for name in names:  # red team: a tab or line break corrupted CoNLL, PubTator, BRAT exports
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+            raise ProjectError(f"label {name[:40]!r}: a label name holds no control characters")
     duplicates = sorted(name for name, n in Counter(names).items() if n > 1)
     if duplicates:
         raise ProjectError(f"duplicate label names: {', '.join(duplicates)}")

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 from app import __version__
 from app.core import audit, settings
 from app.core.errors import Cancelled, ProjectError
-from app.core.fileio import sweep_stale_parts
+from app.core.fileio import display_name, sweep_stale_parts
 from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.project.annotators import ensure_annotator
@@ -186,7 +186,7 @@ def create_project(
             conn.execute(
                 insert(t.project).values(
                     uuid=project_uuid,
-                    name=name or path.stem,
+                    name=display_name(name or path.stem),  # a non-UTF-8 path: red team
                     task_type=task_type,
                     language=language,
                     created_at=now_iso(),

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from sqlalchemy import Connection, text
 from app.core import audit
 from app.core.annotation.commands import text_lengths, validate_value
 from app.core.errors import ProjectError
+from app.core.fileio import read_small_text
 from app.core.ids import datapoint_uuid, new_uuid, now_iso
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
@@ -199,11 +201,11 @@ def resolve_datapoints(project: Project, keys: Sequence[str]) -> list[int]:
 def read_answers_csv(project: Project, path: Path) -> tuple[list[int], list[Any]]:
     """A CSV of gold answers: columns `id` (a datapoint UUID as exports write it, or an integer
     datapoint id) and `label` (classification: the label; otherwise JSON)."""
-    with Path(path).open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or not {"id", "label"} <= set(reader.fieldnames):
-            raise ProjectError(f"{path}: needs the columns id and label")
-        rows = [(r["id"].strip(), r["label"]) for r in reader]
+    # read_small_text: a FIFO, a huge file, bad UTF-8 or a NUL are clear errors (red team)
+    reader = csv.DictReader(io.StringIO(read_small_text(Path(path)), newline=""))
+    if not reader.fieldnames or not {"id", "label"} <= set(reader.fieldnames):
+        raise ProjectError(f"{path}: needs the columns id and label")
+    rows = [((r["id"] or "").strip(), r["label"] or "") for r in reader]  # short rows: None
     answers: list[Any] = []
     for key, cell in rows:
         if project.task_type == "classification":

@@ -96,15 +96,15 @@ def check_manifest(manifest: Any, error: Callable[[str], BundleError]) -> dict[s
         raise error("not a Tagloop bundle (the manifest names another format)")
     version = manifest.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise error(f"the manifest has an invalid format_version {version!r}")
+        raise error(f"the manifest has an invalid format_version {shown(version)}")
     if version > FORMAT_VERSION:
         raise error(
             f"made by a newer Tagloop (bundle format {version}, app "
-            f"{manifest.get('app_version', '?')}); this version reads formats up to "
+            f"{shown(manifest.get('app_version', '?'))}); this version reads formats up to "
             f"{FORMAT_VERSION}: update Tagloop to open it"
         )
     if manifest.get("kind") not in KINDS:
-        raise error(f"the manifest names an unknown kind {manifest.get('kind')!r}")
+        raise error(f"the manifest names an unknown kind {shown(manifest.get('kind'))}")
     if not isinstance(manifest.get("project_uuid"), str) or not _UUID.fullmatch(
         manifest["project_uuid"]
     ):
@@ -120,12 +120,48 @@ def check_manifest(manifest: Any, error: Callable[[str], BundleError]) -> dict[s
             and isinstance(info.get("size"), int)
             and info["size"] >= 0
         ):
-            raise error(f"the manifest entry of {name!r} is invalid")
-    for key in ("replica", "base", "assignee", "created_at", "created_by", "project_name"):
+            raise error(f"the manifest entry of {shown(name)} is invalid")
+    for key in (
+        "replica",
+        "base",
+        "assignee",
+        "created_at",
+        "created_by",
+        "project_name",
+        "app_version",
+    ):
         value = manifest.get(key)
-        if value is not None and not (isinstance(value, str) and len(value) <= 1_000):
+        if value is not None and not (
+            isinstance(value, str) and len(value) <= 1_000 and is_text(value)
+        ):
             raise error(f"the manifest's {key!r} is invalid")
+    counts = manifest.get("counts", {})
+    if not isinstance(counts, dict) or not all(
+        isinstance(name, str)
+        and len(name) <= 100
+        and is_text(name)
+        and isinstance(count, int)
+        and not isinstance(count, bool)
+        and 0 <= count < 2**63
+        for name, count in counts.items()
+    ):
+        raise error("the manifest's 'counts' is invalid")
     return manifest
+
+
+def is_text(value: str) -> bool:
+    """Whether `value` can be stored and printed: no lone surrogate (a JSON "\\ud800")."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(value: Any) -> str:
+    """A hostile value as a message shows it: its repr (lone surrogates escaped), cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def upgrade_row(name: str, row: dict[str, Any], version: int) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from app.core.bundle.container.manifest import (
 )
 from app.core.bundle.errors import BundleError
 from app.core.errors import Cancelled
+from app.core.fileio import open_regular
 from app.core.jobs import CancelCheck, never_cancel
 
 # progress for byte-counted steps: (done, total, message)
@@ -149,6 +150,7 @@ class BundleReader:
             raise self.error(
                 f"truncated or damaged: its zip directory cannot be read ({exc})"
             ) from None
+        self._check_framing(container)
         seen = check_directory(self._zip.infolist(), self.limits, self.error)
         if MANIFEST not in seen:
             raise self.error("not a Tagloop bundle (it has no manifest.json)")
@@ -156,13 +158,32 @@ class BundleReader:
         self._check_members(seen - {MANIFEST})
         self._verify_checksums(progress, cancel)
 
+    def _check_framing(self, container: IO[bytes]) -> None:
+        """The zip fills the file exactly, as the writer makes it: bytes before its first
+        member or after its end record (another file glued on, a polyglot) are data that no
+        checksum covers, so they are refused."""
+        assert self._zip is not None
+        container.seek(0, os.SEEK_END)
+        size = container.tell()
+        tail = min(size, 22 + 0xFFFF)
+        container.seek(size - tail)
+        end = container.read(tail).rfind(b"PK\x05\x06")
+        infos = self._zip.infolist()
+        first = min((info.header_offset for info in infos), default=0)
+        if end < 0 or end + 22 != tail or first != 0 or self._zip.comment:
+            raise self.error(
+                "refused: the file holds bytes outside its zip (before its first member, or "
+                "after its end), which no checksum covers"
+            )
+        container.seek(0)
+
     def _open_container(
         self, passphrase: str | None, progress: ByteProgress, cancel: CancelCheck
     ) -> IO[bytes]:
         """The zip's bytes (decrypted into a temporary file if need be); sets `sha256` (of the
         file as it is) and `encrypted`."""
         try:
-            source = self.path.open("rb")
+            source = open_regular(self.path)  # a FIFO or a device is refused, never waited on
         except OSError as exc:
             raise self.error(f"cannot be read ({exc.strerror or exc})") from None
         with source:
@@ -249,9 +270,11 @@ class BundleReader:
         assert self._zip is not None
         try:
             raw = self._zip.read(MANIFEST)
-            manifest = json.loads(raw.decode("utf-8"))
+            manifest = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             raise self.error(f"manifest.json is damaged ({exc})") from None
+        except DuplicateKey as exc:
+            raise self.error(f"manifest.json names {exc.args[0]!r} twice: refused") from None
         except (UnicodeDecodeError, ValueError) as exc:
             raise self.error(f"manifest.json is not valid JSON ({exc})") from None
         except RecursionError:
@@ -362,6 +385,19 @@ class BundleReader:
         self._finish_member(name, reader)
         if progress is not None:
             progress(reader.count)
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names a key twice (json.loads would keep the last one silently)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKey(key)
+        found[key] = value
+    return found
 
 
 def _where(row: dict[str, Any], line_number: int) -> str:

@@ -17,6 +17,7 @@ from app import __version__
 from app.core.bundle import crypto
 from app.core.bundle.container.limits import CHUNK
 from app.core.bundle.container.manifest import FORMAT_NAME, FORMAT_VERSION, MANIFEST
+from app.core.bundle.errors import BundleError
 from app.core.errors import Cancelled
 from app.core.fileio import create_part
 from app.core.ids import now_iso
@@ -104,7 +105,10 @@ class BundleWriter:
 
     def __enter__(self) -> BundleWriter:
         # A self-naming temporary file (pid, host): a killed export's is swept later (fileio).
-        fd, self._tmp = create_part(self.out)
+        try:
+            fd, self._tmp = create_part(self.out)
+        except OSError as exc:
+            raise self._cannot_write(exc) from None
         self._file = os.fdopen(fd, "wb")
         self._sink = _HashingSink(self._file)
         self._crypt = (
@@ -127,6 +131,13 @@ class BundleWriter:
             self._file.close()
         with contextlib.suppress(OSError):
             self._tmp.unlink()
+        if isinstance(exc, OSError):  # disk full, the folder gone: name the bundle, not .part
+            raise self._cannot_write(exc) from None
+
+    def _cannot_write(self, exc: OSError) -> BundleError:
+        return BundleError(
+            str(self.out), f"cannot be written ({exc.strerror or exc}); nothing was written"
+        )
 
     @contextlib.contextmanager
     def jsonl(self, name: str) -> Iterator[MemberWriter]:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from app.core.errors import DataError
+from app.core.fileio import part_dir_path, sweep_stale_parts
 from app.core.io.formats.base import Record, WriteContext
 
 MAX_OFFSET = 1 << 40  # past any text a field can hold; keeps offsets in SQLite's integers
@@ -120,15 +121,46 @@ def document_name(record: dict[str, Any], index: int) -> str:
     return f"{index:06d}-{safe}-{row if row is not None else index}"
 
 
+# What a folder export writes: brat's NNNNNN-NAME.txt / .ann and configuration files; arrow's
+# save_to_disk shards, dataset_info.json and state.json.
+_EXPORTED = re.compile(
+    r"\d{6}-.*\.(?:txt|ann)|(?:annotation|visual|tools)\.conf"
+    r"|data-\d{5}-of-\d{5}\.arrow|dataset_info\.json|state\.json"
+)
+
+
+def check_replaceable(out: Path) -> None:
+    """An existing folder is replaced only if it holds nothing but a folder export's files:
+    `export ... ~/Documents --format brat` moved the whole folder aside and deleted it."""
+    try:
+        entries = list(os.scandir(out))
+    except OSError as exc:
+        raise DataError(str(out), None, f"cannot be read: {exc.strerror or exc}") from None
+    for entry in entries:
+        if not (entry.is_file(follow_symlinks=False) and _EXPORTED.fullmatch(entry.name)):
+            raise DataError(
+                str(out),
+                None,
+                f"holds {entry.name!r}, which no export wrote: a folder export replaces the "
+                "whole folder, so give a new or empty folder, or a previous export's",
+            )
+
+
 @contextlib.contextmanager
 def atomic_folder(out: Path) -> Iterator[Path]:
     """Yield a new temporary folder beside `out`; on success it replaces `out` (an existing
-    folder is moved aside first and removed after), on failure it is removed."""
+    folder, only a previous export (check_replaceable), is moved aside first and removed
+    after), on failure it is removed. The temporary folders name their process, so a killed
+    export's are swept (app.core.fileio.sweep_stale_parts)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists() and not out.is_dir():
         raise DataError(str(out), None, "is a file; a folder format writes a folder")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    if out.is_dir():
+        check_replaceable(out)
+    sweep_stale_parts(out.parent)
+    tmp = part_dir_path(out)
+    os.mkdir(tmp)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; others on a shared drive read it
@@ -136,7 +168,8 @@ def atomic_folder(out: Path) -> Iterator[Path]:
         yield tmp
         old = None
         if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            old = part_dir_path(out)
+            os.mkdir(old)
             os.replace(out, old / "previous")
         os.replace(tmp, out)
         if old is not None:

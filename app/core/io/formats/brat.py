@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import DataError
+from app.core.fileio import open_regular
 from app.core.io.decoding import nul_error
 from app.core.io.formats.annotated import (
     atomic_folder,
@@ -95,7 +96,8 @@ def _check_size(path: Path, limit: int) -> None:
 
 def _read_text(path: Path, encoding: str) -> str:
     try:
-        data = path.read_bytes()
+        with open_regular(path) as handle:  # a FIFO or /dev/zero named NAME.txt: refused
+            data = handle.read()
     except OSError as exc:
         raise DataError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None
     if encoding.lower().replace("_", "-").startswith("utf-8") and b"\x00" in data:
@@ -107,6 +109,8 @@ def _read_text(path: Path, encoding: str) -> str:
         raise DataError(
             str(path), line, f"not {encoding} text (byte {exc.start:,}: {exc.reason})"
         ) from None
+    except UnicodeError as exc:  # a decoder that gives no position (punycode)
+        raise DataError(str(path), None, f"not {encoding} text ({exc})") from None
     except LookupError:
         raise DataError(str(path), None, f"unknown encoding {encoding!r}") from None
 

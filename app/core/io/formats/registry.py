@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from app.core.errors import DataError
+from app.core.fileio import open_regular
 
 # name -> (module, attribute): attribute None means the module itself is the format.
 TABLE: dict[str, tuple[str, str | None]] = {
@@ -143,7 +144,7 @@ def read_head(path: Path) -> bytes:
             if not files:
                 return b""
             path = files[0]
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:  # a FIFO or a device is refused, never waited on
             return handle.read(HEAD_BYTES)
     except OSError as exc:
         raise DataError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None

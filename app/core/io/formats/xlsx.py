@@ -16,6 +16,7 @@ NEUTRALISED_COLUMN, so that a re-import restores the texts exactly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import zipfile
@@ -69,13 +70,62 @@ def _check_zip(path: Path) -> None:
             for member in members:
                 if member.filename.endswith((".xml", ".rels")):
                     with archive.open(member) as handle:
-                        head = handle.read(4096)
-                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                        raise DataError(
-                            name, None, f"{member.filename} declares a DOCTYPE: refused"
-                        )
+                        problem = prolog_problem(handle)
+                    if problem:
+                        raise DataError(name, None, f"{member.filename} {problem}: refused")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise DataError(name, None, f"not an Excel workbook ({exc})") from None
+
+
+MAX_PROLOG = 1 << 20  # bytes of XML declaration, comments and whitespace before the root
+
+
+def prolog_problem(handle: Any) -> str | None:
+    """What is wrong with an XML member's prolog (all before its root element): a DOCTYPE
+    (entities: billion laughs, XXE), or a prolog over MAX_PROLOG bytes; None when sound. The
+    whole prolog is read, in any encoding XML allows: a DOCTYPE behind 5,000 spaces, or in
+    UTF-16, was let through when only the first 4 KB were searched for its UTF-8 bytes."""
+    raw = b""
+    while True:
+        block = handle.read(64 << 10)
+        raw += block
+        found = _scan_prolog(_as_text(raw), at_end=not block)
+        if found is not None:
+            return "declares a DOCTYPE" if found else None
+        if not block:
+            return None
+        if len(raw) > MAX_PROLOG:
+            return f"has over {MAX_PROLOG:,} bytes before its first element"
+
+
+def _as_text(raw: bytes) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16", "replace")
+    if raw[:2] == b"<\x00":
+        return raw.decode("utf-16-le", "replace")
+    if raw[:2] == b"\x00<":
+        return raw.decode("utf-16-be", "replace")
+    return raw.decode("utf-8", "replace")
+
+
+def _scan_prolog(text: str, at_end: bool) -> bool | None:
+    """True if the prolog holds a declaration (`<!DOCTYPE`...), False once the root element
+    starts, None if `text` ends inside the prolog (read more)."""
+    at, size = 0, len(text)
+    while True:
+        while at < size and text[at] in " \t\r\n\ufeff":
+            at += 1
+        if size - at < 4 and not at_end:
+            return None
+        if text.startswith("<?", at):
+            end = text.find("?>", at + 2)
+        elif text.startswith("<!--", at):
+            end = text.find("-->", at + 4)
+        else:
+            return text.startswith("<!", at)
+        if end < 0:
+            return None if not at_end else False
+        at = end + (2 if text[end] == "?" else 3)
 
 
 def _sheet(path: Path, sheet: str | None) -> tuple[Any, Any]:
@@ -209,37 +259,43 @@ def write(
     neutralise = spreadsheet.neutralise if not context.raw else str
     if not context.raw:
         header.append(spreadsheet.NEUTRALISED_COLUMN)
-    sheet.append([neutralise(cell) for cell in header])
-    cleaned = long = 0
-    for index, record in enumerate(records, 1):
-        if index % 1000 == 0:
-            check_cancel(cancel)
-            progress(index, None, f"Writing {Path(out).name}")
-        cells: list[Any] = [record.get("id"), record.get("dataset"), record.get("row")]
-        cells += [record.get(context.text_key)]
-        cells += [record.get(name) for name in context.context_inputs]
-        cells += [record.get("status"), _label_cell(final_value(record))]
-        if context.values != "final":
-            mine = {str(who): v for who, v in annotator_values(record, context)}
-            cells.append(json.dumps(mine, ensure_ascii=False) if mine else None)
-        row = []
-        for cell in cells:
-            if isinstance(cell, str):
-                if _ILLEGAL.search(cell):
-                    cleaned += 1
-                    cell = _ILLEGAL.sub("\ufffd", cell)
-                long += len(cell) > MAX_CELL
-                cell = neutralise(cell)
-                if cell.startswith("="):  # --raw: a text, never a formula openpyxl would write
-                    cell = _text_cell(sheet, cell)
-            elif cell is not None and not isinstance(cell, int | float):
-                cell = json.dumps(cell, ensure_ascii=False)
-            row.append(cell)
-        sheet.append(row)
-        report.written = index
-    check_cancel(cancel)
-    with atomic_writer(Path(out), "wb") as handle:
-        book.save(handle)
+    try:
+        sheet.append([neutralise(cell) for cell in header])
+        cleaned = long = 0
+        for index, record in enumerate(records, 1):
+            if index % 1000 == 0:
+                check_cancel(cancel)
+                progress(index, None, f"Writing {Path(out).name}")
+            cells: list[Any] = [record.get("id"), record.get("dataset"), record.get("row")]
+            cells += [record.get(context.text_key)]
+            cells += [record.get(name) for name in context.context_inputs]
+            cells += [record.get("status"), _label_cell(final_value(record))]
+            if context.values != "final":
+                mine = {str(who): v for who, v in annotator_values(record, context)}
+                cells.append(json.dumps(mine, ensure_ascii=False) if mine else None)
+            row = []
+            for cell in cells:
+                if isinstance(cell, str):
+                    if _ILLEGAL.search(cell):
+                        cleaned += 1
+                        cell = _ILLEGAL.sub("\ufffd", cell)
+                    long += len(cell) > MAX_CELL
+                    cell = neutralise(cell)
+                    if cell.startswith("="):  # --raw: a text, never a formula openpyxl would write
+                        cell = _text_cell(sheet, cell)
+                elif cell is not None and not isinstance(cell, int | float):
+                    cell = json.dumps(cell, ensure_ascii=False)
+                row.append(cell)
+            sheet.append(row)
+            report.written = index
+        check_cancel(cancel)
+        with atomic_writer(Path(out), "wb") as handle:
+            book.save(handle)
+    except BaseException:  # cancelled, disk full: end openpyxl's writer, no
+        # "Exception ignored" traceback when its generator is collected later
+        with contextlib.suppress(Exception):
+            sheet.close()
+        raise
     if cleaned:
         report.warnings.append(
             f"{cleaned} cell(s) held control characters Excel cannot store; each became U+FFFD"
