@@ -298,6 +298,8 @@ def test_file_names_that_are_not_utf8_import_export_and_bundle(make_project, tmp
     """A Latin-1 file name (a USB stick from an old machine) reaches Python with lone
     surrogates; storing it as a dataset name or in the audit trail ended in a traceback."""
     from app.core.bundle import open_bundle
+    from app.core.bundle.merge import merge_bundle
+    from app.core.project.project import open_project
     from app.core.project.label_schema import LabelSpec
     from app.core.project.project import create_project
 
@@ -316,7 +318,36 @@ def test_file_names_that_are_not_utf8_import_export_and_bundle(make_project, tmp
     assert opened.path.exists()
     created = create_project(tmp_path / f"{odd}-new.tagloop", "classification", [LabelSpec("a")])
     created.close()
+    # work done in the opened copy comes back in a bundle with such a name: the merge's audit
+    # entry names the file
+    copy = open_project(opened.path)
+    import_dataset(copy, data, label_column="label")
+    back = tmp_path / f"{odd}-back.tlbundle"
+    export_project_bundle(copy, back)
+    copy.close()
+    assert merge_bundle(project, back).changed
     conn = sqlite3.connect(project.path)
     names = [r[0] for r in conn.execute("SELECT source_name FROM dataset")]
     conn.close()
-    assert names == ["caf\ufffd.csv"]
+    assert names == ["caf\ufffd.csv", "caf\ufffd.csv"]  # imported here, and merged back
+
+
+@pytest.mark.parametrize(
+    "name, match",
+    [
+        ("model", "the model's own annotator"),
+        ("ev\x1b[31mil", "control characters"),
+        ("two\nlines", "control characters"),
+        ("x" * 201, "at most 200"),
+    ],
+)
+def test_an_annotator_added_by_hand_is_named_soundly(make_project, name, match):
+    """`tagloop annotators P --add NAME` and Team > Add check the name as an import does."""
+    from app.core.errors import ProjectError
+    from app.core.team.assign import add_annotator, list_annotators
+
+    project = make_project()
+    before = len(list_annotators(project))
+    with pytest.raises(ProjectError, match=match):
+        add_annotator(project, name)
+    assert len(list_annotators(project)) == before

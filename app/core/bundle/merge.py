@@ -83,6 +83,7 @@ from app.core.bundle.rows import (
     insert_schema_version,
 )
 from app.core.bundle.validate import validate_bundle
+from app.core.fileio import display_name
 from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.project.project import Project
 from app.core.storage import sqlite
@@ -118,7 +119,7 @@ class MergeReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "file": str(self.path),
+            "file": display_name(str(self.path)),  # a non-UTF-8 name crashed the audit
             "kind": self.kind,
             "sha256": self.sha256,
             "added": {k: v for k, v in self.added.items() if v},

@@ -43,7 +43,7 @@ from app.core.io.preview import check_mapping, open_file, suggest_mapping
 from app.core.io.preview import preview as preview  # callers import it from here
 from app.core.io.summary import import_summary
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.core.project.annotators import MODEL_NAME, annotator_by_name
+from app.core.project.annotators import annotator_by_name, name_problem
 from app.core.project.label_schema import LabelSpec
 from app.core.project.project import Project, current_schema, update_schema
 from app.core.storage import fts, retry, sqlite, staging, visibility
@@ -491,27 +491,10 @@ class ChunkLoader:
         _mark_labeled(conn, feed.take_relabeled())
 
 
-MAX_ANNOTATOR_NAME = 200
-
-
 def check_annotator_name(file: str, name: str, by_file: bool = False) -> None:
-    """An annotator named by a file or by --annotator must be a name: not blank, no control
-    characters, not longer than MAX_ANNOTATOR_NAME, and (given with --annotator) not the
-    model's own name: its labels come from automation, and a second "model" made every
-    export's `label:model` column and `--values annotator:model` ambiguous. A file may name
-    "model" (a Tagloop export of auto-labels). Red team (issue 14)."""
-    problem = None
-    if not name.strip():
-        problem = "an annotator name is blank"
-    elif name.strip() == MODEL_NAME and not by_file:
-        problem = (
-            f"{MODEL_NAME!r} is the name of the model's own annotator; give these labels "
-            "another annotator (--annotator NAME)"
-        )
-    elif any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
-        problem = f"the annotator name {name[:40]!r} holds control characters"
-    elif len(name) > MAX_ANNOTATOR_NAME:
-        problem = f"an annotator name of {len(name):,} characters (at most {MAX_ANNOTATOR_NAME})"
+    """An annotator named by a file or by --annotator must be a name (annotators.name_problem);
+    a file may name "model" (a Tagloop export of auto-labels), --annotator may not."""
+    problem = name_problem(name, model_allowed=by_file)
     if problem:
         raise DataError(file, None, problem)
 

@@ -22,6 +22,25 @@ MODEL_UUID = "7a6d6f64656c00000000000000000001"
 ALL_ROLES = (*ROLES, MODEL_ROLE)
 
 
+MAX_NAME = 200
+
+
+def name_problem(name: str, model_allowed: bool = False) -> str | None:
+    """What is wrong with `name` as an annotator's name, or None: blank, control characters
+    (they broke the exports' lines), over MAX_NAME characters, or, unless `model_allowed` (a
+    file naming the model's own labels), the model's name: a second "model" made every
+    `label:model` column and `--values annotator:model` ambiguous. Red team (issue 14)."""
+    if not name.strip():
+        return "an annotator name is blank"
+    if name.strip() == MODEL_NAME and not model_allowed:
+        return f"{MODEL_NAME!r} is the name of the model's own annotator; choose another name"
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        return f"the annotator name {name[:40]!r} holds control characters"
+    if len(name) > MAX_NAME:
+        return f"an annotator name of {len(name):,} characters (at most {MAX_NAME})"
+    return None
+
+
 def ensure_annotator(conn: Connection, uuid: str, name: str, role: str) -> int:
     """The id of the annotator with this UUID, adding them if the project does not know them."""
     existing = conn.execute(select(t.annotator.c.id).where(t.annotator.c.uuid == uuid)).scalar()

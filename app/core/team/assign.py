@@ -30,7 +30,7 @@ from app.core import audit
 from app.core.errors import Cancelled, ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.core.project.annotators import ROLES, ensure_annotator, find_annotator
+from app.core.project.annotators import ROLES, ensure_annotator, find_annotator, name_problem
 from app.core.project.project import Project
 from app.core.storage import runs
 from app.core.storage.retry import write_transaction
@@ -125,6 +125,9 @@ def add_annotator(project: Project, name: str, role: str = "annotator") -> Annot
     name = name.strip()
     if not name:
         raise ProjectError("an annotator needs a name")
+    problem = name_problem(name)
+    if problem:
+        raise ProjectError(problem)
     if role not in ROLES:
         raise ProjectError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     actor = project.local_annotator_id
