@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sqlite3
 import struct
 import sys
 import time
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.fuzz import import_runner
 from tests.fuzz.bundle_corpus import HOSTILE_VALUES, Outcome, make_fixture
 
 PASSPHRASE = "correct horse"
@@ -425,11 +425,7 @@ def _attempt(action: Callable[[], Any]) -> tuple[str, str]:
 
 
 def counts(path: Path) -> dict[str, int]:
-    conn = sqlite3.connect(path)
-    try:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
-    finally:
-        conn.close()
+    return import_runner.counts(path, TABLES)
 
 
 def run_case(

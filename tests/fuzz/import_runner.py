@@ -122,13 +122,27 @@ def make_templates(work: Path) -> dict[str, Path]:
     return made
 
 
-def counts(path: Path) -> dict[str, int]:
-    """Row counts of the tables an import writes: equal before and after a refused import."""
+def counts(path: Path, tables: tuple[str, ...] = TABLES) -> dict[str, int]:
+    """Row counts of the tables an import (or a merge: `tables`) writes: equal before and
+    after a refusal."""
     conn = sqlite3.connect(path)
     try:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
     finally:
         conn.close()
+
+
+def run_slice(script: str, work: Path) -> subprocess.CompletedProcess:
+    """Run a fuzz slice's script in a child Python (its own config dir, no PATH: nothing to
+    shell out to), as `make test` runs the fast slices; its exit code says whether all held."""
+    return subprocess.run(
+        [sys.executable, "-c", script, str(work)],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "TAGLOOP_CONFIG_DIR": str(work / "config"), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def run_one(case: dict, project, work: Path) -> dict:

@@ -5,11 +5,7 @@ partial file or a changed project. It runs in a subprocess, so a hang fails, not
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fuzz.import_runner import run_slice
 
 SLICE = """
 import sys
@@ -33,12 +29,5 @@ sys.exit(1 if bad or missing else 0)
 
 
 def test_a_slice_of_hostile_bundle_containers_is_refused_cleanly(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-c", SLICE, str(tmp_path)],
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "TAGLOOP_CONFIG_DIR": str(tmp_path / "config"), "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_slice(SLICE, tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

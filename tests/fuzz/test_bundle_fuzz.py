@@ -4,11 +4,7 @@ whole slice runs in a subprocess with a generous timeout, so a hang fails instea
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fuzz.import_runner import run_slice
 
 SLICE = """
 import sys
@@ -28,12 +24,5 @@ sys.exit(1 if bad else 0)
 
 
 def test_a_seeded_slice_of_hostile_bundles_is_refused_cleanly(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-c", SLICE, str(tmp_path)],
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "TAGLOOP_CONFIG_DIR": str(tmp_path / "config"), "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_slice(SLICE, tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

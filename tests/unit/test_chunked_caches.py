@@ -4,25 +4,12 @@ write lock is free (a second connection takes it with busy_timeout=0)."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from app.core.annotation.browse import Browser, Query
 from app.core.io.importer import import_dataset
 from app.core.project import modelstore
 from app.core.storage import fts, predictions
 from tests.fixtures_data import write_csv
-
-
-def lock_is_free(path) -> bool:
-    check = sqlite3.connect(path, timeout=0, isolation_level=None)
-    try:
-        check.execute("BEGIN IMMEDIATE")  # "database is locked" while another holds it
-        check.execute("ROLLBACK")
-        return True
-    except sqlite3.OperationalError:
-        return False
-    finally:
-        check.close()
+from tests.unit.locking import lock_is_free
 
 
 def probing(path, probes: list[bool], size: int):

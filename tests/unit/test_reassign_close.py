@@ -32,6 +32,7 @@ from app.core.team import runtasks
 from app.core.team.assign import add_annotator, generate_tasks, list_annotators, reassign
 from app.core.team.tasks import tasked_datapoints
 from tests.unit.killing import kill_at_first_chunk
+from tests.unit.locking import lock_is_free
 
 FIXTURE_0008 = Path(__file__).resolve().parents[1] / "fixtures" / "schemas" / "0008.tagloop.gz"
 CHUNK = 4
@@ -87,17 +88,6 @@ def seen_tasks(project) -> dict:
         "bens_items": bens_items,
         "report": project_report(project).open_issues.assignments,
     }
-
-
-def lock_is_free(path: Path) -> bool:
-    check = sqlite3.connect(path, timeout=0)
-    try:
-        check.execute("PRAGMA busy_timeout=0")
-        check.execute("BEGIN IMMEDIATE")  # raises "database is locked" if a chunk held it
-        check.execute("ROLLBACK")
-        return True
-    finally:
-        check.close()
 
 
 def test_moved_tasks_stay_open_until_the_publish_then_read_closed_at_once(

@@ -30,6 +30,7 @@ from app.core.team import runtasks
 from app.core.team.assign import add_annotator, generate_tasks, list_annotators
 from app.core.team.tasks import create_tasks
 from tests.unit.killing import kill_at_first_chunk
+from tests.unit.locking import lock_is_free
 
 ROOT = Path(__file__).resolve().parents[2]
 CHUNK = 4  # tasks per chunk in these tests
@@ -77,17 +78,6 @@ def seen_tasks(project, outdir: Path | None = None) -> dict:
     return seen
 
 
-def lock_is_free(project) -> bool:
-    check = sqlite3.connect(project.path, timeout=0)
-    try:
-        check.execute("PRAGMA busy_timeout=0")
-        check.execute("BEGIN IMMEDIATE")  # raises "database is locked" if a chunk held it
-        check.execute("ROLLBACK")
-        return True
-    finally:
-        check.close()
-
-
 def test_an_assignment_is_written_in_chunks_unseen_until_published(
     make_project, tmp_path, small_chunks
 ):
@@ -99,7 +89,7 @@ def test_an_assignment_is_written_in_chunks_unseen_until_published(
     def between_chunks(done, total, message):
         if message != "Creating tasks":
             return
-        assert lock_is_free(project)
+        assert lock_is_free(project.path)
         hidden_counts.append(raw_rows(project, LOADING_TASKS)[0][0])
         outdir = tmp_path / f"during{len(hidden_counts)}" if len(hidden_counts) == 2 else None
         expected = before if outdir else {k: v for k, v in before.items() if k != "bundles"}
@@ -198,7 +188,7 @@ def test_adjudication_tasks_are_a_run_too(make_project, tmp_path, small_chunks):
 
     def between_chunks(done, total, message):
         chunks.append((done, total))
-        assert lock_is_free(project)
+        assert lock_is_free(project.path)
         assert seen_tasks(project) == before
 
     assert create_adjudication_tasks(project, "judge", progress=between_chunks) == 11
@@ -276,7 +266,7 @@ def test_a_reassignment_moves_all_or_nothing(make_project, tmp_path, small_chunk
         if message == "Closing moved tasks":  # published: the close settle (test_reassign_close)
             return
         chunks.append(done if message == "Creating tasks" else -done)  # marks: negative
-        assert lock_is_free(project)
+        assert lock_is_free(project.path)
         assert seen_tasks(project) == before  # ben's tasks still open, ana's new ones unseen
 
     with pytest.raises(Cancelled):
