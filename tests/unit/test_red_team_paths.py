@@ -299,9 +299,8 @@ def test_file_names_that_are_not_utf8_import_export_and_bundle(make_project, tmp
     surrogates; storing it as a dataset name or in the audit trail ended in a traceback."""
     from app.core.bundle import open_bundle
     from app.core.bundle.merge import merge_bundle
-    from app.core.project.project import open_project
     from app.core.project.label_schema import LabelSpec
-    from app.core.project.project import create_project
+    from app.core.project.project import create_project, open_project
 
     if os.name != "posix":
         pytest.skip("POSIX file names are bytes")
