@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from app.core.annotation.values import LabelParser
+from app.core.errors import ProjectError
 from app.core.ids import new_uuid
 from app.core.storage import runs
 from app.core.storage.tables import STATUS_NAMES
@@ -36,6 +37,13 @@ def statuses(raw: sqlite3.Connection, ids: Sequence[int]) -> dict[int, str]:
     """The datapoints' status names (absent ids are left out)."""
     rows = raw.execute(f"SELECT id, status FROM datapoint WHERE id IN {IDS}", (ids_json(ids),))
     return {dp_id: STATUS_NAMES[status] for dp_id, status in rows}
+
+
+def check_exist(ids: Sequence[int], found: dict[int, str]) -> None:
+    """Refuse a change of a datapoint that is gone (`found`: `statuses` of those that exist)."""
+    missing = sorted(set(ids) - found.keys())
+    if missing:
+        raise ProjectError(f"datapoint {missing[0]} no longer exists")
 
 
 def derive_statuses(raw: sqlite3.Connection, ids: Sequence[int]) -> None:

@@ -124,9 +124,7 @@ def label_in_run(
             return None
         schema = current_schema(conn)
         before_status = bulk.statuses(raw, ids)
-        missing = sorted(set(ids) - before_status.keys())
-        if missing:
-            raise ProjectError(f"datapoint {missing[0]} no longer exists")
+        bulk.check_exist(ids, before_status)
         command.validate(project, conn, schema)
     fresh = bulk.new_uuids(len(new))  # made before any lock
     rows = [(dp_id, state, state.uuid or fresh[k]) for k, (dp_id, state) in enumerate(new)]

@@ -160,7 +160,7 @@ class SetAnnotations:
             schema = current_schema(conn)
             raw = driver_connection(conn)
             before_status = bulk.statuses(raw, ids)
-            check_exist(ids, before_status)
+            bulk.check_exist(ids, before_status)
             self.validate(project, conn, schema)
             before = read_states(conn, self.annotator_id, ids)
             written = bulk.write_states(
@@ -199,13 +199,6 @@ class SetAnnotations:
                 lengths.get(dp_id),
                 schema.allow_overlap,
             )
-
-
-def check_exist(ids: list[int], statuses: dict[int, str]) -> None:
-    """Refuse a change of a datapoint that is gone (`statuses`: of those that exist)."""
-    missing = sorted(set(ids) - statuses.keys())
-    if missing:
-        raise ProjectError(f"datapoint {missing[0]} no longer exists")
 
 
 def text_lengths(conn: Connection, ids: list[int]) -> dict[int, int]:

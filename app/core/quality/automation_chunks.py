@@ -201,7 +201,7 @@ class Publish:
                 span,
             )
         ]
-        changed = list(dict.fromkeys(changed + settling_labelled(raw, self.run_id, span)))
+        changed = list(dict.fromkeys(changed + runs.unsettled_items(raw, span, self.run_id)))
         if not changed:
             return Dropped()
         auto_ids = {dp_id for dp_id, _v, _c in self.plan.auto}
@@ -250,22 +250,3 @@ class Publish:
             },
             separators=(",", ":"),
         )
-
-
-def settling_labelled(raw: Any, run_id: int, span: tuple[int, int]) -> list[int]:
-    """Items in `span` that another run (a bundle merge, a bulk label) labelled and whose
-    stored status its settle has not written yet: labelled for every reader
-    (runs.status_expr), so labelled for the automation run too."""
-    found: list[int] = []
-    for other, upto in runs.settling(raw).items():
-        if other == run_id:
-            continue
-        found += [
-            row[0]
-            for row in raw.execute(
-                "SELECT datapoint_id FROM annotation WHERE run_id = ? AND id > ?"
-                " AND status = 'complete' AND datapoint_id BETWEEN ? AND ?",
-                (other, upto, *span),
-            )
-        ]
-    return found

@@ -314,6 +314,26 @@ def status_sql(alias: str, pending: dict[int, int]) -> str:
     return f"(CASE WHEN {column} = 0 AND {probe} THEN 1 ELSE {column} END)"
 
 
+def unsettled_items(
+    raw: sqlite3.Connection, span: tuple[int, int], skip: int | None = None
+) -> list[int]:
+    """The items with ids in `span` that a run being settled (but `skip`) labelled and whose
+    stored status is not written yet: what `status_sql` counts as labelled, as a list (for a
+    writer that picks items by their stored status)."""
+    found: list[int] = []
+    for run_id, upto in settling(raw).items():
+        if run_id != skip:
+            found += [
+                row[0]
+                for row in raw.execute(
+                    "SELECT datapoint_id FROM annotation WHERE run_id = ? AND id > ?"
+                    " AND status = 'complete' AND datapoint_id BETWEEN ? AND ?",
+                    (run_id, upto, *span),
+                )
+            ]
+    return found
+
+
 def status_expr(conn: Connection | sqlite3.Connection, alias: str = "d") -> str:
     """`status_sql(alias, settling(conn))`: the bare column when no run is being settled (the
     hot reads keep their index plans), else the expression that accounts for the settle."""
