@@ -57,10 +57,7 @@ def pending(conn: Connection | sqlite3.Connection) -> tuple[int, int]:
         "SELECT (SELECT indexed_upto FROM datapoint_fts_state WHERE id = 1),"
         " (SELECT coalesce(max(id), 0) FROM datapoint)"
     )
-    if isinstance(conn, sqlite3.Connection):
-        upto, top = conn.execute(sql).fetchone()
-    else:
-        upto, top = conn.exec_driver_sql(sql).one()
+    upto, top = driver_connection(conn).execute(sql).fetchone()
     return int(upto or 0), int(top)
 
 

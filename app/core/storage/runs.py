@@ -105,18 +105,14 @@ def label_visible(alias: str = "al") -> str:
 def running(conn: Connection | sqlite3.Connection) -> bool:
     """Whether some run is loading (under way, or killed midway and not swept yet)."""
     sql = f"SELECT 1 FROM write_run WHERE state <> {PUBLISHED} LIMIT 1"
-    if isinstance(conn, sqlite3.Connection):
-        return conn.execute(sql).fetchone() is not None
-    return conn.exec_driver_sql(sql).first() is not None
+    return driver_connection(conn).execute(sql).fetchone() is not None
 
 
 def closing(conn: Connection | sqlite3.Connection) -> bool:
     """Whether some task carries a close mark (a run loading, or a close not settled yet):
     one probe of the partial index ix_task_close_run."""
     sql = "SELECT 1 FROM task WHERE close_run_id IS NOT NULL LIMIT 1"
-    if isinstance(conn, sqlite3.Connection):
-        return conn.execute(sql).fetchone() is not None
-    return conn.exec_driver_sql(sql).first() is not None
+    return driver_connection(conn).execute(sql).fetchone() is not None
 
 
 def task_where(conn: Connection | sqlite3.Connection, alias: str = "t") -> str | None:
@@ -185,7 +181,7 @@ def writing(engine: Engine, kind: str, cancel: CancelCheck = never_cancel) -> It
 def publish(conn: Connection | sqlite3.Connection, run_id: int) -> None:
     """Publish the run, inside the caller's last write transaction: its rows appear at once.
     A run that is no longer loading (swept meanwhile) is refused: its rows are gone."""
-    raw = conn if isinstance(conn, sqlite3.Connection) else driver_connection(conn)
+    raw = driver_connection(conn)
     updated = raw.execute(
         f"UPDATE write_run SET state = {PUBLISHED} WHERE id = ? AND state = {LOADING}",
         (run_id,),
@@ -277,7 +273,7 @@ SETTLE_PREFIX = "settle_run:"
 
 def mark_settling(conn: Connection | sqlite3.Connection, run_id: int) -> None:
     """Inside the publishing transaction: the run's statuses are to be settled."""
-    raw = conn if isinstance(conn, sqlite3.Connection) else driver_connection(conn)
+    raw = driver_connection(conn)
     raw.execute(
         "INSERT OR REPLACE INTO project_meta (key, value) VALUES (?, '0')",
         (f"{SETTLE_PREFIX}{run_id}",),
@@ -290,7 +286,7 @@ def settling(conn: Connection | sqlite3.Connection) -> dict[int, int]:
     snapshot(conn)
     sql = "SELECT key, value FROM project_meta WHERE key >= ? AND key < ?"
     args = (SETTLE_PREFIX, SETTLE_PREFIX[:-1] + ";")
-    raw = conn if isinstance(conn, sqlite3.Connection) else driver_connection(conn)
+    raw = driver_connection(conn)
     return {int(key[len(SETTLE_PREFIX) :]): int(value) for key, value in raw.execute(sql, args)}
 
 
@@ -513,7 +509,7 @@ def unpublish(
     (updated_at). False, and nothing changed, when one was edited, removed or taken out of
     the run since, or the run is not published. A settle still pending for it is dropped
     (`unsettle` derives the statuses again)."""
-    raw = conn if isinstance(conn, sqlite3.Connection) else driver_connection(conn)
+    raw = driver_connection(conn)
     rows, changed = raw.execute(
         "SELECT count(*), coalesce(sum(updated_at IS NOT ?), 0) FROM annotation WHERE run_id = ?",
         (stamp, run_id),
@@ -537,7 +533,7 @@ def mark_unsettling(
     have their status derived again (`unsettle`)."""
     import json
 
-    raw = conn if isinstance(conn, sqlite3.Connection) else driver_connection(conn)
+    raw = driver_connection(conn)
     raw.execute(
         "INSERT OR REPLACE INTO project_meta (key, value) VALUES (?, ?)",
         (f"{UNSETTLE_PREFIX}{run_id}", json.dumps({"upto": low - 1, "high": high})),

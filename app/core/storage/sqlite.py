@@ -20,8 +20,11 @@ from app.core.jobs import CancelCheck
 CANCEL_EVERY = 100_000
 
 
-def driver_connection(conn: Connection) -> sqlite3.Connection:
-    """The sqlite3 connection under a SQLAlchemy connection (inside its transaction)."""
+def driver_connection(conn: Connection | sqlite3.Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under a SQLAlchemy connection (inside its transaction); a
+    sqlite3 connection as it is, so that a function may take either."""
+    if isinstance(conn, sqlite3.Connection):
+        return conn
     return conn.connection.driver_connection  # type: ignore[return-value]
 
 

@@ -75,7 +75,7 @@ def snapshot(conn: Connection | sqlite3.Connection) -> None:
     """Begin a read transaction on `conn` unless it is in one, so that the statements after
     this see one state of the database (e.g. `loading` and the query that it shapes). It ends
     with the connection's transaction: when a SQLAlchemy connection goes back to its pool."""
-    raw = conn if isinstance(conn, sqlite3.Connection) else driver_connection(conn)
+    raw = driver_connection(conn)
     if not raw.in_transaction:
         raw.execute("BEGIN")
 
@@ -83,9 +83,7 @@ def snapshot(conn: Connection | sqlite3.Connection) -> None:
 def loading(conn: Connection | sqlite3.Connection) -> bool:
     """Whether some dataset is loading (an import running, or one killed midway)."""
     sql = f"SELECT 1 FROM dataset WHERE state <> {READY} LIMIT 1"
-    if isinstance(conn, sqlite3.Connection):
-        return conn.execute(sql).fetchone() is not None
-    return conn.exec_driver_sql(sql).first() is not None
+    return driver_connection(conn).execute(sql).fetchone() is not None
 
 
 def visible_where(conn: Connection | sqlite3.Connection, alias: str = "d") -> str | None:

@@ -63,7 +63,7 @@ class Seen:
 
 def seen_tasks(conn: Connection | sqlite3.Connection) -> Seen:
     """`Seen` of the caller's read snapshot (take it in the transaction that decides)."""
-    raw = conn if isinstance(conn, sqlite3.Connection) else driver_connection(conn)
+    raw = driver_connection(conn)
     top = raw.execute("SELECT coalesce(max(id), 0) FROM task").fetchone()[0]
     loading = raw.execute(f"SELECT id FROM write_run WHERE state <> {runs.PUBLISHED}").fetchall()
     return Seen(int(top), tuple(row[0] for row in loading))
