@@ -46,7 +46,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from app.core import audit
-from app.core.annotation import bulk
+from app.core.annotation import bulk, relabel
 from app.core.annotation.states import (
     AnnotationState,
     Applied,
@@ -136,7 +136,9 @@ def label_in_run(
         _write_chunks(project, rows, writer, progress, cancel)
         check_cancel(cancel)
         after = audit_json(changes)
-        last = _Publish(writer, command, rest, changes, bulk.new_uuids(len(rest)), run_ids, after)
+        plan = _plan(project, command.annotator_id, rest)
+        fresh_rest = bulk.new_uuids(len(rest))
+        last = _Publish(writer, command, rest, changes, fresh_rest, run_ids, after, plan)
         kept, before, rest_uuids = retry.run_write(project.engine, last.publish)
     total = len(rows)
     statuses = "Updating the items' statuses"
@@ -158,6 +160,14 @@ def label_in_run(
         make,
     )
     return Applied(inverse, status_changes(before_status, after_status))
+
+
+def _plan(project: Project, annotator_id: int, changes: list[Change]) -> relabel.Plan | None:
+    """The relabel of the items that are not the run's, worked out before the lock."""
+    if not changes:
+        return None
+    with project.engine.connect() as conn:
+        return relabel.plan(driver_connection(conn), annotator_id, changes)
 
 
 def _with_uuid(state: AnnotationState | None, uuid: str | None) -> AnnotationState | None:
@@ -263,6 +273,7 @@ class _Publish:
     fresh: list[str]
     run_items: set[int]
     after: str  # the audit event's `after` if every item of the run is kept (dumped before)
+    plan: relabel.Plan | None  # the rest, worked out before the lock
 
     def publish(self, conn: Connection) -> tuple[set[int], dict[int, AnnotationState], list]:
         """Apply the rest, publish the run, and audit; (the run's items kept, the rest's
@@ -286,14 +297,23 @@ class _Publish:
                 )
             }
         rest_ids = [dp_id for dp_id, _state in self.rest]
-        who = writer.annotator_id
-        before = read_states(conn, who, rest_ids) if rest_ids else {}
-        uuids = bulk.write_states(
-            raw, writer.task_type, who, self.rest, writer.schema_id, now_iso(), self.fresh
-        )
+        who, now = writer.annotator_id, now_iso()
+        plan = self.plan
+        uuids = None
+        if plan is not None:  # set-based, if nothing changed since the plan
+            uuids = relabel.write(raw, plan, writer.task_type, writer.schema_id, now, self.fresh)
+        if plan is not None and uuids is not None:
+            before, before_json = plan.before, plan.before_json
+            derive = [dp_id for dp_id in rest_ids if dp_id not in plan.stays_labelled]
+        else:
+            before = read_states(conn, who, rest_ids) if rest_ids else {}
+            uuids = bulk.write_states(
+                raw, writer.task_type, who, self.rest, writer.schema_id, now, self.fresh
+            )
+            before_json = audit_json(before)
+            # a complete answer relabelled keeps its item labelled: no status to derive there
+            derive = [dp for dp, state in self.rest if not _stays_complete(before, dp, state)]
         runs.publish(raw, writer.run_id)
-        # a complete answer relabelled keeps its item labelled: no status to derive there
-        derive = [dp_id for dp_id, state in self.rest if not _stays_complete(before, dp_id, state)]
         derive += _settled_elsewhere(raw, kept)
         if derive:
             bulk.derive_statuses(raw, derive)
@@ -302,7 +322,7 @@ class _Publish:
         if len(kept) < len(self.run_items):  # without the items left out
             shown = {k: v for k, v in self.changes.items() if k in kept or k not in self.run_items}
             after = audit_json(shown)
-        record(conn, who, self.command.description, audit_json(before), after)
+        record(conn, who, self.command.description, before_json, after)
         return kept, before, uuids
 
 
@@ -362,6 +382,7 @@ class UndoLabelRun:
         restore = [(dp_id, state) for dp_id, state in self.changes if dp_id not in items]
         shown, back = audit_json(dict(self.redo_changes)), audit_json(dict(self.changes))
         tag = loader_tag()
+        plan = _plan(project, self.annotator_id, restore)  # the earlier values, set-based
 
         def hide(conn: Connection) -> bool:
             if not runs.unpublish(conn, self.run_id, self.stamp, len(self.items), tag):
@@ -370,8 +391,16 @@ class UndoLabelRun:
             if restore:
                 schema_id = current_schema(conn).id
                 who, kind = self.annotator_id, project.task_type
-                bulk.write_states(raw, kind, who, restore, schema_id, now_iso())
-                bulk.derive_statuses(raw, [dp_id for dp_id, _state in restore])
+                derive = [dp_id for dp_id, _state in restore]
+                written = None
+                if plan is not None:
+                    written = relabel.write(raw, plan, kind, schema_id, now_iso())
+                if written is not None:
+                    derive = [dp_id for dp_id in derive if dp_id not in plan.stays_labelled]
+                else:  # changed since the plan: item by item, as it is now
+                    bulk.write_states(raw, kind, who, restore, schema_id, now_iso())
+                if derive:
+                    bulk.derive_statuses(raw, derive)
             if self.items:
                 runs.mark_unsettling(raw, self.run_id, self.items[0], self.items[-1])
             record(conn, self.annotator_id, self.description, shown, back)
