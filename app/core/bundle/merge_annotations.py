@@ -336,9 +336,9 @@ class AnnotationMerging:
         else:
             annotation_id = existing_id
             assigned = ", ".join(f"{c} = ?" for c in _WRITTEN)
+            leave = bulk.leave_hidden_run(keep=self._own_run_id)  # a bulk label's hidden row
             self.conn.execute(
-                f"UPDATE main.annotation SET {assigned}, {bulk.leave_hidden_run(keep=self._run)}"
-                " WHERE id = ?",
+                f"UPDATE main.annotation SET {assigned}, {leave} WHERE id = ?",
                 (*values, existing_id),
             )
             self.conn.execute(
@@ -391,7 +391,7 @@ class AnnotationMerging:
         conn.execute("DROP TABLE temp.stage_sorting")
 
     @property
-    def _run(self) -> int | None:
+    def _own_run_id(self) -> int | None:
         """The id of this merge's own write run (its early inserts), if it began one: its rows
         publish with the last transaction, so an update of one keeps it in the run."""
         early = getattr(self, "early", None)
@@ -434,7 +434,7 @@ class AnnotationMerging:
         ops = self.staged_ops  # as staged: a set-aside row makes a statement find less, never more
         if ops.get("update"):
             assigned = ", ".join(f"{c} = s.{c}" for c in _WRITTEN)
-            leave = bulk.leave_hidden_run("annotation.run_id", self._run)  # a bulk label's
+            leave = bulk.leave_hidden_run("annotation.run_id", self._own_run_id)  # a bulk label's
             conn.execute(
                 f"UPDATE main.annotation SET {assigned}, {leave} FROM temp.stage_annotation s"
                 " WHERE s.op = 'update' AND annotation.id = s.l_id"

@@ -24,6 +24,7 @@ from app.core.io import longtext, readers
 from app.core.io.longtext import LONG_TEXT, LongText
 from app.core.jobs import check_cancel
 from app.core.project.label_schema import MAX_LABEL_LENGTH, MAX_LABELS, label_too_long
+from app.core.storage import runs
 from app.core.storage.tables import DatapointStatus
 from app.core.storage.visibility import visible
 
@@ -283,11 +284,14 @@ class RowFeed:
         if not self.attached:
             return []
         wanted = {annotator_ids[item[3]] for item in self.attached}
+        # a row of an unpublished run (a bulk label still being written) is no label yet:
+        # the import's takes its place (take_hidden_places), and outlives that run's kill
         theirs = {
             (row[0], row[1])
             for annotator_id in wanted
             for row in self.conn.execute(
-                "SELECT datapoint_id, annotator_id FROM annotation WHERE annotator_id = ?",
+                "SELECT datapoint_id, annotator_id FROM annotation WHERE annotator_id = ?"
+                f" AND {runs.annotation_visible('')}",
                 (annotator_id,),
             )
         }
@@ -334,6 +338,23 @@ class UuidRun:
     def next(self) -> str:
         self.count += 1
         return f"{self.prefix}{self.count:012x}"
+
+
+def take_hidden_places(
+    conn: sqlite3.Connection,
+    pending: list[tuple[int, int, Any, str, str]],
+    annotator_ids: dict[str, int],
+) -> None:
+    """Before insert_annotations of labels attached to datapoints already there: remove the
+    annotator's rows of an unpublished run on those items (unseen, never acknowledged), so
+    that the imported label takes their place outside the run, in the same transaction."""
+    pairs = [(dp_id, annotator_ids[annotator]) for dp_id, _line, _v, annotator, _o in pending]
+    hidden = (
+        "SELECT id FROM annotation WHERE datapoint_id = ? AND annotator_id = ?"
+        f" AND run_id IN ({runs.HIDDEN_RUNS})"
+    )
+    conn.executemany(f"DELETE FROM annotation_label WHERE annotation_id IN ({hidden})", pairs)
+    conn.executemany(f"DELETE FROM annotation WHERE id IN ({hidden})", pairs)
 
 
 def insert_annotations(
