@@ -10,13 +10,19 @@ whose bulk label relabels items 5-10 through this path too.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
 from app.core.annotation import relabel
 from app.core.annotation.commands import AnnotationState, SetAnnotations
 from app.core.audit.chain import verify_chain
-from tests.unit.test_bulk_runs import _setup, bulk, label, small_runs, state  # noqa: F401
+from app.core.project.project import open_project
+from tests.unit.killing import ROOT
+from tests.unit.test_bulk_runs import SMALL, _setup, bulk, label, small_runs, state  # noqa: F401
 
 MULTI = ("a", "b", "c", "d")
 
@@ -39,32 +45,54 @@ def _never_as_planned(monkeypatch) -> None:
     monkeypatch.setattr(relabel, "unchanged", lambda raw, plan: False)
 
 
+@pytest.fixture
+def set_based(monkeypatch) -> list[bool]:
+    """Whether each relabel.write wrote (True) or fell back (False), in order."""
+    calls: list[bool] = []
+    write = relabel.write
+
+    def spy(*args, **kwargs):
+        written = write(*args, **kwargs)
+        calls.append(written is not None)
+        return written
+
+    monkeypatch.setattr(relabel, "write", spy)
+    return calls
+
+
 @pytest.mark.usefixtures("small_runs")
 @pytest.mark.parametrize("planned", [True, False])
 def test_a_bulk_relabel_gives_what_the_item_by_item_write_gives(
-    make_project, tmp_path, monkeypatch, planned
+    make_project, tmp_path, monkeypatch, planned, set_based
 ):
     """Same rows, label rows, statuses and audit events both ways; undo and redo too."""
     if not planned:
         _never_as_planned(monkeypatch)
     project = _setup(make_project, tmp_path)
+    draft = AnnotationState("ham", "draft")  # item 9 unlabelled: the bulk label labels it
+    SetAnnotations(project.local_annotator_id, ((9, draft),)).apply(project)
     before = state(project)
+    assert dict(before["statuses"])[9] == 0
     applied = bulk(project)
     after = state(project)
     assert [row[2] for row in after["annotations"] if row[0] in range(5, 11)] == ['"spam"'] * 6
+    assert dict(after["statuses"])[9] == 1
     undone = applied.inverse.apply(project)
     assert state(project) == before
+    assert set_based == [planned, planned]  # the publish, then the undo
     undone.inverse.apply(project)
     redone = state(project)
     assert redone["labels"] == after["labels"] and redone["statuses"] == after["statuses"]
     assert verify_chain(project).ok
     log = events(project)
-    assert log[-3][0] == "label spam" and log[-3][1] == {
+    earlier = {
         str(i): {"value": "ham", "status": "complete", "origin": "human"} for i in range(5, 11)
     }
+    earlier["9"]["status"] = "draft"
+    assert log[-3][0] == "label spam" and log[-3][1] == earlier  # the bulk label's `before`
 
 
-def test_the_planned_and_the_fallback_write_agree(make_project, tmp_path, monkeypatch):
+def test_the_planned_and_the_fallback_write_agree(make_project, tmp_path, monkeypatch, set_based):
     """A multilabel relabel (labels kept, changed, removed; a draft finished; an annotation
     removed) of PLAN_FROM items in one transaction, planned and not: identical results."""
     monkeypatch.setattr(relabel, "PLAN_FROM", 3)
@@ -82,6 +110,7 @@ def test_the_planned_and_the_fallback_write_agree(make_project, tmp_path, monkey
         changes = [(dp, AnnotationState(v, "complete")) for dp, v in first.items()]
         changes.append((5, AnnotationState(["a"], "draft")))
         SetAnnotations(who, tuple(changes)).apply(project)
+        set_based.clear()
         with monkeypatch.context() as patch:
             if not planned:
                 _never_as_planned(patch)
@@ -92,6 +121,7 @@ def test_the_planned_and_the_fallback_write_agree(make_project, tmp_path, monkey
             log = events(project)[-1]
             applied.inverse.apply(project)
             results.append((result, log, _without_uuids(state(project)), events(project)[-1]))
+            assert set_based == [planned, planned]  # the relabel, then its undo
     for planned_part, fallback_part in zip(results[0], results[1], strict=True):
         assert planned_part == fallback_part
     labels = {(dp, lab) for dp, _who, lab in results[0][0]["labels"]}
@@ -127,7 +157,9 @@ def test_a_reader_during_the_run_sees_the_old_values(make_project, tmp_path):
 
 
 @pytest.mark.usefixtures("small_runs")
-def test_a_save_between_the_plan_and_the_lock_is_noticed(make_project, tmp_path, monkeypatch):
+def test_a_save_between_the_plan_and_the_lock_is_noticed(
+    make_project, tmp_path, monkeypatch, set_based
+):
     """Another window relabels item 7 after the plan was made: the write falls back to the
     item-by-item path, the bulk label (the newer action) wins, and its undo gives back the
     other window's value, not the planned one."""
@@ -147,7 +179,7 @@ def test_a_save_between_the_plan_and_the_lock_is_noticed(make_project, tmp_path,
 
     monkeypatch.setattr(relabel, "plan", plan_then_save)
     applied = bulk(project)
-    assert used
+    assert used and set_based == [False]
     with project.engine.connect() as conn:
         value = conn.exec_driver_sql(
             "SELECT value, origin FROM annotation WHERE datapoint_id = 7 AND annotator_id = ?",
@@ -168,7 +200,7 @@ def test_a_save_between_the_plan_and_the_lock_is_noticed(make_project, tmp_path,
 @pytest.mark.usefixtures("small_runs")
 def test_a_relabel_of_a_published_run_taken_back_since_is_not_planned(make_project, tmp_path):
     """Rows of a run that an undo has hidden again since the plan: the fingerprint is equal,
-    but the rows are unseen now; the write falls back."""
+    but the rows are unseen now; the write falls back (and once they are removed, too)."""
     project = _setup(make_project, tmp_path)
     who = project.local_annotator_id
     applied = bulk(project)  # items 11-40 in a published run
@@ -176,7 +208,85 @@ def test_a_relabel_of_a_published_run_taken_back_since_is_not_planned(make_proje
         plan = relabel.plan(conn.connection.driver_connection, who, [(20, None), (21, None)])
         conn.rollback()
     assert plan.run_ids and not plan.hidden
-    applied.inverse.apply(project)  # hides the run, then removes it
+    meanwhile = []
+
+    def progress(done, total, message):  # the run hidden again, its rows not removed yet
+        with project.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            snapshot = raw.execute(relabel.FINGERPRINT, (who, "[20, 21]")).fetchone()[0]
+            meanwhile.append((snapshot == plan.fingerprint, relabel.unchanged(raw, plan)))
+
+    applied.inverse.apply(project, progress=progress)  # hides the run, then removes it
+    assert meanwhile and set(meanwhile) == {(True, False)}
     with project.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        assert not relabel.unchanged(raw, plan)
+        assert not relabel.unchanged(conn.connection.driver_connection, plan)
+
+
+def _killed(script: str, path) -> None:
+    """Run `script` on the project in a child process that ends itself with os._exit(9)."""
+    child = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert child.returncode == 9, child.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="os._exit mid-transaction")
+def test_a_kill_inside_the_publishing_transaction_leaves_no_half_relabel(make_project, tmp_path):
+    project = _setup(make_project, tmp_path)
+    before = state(project)
+    project.close()
+    script = SMALL + textwrap.dedent(
+        """
+        import os, sys
+        from pathlib import Path
+        from app.core.project.project import open_project
+        from app.core.storage import runs
+        from tests.unit.test_bulk_runs import bulk
+
+        runs.publish = lambda *args: os._exit(9)  # the relabel written, nothing committed
+        with open_project(Path(sys.argv[1])) as project:
+            bulk(project)
+        """
+    )
+    _killed(script, project.path)
+    with open_project(project.path) as again:
+        assert [(s.kind, s.rows) for s in again.swept] == [("bulk_label", 30)]
+        assert state(again) == before
+        assert verify_chain(again).ok
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="os._exit mid-transaction")
+def test_a_kill_inside_the_undos_transaction_leaves_the_bulk_label_whole(make_project, tmp_path):
+    """The undo dies after writing the relabelled items' earlier values back, before its
+    commit: on the next open the bulk label is there whole, as published."""
+    project = _setup(make_project, tmp_path)
+    me = project.local_annotator_id
+    project.close()
+    script = SMALL + textwrap.dedent(
+        """
+        import os, sys
+        from pathlib import Path
+        from app.core.project.project import open_project
+        from app.core.storage import runs
+        from tests.unit.test_bulk_runs import bulk
+
+        with open_project(Path(sys.argv[1])) as project:
+            applied = bulk(project)
+            runs.mark_unsettling = lambda *args: os._exit(9)  # after the values written back
+            applied.inverse.apply(project)
+        """
+    )
+    _killed(script, project.path)
+    with open_project(project.path) as again:
+        assert again.swept == []
+        found = state(again)
+        mine = {r[0]: r[2] for r in found["annotations"] if r[1] == me}
+        assert mine == {i: '"ham"' if i < 5 else '"spam"' for i in range(1, 41)}
+        labels = {r[0]: r[2] for r in found["labels"] if r[1] == me}
+        assert labels == {i: "ham" if i < 5 else "spam" for i in range(1, 41)}
+        assert {dp: s for dp, s in found["statuses"] if dp >= 5} == dict.fromkeys(range(5, 41), 1)
+        assert verify_chain(again).ok
