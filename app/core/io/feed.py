@@ -344,17 +344,37 @@ def take_hidden_places(
     conn: sqlite3.Connection,
     pending: list[tuple[int, int, Any, str, str]],
     annotator_ids: dict[str, int],
-) -> None:
-    """Before insert_annotations of labels attached to datapoints already there: remove the
-    annotator's rows of an unpublished run on those items (unseen, never acknowledged), so
-    that the imported label takes their place outside the run, in the same transaction."""
-    pairs = [(dp_id, annotator_ids[annotator]) for dp_id, _line, _v, annotator, _o in pending]
+    schema_version_id: int,
+    task_type: str,
+) -> list[tuple[int, int, Any, str, str]]:
+    """Labels attached to datapoints already there, where their annotator has a row of an
+    unpublished run (unseen, never acknowledged): written over that row, which leaves the run
+    in the same transaction (so it outlives the run's kill, and a merge that wrote it early
+    decides the pair again); the others, for insert_annotations."""
+    stamp = now_iso()
+    rest = []
     hidden = (
         "SELECT id FROM annotation WHERE datapoint_id = ? AND annotator_id = ?"
         f" AND run_id IN ({runs.HIDDEN_RUNS})"
     )
-    conn.executemany(f"DELETE FROM annotation_label WHERE annotation_id IN ({hidden})", pairs)
-    conn.executemany(f"DELETE FROM annotation WHERE id IN ({hidden})", pairs)
+    for item in pending:
+        dp_id, _line, value, annotator, origin = item
+        found = conn.execute(hidden, (dp_id, annotator_ids[annotator])).fetchone()
+        if found is None:
+            rest.append(item)
+            continue
+        conn.execute(
+            "UPDATE annotation SET value = ?, status = 'complete', schema_version_id = ?,"
+            " time_spent_ms = 0, origin = ?, updated_at = ?, run_id = NULL WHERE id = ?",
+            (json.dumps(value, ensure_ascii=False), schema_version_id, origin, stamp, found[0]),
+        )
+        conn.execute("DELETE FROM annotation_label WHERE annotation_id = ?", found)
+        conn.executemany(
+            "INSERT OR IGNORE INTO annotation_label (annotation_id, label, datapoint_id)"
+            " VALUES (?, ?, ?)",
+            ((found[0], label, dp_id) for label in LabelParser.labels_of(value, task_type)),
+        )
+    return rest
 
 
 def insert_annotations(

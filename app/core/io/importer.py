@@ -390,9 +390,12 @@ def _publish(
     if feed.attached:
         annotator_ids = loader.annotators({item[3] for item in feed.attached})
         attached = feed.new_attached(annotator_ids)
-        take_hidden_places(conn, attached, annotator_ids)
-        report.annotations += insert_annotations(
-            conn, attached, annotator_ids, schema.id, job.project.task_type, loader.uuids
+        kind = job.project.task_type
+        rest = take_hidden_places(conn, attached, annotator_ids, schema.id, kind)
+        report.annotations += (
+            len(attached)
+            - len(rest)
+            + insert_annotations(conn, rest, annotator_ids, schema.id, kind, loader.uuids)
         )
         _mark_labeled(conn, [item[0] for item in attached])
         report.attached = len(attached)
