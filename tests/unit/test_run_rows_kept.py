@@ -210,3 +210,37 @@ def test_a_review_correction_on_a_hidden_row_outlives_the_runs_removal(make_proj
             " WHERE a.datapoint_id = 20"
         ).all()
     assert [row[0] for row in labels] == ["ham"]
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_an_import_onto_a_merges_hidden_row_is_decided_newest_wins(colleague, tmp_path):  # noqa: F811
+    """An import attaches the colleague's label to item 9 after the merge wrote the bundle's
+    there unseen: the import writes over the hidden row (it leaves the run), and the merge's
+    last transaction decides the pair again: the import is newer and stands, the bundle's
+    version goes to history (nothing lost either way)."""
+    from tests.unit.test_merge_runs import WRITTEN, _consistent, _raw
+
+    owner, them, bundle = colleague
+    item, done = 9, []
+    source = tmp_path / "colleague.csv"
+    write_csv(source, [["text", "label"], [f"item {item - 1}", "ham"]])
+
+    def progress(_done, _total, message):
+        written = _raw(owner, "SELECT 1 FROM annotation WHERE datapoint_id = ?", (item,))
+        if message.endswith(WRITTEN) and written and not done:
+            report = import_dataset(
+                owner, source, label_column="label", annotator="colleague", duplicates="skip"
+            )
+            done.append(report.attached)
+
+    merge_bundle(owner, bundle, progress=progress)
+    assert done == [1]
+    rows = _raw(
+        owner,
+        "SELECT value, origin, run_id FROM annotation WHERE datapoint_id = ? AND annotator_id = ?",
+        (item, them),
+    )
+    assert rows == [('"ham"', "imported", None)]
+    history = _raw(owner, "SELECT value FROM annotation_history WHERE datapoint_id = ?", (item,))
+    assert history == [('"spam"',)]  # the bundle's version
+    _consistent(owner)
