@@ -127,3 +127,16 @@ def test_a_forged_bundle_with_a_duplicate_key_is_refused(bundled, tmp_path, memb
     bad = build(good, Case("dup", edit), tmp_path / "bad.tlbundle")
     where = "project.json" if member == "project.json" else f"{member}, line 1"
     refused(project, bad, tmp_path, f'{where}: the key "{key}" appears twice')
+
+
+def test_parquet_metadata_that_names_a_key_twice_is_refused(make_project, tmp_path):
+    """Hugging Face ClassLabel names given twice: which names the integers mean is unknown."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    project = make_project()
+    names = '{"_type": "ClassLabel", "names": ["ham", "spam"], "names": ["spam", "ham"]}'
+    meta = {b"huggingface": f'{{"info": {{"features": {{"label": {names}}}}}}}'.encode()}
+    path = tmp_path / "dup.parquet"
+    pq.write_table(pa.table({"text": ["a"], "label": [0]}).replace_schema_metadata(meta), path)
+    import_refused(project, path, None, ['metadata: the key "names" appears twice'])

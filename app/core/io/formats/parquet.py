@@ -39,6 +39,7 @@ from app.core.io.formats.annotated import (
 )
 from app.core.io.formats.base import ReadOptions, Record, WriteContext, WriteReport
 from app.core.jobs import CancelCheck, Progress, check_cancel
+from app.core.jsonkeys import DuplicateKey, duplicate_problem, unique_object
 
 NAME = "parquet"
 DESCRIPTION = "Apache Parquet (Hugging Face ClassLabel names read and written)"
@@ -65,13 +66,17 @@ def detect(path: Path, head: bytes) -> float:
     return 0.5 if Path(path).suffix.lower() in SUFFIXES else 0.0
 
 
-def class_names(schema: Any) -> dict[str, list[str]]:
-    """{column: ClassLabel names} from a schema's Hugging Face metadata (single or list)."""
+def class_names(schema: Any, file: str = "") -> dict[str, list[str]]:
+    """{column: ClassLabel names} from a schema's Hugging Face metadata (single or list) of
+    `file`; metadata that names a key twice (which names?) is refused."""
     raw = (schema.metadata or {}).get(HF_KEY)
     if not raw:
         return {}
     try:
-        features = json.loads(raw)["info"]["features"]
+        features = json.loads(raw, object_pairs_hook=unique_object)["info"]["features"]
+    except DuplicateKey as exc:
+        problem = duplicate_problem(exc.args[0])
+        raise DataError(file, None, f"the Hugging Face metadata: {problem}") from None
     except (ValueError, KeyError, TypeError, RecursionError):
         return {}
     return features_names(features)
@@ -372,7 +377,12 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
         found = _batches(parquet, Path(path))  # holds the file's reader until it is read
         del parquet
         yield from named_rows(
-            str(path), schema, found, class_names(schema), options.max_field, options.long_bytes
+            str(path),
+            schema,
+            found,
+            class_names(schema, str(path)),
+            options.max_field,
+            options.long_bytes,
         )
     except (pa.ArrowException, OSError) as exc:  # OSError: a corrupt compressed page
         raise DataError(str(path), None, f"a corrupt Parquet page ({exc})") from None
