@@ -46,7 +46,8 @@ from sqlalchemy import Connection, Engine
 from app.core.audit.chain import GENESIS, event_hash, link_pending
 from app.core.errors import ProjectError
 from app.core.jobs import check_cancel
-from app.core.storage import runs
+from app.core.storage import runs, sqlite
+from app.core.storage.retry import held_write
 from app.core.storage.sqlite import driver_connection
 from app.core.storage.staging import in_steps, load_abandoned, next_chunk
 
@@ -183,13 +184,27 @@ def _append_step(conn: Connection, run_id: int, size: int) -> int | None:
 
 
 def append(engine: Engine, run_id: int, progress: Callable[[int], None] | None = None) -> int:
-    """Append a published run's staged events to the chain in short transactions (about
-    staging.TARGET_SECONDS each); how many it went over."""
-    return in_steps(
-        engine,
-        lambda conn, size: _append_step(conn, run_id, size),
-        progress or (lambda _done: None),
-    )
+    """Append a published run's staged events to the chain in short transactions, each sized
+    to hold the lock about staging.TARGET_SECONDS; how many it went over.
+
+    The events' two random-key indexes (uuid, prev_hash) make each chunk dirty pages all over
+    them, so a chunk's cost grows with the table: the WAL is folded back into the database
+    after each chunk, outside the lock (a passive checkpoint), not inside its COMMIT call, and
+    only the locked part sizes the next chunk."""
+    done, size = 0, FIRST_CHUNK
+    with engine.connect() as sa_conn, sqlite.pragmas(sa_conn, {"wal_autocheckpoint": 0}):
+        raw = driver_connection(sa_conn)
+        while True:
+            started = time.perf_counter()
+            with held_write(sa_conn):
+                count = _append_step(sa_conn, run_id, size)
+            if not count:
+                return done
+            size = next_chunk(size, count, time.perf_counter() - started)
+            done += count
+            raw.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            if progress is not None:
+                progress(done)
 
 
 def _delete_step(conn: Connection, run_id: int, size: int) -> int | None:
