@@ -11,8 +11,9 @@ holds unique), so merging is:
   UUID made from its content, so the same superseded version is stored once. Task states
   only move forward (todo < done < cancelled); a flag's resolution time is the earliest.
   Annotators, schema versions, datasets and datapoints the project lacks are added;
-- all-or-nothing: what the user sees changes in one transaction; a refused bundle, an error
-  or a cancel changes nothing.
+- all-or-nothing: what the user sees changes in one transaction (the bundle's audit events
+  then join the hash chain in short steps, before the merge returns: app.core.audit.pending);
+  a refused bundle, an error or a cancel changes nothing.
 
 A conflict is the same annotator's annotation of the same datapoint changed on both sides
 since the bundle's base (the time the assignment or project bundle its author started from
