@@ -42,8 +42,9 @@ A merge runs in four steps:
    then written, unseen too, in short transactions with their status; and so are the new
    annotations of datapoints the project shows, as a write run (app.core.bundle.merge_early,
    app.core.storage.runs), their statuses settled after step 4; the bundle's audit events
-   the project lacks are written, unseen, to audit_pending under a run of their own, and
-   appended to the hash chain in short steps after step 4 (app.core.audit.pending);
+   the project lacks are written, unseen, to audit_pending under the merge's write run
+   (one of their own if there is none), and chained in short steps after step 4
+   (app.core.audit.pending);
 4. one last short transaction applies the rest with set-based SQL
    (app.core.bundle.merge_publish), makes the new datasets seen and publishes the runs. Under
    the lock it re-checks what may have changed since the snapshot: an annotation saved
