@@ -361,3 +361,28 @@ def test_a_downgrade_refuses_to_drop_events_still_to_chain(tiny, monkeypatch):
     assert pending.settle_pending(owner.engine) > 0
     _downgrade(owner.engine, "0009")
     assert _raw(owner.path, "SELECT name FROM sqlite_master WHERE name = 'audit_pending'") == []
+
+
+def test_events_of_an_annotator_new_to_the_project_keep_their_actor(tiny, tmp_path):
+    """The bundle's events by an annotator it brings (no id here before the publish) are
+    staged with the actor's UUID and chained with the id the publish gave them."""
+    owner, _bundle = tiny
+    before = _events(owner.path)
+    copy_path = tmp_path / "newbie.tagloop"
+    open_bundle(export_project_bundle(owner, tmp_path / "again.tlbundle").path, copy_path)
+    with open_project(copy_path) as copy:
+        newbie = add_annotator(copy, "newbie")
+        for dp in range(1, 7):
+            SetAnnotations(newbie.id, ((dp, AnnotationState("ham", "complete")),)).apply(copy)
+        bundle = export_project_bundle(copy, tmp_path / "newbie.tlbundle").path
+    report = merge_bundle(owner, bundle)
+    assert report.added["annotators"] == 1
+    new = _chain_holds(owner, bundle, before)
+    actors = _raw(
+        owner.path,
+        "SELECT a.name, count(*) FROM audit_event e JOIN annotator a ON a.id = e.actor_id"
+        f" WHERE e.uuid IN ({', '.join('?' * len(new))}) AND e.entity = 'annotation'"
+        " GROUP BY a.name",
+        tuple(new),
+    )
+    assert ("newbie", 6) in actors
