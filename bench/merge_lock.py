@@ -29,20 +29,32 @@ seconds; "before" is main at cf25063, run on the same machine the same hour):
   longest hold 0.52 s (a chunk), the last transaction 0.13 s (0.12 s CPU); before: 4.13 s
   (1.81 s CPU) at load 5.8. The longest wait of a save 0.39 s (before: 4.11 s).
 - --new 1 --annotations 100000 --events 100000 (a colleague's 100,000 label saves leave as
-  many audit events), at load 5.5: the lock held 2.9 s (1.45 s CPU), nearly all of it the
-  events (2.5 s wall: inserted with their chain hashes, computed from canonical texts made
-  while staging); before: 4.15 s (2.90 s CPU; the events 1.6 s of it). The events stay in
-  the last transaction: they are a hash chain whose every link covers the previous event's
-  hash, so they can only be hashed once the chain's head is known under the lock (every
-  label save meanwhile adds a link), and the audit_event table has no column to hide
-  unpublished rows (a migration); writing them earlier would need both, or rewriting 100,000
-  hashes and their UNIQUE prev_hash index entries under the lock, which costs what inserting
-  them does.
+  many audit events). Session 6 (audit.pending, migration 0010): the events are staged in
+  audit_pending under the merge's write run before the last transaction (0.26-0.37 s, in
+  chunks), published with it, and appended to the hash chain after it in chunks sized to
+  hold the lock ~0.3 s (1.8-3.8 s in all, no lock between them). Alternate runs of main at
+  981cca9 and this, the same hour: the longest lock hold 0.67 s -> 0.33 s at load 1.2 (the
+  last transaction 0.67 s CPU -> 0.07 s; twice, the first "after" before the append's
+  checkpoint change below), and 2.24 s -> 0.43 s at load 4.5-6.5 (0.79 s CPU -> 0.07 s; the
+  events were 1.9 s of it); the longest holds are now chunks (of the early annotations or of
+  the events). The longest wait of a save 0.66 s -> 0.32 s and 2.23 s -> 0.43 s.
+  Session 5's figure: 2.9 s at load 5.5 (1.45 s CPU).
+- --new 1 --annotations 300000 --events 300000, alternate runs: the longest hold 5.06 s
+  (2.74 s CPU, load 2-4) and 2.35 s (2.32 s CPU, load 4) -> 0.57 s (load 2-3, before the
+  checkpoint change), 0.67 s (load 6-7) and 0.60 s (load 2-4); the last transaction
+  0.23-0.52 s (0.2 s CPU, the annotations' re-check): the events no longer count. What
+  grows is the appending after the lock: 9-20 s for 300,000 onto a table of 300,000
+  (1.4-3.8 s for 100,000 onto 100,000), as every chunk dirties pages all over the events'
+  two random-key UNIQUE indexes (uuid, prev_hash): a chunk of ~6,000 events writes ~40 MB
+  of WAL. It is folded back after each chunk outside the lock (a passive checkpoint), and
+  only the locked part sizes the next chunk (appending 300,000 onto 300,000 alone, load
+  3-4: 81 chunks -> 49, 24.7 s -> 22.5 s wall, the lock held 24.7 s -> 15.0 s in all).
+  Tried, not kept: a 256 MB page cache for the appending connection (no gain), one
+  checkpoint at the end (the WAL grew to 2 GB).
 What remains in the last transaction is bounded by the updates and conflicts (winning newer
 versions of existing annotations), new annotations that cannot go early (skipped or discarded
-ones, by this machine's own identity, by new annotators or under new schema versions), the
-re-check and the audit events. Per audit event: a row, two random-key UNIQUE index entries
-(uuid, prev_hash) and a foreign-key check.
+ones, by this machine's own identity, by new annotators or under new schema versions) and the
+re-check; the audit events are one UPDATE of the run's row.
 """
 
 from __future__ import annotations

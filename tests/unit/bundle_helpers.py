@@ -19,8 +19,15 @@ from app.core.quality.review import add_custom_status, review
 from app.core.team.assign import add_annotator, generate_tasks
 
 # Tables that are facts about one file or derived indexes, not project data.
-# write_run: this file's long writes in progress (migration 0008), never carried by a bundle
-NOT_PROJECT_DATA = {"alembic_version", "project_meta", "datapoint_fts_state", "write_run"}
+# write_run: this file's long writes in progress (migration 0008), never carried by a bundle;
+# audit_pending: a merge's events on their way into the chain (0010), empty once it returns
+NOT_PROJECT_DATA = {
+    "alembic_version",
+    "project_meta",
+    "datapoint_fts_state",
+    "write_run",
+    "audit_pending",
+}
 
 DP = "(SELECT s.uuid || '/' || d.row FROM datapoint d JOIN dataset s ON s.id = d.dataset_id WHERE d.id = {col})"  # noqa: E501
 WHO = "(SELECT uuid FROM annotator WHERE id = {col})"

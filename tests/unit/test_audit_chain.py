@@ -104,6 +104,7 @@ def test_the_migration_backfills_a_valid_chain(make_project, tmp_path):
     # Make the file a schema-0003 file again: no chain columns, no loading state, revision 0003.
     conn = sqlite3.connect(project.path)
     try:
+        conn.execute("DROP TABLE audit_pending")  # added by 0010
         conn.execute("DROP INDEX ix_audit_event_prev_hash")
         conn.execute("ALTER TABLE audit_event DROP COLUMN hash")
         conn.execute("ALTER TABLE audit_event DROP COLUMN prev_hash")

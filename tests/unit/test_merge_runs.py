@@ -171,7 +171,9 @@ def test_the_result_is_the_one_the_last_transaction_alone_gave(colleague, monkey
     with monkeypatch.context() as patch, open_project(other_path) as other:
         patch.setattr(merge_early, "EARLY_STATUSES", ())  # nothing early: as before
         plain = merge_bundle(other, bundle)
-        assert _raw(other, "SELECT count(*) FROM write_run") == [(0,)]
+        # no annotation written early (the merge's run holds its audit events only)
+        assert _raw(other, "SELECT count(*) FROM annotation WHERE run_id IS NOT NULL") == [(0,)]
+        assert _raw(other, "SELECT count(*) FROM write_run") == [(1,)]
     assert _raw(owner, "SELECT count(*) FROM write_run") == [(1,)]
     assert report.as_dict() | {"seconds": 0} == plain.as_dict() | {"seconds": 0}
     assert dump(owner.path, ("merge-bundle",)) == dump(other_path, ("merge-bundle",))

@@ -11,8 +11,9 @@ holds unique), so merging is:
   UUID made from its content, so the same superseded version is stored once. Task states
   only move forward (todo < done < cancelled); a flag's resolution time is the earliest.
   Annotators, schema versions, datasets and datapoints the project lacks are added;
-- all-or-nothing: what the user sees changes in one transaction; a refused bundle, an error
-  or a cancel changes nothing.
+- all-or-nothing: what the user sees changes in one transaction (the bundle's audit events
+  then join the hash chain in short steps, before the merge returns: app.core.audit.pending);
+  a refused bundle, an error or a cancel changes nothing.
 
 A conflict is the same annotator's annotation of the same datapoint changed on both sides
 since the bundle's base (the time the assignment or project bundle its author started from
@@ -24,8 +25,8 @@ Without a long write lock (issue 14): other writers (a label save, a training ru
 a merge only as long as its longest transaction. The bulk of a merge (new datapoints, and new
 annotations, on new datapoints or on those the project shows) goes in short transactions,
 unseen until the last one; what that last one does grows with the updates and conflicts
-(winning newer versions of existing annotations), the re-check of the staged decisions and
-the audit events, not with the new data (0.35-1 s for 200,000 new annotations of datapoints
+(winning newer versions of existing annotations) and the re-check of the staged decisions,
+not with the new data or the audit events (0.35-1 s for 200,000 new annotations of datapoints
 the project shows, on a two-core machine busy with other work, see bench/merge_lock.py).
 A merge runs in four steps:
 
@@ -40,9 +41,12 @@ A merge runs in four steps:
    them. The annotations of step 2's unseen datapoints (by annotators the project has) are
    then written, unseen too, in short transactions with their status; and so are the new
    annotations of datapoints the project shows, as a write run (app.core.bundle.merge_early,
-   app.core.storage.runs), their statuses settled after step 4;
+   app.core.storage.runs), their statuses settled after step 4; the bundle's audit events
+   the project lacks are written, unseen, to audit_pending under the merge's write run
+   (one of their own if there is none), and chained in short steps after step 4
+   (app.core.audit.pending);
 4. one last short transaction applies the rest with set-based SQL
-   (app.core.bundle.merge_publish), makes the new datasets seen and publishes the run. Under
+   (app.core.bundle.merge_publish), makes the new datasets seen and publishes the runs. Under
    the lock it re-checks what may have changed since the snapshot: an annotation saved
    meanwhile (also on a pair step 3 wrote early) is decided again by the same rule (newest
    wins), and if another process added an annotator, schema version, set or model meanwhile
@@ -60,6 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.audit import pending
 from app.core.bundle import members
 from app.core.bundle import merge_staging as staging
 from app.core.bundle.container import DEFAULT_LIMITS, BundleReader, Limits
@@ -68,7 +73,7 @@ from app.core.bundle.members import Loader
 from app.core.bundle.merge_annotations import AnnotationMerging, Conflict
 from app.core.bundle.merge_early import EarlyInserts
 from app.core.bundle.merge_load import HiddenLoad
-from app.core.bundle.merge_publish import prepare_events, publish
+from app.core.bundle.merge_publish import publish
 from app.core.bundle.open import insert_predictions, model_row
 from app.core.bundle.rows import (
     TASK_STATUSES,
@@ -181,6 +186,8 @@ def merge_bundle(
         info = reader.project()
         if info.get("task_type") != project.task_type:
             raise reader.error("its task type differs from this project's; refused")
+        # events a killed merge left to chain, so that they are read as the project's below
+        pending.settle_pending(project.engine)
         with project.engine.connect() as read:  # no write lock while the bundle is checked
             validate_bundle(reader, lambda uid: _local_event(read, uid))
         with project.engine.connect() as sa_conn:
@@ -238,6 +245,7 @@ class _Merge(AnnotationMerging):
         self.points: DatapointIndex = self.refs.points
         self.hidden = HiddenLoad(self)
         self.early = EarlyInserts(self)
+        self.events = pending.PendingEvents(self)
         self.loader = self._loader()
 
     def _loader(self) -> Loader:
@@ -264,7 +272,7 @@ class _Merge(AnnotationMerging):
         The write run of its early inserts, if it begins one, ends with it: discarded on an
         error or a cancel, once the rows a label save changed are given back."""
         with load_running(self.hidden.tag), contextlib.ExitStack() as held:
-            self.early.held = held
+            self.early.held = self.events.held = held
             try:
                 return self._run()
             except BaseException:
@@ -288,8 +296,14 @@ class _Merge(AnnotationMerging):
             staged = time.perf_counter()
             self.early.write()
             self.report.timings["early annotations"] = time.perf_counter() - staged
+            staged = time.perf_counter()
+            self.events.write()
+            self.report.timings["audit events staged"] = time.perf_counter() - staged
             self.progress(self.steps.done, self.steps.total, "Merging: writing")
             if publish(self):
+                staged = time.perf_counter()
+                self.events.append()
+                self.report.timings["audit events chained (no lock)"] = time.perf_counter() - staged
                 staged = time.perf_counter()
                 self.early.settle()
                 self.report.timings["settle (no lock)"] = time.perf_counter() - staged
@@ -344,7 +358,6 @@ class _Merge(AnnotationMerging):
             self.models()
             self.report.skipped += self.loader.skipped
             self.prepare_publish()
-            prepare_events(conn)
             conn.commit()
         except BaseException:
             conn.rollback()

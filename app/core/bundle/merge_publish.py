@@ -14,14 +14,10 @@ have changed since the staging snapshot is decided again under the lock:
 
 from __future__ import annotations
 
-import hashlib
-import sqlite3
 import time
 from typing import Any
 
-from app.core import audit
 from app.core.annotation.commands import DERIVE_STATUS
-from app.core.audit.chain import GENESIS, canonical
 from app.core.bundle import merge_staging as staging
 from app.core.bundle.errors import BundleError
 from app.core.bundle.rows import TASK_STATUSES, record_audit
@@ -168,65 +164,9 @@ def _rows(m: Any, conn) -> None:
     added("gold_items", gold)
     for table, key in _PLAIN_ADDED:
         added(key, staging.publish_plain(conn, table, with_id=table == "qualification_set"))
-    added("audit_events", _publish_events(conn))
+    added("audit_events", m.events.publish(conn))  # chained after the lock (audit.pending)
     staging.publish_plain(conn, "model_version", "INSERT", with_id=True)
     added("predictions", staging.publish_plain(conn, "prediction"))
-
-
-_LINK = ("id", "prev_hash", "hash")
-
-
-def prepare_events(conn: sqlite3.Connection) -> None:
-    """While staging (no lock): each staged audit event's canonical text, which its hash
-    covers, so that the publish only hashes (app.core.audit.chain.event_hash)."""
-    rows = conn.execute(
-        "SELECT s.rowid, s.uuid, s.at, coalesce(a.uuid, n.uuid), s.action, s.entity,"
-        " s.entity_uuid, s.before, s.after FROM temp.stage_audit_event s"
-        " LEFT JOIN main.annotator a ON a.id = s.actor_id"
-        " LEFT JOIN temp.stage_annotator n ON n.id = s.actor_id"
-    ).fetchall()
-    conn.executemany(
-        "UPDATE temp.stage_audit_event SET canon = ? WHERE rowid = ?",
-        [(canonical(*row[1:]), row[0]) for row in rows],
-    )
-
-
-def _publish_events(conn: sqlite3.Connection) -> int:
-    """The bundle's events the project lacks, joining this file's chain in merge order
-    (app.core.audit.chain). When every event here is linked (the usual case: each write links
-    its own), they are inserted with their hashes, computed from the canonical texts staged;
-    otherwise link_pending links them after the insert, one by one. How many went in."""
-    last = conn.execute(
-        "SELECT id, hash FROM main.audit_event WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    top = conn.execute("SELECT max(id) FROM main.audit_event").fetchone()[0]
-    conn.execute("DELETE FROM temp.stage_event_hash")
-    if (last[0] if last else None) == top:
-        prev = last[1] if last else GENESIS
-        seen = set()
-        hashes = []
-        for rowid, uid, canon in conn.execute(
-            "SELECT s.rowid, s.uuid, s.canon FROM temp.stage_audit_event s WHERE NOT EXISTS"
-            " (SELECT 1 FROM main.audit_event e WHERE e.uuid = s.uuid) ORDER BY s.rowid"
-        ):
-            if uid in seen:  # only the first is inserted (INSERT OR IGNORE)
-                continue
-            seen.add(uid)
-            digest = hashlib.sha256((prev + canon).encode("utf-8")).hexdigest()  # event_hash
-            hashes.append((rowid, prev, digest))
-            prev = digest
-        conn.executemany("INSERT INTO temp.stage_event_hash VALUES (?, ?, ?)", hashes)
-    names = [c for c in staging.columns(conn, "audit_event") if c not in _LINK]
-    before = conn.total_changes
-    conn.execute(
-        f"INSERT OR IGNORE INTO main.audit_event ({', '.join(names)}, prev_hash, hash)"
-        f" SELECT {', '.join(f's.{c}' for c in names)}, h.prev, h.hash"
-        " FROM temp.stage_audit_event s LEFT JOIN temp.stage_event_hash h ON h.rid = s.rowid"
-        " ORDER BY s.rowid"
-    )
-    added = conn.total_changes - before
-    audit.link_pending(conn)  # whatever is still unlinked (nothing, after the above)
-    return added
 
 
 def _derive(m: Any, conn) -> None:

@@ -87,8 +87,6 @@ EXTRA = {
     " (datapoint_id, annotator_id, label, seq, aid)",
     "datapoint": "CREATE TEMP TABLE stage_datapoint AS SELECT * FROM main.datapoint WHERE 0",
     "dataset": "CREATE TEMP TABLE stage_dataset (id, imported_by)",
-    # the hashes of the staged audit events the publish inserts (by stage_audit_event rowid)
-    "event_hash": "CREATE TEMP TABLE stage_event_hash (rid INTEGER PRIMARY KEY, prev, hash)",
     # the inserts written before the last transaction (app.core.bundle.merge_early), in order
     # (n): their stage_annotation rowid (sid), the id written (aid; -1: skipped) and the row
     "early": "CREATE TEMP TABLE stage_early (n INTEGER PRIMARY KEY, sid, aid,"
@@ -103,8 +101,6 @@ def create(conn: sqlite3.Connection) -> None:
         conn.execute(f"CREATE TEMP TABLE stage_{table} AS SELECT * FROM main.{table} WHERE 0")
     # annotation_history rows a decision staged (1), not the member's (NULL): undone on re-check
     conn.execute("ALTER TABLE temp.stage_annotation_history ADD COLUMN src")
-    # an event's canonical text (app.core.audit.chain.canonical), made while staging
-    conn.execute("ALTER TABLE temp.stage_audit_event ADD COLUMN canon")
     for sql in EXTRA.values():
         conn.execute(sql)
     conn.execute(

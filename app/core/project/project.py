@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 
 from app import __version__
 from app.core import audit, settings
+from app.core.audit import pending
 from app.core.errors import Cancelled, ProjectError
 from app.core.fileio import display_name, sweep_stale_parts
 from app.core.ids import new_uuid, now_iso
@@ -320,6 +321,7 @@ def sweep_abandoned_imports(project: Project) -> list[staging.SweptImport | runs
     are gone (never visible, so no audit event), in short transactions; they are also kept in
     `project.swept`."""
     swept: list[staging.SweptImport | runs.SweptRun] = [*staging.sweep_abandoned(project.engine)]
+    pending.settle_pending(project.engine)  # audit events of a killed merge (before its run goes)
     swept += runs.sweep_abandoned(project.engine)
     runs.settle_pending(project.engine)  # statuses of a published run whose settle was stopped
     runs.unsettle_pending(project.engine)  # statuses of a bulk label's undo that was stopped

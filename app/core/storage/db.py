@@ -27,7 +27,7 @@ from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_
 from app.core.storage.sqlite import CANCEL_EVERY, driver_connection
 
 # The newest migration; a test checks it against Alembic's script directory.
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0010"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BACKUP_PAGES = 4096  # pages copied per step of a backup, between progress reports
 

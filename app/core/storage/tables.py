@@ -278,6 +278,27 @@ audit_event = Table(
     Index("ix_audit_event_prev_hash", "prev_hash", unique=True),
 )
 
+# A bundle merge's audit events, written before its last transaction under a write run of its
+# own and appended to audit_event (linked onto the chain) in short steps once the run is
+# published (schema 0010; app.core.audit.pending). seq is the merge order; the actor is a
+# UUID, as a new annotator of the bundle has no id before the publish.
+audit_pending = Table(
+    "audit_pending",
+    metadata,
+    Column(
+        "run_id", ForeignKey("write_run.id", ondelete="CASCADE"), primary_key=True, nullable=False
+    ),
+    Column("seq", Integer, primary_key=True, nullable=False),
+    Column("uuid", UUID, nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("actor_uuid", UUID, nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("entity_uuid", UUID, nullable=True),
+    Column("before", Text, nullable=True),  # JSON
+    Column("after", Text, nullable=True),  # JSON
+)
+
 # -- Quality workflows (schema 0003; see app.core.quality.consensus, review, gold) ---------
 # Every row here is insert-only or settles by a rule that does not depend on merge order, so
 # bundles merge idempotently: the newest row by (time, uuid) wins where one value is needed.
