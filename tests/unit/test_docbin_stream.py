@@ -70,6 +70,8 @@ def _random_doc(nlp, rng: random.Random) -> Doc:
             tags.append("B-" + rng.choice(LABELS))
         else:
             tags.append("I-" + rng.choice(LABELS))
+    if tags and tags[0] and tags[0].startswith("I-"):  # spaCy makes any other I- after an
+        tags[0] = "B-" + tags[0][2:]  # O or a missing tag a B-, but not the first one
     unknown = rng.random() < 0.1
     doc = Doc(nlp.vocab, words=words, spaces=None if unknown else spaces, ents=tags)
     if count and rng.random() < 0.6:
@@ -113,6 +115,7 @@ def test_random_docbins_read_as_spacy_reads_them(tmp_path, seed):
     nlp = spacy.blank("en")
     docs = [_random_doc(nlp, rng) for _ in range(rng.randint(1, 8))]
     path = _save(tmp_path, docs, store_user_data=rng.random() < 0.5)
+    assert assert_same(path, [ReadOptions("spans")])[0] == "ok"
     assert_same(path)
     keys = list(_msg(path))
     rng.shuffle(keys)  # a peer tool may write the keys in any order
@@ -127,6 +130,7 @@ def test_documents_read_a_chunk_at_a_time_read_the_same(tmp_path, monkeypatch, s
     docs = [_random_doc(nlp, rng) for _ in range(6)]
     path = _save(tmp_path, docs)
     whole = assert_same(path)
+    assert whole[0] == "ok"
     width = len(_msg(path)["attrs"])
     monkeypatch.setattr(spacy_stream, "CHUNK_BYTES", 8 * width * rng.randint(1, 3))
     monkeypatch.setattr(spacy_stream, "GATHER_BYTES", rng.choice([4, 1 << 19]))
@@ -159,12 +163,14 @@ def test_forged_tags_i_without_b_and_b_without_type(tmp_path):
     iob, kind = attrs.index(ENT_IOB), attrs.index(ENT_TYPE)
     stray = table.copy()
     stray[1, iob] = 2  # O, then the I: an I with no B (spaCy raises E093 on doc.ents)
-    typeless = table.copy()
-    typeless[1, kind] = 0  # a B with no type closes rather than opens
+    typeless_i = table.copy()
+    typeless_i[1, kind] = 0  # a B with no type closes rather than opens: the I is stray
+    typeless = typeless_i.copy()
     typeless[2, iob] = 2
     bad_iob = table.copy()
     bad_iob[0, iob] = 7
-    for name, forged in [("stray", stray), ("typeless", typeless), ("iob7", bad_iob)]:
+    cases = [("stray", stray), ("typeless", typeless), ("typeless-i", typeless_i)]
+    for name, forged in [*cases, ("iob7", bad_iob)]:
         path = _pack(tmp_path, {**msg, "tokens": forged.tobytes()}, f"{name}.spacy")
         status, _ = assert_same(path, [ReadOptions("spans")])
         assert status == ("ok" if name == "typeless" else "error"), name
@@ -228,6 +234,14 @@ def test_spaces_unknown_none_and_a_spacy_column(tmp_path):
     forged["tokens"] = numpy.hstack([table, column]).tobytes()
     _, records = assert_same(_pack(tmp_path, forged))
     assert [text for _, text, *_ in records] == ["胸 痛😀x ", "ab "]
+
+
+def test_spaces_of_a_doc_whose_spaces_are_unknown_are_all_there(tmp_path):
+    nlp = spacy.blank("en")
+    msg = _msg(_save(tmp_path, [Doc(nlp.vocab, words=["a", "b"], spaces=[False, False])]))
+    forged = {**msg, "flags": [{"has_unknown_spaces": True}]}
+    _, records = assert_same(_pack(tmp_path, forged))
+    assert [text for _, text, *_ in records] == ["a b "]
 
 
 def test_empty_blank_and_trailing_documents_are_left_out(tmp_path):
