@@ -19,15 +19,16 @@ the peak of the whole import once the search index is built too (app.core.storag
     python bench/import_memory.py --formats csv txt --sizes 4 --variants ascii
 
 Formats beyond the default ones: pubtator, brat, bioc (its text node is capped at 10 MB by
-libxml2 when written: use --sizes 8), parquet, arrow, spacy (a DocBin; --sizes 4 is enough:
-about 60x), conll (one sentence of 99,000 tokens of the field's size: long tokens, since a
+libxml2 when written: use --sizes 8), parquet, arrow, spacy (a DocBin; writing it takes
+spaCy's tokenizer a while: --sizes 4 is quicker), conll (one sentence of 99,000 tokens of the field's size: long tokens, since a
 sentence holds under 100,000) and conll-words (real words: at most about 0.65 MB).
 
 Figures of 2026-12-02 (`--phases --sizes 16`, bioc 8, spacy 4; whole import, ascii / latin /
 cjk): csv, tsv, jsonl, txt 2.08-2.11; json and labelstudio 2.17-2.30; prodigy and doccano
 2.09-2.19; pubtator and brat 2.14-2.16 / 2.97-2.98 cjk; conll 2.22-2.23; bioc 2.28-2.30; arrow
 2.15-2.16; parquet 3.09-3.19 (Arrow's reader itself holds about 2.9x: the dictionary page
-unpacked, the dictionary, the dense array); spacy 60.9-61.3 (spaCy reads a DocBin whole).
+unpacked, the dictionary, the dense array); spacy 60.9-61.3 at 4 MB when spaCy read a DocBin
+whole, now (read as a stream, spacy_stream) 2.58-2.62 at 4 MB and 2.08-2.21 at 16 MB.
 conll-words, a 0.65 MB field, is 6.9: about 4 MB of fixed cost (the import's page cache and
 buffers, then the index's), the same as txt's at that size.
 """
