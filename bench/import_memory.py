@@ -20,8 +20,9 @@ the peak of the whole import once the search index is built too (app.core.storag
 
 Formats beyond the default ones: pubtator, brat, bioc (its text node is capped at 10 MB by
 libxml2 when written: use --sizes 8), parquet, arrow, spacy (a DocBin; writing it takes
-spaCy's tokenizer a while: --sizes 4 is quicker), conll (one sentence of 99,000 tokens of the field's size: long tokens, since a
-sentence holds under 100,000) and conll-words (real words: at most about 0.65 MB).
+spaCy's tokenizer a while: --sizes 4 is quicker), conll (one sentence of 99,000 tokens of the
+field's size: long tokens, since a sentence holds under 100,000) and conll-words (real words:
+at most about 0.65 MB).
 
 Figures of 2026-12-02 (`--phases --sizes 16`, bioc 8, spacy 4; whole import, ascii / latin /
 cjk): csv, tsv, jsonl, txt 2.08-2.11; json and labelstudio 2.17-2.30; prodigy and doccano
