@@ -4,6 +4,7 @@ for every valid DocBin, the same Records as the reader built on DocBin.from_byte
 
 from __future__ import annotations
 
+import json
 import random
 import tracemalloc
 import zlib
@@ -21,6 +22,7 @@ from app.core.io import longtext
 from app.core.io.formats import spacy as spacy_format
 from app.core.io.formats import spacy_stream
 from app.core.io.formats.base import ReadOptions
+from app.core.io.importer import import_dataset
 from tests.unit.docbin_oracle import read_with_spacy
 from tests.unit.format_samples import context, never, no_progress, record
 
@@ -334,3 +336,28 @@ def test_a_long_document_stays_utf8_and_memory_follows_the_document(tmp_path):
     assert records[1].text.__class__ is longtext.LongText
     assert records[1].text.decode() == text
     assert peak < 2 * size, f"peak {peak:,} for a text of {size:,} bytes"
+
+
+def test_a_long_document_with_entities_imports_into_a_spans_project(make_project, tmp_path):
+    """A text over LONG_TEXT characters stays UTF-8 up to the database; its entities (found
+    on the token table, never on a str) land where they are in the text."""
+    nlp = spacy.blank("en")
+    nlp.max_length = 5_000_000
+    text = "Étude 疾病 of migraine attacks. " * 40_000 + "Aspirin helps"
+    doc = nlp.make_doc(text)
+    doc.ents = [doc.char_span(len(text) - 13, len(text) - 6, "DRUG")]
+    path = _save(tmp_path, [nlp.make_doc("a short one"), doc])
+    assert len(text) > longtext.LONG_TEXT
+    project = make_project("spans", labels=("DRUG",))
+    import_dataset(project, path)
+    with project.engine.connect() as conn:
+        found = conn.exec_driver_sql(
+            "SELECT d.text, a.value FROM annotation a JOIN datapoint d ON d.id = a.datapoint_id"
+            " ORDER BY d.id"
+        ).all()
+        datapoints = conn.exec_driver_sql("SELECT count(*) FROM datapoint").scalar()
+    assert datapoints == 2  # the short one unanswered: it has no entity tags
+    assert [(len(t), json.loads(v)) for t, v in found] == [
+        (len(text), [{"start": len(text) - 13, "end": len(text) - 6, "label": "DRUG"}]),
+    ]
+    assert found[0][0] == text
