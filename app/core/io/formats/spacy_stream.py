@@ -7,9 +7,9 @@ spaCy's own DocBin.from_bytes holds the whole msgpack and then every Doc (its to
    kept (attrs; lengths, 4 bytes a document; the strings as a `StringTable`). Each big one
    (tokens, spaces, and the per-document lists cats, flags, span_groups, user_data) is only
    skipped, and a fork of the decompressor is kept where it starts (a copy of zlib's state:
-   nothing is inflated twice). The walk checks what `_arrays_problem` did: ORTH among the
-   attrs, the lengths adding up to the token rows and the spaces, one list item a document;
-   and the size (a bomb is refused while it inflates).
+   nothing is inflated twice). The walk checks the arrays against each other (spaCy does
+   not): ORTH among the attrs, the lengths adding up to the token rows and the spaces, one
+   list item a document; and the size (a bomb is refused while it inflates).
 2. `documents` then reads the forks in step, a document at a time, its token rows a chunk at
    a time: each row's ORTH hash is looked up in the table and the text built as UTF-8 with
    numpy (the bytes of each token's string, then its space). Entities are found from the
