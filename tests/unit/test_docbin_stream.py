@@ -136,6 +136,7 @@ def test_documents_read_a_chunk_at_a_time_read_the_same(tmp_path, monkeypatch, s
     width = len(_msg(path)["attrs"])
     monkeypatch.setattr(spacy_stream, "CHUNK_BYTES", 8 * width * rng.randint(1, 3))
     monkeypatch.setattr(spacy_stream, "GATHER_BYTES", rng.choice([4, 1 << 19]))
+    monkeypatch.setattr(spacy_stream, "PRESIZE_BYTES", rng.choice([0, 1 << 22]))  # measured
     assert assert_same(path) == whole
 
 
@@ -313,12 +314,15 @@ def test_hostile_headers_and_truncation_are_clear_errors(tmp_path):
         assert raised.value.file == str(bad) and "spaCy DocBin" in str(raised.value), name
 
 
-def test_a_document_over_the_field_limit_is_refused_naming_it(tmp_path):
+@pytest.mark.parametrize("presize", [0, 1 << 22])
+def test_a_document_over_the_field_limit_is_refused_naming_it(tmp_path, monkeypatch, presize):
+    monkeypatch.setattr(spacy_stream, "PRESIZE_BYTES", presize)  # 0: measured before it is built
     nlp = spacy.blank("en")
     path = _save(tmp_path, [nlp.make_doc("short"), nlp.make_doc("word " * 300)])
     with pytest.raises(DataError, match="field limit") as raised:
         list(spacy_format.read(path, ReadOptions("spans", max_field=1000)))
     assert raised.value.line == 2
+    assert len(list(spacy_format.read(path, ReadOptions("spans", max_field=1500)))) == 2
 
 
 def test_a_long_document_stays_utf8_and_memory_follows_the_document(tmp_path):

@@ -16,8 +16,8 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-IN_CHUNK = 1 << 16  # compressed bytes read from the file at a time
-OUT_CHUNK = 1 << 16  # decompressed bytes made at a time
+IN_CHUNK = 1 << 14  # compressed bytes read from the file at a time
+OUT_CHUNK = 1 << 15  # decompressed bytes made at a time
 
 
 class Truncated(ValueError):

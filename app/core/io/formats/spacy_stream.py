@@ -42,10 +42,11 @@ __all__ = ["Corrupt", "Layout", "StringTable", "TooLong", "documents", "open_doc
 ORTH, HEAD, DEP, SPACY, ENT_IOB, ENT_TYPE, MORPH = 65, 79, 76, 81, 77, 78, 453
 MAX_KEYS = 1000  # of the DocBin's map: spaCy writes 10
 MAX_ATTRS = 256  # columns of the token table: spaCy's attributes number under 100
-CHUNK_BYTES = 1 << 18  # token-table bytes read at a time
+CHUNK_BYTES = 1 << 17  # token-table bytes read at a time
+PRESIZE_BYTES = 1 << 22  # a document with a bigger token table is measured before it is built
 GATHER_BYTES = 1 << 19  # text built with numpy at a time (its index takes 8 bytes a byte)
 ITEM_BYTES = 100 << 20  # one item of a per-document list (msgpack's own default cap)
-STRINGS_BATCH = 1 << 16
+STRINGS_BATCH = 1 << 12  # strings unpacked at a time (as Python objects: kept few)
 LISTS = ("cats", "flags", "span_groups", "user_data")
 _SPAN = struct.Struct(">QQQllll")
 
@@ -343,6 +344,7 @@ class _Builder:
         self.rows = rows
         self.want_ents = want_ents
         self.limit = limit
+        self.text = _Text()
         self.data = bytearray()
         self.chars = 0  # characters so far
         self.tagged = False
@@ -353,22 +355,21 @@ class _Builder:
         self.last_end = 0  # the end char of the last token of the chunk before
 
     def build(self, unknown_spaces: bool) -> Document:
-        columns, layout = self.columns, self.layout
-        step = max(1, CHUNK_BYTES // (8 * columns.width))
-        done = 0
-        while done < self.rows:
-            count = min(step, self.rows - done)
-            raw = layout.tokens.read(8 * columns.width * count)
-            table = numpy.frombuffer(raw, numpy.uint64).reshape(count, columns.width)
-            spaced = layout.spaces.read(count)
-            if unknown_spaces:
-                space = numpy.ones(count, bool)
-            else:
-                space = numpy.frombuffer(spaced, numpy.uint8) != 0
-            if columns.spacy is not None:  # from_array sets token.spacy (a C int) last
-                space = (table[:, columns.spacy] & numpy.uint64(0xFFFFFFFF)) != 0
-            self._chunk(table, space, done)
-            done += count
+        if 8 * self.columns.width * self.rows > PRESIZE_BYTES:
+            # a long text: its size first (from forks of the streams), so that its bytes are
+            # laid once where they go, never copied by a bytearray that grows
+            size = 0
+            tokens, spaces = self.layout.tokens.fork(), self.layout.spaces.fork()
+            for table, space, _ in self._chunks(tokens, spaces, unknown_spaces):
+                size += int(self.layout.strings.sizes[self._orth(table)].sum())
+                size += int(space.sum())
+                if size > self.limit:
+                    raise TooLong(self.limit)
+            self.text = _Text(size)
+        chunks = self._chunks(self.layout.tokens, self.layout.spaces, unknown_spaces)
+        for table, space, first in chunks:
+            self._chunk(table, space, first)
+        self.data = self.text.done()
         if self.pending is not None:
             start, label = self.pending
             self.ents.extend((start, self.last_end, label))
@@ -376,20 +377,46 @@ class _Builder:
             0, self.data, self.chars, self.tagged or not self.rows, self.ents, self.problem
         )
 
-    def _chunk(self, table: numpy.ndarray, space: numpy.ndarray, first: int) -> None:
-        columns, strings = self.columns, self.layout.strings
-        orth = table[:, columns.orth]
+    def _chunks(
+        self, tokens: mp.Inflated, spaces: mp.Inflated, unknown_spaces: bool
+    ) -> Iterator[tuple[numpy.ndarray, numpy.ndarray, int]]:
+        """(token rows, whether each has a space after it, the first row's number) of the
+        document, a chunk at a time."""
+        columns = self.columns
+        step = max(1, CHUNK_BYTES // (8 * columns.width))
+        done = 0
+        while done < self.rows:
+            count = min(step, self.rows - done)
+            raw = tokens.read(8 * columns.width * count)
+            table = numpy.frombuffer(raw, numpy.uint64).reshape(count, columns.width)
+            spaced = spaces.read(count)
+            if unknown_spaces:
+                space = numpy.ones(count, bool)
+            else:
+                space = numpy.frombuffer(spaced, numpy.uint8) != 0
+            if columns.spacy is not None:  # from_array sets token.spacy (a C int) last
+                space = (table[:, columns.spacy] & numpy.uint64(0xFFFFFFFF)) != 0
+            yield table, space, done
+            done += count
+
+    def _orth(self, table: numpy.ndarray) -> numpy.ndarray:
+        """The string table's index of each row's text."""
+        orth = table[:, self.columns.orth]
         if not orth.all():
             raise Corrupt("a token is an empty string")
-        self._check(table, first)
-        at = strings.index(orth)
+        return self.layout.strings.index(orth)
+
+    def _chunk(self, table: numpy.ndarray, space: numpy.ndarray, first: int) -> None:
+        columns, strings = self.columns, self.layout.strings
+        self._check(table, first)  # first: a lookup may add to the table and move indices
+        at = self._orth(table)
         sizes = strings.sizes[at]
         spaced = space.astype(numpy.int64)
         pieces = sizes + spaced
         size = int(pieces.sum())
-        if len(self.data) + size > self.limit:
+        if self.text.size + size > self.limit:
             raise TooLong(self.limit)
-        _gather(self.data, strings, at, sizes, pieces, space, size)
+        _gather(self.text, strings, at, sizes, pieces, space, size)
         lengths = strings.chars[at]
         widths = lengths + spaced
         if self.want_ents and self.problem is None and columns.iob:
@@ -468,8 +495,31 @@ class _Builder:
                 self.pending = (int(starts[begin]), label)
 
 
+class _Text:
+    """A document's UTF-8 as it is built: a bytearray that grows, or one of the size the
+    text will have, filled in place."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self.data = bytearray(size or 0)
+        self.fixed = size is not None
+        self.size = 0  # bytes written
+
+    def add(self, piece: memoryview | bytes) -> None:
+        count = len(piece) if piece.__class__ is bytes else piece.nbytes  # type: ignore[union-attr]
+        if self.fixed:
+            self.data[self.size : self.size + count] = piece
+        else:
+            self.data += piece
+        self.size += count
+
+    def done(self) -> bytearray:
+        if self.fixed and self.size != len(self.data):
+            raise Corrupt("its text changed between two reads")  # cannot: the same rows
+        return self.data
+
+
 def _gather(
-    data: bytearray,
+    data: _Text,
     strings: StringTable,
     at: numpy.ndarray,
     sizes: numpy.ndarray,
@@ -484,9 +534,9 @@ def _gather(
         for start, length, spaced in zip(
             strings.starts[at].tolist(), sizes.tolist(), space.tolist(), strict=True
         ):
-            data += memoryview(blob[start : start + length])
+            data.add(memoryview(blob[start : start + length]))
             if spaced:
-                data.append(0x20)
+                data.add(b" ")
         return
     offsets = numpy.cumsum(pieces) - pieces  # where each token's bytes go in the chunk
     source = numpy.arange(size, dtype=numpy.int64) - numpy.repeat(
@@ -494,7 +544,7 @@ def _gather(
     )
     out = strings.blob[source]  # a space's byte lands one past its string: set below
     out[(offsets + sizes)[space]] = 0x20
-    data += memoryview(out)
+    data.add(memoryview(out))
 
 
 def _span_groups(raw: Any, hook: Any) -> dict[Any, list[tuple[int, int, int]]]:

@@ -58,7 +58,8 @@ class StringTable:
         self._blob = bytearray()
 
     def index(self, hashes: numpy.ndarray) -> numpy.ndarray:
-        """The table's index of each hash; Corrupt naming the first one it lacks."""
+        """The table's index of each hash; Corrupt naming the first one it lacks. A miss
+        adds spaCy's own strings once, which moves the indices given before."""
         if not len(self.hashes):
             where = numpy.zeros(len(hashes), numpy.intp)
             missing = numpy.ones(len(hashes), bool)
