@@ -32,8 +32,8 @@ parquet 3.09-3.19 -> 2.17 (Arrow's reader held about 2.9x: the dictionary page u
 dictionary, the dense array; a column of long texts is now read page by page, each text a view
 of its page: app.core.io.formats.parquet_pages; bench/parquet_memory.py measures other writers'
 layouts); spacy 60.9-61.3 -> 2.66-2.72 at 4 MB (spaCy read a DocBin whole; now it is read as a
-stream, a document at a time: app.core.io.formats.spacy_stream), 2.08-2.21 at 16 MB. At 8 MB:
-pubtator and brat 2.12-2.16, parquet 2.32-2.33.
+stream, a document at a time: app.core.io.formats.spacy_stream), 2.17-2.18 at 16 MB (txt
+2.14-2.15 in the same run). At 8 MB: pubtator and brat 2.12-2.16, parquet 2.32-2.33.
 conll-words, a 0.65 MB field, is 6.9: about 4 MB of fixed cost (the import's page cache and
 buffers, then the index's), the same as txt's at that size.
 """
