@@ -19,9 +19,10 @@ the peak of the whole import once the search index is built too (app.core.storag
     python bench/import_memory.py --formats csv txt --sizes 4 --variants ascii
 
 Formats beyond the default ones: pubtator, brat, bioc (its text node is capped at 10 MB by
-libxml2 when written: use --sizes 8), parquet, arrow, spacy (a DocBin; --sizes 4 is enough:
-about 60x), conll (one sentence of 99,000 tokens of the field's size: long tokens, since a
-sentence holds under 100,000) and conll-words (real words: at most about 0.65 MB).
+libxml2 when written: use --sizes 8), parquet, arrow, spacy (a DocBin; writing it takes
+spaCy's tokenizer a while: --sizes 4 is quicker), conll (one sentence of 99,000 tokens of the
+field's size: long tokens, since a sentence holds under 100,000) and conll-words (real words:
+at most about 0.65 MB).
 
 Figures of 2026-12-02 (`--phases --sizes 16`, bioc 8, spacy 4; whole import, ascii / latin /
 cjk): csv, tsv, jsonl, txt 2.08-2.11; json and labelstudio 2.17-2.30; prodigy and doccano
@@ -30,8 +31,9 @@ UTF-8, never a str of up to twice its size); conll 2.22-2.23; bioc 2.28-2.30; ar
 parquet 3.09-3.19 -> 2.17 (Arrow's reader held about 2.9x: the dictionary page unpacked, the
 dictionary, the dense array; a column of long texts is now read page by page, each text a view
 of its page: app.core.io.formats.parquet_pages; bench/parquet_memory.py measures other writers'
-layouts); spacy 60.9-61.3 (spaCy reads a DocBin whole). At 8 MB: pubtator and brat
-2.12-2.16, parquet 2.32-2.33.
+layouts); spacy 60.9-61.3 -> 2.66-2.72 at 4 MB (spaCy read a DocBin whole; now it is read as a
+stream, a document at a time: app.core.io.formats.spacy_stream), 2.17-2.18 at 16 MB (txt
+2.14-2.15 in the same run). At 8 MB: pubtator and brat 2.12-2.16, parquet 2.32-2.33.
 conll-words, a 0.65 MB field, is 6.9: about 4 MB of fixed cost (the import's page cache and
 buffers, then the index's), the same as txt's at that size.
 """
