@@ -16,6 +16,7 @@ NEUTRALISED_COLUMN, so that a re-import restores the texts exactly.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import re
@@ -46,6 +47,7 @@ MULTI_ANNOTATOR = True  # every annotator kept
 MAX_UNPACKED = 2 << 30  # bytes once unzipped
 MAX_RATIO = 200  # unzipped / zipped, past 10 MB unzipped
 MAX_CELL = 32_767  # Excel's limit on the characters of one cell
+EXCEL_ROWS = 1_048_576  # rows in a sheet: openpyxl makes the missing rows up to a row number
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in XML 1.0
 
 
@@ -73,8 +75,53 @@ def _check_zip(path: Path) -> None:
                         problem = prolog_problem(handle)
                     if problem:
                         raise DataError(name, None, f"{member.filename} {problem}: refused")
+            problem = _shared_strings_problem(archive, members)
+            if problem:
+                raise DataError(name, None, problem)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise DataError(name, None, f"not an Excel workbook ({exc})") from None
+
+
+MIN_SHARED_CELL = 16  # bytes of sheet XML that any cell using a shared string takes at least
+FEW_SHARED = 50_000  # shared strings that openpyxl reads in well under a second
+_SHARED_ITEM = re.compile(r"<(?:[\w.-]+:)?si[\s/>]")
+
+
+def _shared_strings_problem(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> str | None:
+    """A shared-string table with more strings than the rest of the workbook has room to use
+    (red team, session 6: 1M unused strings, a 2.6 MB file, kept openpyxl busy 7 s and 230 MB
+    before the first row; Excel keeps only the strings its cells use). Every other member
+    counts as room, as a sheet may live at any path the workbook's relationships name."""
+    table = next((m for m in members if m.filename.lower().endswith("sharedstrings.xml")), None)
+    if table is None:
+        return None
+    room = max(FEW_SHARED, sum(m.file_size for m in members if m is not table) // MIN_SHARED_CELL)
+    if table.file_size // MIN_SHARED_CELL <= room:  # '<si><t></t></si>' alone is 16 bytes
+        return None
+    count, tail = 0, ""
+    with archive.open(table) as handle:
+        head = handle.read(2)
+        encoding = "utf-16" if head in (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<") else "utf-8"
+        if head == b"<\x00":
+            encoding = "utf-16-le"
+        elif head == b"\x00<":
+            encoding = "utf-16-be"
+        decoder = codecs.getincrementaldecoder(encoding)("replace")
+        block = head
+        while block:
+            text = tail + decoder.decode(block)
+            cut = text.rfind("<")  # a tag cut at the block's end is counted with the next
+            cut = len(text) if cut < 0 else cut
+            count += len(_SHARED_ITEM.findall(text, 0, cut))
+            tail = text[cut:]
+            block = handle.read(1 << 20)
+    count += len(_SHARED_ITEM.findall(tail + decoder.decode(b"", final=True)))
+    if count <= room:
+        return None
+    return (
+        f"{table.filename} lists {count:,} shared strings, more than the workbook's cells could "
+        f"use (room for {room:,}): a damaged or hostile workbook; save it again from Excel"
+    )
 
 
 MAX_PROLOG = 1 << 20  # bytes of XML declaration, comments and whitespace before the root
@@ -188,7 +235,11 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
     book, sheet = _sheet(path, options.sheet)
     number = 1  # the sheet row read last: a corrupt cell is in the row after it
     try:
-        lines = sheet.iter_rows(values_only=True)
+        # The <dimension> a sheet declares is not trusted: openpyxl's read-only mode stops at
+        # its last row, so a file that declared A1:B3 lost its other rows without a word (red
+        # team, session 6). Rows are read to the end, never past Excel's last row.
+        sheet.reset_dimensions()
+        lines = sheet.iter_rows(max_row=EXCEL_ROWS, values_only=True)
         first = next(lines, None)
         if first is None:
             raise DataError(name, None, f"sheet {sheet.title!r} is empty")
