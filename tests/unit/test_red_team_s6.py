@@ -278,3 +278,33 @@ def test_a_bundle_label_with_a_line_separator_is_refused(bundled, tmp_path):
     with pytest.raises(BundleError, match="line separator"):
         merge_bundle(project, bundle)
     assert dump(project.path) == before
+
+
+# -- predict ------------------------------------------------------------------------------
+
+
+def test_predict_never_writes_over_its_input_and_names_an_empty_one(make_project, tmp_path, capsys):
+    """`predict P in.csv --output in.csv` replaced in.csv with its JSON Lines; a file of long
+    blank lines ended in an IndexError."""
+    import os
+
+    from tests.fixtures_data import sms_rows, write_csv
+
+    project = make_project()
+    rows = sms_rows(60)
+    path = tmp_path / "sms.csv"
+    write_csv(path, [["text", "label"], *[[t, label] for t, label in rows]])
+    import_dataset(project, path, label_column="label")
+    project.close()
+    assert cli(["train", str(project.path)]) == 0
+    source = tmp_path / "new.csv"
+    source.write_text("text\nwin cash now\nsee you\n", encoding="utf-8")
+    os.link(source, tmp_path / "hard.csv")
+    for out in (source, tmp_path / "hard.csv", tmp_path / "." / "new.csv"):
+        assert cli(["predict", str(project.path), str(source), "--output", str(out)]) == 1
+        assert "is the input file new.csv" in capsys.readouterr().err
+    assert source.read_text(encoding="utf-8") == "text\nwin cash now\nsee you\n"
+    blank = tmp_path / "blank.jsonl"
+    blank.write_bytes((b" " * 5000 + b"\n") * 3)
+    assert cli(["predict", str(project.path), str(blank), "--output", str(tmp_path / "o")]) == 1
+    assert "blank.jsonl: the file holds no records" in capsys.readouterr().err
