@@ -308,3 +308,13 @@ def test_predict_never_writes_over_its_input_and_names_an_empty_one(make_project
     blank.write_bytes((b" " * 5000 + b"\n") * 3)
     assert cli(["predict", str(project.path), str(blank), "--output", str(tmp_path / "o")]) == 1
     assert "blank.jsonl: the file holds no records" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["fifo.csv", "fifo.pubtator"])
+def test_al_bench_refuses_a_fifo_instead_of_waiting_on_it(tmp_path, capsys, name):
+    import os
+
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    assert cli(["al-bench", "--task", "spans", str(fifo)]) == 2
+    assert f"{name}: cannot be read: not a regular file" in capsys.readouterr().err
