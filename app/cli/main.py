@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         problem = storage_problem(exc)
         if problem is None:
             raise
-        where = getattr(args, "path", None)
+        # The project file the command writes: `path`, or the new one of `bundle open` (red
+        # team, session 6: a read-only folder gave a message naming no file).
+        where = getattr(args, "path", None) or getattr(args, "dest", None)
         print(f"tagloop: error: {f'{where}: ' if where else ''}{problem}", file=sys.stderr)
         return 1
 

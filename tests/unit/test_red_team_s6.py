@@ -318,3 +318,19 @@ def test_al_bench_refuses_a_fifo_instead_of_waiting_on_it(tmp_path, capsys, name
     os.mkfifo(fifo)
     assert cli(["al-bench", "--task", "spans", str(fifo)]) == 2
     assert f"{name}: cannot be read: not a regular file" in capsys.readouterr().err
+
+
+def test_an_sqlite_error_of_bundle_open_names_the_new_project_file(tmp_path, capsys, monkeypatch):
+    """A read-only folder as the destination of `bundle open` (seen as a non-root user) gave
+    'the project file cannot be opened' without naming the file."""
+    import sqlite3
+
+    import app.core.bundle as bundle
+
+    def refuse(*_args, **_kwargs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(bundle, "open_bundle", refuse)
+    dest = tmp_path / "locked" / "x.tagloop"
+    assert cli(["bundle", "open", str(tmp_path / "b.tlbundle"), str(dest)]) == 1
+    assert f"error: {dest}: the project file cannot be opened" in capsys.readouterr().err

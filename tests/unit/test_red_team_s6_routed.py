@@ -1,0 +1,33 @@
+"""Red team, session 6: failures found in modules other engineers own this session, kept as
+strict xfails for the lead to route (each passes once its module is fixed, and then the
+xfail marker must go)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.core.io.export import export_file
+from app.core.io.importer import import_dataset
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app/core/io/formats/brat.py: the writer turns only ' ' into '_' in a label, so a "
+    "no-break space (or any other Unicode space) is written into the .ann line, whose reader "
+    "then refuses the export ('not a BRAT text-bound annotation'); use re.sub(r'\\s', '_')",
+)
+def test_a_brat_export_of_a_label_with_a_no_break_space_reads_back(make_project, tmp_path):
+    label = "heart\u00a0attack"
+    project = make_project("spans", (label, "D"))
+    data = tmp_path / "in.jsonl"
+    text = "Alice had a heart attack today."
+    spans = [{"start": 12, "end": 24, "label": label}, {"start": 0, "end": 5, "label": "D"}]
+    data.write_text(json.dumps({"text": text, "spans": spans, "answer": "accept"}) + "\n")
+    import_dataset(project, data, fmt="prodigy")
+    out = tmp_path / "out.brat"
+    export_file(project, out, fmt="brat")
+    again = make_project("spans", ("D",))
+    import_dataset(again, out, fmt="brat", add_labels=True)
+    assert sorted(again.schema.label_names) == ["D", "heart_attack"]
