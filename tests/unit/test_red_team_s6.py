@@ -334,3 +334,35 @@ def test_an_sqlite_error_of_bundle_open_names_the_new_project_file(tmp_path, cap
     dest = tmp_path / "locked" / "x.tagloop"
     assert cli(["bundle", "open", str(tmp_path / "b.tlbundle"), str(dest)]) == 1
     assert f"error: {dest}: the project file cannot be opened" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["\u202eroot", "a\u2028b", "x\ny"])
+def test_an_annotator_name_follows_the_label_name_rule(make_project, tmp_path, name, bundled):
+    from app.core.bundle import merge_bundle, open_bundle
+    from app.core.bundle.errors import BundleError
+    from app.core.team.assign import add_annotator
+    from tests.fuzz.bundle_corpus import Case, build
+    from tests.unit.bundle_helpers import dump
+
+    project = make_project()
+    with pytest.raises(ProjectError, match="the annotator name"):
+        add_annotator(project, name)
+    data = tmp_path / "in.csv"
+    data.write_text("text,label\nhello,ham\n", encoding="utf-8")
+    with pytest.raises(DataError, match="the annotator name") as caught:
+        import_dataset(project, data, label_column="label", annotator=name)
+    assert "in.csv" in str(caught.value)
+    owner, good = bundled
+
+    def edit(members):
+        rows = [json.loads(line) for line in members["annotators.jsonl"].splitlines()]
+        rows.append({**rows[-1], "uuid": "0" * 31 + "9", "name": name})
+        members["annotators.jsonl"] = "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+    bundle = build(good, Case("annotator-name", edit), tmp_path / "h.tlbundle")
+    with pytest.raises(BundleError, match="the annotator name"):
+        open_bundle(bundle, tmp_path / "opened.tagloop")
+    before = dump(owner.path)
+    with pytest.raises(BundleError, match="the annotator name"):
+        merge_bundle(owner, bundle)
+    assert dump(owner.path) == before

@@ -331,9 +331,13 @@ def insert_annotator(
     """Write one annotators.jsonl row (checked) and register it in `refs`; its new id (a
     merge stages it, with the id it will have, into another `table`)."""
     uid = check.str(row, "uuid")
+    name = check.str(row, "name")
+    problem = label_name_problem(name)  # red team, session 6: the rule of a local name
+    if problem is not None:
+        raise check.fail(row, f"the annotator name {name[:40]!r} {problem}")
     cursor = conn.execute(
         f"INSERT INTO {table} (id, uuid, name, role, created_at) VALUES (?, ?, ?, ?, ?)",
-        (row_id, uid, check.str(row, "name"), check_role(check, row), check.str(row, "created_at")),
+        (row_id, uid, name, check_role(check, row), check.str(row, "created_at")),
     )
     new_id = cursor.lastrowid if row_id is None else row_id
     refs.add_annotator(uid, new_id)
