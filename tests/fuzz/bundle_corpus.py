@@ -45,6 +45,8 @@ HOSTILE_VALUES: tuple[Any, ...] = (
     "bad \ud800 x",
     "id",
     "x" * 5000,
+    "a\u2028b",  # session 6: a line separator, in a label or annotator name
+    "\u202eroot",  # and a bidi override, which shows a name as another
 )
 Edit = Callable[[dict[str, bytes]], None]
 
