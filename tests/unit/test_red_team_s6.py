@@ -366,3 +366,24 @@ def test_an_annotator_name_follows_the_label_name_rule(make_project, tmp_path, n
     with pytest.raises(BundleError, match="the annotator name"):
         merge_bundle(owner, bundle)
     assert dump(owner.path) == before
+
+
+def test_a_damaged_project_file_or_a_folder_gets_a_plain_message(make_project, tmp_path, capsys):
+    """A project file cut short said 'database disk image is malformed' wrapped in
+    SQLAlchemy's words and a web link; a folder was 'no such project file'."""
+    project = make_project()
+    data = tmp_path / "in.csv"
+    data.write_text("text\n" + "".join(f"row {i}\n" for i in range(3000)), encoding="utf-8")
+    import_dataset(project, data)
+    project.close()
+    whole = project.path.read_bytes()
+    cut = tmp_path / "cut.tagloop"
+    cut.write_bytes(whole[: len(whole) // 2])
+    assert cli(["stats", str(cut)]) == 1
+    err = capsys.readouterr().err
+    assert f"{cut}: cannot be opened as a Tagloop project (database disk image is malformed)" in err
+    assert "damaged or cut short" in err and "sqlalche.me" not in err
+    folder = tmp_path / "folder.tagloop"
+    folder.mkdir()
+    assert cli(["stats", str(folder)]) == 1
+    assert f"{folder}: is a folder, not a project file" in capsys.readouterr().err
