@@ -5,7 +5,8 @@ it should not have been, or lost rows without a word, or took seconds before the
   label written with two sets of code points (NFC and NFD) in one file, under --add-labels;
 - CoNLL tags whose label holds a space (the reader splits them: refused, naming the line);
 - xlsx: a sheet that declares a smaller <dimension> than it holds (every row must land), a
-  row numbered past Excel's last row, and a shared-string table no cell could use.
+  row numbered past Excel's last row, a shared-string table no cell could use, and a cell
+  (inline or shared) longer than --max-field-mb, which xlsx did not apply.
 
 (name, bytes or a function making them, task type, import_dataset options), as
 import_cases.hostile() gives them; EXPECTED says how each must end ("refused", or "N rows":
@@ -115,6 +116,18 @@ def cases() -> list[tuple[str, Any, str, dict]]:
     out.append(("red6-xlsx-dimension-short.xlsx", dim, "classification", {"label_column": "label"}))
     far = partial(_workbook, _sheet(2, "A1:B3", _far_row("999999999999")))
     out.append(("red6-xlsx-row-far.xlsx", far, "classification", {"label_column": "label"}))
+    long_text = "".join(chr(97 + (i * 7919) % 26) for i in range(200_000))  # 200 KB, varied
+    small = {"max_field": 64 << 10}
+    long_inline = partial(_workbook, _sheet(1, "A1:B2").replace(b"text 2", long_text.encode()))
+    out.append(("red6-xlsx-long-inline.xlsx", long_inline, "classification", small))
+    cell = '<row r="2"><c r="A2" t="s"><v>0</v></c></row>'
+    head = '<row r="1"><c r="A1" t="inlineStr"><is><t>text</t></is></c></row>'
+    sheet = (
+        f'<?xml version="1.0"?>\n<worksheet {MAIN}><sheetData>{head}{cell}</sheetData></worksheet>'
+    )
+    table = f'<?xml version="1.0"?>\n<sst {MAIN}><si><t>{long_text}</t></si></sst>'
+    long_shared = partial(_workbook, sheet.encode(), table.encode())
+    out.append(("red6-xlsx-long-shared.xlsx", long_shared, "classification", small))
     for name, utf16 in (("", False), ("-utf16", True)):
         shared = partial(_workbook, None, _unused_strings(200_000, utf16))
         out.append((f"red6-xlsx-unused-strings{name}.xlsx", shared, "classification", {}))
@@ -128,4 +141,6 @@ EXPECTED = {
     "red6-xlsx-row-far.xlsx": "2 rows",
     "red6-xlsx-unused-strings.xlsx": "refused",
     "red6-xlsx-unused-strings-utf16.xlsx": "refused",
+    "red6-xlsx-long-inline.xlsx": "refused",
+    "red6-xlsx-long-shared.xlsx": "refused",
 }

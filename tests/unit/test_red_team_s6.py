@@ -387,3 +387,26 @@ def test_a_damaged_project_file_or_a_folder_gets_a_plain_message(make_project, t
     folder.mkdir()
     assert cli(["stats", str(folder)]) == 1
     assert f"{folder}: is a folder, not a project file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_max_field_applies_to_an_xlsx_cell(make_project, tmp_path, shared):
+    """--max-field-mb did not apply to xlsx: a cell of any size was read, and openpyxl holds
+    it about twice over while it parses it."""
+    text = "".join(chr(97 + (i * 7919) % 26) for i in range(300_000))
+    if shared:
+        cells = '<row r="2"><c r="A2" t="s"><v>0</v></c></row>'
+        table = f"<sst {MAIN}><si><t>{text}</t></si></sst>".encode()
+        members = {"xl__sharedStrings_xml": table}
+    else:
+        cells = f'<row r="2"><c r="A2" t="inlineStr"><is><t>{text}</t></is></c></row>'
+        members = {}
+    head = '<row r="1"><c r="A1" t="inlineStr"><is><t>text</t></is></c></row>'
+    body = f"<worksheet {MAIN}><sheetData>{head}{cells}</sheetData></worksheet>".encode()
+    path = workbook_with(tmp_path, "long.xlsx", xl__worksheets__sheet1_xml=body, **members)
+    project = make_project()
+    with pytest.raises(DataError, match="longer than the 262,144 bytes limit") as caught:
+        import_dataset(project, path, max_field=256 << 10)
+    assert "long.xlsx" in str(caught.value)
+    assert counts(project.path) == (0, 0)
+    assert import_dataset(project, path, max_field=400 << 10).rows == 1
