@@ -31,3 +31,25 @@ def test_a_brat_export_of_a_label_with_a_no_break_space_reads_back(make_project,
     again = make_project("spans", ("D",))
     import_dataset(again, out, fmt="brat", add_labels=True)
     assert sorted(again.schema.label_names) == ["D", "heart_attack"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app/core/io/formats/pubtator.py: _HEADER (any line whose first 40 characters hold "
+    "no '|' or tab before '|t|' or '|a|') scores 0.95 on a JSON Lines or text line such as "
+    '\'{"id":1,"text":"cmd|t|x"\', so the registry refuses a doccano export of Tagloop\'s own '
+    "(even with --format doccano) and a .txt line 'see x|a|y' as 'looks like pubtator'; a "
+    "PMID is a number (or at least has no quote or brace)",
+)
+@pytest.mark.parametrize(
+    ("name", "content", "options"),
+    [
+        ("pipes.txt", "see x|a|y\nsecond\n", {}),
+        ("pipes.jsonl", '{"id":1,"text":"cmd|t|x","label":[]}\n', {"fmt": "doccano"}),
+    ],
+)
+def test_a_pipe_t_pipe_in_a_text_is_not_pubtator(make_project, tmp_path, name, content, options):
+    project = make_project()
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert import_dataset(project, path, **options).rows >= 1
