@@ -53,3 +53,32 @@ def test_a_pipe_t_pipe_in_a_text_is_not_pubtator(make_project, tmp_path, name, c
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
     assert import_dataset(project, path, **options).rows >= 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app/core/io/formats/brat.py: a .txt in the BRAT folder that is a symbolic link to "
+    "a file outside the folder (/etc/passwd, ~/.ssh/...) is followed and imported as a "
+    "document, and then travels in every export and bundle; refuse links leaving the folder",
+)
+def test_a_brat_folder_never_imports_a_file_outside_itself(make_project, tmp_path):
+    import os
+
+    from app.core.errors import DataError
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Alice met Bob\n", encoding="utf-8")
+    (folder / "a.ann").write_text("T1\tD 0 5\tAlice\n", encoding="utf-8")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the secret key\n", encoding="utf-8")
+    os.symlink(secret, folder / "b.txt")
+    (folder / "b.ann").write_text("T1\tD 0 3\tthe\n", encoding="utf-8")
+    project = make_project("spans", ("D",))
+    try:
+        import_dataset(project, folder, fmt="brat")
+    except DataError:
+        pass
+    with project.engine.connect() as conn:
+        texts = [row[0] for row in conn.exec_driver_sql("SELECT text FROM datapoint")]
+    assert "the secret key\n" not in texts
