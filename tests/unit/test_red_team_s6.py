@@ -410,3 +410,20 @@ def test_max_field_applies_to_an_xlsx_cell(make_project, tmp_path, shared):
     assert "long.xlsx" in str(caught.value)
     assert counts(project.path) == (0, 0)
     assert import_dataset(project, path, max_field=400 << 10).rows == 1
+
+
+def test_terminal_controls_in_a_file_name_are_printed_escaped(make_project, tmp_path, capsys):
+    """A file named with ESC sequences cleared and recoloured the terminal of whoever ran
+    the command, in an error and in a report alike."""
+    project = make_project()
+    project.close()
+    bad = tmp_path / "ev\x1b[2J\x1b[31mil\x07.csv"
+    bad.write_bytes(b"text\nab\x00c\n")
+    assert cli(["import", str(project.path), str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "ev\\x1b[2J\\x1b[31mil\\x07.csv, line 2: a NUL byte" in err
+    bad.write_text("text\nhello\n", encoding="utf-8")
+    assert cli(["import", str(project.path), str(bad)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "ev\\x1b[2J" in out

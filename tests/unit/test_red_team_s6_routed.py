@@ -4,6 +4,7 @@ xfail marker must go)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -75,10 +76,8 @@ def test_a_brat_folder_never_imports_a_file_outside_itself(make_project, tmp_pat
     os.symlink(secret, folder / "b.txt")
     (folder / "b.ann").write_text("T1\tD 0 3\tthe\n", encoding="utf-8")
     project = make_project("spans", ("D",))
-    try:
+    with contextlib.suppress(DataError):  # refusing the folder is a fix too
         import_dataset(project, folder, fmt="brat")
-    except DataError:
-        pass
     with project.engine.connect() as conn:
         texts = [row[0] for row in conn.exec_driver_sql("SELECT text FROM datapoint")]
     assert "the secret key\n" not in texts
