@@ -81,3 +81,23 @@ def test_a_brat_folder_never_imports_a_file_outside_itself(make_project, tmp_pat
     with project.engine.connect() as conn:
         texts = [row[0] for row in conn.exec_driver_sql("SELECT text FROM datapoint")]
     assert "the secret key\n" not in texts
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app/core/bundle/merge*.py / app/core/audit: a work bundle whose first audit events "
+    "are dropped (checksums recomputed) merges, and `audit verify` says OK: the stretch's first "
+    "prev_hash is not checked against an event the project or the bundle holds, so any prefix "
+    "of the annotator's events (here the 'open-bundle' event) can vanish",
+)
+def test_a_work_bundle_missing_its_first_audit_event_is_refused(tmp_path):
+    from app.core.bundle import merge_bundle
+    from app.core.bundle.errors import BundleError
+    from app.core.project.project import open_project
+    from tests.fuzz import bundle_corpus
+
+    owner_file, work = bundle_corpus.make_kind_fixture(tmp_path, "work")
+    case = bundle_corpus.Case("drop", bundle_corpus._structural("audit_events.jsonl", "drop-first"))
+    bad = bundle_corpus.build(work, case, tmp_path / "dropped.tlbundle")
+    with open_project(owner_file) as owner, pytest.raises(BundleError):
+        merge_bundle(owner, bad)
