@@ -29,6 +29,15 @@ IDS = "(SELECT value FROM json_each(?))"  # the datapoint ids, bound as one JSON
 DERIVE = runs.derive_status_sql("{ids}")
 
 
+def leave_hidden_run(column: str = "run_id", keep: int | None = None) -> str:
+    """SQL, an UPDATE's assignment: an annotation row of an unpublished run (but run `keep`)
+    leaves the run. Every write that changes an existing row does it in the same transaction:
+    the row now holds that write's value, which must show at once and outlive the run's
+    cancel, or its kill and the sweep on the next open (app.core.storage.runs)."""
+    kept = f" AND {column} <> {int(keep)}" if keep is not None else ""
+    return f"run_id = CASE WHEN {column} IN ({runs.HIDDEN_RUNS}){kept} THEN NULL ELSE {column} END"
+
+
 def ids_json(ids: Sequence[int]) -> str:
     return json.dumps(list(ids))
 
@@ -179,8 +188,7 @@ def _apply(raw: sqlite3.Connection, gone: list, updates: list, inserts: list) ->
     raw.executemany("DELETE FROM annotation WHERE id = ?", gone)  # labels go by cascade
     raw.executemany(
         "UPDATE annotation SET value = ?, status = ?, schema_version_id = ?, time_spent_ms = ?,"
-        " origin = ?, updated_at = ?, run_id = CASE WHEN run_id IN"
-        f" ({runs.HIDDEN_RUNS}) THEN NULL ELSE run_id END WHERE id = ?",
+        f" origin = ?, updated_at = ?, {leave_hidden_run()} WHERE id = ?",
         updates,
     )
     raw.executemany(

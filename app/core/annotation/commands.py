@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sqlalchemy import Connection, TextClause, bindparam, text
 
 from app.core import audit
-from app.core.annotation import bulk, bulk_runs
+from app.core.annotation import bulk, bulk_runs, relabel
 from app.core.annotation.states import (
     ANNOTATION_STATUSES,
     AnnotationState,
@@ -153,6 +153,11 @@ class SetAnnotations:
             if applied is not None:
                 return applied
         fresh = bulk.new_uuids(len(ids))  # made before the lock: new annotations' UUIDs
+        plan, after = None, ""
+        if len(ids) >= relabel.PLAN_FROM:  # many: worked out before the lock
+            with project.engine.connect() as conn:
+                plan = relabel.plan(driver_connection(conn), self.annotator_id, self.changes)
+            after = bulk_runs.audit_json(dict(self.changes))
 
         def write(conn: Connection) -> tuple[dict, dict, dict]:
             # Under the write lock from the first read (BEGIN IMMEDIATE): what is read is
@@ -162,15 +167,26 @@ class SetAnnotations:
             before_status = bulk.statuses(raw, ids)
             bulk.check_exist(ids, before_status)
             self.validate(project, conn, schema)
-            before = read_states(conn, self.annotator_id, ids)
+            kind, who, now = project.task_type, self.annotator_id, now_iso()
+            written = None
+            if plan is not None:
+                written = relabel.write(raw, plan, kind, schema.id, now, fresh)
+            if plan is not None and written is not None:
+                # as planned (nothing changed since): set-based, the states before read then
+                before = plan.before
+                bulk.derive_statuses(raw, [i for i in plan.ids if i not in plan.stays_labelled])
+                after_status = bulk.statuses(raw, ids)
+                bulk_runs.record(conn, who, self.description, plan.before_json, after)
+                return before, before_status, after_status
+            before = read_states(conn, who, ids)
             written = bulk.write_states(
-                raw, project.task_type, self.annotator_id, self.changes, schema.id, now_iso(), fresh
+                raw, kind, who, self.changes, schema.id, now, fresh
             )  # set-based: one statement per step, not three per item
             bulk.derive_statuses(raw, ids)
             after_status = bulk.statuses(raw, ids)
             audit.record(
                 conn,
-                self.annotator_id,
+                who,
                 self.description,
                 "annotation",
                 written[0] if len(ids) == 1 else None,
@@ -257,8 +273,8 @@ def write_state(
         conn.execute(
             text(
                 "UPDATE annotation SET value = :value, status = :status, schema_version_id ="
-                " :schema, time_spent_ms = :spent, origin = :origin, updated_at = :now"
-                " WHERE id = :id"
+                " :schema, time_spent_ms = :spent, origin = :origin, updated_at = :now,"
+                f" {bulk.leave_hidden_run()} WHERE id = :id"
             ),
             {
                 "value": value,

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.annotation import bulk
 from app.core.bundle.merge_staging import ANNOTATION_COLUMNS
 from app.core.bundle.rows import VERSION_COLUMNS, Checker, annotation_labels, version_uuid
 from app.core.ids import datapoint_uuid
@@ -335,8 +336,10 @@ class AnnotationMerging:
         else:
             annotation_id = existing_id
             assigned = ", ".join(f"{c} = ?" for c in _WRITTEN)
+            leave = bulk.leave_hidden_run(keep=self._own_run_id)  # a bulk label's hidden row
             self.conn.execute(
-                f"UPDATE main.annotation SET {assigned} WHERE id = ?", (*values, existing_id)
+                f"UPDATE main.annotation SET {assigned}, {leave} WHERE id = ?",
+                (*values, existing_id),
             )
             self.conn.execute(
                 "DELETE FROM main.annotation_label WHERE annotation_id = ?", (annotation_id,)
@@ -387,6 +390,14 @@ class AnnotationMerging:
         )
         conn.execute("DROP TABLE temp.stage_sorting")
 
+    @property
+    def _own_run_id(self) -> int | None:
+        """The id of this merge's own write run (its early inserts), if it began one: its rows
+        publish with the last transaction, so an update of one keeps it in the run."""
+        early = getattr(self, "early", None)
+        run = getattr(early, "run", None)
+        return run.id if run is not None else None
+
     def publish_annotations(
         self, conn: sqlite3.Connection, tick: Callable[[str], None] = lambda step: None
     ) -> None:
@@ -423,8 +434,9 @@ class AnnotationMerging:
         ops = self.staged_ops  # as staged: a set-aside row makes a statement find less, never more
         if ops.get("update"):
             assigned = ", ".join(f"{c} = s.{c}" for c in _WRITTEN)
+            leave = bulk.leave_hidden_run("annotation.run_id", self._own_run_id)  # a bulk label's
             conn.execute(
-                f"UPDATE main.annotation SET {assigned} FROM temp.stage_annotation s"
+                f"UPDATE main.annotation SET {assigned}, {leave} FROM temp.stage_annotation s"
                 " WHERE s.op = 'update' AND annotation.id = s.l_id"
             )
             conn.execute(

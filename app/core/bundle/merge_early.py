@@ -31,7 +31,8 @@ publish. The rest stay in the last transaction, as before.
 All or nothing: a cancel or an error discards the run (runs.writing, in short transactions),
 after giving back to the project any hidden row a save changed (`rescue`: the save's label is
 the user's, not the merge's); a killed merge leaves a loading run, swept when the project next
-opens (runs.sweep_abandoned). SQLite-bound, like the merge: it works on the merge's raw driver
+opens (runs.sweep_abandoned), without such a row: the save took it out of the run already
+(bulk.leave_hidden_run). SQLite-bound, like the merge: it works on the merge's raw driver
 connection, whose TEMP staging tables it reads.
 """
 

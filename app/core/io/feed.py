@@ -30,6 +30,7 @@ from app.core.project.label_schema import (
     label_too_long,
     same_looking,
 )
+from app.core.storage import runs
 from app.core.storage.tables import DatapointStatus
 from app.core.storage.visibility import visible
 
@@ -302,11 +303,14 @@ class RowFeed:
         if not self.attached:
             return []
         wanted = {annotator_ids[item[3]] for item in self.attached}
+        # a row of an unpublished run (a bulk label still being written) is no label yet:
+        # the import's takes its place (take_hidden_places), and outlives that run's kill
         theirs = {
             (row[0], row[1])
             for annotator_id in wanted
             for row in self.conn.execute(
-                "SELECT datapoint_id, annotator_id FROM annotation WHERE annotator_id = ?",
+                "SELECT datapoint_id, annotator_id FROM annotation WHERE annotator_id = ?"
+                f" AND {runs.annotation_visible('')}",
                 (annotator_id,),
             )
         }
@@ -353,6 +357,43 @@ class UuidRun:
     def next(self) -> str:
         self.count += 1
         return f"{self.prefix}{self.count:012x}"
+
+
+def take_hidden_places(
+    conn: sqlite3.Connection,
+    pending: list[tuple[int, int, Any, str, str]],
+    annotator_ids: dict[str, int],
+    schema_version_id: int,
+    task_type: str,
+) -> list[tuple[int, int, Any, str, str]]:
+    """Labels attached to datapoints already there, where their annotator has a row of an
+    unpublished run (unseen, never acknowledged): written over that row, which leaves the run
+    in the same transaction (so it outlives the run's kill, and a merge that wrote it early
+    decides the pair again); the others, for insert_annotations."""
+    stamp = now_iso()
+    rest = []
+    hidden = (
+        "SELECT id FROM annotation WHERE datapoint_id = ? AND annotator_id = ?"
+        f" AND run_id IN ({runs.HIDDEN_RUNS})"
+    )
+    for item in pending:
+        dp_id, _line, value, annotator, origin = item
+        found = conn.execute(hidden, (dp_id, annotator_ids[annotator])).fetchone()
+        if found is None:
+            rest.append(item)
+            continue
+        conn.execute(
+            "UPDATE annotation SET value = ?, status = 'complete', schema_version_id = ?,"
+            " time_spent_ms = 0, origin = ?, updated_at = ?, run_id = NULL WHERE id = ?",
+            (json.dumps(value, ensure_ascii=False), schema_version_id, origin, stamp, found[0]),
+        )
+        conn.execute("DELETE FROM annotation_label WHERE annotation_id = ?", found)
+        conn.executemany(
+            "INSERT OR IGNORE INTO annotation_label (annotation_id, label, datapoint_id)"
+            " VALUES (?, ?, ?)",
+            ((found[0], label, dp_id) for label in LabelParser.labels_of(value, task_type)),
+        )
+    return rest
 
 
 def insert_annotations(

@@ -36,7 +36,13 @@ from app.core.ids import new_uuid, now_iso
 from app.core.io import readers, sources
 from app.core.io.answers import Answers
 from app.core.io.decoding import DEFAULT_MAX_FIELD, check_encoding
-from app.core.io.feed import RowFeed, UuidRun, check_new_labels, insert_annotations
+from app.core.io.feed import (
+    RowFeed,
+    UuidRun,
+    check_new_labels,
+    insert_annotations,
+    take_hidden_places,
+)
 from app.core.io.formats import registry
 from app.core.io.formats.base import ReadOptions
 from app.core.io.preview import check_mapping, open_file, suggest_mapping
@@ -384,8 +390,12 @@ def _publish(
     if feed.attached:
         annotator_ids = loader.annotators({item[3] for item in feed.attached})
         attached = feed.new_attached(annotator_ids)
-        report.annotations += insert_annotations(
-            conn, attached, annotator_ids, schema.id, job.project.task_type, loader.uuids
+        kind = job.project.task_type
+        rest = take_hidden_places(conn, attached, annotator_ids, schema.id, kind)
+        report.annotations += (
+            len(attached)
+            - len(rest)
+            + insert_annotations(conn, rest, annotator_ids, schema.id, kind, loader.uuids)
         )
         _mark_labeled(conn, [item[0] for item in attached])
         report.attached = len(attached)
