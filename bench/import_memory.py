@@ -25,9 +25,13 @@ sentence holds under 100,000) and conll-words (real words: at most about 0.65 MB
 
 Figures of 2026-12-02 (`--phases --sizes 16`, bioc 8, spacy 4; whole import, ascii / latin /
 cjk): csv, tsv, jsonl, txt 2.08-2.11; json and labelstudio 2.17-2.30; prodigy and doccano
-2.09-2.19; pubtator and brat 2.14-2.16 / 2.97-2.98 cjk; conll 2.22-2.23; bioc 2.28-2.30; arrow
-2.15-2.16; parquet 3.09-3.19 (Arrow's reader itself holds about 2.9x: the dictionary page
-unpacked, the dictionary, the dense array); spacy 60.9-61.3 (spaCy reads a DocBin whole).
+2.09-2.19; pubtator and brat 2.14-2.16 / 2.97-2.98 cjk -> 2.07-2.08 (a long text is its
+UTF-8, never a str of up to twice its size); conll 2.22-2.23; bioc 2.28-2.30; arrow 2.15-2.16;
+parquet 3.09-3.19 -> 2.17 (Arrow's reader held about 2.9x: the dictionary page unpacked, the
+dictionary, the dense array; a column of long texts is now read page by page, each text a view
+of its page: app.core.io.formats.parquet_pages; bench/parquet_memory.py measures other writers'
+layouts); spacy 60.9-61.3 (spaCy reads a DocBin whole). At 8 MB: pubtator and brat
+2.12-2.16, parquet 2.32-2.33.
 conll-words, a 0.65 MB field, is 6.9: about 4 MB of fixed cost (the import's page cache and
 buffers, then the index's), the same as txt's at that size.
 """

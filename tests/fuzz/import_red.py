@@ -162,4 +162,47 @@ def cases() -> list[tuple[str, bytes, str, dict]]:
         ("big-key", '[{"' + "k" * 200_000 + '": 1, "text": "a", "label": "ham"}]'),
     ):
         out.append((f"red-json-{name}.json", text.encode("utf-8"), "classification", LABELLED))
+    out.extend(duplicate_keys())
     return out
+
+
+def duplicate_keys() -> list[tuple[str, bytes, str, dict]]:
+    """JSON objects that name a key twice (RFC 8259 leaves them undefined): refused, in every
+    JSON-based format, at the top, nested, in a long line, and in a label cell."""
+    long = "x" * (200 << 10)
+    dup = '{"text": "a", "label": "ham", "text": "b"}'
+    nested = '{"text": "a", "label": "ham", "meta": {"k": 1, "k": 2}}'
+    out = [
+        ("red-dup-key.jsonl", f"{json.dumps(RECORDS[0])}\n{dup}\n", "classification", LABELLED),
+        ("red-dup-nested.jsonl", f"{nested}\n", "classification", LABELLED),
+        ("red-dup-key.json", f"[{json.dumps(RECORDS[0])}, {dup}]", "classification", LABELLED),
+        ("red-dup-nested.json", f"[\n{nested}\n]", "classification", LABELLED),
+        ("red-dup-long.jsonl", f'{{"text": "{long}", "text": "{long}"}}\n', "classification", {}),
+        ("red-dup-long.json", f'[{{"text": "{long}", "text": "b"}}]', "classification", {}),
+        ("red-dup-nomap.jsonl", '{"text": "a", "text": "b"}\n', "classification", {}),
+        (
+            "red-dup-label-cell.csv",
+            'text,label\nhello,"[{""start"": 0, ""end"": 1, ""label"": ""a"", ""end"": 2}]"\n',
+            "spans",
+            LABELLED,
+        ),
+        (
+            "red-dup-labelstudio.json",
+            '[{"data": {"text": "hi", "text": "ho"}}]',
+            "classification",
+            {"fmt": "labelstudio"},
+        ),
+        (
+            "red-dup-prodigy.jsonl",
+            '{"text": "hi", "answer": "accept", "answer": "reject"}\n',
+            "classification",
+            {"fmt": "prodigy"},
+        ),
+        (
+            "red-dup-doccano.jsonl",
+            '{"text": "hi", "label": [[0, 1, "a", 5]], "label": []}\n',
+            "spans",
+            {"fmt": "doccano"},
+        ),
+    ]
+    return [(name, body.encode("utf-8"), task, options) for name, body, task, options in out]

@@ -11,6 +11,7 @@ from itertools import pairwise
 from typing import Any
 
 from app.core.errors import DataError
+from app.core.jsonkeys import DuplicateKey, duplicate_problem, unique_object
 from app.core.project.label_schema import SchemaVersion
 
 
@@ -48,7 +49,10 @@ class LabelParser:
             return self._label(raw, line)
         if isinstance(raw, str) and raw.lstrip()[:1] in ("[", "{"):
             try:
-                raw = json.loads(raw)
+                raw = json.loads(raw, object_pairs_hook=unique_object)
+            except DuplicateKey as exc:
+                problem = duplicate_problem(exc.args[0])
+                raise DataError(self.file, line, f"the label cell: {problem}") from None
             except json.JSONDecodeError as exc:
                 raise DataError(
                     self.file, line, f"the label cell is not valid JSON: {exc.msg}"

@@ -16,6 +16,7 @@ from app.core.annotation.values import LabelParser
 from app.core.errors import DataError
 from app.core.io.formats.base import ANSWERED, Record
 from app.core.io.formats.spancheck import check_span_text
+from app.core.jsonkeys import DuplicateKey, duplicate_problem, unique_object
 
 DEFAULT_ANNOTATOR = "imported"
 ORIGINS = ("imported", "suggestion")  # origins an import may give (bundle.schema.ORIGINS)
@@ -33,7 +34,11 @@ class Answers:
     def _classification(self, raw: Any, line: int) -> Any:
         if isinstance(raw, str) and raw.lstrip()[:1] in ("[", "{"):
             try:
-                raw = json.loads(raw)
+                raw = json.loads(raw, object_pairs_hook=unique_object)
+            except DuplicateKey as exc:
+                raise DataError(
+                    self.file, line, f"the label cell: {duplicate_problem(exc.args[0])}"
+                ) from None
             except json.JSONDecodeError:
                 return raw
         if isinstance(raw, dict) and "choices" in raw:

@@ -4,7 +4,9 @@ decoder, or later the database or an export, becomes a DataError naming the file
 - nesting deeper than MAX_DEPTH (Python's decoder would raise RecursionError past ~1,000);
 - integers longer than Python's 4,300-digit conversion limit (a ValueError);
 - NaN and Infinity, which are not JSON and which a strict reader of our exports would refuse;
-- lone UTF-16 surrogates (\\ud800), which decode to a str that cannot be encoded as UTF-8.
+- lone UTF-16 surrogates (\\ud800), which decode to a str that cannot be encoded as UTF-8;
+- an object that names a key twice: RFC 8259 leaves its meaning open (Python keeps the last
+  value, other readers the first), so a record that says two things is refused, never guessed.
 
 The checks cost a few C-speed scans of the record; the precise ones run only when a scan
 says they might fail.
@@ -17,6 +19,7 @@ import re
 from typing import Any
 
 from app.core.errors import DataError
+from app.core.jsonkeys import DuplicateKey, duplicate_problem, unique_object
 
 MAX_DEPTH = 100
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -31,7 +34,11 @@ def _refuse_constant(word: str) -> Any:
     raise _NotJson(word)
 
 
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+def duplicate_key(name: str, line: int | None, key: str) -> DataError:
+    return DataError(name, line, duplicate_problem(key))
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=unique_object)
 
 
 def loads(text: str, name: str, line: int) -> Any:
@@ -59,6 +66,8 @@ def raw_decode(text: str, pos: int, name: str, line: int) -> tuple[Any, int]:
 
 
 def _translate(exc: BaseException, name: str, line: int) -> DataError:
+    if isinstance(exc, DuplicateKey):
+        return duplicate_key(name, line, exc.args[0])
     if isinstance(exc, _NotJson):
         return DataError(
             name, line, f"invalid JSON: {exc} is not a JSON value (write it as a string, or null)"

@@ -34,6 +34,7 @@ from app.core.bundle.errors import BundleError
 from app.core.errors import Cancelled
 from app.core.fileio import open_regular
 from app.core.jobs import CancelCheck, never_cancel
+from app.core.jsonkeys import DuplicateKey, duplicate_problem, unique_object
 
 # progress for byte-counted steps: (done, total, message)
 ByteProgress = Callable[[int, int | None, str], None]
@@ -270,7 +271,7 @@ class BundleReader:
         assert self._zip is not None
         try:
             raw = self._zip.read(MANIFEST)
-            manifest = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+            manifest = json.loads(raw.decode("utf-8"), object_pairs_hook=unique_object)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             raise self.error(f"manifest.json is damaged ({exc})") from None
         except DuplicateKey as exc:
@@ -305,7 +306,11 @@ class BundleReader:
 
     def project(self) -> dict[str, Any]:
         try:
-            value = json.loads(self.read_bytes(PROJECT_MEMBER).decode("utf-8"))
+            value = json.loads(
+                self.read_bytes(PROJECT_MEMBER).decode("utf-8"), object_pairs_hook=unique_object
+            )
+        except DuplicateKey as exc:
+            raise self.error(f"project.json: {duplicate_problem(exc.args[0])}") from None
         except (UnicodeDecodeError, ValueError) as exc:
             raise self.error(f"project.json is not valid JSON ({exc})") from None
         except RecursionError:
@@ -336,7 +341,7 @@ class BundleReader:
             return
         reader = self._member_stream(name)
         limit = self.limits.max_line_chars
-        decode = json.JSONDecoder().raw_decode
+        decode = json.JSONDecoder(object_pairs_hook=unique_object).raw_decode
         upgrade = upgrade_row if self.format_version != FORMAT_VERSION else None
         record = schema.RECORDS.get(name)
         line_number = 0
@@ -363,6 +368,9 @@ class BundleReader:
                             raise ValueError("data after the JSON object")
                     except UnicodeDecodeError:
                         raise self.error(f"{name}, line {line_number}: not UTF-8") from None
+                    except DuplicateKey as exc:  # a forged row that says two things
+                        problem = duplicate_problem(exc.args[0])
+                        raise self.error(f"{name}, line {line_number}: {problem}") from None
                     except ValueError as exc:
                         raise self.error(
                             f"{name}, line {line_number}: not valid JSON ({exc})"
@@ -385,19 +393,6 @@ class BundleReader:
         self._finish_member(name, reader)
         if progress is not None:
             progress(reader.count)
-
-
-class DuplicateKey(ValueError):
-    """A JSON object names a key twice (json.loads would keep the last one silently)."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            raise DuplicateKey(key)
-        found[key] = value
-    return found
 
 
 def _where(row: dict[str, Any], line_number: int) -> str:

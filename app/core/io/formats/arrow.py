@@ -112,7 +112,7 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
     limit = options.max_field
     for shard in shards:
         reader = _reader(shard)
-        names = features_names(features) if features else class_names(reader.schema)
+        names = features_names(features) if features else class_names(reader.schema, str(shard))
         line = 0
         try:
             found = named_rows(

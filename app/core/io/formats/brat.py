@@ -12,13 +12,16 @@ declares the labels, so BRAT opens the folder as it is.
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from app.core.errors import DataError
 from app.core.fileio import open_regular
+from app.core.io import longtext
 from app.core.io.decoding import nul_error
 from app.core.io.formats.annotated import (
     atomic_folder,
@@ -30,6 +33,8 @@ from app.core.io.formats.annotated import (
     spans_for_task,
 )
 from app.core.io.formats.base import AnnotatorValue, ReadOptions, Record, WriteContext, WriteReport
+from app.core.io.longslice import Slices
+from app.core.io.longtext import LongText
 from app.core.jobs import CancelCheck, Progress, check_cancel
 
 NAME = "brat"
@@ -42,6 +47,7 @@ _SPAN = re.compile(r"^T\S*\t(\S+) (\d+ \d+(?:;\d+ \d+)*)(?:\t(.*))?$")
 _KINDS = "TRENAM#*"  # the first letter of every BRAT annotation id
 _ANN_HEAD = re.compile(rb"^(?:[TRNAME#*]\w*\t)", re.MULTILINE)
 _ONE_LINE = re.compile(r"[\r\n\t\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+READ = 1 << 20  # bytes of a text read at a time
 
 
 def detect(path: Path, head: bytes) -> float:
@@ -72,7 +78,7 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
     encoding = options.encoding or "utf-8-sig"
     for number, txt in enumerate(texts, 1):
         _check_size(txt, options.max_field)
-        text = _read_text(txt, encoding)
+        text = _read_text(txt, encoding, options.long_bytes)
         ann = txt.with_suffix(".ann")
         if ann.exists():
             _check_size(ann, options.max_field)
@@ -81,7 +87,9 @@ def read(path: Path, options: ReadOptions) -> Iterator[Record]:
         if spans:
             value = spans_for_task(str(ann), 1, options.task_type, spans, NAME)
             values = (AnnotatorValue(value),)
-        yield Record(number, text, {"document": txt.stem}, values, txt.stem)
+        box = [Record(number, text, {"document": txt.stem}, values, txt.stem)]  # type: ignore[arg-type]
+        del text, spans, values  # the text is the record's alone while it is imported
+        yield box.pop()
 
 
 def _check_size(path: Path, limit: int) -> None:
@@ -94,14 +102,27 @@ def _check_size(path: Path, limit: int) -> None:
         raise DataError(str(path), None, f"{size:,} bytes: over the {limit:,}-byte field limit")
 
 
-def _read_text(path: Path, encoding: str) -> str:
+def _read_text(path: Path, encoding: str, long_bytes: bool = False) -> str | LongText:
+    """The text of `path`; with `long_bytes`, a UTF-8 text of more than longtext.LONG_TEXT
+    characters as a LongText: its bytes, never one str (which held up to twice their size,
+    beside them)."""
     try:
         with open_regular(path) as handle:  # a FIFO or /dev/zero named NAME.txt: refused
-            data = handle.read()
+            data = _read_all(handle)
     except OSError as exc:
         raise DataError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None
     if encoding.lower().replace("_", "-").startswith("utf-8") and b"\x00" in data:
         raise nul_error(str(path), data.count(b"\n", 0, data.index(b"\x00")) + 1)
+    if long_bytes and _utf8(encoding) and len(data) > longtext.LONG_TEXT:
+        if data.startswith(codecs.BOM_UTF8) and _utf8(encoding) == "utf-8-sig":
+            del data[:3]
+        try:
+            return longtext.text_of(data)
+        except longtext.BadUtf8 as bad:
+            line = data.count(b"\n", 0, bad.offset) + 1
+            raise DataError(
+                str(path), line, f"not {encoding} text (byte {bad.offset:,}: {bad.error.reason})"
+            ) from None
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -115,9 +136,36 @@ def _read_text(path: Path, encoding: str) -> str:
         raise DataError(str(path), None, f"unknown encoding {encoding!r}") from None
 
 
-def _spans(ann: Path, text: str, encoding: str) -> Iterator[dict[str, Any]]:
+def _read_all(handle: BinaryIO) -> bytearray:
+    """The file's bytes, read into one buffer of its size (bytes joined, or a buffer grown as
+    it is read, held the text twice, or a share more, for a moment)."""
+    data = bytearray(os.fstat(handle.fileno()).st_size)
+    with memoryview(data) as view:
+        filled = 0
+        while filled < len(view) and (count := handle.readinto(view[filled:])):
+            filled += count
+    del data[filled:]  # the file was cut short meanwhile
+    while piece := handle.read(READ):  # or it grew
+        data += piece
+    return data
+
+
+def _utf8(encoding: str) -> str | None:
+    """ "utf-8" or "utf-8-sig" if `encoding` is one of them, else None."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return None
+    return name if name in ("utf-8", "utf-8-sig") else None
+
+
+def _spans(ann: Path, text: str | LongText, encoding: str) -> Iterator[dict[str, Any]]:
+    """The spans of a .ann, each checked against the text (a LongText on slices of its
+    UTF-8: app.core.io.longslice)."""
     name = str(ann)
-    for number, line in enumerate(_read_text(ann, encoding).splitlines(), 1):
+    if text.__class__ is LongText:
+        text = Slices(text)  # type: ignore[arg-type,assignment]
+    for number, line in enumerate(_read_text(ann, encoding).splitlines(), 1):  # type: ignore[union-attr]
         if not line.strip():
             continue
         if line[0] not in _KINDS:

@@ -10,6 +10,10 @@ back ClassLabel features: columns id, the text, the context inputs, `label` (the
 final value: a ClassLabel, a list of ClassLabels, or a list of {start, end, label} spans with
 Python string offsets) and, unless --values final, `annotations` (each annotator's value as
 JSON), which the reader turns back into each annotator's annotation.
+
+A column of long texts (a page over a couple of megabytes) is read page by page by
+parquet_pages, each text a view of its unpacked page: Arrow's reader held such a text about
+three times over (issue 14: peak memory).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 from app.core.errors import DataError
 from app.core.fileio import atomic_writer
 from app.core.io import longtext
+from app.core.io.formats import parquet_pages
 from app.core.io.formats.annotated import (
     ANNOTATIONS_COLUMN,
     annotator_values,
@@ -34,6 +39,7 @@ from app.core.io.formats.annotated import (
 )
 from app.core.io.formats.base import ReadOptions, Record, WriteContext, WriteReport
 from app.core.jobs import CancelCheck, Progress, check_cancel
+from app.core.jsonkeys import DuplicateKey, duplicate_problem, unique_object
 
 NAME = "parquet"
 DESCRIPTION = "Apache Parquet (Hugging Face ClassLabel names read and written)"
@@ -60,13 +66,17 @@ def detect(path: Path, head: bytes) -> float:
     return 0.5 if Path(path).suffix.lower() in SUFFIXES else 0.0
 
 
-def class_names(schema: Any) -> dict[str, list[str]]:
-    """{column: ClassLabel names} from a schema's Hugging Face metadata (single or list)."""
+def class_names(schema: Any, file: str = "") -> dict[str, list[str]]:
+    """{column: ClassLabel names} from a schema's Hugging Face metadata (single or list) of
+    `file`; metadata that names a key twice (which names?) is refused."""
     raw = (schema.metadata or {}).get(HF_KEY)
     if not raw:
         return {}
     try:
-        features = json.loads(raw)["info"]["features"]
+        features = json.loads(raw, object_pairs_hook=unique_object)["info"]["features"]
+    except DuplicateKey as exc:
+        problem = duplicate_problem(exc.args[0])
+        raise DataError(file, None, f"the Hugging Face metadata: {problem}") from None
     except (ValueError, KeyError, TypeError, RecursionError):
         return {}
     return features_names(features)
@@ -119,17 +129,26 @@ def named_rows(
 
     One batch ahead: the next batch is read before this one's rows are handed on, so that
     once a row group (or the file) has been read, the reader has let go of its pages before
-    a long text of it goes into the database (they held about 2x the text)."""
+    a long text of it goes into the database (they held about 2x the text).
+
+    An item of `batches` may be (batch, {column: values}): columns read page by page
+    (parquet_pages), null in the batch, their values views of their pages."""
     line = 0
     batches = iter(batches)
     batch = next(batches, None)
     while batch is not None:
+        batch, paged = batch if batch.__class__ is tuple else (batch, None)
         batch.validate(full=True)  # a forged offset or index would crash Arrow's own code
         if max_field is not None:
             check_cells(file, batch, line, max_field)
+            if paged:
+                _check_paged(file, paged, line, max_field)
         batch, per_row = _named_columns(batch, names)
         found = _python_rows(batch, long_bytes)
         del batch  # Arrow's copy of the short texts goes before they are imported
+        if paged:
+            _put_paged(file, found, paged, line, long_bytes)
+        del paged
         batch = next(batches, None)
         found.reverse()  # popped in order: a row is let go of once it is handed on
         while found:
@@ -176,6 +195,41 @@ def _python_rows(batch: Any, long_bytes: bool) -> list[dict[str, Any]]:
                 found[row][column] = values[row].as_py()
         del values
     return found
+
+
+def _check_paged(file: str, paged: dict[str, list[Any]], before: int, limit: int) -> None:
+    """check_cells for the columns read page by page."""
+    for column, cells in paged.items():
+        for row, cell in enumerate(cells):
+            if cell is not None and len(cell) > limit:
+                raise DataError(
+                    file,
+                    before + row + 1,
+                    f"a cell of {column!r} holds {len(cell):,} bytes, over the {limit:,}-byte "
+                    "field limit (raise it with --max-field-mb)",
+                )
+
+
+def _put_paged(
+    file: str, found: list[dict[str, Any]], paged: dict[str, list[Any]], before: int, long: bool
+) -> None:
+    """The values of the columns read page by page into their rows: a str, or with `long` a
+    LongText of the page's own bytes for a long one; each view let go of once placed."""
+    for column, cells in paged.items():
+        for row, cell in enumerate(cells):
+            if cell is None:
+                continue
+            cells[row] = None
+            try:
+                if long and len(cell) > longtext.LONG_TEXT:
+                    found[row][column] = longtext.text_of(cell)
+                else:
+                    found[row][column] = str(cell, "utf-8")
+            except (UnicodeDecodeError, longtext.BadUtf8):
+                raise DataError(
+                    file, before + row + 1, f"a cell of {column!r} is not UTF-8 text"
+                ) from None
+            del cell
 
 
 def _cell_view(values: Any, row: int) -> memoryview:
@@ -320,13 +374,93 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
     parquet = _open(path)
     schema = parquet.schema_arrow
     try:
-        found = parquet.iter_batches(BATCH)  # holds the file's reader until it is read
+        found = _batches(parquet, Path(path))  # holds the file's reader until it is read
         del parquet
         yield from named_rows(
-            str(path), schema, found, class_names(schema), options.max_field, options.long_bytes
+            str(path),
+            schema,
+            found,
+            class_names(schema, str(path)),
+            options.max_field,
+            options.long_bytes,
         )
     except (pa.ArrowException, OSError) as exc:  # OSError: a corrupt compressed page
         raise DataError(str(path), None, f"a corrupt Parquet page ({exc})") from None
+
+
+def _batches(parquet: Any, path: Path) -> Iterator[Any]:
+    """The file's record batches; in a row group with a column of long texts (a page over
+    parquet_pages.BIG_PAGE), that column is read page by page: (batch, {column: values})."""
+    meta, schema = parquet.metadata, parquet.schema_arrow
+    plans: list[list[str]] = [[] for _ in range(meta.num_row_groups)]
+    if len(set(schema.names)) == len(schema.names):
+        with path.open("rb") as handle:
+            plans = [
+                parquet_pages.plan(handle, meta, schema, group)
+                for group in range(meta.num_row_groups)
+            ]
+    if not any(plans):
+        yield from parquet.iter_batches(BATCH)
+        return
+    for group, paged in enumerate(plans):
+        if paged:
+            yield from _paged_batches(parquet, path, group, paged)
+        else:
+            yield from parquet.iter_batches(BATCH, row_groups=[group])
+
+
+def _paged_batches(parquet: Any, path: Path, group: int, paged: list[str]) -> Iterator[Any]:
+    """Row group `group` in batches of BATCH rows: (batch, {column: values}), the `paged`
+    columns null in the batch and read by parquet_pages, the others by Arrow."""
+    import pyarrow as pa
+
+    meta, schema = parquet.metadata, parquet.schema_arrow
+    row_group = meta.row_group(group)
+    total = row_group.num_rows
+    where = {row_group.column(i).path_in_schema: i for i in range(row_group.num_columns)}
+    name = str(path)
+
+    def fail(problem: str) -> DataError:
+        return DataError(name, None, f"row group {group + 1}: {problem}")
+
+    readers = {
+        column: parquet_pages.values(
+            name,
+            row_group.column(where[column]),
+            meta.schema.column(where[column]).max_definition_level,
+            total,
+            fail,
+        )
+        for column in paged
+    }
+    fields = [f.with_nullable(True) if f.name in readers else f for f in schema]
+    out_schema = pa.schema(fields, metadata=schema.metadata)
+    others = [column for column in schema.names if column not in readers]
+    arrow = parquet.iter_batches(BATCH, row_groups=[group], columns=others) if others else None
+    done = 0
+    try:
+        while done < total:
+            batch = next(arrow, None) if arrow is not None else None
+            if arrow is not None and batch is None:
+                break
+            count = batch.num_rows if batch is not None else min(BATCH, total - done)
+            arrays = [
+                pa.nulls(count, f.type) if f.name in readers else batch.column(f.name)
+                for f in schema
+            ]
+            del batch
+            values = {
+                column: [next(cells) for _ in range(count)] for column, cells in readers.items()
+            }
+            done += count
+            box = [(pa.RecordBatch.from_arrays(arrays, schema=out_schema), values)]
+            del arrays, values
+            yield box.pop()
+    finally:
+        for cells in readers.values():
+            cells.close()
+    if done != total:
+        raise fail(f"{done:,} rows read where it declares {total:,}")
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:

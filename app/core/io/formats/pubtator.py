@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 
 from app.core.errors import DataError
 from app.core.fileio import atomic_writer
+from app.core.io import longtext
 from app.core.io.decoding import nul_error
 from app.core.io.formats.annotated import (
     checked_span,
@@ -32,6 +33,8 @@ from app.core.io.formats.annotated import (
     spans_for_task,
 )
 from app.core.io.formats.base import AnnotatorValue, ReadOptions, Record, WriteContext, WriteReport
+from app.core.io.longslice import Slices
+from app.core.io.longtext import LongText
 from app.core.jobs import CancelCheck, Progress, check_cancel
 
 NAME = "pubtator"
@@ -46,12 +49,14 @@ _BREAKS = re.compile(r"[\r\n\t\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 @dataclass
 class Document:
-    """One PubTator document: its first line, PMID, text and the spans its lines give."""
+    """One PubTator document: its first line, PMID, text and the spans its lines give. A long
+    text may be a LongText (its UTF-8): its mentions are checked on `slices` of it."""
 
     line: int
     pmid: str
-    text: str
+    text: str | LongText
     spans: list[dict[str, Any]] = field(default_factory=list)
+    slices: Slices | None = None
 
 
 def detect(path: Path, head: bytes) -> float:
@@ -61,13 +66,15 @@ def detect(path: Path, head: bytes) -> float:
 
 
 def documents(
-    path: Path, encoding: str | None = None, max_field: int = 16 << 20
+    path: Path, encoding: str | None = None, max_field: int = 16 << 20, long_bytes: bool = False
 ) -> Iterator[Document]:
     """The documents of a PubTator file, one at a time, every span checked; a line longer
-    than `max_field` characters is refused before the next is read."""
+    than `max_field` characters is refused before the next is read. With `long_bytes`, a text
+    of more than longtext.LONG_TEXT characters is a LongText: its UTF-8, never one str (which
+    held up to twice the UTF-8's size, beside the line's bytes)."""
     name = str(path)
     doc: Document | None = None
-    title: str | None = None
+    title: str | LongText | None = None
     number = 0
     try:
         with Path(path).open("rb") as handle:
@@ -84,9 +91,15 @@ def documents(
                     held = [raw]
                     del raw  # _text_of lets go of it as soon as it can
                     try:
-                        text = _text_of(f"{title} " if joined else "", held, start, end)
+                        text = _text_of(
+                            _prefix(title) if joined else b"", held, start, end, long_bytes
+                        )
                     except UnicodeDecodeError as exc:  # this line's (the handler names the next)
                         raise DataError(name, number, f"not UTF-8 text ({exc.reason})") from None
+                    except longtext.BadUtf8 as exc:
+                        raise DataError(
+                            name, number, f"not UTF-8 text ({exc.error.reason})"
+                        ) from None
                     doc, title = _text_line(name, number, doc, title, head, kind, text, joined)
                     text = ""
                     continue
@@ -168,18 +181,30 @@ def _lines(handle: BinaryIO, encoding: str | None, max_field: int) -> Iterator[A
         yield box.pop()
 
 
-def _text_of(prefix: str, held: list[bytes], start: int, end: int) -> str:
+def _prefix(title: str | LongText | None) -> bytes | bytearray:
+    """The UTF-8 of a title and the space that joins it to its abstract."""
+    if title.__class__ is LongText:
+        return title.data + b" "  # type: ignore[union-attr]
+    return f"{title} ".encode()
+
+
+def _text_of(
+    prefix: bytes | bytearray, held: list[bytes], start: int, end: int, long_bytes: bool = False
+) -> str | LongText:
     """`prefix` and the UTF-8 raw[start:end] (raw the one item of `held`, taken from it) as
     one str, decoded once (a str join would hold the text twice: 4x its UTF-8 for text
-    mixing CJK into ASCII)."""
+    mixing CJK into ASCII); with `long_bytes`, a long text as a LongText of those bytes
+    (longtext.BadUtf8 if they are not UTF-8)."""
     raw = held.pop()
-    if not prefix:
+    if not prefix and not long_bytes:
         with memoryview(raw) as view:
             return str(view[start:end], "utf-8")
-    buf = bytearray(prefix.encode("utf-8"))
+    buf = prefix if prefix.__class__ is bytearray else bytearray(prefix)
     with memoryview(raw) as view:
         buf += view[start:end]
     del raw  # the caller's is gone too: held as buf alone
+    if long_bytes:
+        return longtext.text_of(buf)
     with memoryview(buf) as view:
         return str(view, "utf-8")
 
@@ -188,12 +213,12 @@ def _text_line(
     name: str,
     number: int,
     doc: Document | None,
-    title: str | None,
+    title: str | LongText | None,
     pmid: str,
     kind: str,
-    body: str,
+    body: str | LongText,
     joined: bool = False,
-) -> tuple[Document, str | None]:
+) -> tuple[Document, str | LongText | None]:
     """The document after a title or abstract line; `joined`: body is title, space, abstract."""
     pmid = pmid.strip()
     if kind == "t":
@@ -209,7 +234,7 @@ def _text_line(
     if joined:
         doc.text = body
     else:
-        doc.text = f"{title} {body}" if body else title  # no trailing space for a title alone
+        doc.text = f"{title} {body}" if body else title  # type: ignore[assignment]
     return doc, None
 
 
@@ -225,18 +250,23 @@ def _annotation_line(name: str, number: int, doc: Document, line: str) -> None:
         )
     if parts[0].strip() != doc.pmid:
         raise DataError(name, number, f"annotation of {parts[0]} inside document {doc.pmid}")
-    span = checked_span(name, number, doc.text, parts[1], parts[2], parts[4], parts[3], True)
+    text = doc.text
+    if text.__class__ is LongText:  # checked on slices of its UTF-8 (app.core.io.longslice)
+        if doc.slices is None:
+            doc.slices = Slices(text)  # type: ignore[arg-type]
+        text = doc.slices
+    span = checked_span(name, number, text, parts[1], parts[2], parts[4], parts[3], True)  # type: ignore[arg-type]
     doc.spans.append(span)
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:
     name = str(path)
-    for doc in documents(path, options.encoding, options.max_field):
+    for doc in documents(path, options.encoding, options.max_field, options.long_bytes):
         values: tuple[AnnotatorValue, ...] = ()
         if doc.spans:
             value = spans_for_task(name, doc.line, options.task_type, doc.spans, NAME)
             values = (AnnotatorValue(value),)
-        box = [Record(doc.line, doc.text, {"pmid": doc.pmid}, values, doc.pmid)]
+        box = [Record(doc.line, doc.text, {"pmid": doc.pmid}, values, doc.pmid)]  # type: ignore[arg-type]
         del doc  # the text is the record's alone while it is imported
         yield box.pop()
 
