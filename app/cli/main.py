@@ -13,16 +13,47 @@ from app.cli.gui import cmd_gui
 from app.cli.parser import build_parser
 from app.core.offline import deny_network, skip_ipv6_probe
 
+# Terminal controls a file name (or a value) could carry into a message: ESC sequences clear
+# the screen, recolour or retitle the terminal, or hide text (red team, session 6: a file
+# named 'ev\x1b[2J\x1b[31mil.csv'). Printed as \xNN; tab, line feed and carriage return (the
+# progress bar's) stay.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(9), 11, 12, *range(14, 32), *range(127, 160))}
+
+
+class Printable:
+    """A text stream that writes terminal controls as \\xNN (every other call goes to it)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(text.translate(_CONTROLS))
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command (the app's window without one); returns the process exit code."""
-    from app.core.errors import Cancelled, TagloopError
-
     skip_ipv6_probe()
     deny_network()
 
     args = build_parser().parse_args(argv)
     func = getattr(args, "func", cmd_gui)
+    if func is cmd_gui:
+        return func(args)
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Printable(sys.stdout), Printable(sys.stderr)
+    try:
+        return _run(func, args)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run(func, args) -> int:
+    """Run a command's handler; errors become messages and exit codes."""
+    from app.core.errors import Cancelled, TagloopError
+
     try:
         return func(args)
     except Cancelled as exc:
@@ -41,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         problem = storage_problem(exc)
         if problem is None:
             raise
-        where = getattr(args, "path", None)
+        # The project file the command writes: `path`, or the new one of `bundle open` (red
+        # team, session 6: a read-only folder gave a message naming no file).
+        where = getattr(args, "path", None) or getattr(args, "dest", None)
         print(f"tagloop: error: {f'{where}: ' if where else ''}{problem}", file=sys.stderr)
         return 1
 

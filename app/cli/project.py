@@ -58,6 +58,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from app.cli.options import open_project
+    from app.core.errors import ProjectError
     from app.core.project.label_schema import parse_label_list
     from app.core.project.project import update_schema
 
@@ -66,7 +67,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
         if args.add_label or args.guidelines:
             labels = list(schema.labels)
             for spec in args.add_label or []:
-                labels.extend(parse_label_list(spec))
+                added = parse_label_list(spec)
+                if not added:  # red team: made a new schema version that changed nothing
+                    raise ProjectError(f"--add-label {spec!r}: give a label name")
+                labels.extend(added)
             guidelines = read_small_text(Path(args.guidelines)) if args.guidelines else None
             schema = update_schema(project, labels=labels, guidelines=guidelines)
         if args.json:

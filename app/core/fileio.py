@@ -200,6 +200,21 @@ def open_regular(path: Path) -> IO[bytes]:
         raise
 
 
+def refuse_same_file(target: Path, source: Path) -> None:
+    """An output that is the very file being read (by name, a link or a hard link) is refused:
+    the atomic write replaced the input with its own results (red team, session 6:
+    `tagloop predict P in.csv --output in.csv` left in.csv holding JSON Lines)."""
+    try:
+        same = os.path.samefile(target, source)
+    except (OSError, ValueError):
+        return  # no such output yet (or no input): nothing to lose
+    if same:
+        raise ProjectError(
+            f"{target}: is the input file {Path(source).name}, which the output would replace; "
+            "choose another file name"
+        )
+
+
 def refuse_overwrite(target: Path) -> None:
     """An export, report or bundle never replaces a folder or an SQLite database (the open
     project, or its -wal file, given as the output by mistake, would be lost)."""

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from app.core.errors import ProjectError
-from app.core.fileio import atomic_writer
+from app.core.errors import DataError, ProjectError
+from app.core.fileio import atomic_writer, refuse_same_file
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
 from app.core.project import modelstore
 from app.core.project.modelstore import ModelVersion
@@ -404,8 +404,11 @@ def predict_file(
         raise ProjectError("this project has no model yet: train one first (tagloop train)")
     model = load_model(project, version)
     source_path = Path(source)
+    refuse_same_file(Path(out), source_path)
     fmt = readers.detect_format(source_path)
     columns = preview(source_path, fmt).columns
+    if not columns:  # red team, session 6: an IndexError on a file of blank lines
+        raise DataError(str(source), None, "the file holds no records: nothing to predict")
     name = column or _text_column(columns, project.annotated_input)
     if name not in columns:
         raise ProjectError(f"{source}: no column {name!r} (it has {', '.join(columns)})")

@@ -6,9 +6,10 @@ manifest's checksums recomputed, so only the checks on what the rows say can ref
 one; `run_case` opens and merges it and says how it ended: "refused" (a BundleError),
 "accepted", or "traceback" (anything else). Run the whole corpus with
 
-    python -m tests.fuzz.bundle_corpus [--limit N]
+    python -m tests.fuzz.bundle_corpus [--limit N] [--kind project|assignment|work]
 
-which prints the counts and the slowest case.
+which prints the counts and the slowest case. --kind mutates an assignment bundle, or a work
+bundle returned on it, instead of the project bundle (make_kind_fixture).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ HOSTILE_VALUES: tuple[Any, ...] = (
     "bad \ud800 x",
     "id",
     "x" * 5000,
+    "a\u2028b",  # session 6: a line separator, in a label or annotator name
+    "\u202eroot",  # and a bidi override, which shows a name as another
 )
 Edit = Callable[[dict[str, bytes]], None]
 
@@ -258,13 +261,51 @@ def make_fixture(root: Path) -> tuple[Path, Path]:
     return path, good
 
 
+def make_kind_fixture(root: Path, kind: str) -> tuple[Path, Path]:
+    """The rich project (make_fixture's) and, instead of its project bundle, an assignment
+    bundle for a new annotator ("assignment") or the work she returns on it ("work": labels,
+    a skip, a comment, a flag): open and merge check those kinds on paths of their own
+    (red team, session 6: the corpus mutated project bundles only)."""
+    from app.core.annotation.commands import AddComment, AddFlag, AnnotationState, SetAnnotations
+    from app.core.bundle import export_assignment_bundle, export_work_bundle, open_bundle
+    from app.core.project.project import open_project
+    from app.core.team.assign import add_annotator, generate_tasks
+
+    project_file, _project_bundle = make_fixture(root)
+    with open_project(project_file) as owner:
+        add_annotator(owner, "carol")
+        generate_tasks(owner, ["carol"], fraction=0.3, seed=1, force=True)
+        with owner.engine.connect() as conn:
+            uid = conn.exec_driver_sql("SELECT uuid FROM annotator WHERE name = 'carol'").scalar()
+        assignment = root / "assignment.tlbundle"
+        export_assignment_bundle(owner, assignment, uid)
+    if kind == "assignment":
+        return project_file, assignment
+    with open_project(open_bundle(assignment, root / "carol.tagloop").path) as carol:
+        with carol.engine.connect() as conn:
+            ids = [r[0] for r in conn.exec_driver_sql("SELECT datapoint_id FROM task")]
+        me = carol.local_annotator_id
+        labelled = tuple((i, AnnotationState("spam", "complete", 500)) for i in ids[:3])
+        SetAnnotations(me, labelled).apply(carol)
+        SetAnnotations(me, ((ids[3], AnnotationState(None, "skipped")),)).apply(carol)
+        AddComment(ids[0], me, "carol says").apply(carol)
+        AddFlag(ids[1], me, "odd").apply(carol)
+        work = root / "work.tlbundle"
+        export_work_bundle(carol, work)
+    return project_file, work
+
+
 def main(argv: list[str]) -> int:
     import tempfile
 
     limit = int(argv[argv.index("--limit") + 1]) if "--limit" in argv else None
+    kind = argv[argv.index("--kind") + 1] if "--kind" in argv else "project"
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        project_file, good = make_fixture(root)
+        if kind == "project":
+            project_file, good = make_fixture(root)
+        else:
+            project_file, good = make_kind_fixture(root, kind)
         chosen = cases(good)
         if limit is not None:
             chosen = sample(chosen, limit, 14)
@@ -280,7 +321,7 @@ def main(argv: list[str]) -> int:
                 bad.append(outcome)
             if i % 100 == 0:
                 print(f"{i}/{len(chosen)} {counts}", flush=True)
-    print(f"bundles: {len(chosen)}; runs (open + merge): {2 * len(chosen)}; {counts}")
+    print(f"{kind} bundles: {len(chosen)}; runs (open + merge): {2 * len(chosen)}; {counts}")
     print(f"slowest case: {slowest[1]} {slowest[0]:.2f} s")
     for outcome in bad:
         print("TRACEBACK", outcome.case, outcome.detail[-800:])

@@ -13,7 +13,7 @@ import random
 from functools import partial
 from typing import Any
 
-from tests.fuzz import import_red
+from tests.fuzz import import_red, import_red6
 
 SMALL_FIELD = 64 << 10  # max_field for the long-line cases: the behaviour, not the megabytes
 LABELLED = {"label_column": "label"}
@@ -294,6 +294,7 @@ def hostile() -> list[tuple[str, Any, str, dict]]:
         cases.append((f"long-{kind}.jsonl", data, "classification", {}))
     cases.extend(_label_cases())
     cases.extend(import_red.cases())  # session 5's red team
+    cases.extend(import_red6.cases())  # session 6's
     return cases
 
 

@@ -24,7 +24,7 @@ from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
 from app.core.jobs import CancelCheck, Progress, check_cancel
 from app.core.project.annotators import ALL_ROLES
-from app.core.project.label_schema import labels_from_json
+from app.core.project.label_schema import label_name_problem, labels_from_json
 
 # Name-based UUIDs of superseded annotation versions (app.core.bundle.merge).
 HISTORY_NAMESPACE = uuid.UUID("6f1d1a52-7d0c-4b8e-9a53-0c2f3e5b9d11")
@@ -259,10 +259,9 @@ def check_schema_labels(check: Checker, row: dict[str, Any]) -> str:
             raise check.fail(row, "'labels' holds a label without a name, or a field not text")
         if spec.name in seen:
             raise check.fail(row, f"'labels' names the label {spec.name!r} twice")
-        if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in spec.name):  # red team: a tab or
-            # a line break in a label corrupts the CoNLL, PubTator and BRAT exports
-            problem = f"'labels' names the label {spec.name[:40]!r}: control characters"
-            raise check.fail(row, problem)
+        problem = label_name_problem(spec.name)  # red team: a tab or a line break in a
+        if problem is not None:  # label corrupts the CoNLL, PubTator and BRAT exports
+            raise check.fail(row, f"'labels' names the label {spec.name[:40]!r}, which {problem}")
         seen.add(spec.name)
     return labels
 
@@ -332,9 +331,13 @@ def insert_annotator(
     """Write one annotators.jsonl row (checked) and register it in `refs`; its new id (a
     merge stages it, with the id it will have, into another `table`)."""
     uid = check.str(row, "uuid")
+    name = check.str(row, "name")
+    problem = label_name_problem(name)  # red team, session 6: the rule of a local name
+    if problem is not None:
+        raise check.fail(row, f"the annotator name {name[:40]!r} {problem}")
     cursor = conn.execute(
         f"INSERT INTO {table} (id, uuid, name, role, created_at) VALUES (?, ?, ?, ?, ?)",
-        (row_id, uid, check.str(row, "name"), check_role(check, row), check.str(row, "created_at")),
+        (row_id, uid, name, check_role(check, row), check.str(row, "created_at")),
     )
     new_id = cursor.lastrowid if row_id is None else row_id
     refs.add_annotator(uid, new_id)

@@ -14,7 +14,7 @@ import json
 import secrets
 import sqlite3
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from app.core.annotation.values import LabelParser
@@ -23,7 +23,13 @@ from app.core.ids import now_iso
 from app.core.io import longtext, readers
 from app.core.io.longtext import LONG_TEXT, LongText
 from app.core.jobs import check_cancel
-from app.core.project.label_schema import MAX_LABEL_LENGTH, MAX_LABELS, label_too_long
+from app.core.project.label_schema import (
+    MAX_LABEL_LENGTH,
+    MAX_LABELS,
+    label_name_problem,
+    label_too_long,
+    same_looking,
+)
 from app.core.storage import runs
 from app.core.storage.tables import DatapointStatus
 from app.core.storage.visibility import visible
@@ -33,21 +39,23 @@ BATCH = 20_000
 Valuer = Callable[[Any, int, str], list[tuple[Any, str, str]]]
 
 
-def check_new_labels(name: str, line: int, added: list[str], present: int) -> None:
-    """Refuse labels too long to be labels, or more than a schema can hold, before listing
-    them or adding them (a text column read as the labels would bring thousands)."""
+def check_new_labels(name: str, line: int, added: list[str], known: Collection[str] | int) -> None:
+    """Refuse labels too long to be labels, or more than a schema can hold, or names no
+    label may have, before listing them or adding them (a text column read as the labels
+    would bring thousands). `known` is the schema's labels (or just how many there are)."""
     long = next((label for label in added if len(label) > MAX_LABEL_LENGTH), None)
     if long is not None:
         raise DataError(name, None, f"{label_too_long(long)}: is the label column right?")
     for label in added:  # red team: a tab or a line break in a label corrupted the CoNLL,
         # PubTator and BRAT exports (a crafted one could add a line of its own to a .ann)
-        if not label.strip() or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in label):
+        problem = label_name_problem(label) if label.strip() else "is blank"
+        if problem is not None:
             raise DataError(
                 name,
                 None,
-                f"the label {label[:40]!r} is blank or holds control characters (a tab, a "
-                "line break): is the label column right?",
+                f"the label {label[:40]!r} {problem}: is the label column right?",
             )
+    present = known if isinstance(known, int) else len(known)
     if present + len(added) > MAX_LABELS:
         raise DataError(
             name,
@@ -55,6 +63,17 @@ def check_new_labels(name: str, line: int, added: list[str], present: int) -> No
             f"{len(added):,} labels not in the schema, the first on this line; a schema holds "
             f"at most {MAX_LABELS:,} labels (it has {present:,}): is the label column right?",
         )
+    if not isinstance(known, int):
+        new = set(added)  # an old schema's own lookalikes are not this file's doing
+        lookalikes = [label for label in same_looking([*known, *added]) if label in new]
+        if lookalikes:
+            raise DataError(
+                name,
+                None,
+                f"the label {lookalikes[0][:40]!r} looks the same as another label but is "
+                "written with other Unicode code points (a composed accent and a combining "
+                "one): write it as the schema does",
+            )
 
 
 class RowFeed:

@@ -360,7 +360,7 @@ def _import_rows(
         raise DataError(job.name, None, "the file holds no records (only a header, or nothing)")
     added = feed.parser.unknown_labels() if feed.parser is not None else []
     if added:
-        check_new_labels(job.name, feed.parser.first_unknown_line, added, len(schema.labels))
+        check_new_labels(job.name, feed.parser.first_unknown_line, added, schema.label_names)
         if not job.add_labels:
             raise UnknownLabelsError(job.name, feed.parser.first_unknown_line, added)
     check_cancel(job.cancel)

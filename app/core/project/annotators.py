@@ -11,6 +11,7 @@ from sqlalchemy import Connection, insert, select, text
 
 from app.core.errors import ProjectError
 from app.core.ids import new_uuid, now_iso
+from app.core.project.label_schema import label_name_problem
 from app.core.storage import tables as t
 
 ROLES = ("owner", "manager", "annotator", "reviewer")
@@ -34,8 +35,9 @@ def name_problem(name: str, model_allowed: bool = False) -> str | None:
         return "an annotator name is blank"
     if name.strip() == MODEL_NAME and not model_allowed:
         return f"{MODEL_NAME!r} is the name of the model's own annotator; choose another name"
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
-        return f"the annotator name {name[:40]!r} holds control characters"
+    problem = label_name_problem(name)  # red team, session 6: line separators and bidi
+    if problem is not None:  # controls too (a name shown reversed could pass for another)
+        return f"the annotator name {name[:40]!r} {problem}"
     if len(name) > MAX_NAME:
         return f"an annotator name of {len(name):,} characters (at most {MAX_NAME})"
     return None

@@ -290,6 +290,10 @@ def open_project(
     """
     path = Path(path)
     if not path.is_file():
+        if path.is_dir():
+            raise ProjectError(f"{path}: is a folder, not a project file")
+        if path.exists():
+            raise ProjectError(f"{path}: is not a regular file (a device, a FIFO or a socket)")
         raise ProjectError(f"{path}: no such project file")
     with path.open("rb") as handle:
         if handle.read(16) != b"SQLite format 3\x00":
@@ -303,7 +307,13 @@ def open_project(
         raise
     except Exception as exc:
         engine.dispose()
-        raise ProjectError(f"{path}: cannot be opened as a Tagloop project ({exc})") from exc
+        cause = getattr(exc, "orig", None) or exc  # the driver's words, not SQLAlchemy's links
+        hint = ""
+        if "malformed" in str(cause):  # red team, session 6: a file cut short or damaged
+            hint = "; the file is damaged or cut short: open a copy of it (a backup)"
+        raise ProjectError(
+            f"{path}: cannot be opened as a Tagloop project ({cause}){hint}"
+        ) from exc
     project.schema_upgrade = upgraded
     settings.add_recent_project(path)
     sweep_stale_parts(path.parent)  # temporary files of writers killed outright (fileio)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.core.errors import DataError
+from app.core.fileio import open_regular
 from app.ml.types import Example
 
 TEXT_NAMES = ("text", "sms", "message", "sentence", "content", "body", "document", "review")
@@ -33,11 +35,12 @@ def read_examples(path: Path | str, task: str) -> tuple[list[Example], list[str]
     from app.core.io.readers import detect_format, open_source
 
     path = Path(path)
+    _check_regular(path)
     if path.suffix.lower() in (".pubtator", ".pubtator3") or path.name.endswith(".pubtator.txt"):
         return _pubtator(path, task)
     fmt = detect_format(path)
     examples: list[Example] = []
-    with path.open("rb") as raw:
+    with open_regular(path) as raw:
         import io
 
         source = open_source(path, io.BufferedReader(raw), fmt)
@@ -66,6 +69,16 @@ def read_examples(path: Path | str, task: str) -> tuple[list[Example], list[str]
             else:
                 raise ValueError(f"{path}: task {task!r} needs a PubTator file")
     return examples, _labels(examples, task)
+
+
+def _check_regular(path: Path) -> None:
+    """A FIFO (or a device, or a folder) is refused before a reader blocks on it: al-bench on
+    a FIFO waited forever (red team, session 6)."""
+    try:
+        with open_regular(path):
+            pass
+    except OSError as exc:
+        raise DataError(str(path), None, f"cannot be read: {exc.strerror}") from None
 
 
 def _chain(first, rest):

@@ -234,6 +234,7 @@ def write(
     report = WriteReport()
     out = Path(out)
     skipped = 0
+    renamed: set[str] = set()  # labels written with '_' for their spaces
     with atomic_writer(out, "w", encoding="utf-8", newline="") as handle:
         for count, record in enumerate(records, 1):
             value = record.get("label")
@@ -246,13 +247,28 @@ def write(
             handle.write(f"{DOCSTART} -X- -X- O\n\n")
             for (start, end), tag in zip(tokens, tags, strict=True):
                 token = re.sub(r"\s", "_", text[start:end])
-                handle.write(f"{token} {tag}\n")
+                handle.write(f"{token} {_column(tag, renamed)}\n")
             handle.write("\n")
             report.written += 1
             peer.tick(count, out, progress, cancel)
     if skipped:
         report.warnings.append(f"{skipped:,} datapoints without a final value were left out")
+    if renamed:
+        names = ", ".join(repr(name) for name in sorted(renamed)[:5])
+        report.warnings.append(
+            f"labels with spaces are written with '_' in their place, as CoNLL columns are "
+            f"split at spaces: {names}"
+        )
     return report
+
+
+def _column(tag: str, renamed: set[str]) -> str:
+    """A tag as one column: a label's spaces (any Unicode space) become '_', as BRAT's
+    writer does, or the reader splits 'B-heart attack' in two (red team, session 6)."""
+    if not any(c.isspace() for c in tag):
+        return tag
+    renamed.add(tag.partition("-")[2])
+    return re.sub(r"\s", "_", tag)
 
 
 def _tags(

@@ -16,6 +16,7 @@ NEUTRALISED_COLUMN, so that a re-import restores the texts exactly.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import re
@@ -28,6 +29,7 @@ from typing import Any
 from app.core.errors import DataError
 from app.core.fileio import atomic_writer
 from app.core.io import spreadsheet
+from app.core.io.decoding import size_text
 from app.core.io.formats.annotated import (
     annotator_values,
     final_value,
@@ -46,6 +48,7 @@ MULTI_ANNOTATOR = True  # every annotator kept
 MAX_UNPACKED = 2 << 30  # bytes once unzipped
 MAX_RATIO = 200  # unzipped / zipped, past 10 MB unzipped
 MAX_CELL = 32_767  # Excel's limit on the characters of one cell
+EXCEL_ROWS = 1_048_576  # rows in a sheet: openpyxl makes the missing rows up to a row number
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in XML 1.0
 
 
@@ -56,7 +59,7 @@ def detect(path: Path, head: bytes) -> float:
     return 0.4 if suffix else 0.0
 
 
-def _check_zip(path: Path) -> None:
+def _check_zip(path: Path, max_field: int | None = None) -> None:
     name = str(path)
     try:
         with zipfile.ZipFile(path) as archive:
@@ -73,8 +76,89 @@ def _check_zip(path: Path) -> None:
                         problem = prolog_problem(handle)
                     if problem:
                         raise DataError(name, None, f"{member.filename} {problem}: refused")
+            problem = _shared_strings_problem(archive, members)
+            if problem:
+                raise DataError(name, None, problem)
+            if max_field is not None:
+                _check_long_values(name, archive, members, max_field)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise DataError(name, None, f"not an Excel workbook ({exc})") from None
+
+
+def _check_long_values(
+    name: str, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], max_field: int
+) -> None:
+    """Refuse a value longer than `max_field` bytes before openpyxl reads it (red team,
+    session 6: --max-field-mb did not apply to xlsx, and openpyxl holds a long cell about
+    twice over while it parses it). A value is a run of bytes between two tags (its escapes
+    as written, and the rest of the tag before it, count: a few bytes more); only
+    members that unzip to more than `max_field` can hold one. Blocks are at most
+    `max_field` long, so a run too long spans blocks: only the run at each block's end is
+    carried, found by bytes.find (no regex over long runs)."""
+    size = max(1, min(1 << 20, max_field))
+    for member in members:
+        if member.file_size <= max_field or not member.filename.endswith(".xml"):
+            continue
+        run = 0  # the bytes of text since the last '<'
+        with archive.open(member) as handle:
+            while block := handle.read(size):
+                first = block.find(b"<")
+                if first < 0:
+                    run += len(block)
+                elif run + first <= max_field:  # the run carried in ends here, short enough
+                    run = len(block) - block.rindex(b"<") - 1
+                else:
+                    run += first
+                if run > max_field:
+                    raise DataError(
+                        name,
+                        None,
+                        f"{member.filename} holds a value longer than the "
+                        f"{size_text(max_field)} limit for one record (raise the limit with "
+                        "--max-field-mb)",
+                    )
+
+
+MIN_SHARED_CELL = 16  # bytes of sheet XML that any cell using a shared string takes at least
+FEW_SHARED = 50_000  # shared strings that openpyxl reads in well under a second
+_SHARED_ITEM = re.compile(r"<(?:[\w.-]+:)?si[\s/>]")
+
+
+def _shared_strings_problem(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> str | None:
+    """A shared-string table with more strings than the rest of the workbook has room to use
+    (red team, session 6: 1M unused strings, a 2.6 MB file, kept openpyxl busy 7 s and 230 MB
+    before the first row; Excel keeps only the strings its cells use). Every other member
+    counts as room, as a sheet may live at any path the workbook's relationships name."""
+    table = next((m for m in members if m.filename.lower().endswith("sharedstrings.xml")), None)
+    if table is None:
+        return None
+    room = max(FEW_SHARED, sum(m.file_size for m in members if m is not table) // MIN_SHARED_CELL)
+    if table.file_size // MIN_SHARED_CELL <= room:  # '<si><t></t></si>' alone is 16 bytes
+        return None
+    count, tail = 0, ""
+    with archive.open(table) as handle:
+        head = handle.read(2)
+        encoding = "utf-16" if head in (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<") else "utf-8"
+        if head == b"<\x00":
+            encoding = "utf-16-le"
+        elif head == b"\x00<":
+            encoding = "utf-16-be"
+        decoder = codecs.getincrementaldecoder(encoding)("replace")
+        block = head
+        while block:
+            text = tail + decoder.decode(block)
+            cut = text.rfind("<")  # a tag cut at the block's end is counted with the next
+            cut = len(text) if cut < 0 else cut
+            count += len(_SHARED_ITEM.findall(text, 0, cut))
+            tail = text[cut:]
+            block = handle.read(1 << 20)
+    count += len(_SHARED_ITEM.findall(tail + decoder.decode(b"", final=True)))
+    if count <= room:
+        return None
+    return (
+        f"{table.filename} lists {count:,} shared strings, more than the workbook's cells could "
+        f"use (room for {room:,}): a damaged or hostile workbook; save it again from Excel"
+    )
 
 
 MAX_PROLOG = 1 << 20  # bytes of XML declaration, comments and whitespace before the root
@@ -128,10 +212,10 @@ def _scan_prolog(text: str, at_end: bool) -> bool | None:
         at = end + (2 if text[end] == "?" else 3)
 
 
-def _sheet(path: Path, sheet: str | None) -> tuple[Any, Any]:
+def _sheet(path: Path, sheet: str | None, max_field: int | None = None) -> tuple[Any, Any]:
     from openpyxl import load_workbook
 
-    _check_zip(path)
+    _check_zip(path, max_field)
     name = str(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
@@ -185,10 +269,14 @@ def _header(name: str, cells: tuple[Any, ...]) -> list[str]:
 def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]]]:
     """(sheet row number, {column: cell}) from the chosen sheet, header first."""
     name = str(path)
-    book, sheet = _sheet(path, options.sheet)
+    book, sheet = _sheet(path, options.sheet, options.max_field)
     number = 1  # the sheet row read last: a corrupt cell is in the row after it
     try:
-        lines = sheet.iter_rows(values_only=True)
+        # The <dimension> a sheet declares is not trusted: openpyxl's read-only mode stops at
+        # its last row, so a file that declared A1:B3 lost its other rows without a word (red
+        # team, session 6). Rows are read to the end, never past Excel's last row.
+        sheet.reset_dimensions()
+        lines = sheet.iter_rows(max_row=EXCEL_ROWS, values_only=True)
         first = next(lines, None)
         if first is None:
             raise DataError(name, None, f"sheet {sheet.title!r} is empty")
