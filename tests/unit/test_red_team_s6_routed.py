@@ -83,13 +83,6 @@ def test_a_brat_folder_never_imports_a_file_outside_itself(make_project, tmp_pat
     assert "the secret key\n" not in texts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app/core/bundle/merge*.py / app/core/audit: a work bundle whose first audit events "
-    "are dropped (checksums recomputed) merges, and `audit verify` says OK: the stretch's first "
-    "prev_hash is not checked against an event the project or the bundle holds, so any prefix "
-    "of the annotator's events (here the 'open-bundle' event) can vanish",
-)
 def test_a_work_bundle_missing_its_first_audit_event_is_refused(tmp_path):
     from app.core.bundle import merge_bundle
     from app.core.bundle.errors import BundleError

@@ -96,10 +96,10 @@ def work_selection(annotator_id: int, base: str | None) -> Selection:
         tasks="t.annotator_id = :who",
         comments="c.annotator_id = :who AND c.created_at > :since",
         flags="f.annotator_id = :who AND (f.created_at > :since OR f.resolved_at > :since)",
-        # From their first event since the base on, every event: an unbroken stretch of this
-        # file's hash chain, which the merge verifies (app.core.bundle.validate).
-        audit="e.id >= (SELECT min(x.id) FROM audit_event x WHERE x.actor_id = :who"
-        " AND x.at > :since)",
+        # Every event of this file: its whole hash chain from the first event, which the merge
+        # verifies from GENESIS (app.core.bundle.validate), so that no first event can be
+        # dropped unseen; the events the project has already are checked against its copies.
+        audit="1",
         # A task is done once its annotator has finished the item.
         # (a review task once they decided on the item, an adjudicate task once they did).
         task_status=(

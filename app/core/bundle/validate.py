@@ -8,7 +8,9 @@ share them): what one row cannot tell (app.core.bundle.schema checks each row as
 - derived columns that agree with the rows they derive from: a datapoint is "labeled" if and
   only if it has a complete annotation, and "flagged" only with an open flag;
 - the audit chain (format 3 on): every event's hash covers its content and links to the event
-  before it, so an altered, removed or reordered event is refused, naming it.
+  before it, so an altered, removed or reordered event is refused, naming it; a project
+  bundle's, and a work bundle's from format 4, starts at GENESIS, so removing the first
+  events shows too.
 
 Keys are kept as 64-bit hashes in arrays (8 bytes a row) and compared sorted, so a
 million-row bundle costs megabytes, not a set of tuples; a hash collision can only make a
@@ -26,7 +28,7 @@ import numpy as np
 
 from app.core.audit.chain import GENESIS, event_hash
 from app.core.bundle.container import BundleReader
-from app.core.bundle.container.manifest import CHAINED_SINCE
+from app.core.bundle.container.manifest import CHAINED_SINCE, WHOLE_CHAIN_SINCE
 from app.core.bundle.errors import BundleError
 from app.core.storage.tables import DatapointStatus
 
@@ -221,6 +223,13 @@ class _Validation:
         if line is not None:
             raise self.fail(member, line, "it is flagged but has no open flag")
 
+    @property
+    def _whole_chain(self) -> bool:
+        """Whether the bundle carries its file's whole chain, which starts at GENESIS (a project
+        bundle always; a work bundle since format 4: before, a stretch of the chain)."""
+        kind, version = self.reader.kind, self.reader.format_version
+        return kind == "project" or (kind == "work" and version >= WHOLE_CHAIN_SINCE)
+
     def audit_chain(self) -> None:
         """Each event's hash covers its content and follows the one before: the chain of the
         file the bundle was written from, unbroken from its first event in the bundle."""
@@ -256,7 +265,7 @@ class _Validation:
             if prev_hash is None or stored is None:
                 raise self.fail(member, line, f"audit event {event} carries no chain hash")
             if expected is None:
-                if self.reader.kind == "project" and prev_hash != GENESIS:
+                if self._whole_chain and prev_hash != GENESIS:
                     raise self.fail(
                         member,
                         line,

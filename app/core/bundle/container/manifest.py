@@ -35,9 +35,12 @@ FORMAT_NAME = "tagloop-bundle"
 # changes no row of version 1; version 3 adds each audit event's `prev_hash` and `hash`, so the
 # chain is verified before a merge or an open (app.core.bundle.validate). A reader accepts
 # every version up to FORMAT_VERSION (upgrading old rows in `upgrade_row` when a later version
-# changes a member) and refuses newer ones.
-FORMAT_VERSION = 3
+# changes a member) and refuses newer ones. Version 4 changes no row: a work bundle carries its
+# file's whole audit chain, from the file's first event, so that a chain with its first events
+# removed is refused as a project bundle's is (version 3 carried a stretch of it).
+FORMAT_VERSION = 4
 CHAINED_SINCE = 3  # the first format whose audit events carry their chain
+WHOLE_CHAIN_SINCE = 4  # the first format whose work bundles carry their file's whole chain
 SUFFIX = ".tlbundle"
 KINDS = ("project", "assignment", "work")
 MANIFEST = "manifest.json"
