@@ -61,13 +61,9 @@ def package(
             f'<worksheet xmlns="{MAIN}" xmlns:r="{RELS}"><sheetData>{rows}</sheetData>'
             "</worksheet>"
         )
-        overrides.append(
-            f'<Override PartName="/xl/{part}" ContentType="{CT}.worksheet+xml"/>'
-        )
+        overrides.append(f'<Override PartName="/xl/{part}" ContentType="{CT}.worksheet+xml"/>')
         target = f"/xl/{part}" if absolute else part
-        rels.append(
-            f'<Relationship Id="rId{index}" Type="{RELS}/worksheet" Target="{target}"/>'
-        )
+        rels.append(f'<Relationship Id="rId{index}" Type="{RELS}/worksheet" Target="{target}"/>')
         entries.append(f'<sheet name="{escape(title)}" sheetId="{index}" r:id="rId{index}"/>')
     if shared is not None:
         members["xl/sharedStrings.xml"] = (
@@ -77,7 +73,9 @@ def package(
         overrides.append(
             f'<Override PartName="/xl/sharedStrings.xml" ContentType="{CT}.sharedStrings+xml"/>'
         )
-        rels.append(f'<Relationship Id="rId90" Type="{RELS}/sharedStrings" Target="sharedStrings.xml"/>')
+        rels.append(
+            f'<Relationship Id="rId90" Type="{RELS}/sharedStrings" Target="sharedStrings.xml"/>'
+        )
     if styles:
         members["xl/styles.xml"] = STYLES
         overrides.append(f'<Override PartName="/xl/styles.xml" ContentType="{CT}.styles+xml"/>')
@@ -151,7 +149,11 @@ def string_item(rng: random.Random) -> str:
     if kind < 0.5:
         return _t(_text(rng), rng)
     runs = "".join(
-        (f'<r><rPr><b/><sz val="11"/><color rgb="FFFF0000"/><rFont val="Calibri"/></rPr>' if rng.random() < 0.5 else "<r>")
+        (
+            '<r><rPr><b/><sz val="11"/><color rgb="FFFF0000"/><rFont val="Calibri"/></rPr>'
+            if rng.random() < 0.5
+            else "<r>"
+        )
         + _t(_text(rng), rng)
         + "</r>"
         for _ in range(rng.randint(1, 3))
@@ -174,7 +176,7 @@ def cell(rng: random.Random, ref: str | None, shared: int) -> str:
     if kind == 1:
         return f'<c{r} t="inlineStr"><is>{string_item(rng)}</is></c>'
     if kind == 2:
-        return f'<c{r}><v>{rng.choice(NUMBERS)}</v></c>'
+        return f"<c{r}><v>{rng.choice(NUMBERS)}</v></c>"
     if kind == 3:
         return f'<c{r} s="{rng.choice([1, 2, 4, 5, 6])}"><v>{rng.choice(DATES)}</v></c>'
     if kind == 4:
@@ -186,7 +188,7 @@ def cell(rng: random.Random, ref: str | None, shared: int) -> str:
     if kind == 7:
         return f'<c{r} t="str"><f>CONCAT("a","b")</f><v>{_text(rng)}</v></c>'
     if kind == 8:
-        return f'<c{r}><f>1+1</f><v>{rng.choice(NUMBERS)}</v></c>'
+        return f"<c{r}><f>1+1</f><v>{rng.choice(NUMBERS)}</v></c>"
     if kind == 9:
         return f'<c{r} t="d"><v>2024-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}T10:30:00</v></c>'
     if kind == 10:
@@ -206,7 +208,8 @@ def sheet(rng: random.Random, shared: int, width: int = 4, height: int = 12) -> 
     """Rows of random cells: a text header, then sparse rows (missing r attributes, gaps,
     rows out of order now and then, cells out of order)."""
     head = "".join(
-        f'<c r="{_column(i)}1" t="inlineStr"><is><t>col{i}</t></is></c>' for i in range(1, width + 1)
+        f'<c r="{_column(i)}1" t="inlineStr"><is><t>col{i}</t></is></c>'
+        for i in range(1, width + 1)
     )
     rows = [f'<row r="1">{head}</row>']
     number = 1
@@ -218,9 +221,7 @@ def sheet(rng: random.Random, shared: int, width: int = 4, height: int = 12) -> 
         columns = sorted(rng.sample(range(1, width + 1), rng.randint(0, width)))
         if rng.random() < 0.05:
             columns.reverse()
-        cells = "".join(
-            cell(rng, f"{_column(c)}{at}" if refs else None, shared) for c in columns
-        )
+        cells = "".join(cell(rng, f"{_column(c)}{at}" if refs else None, shared) for c in columns)
         r = f' r="{at}"' if refs or rng.random() < 0.5 else ""
         rows.append(f"<row{r}>{cells}</row>")
     return "".join(rows)

@@ -146,22 +146,22 @@ class _Builder:
         if node is None or node.children:  # outside, or a tail (which no reader reads)
             return
         held = node.text
-        if held is None:
-            node.text = text
-        elif held.__class__ is Long:
+        if held.__class__ is Long:
             held.add(text)  # type: ignore[union-attr]
-        elif len(held) + len(text) > GATHER:  # type: ignore[arg-type]
-            node.text = Long(held)  # type: ignore[arg-type]
-            node.text.add(text)
-            for above in self.stack:
-                if above is not None:
-                    above.long = True
-        else:
-            node.text = held + text  # type: ignore[operator]
+            return
+        if held is not None:
+            text = held + text  # type: ignore[operator]
+        if len(text) <= GATHER:
+            node.text = text
+            return
+        node.text = Long(text)  # from now on gathered as UTF-8
+        for above in self.stack:
+            if above is not None:
+                above.long = True
 
 
 def _parse(
-    handle: IO[bytes], builder: _Builder, ready: deque, where: Callable[[], str]
+    handle: IO[bytes], builder: _Builder, ready: deque, name: str, line: Callable[[], int | None]
 ) -> Iterator[Any]:
     """Feed `handle` to expat a block at a time, yielding what `builder` readied."""
     from xml.parsers import expat
@@ -182,7 +182,7 @@ def _parse(
                 return
             del block
     except expat.ExpatError as exc:
-        raise DataError(where(), None, f"malformed XML ({exc})") from None
+        raise DataError(name, line(), f"malformed XML ({exc})") from None
 
 
 # ---- values -------------------------------------------------------------------------------
@@ -357,6 +357,7 @@ def read_shared_strings(handle: IO[bytes], name: str, long_bytes: bool) -> Share
     """openpyxl's `read_string_table`, into a SharedStrings."""
     from openpyxl.cell.text import Text
 
+    longtext.steady_malloc()  # a spilled string's bytes go back to the system when freed
     table = SharedStrings(long_bytes)
 
     def done(node: Node) -> None:
@@ -370,7 +371,7 @@ def read_shared_strings(handle: IO[bytes], name: str, long_bytes: bool) -> Share
 
     ready: deque = deque()
     try:
-        for _ in _parse(handle, _Builder(SI_TAG, done), ready, lambda: name):
+        for _ in _parse(handle, _Builder(SI_TAG, done), ready, name, lambda: None):
             pass
     except BaseException:
         table.close()
@@ -468,6 +469,7 @@ def sheet_rows(
                     cell["data_type"] = "s" if kind == "str" else kind
             return cell
 
+    longtext.steady_malloc()
     parser = Parser(
         None,
         strings,
@@ -479,19 +481,17 @@ def sheet_rows(
     ready: deque = deque()
     builder = _Builder(ROW_TAG, lambda node: ready.append(parser.parse_row(node)))
     counter = 1  # openpyxl's: the next row number it gives
-    number = 0
 
-    def where() -> str:
-        return f"{name}, after row {number:,}"
+    def line() -> int | None:  # the row being read (openpyxl's count), for messages
+        return parser.row_counter if parser.row_counter > 0 else None
 
     try:
-        for index, cells in _parse(handle, builder, ready, where):
+        for index, cells in _parse(handle, builder, ready, name, line):
             if index > EXCEL_ROWS:
                 return
             if index >= counter:  # a row numbered before one already given is dropped
-                number = index  # the rows in between: made up by openpyxl, empty
-                counter = index + 1
-                box = [(number, ReadOnlyWorksheet._get_row(None, cells, 1, None, True))]
+                counter = index + 1  # the rows in between: made up by openpyxl, empty
+                box = [(index, ReadOnlyWorksheet._get_row(None, cells, 1, None, True))]
                 del cells
                 yield box.pop()
     except DataError:
@@ -500,9 +500,7 @@ def sheet_rows(
         problem = f"{type(exc).__name__}: {exc}"
         if len(problem) > 200:
             problem = problem[:197] + "..."
-        raise DataError(
-            name, None, f"a corrupt sheet after its row {number:,} ({problem})"
-        ) from None
+        raise DataError(name, line(), f"a corrupt sheet row ({problem})") from None
 
 
 def open_book(path: str) -> tuple[Any, str | None]:
