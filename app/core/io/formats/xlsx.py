@@ -1,11 +1,16 @@
-"""Excel workbooks (.xlsx) through openpyxl: a tabular format (--map, --label-column, --sheet).
+"""Excel workbooks (.xlsx): a tabular format (--map, --label-column, --sheet).
 
-Read in openpyxl's read-only streaming mode, row by row; the first row is the header, the
-line in messages is the sheet's own row number, and empty rows are left out. Cached values
-are read, never formulas. The default sheet is the first; an unknown --sheet is an error that
-lists the sheets. Before openpyxl opens the zip, its members are checked: a workbook that
-inflates past MAX_UNPACKED, or far beyond its own size, is refused as a zip bomb, and XML
-with a DOCTYPE (entity expansion) is refused.
+Read by app.core.io.formats.xlsx_stream, one row at a time: openpyxl reads the workbook's
+parts (sheets, styles, the 1904 epoch), and the sheet's rows and shared strings are parsed by
+expat and turned into values by openpyxl's own cell code, so the rows are those openpyxl's
+read-only mode gave (tests/unit/xlsx_oracle.py), while a long cell is held once, as UTF-8 (a
+LongText when the importer takes one). The first row is the header, the line in messages is
+the sheet's own row number, and empty rows are left out. Cached values are read, never
+formulas. The default sheet is the first; an unknown --sheet is an error that lists the
+sheets. Before anything is parsed, the zip's members are checked: a workbook that inflates
+past MAX_UNPACKED, or far beyond its own size, is refused as a zip bomb, and XML with a
+DOCTYPE (entity expansion) is refused, as are a value over --max-field-mb and a shared-string
+table no cell could use.
 
 The writer streams (write-only mode) one sheet: id, dataset, row, the text, the context
 inputs, status, label (classification: the name; multilabel and spans: JSON) and, unless

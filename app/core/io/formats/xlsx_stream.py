@@ -26,6 +26,7 @@ one, against issue 14's 3x (bench/xlsx_memory.py). Here:
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from array import array
 from collections import deque
@@ -382,23 +383,17 @@ def read_shared_strings(handle: IO[bytes], name: str, long_bytes: bool) -> Share
 # ---- the sheet ----------------------------------------------------------------------------
 
 
-def sheet_rows(
-    handle: IO[bytes],
-    name: str,
-    strings: Any,
-    book: Any,
-    long_bytes: bool,
-) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    """(row number, cell values) of each row openpyxl's `iter_rows(values_only=True)` gives
-    for the sheet in `handle`, past its <dimension>, up to EXCEL_ROWS; the empty rows it makes
-    up for the numbers a sheet skips are left out (the numbers say where they were).
-    `book` is openpyxl's read-only workbook (epoch and date formats)."""
+@functools.cache
+def _parser_class() -> type:
+    """openpyxl's WorkSheetParser, its parse_cell sped up and taught long texts (made once:
+    openpyxl is imported only when a workbook is read)."""
     from openpyxl.utils.cell import coordinate_to_tuple
     from openpyxl.utils.datetime import from_excel, from_ISO8601
-    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
     from openpyxl.worksheet._reader import WorkSheetParser, _cast_number
 
-    class Parser(WorkSheetParser):
+    class CellParser(WorkSheetParser):
+        long_bytes = False  # long string cells as LongTexts
+
         def parse_cell(self, element: Any) -> dict[str, Any]:
             """openpyxl's `parse_cell` with data_only (its lines, in its order), strings
             through `text_content`; a cell holding a long text through `long_cell`."""
@@ -461,16 +456,32 @@ def sheet_rows(
                 child = element.find(INLINE_TAG)
                 parts = content_parts(child) if child is not None else []
                 if parts:
-                    cell["value"] = value_of(joined(parts), long_bytes)
+                    cell["value"] = value_of(joined(parts), self.long_bytes)
             else:
                 child = element.find(VALUE_TAG)
                 if child is not None and child.text.__class__ is Long:
-                    cell["value"] = value_of(child.text, long_bytes)  # type: ignore[arg-type]
+                    cell["value"] = value_of(child.text, self.long_bytes)  # type: ignore[arg-type]
                     cell["data_type"] = "s" if kind == "str" else kind
             return cell
 
+    return CellParser
+
+
+def sheet_rows(
+    handle: IO[bytes],
+    name: str,
+    strings: Any,
+    book: Any,
+    long_bytes: bool,
+) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """(row number, cell values) of each row openpyxl's `iter_rows(values_only=True)` gives
+    for the sheet in `handle`, past its <dimension>, up to EXCEL_ROWS; the empty rows it makes
+    up for the numbers a sheet skips are left out (the numbers say where they were).
+    `book` is openpyxl's read-only workbook (epoch and date formats)."""
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
     longtext.steady_malloc()
-    parser = Parser(
+    parser = _parser_class()(
         None,
         strings,
         data_only=True,
@@ -478,6 +489,7 @@ def sheet_rows(
         date_formats=book._date_formats,
         timedelta_formats=book._timedelta_formats,
     )
+    parser.long_bytes = long_bytes
     ready: deque = deque()
     builder = _Builder(ROW_TAG, lambda node: ready.append(parser.parse_row(node)))
     counter = 1  # openpyxl's: the next row number it gives
