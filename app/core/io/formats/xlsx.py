@@ -1,11 +1,16 @@
-"""Excel workbooks (.xlsx) through openpyxl: a tabular format (--map, --label-column, --sheet).
+"""Excel workbooks (.xlsx): a tabular format (--map, --label-column, --sheet).
 
-Read in openpyxl's read-only streaming mode, row by row; the first row is the header, the
-line in messages is the sheet's own row number, and empty rows are left out. Cached values
-are read, never formulas. The default sheet is the first; an unknown --sheet is an error that
-lists the sheets. Before openpyxl opens the zip, its members are checked: a workbook that
-inflates past MAX_UNPACKED, or far beyond its own size, is refused as a zip bomb, and XML
-with a DOCTYPE (entity expansion) is refused.
+Read by app.core.io.formats.xlsx_stream, one row at a time: openpyxl reads the workbook's
+parts (sheets, styles, the 1904 epoch), and the sheet's rows and shared strings are parsed by
+expat and turned into values by openpyxl's own cell code, so the rows are those openpyxl's
+read-only mode gave (tests/unit/xlsx_oracle.py), while a long cell is held once, as UTF-8 (a
+LongText when the importer takes one). The first row is the header, the line in messages is
+the sheet's own row number, and empty rows are left out. Cached values are read, never
+formulas. The default sheet is the first; an unknown --sheet is an error that lists the
+sheets. Before anything is parsed, the zip's members are checked: a workbook that inflates
+past MAX_UNPACKED, or far beyond its own size, is refused as a zip bomb, and XML with a
+DOCTYPE (entity expansion) is refused, as are a value over --max-field-mb and a shared-string
+table no cell could use.
 
 The writer streams (write-only mode) one sheet: id, dataset, row, the text, the context
 inputs, status, label (classification: the name; multilabel and spans: JSON) and, unless
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import itertools
 import json
 import re
 import zipfile
@@ -30,6 +36,7 @@ from app.core.errors import DataError
 from app.core.fileio import atomic_writer
 from app.core.io import spreadsheet
 from app.core.io.decoding import size_text
+from app.core.io.formats import xlsx_stream
 from app.core.io.formats.annotated import (
     annotator_values,
     final_value,
@@ -37,6 +44,7 @@ from app.core.io.formats.annotated import (
     tabular_records,
 )
 from app.core.io.formats.base import ReadOptions, Record, WriteContext, WriteReport
+from app.core.io.longtext import LongText, plain
 from app.core.jobs import CancelCheck, Progress, check_cancel
 
 NAME = "xlsx"
@@ -48,7 +56,6 @@ MULTI_ANNOTATOR = True  # every annotator kept
 MAX_UNPACKED = 2 << 30  # bytes once unzipped
 MAX_RATIO = 200  # unzipped / zipped, past 10 MB unzipped
 MAX_CELL = 32_767  # Excel's limit on the characters of one cell
-EXCEL_ROWS = 1_048_576  # rows in a sheet: openpyxl makes the missing rows up to a row number
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in XML 1.0
 
 
@@ -212,32 +219,33 @@ def _scan_prolog(text: str, at_end: bool) -> bool | None:
         at = end + (2 if text[end] == "?" else 3)
 
 
-def _sheet(path: Path, sheet: str | None, max_field: int | None = None) -> tuple[Any, Any]:
-    from openpyxl import load_workbook
-
+def _open(path: Path, max_field: int | None = None) -> tuple[Any, str | None]:
+    """openpyxl's read-only workbook, its shared strings not read (xlsx_stream.open_book)."""
     _check_zip(path, max_field)
-    name = str(path)
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        return xlsx_stream.open_book(str(path))
     except Exception as exc:
         raise DataError(
-            name, None, f"not a readable workbook ({type(exc).__name__}: {exc})"
+            str(path), None, f"not a readable workbook ({type(exc).__name__}: {exc})"
         ) from None
+
+
+def _chosen(name: str, book: Any, sheet: str | None) -> Any:
+    """The sheet asked for (the first by default): an unknown name lists the sheets."""
     names = book.sheetnames
     if not names:
         raise DataError(name, None, "the workbook has no sheets")
     if sheet is None:
-        return book, book[names[0]]
+        return book[names[0]]
     if sheet not in names:
-        book.close()
         listed = ", ".join(repr(x) for x in names)
         raise DataError(name, None, f"no sheet {sheet!r}; the sheets are {listed}")
-    return book, book[sheet]
+    return book[sheet]
 
 
 def sheets(path: Path) -> list[str]:
     """The workbook's sheet names, for the import dialog's sheet choice."""
-    book, _ = _sheet(path, None)
+    book, _ = _open(path)
     try:
         return list(book.sheetnames)
     finally:
@@ -245,7 +253,7 @@ def sheets(path: Path) -> list[str]:
 
 
 def _cell(value: Any) -> Any:
-    if value is None or isinstance(value, str):
+    if value is None or isinstance(value, str) or value.__class__ is LongText:
         return value
     if isinstance(value, datetime | date | time):
         return value.isoformat()
@@ -257,7 +265,9 @@ def _cell(value: Any) -> Any:
 
 
 def _header(name: str, cells: tuple[Any, ...]) -> list[str]:
-    header = [str(_cell(c)) if c is not None else f"column {i + 1}" for i, c in enumerate(cells)]
+    header = [
+        str(plain(_cell(c))) if c is not None else f"column {i + 1}" for i, c in enumerate(cells)
+    ]
     seen: set[str] = set()
     for column in header:
         if column in seen:
@@ -266,43 +276,72 @@ def _header(name: str, cells: tuple[Any, ...]) -> list[str]:
     return header
 
 
-def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(sheet row number, {column: cell}) from the chosen sheet, header first."""
-    name = str(path)
-    book, sheet = _sheet(path, options.sheet, options.max_field)
-    number = 1  # the sheet row read last: a corrupt cell is in the row after it
+def _strings(name: str, book: Any, member: str | None, long_bytes: bool) -> Any:
+    """The workbook's shared-string table (xlsx_stream.SharedStrings), or none."""
+    if member is None:
+        return xlsx_stream.SharedStrings(long_bytes)
     try:
-        # The <dimension> a sheet declares is not trusted: openpyxl's read-only mode stops at
-        # its last row, so a file that declared A1:B3 lost its other rows without a word (red
-        # team, session 6). Rows are read to the end, never past Excel's last row.
-        sheet.reset_dimensions()
-        lines = sheet.iter_rows(max_row=EXCEL_ROWS, values_only=True)
-        first = next(lines, None)
-        if first is None:
-            raise DataError(name, None, f"sheet {sheet.title!r} is empty")
-        header, restore = spreadsheet.reading(_header(name, first))
-        for number, cells in enumerate(lines, 2):
-            if all(c is None or c == "" for c in cells):
-                continue
-            values = [_cell(c) for c in cells]
-            if restore is not None:
-                values = [restore(v) if isinstance(v, str) else v for v in values]
-            if any(v not in (None, "") for v in values[len(header) :]):
-                raise DataError(name, number, "a cell to the right of the header's columns")
-            row = dict(zip(header, values, strict=False))
-            row.pop(spreadsheet.NEUTRALISED_COLUMN, None)
-            yield number, row
-    except DataError:
-        raise
-    except Exception as exc:
-        problem = f"{type(exc).__name__}: {exc}"
-        if len(problem) > 200:
-            problem = problem[:197] + "..."
+        handle = book._archive.open(member)
+    except (KeyError, OSError, zipfile.BadZipFile) as exc:
         raise DataError(
-            name, None, f"a corrupt sheet after its row {number:,} ({problem})"
+            name, None, f"not a readable workbook ({type(exc).__name__}: {exc})"
         ) from None
+    with handle:
+        return xlsx_stream.read_shared_strings(handle, f"{name}: {member}", long_bytes)
+
+
+def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(sheet row number, {column: cell}) from the chosen sheet, header first.
+
+    The <dimension> a sheet declares is not trusted: openpyxl's read-only mode stopped at its
+    last row, so a file that declared A1:B3 lost its other rows without a word (red team,
+    session 6). Rows are read to the end, never past Excel's last row."""
+    name = str(path)
+    book, member = _open(path, options.max_field)
+    strings = None
+    try:
+        sheet = _chosen(name, book, options.sheet)
+        strings = _strings(name, book, member, options.long_bytes)
+        with book._archive.open(sheet._worksheet_path) as handle:
+            yield from _sheet_rows(name, sheet.title, handle, strings, book, options.long_bytes)
+    except (KeyError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(name, None, f"a corrupt workbook ({type(exc).__name__}: {exc})") from None
     finally:
+        if strings is not None:
+            strings.close()
         book.close()
+
+
+def _sheet_rows(
+    name: str, title: str, handle: Any, strings: Any, book: Any, long_bytes: bool
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    lines = xlsx_stream.sheet_rows(handle, name, strings, book, long_bytes)
+    first = next(lines, None)
+    if first is None:
+        raise DataError(name, None, f"sheet {title!r} is empty")
+    # openpyxl's first row is row 1, made up empty when the sheet has no row 1
+    header, restore = spreadsheet.reading(_header(name, first[1] if first[0] == 1 else ()))
+    for number, cells in itertools.chain([] if first[0] == 1 else [first], lines):
+        if all(c is None or c == "" for c in cells):
+            continue
+        values = [_cell(c) for c in cells]
+        del cells
+        if restore is not None:
+            values = [_restored(v, restore) for v in values]
+        if any(v not in (None, "") for v in values[len(header) :]):
+            raise DataError(name, number, "a cell to the right of the header's columns")
+        row = dict(zip(header, values, strict=False))
+        del values
+        row.pop(spreadsheet.NEUTRALISED_COLUMN, None)
+        box = [(number, row)]  # not held here while it is imported (a long text)
+        del row
+        yield box.pop()
+
+
+def _restored(value: Any, restore: Any) -> Any:
+    if isinstance(value, str):
+        return restore(value)
+    return value.restore(restore) if value.__class__ is LongText else value
 
 
 def columns(path: Path, options: ReadOptions) -> list[str]:
