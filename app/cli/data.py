@@ -35,7 +35,7 @@ def _positive_mb(value: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of megabytes: {value!r}") from None
     if not 0 < size <= 1024:
-        raise argparse.ArgumentTypeError("give a size from 0 to 1024 MB")
+        raise argparse.ArgumentTypeError(f"give a size over 0 and up to 1024 MB, not {value}")
     return size
 
 

@@ -74,3 +74,15 @@ def row_id(value: str) -> int:
     if not 0 < number < 2**63:
         raise argparse.ArgumentTypeError(f"no such id: {value}")
     return number
+
+
+def share(value: str) -> float:
+    """An argparse type for a share or a score from 0 to 1 (a threshold, a pass mark, a spot
+    check). Red team, session 6: `gold --threshold nan` was taken and no alert could ever fire."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 <= number <= 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"give a number from 0 to 1, not {value}")
+    return number

@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from app.cli.options import add_json, add_seed, command, row_id
+from app.cli.options import add_json, add_seed, command, row_id, share
 from app.core.fileio import read_small_text
 
 
@@ -242,7 +242,7 @@ def add_consensus(sub: argparse._SubParsersAction) -> None:
 def add_review(sub: argparse._SubParsersAction) -> None:
     """Register `tagloop review` and its options."""
     p = command(sub, "review", "derived task status, or spot-check review tasks", cmd_review)
-    p.add_argument("--spot-check", type=float, metavar="FRACTION", help="e.g. 0.05")
+    p.add_argument("--spot-check", type=share, metavar="FRACTION", help="e.g. 0.05")
     p.add_argument("--reviewer", metavar="NAME", help="who reviews the spot check")
     add_seed(p)
     p.add_argument(
@@ -261,7 +261,7 @@ def add_gold(sub: argparse._SubParsersAction) -> None:
     add_seed(p)
     p.add_argument("--accuracy", action="store_true", help="accuracy on gold over time")
     p.add_argument("--window", type=int, default=7, help="days per accuracy bucket (7)")
-    p.add_argument("--threshold", type=float, default=0.8, help="drift alert below this (0.8)")
+    p.add_argument("--threshold", type=share, default=0.8, help="drift alert below this (0.8)")
     p.add_argument("--min-items", type=int, default=5, help="answers a bucket needs (5)")
     add_json(p)
 
@@ -271,7 +271,7 @@ def add_qualify(sub: argparse._SubParsersAction) -> None:
     p = command(sub, "qualify", "qualification sets: create, assign, score", cmd_qualify)
     p.add_argument("--create", metavar="NAME", help="a new qualification set of gold items")
     p.add_argument("--items", metavar="FILE", help="datapoint ids or UUIDs, one a line")
-    p.add_argument("--pass", dest="pass_score", type=float, help="the score to pass, e.g. 0.8")
+    p.add_argument("--pass", dest="pass_score", type=share, help="the score to pass, e.g. 0.8")
     p.add_argument("--name", metavar="NAME", help="the set (if there are several)")
     p.add_argument("--assign", metavar="A,B", help="give these annotators its items")
     p.add_argument("--result", metavar="ANNOTATOR", help="score and record an annotator")

@@ -41,6 +41,7 @@ SUFFIX_FORMATS = {
     ".iob": "conll",
     ".spacy": "spacy",
     ".parquet": "parquet",
+    ".arrow": "arrow",
     ".xlsx": "xlsx",
     ".pubtator": "pubtator",
     ".xml": "bioc",
@@ -50,7 +51,7 @@ ALL_VALUES = "Every annotator's annotations"
 FINAL_VALUES = "Final: adjudicated, else gold, else consensus"
 EXPORT_FILTER = (
     "JSON Lines (*.jsonl);;CSV (*.csv);;Label Studio JSON (*.json);;CoNLL (*.conll);;"
-    "spaCy DocBin (*.spacy);;Parquet (*.parquet);;Excel (*.xlsx);;All files (*)"
+    "spaCy DocBin (*.spacy);;Parquet (*.parquet);;Arrow (*.arrow);;Excel (*.xlsx);;All files (*)"
 )
 
 

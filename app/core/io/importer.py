@@ -198,7 +198,7 @@ def import_dataset(
         open_file(path)  # the DataError naming the file
     if encoding:  # every format's reader, peer formats too, gets a text encoding or nothing
         check_encoding(encoding, str(path))
-    if annotator:
+    if annotator is not None:  # an empty --annotator is a mistake, not the default
         check_annotator_name(str(path), annotator)
     fmt = registry.resolve(path, fmt, tabular=mapping is not None or label_column is not None)
     started = time.perf_counter()

@@ -44,7 +44,7 @@ TABLE: dict[str, tuple[str, str | None]] = {
 NAMES: tuple[str, ...] = tuple(TABLE)
 # The formats with a writer (known without importing them, for --help).
 WRITABLE = ("jsonl", "csv", "labelstudio", "prodigy", "doccano", "conll", "spacy", "brat")
-WRITABLE += ("parquet", "xlsx", "pubtator", "bioc")
+WRITABLE += ("parquet", "arrow", "xlsx", "pubtator", "bioc")
 # The formats the importer reads on its streamed fast path (app.core.io.readers), not Records.
 FAST_PATH = frozenset({"csv", "tsv", "json", "jsonl", "txt"})
 HEAD_BYTES = 64 * 1024
