@@ -13,12 +13,6 @@ from app.core.io.export import export_file
 from app.core.io.importer import import_dataset
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app/core/io/formats/brat.py: the writer turns only ' ' into '_' in a label, so a "
-    "no-break space (or any other Unicode space) is written into the .ann line, whose reader "
-    "then refuses the export ('not a BRAT text-bound annotation'); use re.sub(r'\\s', '_')",
-)
 def test_a_brat_export_of_a_label_with_a_no_break_space_reads_back(make_project, tmp_path):
     label = "heart\u00a0attack"
     project = make_project("spans", (label, "D"))
@@ -34,14 +28,6 @@ def test_a_brat_export_of_a_label_with_a_no_break_space_reads_back(make_project,
     assert sorted(again.schema.label_names) == ["D", "heart_attack"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app/core/io/formats/pubtator.py: _HEADER (any line whose first 40 characters hold "
-    "no '|' or tab before '|t|' or '|a|') scores 0.95 on a JSON Lines or text line such as "
-    '\'{"id":1,"text":"cmd|t|x"\', so the registry refuses a doccano export of Tagloop\'s own '
-    "(even with --format doccano) and a .txt line 'see x|a|y' as 'looks like pubtator'; a "
-    "PMID is a number (or at least has no quote or brace)",
-)
 @pytest.mark.parametrize(
     ("name", "content", "options"),
     [
@@ -56,12 +42,6 @@ def test_a_pipe_t_pipe_in_a_text_is_not_pubtator(make_project, tmp_path, name, c
     assert import_dataset(project, path, **options).rows >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app/core/io/formats/brat.py: a .txt in the BRAT folder that is a symbolic link to "
-    "a file outside the folder (/etc/passwd, ~/.ssh/...) is followed and imported as a "
-    "document, and then travels in every export and bundle; refuse links leaving the folder",
-)
 def test_a_brat_folder_never_imports_a_file_outside_itself(make_project, tmp_path):
     import os
 

@@ -6,8 +6,10 @@
 Relations, events, attributes, normalisations and notes (R, E, A, N, #, *) have no place in a
 Tagloop annotation and are left out. The .txt is read byte-exact (a CRLF counts two characters,
 as in BRAT), and each span's mention is checked against its slice. A text without a .ann, or
-with an empty one, stays unlabelled. The writer writes the pairs and an annotation.conf that
-declares the labels, so BRAT opens the folder as it is.
+with an empty one, stays unlabelled; a .txt or .ann that is a symbolic link leading out of the
+folder is refused (it would import a file the user never chose). The writer writes the pairs
+and an annotation.conf that declares the labels (any whitespace in a label as '_'), so BRAT
+opens the folder as it is.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ _SPAN = re.compile(r"^T\S*\t(\S+) (\d+ \d+(?:;\d+ \d+)*)(?:\t(.*))?$")
 _KINDS = "TRENAM#*"  # the first letter of every BRAT annotation id
 _ANN_HEAD = re.compile(rb"^(?:[TRNAME#*]\w*\t)", re.MULTILINE)
 _ONE_LINE = re.compile(r"[\r\n\t\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_SPACE = re.compile(r"\s")  # every Unicode whitespace: each would break a .ann line's fields
 READ = 1 << 20  # bytes of a text read at a time
 
 
@@ -62,13 +65,39 @@ def detect(path: Path, head: bytes) -> float:
 def _texts(path: Path) -> list[Path]:
     path = Path(path)
     if path.is_dir():
-        return sorted(path.glob("*.txt"))
-    if path.suffix.lower() in (".ann", ".txt"):
+        texts = sorted(path.glob("*.txt"))
+    elif path.suffix.lower() in (".ann", ".txt"):
         text = path.with_suffix(".txt")
         if not text.is_file():
             raise DataError(str(path), None, f"its text {text.name} is not beside it")
-        return [text]
-    raise DataError(str(path), None, "a BRAT import is a folder of .txt and .ann files")
+        texts = [text]
+    else:
+        raise DataError(str(path), None, "a BRAT import is a folder of .txt and .ann files")
+    folder = _real(path if path.is_dir() else path.parent)
+    for text in texts:
+        _check_inside(text, folder)
+        _check_inside(text.with_suffix(".ann"), folder)
+    return texts
+
+
+def _real(path: Path) -> Path:
+    """The path with every symbolic link followed; a DataError for a link loop."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # a loop: RuntimeError up to Python 3.12
+        raise DataError(str(path), None, f"cannot be read: {exc}") from None
+
+
+def _check_inside(path: Path, folder: Path) -> None:
+    """A text or .ann that is a symbolic link leading out of the folder is refused: it would
+    import a file the user never chose (/etc/passwd, a key) into the project and its
+    exports. A link to another file of the folder is allowed."""
+    if not path.is_symlink():
+        return
+    if not _real(path).is_relative_to(folder):
+        raise DataError(
+            str(path), None, "a link to a file outside the folder: refused (copy the file in)"
+        )
 
 
 def read(path: Path, options: ReadOptions) -> Iterator[Record]:
@@ -216,11 +245,11 @@ def write(
                 for number, span in enumerate(ordered, 1):
                     start, end = span["start"], span["end"]
                     mention = _ONE_LINE.sub(" ", text[start:end])
-                    label = str(span["label"]).replace(" ", "_")
+                    label = _label(span["label"])
                     lines.append(f"T{number}\t{label} {start} {end}\t{mention}\n")
             (folder / f"{stem}.ann").write_text("".join(lines), encoding="utf-8", newline="")
             report.written = index
-        entities = "\n".join(label.replace(" ", "_") for label in context.labels)
+        entities = "\n".join(_label(label) for label in context.labels)
         conf = f"[entities]\n{entities}\n[relations]\n[events]\n[attributes]\n"
         (folder / "annotation.conf").write_text(conf, encoding="utf-8")
     if unagreed:
@@ -228,6 +257,12 @@ def write(
             f"{unagreed} text(s) whose annotators disagree were written without spans (BRAT"
             " holds one annotation set per text; export with --values final to resolve them)"
         )
-    if any(" " in label for label in context.labels):
+    if any(_SPACE.search(str(label)) for label in context.labels):
         report.warnings.append("BRAT labels cannot hold spaces: they were written with '_'")
     return report
+
+
+def _label(label: object) -> str:
+    """The label as BRAT can hold it: every whitespace character (a no-break space too) as
+    '_', since the .ann line splits its fields on whitespace."""
+    return _SPACE.sub("_", str(label))

@@ -43,7 +43,11 @@ SUFFIXES = (".pubtator", ".pubtator.txt")
 TABULAR = False
 MULTI_ANNOTATOR = False  # one value per document: the exporter writes the final value
 
-_HEADER = re.compile(rb"^\s*[^|\t\r\n]{1,40}\|[ta]\|", re.MULTILINE)
+# A document's id (a PMID): no space, quote, brace, bracket, bar or tab, so that a JSON line
+# or a sentence holding "|t|" is never taken for a title line.
+_ID = rb"[^\s|\"'{}\[\]]{1,40}"
+_TITLE = re.compile(rb" *(" + _ID + rb")\|t\|")
+_NEXT = re.compile(rb" *(" + _ID + rb")(\|[ta]\||\t)")  # an abstract, annotation or title
 _BREAKS = re.compile(r"[\r\n\t\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 
@@ -60,9 +64,30 @@ class Document:
 
 
 def detect(path: Path, head: bytes) -> float:
-    if _HEADER.match(head):
-        return 0.95
-    return 0.3 if Path(path).name.lower().endswith(SUFFIXES) else 0.0
+    """0.95 for PubTator's shape: the first line that is not blank is `ID|t|title`, and the
+    next is that ID's abstract or annotation (or a new title, or past the head); 0.6 for a
+    title line alone, which a plain text can hold too."""
+    suffix = 0.3 if Path(path).name.lower().endswith(SUFFIXES) else 0.0
+    lines = iter(line for line in head.removeprefix(codecs.BOM_UTF8).split(b"\n") if line.strip())
+    first = next(lines, b"")
+    title = _TITLE.match(first)
+    if title is None:
+        return suffix
+    following = next(lines, None)
+    if following is None:  # a one-line file, or a title line running past the head
+        return 0.95 if not head.endswith(b"\n") and _size(path) > len(head) else 0.6
+    after = _NEXT.match(following)
+    if after is None:
+        return max(suffix, 0.4)
+    same = after.group(1) == title.group(1)
+    return 0.95 if same or after.group(2) == b"|t|" else max(suffix, 0.4)
+
+
+def _size(path: Path) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
 
 
 def documents(
@@ -326,6 +351,6 @@ def write(
 
 def _pmid(record: dict[str, Any], index: int) -> str:
     pmid = record.get("pmid")
-    if isinstance(pmid, str | int) and re.fullmatch(r"[^|\s]{1,40}", str(pmid)):
+    if isinstance(pmid, str | int) and re.fullmatch(_ID, str(pmid).encode()):  # detected again
         return str(pmid)
     return str(index)
