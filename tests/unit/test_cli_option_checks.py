@@ -1,0 +1,58 @@
+"""Command-line options a careless user gets wrong (red team, session 6): each is refused with
+a message naming the option or the file, never taken silently."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.cli.main import main as cli
+from app.core.io.importer import import_dataset
+
+
+@pytest.mark.parametrize(
+    ("argv", "option", "value"),
+    [
+        (["gold", "{p}", "--accuracy", "--threshold", "nan"], "--threshold", "nan"),
+        (["qualify", "{p}", "--pass", "2"], "--pass", "2"),
+        (["review", "{p}", "--spot-check", "-0.5"], "--spot-check", "-0.5"),
+        (["import", "{p}", "{p}", "--max-field-mb", "0"], "--max-field-mb", "0"),
+    ],
+)
+def test_a_share_or_size_out_of_range_is_refused(make_project, capsys, argv, option, value):
+    project = make_project()
+    with pytest.raises(SystemExit) as stop:
+        cli([a.format(p=project.path) for a in argv])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and f"not {value}" in err
+
+
+def test_gold_threshold_in_range_is_taken(make_project, capsys):
+    project = make_project()
+    assert cli(["gold", str(project.path), "--accuracy", "--threshold", "0.7"]) == 0
+
+
+def test_an_empty_annotator_is_refused_naming_the_file(make_project, tmp_path, capsys):
+    project = make_project()
+    data = tmp_path / "a.csv"
+    data.write_text("text,label\nhello there,spam\n", encoding="utf-8")
+    argv = ["import", str(project.path), str(data), "--label-column", "label", "--annotator", ""]
+    assert cli(argv) != 0
+    err = capsys.readouterr().err
+    assert "a.csv" in err and "annotator name is blank" in err
+    with project.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM datapoint").scalar() == 0
+
+
+def test_arrow_is_an_export_choice_and_reads_back(make_project, tmp_path, capsys):
+    project = make_project()
+    data = tmp_path / "a.csv"
+    data.write_text("text\nhello there\nsecond text\n", encoding="utf-8")
+    import_dataset(project, data)
+    out = tmp_path / "out.x"
+    assert cli(["export", str(project.path), str(out), "--format", "arrow"]) == 0
+    again = make_project()
+    import_dataset(again, out, fmt="arrow")
+    with again.engine.connect() as conn:
+        texts = sorted(r[0] for r in conn.exec_driver_sql("SELECT text FROM datapoint"))
+    assert texts == ["hello there", "second text"]
