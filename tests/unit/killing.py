@@ -3,20 +3,23 @@ chunked writer (import, dataset removal, assignment, automation run) kill one th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def kill_at_first_chunk(script: str, *args: object) -> int:
-    """Run `script` (`python -c`) with `args` in a child process, wait until it prints
-    "chunk" (it has committed a chunk and holds no lock), kill it with SIGKILL and reap it;
-    its pid (the loader tags it left behind name it)."""
+@contextlib.contextmanager
+def stalled(script: str, *args: object) -> Iterator[int]:
+    """Run `script` (`python -c`) with `args` in a child process until it prints "chunk" (it
+    has committed a chunk of its run and holds no lock); the block runs meanwhile, given the
+    child's pid; then the child is killed with SIGKILL and reaped."""
     child = subprocess.Popen(
         [sys.executable, "-c", script, *(str(arg) for arg in args)],
         stdout=subprocess.PIPE,
@@ -27,10 +30,16 @@ def kill_at_first_chunk(script: str, *args: object) -> int:
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "chunk"
+        yield child.pid
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
-    return child.pid
+
+
+def kill_at_first_chunk(script: str, *args: object) -> int:
+    """Kill a `stalled` child at once; its pid (the loader tags it left behind name it)."""
+    with stalled(script, *args) as pid:
+        return pid
 
 
 def killed_import(arguments: str = "") -> str:

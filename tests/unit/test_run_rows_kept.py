@@ -9,13 +9,8 @@ kills the child with SIGKILL, opens the project again, and finds that write kept
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +22,7 @@ from app.core.io.importer import import_dataset
 from app.core.project.project import open_project
 from app.core.storage import runs
 from tests.fixtures_data import write_csv
-from tests.unit.killing import ROOT
+from tests.unit.killing import stalled
 from tests.unit.test_bulk_runs import SMALL, _setup
 from tests.unit.test_merge_runs import KILLED as KILLED_MERGE
 from tests.unit.test_merge_runs import colleague, small_chunks  # noqa: F401
@@ -51,26 +46,6 @@ STALLED_BULK = SMALL + textwrap.dedent(
         bulk(project, progress=stall)
     """
 )
-
-
-@contextlib.contextmanager
-def stalled(script: str, *args: object) -> Iterator[None]:
-    """Run `script` in a child process until it prints "chunk" (a chunk of its run committed,
-    no lock held); the block runs meanwhile; then the child is killed with SIGKILL."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", script, *(str(arg) for arg in args)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "chunk"
-        yield
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
 
 
 def mine(project, dp_id: int) -> tuple | None:
