@@ -44,6 +44,25 @@ SMALL = textwrap.dedent(
 )
 
 
+# a bulk label of "spam" on 5-40 (11-40 new: the run) that stalls after 8 hidden rows (11-18)
+STALLED_BULK = SMALL + textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from app.core.project.project import open_project
+    from tests.unit.test_bulk_runs import bulk
+
+    def stall(done, total, message):
+        if message.startswith("Saving") and done == 8:
+            print("chunk", flush=True)
+            time.sleep(600)  # until the test kills this process
+
+    with open_project(Path(sys.argv[1])) as project:
+        bulk(project, progress=stall)
+    """
+)
+
+
 @pytest.fixture
 def small_runs(monkeypatch):
     """A bulk label of more than 5 new labels is a run; every chunk takes CHUNK rows."""
@@ -304,23 +323,7 @@ def test_a_killed_bulk_label_leaves_nothing_on_reopen(make_project, tmp_path):
     project = _setup(make_project, tmp_path)
     before = state(project)
     project.close()
-    script = SMALL + textwrap.dedent(
-        """
-        import sys, time
-        from pathlib import Path
-        from app.core.project.project import open_project
-        from tests.unit.test_bulk_runs import bulk
-
-        def stall(done, total, message):
-            if message.startswith("Saving") and done == 8:
-                print("chunk", flush=True)
-                time.sleep(600)  # until the test kills this process
-
-        with open_project(Path(sys.argv[1])) as project:
-            bulk(project, progress=stall)
-        """
-    )
-    kill_at_first_chunk(script, project.path)
+    kill_at_first_chunk(STALLED_BULK, project.path)
     raw = sqlite3.connect(project.path)
     try:
         assert raw.execute("SELECT state FROM write_run").fetchall() == [(runs.LOADING,)]

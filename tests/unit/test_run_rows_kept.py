@@ -10,7 +10,6 @@ kills the child with SIGKILL, opens the project again, and finds that write kept
 from __future__ import annotations
 
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -23,29 +22,11 @@ from app.core.project.project import open_project
 from app.core.storage import runs
 from tests.fixtures_data import write_csv
 from tests.unit.killing import stalled
-from tests.unit.test_bulk_runs import SMALL, _setup
+from tests.unit.test_bulk_runs import STALLED_BULK, _setup
 from tests.unit.test_merge_runs import KILLED as KILLED_MERGE
 from tests.unit.test_merge_runs import colleague, small_chunks  # noqa: F401
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
-
-# a bulk label of "spam" on 5-40 (11-40 new: the run) that stalls after 8 hidden rows (11-18)
-STALLED_BULK = SMALL + textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    from app.core.project.project import open_project
-    from tests.unit.test_bulk_runs import bulk
-
-    def stall(done, total, message):
-        if message.startswith("Saving") and done == 8:
-            print("chunk", flush=True)
-            time.sleep(600)  # until the test kills this process
-
-    with open_project(Path(sys.argv[1])) as project:
-        bulk(project, progress=stall)
-    """
-)
 
 
 def mine(project, dp_id: int) -> tuple | None:
