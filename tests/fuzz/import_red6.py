@@ -70,7 +70,8 @@ def _workbook(sheet: bytes | None = None, shared: bytes | None = None) -> bytes:
     return out.getvalue()
 
 
-def _sheet(rows: int, dimension: str, extra: str = "") -> bytes:
+def sheet(rows: int, dimension: str, extra: str = "") -> bytes:
+    """Header and `rows` rows of inline strings, under a declared <dimension> (then `extra`)."""
     cells = "".join(
         f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>text {r}</t></is></c>'
         f'<c r="B{r}" t="inlineStr"><is><t>ham</t></is></c></row>'
@@ -112,21 +113,21 @@ def cases() -> list[tuple[str, Any, str, dict]]:
     out.append(("red6-label-nfc-nfd-multi.jsonl", both, "multilabel", ADD))
     conll = b"Alice B-heart attack\nwas O\n\n"
     out.append(("red6-conll-label-space.conll", conll, "spans", {"add_labels": True}))
-    dim = partial(_workbook, _sheet(300, "A1:B3"))
+    dim = partial(_workbook, sheet(300, "A1:B3"))
     out.append(("red6-xlsx-dimension-short.xlsx", dim, "classification", {"label_column": "label"}))
-    far = partial(_workbook, _sheet(2, "A1:B3", _far_row("999999999999")))
+    far = partial(_workbook, sheet(2, "A1:B3", _far_row("999999999999")))
     out.append(("red6-xlsx-row-far.xlsx", far, "classification", {"label_column": "label"}))
     long_text = "".join(chr(97 + (i * 7919) % 26) for i in range(200_000))  # 200 KB, varied
     small = {"max_field": 64 << 10}
-    long_inline = partial(_workbook, _sheet(1, "A1:B2").replace(b"text 2", long_text.encode()))
+    long_inline = partial(_workbook, sheet(1, "A1:B2").replace(b"text 2", long_text.encode()))
     out.append(("red6-xlsx-long-inline.xlsx", long_inline, "classification", small))
     cell = '<row r="2"><c r="A2" t="s"><v>0</v></c></row>'
     head = '<row r="1"><c r="A1" t="inlineStr"><is><t>text</t></is></c></row>'
-    sheet = (
+    shared_sheet = (
         f'<?xml version="1.0"?>\n<worksheet {MAIN}><sheetData>{head}{cell}</sheetData></worksheet>'
     )
     table = f'<?xml version="1.0"?>\n<sst {MAIN}><si><t>{long_text}</t></si></sst>'
-    long_shared = partial(_workbook, sheet.encode(), table.encode())
+    long_shared = partial(_workbook, shared_sheet.encode(), table.encode())
     out.append(("red6-xlsx-long-shared.xlsx", long_shared, "classification", small))
     for name, utf16 in (("", False), ("-utf16", True)):
         shared = partial(_workbook, None, _unused_strings(200_000, utf16))

@@ -27,6 +27,7 @@ from app.core.io.export import export_file
 from app.core.io.formats.xlsx import FEW_SHARED
 from app.core.io.importer import import_dataset
 from app.core.project.label_schema import LabelSpec, complete_labels
+from tests.fuzz.import_red6 import MAIN, sheet
 from tests.unit.test_red_team_paths import counts
 
 NFC = unicodedata.normalize("NFC", "café")
@@ -170,26 +171,6 @@ def workbook_with(tmp_path, name: str, **members: bytes) -> object:
         for member, data in found.items():
             zf.writestr(member, data)
     return path
-
-
-MAIN = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-
-
-def sheet(rows: int, dimension: str) -> bytes:
-    """Header and `rows` rows of inline strings, under a declared <dimension>."""
-    body = "".join(
-        f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>text {r}</t></is></c>'
-        f'<c r="B{r}" t="inlineStr"><is><t>ham</t></is></c></row>'
-        for r in range(2, rows + 2)
-    )
-    head = (
-        '<row r="1"><c r="A1" t="inlineStr"><is><t>text</t></is></c>'
-        '<c r="B1" t="inlineStr"><is><t>label</t></is></c></row>'
-    )
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<worksheet {MAIN}><dimension ref="{dimension}"/>'
-        f"<sheetData>{head}{body}</sheetData></worksheet>"
-    ).encode()
 
 
 def test_an_xlsx_sheet_is_read_past_the_dimension_it_declares(make_project, tmp_path):
