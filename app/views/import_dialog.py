@@ -226,6 +226,10 @@ class ImportDialog(QDialog):
         self.import_button.setEnabled(True)
 
     def chosen_sheet(self) -> str | None:
+        """The sheet typed, for an xlsx file only (the field is hidden for other formats, and
+        the importer refuses a sheet for them)."""
+        if self.sheet.isHidden():
+            return None
         return self.sheet.text().strip() or None
 
     def chosen_encoding(self) -> str | None:

@@ -98,3 +98,21 @@ def test_import_dialog_reads_a_cp1252_csv_when_told(qtbot, spam_project, tmp_pat
         qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
     texts = rows(spam_project, "SELECT text FROM datapoint ORDER BY id")
     assert texts == [("café – naïve",), ("win £100 now",)]
+
+
+def test_a_sheet_typed_for_a_workbook_is_not_sent_with_a_csv(
+    qtbot, spam_project, tmp_path, monkeypatch
+):
+    """The sheet field shows for xlsx only; a name typed there and left behind when the format
+    becomes csv is not sent (the importer refuses --sheet for a csv)."""
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: None)
+    path = tmp_path / "plain.csv"
+    path.write_text("text\nhello there\n", encoding="utf-8")
+    dialog = ImportDialog(spam_project, path)
+    qtbot.addWidget(dialog)
+    assert dialog.sheet.isHidden()
+    dialog.sheet.setText("Notes")
+    assert dialog.chosen_sheet() is None
+    with qtbot.waitSignal(dialog.imported, timeout=20_000):
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    assert rows(spam_project, "SELECT text FROM datapoint") == [("hello there",)]

@@ -56,3 +56,20 @@ def test_arrow_is_an_export_choice_and_reads_back(make_project, tmp_path, capsys
     with again.engine.connect() as conn:
         texts = sorted(r[0] for r in conn.exec_driver_sql("SELECT text FROM datapoint"))
     assert texts == ["hello there", "second text"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "wanted"),
+    [("--sheet", "Notes", "xlsx workbook"), ("--spans-key", "sc", "spaCy DocBin")],
+)
+def test_an_option_of_another_format_is_refused_not_ignored(
+    make_project, tmp_path, capsys, option, value, wanted
+):
+    project = make_project()
+    data = tmp_path / "a.csv"
+    data.write_text("text\nhello there\n", encoding="utf-8")
+    assert cli(["import", str(project.path), str(data), option, value]) != 0
+    err = capsys.readouterr().err
+    assert "a.csv" in err and option in err and wanted in err and "read as csv" in err
+    with project.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM datapoint").scalar() == 0

@@ -201,6 +201,7 @@ def import_dataset(
     if annotator is not None:  # an empty --annotator is a mistake, not the default
         check_annotator_name(str(path), annotator)
     fmt = registry.resolve(path, fmt, tabular=mapping is not None or label_column is not None)
+    _check_format_options(str(path), fmt, sheet, spans_key)
     started = time.perf_counter()
     options = ReadOptions(
         project.task_type,
@@ -499,6 +500,17 @@ class ChunkLoader:
                 self.uuids,
             )  # fmt: skip
         _mark_labeled(conn, feed.take_relabeled())
+
+
+def _check_format_options(file: str, fmt: str, sheet: str | None, spans_key: str | None) -> None:
+    """--sheet means something to xlsx only, --spans-key to a spaCy DocBin only: given for
+    another format, either was silently ignored (red team, session 6)."""
+    if sheet is not None and fmt != "xlsx":
+        raise DataError(file, None, f"--sheet is for an xlsx workbook; this file is read as {fmt}")
+    if spans_key is not None and fmt != "spacy":
+        raise DataError(
+            file, None, f"--spans-key is for a spaCy DocBin; this file is read as {fmt}"
+        )
 
 
 def check_annotator_name(file: str, name: str, by_file: bool = False) -> None:
