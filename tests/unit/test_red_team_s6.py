@@ -181,9 +181,10 @@ def test_an_xlsx_sheet_is_read_past_the_dimension_it_declares(make_project, tmp_
     assert counts(project.path) == (500, 500)
 
 
-def test_an_xlsx_row_numbered_far_away_is_not_a_hang(make_project, tmp_path):
-    """Without the declared dimension, openpyxl makes up every missing row up to a row's
-    number: the reading stops at Excel's last row (1,048,576)."""
+def test_an_xlsx_row_numbered_far_away_is_refused_not_a_hang(make_project, tmp_path):
+    """Without the declared dimension, openpyxl made up every missing row up to a row's
+    number; a row past Excel's last row (1,048,576) was then dropped without a word: it is a
+    clear error, found without making any row up."""
     far = sheet(1, "A1:B2").replace(
         b"</sheetData>",
         b'<row r="999999999999"><c r="A999999999999" t="inlineStr"><is><t>x</t></is></c></row>'
@@ -191,7 +192,9 @@ def test_an_xlsx_row_numbered_far_away_is_not_a_hang(make_project, tmp_path):
     )
     path = workbook_with(tmp_path, "far.xlsx", xl__worksheets__sheet1_xml=far)
     project = make_project()
-    assert import_dataset(project, path, label_column="label").rows == 1
+    with pytest.raises(DataError, match=r"far\.xlsx.*999,999,999,999, past Excel's last row"):
+        import_dataset(project, path, label_column="label")
+    assert counts(project.path) == (0, 0)
 
 
 def shared_strings(count: int, prefix: str = "") -> bytes:

@@ -76,8 +76,9 @@ def open_records(path: Path, name: str, options: ReadOptions) -> readers.Source:
     pairs = _guarded(fmt.read(Path(path), options), str(path), name)
     source = readers.Source(str(path), name, options.encoding or "utf-8", [], pairs, None)  # type: ignore[arg-type]
     first = peek(source)
-    if not first and not fmt.tabular:
-        raise DataError(str(path), None, f"the file holds no {name} records")
+    if not first:  # a tabular one said "no column is mapped", naming a column it has
+        what = "records (only a header, or nothing)" if fmt.tabular else f"{name} records"
+        raise DataError(str(path), None, f"the file holds no {what}")
     source.columns = dict_columns([record for _line, record in first])
     source.getter = _context_getter(str(path), source.columns)
     return source

@@ -475,8 +475,9 @@ def sheet_rows(
     long_bytes: bool,
 ) -> Iterator[tuple[int, tuple[Any, ...]]]:
     """(row number, cell values) of each row openpyxl's `iter_rows(values_only=True)` gives
-    for the sheet in `handle`, past its <dimension>, up to EXCEL_ROWS; the empty rows it makes
-    up for the numbers a sheet skips are left out (the numbers say where they were).
+    for the sheet in `handle`, past its <dimension>; a row numbered past EXCEL_ROWS (which
+    openpyxl left out without a word) is a DataError; the empty rows openpyxl makes up for the
+    numbers a sheet skips are left out (the numbers say where they were).
     `book` is openpyxl's read-only workbook (epoch and date formats)."""
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
@@ -499,8 +500,10 @@ def sheet_rows(
 
     try:
         for index, cells in _parse(handle, builder, ready, name, line):
-            if index > EXCEL_ROWS:
-                return
+            if index > EXCEL_ROWS:  # no spreadsheet program writes one: a damaged sheet
+                raise DataError(
+                    name, None, f"a row numbered {index:,}, past Excel's last row ({EXCEL_ROWS:,})"
+                )
             if index >= counter:  # a row numbered before one already given is dropped
                 counter = index + 1  # the rows in between: made up by openpyxl, empty
                 box = [(index, ReadOnlyWorksheet._get_row(None, cells, 1, None, True))]
