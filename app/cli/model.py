@@ -56,7 +56,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     with open_project(Path(args.path)) as project:
         count = predict_file(
-            project, Path(args.input), Path(args.output), args.column, progress=TextProgress()
+            project,
+            Path(args.input),
+            Path(args.output),
+            args.column,
+            progress=TextProgress(),
+            fmt=args.format,
         )
     print(f"Wrote {count:,} predictions to {args.output}", file=sys.stderr)
     return 0
@@ -81,6 +86,11 @@ def add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="a csv, tsv, json, jsonl or txt file of texts")
     p.add_argument("--output", required=True, help="where to write the JSON Lines predictions")
     p.add_argument("--column", help="the text column (default: the annotated input, or text)")
+    p.add_argument(
+        "--format",
+        choices=("csv", "tsv", "json", "jsonl", "txt"),
+        help="the input's format (default: from its suffix)",
+    )
 
 
 def add_al_bench(sub: argparse._SubParsersAction) -> None:
@@ -101,4 +111,9 @@ def add_al_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", type=int, default=500, help="labels in all")
     p.add_argument("--repeats", type=int, default=3, help="runs averaged per strategy")
     p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument(
+        "--format",
+        choices=("csv", "tsv", "json", "jsonl", "txt"),
+        help="the file's format, if its suffix does not say (a .pubtator file is PubTator)",
+    )
     p.set_defaults(func=cmd_al_bench)

@@ -394,8 +394,10 @@ def predict_file(
     column: str | None = None,
     progress: Progress = no_progress,
     cancel: CancelCheck = never_cancel,
+    fmt: str | None = None,
 ) -> int:
-    """Label a new file with the current model: JSON Lines of text, label and confidence."""
+    """Label a new file with the current model: JSON Lines of text, label and confidence.
+    `fmt` (csv, tsv, json, jsonl, txt) is the file's format; None: from its suffix."""
     from app.core.io import readers
     from app.core.io.importer import preview
 
@@ -405,7 +407,7 @@ def predict_file(
     model = load_model(project, version)
     source_path = Path(source)
     refuse_same_file(Path(out), source_path)
-    fmt = readers.detect_format(source_path)
+    fmt = readers.detect_format(source_path, fmt)
     columns = preview(source_path, fmt).columns
     if not columns:  # red team, session 6: an IndexError on a file of blank lines
         raise DataError(str(source), None, "the file holds no records: nothing to predict")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.cli.main import main as cli
+from app.core.errors import DataError
 from app.core.io.importer import import_dataset
 
 
@@ -73,3 +74,43 @@ def test_an_option_of_another_format_is_refused_not_ignored(
     assert "a.csv" in err and option in err and wanted in err and "read as csv" in err
     with project.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM datapoint").scalar() == 0
+
+
+def test_predict_reads_a_file_its_suffix_does_not_name_when_told_the_format(
+    make_project, tmp_path, capsys
+):
+    """`predict` said "give it explicitly" of a file named data.dat, and had no option to."""
+    import json
+
+    from tests.fixtures_data import sms_rows, write_csv
+
+    project = make_project()
+    labelled = tmp_path / "sms.csv"
+    write_csv(labelled, [["text", "label"], *[[t, label] for t, label in sms_rows(60)]])
+    import_dataset(project, labelled, label_column="label")
+    project.close()
+    assert cli(["train", str(project.path)]) == 0
+    source = tmp_path / "data.dat"
+    source.write_text("text\nwin cash now\nsee you\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert cli(["predict", str(project.path), str(source), "--output", str(out)]) != 0
+    assert "data.dat: cannot tell the format from the name; give it with --format" in (
+        capsys.readouterr().err
+    )
+    argv = ["predict", str(project.path), str(source), "--output", str(out), "--format", "csv"]
+    assert cli(argv) == 0
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [line["text"] for line in lines] == ["win cash now", "see you"]
+    assert all(line["label"] in ("spam", "ham") for line in lines)
+
+
+def test_al_bench_reads_a_file_its_suffix_does_not_name_when_told_the_format(tmp_path):
+    from app.ml.bench import data
+    from tests.fixtures_data import sms_rows, write_csv
+
+    source = tmp_path / "labelled.dat"
+    write_csv(source, [["text", "label"], *[[t, label] for t, label in sms_rows(20)]])
+    with pytest.raises(DataError, match="give it with --format"):
+        data.read_examples(source, "classification")
+    examples, labels = data.read_examples(source, "classification", "csv")
+    assert len(examples) == 20 and labels == ["ham", "spam"]

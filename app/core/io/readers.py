@@ -61,7 +61,7 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
         raise DataError(
             str(path),
             None,
-            f"cannot tell the format from the name; give it explicitly ({', '.join(FORMATS)})",
+            f"cannot tell the format from the name; give it with --format ({', '.join(FORMATS)})",
         )
     return found
 

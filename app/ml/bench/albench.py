@@ -230,6 +230,7 @@ def run(
     pool_limit: int = 0,
     keep_repeats: bool = False,
     include_random: bool = True,
+    fmt: str | None = None,
 ) -> dict[str, Any]:
     """Learning curves per strategy (see module docstring); random is always included.
     path may be several files of the same kind (e.g. NCBI train + test), read as one.
@@ -242,7 +243,7 @@ def run(
     examples: list[Example] = []
     labels: set[str] = set()
     for one in paths:
-        found, found_labels = data.read_examples(one, task)
+        found, found_labels = data.read_examples(one, task, fmt)
         examples += found
         labels.update(found_labels)
     if len(examples) < 8:
@@ -364,6 +365,7 @@ def main(args: argparse.Namespace) -> int:
             budget=args.budget,
             repeats=args.repeats,
             seed=args.seed,
+            fmt=getattr(args, "format", None),
             progress=_stderr_progress,
             pool_limit=getattr(args, "pool_limit", 0),
         )

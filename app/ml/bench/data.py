@@ -29,16 +29,19 @@ def _multi(value: object) -> list[str]:
     return [part.strip() for part in str(value).replace(";", "|").split("|") if part.strip()]
 
 
-def read_examples(path: Path | str, task: str) -> tuple[list[Example], list[str]]:
+def read_examples(
+    path: Path | str, task: str, fmt: str | None = None
+) -> tuple[list[Example], list[str]]:
     """Examples and the sorted label set. PubTator for multilabel gives each document's set of
-    mention types ([] when it has none); for spans, its mentions."""
+    mention types ([] when it has none); for spans, its mentions. `fmt` (csv, tsv, json, jsonl,
+    txt) is the file's format; None: from its suffix."""
     from app.core.io.readers import detect_format, open_source
 
     path = Path(path)
     _check_regular(path)
     if path.suffix.lower() in (".pubtator", ".pubtator3") or path.name.endswith(".pubtator.txt"):
         return _pubtator(path, task)
-    fmt = detect_format(path)
+    fmt = detect_format(path, fmt)
     examples: list[Example] = []
     with open_regular(path) as raw:
         import io
