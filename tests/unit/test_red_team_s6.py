@@ -93,14 +93,20 @@ def test_a_hotkey_is_one_visible_key(hotkey):
         complete_labels([LabelSpec("ham", hotkey=hotkey)])
 
 
-@pytest.mark.parametrize("label", ["heart attack", "heart\u00a0attack"])
-def test_a_conll_export_of_a_label_with_a_space_reads_back(make_project, tmp_path, label):
+def heart_attack(make_project, tmp_path, label: str):
+    """A spans project whose one record has a span labelled `label` (a label with a space)."""
     project = make_project("spans", (label, "D"))
     data = tmp_path / "in.jsonl"
     text = "Alice had a heart attack today."
     spans = [{"start": 12, "end": 24, "label": label}, {"start": 0, "end": 5, "label": "D"}]
     data.write_text(json.dumps({"text": text, "spans": spans, "answer": "accept"}) + "\n")
     import_dataset(project, data, fmt="prodigy")
+    return project
+
+
+@pytest.mark.parametrize("label", ["heart attack", "heart\u00a0attack"])
+def test_a_conll_export_of_a_label_with_a_space_reads_back(make_project, tmp_path, label):
+    project = heart_attack(make_project, tmp_path, label)
     out = tmp_path / "out.conll"
     report = export_file(project, out, value_source="final")
     assert any("'_'" in warning for warning in report.warnings)

@@ -5,22 +5,16 @@ xfail marker must go)."""
 from __future__ import annotations
 
 import contextlib
-import json
 
 import pytest
 
 from app.core.io.export import export_file
 from app.core.io.importer import import_dataset
+from tests.unit.test_red_team_s6 import heart_attack
 
 
 def test_a_brat_export_of_a_label_with_a_no_break_space_reads_back(make_project, tmp_path):
-    label = "heart\u00a0attack"
-    project = make_project("spans", (label, "D"))
-    data = tmp_path / "in.jsonl"
-    text = "Alice had a heart attack today."
-    spans = [{"start": 12, "end": 24, "label": label}, {"start": 0, "end": 5, "label": "D"}]
-    data.write_text(json.dumps({"text": text, "spans": spans, "answer": "accept"}) + "\n")
-    import_dataset(project, data, fmt="prodigy")
+    project = heart_attack(make_project, tmp_path, "heart\u00a0attack")
     out = tmp_path / "out.brat"
     export_file(project, out, fmt="brat")
     again = make_project("spans", ("D",))
