@@ -57,7 +57,7 @@ from app.core.annotation.states import (
     AnnotationState,
     Applied,
     Command,
-    audit_value,
+    audit_json,
     read_states,
     status_changes,
 )
@@ -425,12 +425,6 @@ class UndoLabelRun:
             after_status = bulk.statuses(driver_connection(conn), ids)
         redo = self.make(self.annotator_id, self.redo_changes, self.redo_description)
         return Applied(redo, status_changes(before_status, after_status))
-
-
-def audit_json(states: dict[int, AnnotationState | None]) -> str:
-    """{datapoint id: state} as an annotation event's before or after text, exactly as
-    audit.record dumps it (for a select-all, megabytes: made before the lock where it can)."""
-    return json.dumps({str(k): audit_value(v) for k, v in states.items()}, ensure_ascii=False)
 
 
 def record(conn: Connection, actor_id: int, action: str, before: str, after: str) -> None:

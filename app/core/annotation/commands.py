@@ -26,6 +26,7 @@ from app.core.annotation.states import (
     AnnotationState,
     Applied,
     Command,
+    audit_json,
     audit_value,
     read_states,
     status_changes,
@@ -157,7 +158,7 @@ class SetAnnotations:
         if len(ids) >= relabel.PLAN_FROM:  # many: worked out before the lock
             with project.engine.connect() as conn:
                 plan = relabel.plan(driver_connection(conn), self.annotator_id, self.changes)
-            after = bulk_runs.audit_json(dict(self.changes))
+            after = audit_json(dict(self.changes))
 
         def write(conn: Connection) -> tuple[dict, dict, dict]:
             # Under the write lock from the first read (BEGIN IMMEDIATE): what is read is

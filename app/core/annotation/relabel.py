@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.annotation import bulk
-from app.core.annotation.states import AnnotationState, audit_value
+from app.core.annotation.states import AnnotationState, audit_json
 from app.core.annotation.values import LabelParser
 from app.core.storage import runs
 from app.core.storage.visibility import snapshot
@@ -124,9 +124,7 @@ def plan(raw: sqlite3.Connection, annotator_id: int, changes: Sequence[Change]) 
         groups.setdefault(key, Group(state)).ids.append(row[1])
         if row[3] == "complete" and state.status == "complete":
             stays.add(dp_id)
-    before_json = json.dumps(
-        {str(k): audit_value(v) for k, v in before.items()}, ensure_ascii=False
-    )
+    before_json = audit_json(before)
     hidden = bool(hidden_runs.intersection(run_ids))
     return Plan(
         annotator_id,
