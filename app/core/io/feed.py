@@ -17,6 +17,8 @@ from array import array
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
+from app.core.annotation import bulk
+from app.core.annotation.states import AnnotationState
 from app.core.annotation.values import LabelParser
 from app.core.errors import DataError
 from app.core.ids import now_iso
@@ -372,27 +374,21 @@ def take_hidden_places(
     decides the pair again); the others, for insert_annotations."""
     stamp = now_iso()
     rest = []
+    places: dict[int, list[tuple[int, AnnotationState]]] = {}
     hidden = (
-        "SELECT id FROM annotation WHERE datapoint_id = ? AND annotator_id = ?"
+        "SELECT 1 FROM annotation WHERE datapoint_id = ? AND annotator_id = ?"
         f" AND run_id IN ({runs.HIDDEN_RUNS})"
     )
     for item in pending:
         dp_id, _line, value, annotator, origin = item
-        found = conn.execute(hidden, (dp_id, annotator_ids[annotator])).fetchone()
-        if found is None:
+        who = annotator_ids[annotator]
+        if conn.execute(hidden, (dp_id, who)).fetchone() is None:
             rest.append(item)
             continue
-        conn.execute(
-            "UPDATE annotation SET value = ?, status = 'complete', schema_version_id = ?,"
-            " time_spent_ms = 0, origin = ?, updated_at = ?, run_id = NULL WHERE id = ?",
-            (json.dumps(value, ensure_ascii=False), schema_version_id, origin, stamp, found[0]),
-        )
-        conn.execute("DELETE FROM annotation_label WHERE annotation_id = ?", found)
-        conn.executemany(
-            "INSERT OR IGNORE INTO annotation_label (annotation_id, label, datapoint_id)"
-            " VALUES (?, ?, ?)",
-            ((found[0], label, dp_id) for label in LabelParser.labels_of(value, task_type)),
-        )
+        state = AnnotationState(value, "complete", 0, None, origin)
+        places.setdefault(who, []).append((dp_id, state))
+    for who, changes in places.items():  # an update that takes the row out of its run
+        bulk.write_states(conn, task_type, who, changes, schema_version_id, stamp)
     return rest
 
 

@@ -34,10 +34,6 @@ def _refuse_constant(word: str) -> Any:
     raise _NotJson(word)
 
 
-def duplicate_key(name: str, line: int | None, key: str) -> DataError:
-    return DataError(name, line, duplicate_problem(key))
-
-
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=unique_object)
 
 
@@ -67,7 +63,7 @@ def raw_decode(text: str, pos: int, name: str, line: int) -> tuple[Any, int]:
 
 def _translate(exc: BaseException, name: str, line: int) -> DataError:
     if isinstance(exc, DuplicateKey):
-        return duplicate_key(name, line, exc.args[0])
+        return DataError(name, line, duplicate_problem(exc.args[0]))
     if isinstance(exc, _NotJson):
         return DataError(
             name, line, f"invalid JSON: {exc} is not a JSON value (write it as a string, or null)"
