@@ -142,8 +142,9 @@ def _read_text(path: Path, encoding: str, long_bytes: bool = False) -> str | Lon
         raise DataError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None
     if encoding.lower().replace("_", "-").startswith("utf-8") and b"\x00" in data:
         raise nul_error(str(path), data.count(b"\n", 0, data.index(b"\x00")) + 1)
-    if long_bytes and _utf8(encoding) and len(data) > longtext.LONG_TEXT:
-        if data.startswith(codecs.BOM_UTF8) and _utf8(encoding) == "utf-8-sig":
+    codec = _utf8(encoding) if long_bytes and len(data) > longtext.LONG_TEXT else None
+    if codec is not None:
+        if codec == "utf-8-sig" and data.startswith(codecs.BOM_UTF8):
             del data[:3]
         try:
             return longtext.text_of(data)
