@@ -202,12 +202,7 @@ def _check_paged(file: str, paged: dict[str, list[Any]], before: int, limit: int
     for column, cells in paged.items():
         for row, cell in enumerate(cells):
             if cell is not None and len(cell) > limit:
-                raise DataError(
-                    file,
-                    before + row + 1,
-                    f"a cell of {column!r} holds {len(cell):,} bytes, over the {limit:,}-byte "
-                    "field limit (raise it with --max-field-mb)",
-                )
+                raise _too_long(file, before + row + 1, column, len(cell), limit)
 
 
 def _put_paged(
@@ -264,12 +259,17 @@ def check_cells(file: str, batch: Any, before: int, limit: int) -> None:
         largest = pc.max(sizes).as_py()
         if largest is not None and largest > limit:
             row = _row_of(batch.column(index), limit)
-            raise DataError(
-                file,
-                before + row + 1 if row is not None else None,
-                f"a cell of {column!r} holds {largest:,} bytes, over the {limit:,}-byte field "
-                "limit (raise it with --max-field-mb)",
-            )
+            line = before + row + 1 if row is not None else None
+            raise _too_long(file, line, column, largest, limit)
+
+
+def _too_long(file: str, line: int | None, column: str, size: int, limit: int) -> DataError:
+    return DataError(
+        file,
+        line,
+        f"a cell of {column!r} holds {size:,} bytes, over the {limit:,}-byte field limit"
+        " (raise it with --max-field-mb)",
+    )
 
 
 def _row_of(column: Any, limit: int) -> int | None:
