@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def new_uuid() -> str:
@@ -20,3 +20,20 @@ def datapoint_uuid(dataset_uuid: str, row: int) -> str:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def stamp_after(previous: str | None) -> str:
+    """Now, or one millisecond after `previous` when the clock has not passed it yet.
+
+    A decision that replaces another (a review, an adjudication, a qualification result) is
+    found again as the newest by its timestamp; two made within one millisecond would otherwise
+    tie, and the tie would go to the larger random UUID, not to the later call.
+    """
+    now = now_iso()
+    if previous is None or now > previous:
+        return now
+    try:
+        after = datetime.fromisoformat(previous) + timedelta(milliseconds=1)
+    except ValueError:  # a malformed stamp from elsewhere: the clock is all we have
+        return now
+    return after.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -4,9 +4,11 @@ label them with exact values."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from app.core.annotation.commands import AnnotationState, SetAnnotations
+from app.core.ids import now_iso
 from app.core.io.importer import import_dataset
 from app.core.project.project import Project
 from app.core.team.assign import add_annotator
@@ -31,6 +33,11 @@ def team(project: Project, *names: str, role: str = "annotator") -> dict[str, in
 
 
 def label(project: Project, who: int, answers: dict[int, object], status="complete") -> None:
+    """Label as one command, then wait for the clock's next millisecond: timestamps have
+    millisecond resolution, and tests that ask for "the newest vote" mean the later call."""
     SetAnnotations(
         who, tuple((dp, AnnotationState(value, status)) for dp, value in answers.items())
     ).apply(project)
+    stamp = now_iso()
+    while now_iso() == stamp:
+        time.sleep(0.0002)

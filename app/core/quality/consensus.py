@@ -43,7 +43,7 @@ from sqlalchemy import Connection, text
 from app.core import audit
 from app.core.annotation.commands import text_lengths, validate_value
 from app.core.errors import ProjectError
-from app.core.ids import new_uuid, now_iso
+from app.core.ids import new_uuid, now_iso, stamp_after
 from app.core.jobs import CancelCheck, Progress, never_cancel, no_progress
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
@@ -382,11 +382,11 @@ def adjudicate(project: Project, datapoint_id: int, adjudicator: int | str, valu
         )
         previous = conn.execute(
             text(
-                "SELECT value FROM adjudication WHERE datapoint_id = :dp"
+                "SELECT value, decided_at FROM adjudication WHERE datapoint_id = :dp"
                 " ORDER BY decided_at DESC, uuid DESC LIMIT 1"
             ),
             {"dp": datapoint_id},
-        ).scalar()
+        ).first()
         uid = new_uuid()
         conn.execute(
             text(
@@ -398,7 +398,7 @@ def adjudicate(project: Project, datapoint_id: int, adjudicator: int | str, valu
                 "dp": datapoint_id,
                 "value": json.dumps(value, ensure_ascii=False),
                 "who": who,
-                "at": now_iso(),
+                "at": stamp_after(None if previous is None else previous.decided_at),
             },
         )
         audit.record(
@@ -407,7 +407,7 @@ def adjudicate(project: Project, datapoint_id: int, adjudicator: int | str, valu
             "adjudicate",
             "adjudication",
             uid,
-            before=None if previous is None else {"value": json.loads(previous)},
+            before=None if previous is None else {"value": json.loads(previous.value)},
             after={"value": value, "datapoint": datapoint_id},
         )
     return uid

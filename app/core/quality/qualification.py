@@ -21,7 +21,7 @@ from sqlalchemy import Connection, text
 
 from app.core import audit
 from app.core.errors import ProjectError
-from app.core.ids import new_uuid, now_iso
+from app.core.ids import new_uuid, now_iso, stamp_after
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project
 from app.core.quality.gold import same_answer
@@ -181,7 +181,7 @@ def qualification_result(
                         "total": total,
                         "passed": passed,
                         "by": actor,
-                        "at": now_iso(),
+                        "at": stamp_after(None if last is None else last.recorded_at),
                     },
                 )
                 audit.record(

@@ -46,7 +46,7 @@ from app.core.annotation.commands import (
 )
 from app.core.annotation.values import LabelParser
 from app.core.errors import ProjectError
-from app.core.ids import new_uuid, now_iso
+from app.core.ids import new_uuid, now_iso, stamp_after
 from app.core.project.annotators import find_annotator
 from app.core.project.project import Project, current_schema
 from app.core.quality.consensus import REVIEW_DECISIONS, current_reviews
@@ -278,7 +278,8 @@ def review(
             raise ProjectError("this annotation is a reviewer's correction")
         previous = conn.execute(
             text(
-                "SELECT decision, reason FROM review_decision WHERE annotation_uuid = :ann"
+                "SELECT decision, reason, created_at FROM review_decision"
+                " WHERE annotation_uuid = :ann"
                 " ORDER BY created_at DESC, uuid DESC LIMIT 1"
             ),
             {"ann": annotation_uuid},
@@ -301,7 +302,7 @@ def review(
                 "decision": decision,
                 "reason": reason,
                 "correction": correction_uuid,
-                "at": now_iso(),
+                "at": stamp_after(None if previous is None else previous.created_at),
             },
         )
         audit.record(

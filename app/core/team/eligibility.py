@@ -14,10 +14,11 @@ from sqlalchemy import Connection, Row, text
 
 def newest_result(conn: Connection, set_id: int, annotator_id: int) -> Row | None:
     """An annotator's newest recorded result on a qualification set, as (uuid, passed, correct,
-    total), or None: the one that counts, for the gate here and for scoring again."""
+    total, recorded_at), or None: the one that counts, for the gate here and for scoring again."""
     return conn.execute(
         text(
-            "SELECT uuid, passed, correct, total FROM qualification_result WHERE set_id = :s"
+            "SELECT uuid, passed, correct, total, recorded_at FROM qualification_result"
+            " WHERE set_id = :s"
             " AND annotator_id = :who ORDER BY recorded_at DESC, uuid DESC LIMIT 1"
         ),
         {"s": set_id, "who": annotator_id},
