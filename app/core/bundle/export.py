@@ -31,7 +31,7 @@ from app.core.bundle.selection import (
 )
 from app.core.fileio import display_name
 from app.core.jobs import CancelCheck, Progress, check_cancel, never_cancel, no_progress
-from app.core.project.project import META_BASE, META_REPLICA, Project
+from app.core.project.project import META_BASE, META_OPENED_AT, META_REPLICA, Project
 from app.core.storage import runs
 from app.core.storage.visibility import visible
 
@@ -123,13 +123,19 @@ def export_work_bundle(
         annotator_uuid = conn.exec_driver_sql(
             "SELECT uuid FROM annotator WHERE id = ?", (annotator_id,)
         ).scalar_one()
-        base = conn.exec_driver_sql(
-            "SELECT value FROM project_meta WHERE key = ?", (META_BASE,)
-        ).scalar()
+        meta = dict(
+            conn.exec_driver_sql(
+                "SELECT key, value FROM project_meta WHERE key IN (?, ?)",
+                (META_BASE, META_OPENED_AT),
+            ).all()
+        )
+    # The bundle's base is the maker's clock, this file's writes are this machine's: work is
+    # new if it is newer than the earlier of the two (a re-sent unchanged row merges as nothing).
+    stamps = [meta[key] for key in (META_BASE, META_OPENED_AT) if meta.get(key)]
     return _export(
         project,
         out,
-        work_selection(annotator_id, base),
+        work_selection(annotator_id, min(stamps) if stamps else None),
         annotator_uuid,
         False,
         passphrase,

@@ -47,6 +47,7 @@ from app.core.project.label_schema import TASK_TYPES
 from app.core.project.project import (
     META_ASSIGNEE,
     META_BASE,
+    META_OPENED_AT,
     META_OPENED_FROM,
     META_SOURCE_SHA256,
     PROJECT_SUFFIX,
@@ -320,6 +321,7 @@ def _identity(
     meta = {
         META_OPENED_FROM: kind,
         META_BASE: reader.manifest.get("created_at") or now_iso(),
+        META_OPENED_AT: now_iso(),
         META_SOURCE_SHA256: reader.sha256,
     }
     if kind == "assignment":

@@ -85,9 +85,10 @@ def assignment_selection(annotator_id: int) -> Selection:
     )
 
 
-def work_selection(annotator_id: int, base: str | None) -> Selection:
-    """Returned work: what this file's annotator did since the bundle's base."""
-    since = base or ""
+def work_selection(annotator_id: int, since: str | None) -> Selection:
+    """Returned work: what this file's annotator did since `since` (the bundle's base or, when
+    this machine's clock is behind the bundle maker's, when this file was opened)."""
+    since = since or ""
     return Selection(
         "work",
         datapoints=None,

@@ -113,6 +113,10 @@ META_REPLICA = "replica"  # this file's replica UUID (made by the migration, or 
 META_OPENED_FROM = "opened_from"  # the kind of bundle this file was opened from
 META_ASSIGNEE = "assignee"  # the annotator UUID an assignment bundle was made for
 META_BASE = "base"  # when that bundle was made: work since then is new work
+# This machine's clock when it opened that bundle: air-gapped machines' clocks drift, and work
+# done here is returned if it is newer than either, so a clock behind the bundle maker's loses
+# nothing (app.core.bundle.export.export_work_bundle).
+META_OPENED_AT = "opened_at"
 META_SOURCE_SHA256 = "source_sha256"  # that bundle file's SHA-256
 
 
