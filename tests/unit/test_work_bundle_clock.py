@@ -81,3 +81,36 @@ def test_a_file_opened_before_the_opened_at_stamp_still_exports(make_project, tm
         out = tmp_path / "ana-work.tlbundle"
         export_work_bundle(copy, out)
     assert merge_bundle(owner, out).added["annotations"] == 4
+
+
+def test_a_second_round_behind_the_clock_sends_only_changes_that_matter(make_project, tmp_path):
+    """Round two's bundle carries ana's round-one labels; with her clock behind, the unchanged
+    ones go back too, and merge as nothing: no conflict, no history, no second copy."""
+    owner = make_project(labels=("a", "b"))
+    with_items(owner, tmp_path, [f"item {i}" for i in range(6)])
+    assert _returned(owner, tmp_path / "one", hours_ahead=0) == (6, 0)
+    with owner.engine.connect() as conn:
+        history_before = conn.exec_driver_sql("SELECT count(*) FROM annotation_history").scalar()
+    (bundle,) = export_assignment_bundles(owner, tmp_path / "two")
+    machine = open_bundle(bundle.path, tmp_path / "ana2.tagloop").path
+    _shift_meta(machine, META_BASE, 3)
+    with open_project(machine) as copy:
+        me = copy.local_annotator_id
+        ids = [r[0] for r in copy.engine.connect().exec_driver_sql("SELECT id FROM datapoint")]
+        changed = ids[:2]
+        SetAnnotations(me, tuple((i, AnnotationState("b", "complete")) for i in changed)).apply(
+            copy
+        )
+        out = tmp_path / "ana2-work.tlbundle"
+        export_work_bundle(copy, out)
+    report = merge_bundle(owner, out)
+    assert report.conflict_count == 0
+    assert report.updated.get("annotations", 0) == 2 and not report.added.get("annotations")
+    with owner.engine.connect() as conn:
+        values = conn.exec_driver_sql(
+            "SELECT a.value, count(*) FROM annotation a JOIN annotator n ON n.id = a.annotator_id"
+            " WHERE n.name = 'ana' GROUP BY a.value ORDER BY a.value"
+        ).all()
+        history = conn.exec_driver_sql("SELECT count(*) FROM annotation_history").scalar()
+    assert values == [('"a"', 4), ('"b"', 2)]
+    assert history - history_before == 2  # the two replaced versions, nothing for the rest
