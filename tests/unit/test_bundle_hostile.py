@@ -296,3 +296,19 @@ def test_a_dataset_checksum_and_format_are_checked(bundled, tmp_path):
     refused(project, bad, tmp_path, "'sha256' is not a SHA-256")
     bad = edited(good, tmp_path, "datasets.jsonl", setter(0, "format", "exe"))
     refused(project, bad, tmp_path, "'format' must be one of")
+
+
+@pytest.mark.parametrize("key", ["created_at", "base"])
+@pytest.mark.parametrize("value", ["yesterday", "zzzz-99-99T99:99", "9"])
+def test_a_manifest_time_that_is_no_timestamp_is_refused(bundled, tmp_path, key, value):
+    """A work bundle returns what was done since the bundle's time: a bogus one would decide
+    what goes back (a "zzz" base returned nothing)."""
+    project, good = bundled
+
+    def edit(members):
+        manifest = json.loads(members["manifest.json"])
+        manifest[key] = value
+        members["manifest.json"] = json.dumps(manifest).encode()
+
+    bad = build(good, Case("manifest time", edit), tmp_path / "bad.tlbundle")
+    refused(project, bad, tmp_path, rf"the manifest's '{key}' is not a timestamp")

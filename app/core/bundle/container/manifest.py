@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from app.core.bundle.errors import BundleError
@@ -138,6 +139,10 @@ def check_manifest(manifest: Any, error: Callable[[str], BundleError]) -> dict[s
             isinstance(value, str) and len(value) <= 1_000 and is_text(value)
         ):
             raise error(f"the manifest's {key!r} is invalid")
+    for key in ("created_at", "base"):  # work since then is what a work bundle returns
+        value = manifest.get(key)
+        if value is not None and not is_timestamp(value):
+            raise error(f"the manifest's {key!r} is not a timestamp ({shown(value)})")
     counts = manifest.get("counts", {})
     if not isinstance(counts, dict) or not all(
         isinstance(name, str)
@@ -150,6 +155,17 @@ def check_manifest(manifest: Any, error: Callable[[str], BundleError]) -> dict[s
     ):
         raise error("the manifest's 'counts' is invalid")
     return manifest
+
+
+def is_timestamp(value: str) -> bool:
+    """Whether `value` is an ISO 8601 date and time, as Tagloop writes them."""
+    if len(value) < 10:
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def is_text(value: str) -> bool:
