@@ -181,13 +181,52 @@ def test_the_fast_readers_keep_a_long_text_as_utf8(make_project, tmp_path, monke
         assert contexts == [{"note": "x"}, {"note": long}]
 
 
-def test_a_long_text_with_a_label_column_is_read_as_a_str(make_project, tmp_path, monkeypatch):
+def test_a_long_text_with_a_label_column_stays_utf8(make_project, tmp_path, monkeypatch):
+    """A label column does not make the text a str (3x a CJK field's UTF-8 before)."""
     made = spy_long_texts(monkeypatch)
     project = make_project()
+    long = LONG.replace('"', "")  # over jsonlong.MAX_QUOTES quotes, a line is read as a str
     path = tmp_path / "long.jsonl"
-    write_jsonl(path, [{"text": LONG, "label": "spam"}])
+    write_jsonl(path, [{"text": long, "label": "spam"}])
     import_dataset(project, path, label_column="label")
-    assert made == [] and texts(project) == [LONG] and values(project) == ["spam"]
+    assert made == ["LongText"] and texts(project) == [long] and values(project) == ["spam"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "multilabel"])
+def test_a_long_label_cell_is_read_as_its_str(make_project, tmp_path, fmt):
+    """A label cell over the long-text size (or a long string inside one) reaches the label
+    checks as a str, and is refused by what it says, never as a LongText."""
+    name = "x" * ((1 << 20) + 10)  # over csvrecord.BIG and jsonlong.LONG: read as a LongText
+    path = tmp_path / f"label.{'csv' if fmt == 'csv' else 'jsonl'}"
+    if fmt == "csv":
+        path.write_text(f"text,label\nhello,{name}\n", "utf-8")
+    else:
+        write_jsonl(path, [{"text": "hello", "label": [name] if fmt == "multilabel" else name}])
+    project = make_project(task_type="multilabel" if fmt == "multilabel" else "classification")
+    with pytest.raises(DataError, match="label") as caught:
+        import_dataset(project, path, label_column="label", add_labels=True)
+    assert "LongText" not in str(caught.value) and rows(project, "SELECT id FROM datapoint") == []
+
+
+@pytest.mark.parametrize("quoted", [None, "right", "wrong"])
+def test_a_label_columns_spans_on_a_long_text(make_project, tmp_path, monkeypatch, quoted):
+    """The text stays UTF-8 unless a span quotes it; a quote is checked on the text's slice."""
+    made = spy_long_texts(monkeypatch)
+    project = make_project(task_type="spans", labels=("PER",))
+    long = LONG.replace('"', "")
+    span = {"start": 2, "end": 9, "label": "PER"}
+    if quoted:
+        span["text"] = long[2:9] if quoted == "right" else "nothing"
+    path = tmp_path / "spans.jsonl"
+    write_jsonl(path, [{"text": long, "label": [span]}])
+    if quoted == "wrong":
+        with pytest.raises(DataError, match="says its text is 'nothing'"):
+            import_dataset(project, path, label_column="label")
+        assert rows(project, "SELECT id FROM datapoint") == []
+        return
+    import_dataset(project, path, label_column="label")
+    assert made == ["LongText"] and texts(project) == [long]
+    assert values(project) == [[{"start": 2, "end": 9, "label": "PER"}]]
 
 
 def csv_cell(value: str) -> str:

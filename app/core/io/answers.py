@@ -16,6 +16,7 @@ from app.core.annotation.values import LabelParser
 from app.core.errors import DataError
 from app.core.io.formats.base import ANSWERED, Record
 from app.core.io.formats.spancheck import check_span_text
+from app.core.io.longtext import LongText
 from app.core.jsonkeys import DuplicateKey, duplicate_problem, unique_object
 
 DEFAULT_ANNOTATOR = "imported"
@@ -57,11 +58,15 @@ class Answers:
             return raw[0]
         return raw
 
-    def parse(self, raw: Any, line: int, text: str) -> Any:
+    def parse(self, raw: Any, line: int, text: str | LongText) -> Any:
         """The annotation value, or LabelParser.ABSENT for no answer."""
         if self.task_type == "classification":
             raw = self._classification(raw, line)
         elif self.task_type == "spans" and isinstance(raw, list):
+            if text.__class__ is LongText and any(
+                span.__class__ is dict and isinstance(span.get("text"), str) for span in raw
+            ):
+                text = text.decode()  # a span quotes it: checked on the str's slices
             for span in raw:
                 check_span_text(span, text, self.file, line)
         return self.parser.parse(raw, line, text)

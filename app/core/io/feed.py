@@ -328,10 +328,11 @@ class RowFeed:
 def quotes_text(record: Any) -> bool:
     """Whether a spans record's answers may quote their text (a span's own `text`, checked
     against the slice of the str: app.core.io.formats.spancheck). A peer format's spans
-    without one (CoNLL's) need only the text's length, which a LongText has."""
+    without one (CoNLL's) need only the text's length, which a LongText has. A label column's
+    spans are looked at when they are parsed (app.core.io.answers decodes the text then)."""
     values = getattr(record, "values", None)
-    if not isinstance(values, tuple):  # a label column: parsed later, from any shape
-        return True
+    if not isinstance(values, tuple):  # a label column
+        return False
     for item in values:
         value = getattr(item, "value", None)
         if not isinstance(value, list):

@@ -33,7 +33,7 @@ from app.core.annotation.values import LabelParser
 from app.core.errors import Cancelled, DataError, ProjectError, UnknownLabelsError
 from app.core.fileio import display_name
 from app.core.ids import new_uuid, now_iso
-from app.core.io import readers, sources
+from app.core.io import longtext, readers, sources
 from app.core.io.answers import Answers
 from app.core.io.decoding import DEFAULT_MAX_FIELD, check_encoding
 from app.core.io.feed import (
@@ -148,7 +148,15 @@ class _Job:
             if spec in inverse
         ]
         label_column = self.label_column
-        self.get_label = self.source.getter(label_column, optional=True) if label_column else None
+        self.get_label = None
+        if label_column:
+            get_cell = self.source.getter(label_column, optional=True)
+            decoded = longtext.decoded  # a long label cell (or a long string in it) as a str
+
+            def get_label(record: Any, line: int) -> Any:
+                return decoded(get_cell(record, line))
+
+            self.get_label = get_label
         if label_column and label_column in self.mapping:
             raise DataError(
                 self.name, 1, f"the label column {label_column!r} is also mapped as an input"
@@ -209,7 +217,7 @@ def import_dataset(
         sheet=sheet,
         spans_key=spans_key,
         max_field=max_field,
-        long_bytes=label_column is None,  # a long text cell may stay UTF-8 (Parquet, Arrow)
+        long_bytes=True,  # a long text cell may stay UTF-8 (Parquet, Arrow, xlsx)
     )
     settings = (mapping, label_column, annotator, duplicates == "skip", add_labels)
     if fmt in registry.FAST_PATH:
@@ -247,7 +255,7 @@ def _run(
     """Bind the file's columns (or a peer format's fields) and write the import."""
     mapping, label_column, annotator, skip, add_labels = settings
     peer = not registry.get(fmt, path).tabular
-    if source.lines is not None and not peer and not label_column:
+    if source.lines is not None and not peer:
         source.lines.long_bytes = True  # a long text stays UTF-8 (app.core.io.longtext)
     if peer:
         if mapping or label_column:
