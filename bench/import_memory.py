@@ -17,6 +17,7 @@ the peak of the whole import once the search index is built too (app.core.storag
 
     nice -n 10 python bench/import_memory.py                 # every format, 8 and 16 MB
     python bench/import_memory.py --formats csv txt --sizes 4 --variants ascii
+    python bench/import_memory.py --label-column --formats csv json parquet --sizes 16
 
 Formats beyond the default ones: pubtator, brat, bioc (its text node is capped at 10 MB by
 libxml2 when written: use --sizes 8), parquet, arrow, spacy (a DocBin; writing it takes
@@ -34,6 +35,9 @@ of its page: app.core.io.formats.parquet_pages; bench/parquet_memory.py measures
 layouts); spacy 60.9-61.3 -> 2.66-2.72 at 4 MB (spaCy read a DocBin whole; now it is read as a
 stream, a document at a time: app.core.io.formats.spacy_stream), 2.17-2.18 at 16 MB (txt
 2.14-2.15 in the same run). At 8 MB: pubtator and brat 2.12-2.16, parquet 2.32-2.33.
+With a label column (`--label-column --sizes 16 --phases`, whole import, ascii / cjk): csv,
+tsv 2.09 / 3.03; json 2.17 / 4.06; jsonl 2.07 / 3.09; parquet 2.17 / 3.02; arrow 2.14 / 3.00 ->
+2.13-2.20 / 2.13-2.32 (session 7: a label column no longer made the long text a str).
 conll-words, a 0.65 MB field, is 6.9: about 4 MB of fixed cost (the import's page cache and
 buffers, then the index's), the same as txt's at that size.
 """
@@ -100,27 +104,34 @@ def conll_text(text: str, count: int) -> str:
     return " ".join("_".join(words[i : i + per]) for i in range(0, len(words), per))
 
 
-def file_bytes(fmt: str, text: str) -> bytes:
+def file_bytes(fmt: str, text: str, label: bool = False) -> bytes:
     """A file of `fmt` holding a short record, then `text` as the last record's text (the last
-    row's values stay bound in the INSERT statement's cache: the harder case)."""
+    row's values stay bound in the INSERT statement's cache: the harder case); with `label`, a
+    label column too (every row labelled "a")."""
     small = "A short second record."
     if fmt == "txt":
         body = f"{small}\n{text}\n"
     elif fmt == "tsv":
-        body = f"text\n{small}\n{text}\n"
+        head, cell = ("text\tlabel", "\ta") if label else ("text", "")
+        body = f"{head}\n{small}{cell}\n{text}{cell}\n"
     elif fmt == "csv":
+        head, cell = ("text,label", ",a") if label else ("text", "")
         quoted = text.replace('"', '""')
-        body = f'text\n{small}\n"{quoted}"\n'
+        body = f'{head}\n{small}{cell}\n"{quoted}"{cell}\n'
     elif fmt in ("jsonl", "prodigy", "doccano"):
         extra: dict = {"answer": "accept"} if fmt == "prodigy" else {}
         if fmt == "doccano":
             extra = {"label": []}
+        if label:
+            extra = {"label": "a"}
         rows = [{"text": small, **extra}, {"text": text, **extra}]
         body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     elif fmt == "labelstudio":
         body = json.dumps([{"data": {"text": small}}, {"data": {"text": text}}], ensure_ascii=False)
     else:  # json
-        body = json.dumps([{"text": small}, {"text": text}], ensure_ascii=False)
+        extra = {"label": "a"} if label else {}
+        rows = [{"text": small, **extra}, {"text": text, **extra}]
+        body = json.dumps(rows, ensure_ascii=False)
     return body.encode("utf-8")
 
 
@@ -132,15 +143,27 @@ SUFFIX = {
     "bioc": "bioc.xml",
     "brat": "ann",
 }
+# the formats --label-column writes with a label column
+LABELLED = ("csv", "tsv", "json", "jsonl", "parquet", "arrow")
 # imported into a spans project
 SPANS = ("conll", "conll-words", "bioc", "pubtator", "brat", "spacy")
 # Written by Tagloop's own exporter from a scratch project holding the two records.
 EXPORTED = ("bioc", "pubtator", "brat", "parquet", "arrow")
 
 
-def write_file(directory: Path, fmt: str, text: str, stem: str) -> Path:
+def write_file(directory: Path, fmt: str, text: str, stem: str, label: bool = False) -> Path:
     path = directory / f"{stem}-{fmt}.{SUFFIX.get(fmt, fmt)}"
-    if fmt in EXPORTED:
+    if label and fmt in ("parquet", "arrow"):  # text and a label column, as pyarrow writes them
+        import pyarrow as pa
+        import pyarrow.feather as feather
+        import pyarrow.parquet as pq
+
+        table = pa.table({"text": ["A short second record.", text], "label": ["a", "a"]})
+        if fmt == "parquet":
+            pq.write_table(table, path)
+        else:
+            feather.write_feather(table, path, compression="uncompressed")
+    elif fmt in EXPORTED:
         export_records(directory, fmt, text, path)
     elif fmt == "spacy":
         write_docbin(path, text)
@@ -149,7 +172,7 @@ def write_file(directory: Path, fmt: str, text: str, stem: str) -> Path:
         body = "\n\n".join("".join(f"{token}\tO\n" for token in doc) for doc in tokens)
         path.write_bytes(body.encode("utf-8"))
     else:
-        path.write_bytes(file_bytes(fmt, text))
+        path.write_bytes(file_bytes(fmt, text, label))
     return path
 
 
@@ -192,7 +215,9 @@ def _status_kb(key: str) -> int:
     raise RuntimeError(f"no {key} in /proc/self/status")
 
 
-def child(project_path: Path, warm: Path, path: Path, fmt: str, max_field: int) -> None:
+def child(
+    project_path: Path, warm: Path, path: Path, fmt: str, max_field: int, label: bool = False
+) -> None:
     """Runs in the subprocess: warm up, then import `path`; prints baseline and peak KB."""
     from app.core.io import importer
     from app.core.io.importer import import_dataset
@@ -203,14 +228,17 @@ def child(project_path: Path, warm: Path, path: Path, fmt: str, max_field: int) 
         importer.INSERT_CACHE_KB = int(os.environ["TAGLOOP_INSERT_CACHE_KB"])
 
     fmt = fmt.removesuffix("-words")  # conll-words: CoNLL with real words
+    column = "label" if label else None
     with open_project(project_path) as project:
-        import_dataset(project, warm, fmt=fmt)
+        import_dataset(project, warm, fmt=fmt, label_column=column)
         import gc
 
         gc.collect()
         before = _status_kb("VmRSS")
         Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from here
-        report = import_dataset(project, path, fmt=fmt, max_field=max_field, index=False)
+        report = import_dataset(
+            project, path, fmt=fmt, max_field=max_field, index=False, label_column=column
+        )
         rows_peak = _status_kb("VmHWM")
         fts.index_pending(project)
         peak = _status_kb("VmHWM")
@@ -234,7 +262,9 @@ def run_child(args: list[str], work: Path) -> str:
     return done.stdout
 
 
-def measure(work: Path, fmt: str, variant: str, size_mb: float) -> tuple[float, float]:
+def measure(
+    work: Path, fmt: str, variant: str, size_mb: float, label: bool = False
+) -> tuple[float, float]:
     """(peak - before) / field bytes of one import, in a fresh process: while the rows go in,
     and in all (the search index built too)."""
     size = int(size_mb * MB)
@@ -244,12 +274,13 @@ def measure(work: Path, fmt: str, variant: str, size_mb: float) -> tuple[float, 
     elif fmt == "conll-words":  # real words: a sentence holds < 100,000 (about 0.65 MB)
         text = " ".join(text.split()[:99_000])
     nbytes = len(text.encode("utf-8"))
-    path = write_file(work, fmt, text, f"{variant}{size_mb:g}")
-    warm = write_file(work, fmt, "Warm-up record of the same format.", "warm")
+    path = write_file(work, fmt, text, f"{variant}{size_mb:g}", label)
+    warm = write_file(work, fmt, "Warm-up record of the same format.", "warm", label)
     del text
     project = work / f"{fmt}-{variant}-{size_mb:g}.tagloop"
     run_child(["create", str(project), "spans" if fmt in SPANS else "classification"], work)
-    out = run_child(["import", str(project), str(warm), str(path), fmt, str(nbytes + MB)], work)
+    args = ["import", str(project), str(warm), str(path), fmt, str(nbytes + MB)]
+    out = run_child([*args, "label"] if label else args, work)
     found = json.loads(out.strip().splitlines()[-1])
     assert found["rows"] == 2, found
     for suffix in ("", "-wal", "-shm"):
@@ -266,7 +297,14 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=float, default=[8, 16])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--phases", action="store_true", help="print rows / total per cell")
+    parser.add_argument(
+        "--label-column",
+        action="store_true",
+        help=f"import with a label column (formats {', '.join(LABELLED)})",
+    )
     args = parser.parse_args()
+    if args.label_column and not set(args.formats) <= set(LABELLED):
+        parser.error(f"--label-column takes the formats {', '.join(LABELLED)}")
     width = 13 if not args.phases else 15
     header = f"{'format':<12}" + "".join(
         f"{f'{v} {s:g}MB':>{width}}" for v in args.variants for s in args.sizes
@@ -280,7 +318,7 @@ def main() -> None:
             cells = []
             for variant in args.variants:
                 for size in args.sizes:
-                    rows, ratio = measure(work, fmt, variant, size)
+                    rows, ratio = measure(work, fmt, variant, size, args.label_column)
                     worst = max(worst, ratio)
                     cell = f"{rows:.2f} / {ratio:.2f}" if args.phases else f"{ratio:.2f}"
                     cells.append(f"{cell:>{width}}")
@@ -293,6 +331,6 @@ if __name__ == "__main__":
         create(Path(sys.argv[2]), sys.argv[3])
     elif len(sys.argv) > 1 and sys.argv[1] == "import":
         project, warm, path = (Path(arg) for arg in sys.argv[2:5])
-        child(project, warm, path, sys.argv[5], int(sys.argv[6]))
+        child(project, warm, path, sys.argv[5], int(sys.argv[6]), sys.argv[7:] == ["label"])
     else:
         main()
