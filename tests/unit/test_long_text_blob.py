@@ -388,3 +388,20 @@ def test_a_peer_format_reads_a_long_text_as_utf8_then_one_str(
     assert [[(s["start"], s["end"]) for s in v] for v in values(project)] == [
         [(span["start"], span["end"])]
     ]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_a_long_string_inside_a_context_value_is_stored(make_project, tmp_path, fmt):
+    """A long string nested in a context object or list (read as a LongText) is stored as
+    JSON text: it was a TypeError traceback ("LongText is not JSON serializable")."""
+    project = make_project(inputs=["text", "note"])
+    big = "y" * ((1 << 20) + 10)  # over jsonlong.LONG: read as a LongText
+    records = [{"text": "a", "note": {"x": big}}, {"text": "b", "note": [big, 1]}]
+    path = tmp_path / f"nested.{fmt}"
+    if fmt == "json":
+        path.write_text(json.dumps(records), "utf-8")
+    else:
+        write_jsonl(path, records)
+    import_dataset(project, path, mapping={"text": "text", "note": "note"})
+    contexts = [json.loads(c) for (c,) in rows(project, "SELECT context FROM datapoint")]
+    assert contexts == [{"note": {"x": big}}, {"note": [big, 1]}]

@@ -182,7 +182,7 @@ class RowFeed:
         next_id = first_id
         row_number = 0
         dumps = json.dumps
-        plain = longtext.plain
+        decoded = longtext.decoded  # a LongText in a context value, at any depth, as its str
         append_line = self.lines_of.append
         seen = self.seen
         seen_get = seen.get
@@ -252,7 +252,7 @@ class RowFeed:
                     context = None
                     if context_getters:
                         context = dumps(
-                            {spec: plain(get(record, line)) for spec, get in context_getters},
+                            {spec: decoded(get(record, line)) for spec, get in context_getters},
                             ensure_ascii=False,
                         )
                     status = unlabeled_code
