@@ -45,6 +45,8 @@ buffers, then the index's), the same as txt's at that size.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import shutil
@@ -104,35 +106,43 @@ def conll_text(text: str, count: int) -> str:
     return " ".join("_".join(words[i : i + per]) for i in range(0, len(words), per))
 
 
-def file_bytes(fmt: str, text: str, label: bool = False) -> bytes:
+def file_bytes(fmt: str, text: str, layout: str = "text") -> bytes:
     """A file of `fmt` holding a short record, then `text` as the last record's text (the last
-    row's values stay bound in the INSERT statement's cache: the harder case); with `label`, a
-    label column too (every row labelled "a")."""
+    row's values stay bound in the INSERT statement's cache: the harder case). Layout "label":
+    a label column too (every row labelled "a"); "context": `text` is the last record's
+    `note` (a context input), its text a short one."""
     small = "A short second record."
+    rows = table(text, layout)
+    lines = [list(rows), *zip(*rows.values(), strict=True)]
+    records = [dict(zip(rows, values, strict=True)) for values in lines[1:]]
     if fmt == "txt":
         body = f"{small}\n{text}\n"
-    elif fmt == "tsv":
-        head, cell = ("text\tlabel", "\ta") if label else ("text", "")
-        body = f"{head}\n{small}{cell}\n{text}{cell}\n"
+    elif fmt == "tsv":  # TSV has no quoting: a cell is written as it is
+        body = "".join("\t".join(line) + "\n" for line in lines)
     elif fmt == "csv":
-        head, cell = ("text,label", ",a") if label else ("text", "")
-        quoted = text.replace('"', '""')
-        body = f'{head}\n{small}{cell}\n"{quoted}"{cell}\n'
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(lines)
+        body = out.getvalue()
     elif fmt in ("jsonl", "prodigy", "doccano"):
         extra: dict = {"answer": "accept"} if fmt == "prodigy" else {}
         if fmt == "doccano":
             extra = {"label": []}
-        if label:
-            extra = {"label": "a"}
-        rows = [{"text": small, **extra}, {"text": text, **extra}]
-        body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        body = "".join(json.dumps({**r, **extra}, ensure_ascii=False) + "\n" for r in records)
     elif fmt == "labelstudio":
         body = json.dumps([{"data": {"text": small}}, {"data": {"text": text}}], ensure_ascii=False)
     else:  # json
-        extra = {"label": "a"} if label else {}
-        rows = [{"text": small, **extra}, {"text": text, **extra}]
-        body = json.dumps(rows, ensure_ascii=False)
+        body = json.dumps(records, ensure_ascii=False)
     return body.encode("utf-8")
+
+
+def table(text: str, layout: str) -> dict[str, list[str]]:
+    """The columns of the two records: the short one, then the one holding `text`."""
+    small = "A short second record."
+    if layout == "context":
+        return {"text": [small, "A short text."], "note": ["a note", text]}
+    if layout == "label":
+        return {"text": [small, text], "label": ["a", "a"]}
+    return {"text": [small, text]}
 
 
 SUFFIX = {
@@ -143,7 +153,7 @@ SUFFIX = {
     "bioc": "bioc.xml",
     "brat": "ann",
 }
-# the formats --label-column writes with a label column
+# the formats --label-column and --context write
 LABELLED = ("csv", "tsv", "json", "jsonl", "parquet", "arrow")
 # imported into a spans project
 SPANS = ("conll", "conll-words", "bioc", "pubtator", "brat", "spacy")
@@ -151,18 +161,18 @@ SPANS = ("conll", "conll-words", "bioc", "pubtator", "brat", "spacy")
 EXPORTED = ("bioc", "pubtator", "brat", "parquet", "arrow")
 
 
-def write_file(directory: Path, fmt: str, text: str, stem: str, label: bool = False) -> Path:
+def write_file(directory: Path, fmt: str, text: str, stem: str, layout: str = "text") -> Path:
     path = directory / f"{stem}-{fmt}.{SUFFIX.get(fmt, fmt)}"
-    if label and fmt in ("parquet", "arrow"):  # text and a label column, as pyarrow writes them
+    if layout != "text" and fmt in ("parquet", "arrow"):  # the columns, as pyarrow writes them
         import pyarrow as pa
         import pyarrow.feather as feather
         import pyarrow.parquet as pq
 
-        table = pa.table({"text": ["A short second record.", text], "label": ["a", "a"]})
+        columns = pa.table(table(text, layout))
         if fmt == "parquet":
-            pq.write_table(table, path)
+            pq.write_table(columns, path)
         else:
-            feather.write_feather(table, path, compression="uncompressed")
+            feather.write_feather(columns, path, compression="uncompressed")
     elif fmt in EXPORTED:
         export_records(directory, fmt, text, path)
     elif fmt == "spacy":
@@ -172,7 +182,7 @@ def write_file(directory: Path, fmt: str, text: str, stem: str, label: bool = Fa
         body = "\n\n".join("".join(f"{token}\tO\n" for token in doc) for doc in tokens)
         path.write_bytes(body.encode("utf-8"))
     else:
-        path.write_bytes(file_bytes(fmt, text, label))
+        path.write_bytes(file_bytes(fmt, text, layout))
     return path
 
 
@@ -216,7 +226,7 @@ def _status_kb(key: str) -> int:
 
 
 def child(
-    project_path: Path, warm: Path, path: Path, fmt: str, max_field: int, label: bool = False
+    project_path: Path, warm: Path, path: Path, fmt: str, max_field: int, layout: str = "text"
 ) -> None:
     """Runs in the subprocess: warm up, then import `path`; prints baseline and peak KB."""
     from app.core.io import importer
@@ -228,28 +238,31 @@ def child(
         importer.INSERT_CACHE_KB = int(os.environ["TAGLOOP_INSERT_CACHE_KB"])
 
     fmt = fmt.removesuffix("-words")  # conll-words: CoNLL with real words
-    column = "label" if label else None
+    options: dict = {}
+    if layout == "label":
+        options["label_column"] = "label"
+    elif layout == "context":
+        options["mapping"] = {"text": "text", "note": "note"}
     with open_project(project_path) as project:
-        import_dataset(project, warm, fmt=fmt, label_column=column)
+        import_dataset(project, warm, fmt=fmt, **options)
         import gc
 
         gc.collect()
         before = _status_kb("VmRSS")
         Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from here
-        report = import_dataset(
-            project, path, fmt=fmt, max_field=max_field, index=False, label_column=column
-        )
+        report = import_dataset(project, path, fmt=fmt, max_field=max_field, index=False, **options)
         rows_peak = _status_kb("VmHWM")
         fts.index_pending(project)
         peak = _status_kb("VmHWM")
     print(json.dumps({"before": before, "peak": peak, "rows_peak": rows_peak, "rows": report.rows}))
 
 
-def create(project_path: Path, task: str) -> None:
+def create(project_path: Path, task: str, layout: str = "text") -> None:
     from app.core.project.label_schema import LabelSpec
     from app.core.project.project import create_project
 
-    create_project(project_path, task, [LabelSpec("a")]).close()
+    inputs = ["text", "note"] if layout == "context" else None
+    create_project(project_path, task, [LabelSpec("a")], inputs=inputs).close()
 
 
 def run_child(args: list[str], work: Path) -> str:
@@ -263,7 +276,7 @@ def run_child(args: list[str], work: Path) -> str:
 
 
 def measure(
-    work: Path, fmt: str, variant: str, size_mb: float, label: bool = False
+    work: Path, fmt: str, variant: str, size_mb: float, layout: str = "text"
 ) -> tuple[float, float]:
     """(peak - before) / field bytes of one import, in a fresh process: while the rows go in,
     and in all (the search index built too)."""
@@ -274,13 +287,14 @@ def measure(
     elif fmt == "conll-words":  # real words: a sentence holds < 100,000 (about 0.65 MB)
         text = " ".join(text.split()[:99_000])
     nbytes = len(text.encode("utf-8"))
-    path = write_file(work, fmt, text, f"{variant}{size_mb:g}", label)
-    warm = write_file(work, fmt, "Warm-up record of the same format.", "warm", label)
+    path = write_file(work, fmt, text, f"{variant}{size_mb:g}", layout)
+    warm = write_file(work, fmt, "Warm-up record of the same format.", "warm", layout)
     del text
     project = work / f"{fmt}-{variant}-{size_mb:g}.tagloop"
-    run_child(["create", str(project), "spans" if fmt in SPANS else "classification"], work)
+    task = "spans" if fmt in SPANS else "classification"
+    run_child(["create", str(project), task, layout], work)
     args = ["import", str(project), str(warm), str(path), fmt, str(nbytes + MB)]
-    out = run_child([*args, "label"] if label else args, work)
+    out = run_child([*args, layout], work)
     found = json.loads(out.strip().splitlines()[-1])
     assert found["rows"] == 2, found
     for suffix in ("", "-wal", "-shm"):
@@ -302,9 +316,19 @@ def main() -> None:
         action="store_true",
         help=f"import with a label column (formats {', '.join(LABELLED)})",
     )
+    parser.add_argument(
+        "--context",
+        action="store_true",
+        help=f"the big field is a context input's, not the text (formats {', '.join(LABELLED)})",
+    )
     args = parser.parse_args()
-    if args.label_column and not set(args.formats) <= set(LABELLED):
-        parser.error(f"--label-column takes the formats {', '.join(LABELLED)}")
+    layout = "label" if args.label_column else "context" if args.context else "text"
+    if args.label_column and args.context:
+        parser.error("--label-column or --context, not both")
+    if layout != "text" and not set(args.formats) <= set(LABELLED):
+        parser.error(
+            f"--{layout.replace('label', 'label-column')} takes the formats {', '.join(LABELLED)}"
+        )
     width = 13 if not args.phases else 15
     header = f"{'format':<12}" + "".join(
         f"{f'{v} {s:g}MB':>{width}}" for v in args.variants for s in args.sizes
@@ -318,7 +342,7 @@ def main() -> None:
             cells = []
             for variant in args.variants:
                 for size in args.sizes:
-                    rows, ratio = measure(work, fmt, variant, size, args.label_column)
+                    rows, ratio = measure(work, fmt, variant, size, layout)
                     worst = max(worst, ratio)
                     cell = f"{rows:.2f} / {ratio:.2f}" if args.phases else f"{ratio:.2f}"
                     cells.append(f"{cell:>{width}}")
@@ -328,9 +352,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "create":
-        create(Path(sys.argv[2]), sys.argv[3])
+        create(Path(sys.argv[2]), sys.argv[3], sys.argv[4])
     elif len(sys.argv) > 1 and sys.argv[1] == "import":
         project, warm, path = (Path(arg) for arg in sys.argv[2:5])
-        child(project, warm, path, sys.argv[5], int(sys.argv[6]), sys.argv[7:] == ["label"])
+        child(project, warm, path, sys.argv[5], int(sys.argv[6]), sys.argv[7])
     else:
         main()

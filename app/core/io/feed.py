@@ -23,7 +23,8 @@ from app.core.annotation.values import LabelParser
 from app.core.errors import DataError
 from app.core.ids import now_iso
 from app.core.io import longtext, readers
-from app.core.io.longtext import LONG_TEXT, LongText
+from app.core.io.longcontext import LongContext, context_value
+from app.core.io.longtext import CONTEXT_COLUMN, LONG_TEXT, TEXT_COLUMN, LongText
 from app.core.jobs import check_cancel
 from app.core.project.label_schema import (
     MAX_LABEL_LENGTH,
@@ -101,6 +102,7 @@ class RowFeed:
         # a later line of the same item may bring an answer from someone who gave one)
         self.given: set[tuple[int, str]] = set()
         self.long_sql = ""
+        self.long_sqls: dict[tuple[str, ...], str] = {}  # by the row's long columns
         # Every format, not only the fast readers: without it a long text read by a format
         # module (PubTator, brat, BioC) stayed on the heap after the import, and the search
         # index built next stacked on it (3.02x the text, 2.1x with it).
@@ -128,8 +130,21 @@ class RowFeed:
                     check_cancel(self.job.cancel)
 
     def insert_sql(self, dataset_id: int) -> str:
-        self.long_sql = longtext.statement(self._insert_sql(dataset_id))
-        return self._insert_sql(dataset_id)
+        sql = self._insert_sql(dataset_id)
+        self.long_sql = longtext.statement(sql)
+        if not self.simple:
+            for columns in (("text",), ("context",), ("text", "context")):
+                self.long_sqls[columns] = longtext.statement(sql, columns)
+        return sql
+
+    def insert_long(self, row: list[Any], long_text: bool, long_context: bool) -> None:
+        """Insert a row (id, row, text, context, status) whose text or context is long, each
+        long column written into its placeholder (app.core.io.longtext)."""
+        columns = ((("text", TEXT_COLUMN),) if long_text else ()) + (
+            (("context", CONTEXT_COLUMN),) if long_context else ()
+        )
+        sql = self.long_sqls[tuple(name for name, _position in columns)]
+        longtext.insert(self.conn, sql, row, columns)
 
     def _insert_sql(self, dataset_id: int) -> str:
         unlabeled = int(DatapointStatus.UNLABELED)
@@ -181,8 +196,13 @@ class RowFeed:
         job, report, first_id = self.job, self.report, self.first_id
         next_id = first_id
         row_number = 0
-        dumps = json.dumps
-        decoded = longtext.decoded  # a LongText in a context value, at any depth, as its str
+        decoded = longtext.decoded
+
+        def kept(value: Any) -> Any:
+            """A context value: a long one stays UTF-8 (app.core.io.longcontext); a LongText
+            nested in an object or a list is decoded."""
+            return value if value.__class__ is LongText else decoded(value)
+
         append_line = self.lines_of.append
         seen = self.seen
         seen_get = seen.get
@@ -251,19 +271,19 @@ class RowFeed:
                 else:
                     context = None
                     if context_getters:
-                        context = dumps(
-                            {spec: decoded(get(record, line)) for spec, get in context_getters},
-                            ensure_ascii=False,
+                        context = context_value(
+                            [(spec, kept(get(record, line))) for spec, get in context_getters]
                         )
                     status = unlabeled_code
                     if valuer is not None:
                         for item in valuer(record, line, text):
                             self.pending.append((next_id, line, *item))
                             status = labeled_code
-                    if long:  # its own statement (app.core.io.longtext)
+                    long_context = context.__class__ is LongContext
+                    if long or long_context:  # its own statement (app.core.io.longtext)
                         row = [next_id, row_number, text, context, status]
-                        record = text = None
-                        longtext.insert(self.conn, self.long_sql, row)
+                        record = text = context = None
+                        self.insert_long(row, long, long_context)
                     else:
                         yield (next_id, row_number, text, context, status)
                 next_id += 1

@@ -14,6 +14,7 @@ beside the project (not /tmp, which may be memory), and the str is let go of.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -28,6 +29,7 @@ LONG_TEXT = 1 << 20  # characters: a shorter text is bound as a str (no spill, n
 CHUNK = 1 << 20  # characters encoded, or bytes copied, at a time
 SCAN = 1 << 16  # bytes decoded at a time to count characters (a 1 MB piece took up to 4 MB)
 TEXT_COLUMN = 2  # the position of the text in a datapoint row (id, row, text, ...)
+CONTEXT_COLUMN = 3  # and of its context, in a row that has one (id, row, text, context, status)
 _QUOTES = re.compile(rb"'*")
 
 
@@ -157,31 +159,54 @@ def _decode_all(value: Any) -> None:
             del child
 
 
-def statement(insert: str) -> str:
-    """The import's `INSERT INTO datapoint (...) VALUES (...)` for a row with a long text:
-    the text's parameter becomes its UTF-8 length, and the text a placeholder of that size."""
+def statement(insert: str, long_columns: tuple[str, ...] = ("text",)) -> str:
+    """The import's `INSERT INTO datapoint (...) VALUES (...)` for a row with a long text (or
+    a long context): each long column's parameter becomes its UTF-8 length, and the column a
+    placeholder of that size."""
     head, values = insert.split(" VALUES (", 1)
     columns = head[head.index("(") + 1 : head.rindex(")")].split(", ")
     items = values[: values.rindex(")")].split(", ")
-    position = columns.index("text")
-    if items[position] != "?":
-        raise ValueError(f"the text is not a parameter in {insert!r}")
-    items[position] = "CAST(zeroblob(?) AS TEXT)"
+    for name in long_columns:
+        position = columns.index(name)
+        if items[position] != "?":
+            raise ValueError(f"the {name} is not a parameter in {insert!r}")
+        items[position] = "CAST(zeroblob(?) AS TEXT)"
     return f"{head} VALUES ({', '.join(items)})"
 
 
-def insert(conn: sqlite3.Connection, sql: str, row: list[Any]) -> None:
-    """Insert one row (id, row, text, ...) whose text is long, the caller holding no other
-    reference to the text (a str or a LongText): spilled to a file,
-    let go of, the row inserted with a placeholder, then the text written into it."""
-    with tempfile.TemporaryFile(dir=spill_dir(conn)) as spill:
-        size = spill_text(row[TEXT_COLUMN], spill)
-        row[TEXT_COLUMN] = size  # the text goes here
+def insert(
+    conn: sqlite3.Connection,
+    sql: str,
+    row: list[Any],
+    long_columns: tuple[tuple[str, int], ...] = (("text", TEXT_COLUMN),),
+) -> None:
+    """Insert one row (id, row, text, ...) whose text (or another of `long_columns`, given as
+    (name, position in the row)) is long, the caller holding no other reference to it:
+    spilled to a file, let go of, the row inserted with a placeholder, then written into it."""
+    folder = spill_dir(conn)
+    with contextlib.ExitStack() as files:
+        spills: list[tuple[str, BinaryIO]] = []
+        for name, position in long_columns:
+            spill = files.enter_context(tempfile.TemporaryFile(dir=folder))
+            spills.append((name, spill))
+            value, row[position] = row[position], None
+            row[position] = spill_value(value, spill)  # its size: the placeholder's
+            del value
         conn.execute(sql, row)
-        spill.seek(0)
-        with conn.blobopen("datapoint", "text", row[0]) as blob:
-            while chunk := spill.read(CHUNK):
-                blob.write(chunk)
+        for name, spill in spills:
+            spill.seek(0)
+            with conn.blobopen("datapoint", name, row[0]) as blob:
+                while chunk := spill.read(CHUNK):
+                    blob.write(chunk)
+
+
+def spill_value(value: Any, out: BinaryIO) -> int:
+    """Write a long column's value to `out` as UTF-8: a text, or anything with a `spill`
+    method of its own (app.core.io.longcontext.LongContext); its size."""
+    spill = getattr(value, "spill", None)
+    if spill is not None:
+        return spill(out)
+    return spill_text(value, out)
 
 
 def spill_text(text: str | LongText | bytes | bytearray, out: BinaryIO) -> int:
