@@ -18,6 +18,7 @@ the peak of the whole import once the search index is built too (app.core.storag
     nice -n 10 python bench/import_memory.py                 # every format, 8 and 16 MB
     python bench/import_memory.py --formats csv txt --sizes 4 --variants ascii
     python bench/import_memory.py --label-column --formats csv json parquet --sizes 16
+    python bench/import_memory.py --context --formats csv jsonl arrow --sizes 16
 
 Formats beyond the default ones: pubtator, brat, bioc (its text node is capped at 10 MB by
 libxml2 when written: use --sizes 8), parquet, arrow, spacy (a DocBin; writing it takes
@@ -38,6 +39,9 @@ stream, a document at a time: app.core.io.formats.spacy_stream), 2.17-2.18 at 16
 With a label column (`--label-column --sizes 16 --phases`, whole import, ascii / cjk): csv,
 tsv 2.09 / 3.03; json 2.17 / 4.06; jsonl 2.07 / 3.09; parquet 2.17 / 3.02; arrow 2.14 / 3.00 ->
 2.13-2.20 / 2.13-2.32 (session 7: a label column no longer made the long text a str).
+With the big field in a context input (`--context`, same formats): 4.06-4.18 / 7.06-7.25 ->
+2.07-2.25 / 2.11-2.40 (its JSON is written from the field's UTF-8 a chunk at a time:
+app.core.io.longcontext; before, the cell's str, the context's JSON str and SQLite's copy).
 conll-words, a 0.65 MB field, is 6.9: about 4 MB of fixed cost (the import's page cache and
 buffers, then the index's), the same as txt's at that size.
 """
