@@ -32,12 +32,20 @@ def team(project: Project, *names: str, role: str = "annotator") -> dict[str, in
     return {name: add_annotator(project, name, role).id for name in names}
 
 
-def label(project: Project, who: int, answers: dict[int, object], status="complete") -> None:
-    """Label as one command, then wait for the clock's next millisecond: timestamps have
-    millisecond resolution, and tests that ask for "the newest vote" mean the later call."""
-    SetAnnotations(
-        who, tuple((dp, AnnotationState(value, status)) for dp, value in answers.items())
-    ).apply(project)
+def next_millisecond() -> None:
+    """Wait until the clock (app.core.ids.now_iso) has moved on by a millisecond: whatever is
+    stamped next is stamped later than anything stamped before this call."""
     stamp = now_iso()
     while now_iso() == stamp:
         time.sleep(0.0002)
+
+
+def label(project: Project, who: int, answers: dict[int, object], status="complete") -> None:
+    """Label as one command, in a millisecond of its own: timestamps have millisecond
+    resolution, and tests that ask for "the newest vote" mean the later call, those that ask
+    whether an annotator "changed it after the rejection" mean a label after a review."""
+    next_millisecond()
+    SetAnnotations(
+        who, tuple((dp, AnnotationState(value, status)) for dp, value in answers.items())
+    ).apply(project)
+    next_millisecond()
