@@ -4,14 +4,13 @@ label them with exact values."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from app.core.annotation.commands import AnnotationState, SetAnnotations
-from app.core.ids import now_iso
 from app.core.io.importer import import_dataset
 from app.core.project.project import Project
 from app.core.team.assign import add_annotator
+from tests.unit.helpers import next_millisecond
 
 
 def with_items(project: Project, tmp_path: Path, texts: list[str]) -> list[int]:
@@ -30,14 +29,6 @@ def with_items(project: Project, tmp_path: Path, texts: list[str]) -> list[int]:
 
 def team(project: Project, *names: str, role: str = "annotator") -> dict[str, int]:
     return {name: add_annotator(project, name, role).id for name in names}
-
-
-def next_millisecond() -> None:
-    """Wait until the clock (app.core.ids.now_iso) has moved on by a millisecond: whatever is
-    stamped next is stamped later than anything stamped before this call."""
-    stamp = now_iso()
-    while now_iso() == stamp:
-        time.sleep(0.0002)
 
 
 def label(project: Project, who: int, answers: dict[int, object], status="complete") -> None:
