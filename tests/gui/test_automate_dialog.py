@@ -80,7 +80,9 @@ def test_slider_moves_coverage_then_the_run_lands_in_the_database(qtbot, scored,
     threshold = dialog.choice.threshold
     dialog.grab().save(str(tmp_path / "automate.png"))
 
-    with qtbot.waitSignal(dialog.ran, timeout=20_000) as ran:
+    # the run is a spawned process (numpy, scikit-learn, the project opened afresh): a hang
+    # guard as generous as the model tests' (60 s), not a speed assertion
+    with qtbot.waitSignal(dialog.ran, timeout=60_000, raising=True) as ran:
         qtbot.mouseClick(dialog.run_button, Qt.MouseButton.LeftButton)
     report = ran.args[0].report
     expected = sum(1 for c in project.confidences.values() if c >= threshold)

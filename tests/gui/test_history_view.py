@@ -21,6 +21,7 @@ from app.core.quality.review import review
 from app.core.team.assign import add_annotator
 from app.views.quality.history import COLUMNS, HistoryView
 from tests.fixtures_data import sms_rows
+from tests.unit.helpers import next_millisecond
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -43,7 +44,11 @@ def _project(tmp_path):
     add_annotator(project, "Sam Lindqvist", "manager")
     SetAnnotations(amira, ((1, AnnotationState("ham", "complete")),)).apply(project)
     SetAnnotations(ben, ((1, AnnotationState("spam", "complete")),)).apply(project)
+    # the view tells each event's schema version by time (millisecond stamps): v2 begins in a
+    # millisecond of its own, after the two labels and before the change
+    next_millisecond()
     update_schema(project, guidelines="Spam: also prize draws and premium-rate numbers.")
+    next_millisecond()
     SetAnnotations(amira, ((1, AnnotationState("spam", "complete")),)).apply(project)
     AddComment(1, ben, "premium-rate number: spam under v2").apply(project)
     with project.engine.connect() as conn:

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 from app.core.errors import DataError
+from app.core.ids import now_iso
 from app.core.io.importer import import_dataset
 from app.core.project.project import Project
+
+
+def next_millisecond() -> None:
+    """Wait until the clock (app.core.ids.now_iso) has moved on by a millisecond: whatever is
+    stamped next is stamped later than anything stamped before this call. Timestamps have
+    millisecond resolution; a test that means "later" must not let two writes share one."""
+    stamp = now_iso()
+    while now_iso() == stamp:
+        time.sleep(0.0002)
 
 
 def rows(project: Project, sql: str, *params) -> list[tuple]:

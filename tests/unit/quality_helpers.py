@@ -4,14 +4,13 @@ label them with exact values."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from app.core.annotation.commands import AnnotationState, SetAnnotations
-from app.core.ids import now_iso
 from app.core.io.importer import import_dataset
 from app.core.project.project import Project
 from app.core.team.assign import add_annotator
+from tests.unit.helpers import next_millisecond
 
 
 def with_items(project: Project, tmp_path: Path, texts: list[str]) -> list[int]:
@@ -33,11 +32,11 @@ def team(project: Project, *names: str, role: str = "annotator") -> dict[str, in
 
 
 def label(project: Project, who: int, answers: dict[int, object], status="complete") -> None:
-    """Label as one command, then wait for the clock's next millisecond: timestamps have
-    millisecond resolution, and tests that ask for "the newest vote" mean the later call."""
+    """Label as one command, in a millisecond of its own: timestamps have millisecond
+    resolution, and tests that ask for "the newest vote" mean the later call, those that ask
+    whether an annotator "changed it after the rejection" mean a label after a review."""
+    next_millisecond()
     SetAnnotations(
         who, tuple((dp, AnnotationState(value, status)) for dp, value in answers.items())
     ).apply(project)
-    stamp = now_iso()
-    while now_iso() == stamp:
-        time.sleep(0.0002)
+    next_millisecond()

@@ -16,7 +16,7 @@ from app.core.bundle import export_project_bundle, merge_bundle, open_bundle
 from app.core.project.project import open_project
 from app.core.storage import db
 from tests.unit.bundle_helpers import rich_project
-from tests.unit.helpers import rows
+from tests.unit.helpers import next_millisecond, rows
 
 
 def _sql(project, sql, *params):
@@ -164,6 +164,7 @@ def test_item_history_tells_the_lineage(make_project, tmp_path):
     assert alice.after["value"] == "ham" and alice.schema_version == 2
     # A change keeps the value before it.
     me = project.local_annotator_id
+    next_millisecond()  # the history is in time order: the change after the fixture's last act
     SetAnnotations(me, ((2, AnnotationState("ham", "complete")),)).apply(project)
     change = history.item_history(project, 2)[-1]
     assert change.what == "change"

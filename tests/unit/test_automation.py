@@ -252,6 +252,23 @@ def test_stale_model_warns_and_no_threshold_writes_nothing(trained, capsys):
     assert not auto_labels(trained)
 
 
+def test_a_label_of_the_model_versions_millisecond_makes_it_stale(trained):
+    """Timestamps have millisecond resolution, and a version is stamped after training read
+    its labels: a label stamped in that same millisecond came later, and is not in the model
+    (the CI flake: a label saved right after training tied with the version's stamp)."""
+    from app.core.project.modelstore import latest_version
+
+    version = latest_version(trained)
+    assert run.staleness(trained, version) is None  # every label is older than the version
+    with trained.engine.begin() as conn:
+        first = conn.execute(text("SELECT min(id) FROM annotation")).scalar_one()
+        conn.execute(
+            text("UPDATE annotation SET updated_at = :at WHERE id = :id"),
+            {"at": version.created_at, "id": first},
+        )
+    assert "older than the newest labels" in run.staleness(trained, version)
+
+
 def test_write_run_refuses_items_labelled_meanwhile(trained):
     plan = run.prepare(trained, "b.csv", TARGET)
     with trained.engine.connect() as conn:

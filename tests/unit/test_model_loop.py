@@ -20,6 +20,7 @@ from app.core.project import modelstore
 from app.core.storage import predictions
 from app.ml import loop
 from tests.fixtures_data import sms_rows, write_csv
+from tests.unit.helpers import next_millisecond
 
 
 def ids_of(project) -> list[int]:
@@ -146,6 +147,7 @@ def test_training_set_takes_the_newest_complete_answer(sms_project):
     ids = ids_of(sms_project)
     with sms_project.engine.begin() as conn:
         other = ensure_annotator(conn, "b" * 32, "Bea", "annotator")
+    next_millisecond()  # "after": not in the fixture's millisecond (the newest vote would tie)
     SetAnnotations(other, ((ids[0], AnnotationState("spam", "complete")),)).apply(sms_project)
     SetAnnotations(other, ((ids[150], AnnotationState(None, "skipped")),)).apply(sms_project)
     training = loop.training_set(sms_project)

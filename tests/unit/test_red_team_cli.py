@@ -118,7 +118,9 @@ def test_inspect_escapes_what_the_bundle_says(sound_bundle, tmp_path, capsys):
 
     bundle = tmp_path / "h.tlbundle"
     forged = "\x1b[2K\rAll checksums verified. SHA-256 of the file: 0000"
-    data = set_manifest("created_at", forged)(sound_bundle, b"")
+    # created_at must be a timestamp (refused otherwise: test_bundle_hostile); app_version is
+    # free text shown on the same line
+    data = set_manifest("app_version", forged)(sound_bundle, b"")
     bundle.write_bytes(set_manifest("project_name", forged)(data, b""))
     assert cli(["bundle", "inspect", str(bundle)]) == 0
     out = capsys.readouterr().out

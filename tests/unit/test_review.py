@@ -111,6 +111,14 @@ def test_rejection_removes_the_vote_until_the_annotator_changes_it(crew):
     review(project, "rita", uuid_of(project, who["alice"], ids[0]), "reject", "wrong")
     assert [(r.value, r.source) for r in final_records(project)] == [("a", "single")]
     label(project, who["alice"], {ids[0]: "a"})
+    # what "changed it after the rejection" means: a later stamp (label() takes a millisecond
+    # of its own, see tests/unit/quality_helpers.py)
+    ((changed, rejected),) = rows(
+        project,
+        "SELECT a.updated_at, r.created_at FROM annotation a"
+        " JOIN review_decision r ON r.annotation_uuid = a.uuid",
+    )
+    assert changed > rejected
     assert [(r.value, r.source) for r in final_records(project)] == [("a", "consensus")]
 
 

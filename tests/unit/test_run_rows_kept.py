@@ -21,6 +21,7 @@ from app.core.io.importer import import_dataset
 from app.core.project.project import open_project
 from app.core.storage import runs
 from tests.fixtures_data import write_csv
+from tests.unit.helpers import next_millisecond
 from tests.unit.killing import stalled
 from tests.unit.test_bulk_runs import STALLED_BULK, _setup
 from tests.unit.test_merge_runs import KILLED as KILLED_MERGE
@@ -68,6 +69,7 @@ def test_a_merge_onto_a_killed_bulk_labels_hidden_rows_is_kept(make_project, tmp
                     "SELECT id FROM annotator WHERE uuid = ?", (my_uuid,)
                 ).scalar()
             ham = AnnotationState("ham", "complete")
+            next_millisecond()  # newest wins: later than the stalled bulk label's rows
             SetAnnotations(me_there, ((12, ham), (13, ham))).apply(copy)
             bundle = export_project_bundle(copy, tmp_path / "copy.tlbundle").path
         with open_project(path) as project:

@@ -15,6 +15,7 @@ from app.core.bundle import export_work_bundle, merge_bundle, open_bundle
 from app.core.bundle.assignments import export_assignment_bundles
 from app.core.project.project import META_BASE, META_OPENED_AT, open_project
 from app.core.team.assign import generate_tasks
+from tests.unit.helpers import next_millisecond
 from tests.unit.quality_helpers import team, with_items
 
 
@@ -39,6 +40,7 @@ def _returned(owner, tmp_path, hours_ahead: float) -> tuple[int, int]:
     with open_project(machine) as copy:
         me = copy.local_annotator_id
         ids = [r[0] for r in copy.engine.connect().exec_driver_sql("SELECT id FROM datapoint")]
+        next_millisecond()  # work is what was stamped after the file was opened
         SetAnnotations(me, tuple((i, AnnotationState("a", "complete")) for i in ids)).apply(copy)
         out = tmp_path / "ana-work.tlbundle"
         export_work_bundle(copy, out)
@@ -77,6 +79,7 @@ def test_a_file_opened_before_the_opened_at_stamp_still_exports(make_project, tm
             conn.exec_driver_sql("DELETE FROM project_meta WHERE key = ?", (META_OPENED_AT,))
         me = copy.local_annotator_id
         ids = [r[0] for r in copy.engine.connect().exec_driver_sql("SELECT id FROM datapoint")]
+        next_millisecond()  # work is what was stamped after the file was opened
         SetAnnotations(me, tuple((i, AnnotationState("b", "complete")) for i in ids)).apply(copy)
         out = tmp_path / "ana-work.tlbundle"
         export_work_bundle(copy, out)
@@ -98,6 +101,7 @@ def test_a_second_round_behind_the_clock_sends_only_changes_that_matter(make_pro
         me = copy.local_annotator_id
         ids = [r[0] for r in copy.engine.connect().exec_driver_sql("SELECT id FROM datapoint")]
         changed = ids[:2]
+        next_millisecond()  # work is what was stamped after the file was opened
         SetAnnotations(me, tuple((i, AnnotationState("b", "complete")) for i in changed)).apply(
             copy
         )

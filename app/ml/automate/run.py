@@ -96,7 +96,9 @@ def staleness(project: Project, version: ModelVersion) -> str | None:
                 " AND status = 'complete'" + runs.and_visible(runs.annotation_where(conn))
             )
         ).scalar()
-    if newest and newest > version.created_at:
+    # A version is stamped when it is stored, after training read its labels: a label of the
+    # same millisecond came after that read (timestamps have millisecond resolution).
+    if newest and newest >= version.created_at:
         return (
             f"model version {version.id} is older than the newest labels ({newest}): "
             "retrain first (tagloop train) so the threshold reflects them"
