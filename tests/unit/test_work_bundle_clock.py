@@ -118,3 +118,29 @@ def test_a_second_round_behind_the_clock_sends_only_changes_that_matter(make_pro
         history = conn.exec_driver_sql("SELECT count(*) FROM annotation_history").scalar()
     assert values == [('"a"', 4), ('"b"', 2)]
     assert history - history_before == 2  # the two replaced versions, nothing for the rest
+
+
+def test_work_in_the_millisecond_the_file_was_opened_is_returned(make_project, tmp_path):
+    """Stamps have millisecond resolution: work stamped in the very millisecond of the floor
+    goes back too (a row sent twice merges as nothing)."""
+    owner = make_project(labels=("a", "b"))
+    with_items(owner, tmp_path, ["one", "two"])
+    team(owner, "ana")
+    generate_tasks(owner, ["ana"], fraction=1.0, seed=1)
+    (bundle,) = export_assignment_bundles(owner, tmp_path / "out")
+    machine = open_bundle(bundle.path, tmp_path / "ana.tagloop").path
+    with open_project(machine) as copy:
+        me = copy.local_annotator_id
+        (first, _second) = [
+            r[0] for r in copy.engine.connect().exec_driver_sql("SELECT id FROM datapoint")
+        ]
+        SetAnnotations(me, ((first, AnnotationState("b", "complete")),)).apply(copy)
+        with copy.engine.begin() as conn:
+            stamp = conn.exec_driver_sql("SELECT updated_at FROM annotation").scalar_one()
+            conn.exec_driver_sql(
+                "UPDATE project_meta SET value = ? WHERE key IN (?, ?)",
+                (stamp, META_BASE, META_OPENED_AT),
+            )
+        out = tmp_path / "ana-work.tlbundle"
+        export_work_bundle(copy, out)
+    assert merge_bundle(owner, out).added["annotations"] == 1

@@ -147,7 +147,7 @@ def _decision_members(kind: str, annotations_where: str | None, uuids: Uuids) ->
     work = kind == "work"
     members: list[ExportMember] = []
     if kind == "project" or work:
-        where = " WHERE r.recorded_by = :who AND r.recorded_at > :since" if work else ""
+        where = " WHERE r.recorded_by = :who AND r.recorded_at >= :since" if work else ""
         members.append(
             (
                 "qualification_results.jsonl",
@@ -167,7 +167,7 @@ def _decision_members(kind: str, annotations_where: str | None, uuids: Uuids) ->
                 ),
             )
         )
-        where = " WHERE j.decided_by = :who AND j.decided_at > :since" if work else ""
+        where = " WHERE j.decided_by = :who AND j.decided_at >= :since" if work else ""
         members.append(
             (
                 "adjudications.jsonl",
@@ -182,7 +182,7 @@ def _decision_members(kind: str, annotations_where: str | None, uuids: Uuids) ->
     if kind == "project":
         decisions_where = ""
     elif work:
-        decisions_where = " WHERE r.reviewer_id = :who AND r.created_at > :since"
+        decisions_where = " WHERE r.reviewer_id = :who AND r.created_at >= :since"
     else:
         decisions_where = (
             f" WHERE r.annotation_uuid IN (SELECT a.uuid FROM annotation a"

@@ -92,11 +92,11 @@ def work_selection(annotator_id: int, since: str | None) -> Selection:
     return Selection(
         "work",
         datapoints=None,
-        annotations="a.annotator_id = :who AND a.updated_at > :since",
+        annotations="a.annotator_id = :who AND a.updated_at >= :since",
         history=None,
         tasks="t.annotator_id = :who",
-        comments="c.annotator_id = :who AND c.created_at > :since",
-        flags="f.annotator_id = :who AND (f.created_at > :since OR f.resolved_at > :since)",
+        comments="c.annotator_id = :who AND c.created_at >= :since",
+        flags="f.annotator_id = :who AND (f.created_at >= :since OR f.resolved_at >= :since)",
         # Every event of this file: its whole hash chain from the first event, which the merge
         # verifies from GENESIS (app.core.bundle.validate), so that no first event can be
         # dropped unseen; the events the project has already are checked against its copies.
