@@ -47,19 +47,24 @@ class LabelParser:
             if isinstance(raw, int | float) and not isinstance(raw, bool):
                 raw = str(raw)
             return self._label(raw, line)
-        if isinstance(raw, str) and raw.lstrip()[:1] in ("[", "{"):
-            try:
-                raw = json.loads(raw, object_pairs_hook=unique_object)
-            except DuplicateKey as exc:
-                problem = duplicate_problem(exc.args[0])
-                raise DataError(self.file, line, f"the label cell: {problem}") from None
-            except json.JSONDecodeError as exc:
-                raise DataError(
-                    self.file, line, f"the label cell is not valid JSON: {exc.msg}"
-                ) from None
+        raw = self.json_cell(raw, line)
         if self.task_type == "multilabel":
             return self._multilabel(raw, line)
         return self._spans(raw, line, text)
+
+    def json_cell(self, raw: Any, line: int) -> Any:
+        """A label cell that holds JSON (a list or an object), parsed; anything else as is."""
+        if not (isinstance(raw, str) and raw.lstrip()[:1] in ("[", "{")):
+            return raw
+        try:
+            return json.loads(raw, object_pairs_hook=unique_object)
+        except DuplicateKey as exc:
+            problem = duplicate_problem(exc.args[0])
+            raise DataError(self.file, line, f"the label cell: {problem}") from None
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                self.file, line, f"the label cell is not valid JSON: {exc.msg}"
+            ) from None
 
     def _multilabel(self, raw: Any, line: int) -> list[str]:
         if isinstance(raw, str):

@@ -62,7 +62,9 @@ class Answers:
         """The annotation value, or LabelParser.ABSENT for no answer."""
         if self.task_type == "classification":
             raw = self._classification(raw, line)
-        elif self.task_type == "spans" and isinstance(raw, list):
+        elif self.task_type == "spans":
+            raw = self.parser.json_cell(raw, line)  # a CSV cell's spans quote their text too
+        if self.task_type == "spans" and isinstance(raw, list):
             if text.__class__ is LongText and any(
                 span.__class__ is dict and isinstance(span.get("text"), str) for span in raw
             ):
