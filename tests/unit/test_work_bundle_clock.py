@@ -9,6 +9,7 @@ everything labelled within the drift, silently.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from app.core.annotation.commands import AnnotationState, SetAnnotations
 from app.core.bundle import export_work_bundle, merge_bundle, open_bundle
@@ -19,122 +20,112 @@ from tests.unit.helpers import next_millisecond
 from tests.unit.quality_helpers import team, with_items
 
 
-def _shift_meta(path, key: str, hours: float) -> None:
-    with open_project(path) as project, project.engine.begin() as conn:
-        value = conn.exec_driver_sql(
-            "SELECT value FROM project_meta WHERE key = ?", (key,)
-        ).scalar_one()
-        moved = (datetime.fromisoformat(value) + timedelta(hours=hours)).isoformat(
-            timespec="milliseconds"
-        )
-        conn.exec_driver_sql("UPDATE project_meta SET value = ? WHERE key = ?", (moved, key))
+def _assigned(owner, folder: Path, *, hours_ahead: float = 0, register: bool = True) -> Path:
+    """Ana's file, opened from her assignment bundle, as if the owner's clock ran
+    `hours_ahead` of hers when the bundle was made."""
+    if register:
+        team(owner, "ana")
+        generate_tasks(owner, ["ana"], fraction=1.0, seed=1)
+    (bundle,) = export_assignment_bundles(owner, folder / "out")
+    machine = open_bundle(bundle.path, folder / "ana.tagloop").path
+    if hours_ahead:
+        with open_project(machine) as project, project.engine.begin() as conn:
+            value = conn.exec_driver_sql(
+                "SELECT value FROM project_meta WHERE key = ?", (META_BASE,)
+            ).scalar_one()
+            moved = datetime.fromisoformat(value) + timedelta(hours=hours_ahead)
+            conn.exec_driver_sql(
+                "UPDATE project_meta SET value = ? WHERE key = ?",
+                (moved.isoformat(timespec="milliseconds"), META_BASE),
+            )
+    return machine
 
 
-def _returned(owner, tmp_path, hours_ahead: float) -> tuple[int, int]:
-    """(annotations merged, flags merged) after the owner's clock ran `hours_ahead` of ana's."""
-    team(owner, "ana")
-    generate_tasks(owner, ["ana"], fraction=1.0, seed=1)
-    (bundle,) = export_assignment_bundles(owner, tmp_path / "out")
-    machine = open_bundle(bundle.path, tmp_path / "ana.tagloop").path
-    _shift_meta(machine, META_BASE, hours_ahead)  # as if made on a clock that far ahead
+def _work(machine: Path, value: str, count: int | None = None, before=None) -> Path:
+    """Ana labels her first `count` items (all of them by default) `value` and returns her
+    work; `before(project)` runs on her file first."""
     with open_project(machine) as copy:
+        if before is not None:
+            before(copy)
         me = copy.local_annotator_id
         ids = [r[0] for r in copy.engine.connect().exec_driver_sql("SELECT id FROM datapoint")]
         next_millisecond()  # work is what was stamped after the file was opened
-        SetAnnotations(me, tuple((i, AnnotationState("a", "complete")) for i in ids)).apply(copy)
-        out = tmp_path / "ana-work.tlbundle"
+        answers = tuple((i, AnnotationState(value, "complete")) for i in ids[:count])
+        SetAnnotations(me, answers).apply(copy)
+        out = machine.with_name(f"{machine.stem}-work.tlbundle")
         export_work_bundle(copy, out)
-    report = merge_bundle(owner, out)
-    return report.added.get("annotations", 0), report.conflict_count
+    return out
+
+
+def _owner(make_project, tmp_path, count: int):
+    owner = make_project(labels=("a", "b"))
+    with_items(owner, tmp_path, [f"item {i}" for i in range(count)])
+    return owner
+
+
+def _anas_values(owner) -> list[tuple[str, int]]:
+    with owner.engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT a.value, count(*) FROM annotation a JOIN annotator n ON n.id = a.annotator_id"
+            " WHERE n.name = 'ana' GROUP BY a.value ORDER BY a.value"
+        ).all()
 
 
 def test_work_done_behind_the_owners_clock_is_returned(make_project, tmp_path):
-    owner = make_project(labels=("a", "b"))
-    with_items(owner, tmp_path, [f"item {i}" for i in range(6)])
-    assert _returned(owner, tmp_path, hours_ahead=3) == (6, 0)
-    with owner.engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT count(*) FROM annotation a JOIN annotator n ON n.id = a.annotator_id"
-            " WHERE n.name = 'ana' AND a.value = '\"a\"'"
-        ).scalar()
-    assert rows == 6
+    owner = _owner(make_project, tmp_path, 6)
+    report = merge_bundle(owner, _work(_assigned(owner, tmp_path, hours_ahead=3), "a"))
+    assert (report.added["annotations"], report.conflict_count) == (6, 0)
+    assert _anas_values(owner) == [('"a"', 6)]
 
 
 def test_a_clock_ahead_returns_the_same_work(make_project, tmp_path):
-    owner = make_project(labels=("a", "b"))
-    with_items(owner, tmp_path, [f"item {i}" for i in range(6)])
-    assert _returned(owner, tmp_path, hours_ahead=-3) == (6, 0)
+    owner = _owner(make_project, tmp_path, 6)
+    report = merge_bundle(owner, _work(_assigned(owner, tmp_path, hours_ahead=-3), "a"))
+    assert (report.added["annotations"], report.conflict_count) == (6, 0)
 
 
 def test_a_file_opened_before_the_opened_at_stamp_still_exports(make_project, tmp_path):
     """Files opened by an older version have no opened_at: the bundle's base alone decides."""
-    owner = make_project(labels=("a", "b"))
-    with_items(owner, tmp_path, [f"item {i}" for i in range(4)])
-    team(owner, "ana")
-    generate_tasks(owner, ["ana"], fraction=1.0, seed=1)
-    (bundle,) = export_assignment_bundles(owner, tmp_path / "out")
-    machine = open_bundle(bundle.path, tmp_path / "ana.tagloop").path
-    with open_project(machine) as copy:
+    owner = _owner(make_project, tmp_path, 4)
+
+    def forget(copy) -> None:
         with copy.engine.begin() as conn:
             conn.exec_driver_sql("DELETE FROM project_meta WHERE key = ?", (META_OPENED_AT,))
-        me = copy.local_annotator_id
-        ids = [r[0] for r in copy.engine.connect().exec_driver_sql("SELECT id FROM datapoint")]
-        next_millisecond()  # work is what was stamped after the file was opened
-        SetAnnotations(me, tuple((i, AnnotationState("b", "complete")) for i in ids)).apply(copy)
-        out = tmp_path / "ana-work.tlbundle"
-        export_work_bundle(copy, out)
-    assert merge_bundle(owner, out).added["annotations"] == 4
+
+    work = _work(_assigned(owner, tmp_path), "b", before=forget)
+    assert merge_bundle(owner, work).added["annotations"] == 4
 
 
 def test_a_second_round_behind_the_clock_sends_only_changes_that_matter(make_project, tmp_path):
     """Round two's bundle carries ana's round-one labels; with her clock behind, the unchanged
     ones go back too, and merge as nothing: no conflict, no history, no second copy."""
-    owner = make_project(labels=("a", "b"))
-    with_items(owner, tmp_path, [f"item {i}" for i in range(6)])
-    assert _returned(owner, tmp_path / "one", hours_ahead=0) == (6, 0)
+    owner = _owner(make_project, tmp_path, 6)
+    (tmp_path / "one").mkdir()
+    first = merge_bundle(owner, _work(_assigned(owner, tmp_path / "one"), "a"))
+    assert first.added["annotations"] == 6
     with owner.engine.connect() as conn:
         history_before = conn.exec_driver_sql("SELECT count(*) FROM annotation_history").scalar()
-    (bundle,) = export_assignment_bundles(owner, tmp_path / "two")
-    machine = open_bundle(bundle.path, tmp_path / "ana2.tagloop").path
-    _shift_meta(machine, META_BASE, 3)
-    with open_project(machine) as copy:
-        me = copy.local_annotator_id
-        ids = [r[0] for r in copy.engine.connect().exec_driver_sql("SELECT id FROM datapoint")]
-        changed = ids[:2]
-        next_millisecond()  # work is what was stamped after the file was opened
-        SetAnnotations(me, tuple((i, AnnotationState("b", "complete")) for i in changed)).apply(
-            copy
-        )
-        out = tmp_path / "ana2-work.tlbundle"
-        export_work_bundle(copy, out)
-    report = merge_bundle(owner, out)
+    (tmp_path / "two").mkdir()
+    machine = _assigned(owner, tmp_path / "two", hours_ahead=3, register=False)
+    report = merge_bundle(owner, _work(machine, "b", count=2))
     assert report.conflict_count == 0
     assert report.updated.get("annotations", 0) == 2 and not report.added.get("annotations")
     with owner.engine.connect() as conn:
-        values = conn.exec_driver_sql(
-            "SELECT a.value, count(*) FROM annotation a JOIN annotator n ON n.id = a.annotator_id"
-            " WHERE n.name = 'ana' GROUP BY a.value ORDER BY a.value"
-        ).all()
         history = conn.exec_driver_sql("SELECT count(*) FROM annotation_history").scalar()
-    assert values == [('"a"', 4), ('"b"', 2)]
+    assert _anas_values(owner) == [('"a"', 4), ('"b"', 2)]
     assert history - history_before == 2  # the two replaced versions, nothing for the rest
 
 
 def test_work_in_the_millisecond_the_file_was_opened_is_returned(make_project, tmp_path):
     """Stamps have millisecond resolution: work stamped in the very millisecond of the floor
     goes back too (a row sent twice merges as nothing)."""
-    owner = make_project(labels=("a", "b"))
-    with_items(owner, tmp_path, ["one", "two"])
-    team(owner, "ana")
-    generate_tasks(owner, ["ana"], fraction=1.0, seed=1)
-    (bundle,) = export_assignment_bundles(owner, tmp_path / "out")
-    machine = open_bundle(bundle.path, tmp_path / "ana.tagloop").path
+    owner = _owner(make_project, tmp_path, 2)
+    machine = _assigned(owner, tmp_path)
     with open_project(machine) as copy:
-        me = copy.local_annotator_id
-        (first, _second) = [
-            r[0] for r in copy.engine.connect().exec_driver_sql("SELECT id FROM datapoint")
-        ]
-        SetAnnotations(me, ((first, AnnotationState("b", "complete")),)).apply(copy)
+        first = copy.engine.connect().exec_driver_sql("SELECT min(id) FROM datapoint").scalar()
+        SetAnnotations(copy.local_annotator_id, ((first, AnnotationState("b", "complete")),)).apply(
+            copy
+        )
         with copy.engine.begin() as conn:
             stamp = conn.exec_driver_sql("SELECT updated_at FROM annotation").scalar_one()
             conn.exec_driver_sql(
