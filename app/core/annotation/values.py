@@ -10,8 +10,8 @@ import json
 from itertools import pairwise
 from typing import Any
 
+from app.core import jsoncheck
 from app.core.errors import DataError
-from app.core.jsonkeys import DuplicateKey, duplicate_problem, unique_object
 from app.core.project.label_schema import SchemaVersion
 
 
@@ -52,16 +52,23 @@ class LabelParser:
             return self._multilabel(raw, line)
         return self._spans(raw, line, text)
 
-    def json_cell(self, raw: Any, line: int) -> Any:
-        """A label cell that holds JSON (a list or an object), parsed; anything else as is."""
+    def json_cell(self, raw: Any, line: int, text_if_invalid: bool = False) -> Any:
+        """A label cell that holds JSON (a list or an object), parsed; anything else as is.
+
+        The string goes through the same strict decoder as a JSON Lines record
+        (app.core.jsoncheck): a CSV cell of JSON was read with plain json.loads, so a lone
+        surrogate, NaN, 5,000 nested brackets or a 5,000-digit number got past it (a traceback,
+        or a value a strict reader of our exports refuses). `text_if_invalid`: a cell that is
+        not JSON at all is a plain label ("[draft]"), not an error (classification)."""
         if not (isinstance(raw, str) and raw.lstrip()[:1] in ("[", "{")):
             return raw
         try:
-            return json.loads(raw, object_pairs_hook=unique_object)
-        except DuplicateKey as exc:
-            problem = duplicate_problem(exc.args[0])
-            raise DataError(self.file, line, f"the label cell: {problem}") from None
+            return jsoncheck.loads(raw, self.file, line)
+        except DataError as exc:
+            raise DataError(self.file, line, f"the label cell: {exc.problem}") from None
         except json.JSONDecodeError as exc:
+            if text_if_invalid:
+                return raw
             raise DataError(
                 self.file, line, f"the label cell is not valid JSON: {exc.msg}"
             ) from None

@@ -18,8 +18,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from app.core import jsoncheck
 from app.core.errors import DataError
-from app.core.io import csvrecord, jsonarray, jsoncheck, jsonlong, longtext, spreadsheet
+from app.core.io import csvrecord, jsonarray, jsonlong, longtext, spreadsheet
 from app.core.io.decoding import (
     DEFAULT_MAX_FIELD,
     HEAD,

@@ -1,0 +1,56 @@
+"""The same label, written in different tabular formats, meets the same checks (session 7's
+cross-format red team): a label cell holding a string of JSON (CSV, TSV, xlsx, Parquet, or a
+JSON Lines string) goes through the strict decoder a JSON Lines record does."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.core.io.importer import import_dataset
+from tests.unit.helpers import import_refused
+
+TEXT = "heart attack"
+
+# (name, cell, task type, words of the message). Each got past plain json.loads: a
+# traceback (RecursionError, UnicodeEncodeError when stored, ValueError) or NaN taken in.
+HOSTILE = [
+    ("deep", "[" * 5000 + "]" * 5000, "spans", ["label cell", "nested more than 100"]),
+    ("surrogate", '["ham\\ud800"]', "multilabel", ["label cell", "lone UTF-16 surrogate"]),
+    ("surrogate1", '["ham\\ud800"]', "classification", ["label cell", "surrogate"]),
+    ("bigint", "[[0, 5" + "0" * 5000 + ', "D"]]', "spans", ["label cell", "more digits"]),
+    ("nan", '[{"start": 0, "end": 5, "label": "D", "score": NaN}]', "spans", ["NaN"]),
+    ("inf", '{"choices": ["ham"], "score": Infinity}', "classification", ["Infinity"]),
+]
+
+
+def cell_file(tmp_path, fmt: str, cell: str):
+    path = tmp_path / f"labels.{fmt}"
+    if fmt == "jsonl":
+        path.write_text(json.dumps({"text": TEXT, "label": cell}) + "\n", "utf-8")
+    elif fmt == "tsv":
+        path.write_text(f"text\tlabel\n{TEXT}\t{cell}\n", "utf-8")
+    else:
+        quoted = cell.replace('"', '""')
+        path.write_text(f'text,label\n{TEXT},"{quoted}"\n', "utf-8")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
+@pytest.mark.parametrize(("name", "cell", "task_type", "words"), HOSTILE)
+def test_a_hostile_json_label_cell_is_refused_in_every_format(
+    make_project, tmp_path, fmt, name, cell, task_type, words
+):
+    labels = ("D",) if task_type == "spans" else ("ham", "spam")
+    project = make_project(task_type, labels=labels)
+    line = 1 if fmt == "jsonl" else 2
+    import_refused(project, cell_file(tmp_path, fmt, cell), line, words, label_column="label")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
+def test_a_classification_cell_that_is_not_json_stays_a_label(make_project, tmp_path, fmt):
+    """ "[draft]" is a label that looks like JSON, not an error (as before)."""
+    project = make_project(labels=("[draft]",))
+    path = cell_file(tmp_path, fmt, "[draft]")
+    assert import_dataset(project, path, label_column="label").annotations == 1
