@@ -54,3 +54,32 @@ def test_a_classification_cell_that_is_not_json_stays_a_label(make_project, tmp_
     project = make_project(labels=("[draft]",))
     path = cell_file(tmp_path, fmt, "[draft]")
     assert import_dataset(project, path, label_column="label").annotations == 1
+
+
+def test_a_blank_spreadsheet_cell_is_an_empty_string_as_in_its_csv(make_project, tmp_path):
+    """A sheet with a blank text cell and a blank context cell imports as its CSV does: the
+    row with no text is skipped as empty, the blank context is "" (xlsx refused the first as
+    "the text is null" and stored the second as null)."""
+    from openpyxl import Workbook
+
+    from tests.unit.helpers import rows
+
+    sheet_rows = [["text", "note", "label"], ["fever", None, "ham"], [None, "bed 4", "ham"]]
+    book = Workbook()
+    for row in sheet_rows:
+        book.active.append(row)
+    book.save(tmp_path / "ward.xlsx")
+    lines = [",".join(cell or "" for cell in row) for row in sheet_rows]
+    (tmp_path / "ward.csv").write_text("\n".join(lines) + "\n", "utf-8")
+    outcomes = []
+    for name in ("ward.csv", "ward.xlsx"):
+        project = make_project(inputs=["text", "note"], annotated_input="text")
+        report = import_dataset(
+            project,
+            tmp_path / name,
+            mapping={"text": "text", "note": "note"},
+            label_column="label",
+        )
+        stored = rows(project, "SELECT text, context FROM datapoint")
+        outcomes.append((report.rows, report.empty, report.annotations, stored))
+    assert outcomes[0] == outcomes[1] == (1, 1, 1, [("fever", '{"note": ""}')])
