@@ -83,3 +83,28 @@ def test_a_blank_spreadsheet_cell_is_an_empty_string_as_in_its_csv(make_project,
         stored = rows(project, "SELECT text, context FROM datapoint")
         outcomes.append((report.rows, report.empty, report.annotations, stored))
     assert outcomes[0] == outcomes[1] == (1, 1, 1, [("fever", '{"note": ""}')])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet", "arrow"])
+def test_a_column_named_twice_is_refused_in_every_tabular_format(make_project, tmp_path, fmt):
+    """Which "label" would --label-column mean? Parquet and Arrow took the last one without a
+    word (the second annotator's labels stored as the first's); CSV and xlsx refused."""
+    import pyarrow as pa
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+    from openpyxl import Workbook
+
+    path = tmp_path / f"twice.{fmt}"
+    header, row = ["text", "label", "label"], ["fever", "ham", "spam"]
+    if fmt == "csv":
+        path.write_text(",".join(header) + "\n" + ",".join(row) + "\n", "utf-8")
+    elif fmt == "xlsx":
+        book = Workbook()
+        book.active.append(header)
+        book.active.append(row)
+        book.save(path)
+    else:
+        table = pa.Table.from_arrays([pa.array([cell]) for cell in row], names=header)
+        (pq.write_table if fmt == "parquet" else feather.write_feather)(table, path)
+    line = None if fmt in ("parquet", "arrow") else 1
+    import_refused(make_project(), path, line, ["'label' appears twice"], label_column="label")

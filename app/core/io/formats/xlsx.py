@@ -41,11 +41,11 @@ from app.core.io.formats import xlsx_stream
 from app.core.io.formats.annotated import (
     annotator_values,
     final_value,
-    short,
     tabular_records,
 )
 from app.core.io.formats.base import ReadOptions, Record, WriteContext, WriteReport
 from app.core.io.longtext import LongText, plain
+from app.core.io.readers import check_unique_columns
 from app.core.jobs import CancelCheck, Progress, check_cancel
 
 NAME = "xlsx"
@@ -269,11 +269,7 @@ def _header(name: str, cells: tuple[Any, ...]) -> list[str]:
     header = [
         str(plain(_cell(c))) if c is not None else f"column {i + 1}" for i, c in enumerate(cells)
     ]
-    seen: set[str] = set()
-    for column in header:
-        if column in seen:
-            raise DataError(name, 1, f"two columns are named {short(column)}")
-        seen.add(column)
+    check_unique_columns(name, 1, header)
     return header
 
 
