@@ -108,3 +108,36 @@ def test_a_column_named_twice_is_refused_in_every_tabular_format(make_project, t
         (pq.write_table if fmt == "parquet" else feather.write_feather)(table, path)
     line = None if fmt in ("parquet", "arrow") else 1
     import_refused(make_project(), path, line, ["'label' appears twice"], label_column="label")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+@pytest.mark.parametrize("column", ["text", "note", "label"])
+def test_a_float_nan_cell_is_refused_as_a_json_lines_nan_is(make_project, tmp_path, fmt, column):
+    """Polars writes a NaN float as NaN (not null): it was stored as the text "nan", the
+    label "nan" (with --add-labels), or a bare NaN in the stored context, which is not JSON
+    (a JSON Lines record holding NaN is refused)."""
+    import pyarrow as pa
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    from tests.unit.helpers import snapshot
+
+    columns = {"text": ["fever", "cough"], "note": ["bed 1", "bed 2"], "label": ["ham", "ham"]}
+    columns[column] = [1.5, float("nan")]
+    if column == "note":
+        columns[column] = [[1.5], [float("inf")]]  # nested, too
+    path = tmp_path / f"floats.{fmt}"
+    (pq.write_table if fmt == "parquet" else feather.write_feather)(pa.table(columns), path)
+    project = make_project(inputs=["text", "note"], annotated_input="text")
+    before = snapshot(project)
+    words = ["NaN or Infinity", {"text": "the text", "note": "'note'", "label": "label"}[column]]
+    import_refused(
+        project,
+        path,
+        2,
+        words,
+        mapping={"text": "text", "note": "note"},
+        label_column="label",
+        add_labels=True,
+    )
+    assert snapshot(project) == before

@@ -7,12 +7,17 @@ spans: [{"start": 0, "end": 4, "label": "X"}, ...] with Python string offsets, e
 from __future__ import annotations
 
 import json
+import math
 from itertools import pairwise
 from typing import Any
 
 from app.core import jsoncheck
 from app.core.errors import DataError
 from app.core.project.label_schema import SchemaVersion
+
+# A Parquet or Arrow float cell of NaN or Infinity: no text, no label, and no JSON value (a
+# JSON Lines record with one is refused); it was stored as "nan", a label "nan", a bare NaN.
+NOT_FINITE = "holds NaN or Infinity, a float that is no value (write null for none)"
 
 
 class LabelParser:
@@ -44,6 +49,8 @@ class LabelParser:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return self.ABSENT
         if self.task_type == "classification":
+            if isinstance(raw, float) and not math.isfinite(raw):
+                raise DataError(self.file, line, f"the label cell {NOT_FINITE}")
             if isinstance(raw, int | float) and not isinstance(raw, bool):
                 raw = str(raw)
             return self._label(raw, line)

@@ -11,6 +11,7 @@ SQLite-bound like the importer that drives it: it reads and writes on the raw sq
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import sqlite3
 from array import array
@@ -19,11 +20,11 @@ from typing import Any
 
 from app.core.annotation import bulk
 from app.core.annotation.states import AnnotationState
-from app.core.annotation.values import LabelParser
+from app.core.annotation.values import NOT_FINITE, LabelParser
 from app.core.errors import DataError
 from app.core.ids import now_iso
 from app.core.io import longtext, readers
-from app.core.io.longcontext import LongContext, context_value
+from app.core.io.longcontext import LongContext, NotJson, context_value
 from app.core.io.longtext import CONTEXT_COLUMN, LONG_TEXT, TEXT_COLUMN, LongText
 from app.core.jobs import check_cancel
 from app.core.project.label_schema import (
@@ -230,6 +231,8 @@ class RowFeed:
                         raise DataError(
                             job.name, line, f"the text is {readers.kind_of(text)}, not a string"
                         )
+                    elif isinstance(text, float) and not math.isfinite(text):
+                        raise DataError(job.name, line, f"the text {NOT_FINITE}")
                     else:
                         text = str(text)
                 if text.__class__ is LongText:
@@ -271,9 +274,14 @@ class RowFeed:
                 else:
                     context = None
                     if context_getters:
-                        context = context_value(
-                            [(spec, kept(get(record, line))) for spec, get in context_getters]
-                        )
+                        try:
+                            context = context_value(
+                                [(spec, kept(get(record, line))) for spec, get in context_getters]
+                            )
+                        except NotJson as exc:
+                            raise DataError(
+                                job.name, line, f"the input {exc.args[0]!r} {NOT_FINITE}"
+                            ) from None
                     status = unlabeled_code
                     if valuer is not None:
                         for item in valuer(record, line, text):
