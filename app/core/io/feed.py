@@ -80,6 +80,24 @@ def check_new_labels(name: str, line: int, added: list[str], known: Collection[s
             )
 
 
+def text_of_value(name: str, line: int, value: Any) -> str:
+    """The text of a cell that is not a string: a number or a boolean as written; null, an
+    object, a list, NaN or Infinity refused."""
+    if value is None or isinstance(value, dict | list):
+        raise DataError(name, line, f"the text is {readers.kind_of(value)}, not a string")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DataError(name, line, f"the text {NOT_FINITE}")
+    return str(value)
+
+
+def context_of(name: str, line: int, items: list[tuple[str, Any]]) -> str | LongContext:
+    """The context to store (longcontext.context_value); a value JSON cannot hold refused."""
+    try:
+        return context_value(items)
+    except NotJson as exc:
+        raise DataError(name, line, f"the input {exc.args[0]!r} {NOT_FINITE}") from None
+
+
 class RowFeed:
     """The datapoint rows of the file, and the annotations pending for them."""
 
@@ -227,14 +245,8 @@ class RowFeed:
                     if text.__class__ is LongText:  # long, checked, not blank (longtext.text_of)
                         if spans and quotes_text(record):  # checked on the str's slices
                             text = text.decode()
-                    elif text is None or isinstance(text, dict | list):
-                        raise DataError(
-                            job.name, line, f"the text is {readers.kind_of(text)}, not a string"
-                        )
-                    elif isinstance(text, float) and not math.isfinite(text):
-                        raise DataError(job.name, line, f"the text {NOT_FINITE}")
                     else:
-                        text = str(text)
+                        text = text_of_value(job.name, line, text)
                 if text.__class__ is LongText:
                     long = True
                     key = longtext.key(text)
@@ -274,14 +286,9 @@ class RowFeed:
                 else:
                     context = None
                     if context_getters:
-                        try:
-                            context = context_value(
-                                [(spec, kept(get(record, line))) for spec, get in context_getters]
-                            )
-                        except NotJson as exc:
-                            raise DataError(
-                                job.name, line, f"the input {exc.args[0]!r} {NOT_FINITE}"
-                            ) from None
+                        items = [(spec, kept(get(record, line))) for spec, get in context_getters]
+                        context = context_of(job.name, line, items)
+                        del items
                     status = unlabeled_code
                     if valuer is not None:
                         for item in valuer(record, line, text):
