@@ -53,7 +53,8 @@ def rows(path: Path, options: ReadOptions) -> Iterator[tuple[int, dict[str, Any]
         for number, cells in enumerate(lines, 2):
             if all(c is None or c == "" for c in cells):
                 continue
-            values = [xlsx._cell(c) for c in cells]
+            values = ["" if c is None else xlsx._cell(c) for c in cells]  # no null in a sheet
+            values += [""] * (len(header) - len(values))
             if restore is not None:
                 values = [restore(v) if isinstance(v, str) else v for v in values]
             if any(v not in (None, "") for v in values[len(header) :]):

@@ -7,12 +7,17 @@ spans: [{"start": 0, "end": 4, "label": "X"}, ...] with Python string offsets, e
 from __future__ import annotations
 
 import json
+import math
 from itertools import pairwise
 from typing import Any
 
+from app.core import jsoncheck
 from app.core.errors import DataError
-from app.core.jsonkeys import DuplicateKey, duplicate_problem, unique_object
 from app.core.project.label_schema import SchemaVersion
+
+# A Parquet or Arrow float cell of NaN or Infinity: no text, no label, and no JSON value (a
+# JSON Lines record with one is refused); it was stored as "nan", a label "nan", a bare NaN.
+NOT_FINITE = "holds NaN or Infinity, a float that is no value (write null for none)"
 
 
 class LabelParser:
@@ -44,6 +49,8 @@ class LabelParser:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return self.ABSENT
         if self.task_type == "classification":
+            if isinstance(raw, float) and not math.isfinite(raw):
+                raise DataError(self.file, line, f"the label cell {NOT_FINITE}")
             if isinstance(raw, int | float) and not isinstance(raw, bool):
                 raw = str(raw)
             return self._label(raw, line)
@@ -52,16 +59,23 @@ class LabelParser:
             return self._multilabel(raw, line)
         return self._spans(raw, line, text)
 
-    def json_cell(self, raw: Any, line: int) -> Any:
-        """A label cell that holds JSON (a list or an object), parsed; anything else as is."""
+    def json_cell(self, raw: Any, line: int, text_if_invalid: bool = False) -> Any:
+        """A label cell that holds JSON (a list or an object), parsed; anything else as is.
+
+        The string goes through the same strict decoder as a JSON Lines record
+        (app.core.jsoncheck): a CSV cell of JSON was read with plain json.loads, so a lone
+        surrogate, NaN, 5,000 nested brackets or a 5,000-digit number got past it (a traceback,
+        or a value a strict reader of our exports refuses). `text_if_invalid`: a cell that is
+        not JSON at all is a plain label ("[draft]"), not an error (classification)."""
         if not (isinstance(raw, str) and raw.lstrip()[:1] in ("[", "{")):
             return raw
         try:
-            return json.loads(raw, object_pairs_hook=unique_object)
-        except DuplicateKey as exc:
-            problem = duplicate_problem(exc.args[0])
-            raise DataError(self.file, line, f"the label cell: {problem}") from None
+            return jsoncheck.loads(raw, self.file, line)
+        except DataError as exc:
+            raise DataError(self.file, line, f"the label cell: {exc.problem}") from None
         except json.JSONDecodeError as exc:
+            if text_if_invalid:
+                return raw
             raise DataError(
                 self.file, line, f"the label cell is not valid JSON: {exc.msg}"
             ) from None

@@ -9,7 +9,6 @@ from the text (a mismatch is refused with both strings, never stored shifted).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from app.core.annotation.values import LabelParser
@@ -17,7 +16,6 @@ from app.core.errors import DataError
 from app.core.io.formats.base import ANSWERED, Record
 from app.core.io.formats.spancheck import check_span_text
 from app.core.io.longtext import LongText
-from app.core.jsonkeys import DuplicateKey, duplicate_problem, unique_object
 
 DEFAULT_ANNOTATOR = "imported"
 ORIGINS = ("imported", "suggestion")  # origins an import may give (bundle.schema.ORIGINS)
@@ -33,15 +31,7 @@ class Answers:
         self.default = default_annotator or DEFAULT_ANNOTATOR
 
     def _classification(self, raw: Any, line: int) -> Any:
-        if isinstance(raw, str) and raw.lstrip()[:1] in ("[", "{"):
-            try:
-                raw = json.loads(raw, object_pairs_hook=unique_object)
-            except DuplicateKey as exc:
-                raise DataError(
-                    self.file, line, f"the label cell: {duplicate_problem(exc.args[0])}"
-                ) from None
-            except json.JSONDecodeError:
-                return raw
+        raw = self.parser.json_cell(raw, line, text_if_invalid=True)
         if isinstance(raw, dict) and "choices" in raw:
             raw = raw["choices"]
         if isinstance(raw, list | tuple):

@@ -11,6 +11,7 @@ SQLite-bound like the importer that drives it: it reads and writes on the raw sq
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import sqlite3
 from array import array
@@ -19,11 +20,11 @@ from typing import Any
 
 from app.core.annotation import bulk
 from app.core.annotation.states import AnnotationState
-from app.core.annotation.values import LabelParser
+from app.core.annotation.values import NOT_FINITE, LabelParser
 from app.core.errors import DataError
 from app.core.ids import now_iso
 from app.core.io import longtext, readers
-from app.core.io.longcontext import LongContext, context_value
+from app.core.io.longcontext import LongContext, NotJson, context_value
 from app.core.io.longtext import CONTEXT_COLUMN, LONG_TEXT, TEXT_COLUMN, LongText
 from app.core.jobs import check_cancel
 from app.core.project.label_schema import (
@@ -77,6 +78,24 @@ def check_new_labels(name: str, line: int, added: list[str], known: Collection[s
                 "written with other Unicode code points (a composed accent and a combining "
                 "one): write it as the schema does",
             )
+
+
+def text_of_value(name: str, line: int, value: Any) -> str:
+    """The text of a cell that is not a string: a number or a boolean as written; null, an
+    object, a list, NaN or Infinity refused."""
+    if value is None or isinstance(value, dict | list):
+        raise DataError(name, line, f"the text is {readers.kind_of(value)}, not a string")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DataError(name, line, f"the text {NOT_FINITE}")
+    return str(value)
+
+
+def context_of(name: str, line: int, items: list[tuple[str, Any]]) -> str | LongContext:
+    """The context to store (longcontext.context_value); a value JSON cannot hold refused."""
+    try:
+        return context_value(items)
+    except NotJson as exc:
+        raise DataError(name, line, f"the input {exc.args[0]!r} {NOT_FINITE}") from None
 
 
 class RowFeed:
@@ -226,12 +245,8 @@ class RowFeed:
                     if text.__class__ is LongText:  # long, checked, not blank (longtext.text_of)
                         if spans and quotes_text(record):  # checked on the str's slices
                             text = text.decode()
-                    elif text is None or isinstance(text, dict | list):
-                        raise DataError(
-                            job.name, line, f"the text is {readers.kind_of(text)}, not a string"
-                        )
                     else:
-                        text = str(text)
+                        text = text_of_value(job.name, line, text)
                 if text.__class__ is LongText:
                     long = True
                     key = longtext.key(text)
@@ -271,9 +286,9 @@ class RowFeed:
                 else:
                     context = None
                     if context_getters:
-                        context = context_value(
-                            [(spec, kept(get(record, line))) for spec, get in context_getters]
-                        )
+                        items = [(spec, kept(get(record, line))) for spec, get in context_getters]
+                        context = context_of(job.name, line, items)
+                        del items
                     status = unlabeled_code
                     if valuer is not None:
                         for item in valuer(record, line, text):

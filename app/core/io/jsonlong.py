@@ -19,7 +19,8 @@ import re
 import secrets
 from typing import Any
 
-from app.core.io import jsoncheck, longtext
+from app.core import jsoncheck
+from app.core.io import longtext
 
 LONG = 1 << 16  # bytes: a string literal longer than this is decoded on its own
 MAX_QUOTES = 10_000  # more quotes than this in a line: the ordinary path (no Python loop)

@@ -64,9 +64,27 @@ def _spill_string(data: bytearray, out: BinaryIO) -> int:
     return size + out.write(b'"')
 
 
+class NotJson(ValueError):
+    """A context value holds NaN or Infinity (a Parquet or Arrow float): args[0] is the input.
+    JSON has no such value: json.dumps wrote a bare NaN into the stored context, which a strict
+    reader of it (or of an export) refuses, and a JSON Lines record with one is refused."""
+
+
 def context_value(items: list[tuple[str, Any]]) -> str | LongContext:
     """The context to store: its JSON text, or a LongContext when a value is a LongText (a
-    LongText nested deeper is decoded: only a column's own long value streams)."""
-    if any(value.__class__ is LongText for _name, value in items):
-        return LongContext(items)
-    return json.dumps(dict(items), ensure_ascii=False)
+    LongText nested deeper is decoded: only a column's own long value streams). NotJson for a
+    value JSON cannot write."""
+    try:
+        if any(value.__class__ is LongText for _name, value in items):
+            short = [value for _name, value in items if value.__class__ is not LongText]
+            json.dumps(short, allow_nan=False)  # checked now: LongContext.spill writes later
+            return LongContext(items)
+        return json.dumps(dict(items), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        for name, value in items:
+            if value.__class__ is not LongText:
+                try:
+                    json.dumps(value, allow_nan=False)
+                except ValueError:
+                    raise NotJson(name) from None
+        raise

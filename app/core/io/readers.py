@@ -18,8 +18,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from app.core import jsoncheck
 from app.core.errors import DataError
-from app.core.io import csvrecord, jsonarray, jsoncheck, jsonlong, longtext, spreadsheet
+from app.core.io import csvrecord, jsonarray, jsonlong, longtext, spreadsheet
 from app.core.io.decoding import (
     DEFAULT_MAX_FIELD,
     HEAD,
@@ -212,11 +213,7 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
     header, restore = spreadsheet.reading(header)  # undo the export's formula quoting
     if not any(header):
         raise DataError(name, 1, "the header line is empty; the first line must name the columns")
-    seen: set[str] = set()
-    for column in header:
-        if column in seen:
-            raise DataError(name, 1, f"the column {column!r} appears twice in the header")
-        seen.add(column)
+    check_unique_columns(name, 1, header)
     width = len(header)
     lines.start_record()
 
@@ -281,6 +278,19 @@ def _csv_source(name: str, fmt: str, encoding: str, lines: TextLines) -> Source:
         return lambda record, _line: record[position]
 
     return Source(name, fmt, encoding, header, records(), getter)
+
+
+def check_unique_columns(name: str, line: int | None, columns: Iterable[str]) -> None:
+    """Refuse a header (a CSV's, a sheet's, a Parquet or Arrow schema's) that names a column
+    twice: which of the two would --map or --label-column mean? Parquet and Arrow took the
+    last one without a word (red team, session 7); CSV, xlsx and JSON refuse."""
+    seen: set[str] = set()
+    for column in columns:
+        if column in seen:
+            raise DataError(
+                name, line, f"the column {names_text([column], 1)!r} appears twice in the header"
+            )
+        seen.add(column)
 
 
 def _big_record(name: str, fmt: str, lines: TextLines, start: int) -> list[str]:

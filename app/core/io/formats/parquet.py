@@ -38,6 +38,7 @@ from app.core.io.formats.annotated import (
     tabular_records,
 )
 from app.core.io.formats.base import ReadOptions, Record, WriteContext, WriteReport
+from app.core.io.readers import check_unique_columns
 from app.core.jobs import CancelCheck, Progress, check_cancel
 from app.core.jsonkeys import DuplicateKey, duplicate_problem, unique_object
 
@@ -133,6 +134,7 @@ def named_rows(
 
     An item of `batches` may be (batch, {column: values}): columns read page by page
     (parquet_pages), null in the batch, their values views of their pages."""
+    check_unique_columns(file, None, schema.names)
     line = 0
     batches = iter(batches)
     batch = next(batches, None)

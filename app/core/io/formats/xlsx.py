@@ -5,7 +5,8 @@ parts (sheets, styles, the 1904 epoch), and the sheet's rows and shared strings 
 expat and turned into values by openpyxl's own cell code, so the rows are those openpyxl's
 read-only mode gave (tests/unit/xlsx_oracle.py), while a long cell is held once, as UTF-8 (a
 LongText when the importer takes one). The first row is the header, the line in messages is
-the sheet's own row number, and empty rows are left out. Cached values are read, never
+the sheet's own row number, empty rows are left out, and a blank cell is "" (a sheet
+has no null: it reads as the CSV of the same sheet). Cached values are read, never
 formulas. The default sheet is the first; an unknown --sheet is an error that lists the
 sheets. Before anything is parsed, the zip's members are checked: a workbook that inflates
 past MAX_UNPACKED, or far beyond its own size, is refused as a zip bomb, and XML with a
@@ -40,11 +41,11 @@ from app.core.io.formats import xlsx_stream
 from app.core.io.formats.annotated import (
     annotator_values,
     final_value,
-    short,
     tabular_records,
 )
 from app.core.io.formats.base import ReadOptions, Record, WriteContext, WriteReport
 from app.core.io.longtext import LongText, plain
+from app.core.io.readers import check_unique_columns
 from app.core.jobs import CancelCheck, Progress, check_cancel
 
 NAME = "xlsx"
@@ -268,11 +269,7 @@ def _header(name: str, cells: tuple[Any, ...]) -> list[str]:
     header = [
         str(plain(_cell(c))) if c is not None else f"column {i + 1}" for i, c in enumerate(cells)
     ]
-    seen: set[str] = set()
-    for column in header:
-        if column in seen:
-            raise DataError(name, 1, f"two columns are named {short(column)}")
-        seen.add(column)
+    check_unique_columns(name, 1, header)
     return header
 
 
@@ -324,7 +321,10 @@ def _sheet_rows(
     for number, cells in itertools.chain([] if first[0] == 1 else [first], lines):
         if all(c is None or c == "" for c in cells):
             continue
-        values = [_cell(c) for c in cells]
+        # A spreadsheet has no null: a blank cell is an empty string, as in the CSV of the
+        # same sheet (a blank text was refused as "null" here, skipped as empty in the CSV)
+        values = ["" if c is None else _cell(c) for c in cells]
+        values += [""] * (len(header) - len(values))
         del cells
         if restore is not None:
             values = [_restored(v, restore) for v in values]
