@@ -82,34 +82,6 @@ def test_spans_out_of_range_and_overlap_rules(make_project, tmp_path):
     )
 
 
-@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
-def test_a_label_cells_span_text_is_checked_in_every_tabular_format(make_project, tmp_path, fmt):
-    """A span's own `text` must be what its offsets cut, whether the cell is a JSON list
-    (JSON Lines) or a string of JSON (CSV, TSV): it was checked in JSON Lines only."""
-    project = make_project("spans", labels=("PER",))
-    text = "Zoë met Bob 🙂 and Ann"
-
-    def spans_file(name, spans):
-        path = tmp_path / f"{name}.{fmt}"
-        cell = json.dumps(spans, ensure_ascii=False)
-        if fmt == "jsonl":
-            path.write_text(json.dumps({"text": text, "spans": spans}) + "\n", "utf-8")
-        elif fmt == "tsv":
-            path.write_text(f"text\tspans\n{text}\t{cell}\n", "utf-8")
-        else:
-            quoted = cell.replace('"', '""')
-            path.write_text(f'text,spans\n{text},"{quoted}"\n', "utf-8")
-        return path
-
-    # offsets counted in UTF-16 code units, as JavaScript counts them: "Ann" is 19-22 there
-    shifted = [{"start": 19, "end": 22, "label": "PER", "text": "Ann"}]
-    line = 1 if fmt == "jsonl" else 2
-    fails(project, spans_file("shifted", shifted), line, ["UTF-16"], label_column="spans")
-    right = [{"start": 18, "end": 21, "label": "PER", "text": "Ann"}]
-    report = import_dataset(project, spans_file("right", right), label_column="spans")
-    assert report.annotations == 1
-
-
 def test_cancel_leaves_nothing(make_project, tmp_path):
     project = make_project()
     path = tmp_path / "big.csv"

@@ -25,15 +25,20 @@ HOSTILE = [
 ]
 
 
-def cell_file(tmp_path, fmt: str, cell: str):
-    path = tmp_path / f"labels.{fmt}"
+def cell_file(tmp_path, fmt: str, cell, text: str = TEXT, name: str = "labels"):
+    """One row of `text` and a label `cell`: a string is written as it is (in JSON Lines, as
+    a string value); any other value as its JSON (in JSON Lines, as the native value)."""
+    path = tmp_path / f"{name}.{fmt}"
     if fmt == "jsonl":
-        path.write_text(json.dumps({"text": TEXT, "label": cell}) + "\n", "utf-8")
-    elif fmt == "tsv":
-        path.write_text(f"text\tlabel\n{TEXT}\t{cell}\n", "utf-8")
+        path.write_text(json.dumps({"text": text, "label": cell}) + "\n", "utf-8")
+        return path
+    if not isinstance(cell, str):
+        cell = json.dumps(cell, ensure_ascii=False)
+    if fmt == "tsv":
+        path.write_text(f"text\tlabel\n{text}\t{cell}\n", "utf-8")
     else:
         quoted = cell.replace('"', '""')
-        path.write_text(f'text,label\n{TEXT},"{quoted}"\n', "utf-8")
+        path.write_text(f'text,label\n{text},"{quoted}"\n', "utf-8")
     return path
 
 
@@ -46,6 +51,22 @@ def test_a_hostile_json_label_cell_is_refused_in_every_format(
     project = make_project(task_type, labels=labels)
     line = 1 if fmt == "jsonl" else 2
     import_refused(project, cell_file(tmp_path, fmt, cell), line, words, label_column="label")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
+def test_a_spans_own_text_is_checked_in_every_tabular_format(make_project, tmp_path, fmt):
+    """A span's own `text` must be what its offsets cut, whether the cell is a JSON list
+    (JSON Lines) or a string of JSON (CSV, TSV): it was checked in JSON Lines only."""
+    project = make_project("spans", labels=("PER",))
+    text = "Zoë met Bob 🙂 and Ann"
+    # offsets counted in UTF-16 code units, as JavaScript counts them: "Ann" is 19-22 there
+    shifted = [{"start": 19, "end": 22, "label": "PER", "text": "Ann"}]
+    line = 1 if fmt == "jsonl" else 2
+    path = cell_file(tmp_path, fmt, shifted, text, "shifted")
+    import_refused(project, path, line, ["UTF-16"], label_column="label")
+    right = [{"start": 18, "end": 21, "label": "PER", "text": "Ann"}]
+    path = cell_file(tmp_path, fmt, right, text, "right")
+    assert import_dataset(project, path, label_column="label").annotations == 1
 
 
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
