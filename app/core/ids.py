@@ -22,6 +22,18 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def is_timestamp(value: str) -> bool:
+    """Whether `value` reads as an ISO 8601 date and time (a bundle's, checked before it is
+    trusted to order anything)."""
+    if len(value) < 10:
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 def stamp_after(previous: str | None) -> str:
     """Now, or one millisecond after `previous` when the clock has not passed it yet.
 

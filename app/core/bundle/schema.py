@@ -18,10 +18,10 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from app.core.annotation.commands import ANNOTATION_STATUSES
+from app.core.ids import is_timestamp
 from app.core.io.formats.registry import NAMES as FORMATS
 from app.core.project.annotators import ALL_ROLES
 from app.core.project.label_schema import TASK_TYPES
@@ -108,11 +108,7 @@ def _digest(field: Field, value: Any) -> str | None:
 
 
 def _time(field: Field, value: Any) -> str | None:
-    if value.__class__ is not str or len(value) > TIME_CHARS or len(value) < 10:
-        return f"{field.key!r} is not a timestamp ({_shown(value)})"
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
+    if value.__class__ is not str or len(value) > TIME_CHARS or not is_timestamp(value):
         return f"{field.key!r} is not a timestamp ({_shown(value)})"
     return None
 

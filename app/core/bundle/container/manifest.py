@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from app.core.bundle.errors import BundleError
+from app.core.ids import is_timestamp
 
 FORMAT_NAME = "tagloop-bundle"
 # Version 1 is the first; version 2 adds the quality members (app.core.bundle.members) and
@@ -155,17 +155,6 @@ def check_manifest(manifest: Any, error: Callable[[str], BundleError]) -> dict[s
     ):
         raise error("the manifest's 'counts' is invalid")
     return manifest
-
-
-def is_timestamp(value: str) -> bool:
-    """Whether `value` is an ISO 8601 date and time, as Tagloop writes them."""
-    if len(value) < 10:
-        return False
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
 
 
 def is_text(value: str) -> bool:
