@@ -120,7 +120,6 @@ class RowFeed:
         # (datapoint id, annotator name) of the annotations already taken (peer formats only:
         # a later line of the same item may bring an answer from someone who gave one)
         self.given: set[tuple[int, str]] = set()
-        self.long_sql = ""
         self.long_sqls: dict[tuple[str, ...], str] = {}  # by the row's long columns
         # Every format, not only the fast readers: without it a long text read by a format
         # module (PubTator, brat, BioC) stayed on the heap after the import, and the search
@@ -150,14 +149,12 @@ class RowFeed:
 
     def insert_sql(self, dataset_id: int) -> str:
         sql = self._insert_sql(dataset_id)
-        self.long_sql = longtext.statement(sql)
-        if not self.simple:
-            for columns in (("text",), ("context",), ("text", "context")):
-                self.long_sqls[columns] = longtext.statement(sql, columns)
+        shapes = [("text",)] if self.simple else [("text",), ("context",), ("text", "context")]
+        self.long_sqls = {columns: longtext.statement(sql, columns) for columns in shapes}
         return sql
 
     def insert_long(self, row: list[Any], long_text: bool, long_context: bool) -> None:
-        """Insert a row (id, row, text, context, status) whose text or context is long, each
+        """Insert a row (id, row, text[, context, status]) whose text or context is long, each
         long column written into its placeholder (app.core.io.longtext)."""
         columns = ((("text", TEXT_COLUMN),) if long_text else ()) + (
             (("context", CONTEXT_COLUMN),) if long_context else ()
@@ -280,7 +277,7 @@ class RowFeed:
                     if long:  # its own statement (app.core.io.longtext)
                         row = [next_id, row_number, text]
                         record = text = None
-                        longtext.insert(self.conn, self.long_sql, row)
+                        self.insert_long(row, True, False)
                     else:
                         yield (next_id, row_number, text)
                 else:

@@ -178,11 +178,11 @@ def insert(
     conn: sqlite3.Connection,
     sql: str,
     row: list[Any],
-    long_columns: tuple[tuple[str, int], ...] = (("text", TEXT_COLUMN),),
+    long_columns: tuple[tuple[str, int], ...],
 ) -> None:
-    """Insert one row (id, row, text, ...) whose text (or another of `long_columns`, given as
-    (name, position in the row)) is long, the caller holding no other reference to it:
-    spilled to a file, let go of, the row inserted with a placeholder, then written into it."""
+    """Insert one row (id, row, text, ...) whose `long_columns`, given as (name, position in
+    the row), are long, the caller holding no other reference to them: each spilled to a file,
+    let go of, the row inserted with placeholders, then each written into its own."""
     folder = spill_dir(conn)
     with contextlib.ExitStack() as files:
         spills: list[tuple[str, BinaryIO]] = []
